@@ -1,0 +1,1 @@
+//! Reusable tanto steps for Rust projects.

@@ -1,0 +1,2 @@
+//! The smallest real tanto pipeline.
+fn main() {}

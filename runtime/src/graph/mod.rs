@@ -1,0 +1,15 @@
+//! The pipeline graph: step metadata, typed handles, and the plan a pipeline builds.
+
+mod builder;
+mod export;
+mod handle;
+mod task;
+mod wire;
+
+pub use builder::{Arg, Builder, Node, NodeId, NodeKind, Plan};
+pub use export::{to_dot, to_mermaid};
+pub use handle::{FromNode, Handle};
+pub use task::{
+    Arity, Param, ParamInfo, Pipeline, PipelineInfo, RunFn, Step, StepInfo, StepSettings, Task,
+};
+pub use wire::Wire;

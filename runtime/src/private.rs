@@ -1,0 +1,52 @@
+//! Not public API: the paths that `#[step]` and `#[pipeline]` expansions name.
+
+pub use futures_util::future::BoxFuture;
+pub use serde_json::Value as Json;
+
+pub use crate::artifact::{Artifact, FromArtifact, IntoArtifact};
+pub use crate::ctx::Ctx;
+pub use crate::error::{Error, Result};
+pub use crate::graph::{
+    Arg, Arity, Builder, FromNode, Handle, NodeId, Param, ParamInfo, Pipeline, PipelineInfo, RunFn,
+    Step, StepInfo, StepSettings, Task, Wire,
+};
+pub use std::boxed::Box;
+pub use std::option::Option::{None, Some};
+pub use std::result::Result::{Err, Ok};
+pub use std::time::Duration;
+pub use std::vec::Vec;
+pub use std::{concat, module_path, stringify, vec};
+
+/// Converts argument `arg` for parameter `I` of task `S`; the wiring check of one argument.
+pub fn wire<S, const I: usize, A>(arg: A) -> Arg
+where
+    S: Param<I>,
+    A: Wire<<S as Param<I>>::Type, S, <S as Param<I>>::Name>,
+{
+    arg.into_arg()
+}
+
+/// Checks that task `S` takes `N` arguments.
+pub fn arity<S: Arity<N>, const N: usize>() {}
+
+/// Adds task `S` to the graph with `args`.
+pub fn call<S: Task>(b: &mut Builder, args: Vec<Arg>) -> S::Handles {
+    S::add(b, args)
+}
+
+/// Takes the next input of a step, converting it to the parameter's type.
+pub fn take_input<T: FromArtifact>(
+    inputs: &mut std::vec::IntoIter<Artifact>,
+    step: &str,
+    param: &str,
+) -> Result<T> {
+    let artifact = inputs
+        .next()
+        .ok_or_else(|| Error::Wiring(format!("step `{step}` parameter `{param}` got no input")))?;
+    T::from_artifact(artifact, step, param)
+}
+
+/// Converts one returned value into an output artifact.
+pub fn output<T: IntoArtifact>(value: T) -> Result<Artifact> {
+    value.into_artifact()
+}

@@ -1,0 +1,160 @@
+//! Typed events: the one stream every view (TTY, plain, JSON, trace, summary) reads.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+/// Which output stream a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// Something that happened during a run. See `docs/events.md` for the JSON schema.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// The run began.
+    RunStarted {
+        /// The run's id, also on every container's `tanto.run` label.
+        run_id: String,
+        /// The pipeline's name.
+        pipeline: String,
+        /// How many steps the plan has.
+        steps: usize,
+    },
+    /// A step will run, and why it is not cached.
+    StepStarted {
+        /// The step's label.
+        step: String,
+        /// Why it runs: first run, code changed, input `src` changed, …
+        reason: String,
+    },
+    /// A line of a step's output.
+    StepLog {
+        /// The step's label.
+        step: String,
+        /// stdout or stderr.
+        stream: Stream,
+        /// The line, without its newline.
+        line: String,
+    },
+    /// A step's result came from the cache.
+    StepCached {
+        /// The step's label.
+        step: String,
+    },
+    /// A step ran and succeeded.
+    StepFinished {
+        /// The step's label.
+        step: String,
+        /// How long it ran.
+        duration_ms: u64,
+    },
+    /// A step failed.
+    StepFailed {
+        /// The step's label.
+        step: String,
+        /// How long it ran.
+        duration_ms: u64,
+        /// What went wrong.
+        error: String,
+        /// The full log of the step, kept on disk.
+        log_path: Option<String>,
+    },
+    /// A step did not run because something it needs failed or the run was cancelled.
+    StepSkipped {
+        /// The step's label.
+        step: String,
+        /// Why.
+        reason: String,
+    },
+    /// The run ended.
+    RunFinished {
+        /// Steps that ran.
+        ran: usize,
+        /// Steps whose results came from the cache.
+        cached: usize,
+        /// Steps that failed.
+        failed: usize,
+        /// Steps that were skipped.
+        skipped: usize,
+        /// How long the run took.
+        duration_ms: u64,
+    },
+}
+
+impl Event {
+    /// The step this event is about, if any.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Event::StepStarted { step, .. }
+            | Event::StepLog { step, .. }
+            | Event::StepCached { step }
+            | Event::StepFinished { step, .. }
+            | Event::StepFailed { step, .. }
+            | Event::StepSkipped { step, .. } => Some(step),
+            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+        }
+    }
+}
+
+/// An event with the time it happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stamped {
+    /// Microseconds since the Unix epoch.
+    pub ts_us: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Where events go. Cheap to clone; sending never blocks and never fails the run.
+#[derive(Debug, Clone)]
+pub struct EventSink {
+    tx: Option<mpsc::UnboundedSender<Stamped>>,
+    epoch: (Instant, SystemTime),
+}
+
+impl EventSink {
+    /// A sink and the receiver that views read from.
+    pub fn channel() -> (Self, mpsc::UnboundedReceiver<Stamped>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Self {
+                tx: Some(tx),
+                epoch: (Instant::now(), SystemTime::now()),
+            },
+            rx,
+        )
+    }
+
+    /// A sink that drops every event, for direct calls of a step outside a run.
+    pub fn discard() -> Self {
+        Self {
+            tx: None,
+            epoch: (Instant::now(), SystemTime::now()),
+        }
+    }
+
+    /// Sends `event`, stamped with the current time.
+    pub fn send(&self, event: Event) {
+        if let Some(tx) = &self.tx {
+            let since_epoch = self.epoch.1 + self.epoch.0.elapsed();
+            let ts_us = since_epoch
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_micros();
+            let _ = tx.send(Stamped {
+                ts_us: u64::try_from(ts_us).unwrap_or(u64::MAX),
+                event,
+            });
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The scheduler: runs a plan's steps in parallel, skipping cached ones.

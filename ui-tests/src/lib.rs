@@ -1,0 +1,1 @@
+//! Support crate for the ui-tests; the cases live in `pass/` and `fail/`.

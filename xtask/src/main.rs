@@ -1,0 +1,2 @@
+//! tanto's own CI.
+fn main() {}
