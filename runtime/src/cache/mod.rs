@@ -1,5 +1,7 @@
 //! Content digests of inputs, step keys, the on-disk store, and explanations of misses.
 
-/// The content-addressed store.
-#[derive(Debug)]
-pub struct Store {}
+mod hash;
+mod store;
+
+pub use hash::hash_dir;
+pub use store::Store;
