@@ -7,6 +7,7 @@
 pub mod artifact;
 pub mod backend;
 pub mod cache;
+pub mod cli;
 mod ctx;
 mod digest;
 mod error;
@@ -20,6 +21,7 @@ pub mod __private;
 
 pub use artifact::{Artifact, Dir, File};
 pub use backend::Container;
+pub use cli::{Cli, cli};
 pub use ctx::{Ctx, RunContext};
 pub use digest::Digest;
 pub use error::{Error, Result};

@@ -1,2 +1,29 @@
-//! tanto's own CI.
-fn main() {}
+//! tanto's own CI, written with tanto, plus the project's chores.
+//!
+//! - `cargo xtask ci`: fmt, clippy, tests, docs and an examples build, each a step in a
+//!   container, composed from the reusable steps of `examples/cargo-steps`.
+//! - `cargo xtask test`: makes sure Docker answers and the test images exist, then runs the
+//!   whole test suite on the host. CI runs exactly this.
+//! - `cargo xtask images`: makes the offline test images.
+
+mod ci;
+mod daemon;
+mod test;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test::run(&args[1..]),
+        Some("daemon") => daemon::ensure().map(|_| ()),
+        _ => return ci::cli(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

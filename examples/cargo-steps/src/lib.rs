@@ -1,1 +1,121 @@
-//! Reusable tanto steps for Rust projects.
+//! Reusable tanto steps for Rust workspaces: fmt check, clippy, tests, docs and release build.
+//!
+//! Depend on this crate and call its steps in your own `#[pipeline]`, exactly like your own:
+//!
+//! ```no_run
+//! use tanto::prelude::*;
+//!
+//! #[pipeline]
+//! fn ci(src: Dir) {
+//!     cargo_steps::fmt_check(src);
+//!     cargo_steps::clippy(src);
+//!     cargo_steps::test(src);
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! Every step runs in [`IMAGE`] with the workspace mounted read-only at `/src`. The cargo
+//! registry and the target folder live in the named cache volumes `cargo-registry` and
+//! `cargo-target`, which are outside the cache key.
+
+use tanto::prelude::*;
+
+/// The image every step of this crate runs in. Map it to another with
+/// `tanto::cli().image_alias(..)`, for example to an image built offline.
+pub const IMAGE: &str = "rust:1.95-slim";
+
+const SETUP: &str = "export CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /src";
+
+/// Checks that the workspace is formatted: `cargo fmt --all --check`.
+#[step(image = "rust:1.95-slim", network = false)]
+pub async fn fmt_check(ctx: &Ctx, src: Dir) -> Result<()> {
+    ctx.container()
+        .with_mounted_dir("/src", &src)
+        .with_workdir("/src")
+        .exec(["cargo", "fmt", "--all", "--check"])
+        .await?;
+    Ok(())
+}
+
+/// Lints every target with clippy, denying warnings.
+#[step(
+    image = "rust:1.95-slim",
+    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/target" = "cargo-target"),
+    timeout = "30m"
+)]
+pub async fn clippy(ctx: &Ctx, src: Dir) -> Result<()> {
+    ctx.container()
+        .with_mounted_dir("/src", &src)
+        .sh(&format!(
+            "{SETUP} && cargo clippy --locked --workspace --all-targets -- -D warnings"
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Runs the workspace's tests, doctests included, and returns their output.
+#[step(
+    image = "rust:1.95-slim",
+    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/target" = "cargo-target"),
+    timeout = "45m"
+)]
+pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
+    let out = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .sh(&format!("{SETUP} && cargo test --locked --workspace 2>&1"))
+        .await?;
+    Ok(out.stdout)
+}
+
+/// Builds the rustdoc of the workspace, denying warnings, and returns it.
+#[step(
+    image = "rust:1.95-slim",
+    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/target" = "cargo-target"),
+    env(RUSTDOCFLAGS = "-D warnings"),
+    timeout = "30m"
+)]
+pub async fn doc(ctx: &Ctx, src: Dir) -> Result<Dir> {
+    let c = ctx.container().with_mounted_dir("/src", &src);
+    c.sh(&format!(
+        "{SETUP} && cargo doc --locked --workspace --no-deps && rm -rf /tmp/doc && cp -r /target/doc /tmp/doc"
+    ))
+    .await?;
+    c.dir("/tmp/doc").await
+}
+
+/// Builds the workspace's binaries with `profile` and returns them.
+#[step(
+    image = "rust:1.95-slim",
+    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/target" = "cargo-target"),
+    timeout = "45m"
+)]
+pub async fn build(ctx: &Ctx, src: Dir, profile: String) -> Result<Dir> {
+    let c = ctx.container().with_mounted_dir("/src", &src);
+    let dir = if profile == "dev" {
+        "debug"
+    } else {
+        profile.as_str()
+    };
+    c.sh(&format!(
+        "{SETUP} && cargo build --locked --workspace --bins --profile {profile} && \
+         rm -rf /tmp/bin && mkdir -p /tmp/bin && \
+         find /target/{dir} -maxdepth 1 -type f -perm -u+x -exec cp {{}} /tmp/bin/ \\;"
+    ))
+    .await?;
+    c.dir("/tmp/bin").await
+}
+
+/// Checks, lints, tests, documents and builds a workspace: the usual Rust CI.
+#[pipeline]
+pub fn rust_ci(src: Dir) -> Dir {
+    fmt_check(src);
+    clippy(src);
+    test(src);
+    doc(src);
+    build(src, "release")
+}

@@ -1,0 +1,307 @@
+//! The clap command tree, and dispatch of what was asked.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+
+use crate::cli::{Cli, EXIT_OK, EXIT_USAGE, Entry, list};
+use crate::graph::{to_dot, to_mermaid};
+
+/// How the run shows progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A live view on a terminal, plain lines otherwise or when `CI` is set.
+    Auto,
+    /// The live terminal view.
+    Tty,
+    /// Plain `[step]`-prefixed lines.
+    Plain,
+    /// JSON lines on standard output.
+    Json,
+}
+
+/// The flags of a pipeline run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `--plan`: show what would run and why, run nothing.
+    pub plan: bool,
+    /// `--no-cache [STEP..]`: `Some(empty)` forces every step, `Some(steps)` those.
+    pub no_cache: Option<Vec<String>>,
+    /// `-j N`: at most this many steps at once.
+    pub jobs: usize,
+    /// `--keep-going`: finish independent branches after a failure.
+    pub keep_going: bool,
+    /// `--progress`.
+    pub progress: Progress,
+    /// `--trace FILE`: write a Chrome Trace Event timeline.
+    pub trace: Option<PathBuf>,
+    /// `--out DIR`: export the pipeline's final outputs there.
+    pub out: Option<PathBuf>,
+}
+
+const RESERVED: &[&str] = &["cache", "help"];
+
+fn command(cli: &Cli) -> Command {
+    let mut cmd = Command::new(cli.program_name())
+        .about("Runs this project's tanto pipelines")
+        .arg(
+            Arg::new("list")
+                .long("list")
+                .action(ArgAction::SetTrue)
+                .help("List the pipelines with their docs and steps"),
+        )
+        .subcommand(
+            Command::new("cache")
+                .about("Inspect or prune the local cache")
+                .subcommand_required(true)
+                .subcommand(Command::new("stats").about("Show what the cache holds"))
+                .subcommand(
+                    Command::new("prune")
+                        .about("Remove least recently used entries")
+                        .arg(
+                            Arg::new("max-size")
+                                .long("max-size")
+                                .value_name("SIZE")
+                                .value_parser(parse_size)
+                                .help("Keep at most this much, e.g. `10G` or `500M`"),
+                        )
+                        .arg(
+                            Arg::new("max-age")
+                                .long("max-age")
+                                .value_name("AGE")
+                                .value_parser(parse_age)
+                                .help("Remove entries unused for longer, e.g. `30d` or `12h`"),
+                        ),
+                ),
+        );
+    for entry in cli.entries() {
+        cmd = cmd.subcommand(pipeline_command(entry));
+    }
+    cmd
+}
+
+fn pipeline_command(entry: &Entry) -> Command {
+    let doc = entry.info.doc.trim();
+    let about = doc.lines().next().unwrap_or_default().to_owned();
+    let mut cmd = Command::new(entry.info.name)
+        .about(about)
+        .long_about(doc.to_owned());
+    for param in entry.info.params {
+        let flag = list::flag_name(param.name);
+        let mut arg = Arg::new(param.name)
+            .long(flag)
+            .value_name(param.ty.to_uppercase());
+        if param.is_dir {
+            arg = arg
+                .value_parser(value_parser!(PathBuf))
+                .default_value(".")
+                .help(format!("The folder bound to `{}`", param.name));
+        } else if param.is_file {
+            arg = arg
+                .value_parser(value_parser!(PathBuf))
+                .required(true)
+                .help(format!("The file bound to `{}`", param.name));
+        } else {
+            let optional = param.ty.starts_with("Option");
+            arg = arg
+                .required(!optional)
+                .help(format!("The value of `{}` ({})", param.name, param.ty));
+        }
+        cmd = cmd.arg(arg);
+    }
+    cmd.arg(
+        Arg::new("plan")
+            .long("plan")
+            .action(ArgAction::SetTrue)
+            .help("Show which steps are cached or will run, and why; run nothing"),
+    )
+    .arg(
+        Arg::new("graph")
+            .long("graph")
+            .value_name("FORMAT")
+            .value_parser(["mermaid", "dot"])
+            .help("Print the pipeline's graph and run nothing"),
+    )
+    .arg(
+        Arg::new("no-cache")
+            .long("no-cache")
+            .value_name("STEP")
+            .num_args(0..)
+            .help("Run these steps (all, when none is named) even if cached"),
+    )
+    .arg(
+        Arg::new("jobs")
+            .short('j')
+            .long("jobs")
+            .value_name("N")
+            .value_parser(value_parser!(u16).range(1..))
+            .help("Run at most N steps at once [default: the number of CPUs]"),
+    )
+    .arg(
+        Arg::new("keep-going")
+            .long("keep-going")
+            .action(ArgAction::SetTrue)
+            .help("After a failure, finish the steps that do not depend on it"),
+    )
+    .arg(
+        Arg::new("progress")
+            .long("progress")
+            .value_name("MODE")
+            .value_parser(["auto", "tty", "plain", "json"])
+            .default_value("auto")
+            .help("How to show progress"),
+    )
+    .arg(
+        Arg::new("trace")
+            .long("trace")
+            .value_name("FILE")
+            .value_parser(value_parser!(PathBuf))
+            .help("Write a Chrome Trace Event timeline of the run (open it in Perfetto)"),
+    )
+    .arg(
+        Arg::new("out")
+            .long("out")
+            .value_name("DIR")
+            .value_parser(value_parser!(PathBuf))
+            .help("Copy the pipeline's outputs into this folder"),
+    )
+}
+
+/// Parses `argv` and runs the command; returns the process exit code.
+pub(crate) fn dispatch<I, T>(cli: &Cli, argv: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    for entry in cli.entries() {
+        if RESERVED.contains(&entry.info.name) {
+            eprintln!(
+                "error: a pipeline cannot be named `{}`: the name is a built-in command; rename the pipeline fn",
+                entry.info.name
+            );
+            return EXIT_USAGE;
+        }
+    }
+    let matches = match command(cli).try_get_matches_from(argv) {
+        Ok(m) => m,
+        Err(e) => {
+            let code = e.exit_code();
+            let _ = e.print();
+            return u8::try_from(code).unwrap_or(EXIT_USAGE);
+        }
+    };
+    match matches.subcommand() {
+        None => {
+            print!("{}", list::render(cli.entries()));
+            EXIT_OK
+        }
+        Some(("cache", sub)) => crate::run::cache_command(sub),
+        Some((name, sub)) => match cli.entries().iter().find(|e| e.info.name == name) {
+            Some(entry) => run_pipeline(cli, entry, sub),
+            None => EXIT_USAGE,
+        },
+    }
+}
+
+fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
+    let plan = (entry.plan)();
+    if let Some(format) = m.get_one::<String>("graph") {
+        let text = if format == "dot" {
+            to_dot(&plan)
+        } else {
+            to_mermaid(&plan)
+        };
+        print!("{text}");
+        return EXIT_OK;
+    }
+    let progress = match m.get_one::<String>("progress").map(String::as_str) {
+        Some("tty") => Progress::Tty,
+        Some("plain") => Progress::Plain,
+        Some("json") => Progress::Json,
+        _ => Progress::Auto,
+    };
+    let options = RunOptions {
+        plan: m.get_flag("plan"),
+        no_cache: (m.value_source("no-cache") == Some(clap::parser::ValueSource::CommandLine))
+            .then(|| {
+                m.get_many::<String>("no-cache")
+                    .map(|s| s.cloned().collect())
+                    .unwrap_or_default()
+            }),
+        jobs: m
+            .get_one::<u16>("jobs")
+            .map(|j| usize::from(*j))
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        keep_going: m.get_flag("keep-going"),
+        progress,
+        trace: m.get_one::<PathBuf>("trace").cloned(),
+        out: m.get_one::<PathBuf>("out").cloned(),
+    };
+    let mut raw = Vec::new();
+    for param in entry.info.params {
+        let value = if param.is_dir || param.is_file {
+            m.get_one::<PathBuf>(param.name)
+                .map(|p| p.as_os_str().to_owned())
+        } else {
+            m.get_one::<String>(param.name).map(OsString::from)
+        };
+        raw.push((*param, value));
+    }
+    crate::run::execute(&plan, raw, options, cli.aliases())
+}
+
+/// Parses a size like `10G`, `500M`, `64k` or a byte count.
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(
+        t.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(t.len()),
+    );
+    let number: f64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like `10G` or `500M`"))?;
+    let scale = match unit.to_ascii_lowercase().trim_end_matches(['b', 'i']) {
+        "" => 1u64,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return Err(format!("`{text}` has an unknown unit: use K, M, G or T")),
+    };
+    Ok((number * scale as f64) as u64)
+}
+
+/// Parses an age like `30d`, `12h`, `90m` or `45s`.
+pub(crate) fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not an age like `30d` or `12h`"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" | "" => n * 3600,
+        "d" => n * 86_400,
+        "w" => n * 7 * 86_400,
+        _ => return Err(format!("`{text}` has an unknown unit: use s, m, h, d or w")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ages_parse() {
+        assert_eq!(parse_size("10G"), Ok(10 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("ten").is_err());
+        assert_eq!(parse_age("2d").map(|d| d.as_secs()), Ok(172_800));
+        assert!(parse_age("2y").is_err());
+    }
+}

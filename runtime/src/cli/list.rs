@@ -1,0 +1,36 @@
+//! `BIN --list`: the pipelines with their docs and steps.
+
+use std::fmt::Write;
+
+use crate::cli::Entry;
+
+/// The listing of every registered pipeline.
+pub(crate) fn render(entries: &[Entry]) -> String {
+    let mut out = String::new();
+    if entries.is_empty() {
+        out.push_str("no pipelines are registered: add one with `tanto::cli().pipeline(NAME)`\n");
+        return out;
+    }
+    for entry in entries {
+        let plan = (entry.plan)();
+        let about = entry.info.doc.lines().next().unwrap_or_default().trim();
+        let _ = writeln!(out, "{}  {about}", entry.info.name);
+        for param in entry.info.params {
+            let _ = writeln!(out, "    --{} <{}>", flag_name(param.name), param.ty);
+        }
+        for (node, info) in plan.steps() {
+            let doc = info.doc.lines().next().unwrap_or_default().trim();
+            if doc.is_empty() {
+                let _ = writeln!(out, "    - {}", node.label);
+            } else {
+                let _ = writeln!(out, "    - {}: {doc}", node.label);
+            }
+        }
+    }
+    out
+}
+
+/// The command-line flag of a parameter: `out_dir` becomes `out-dir`.
+pub(crate) fn flag_name(param: &str) -> String {
+    param.replace('_', "-")
+}

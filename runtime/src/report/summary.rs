@@ -1,0 +1,70 @@
+//! The table printed at the end of a run: each step, its status and duration.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use crate::report::{Event, Stamped, View, human_duration};
+
+/// Collects each step's final status for the closing table.
+#[derive(Debug, Default)]
+pub struct Summary {
+    rows: Vec<(String, String, Option<u64>)>,
+    index: BTreeMap<String, usize>,
+}
+
+impl Summary {
+    /// An empty summary.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn set(&mut self, step: &str, status: &str, duration_ms: Option<u64>) {
+        let row = (step.to_owned(), status.to_owned(), duration_ms);
+        match self.index.get(step) {
+            Some(&i) => self.rows[i] = row,
+            None => {
+                self.index.insert(step.to_owned(), self.rows.len());
+                self.rows.push(row);
+            }
+        }
+    }
+
+    /// The table as text.
+    pub fn render(&self) -> String {
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.0.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let mut out = format!("{:<width$}  {:<8}  {}\n", "STEP", "STATUS", "TIME");
+        for (step, status, ms) in &self.rows {
+            let time = ms.map(human_duration).unwrap_or_else(|| "-".to_owned());
+            out.push_str(&format!("{step:<width$}  {status:<8}  {time}\n"));
+        }
+        out
+    }
+
+    /// Writes the table to `out`.
+    pub fn print(&self, out: &mut impl Write) {
+        let _ = out.write_all(self.render().as_bytes());
+    }
+}
+
+impl View for Summary {
+    fn event(&mut self, stamped: &Stamped) {
+        match &stamped.event {
+            Event::StepStarted { step, .. } => self.set(step, "running", None),
+            Event::StepCached { step } => self.set(step, "cached", None),
+            Event::StepFinished { step, duration_ms } => self.set(step, "done", Some(*duration_ms)),
+            Event::StepFailed {
+                step, duration_ms, ..
+            } => {
+                self.set(step, "FAILED", Some(*duration_ms));
+            }
+            Event::StepSkipped { step, .. } => self.set(step, "skipped", None),
+            _ => {}
+        }
+    }
+}

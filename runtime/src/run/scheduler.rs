@@ -1,0 +1,482 @@
+//! Runs a plan's nodes as their inputs become ready, up to `-j` at once, fail-fast or
+//! keep-going, and reports every transition as an event.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::artifact::Artifact;
+use crate::error::{Error, Result};
+use crate::graph::{Arg, Node, NodeKind, Plan};
+use crate::report::{Event, EventSink};
+
+/// What a runner decided about a node whose inputs are ready.
+pub enum Prepared {
+    /// The outputs are known without running anything (a cache hit, an input, a literal).
+    Cached(Vec<Artifact>),
+    /// The node must run, for `reason`; `job` runs it.
+    Run {
+        /// Why it is not cached, in plain words.
+        reason: String,
+        /// Runs the node and yields its outputs.
+        job: BoxFuture<'static, Result<Vec<Artifact>>>,
+    },
+}
+
+/// Turns a node with realized inputs into outputs: the seam between scheduling and execution.
+pub trait NodeRunner: Send + Sync + 'static {
+    /// Looks the node up (cache, bindings) and returns its outputs or the job that makes them.
+    fn prepare(&self, node: &Node, inputs: Vec<Artifact>) -> BoxFuture<'static, Result<Prepared>>;
+}
+
+/// How a node ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepStatus {
+    /// It ran and succeeded.
+    Done,
+    /// Its outputs came from the cache.
+    Cached,
+    /// It failed with this message.
+    Failed(String),
+    /// It did not run, for this reason.
+    Skipped(String),
+}
+
+/// One node's result in a run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The node's label.
+    pub label: String,
+    /// How it ended.
+    pub status: StepStatus,
+    /// How long it ran (zero unless it ran).
+    pub duration: Duration,
+}
+
+/// The result of a whole run.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// One entry per step node, in plan order.
+    pub steps: Vec<Outcome>,
+    /// The outputs of every node that finished, by node index.
+    pub outputs: HashMap<usize, Vec<Artifact>>,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
+    /// How long the run took.
+    pub duration: Duration,
+}
+
+impl RunSummary {
+    /// Whether every step succeeded or was cached.
+    pub fn success(&self) -> bool {
+        !self.interrupted
+            && self
+                .steps
+                .iter()
+                .all(|s| matches!(s.status, StepStatus::Done | StepStatus::Cached))
+    }
+
+    /// Counts of (ran, cached, failed, skipped).
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0);
+        for s in &self.steps {
+            match s.status {
+                StepStatus::Done => c.0 += 1,
+                StepStatus::Cached => c.1 += 1,
+                StepStatus::Failed(_) => c.2 += 1,
+                StepStatus::Skipped(_) => c.3 += 1,
+            }
+        }
+        c
+    }
+
+    /// The artifacts of the plan's final outputs, when they were produced.
+    pub fn final_outputs(&self, plan: &Plan) -> Option<Vec<Artifact>> {
+        plan.outputs
+            .iter()
+            .map(|(node, part)| self.outputs.get(&node.index())?.get(*part).cloned())
+            .collect()
+    }
+}
+
+/// Runs plans.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    jobs: usize,
+    keep_going: bool,
+    cancel: CancellationToken,
+    events: EventSink,
+    log_dir: Option<PathBuf>,
+}
+
+enum State {
+    Waiting,
+    Running,
+    Finished(Vec<Artifact>),
+    Failed,
+    Skipped,
+}
+
+struct Finish {
+    index: usize,
+    cached: bool,
+    duration: Duration,
+    result: Result<Vec<Artifact>>,
+}
+
+impl Scheduler {
+    /// A scheduler that runs at most `jobs` steps at once and reports to `events`.
+    pub fn new(jobs: usize, events: EventSink) -> Self {
+        Self {
+            jobs: jobs.max(1),
+            keep_going: false,
+            cancel: CancellationToken::new(),
+            events,
+            log_dir: None,
+        }
+    }
+
+    /// Finishes independent branches after a failure instead of stopping at the first one.
+    pub fn keep_going(mut self, keep_going: bool) -> Self {
+        self.keep_going = keep_going;
+        self
+    }
+
+    /// Uses `cancel` as the run's cancellation token (cancel it on Ctrl-C).
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Names `<dir>/<step>.log` as the full log of a failed step in its event.
+    pub fn with_log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.log_dir = Some(dir.into());
+        self
+    }
+
+    /// The run's cancellation token.
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Runs `plan` with `runner`, returning when every node has finished, failed or been
+    /// skipped.
+    pub async fn run(&self, plan: &Plan, runner: Arc<dyn NodeRunner>) -> RunSummary {
+        let started = Instant::now();
+        let graph = dependency_graph(plan);
+        let n = plan.nodes.len();
+        let mut state: Vec<State> = (0..n).map(|_| State::Waiting).collect();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+        let permits = Arc::new(Semaphore::new(self.jobs));
+        let mut tasks = JoinSet::new();
+        let mut first_failure: Option<String> = None;
+
+        self.spawn_ready(plan, &graph, &mut state, &runner, &permits, &mut tasks);
+        while let Some(joined) = tasks.join_next().await {
+            let finish = match joined {
+                Ok(finish) => finish,
+                // A task only ends without a value when it panicked inside the runner itself.
+                Err(e) => {
+                    tracing::error!("a scheduler task failed: {e}");
+                    continue;
+                }
+            };
+            let node = &plan.nodes[finish.index];
+            let is_step = node.step().is_some();
+            match finish.result {
+                Ok(outputs) => {
+                    if is_step {
+                        let status = if finish.cached {
+                            StepStatus::Cached
+                        } else {
+                            StepStatus::Done
+                        };
+                        outcomes[finish.index] = Some(Outcome {
+                            label: node.label.clone(),
+                            status,
+                            duration: finish.duration,
+                        });
+                    }
+                    state[finish.index] = State::Finished(outputs);
+                }
+                Err(error) => {
+                    state[finish.index] = State::Failed;
+                    let status = if matches!(error, Error::Cancelled) {
+                        let reason = cancel_reason(first_failure.as_deref());
+                        self.events.send(Event::StepSkipped {
+                            step: node.label.clone(),
+                            reason: reason.clone(),
+                        });
+                        StepStatus::Skipped(reason)
+                    } else {
+                        first_failure.get_or_insert_with(|| format!("`{}` failed", node.label));
+                        StepStatus::Failed(error.to_string())
+                    };
+                    outcomes[finish.index] = Some(Outcome {
+                        label: node.label.clone(),
+                        status,
+                        duration: finish.duration,
+                    });
+                    let reason = format!("`{}` failed", node.label);
+                    for dependent in dependents(&graph, finish.index) {
+                        if matches!(state[dependent], State::Waiting) {
+                            state[dependent] = State::Skipped;
+                            self.skip(plan, dependent, &reason, &mut outcomes);
+                        }
+                    }
+                }
+            }
+            if self.cancel.is_cancelled() {
+                let reason = cancel_reason(first_failure.as_deref());
+                for index in 0..n {
+                    if matches!(state[index], State::Waiting) {
+                        state[index] = State::Skipped;
+                        self.skip(plan, index, &reason, &mut outcomes);
+                    }
+                }
+            } else {
+                self.spawn_ready(plan, &graph, &mut state, &runner, &permits, &mut tasks);
+            }
+        }
+
+        let mut outputs = HashMap::new();
+        for (index, s) in state.into_iter().enumerate() {
+            if let State::Finished(artifacts) = s {
+                outputs.insert(index, artifacts);
+            }
+        }
+        let steps: Vec<Outcome> = plan
+            .nodes
+            .iter()
+            .filter(|node| node.step().is_some())
+            .map(|node| {
+                outcomes[node.id.index()].take().unwrap_or_else(|| Outcome {
+                    label: node.label.clone(),
+                    status: StepStatus::Skipped("not reached".to_owned()),
+                    duration: Duration::ZERO,
+                })
+            })
+            .collect();
+        let interrupted = self.cancel.is_cancelled() && first_failure.is_none();
+        let summary = RunSummary {
+            steps,
+            outputs,
+            interrupted,
+            duration: started.elapsed(),
+        };
+        let (ran, cached, failed, skipped) = summary.counts();
+        self.events.send(Event::RunFinished {
+            ran,
+            cached,
+            failed,
+            skipped,
+            duration_ms: u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
+        });
+        summary
+    }
+
+    fn skip(&self, plan: &Plan, index: usize, reason: &str, outcomes: &mut [Option<Outcome>]) {
+        let node = &plan.nodes[index];
+        if node.step().is_some() {
+            self.events.send(Event::StepSkipped {
+                step: node.label.clone(),
+                reason: reason.to_owned(),
+            });
+            outcomes[index] = Some(Outcome {
+                label: node.label.clone(),
+                status: StepStatus::Skipped(reason.to_owned()),
+                duration: Duration::ZERO,
+            });
+        }
+    }
+
+    fn spawn_ready(
+        &self,
+        plan: &Plan,
+        graph: &DiGraph<usize, ()>,
+        state: &mut [State],
+        runner: &Arc<dyn NodeRunner>,
+        permits: &Arc<Semaphore>,
+        tasks: &mut JoinSet<Finish>,
+    ) {
+        for node in &plan.nodes {
+            let index = node.id.index();
+            if !matches!(state[index], State::Waiting) {
+                continue;
+            }
+            let ready = graph
+                .neighbors_directed(NodeIndex::new(index), Direction::Incoming)
+                .all(|dep| matches!(state[dep.index()], State::Finished(_)));
+            if !ready {
+                continue;
+            }
+            let inputs = realize_args(node, state);
+            state[index] = State::Running;
+            let prepare = runner.prepare(node, inputs);
+            let label = node.label.clone();
+            let is_step = node.step().is_some();
+            let events = self.events.clone();
+            let permits = Arc::clone(permits);
+            let cancel = self.cancel.clone();
+            let keep_going = self.keep_going;
+            let log_path = self.log_dir.as_ref().map(|dir| {
+                crate::report::LogFiles::path_for(dir, &node.label)
+                    .display()
+                    .to_string()
+            });
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let prepared = tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => Err(Error::Cancelled),
+                    prepared = prepare => prepared,
+                };
+                // The permit is held until the step's end is reported, so events never show
+                // more than `jobs` steps running at once.
+                let mut permit = None;
+                let (cached, result) = match prepared {
+                    Err(e) => (false, Err(e)),
+                    Ok(Prepared::Cached(outputs)) => {
+                        if is_step {
+                            events.send(Event::StepCached {
+                                step: label.clone(),
+                            });
+                        }
+                        (true, Ok(outputs))
+                    }
+                    Ok(Prepared::Run { reason, job }) => {
+                        permit = tokio::select! {
+                            biased;
+                            () = cancel.cancelled() => None,
+                            permit = permits.acquire_owned() => permit.ok(),
+                        };
+                        if permit.is_none() {
+                            (false, Err(Error::Cancelled))
+                        } else {
+                            events.send(Event::StepStarted {
+                                step: label.clone(),
+                                reason,
+                            });
+                            let result = AssertUnwindSafe(job).catch_unwind().await;
+                            (
+                                false,
+                                result.unwrap_or_else(|panic| Err(panicked(&label, &*panic))),
+                            )
+                        }
+                    }
+                };
+                let duration = started.elapsed();
+                let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+                match &result {
+                    Ok(_) if !cached && is_step => {
+                        events.send(Event::StepFinished {
+                            step: label.clone(),
+                            duration_ms,
+                        });
+                    }
+                    Err(e) if !matches!(e, Error::Cancelled) => {
+                        events.send(Event::StepFailed {
+                            step: label.clone(),
+                            duration_ms,
+                            error: e.to_string(),
+                            log_path,
+                        });
+                        if !keep_going {
+                            cancel.cancel();
+                        }
+                    }
+                    _ => {}
+                }
+                drop(permit);
+                Finish {
+                    index,
+                    cached,
+                    duration,
+                    result,
+                }
+            });
+        }
+    }
+}
+
+/// Why steps that never started are skipped.
+fn cancel_reason(first_failure: Option<&str>) -> String {
+    first_failure.map_or_else(|| "interrupted".to_owned(), |f| format!("cancelled: {f}"))
+}
+
+/// The error for a step whose code panicked.
+fn panicked(label: &str, panic: &(dyn std::any::Any + Send)) -> Error {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_owned());
+    Error::Other(format!("step `{label}` panicked: {message}"))
+}
+
+/// The plan as a petgraph graph whose node weights are plan indices, edges from dependency to
+/// dependent.
+fn dependency_graph(plan: &Plan) -> DiGraph<usize, ()> {
+    let mut graph = DiGraph::with_capacity(plan.nodes.len(), plan.nodes.len());
+    for node in &plan.nodes {
+        graph.add_node(node.id.index());
+    }
+    for node in &plan.nodes {
+        for dep in node.deps() {
+            graph.add_edge(
+                NodeIndex::new(dep.index()),
+                NodeIndex::new(node.id.index()),
+                (),
+            );
+        }
+    }
+    graph
+}
+
+/// Every node that depends on `index`, directly or not.
+fn dependents(graph: &DiGraph<usize, ()>, index: usize) -> Vec<usize> {
+    let mut seen = vec![false; graph.node_count()];
+    let mut stack = vec![NodeIndex::new(index)];
+    let mut out = Vec::new();
+    while let Some(at) = stack.pop() {
+        for next in graph.neighbors_directed(at, Direction::Outgoing) {
+            if !seen[next.index()] {
+                seen[next.index()] = true;
+                out.push(next.index());
+                stack.push(next);
+            }
+        }
+    }
+    out
+}
+
+/// The node's arguments as artifacts, from finished upstream outputs and literals.
+fn realize_args(node: &Node, state: &[State]) -> Vec<Artifact> {
+    if let NodeKind::Literal(value) = &node.kind {
+        return vec![Artifact::Value(value.clone())];
+    }
+    node.args
+        .iter()
+        .map(|arg| match arg {
+            Arg::Literal(value) => Artifact::Value(value.clone()),
+            Arg::Handle { node, part } => match &state[node.index()] {
+                State::Finished(outputs) => outputs
+                    .get(*part)
+                    .cloned()
+                    .unwrap_or(Artifact::Value(serde_json::Value::Null)),
+                _ => Artifact::Value(serde_json::Value::Null),
+            },
+        })
+        .collect()
+}

@@ -1,0 +1,242 @@
+//! Scheduler logic with a fake runner: concurrency limits, fail-fast, keep-going, skipping.
+//! Containers are not involved here; the Docker tests show real execution.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tanto::graph::{
+    Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo, StepSettings,
+};
+use tanto::report::{Event, EventSink, Stamped};
+use tanto::run::{NodeRunner, Prepared, Scheduler, StepStatus};
+use tanto::{Artifact, Ctx};
+
+fn never_called(_: &Ctx, _: Vec<Artifact>) -> BoxFuture<'_, tanto::Result<Vec<Artifact>>> {
+    async {
+        Err(tanto::Error::Other(
+            "the fake runner never calls step fns".into(),
+        ))
+    }
+    .boxed()
+}
+
+const fn info(name: &'static str) -> StepInfo {
+    StepInfo {
+        name,
+        path: name,
+        doc: "",
+        code_digest: "",
+        params: &[],
+        output: "()",
+        settings: StepSettings::DEFAULT,
+    }
+}
+
+const INFOS: [StepInfo; 6] = [
+    info("a"),
+    info("b"),
+    info("c"),
+    info("d"),
+    info("e"),
+    info("f"),
+];
+
+/// `a` feeds `b`, `c`, `d`, `e` (a fan-out); `f` depends on `b` only.
+fn fan_out() -> Plan {
+    let mut b = Builder::new();
+    let a = b.step(INFOS[0], never_called, vec![]);
+    let arg = |node: NodeId| vec![Arg::Handle { node, part: 0 }];
+    let bb = b.step(INFOS[1], never_called, arg(a));
+    b.step(INFOS[2], never_called, arg(a));
+    b.step(INFOS[3], never_called, arg(a));
+    b.step(INFOS[4], never_called, arg(a));
+    b.step(INFOS[5], never_called, arg(bb));
+    b.finish(
+        PipelineInfo {
+            name: "fan",
+            path: "fan",
+            doc: "",
+            params: &[] as &[ParamInfo],
+        },
+        vec![],
+    )
+}
+
+/// Sleeps for each step, tracks how many run at once, fails the steps named in `fail`.
+struct Fake {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+    fail: Vec<&'static str>,
+    sleep: Duration,
+    ran: Mutex<Vec<String>>,
+}
+
+impl Fake {
+    fn new(fail: Vec<&'static str>, sleep_ms: u64) -> Arc<Self> {
+        Arc::new(Self {
+            running: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            fail,
+            sleep: Duration::from_millis(sleep_ms),
+            ran: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+struct Runner(Arc<Fake>);
+
+impl NodeRunner for Runner {
+    fn prepare(
+        &self,
+        node: &Node,
+        _inputs: Vec<Artifact>,
+    ) -> BoxFuture<'static, tanto::Result<Prepared>> {
+        let fake = Arc::clone(&self.0);
+        let label = node.label.clone();
+        async move {
+            let job = async move {
+                let now = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
+                fake.peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(fake.sleep).await;
+                fake.running.fetch_sub(1, Ordering::SeqCst);
+                fake.ran.lock().unwrap().push(label.clone());
+                if fake.fail.contains(&label.as_str()) {
+                    Err(tanto::Error::Other(format!("{label} broke")))
+                } else {
+                    Ok(vec![Artifact::Value(serde_json::json!(label))])
+                }
+            };
+            Ok(Prepared::Run {
+                reason: "first run".into(),
+                job: job.boxed(),
+            })
+        }
+        .boxed()
+    }
+}
+
+async fn run(
+    jobs: usize,
+    keep_going: bool,
+    fake: Arc<Fake>,
+) -> (tanto::run::RunSummary, Vec<Stamped>) {
+    let (events, mut rx) = EventSink::channel();
+    let scheduler = Scheduler::new(jobs, events).keep_going(keep_going);
+    let summary = scheduler.run(&fan_out(), Arc::new(Runner(fake))).await;
+    drop(scheduler);
+    let mut seen = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        seen.push(e);
+    }
+    (summary, seen)
+}
+
+fn status(summary: &tanto::run::RunSummary) -> HashMap<String, StepStatus> {
+    summary
+        .steps
+        .iter()
+        .map(|s| (s.label.clone(), s.status.clone()))
+        .collect()
+}
+
+/// The largest number of steps running at once, read from the events' timestamps.
+fn overlap_from_events(events: &[Stamped]) -> usize {
+    let mut edges: Vec<(u64, i32)> = Vec::new();
+    for e in events {
+        match &e.event {
+            Event::StepStarted { .. } => edges.push((e.ts_us, 1)),
+            Event::StepFinished { .. } | Event::StepFailed { .. } => edges.push((e.ts_us, -1)),
+            _ => {}
+        }
+    }
+    edges.sort_by_key(|&(t, d)| (t, d));
+    let (mut now, mut peak) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        peak = peak.max(now);
+    }
+    usize::try_from(peak).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn respects_the_job_limit_and_uses_it() {
+    for jobs in [1, 2, 3] {
+        let fake = Fake::new(vec![], 40);
+        let (summary, events) = run(jobs, false, Arc::clone(&fake)).await;
+        assert!(summary.success(), "{:?}", summary.steps);
+        assert_eq!(
+            fake.peak.load(Ordering::SeqCst),
+            jobs,
+            "peak concurrency with -j {jobs}"
+        );
+        assert_eq!(
+            overlap_from_events(&events),
+            jobs,
+            "overlap in events with -j {jobs}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fail_fast_skips_what_has_not_started() {
+    let fake = Fake::new(vec!["a"], 10);
+    let (summary, events) = run(4, false, fake).await;
+    let status = status(&summary);
+    assert!(matches!(status["a"], StepStatus::Failed(ref m) if m.contains("a broke")));
+    for step in ["b", "c", "d", "e", "f"] {
+        assert!(
+            matches!(status[step], StepStatus::Skipped(_)),
+            "{step}: {:?}",
+            status[step]
+        );
+    }
+    assert_eq!(summary.counts(), (0, 0, 1, 5));
+    let last = &events.last().expect("events").event;
+    assert!(
+        matches!(
+            last,
+            Event::RunFinished {
+                failed: 1,
+                skipped: 5,
+                ran: 0,
+                cached: 0,
+                ..
+            }
+        ),
+        "{last:?}"
+    );
+}
+
+#[tokio::test]
+async fn keep_going_finishes_independent_branches() {
+    let fake = Fake::new(vec!["b"], 10);
+    let (summary, _) = run(1, true, Arc::clone(&fake)).await;
+    let status = status(&summary);
+    assert!(matches!(status["b"], StepStatus::Failed(_)));
+    assert!(
+        matches!(status["f"], StepStatus::Skipped(ref r) if r.contains("`b` failed")),
+        "{:?}",
+        status["f"]
+    );
+    for step in ["a", "c", "d", "e"] {
+        assert_eq!(status[step], StepStatus::Done, "{step}");
+    }
+    assert!(!fake.ran.lock().unwrap().contains(&"f".to_owned()));
+}
+
+#[tokio::test]
+async fn fail_fast_without_keep_going_stops_siblings_from_starting() {
+    let fake = Fake::new(vec!["b"], 10);
+    let (summary, _) = run(1, false, Arc::clone(&fake)).await;
+    let ran = fake.ran.lock().unwrap().clone();
+    assert_eq!(
+        ran,
+        vec!["a".to_owned(), "b".to_owned()],
+        "only a and b ran with -j 1"
+    );
+    assert_eq!(summary.counts(), (1, 0, 1, 4));
+}

@@ -1,0 +1,59 @@
+//! `cargo xtask ci`: the project's CI as a tanto pipeline over the workspace.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tanto::prelude::*;
+
+/// The image the CI steps run in: the offline Rust image that `cargo xtask images` makes.
+const RUST_IMAGE: &str = "tanto-test/rust:1.95";
+
+/// Builds every example, so the code the README shows keeps compiling.
+#[step(
+    image = "rust:1.95-slim",
+    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/target" = "cargo-target"),
+    timeout = "30m"
+)]
+pub async fn build_examples(ctx: &Ctx, src: Dir) -> Result<()> {
+    ctx.container()
+        .with_mounted_dir("/src", &src)
+        .sh(
+            "export CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /src && \
+             cargo build --locked -p hello -p cargo-steps --all-targets",
+        )
+        .await?;
+    Ok(())
+}
+
+/// tanto's CI: format, lints, tests, docs and the examples, each in a container.
+#[pipeline]
+pub fn ci(src: Dir) {
+    cargo_steps::fmt_check(src);
+    cargo_steps::clippy(src);
+    cargo_steps::test(src);
+    cargo_steps::doc(src);
+    build_examples(src);
+}
+
+/// The workspace root, which `ci` hashes unless `--src` says otherwise.
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the tanto CLI with the project's pipelines.
+pub(crate) fn cli(args: &[String]) -> ExitCode {
+    let mut argv = vec!["cargo xtask".to_owned()];
+    argv.extend(args.iter().cloned());
+    if args.first().is_some_and(|a| a == "ci")
+        && !args.iter().any(|a| a == "--src" || a.starts_with("--src="))
+    {
+        argv.push("--src".to_owned());
+        argv.push(workspace_root().display().to_string());
+    }
+    tanto::cli()
+        .name("cargo xtask")
+        .image_alias(cargo_steps::IMAGE, RUST_IMAGE)
+        .pipeline(ci)
+        .run_from(argv)
+}

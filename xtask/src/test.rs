@@ -1,0 +1,29 @@
+//! `cargo xtask test`: the README's test command. Docker up, images made, whole suite run.
+
+use std::process::Command;
+
+/// Ensures the daemon and the images, then runs every test of the workspace.
+pub(crate) fn run(extra: &[String]) -> Result<(), String> {
+    crate::daemon::ensure()?;
+    crate::images::ensure()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["test", "--workspace", "--all-targets"])
+        .args(extra);
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "the test suite failed ({status}); re-run `cargo xtask test` after fixing it"
+        ));
+    }
+    let mut doc = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    doc.args(["test", "--workspace", "--doc"]);
+    eprintln!("xtask: running {doc:?}");
+    let status = doc.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the doctests failed ({status})"))
+    }
+}
