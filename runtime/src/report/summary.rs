@@ -10,6 +10,7 @@ use crate::report::{Event, Stamped, View, human_duration};
 pub struct Summary {
     rows: Vec<(String, String, Option<u64>)>,
     index: BTreeMap<String, usize>,
+    failures: Vec<(String, String, Option<String>)>,
 }
 
 impl Summary {
@@ -46,9 +47,16 @@ impl Summary {
         out
     }
 
-    /// Writes the table to `out`.
-    pub fn print(&self, out: &mut impl Write) {
-        let _ = out.write_all(self.render().as_bytes());
+    /// The table, then each failure with its error and the path of its full log.
+    pub fn render_with_failures(&self) -> String {
+        let mut out = self.render();
+        for (step, error, log) in &self.failures {
+            out.push_str(&format!("\nstep `{step}` failed: {error}\n"));
+            if let Some(log) = log {
+                out.push_str(&format!("full log: {log}\n"));
+            }
+        }
+        out
     }
 }
 
@@ -65,6 +73,14 @@ impl View for Summary {
             }
             Event::StepSkipped { step, .. } => self.set(step, "skipped", None),
             _ => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.rows.is_empty() {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err);
+            let _ = err.write_all(self.render_with_failures().as_bytes());
         }
     }
 }

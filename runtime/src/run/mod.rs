@@ -1,7 +1,9 @@
 //! The scheduler: runs a plan's steps in parallel, skipping cached ones.
 
+mod engine;
+mod runner;
 mod scheduler;
 
+pub use engine::{cache_command, execute};
+pub use runner::{Explained, StepRunner};
 pub use scheduler::{NodeRunner, Outcome, Prepared, RunSummary, Scheduler, StepStatus};
-mod tmp_stub;
-pub use tmp_stub::{cache_command, execute};

@@ -1,0 +1,237 @@
+//! The CLI and scheduler end to end, with steps in real containers.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+#[test]
+fn steps_overlap_up_to_jobs_and_never_more() {
+    for jobs in ["2", "3"] {
+        let cache = tempfile::tempdir().unwrap();
+        let out = output(fixture(cache.path()).args(["wide", "-j", jobs, "--progress", "json"]));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let events = events(&out.stdout);
+        assert_eq!(of_kind(&events, "step_finished").len(), 6);
+        let want: usize = jobs.parse().unwrap();
+        assert_eq!(peak_overlap(&events), want, "with -j {jobs}");
+        assert_eq!(containers_of_run(&run_id(&events)), 0);
+    }
+}
+
+#[test]
+fn fail_fast_cancels_the_rest_exits_1_and_leaves_no_containers() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = output(fixture(cache.path()).args(["failing", "--progress", "json"]));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let events = events(&out.stdout);
+    let failed = of_kind(&events, "step_failed");
+    assert_eq!(failed.len(), 1);
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(error.contains("exit 3") && error.contains("code 3"), "{error}");
+    assert!(error.contains("something broke"), "the stderr tail is in the error: {error}");
+    assert_eq!(of_kind(&events, "step_finished").len(), 0, "the naps were cancelled");
+    assert_eq!(of_kind(&events, "step_skipped").len(), 2);
+    assert_eq!(containers_of_run(&run_id(&events)), 0);
+}
+
+#[test]
+fn keep_going_completes_the_independent_branches() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = output(fixture(cache.path()).args(["failing", "--keep-going", "--progress", "json"]));
+    assert_eq!(out.status.code(), Some(1));
+    let events = events(&out.stdout);
+    assert_eq!(of_kind(&events, "step_failed").len(), 1);
+    assert_eq!(of_kind(&events, "step_finished").len(), 2);
+    let finished = of_kind(&events, "run_finished");
+    assert_eq!(finished[0]["ran"], 2);
+    assert_eq!(finished[0]["failed"], 1);
+    assert_eq!(containers_of_run(&run_id(&events)), 0);
+}
+
+/// The fields each event kind must carry, as documented in docs/events.md.
+fn schema(kind: &str) -> &'static [(&'static str, fn(&Value) -> bool)] {
+    const STR: fn(&Value) -> bool = Value::is_string;
+    const INT: fn(&Value) -> bool = Value::is_u64;
+    const STR_OR_NULL: fn(&Value) -> bool = |v| v.is_string() || v.is_null();
+    match kind {
+        "run_started" => &[("run_id", STR), ("pipeline", STR), ("steps", INT)],
+        "step_started" => &[("step", STR), ("reason", STR)],
+        "step_log" => &[("step", STR), ("stream", STR), ("line", STR)],
+        "step_cached" => &[("step", STR)],
+        "step_finished" => &[("step", STR), ("duration_ms", INT)],
+        "step_failed" => &[("step", STR), ("duration_ms", INT), ("error", STR), ("log_path", STR_OR_NULL)],
+        "step_skipped" => &[("step", STR), ("reason", STR)],
+        "run_finished" => &[
+            ("ran", INT),
+            ("cached", INT),
+            ("failed", INT),
+            ("skipped", INT),
+            ("duration_ms", INT),
+        ],
+        other => panic!("undocumented event kind `{other}`"),
+    }
+}
+
+#[test]
+fn json_events_match_the_schema() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = output(fixture(cache.path()).args(["failing", "--keep-going", "--progress", "json"]));
+    let events = events(&out.stdout);
+    assert_eq!(events.first().unwrap()["event"], "run_started");
+    assert_eq!(events.last().unwrap()["event"], "run_finished");
+    for event in &events {
+        assert!(event["ts_us"].is_u64(), "{event}");
+        let kind = event["event"].as_str().expect("an `event` field");
+        for (field, check) in schema(kind) {
+            assert!(check(&event[field]), "`{field}` of {event}");
+        }
+    }
+    let logs = of_kind(&events, "step_log");
+    assert!(logs.iter().any(|e| e["line"] == "something broke" && e["stream"] == "stderr"), "{logs:?}");
+    let failed = of_kind(&events, "step_failed");
+    let log_path = failed[0]["log_path"].as_str().expect("a log path");
+    let log = std::fs::read_to_string(log_path).expect("the full log is kept on disk");
+    assert!(log.contains("something broke"), "{log}");
+}
+
+#[test]
+fn plain_output_has_no_escape_codes() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = output(fixture(cache.path()).args(["failing", "--keep-going"]).env("CI", "true"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'), "{stdout}\n{stderr}");
+    assert!(stdout.contains("[broken] something broke"), "{stdout}");
+    assert!(stdout.contains("[nap] done in"), "{stdout}");
+    assert!(stderr.contains("STEP") && stderr.contains("FAILED"), "the summary table: {stderr}");
+}
+
+#[test]
+fn github_actions_gets_groups_and_an_error_line() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = output(
+        fixture(cache.path())
+            .args(["failing", "--keep-going", "--progress", "plain"])
+            .env("GITHUB_ACTIONS", "true"),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("::group::broken (failed after"), "{stdout}");
+    assert!(stdout.contains("::endgroup::"), "{stdout}");
+    assert!(stdout.contains("::error title=step broken failed::"), "{stdout}");
+}
+
+#[test]
+fn graph_and_list_run_nothing_and_need_no_daemon() {
+    let cache = tempfile::tempdir().unwrap();
+    // A dead daemon address: anything that tried to run a step would fail.
+    let dead = "unix:///nonexistent/tanto-test.sock";
+    let out = output(fixture(cache.path()).args(["cutoff", "--graph", "mermaid"]).env("DOCKER_HOST", dead));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("flowchart TD") && text.contains("names") && text.contains("-->"), "{text}");
+    let out = output(fixture(cache.path()).arg("--list").env("DOCKER_HOST", dead));
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["wide", "failing", "sleepy", "cutoff", "- names", "- shout"] {
+        assert!(text.contains(name), "`{name}` in {text}");
+    }
+    assert!(!cache.path().join("logs").exists(), "no run happened");
+}
+
+#[test]
+fn unknown_pipeline_or_flag_exits_2_with_a_suggestion() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = output(fixture(cache.path()).arg("wdie"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wide"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = output(fixture(cache.path()).args(["wide", "--keep-gonig"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--keep-going"));
+    let out = output(fixture(cache.path()).args(["wide", "--no-cache", "nope"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no step `nope`"));
+}
+
+/// Spawns `sleepy` and returns once its step has started, with the child and its run id.
+fn start_sleepy(cache: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = fixture(cache)
+        .args(["sleepy", "--progress", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the fixture");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut run = None;
+    for line in BufReader::new(stdout).lines() {
+        let event: Value = serde_json::from_str(&line.expect("a line")).expect("JSON");
+        if event["event"] == "run_started" {
+            run = event["run_id"].as_str().map(str::to_owned);
+        }
+        if event["event"] == "step_started" {
+            break;
+        }
+    }
+    let run = run.expect("a run id");
+    // The container is created by the step's first exec, just after `step_started`.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while containers_of_run(&run) == 0 {
+        assert!(Instant::now() < deadline, "the step's container never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, run)
+}
+
+#[test]
+fn sigint_exits_130_and_leaves_no_containers() {
+    let cache = tempfile::tempdir().unwrap();
+    let (mut child, run) = start_sleepy(cache.path());
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    #[allow(unsafe_code)]
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(containers_of_run(&run), 0);
+}
+
+#[test]
+fn leftovers_of_a_killed_run_are_reaped_by_the_next() {
+    let cache = tempfile::tempdir().unwrap();
+    let (mut child, run) = start_sleepy(cache.path());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(containers_of_run(&run) > 0, "kill -9 leaves the container behind");
+    let out = output(fixture(cache.path()).args(["sleepy", "--plan"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(containers_of_run(&run), 0, "the next run reaped it");
+}
+
+#[test]
+fn an_unchanged_upstream_output_keeps_dependents_cached() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
+    std::fs::write(src.path().join("b.txt"), "two\n").unwrap();
+    let run = |cache: &std::path::Path| {
+        let out = output(fixture(cache).args(["cutoff", "--progress", "json", "--src"]).arg(src.path()));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        events(&out.stdout)
+    };
+    let first = run(cache.path());
+    assert_eq!(of_kind(&first, "step_finished").len(), 2);
+    std::fs::write(src.path().join("a.txt"), "changed content, same name\n").unwrap();
+    let second = run(cache.path());
+    let started = of_kind(&second, "step_started");
+    assert_eq!(started.len(), 1, "{second:?}");
+    assert_eq!(started[0]["step"], "names");
+    assert!(started[0]["reason"].as_str().unwrap().contains("a.txt"), "{:?}", started[0]);
+    let cached: Vec<_> = of_kind(&second, "step_cached").iter().map(|e| e["step"].clone()).collect();
+    assert_eq!(cached, vec![Value::from("shout")]);
+}

@@ -1,0 +1,77 @@
+//! Shared helpers for the end-to-end tests: run a pipeline binary, read its JSON events, and
+//! ask the real daemon what containers a run left.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A command for the fixture binary with its own cache folder and no CI detection.
+pub fn fixture(cache: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fixture"));
+    cmd.env("TANTO_CACHE_DIR", cache).env_remove("CI").env_remove("GITHUB_ACTIONS");
+    cmd
+}
+
+/// Runs `cmd`, panicking with its output if it could not start.
+pub fn output(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Each line of `stdout` parsed as JSON; panics on a line that is not.
+pub fn events(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+        })
+        .collect()
+}
+
+/// The events of kind `kind`.
+pub fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+/// The run id from a `run_started` event.
+pub fn run_id(events: &[Value]) -> String {
+    of_kind(events, "run_started")
+        .first()
+        .and_then(|e| e["run_id"].as_str())
+        .unwrap_or_else(|| panic!("no run_started event in {events:?}"))
+        .to_owned()
+}
+
+/// How many containers (running or not) carry `tanto.run=<run_id>`.
+pub fn containers_of_run(run_id: &str) -> usize {
+    let out = output(Command::new("docker").args([
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=tanto.run={run_id}"),
+    ]));
+    assert!(out.status.success(), "docker ps failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// The largest number of steps running at once, from the events' timestamps.
+pub fn peak_overlap(events: &[Value]) -> usize {
+    let mut edges: Vec<(u64, i32)> = Vec::new();
+    for e in events {
+        let ts = e["ts_us"].as_u64().expect("ts_us");
+        match e["event"].as_str() {
+            Some("step_started") => edges.push((ts, 1)),
+            Some("step_finished" | "step_failed") => edges.push((ts, -1)),
+            _ => {}
+        }
+    }
+    edges.sort();
+    let (mut now, mut peak) = (0, 0);
+    for (_, d) in edges {
+        now += d;
+        peak = peak.max(now);
+    }
+    usize::try_from(peak).unwrap_or(0)
+}

@@ -1,0 +1,298 @@
+//! The real node runner: keys each step, answers from the store when it can, and otherwise
+//! runs the step's fn with a context, records its outputs and explains why it ran.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+
+use crate::Digest;
+use crate::artifact::Artifact;
+use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain};
+use crate::cli::Binding;
+use crate::ctx::{Ctx, RunContext};
+use crate::error::{Error, Result};
+use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
+use crate::run::{NodeRunner, Prepared};
+
+type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Arc<Error>>>>;
+
+/// A step's verdict in `--plan`.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// The step's label.
+    pub label: String,
+    /// Whether its result is in the cache.
+    pub cached: bool,
+    /// Why it would run.
+    pub reason: Option<String>,
+}
+
+/// Runs steps for real: store lookups, containers through the run's backend.
+pub struct StepRunner {
+    run: Arc<RunContext>,
+    pipeline: &'static str,
+    labels: Vec<String>,
+    inputs: HashMap<usize, Artifact>,
+    forced: Option<Vec<String>>,
+    images: tokio::sync::Mutex<HashMap<String, std::result::Result<String, String>>>,
+    in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
+}
+
+/// What a step's key lookup found.
+enum Lookup {
+    Hit(Vec<Artifact>),
+    Miss { key: KeyRecord, digest: Digest, reason: String },
+}
+
+impl StepRunner {
+    /// A runner for `plan`, with its top-level inputs bound; folders are hashed now.
+    pub async fn new(
+        run: Arc<RunContext>,
+        plan: &Plan,
+        bindings: &[Binding],
+        forced: Option<Vec<String>>,
+    ) -> Result<Self> {
+        let mut inputs = HashMap::new();
+        let input_nodes = plan.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Input { .. }));
+        for (node, binding) in input_nodes.zip(bindings) {
+            let artifact = match binding {
+                Binding::Dir(path) => Artifact::Dir(run.store.hash_input_dir(path.clone()).await?),
+                Binding::File(path) => Artifact::File(run.store.hash_input_file(path)?),
+                Binding::Value(v) => Artifact::Value(v.clone()),
+            };
+            inputs.insert(node.id.index(), artifact);
+        }
+        if let Some(steps) = &forced {
+            for step in steps {
+                if plan.find(step).and_then(|n| n.step()).is_none() {
+                    let known: Vec<_> = plan.steps().map(|(n, _)| format!("`{}`", n.label)).collect();
+                    return Err(Error::Usage(format!(
+                        "--no-cache: there is no step `{step}` in `{}`; its steps are {}",
+                        plan.pipeline.name,
+                        known.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(Self {
+            run,
+            pipeline: plan.pipeline.name,
+            labels: plan.nodes.iter().map(|n| n.label.clone()).collect(),
+            inputs,
+            forced,
+            images: tokio::sync::Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn image_id(&self, image: &str) -> Result<String> {
+        let image = self.run.resolve_alias(image);
+        let mut images = self.images.lock().await;
+        if let Some(known) = images.get(&image) {
+            return known.clone().map_err(Error::Other);
+        }
+        let resolved = self.run.backend.resolve_image(&image, &self.run.events).await;
+        let entry = resolved.as_ref().map(|id| id.to_string()).map_err(|e| e.to_string());
+        images.insert(image, entry);
+        resolved.map(|id| id.to_string())
+    }
+
+    fn history_name(&self, label: &str) -> String {
+        format!("{}/{label}", self.pipeline)
+    }
+
+    fn is_forced(&self, label: &str) -> bool {
+        self.forced.as_ref().is_some_and(|steps| steps.is_empty() || steps.iter().any(|s| s == label))
+    }
+
+    async fn key(&self, node: &Node, info: &StepInfo, inputs: &[Artifact]) -> Result<KeyRecord> {
+        let image = match info.settings.image {
+            Some(image) => Some(self.image_id(image).await?),
+            None => None,
+        };
+        let mut key = KeyRecord::for_step(info, image.as_deref());
+        for ((param, artifact), arg) in info.params.iter().zip(inputs).zip(&node.args) {
+            let upstream = match arg {
+                Arg::Handle { node, .. } => self.labels.get(node.index()).map(String::as_str),
+                Arg::Literal(_) => None,
+            };
+            key = key.input(param.name, InputRecord::of(artifact, upstream));
+        }
+        Ok(key)
+    }
+
+    async fn lookup(&self, node: &Node, info: &StepInfo, inputs: &[Artifact]) -> Result<Lookup> {
+        let key = self.key(node, info, inputs).await?;
+        let digest = key.digest();
+        let store = &self.run.store;
+        let reason = if self.is_forced(&node.label) {
+            Reason::Forced.to_string()
+        } else if info.settings.side_effect {
+            "a side effect: never cached".to_owned()
+        } else {
+            if let Some(hit) = store.lookup(&digest)? {
+                return Ok(Lookup::Hit(store.outputs(&hit)?));
+            }
+            let previous = store.last_key(&self.history_name(&node.label))?;
+            explain(previous.as_ref(), &key, store)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        Ok(Lookup::Miss { key, digest, reason })
+    }
+
+    fn job(&self, node: &Node, info: StepInfo, run_fn: RunFn, inputs: Vec<Artifact>, key: KeyRecord, digest: Digest) -> SharedJob {
+        let run = Arc::clone(&self.run);
+        let label = node.label.clone();
+        let history = self.history_name(&node.label);
+        let cacheable = !info.settings.side_effect;
+        async move {
+            let ctx = Ctx::new(Arc::clone(&run), info, label.clone());
+            let started = std::time::Instant::now();
+            let body = run_fn(&ctx, inputs);
+            let result = tokio::select! {
+                biased;
+                () = ctx.cancel_token().cancelled() => Err(Error::Cancelled),
+                result = with_timeout(info.settings.timeout, &label, body) => result,
+            };
+            ctx.close().await;
+            let outputs = result?;
+            if cacheable {
+                let record = ActionResult::new(key.clone(), &outputs, started.elapsed());
+                if let Err(e) = run.store.record(&digest, &record) {
+                    tracing::warn!("could not cache the result of `{label}`: {e}");
+                }
+            }
+            if let Err(e) = run.store.set_last_key(&history, &key) {
+                tracing::warn!("could not remember the key of `{label}`: {e}");
+            }
+            Ok(outputs)
+        }
+        .map(|r: Result<Vec<Artifact>>| r.map_err(Arc::new))
+        .boxed()
+        .shared()
+    }
+
+    /// What `--plan` shows: each step cached or not, and why, without running anything.
+    pub async fn explain_plan(&self, plan: &Plan) -> Vec<Explained> {
+        let mut known: HashMap<usize, Vec<Artifact>> = HashMap::new();
+        let mut out = Vec::new();
+        for node in &plan.nodes {
+            let index = node.id.index();
+            match &node.kind {
+                NodeKind::Input { .. } => {
+                    if let Some(a) = self.inputs.get(&index) {
+                        known.insert(index, vec![a.clone()]);
+                    }
+                }
+                NodeKind::Literal(v) => {
+                    known.insert(index, vec![Artifact::Value(v.clone())]);
+                }
+                NodeKind::Step { info, .. } => {
+                    let waiting: Vec<&str> = node
+                        .deps()
+                        .iter()
+                        .filter(|d| !known.contains_key(&d.index()))
+                        .map(|d| self.labels[d.index()].as_str())
+                        .collect();
+                    if let Some(first) = waiting.first() {
+                        out.push(Explained {
+                            label: node.label.clone(),
+                            cached: false,
+                            reason: Some(format!("upstream `{first}` will run")),
+                        });
+                        continue;
+                    }
+                    let inputs = realize(node, &known);
+                    let (cached, reason) = match self.lookup(node, info, &inputs).await {
+                        Ok(Lookup::Hit(outputs)) => {
+                            known.insert(index, outputs);
+                            (true, None)
+                        }
+                        Ok(Lookup::Miss { reason, .. }) => (false, Some(reason)),
+                        Err(e) => (false, Some(format!("cannot be keyed: {e}"))),
+                    };
+                    out.push(Explained { label: node.label.clone(), cached, reason });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The error of a shared job, for one of the nodes awaiting it.
+fn unshare(error: &Error) -> Error {
+    match error {
+        Error::Cancelled => Error::Cancelled,
+        other => Error::Other(other.to_string()),
+    }
+}
+
+fn realize(node: &Node, known: &HashMap<usize, Vec<Artifact>>) -> Vec<Artifact> {
+    node.args
+        .iter()
+        .map(|arg| match arg {
+            Arg::Literal(v) => Artifact::Value(v.clone()),
+            Arg::Handle { node, part } => known
+                .get(&node.index())
+                .and_then(|o| o.get(*part).cloned())
+                .unwrap_or(Artifact::Value(serde_json::Value::Null)),
+        })
+        .collect()
+}
+
+async fn with_timeout<F>(limit: Option<std::time::Duration>, label: &str, body: F) -> Result<Vec<Artifact>>
+where
+    F: std::future::Future<Output = Result<Vec<Artifact>>>,
+{
+    match limit {
+        None => body.await,
+        Some(after) => tokio::time::timeout(after, body)
+            .await
+            .unwrap_or_else(|_| Err(Error::Timeout { step: label.to_owned(), after })),
+    }
+}
+
+impl NodeRunner for Arc<StepRunner> {
+    fn prepare(&self, node: &Node, inputs: Vec<Artifact>) -> BoxFuture<'static, Result<Prepared>> {
+        let this = Arc::clone(self);
+        let node = node.clone();
+        async move {
+            let (info, run_fn) = match &node.kind {
+                NodeKind::Input { .. } => {
+                    let bound = this.inputs.get(&node.id.index()).cloned();
+                    return bound.map(|a| Prepared::Cached(vec![a])).ok_or_else(|| {
+                        Error::Usage(format!("pipeline input `{}` is not bound", node.label))
+                    });
+                }
+                NodeKind::Literal(_) => return Ok(Prepared::Cached(inputs)),
+                NodeKind::Step { info, run } => (*info, *run),
+            };
+            match this.lookup(&node, &info, &inputs).await? {
+                Lookup::Hit(outputs) => Ok(Prepared::Cached(outputs)),
+                Lookup::Miss { key, digest, reason } => {
+                    let (reason, job) = {
+                        let mut in_flight = this.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                        match in_flight.get(&digest) {
+                            Some((first, job)) if !info.settings.side_effect => {
+                                (format!("{reason} (same key as `{first}`: runs once)"), job.clone())
+                            }
+                            _ => {
+                                let job = this.job(&node, info, run_fn, inputs, key, digest);
+                                in_flight.insert(digest, (node.label.clone(), job.clone()));
+                                (reason, job)
+                            }
+                        }
+                    };
+                    let job = job.map(|r| r.map_err(|e| unshare(&e))).boxed();
+                    Ok(Prepared::Run { reason, job })
+                }
+            }
+        }
+        .boxed()
+    }
+}
