@@ -21,8 +21,7 @@ pub(crate) const RUST: &str = "tanto-test/rust:1.95";
 
 const SUITE: &str = "bookworm";
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-const RUST_PATH: &str =
-    "/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const RUST_PATH: &str = "/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 type Result<T, E = String> = std::result::Result<T, E>;
 
@@ -68,7 +67,11 @@ fn check_docker() -> Result<()> {
     let out = Command::new("docker")
         .args(["version", "--format", "{{.Server.APIVersion}}"])
         .output()
-        .map_err(|e| format!("cannot run `docker`: {e}; run `.ci/docker.sh` as root to install and start Docker"))?;
+        .map_err(|e| {
+            format!(
+                "cannot run `docker`: {e}; run `.ci/docker.sh` as root to install and start Docker"
+            )
+        })?;
     if !out.status.success() {
         return Err(format!(
             "Docker does not answer: {}; run `.ci/docker.sh` as root to start it",
@@ -168,11 +171,11 @@ fn busybox_rootfs(busybox: &Path, applets: &str) -> io::Result<Vec<u8>> {
               tanto:x:1000:1000:tanto:/home/tanto:/bin/sh\n\
               nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
         ),
+        ("etc/group", b"root:x:0:\ntanto:x:1000:\nnogroup:x:65534:\n"),
         (
-            "etc/group",
-            b"root:x:0:\ntanto:x:1000:\nnogroup:x:65534:\n",
+            "etc/nsswitch.conf",
+            b"passwd: files\ngroup: files\nhosts: files dns\n",
         ),
-        ("etc/nsswitch.conf", b"passwd: files\ngroup: files\nhosts: files dns\n"),
     ];
     for (path, body) in files {
         let mut h = header(tar::EntryType::Regular, 0o644, body.len() as u64);
@@ -209,7 +212,11 @@ fn rust(force: bool) -> Result<bool> {
     }
     let sysroot = PathBuf::from(output(Command::new(rustc()).args(["--print", "sysroot"]))?.trim());
     let version = output(Command::new(rustc()).arg("--version"))?;
-    println!("images: adding {} from {}", version.trim(), sysroot.display());
+    println!(
+        "images: adding {} from {}",
+        version.trim(),
+        sysroot.display()
+    );
 
     let changes = [
         format!("ENV PATH={RUST_PATH}"),
@@ -288,7 +295,10 @@ fn debian_rootfs(dest: &Path) -> Result<()> {
     if dir.exists() {
         fs::remove_dir_all(&dir).map_err(|e| format!("remove {}: {e}", dir.display()))?;
     }
-    println!("images: debootstrap {SUITE} from {mirror} into {}", dir.display());
+    println!(
+        "images: debootstrap {SUITE} from {mirror} into {}",
+        dir.display()
+    );
     run_cmd(Command::new("debootstrap").args([
         "--variant=minbase",
         "--include=gcc,libc6-dev,ca-certificates",
@@ -450,7 +460,9 @@ fn docker_import(
     for change in changes {
         cmd.args(["--change", change]);
     }
-    cmd.args(["-", image]).stdin(Stdio::piped()).stdout(Stdio::null());
+    cmd.args(["-", image])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null());
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run `docker import`: {e}"))?;
