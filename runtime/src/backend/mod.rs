@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use container::{Container, ExecOutput};
 pub use docker::{DEFAULT_HOST, DockerBackend};
 pub use live::ContainerRegistry;
+pub use process::host_name;
 
 use crate::error::Result;
 use crate::report::Stream;

@@ -20,8 +20,8 @@ pub(crate) fn pid_alive(pid: i64) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
-/// This host's name, for the `tanto.host` label; empty when it cannot be read.
-pub(crate) fn host_name() -> &'static str {
+/// This host's name, as the `tanto.host` label records it; empty when it cannot be read.
+pub fn host_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
         let mut buf = [0u8; 256];
