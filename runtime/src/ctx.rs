@@ -142,7 +142,10 @@ impl Ctx {
         &self.cancel
     }
 
-    /// When the step's `timeout` runs out, if it has one.
+    /// When the step's `timeout` runs out, if it has one. Container commands stop at this
+    /// instant by themselves (the container is killed and they return
+    /// [`Error::Timeout`](crate::Error::Timeout)); the scheduler bounds the rest of the step's
+    /// future with it too.
     pub fn deadline(&self) -> Option<Instant> {
         self.step.settings.timeout.map(|t| self.started + t)
     }

@@ -155,6 +155,25 @@ async fn output_dir_has_the_same_digest_as_in_the_container() {
 }
 
 #[tokio::test]
+async fn host_ca_bundle_can_be_copied_in() {
+    let host_bundle = "/etc/ssl/certs/ca-certificates.crt";
+    let size = std::fs::metadata(host_bundle)
+        .expect("this machine has a CA bundle")
+        .len();
+    let h = Harness::new().await;
+    let ctx = h.ctx("ca", SETTINGS);
+    let out = ctx
+        .container()
+        .with_host_ca_bundle()
+        .sh("echo $SSL_CERT_FILE $CARGO_HTTP_CAINFO; wc -c < $SSL_CERT_FILE")
+        .await
+        .expect("read the bundle");
+    assert_eq!(out.stdout, format!("{host_bundle} {host_bundle}\n{size}\n"));
+    ctx.close().await.expect("close");
+    h.assert_clean().await;
+}
+
+#[tokio::test]
 async fn remote_daemons_get_mounted_dirs_by_upload() {
     let h = Harness::with_backend(docker().await.with_local(false)).await;
     let tmp = tempfile::tempdir().expect("tempdir");

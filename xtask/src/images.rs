@@ -81,6 +81,29 @@ fn check_docker() -> Result<()> {
     Ok(())
 }
 
+/// The value of variable `key` in the config of `image`; `None` when the image or the variable
+/// is missing.
+fn image_env(image: &str, key: &str) -> Result<Option<String>> {
+    let out = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{range .Config.Env}}{{println .}}{{end}}",
+            image,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `docker image inspect`: {e}"))?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let prefix = format!("{key}=");
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned)))
+}
+
 fn image_exists(image: &str) -> Result<bool> {
     let status = Command::new("docker")
         .args(["image", "inspect", "--format", "{{.Id}}", image])
@@ -89,6 +112,17 @@ fn image_exists(image: &str) -> Result<bool> {
         .status()
         .map_err(|e| format!("cannot run `docker image inspect`: {e}"))?;
     Ok(status.success())
+}
+
+/// The id of `image`, if it exists.
+fn image_id(image: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,8 +237,20 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
 // rust
 
 fn rust(force: bool) -> Result<bool> {
-    if !force && image_exists(RUST)? {
+    let version = output(Command::new(rustc()).arg("--version"))?;
+    let number = version
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("unknown")
+        .to_owned();
+    // The tag names the minor version; the image records the exact toolchain it holds, so a
+    // new toolchain on the machine rebuilds it.
+    let recorded = image_env(RUST, "RUST_VERSION")?;
+    if !force && recorded.as_deref() == Some(number.as_str()) {
         return Ok(false);
+    }
+    if let Some(old) = recorded {
+        println!("images: {RUST} holds rustc {old}, the machine has {number}: rebuilding");
     }
     let base = cache_dir()?.join(format!("debian-{SUITE}-gcc.tar"));
     if force || !base.exists() {
@@ -221,6 +267,7 @@ fn rust(force: bool) -> Result<bool> {
     let changes = [
         format!("ENV PATH={RUST_PATH}"),
         "ENV CARGO_HOME=/usr/local/cargo".to_owned(),
+        format!("ENV RUST_VERSION={number}"),
         format!("ENV SSL_CERT_FILE={CA_BUNDLE}"),
     ];
     docker_import(RUST, &changes, |w| rust_rootfs(w, &base, &sysroot))?;
@@ -449,8 +496,29 @@ fn is_root() -> bool {
     output(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0")
 }
 
-/// Pipes the tarball that `write` produces into `docker import`.
+/// Pipes the tarball that `write` produces into `docker import`, then removes the image that
+/// the tag named before, so rebuilds do not pile up.
 fn docker_import(
+    image: &str,
+    changes: &[String],
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    let previous = image_id(image);
+    import(image, changes, write)?;
+    if let Some(previous) = previous
+        && image_id(image).as_ref() != Some(&previous)
+    {
+        // Best effort: a container may still use the old image.
+        let _ = Command::new("docker")
+            .args(["image", "rm", &previous])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    Ok(())
+}
+
+fn import(
     image: &str,
     changes: &[String],
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,

@@ -20,6 +20,9 @@ use crate::{Ctx, Dir, File};
 /// Where `docker_socket` mounts the daemon's socket in the container.
 const SOCKET_TARGET: &str = "/var/run/docker.sock";
 
+/// Where Debian-like systems keep the CA bundle, on the host and in the container.
+const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 /// How many lines of stderr a [`Error::CommandFailed`] carries.
 const TAIL_LINES: usize = 50;
 
@@ -212,6 +215,31 @@ impl Container {
         let path = path.into();
         let bytes: Arc<[u8]> = contents.into().into();
         self.with(|s| s.copy(path, CopySource::Bytes(bytes)))
+    }
+
+    /// Copies this machine's CA bundle (`/etc/ssl/certs/ca-certificates.crt`) to the same
+    /// path in the container and points `SSL_CERT_FILE` and `CARGO_HTTP_CAINFO` at it, so
+    /// HTTPS works behind a proxy that re-signs traffic with its own CA. The images that
+    /// `cargo xtask images` makes already hold the bundle.
+    pub fn with_host_ca_bundle(&self) -> Self {
+        let bundle = std::path::Path::new(HOST_CA_BUNDLE);
+        self.with(|s| {
+            if bundle.is_file() {
+                let source = CopySource::File {
+                    path: bundle.to_path_buf(),
+                    executable: false,
+                };
+                s.copy(HOST_CA_BUNDLE.to_owned(), source);
+                for key in ["SSL_CERT_FILE", "CARGO_HTTP_CAINFO"] {
+                    s.env.retain(|(k, _)| k != key);
+                    s.env.push((key.to_owned(), HOST_CA_BUNDLE.to_owned()));
+                }
+            } else {
+                s.problems.push(format!(
+                    "`with_host_ca_bundle`: this machine has no {HOST_CA_BUNDLE}"
+                ));
+            }
+        })
     }
 
     /// Sets variable `key` to `value` for the commands.
@@ -477,7 +505,13 @@ impl Container {
         for decl in &self.spec.mounts {
             let source = match &decl.kind {
                 MountKind::Dir(dir) if backend.is_local() => MountSource::Bind {
-                    host: dir.path().to_path_buf(),
+                    // The daemon resolves bind sources itself: give it an absolute path.
+                    host: std::fs::canonicalize(dir.path()).map_err(|e| {
+                        Error::io(
+                            format!("mount {} at {}", dir.path().display(), decl.target),
+                            e,
+                        )
+                    })?,
                     read_only: true,
                 },
                 MountKind::Dir(dir) => {
