@@ -68,8 +68,9 @@ impl RunContext {
     /// on Ctrl-C.
     pub async fn remove_run(&self) -> Result<usize> {
         let registered = self.containers.remove_all(self.backend.as_ref()).await;
-        let labelled = self.backend.remove_run(&self.run_id).await?;
-        Ok(registered?.max(labelled))
+        // Catches containers whose creation was interrupted before they were registered.
+        let unregistered = self.backend.remove_run(&self.run_id).await?;
+        Ok(registered? + unregistered)
     }
 }
 

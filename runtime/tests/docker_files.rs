@@ -189,3 +189,31 @@ async fn remote_daemons_get_mounted_dirs_by_upload() {
     ctx.close().await.expect("close");
     h.assert_clean().await;
 }
+
+#[tokio::test]
+async fn copy_throughput() {
+    let h = Harness::new().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("big");
+    let chunk = "x".repeat(32 * 1024);
+    let names: Vec<String> = (0..1000).map(|i| format!("d{}/f{i}.txt", i % 20)).collect();
+    let files: Vec<(&str, &str, bool)> = names
+        .iter()
+        .map(|n| (n.as_str(), chunk.as_str(), false))
+        .collect();
+    let src = host_dir(&root, &files);
+    let ctx = h.ctx("throughput", SETTINGS);
+    let c = ctx.container().with_dir("/big", &src);
+    let started = std::time::Instant::now();
+    c.sh("true").await.expect("start with the copy");
+    let upload = started.elapsed();
+    let started = std::time::Instant::now();
+    let out = c.dir("/big").await.expect("capture");
+    let capture = started.elapsed();
+    assert_eq!(out.digest(), src.digest());
+    eprintln!(
+        "throughput: 1000 files, 32 MiB: start + upload {upload:?}, capture + ingest {capture:?}"
+    );
+    ctx.close().await.expect("close");
+    h.assert_clean().await;
+}
