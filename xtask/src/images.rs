@@ -63,6 +63,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Makes sure both images exist (and the Rust one holds the machine's toolchain); quick
+/// when they do. For `cargo xtask test` and CI.
+#[allow(dead_code)]
+pub(crate) fn ensure() -> Result<()> {
+    run(&[])
+}
+
 fn check_docker() -> Result<()> {
     let out = Command::new("docker")
         .args(["version", "--format", "{{.Server.APIVersion}}"])
