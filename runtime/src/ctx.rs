@@ -1,11 +1,15 @@
 //! The step context: what a step body uses to start containers and report progress.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, Container};
+use crate::backend::live::StepContainer;
+use crate::backend::{Backend, Container, ContainerRegistry, ImageId, Progress};
 use crate::cache::Store;
+use crate::error::Result;
 use crate::graph::StepInfo;
 use crate::report::{Event, EventSink, Stream};
 
@@ -21,29 +25,107 @@ pub struct RunContext {
     pub events: EventSink,
     /// Cancelled on Ctrl-C, SIGTERM, or fail-fast.
     pub cancel: CancellationToken,
+    /// The containers of the run that are up.
+    pub containers: ContainerRegistry,
+    /// Image references resolved so far: a run uses one id per reference throughout, the one
+    /// its cache keys recorded.
+    images: tokio::sync::Mutex<HashMap<String, ImageId>>,
+    /// Image references that run as another image: `from → to`.
+    aliases: HashMap<String, String>,
+}
+
+impl RunContext {
+    /// The context of run `run_id`, with a fresh cancellation token and no container up.
+    pub fn new(
+        run_id: impl Into<String>,
+        backend: Arc<dyn Backend>,
+        store: Arc<Store>,
+        events: EventSink,
+    ) -> Self {
+        Self {
+            run_id: run_id.into(),
+            backend,
+            store,
+            events,
+            cancel: CancellationToken::new(),
+            containers: ContainerRegistry::new(),
+            images: tokio::sync::Mutex::new(HashMap::new()),
+            aliases: HashMap::new(),
+        }
+    }
+
+    /// Runs image `from` as image `to` wherever a step names it (a mirror, or an image made
+    /// offline). Both the cache keys and the containers use `to`'s id.
+    pub fn with_image_aliases(mut self, aliases: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.aliases.extend(aliases);
+        self
+    }
+
+    /// The id of image `reference`, pulled if missing; the same id for the whole run. Call it
+    /// before computing a step's key.
+    pub async fn resolve_image(&self, reference: &str, progress: Progress<'_>) -> Result<ImageId> {
+        let reference = self.aliases.get(reference).map_or(reference, String::as_str);
+        let mut images = self.images.lock().await;
+        if let Some(id) = images.get(reference) {
+            return Ok(id.clone());
+        }
+        let id = self.backend.resolve_image(reference, progress).await?;
+        images.insert(reference.to_owned(), id.clone());
+        Ok(id)
+    }
+
+    /// Removes every container of this run: the registered ones, then any other that carries
+    /// the run's label. Returns how many were removed. The safety net at the end of a run and
+    /// on Ctrl-C.
+    pub async fn remove_run(&self) -> Result<usize> {
+        let registered = self.containers.remove_all(self.backend.as_ref()).await;
+        // Catches containers whose creation was interrupted before they were registered.
+        let unregistered = self.backend.remove_run(&self.run_id).await?;
+        Ok(registered? + unregistered)
+    }
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext")
+            .field("run_id", &self.run_id)
+            .field("backend", &self.backend)
+            .field("store", &self.store)
+            .field("containers", &self.containers)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The context a step receives as its first parameter.
 ///
 /// It knows the step's settings (image, env, caches…) and starts its container with
-/// [`Ctx::container`].
+/// [`Ctx::container`]. Clones share the step's container.
 #[derive(Clone)]
 pub struct Ctx {
     run: Arc<RunContext>,
     step: StepInfo,
     label: String,
     cancel: CancellationToken,
+    started: Instant,
+    container: Arc<StepContainer>,
 }
 
 impl Ctx {
-    /// The context of step `step`, labelled `label` in the run.
+    /// The context of step `step`, labelled `label` in the run. The step's timeout counts from
+    /// here.
     pub fn new(run: Arc<RunContext>, step: StepInfo, label: impl Into<String>) -> Self {
         let cancel = run.cancel.child_token();
+        let container = Arc::new(StepContainer::new(
+            Arc::clone(&run.backend),
+            run.containers.clone(),
+        ));
         Self {
             run,
             step,
             label: label.into(),
             cancel,
+            started: Instant::now(),
+            container,
         }
     }
 
@@ -72,6 +154,14 @@ impl Ctx {
         &self.cancel
     }
 
+    /// When the step's `timeout` runs out, if it has one. Container commands stop at this
+    /// instant by themselves (the container is killed and they return
+    /// [`Error::Timeout`](crate::Error::Timeout)); the scheduler bounds the rest of the step's
+    /// future with it too.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.step.settings.timeout.map(|t| self.started + t)
+    }
+
     /// Reports one line of the step's output.
     pub fn log(&self, stream: Stream, line: impl Into<String>) {
         self.run.events.send(Event::StepLog {
@@ -79,5 +169,30 @@ impl Ctx {
             stream,
             line: line.into(),
         });
+    }
+
+    /// Removes the step's container. The scheduler calls this when the step's future ends,
+    /// however it ended; afterwards the step cannot run commands. Calling it again does
+    /// nothing. (If the future is dropped instead, the container is removed in the
+    /// background when the last clone of this context goes.)
+    pub async fn close(&self) -> Result<()> {
+        self.container
+            .remove(crate::backend::container::Slot::Gone(
+                crate::backend::container::Gone::Closed,
+            ))
+            .await
+    }
+
+    pub(crate) fn container_state(&self) -> &StepContainer {
+        &self.container
+    }
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("run_id", &self.run.run_id)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
     }
 }

@@ -42,6 +42,14 @@ pub enum Error {
         /// The last lines of its standard error.
         stderr_tail: String,
     },
+    /// A path that a step asked to capture is not in its container.
+    #[error("step `{step}`: no `{path}` in its container; check that its commands create it")]
+    MissingPath {
+        /// The step's label.
+        step: String,
+        /// The path in the container.
+        path: String,
+    },
     /// A step ran past its timeout and was killed.
     #[error("step `{step}` timed out after {}s and was killed; raise `timeout` on the step if it needs longer", .after.as_secs())]
     Timeout {

@@ -8,6 +8,7 @@
 
 mod ci;
 mod daemon;
+mod images;
 mod test;
 
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
-        Some("daemon") => daemon::ensure().map(|_| ()),
+        Some("images") => daemon::ensure().and_then(|()| images::run(&args[1..])),
         _ => return ci::cli(&args),
     };
     match result {

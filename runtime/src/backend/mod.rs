@@ -1,16 +1,196 @@
-//! Where containers run: the `Backend` trait and its Docker implementation.
+//! Where containers run: the [`Backend`] trait, its Docker implementation, and the
+//! [`Container`] builder that step bodies use.
+//!
+//! The trait is deliberately low level (start, upload, exec, download, remove); everything a
+//! step sees — lazy creation, mounts, copies, streaming logs, exit-code checks, timeouts and
+//! cancellation — lives in [`Container`] and works the same on every backend.
 
-use crate::Ctx;
+mod archive;
+pub(crate) mod container;
+mod docker;
+pub(crate) mod live;
+mod process;
 
-/// A container engine.
-pub trait Backend: Send + Sync {}
+use std::fmt;
+use std::path::PathBuf;
 
-/// A builder for a step's container.
-#[derive(Debug, Clone)]
-pub struct Container {}
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use serde::{Deserialize, Serialize};
 
-impl Container {
-    pub(crate) fn for_step(_ctx: &Ctx) -> Self {
-        Container {}
+pub use container::{Container, ExecOutput};
+pub use docker::{DEFAULT_HOST, DockerBackend};
+pub use live::ContainerRegistry;
+pub use process::host_name;
+
+use crate::error::Result;
+use crate::report::Stream;
+
+/// The label that holds the run id on every container.
+pub const LABEL_RUN: &str = "tanto.run";
+/// The label that holds the step's label on every container.
+pub const LABEL_STEP: &str = "tanto.step";
+/// The label that holds the owner process's pid on every container.
+pub const LABEL_PID: &str = "tanto.pid";
+/// The label that holds the owner's host name on every container.
+pub const LABEL_HOST: &str = "tanto.host";
+
+/// An image's content id (`sha256:…`), what cache keys record instead of a tag.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ImageId(String);
+
+impl ImageId {
+    /// Wraps an id as the daemon reports it.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
     }
+
+    /// The id, `sha256:` and 64 hex characters for Docker and Podman.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ImageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a mount's content comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    /// A folder of the daemon's host, bind mounted.
+    Bind {
+        /// The folder on the daemon's host.
+        host: PathBuf,
+        /// Whether the container may only read it.
+        read_only: bool,
+    },
+    /// A named volume, created by the daemon on first use.
+    Volume {
+        /// The volume's name.
+        name: String,
+    },
+}
+
+/// One mount of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The absolute path in the container.
+    pub target: String,
+    /// What is mounted there.
+    pub source: MountSource,
+}
+
+/// Everything a container is created with. Per-command settings live in [`ExecSpec`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    /// The image, already resolved.
+    pub image: ImageId,
+    /// Labels, sorted by key.
+    pub labels: Vec<(String, String)>,
+    /// Mounts, in declaration order.
+    pub mounts: Vec<Mount>,
+    /// Whether the container has a network.
+    pub network: bool,
+    /// A memory limit, in bytes.
+    pub memory: Option<u64>,
+    /// A CPU limit, in thousandths of a CPU.
+    pub millicpus: Option<u32>,
+}
+
+/// One command to run in a started container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecSpec {
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+    /// Variables added to the container's environment.
+    pub env: Vec<(String, String)>,
+    /// The working directory; the image's when `None`.
+    pub workdir: Option<String>,
+    /// The user (`name`, `uid` or `uid:gid`); the image's when `None`.
+    pub user: Option<String>,
+}
+
+/// A command that runs: its id and its output as it comes.
+pub struct StartedExec {
+    /// The backend's id of the command, for [`Backend::exec_exit_code`].
+    pub id: String,
+    /// Chunks of output in the order they were written; ends when the command exits.
+    pub output: BoxStream<'static, Result<(Stream, Bytes)>>,
+}
+
+impl fmt::Debug for StartedExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartedExec")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tar archive as a stream of chunks, for uploads.
+pub type TarStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// Called with each line of progress of a long operation, such as an image pull.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+/// A container engine: the primitives that [`Container`] builds steps from.
+///
+/// Object safe, so a run holds an `Arc<dyn Backend>`; [`DockerBackend`] talks to Docker or to
+/// Podman's Docker-compatible socket.
+pub trait Backend: Send + Sync + fmt::Debug {
+    /// Where the engine is, for messages: `unix:///var/run/docker.sock`, `tcp://host:2375`.
+    fn endpoint(&self) -> &str;
+
+    /// Whether the engine shares this machine's file system, so host folders can be bind
+    /// mounted instead of uploaded.
+    fn is_local(&self) -> bool;
+
+    /// The host path of the engine's API socket when it is a local Unix socket, for steps that
+    /// ask for `docker_socket`.
+    fn socket_path(&self) -> Option<&str>;
+
+    /// The id of image `reference`, pulling it first when it is missing; pull progress goes to
+    /// `progress`. A missing image that cannot be pulled is
+    /// [`Error::ImageUnavailable`](crate::Error::ImageUnavailable).
+    fn resolve_image<'a>(
+        &'a self,
+        reference: &'a str,
+        progress: Progress<'a>,
+    ) -> BoxFuture<'a, Result<ImageId>>;
+
+    /// Creates and starts a container that stays up (doing nothing) until it is removed, and
+    /// returns its id.
+    fn start<'a>(&'a self, spec: &'a ContainerSpec) -> BoxFuture<'a, Result<String>>;
+
+    /// Extracts the tar archive `tar` at `/` in container `id`.
+    fn upload<'a>(&'a self, id: &'a str, tar: TarStream) -> BoxFuture<'a, Result<()>>;
+
+    /// Starts a command in container `id`.
+    fn exec<'a>(&'a self, id: &'a str, spec: &'a ExecSpec) -> BoxFuture<'a, Result<StartedExec>>;
+
+    /// The exit code of a command whose output has ended.
+    fn exec_exit_code<'a>(&'a self, exec_id: &'a str) -> BoxFuture<'a, Result<i64>>;
+
+    /// A tar archive of `path` in container `id`, whose single top-level entry is the path's
+    /// last component. A missing path is [`Error::MissingPath`](crate::Error::MissingPath).
+    fn download<'a>(&'a self, id: &'a str, path: &'a str) -> BoxStream<'a, Result<Bytes>>;
+
+    /// Kills and removes container `id` with its anonymous volumes; a container that is
+    /// already gone is not an error.
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Removes every container labelled with run `run_id`, and returns how many there were.
+    fn remove_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<usize>>;
+
+    /// Removes the containers of this host whose owner process is gone (a `kill -9`, a crash)
+    /// and returns how many there were. Containers of other hosts are left alone, so a shared
+    /// daemon is safe.
+    fn reap_orphans(&self) -> BoxFuture<'_, Result<usize>>;
+
+    /// Removes the named volume `name`; a missing volume is not an error.
+    fn remove_volume<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>>;
 }

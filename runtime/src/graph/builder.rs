@@ -52,7 +52,7 @@ pub enum NodeKind {
     /// A step to run.
     Step {
         /// Its metadata.
-        info: StepInfo,
+        info: Box<StepInfo>,
         /// Its entry point.
         run: RunFn,
     },
@@ -150,7 +150,7 @@ impl Builder {
 
     /// Adds a step node and returns its id.
     pub fn step(&mut self, info: StepInfo, run: RunFn, args: Vec<Arg>) -> NodeId {
-        self.push(info.name, NodeKind::Step { info, run }, args)
+        self.push(info.name, NodeKind::Step { info: Box::new(info), run }, args)
     }
 
     /// Binds an argument given to a pipeline as the handle its body uses.

@@ -135,13 +135,13 @@ async fn run(
         tracing::warn!("could not reap containers left by dead runs: {e}");
     }
     let run_id = new_run_id();
-    let cancel = CancellationToken::new();
-    watch_signals(cancel.clone());
     let (events, rx) = EventSink::channel();
     let (views, human) = pick_views(&options, &store, &run_id);
     let view_task = tokio::spawn(drive(rx, views));
-    let mut context = RunContext::new(run_id.clone(), Arc::clone(&backend), Arc::clone(&store), events.clone(), cancel.clone());
-    context.set_image_aliases(aliases.iter().cloned().collect());
+    let context = RunContext::new(run_id.clone(), Arc::clone(&backend), Arc::clone(&store), events.clone())
+        .with_image_aliases(aliases.iter().cloned());
+    let cancel = context.cancel.clone();
+    watch_signals(cancel.clone());
     let context = Arc::new(context);
 
     let runner = match StepRunner::new(Arc::clone(&context), plan, &bindings, options.no_cache.clone()).await {
@@ -170,8 +170,8 @@ async fn run(
         .keep_going(options.keep_going)
         .with_cancel(cancel.clone())
         .with_log_dir(log_dir(&store, &run_id));
-    let summary = scheduler.run(plan, runner.clone()).await;
-    if let Err(e) = backend.remove_run(&run_id).await {
+    let summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
+    if let Err(e) = context.remove_run().await {
         eprintln!("warning: could not remove the containers of run {run_id}: {e}");
     }
     drop((scheduler, runner, context, events));

@@ -36,7 +36,6 @@ pub struct StepRunner {
     labels: Vec<String>,
     inputs: HashMap<usize, Artifact>,
     forced: Option<Vec<String>>,
-    images: tokio::sync::Mutex<HashMap<String, std::result::Result<String, String>>>,
     in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
 }
 
@@ -82,21 +81,13 @@ impl StepRunner {
             labels: plan.nodes.iter().map(|n| n.label.clone()).collect(),
             inputs,
             forced,
-            images: tokio::sync::Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
         })
     }
 
     async fn image_id(&self, image: &str) -> Result<String> {
-        let image = self.run.resolve_alias(image);
-        let mut images = self.images.lock().await;
-        if let Some(known) = images.get(&image) {
-            return known.clone().map_err(Error::Other);
-        }
-        let resolved = self.run.backend.resolve_image(&image, &self.run.events).await;
-        let entry = resolved.as_ref().map(|id| id.to_string()).map_err(|e| e.to_string());
-        images.insert(image, entry);
-        resolved.map(|id| id.to_string())
+        let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
+        Ok(self.run.resolve_image(image, &progress).await?.to_string())
     }
 
     fn history_name(&self, label: &str) -> String {
@@ -159,7 +150,9 @@ impl StepRunner {
                 () = ctx.cancel_token().cancelled() => Err(Error::Cancelled),
                 result = with_timeout(info.settings.timeout, &label, body) => result,
             };
-            ctx.close().await;
+            if let Err(e) = ctx.close().await {
+                tracing::warn!("could not remove the container of `{label}`: {e}");
+            }
             let outputs = result?;
             if cacheable {
                 let record = ActionResult::new(key.clone(), &outputs, started.elapsed());
@@ -270,7 +263,7 @@ impl NodeRunner for Arc<StepRunner> {
                     });
                 }
                 NodeKind::Literal(_) => return Ok(Prepared::Cached(inputs)),
-                NodeKind::Step { info, run } => (*info, *run),
+                NodeKind::Step { info, run } => (**info, *run),
             };
             match this.lookup(&node, &info, &inputs).await? {
                 Lookup::Hit(outputs) => Ok(Prepared::Cached(outputs)),

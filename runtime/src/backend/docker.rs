@@ -1,0 +1,538 @@
+//! The Docker Engine API backend, through bollard; Podman's Docker-compatible socket works too.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig, MountType};
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt, TryStreamExt};
+
+use crate::backend::process::{host_name, pid_alive};
+use crate::backend::{
+    Backend, ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, MountSource,
+    Progress, StartedExec, TarStream,
+};
+use crate::error::{Error, Result};
+use crate::report::Stream;
+
+/// The socket used when `DOCKER_HOST` is not set.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// How long connecting may take before the daemon counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The limit on each API request until its response starts; long uploads count in full.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A keep-alive that every image with a `sleep` has (busybox, Debian, Alpine…); the container
+/// is removed with SIGKILL, so PID 1 needs no signal handling.
+const KEEP_ALIVE: [&str; 2] = ["sleep", "2147483647"];
+
+/// A Docker (or Podman) daemon, reached through its API socket.
+///
+/// ```no_run
+/// # async fn demo() -> tanto::Result<()> {
+/// use tanto::backend::{Backend, DockerBackend};
+///
+/// let docker = DockerBackend::connect().await?; // DOCKER_HOST, or the local socket
+/// let id = docker.resolve_image("tanto-test/busybox:latest", &|line| println!("{line}")).await?;
+/// assert!(id.as_str().starts_with("sha256:"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DockerBackend {
+    docker: Docker,
+    endpoint: String,
+    socket: Option<String>,
+    local: bool,
+}
+
+impl DockerBackend {
+    /// Connects to the daemon named by `DOCKER_HOST` (`unix://…`, `tcp://…`), or to
+    /// [`DEFAULT_HOST`]. A daemon on a Unix socket is local (host folders are bind mounted),
+    /// one on TCP is remote (they are uploaded); `TANTO_DOCKER_LOCAL=1` or `0` overrides that.
+    ///
+    /// Fails with [`Error::DaemonUnreachable`] within about 2 s when nothing answers.
+    pub async fn connect() -> Result<Self> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_HOST.to_owned());
+        let backend = Self::connect_to(&host).await?;
+        Ok(match std::env::var("TANTO_DOCKER_LOCAL").as_deref() {
+            Ok("1" | "true") => backend.with_local(true),
+            Ok("0" | "false") => backend.with_local(false),
+            _ => backend,
+        })
+    }
+
+    /// Connects to the daemon at `host`: `unix:///path`, a bare socket path, `tcp://host:port`
+    /// or `http://host:port`. Negotiates the API version with it (Docker 20.10 speaks 1.41).
+    pub async fn connect_to(host: &str) -> Result<Self> {
+        let unreachable = |cause: String| Error::DaemonUnreachable {
+            endpoint: host.to_owned(),
+            cause,
+        };
+        let socket = if let Some(path) = host.strip_prefix("unix://") {
+            Some(path.to_owned())
+        } else if host.starts_with('/') {
+            Some(host.to_owned())
+        } else {
+            None
+        };
+        let docker = if let Some(path) = &socket {
+            if !std::path::Path::new(path).exists() {
+                return Err(unreachable(format!("no socket at {path}")));
+            }
+            Docker::connect_with_unix(
+                path,
+                REQUEST_TIMEOUT.as_secs(),
+                bollard::API_DEFAULT_VERSION,
+            )
+        } else if host.starts_with("tcp://") || host.starts_with("http://") {
+            Docker::connect_with_http(
+                host,
+                REQUEST_TIMEOUT.as_secs(),
+                bollard::API_DEFAULT_VERSION,
+            )
+        } else {
+            return Err(Error::Usage(format!(
+                "DOCKER_HOST `{host}` is not supported: use unix:///path/to/docker.sock or tcp://host:port"
+            )));
+        }
+        .map_err(|e| unreachable(e.to_string()))?;
+
+        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
+            Ok(Ok(docker)) => docker,
+            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "no answer within {}s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        };
+        tracing::debug!(
+            "connected to {host}, API {}",
+            docker.client_version().to_string()
+        );
+        Ok(Self {
+            docker,
+            endpoint: host.to_owned(),
+            local: socket.is_some(),
+            socket,
+        })
+    }
+
+    /// The same daemon, with host folders bind mounted (`true`) or uploaded (`false`).
+    pub fn with_local(mut self, local: bool) -> Self {
+        self.local = local;
+        self
+    }
+
+    /// The API version agreed with the daemon, such as `1.41`.
+    pub fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+
+    async fn pull(&self, reference: &str, progress: Progress<'_>) -> Result<()> {
+        let (name, tag) = split_reference(reference);
+        let mut options = CreateImageOptionsBuilder::default().from_image(name);
+        if let Some(tag) = tag {
+            options = options.tag(tag);
+        }
+        progress(&format!("pulling {reference}"));
+        let mut stream = self.docker.create_image(Some(options.build()), None, None);
+        let mut last = String::new();
+        while let Some(info) = stream.next().await {
+            let info = info.map_err(|e| Error::ImageUnavailable {
+                image: reference.to_owned(),
+                cause: server_message(&e),
+            })?;
+            let Some(status) = info.status else { continue };
+            let line = match &info.id {
+                Some(id) => format!("{id}: {status}"),
+                None => status,
+            };
+            // Progress bars repeat the same status many times a second; report changes only.
+            if line != last {
+                progress(&line);
+                last = line;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Backend for DockerBackend {
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn is_local(&self) -> bool {
+        self.local
+    }
+
+    fn socket_path(&self) -> Option<&str> {
+        self.socket.as_deref()
+    }
+
+    fn resolve_image<'a>(
+        &'a self,
+        reference: &'a str,
+        progress: Progress<'a>,
+    ) -> BoxFuture<'a, Result<ImageId>> {
+        async move {
+            match self.docker.inspect_image(reference).await {
+                Ok(image) => return image_id(reference, image.id),
+                Err(e) if status(&e) == Some(404) => {}
+                Err(e) => return Err(docker_error(&format!("inspect image {reference}"), &e)),
+            }
+            self.pull(reference, progress).await?;
+            match self.docker.inspect_image(reference).await {
+                Ok(image) => image_id(reference, image.id),
+                Err(e) => Err(Error::ImageUnavailable {
+                    image: reference.to_owned(),
+                    cause: format!(
+                        "the pull ended but the image is missing: {}",
+                        server_message(&e)
+                    ),
+                }),
+            }
+        }
+        .boxed()
+    }
+
+    fn start<'a>(&'a self, spec: &'a ContainerSpec) -> BoxFuture<'a, Result<String>> {
+        async move {
+            let body = create_body(spec);
+            let created = self
+                .docker
+                .create_container(None, body)
+                .await
+                .map_err(|e| docker_error("create a container", &e))?;
+            if let Err(e) = self.docker.start_container(&created.id, None).await {
+                let _ = self.remove(&created.id).await;
+                return Err(docker_error("start a container", &e));
+            }
+            Ok(created.id)
+        }
+        .boxed()
+    }
+
+    fn upload<'a>(&'a self, id: &'a str, tar: TarStream) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let options = UploadToContainerOptionsBuilder::default().path("/").build();
+            self.docker
+                .upload_to_container(id, Some(options), bollard::body_try_stream(tar))
+                .await
+                .map_err(|e| docker_error("copy files into the container", &e))
+        }
+        .boxed()
+    }
+
+    fn exec<'a>(&'a self, id: &'a str, spec: &'a ExecSpec) -> BoxFuture<'a, Result<StartedExec>> {
+        async move {
+            let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let options = CreateExecOptions::<String> {
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                cmd: Some(spec.argv.clone()),
+                env: (!env.is_empty()).then_some(env),
+                working_dir: spec.workdir.clone(),
+                user: spec.user.clone(),
+                ..Default::default()
+            };
+            let created = self
+                .docker
+                .create_exec(id, options)
+                .await
+                .map_err(|e| docker_error("create a command", &e))?;
+            let start = StartExecOptions {
+                detach: false,
+                tty: false,
+                output_capacity: Some(64 * 1024),
+            };
+            let started = self
+                .docker
+                .start_exec(&created.id, Some(start))
+                .await
+                .map_err(|e| docker_error("start a command", &e))?;
+            let StartExecResults::Attached { output, input } = started else {
+                return Err(Error::Docker("a command started detached".into()));
+            };
+            let output = output.map(move |item| {
+                // Dropping the write half may end the session early on some transports.
+                let _keep = &input;
+                match item {
+                    Ok(bollard::container::LogOutput::StdErr { message }) => {
+                        Ok((Stream::Stderr, message))
+                    }
+                    Ok(log) => Ok((Stream::Stdout, log.into_bytes())),
+                    Err(e) => Err(docker_error("read a command's output", &e)),
+                }
+            });
+            Ok(StartedExec {
+                id: created.id,
+                output: output.boxed(),
+            })
+        }
+        .boxed()
+    }
+
+    fn exec_exit_code<'a>(&'a self, exec_id: &'a str) -> BoxFuture<'a, Result<i64>> {
+        async move {
+            // Podman may report the exit a moment after the output ends.
+            for _ in 0..100 {
+                let info = self
+                    .docker
+                    .inspect_exec(exec_id)
+                    .await
+                    .map_err(|e| docker_error("inspect a command", &e))?;
+                if let (Some(false) | None, Some(code)) = (info.running, info.exit_code) {
+                    return Ok(code);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(Error::Docker(format!(
+                "command {exec_id} ended its output but reports no exit code"
+            )))
+        }
+        .boxed()
+    }
+
+    fn download<'a>(&'a self, id: &'a str, path: &'a str) -> BoxStream<'a, Result<Bytes>> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        self.docker
+            .download_from_container(id, Some(options))
+            .map_err(move |e| {
+                if status(&e) == Some(404) {
+                    Error::MissingPath {
+                        step: id.chars().take(12).collect(),
+                        path: path.to_owned(),
+                    }
+                } else {
+                    docker_error(&format!("copy {path} out of the container"), &e)
+                }
+            })
+            .boxed()
+    }
+
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let options = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
+            match self.docker.remove_container(id, Some(options)).await {
+                Ok(()) => Ok(()),
+                // Gone already, or being removed by someone else (the run's cleanup, say).
+                Err(e) if matches!(status(&e), Some(404 | 409)) => Ok(()),
+                Err(e) => Err(docker_error(&format!("remove container {id}"), &e)),
+            }
+        }
+        .boxed()
+    }
+
+    fn remove_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<usize>> {
+        async move {
+            let containers = self.labelled(vec![format!("{LABEL_RUN}={run_id}")]).await?;
+            for (id, _) in &containers {
+                self.remove(id).await?;
+            }
+            Ok(containers.len())
+        }
+        .boxed()
+    }
+
+    fn reap_orphans(&self) -> BoxFuture<'_, Result<usize>> {
+        async move {
+            let containers = self
+                .labelled(vec![
+                    LABEL_PID.to_owned(),
+                    format!("{LABEL_HOST}={}", host_name()),
+                ])
+                .await?;
+            let mut reaped = 0;
+            for (id, labels) in containers {
+                let pid = labels.get(LABEL_PID).and_then(|p| p.parse::<i64>().ok());
+                if let Some(pid) = pid
+                    && !pid_alive(pid)
+                {
+                    tracing::info!("removing container {id} of dead process {pid}");
+                    self.remove(&id).await?;
+                    reaped += 1;
+                }
+            }
+            Ok(reaped)
+        }
+        .boxed()
+    }
+
+    fn remove_volume<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let options = RemoveVolumeOptionsBuilder::default().force(true).build();
+            match self.docker.remove_volume(name, Some(options)).await {
+                Ok(()) => Ok(()),
+                Err(e) if status(&e) == Some(404) => Ok(()),
+                Err(e) => Err(docker_error(&format!("remove volume {name}"), &e)),
+            }
+        }
+        .boxed()
+    }
+}
+
+impl DockerBackend {
+    /// Every container, running or not, that has all of `labels` (`key` or `key=value`).
+    async fn labelled(
+        &self,
+        labels: Vec<String>,
+    ) -> Result<Vec<(String, HashMap<String, String>)>> {
+        let filters = HashMap::from([("label".to_owned(), labels)]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| docker_error("list containers", &e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| Some((c.id?, c.labels.unwrap_or_default())))
+            .collect())
+    }
+}
+
+fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let mounts = spec
+        .mounts
+        .iter()
+        .map(|m| match &m.source {
+            MountSource::Bind { host, read_only } => bollard::models::Mount {
+                target: Some(m.target.clone()),
+                source: Some(host.to_string_lossy().into_owned()),
+                typ: Some(MountType::BIND),
+                read_only: Some(*read_only),
+                ..Default::default()
+            },
+            MountSource::Volume { name } => bollard::models::Mount {
+                target: Some(m.target.clone()),
+                source: Some(name.clone()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(false),
+                ..Default::default()
+            },
+        })
+        .collect();
+    let host_config = HostConfig {
+        mounts: Some(mounts),
+        memory: spec.memory.and_then(|m| i64::try_from(m).ok()),
+        nano_cpus: spec.millicpus.map(|m| i64::from(m) * 1_000_000),
+        network_mode: (!spec.network).then(|| "none".to_owned()),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(spec.image.as_str().to_owned()),
+        entrypoint: Some(vec![KEEP_ALIVE[0].to_owned()]),
+        cmd: Some(vec![KEEP_ALIVE[1].to_owned()]),
+        labels: Some(spec.labels.iter().cloned().collect()),
+        network_disabled: (!spec.network).then_some(true),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+/// Splits `name[:tag]` or `name@digest` for a pull; a reference without either gets `latest`
+/// (an empty tag would pull every tag).
+fn split_reference(reference: &str) -> (&str, Option<&str>) {
+    if reference.contains('@') {
+        return (reference, None);
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => (
+            &reference[..last_slash + i],
+            Some(&reference[last_slash + i + 1..]),
+        ),
+        None => (reference, Some("latest")),
+    }
+}
+
+fn image_id(reference: &str, id: Option<String>) -> Result<ImageId> {
+    id.map(ImageId::new)
+        .ok_or_else(|| Error::Docker(format!("image {reference} has no id")))
+}
+
+fn status(e: &BollardError) -> Option<u16> {
+    match e {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// The daemon's own words when it sent some, bollard's description otherwise.
+fn server_message(e: &BollardError) -> String {
+    match e {
+        BollardError::DockerResponseServerError { message, .. } => message.trim().to_owned(),
+        BollardError::DockerStreamError { error } => error.trim().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn docker_error(doing: &str, e: &BollardError) -> Error {
+    Error::Docker(format!("{doing}: {}", server_message(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_into_name_and_tag() {
+        assert_eq!(split_reference("busybox"), ("busybox", Some("latest")));
+        assert_eq!(
+            split_reference("tanto-test/rust:1.95"),
+            ("tanto-test/rust", Some("1.95"))
+        );
+        assert_eq!(
+            split_reference("localhost:5000/x/y"),
+            ("localhost:5000/x/y", Some("latest"))
+        );
+        assert_eq!(
+            split_reference("localhost:5000/y:v2"),
+            ("localhost:5000/y", Some("v2"))
+        );
+        assert_eq!(split_reference("a@sha256:00"), ("a@sha256:00", None));
+    }
+
+    #[test]
+    fn network_off_means_no_network() {
+        let spec = ContainerSpec {
+            image: ImageId::new("sha256:0"),
+            labels: vec![("tanto.run".into(), "r".into())],
+            mounts: vec![],
+            network: false,
+            memory: Some(256 << 20),
+            millicpus: Some(1500),
+        };
+        let body = create_body(&spec);
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.nano_cpus, Some(1_500_000_000));
+        assert_eq!(host.memory, Some(256 << 20));
+    }
+}

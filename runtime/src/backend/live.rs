@@ -1,0 +1,161 @@
+//! The containers that are up: a run's registry of them, and the one container of each step.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::backend::Backend;
+use crate::backend::container::Slot;
+use crate::error::Result;
+
+/// The containers of a run that are up right now, by id, with the label of their step.
+///
+/// Every container is added when it is created and forgotten when it is removed, so the run
+/// can remove whatever is left after a panic or a dropped step future. Cheap to clone; clones
+/// share the same set.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerRegistry {
+    live: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl ContainerRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn add(&self, id: &str, step: &str) {
+        self.lock().insert(id.to_owned(), step.to_owned());
+    }
+
+    pub(crate) fn forget(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    /// The ids of the containers that are up, with their step's label.
+    pub fn containers(&self) -> Vec<(String, String)> {
+        self.lock()
+            .iter()
+            .map(|(id, step)| (id.clone(), step.clone()))
+            .collect()
+    }
+
+    /// How many containers are up.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no container is up.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Removes every registered container from `backend` and returns how many there were.
+    /// Tries them all, then reports the first failure.
+    pub async fn remove_all(&self, backend: &dyn Backend) -> Result<usize> {
+        let ids: Vec<String> = self.lock().keys().cloned().collect();
+        let mut first_error = None;
+        for id in &ids {
+            match backend.remove(id).await {
+                Ok(()) => self.forget(id),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(ids.len()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        // The map stays consistent even if a holder panicked: every update is one call.
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The container of one step: created lazily by the first command, removed by
+/// [`Ctx::close`](crate::Ctx::close), or — when the step's future is dropped or panics — by
+/// this value's `Drop`.
+pub(crate) struct StepContainer {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) registry: ContainerRegistry,
+    pub(crate) slot: tokio::sync::Mutex<Slot>,
+    /// The live container's id, readable without `.await` in `Drop`.
+    current: Mutex<Option<String>>,
+}
+
+impl StepContainer {
+    pub(crate) fn new(backend: Arc<dyn Backend>, registry: ContainerRegistry) -> Self {
+        Self {
+            backend,
+            registry,
+            slot: tokio::sync::Mutex::new(Slot::Empty),
+            current: Mutex::new(None),
+        }
+    }
+
+    /// Records that container `id` of step `step` is up.
+    pub(crate) fn started(&self, id: &str, step: &str) {
+        self.registry.add(id, step);
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(id.to_owned());
+    }
+
+    /// Records that container `id` is gone.
+    pub(crate) fn stopped(&self, id: &str) {
+        self.registry.forget(id);
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if current.as_deref() == Some(id) {
+            *current = None;
+        }
+    }
+
+    /// Removes the step's container, if any, and leaves `next` in its place. Also removes a
+    /// container whose creation was interrupted before the step could use it.
+    pub(crate) async fn remove(&self, next: Slot) -> Result<()> {
+        let mut slot = self.slot.lock().await;
+        *slot = next;
+        let id = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(id) = id else {
+            return Ok(());
+        };
+        let removed = self.backend.remove(&id).await;
+        match &removed {
+            Ok(()) => self.registry.forget(&id),
+            // Keep it known, so the run's final cleanup tries again.
+            Err(_) => {
+                *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+            }
+        }
+        removed
+    }
+}
+
+impl Drop for StepContainer {
+    fn drop(&mut self) {
+        let Some(id) = self
+            .current
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        // Without a runtime the id stays in the registry for the run's final cleanup, and the
+        // labels let the next run reap it.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let backend = Arc::clone(&self.backend);
+            let registry = self.registry.clone();
+            handle.spawn(async move {
+                match backend.remove(&id).await {
+                    Ok(()) => registry.forget(&id),
+                    Err(e) => tracing::warn!("cannot remove container {id}: {e}"),
+                }
+            });
+        }
+    }
+}

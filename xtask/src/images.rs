@@ -1,0 +1,603 @@
+//! `cargo xtask images`: builds the test images offline, since no registry is reachable.
+//!
+//! - `tanto-test/busybox:latest`: Debian's static busybox, its applet links, `/tmp`, users
+//!   `root`, `tanto` (uid 1000) and `nobody`, and the machine's CA bundle.
+//! - `tanto-test/rust:1.95`: a `debootstrap --variant=minbase` Debian with gcc, libc6-dev and
+//!   ca-certificates, plus the machine's Rust toolchain under `/usr/local/rust`.
+//!
+//! Each image is skipped when `docker image inspect` finds it, so a re-run takes a moment. The
+//! debootstrap rootfs is kept as a tarball under `target/tanto-images` (or `TANTO_IMAGES_CACHE`).
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The tiny image the runtime's integration tests use.
+pub(crate) const BUSYBOX: &str = "tanto-test/busybox:latest";
+/// A Debian image with gcc and the machine's Rust toolchain.
+pub(crate) const RUST: &str = "tanto-test/rust:1.95";
+
+const SUITE: &str = "bookworm";
+const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+const RUST_PATH: &str = "/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+type Result<T, E = String> = std::result::Result<T, E>;
+
+/// Runs `cargo xtask images [--force] [busybox] [rust]`; with no name, builds both.
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let mut force = false;
+    let mut wanted = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "--force" | "-f" => force = true,
+            "busybox" | "rust" => wanted.push(arg.as_str()),
+            "-h" | "--help" => {
+                println!("usage: cargo xtask images [--force] [busybox] [rust]");
+                return Ok(());
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`, expected `--force`, `busybox` or `rust`"
+                ));
+            }
+        }
+    }
+    if wanted.is_empty() {
+        wanted = vec!["busybox", "rust"];
+    }
+    check_docker()?;
+    for name in wanted {
+        let started = Instant::now();
+        let (image, built) = match name {
+            "busybox" => (BUSYBOX, busybox(force)?),
+            _ => (RUST, rust(force)?),
+        };
+        let verb = if built { "built" } else { "present" };
+        println!(
+            "images: {image} {verb} ({:.1}s)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Makes sure both images exist (and the Rust one holds the machine's toolchain); quick
+/// when they do. For `cargo xtask test` and CI.
+pub(crate) fn ensure() -> Result<()> {
+    run(&[])
+}
+
+fn check_docker() -> Result<()> {
+    let out = Command::new("docker")
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .output()
+        .map_err(|e| {
+            format!(
+                "cannot run `docker`: {e}; run `cargo xtask images` as root to install and start Docker"
+            )
+        })?;
+    if !out.status.success() {
+        return Err(format!(
+            "Docker does not answer: {}; run `cargo xtask images` as root to start it",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// The value of variable `key` in the config of `image`; `None` when the image or the variable
+/// is missing.
+fn image_env(image: &str, key: &str) -> Result<Option<String>> {
+    let out = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{range .Config.Env}}{{println .}}{{end}}",
+            image,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `docker image inspect`: {e}"))?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let prefix = format!("{key}=");
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned)))
+}
+
+fn image_exists(image: &str) -> Result<bool> {
+    let status = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run `docker image inspect`: {e}"))?;
+    Ok(status.success())
+}
+
+/// The id of `image`, if it exists.
+fn image_id(image: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// busybox
+
+fn busybox(force: bool) -> Result<bool> {
+    if !force && image_exists(BUSYBOX)? {
+        return Ok(false);
+    }
+    let busybox = static_busybox()?;
+    let list = output(Command::new(&busybox).arg("--list-full"))?;
+    let rootfs = busybox_rootfs(&busybox, &list).map_err(|e| format!("build the rootfs: {e}"))?;
+    docker_import(BUSYBOX, &[], |w| w.write_all(&rootfs))?;
+    let echo = output(Command::new("docker").args([
+        "run",
+        "--rm",
+        "--network=none",
+        BUSYBOX,
+        "sh",
+        "-c",
+        "echo ok",
+    ]))?;
+    if echo.trim() != "ok" {
+        return Err(format!("{BUSYBOX} does not run a shell: got `{echo}`"));
+    }
+    Ok(true)
+}
+
+/// The path of Debian's static busybox, installing `busybox-static` when it is missing.
+fn static_busybox() -> Result<PathBuf> {
+    ensure_package("busybox-static")?;
+    let files = output(Command::new("dpkg").args(["-L", "busybox-static"]))?;
+    files
+        .lines()
+        .find(|l| l.ends_with("/bin/busybox"))
+        .map(PathBuf::from)
+        .ok_or_else(|| "package busybox-static has no /bin/busybox".to_owned())
+}
+
+/// The rootfs tarball: `/bin/busybox`, a symlink per applet (what `busybox --install -s`
+/// makes), a few folders, the users and the CA bundle. Built in memory, owned by root.
+fn busybox_rootfs(busybox: &Path, applets: &str) -> io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let dirs: &[(&str, u32, u64)] = &[
+        ("bin", 0o755, 0),
+        ("sbin", 0o755, 0),
+        ("usr", 0o755, 0),
+        ("usr/bin", 0o755, 0),
+        ("usr/sbin", 0o755, 0),
+        ("etc", 0o755, 0),
+        ("etc/ssl", 0o755, 0),
+        ("etc/ssl/certs", 0o755, 0),
+        ("root", 0o700, 0),
+        ("home", 0o755, 0),
+        ("home/tanto", 0o755, 1000),
+        ("tmp", 0o1777, 0),
+        ("var", 0o755, 0),
+        ("var/tmp", 0o1777, 0),
+    ];
+    for &(path, mode, owner) in dirs {
+        let mut h = header(tar::EntryType::Directory, mode, 0);
+        h.set_uid(owner);
+        h.set_gid(owner);
+        tar.append_data(&mut h, path, io::empty())?;
+    }
+    let bin = fs::read(busybox)?;
+    let mut h = header(tar::EntryType::Regular, 0o755, bin.len() as u64);
+    tar.append_data(&mut h, "bin/busybox", bin.as_slice())?;
+    for applet in applets.lines().map(str::trim) {
+        if applet.is_empty() || applet == "bin/busybox" {
+            continue;
+        }
+        let mut h = header(tar::EntryType::Symlink, 0o777, 0);
+        tar.append_link(&mut h, applet, "/bin/busybox")?;
+    }
+    let files: [(&str, &[u8]); 3] = [
+        (
+            "etc/passwd",
+            b"root:x:0:0:root:/root:/bin/sh\n\
+              tanto:x:1000:1000:tanto:/home/tanto:/bin/sh\n\
+              nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        ),
+        ("etc/group", b"root:x:0:\ntanto:x:1000:\nnogroup:x:65534:\n"),
+        (
+            "etc/nsswitch.conf",
+            b"passwd: files\ngroup: files\nhosts: files dns\n",
+        ),
+    ];
+    for (path, body) in files {
+        let mut h = header(tar::EntryType::Regular, 0o644, body.len() as u64);
+        tar.append_data(&mut h, path, body)?;
+    }
+    if let Ok(bundle) = fs::read(CA_BUNDLE) {
+        let mut h = header(tar::EntryType::Regular, 0o644, bundle.len() as u64);
+        tar.append_data(&mut h, &CA_BUNDLE[1..], bundle.as_slice())?;
+    }
+    tar.into_inner()
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(tar::DETERMINISTIC_TIMESTAMP);
+    h
+}
+
+// ---------------------------------------------------------------------------------------------
+// rust
+
+fn rust(force: bool) -> Result<bool> {
+    let version = output(Command::new(rustc()).arg("--version"))?;
+    let number = version
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("unknown")
+        .to_owned();
+    // The tag names the minor version; the image records the exact toolchain it holds, so a
+    // new toolchain on the machine rebuilds it.
+    let recorded = image_env(RUST, "RUST_VERSION")?;
+    if !force && recorded.as_deref() == Some(number.as_str()) {
+        return Ok(false);
+    }
+    if let Some(old) = recorded {
+        println!("images: {RUST} holds rustc {old}, the machine has {number}: rebuilding");
+    }
+    let base = cache_dir()?.join(format!("debian-{SUITE}-gcc.tar"));
+    if force || !base.exists() {
+        debian_rootfs(&base)?;
+    }
+    let sysroot = PathBuf::from(output(Command::new(rustc()).args(["--print", "sysroot"]))?.trim());
+    let version = output(Command::new(rustc()).arg("--version"))?;
+    println!(
+        "images: adding {} from {}",
+        version.trim(),
+        sysroot.display()
+    );
+
+    let changes = [
+        format!("ENV PATH={RUST_PATH}"),
+        "ENV CARGO_HOME=/usr/local/cargo".to_owned(),
+        format!("ENV RUST_VERSION={number}"),
+        format!("ENV SSL_CERT_FILE={CA_BUNDLE}"),
+    ];
+    docker_import(RUST, &changes, |w| rust_rootfs(w, &base, &sysroot))?;
+
+    let check = output(Command::new("docker").args([
+        "run",
+        "--rm",
+        "--network=none",
+        RUST,
+        "sh",
+        "-c",
+        "cargo --version && rustc --version && cc --version | head -n 1",
+    ]))?;
+    print!("{check}");
+    Ok(true)
+}
+
+fn rustc() -> String {
+    std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned())
+}
+
+/// Streams the final rootfs: the cached Debian tarball, then the toolchain under
+/// `/usr/local/rust` (owned by root, modes normalized) and an empty, writable `CARGO_HOME`.
+fn rust_rootfs(w: &mut dyn Write, base: &Path, sysroot: &Path) -> io::Result<()> {
+    let mut tar = tar::Builder::new(w);
+    let file = fs::File::open(base)?;
+    let mut archive = tar::Archive::new(io::BufReader::new(file));
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let mut h = entry.header().clone();
+        match h.entry_type() {
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let target = entry.link_name()?.map(|t| t.into_owned()).ok_or_else(|| {
+                    io::Error::other(format!("link {} has no target", path.display()))
+                })?;
+                tar.append_link(&mut h, &path, &target)?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Directory => {
+                tar.append_data(&mut h, &path, &mut entry)?;
+            }
+            // Device nodes and fifos: the runtime provides /dev.
+            _ => {}
+        }
+    }
+
+    let mut h = header(tar::EntryType::Directory, 0o755, 0);
+    tar.append_data(&mut h, "usr/local/rust", io::empty())?;
+    let mut h = header(tar::EntryType::Directory, 0o777, 0);
+    tar.append_data(&mut h, "usr/local/cargo", io::empty())?;
+    tar.mode(tar::HeaderMode::Deterministic);
+    tar.follow_symlinks(false);
+    for part in ["bin", "lib", "libexec", "etc"] {
+        let src = sysroot.join(part);
+        if src.exists() {
+            tar.append_dir_all(format!("usr/local/rust/{part}"), &src)?;
+        }
+    }
+    tar.finish()
+}
+
+/// Builds the Debian rootfs with gcc, libc6-dev and ca-certificates into the tarball `dest`.
+fn debian_rootfs(dest: &Path) -> Result<()> {
+    if !is_root() {
+        return Err(format!(
+            "building {RUST} needs root (debootstrap); run `sudo -E cargo xtask images rust`"
+        ));
+    }
+    ensure_package("debootstrap")?;
+    let mirror = debian_mirror();
+    let dir = dest.with_extension("rootfs");
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(|e| format!("remove {}: {e}", dir.display()))?;
+    }
+    println!(
+        "images: debootstrap {SUITE} from {mirror} into {}",
+        dir.display()
+    );
+    run_cmd(Command::new("debootstrap").args([
+        "--variant=minbase",
+        "--include=gcc,libc6-dev,ca-certificates",
+        SUITE,
+        &dir.to_string_lossy(),
+        &mirror,
+    ]))?;
+
+    // The image must trust what the machine trusts (HTTPS through a proxy's own CA, say).
+    if Path::new(CA_BUNDLE).exists() {
+        let to = dir.join(&CA_BUNDLE[1..]);
+        fs::copy(CA_BUNDLE, &to).map_err(|e| format!("copy {CA_BUNDLE}: {e}"))?;
+    }
+    for junk in ["var/cache/apt/archives", "var/lib/apt/lists"] {
+        clear_files(&dir.join(junk))?;
+    }
+
+    let partial = dest.with_extension("tar.partial");
+    run_cmd(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&dir)
+            .args(["--numeric-owner", "-cf"])
+            .arg(&partial)
+            .arg("."),
+    )?;
+    fs::rename(&partial, dest).map_err(|e| format!("rename {}: {e}", partial.display()))?;
+    fs::remove_dir_all(&dir).map_err(|e| format!("remove {}: {e}", dir.display()))?;
+    Ok(())
+}
+
+/// Removes the regular files directly in `dir` (apt's downloaded packages and lists).
+fn clear_files(dir: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            fs::remove_file(entry.path())
+                .map_err(|e| format!("remove {}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The machine's Debian mirror from its apt sources (one-line or deb822 format).
+fn debian_mirror() -> String {
+    let mut texts = Vec::new();
+    if let Ok(text) = fs::read_to_string("/etc/apt/sources.list") {
+        texts.push(text);
+    }
+    if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
+        let mut paths: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            let ext = path.extension().and_then(|e| e.to_str());
+            if matches!(ext, Some("list" | "sources"))
+                && let Ok(text) = fs::read_to_string(&path)
+            {
+                texts.push(text);
+            }
+        }
+    }
+    texts
+        .iter()
+        .find_map(|t| mirror_in(t))
+        .unwrap_or_else(|| "http://deb.debian.org/debian".to_owned())
+}
+
+fn mirror_in(text: &str) -> Option<String> {
+    let is_main_archive = |uri: &str| uri.trim_end_matches('/').ends_with("/debian");
+    for line in text.lines().map(str::trim) {
+        // One-line format: `deb [options] URI suite components`.
+        if let Some(rest) = line.strip_prefix("deb ") {
+            let rest = match rest.trim_start().strip_prefix('[') {
+                Some(opts) => opts.split_once(']').map_or("", |(_, r)| r),
+                None => rest,
+            };
+            if let Some(uri) = rest.split_whitespace().next()
+                && is_main_archive(uri)
+            {
+                return Some(uri.to_owned());
+            }
+        }
+        // deb822 format: `URIs: one or more`.
+        if let Some(uris) = line.strip_prefix("URIs:")
+            && let Some(uri) = uris.split_whitespace().find(|u| is_main_archive(u))
+        {
+            return Some(uri.to_owned());
+        }
+    }
+    None
+}
+
+fn cache_dir() -> Result<PathBuf> {
+    let dir = match std::env::var_os("TANTO_IMAGES_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target"));
+            target.join("tanto-images")
+        }
+    };
+    fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/// Installs Debian package `name` with apt when it is missing.
+fn ensure_package(name: &str) -> Result<()> {
+    let installed = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", name])
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"));
+    if installed {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(format!(
+            "package `{name}` is missing; install it with `sudo apt-get install -y {name}`"
+        ));
+    }
+    println!("images: installing {name}");
+    let install = || {
+        run_cmd(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q", name])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+    };
+    if install().is_err() {
+        run_cmd(Command::new("apt-get").args(["update", "-q"]))?;
+        install()?;
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    output(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0")
+}
+
+/// Pipes the tarball that `write` produces into `docker import`, then removes the image that
+/// the tag named before, so rebuilds do not pile up.
+fn docker_import(
+    image: &str,
+    changes: &[String],
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    let previous = image_id(image);
+    import(image, changes, write)?;
+    if let Some(previous) = previous
+        && image_id(image).as_ref() != Some(&previous)
+    {
+        // Best effort: a container may still use the old image.
+        let _ = Command::new("docker")
+            .args(["image", "rm", &previous])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    Ok(())
+}
+
+fn import(
+    image: &str,
+    changes: &[String],
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    let mut cmd = Command::new("docker");
+    cmd.arg("import");
+    for change in changes {
+        cmd.args(["--change", change]);
+    }
+    cmd.args(["-", image])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run `docker import`: {e}"))?;
+    let written = match child.stdin.take() {
+        Some(stdin) => {
+            let mut stdin = io::BufWriter::with_capacity(1 << 20, stdin);
+            write(&mut stdin).and_then(|()| stdin.flush())
+        }
+        None => Err(io::Error::other("no stdin")),
+    };
+    let status = child
+        .wait()
+        .map_err(|e| format!("wait for `docker import`: {e}"))?;
+    written.map_err(|e| format!("stream the rootfs of {image} to `docker import`: {e}"))?;
+    if !status.success() {
+        return Err(format!("`docker import` of {image} failed ({status})"));
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed ({})", out.status));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("{cmd:?} printed non-UTF-8: {e}"))
+}
+
+fn run_cmd(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{cmd:?} failed ({status})"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_from_deb822_skips_security() {
+        let text = "Types: deb\nURIs: http://deb.debian.org/debian-security\n\n\
+                    Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n";
+        assert_eq!(
+            mirror_in(text).as_deref(),
+            Some("http://mirror.example/debian/")
+        );
+    }
+
+    #[test]
+    fn mirror_from_one_line_format_with_options() {
+        let text = "# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://ftp.de.debian.org/debian bookworm main\n";
+        assert_eq!(
+            mirror_in(text).as_deref(),
+            Some("http://ftp.de.debian.org/debian")
+        );
+    }
+}
