@@ -2,6 +2,8 @@
 //! that sleeps until interrupted, and an early-cutoff chain. The tests in `tests/` run this
 //! binary against a real Docker daemon.
 
+mod bench;
+
 use std::process::ExitCode;
 
 use tanto::prelude::*;
@@ -80,5 +82,7 @@ fn main() -> ExitCode {
         .pipeline(failing)
         .pipeline(sleepy)
         .pipeline(cutoff)
+        .pipeline(bench::one)
+        .pipeline(bench::ci20)
         .run()
 }
