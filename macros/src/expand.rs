@@ -68,6 +68,7 @@ pub(crate) fn item_kind(item: &Item) -> TokenStream {
     match item {
         Item::Const(i) => i.const_token.to_token_stream(),
         Item::Enum(i) => i.enum_token.to_token_stream(),
+        Item::Fn(i) => i.sig.fn_token.to_token_stream(),
         Item::ExternCrate(i) => i.extern_token.to_token_stream(),
         Item::Impl(i) => i.impl_token.to_token_stream(),
         Item::Macro(i) => i.mac.path.to_token_stream(),
@@ -175,7 +176,8 @@ fn run_body(ident: &Ident, name: &str, inputs: &[&Param], output: &Output) -> To
         .collect();
     let converts = output.types().into_iter().zip(&outs).map(|(ty, out)| {
         // Spanned at the output's type, so "cannot be a step output" lands on it.
-        let convert = quote_spanned!(ty.span()=> ::tanto::__private::output(#out));
+        let arg = Ident::new(&out.to_string(), ty.span());
+        let convert = quote_spanned!(ty.span()=> ::tanto::__private::output(#arg));
         quote!(#convert?)
     });
     let bind = match output {
@@ -345,4 +347,21 @@ fn settings(attrs: &StepAttrs) -> TokenStream {
 /// An identifier the user's code cannot see or shadow.
 pub(crate) fn hygienic(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
+}
+
+/// `tokens` with every span set to `span`, so rustc reports them at the user's code.
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = group.into();
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }

@@ -41,6 +41,8 @@ pub(crate) enum Tail {
 pub(crate) struct Body {
     pub(crate) stmts: Vec<Stmt>,
     pub(crate) tail: Option<Tail>,
+    /// Whether the body ends with an expression, even one that was rejected.
+    pub(crate) has_tail: bool,
 }
 
 /// Parses `block`, recording every statement that is not allowed.
@@ -48,6 +50,7 @@ pub(crate) fn parse(block: &Block, cx: &mut Ctxt) -> Body {
     let mut body = Body {
         stmts: Vec::new(),
         tail: None,
+        has_tail: false,
     };
     let count = block.stmts.len();
     for (i, stmt) in block.stmts.iter().enumerate() {
@@ -73,7 +76,7 @@ pub(crate) fn parse(block: &Block, cx: &mut Ctxt) -> Body {
                     );
                     continue;
                 }
-                if let Some(call) = call(&init.expr, cx) {
+                if let Some(call) = call(&init.expr, Context::Let, cx) {
                     body.stmts.push(Stmt::Let {
                         pat: local.pat.clone(),
                         call,
@@ -92,9 +95,12 @@ pub(crate) fn parse(block: &Block, cx: &mut Ctxt) -> Body {
                     format!("a macro call is not allowed in a pipeline body, {ALLOWED}"),
                 );
             }
-            syn::Stmt::Expr(expr, None) if i + 1 == count => body.tail = tail(expr, cx),
+            syn::Stmt::Expr(expr, None) if i + 1 == count => {
+                body.has_tail = true;
+                body.tail = tail(expr, cx);
+            }
             syn::Stmt::Expr(expr, _) => {
-                if let Some(call) = call(expr, cx) {
+                if let Some(call) = call(expr, Context::Stmt, cx) {
                     body.stmts.push(Stmt::Call(call));
                 }
             }
@@ -115,12 +121,20 @@ fn binding_pat(pat: &Pat) -> bool {
     }
 }
 
-fn call(expr: &Expr, cx: &mut Ctxt) -> Option<Call> {
+/// Where an expression that should be a step call was found.
+#[derive(Clone, Copy)]
+enum Context {
+    Let,
+    Stmt,
+    Tail,
+}
+
+fn call(expr: &Expr, context: Context, cx: &mut Ctxt) -> Option<Call> {
     let call = match expr {
         Expr::Call(call) => call,
-        Expr::Group(group) => return self::call(&group.expr, cx),
+        Expr::Group(group) => return self::call(&group.expr, context, cx),
         other => {
-            not_allowed(other, cx);
+            not_allowed(other, context, cx);
             return None;
         }
     };
@@ -157,7 +171,7 @@ fn check_arg(arg: &Expr, cx: &mut Ctxt) -> bool {
         Expr::Call(_) => {
             cx.error_spanned_by(
                 arg,
-                "a step call cannot be an argument; bind its output first, like `let out = step(..);`",
+                "a call cannot be an argument in a pipeline body; pass a literal, or bind a step's output first, like `let out = step(..);`",
             );
             false
         }
@@ -182,7 +196,7 @@ fn is_binding(expr: &Expr) -> bool {
 
 fn tail(expr: &Expr, cx: &mut Ctxt) -> Option<Tail> {
     match expr {
-        Expr::Call(_) => call(expr, cx).map(Tail::Call),
+        Expr::Call(_) => call(expr, Context::Tail, cx).map(Tail::Call),
         _ if is_binding(expr) => Some(Tail::Expr(expr.clone())),
         Expr::Tuple(t) if t.elems.iter().all(is_binding) => Some(Tail::Expr(expr.clone())),
         Expr::Path(_) | Expr::Tuple(_) | Expr::Lit(_) | Expr::Reference(_) | Expr::Field(_) => {
@@ -193,14 +207,14 @@ fn tail(expr: &Expr, cx: &mut Ctxt) -> Option<Tail> {
             None
         }
         other => {
-            not_allowed(other, cx);
+            not_allowed(other, Context::Tail, cx);
             None
         }
     }
 }
 
 /// Reports `expr`, at its most telling token, as not allowed in a pipeline body.
-fn not_allowed(expr: &Expr, cx: &mut Ctxt) {
+fn not_allowed(expr: &Expr, context: Context, cx: &mut Ctxt) {
     let (tokens, what): (TokenStream, &str) = match expr {
         Expr::If(e) => (e.if_token.to_token_stream(), "`if`"),
         Expr::ForLoop(e) => (e.for_token.to_token_stream(), "a `for` loop"),
@@ -226,7 +240,18 @@ fn not_allowed(expr: &Expr, cx: &mut Ctxt) {
         Expr::Binary(e) => (e.op.to_token_stream(), "an operator"),
         Expr::Break(e) => (e.break_token.to_token_stream(), "`break`"),
         Expr::Continue(e) => (e.continue_token.to_token_stream(), "`continue`"),
-        other => (other.to_token_stream(), "this expression"),
+        other => {
+            let msg = match context {
+                Context::Let => {
+                    "a `let` in a pipeline body must bind a step call, like `let bin = build(src);`"
+                }
+                Context::Stmt | Context::Tail => {
+                    &format!("this expression is not allowed in a pipeline body, {ALLOWED}")
+                }
+            };
+            cx.error_spanned_by(other, msg);
+            return;
+        }
     };
     cx.error_spanned_by(
         tokens,

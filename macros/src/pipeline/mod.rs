@@ -72,7 +72,7 @@ fn output(shape: &FnShape) -> Output {
 /// A pipeline that returns something must end with it, and one that returns nothing must not.
 fn check_output(shape: &FnShape, output: &Output, body: &Body, cx: &mut Ctxt) {
     match (&shape.item.sig.output, output, &body.tail) {
-        (ReturnType::Type(_, ty), Output::One(_) | Output::Tuple(_), None) => {
+        (ReturnType::Type(_, ty), Output::One(_) | Output::Tuple(_), None) if !body.has_tail => {
             let ty = ast::type_text(ty);
             cx.error_spanned_by(
                 &shape.item.sig.output,
@@ -127,6 +127,12 @@ impl Pipeline<'_> {
         let inputs: Vec<&Param> = shape.params.iter().collect();
         let params_info = expand::param_infos(&inputs);
         let handles = expand::handles_type(&self.output);
+        // `build` returns the handles spanned at the user's return type, so a mismatch with
+        // the body's output is reported against it.
+        let build_ret = match &shape.item.sig.output {
+            ReturnType::Type(_, ty) => expand::respan(handles.clone(), ty.span()),
+            ReturnType::Default => quote!(()),
+        };
         let common = expand::task_common(shape, &inputs);
         let b = hygienic("__tanto_b");
         let args = hygienic("__tanto_args");
@@ -167,7 +173,7 @@ impl Pipeline<'_> {
                 fn build(
                     #b: &mut ::tanto::__private::Builder,
                     #args: ::tanto::__private::Vec<::tanto::__private::Arg>,
-                ) -> Self::Handles {
+                ) -> #build_ret {
                     #build_body
                 }
             }
@@ -227,7 +233,8 @@ fn call_tokens(call: &Call, b: &proc_macro2::Ident) -> TokenStream {
     // One alias, so a callee that is not a type is reported once, at its path.
     let alias = quote_spanned! {span=> type #task = #path; };
     let arity = quote_spanned! {span=> ::tanto::__private::arity::<#task, #count>(); };
-    quote! {
+    // The block is spanned at the callee, so a mismatch with its output is reported there.
+    quote_spanned! {span=>
         {
             #alias
             #arity
