@@ -131,7 +131,7 @@ impl Pipeline<'_> {
         // the body's output is reported against it.
         let build_ret = match &shape.item.sig.output {
             ReturnType::Type(_, ty) => expand::respan(handles.clone(), ty.span()),
-            ReturnType::Default => quote!(()),
+            ReturnType::Default => quote!(Self::Handles),
         };
         let common = expand::task_common(shape, &inputs);
         let b = hygienic("__tanto_b");
