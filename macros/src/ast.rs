@@ -41,7 +41,7 @@ pub(crate) enum Output {
     /// `()`, or no return type on a pipeline.
     Unit,
     /// One artifact.
-    One(Type),
+    One(Box<Type>),
     /// A tuple, one artifact per element.
     Tuple(Vec<Type>),
 }
@@ -52,7 +52,7 @@ impl Output {
             Type::Tuple(t) if t.elems.is_empty() => Output::Unit,
             Type::Tuple(t) => Output::Tuple(t.elems.iter().cloned().collect()),
             Type::Paren(p) => Output::from_type(&p.elem),
-            other => Output::One(other.clone()),
+            other => Output::One(Box::new(other.clone())),
         }
     }
 

@@ -51,7 +51,7 @@ fn tokens(hasher: &mut blake3::Hasher, stream: TokenStream) {
                 };
                 hasher.update(&[b'g', open]);
                 tokens(hasher, g.stream());
-                hasher.update(&[b'e']);
+                hasher.update(b"e");
             }
         }
         i += 1;

@@ -16,7 +16,8 @@ pub(crate) fn step(shape: &FnShape, cx: &mut Ctxt) {
 
     match shape.params.first() {
         Some(first) if ast::is_ctx(&first.ty) => {
-            if first.ident.is_none() && !matches!(first.pat, syn::Pat::Wild(_)) {
+            let plain = first.ident.is_some() || matches!(first.pat, syn::Pat::Wild(_));
+            if !plain {
                 cx.error_spanned_by(
                     &first.pat,
                     "the context parameter must be a plain name, like `ctx`",
