@@ -48,13 +48,57 @@ fn step_fallback(shape: &FnShape, err: syn::Error) -> TokenStream {
     let ident = shape.ident();
     let vis = &item.vis;
     let cfgs = shape.cfgs();
-    quote! {
-        #item
-        #errors
+    let companion = quote! {
         #(#cfgs)*
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #ident {}
+    };
+    if !item.sig.generics.params.is_empty() {
+        return quote! { #item #errors #companion };
+    }
+    // Wiring-only impls with whatever types are usable, so pipelines calling the step do not
+    // add errors of their own.
+    let usable = |ty: &syn::Type| !matches!(ty, syn::Type::Reference(_) | syn::Type::ImplTrait(_));
+    let inputs: Vec<Param> = shape
+        .params
+        .iter()
+        .filter(|p| !ast::mentions_ctx(&p.ty))
+        .map(|p| Param {
+            pat: p.pat.clone(),
+            ident: p.ident.clone(),
+            ty: if usable(&p.ty) {
+                p.ty.clone()
+            } else {
+                syn::parse_quote!(())
+            },
+        })
+        .collect();
+    let output = ast::result_ok_type(&item.sig.output)
+        .map(Output::from_type)
+        .filter(|out| out.types().into_iter().all(usable))
+        .unwrap_or(Output::Unit);
+    let handles = handles_type(&output);
+    let common = task_common(shape, &inputs.iter().collect::<Vec<_>>());
+    quote! {
+        #item
+        #errors
+        #companion
+
+        #(#cfgs)*
+        impl ::tanto::__private::Task for #ident {
+            type Handles = #handles;
+
+            fn add(
+                b: &mut ::tanto::__private::Builder,
+                args: ::tanto::__private::Vec<::tanto::__private::Arg>,
+            ) -> Self::Handles {
+                let _ = (b, args);
+                ::core::panic!("this step has errors")
+            }
+        }
+
+        #common
     }
 }
 
@@ -236,7 +280,10 @@ pub(crate) fn task_common(shape: &FnShape, inputs: &[&Param]) -> TokenStream {
     let params = inputs.iter().enumerate().map(|(i, input)| {
         let i = Literal::usize_unsuffixed(i);
         let ty = &input.ty;
-        let marker = input.ident.as_ref().map(|m| quote!(#markers_mod::#m));
+        let marker = match &input.ident {
+            Some(m) => quote!(#markers_mod::#m),
+            None => quote!(()),
+        };
         quote! {
             #(#cfgs)*
             impl ::tanto::__private::Param<#i> for #ident {
