@@ -10,7 +10,8 @@ use crate::ctxt::Ctxt;
 pub(crate) fn step(shape: &FnShape, cx: &mut Ctxt) {
     let sig = &shape.item.sig;
     common(shape, "step", cx);
-    if sig.asyncness.is_none() {
+    // A `const fn` cannot be async either; saying so once is enough.
+    if sig.asyncness.is_none() && sig.constness.is_none() {
         cx.error_spanned_by(sig.fn_token, "a step must be an `async fn`");
     }
 

@@ -38,7 +38,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let signature_ok = cx.is_ok();
     let body = body::parse(&shape.item.block, &mut cx);
     let output = output(&shape);
-    if signature_ok {
+    if cx.is_ok() {
         check_output(&shape, &output, &body, &mut cx);
     }
     let pipeline = Pipeline {
@@ -53,6 +53,12 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             let errors = err.to_compile_error();
             let stub = pipeline.tokens(None);
             quote! { #errors #stub }
+        }
+        Err(err) if shape.receiver.is_some() => {
+            // A method lives in an `impl` block, where a struct cannot go: keep it as it is.
+            let errors = err.to_compile_error();
+            let item = &shape.item;
+            quote! { #errors #item }
         }
         Err(err) => {
             let errors = err.to_compile_error();
