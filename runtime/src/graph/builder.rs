@@ -40,8 +40,6 @@ impl Arg {
 }
 
 /// What a node is.
-// A plan holds a handful of nodes; boxing the step's metadata would buy nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum NodeKind {
     /// A parameter of the top-level pipeline, bound from the command line.
