@@ -34,6 +34,7 @@ pub struct StepRunner {
     run: Arc<RunContext>,
     pipeline: &'static str,
     labels: Vec<String>,
+    is_step: Vec<bool>,
     inputs: HashMap<usize, Artifact>,
     forced: Option<Vec<String>>,
     in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
@@ -79,6 +80,7 @@ impl StepRunner {
             run,
             pipeline: plan.pipeline.name,
             labels: plan.nodes.iter().map(|n| n.label.clone()).collect(),
+            is_step: plan.nodes.iter().map(|n| n.step().is_some()).collect(),
             inputs,
             forced,
             in_flight: Mutex::new(HashMap::new()),
@@ -106,7 +108,10 @@ impl StepRunner {
         let mut key = KeyRecord::for_step(info, image.as_deref());
         for ((param, artifact), arg) in info.params.iter().zip(inputs).zip(&node.args) {
             let upstream = match arg {
-                Arg::Handle { node, .. } => self.labels.get(node.index()).map(String::as_str),
+                Arg::Handle { node, .. } if self.is_step[node.index()] => {
+                    self.labels.get(node.index()).map(String::as_str)
+                }
+                Arg::Handle { .. } => None,
                 Arg::Literal(_) => None,
             };
             key = key.input(param.name, InputRecord::of(artifact, upstream));
