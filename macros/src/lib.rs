@@ -1,15 +1,159 @@
-//! The `#[step]` and `#[pipeline]` attribute macros of tanto.
+//! The `#[step]` and `#[pipeline]` attribute macros of [tanto](https://docs.rs/tanto).
+//!
+//! Use them through the `tanto` crate, which re-exports both: `use tanto::prelude::*;`.
+//! Generated code names the runtime only through `::tanto::__private`, so the `tanto` crate must
+//! be a dependency under that name.
+
+mod ast;
+mod attr;
+mod ctxt;
+mod digest;
+mod expand;
+mod pipeline;
+mod valid;
+
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 
-/// Marks an `async fn` as a step.
+/// Marks an `async fn` as a step: one unit of execution and caching, run in a container.
+///
+/// ```no_run
+/// use tanto::prelude::*;
+///
+/// /// Builds the workspace and returns the profile's target folder.
+/// #[step(image = "rust:1.95-slim", cache("/usr/local/cargo/registry" = "cargo-registry"))]
+/// pub async fn build(ctx: &Ctx, src: Dir, profile: String) -> Result<Dir> {
+///     let _ = (ctx, profile);
+///     Ok(src)
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # Signature
+///
+/// - The first parameter is the step's context, `ctx: &Ctx`; it starts containers.
+/// - Every other parameter is an input, one edge of the graph: a [`Dir`], a [`File`], or an owned
+///   value that implements `serde::Serialize` and `serde::de::DeserializeOwned` (`String`, a
+///   number, your own `#[derive(Serialize, Deserialize)]` type). Parameters are plain names.
+/// - It returns `Result<T>`, where `T` is `()`, a `Dir`, a `File`, a serde value, or a tuple of
+///   those; each element of a tuple is a separate output that later steps can take.
+///
+/// The fn stays callable as itself, so a step can be unit tested like any async fn. Beside it the
+/// macro adds a hidden item of the same name in the type namespace that implements the runtime's
+/// `Step` trait, which is what a `#[pipeline]` body uses.
+///
+/// # Attributes
+///
+/// | attribute | meaning |
+/// |---|---|
+/// | `image = "rust:1.95-slim"` | the image of the step's containers |
+/// | `cache("/container/path" = "volume", ..)` | named volumes mounted into the container, outside the cache key; repeatable |
+/// | `env(KEY = "value", ..)` | environment of the step's containers; repeatable |
+/// | `workdir = "/src"` | the default working directory, an absolute path |
+/// | `user = "1000"` | the default user |
+/// | `timeout = "10m"` | kill the step after this long: `500ms`, `90s`, `10m`, `1h30m` |
+/// | `version = "2"` | a manual salt for the cache key, for changes the code cannot show |
+/// | `side_effect` | never cache this step (deploys, publishing) |
+/// | `name = "build-release"` | the step's label in the graph and the output; the fn's name by default |
+/// | `network = false` | turn the container's network off |
+/// | `memory = "2g"` | a memory limit: bytes, or a number with `k`, `m` or `g` |
+/// | `cpus = "1.5"` | a CPU limit |
+/// | `docker_socket` | mount the Docker daemon's socket into the container; never on by default |
+///
+/// ```no_run
+/// use tanto::prelude::*;
+///
+/// /// Publishes the crate.
+/// #[step(
+///     image = "rust:1.95-slim",
+///     env(CARGO_TERM_COLOR = "never"),
+///     workdir = "/src",
+///     timeout = "10m",
+///     side_effect,
+///     memory = "2g",
+///     cpus = "1.5",
+/// )]
+/// pub async fn publish(ctx: &Ctx, src: Dir) -> Result<()> {
+///     let _ = (ctx, src);
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # The code digest
+///
+/// The step's tokens are hashed at compile time into a constant that is part of its cache key:
+/// editing a step's code re-runs it and what depends on it, while whitespace, comments and docs
+/// change nothing.
+///
+/// [`Dir`]: https://docs.rs/tanto/latest/tanto/struct.Dir.html
+/// [`File`]: https://docs.rs/tanto/latest/tanto/struct.File.html
 #[proc_macro_attribute]
-pub fn step(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::step(args.into(), item.into()).into()
 }
 
-/// Marks a fn as a pipeline.
+/// Marks a fn as a pipeline: a graph of steps, checked by rustc and known before anything runs.
+///
+/// ```
+/// use tanto::prelude::*;
+///
+/// #[step(image = "rust:1.95-slim")]
+/// async fn fmt(ctx: &Ctx, src: Dir) -> Result<()> {
+///     let _ = (ctx, src);
+///     Ok(())
+/// }
+///
+/// #[step(image = "rust:1.95-slim")]
+/// async fn build(ctx: &Ctx, src: Dir, profile: String) -> Result<Dir> {
+///     let _ = (ctx, profile);
+///     Ok(src)
+/// }
+///
+/// #[step(image = "debian:bookworm-slim")]
+/// async fn smoke(ctx: &Ctx, bin: Dir) -> Result<()> {
+///     let _ = (ctx, bin);
+///     Ok(())
+/// }
+///
+/// /// Checks, builds and smoke-tests the workspace.
+/// #[pipeline]
+/// pub fn ci(src: Dir) -> Dir {
+///     fmt(src);
+///     let bin = build(src, "release");
+///     smoke(bin);
+///     bin
+/// }
+///
+/// let plan = tanto::Plan::of::<ci>();
+/// let labels: Vec<&str> = plan.steps().map(|(node, _)| node.label.as_str()).collect();
+/// assert_eq!(labels, ["fmt", "build", "smoke"]);
+/// ```
+///
+/// # Body
+///
+/// Inside a pipeline, calling a step does not run it: it adds the step to the graph and returns
+/// a typed `Handle` to its output. Passing a handle to another step is an edge, so the graph is
+/// acyclic by construction and a wrong wiring is a type error at the argument. A body may only
+///
+/// - call a step or pipeline by name or path, `fmt(src);`,
+/// - bind its output, `let bin = build(src, "release");` or `let (a, b) = split(bin);`,
+/// - end with the pipeline's output: a binding, a tuple of bindings, or a step call.
+///
+/// Arguments are the pipeline's parameters, earlier bindings, or literals. `if`, loops,
+/// closures, macro calls and method calls are rejected: the graph is fixed at compile time.
+///
+/// # Signature
+///
+/// The parameters are the pipeline's inputs: a `Dir` is bound to a host folder, a value becomes
+/// a command-line flag. The return type is nothing, one output type, or a tuple of them.
+///
+/// The fn becomes a unit struct of the same name, so it can be passed as a value, for example
+/// `tanto::cli().pipeline(ci)`, and called inside another pipeline exactly like a step.
+/// `#[pipeline(name = "..")]` sets the name the command line uses.
 #[proc_macro_attribute]
-pub fn pipeline(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
+    pipeline::expand(args.into(), item.into()).into()
 }

@@ -15,7 +15,7 @@ const RUST_IMAGE: &str = "tanto-test/rust:1.95";
     cache("/target" = "cargo-target"),
     timeout = "30m"
 )]
-pub async fn build_examples(ctx: &Ctx, src: Dir) -> Result<()> {
+pub(crate) async fn build_examples(ctx: &Ctx, src: Dir) -> Result<()> {
     ctx.container()
         .with_mounted_dir("/src", &src)
         .sh(
@@ -28,7 +28,7 @@ pub async fn build_examples(ctx: &Ctx, src: Dir) -> Result<()> {
 
 /// tanto's CI: format, lints, tests, docs and the examples, each in a container.
 #[pipeline]
-pub fn ci(src: Dir) {
+pub(crate) fn ci(src: Dir) {
     cargo_steps::fmt_check(src);
     cargo_steps::clippy(src);
     cargo_steps::test(src);

@@ -1,45 +1,434 @@
-//! Folder digests: a BLAKE3 Merkle tree over sorted entries.
+//! Folder digests: a parallel walk that honours `.gitignore`, hashes file contents with
+//! BLAKE3 (reusing the stat cache), and builds the folder's Merkle tree bottom-up.
+//!
+//! The walk uses the `ignore` crate's parallel walker, which reads folders, applies ignore
+//! rules and calls our visitor on all cores; file contents are hashed inside the visitor, so
+//! one pool parallelizes both the stat-only warm path and the read-heavy cold path without
+//! another thread pool. Contents are streamed through a 64 KiB buffer rather than memory
+//! mapped: on this 2-core machine a 1 GiB file hashes in about 0.29 s streamed, 0.24 s mapped
+//! and 0.13–0.18 s mapped with rayon, against 0.46 s for `tar cf - | wc -c`; streaming is
+//! within budget and cannot die of `SIGBUS` when a user truncates a file mid-hash.
 
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 
 use crate::Digest;
+use crate::cache::statcache::{FileStat, StatCache};
+use crate::cache::tree::{Tree, TreeEntry, Trees};
 use crate::error::{Error, Result};
 
-/// The Merkle digest of the folder at `root`: sorted entries with name, kind, executable bit
-/// and content digest or link target. Modification times and owners are not part of it.
-pub fn hash_dir(root: &Path) -> Result<Digest> {
-    let mut entries: Vec<_> = std::fs::read_dir(root)
-        .map_err(|e| Error::io(format!("read {}", root.display()), e))?
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| Error::io(format!("read {}", root.display()), e))?;
-    entries.sort_by_key(|e| e.file_name());
-    let mut tree = blake3::Hasher::new();
-    for entry in entries {
-        let path = entry.path();
-        let meta = std::fs::symlink_metadata(&path)
-            .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
-        let name = entry.file_name();
-        let (kind, digest) = if meta.is_dir() {
-            ("d", hash_dir(&path)?)
-        } else if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&path)
-                .map_err(|e| Error::io(format!("read link {}", path.display()), e))?;
-            ("l", Digest::of(target.as_os_str().as_encoded_bytes()))
-        } else {
-            let bytes = std::fs::read(&path)
-                .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-            use std::os::unix::fs::PermissionsExt;
-            let kind = if meta.permissions().mode() & 0o111 != 0 {
-                "x"
-            } else {
-                "f"
-            };
-            (kind, Digest::of(&bytes))
-        };
-        tree.update(name.as_encoded_bytes());
-        tree.update(&[0]);
-        tree.update(kind.as_bytes());
-        tree.update(&digest.0);
+/// Which files of a folder count towards its digest.
+///
+/// The default honours `.gitignore`, `.ignore` and `.git/info/exclude` like git does
+/// (including those of parent folders), keeps hidden files, and never enters `.git`. The
+/// user's global git excludes are not read: they differ between machines, and a digest must
+/// not. [`DirFilter::all`] takes everything, as for step outputs.
+///
+/// Globs match `/`-separated paths relative to the folder; `*` stays within one component
+/// and `**` crosses them (`src/**/*.rs`, `**/target`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirFilter {
+    /// When non-empty, only files and symlinks matching one of these globs are kept; folders
+    /// left empty by it are dropped.
+    pub include: Vec<String>,
+    /// Files and folders matching one of these globs are skipped (folders are not entered).
+    pub exclude: Vec<String>,
+    /// Whether ignore files are honoured and `.git` is skipped.
+    pub gitignore: bool,
+}
+
+impl Default for DirFilter {
+    fn default() -> Self {
+        Self {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            gitignore: true,
+        }
     }
-    Ok(tree.finalize().into())
+}
+
+impl DirFilter {
+    /// Every file, ignore files and `.git` included.
+    pub fn all() -> Self {
+        Self {
+            gitignore: false,
+            ..Self::default()
+        }
+    }
+}
+
+/// What hashing a folder cost: how much was walked and how much had to be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HashStats {
+    /// Regular files in the digest.
+    pub files: u64,
+    /// Folders in the digest, the root included.
+    pub dirs: u64,
+    /// Symlinks in the digest.
+    pub symlinks: u64,
+    /// Total size of the files.
+    pub bytes: u64,
+    /// Files whose contents were read because the stat cache did not know them.
+    pub files_read: u64,
+    /// Bytes read for those.
+    pub bytes_read: u64,
+}
+
+/// A hashed folder: its digest and the trees of every level, for storing and diffing.
+#[derive(Debug, Clone)]
+pub struct HashedDir {
+    /// The Merkle root: the digest of the root tree.
+    pub digest: Digest,
+    /// Every tree of the folder by digest, the root's included.
+    pub trees: Trees,
+    /// What the walk saw and read.
+    pub stats: HashStats,
+}
+
+impl HashedDir {
+    /// The root tree.
+    pub fn root(&self) -> Option<&Tree> {
+        self.trees.get(&self.digest)
+    }
+}
+
+/// The Merkle digest of the folder at `root` with the default [`DirFilter`] (`.gitignore`
+/// honoured) and no stat cache.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a.txt"), "hello")?;
+/// let first = tanto::cache::hash_dir(dir.path())?;
+/// std::fs::write(dir.path().join("a.txt"), "hello!")?;
+/// assert_ne!(first, tanto::cache::hash_dir(dir.path())?);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub fn hash_dir(root: &Path) -> Result<Digest> {
+    hash_dir_with(root, &DirFilter::default(), &StatCache::in_memory()).map(|h| h.digest)
+}
+
+/// Hashes the folder at `root`: entries chosen by `filter`, file digests reused from `cache`
+/// where the stat data is unchanged (and new ones remembered in it; call
+/// [`StatCache::save`] afterwards to keep them).
+pub fn hash_dir_with(root: &Path, filter: &DirFilter, cache: &StatCache) -> Result<HashedDir> {
+    let root = std::fs::canonicalize(root)
+        .map_err(|e| Error::io(format!("open folder {}", root.display()), e))?;
+    let meta = std::fs::metadata(&root)
+        .map_err(|e| Error::io(format!("open folder {}", root.display()), e))?;
+    if !meta.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is not a folder; a `Dir` input must name a folder",
+            root.display()
+        )));
+    }
+    cache.begin_walk(&root);
+    let exclude = glob_set(&filter.exclude)?;
+    let include = glob_set(&filter.include)?;
+
+    let mut walk = WalkBuilder::new(&root);
+    walk.standard_filters(false)
+        .hidden(false)
+        .follow_links(false)
+        .threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(8)));
+    if filter.gitignore {
+        walk.ignore(true)
+            .git_ignore(true)
+            .git_exclude(true)
+            .parents(true)
+            .require_git(false);
+    }
+    let skip_git = filter.gitignore;
+    let filter_root = root.clone();
+    walk.filter_entry(move |e| {
+        if e.depth() == 0 {
+            return true;
+        }
+        if skip_git && e.file_name() == ".git" {
+            return false;
+        }
+        let Some(exclude) = &exclude else { return true };
+        let Some(rel) = e.path().strip_prefix(&filter_root).ok() else {
+            return true;
+        };
+        let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+        !(exclude.is_match(rel) || is_dir && exclude.is_match(rel.join("")))
+    });
+
+    let shared = Shared {
+        root: &root,
+        cache,
+        include: include.as_ref(),
+        found: Mutex::new(Vec::new()),
+        error: Mutex::new(None),
+        files_read: AtomicU64::new(0),
+        bytes_read: AtomicU64::new(0),
+    };
+    walk.build_parallel().visit(&mut VisitorBuilder(&shared));
+
+    if let Some(err) = shared.error.into_inner().ok().flatten() {
+        return Err(err);
+    }
+    let found = shared.found.into_inner().unwrap_or_default();
+    let mut hashed = build_trees(found, include.is_some())?;
+    hashed.stats.files_read = shared.files_read.into_inner();
+    hashed.stats.bytes_read = shared.bytes_read.into_inner();
+    Ok(hashed)
+}
+
+fn glob_set(globs: &[String]) -> Result<Option<GlobSet>> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut set = GlobSetBuilder::new();
+    for g in globs {
+        let glob = GlobBuilder::new(g)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| Error::Usage(format!("invalid glob `{g}` in a folder filter: {e}")))?;
+        set.add(glob);
+    }
+    set.build()
+        .map(Some)
+        .map_err(|e| Error::Usage(format!("invalid folder filter: {e}")))
+}
+
+/// One thing the walk found, by `/`-separated path relative to the root ("" for the root).
+enum Found {
+    Dir(String),
+    Leaf(String, TreeEntry),
+}
+
+struct Shared<'a> {
+    root: &'a Path,
+    cache: &'a StatCache,
+    include: Option<&'a GlobSet>,
+    found: Mutex<Vec<Found>>,
+    error: Mutex<Option<Error>>,
+    files_read: AtomicU64,
+    bytes_read: AtomicU64,
+}
+
+struct VisitorBuilder<'a, 's>(&'a Shared<'s>);
+
+impl<'s> ParallelVisitorBuilder<'s> for VisitorBuilder<'s, '_> {
+    fn build(&mut self) -> Box<dyn ParallelVisitor + 's> {
+        Box::new(Visitor {
+            shared: self.0,
+            found: Vec::new(),
+            buf: Vec::new(),
+        })
+    }
+}
+
+/// One walker thread's visitor; it batches what it finds and hands it over when dropped.
+struct Visitor<'a, 's> {
+    shared: &'a Shared<'s>,
+    found: Vec<Found>,
+    buf: Vec<u8>,
+}
+
+impl Drop for Visitor<'_, '_> {
+    fn drop(&mut self) {
+        if let Ok(mut all) = self.shared.found.lock() {
+            all.append(&mut self.found);
+        }
+    }
+}
+
+impl ParallelVisitor for Visitor<'_, '_> {
+    fn visit(&mut self, entry: std::result::Result<DirEntry, ignore::Error>) -> WalkState {
+        let result = entry
+            .map_err(|e| Error::Other(format!("cannot walk a folder: {e}")))
+            .and_then(|entry| self.visit_entry(&entry));
+        match result {
+            Ok(()) => WalkState::Continue,
+            Err(err) => {
+                if let Ok(mut slot) = self.shared.error.lock() {
+                    slot.get_or_insert(err);
+                }
+                WalkState::Quit
+            }
+        }
+    }
+}
+
+impl Visitor<'_, '_> {
+    fn visit_entry(&mut self, entry: &DirEntry) -> Result<()> {
+        let path = entry.path();
+        let rel = relative(self.shared.root, path)?;
+        let Some(file_type) = entry.file_type() else {
+            return Ok(());
+        };
+        if file_type.is_dir() {
+            self.found.push(Found::Dir(rel));
+            return Ok(());
+        }
+        if let Some(include) = self.shared.include
+            && !include.is_match(&rel)
+        {
+            return Ok(());
+        }
+        let name = entry_name(entry)?;
+        let leaf = if file_type.is_symlink() {
+            let target = std::fs::read_link(path)
+                .map_err(|e| Error::io(format!("read link {}", path.display()), e))?;
+            TreeEntry::symlink(name, target.as_os_str().as_bytes().to_vec())
+        } else if file_type.is_file() {
+            let meta = std::fs::symlink_metadata(path)
+                .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
+            let stat = FileStat::of(&meta);
+            let digest = match self.shared.cache.get(path, &stat) {
+                Some(d) => d,
+                None => self.hash_file(path, stat)?,
+            };
+            let exec = meta.permissions().mode() & 0o111 != 0;
+            TreeEntry::file(name, digest, stat.size, exec)
+        } else {
+            tracing::warn!(path = %path.display(), "skipping a special file (socket, fifo or device)");
+            return Ok(());
+        };
+        self.found.push(Found::Leaf(rel, leaf));
+        Ok(())
+    }
+
+    fn hash_file(&mut self, path: &Path, stat: FileStat) -> Result<Digest> {
+        let read_at = SystemTime::now();
+        let (digest, read) = hash_file_contents(path, &mut self.buf)?;
+        self.shared.files_read.fetch_add(1, Ordering::Relaxed);
+        self.shared.bytes_read.fetch_add(read, Ordering::Relaxed);
+        // Only remember the digest when the file did not change while we read it.
+        if read == stat.size {
+            self.shared.cache.insert(path, stat, digest, read_at);
+        }
+        Ok(digest)
+    }
+}
+
+/// The BLAKE3 digest of a file's contents and the number of bytes read, streaming through
+/// `buf` (grown to 64 KiB).
+pub(crate) fn hash_file_contents(path: &Path, buf: &mut Vec<u8>) -> Result<(Digest, u64)> {
+    let io = |e| Error::io(format!("read {}", path.display()), e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    buf.resize(64 * 1024, 0);
+    let mut hasher = blake3::Hasher::new();
+    let mut total = 0u64;
+    loop {
+        let n = match file.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hasher.finalize().into(), total))
+}
+
+fn entry_name(entry: &DirEntry) -> Result<String> {
+    entry
+        .file_name()
+        .to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "file name {} is not UTF-8; rename it or exclude it from the folder",
+                entry.path().display()
+            ))
+        })
+}
+
+fn relative(root: &Path, path: &Path) -> Result<String> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let rel = rel.to_str().ok_or_else(|| {
+        Error::Usage(format!(
+            "path {} is not UTF-8; rename it or exclude it from the folder",
+            path.display()
+        ))
+    })?;
+    Ok(rel.to_owned())
+}
+
+fn parent_of(rel: &str) -> &str {
+    rel.rfind('/').map_or("", |i| &rel[..i])
+}
+
+fn name_of(rel: &str) -> &str {
+    rel.rfind('/').map_or(rel, |i| &rel[i + 1..])
+}
+
+/// Builds every folder's tree, deepest first, so each parent sees its children's digests.
+fn build_trees(found: Vec<Found>, drop_empty: bool) -> Result<HashedDir> {
+    let mut dirs: Vec<String> = Vec::new();
+    let mut children: HashMap<String, Vec<TreeEntry>> = HashMap::new();
+    let mut stats = HashStats::default();
+    for f in found {
+        match f {
+            Found::Dir(rel) => dirs.push(rel),
+            Found::Leaf(rel, entry) => {
+                if entry.kind.is_file() {
+                    stats.files += 1;
+                    stats.bytes += entry.size;
+                } else {
+                    stats.symlinks += 1;
+                }
+                children
+                    .entry(parent_of(&rel).to_owned())
+                    .or_default()
+                    .push(entry);
+            }
+        }
+    }
+    let depth = |p: &str| {
+        if p.is_empty() {
+            0
+        } else {
+            p.matches('/').count() + 1
+        }
+    };
+    dirs.sort_unstable_by(|a, b| depth(b).cmp(&depth(a)).then_with(|| a.cmp(b)));
+
+    let mut trees = Trees::with_capacity(dirs.len());
+    let mut root = None;
+    for rel in dirs {
+        let entries = children.remove(&rel).unwrap_or_default();
+        if drop_empty && entries.is_empty() && !rel.is_empty() {
+            continue;
+        }
+        let tree = Tree::new(entries)?;
+        let digest = tree.digest();
+        trees.insert(digest, tree);
+        stats.dirs += 1;
+        if rel.is_empty() {
+            root = Some(digest);
+        } else {
+            children
+                .entry(parent_of(&rel).to_owned())
+                .or_default()
+                .push(TreeEntry::dir(name_of(&rel), digest));
+        }
+    }
+    let digest = match root {
+        Some(d) => d,
+        None => {
+            let tree = Tree::default();
+            let d = tree.digest();
+            trees.insert(d, tree);
+            d
+        }
+    };
+    Ok(HashedDir {
+        digest,
+        trees,
+        stats,
+    })
 }

@@ -1,7 +1,26 @@
 //! Content digests of inputs, step keys, the on-disk store, and explanations of misses.
+//!
+//! - [`hash_dir_with`] walks a folder (honouring `.gitignore` by default) and returns its
+//!   BLAKE3 Merkle root with every [`Tree`], reusing file digests from a [`StatCache`].
+//! - [`KeyRecord`] is the structured record of everything a step's result depends on; its
+//!   [`digest`](KeyRecord::digest) is the step's key.
+//! - [`Store`] keeps blobs, trees, read-only checkouts and the action cache on local disk.
+//! - [`explain`] turns two key records into [`Reason`]s, down to the file paths that changed.
 
+mod copy;
+mod explain;
 mod hash;
+mod key;
+mod statcache;
 mod store;
+mod tree;
 
-pub use hash::hash_dir;
-pub use store::Store;
+pub use copy::copy_tree;
+pub use explain::{Reason, explain};
+pub use hash::{DirFilter, HashStats, HashedDir, hash_dir, hash_dir_with};
+pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
+pub use statcache::{FileStat, StatCache};
+pub use store::{
+    ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreStats, VerifyReport,
+};
+pub use tree::{EntryKind, Tree, TreeDiff, TreeEntry, TreeSource, Trees, diff_trees};

@@ -34,6 +34,7 @@ pub struct StepRunner {
     run: Arc<RunContext>,
     pipeline: &'static str,
     labels: Vec<String>,
+    is_step: Vec<bool>,
     inputs: HashMap<usize, Artifact>,
     forced: Option<Vec<String>>,
     in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
@@ -79,6 +80,7 @@ impl StepRunner {
             run,
             pipeline: plan.pipeline.name,
             labels: plan.nodes.iter().map(|n| n.label.clone()).collect(),
+            is_step: plan.nodes.iter().map(|n| n.step().is_some()).collect(),
             inputs,
             forced,
             in_flight: Mutex::new(HashMap::new()),
@@ -106,7 +108,10 @@ impl StepRunner {
         let mut key = KeyRecord::for_step(info, image.as_deref());
         for ((param, artifact), arg) in info.params.iter().zip(inputs).zip(&node.args) {
             let upstream = match arg {
-                Arg::Handle { node, .. } => self.labels.get(node.index()).map(String::as_str),
+                Arg::Handle { node, .. } if self.is_step[node.index()] => {
+                    self.labels.get(node.index()).map(String::as_str)
+                }
+                Arg::Handle { .. } => None,
                 Arg::Literal(_) => None,
             };
             key = key.input(param.name, InputRecord::of(artifact, upstream));
@@ -170,6 +175,31 @@ impl StepRunner {
         .shared()
     }
 
+    /// Why a step whose upstream has yet to run would miss anyway: its own code, image,
+    /// settings or the inputs already known, compared with its last key.
+    async fn partial_reason(
+        &self,
+        node: &Node,
+        info: &StepInfo,
+        known: &HashMap<usize, Vec<Artifact>>,
+    ) -> Option<String> {
+        let inputs = realize(node, known);
+        let mut key = self.key(node, info, &inputs).await.ok()?;
+        let mut previous = self.run.store.last_key(&self.history_name(&node.label)).ok()??;
+        for (param, arg) in info.params.iter().zip(&node.args) {
+            if let Arg::Handle { node, .. } = arg
+                && !known.contains_key(&node.index())
+            {
+                key.inputs.remove(param.name);
+                previous.inputs.remove(param.name);
+            }
+        }
+        let reasons = explain(Some(&previous), &key, self.run.store.as_ref());
+        (!reasons.is_empty()).then(|| {
+            reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        })
+    }
+
     /// What `--plan` shows: each step cached or not, and why, without running anything.
     pub async fn explain_plan(&self, plan: &Plan) -> Vec<Explained> {
         let mut known: HashMap<usize, Vec<Artifact>> = HashMap::new();
@@ -193,11 +223,11 @@ impl StepRunner {
                         .map(|d| self.labels[d.index()].as_str())
                         .collect();
                     if let Some(first) = waiting.first() {
-                        out.push(Explained {
-                            label: node.label.clone(),
-                            cached: false,
-                            reason: Some(format!("upstream `{first}` will run")),
-                        });
+                        let mut reason = format!("upstream `{first}` will run");
+                        if let Some(own) = self.partial_reason(node, info, &known).await {
+                            reason = format!("{own}; {reason}");
+                        }
+                        out.push(Explained { label: node.label.clone(), cached: false, reason: Some(reason) });
                         continue;
                     }
                     let inputs = realize(node, &known);

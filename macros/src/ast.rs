@@ -1,0 +1,310 @@
+//! The internal representation of an annotated fn: its parameters and output, each kept with the
+//! user's tokens so errors and generated code can point back at them.
+
+use proc_macro2::{Ident, Spacing, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::{Attribute, FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type};
+
+/// One parameter as written: its pattern, the plain identifier if it is one, and its type.
+pub(crate) struct Param {
+    pub(crate) pat: Pat,
+    pub(crate) ident: Option<Ident>,
+    pub(crate) ty: Type,
+}
+
+impl Param {
+    fn from_arg(arg: &syn::PatType) -> Self {
+        let ident = match &*arg.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+            _ => None,
+        };
+        Param {
+            pat: (*arg.pat).clone(),
+            ident,
+            ty: (*arg.ty).clone(),
+        }
+    }
+
+    /// The parameter's name without `r#`.
+    pub(crate) fn name(&self) -> String {
+        self.ident.as_ref().map(unraw).unwrap_or_default()
+    }
+
+    /// Whether the type's last path segment is `name` (`Dir`, `tanto::File`...).
+    pub(crate) fn is(&self, name: &str) -> bool {
+        last_segment_is(&self.ty, name)
+    }
+}
+
+/// What a step returns (the `T` of `Result<T>`) or a pipeline returns.
+pub(crate) enum Output {
+    /// `()`, or no return type on a pipeline.
+    Unit,
+    /// One artifact.
+    One(Box<Type>),
+    /// A tuple, one artifact per element.
+    Tuple(Vec<Type>),
+}
+
+impl Output {
+    pub(crate) fn from_type(ty: &Type) -> Self {
+        match ty {
+            Type::Tuple(t) if t.elems.is_empty() => Output::Unit,
+            Type::Tuple(t) => Output::Tuple(t.elems.iter().cloned().collect()),
+            Type::Paren(p) => Output::from_type(&p.elem),
+            other => Output::One(Box::new(other.clone())),
+        }
+    }
+
+    /// The output types, in order.
+    pub(crate) fn types(&self) -> Vec<&Type> {
+        match self {
+            Output::Unit => Vec::new(),
+            Output::One(ty) => vec![ty],
+            Output::Tuple(tys) => tys.iter().collect(),
+        }
+    }
+
+    /// The output's type as text, for metadata.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Output::Unit => "()".to_owned(),
+            Output::One(ty) => type_text(ty),
+            Output::Tuple(tys) => {
+                let parts: Vec<String> = tys.iter().map(type_text).collect();
+                format!("({})", parts.join(", "))
+            }
+        }
+    }
+}
+
+/// An annotated fn taken apart: everything the checks and the expansion look at.
+pub(crate) struct FnShape {
+    pub(crate) item: ItemFn,
+    pub(crate) receiver: Option<syn::Receiver>,
+    pub(crate) params: Vec<Param>,
+}
+
+impl FnShape {
+    pub(crate) fn new(item: ItemFn) -> Self {
+        let mut receiver = None;
+        let mut params = Vec::new();
+        for arg in &item.sig.inputs {
+            match arg {
+                FnArg::Receiver(r) => receiver = Some(r.clone()),
+                FnArg::Typed(t) => params.push(Param::from_arg(t)),
+            }
+        }
+        FnShape {
+            item,
+            receiver,
+            params,
+        }
+    }
+
+    pub(crate) fn ident(&self) -> &Ident {
+        &self.item.sig.ident
+    }
+
+    /// The fn's name without `r#`.
+    pub(crate) fn name(&self) -> String {
+        unraw(self.ident())
+    }
+
+    /// The fn's rustdoc, unindented, one line per `///` line.
+    pub(crate) fn doc(&self) -> String {
+        doc_text(&self.item.attrs)
+    }
+
+    /// The `#[cfg]`s on the fn, which every generated item must carry too.
+    pub(crate) fn cfgs(&self) -> Vec<&Attribute> {
+        self.item
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("cfg"))
+            .collect()
+    }
+}
+
+/// Whether `ty` is `&Ctx` (any path ending in `Ctx`, by shared reference).
+pub(crate) fn is_ctx(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => r.mutability.is_none() && last_segment_is(&r.elem, "Ctx"),
+        _ => false,
+    }
+}
+
+/// Whether `ty` mentions `Ctx` at all, for a better message than "not a step input".
+pub(crate) fn mentions_ctx(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => mentions_ctx(&r.elem),
+        other => last_segment_is(other, "Ctx"),
+    }
+}
+
+/// The `T` of `Result<T>` or `Result<T, E>` (any path whose last segment is `Result`).
+pub(crate) fn result_ok_type(ret: &ReturnType) -> Option<&Type> {
+    let ReturnType::Type(_, ty) = ret else {
+        return None;
+    };
+    let Type::Path(path) = &**ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    }
+}
+
+pub(crate) fn last_segment_is(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Path(p) => {
+            p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == name)
+        }
+        Type::Group(g) => last_segment_is(&g.elem, name),
+        Type::Paren(p) => last_segment_is(&p.elem, name),
+        _ => false,
+    }
+}
+
+pub(crate) fn unraw(ident: &Ident) -> String {
+    syn::ext::IdentExt::unraw(ident).to_string()
+}
+
+/// The lines of the `#[doc]` attributes in `attrs`, with the one space after `///` removed.
+pub(crate) fn doc_text(attrs: &[Attribute]) -> String {
+    let mut lines = Vec::new();
+    for attr in attrs {
+        if !attr.path().is_ident("doc") {
+            continue;
+        }
+        let syn::Meta::NameValue(nv) = &attr.meta else {
+            continue;
+        };
+        let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) = &nv.value
+        else {
+            continue;
+        };
+        for line in s.value().split('\n') {
+            lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned());
+        }
+    }
+    let text = lines.join("\n");
+    text.trim().to_owned()
+}
+
+/// The first paragraph of a doc text, on one line.
+pub(crate) fn first_paragraph(doc: &str) -> String {
+    doc.lines()
+        .map(str::trim)
+        .take_while(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A type as a person would write it: `Vec<String>`, `&'a mut T`, `(Dir, File)`.
+pub(crate) fn type_text(ty: &Type) -> String {
+    let mut out = String::new();
+    write_tokens(&mut out, ty.to_token_stream());
+    out
+}
+
+fn write_tokens(out: &mut String, tokens: TokenStream) {
+    // Whether the previous token was a word, so two words in a row get a space.
+    let mut after_word = false;
+    for tt in tokens {
+        match tt {
+            TokenTree::Ident(ident) => {
+                if after_word {
+                    out.push(' ');
+                }
+                out.push_str(&ident.to_string());
+                after_word = true;
+            }
+            TokenTree::Literal(lit) => {
+                if after_word {
+                    out.push(' ');
+                }
+                out.push_str(&lit.to_string());
+                after_word = true;
+            }
+            TokenTree::Punct(p) => {
+                match p.as_char() {
+                    ',' | ';' => out.push_str(&format!("{} ", p.as_char())),
+                    '+' => out.push_str(" + "),
+                    '=' if p.spacing() == Spacing::Alone => out.push_str(" = "),
+                    '-' if p.spacing() == Spacing::Joint => out.push_str(" -"),
+                    '>' if out.ends_with(" -") => out.push_str("> "),
+                    c => out.push(c),
+                }
+                // A lifetime's `'` joins the word after it.
+                after_word = false;
+            }
+            TokenTree::Group(g) => {
+                let (open, close) = match g.delimiter() {
+                    proc_macro2::Delimiter::Parenthesis => ("(", ")"),
+                    proc_macro2::Delimiter::Bracket => ("[", "]"),
+                    proc_macro2::Delimiter::Brace => ("{", "}"),
+                    proc_macro2::Delimiter::None => ("", ""),
+                };
+                out.push_str(open);
+                write_tokens(out, g.stream());
+                out.push_str(close);
+                after_word = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(ty: &str) -> String {
+        type_text(&syn::parse_str(ty).expect("a type"))
+    }
+
+    #[test]
+    fn type_text_reads_like_source() {
+        assert_eq!(text("Dir"), "Dir");
+        assert_eq!(text("Vec < String >"), "Vec<String>");
+        assert_eq!(
+            text("std :: collections :: HashMap<String,u32>"),
+            "std::collections::HashMap<String, u32>"
+        );
+        assert_eq!(text("& 'a mut T"), "&'a mut T");
+        assert_eq!(text("(Dir , File)"), "(Dir, File)");
+        assert_eq!(text("[u8; 4]"), "[u8; 4]");
+        assert_eq!(
+            text("Box<dyn Fn(u8) -> u8 + Send>"),
+            "Box<dyn Fn(u8) -> u8 + Send>"
+        );
+    }
+
+    #[test]
+    fn docs() {
+        let item: ItemFn = syn::parse_quote! {
+            /// Builds the workspace
+            /// in release mode.
+            ///
+            /// More text.
+            fn f() {}
+        };
+        let doc = doc_text(&item.attrs);
+        assert_eq!(doc, "Builds the workspace\nin release mode.\n\nMore text.");
+        assert_eq!(
+            first_paragraph(&doc),
+            "Builds the workspace in release mode."
+        );
+    }
+}

@@ -1,0 +1,447 @@
+//! Parses the arguments of `#[step(..)]` and `#[pipeline(..)]`.
+
+use proc_macro2::{Ident, TokenStream, TokenTree};
+use syn::ext::IdentExt as _;
+use syn::meta::ParseNestedMeta;
+use syn::parse::{ParseBuffer, ParseStream, Parser as _};
+use syn::{LitBool, LitStr, Token};
+
+use crate::ctxt::Ctxt;
+
+/// Every key `#[step(..)]` accepts, in the order error messages list them.
+const STEP_KEYS: &[&str] = &[
+    "image",
+    "cache",
+    "env",
+    "workdir",
+    "user",
+    "timeout",
+    "version",
+    "side_effect",
+    "name",
+    "network",
+    "memory",
+    "cpus",
+    "docker_socket",
+];
+
+/// The settings written in `#[step(..)]`, each kept with its literal for spans.
+#[derive(Default)]
+pub(crate) struct StepAttrs {
+    pub(crate) image: Option<LitStr>,
+    pub(crate) caches: Vec<(LitStr, LitStr)>,
+    pub(crate) env: Vec<(String, LitStr)>,
+    pub(crate) workdir: Option<LitStr>,
+    pub(crate) user: Option<LitStr>,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) version: Option<LitStr>,
+    pub(crate) side_effect: bool,
+    pub(crate) name: Option<LitStr>,
+    pub(crate) network: Option<bool>,
+    pub(crate) memory: Option<u64>,
+    pub(crate) millicpus: Option<u32>,
+    pub(crate) docker_socket: bool,
+}
+
+/// The settings written in `#[pipeline(..)]`.
+#[derive(Default)]
+pub(crate) struct PipelineAttrs {
+    pub(crate) name: Option<LitStr>,
+}
+
+/// Parses `#[step(..)]`'s arguments, recording every problem in `cx`.
+pub(crate) fn parse_step(args: TokenStream, cx: &mut Ctxt) -> StepAttrs {
+    let mut attrs = StepAttrs::default();
+    let mut seen: Vec<String> = Vec::new();
+    let parser = syn::meta::parser(|meta| {
+        let Some(key) = known_key(&meta, STEP_KEYS, "step", cx) else {
+            return skip_value(meta.input);
+        };
+        let repeatable = matches!(key.as_str(), "cache" | "env");
+        if !repeatable && seen.contains(&key) {
+            cx.error_spanned_by(&meta.path, format!("duplicate step attribute `{key}`"));
+            return skip_value(meta.input);
+        }
+        seen.push(key.clone());
+        if let Err(err) = step_value(&key, &meta, &mut attrs) {
+            cx.syn_error(err);
+            skip_value(meta.input)?;
+        }
+        Ok(())
+    });
+    if let Err(err) = parser.parse2(args) {
+        cx.syn_error(err);
+    }
+    attrs
+}
+
+/// Parses `#[pipeline(..)]`'s arguments, recording every problem in `cx`.
+pub(crate) fn parse_pipeline(args: TokenStream, cx: &mut Ctxt) -> PipelineAttrs {
+    let mut attrs = PipelineAttrs::default();
+    let parser = syn::meta::parser(|meta| {
+        let Some(key) = known_key(&meta, &["name"], "pipeline", cx) else {
+            return skip_value(meta.input);
+        };
+        if attrs.name.is_some() {
+            cx.error_spanned_by(&meta.path, format!("duplicate pipeline attribute `{key}`"));
+            return skip_value(meta.input);
+        }
+        match meta
+            .value()
+            .and_then(|v| v.parse::<LitStr>())
+            .and_then(name)
+        {
+            Ok(lit) => attrs.name = Some(lit),
+            Err(err) => {
+                cx.syn_error(err);
+                skip_value(meta.input)?;
+            }
+        }
+        Ok(())
+    });
+    if let Err(err) = parser.parse2(args) {
+        cx.syn_error(err);
+    }
+    attrs
+}
+
+/// The key of `meta` if it is one of `keys`; otherwise records an error listing them.
+fn known_key(
+    meta: &ParseNestedMeta<'_>,
+    keys: &[&str],
+    what: &str,
+    cx: &mut Ctxt,
+) -> Option<String> {
+    let key = meta.path.get_ident().map(|ident| ident.unraw().to_string());
+    match key {
+        Some(key) if keys.contains(&key.as_str()) => Some(key),
+        _ => {
+            let written = meta
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect::<Vec<_>>()
+                .join("::");
+            let expected = keys
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let msg = if keys.len() == 1 {
+                format!("unknown {what} attribute `{written}`, expected {expected}")
+            } else {
+                format!("unknown {what} attribute `{written}`, expected one of {expected}")
+            };
+            cx.error_spanned_by(&meta.path, msg);
+            None
+        }
+    }
+}
+
+/// Skips what is left of one argument, up to the next top-level comma.
+fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<TokenTree>()?;
+    }
+    Ok(())
+}
+
+fn step_value(key: &str, meta: &ParseNestedMeta<'_>, attrs: &mut StepAttrs) -> syn::Result<()> {
+    match key {
+        "image" => attrs.image = Some(non_empty(string(meta)?, "image")?),
+        "cache" => cache(meta, attrs)?,
+        "env" => env(meta, attrs)?,
+        "workdir" => attrs.workdir = Some(absolute(string(meta)?, "workdir")?),
+        "user" => attrs.user = Some(non_empty(string(meta)?, "user")?),
+        "timeout" => {
+            let lit = string(meta)?;
+            let ms = parse_duration_ms(&lit.value()).map_err(|msg| err(&lit, msg))?;
+            attrs.timeout_ms = Some(ms);
+        }
+        "version" => attrs.version = Some(non_empty(string(meta)?, "version")?),
+        "side_effect" => attrs.side_effect = flag(meta, "side_effect")?,
+        "name" => attrs.name = Some(name(string(meta)?)?),
+        "network" => attrs.network = Some(meta.value()?.parse::<LitBool>()?.value),
+        "memory" => {
+            let lit = string(meta)?;
+            let bytes = parse_memory(&lit.value()).map_err(|msg| err(&lit, msg))?;
+            attrs.memory = Some(bytes);
+        }
+        "cpus" => {
+            let lit = string(meta)?;
+            let millis = parse_millicpus(&lit.value()).map_err(|msg| err(&lit, msg))?;
+            attrs.millicpus = Some(millis);
+        }
+        "docker_socket" => attrs.docker_socket = flag(meta, "docker_socket")?,
+        _ => unreachable!("key `{key}` is in STEP_KEYS but has no parser"),
+    }
+    Ok(())
+}
+
+fn err(lit: &LitStr, msg: String) -> syn::Error {
+    syn::Error::new(lit.span(), msg)
+}
+
+fn string(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
+    meta.value()?.parse()
+}
+
+fn non_empty(lit: LitStr, key: &str) -> syn::Result<LitStr> {
+    if lit.value().trim().is_empty() {
+        return Err(err(&lit, format!("`{key}` must not be empty")));
+    }
+    Ok(lit)
+}
+
+fn absolute(lit: LitStr, key: &str) -> syn::Result<LitStr> {
+    if !lit.value().starts_with('/') {
+        let msg = format!("`{key}` must be an absolute path in the container, like `/src`");
+        return Err(err(&lit, msg));
+    }
+    Ok(lit)
+}
+
+/// A name is a graph label: non-empty, and without the `/` that separates nested pipelines.
+fn name(lit: LitStr) -> syn::Result<LitStr> {
+    let value = lit.value();
+    if value.trim().is_empty() {
+        return Err(err(&lit, "`name` must not be empty".to_owned()));
+    }
+    if value.contains('/') || value.chars().any(char::is_whitespace) {
+        let msg = format!("invalid name `{value}`: a name cannot contain `/` or whitespace");
+        return Err(err(&lit, msg));
+    }
+    Ok(lit)
+}
+
+fn flag(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<bool> {
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        Ok(true)
+    } else {
+        Err(meta.error(format!("`{key}` is a flag and takes no value")))
+    }
+}
+
+/// `cache("/container/path" = "volume", ..)`.
+fn cache(meta: &ParseNestedMeta<'_>, attrs: &mut StepAttrs) -> syn::Result<()> {
+    let content = parens(meta, r#"cache("/container/path" = "volume")"#)?;
+    loop {
+        if content.is_empty() {
+            break;
+        }
+        let path = absolute(content.parse::<LitStr>()?, "cache")?;
+        content.parse::<Token![=]>()?;
+        let volume = non_empty(content.parse::<LitStr>()?, "cache")?;
+        if attrs.caches.iter().any(|(p, _)| p.value() == path.value()) {
+            let msg = format!("duplicate cache path `{}`", path.value());
+            return Err(err(&path, msg));
+        }
+        attrs.caches.push((path, volume));
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(())
+}
+
+/// `env(KEY = "value", ..)`; a key may also be a string literal.
+fn env(meta: &ParseNestedMeta<'_>, attrs: &mut StepAttrs) -> syn::Result<()> {
+    let content = parens(meta, r#"env(KEY = "value")"#)?;
+    loop {
+        if content.is_empty() {
+            break;
+        }
+        let (key, key_span) = if content.peek(LitStr) {
+            let lit = content.parse::<LitStr>()?;
+            (lit.value(), lit.span())
+        } else {
+            let ident = content.call(Ident::parse_any)?;
+            (ident.unraw().to_string(), ident.span())
+        };
+        if key.is_empty() || key.contains('=') {
+            let msg = format!("invalid environment variable name `{key}`");
+            return Err(syn::Error::new(key_span, msg));
+        }
+        content.parse::<Token![=]>()?;
+        let value = content.parse::<LitStr>()?;
+        if attrs.env.iter().any(|(k, _)| *k == key) {
+            let msg = format!("duplicate environment variable `{key}`");
+            return Err(syn::Error::new(key_span, msg));
+        }
+        attrs.env.push((key, value));
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(())
+}
+
+fn parens<'a>(meta: &ParseNestedMeta<'a>, example: &str) -> syn::Result<ParseBuffer<'a>> {
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(format!("expected a list, like `{example}`")));
+    }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    Ok(content)
+}
+
+/// Parses `90s`, `10m`, `1h30m`, `500ms` into milliseconds.
+pub(crate) fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let invalid = || {
+        format!(
+            "invalid timeout `{text}`, expected a duration like `90s`, `10m`, `1h30m` or `500ms`"
+        )
+    };
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let (unit_ms, len) = if rest.starts_with("ms") {
+            (1, 2)
+        } else if rest.starts_with('h') {
+            (3_600_000, 1)
+        } else if rest.starts_with('m') {
+            (60_000, 1)
+        } else if rest.starts_with('s') {
+            (1_000, 1)
+        } else {
+            return Err(invalid());
+        };
+        rest = &rest[len..];
+        total = number
+            .checked_mul(unit_ms)
+            .and_then(|ms| total.checked_add(ms))
+            .ok_or_else(|| format!("timeout `{text}` is too long"))?;
+    }
+    if total == 0 {
+        return Err(format!("timeout `{text}` must be longer than zero"));
+    }
+    Ok(total)
+}
+
+/// Parses `512m`, `2g`, `64k` or a plain byte count into bytes (binary units, like Docker).
+pub(crate) fn parse_memory(text: &str) -> Result<u64, String> {
+    let invalid = || {
+        format!(
+            "invalid memory size `{text}`, expected bytes or a number with `k`, `m` or `g`, like `512m` or `2g`"
+        )
+    };
+    let trimmed = text.trim();
+    let (number, unit) = match trimmed.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&trimmed[..i], c.to_ascii_lowercase()),
+        _ => (trimmed, 'b'),
+    };
+    let shift = match unit {
+        'b' => 0,
+        'k' => 10,
+        'm' => 20,
+        'g' => 30,
+        _ => return Err(invalid()),
+    };
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let n: u64 = number.parse().map_err(|_| invalid())?;
+    let bytes = n
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("memory size `{text}` is too large"))?;
+    if bytes == 0 {
+        return Err(format!("memory size `{text}` must be larger than zero"));
+    }
+    Ok(bytes)
+}
+
+/// Parses `1.5`, `2`, `0.25` into thousandths of a CPU.
+pub(crate) fn parse_millicpus(text: &str) -> Result<u32, String> {
+    let invalid =
+        || format!("invalid CPU count `{text}`, expected a positive number like `2` or `1.5`");
+    let trimmed = text.trim();
+    let (whole, frac) = trimmed.split_once('.').unwrap_or((trimmed, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(frac) || frac.len() > 3 {
+        return Err(invalid());
+    }
+    let whole: u32 = whole.parse().map_err(|_| invalid())?;
+    let frac: u32 = format!("{frac:0<3}").parse().map_err(|_| invalid())?;
+    let millis = whole
+        .checked_mul(1000)
+        .and_then(|m| m.checked_add(frac))
+        .ok_or_else(invalid)?;
+    if millis == 0 {
+        return Err(format!("CPU count `{text}` must be larger than zero"));
+    }
+    Ok(millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("90s"), Ok(90_000));
+        assert_eq!(parse_duration_ms("10m"), Ok(600_000));
+        assert_eq!(parse_duration_ms("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_duration_ms("500ms"), Ok(500));
+        for bad in ["ten", "", "10", "m", "1x", "0s", "1.5m", "-1s"] {
+            assert!(parse_duration_ms(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("512m"), Ok(512 << 20));
+        assert_eq!(parse_memory("2g"), Ok(2 << 30));
+        assert_eq!(parse_memory("2G"), Ok(2 << 30));
+        assert_eq!(parse_memory("1024"), Ok(1024));
+        for bad in ["", "g", "1.5g", "2x", "0", "-1m"] {
+            assert!(parse_memory(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cpu_counts() {
+        assert_eq!(parse_millicpus("1.5"), Ok(1500));
+        assert_eq!(parse_millicpus("2"), Ok(2000));
+        assert_eq!(parse_millicpus("0.25"), Ok(250));
+        for bad in ["", "0", "1.2345", ".5", "one", "-1"] {
+            assert!(parse_millicpus(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn collects_every_error() {
+        let mut cx = Ctxt::new();
+        let args: TokenStream = syn::parse_quote!(
+            imgae = "x",
+            timeout = "ten",
+            image = "a",
+            image = "b",
+            side_effect,
+            cpus = "many"
+        );
+        let attrs = parse_step(args, &mut cx);
+        assert_eq!(attrs.image.map(|l| l.value()).as_deref(), Some("a"));
+        assert!(attrs.side_effect);
+        let err = cx.check().expect_err("four errors");
+        let messages: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages.len(), 4, "{messages:#?}");
+        assert!(messages[0].starts_with("unknown step attribute `imgae`, expected one of `image`"));
+        assert!(messages[1].starts_with("invalid timeout `ten`"));
+        assert_eq!(messages[2], "duplicate step attribute `image`");
+        assert!(messages[3].starts_with("invalid CPU count `many`"));
+    }
+}

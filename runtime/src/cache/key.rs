@@ -1,0 +1,202 @@
+//! Step keys: the structured record of everything a step's result depends on, and its digest.
+//!
+//! The record is kept beside the result (and as the step's "last key") so a later miss can be
+//! explained component by component. Its canonical encoding is compact JSON: struct fields in
+//! declaration order, maps sorted by key (`BTreeMap`), digests as hex, so equal records always
+//! encode to the same bytes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Digest;
+use crate::artifact::Artifact;
+use crate::graph::StepInfo;
+
+/// The version of the key format and of everything the key covers; bump it to invalidate
+/// every cached result, e.g. when hashing rules change.
+pub const CACHE_FORMAT: u32 = 1;
+
+/// What kind of artifact an input or output is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactKind {
+    /// A folder; its digest is the root tree's digest.
+    Dir,
+    /// A file; its digest is the digest of its bytes.
+    File,
+    /// A serde value; its digest is the digest of its canonical JSON.
+    Value,
+}
+
+/// One input of a step, as it enters the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRecord {
+    /// Folder, file or value.
+    pub kind: ArtifactKind,
+    /// The content digest. For a folder this is also the digest of its root tree, which the
+    /// explainer loads from the store to list the paths that changed.
+    pub digest: Digest,
+    /// The label of the step that produced this input, when it came from a handle. Only its
+    /// output's content counts, so an upstream rebuild with the same output is still a hit
+    /// (early cutoff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+}
+
+impl InputRecord {
+    /// The record of `artifact`, produced by step `upstream` if it came from a handle.
+    pub fn of(artifact: &Artifact, upstream: Option<&str>) -> Self {
+        let kind = match artifact {
+            Artifact::Dir(_) => ArtifactKind::Dir,
+            Artifact::File(_) => ArtifactKind::File,
+            Artifact::Value(_) => ArtifactKind::Value,
+        };
+        Self {
+            kind,
+            digest: artifact.digest(),
+            upstream: upstream.map(str::to_owned),
+        }
+    }
+}
+
+/// Everything a step's result depends on; see the [module docs](self).
+///
+/// ```
+/// use tanto::Digest;
+/// use tanto::cache::{ArtifactKind, InputRecord, KeyRecord};
+///
+/// let mut key = KeyRecord::new("ci::fmt", "c0de");
+/// key.image = Some("sha256:1234".into());
+/// key.inputs.insert(
+///     "src".into(),
+///     InputRecord { kind: ArtifactKind::Dir, digest: Digest::of(b"tree"), upstream: None },
+/// );
+/// let same = key.clone();
+/// assert_eq!(key.digest(), same.digest());
+/// key.settings.insert("env.RUSTFLAGS".into(), "-Dwarnings".into());
+/// assert_ne!(key.digest(), same.digest());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// [`CACHE_FORMAT`] when the record was made.
+    pub format: u32,
+    /// The step fn's full path, `crate::module::fn`.
+    pub step: String,
+    /// The digest of the step fn's tokens, fixed at compile time.
+    pub code: String,
+    /// The step's `version = ".."` salt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The resolved image id (never a bare tag), when the step runs a container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Container settings by name: `env.NAME`, `workdir`, `user`, `network`, `memory`,
+    /// `cpus`, `cache./mount/path`, `docker_socket`.
+    pub settings: BTreeMap<String, String>,
+    /// Each input by parameter name.
+    pub inputs: BTreeMap<String, InputRecord>,
+}
+
+impl KeyRecord {
+    /// A record for step `step` with code digest `code`, no settings and no inputs yet.
+    pub fn new(step: impl Into<String>, code: impl Into<String>) -> Self {
+        Self {
+            format: CACHE_FORMAT,
+            step: step.into(),
+            code: code.into(),
+            version: None,
+            image: None,
+            settings: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+        }
+    }
+
+    /// The record of a step from its metadata and resolved image id; add the inputs with
+    /// [`KeyRecord::input`].
+    pub fn for_step(info: &StepInfo, image_id: Option<&str>) -> Self {
+        let s = &info.settings;
+        let mut key = Self::new(info.path, info.code_digest);
+        key.version = s.version.map(str::to_owned);
+        key.image = image_id.map(str::to_owned);
+        let settings = &mut key.settings;
+        for (name, value) in s.env {
+            settings.insert(format!("env.{name}"), (*value).to_owned());
+        }
+        for (path, volume) in s.caches {
+            settings.insert(format!("cache.{path}"), (*volume).to_owned());
+        }
+        if let Some(w) = s.workdir {
+            settings.insert("workdir".into(), w.into());
+        }
+        if let Some(u) = s.user {
+            settings.insert("user".into(), u.into());
+        }
+        if let Some(m) = s.memory {
+            settings.insert("memory".into(), m.to_string());
+        }
+        if let Some(c) = s.millicpus {
+            settings.insert("cpus".into(), format!("{}.{:03}", c / 1000, c % 1000));
+        }
+        settings.insert("network".into(), s.network.to_string());
+        settings.insert("docker_socket".into(), s.docker_socket.to_string());
+        key
+    }
+
+    /// Adds input `param`.
+    pub fn input(mut self, param: impl Into<String>, input: InputRecord) -> Self {
+        self.inputs.insert(param.into(), input);
+        self
+    }
+
+    /// The canonical encoding that [`KeyRecord::digest`] hashes.
+    pub fn canonical_json(&self) -> String {
+        // Serializing plain structs, strings and BTreeMaps cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The step's key: BLAKE3 of the canonical encoding, without the upstream labels (only
+    /// an upstream output's content counts, so renaming the step that made it is no miss).
+    pub fn digest(&self) -> Digest {
+        let mut bare = self.clone();
+        for input in bare.inputs.values_mut() {
+            input.upstream = None;
+        }
+        let mut h = blake3::Hasher::new();
+        h.update(b"tanto-key\0");
+        h.update(bare.canonical_json().as_bytes());
+        h.finalize().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::StepSettings;
+
+    #[test]
+    fn settings_enter_the_key_sorted() {
+        let info = StepInfo {
+            name: "build",
+            path: "ci::build",
+            doc: "",
+            code_digest: "abc",
+            params: &[],
+            output: "Dir",
+            settings: StepSettings {
+                env: &[("B", "2"), ("A", "1")],
+                millicpus: Some(1500),
+                ..StepSettings::DEFAULT
+            },
+        };
+        let key = KeyRecord::for_step(&info, Some("sha256:x"));
+        let names: Vec<_> = key.settings.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["cpus", "docker_socket", "env.A", "env.B", "network"]
+        );
+        assert_eq!(key.settings["cpus"], "1.500");
+        let back: KeyRecord = serde_json::from_str(&key.canonical_json()).expect("parses");
+        assert_eq!(back.digest(), key.digest());
+    }
+}

@@ -1,0 +1,247 @@
+//! The action cache: step key → result record, and each step's last key.
+//!
+//! A record file is sealed: its first line is the BLAKE3 hex digest of the JSON that follows,
+//! so a torn or edited record is detected on read and treated as a miss.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Store, discard, touch};
+use crate::Digest;
+use crate::artifact::Artifact;
+use crate::cache::key::{ArtifactKind, KeyRecord};
+use crate::cache::tree::EntryKind;
+use crate::error::{Error, Result};
+
+/// One output of a step as recorded in the action cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    /// Folder, file or value.
+    pub kind: ArtifactKind,
+    /// Tree digest of a folder, content digest of a file, digest of a value's canonical JSON.
+    pub digest: Digest,
+    /// A file's size, checked against its blob on lookup.
+    #[serde(default)]
+    pub size: u64,
+    /// A file's executable bit.
+    #[serde(default)]
+    pub executable: bool,
+    /// A value, inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+}
+
+impl OutputRecord {
+    /// The record of an output already in the store (see [`Store::ingest_dir`] and
+    /// [`Store::ingest_file`]). A file that cannot be stat'ed gets an impossible size, so
+    /// the record can never hit: a missing output is a miss.
+    pub fn of(artifact: &Artifact) -> Self {
+        let mut record = Self {
+            kind: ArtifactKind::Value,
+            digest: artifact.digest(),
+            size: 0,
+            executable: false,
+            value: None,
+        };
+        match artifact {
+            Artifact::Dir(_) => record.kind = ArtifactKind::Dir,
+            Artifact::File(f) => {
+                record.kind = ArtifactKind::File;
+                record.executable = f.is_executable();
+                record.size = std::fs::metadata(f.path()).map_or(u64::MAX, |m| m.len());
+            }
+            Artifact::Value(v) => record.value = Some(v.clone()),
+        }
+        record
+    }
+}
+
+/// A step's cached result: its key, its outputs, and when and how long it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionResult {
+    /// The full key record, kept so a later miss can be explained.
+    pub key: KeyRecord,
+    /// The outputs, in the step's output order.
+    pub outputs: Vec<OutputRecord>,
+    /// When the step finished.
+    pub created: SystemTime,
+    /// How long the step ran.
+    pub duration: Duration,
+}
+
+impl ActionResult {
+    /// A result for `key` with `outputs` (already in the store), created now.
+    pub fn new(key: KeyRecord, outputs: &[Artifact], duration: Duration) -> Self {
+        Self {
+            key,
+            outputs: outputs.iter().map(OutputRecord::of).collect(),
+            created: SystemTime::now(),
+            duration,
+        }
+    }
+}
+
+/// Seals `json` with its checksum line.
+fn seal(json: &str) -> Vec<u8> {
+    let mut out = Digest::of(json.as_bytes()).to_hex().into_bytes();
+    out.push(b'\n');
+    out.extend_from_slice(json.as_bytes());
+    out
+}
+
+/// The JSON inside a sealed record, if its checksum holds.
+fn unseal(bytes: &[u8]) -> Option<&[u8]> {
+    let (sum, json) = bytes.split_at_checked(65)?;
+    let sum = std::str::from_utf8(sum.strip_suffix(b"\n")?).ok()?;
+    (sum.parse::<Digest>().ok()? == Digest::of(json)).then_some(json)
+}
+
+/// Reads and verifies a sealed record; a damaged one is discarded and reads as `None`.
+pub(super) fn read_sealed<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
+    };
+    let parsed = unseal(&bytes).and_then(|json| serde_json::from_slice(json).ok());
+    if parsed.is_none() {
+        discard(path, "record is truncated or does not match its checksum");
+    }
+    Ok(parsed)
+}
+
+impl Store {
+    pub(super) fn action_path(&self, key: &Digest) -> PathBuf {
+        let hex = key.to_hex();
+        self.root.join("ac").join(&hex[..2]).join(hex)
+    }
+
+    fn last_key_path(&self, step: &str) -> PathBuf {
+        self.root
+            .join("last")
+            .join(Digest::of(step.as_bytes()).to_hex())
+    }
+
+    /// The cached result of the step whose key is `key` (a [`KeyRecord::digest`]), if there
+    /// is one whose outputs are all still in the store. A damaged record is discarded and
+    /// reads as a miss; a hit marks the record as recently used for [`Store::prune`].
+    pub fn lookup(&self, key: &Digest) -> Result<Option<ActionResult>> {
+        let path = self.action_path(key);
+        let Some(result) = read_sealed::<ActionResult>(&path)? else {
+            return Ok(None);
+        };
+        if result.key.digest() != *key {
+            discard(&path, "record belongs to another key");
+            return Ok(None);
+        }
+        for output in &result.outputs {
+            if !self.has_output(output)? {
+                tracing::debug!(digest = %output.digest.short(), "a cached output is gone; treating it as a miss");
+                return Ok(None);
+            }
+        }
+        touch(&path);
+        Ok(Some(result))
+    }
+
+    /// Records `result` under `key`, which must be the digest of `result.key`. Only call this
+    /// for a step that succeeded and whose outputs are in the store: failures, timeouts and
+    /// missing outputs are never recorded.
+    pub fn record(&self, key: &Digest, result: &ActionResult) -> Result<()> {
+        if result.key.digest() != *key {
+            return Err(Error::Store(format!(
+                "refusing to record a result under key {} that belongs to key {}",
+                key.short(),
+                result.key.digest().short()
+            )));
+        }
+        let json = serde_json::to_string(result)
+            .map_err(|e| Error::Store(format!("cannot encode an action record: {e}")))?;
+        self.write_atomic(&self.action_path(key), &seal(&json), true)
+    }
+
+    /// The artifacts of a cached result, in output order.
+    pub fn outputs(&self, result: &ActionResult) -> Result<Vec<Artifact>> {
+        result.outputs.iter().map(|o| self.realize(o)).collect()
+    }
+
+    /// The artifact an output record stands for: a checkout, a blob, or the inline value.
+    pub fn realize(&self, output: &OutputRecord) -> Result<Artifact> {
+        Ok(match output.kind {
+            ArtifactKind::Dir => Artifact::Dir(self.dir(output.digest)?),
+            ArtifactKind::File => Artifact::File(self.file_as(output.digest, output.executable)?),
+            ArtifactKind::Value => Artifact::Value(output.value.clone().unwrap_or_default()),
+        })
+    }
+
+    /// The key the step labelled `step` ran with last, for explaining a miss.
+    pub fn last_key(&self, step: &str) -> Result<Option<KeyRecord>> {
+        read_sealed(&self.last_key_path(step))
+    }
+
+    /// Remembers `key` as the last key of the step labelled `step`.
+    pub fn set_last_key(&self, step: &str, key: &KeyRecord) -> Result<()> {
+        let json = key.canonical_json();
+        self.write_atomic(&self.last_key_path(step), &seal(&json), true)
+    }
+
+    fn has_output(&self, output: &OutputRecord) -> Result<bool> {
+        match output.kind {
+            ArtifactKind::Value => Ok(output.value.is_some()),
+            ArtifactKind::File => {
+                Ok(self.blob_len(&output.digest, output.executable) == Some(output.size))
+            }
+            ArtifactKind::Dir => {
+                if self.checkout_path(&output.digest).is_dir() {
+                    return Ok(true);
+                }
+                self.has_tree_closure(&output.digest)
+            }
+        }
+    }
+
+    fn blob_len(&self, digest: &Digest, executable: bool) -> Option<u64> {
+        std::fs::metadata(self.blob_path(digest, executable))
+            .ok()
+            .map(|m| m.len())
+    }
+
+    /// Whether the tree `digest`, its sub-trees and all their blobs (of the right size) are
+    /// in the store.
+    fn has_tree_closure(&self, digest: &Digest) -> Result<bool> {
+        let Some(tree) = self.tree(digest)? else {
+            return Ok(false);
+        };
+        for e in tree.entries() {
+            let present = match e.kind {
+                EntryKind::File | EntryKind::Exec => {
+                    self.blob_len(&e.digest, e.kind == EntryKind::Exec) == Some(e.size)
+                }
+                EntryKind::Dir => self.has_tree_closure(&e.digest)?,
+                EntryKind::Symlink => true,
+            };
+            if !present {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_detects_damage() {
+        let sealed = seal(r#"{"a":1}"#);
+        assert_eq!(unseal(&sealed), Some(&br#"{"a":1}"#[..]));
+        assert_eq!(unseal(&sealed[..sealed.len() - 1]), None);
+        let mut edited = sealed.clone();
+        let last = edited.len() - 2;
+        edited[last] = b'2';
+        assert_eq!(unseal(&edited), None);
+    }
+}

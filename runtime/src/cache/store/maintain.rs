@@ -1,0 +1,524 @@
+//! Keeping the store healthy: statistics, pruning least recently used results, verification.
+//!
+//! Pruning is mark and sweep. Action records are ordered by last use (a lookup hit refreshes
+//! the record's mtime); the oldest are dropped until the store fits, then every blob, tree and
+//! checkout that no remaining record (or step's last key) reaches is removed. Objects changed
+//! within the grace period are spared, since a concurrent run may have just written them and
+//! not yet recorded the result that reaches them. A run that loses such a race sees a missing
+//! output, which is a miss, never a wrong hit.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::action::read_sealed;
+use super::{Store, remove_tree};
+use crate::Digest;
+use crate::cache::hash::{DirFilter, hash_dir_with, hash_file_contents};
+use crate::cache::key::{ArtifactKind, KeyRecord};
+use crate::cache::statcache::StatCache;
+use crate::cache::store::ActionResult;
+use crate::cache::tree::{EntryKind, Tree};
+use crate::error::{Error, Result};
+
+/// How much the store holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Action records (cached step results).
+    pub entries: u64,
+    /// File blobs.
+    pub blobs: u64,
+    /// Tree objects.
+    pub trees: u64,
+    /// Materialized read-only folders (hardlinks; they add no blob bytes).
+    pub checkouts: u64,
+    /// Bytes of blobs, trees and records.
+    pub bytes: u64,
+}
+
+/// What [`Store::prune_with`] may remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneOptions {
+    /// Drop least recently used results until the store holds at most this many bytes.
+    pub max_bytes: Option<u64>,
+    /// Drop results not used for this long.
+    pub max_age: Option<Duration>,
+    /// Spare unreferenced objects changed this recently (a running step may be about to
+    /// record a result that uses them).
+    pub grace: Duration,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        Self {
+            max_bytes: None,
+            max_age: None,
+            grace: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// What a prune removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Action records removed.
+    pub records: u64,
+    /// Blobs removed.
+    pub blobs: u64,
+    /// Trees removed.
+    pub trees: u64,
+    /// Checkouts removed.
+    pub checkouts: u64,
+    /// Bytes of blobs, trees and records freed.
+    pub bytes_freed: u64,
+}
+
+/// What [`Store::verify`] checked and the damage it found (and removed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Blobs re-hashed.
+    pub blobs: u64,
+    /// Trees re-hashed.
+    pub trees: u64,
+    /// Action records and last keys checked.
+    pub records: u64,
+    /// Checkouts re-hashed.
+    pub checkouts: u64,
+    /// One line per damaged entry, which has been removed.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether nothing was damaged.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl std::fmt::Display for StoreStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "cached results  {}", self.entries)?;
+        writeln!(f, "blobs           {}", self.blobs)?;
+        writeln!(f, "trees           {}", self.trees)?;
+        writeln!(f, "checkouts       {}", self.checkouts)?;
+        writeln!(f, "size            {}", human_bytes(self.bytes))
+    }
+}
+
+impl std::fmt::Display for PruneReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "removed {} cached results, {} blobs, {} trees, {} checkouts; freed {}",
+            self.records,
+            self.blobs,
+            self.trees,
+            self.checkouts,
+            human_bytes(self.bytes_freed)
+        )
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// One file found in a sharded object folder.
+struct Object {
+    path: PathBuf,
+    name: String,
+    size: u64,
+    /// The later of mtime and ctime, in nanoseconds since the epoch.
+    changed: i128,
+    mtime: SystemTime,
+}
+
+fn list_objects(dir: &Path) -> Vec<Object> {
+    let mut out = Vec::new();
+    let Ok(shards) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for shard in shards.flatten() {
+        let Ok(files) = std::fs::read_dir(shard.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let Ok(meta) = f.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            out.push(Object {
+                path: f.path(),
+                name: f.file_name().to_string_lossy().into_owned(),
+                size: meta.len(),
+                changed: changed_ns(&meta),
+                mtime: meta.modified().unwrap_or(UNIX_EPOCH),
+            });
+        }
+    }
+    out
+}
+
+fn changed_ns(meta: &std::fs::Metadata) -> i128 {
+    let m = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+    let c = i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec());
+    m.max(c)
+}
+
+fn ns_since_epoch(t: SystemTime) -> i128 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
+}
+
+/// A blob's identity: content digest and executable variant.
+type BlobId = (Digest, bool);
+
+fn parse_blob_name(name: &str) -> Option<BlobId> {
+    match name.strip_suffix(".x") {
+        Some(hex) => Some((hex.parse().ok()?, true)),
+        None => Some((name.parse().ok()?, false)),
+    }
+}
+
+/// The objects one record (or last key) keeps alive.
+#[derive(Default)]
+struct Reach {
+    blobs: HashSet<BlobId>,
+    trees: HashSet<Digest>,
+}
+
+impl Store {
+    /// Counts what the store holds.
+    pub fn stats(&self) -> Result<StoreStats> {
+        let blobs = list_objects(&self.root.join("blobs"));
+        let trees = list_objects(&self.root.join("trees"));
+        let records = list_objects(&self.root.join("ac"));
+        let checkouts = std::fs::read_dir(self.root.join("checkouts"))
+            .map(|d| d.flatten().count() as u64)
+            .unwrap_or(0);
+        let bytes = [&blobs, &trees, &records]
+            .iter()
+            .flat_map(|v| v.iter())
+            .map(|o| o.size)
+            .sum();
+        Ok(StoreStats {
+            entries: records.len() as u64,
+            blobs: blobs.len() as u64,
+            trees: trees.len() as u64,
+            checkouts,
+            bytes,
+        })
+    }
+
+    /// Removes least recently used results until the store holds at most `max_bytes`, and
+    /// results unused for longer than `max_age`, then everything they alone reached; see
+    /// [`Store::prune_with`].
+    pub fn prune(&self, max_bytes: Option<u64>, max_age: Option<Duration>) -> Result<PruneReport> {
+        self.prune_with(&PruneOptions {
+            max_bytes,
+            max_age,
+            ..PruneOptions::default()
+        })
+    }
+
+    /// Prunes as `options` say; see the [module docs](self). Only one prune runs at a time
+    /// (a file lock); runs using the store meanwhile need no lock.
+    pub fn prune_with(&self, options: &PruneOptions) -> Result<PruneReport> {
+        let lock_path = self.root.join("prune.lock");
+        let lock = std::fs::File::create(&lock_path)
+            .map_err(|e| Error::io(format!("open {}", lock_path.display()), e))?;
+        lock.lock()
+            .map_err(|e| Error::io(format!("lock {}", lock_path.display()), e))?;
+
+        let now = SystemTime::now();
+        let mut report = PruneReport::default();
+        let blob_objects = list_objects(&self.root.join("blobs"));
+        let tree_objects = list_objects(&self.root.join("trees"));
+        let blob_sizes: HashMap<BlobId, u64> = blob_objects
+            .iter()
+            .filter_map(|o| Some((parse_blob_name(&o.name)?, o.size)))
+            .collect();
+        let tree_sizes: HashMap<Digest, u64> = tree_objects
+            .iter()
+            .filter_map(|o| Some((o.name.parse().ok()?, o.size)))
+            .collect();
+
+        // Records, newest use first; damaged ones are discarded by `read_sealed`.
+        let mut records: Vec<(Object, ActionResult)> = list_objects(&self.root.join("ac"))
+            .into_iter()
+            .filter_map(|o| Some((read_sealed::<ActionResult>(&o.path).ok()??, o)))
+            .map(|(r, o)| (o, r))
+            .collect();
+        records.sort_by_key(|r| std::cmp::Reverse(r.0.mtime));
+
+        let mut protected = Reach::default();
+        for key in self.last_keys() {
+            self.reach_inputs(&key, &mut protected);
+        }
+        // Each object's bytes belong to the most recently used record reaching it.
+        let mut claimed: HashSet<(Option<BlobId>, Option<Digest>)> = HashSet::new();
+        claim(&protected, &mut claimed, &blob_sizes, &tree_sizes);
+        let mut reaches = Vec::with_capacity(records.len());
+        let mut own_bytes = Vec::with_capacity(records.len());
+        for (object, result) in &records {
+            let reach = self.reach(result);
+            let own = claim(&reach, &mut claimed, &blob_sizes, &tree_sizes);
+            own_bytes.push(own + object.size);
+            reaches.push(reach);
+        }
+
+        let mut keep = vec![true; records.len()];
+        if let Some(max_age) = options.max_age {
+            let cutoff = now.checked_sub(max_age).unwrap_or(UNIX_EPOCH);
+            for (i, (object, _)) in records.iter().enumerate() {
+                keep[i] = object.mtime >= cutoff;
+            }
+        }
+        if let Some(max_bytes) = options.max_bytes {
+            let mut total: u64 = own_bytes
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(b, _)| *b)
+                .sum();
+            total += protected_bytes(&protected, &blob_sizes, &tree_sizes);
+            for i in (0..records.len()).rev() {
+                if total <= max_bytes {
+                    break;
+                }
+                if keep[i] {
+                    keep[i] = false;
+                    total = total.saturating_sub(own_bytes[i]);
+                }
+            }
+        }
+
+        let mut live = protected;
+        for (i, (object, _)) in records.iter().enumerate() {
+            if keep[i] {
+                live.blobs.extend(reaches[i].blobs.iter().copied());
+                live.trees.extend(reaches[i].trees.iter().copied());
+            } else if std::fs::remove_file(&object.path).is_ok() {
+                report.records += 1;
+                report.bytes_freed += object.size;
+            }
+        }
+
+        let spare_after = ns_since_epoch(now.checked_sub(options.grace).unwrap_or(UNIX_EPOCH));
+        for o in &blob_objects {
+            let dead = parse_blob_name(&o.name).is_none_or(|id| !live.blobs.contains(&id));
+            if dead && o.changed < spare_after && std::fs::remove_file(&o.path).is_ok() {
+                report.blobs += 1;
+                report.bytes_freed += o.size;
+            }
+        }
+        for o in &tree_objects {
+            let dead = o
+                .name
+                .parse::<Digest>()
+                .map_or(true, |d| !live.trees.contains(&d));
+            if dead && o.changed < spare_after && std::fs::remove_file(&o.path).is_ok() {
+                report.trees += 1;
+                report.bytes_freed += o.size;
+            }
+        }
+        report.checkouts = self.sweep_checkouts(&live.trees, spare_after);
+        // Staging leftovers of killed runs; a day, since a long step may still be filling one.
+        let day_ago = ns_since_epoch(now - Duration::from_secs(24 * 3600));
+        sweep_tmp(&self.root.join("tmp"), spare_after.min(day_ago));
+        drop(lock);
+        Ok(report)
+    }
+
+    fn last_keys(&self) -> Vec<KeyRecord> {
+        let Ok(entries) = std::fs::read_dir(self.root.join("last")) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| read_sealed(&e.path()).ok().flatten())
+            .collect()
+    }
+
+    /// The trees of a key's folder inputs (kept so misses can be explained).
+    fn reach_inputs(&self, key: &KeyRecord, reach: &mut Reach) {
+        for input in key.inputs.values() {
+            if input.kind == ArtifactKind::Dir {
+                self.reach_tree(input.digest, false, reach);
+            }
+        }
+    }
+
+    fn reach(&self, result: &ActionResult) -> Reach {
+        let mut reach = Reach::default();
+        self.reach_inputs(&result.key, &mut reach);
+        for output in &result.outputs {
+            match output.kind {
+                ArtifactKind::Dir => self.reach_tree(output.digest, true, &mut reach),
+                ArtifactKind::File => {
+                    reach.blobs.insert((output.digest, output.executable));
+                }
+                ArtifactKind::Value => {}
+            }
+        }
+        reach
+    }
+
+    fn reach_tree(&self, digest: Digest, with_blobs: bool, reach: &mut Reach) {
+        if !reach.trees.insert(digest) {
+            return;
+        }
+        let Ok(Some(tree)) = self.tree(&digest) else {
+            return;
+        };
+        for e in tree.entries() {
+            match e.kind {
+                EntryKind::Dir => self.reach_tree(e.digest, with_blobs, reach),
+                EntryKind::File | EntryKind::Exec if with_blobs => {
+                    reach.blobs.insert((e.digest, e.kind == EntryKind::Exec));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn sweep_checkouts(&self, live: &HashSet<Digest>, spare_after: i128) -> u64 {
+        let Ok(entries) = std::fs::read_dir(self.root.join("checkouts")) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let is_live = name
+                .to_str()
+                .and_then(|n| n.parse::<Digest>().ok())
+                .is_some_and(|d| live.contains(&d));
+            let young = e.metadata().is_ok_and(|m| changed_ns(&m) >= spare_after);
+            if !is_live && !young {
+                remove_tree(&e.path());
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Re-hashes every blob, tree, record and checkout, removes what is damaged and reports
+    /// it. Reads everything, so it takes as long as reading the store once.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let mut buf = Vec::new();
+        for o in list_objects(&self.root.join("blobs")) {
+            report.blobs += 1;
+            let ok = parse_blob_name(&o.name).is_some_and(|(digest, _)| {
+                hash_file_contents(&o.path, &mut buf).is_ok_and(|(d, _)| d == digest)
+            });
+            if !ok {
+                report.problems.push(format!("blob {} is damaged", o.name));
+                let _ = std::fs::remove_file(&o.path);
+            }
+        }
+        for o in list_objects(&self.root.join("trees")) {
+            report.trees += 1;
+            let ok = std::fs::read(&o.path).is_ok_and(|bytes| {
+                Digest::of(&bytes).to_hex() == o.name && Tree::decode(&bytes).is_ok()
+            });
+            if !ok {
+                report.problems.push(format!("tree {} is damaged", o.name));
+                let _ = std::fs::remove_file(&o.path);
+            }
+        }
+        for o in list_objects(&self.root.join("ac")) {
+            report.records += 1;
+            let ok = read_sealed::<ActionResult>(&o.path)
+                .ok()
+                .flatten()
+                .is_some_and(|r| r.key.digest().to_hex() == o.name);
+            if !ok {
+                report
+                    .problems
+                    .push(format!("action record {} is damaged", o.name));
+                let _ = std::fs::remove_file(&o.path);
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(self.root.join("last")) {
+            for e in entries.flatten() {
+                report.records += 1;
+                if read_sealed::<KeyRecord>(&e.path()).ok().flatten().is_none() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    report.problems.push(format!("last key {name} is damaged"));
+                }
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(self.root.join("checkouts")) {
+            for e in entries.flatten() {
+                report.checkouts += 1;
+                let name = e.file_name().to_string_lossy().into_owned();
+                let hashed = hash_dir_with(&e.path(), &DirFilter::all(), &StatCache::in_memory());
+                if !hashed.is_ok_and(|h| h.digest.to_hex() == name) {
+                    report.problems.push(format!("checkout {name} is damaged"));
+                    remove_tree(&e.path());
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Marks what `reach` holds as claimed and returns the bytes not claimed before.
+fn claim(
+    reach: &Reach,
+    claimed: &mut HashSet<(Option<BlobId>, Option<Digest>)>,
+    blob_sizes: &HashMap<BlobId, u64>,
+    tree_sizes: &HashMap<Digest, u64>,
+) -> u64 {
+    let mut bytes = 0;
+    for b in &reach.blobs {
+        if claimed.insert((Some(*b), None)) {
+            bytes += blob_sizes.get(b).copied().unwrap_or(0);
+        }
+    }
+    for t in &reach.trees {
+        if claimed.insert((None, Some(*t))) {
+            bytes += tree_sizes.get(t).copied().unwrap_or(0);
+        }
+    }
+    bytes
+}
+
+fn protected_bytes(
+    reach: &Reach,
+    blob_sizes: &HashMap<BlobId, u64>,
+    tree_sizes: &HashMap<Digest, u64>,
+) -> u64 {
+    let mut claimed = HashSet::new();
+    claim(reach, &mut claimed, blob_sizes, tree_sizes)
+}
+
+fn sweep_tmp(tmp: &Path, older_than: i128) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(meta) = e.metadata() else { continue };
+        if changed_ns(&meta) >= older_than {
+            continue;
+        }
+        if meta.is_dir() {
+            remove_tree(&e.path());
+        } else {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! The local content-addressed store: blobs and trees by BLAKE3 digest, read-only folder
+//! checkouts, and the action cache from step keys to results.
+//!
+//! # Layout
+//!
+//! ```text
+//! <root>/tmp/                   staging; every write lands here first, then is renamed
+//! <root>/blobs/ab/<hex>[.x]     file contents, read-only (`.x`: the executable variant)
+//! <root>/trees/ab/<hex>         tree objects in their canonical encoding
+//! <root>/checkouts/<hex>/       read-only folders built from hardlinks to blobs
+//! <root>/ac/ab/<hex>            action records: step key → result, sealed with a checksum
+//! <root>/last/<hex>             the last key of each step label, for explanations
+//! <root>/statcache              the stat cache of hashed input folders
+//! <root>/prune.lock             held while pruning
+//! ```
+//!
+//! # Safety
+//!
+//! Every object is written to a temp file in `tmp/` and renamed into place, so a reader (or a
+//! run killed mid-write) never sees a partial object; records are fsynced first. Objects are
+//! named by content, so concurrent runs writing the same object race harmlessly and no lock is
+//! needed except to keep two prunes apart. Reads are verified: trees and records are re-hashed
+//! on load and blob sizes are checked against the trees, and anything damaged is discarded
+//! with a warning and treated as a miss; [`Store::verify`] re-hashes everything.
+//!
+//! # Why not a library
+//!
+//! `cacache` is the closest fit, but it addresses content by SHA-256/SRI strings and keeps its
+//! own index format, while our digests are BLAKE3 Merkle roots and containers need plain
+//! read-only folders built by hardlinking blobs (which cacache cannot give without copying).
+//! `redb`/`sled` would put blobs inside one database file, so they could neither be
+//! hardlinked nor bind-mounted. The file layout above is the same scheme as Bazel's disk
+//! cache and fits in a few hundred lines over `tempfile`'s atomic persist.
+
+mod action;
+mod maintain;
+
+use std::io::Write as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+pub use action::{ActionResult, OutputRecord};
+pub use maintain::{PruneOptions, PruneReport, StoreStats, VerifyReport};
+
+use crate::cache::hash::{DirFilter, HashedDir, hash_dir_with, hash_file_contents};
+use crate::cache::statcache::StatCache;
+use crate::cache::tree::{EntryKind, Tree, TreeSource};
+use crate::error::{Error, Result};
+use crate::{Digest, Dir, File};
+
+/// The content-addressed store; see the [module docs](self).
+///
+/// Cloning is cheap and shares the loaded stat cache.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    stat_cache: Arc<OnceLock<StatCache>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        for sub in ["tmp", "blobs", "trees", "checkouts", "ac", "last"] {
+            let dir = root.join(sub);
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Error::io(
+                    format!(
+                        "create the cache folder {}; set TANTO_CACHE_DIR to use another",
+                        dir.display()
+                    ),
+                    e,
+                )
+            })?;
+        }
+        Ok(Self {
+            root,
+            stat_cache: Arc::default(),
+        })
+    }
+
+    /// Opens the store at `TANTO_CACHE_DIR`, or else in the user's cache folder
+    /// (`~/.cache/tanto` on Linux).
+    pub fn open_default() -> Result<Self> {
+        Self::open(Self::default_root()?)
+    }
+
+    /// Where [`Store::open_default`] puts the store.
+    pub fn default_root() -> Result<PathBuf> {
+        if let Some(dir) = std::env::var_os("TANTO_CACHE_DIR").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir));
+        }
+        dirs::cache_dir().map(|d| d.join("tanto")).ok_or_else(|| {
+            Error::Store("no user cache folder is known here; set TANTO_CACHE_DIR".into())
+        })
+    }
+
+    /// The store's root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A fresh temporary folder inside the store, on the same file system, for staging.
+    pub fn temp_dir(&self) -> Result<tempfile::TempDir> {
+        tempfile::tempdir_in(self.root.join("tmp"))
+            .map_err(|e| Error::io("create a temporary folder in the store", e))
+    }
+
+    /// The store's stat cache, loaded on first use, for [`hash_dir_with`]; save it after
+    /// hashing ([`Store::hash_input_dir`] does both).
+    pub fn stat_cache(&self) -> &StatCache {
+        self.stat_cache
+            .get_or_init(|| StatCache::load(self.root.join("statcache")))
+    }
+
+    /// Hashes the host folder `path` as a step input, `.gitignore` honoured, on a blocking
+    /// thread: reuses and saves the stat cache, and stores the folder's trees (not its files)
+    /// so a later miss can name the paths that changed. The returned [`Dir`] points at `path`.
+    pub async fn hash_input_dir(&self, path: PathBuf) -> Result<Dir> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let hashed = store.hash_input_dir_with(&path, &DirFilter::default())?;
+            Ok(Dir::new(path, hashed.digest))
+        })
+        .await
+        .map_err(|e| Error::Other(format!("hashing a folder panicked: {e}")))?
+    }
+
+    /// [`Store::hash_input_dir`] with a filter, blocking, returning the whole [`HashedDir`].
+    pub fn hash_input_dir_with(&self, path: &Path, filter: &DirFilter) -> Result<HashedDir> {
+        let cache = self.stat_cache();
+        let hashed = hash_dir_with(path, filter, cache)?;
+        self.put_trees(&hashed)?;
+        if let Err(e) = cache.save() {
+            tracing::warn!("could not save the stat cache: {e}");
+        }
+        Ok(hashed)
+    }
+
+    /// Hashes the host file `path` as a step input. The returned [`File`] points at `path`.
+    pub fn hash_input_file(&self, path: &Path) -> Result<File> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+        if !meta.is_file() {
+            return Err(Error::Usage(format!(
+                "{} is not a file; a `File` input must name a file",
+                path.display()
+            )));
+        }
+        let (digest, _) = hash_file_contents(path, &mut Vec::new())?;
+        let executable = meta.permissions().mode() & 0o111 != 0;
+        Ok(File::new(path, digest, executable))
+    }
+
+    fn blob_path(&self, digest: &Digest, executable: bool) -> PathBuf {
+        let hex = digest.to_hex();
+        let name = if executable {
+            format!("{hex}.x")
+        } else {
+            hex.clone()
+        };
+        self.root.join("blobs").join(&hex[..2]).join(name)
+    }
+
+    fn tree_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.to_hex();
+        self.root.join("trees").join(&hex[..2]).join(hex)
+    }
+
+    fn checkout_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("checkouts").join(digest.to_hex())
+    }
+
+    /// Writes `bytes` to `dest` by temp file + rename; `sync` fsyncs the data first.
+    fn write_atomic(&self, dest: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+        let io = |e| Error::io(format!("write {}", dest.display()), e);
+        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp")).map_err(io)?;
+        tmp.write_all(bytes).map_err(io)?;
+        if sync {
+            tmp.as_file().sync_all().map_err(io)?;
+        }
+        match tmp.persist(dest) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error.kind() == std::io::ErrorKind::NotFound => {
+                create_parent(dest)?;
+                e.file.persist(dest).map(drop).map_err(|e| io(e.error))
+            }
+            Err(e) => Err(io(e.error)),
+        }
+    }
+
+    /// Stores `tree` (if not already there) and returns its digest.
+    pub fn put_tree(&self, tree: &Tree) -> Result<Digest> {
+        let bytes = tree.encode();
+        let digest = Digest::of(&bytes);
+        let path = self.tree_path(&digest);
+        if !path.exists() {
+            self.write_atomic(&path, &bytes, false)?;
+        }
+        Ok(digest)
+    }
+
+    /// Stores the trees (not the files) of a hashed folder, so a later miss can list the
+    /// paths that changed.
+    pub fn put_trees(&self, hashed: &HashedDir) -> Result<()> {
+        for tree in hashed.trees.values() {
+            self.put_tree(tree)?;
+        }
+        Ok(())
+    }
+
+    /// The tree with digest `digest`, verified; `None` when it is missing or was damaged (a
+    /// damaged tree is removed).
+    pub fn tree(&self, digest: &Digest) -> Result<Option<Tree>> {
+        let path = self.tree_path(digest);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
+        };
+        let tree = (Digest::of(&bytes) == *digest)
+            .then(|| Tree::decode(&bytes).ok())
+            .flatten();
+        if tree.is_none() {
+            discard(&path, "tree object does not match its digest");
+        }
+        Ok(tree)
+    }
+
+    /// Moves the file at `src` into the blobs as `digest` (already computed) and returns the
+    /// blob's path. If the blob exists, `src` is removed and the blob is kept.
+    fn put_blob_file(&self, src: &Path, digest: &Digest, executable: bool) -> Result<PathBuf> {
+        let dest = self.blob_path(digest, executable);
+        if dest.exists() {
+            // Refresh its change time so a concurrent prune's grace period covers it.
+            touch(&dest);
+            let _ = std::fs::remove_file(src);
+            return Ok(dest);
+        }
+        let mode = if executable { 0o555 } else { 0o444 };
+        std::fs::set_permissions(src, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(format!("make {} read-only", src.display()), e))?;
+        let io = |e| Error::io(format!("move {} into the store", src.display()), e);
+        match std::fs::rename(src, &dest) {
+            Ok(()) => Ok(dest),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && src.exists() => {
+                create_parent(&dest)?;
+                std::fs::rename(src, &dest).map_err(io)?;
+                Ok(dest)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                let staged = tempfile::NamedTempFile::new_in(self.root.join("tmp")).map_err(io)?;
+                std::fs::copy(src, staged.path()).map_err(io)?;
+                create_parent(&dest)?;
+                staged.persist(&dest).map_err(|e| io(e.error))?;
+                let _ = std::fs::remove_file(src);
+                Ok(dest)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Moves the file at `src` into the store and returns it as a [`File`].
+    pub fn ingest_file(&self, src: &Path, executable: bool) -> Result<File> {
+        let (digest, _) = hash_file_contents(src, &mut Vec::new())?;
+        let path = self.put_blob_file(src, &digest, executable)?;
+        Ok(File::new(path, digest, executable))
+    }
+
+    /// Moves the folder at `src` into the store (every file, ignore files included) and
+    /// returns it as a [`Dir`] whose path is a read-only checkout.
+    pub fn ingest_dir(&self, src: &Path) -> Result<Dir> {
+        let hashed = hash_dir_with(src, &DirFilter::all(), &StatCache::in_memory())?;
+        self.ingest_tree(src, hashed.digest, &hashed)?;
+        for tree in hashed.trees.values() {
+            self.put_tree(tree)?;
+        }
+        let _ = std::fs::remove_dir_all(src);
+        self.dir(hashed.digest)
+    }
+
+    fn ingest_tree(&self, dir: &Path, digest: Digest, hashed: &HashedDir) -> Result<()> {
+        let tree = hashed.trees.get(&digest).ok_or_else(|| {
+            Error::Store(format!("tree {} missing while ingesting", digest.short()))
+        })?;
+        for e in tree.entries() {
+            let path = dir.join(&e.name);
+            match e.kind {
+                EntryKind::File | EntryKind::Exec => {
+                    self.put_blob_file(&path, &e.digest, e.kind == EntryKind::Exec)?;
+                }
+                EntryKind::Dir => self.ingest_tree(&path, e.digest, hashed)?,
+                EntryKind::Symlink => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The file with content digest `digest`, preferring the non-executable blob.
+    pub fn file(&self, digest: Digest) -> Result<File> {
+        if self.blob_path(&digest, false).exists() {
+            return self.file_as(digest, false);
+        }
+        self.file_as(digest, true)
+    }
+
+    /// The file with content digest `digest` and the given executable bit.
+    pub fn file_as(&self, digest: Digest, executable: bool) -> Result<File> {
+        let path = self.blob_path(&digest, executable);
+        if !path.exists() {
+            return Err(Error::Store(format!(
+                "file {} is not in the store at {}",
+                digest.short(),
+                self.root.display()
+            )));
+        }
+        Ok(File::new(path, digest, executable))
+    }
+
+    /// The folder with tree digest `digest` as a read-only checkout, built from hardlinks to
+    /// the blobs on first use and renamed into place when complete.
+    pub fn dir(&self, digest: Digest) -> Result<Dir> {
+        let dest = self.checkout_path(&digest);
+        if dest.exists() {
+            return Ok(Dir::new(dest, digest));
+        }
+        let staging = self.temp_dir()?;
+        let top = staging.path().join("c");
+        self.materialize(&top, digest)?;
+        match std::fs::rename(&top, &dest) {
+            Ok(()) => {}
+            Err(_) if dest.exists() => remove_tree(&top),
+            Err(e) => {
+                remove_tree(&top);
+                return Err(Error::io(format!("check out {}", dest.display()), e));
+            }
+        }
+        set_mode(&dest, 0o555);
+        Ok(Dir::new(dest, digest))
+    }
+
+    fn materialize(&self, dir: &Path, digest: Digest) -> Result<()> {
+        let tree = self.tree(&digest)?.ok_or_else(|| {
+            Error::Store(format!(
+                "folder {} is not in the store at {}",
+                digest.short(),
+                self.root.display()
+            ))
+        })?;
+        std::fs::create_dir(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        for e in tree.entries() {
+            let path = dir.join(&e.name);
+            match e.kind {
+                EntryKind::File | EntryKind::Exec => {
+                    let blob = self.blob_path(&e.digest, e.kind == EntryKind::Exec);
+                    link_or_copy(&blob, &path)?;
+                }
+                EntryKind::Dir => {
+                    self.materialize(&path, e.digest)?;
+                    set_mode(&path, 0o555);
+                }
+                EntryKind::Symlink => {
+                    let target = e.target.as_deref().unwrap_or_default();
+                    let target = std::ffi::OsStr::from_bytes(target);
+                    std::os::unix::fs::symlink(target, &path)
+                        .map_err(|err| Error::io(format!("create link {}", path.display()), err))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TreeSource for Store {
+    fn tree(&self, digest: &Digest) -> Result<Option<Tree>> {
+        Store::tree(self, digest)
+    }
+}
+
+fn link_or_copy(blob: &Path, dest: &Path) -> Result<()> {
+    if std::fs::hard_link(blob, dest).is_ok() {
+        return Ok(());
+    }
+    // Too many links to one inode, or a file system without hardlinks: copy instead.
+    std::fs::copy(blob, dest)
+        .map(drop)
+        .map_err(|e| Error::io(format!("check out {} from the store", dest.display()), e))
+}
+
+fn create_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(parent) => std::fs::create_dir_all(parent)
+            .map_err(|e| Error::io(format!("create {}", parent.display()), e)),
+        None => Ok(()),
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+
+/// Refreshes the change and modification times of `path`.
+fn touch(path: &Path) {
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.set_modified(SystemTime::now());
+    }
+}
+
+/// Removes a damaged object, logging why.
+fn discard(path: &Path, why: &str) {
+    tracing::warn!(path = %path.display(), "discarding a damaged cache entry: {why}");
+    let _ = std::fs::remove_file(path);
+}
+
+/// Removes a folder tree, making its read-only folders writable first.
+fn remove_tree(path: &Path) {
+    fn unlock(path: &Path) {
+        set_mode(path, 0o755);
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    unlock(&e.path());
+                }
+            }
+        }
+    }
+    unlock(path);
+    let _ = std::fs::remove_dir_all(path);
+}

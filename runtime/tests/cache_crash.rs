@@ -1,0 +1,133 @@
+//! Killing a writer with SIGKILL at random moments never leaves a torn store entry.
+//!
+//! The test re-runs its own binary as the writer (the ignored `crash_writer` test, which only
+//! does work when `TANTO_CRASH_STORE` names a store), kills it after a random delay, and
+//! verifies the store after every kill.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use tanto::cache::{ActionResult, ArtifactKind, DirFilter, InputRecord, KeyRecord, Store};
+use tanto::{Artifact, Digest};
+
+const STORE_VAR: &str = "TANTO_CRASH_STORE";
+
+/// A small xorshift generator; the exact sequence does not matter, only that it varies.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        Self(nanos ^ u64::from(std::process::id()) | 1)
+    }
+
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+fn write(root: &Path, rel: &str, content: &[u8]) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+    std::fs::write(path, content).expect("write");
+}
+
+/// The writer: ingests folders and files, records results and last keys, and hashes a host
+/// folder with the stat cache, forever, until it is killed.
+#[test]
+#[ignore = "run by `killed_writers_never_leave_torn_entries` as a child process"]
+fn crash_writer() {
+    let Some(root) = std::env::var_os(STORE_VAR) else {
+        return;
+    };
+    let root = Path::new(&root);
+    let store = Store::open(root.join("store")).expect("opens");
+    let host = root.join("host");
+    let mut rng = Rng::new();
+    for round in 0u64.. {
+        let staging = store.temp_dir().expect("temp");
+        let top = staging.path().join("out");
+        for i in 0..(1 + rng.next(40)) {
+            let shared = rng.next(50);
+            let size = 1 + rng.next(200_000) as usize;
+            let content = vec![(shared % 251) as u8; size];
+            write(&top, &format!("d{}/f{i}", shared % 5), &content);
+        }
+        let dir = store.ingest_dir(&top).expect("ingests");
+        let file_path = staging.path().join("file");
+        std::fs::write(&file_path, format!("round {round}")).expect("write");
+        let file = store
+            .ingest_file(&file_path, round % 2 == 0)
+            .expect("ingests");
+
+        let key = KeyRecord::new("crash::step", "code").input(
+            "n",
+            InputRecord {
+                kind: ArtifactKind::Value,
+                digest: Digest::of(&rng.next(30).to_le_bytes()),
+                upstream: None,
+            },
+        );
+        let outputs = [Artifact::Dir(dir), Artifact::File(file)];
+        let result = ActionResult::new(key.clone(), &outputs, Duration::from_millis(1));
+        store.record(&key.digest(), &result).expect("records");
+        store.set_last_key("crash/step", &key).expect("last key");
+
+        write(&host, &format!("f{}", rng.next(20)), &round.to_le_bytes());
+        store
+            .hash_input_dir_with(&host, &DirFilter::default())
+            .expect("hashes");
+    }
+}
+
+#[test]
+fn killed_writers_never_leave_torn_entries() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let exe = std::env::current_exe().expect("test binary");
+    let mut rng = Rng::new();
+    for _ in 0..12 {
+        let mut child = Command::new(&exe)
+            .args(["crash_writer", "--exact", "--ignored", "--nocapture", "-q"])
+            .env(STORE_VAR, tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the writer");
+        std::thread::sleep(Duration::from_millis(50 + rng.next(250)));
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "the writer stopped by itself; run it alone to see why"
+        );
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+
+        let store = Store::open(tmp.path().join("store")).expect("opens");
+        let report = store.verify().expect("verifies");
+        assert!(report.is_clean(), "torn entries: {:?}", report.problems);
+        assert!(store.last_key("crash/step").is_ok());
+        for n in 0..30u64 {
+            let key = KeyRecord::new("crash::step", "code").input(
+                "n",
+                InputRecord {
+                    kind: ArtifactKind::Value,
+                    digest: Digest::of(&n.to_le_bytes()),
+                    upstream: None,
+                },
+            );
+            if let Some(hit) = store.lookup(&key.digest()).expect("lookup") {
+                store.outputs(&hit).expect("a hit's outputs are usable");
+            }
+        }
+    }
+    let store = Store::open(tmp.path().join("store")).expect("opens");
+    assert!(
+        store.stats().expect("stats").entries > 0,
+        "the writer got some work done"
+    );
+}

@@ -1,0 +1,229 @@
+//! Folder hashing: what changes a digest, what does not, ignore rules, globs, the stat cache.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use tanto::Digest;
+use tanto::cache::{DirFilter, HashedDir, StatCache, Trees, diff_trees, hash_dir, hash_dir_with};
+
+fn write(root: &Path, rel: &str, content: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+    std::fs::write(path, content).expect("write");
+}
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "Cargo.toml", "[package]\nname = \"p\"\n");
+    write(dir.path(), "src/main.rs", "fn main() {}\n");
+    write(dir.path(), "src/lib/mod.rs", "pub fn f() {}\n");
+    write(dir.path(), "README.md", "# p\n");
+    dir
+}
+
+fn hash(root: &Path, filter: &DirFilter) -> HashedDir {
+    hash_dir_with(root, filter, &StatCache::in_memory()).expect("hashes")
+}
+
+fn digest(root: &Path) -> Digest {
+    hash_dir(root).expect("hashes")
+}
+
+#[test]
+fn modification_times_do_not_count() {
+    let dir = project();
+    let before = digest(dir.path());
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    for rel in ["Cargo.toml", "src/main.rs", "src/lib/mod.rs", "README.md"] {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(rel))
+            .expect("open");
+        f.set_modified(old).expect("set mtime");
+    }
+    assert_eq!(digest(dir.path()), before);
+}
+
+#[test]
+fn a_copy_elsewhere_has_the_same_digest() {
+    let a = project();
+    let b = tempfile::tempdir().expect("tempdir");
+    let copy = b.path().join("deep/er/copy");
+    tanto::cache::copy_tree(a.path(), &copy).expect("copies");
+    assert_eq!(digest(a.path()), digest(&copy));
+}
+
+#[test]
+fn one_changed_file_changes_the_digest_and_the_diff_names_it() {
+    let dir = project();
+    let before = hash(dir.path(), &DirFilter::default());
+    write(
+        dir.path(),
+        "src/main.rs",
+        "fn main() { println!(\"hi\"); }\n",
+    );
+    let after = hash(dir.path(), &DirFilter::default());
+    assert_ne!(before.digest, after.digest);
+
+    let mut trees: Trees = before.trees.clone();
+    trees.extend(after.trees.clone());
+    let diff = diff_trees(before.digest, after.digest, &trees);
+    assert_eq!(diff.modified, ["src/main.rs"]);
+    assert!(diff.added.is_empty() && diff.removed.is_empty());
+
+    write(dir.path(), "src/new.rs", "");
+    std::fs::remove_file(dir.path().join("README.md")).expect("rm");
+    let third = hash(dir.path(), &DirFilter::default());
+    trees.extend(third.trees.clone());
+    let diff = diff_trees(after.digest, third.digest, &trees);
+    assert_eq!(diff.added, ["src/new.rs"]);
+    assert_eq!(diff.removed, ["README.md"]);
+}
+
+#[test]
+fn the_executable_bit_and_symlinks_count() {
+    let dir = project();
+    let plain = digest(dir.path());
+    let script = dir.path().join("src/main.rs");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let exec = digest(dir.path());
+    assert_ne!(plain, exec, "the executable bit must count");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    assert_eq!(
+        digest(dir.path()),
+        exec,
+        "only executable or not counts, not the mode"
+    );
+
+    std::os::unix::fs::symlink("README.md", dir.path().join("link")).expect("symlink");
+    let linked = digest(dir.path());
+    assert_ne!(linked, exec);
+    std::fs::remove_file(dir.path().join("link")).expect("rm");
+    std::os::unix::fs::symlink("Cargo.toml", dir.path().join("link")).expect("symlink");
+    assert_ne!(digest(dir.path()), linked, "the link target counts");
+    std::fs::remove_file(dir.path().join("link")).expect("rm");
+    write(dir.path(), "link", "README.md");
+    assert_ne!(digest(dir.path()), linked, "a file is not a symlink");
+}
+
+#[test]
+fn ignore_files_are_honoured_and_hidden_files_kept() {
+    let dir = project();
+    write(dir.path(), ".gitignore", "target/\n*.log\n");
+    write(dir.path(), ".ignore", "secret.txt\n");
+    write(dir.path(), ".env", "A=1\n");
+    let base = hash(dir.path(), &DirFilter::default());
+    assert!(base.root().expect("root").get(".env").is_some());
+
+    write(dir.path(), "target/debug/p", "binary");
+    write(dir.path(), "build.log", "log");
+    write(dir.path(), "src/secret.txt", "s");
+    write(dir.path(), ".git/HEAD", "ref: refs/heads/main\n");
+    assert_eq!(hash(dir.path(), &DirFilter::default()).digest, base.digest);
+
+    write(dir.path(), ".env", "A=2\n");
+    assert_ne!(hash(dir.path(), &DirFilter::default()).digest, base.digest);
+
+    let all = hash(dir.path(), &DirFilter::all());
+    let root = all.root().expect("root");
+    assert!(root.get("target").is_some() && root.get(".git").is_some());
+}
+
+#[test]
+fn include_and_exclude_globs() {
+    let dir = project();
+    write(dir.path(), "src/gen/big.rs", "// generated\n");
+    write(dir.path(), "docs/guide.md", "guide");
+    let only_rust = DirFilter {
+        include: vec!["**/*.rs".into()],
+        exclude: vec!["src/gen".into()],
+        gitignore: true,
+    };
+    let hashed = hash(dir.path(), &only_rust);
+    let root = hashed.root().expect("root");
+    let names: Vec<_> = root.entries().iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["src"],
+        "files outside the globs and empty folders are dropped"
+    );
+    assert_eq!(hashed.stats.files, 2);
+
+    let before = hashed.digest;
+    write(dir.path(), "docs/other.md", "x");
+    write(dir.path(), "src/gen/more.rs", "x");
+    assert_eq!(hash(dir.path(), &only_rust).digest, before);
+    write(dir.path(), "src/lib/extra.rs", "x");
+    assert_ne!(hash(dir.path(), &only_rust).digest, before);
+
+    let no_lib = DirFilter {
+        exclude: vec!["src/lib/**".into()],
+        ..DirFilter::default()
+    };
+    let hashed = hash(dir.path(), &no_lib);
+    let src = hashed.root().and_then(|r| r.get("src")).expect("src");
+    let src = hashed.trees.get(&src.digest).expect("src tree");
+    assert!(src.get("lib").is_none(), "`dir/**` skips the folder itself");
+
+    let bad = DirFilter {
+        include: vec!["src/[".into()],
+        ..DirFilter::default()
+    };
+    let err = hash_dir_with(dir.path(), &bad, &StatCache::in_memory()).expect_err("bad glob");
+    assert!(err.to_string().contains("invalid glob `src/[`"), "{err}");
+}
+
+#[test]
+fn a_warm_rehash_reads_no_file_contents() {
+    let dir = project();
+    for i in 0..200 {
+        write(
+            dir.path(),
+            &format!("many/{}/f{i}.txt", i % 7),
+            &format!("file {i}"),
+        );
+    }
+    // Files written less than the racy window ago are not remembered.
+    std::thread::sleep(StatCache::DEFAULT_RACY_WINDOW + Duration::from_millis(100));
+    let store = tempfile::tempdir().expect("tempdir");
+    let file = store.path().join("statcache");
+
+    let cache = StatCache::load(&file);
+    let cold = hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
+    assert_eq!(cold.stats.files_read, 204);
+    cache.save().expect("saves");
+
+    let cache = StatCache::load(&file);
+    assert_eq!(cache.len(), 204);
+    let warm = hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
+    assert_eq!(warm.digest, cold.digest);
+    assert_eq!(warm.stats.files_read, 0, "a warm re-hash only stats files");
+    assert_eq!(warm.stats.files, 204);
+
+    // Same size, new content: the mtime and ctime change, so the file is read again.
+    write(dir.path(), "many/0/f0.txt", "file X");
+    let changed = hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
+    assert_eq!(changed.stats.files_read, 1);
+    assert_ne!(changed.digest, cold.digest);
+}
+
+#[test]
+fn files_changed_just_before_hashing_are_not_remembered() {
+    let dir = project();
+    let cache = StatCache::in_memory();
+    hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
+    let again = hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
+    assert_eq!(
+        again.stats.files_read, 4,
+        "racily clean files are always re-read"
+    );
+}
+
+#[test]
+fn hashing_a_file_or_a_missing_folder_is_an_error() {
+    let dir = project();
+    let err = hash_dir(&dir.path().join("README.md")).expect_err("not a folder");
+    assert!(err.to_string().contains("is not a folder"), "{err}");
+    assert!(hash_dir(&dir.path().join("nope")).is_err());
+}

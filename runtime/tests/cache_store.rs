@@ -1,0 +1,376 @@
+//! The store: ingest and checkouts, the action cache, damage detection, concurrency, pruning.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tanto::cache::{
+    ActionResult, ArtifactKind, InputRecord, KeyRecord, PruneOptions, Store, hash_dir,
+};
+use tanto::{Artifact, Digest, Dir};
+
+fn write(root: &Path, rel: &str, content: &[u8]) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+    std::fs::write(path, content).expect("write");
+}
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("store")).expect("opens");
+    (dir, store)
+}
+
+/// Stages a folder in the store's temp area with `files` and ingests it.
+fn ingest(store: &Store, files: &[(&str, &[u8])]) -> Dir {
+    let staging = store.temp_dir().expect("temp dir");
+    let top = staging.path().join("out");
+    std::fs::create_dir(&top).expect("mkdir");
+    for (rel, content) in files {
+        write(&top, rel, content);
+    }
+    store.ingest_dir(&top).expect("ingests")
+}
+
+fn key(step: &str, input: &[u8]) -> KeyRecord {
+    KeyRecord::new(step, "code").input(
+        "src",
+        InputRecord {
+            kind: ArtifactKind::Value,
+            digest: Digest::of(input),
+            upstream: None,
+        },
+    )
+}
+
+fn record(store: &Store, key: &KeyRecord, outputs: &[Artifact]) {
+    let result = ActionResult::new(key.clone(), outputs, Duration::from_millis(5));
+    store.record(&key.digest(), &result).expect("records");
+}
+
+fn blob_files(store: &Store) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for shard in std::fs::read_dir(store.root().join("blobs"))
+        .expect("blobs")
+        .flatten()
+    {
+        for f in std::fs::read_dir(shard.path()).expect("shard").flatten() {
+            out.push(f.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn ingest_makes_a_read_only_checkout_with_the_same_digest() {
+    let (_tmp, store) = store();
+    let staging = store.temp_dir().expect("temp dir");
+    let top = staging.path().join("out");
+    write(&top, "bin/tool", b"#!/bin/sh\necho hi\n");
+    std::fs::set_permissions(top.join("bin/tool"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    write(&top, "lib/a.txt", b"same");
+    write(&top, "lib/b.txt", b"same");
+    std::fs::create_dir_all(top.join("empty")).expect("mkdir");
+    std::os::unix::fs::symlink("lib/a.txt", top.join("link")).expect("symlink");
+    let expected = tanto::cache::hash_dir_with(
+        &top,
+        &tanto::cache::DirFilter::all(),
+        &tanto::cache::StatCache::in_memory(),
+    )
+    .expect("hashes")
+    .digest;
+
+    let dir = store.ingest_dir(&top).expect("ingests");
+    assert_eq!(dir.digest(), expected);
+    assert!(!top.exists(), "the staged folder was moved in");
+    assert!(dir.path().starts_with(store.root()));
+    assert_eq!(
+        std::fs::read(dir.path().join("bin/tool")).expect("read"),
+        b"#!/bin/sh\necho hi\n"
+    );
+    let mode = |p: &str| {
+        std::fs::symlink_metadata(dir.path().join(p))
+            .expect("stat")
+            .permissions()
+            .mode()
+    };
+    assert_eq!(mode("bin/tool") & 0o777, 0o555);
+    assert_eq!(mode("lib/a.txt") & 0o777, 0o444);
+    assert_eq!(mode("lib") & 0o222, 0, "folders are read-only too");
+    assert_eq!(
+        std::fs::read_link(dir.path().join("link")).expect("link"),
+        Path::new("lib/a.txt")
+    );
+    assert!(dir.path().join("empty").is_dir());
+    assert_eq!(
+        tanto::cache::hash_dir_with(
+            dir.path(),
+            &tanto::cache::DirFilter::all(),
+            &tanto::cache::StatCache::in_memory()
+        )
+        .expect("hashes")
+        .digest,
+        expected
+    );
+    assert_eq!(blob_files(&store).len(), 2, "equal files share one blob");
+
+    // Asking again reuses the checkout; a missing checkout is rebuilt from blobs.
+    assert_eq!(store.dir(dir.digest()).expect("dir"), dir);
+    let file = store.file(Digest::of(b"same")).expect("file");
+    assert_eq!(file.read().expect("read"), b"same");
+    assert!(store.verify().expect("verifies").is_clean());
+}
+
+#[test]
+fn results_round_trip_and_missing_outputs_are_misses() {
+    let (_tmp, store) = store();
+    let out = ingest(&store, &[("a.txt", b"a"), ("sub/b.txt", b"b")]);
+    let staged = store.temp_dir().expect("temp").keep().join("f");
+    std::fs::write(&staged, b"file output").expect("write");
+    let file = store.ingest_file(&staged, true).expect("ingests");
+    assert!(file.is_executable());
+    let outputs = [
+        Artifact::Dir(out.clone()),
+        Artifact::File(file.clone()),
+        Artifact::Value(serde_json::json!({"ok": true})),
+    ];
+    let k = key("ci::build", b"1");
+    assert!(store.lookup(&k.digest()).expect("lookup").is_none());
+    record(&store, &k, &outputs);
+
+    let hit = store.lookup(&k.digest()).expect("lookup").expect("a hit");
+    assert_eq!(hit.key, k);
+    assert_eq!(store.outputs(&hit).expect("outputs"), outputs);
+    assert!(
+        store
+            .lookup(&key("ci::build", b"2").digest())
+            .expect("lookup")
+            .is_none()
+    );
+
+    // A record may not be filed under another key.
+    let wrong = ActionResult::new(k.clone(), &outputs, Duration::ZERO);
+    assert!(store.record(&Digest::of(b"other"), &wrong).is_err());
+
+    // The folder's checkout and one of its blobs vanish: the result is a miss.
+    let blob = blob_files(&store)
+        .into_iter()
+        .find(|p| std::fs::read(p).is_ok_and(|b| b == b"b"))
+        .expect("blob of b.txt");
+    std::fs::remove_file(blob).expect("rm");
+    make_writable(out.path());
+    std::fs::remove_dir_all(out.path()).expect("rm checkout");
+    assert!(store.lookup(&k.digest()).expect("lookup").is_none());
+}
+
+#[test]
+fn last_keys_round_trip() {
+    let (_tmp, store) = store();
+    assert!(store.last_key("ci/build").expect("reads").is_none());
+    let k = key("ci::build", b"1");
+    store.set_last_key("ci/build", &k).expect("writes");
+    assert_eq!(store.last_key("ci/build").expect("reads"), Some(k));
+}
+
+fn make_writable(path: &Path) {
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                make_writable(&e.path());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_corrupted_blob_is_detected_and_discarded() {
+    let (_tmp, store) = store();
+    let out = ingest(&store, &[("a.txt", b"aaaa"), ("b.txt", b"bbbb")]);
+    let k = key("ci::build", b"1");
+    record(&store, &k, &[Artifact::Dir(out.clone())]);
+    let blob = blob_files(&store)
+        .into_iter()
+        .find(|p| std::fs::read(p).is_ok_and(|b| b == b"aaaa"))
+        .expect("blob");
+    std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::write(&blob, b"AAAA").expect("corrupt it, same size");
+
+    let report = store.verify().expect("verifies");
+    assert_eq!(
+        report.problems.len(),
+        2,
+        "the blob and the checkout sharing its inode"
+    );
+    assert!(report.problems[0].contains("blob"), "{:?}", report.problems);
+    assert!(!blob.exists());
+    assert!(store.lookup(&k.digest()).expect("lookup").is_none());
+    assert!(store.verify().expect("verifies").is_clean());
+
+    // Running the step again heals the store.
+    let again = ingest(&store, &[("a.txt", b"aaaa"), ("b.txt", b"bbbb")]);
+    assert_eq!(again.digest(), out.digest());
+    record(&store, &k, &[Artifact::Dir(again)]);
+    assert!(store.lookup(&k.digest()).expect("lookup").is_some());
+}
+
+#[test]
+fn a_truncated_record_or_tree_is_a_miss() {
+    let (_tmp, store) = store();
+    let out = ingest(&store, &[("a.txt", b"a")]);
+    let k = key("ci::build", b"1");
+    record(&store, &k, &[Artifact::Value(serde_json::json!(1))]);
+    let hex = k.digest().to_hex();
+    let path = store.root().join("ac").join(&hex[..2]).join(&hex);
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() - 7]).expect("truncate");
+    assert!(store.lookup(&k.digest()).expect("lookup").is_none());
+    assert!(!path.exists(), "the damaged record was discarded");
+
+    let tree_hex = out.digest().to_hex();
+    let tree = store
+        .root()
+        .join("trees")
+        .join(&tree_hex[..2])
+        .join(&tree_hex);
+    std::fs::write(&tree, b"tanto-tree-1\n").expect("damage");
+    assert!(store.tree(&out.digest()).expect("reads").is_none());
+    assert!(!tree.exists());
+}
+
+#[test]
+fn concurrent_writers_leave_a_clean_store() {
+    let (_tmp, store) = store();
+    std::thread::scope(|s| {
+        for t in 0..4u8 {
+            let store = &store;
+            s.spawn(move || {
+                for i in 0..10u8 {
+                    let shared = format!("shared {i}");
+                    let own = format!("thread {t} item {i}");
+                    let out = ingest(
+                        store,
+                        &[
+                            ("shared.txt", shared.as_bytes()),
+                            ("own.txt", own.as_bytes()),
+                        ],
+                    );
+                    let same = ingest(store, &[("x/only-shared.txt", shared.as_bytes())]);
+                    let k = key("ci::step", own.as_bytes());
+                    record(
+                        store,
+                        &k,
+                        &[Artifact::Dir(out), Artifact::Dir(same.clone())],
+                    );
+                    let common = key("ci::common", shared.as_bytes());
+                    record(store, &common, &[Artifact::Dir(same)]);
+                    assert!(store.lookup(&k.digest()).expect("lookup").is_some());
+                }
+            });
+        }
+    });
+    let report = store.verify().expect("verifies");
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let stats = store.stats().expect("stats");
+    assert_eq!(stats.entries, 40 + 10);
+    assert_eq!(stats.blobs, 40 + 10);
+    for t in 0..4u8 {
+        for i in 0..10u8 {
+            let k = key("ci::step", format!("thread {t} item {i}").as_bytes());
+            assert!(store.lookup(&k.digest()).expect("lookup").is_some());
+        }
+    }
+}
+
+#[test]
+fn prune_by_size_removes_least_recently_used_first() {
+    let (_tmp, store) = store();
+    let mut keys = Vec::new();
+    for name in ["a", "b", "c"] {
+        let content = vec![name.as_bytes()[0]; 10_000];
+        let out = ingest(&store, &[("data", content.as_slice())]);
+        let k = key("ci::step", name.as_bytes());
+        record(&store, &k, &[Artifact::Dir(out)]);
+        keys.push(k);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // `a` is used again, so `b` is now the least recently used.
+    assert!(store.lookup(&keys[0].digest()).expect("lookup").is_some());
+    let before = store.stats().expect("stats");
+    assert!(before.bytes > 30_000);
+
+    let report = store
+        .prune_with(&PruneOptions {
+            max_bytes: Some(25_000),
+            max_age: None,
+            grace: Duration::ZERO,
+        })
+        .expect("prunes");
+    assert_eq!(report.records, 1);
+    assert_eq!(report.blobs, 1);
+    assert!(store.lookup(&keys[1].digest()).expect("lookup").is_none());
+    assert!(store.lookup(&keys[0].digest()).expect("lookup").is_some());
+    assert!(store.lookup(&keys[2].digest()).expect("lookup").is_some());
+    let after = store.stats().expect("stats");
+    assert!(after.bytes <= 25_000, "{after:?}");
+    assert!(store.verify().expect("verifies").is_clean());
+}
+
+#[test]
+fn prune_by_age_and_grace_for_fresh_objects() {
+    let (_tmp, store) = store();
+    let old = ingest(&store, &[("old", b"old")]);
+    let k_old = key("ci::step", b"old");
+    record(&store, &k_old, &[Artifact::Dir(old)]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let new = ingest(&store, &[("new", b"new")]);
+    let k_new = key("ci::step", b"new");
+    record(&store, &k_new, &[Artifact::Dir(new)]);
+
+    // With the default grace period, the old result's record goes but its fresh blobs stay.
+    let report = store
+        .prune(None, Some(Duration::from_secs(1)))
+        .expect("prunes");
+    assert_eq!((report.records, report.blobs), (1, 0));
+    assert!(store.lookup(&k_old.digest()).expect("lookup").is_none());
+    assert!(store.lookup(&k_new.digest()).expect("lookup").is_some());
+
+    let report = store
+        .prune_with(&PruneOptions {
+            grace: Duration::ZERO,
+            ..PruneOptions::default()
+        })
+        .expect("prunes");
+    assert_eq!((report.records, report.blobs, report.checkouts), (0, 1, 1));
+    assert_eq!(store.stats().expect("stats").blobs, 1);
+    assert!(store.lookup(&k_new.digest()).expect("lookup").is_some());
+}
+
+#[test]
+fn host_inputs_keep_their_trees_for_explanations() {
+    let (_tmp, store) = store();
+    let src = tempfile::tempdir().expect("tempdir");
+    write(src.path(), "src/main.rs", b"fn main() {}");
+    let hashed = store
+        .hash_input_dir_with(src.path(), &tanto::cache::DirFilter::default())
+        .expect("hashes");
+    assert_eq!(hashed.digest, hash_dir(src.path()).expect("hashes"));
+    assert!(store.tree(&hashed.digest).expect("reads").is_some());
+    assert_eq!(
+        store.stats().expect("stats").blobs,
+        0,
+        "trees only, no file contents"
+    );
+}
+
+#[test]
+#[allow(unsafe_code)]
+fn open_default_honours_tanto_cache_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // SAFETY: this test binary's other tests do not read TANTO_CACHE_DIR.
+    unsafe { std::env::set_var("TANTO_CACHE_DIR", dir.path().join("c")) };
+    let store = Store::open_default().expect("opens");
+    assert_eq!(store.root(), dir.path().join("c"));
+    assert!(dir.path().join("c/blobs").is_dir());
+}

@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+async fn ci(_src: Dir) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci(ctx: &Ctx, src: Dir) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline(name = "ci", name = "build")]
+fn ci() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci<T>(src: T) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use tanto::pipeline;
+
+#[pipeline]
+struct Ci;
+
+fn main() {}

@@ -1,0 +1,10 @@
+use tanto::prelude::*;
+
+struct Pipelines;
+
+impl Pipelines {
+    #[pipeline]
+    fn ci(&self) {}
+}
+
+fn main() {}

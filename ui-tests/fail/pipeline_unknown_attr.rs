@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline(image = "rust:1.95-slim")]
+fn ci() {}
+
+fn main() {}

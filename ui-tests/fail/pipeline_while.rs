@@ -1,0 +1,22 @@
+use tanto::prelude::*;
+
+#[step]
+async fn fmt(_ctx: &Ctx, src: Dir) -> Result<()> {
+    let _ = src;
+    Ok(())
+}
+
+#[step]
+async fn build(_ctx: &Ctx, src: Dir, profile: String) -> Result<Dir> {
+    let _ = profile;
+    Ok(src)
+}
+
+#[pipeline]
+fn ci(src: Dir) {
+    while false {
+        fmt(src);
+    }
+}
+
+fn main() {}

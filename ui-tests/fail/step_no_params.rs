@@ -1,0 +1,8 @@
+use tanto::prelude::*;
+
+#[step]
+async fn hello() -> Result<()> {
+    Ok(())
+}
+
+fn main() {}

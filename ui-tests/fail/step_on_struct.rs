@@ -1,0 +1,6 @@
+use tanto::step;
+
+#[step]
+struct Build;
+
+fn main() {}
