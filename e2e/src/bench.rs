@@ -9,7 +9,7 @@ use tanto::prelude::*;
 
 /// Runs `true`: nothing but the cost of one container.
 #[step(image = "tanto-test/busybox:latest", network = false)]
-pub async fn truth(ctx: &Ctx, tag: String) -> Result<()> {
+pub(crate) async fn truth(ctx: &Ctx, tag: String) -> Result<()> {
     ctx.container().exec(["true", &tag]).await?;
     Ok(())
 }
@@ -34,31 +34,31 @@ async fn script(ctx: &Ctx, src: Option<&Dir>, inputs: &[String], script: &str) -
 
 /// A step over the source tree.
 #[step(image = "tanto-test/busybox:latest", network = false)]
-pub async fn src0(ctx: &Ctx, src: Dir, sh: String) -> Result<String> {
+pub(crate) async fn src0(ctx: &Ctx, src: Dir, sh: String) -> Result<String> {
     script(ctx, Some(&src), &[], &sh).await
 }
 
 /// A step over the source tree and one upstream output.
 #[step(image = "tanto-test/busybox:latest", network = false)]
-pub async fn src1(ctx: &Ctx, src: Dir, a: String, sh: String) -> Result<String> {
+pub(crate) async fn src1(ctx: &Ctx, src: Dir, a: String, sh: String) -> Result<String> {
     script(ctx, Some(&src), &[a], &sh).await
 }
 
 /// A step over one upstream output.
 #[step(image = "tanto-test/busybox:latest", network = false)]
-pub async fn val1(ctx: &Ctx, a: String, sh: String) -> Result<String> {
+pub(crate) async fn val1(ctx: &Ctx, a: String, sh: String) -> Result<String> {
     script(ctx, None, &[a], &sh).await
 }
 
 /// A step over two upstream outputs.
 #[step(image = "tanto-test/busybox:latest", network = false)]
-pub async fn val2(ctx: &Ctx, a: String, b: String, sh: String) -> Result<String> {
+pub(crate) async fn val2(ctx: &Ctx, a: String, b: String, sh: String) -> Result<String> {
     script(ctx, None, &[a, b], &sh).await
 }
 
 /// A step over three upstream outputs.
 #[step(image = "tanto-test/busybox:latest", network = false)]
-pub async fn val3(ctx: &Ctx, a: String, b: String, c: String, sh: String) -> Result<String> {
+pub(crate) async fn val3(ctx: &Ctx, a: String, b: String, c: String, sh: String) -> Result<String> {
     script(ctx, None, &[a, b, c], &sh).await
 }
 
@@ -70,7 +70,11 @@ pub fn ci20(src: Dir) -> String {
     src0(src, "find /src -type f | sort | md5sum");
     let lint = src0(src, "grep -r -c fn /src/crates | sort | md5sum");
     val1(manifest, "(cat /in/0; echo audit) | md5sum");
-    let build = src1(src, manifest, "(cat /in/0; find /src/crates -type f | sort | xargs cat) | md5sum");
+    let build = src1(
+        src,
+        manifest,
+        "(cat /in/0; find /src/crates -type f | sort | xargs cat) | md5sum",
+    );
     let unit = val1(build, "(cat /in/0; echo unit) | md5sum");
     let integ = val1(build, "(cat /in/0; echo integ) | md5sum");
     let doctest = val1(build, "(cat /in/0; echo doctest) | md5sum");
@@ -84,6 +88,16 @@ pub fn ci20(src: Dir) -> String {
     let docs = src1(src, build, "(cat /in/0 /src/docs/*) | md5sum");
     val1(docs, "(cat /in/0; echo links) | md5sum");
     src0(src, "grep -r -L SPDX /src/crates | wc -l");
-    let report = val3(coverage, doctest, smoke, "(cat /in/0 /in/1 /in/2; echo report) | md5sum");
-    val3(report, notify, lint, "(cat /in/0 /in/1 /in/2; echo gate) | md5sum")
+    let report = val3(
+        coverage,
+        doctest,
+        smoke,
+        "(cat /in/0 /in/1 /in/2; echo report) | md5sum",
+    );
+    val3(
+        report,
+        notify,
+        lint,
+        "(cat /in/0 /in/1 /in/2; echo gate) | md5sum",
+    )
 }

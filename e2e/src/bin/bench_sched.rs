@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tanto::graph::{Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo, StepSettings};
+use tanto::graph::{
+    Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo, StepSettings,
+};
 use tanto::report::EventSink;
 use tanto::run::{NodeRunner, Prepared, Scheduler};
 use tanto::{Artifact, Ctx};
@@ -17,7 +19,12 @@ use tanto::{Artifact, Ctx};
 const WIDTH: usize = 100;
 
 fn never_called(_: &Ctx, _: Vec<Artifact>) -> BoxFuture<'_, tanto::Result<Vec<Artifact>>> {
-    async { Err(tanto::Error::Other("the no-op runner never calls step fns".into())) }.boxed()
+    async {
+        Err(tanto::Error::Other(
+            "the no-op runner never calls step fns".into(),
+        ))
+    }
+    .boxed()
 }
 
 const INFO: StepInfo = StepInfo {
@@ -43,9 +50,15 @@ fn layered(nodes: usize) -> Plan {
                     Vec::new()
                 } else {
                     let other = (k * 7 + 3) % prev.len();
-                    let mut args = vec![Arg::Handle { node: prev[k % prev.len()], part: 0 }];
+                    let mut args = vec![Arg::Handle {
+                        node: prev[k % prev.len()],
+                        part: 0,
+                    }];
                     if other != k % prev.len() {
-                        args.push(Arg::Handle { node: prev[other], part: 0 });
+                        args.push(Arg::Handle {
+                            node: prev[other],
+                            part: 0,
+                        });
                     }
                     args
                 };
@@ -55,7 +68,12 @@ fn layered(nodes: usize) -> Plan {
         made += width;
         prev = layer;
     }
-    let info = PipelineInfo { name: "noop", path: "bench::noop", doc: "", params: &[] as &[ParamInfo] };
+    let info = PipelineInfo {
+        name: "noop",
+        path: "bench::noop",
+        doc: "",
+        params: &[] as &[ParamInfo],
+    };
     b.finish(info, Vec::new())
 }
 
@@ -63,10 +81,17 @@ fn layered(nodes: usize) -> Plan {
 struct NoOp;
 
 impl NodeRunner for NoOp {
-    fn prepare(&self, _node: &Node, _inputs: Vec<Artifact>) -> BoxFuture<'static, tanto::Result<Prepared>> {
+    fn prepare(
+        &self,
+        _node: &Node,
+        _inputs: Vec<Artifact>,
+    ) -> BoxFuture<'static, tanto::Result<Prepared>> {
         async {
             let job = async { Ok(vec![Artifact::Value(serde_json::Value::Null)]) }.boxed();
-            Ok(Prepared::Run { reason: "bench".into(), job })
+            Ok(Prepared::Run {
+                reason: "bench".into(),
+                job,
+            })
         }
         .boxed()
     }
@@ -88,7 +113,10 @@ async fn once(plan: &Plan, jobs: usize) -> Result<f64, String> {
     drop(scheduler);
     let seen = drain.await.map_err(|e| e.to_string())?;
     if !summary.success() || summary.steps.len() != plan.nodes.len() {
-        return Err(format!("the no-op run did not finish every node: {:?}", summary.counts()));
+        return Err(format!(
+            "the no-op run did not finish every node: {:?}",
+            summary.counts()
+        ));
     }
     if seen < plan.nodes.len() {
         return Err(format!("only {seen} events for {} nodes", plan.nodes.len()));
@@ -97,7 +125,9 @@ async fn once(plan: &Plan, jobs: usize) -> Result<f64, String> {
 }
 
 fn arg(n: usize, default: usize) -> Result<usize, String> {
-    std::env::args().nth(n).map_or(Ok(default), |a| a.parse().map_err(|e| format!("bad number `{a}`: {e}")))
+    std::env::args().nth(n).map_or(Ok(default), |a| {
+        a.parse().map_err(|e| format!("bad number `{a}`: {e}"))
+    })
 }
 
 #[tokio::main]

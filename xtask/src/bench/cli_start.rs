@@ -2,9 +2,9 @@
 
 use std::process::Command;
 
+use super::Bench;
 use super::measure::{self, Samples};
 use super::report::{Line, Row};
-use super::Bench;
 
 /// Measures row 5.
 pub(crate) fn run(b: &Bench) -> Result<Row, String> {

@@ -49,7 +49,10 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         let (ms, out) = hash(&store)?;
         warm.push(ms);
         warm_in.push(fields(&out, "ms").first().copied().unwrap_or(f64::NAN));
-        warm_read = fields(&out, "files_read").first().copied().unwrap_or(f64::NAN);
+        warm_read = fields(&out, "files_read")
+            .first()
+            .copied()
+            .unwrap_or(f64::NAN);
         t.push(measure::timed(Command::new("sh").args(["-c", &tar]))?.0);
         b3s.push(measure::timed(Command::new("sh").args(["-c", &b3]))?.0);
     }
@@ -71,8 +74,20 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             DIRS * PER_DIR
         ),
         lines: vec![
-            Line::versus("cold hash (fresh stat cache)", &cold, format!("`{}`", tar.replace(&path, "DIR")), &t, Target::Ratio(1.0)),
-            Line::versus("cold hash (fresh stat cache)", &cold, format!("`{}`", b3.replace(&path, "DIR")), &b3s, Target::None),
+            Line::versus(
+                "cold hash (fresh stat cache)",
+                &cold,
+                format!("`{}`", tar.replace(&path, "DIR")),
+                &t,
+                Target::Ratio(1.0),
+            ),
+            Line::versus(
+                "cold hash (fresh stat cache)",
+                &cold,
+                format!("`{}`", b3.replace(&path, "DIR")),
+                &b3s,
+                Target::None,
+            ),
             Line::alone("warm hash (stat cache)", &warm, 200.0),
         ],
         notes,

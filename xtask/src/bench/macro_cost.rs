@@ -6,14 +6,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::Bench;
 use super::measure::{self, Samples, duration};
 use super::report::{Line, Row, Target};
-use super::Bench;
 
 const ITEMS: usize = 200;
 
 /// The workspace's profile, so every generated crate builds its dependencies the same way.
-const PROFILE: &str = "\n[profile.dev.package.\"*\"]\nopt-level = 1\n\n[profile.dev.package.blake3]\nopt-level = 3\n";
+const PROFILE: &str =
+    "\n[profile.dev.package.\"*\"]\nopt-level = 1\n\n[profile.dev.package.blake3]\nopt-level = 3\n";
 
 /// Measures row 6.
 pub(crate) fn run(b: &Bench) -> Result<Row, String> {
@@ -25,7 +26,10 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
     let features = "features = [\"full\", \"extra-traits\", \"visit\"]";
     let syn_dep = format!("syn = {{ version = \"={syn}\", {features} }}\n");
     let crates = [
-        ("tanto-macros", format!("tanto-macros = {{ path = {:?} }}\n", macros)),
+        (
+            "tanto-macros",
+            format!("tanto-macros = {{ path = {:?} }}\n", macros),
+        ),
         ("syn", syn_dep.clone()),
         (
             "deps",
@@ -43,7 +47,10 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
              [lib]\npath = \"lib.rs\"\nproc-macro = true\n\n[dependencies]\n{deps}{PROFILE}\n[workspace]\n"
         );
         write(&dir.join("Cargo.toml"), &manifest)?;
-        write(&dir.join("lib.rs"), "//! An empty proc-macro crate, for build times.\n")?;
+        write(
+            &dir.join("lib.rs"),
+            "//! An empty proc-macro crate, for build times.\n",
+        )?;
         write(&dir.join("Cargo.lock"), &lock)?;
         clean.push((dir, Samples::default()));
     }
@@ -57,7 +64,8 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         for (dir, samples) in &mut clean {
             let target = dir.join("target");
             if target.exists() {
-                std::fs::remove_dir_all(&target).map_err(|e| format!("remove {}: {e}", target.display()))?;
+                std::fs::remove_dir_all(&target)
+                    .map_err(|e| format!("remove {}: {e}", target.display()))?;
             }
             let ms = cargo_build(dir, None)?;
             samples.push(ms);
@@ -70,7 +78,10 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
     }
 
     let items = base.join("items");
-    write(&items.join("Cargo.toml"), &format!("[workspace]\nmembers = [\"stepped\", \"plain\"]\nresolver = \"3\"\n{PROFILE}"))?;
+    write(
+        &items.join("Cargo.toml"),
+        &format!("[workspace]\nmembers = [\"stepped\", \"plain\"]\nresolver = \"3\"\n{PROFILE}"),
+    )?;
     write(&items.join("Cargo.lock"), &lock)?;
     let runtime = b.root.join("runtime");
     for (name, attr) in [("stepped", true), ("plain", false)] {
@@ -87,16 +98,27 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
     cargo_build(&items, Some("stepped"))?;
     cargo_build(&items, Some("plain"))?;
     let reps = b.reps(6);
-    let (mut stepped, mut plain, mut per_item) = (Samples::default(), Samples::default(), Samples::default());
+    let (mut stepped, mut plain, mut per_item) =
+        (Samples::default(), Samples::default(), Samples::default());
     let (mut stepped_unit, mut plain_unit) = (Samples::default(), Samples::default());
     for r in 1..=reps {
         b.say(&format!("  incremental rebuilds {r}/{reps}"));
         write(&items.join("stepped/src/lib.rs"), &items_source(true, r))?;
         let s = cargo_build(&items, Some("stepped"))?;
-        stepped_unit.push(unit_times(&items.join("target"))?.get("stepped").copied().unwrap_or(f64::NAN));
+        stepped_unit.push(
+            unit_times(&items.join("target"))?
+                .get("stepped")
+                .copied()
+                .unwrap_or(f64::NAN),
+        );
         write(&items.join("plain/src/lib.rs"), &items_source(false, r))?;
         let p = cargo_build(&items, Some("plain"))?;
-        plain_unit.push(unit_times(&items.join("target"))?.get("plain").copied().unwrap_or(f64::NAN));
+        plain_unit.push(
+            unit_times(&items.join("target"))?
+                .get("plain")
+                .copied()
+                .unwrap_or(f64::NAN),
+        );
         stepped.push(s);
         plain.push(p);
         per_item.push((s - p) / ITEMS as f64);
@@ -131,7 +153,13 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
              attributes; tanto itself is already built."
         ),
         lines: vec![
-            Line::versus("clean build of `tanto-macros`", &clean[0].1, "syn alone", &clean[1].1, Target::None),
+            Line::versus(
+                "clean build of `tanto-macros`",
+                &clean[0].1,
+                "syn alone",
+                &clean[1].1,
+                Target::None,
+            ),
             Line {
                 what: "extra clean-build time over syn alone".into(),
                 baseline: None,
@@ -169,7 +197,11 @@ fn items_source(attr: bool, rev: usize) -> String {
          use tanto::prelude::*;\n",
     );
     for i in 0..ITEMS {
-        let tag = if i == 0 { format!("s000 rev {rev}") } else { format!("s{i:03}") };
+        let tag = if i == 0 {
+            format!("s000 rev {rev}")
+        } else {
+            format!("s{i:03}")
+        };
         if attr {
             out.push_str("\n#[step(image = \"tanto-test/busybox:latest\")]\n");
         } else {
@@ -206,15 +238,16 @@ fn cargo_build(dir: &Path, package: Option<&str>) -> Result<f64, String> {
     if let Some(p) = package {
         cmd.args(["-p", p]);
     }
-    measure::timed(&mut cmd)
-        .map(|(ms, _)| ms)
-        .map_err(|e| format!("{e}\n(if a crate is missing offline, run `cargo fetch` in the workspace)"))
+    measure::timed(&mut cmd).map(|(ms, _)| ms).map_err(|e| {
+        format!("{e}\n(if a crate is missing offline, run `cargo fetch` in the workspace)")
+    })
 }
 
 /// Each unit's compile time in ms from the last `cargo build --timings` report in `target`.
 fn unit_times(target: &Path) -> Result<HashMap<String, f64>, String> {
     let path = target.join("cargo-timings/cargo-timing.html");
-    let html = std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let html =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
     let start = html
         .find("const UNIT_DATA = ")
         .ok_or_else(|| format!("{} has no UNIT_DATA", path.display()))?

@@ -139,9 +139,6 @@ mod tests {
         }
         assert!((s.median() - 2.5).abs() < 1e-9);
         assert_eq!(s.range(), (1.0, 5.0));
-        assert_eq!(
-            fields("ms=1.5 files=3 ms=2", "ms"),
-            vec![1.5, 2.0]
-        );
+        assert_eq!(fields("ms=1.5 files=3 ms=2", "ms"), vec![1.5, 2.0]);
     }
 }

@@ -31,8 +31,11 @@ use std::time::Instant;
 use report::Row;
 use tools::Bins;
 
+/// Measures one row.
+type Measure = fn(&Bench) -> Result<Row, String>;
+
 /// The rows, in order: number, name, and the function that measures it.
-const ROWS: [(u8, &str, fn(&Bench) -> Result<Row, String>); 6] = [
+const ROWS: [(u8, &str, Measure); 6] = [
     (1, "overhead", overhead::run),
     (2, "pipeline", pipeline::run),
     (3, "hashing", hashing::run),
@@ -64,8 +67,7 @@ impl Bench {
     pub(crate) fn fresh_dir(&self, name: &str) -> Result<PathBuf, String> {
         let dir = self.work.join(name);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| format!("remove {}: {e}", dir.display()))?;
+            std::fs::remove_dir_all(&dir).map_err(|e| format!("remove {}: {e}", dir.display()))?;
         }
         std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         Ok(dir)
@@ -81,8 +83,14 @@ impl Bench {
 }
 
 fn usage() -> String {
-    let names: Vec<String> = ROWS.iter().map(|(n, name, _)| format!("{n}|{name}")).collect();
-    format!("usage: cargo xtask bench [--quick] [ROW..]   rows: {}", names.join(" "))
+    let names: Vec<String> = ROWS
+        .iter()
+        .map(|(n, name, _)| format!("{n}|{name}"))
+        .collect();
+    format!(
+        "usage: cargo xtask bench [--quick] [ROW..]   rows: {}",
+        names.join(" ")
+    )
 }
 
 /// Runs `cargo xtask bench ARGS`.
@@ -119,7 +127,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .parent()
         .ok_or("xtask has no parent folder")?
         .to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let bins = tools::build_bins(&root, &target)?;
     let bench = Bench {
         work: target.join("bench"),
@@ -191,7 +200,11 @@ fn header(bench: &Bench, load_before: String, full: bool) -> String {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let date = first_line(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]));
     let kernel = first_line(Command::new("uname").arg("-r"));
-    let docker = first_line(Command::new("docker").args(["version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"]));
+    let docker = first_line(Command::new("docker").args([
+        "version",
+        "--format",
+        "{{.Server.Version}} (API {{.Server.APIVersion}})",
+    ]));
     let rustc = first_line(Command::new("rustc").arg("--version"));
     let mode = if full { "full" } else { "partial or --quick" };
     format!(

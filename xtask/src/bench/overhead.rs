@@ -3,11 +3,11 @@
 
 use std::process::Command;
 
+use super::Bench;
 use super::measure::{self, Samples, duration};
 use super::report::{Line, Row, Target};
 use super::tanto_run;
 use super::workload::IMAGE;
-use super::Bench;
 
 /// Measures row 1.
 pub(crate) fn run(b: &Bench) -> Result<Row, String> {
@@ -27,7 +27,10 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         b.say(&format!("  repetition {}/{reps}", i + 1));
         let run = tanto()?;
         if run.counts()?.0 != 1 {
-            return Err(format!("`fixture one --no-cache` ran {:?} steps, not 1", run.counts()?));
+            return Err(format!(
+                "`fixture one --no-cache` ran {:?} steps, not 1",
+                run.counts()?
+            ));
         }
         t.push(run.wall_ms);
         for (p, ms) in phases.iter_mut().zip(run.phases()) {

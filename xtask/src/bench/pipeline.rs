@@ -28,7 +28,13 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         cmd.env("DOCKER_BUILDKIT", "1")
             .args(["build", "--pull=false", "--progress=plain", "-f"])
             .arg(&dockerfile)
-            .args(["--build-arg", &format!("BUST={bust}"), "--target", "result", "-o"])
+            .args([
+                "--build-arg",
+                &format!("BUST={bust}"),
+                "--target",
+                "result",
+                "-o",
+            ])
             .arg(format!("type=local,dest={}", out.display()))
             .arg(&src);
         Ok(measure::timed(&mut cmd)?.0)
@@ -56,7 +62,9 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         s.cold.push(cold.wall_ms);
         s.cold_profile.push(cold);
         let cached = tanto(&store, None)?;
-        expect(&cached, "cached", |(ran, cached, ..)| ran == 0 && cached == 20)?;
+        expect(&cached, "cached", |(ran, cached, ..)| {
+            ran == 0 && cached == 20
+        })?;
         s.cached.push(cached.wall_ms);
         s.cached_profile.push(cached);
 
@@ -111,12 +119,42 @@ fn row(s: &Figures, files: usize) -> Row {
             &s.critical,
             Target::Ratio(1.1),
         ),
-        Line::versus("cold run (empty store)", &s.cold, "BuildKit cold (`bench/ci20.Dockerfile`)", &s.bk_cold, Target::None),
-        Line::versus("cold run (empty store)", &s.cold, naive_cmd, &s.naive, Target::None),
-        Line::versus("cached re-run", &s.cached, "BuildKit cached rebuild", &s.bk_cached, Target::Ratio(0.5)),
-        Line::versus("cached re-run", &s.cached, "tanto's own cold run", &s.cold, Target::Ratio(0.05)),
+        Line::versus(
+            "cold run (empty store)",
+            &s.cold,
+            "BuildKit cold (`bench/ci20.Dockerfile`)",
+            &s.bk_cold,
+            Target::None,
+        ),
+        Line::versus(
+            "cold run (empty store)",
+            &s.cold,
+            naive_cmd,
+            &s.naive,
+            Target::None,
+        ),
+        Line::versus(
+            "cached re-run",
+            &s.cached,
+            "BuildKit cached rebuild",
+            &s.bk_cached,
+            Target::Ratio(0.5),
+        ),
+        Line::versus(
+            "cached re-run",
+            &s.cached,
+            "tanto's own cold run",
+            &s.cold,
+            Target::Ratio(0.05),
+        ),
         Line::alone("cached re-run", &s.cached, 200.0),
-        Line::versus("after a one-file change", &s.one, "BuildKit after the same change", &s.bk_one, Target::None),
+        Line::versus(
+            "after a one-file change",
+            &s.one,
+            "BuildKit after the same change",
+            &s.bk_one,
+            Target::None,
+        ),
     ];
     Row {
         id: 2,
@@ -149,13 +187,30 @@ fn notes(s: &Figures) -> Vec<String> {
     };
     let phase = |i: usize, runs: &[Run]| median(&|r: &Run| r.phases()[i], runs);
     let busy = median(
-        &|r: &Run| r.spans().iter().map(|(_, a, z)| Run::ms(*a, *z)).sum::<f64>(),
+        &|r: &Run| {
+            r.spans()
+                .iter()
+                .map(|(_, a, z)| Run::ms(*a, *z))
+                .sum::<f64>()
+        },
         &s.cold_profile,
     );
     let mut steps = Samples::default();
     for v in &s.step_ms {
         steps.push(*v);
     }
+    let tanto_path = median(
+        &|r: &Run| {
+            let labels = workload::labels();
+            let by_name: HashMap<String, f64> = r
+                .spans()
+                .iter()
+                .filter_map(|(l, a, z)| Some(((*labels.get(l)?).to_owned(), Run::ms(*a, *z))))
+                .collect();
+            workload::critical_path(&by_name).unwrap_or(f64::NAN)
+        },
+        &s.cold_profile,
+    );
     let cold_steps = {
         let mut x = Samples::default();
         for r in &s.cold_profile {
@@ -169,13 +224,14 @@ fn notes(s: &Figures) -> Vec<String> {
         format!(
             "Cold run, from the JSON events (medians): {} from spawn to `run_started`, {} until \
              the first step starts (hashing the source), {} of steps, {} to exit. The steps add \
-             up to {} of container time over that span (with -j 2); one step takes {} in \
-             tanto against {} per `docker run` in the naive script.",
+             up to {} of container time over that span (with -j 2), and {} along the critical \
+             path; one step takes {} in tanto against {} per `docker run` in the naive script.",
             duration(phase(0, &s.cold_profile)),
             duration(phase(1, &s.cold_profile)),
             duration(phase(2, &s.cold_profile)),
             duration(phase(3, &s.cold_profile) + phase(4, &s.cold_profile)),
             duration(busy),
+            duration(tanto_path),
             duration(cold_steps.median()),
             duration(steps.median()),
         ),
@@ -184,7 +240,11 @@ fn notes(s: &Figures) -> Vec<String> {
              from there to `run_finished` (hashing 10k files through the stat cache, 20 key \
              lookups), {} to exit.",
             duration(phase(0, &s.cached_profile)),
-            duration(phase(1, &s.cached_profile) + phase(2, &s.cached_profile) + phase(3, &s.cached_profile)),
+            duration(
+                phase(1, &s.cached_profile)
+                    + phase(2, &s.cached_profile)
+                    + phase(3, &s.cached_profile)
+            ),
             duration(phase(4, &s.cached_profile)),
         ),
     ]
@@ -205,14 +265,17 @@ fn expect(run: &Run, what: &str, ok: impl Fn((u64, u64, u64, u64)) -> bool) -> R
 /// The string tanto exported as the pipeline's output.
 fn tanto_output(out: &Path) -> Result<String, String> {
     let path = out.join("output-0.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
-    serde_json::from_str::<String>(&text).map_err(|e| format!("{} is not a JSON string: {e}", path.display()))
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    serde_json::from_str::<String>(&text)
+        .map_err(|e| format!("{} is not a JSON string: {e}", path.display()))
 }
 
 /// Fails unless `out/gate` holds `expected`: the baselines and tanto ran the same scripts.
 fn same(who: &str, out: &Path, expected: &str) -> Result<(), String> {
     let path = out.join(workload::FINAL);
-    let got = std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let got =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
     if got == expected {
         Ok(())
     } else {
@@ -243,7 +306,10 @@ fn write_baselines(root: &Path) -> Result<(PathBuf, PathBuf), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let dockerfile = dir.join("ci20.Dockerfile");
     let script = dir.join("ci20.sh");
-    for (path, text) in [(&dockerfile, workload::dockerfile()), (&script, workload::shell_script())] {
+    for (path, text) in [
+        (&dockerfile, workload::dockerfile()),
+        (&script, workload::shell_script()),
+    ] {
         std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
     }
     Ok((dockerfile, script))

@@ -134,7 +134,10 @@ pub(crate) fn markdown(header: &str, rows: &[Row]) -> String {
         }
     }
     for row in rows {
-        out.push_str(&format!("\n## {}. {}\n\n{}\n", row.id, row.title, row.workload));
+        out.push_str(&format!(
+            "\n## {}. {}\n\n{}\n",
+            row.id, row.title, row.workload
+        ));
         if !row.notes.is_empty() {
             out.push('\n');
             for note in &row.notes {

@@ -2,9 +2,9 @@
 
 use std::process::Command;
 
+use super::Bench;
 use super::measure::{self, Samples, duration, fields};
 use super::report::{Line, Row};
-use super::Bench;
 
 const NODES: usize = 10_000;
 
@@ -21,7 +21,10 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         runs.push(ms);
     }
     if runs.len() != reps {
-        return Err(format!("bench_sched printed {} timings, not {reps}:\n{out}", runs.len()));
+        return Err(format!(
+            "bench_sched printed {} timings, not {reps}:\n{out}",
+            runs.len()
+        ));
     }
     let plan = fields(&out, "plan_ms").first().copied().unwrap_or(f64::NAN);
     Ok(Row {

@@ -39,8 +39,12 @@ pub(crate) fn run(bin: &Path, args: &[&str], cache_dir: &Path) -> Result<Run, St
     let events = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
-            serde_json::from_str(l)
-                .map_err(|e| format!("`{}` printed a line that is not JSON ({e}): {l}", measure::show(&cmd)))
+            serde_json::from_str(l).map_err(|e| {
+                format!(
+                    "`{}` printed a line that is not JSON ({e}): {l}",
+                    measure::show(&cmd)
+                )
+            })
         })
         .collect::<Result<Vec<Value>, String>>()?;
     Ok(Run {
@@ -76,10 +80,8 @@ impl Run {
         self.of_kind("step_finished")
             .filter_map(|end| {
                 let label = end["step"].as_str()?;
-                let start = self
-                    .of_kind("step_started")
-                    .find(|s| s["step"] == label)?["ts_us"]
-                    .as_u64()?;
+                let start =
+                    self.of_kind("step_started").find(|s| s["step"] == label)?["ts_us"].as_u64()?;
                 Some((label.to_owned(), start, end["ts_us"].as_u64()?))
             })
             .collect()

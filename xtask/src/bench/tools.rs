@@ -50,9 +50,11 @@ pub(crate) fn buildkit_client() -> Result<PathBuf, String> {
     if works(Command::new(debian).args(["build", "--help"])) {
         return Ok(debian.to_path_buf());
     }
-    Err("no Docker client can drive BuildKit: install the buildx plugin \
+    Err(
+        "no Docker client can drive BuildKit: install the buildx plugin \
          (`apt-get install -y docker-buildx`) or Debian's `docker.io`, then re-run"
-        .into())
+            .into(),
+    )
 }
 
 /// The release binaries the rows run.
@@ -72,12 +74,17 @@ pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--release", "-p", "tanto-e2e", "--bins", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "tanto-e2e",
+            "--bins",
+            "--target-dir",
+        ])
         .arg(target);
     eprintln!("bench: {}", measure::show(&cmd));
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!(
             "building the bench binaries failed ({status}); fix the build, then re-run `cargo xtask bench`"

@@ -56,7 +56,10 @@ pub(crate) fn source(dir: &Path) -> Result<usize, String> {
     write(&dir.join("README.md"), b"# bench workspace\n")?;
     files += 3;
     for d in 0..DOCS {
-        let text = format!("# Chapter {d}\n\n{}\n", "Some prose about the project. ".repeat(20));
+        let text = format!(
+            "# Chapter {d}\n\n{}\n",
+            "Some prose about the project. ".repeat(20)
+        );
         write(&dir.join(format!("docs/ch{d:03}.md")), text.as_bytes())?;
         files += 1;
     }
