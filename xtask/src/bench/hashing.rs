@@ -5,7 +5,7 @@ use std::process::Command;
 
 use super::measure::{self, Samples, duration, fields};
 use super::report::{Line, Row, Target};
-use super::{Bench, settle, tools, tree};
+use super::{Bench, profile, settle, tools, tree};
 
 const DIRS: usize = 100;
 const PER_DIR: usize = 1_000;
@@ -56,13 +56,44 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         t.push(measure::timed(Command::new("sh").args(["-c", &tar]))?.0);
         b3s.push(measure::timed(Command::new("sh").args(["-c", &b3]))?.0);
     }
-    let notes = vec![format!(
+    let mut notes = vec![format!(
         "Inside the process (`bench_hash`'s own timer, without process start and exit): cold \
          {}, warm {}. The warm run read {warm_read} files' contents; the rest came from the \
          stat cache, which is loaded from and saved to the store each time as in a run.",
         duration(cold_in.median()),
         duration(warm_in.median()),
     )];
+    let lines = vec![
+        Line::versus(
+            "cold hash (fresh stat cache)",
+            &cold,
+            format!("`{}`", tar.replace(&path, "DIR")),
+            &t,
+            Target::Ratio(1.0),
+        ),
+        Line::versus(
+            "cold hash (fresh stat cache)",
+            &cold,
+            format!("`{}`", b3.replace(&path, "DIR")),
+            &b3s,
+            Target::None,
+        ),
+        Line::alone("warm hash (stat cache)", &warm, 200.0),
+    ];
+    let data = b.work.join("hash.perf");
+    let store = b.work.join("hash-store").to_string_lossy().into_owned();
+    let args = [path.as_str(), store.as_str()];
+    if lines[2].met() == Some(false) {
+        b.say("  profiling the warm hash");
+        let profile = profile::perf_top(&b.bins.hash, &args, &data, 6).unwrap_or_else(|e| e);
+        notes.push(format!("Warm hash, {profile}."));
+    }
+    if lines[0].met() == Some(false) {
+        b.say("  profiling the cold hash");
+        b.fresh_dir("hash-store")?;
+        let profile = profile::perf_top(&b.bins.hash, &args, &data, 6).unwrap_or_else(|e| e);
+        notes.push(format!("Cold hash, {profile}."));
+    }
     Ok(Row {
         id: 3,
         title: "Tree hashing, 100k files of 4 KiB",
@@ -73,23 +104,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
              a fresh store, warm with the store's stat cache from the cold run.",
             DIRS * PER_DIR
         ),
-        lines: vec![
-            Line::versus(
-                "cold hash (fresh stat cache)",
-                &cold,
-                format!("`{}`", tar.replace(&path, "DIR")),
-                &t,
-                Target::Ratio(1.0),
-            ),
-            Line::versus(
-                "cold hash (fresh stat cache)",
-                &cold,
-                format!("`{}`", b3.replace(&path, "DIR")),
-                &b3s,
-                Target::None,
-            ),
-            Line::alone("warm hash (stat cache)", &warm, 200.0),
-        ],
+        lines,
         notes,
     })
 }

@@ -17,6 +17,7 @@ mod macro_cost;
 mod measure;
 mod overhead;
 mod pipeline;
+mod profile;
 mod report;
 mod scheduler;
 mod tanto_run;
@@ -145,7 +146,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         bench.say(&format!("row {n} ({name})"));
         let row = measure(&bench).map_err(|e| format!("row {n} ({name}): {e}"))?;
         for line in &row.lines {
-            bench.say(&format!("  {}: {}", line.what, line.tanto));
+            let against = line
+                .baseline
+                .as_ref()
+                .map_or(String::new(), |(name, figure)| format!(" vs {figure} ({name})"));
+            bench.say(&format!("  {}: {}{against}", line.what, line.tanto));
         }
         rows.push(row);
     }
@@ -217,7 +222,13 @@ fn header(bench: &Bench, load_before: String, full: bool) -> String {
          Every figure is the median of its repetitions with the fastest and slowest in \
          brackets, taken in this run with tanto and its baseline interleaved. The ratio is \
          tanto's median over the baseline's. Page caches are warm for everyone: nothing here \
-         drops them, since other work shares the machine.\n",
+         drops them, since other work shares the machine. Commands are timed from spawn to \
+         exit by the harness itself (`std::process::Command` and `Instant`) rather than by \
+         hyperfine: rows prepare state between repetitions (fresh stores, an edited file, a \
+         cache-busting build argument) and read the JSON events of the very run they timed, \
+         and one clock for tanto and its baselines keeps the ratios comparable. Where a row \
+         misses its target, its notes say where the time goes, from tanto's JSON event \
+         timestamps, `perf` or `cargo build --timings`.\n",
         bench.started.elapsed().as_secs_f64(),
         cpu_model(),
         load()

@@ -96,7 +96,7 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
-fn table_line(row: &Row, line: &Line) -> String {
+fn table_line(row: Option<&Row>, line: &Line) -> String {
     let (baseline, figure) = match &line.baseline {
         Some((name, s)) => (cell(name), s.to_string()),
         None => ("—".to_owned(), "—".to_owned()),
@@ -112,10 +112,9 @@ fn table_line(row: &Row, line: &Line) -> String {
         Some(true) => "**met**",
         Some(false) => "**missed**",
     };
+    let row = row.map_or(String::new(), |r| format!("{}. {}", r.id, r.title));
     format!(
-        "| {} {} | {} | {baseline} | {figure} | {} | {ratio} | {target} | {met} |\n",
-        row.id,
-        row.title,
+        "| {row} | {} | {baseline} | {figure} | {} | {ratio} | {target} | {met} |\n",
         cell(&line.what),
         line.tanto
     )
@@ -129,8 +128,8 @@ pub(crate) fn markdown(header: &str, rows: &[Row]) -> String {
          |---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
-        for line in &row.lines {
-            out.push_str(&table_line(row, line));
+        for (i, line) in row.lines.iter().enumerate() {
+            out.push_str(&table_line((i == 0).then_some(row), line));
         }
     }
     for row in rows {

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use super::Bench;
+use super::{Bench, profile};
 use super::measure::{self, Samples, duration, fields};
 use super::report::{Line, Row};
 
@@ -27,6 +27,15 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         ));
     }
     let plan = fields(&out, "plan_ms").first().copied().unwrap_or(f64::NAN);
+    let line = Line::alone("10k-node run, scheduler only", &runs, 50.0);
+    let mut notes = Vec::new();
+    if line.met() == Some(false) {
+        b.say("  profiling the scheduler");
+        let data = b.work.join("sched.perf");
+        let profile = profile::perf_top(&b.bins.sched, &[&NODES.to_string(), "5"], &data, 4)
+            .unwrap_or_else(|e| e);
+        notes.push(format!("Profile of a `bench_sched` run, {profile}."));
+    }
     Ok(Row {
         id: 4,
         title: "Scheduler, 10k no-op nodes",
@@ -37,7 +46,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
              process, after one warm-up run. Building the plan itself took {}.",
             duration(plan)
         ),
-        lines: vec![Line::alone("10k-node run, scheduler only", &runs, 50.0)],
-        notes: Vec::new(),
+        lines: vec![line],
+        notes,
     })
 }
