@@ -123,7 +123,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         plain.push(p);
         per_item.push((s - p) / ITEMS as f64);
     }
-    let notes = vec![
+    let mut notes = vec![
         format!(
             "From `cargo build --timings` of the clean builds (medians): the `tanto-macros` crate \
              itself compiles in {}, its `blake3` dependency (for code digests) in {}; syn, quote \
@@ -141,6 +141,31 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             duration(plain_unit.median())
         ),
     ];
+    let per_item_line = Line::alone("extra rebuild time per `#[step]` item", &per_item, 0.2);
+    if per_item_line.met() == Some(false) {
+        b.say("  profiling both crates with rustc's -Z time-passes");
+        let (with, without) = (
+            time_passes(&items, "stepped")?,
+            time_passes(&items, "plain")?,
+        );
+        let pass = |name: &str| {
+            format!(
+                "{name} {} against {}",
+                duration(with.get(name).copied().unwrap_or(f64::NAN)),
+                duration(without.get(name).copied().unwrap_or(f64::NAN))
+            )
+        };
+        notes.push(format!(
+            "From `rustc -Z time-passes` (`RUSTC_BOOTSTRAP=1`, a non-incremental rebuild of each \
+             crate), with the attributes against without: {}, {}, {}, {}, {}. The macros' own \
+             run is the first figure; the rest is compiling the code they generate.",
+            pass("macro_expand_crate"),
+            pass("type_check_crate"),
+            pass("MIR_borrow_checking"),
+            pass("codegen_crate"),
+            pass("total"),
+        ));
+    }
     Ok(Row {
         id: 6,
         title: "Macro cost",
@@ -173,7 +198,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
                 &plain,
                 Target::None,
             ),
-            Line::alone("extra rebuild time per `#[step]` item", &per_item, 0.2),
+            per_item_line,
         ],
         notes,
     })
@@ -264,4 +289,33 @@ fn unit_times(target: &Path) -> Result<HashMap<String, f64>, String> {
         }
     }
     Ok(times)
+}
+
+/// rustc's top-level pass times in ms for `package` of the workspace `dir`, from
+/// `cargo rustc -- -Z time-passes` on stable through `RUSTC_BOOTSTRAP`: a profile only.
+fn time_passes(dir: &Path, package: &str) -> Result<HashMap<String, f64>, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(dir)
+        .args(["rustc", "--offline", "-p", package, "--target-dir"])
+        .arg(dir.join("target"))
+        .args(["--", "-Z", "time-passes"])
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env_remove("CARGO_TARGET_DIR");
+    let (_, out) = measure::timed(&mut cmd)?;
+    let mut passes = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        let Some(rest) = line.strip_prefix("time:") else {
+            continue;
+        };
+        let secs = rest
+            .split(';')
+            .next()
+            .and_then(|t| t.trim().parse::<f64>().ok());
+        let name = rest.rsplit('\t').next().map(str::trim);
+        if let (Some(secs), Some(name)) = (secs, name) {
+            passes.entry(name.to_owned()).or_insert(secs * 1e3);
+        }
+    }
+    Ok(passes)
 }

@@ -149,7 +149,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             let against = line
                 .baseline
                 .as_ref()
-                .map_or(String::new(), |(name, figure)| format!(" vs {figure} ({name})"));
+                .map_or(String::new(), |(name, figure)| {
+                    format!(" vs {figure} ({name})")
+                });
             bench.say(&format!("  {}: {}{against}", line.what, line.tanto));
         }
         rows.push(row);

@@ -41,7 +41,10 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             .arg(format!("type=local,dest={}", out.display()))
             .arg(&src);
         let (ms, output) = measure::timed(&mut cmd)?;
-        if String::from_utf8_lossy(&output.stderr).to_lowercase().contains("pulling") {
+        if String::from_utf8_lossy(&output.stderr)
+            .to_lowercase()
+            .contains("pulling")
+        {
             return Err("BuildKit pulled an image; the baseline must use the local one".into());
         }
         Ok(ms)

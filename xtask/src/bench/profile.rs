@@ -7,7 +7,12 @@ use super::measure;
 
 /// Runs `program args..` under `perf record` (writing `data`) and sums up `perf report`:
 /// the kernel's share and the hottest symbols. An error says why there is no profile.
-pub(crate) fn perf_top(program: &Path, args: &[&str], data: &Path, top: usize) -> Result<String, String> {
+pub(crate) fn perf_top(
+    program: &Path,
+    args: &[&str],
+    data: &Path,
+    top: usize,
+) -> Result<String, String> {
     measure::run(
         Command::new("perf")
             .args(["record", "-F", "4000", "-o"])

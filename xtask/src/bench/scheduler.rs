@@ -2,9 +2,9 @@
 
 use std::process::Command;
 
-use super::{Bench, profile};
 use super::measure::{self, Samples, duration, fields};
 use super::report::{Line, Row};
+use super::{Bench, profile};
 
 const NODES: usize = 10_000;
 
