@@ -156,7 +156,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             )
         };
         notes.push(format!(
-            "From `rustc -Z time-passes` (`RUSTC_BOOTSTRAP=1`, a non-incremental rebuild of each \
+            "From `rustc -Z time-passes` (`RUSTC_BOOTSTRAP=1`, a from-scratch build of each \
              crate), with the attributes against without: {}, {}, {}, {}, {}. The macros' own \
              run is the first figure; the rest is compiling the code they generate.",
             pass("macro_expand_crate"),
@@ -292,13 +292,15 @@ fn unit_times(target: &Path) -> Result<HashMap<String, f64>, String> {
 }
 
 /// rustc's top-level pass times in ms for `package` of the workspace `dir`, from
-/// `cargo rustc -- -Z time-passes` on stable through `RUSTC_BOOTSTRAP`: a profile only.
+/// `cargo rustc -- -Z time-passes` on stable through `RUSTC_BOOTSTRAP`: a profile only. Cargo
+/// rebuilds everything when `RUSTC_BOOTSTRAP` changes, so this uses a target folder of its
+/// own, kept between runs (the first run builds tanto into it once).
 fn time_passes(dir: &Path, package: &str) -> Result<HashMap<String, f64>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir)
         .args(["rustc", "--offline", "-p", package, "--target-dir"])
-        .arg(dir.join("target"))
+        .arg(dir.join("target-time-passes"))
         .args(["--", "-Z", "time-passes"])
         .env("RUSTC_BOOTSTRAP", "1")
         .env_remove("CARGO_TARGET_DIR");
