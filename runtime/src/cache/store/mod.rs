@@ -112,8 +112,9 @@ impl Store {
     /// The store's stat cache, loaded on first use, for [`hash_dir_with`]; save it after
     /// hashing ([`Store::hash_input_dir`] does both).
     pub fn stat_cache(&self) -> &StatCache {
-        self.stat_cache
-            .get_or_init(|| StatCache::load(self.root.join("statcache")))
+        self.stat_cache.get_or_init(|| {
+            StatCache::load(self.root.join("statcache")).staging_in(self.root.join("tmp"))
+        })
     }
 
     /// Hashes the host folder `path` as a step input, `.gitignore` honoured, on a blocking
