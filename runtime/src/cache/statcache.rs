@@ -1,20 +1,5 @@
 //! The stat cache: remembers each file's content digest by its stat data, so a warm re-hash
 //! of an unchanged tree only stats its files.
-//!
-//! An entry maps a file's identity `(device, inode)` to the `(size, mtime, ctime)` it had
-//! when it was read and the digest of its contents; it is used only when all three still
-//! match. Keying by inode rather than by path keeps the file compact (fixed 80-byte records:
-//! 100k files load in a few milliseconds, with no path strings to allocate or hash) and is
-//! just as safe: any write changes the mtime and ctime, and a rename, chmod or `touch -d`
-//! changes the ctime, which no user can set back. An inode number reused by a new file comes
-//! with a new ctime.
-//!
-//! Files modified within [`StatCache::racy_window`] of being read are not remembered: a write
-//! in the same timestamp tick as our read would leave the stat data unchanged (git calls
-//! these "racily clean" entries). The cache lives in one binary file with a BLAKE3
-//! checksum, is loaded once, and is saved by temp file + rename; a damaged file is dropped
-//! with a warning and the cache starts empty. Entries not seen for
-//! [`StatCache::FORGET_AFTER`] are dropped when saving.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -93,7 +78,22 @@ struct Entry {
     seen: AtomicU64,
 }
 
-/// Digests of files by stat data; see the [module docs](self).
+/// Digests of files by stat data.
+///
+/// An entry maps a file's identity `(device, inode)` to the `(size, mtime, ctime)` it had
+/// when it was read and the digest of its contents; it is used only when all three still
+/// match. Keying by inode rather than by path keeps the file compact (fixed 80-byte records:
+/// 100k files load in a few milliseconds, with no path strings to allocate or hash) and is
+/// just as safe: any write changes the mtime and ctime, and a rename, chmod or `touch -d`
+/// changes the ctime, which no user can set back. An inode number reused by a new file comes
+/// with a new ctime.
+///
+/// Files modified within [`StatCache::racy_window`] of being read are not remembered: a write
+/// in the same timestamp tick as our read would leave the stat data unchanged (git calls
+/// these "racily clean" entries). The cache lives in one binary file with a BLAKE3
+/// checksum, is loaded once, and is saved by temp file + rename; a damaged file is dropped
+/// with a warning and the cache starts empty. Entries not seen for
+/// [`StatCache::FORGET_AFTER`] are dropped when saving.
 ///
 /// Shared by reference between the hashing threads; [`StatCache::save`] writes it back.
 #[derive(Debug)]
