@@ -59,6 +59,7 @@ pub async fn clippy(ctx: &Ctx, src: Dir) -> Result<()> {
     image = "rust:1.95-slim",
     cache("/usr/local/cargo/registry" = "cargo-registry"),
     cache("/target" = "cargo-target"),
+    env(CI = "true"),
     timeout = "45m"
 )]
 pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
@@ -66,6 +67,31 @@ pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
         .container()
         .with_mounted_dir("/src", &src)
         .sh(&format!("{SETUP} && cargo test --locked --workspace 2>&1"))
+        .await?;
+    Ok(out.stdout)
+}
+
+/// Runs the workspace's tests like [`test`], for suites that start containers themselves.
+///
+/// The step is given the Docker daemon by the `docker_socket` attribute: the daemon's socket
+/// is mounted at `/var/run/docker.sock`, and a scratch folder shared with the host at the same
+/// path is the container's `TMPDIR`, so folders the tests create and ask the daemon to mount
+/// exist where the daemon looks. The image needs a `docker` client if the tests call it.
+#[step(
+    image = "rust:1.95-slim",
+    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/target" = "cargo-target"),
+    env(CI = "true"),
+    docker_socket,
+    timeout = "60m"
+)]
+pub async fn test_with_docker(ctx: &Ctx, src: Dir) -> Result<String> {
+    let out = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .sh(&format!(
+            "{SETUP} && cargo test --locked --workspace --all-targets 2>&1 && cargo test --locked --workspace --doc 2>&1"
+        ))
         .await?;
     Ok(out.stdout)
 }
