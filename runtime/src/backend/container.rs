@@ -547,11 +547,16 @@ impl Container {
                     let dir = tempfile::Builder::new()
                         .prefix("tanto-scratch-")
                         .tempdir()
-                        .map_err(|e| Error::io("create the scratch folder of a docker_socket step", e))?;
+                        .map_err(|e| {
+                            Error::io("create the scratch folder of a docker_socket step", e)
+                        })?;
                     let path = dir.path().display().to_string();
                     mounts.push(Mount {
                         target: path.clone(),
-                        source: MountSource::Bind { host: path.into(), read_only: false },
+                        source: MountSource::Bind {
+                            host: path.into(),
+                            read_only: false,
+                        },
                     });
                     scratch = Some(dir);
                     MountSource::Bind {
