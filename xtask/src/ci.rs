@@ -11,7 +11,7 @@ const RUST_IMAGE: &str = "tanto-test/rust:1.95";
 /// Builds every example, so the code the README shows keeps compiling.
 #[step(
     image = "rust:1.95-slim",
-    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
     timeout = "30m"
 )]
@@ -19,7 +19,7 @@ pub(crate) async fn build_examples(ctx: &Ctx, src: Dir) -> Result<()> {
     ctx.container()
         .with_mounted_dir("/src", &src)
         .sh(
-            "export CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /src && \
+            "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /src && \
              cargo build --locked -p hello -p cargo-steps --all-targets",
         )
         .await?;

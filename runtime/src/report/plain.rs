@@ -98,8 +98,10 @@ impl<W: Write + Send> View for PlainView<W> {
                 }
                 // The first line here; the summary at the end repeats the whole error.
                 let first = strip_ansi(error.lines().next().unwrap_or_default());
-                let mut text =
-                    format!("[{step}] FAILED after {}: {first}", human_duration(*duration_ms));
+                let mut text = format!(
+                    "[{step}] FAILED after {}: {first}",
+                    human_duration(*duration_ms)
+                );
                 if let Some(path) = log_path {
                     text.push_str(&format!("\n[{step}] full log: {path}"));
                 }

@@ -192,6 +192,9 @@ async fn run(
     if let Err(e) = context.remove_run().await {
         eprintln!("warning: could not remove the containers of run {run_id}: {e}");
     }
+    if let Err(e) = store.save_stat_cache() {
+        tracing::warn!("could not save the stat cache: {e}");
+    }
     drop((scheduler, runner, context, events));
     let _ = view_task.await;
     let mut code = exit_code(&summary);

@@ -166,6 +166,50 @@ impl Store {
         self.root.join("blobs").join(&hex[..2]).join(name)
     }
 
+    /// Whether the blob `digest` is present with exactly that content. Content already
+    /// verified is known by its stat data (the stat cache), so this is a `stat` unless the file
+    /// changed since; a blob whose bytes no longer match is discarded.
+    pub(super) fn blob_intact(&self, digest: &Digest, executable: bool) -> bool {
+        let path = self.blob_path(digest, executable);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            return false;
+        };
+        let stat = crate::cache::FileStat::of(&meta);
+        if self.stat_cache().get(&stat) == Some(*digest) {
+            return true;
+        }
+        let read_at = SystemTime::now();
+        let mut buf = Vec::new();
+        match hash_file_contents(&path, &mut buf) {
+            Ok((actual, _)) if actual == *digest => {
+                self.stat_cache().insert(stat, actual, read_at);
+                true
+            }
+            _ => {
+                discard(&path, "blob content does not match its digest");
+                false
+            }
+        }
+    }
+
+    /// Whether the checkout of tree `digest` still holds exactly that tree; a damaged one is
+    /// removed. Stat data makes this a walk of `stat` calls when nothing changed.
+    pub(super) fn checkout_intact(&self, digest: &Digest) -> bool {
+        let path = self.checkout_path(digest);
+        let hashed = hash_dir_with(&path, &DirFilter::all(), self.stat_cache());
+        if hashed.is_ok_and(|h| h.digest == *digest) {
+            return true;
+        }
+        tracing::warn!(path = %path.display(), "discarding a damaged checkout");
+        remove_tree(&path);
+        false
+    }
+
+    /// Saves what the stat cache learned during this run.
+    pub fn save_stat_cache(&self) -> Result<()> {
+        self.stat_cache().save()
+    }
+
     fn tree_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.to_hex();
         self.root.join("trees").join(&hex[..2]).join(hex)
