@@ -226,3 +226,106 @@ fn plan_after_an_edit_names_the_file() {
     let events = run_json(cache.path(), src.path());
     assert!(steps(&events, "step_started").contains(&"list_files".to_owned()));
 }
+
+/// Every regular file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_corrupted_blob_is_detected_and_the_step_runs_again() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source();
+    run_json(cache.path(), src.path());
+    let blobs = files_under(&cache.path().join("blobs"));
+    assert!(!blobs.is_empty(), "outputs are stored as blobs");
+    for blob in &blobs {
+        // Same length, other bytes: only the content digest can tell.
+        let len = std::fs::metadata(blob).unwrap().len();
+        let mut perms = std::fs::metadata(blob).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(blob, perms).unwrap();
+        std::fs::write(blob, vec![b'#'; usize::try_from(len).unwrap()]).unwrap();
+    }
+    let events = run_json(cache.path(), src.path());
+    let reran = steps(&events, "step_started");
+    assert!(!reran.is_empty(), "a step whose output was damaged runs again: {events:?}");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = hello(cache.path(), src.path()).arg("--out").arg(out_dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
+    assert_eq!(summary, "files: 3\nlines: 5\n", "the re-run restored the right content");
+    let store = tanto::cache::Store::open(cache.path()).unwrap();
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn four_runs_at_once_share_one_store() {
+    let cache = tempfile::tempdir().unwrap();
+    let sources: Vec<_> = (0..4)
+        .map(|i| {
+            let dir = source();
+            std::fs::write(dir.path().join("own.txt"), format!("run {i}\n")).unwrap();
+            dir
+        })
+        .collect();
+    let children: Vec<_> = sources
+        .iter()
+        .map(|src| {
+            hello(cache.path(), src.path())
+                .args(["--progress", "json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let store = tanto::cache::Store::open(cache.path()).unwrap();
+    let report = store.verify().unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    for src in &sources {
+        assert_eq!(steps(&run_json(cache.path(), src.path()), "step_cached"), ALL);
+    }
+}
+
+#[test]
+fn kill_9_during_runs_never_leaves_a_torn_entry() {
+    let cache = tempfile::tempdir().unwrap();
+    for round in 0..6u64 {
+        let src = source();
+        std::fs::write(src.path().join("round.txt"), format!("{round}\n")).unwrap();
+        let mut child = hello(cache.path(), src.path())
+            .args(["--progress", "json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over the run: hashing, container work, and output ingestion.
+        std::thread::sleep(Duration::from_millis(150 + round * 180));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let store = tanto::cache::Store::open(cache.path()).unwrap();
+        let report = store.verify().unwrap();
+        assert!(report.is_clean(), "round {round}: {:?}", report.problems);
+    }
+    // The next run reaps what the killed ones left and completes.
+    let src = source();
+    run_json(cache.path(), src.path());
+}
