@@ -19,7 +19,9 @@ pub async fn nap(ctx: &Ctx, secs: u32) -> Result<()> {
 #[step(image = "tanto-test/busybox:latest", network = false)]
 pub async fn broken(ctx: &Ctx, after: u32) -> Result<()> {
     ctx.container()
-        .sh(&format!("sleep {after}; echo 'something broke' >&2; exit 3"))
+        .sh(&format!(
+            "sleep {after}; echo 'something broke' >&2; exit 3"
+        ))
         .await?;
     Ok(())
 }
@@ -64,7 +66,11 @@ pub async fn names(ctx: &Ctx, src: Dir) -> Result<String> {
 /// Upper-cases its input.
 #[step(image = "tanto-test/busybox:latest", network = false)]
 pub async fn shout(ctx: &Ctx, text: String) -> Result<String> {
-    let out = ctx.container().with_new_file("/in.txt", text).sh("tr a-z A-Z < /in.txt").await?;
+    let out = ctx
+        .container()
+        .with_new_file("/in.txt", text)
+        .sh("tr a-z A-Z < /in.txt")
+        .await?;
     Ok(out.stdout)
 }
 

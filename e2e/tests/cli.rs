@@ -1,5 +1,8 @@
 //! The CLI and scheduler end to end, with steps in real containers.
 
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -14,7 +17,11 @@ fn steps_overlap_up_to_jobs_and_never_more() {
     for jobs in ["2", "3"] {
         let cache = tempfile::tempdir().unwrap();
         let out = output(fixture(cache.path()).args(["wide", "-j", jobs, "--progress", "json"]));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let events = events(&out.stdout);
         assert_eq!(of_kind(&events, "step_finished").len(), 6);
         let want: usize = jobs.parse().unwrap();
@@ -27,14 +34,29 @@ fn steps_overlap_up_to_jobs_and_never_more() {
 fn fail_fast_cancels_the_rest_exits_1_and_leaves_no_containers() {
     let cache = tempfile::tempdir().unwrap();
     let out = output(fixture(cache.path()).args(["failing", "--progress", "json"]));
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = events(&out.stdout);
     let failed = of_kind(&events, "step_failed");
     assert_eq!(failed.len(), 1);
     let error = failed[0]["error"].as_str().unwrap();
-    assert!(error.contains("exit 3") && error.contains("code 3"), "{error}");
-    assert!(error.contains("something broke"), "the stderr tail is in the error: {error}");
-    assert_eq!(of_kind(&events, "step_finished").len(), 0, "the naps were cancelled");
+    assert!(
+        error.contains("exit 3") && error.contains("code 3"),
+        "{error}"
+    );
+    assert!(
+        error.contains("something broke"),
+        "the stderr tail is in the error: {error}"
+    );
+    assert_eq!(
+        of_kind(&events, "step_finished").len(),
+        0,
+        "the naps were cancelled"
+    );
     assert_eq!(of_kind(&events, "step_skipped").len(), 2);
     assert_eq!(containers_of_run(&run_id(&events)), 0);
 }
@@ -53,8 +75,11 @@ fn keep_going_completes_the_independent_branches() {
     assert_eq!(containers_of_run(&run_id(&events)), 0);
 }
 
+/// A field's name and the check of its type.
+type Field = (&'static str, fn(&Value) -> bool);
+
 /// The fields each event kind must carry, as documented in docs/events.md.
-fn schema(kind: &str) -> &'static [(&'static str, fn(&Value) -> bool)] {
+fn schema(kind: &str) -> &'static [Field] {
     const STR: fn(&Value) -> bool = Value::is_string;
     const INT: fn(&Value) -> bool = Value::is_u64;
     const STR_OR_NULL: fn(&Value) -> bool = |v| v.is_string() || v.is_null();
@@ -64,7 +89,12 @@ fn schema(kind: &str) -> &'static [(&'static str, fn(&Value) -> bool)] {
         "step_log" => &[("step", STR), ("stream", STR), ("line", STR)],
         "step_cached" => &[("step", STR)],
         "step_finished" => &[("step", STR), ("duration_ms", INT)],
-        "step_failed" => &[("step", STR), ("duration_ms", INT), ("error", STR), ("log_path", STR_OR_NULL)],
+        "step_failed" => &[
+            ("step", STR),
+            ("duration_ms", INT),
+            ("error", STR),
+            ("log_path", STR_OR_NULL),
+        ],
         "step_skipped" => &[("step", STR), ("reason", STR)],
         "run_finished" => &[
             ("ran", INT),
@@ -92,7 +122,11 @@ fn json_events_match_the_schema() {
         }
     }
     let logs = of_kind(&events, "step_log");
-    assert!(logs.iter().any(|e| e["line"] == "something broke" && e["stream"] == "stderr"), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|e| e["line"] == "something broke" && e["stream"] == "stderr"),
+        "{logs:?}"
+    );
     let failed = of_kind(&events, "step_failed");
     let log_path = failed[0]["log_path"].as_str().expect("a log path");
     let log = std::fs::read_to_string(log_path).expect("the full log is kept on disk");
@@ -102,13 +136,23 @@ fn json_events_match_the_schema() {
 #[test]
 fn plain_output_has_no_escape_codes() {
     let cache = tempfile::tempdir().unwrap();
-    let out = output(fixture(cache.path()).args(["failing", "--keep-going"]).env("CI", "true"));
+    let out = output(
+        fixture(cache.path())
+            .args(["failing", "--keep-going"])
+            .env("CI", "true"),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'),
+        "{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("[broken] something broke"), "{stdout}");
     assert!(stdout.contains("[nap] done in"), "{stdout}");
-    assert!(stderr.contains("STEP") && stderr.contains("FAILED"), "the summary table: {stderr}");
+    assert!(
+        stderr.contains("STEP") && stderr.contains("FAILED"),
+        "the summary table: {stderr}"
+    );
 }
 
 #[test]
@@ -122,7 +166,10 @@ fn github_actions_gets_groups_and_an_error_line() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("::group::broken (failed after"), "{stdout}");
     assert!(stdout.contains("::endgroup::"), "{stdout}");
-    assert!(stdout.contains("::error title=step broken failed::"), "{stdout}");
+    assert!(
+        stdout.contains("::error title=step broken failed::"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -130,10 +177,21 @@ fn graph_and_list_run_nothing_and_need_no_daemon() {
     let cache = tempfile::tempdir().unwrap();
     // A dead daemon address: anything that tried to run a step would fail.
     let dead = "unix:///nonexistent/tanto-test.sock";
-    let out = output(fixture(cache.path()).args(["cutoff", "--graph", "mermaid"]).env("DOCKER_HOST", dead));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = output(
+        fixture(cache.path())
+            .args(["cutoff", "--graph", "mermaid"])
+            .env("DOCKER_HOST", dead),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("flowchart TD") && text.contains("names") && text.contains("-->"), "{text}");
+    assert!(
+        text.starts_with("flowchart TD") && text.contains("names") && text.contains("-->"),
+        "{text}"
+    );
     let out = output(fixture(cache.path()).arg("--list").env("DOCKER_HOST", dead));
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -148,7 +206,11 @@ fn unknown_pipeline_or_flag_exits_2_with_a_suggestion() {
     let cache = tempfile::tempdir().unwrap();
     let out = output(fixture(cache.path()).arg("wdie"));
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("wide"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wide"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = output(fixture(cache.path()).args(["wide", "--keep-gonig"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--keep-going"));
@@ -180,7 +242,10 @@ fn start_sleepy(cache: &std::path::Path) -> (std::process::Child, String) {
     // The container is created by the step's first exec, just after `step_started`.
     let deadline = Instant::now() + Duration::from_secs(20);
     while containers_of_run(&run) == 0 {
-        assert!(Instant::now() < deadline, "the step's container never appeared");
+        assert!(
+            Instant::now() < deadline,
+            "the step's container never appeared"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (child, run)
@@ -207,9 +272,16 @@ fn leftovers_of_a_killed_run_are_reaped_by_the_next() {
     let (mut child, run) = start_sleepy(cache.path());
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(containers_of_run(&run) > 0, "kill -9 leaves the container behind");
+    assert!(
+        containers_of_run(&run) > 0,
+        "kill -9 leaves the container behind"
+    );
     let out = output(fixture(cache.path()).args(["sleepy", "--plan"]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(containers_of_run(&run), 0, "the next run reaped it");
 }
 
@@ -220,8 +292,16 @@ fn an_unchanged_upstream_output_keeps_dependents_cached() {
     std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
     std::fs::write(src.path().join("b.txt"), "two\n").unwrap();
     let run = |cache: &std::path::Path| {
-        let out = output(fixture(cache).args(["cutoff", "--progress", "json", "--src"]).arg(src.path()));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = output(
+            fixture(cache)
+                .args(["cutoff", "--progress", "json", "--src"])
+                .arg(src.path()),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         events(&out.stdout)
     };
     let first = run(cache.path());
@@ -231,7 +311,14 @@ fn an_unchanged_upstream_output_keeps_dependents_cached() {
     let started = of_kind(&second, "step_started");
     assert_eq!(started.len(), 1, "{second:?}");
     assert_eq!(started[0]["step"], "names");
-    assert!(started[0]["reason"].as_str().unwrap().contains("a.txt"), "{:?}", started[0]);
-    let cached: Vec<_> = of_kind(&second, "step_cached").iter().map(|e| e["step"].clone()).collect();
+    assert!(
+        started[0]["reason"].as_str().unwrap().contains("a.txt"),
+        "{:?}",
+        started[0]
+    );
+    let cached: Vec<_> = of_kind(&second, "step_cached")
+        .iter()
+        .map(|e| e["step"].clone())
+        .collect();
     assert_eq!(cached, vec![Value::from("shout")]);
 }

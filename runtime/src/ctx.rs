@@ -56,7 +56,10 @@ impl RunContext {
 
     /// Runs image `from` as image `to` wherever a step names it (a mirror, or an image made
     /// offline). Both the cache keys and the containers use `to`'s id.
-    pub fn with_image_aliases(mut self, aliases: impl IntoIterator<Item = (String, String)>) -> Self {
+    pub fn with_image_aliases(
+        mut self,
+        aliases: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
         self.aliases.extend(aliases);
         self
     }
@@ -64,7 +67,10 @@ impl RunContext {
     /// The id of image `reference`, pulled if missing; the same id for the whole run. Call it
     /// before computing a step's key.
     pub async fn resolve_image(&self, reference: &str, progress: Progress<'_>) -> Result<ImageId> {
-        let reference = self.aliases.get(reference).map_or(reference, String::as_str);
+        let reference = self
+            .aliases
+            .get(reference)
+            .map_or(reference, String::as_str);
         let mut images = self.images.lock().await;
         if let Some(id) = images.get(reference) {
             return Ok(id.clone());

@@ -39,7 +39,8 @@ pub enum Error {
         command: String,
         /// Its exit code.
         code: i64,
-        /// The last lines of its standard error.
+        /// The last lines of its standard error (of its standard output when it wrote nothing
+        /// to standard error).
         stderr_tail: String,
     },
     /// A path that a step asked to capture is not in its container.
@@ -87,7 +88,7 @@ fn format_tail(tail: &str) -> String {
     if tail.trim().is_empty() {
         String::new()
     } else {
-        format!("; its stderr ends with:\n{}", tail.trim_end())
+        format!("; the last lines it printed:\n{}", tail.trim_end())
     }
 }
 

@@ -1,6 +1,9 @@
 //! Scheduler logic with a fake runner: concurrency limits, fail-fast, keep-going, skipping.
 //! Containers are not involved here; the Docker tests show real execution.
 
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -20,6 +20,11 @@ pub(crate) const BUSYBOX: &str = "tanto-test/busybox:latest";
 pub(crate) const RUST: &str = "tanto-test/rust:1.95";
 
 const SUITE: &str = "bookworm";
+/// Bumped whenever the Rust image's contents change, so existing images are rebuilt.
+const RECIPE: &str = "2";
+/// The machine's Docker client, added to the Rust image so that steps given the daemon's
+/// socket (`#[step(docker_socket)]`) can run tests that call `docker`. It links only libc.
+const DOCKER_CLI: &str = "/usr/bin/docker";
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const RUST_PATH: &str = "/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -252,7 +257,8 @@ fn rust(force: bool) -> Result<bool> {
     // The tag names the minor version; the image records the exact toolchain it holds, so a
     // new toolchain on the machine rebuilds it.
     let recorded = image_env(RUST, "RUST_VERSION")?;
-    if !force && recorded.as_deref() == Some(number.as_str()) {
+    let recipe = image_env(RUST, "TANTO_IMAGE_RECIPE")?;
+    if !force && recorded.as_deref() == Some(number.as_str()) && recipe.as_deref() == Some(RECIPE) {
         return Ok(false);
     }
     if let Some(old) = recorded {
@@ -274,6 +280,7 @@ fn rust(force: bool) -> Result<bool> {
         format!("ENV PATH={RUST_PATH}"),
         "ENV CARGO_HOME=/usr/local/cargo".to_owned(),
         format!("ENV RUST_VERSION={number}"),
+        format!("ENV TANTO_IMAGE_RECIPE={RECIPE}"),
         format!("ENV SSL_CERT_FILE={CA_BUNDLE}"),
     ];
     docker_import(RUST, &changes, |w| rust_rootfs(w, &base, &sysroot))?;
@@ -331,6 +338,9 @@ fn rust_rootfs(w: &mut dyn Write, base: &Path, sysroot: &Path) -> io::Result<()>
         if src.exists() {
             tar.append_dir_all(format!("usr/local/rust/{part}"), &src)?;
         }
+    }
+    if Path::new(DOCKER_CLI).exists() {
+        tar.append_path_with_name(DOCKER_CLI, "usr/local/bin/docker")?;
     }
     tar.finish()
 }

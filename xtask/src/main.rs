@@ -7,12 +7,14 @@
 //! - `cargo xtask images`: makes the offline test images.
 //! - `cargo xtask bench [--quick] [ROW..]`: measures tanto against its baselines and writes
 //!   `BENCHMARKS.md`.
+//! - `cargo xtask trace-svg TRACE OUT`: draws a `--trace` timeline as SVG, for the docs.
 
 mod bench;
 mod ci;
 mod daemon;
 mod images;
 mod test;
+mod trace_svg;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("trace-svg") => trace_svg::run(&args[1..]),
         Some("images") => daemon::ensure().and_then(|()| images::run(&args[1..])),
         _ => return ci::cli(&args),
     };

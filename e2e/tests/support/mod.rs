@@ -11,22 +11,23 @@ use serde_json::Value;
 /// A command for the fixture binary with its own cache folder and no CI detection.
 pub fn fixture(cache: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fixture"));
-    cmd.env("TANTO_CACHE_DIR", cache).env_remove("CI").env_remove("GITHUB_ACTIONS");
+    cmd.env("TANTO_CACHE_DIR", cache)
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS");
     cmd
 }
 
 /// Runs `cmd`, panicking with its output if it could not start.
 pub fn output(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// Each line of `stdout` parsed as JSON; panics on a line that is not.
 pub fn events(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(stdout)
         .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-        })
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
         .collect()
 }
 
@@ -52,7 +53,11 @@ pub fn containers_of_run(run_id: &str) -> usize {
         "--filter",
         &format!("label=tanto.run={run_id}"),
     ]));
-    assert!(out.status.success(), "docker ps failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "docker ps failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 

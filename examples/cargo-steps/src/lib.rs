@@ -14,8 +14,8 @@
 //! # fn main() {}
 //! ```
 //!
-//! Every step runs in [`IMAGE`] with the workspace mounted read-only at `/src`. The cargo
-//! registry and the target folder live in the named cache volumes `cargo-registry` and
+//! Every step runs in [`IMAGE`] with the workspace mounted read-only at `/src`. Cargo's home
+//! (the registry) and the target folder live in the named cache volumes `cargo-home` and
 //! `cargo-target`, which are outside the cache key.
 
 use tanto::prelude::*;
@@ -24,7 +24,10 @@ use tanto::prelude::*;
 /// `tanto::cli().image_alias(..)`, for example to an image built offline.
 pub const IMAGE: &str = "rust:1.95-slim";
 
-const SETUP: &str = "export CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /src";
+// CARGO_HOME is the shared volume itself, so that cargo's package-cache lock is shared too and
+// steps running at once never unpack the same crate over each other.
+const SETUP: &str =
+    "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /src";
 
 /// Checks that the workspace is formatted: `cargo fmt --all --check`.
 #[step(image = "rust:1.95-slim", network = false)]
@@ -40,7 +43,7 @@ pub async fn fmt_check(ctx: &Ctx, src: Dir) -> Result<()> {
 /// Lints every target with clippy, denying warnings.
 #[step(
     image = "rust:1.95-slim",
-    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
     timeout = "30m"
 )]
@@ -57,15 +60,41 @@ pub async fn clippy(ctx: &Ctx, src: Dir) -> Result<()> {
 /// Runs the workspace's tests, doctests included, and returns their output.
 #[step(
     image = "rust:1.95-slim",
-    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
+    env(CI = "true"),
     timeout = "45m"
 )]
 pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
     let out = ctx
         .container()
         .with_mounted_dir("/src", &src)
-        .sh(&format!("{SETUP} && cargo test --locked --workspace 2>&1"))
+        .sh(&format!("{SETUP} && cargo test --locked --workspace"))
+        .await?;
+    Ok(out.stdout)
+}
+
+/// Runs the workspace's tests like [`test`], for suites that start containers themselves.
+///
+/// The step is given the Docker daemon by the `docker_socket` attribute: the daemon's socket
+/// is mounted at `/var/run/docker.sock`, and a scratch folder shared with the host at the same
+/// path is the container's `TMPDIR`, so folders the tests create and ask the daemon to mount
+/// exist where the daemon looks. The image needs a `docker` client if the tests call it.
+#[step(
+    image = "rust:1.95-slim",
+    cache("/cargo-home" = "cargo-home"),
+    cache("/target" = "cargo-target"),
+    env(CI = "true"),
+    docker_socket,
+    timeout = "60m"
+)]
+pub async fn test_with_docker(ctx: &Ctx, src: Dir) -> Result<String> {
+    let out = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .sh(&format!(
+            "{SETUP} && cargo test --locked --workspace --all-targets && cargo test --locked --workspace --doc"
+        ))
         .await?;
     Ok(out.stdout)
 }
@@ -73,7 +102,7 @@ pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
 /// Builds the rustdoc of the workspace, denying warnings, and returns it.
 #[step(
     image = "rust:1.95-slim",
-    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
     env(RUSTDOCFLAGS = "-D warnings"),
     timeout = "30m"
@@ -90,7 +119,7 @@ pub async fn doc(ctx: &Ctx, src: Dir) -> Result<Dir> {
 /// Builds the workspace's binaries with `profile` and returns them.
 #[step(
     image = "rust:1.95-slim",
-    cache("/usr/local/cargo/registry" = "cargo-registry"),
+    cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
     timeout = "45m"
 )]

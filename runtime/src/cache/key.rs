@@ -60,7 +60,10 @@ impl InputRecord {
     }
 }
 
-/// Everything a step's result depends on; see the [module docs](self).
+/// Everything a step's result depends on, kept beside the result so a miss can be explained.
+///
+/// Its canonical encoding is compact JSON (fields in declaration order, maps sorted, digests
+/// as hex); [`KeyRecord::digest`] hashes it with BLAKE3.
 ///
 /// ```
 /// use tanto::Digest;

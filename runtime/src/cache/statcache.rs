@@ -1,28 +1,22 @@
-//! The stat cache: remembers each file's content digest by path and stat data, so a warm
-//! re-hash of an unchanged tree only stats its files.
-//!
-//! An entry is `absolute path → (device, inode, size, mtime, ctime) → digest`; it is used only
-//! when all five stat fields still match. Files modified within [`StatCache::racy_window`] of
-//! being read are not remembered: a write in the same timestamp tick as our read would leave
-//! the stat data unchanged (git calls these "racily clean" entries). The cache lives in one
-//! binary file with a BLAKE3 checksum, is loaded once, and is saved by temp file + rename;
-//! a damaged file is dropped with a warning and the cache starts empty.
+//! The stat cache: remembers each file's content digest by its stat data, so a warm re-hash
+//! of an unchanged tree only stats its files.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write as _;
-use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::Digest;
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8] = b"tanto-statcache-1\n";
+const MAGIC: &[u8] = b"tanto-statcache-2\n";
+const RECORD: usize = 8 * 5 + 32 + 8;
 
-/// The stat data that must be unchanged for a remembered digest to be reused.
+/// A file's stat data, as the stat cache compares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileStat {
     /// Device id.
@@ -32,40 +26,86 @@ pub struct FileStat {
     /// Size in bytes.
     pub size: u64,
     /// Modification time, nanoseconds since the Unix epoch.
-    pub mtime_ns: i128,
+    pub mtime_ns: i64,
     /// Status change time, nanoseconds since the Unix epoch.
-    pub ctime_ns: i128,
+    pub ctime_ns: i64,
 }
 
 impl FileStat {
     /// The stat data of `meta`.
     pub fn of(meta: &std::fs::Metadata) -> Self {
+        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
         Self {
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
         }
     }
 }
 
-#[derive(Debug)]
-struct Entry {
-    stat: FileStat,
-    digest: Digest,
-    seen: AtomicBool,
+/// A multiplicative hasher for `(device, inode)` keys: inode numbers are handed out by the
+/// file system, not chosen by users, so SipHash's flood resistance buys nothing here.
+#[derive(Default)]
+struct InodeHasher(u64);
+
+impl Hasher for InodeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
-/// Digests of files by path and stat data; see the [module docs](self).
+type Map = HashMap<(u64, u64), Entry, BuildHasherDefault<InodeHasher>>;
+
+#[derive(Debug)]
+struct Entry {
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    digest: Digest,
+    /// When a hash last used this entry, in seconds since the epoch.
+    seen: AtomicU64,
+}
+
+/// Digests of files by stat data.
+///
+/// An entry maps a file's identity `(device, inode)` to the `(size, mtime, ctime)` it had
+/// when it was read and the digest of its contents; it is used only when all three still
+/// match. Keying by inode rather than by path keeps the file compact (fixed 80-byte records:
+/// 100k files load in a few milliseconds, with no path strings to allocate or hash) and is
+/// just as safe: any write changes the mtime and ctime, and a rename, chmod or `touch -d`
+/// changes the ctime, which no user can set back. An inode number reused by a new file comes
+/// with a new ctime.
+///
+/// Files modified within [`StatCache::racy_window`] of being read are not remembered: a write
+/// in the same timestamp tick as our read would leave the stat data unchanged (git calls
+/// these "racily clean" entries). The cache lives in one binary file with a BLAKE3
+/// checksum, is loaded once, and is saved by temp file + rename; a damaged file is dropped
+/// with a warning and the cache starts empty. Entries not seen for
+/// [`StatCache::FORGET_AFTER`] are dropped when saving.
 ///
 /// Shared by reference between the hashing threads; [`StatCache::save`] writes it back.
 #[derive(Debug)]
 pub struct StatCache {
     file: Option<PathBuf>,
+    staging: Option<PathBuf>,
     racy_window: Duration,
-    entries: RwLock<HashMap<PathBuf, Entry>>,
-    roots: Mutex<Vec<PathBuf>>,
+    now_secs: u64,
+    /// What was loaded: read without locking by the hashing threads.
+    loaded: Map,
+    /// What was learnt since.
+    added: Mutex<Map>,
     dirty: AtomicBool,
 }
 
@@ -82,13 +122,21 @@ impl StatCache {
     /// clock tick on the others.
     pub const DEFAULT_RACY_WINDOW: Duration = Duration::from_secs(1);
 
+    /// Entries no hash has used for this long are dropped on save.
+    pub const FORGET_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
+
     /// An empty cache that is never saved.
     pub fn in_memory() -> Self {
+        let now_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         Self {
             file: None,
+            staging: None,
             racy_window: Self::DEFAULT_RACY_WINDOW,
-            entries: RwLock::default(),
-            roots: Mutex::default(),
+            now_secs,
+            loaded: Map::default(),
+            added: Mutex::default(),
             dirty: AtomicBool::new(false),
         }
     }
@@ -97,25 +145,29 @@ impl StatCache {
     /// damage is logged), never an error, since a cold cache only costs time.
     pub fn load(file: impl Into<PathBuf>) -> Self {
         let file = file.into();
-        let entries = match std::fs::read(&file) {
-            Ok(bytes) => match parse(&bytes) {
-                Some(entries) => entries,
-                None => {
-                    tracing::warn!(path = %file.display(), "stat cache is damaged; starting cold");
-                    HashMap::new()
-                }
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+        let loaded = match std::fs::read(&file) {
+            Ok(bytes) => parse(&bytes).unwrap_or_else(|| {
+                tracing::warn!(path = %file.display(), "stat cache is damaged; starting cold");
+                Map::default()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::default(),
             Err(e) => {
                 tracing::warn!(path = %file.display(), error = %e, "cannot read the stat cache; starting cold");
-                HashMap::new()
+                Map::default()
             }
         };
         Self {
             file: Some(file),
-            entries: RwLock::new(entries),
+            loaded,
             ..Self::in_memory()
         }
+    }
+
+    /// Writes the temp file of [`save`](Self::save) in `dir` (on the same file system as the
+    /// cache file) instead of beside the cache file, so a killed save leaves its debris there.
+    pub(crate) fn staging_in(mut self, dir: PathBuf) -> Self {
+        self.staging = Some(dir);
+        self
     }
 
     /// Sets the [racy window](Self::DEFAULT_RACY_WINDOW). A zero window remembers every file,
@@ -132,7 +184,11 @@ impl StatCache {
 
     /// How many files are remembered.
     pub fn len(&self) -> usize {
-        self.entries.read().map(|e| e.len()).unwrap_or(0)
+        let Ok(added) = self.added.lock() else {
+            return self.loaded.len();
+        };
+        let new = added.keys().filter(|k| !self.loaded.contains_key(k));
+        self.loaded.len() + new.count()
     }
 
     /// Whether no file is remembered.
@@ -140,85 +196,92 @@ impl StatCache {
         self.len() == 0
     }
 
-    /// Notes that the folder `root` is being walked, so entries below it that the walk does
-    /// not see again are dropped on [`save`](Self::save).
-    pub(crate) fn begin_walk(&self, root: &Path) {
-        if let Ok(mut roots) = self.roots.lock() {
-            roots.push(root.to_owned());
+    /// The remembered digest of the file with stat data `stat`, if it is unchanged.
+    pub fn get(&self, stat: &FileStat) -> Option<Digest> {
+        let key = (stat.dev, stat.ino);
+        let matches = |e: &Entry| {
+            (e.size, e.mtime_ns, e.ctime_ns) == (stat.size, stat.mtime_ns, stat.ctime_ns)
+        };
+        let Some(e) = self.loaded.get(&key).filter(|e| matches(e)) else {
+            // Rare: the file is new or changed since loading, and will be read anyway.
+            let added = self.added.lock().ok()?;
+            return added.get(&key).filter(|e| matches(e)).map(|e| e.digest);
+        };
+        // Refresh the last-seen day at most daily, so a warm hash rarely forces a save.
+        if e.seen.load(Ordering::Relaxed) + 24 * 3600 < self.now_secs {
+            e.seen.store(self.now_secs, Ordering::Relaxed);
+            self.dirty.store(true, Ordering::Relaxed);
         }
+        Some(e.digest)
     }
 
-    /// The remembered digest of `path` if its stat data is still `stat`.
-    pub fn get(&self, path: &Path, stat: &FileStat) -> Option<Digest> {
-        let entries = self.entries.read().ok()?;
-        let entry = entries.get(path)?;
-        if entry.stat != *stat {
-            return None;
-        }
-        entry.seen.store(true, Ordering::Relaxed);
-        Some(entry.digest)
-    }
-
-    /// Remembers that `path`, read from `read_at` on with stat data `stat`, has `digest`,
-    /// unless the file changed too close to `read_at` to be trusted.
-    pub fn insert(&self, path: &Path, stat: FileStat, digest: Digest, read_at: SystemTime) {
+    /// Remembers that the file with stat data `stat`, read from `read_at` on, has `digest`,
+    /// unless it changed too close to `read_at` to be trusted.
+    pub fn insert(&self, stat: FileStat, digest: Digest, read_at: SystemTime) {
         let limit = read_at
             .checked_sub(self.racy_window)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i128);
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         if stat.mtime_ns >= limit || stat.ctime_ns >= limit {
             return;
         }
-        let Ok(mut entries) = self.entries.write() else {
+        let Ok(mut added) = self.added.lock() else {
             return;
         };
         let entry = Entry {
-            stat,
+            size: stat.size,
+            mtime_ns: stat.mtime_ns,
+            ctime_ns: stat.ctime_ns,
             digest,
-            seen: AtomicBool::new(true),
+            seen: AtomicU64::new(self.now_secs),
         };
-        entries.insert(path.to_owned(), entry);
+        added.insert((stat.dev, stat.ino), entry);
         self.dirty.store(true, Ordering::Relaxed);
     }
 
     /// Writes the cache back to its file (temp file + rename), if it was loaded from one and
-    /// changed. Entries below a walked folder that the walk did not see are dropped.
+    /// changed.
     pub fn save(&self) -> Result<()> {
         let Some(file) = &self.file else {
             return Ok(());
         };
-        let roots = self.roots.lock().map(|r| r.clone()).unwrap_or_default();
-        let entries = self
-            .entries
-            .read()
+        let forget_before = self.now_secs.saturating_sub(Self::FORGET_AFTER.as_secs());
+        let added = self
+            .added
+            .lock()
             .map_err(|_| Error::Store("the stat cache lock is poisoned".into()))?;
-        let keep = |path: &Path, e: &Entry| {
-            e.seen.load(Ordering::Relaxed) || !roots.iter().any(|r| path.starts_with(r))
-        };
-        let kept = entries.iter().filter(|(p, e)| keep(p, e)).count();
-        if !self.dirty.load(Ordering::Relaxed) && kept == entries.len() {
+        let keep = |e: &Entry| e.seen.load(Ordering::Relaxed) >= forget_before;
+        // Entries learnt this session replace loaded ones for the same inode.
+        let entries: Vec<(&(u64, u64), &Entry)> = added
+            .iter()
+            .chain(self.loaded.iter().filter(|(k, _)| !added.contains_key(k)))
+            .filter(|(_, e)| keep(e))
+            .collect();
+        let kept = entries.len();
+        if !self.dirty.load(Ordering::Relaxed) && kept == self.loaded.len() + added.len() {
             return Ok(());
         }
-        let mut out = Vec::with_capacity(MAGIC.len() + 8 + kept * 128);
+        let mut out = Vec::with_capacity(MAGIC.len() + 8 + kept * RECORD + 32);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(kept as u64).to_le_bytes());
-        for (path, e) in entries.iter().filter(|(p, e)| keep(p, e)) {
-            let bytes = path.as_os_str().as_bytes();
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            out.extend_from_slice(bytes);
-            for n in [e.stat.dev, e.stat.ino, e.stat.size] {
+        for ((dev, ino), e) in entries {
+            for n in [*dev, *ino, e.size] {
                 out.extend_from_slice(&n.to_le_bytes());
             }
-            for t in [e.stat.mtime_ns, e.stat.ctime_ns] {
+            for t in [e.mtime_ns, e.ctime_ns] {
                 out.extend_from_slice(&t.to_le_bytes());
             }
             out.extend_from_slice(&e.digest.0);
+            out.extend_from_slice(&e.seen.load(Ordering::Relaxed).to_le_bytes());
         }
+        drop(added);
         let checksum = blake3::hash(&out);
         out.extend_from_slice(checksum.as_bytes());
-        drop(entries);
 
-        let dir = file.parent().unwrap_or(Path::new("."));
+        let dir = match &self.staging {
+            Some(dir) => dir.as_path(),
+            None => file.parent().unwrap_or(Path::new(".")),
+        };
         let io = |e| Error::io(format!("save the stat cache to {}", file.display()), e);
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
         tmp.write_all(&out).map_err(io)?;
@@ -228,38 +291,29 @@ impl StatCache {
     }
 }
 
-fn parse(bytes: &[u8]) -> Option<HashMap<PathBuf, Entry>> {
+fn parse(bytes: &[u8]) -> Option<Map> {
     let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
     if blake3::hash(body).as_bytes() != checksum {
         return None;
     }
-    let mut r = body.strip_prefix(MAGIC)?;
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let (head, tail) = r.split_at_checked(n)?;
-        r = tail;
-        Some(head)
-    };
-    let u64_at = |b: &[u8]| b.try_into().ok().map(u64::from_le_bytes);
-    let count = u64_at(take(8)?)?;
-    let mut entries = HashMap::with_capacity(usize::try_from(count).ok()?.min(body.len() / 100));
-    for _ in 0..count {
-        let len = usize::try_from(u64_at(take(8)?)?).ok()?;
-        let path = PathBuf::from(std::ffi::OsStr::from_bytes(take(len)?));
-        let dev = u64_at(take(8)?)?;
-        let ino = u64_at(take(8)?)?;
-        let size = u64_at(take(8)?)?;
-        let mtime_ns = i128::from_le_bytes(take(16)?.try_into().ok()?);
-        let ctime_ns = i128::from_le_bytes(take(16)?.try_into().ok()?);
-        let digest = Digest(take(32)?.try_into().ok()?);
-        let stat = FileStat {
-            dev,
-            ino,
-            size,
-            mtime_ns,
-            ctime_ns,
+    let rest = body.strip_prefix(MAGIC)?;
+    let (count, records) = rest.split_at_checked(8)?;
+    let count = usize::try_from(u64::from_le_bytes(count.try_into().ok()?)).ok()?;
+    if records.len() != count.checked_mul(RECORD)? {
+        return None;
+    }
+    let mut entries = Map::with_capacity_and_hasher(count, Default::default());
+    for r in records.chunks_exact(RECORD) {
+        let u = |i: usize| r[i * 8..i * 8 + 8].try_into().ok().map(u64::from_le_bytes);
+        let t = |i: usize| r[i * 8..i * 8 + 8].try_into().ok().map(i64::from_le_bytes);
+        let entry = Entry {
+            size: u(2)?,
+            mtime_ns: t(3)?,
+            ctime_ns: t(4)?,
+            digest: Digest(r[40..72].try_into().ok()?),
+            seen: AtomicU64::new(u(9)?),
         };
-        let seen = AtomicBool::new(false);
-        entries.insert(path, Entry { stat, digest, seen });
+        entries.insert((u(0)?, u(1)?), entry);
     }
     Some(entries)
 }
@@ -268,24 +322,33 @@ fn parse(bytes: &[u8]) -> Option<HashMap<PathBuf, Entry>> {
 mod tests {
     use super::*;
 
+    const STAT: FileStat = FileStat {
+        dev: 1,
+        ino: 2,
+        size: 3,
+        mtime_ns: 4,
+        ctime_ns: 5,
+    };
+
     #[test]
     fn save_and_load_round_trip_and_damage_is_dropped() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("statcache");
-        let stat = FileStat {
-            dev: 1,
-            ino: 2,
-            size: 3,
-            mtime_ns: 4,
-            ctime_ns: 5,
-        };
         let cache = StatCache::load(&file);
-        cache.insert(Path::new("/a/b"), stat, Digest::of(b"x"), SystemTime::now());
+        cache.insert(STAT, Digest::of(b"x"), SystemTime::now());
         cache.save().expect("saved");
         let again = StatCache::load(&file);
-        assert_eq!(again.get(Path::new("/a/b"), &stat), Some(Digest::of(b"x")));
-        let changed = FileStat { size: 9, ..stat };
-        assert_eq!(again.get(Path::new("/a/b"), &changed), None);
+        assert_eq!(again.get(&STAT), Some(Digest::of(b"x")));
+        for changed in [
+            FileStat { size: 9, ..STAT },
+            FileStat {
+                ctime_ns: 9,
+                ..STAT
+            },
+            FileStat { ino: 9, ..STAT },
+        ] {
+            assert_eq!(again.get(&changed), None);
+        }
 
         let bytes = std::fs::read(&file).expect("read");
         std::fs::write(&file, &bytes[..bytes.len() - 3]).expect("write");
@@ -299,15 +362,29 @@ mod tests {
         let ns = now
             .duration_since(UNIX_EPOCH)
             .expect("after 1970")
-            .as_nanos() as i128;
+            .as_nanos() as i64;
         let fresh = FileStat {
-            dev: 1,
-            ino: 1,
-            size: 1,
             mtime_ns: ns,
             ctime_ns: ns,
+            ..STAT
         };
-        cache.insert(Path::new("/f"), fresh, Digest::of(b"f"), now);
+        cache.insert(fresh, Digest::of(b"f"), now);
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn long_unused_entries_are_forgotten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("statcache");
+        let cache = StatCache::load(&file);
+        cache.insert(STAT, Digest::of(b"x"), SystemTime::now());
+        let old = cache.now_secs - StatCache::FORGET_AFTER.as_secs() - 1;
+        if let Ok(added) = cache.added.lock() {
+            added
+                .values()
+                .for_each(|e| e.seen.store(old, Ordering::Relaxed));
+        }
+        cache.save().expect("saved");
+        assert!(StatCache::load(&file).is_empty());
     }
 }

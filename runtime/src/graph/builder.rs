@@ -150,7 +150,14 @@ impl Builder {
 
     /// Adds a step node and returns its id.
     pub fn step(&mut self, info: StepInfo, run: RunFn, args: Vec<Arg>) -> NodeId {
-        self.push(info.name, NodeKind::Step { info: Box::new(info), run }, args)
+        self.push(
+            info.name,
+            NodeKind::Step {
+                info: Box::new(info),
+                run,
+            },
+            args,
+        )
     }
 
     /// Binds an argument given to a pipeline as the handle its body uses.

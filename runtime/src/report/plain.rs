@@ -96,10 +96,11 @@ impl<W: Write + Send> View for PlainView<W> {
                     let first = strip_ansi(error.lines().next().unwrap_or_default());
                     let _ = writeln!(self.out, "::error title=step {step} failed::{first}");
                 }
+                // The first line here; the summary at the end repeats the whole error.
+                let first = strip_ansi(error.lines().next().unwrap_or_default());
                 let mut text = format!(
-                    "[{step}] FAILED after {}: {}",
-                    human_duration(*duration_ms),
-                    strip_ansi(error)
+                    "[{step}] FAILED after {}: {first}",
+                    human_duration(*duration_ms)
                 );
                 if let Some(path) = log_path {
                     text.push_str(&format!("\n[{step}] full log: {path}"));

@@ -36,7 +36,10 @@ pub fn execute(
             return EXIT_USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -48,7 +51,9 @@ pub fn execute(
 
 /// A short unique id for this run, also on every container's `tanto.run` label.
 fn new_run_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let seed = format!("{nanos}-{}", std::process::id());
     crate::Digest::of(seed.as_bytes()).short()
 }
@@ -90,9 +95,10 @@ fn watch_signals(cancel: CancellationToken) {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) =
-                (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-            else {
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
                 return;
             };
             tokio::select! {
@@ -138,13 +144,25 @@ async fn run(
     let (events, rx) = EventSink::channel();
     let (views, human) = pick_views(&options, &store, &run_id);
     let view_task = tokio::spawn(drive(rx, views));
-    let context = RunContext::new(run_id.clone(), Arc::clone(&backend), Arc::clone(&store), events.clone())
-        .with_image_aliases(aliases.iter().cloned());
+    let context = RunContext::new(
+        run_id.clone(),
+        Arc::clone(&backend),
+        Arc::clone(&store),
+        events.clone(),
+    )
+    .with_image_aliases(aliases.iter().cloned());
     let cancel = context.cancel.clone();
     watch_signals(cancel.clone());
     let context = Arc::new(context);
 
-    let runner = match StepRunner::new(Arc::clone(&context), plan, &bindings, options.no_cache.clone()).await {
+    let runner = match StepRunner::new(
+        Arc::clone(&context),
+        plan,
+        &bindings,
+        options.no_cache.clone(),
+    )
+    .await
+    {
         Ok(r) => Arc::new(r),
         Err(e) => {
             drop((context, events));
@@ -173,6 +191,9 @@ async fn run(
     let summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
     if let Err(e) = context.remove_run().await {
         eprintln!("warning: could not remove the containers of run {run_id}: {e}");
+    }
+    if let Err(e) = store.save_stat_cache() {
+        tracing::warn!("could not save the stat cache: {e}");
     }
     drop((scheduler, runner, context, events));
     let _ = view_task.await;
@@ -208,11 +229,21 @@ fn exit_code(summary: &RunSummary) -> u8 {
 }
 
 fn print_outputs(plan: &Plan, summary: &RunSummary) {
-    let Some(outputs) = summary.final_outputs(plan) else { return };
+    let Some(outputs) = summary.final_outputs(plan) else {
+        return;
+    };
     for artifact in outputs {
         match artifact {
-            Artifact::Dir(d) => println!("output: {} (dir {})", d.path().display(), d.digest().short()),
-            Artifact::File(f) => println!("output: {} (file {})", f.path().display(), f.digest().short()),
+            Artifact::Dir(d) => println!(
+                "output: {} (dir {})",
+                d.path().display(),
+                d.digest().short()
+            ),
+            Artifact::File(f) => println!(
+                "output: {} (file {})",
+                f.path().display(),
+                f.digest().short()
+            ),
             Artifact::Value(v) if v.is_null() => {}
             Artifact::Value(v) => println!("output: {v}"),
         }
@@ -230,11 +261,17 @@ fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> Result<()> {
         match artifact {
             Artifact::Dir(d) => crate::cache::copy_tree(d.path(), out)?,
             Artifact::File(f) => {
-                let name = f.path().file_name().map_or_else(|| format!("output-{i}"), |n| n.to_string_lossy().into_owned());
-                std::fs::copy(f.path(), out.join(name)).map_err(|e| Error::io("copy an output", e))?;
+                let name = f.path().file_name().map_or_else(
+                    || format!("output-{i}"),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                std::fs::copy(f.path(), out.join(name))
+                    .map_err(|e| Error::io("copy an output", e))?;
             }
-            Artifact::Value(v) => std::fs::write(out.join(format!("output-{i}.json")), v.to_string())
-                .map_err(|e| Error::io("write an output", e))?,
+            Artifact::Value(v) => {
+                std::fs::write(out.join(format!("output-{i}.json")), v.to_string())
+                    .map_err(|e| Error::io("write an output", e))?
+            }
         }
     }
     Ok(())

@@ -43,7 +43,11 @@ pub struct StepRunner {
 /// What a step's key lookup found.
 enum Lookup {
     Hit(Vec<Artifact>),
-    Miss { key: KeyRecord, digest: Digest, reason: String },
+    Miss {
+        key: KeyRecord,
+        digest: Digest,
+        reason: String,
+    },
 }
 
 impl StepRunner {
@@ -55,7 +59,10 @@ impl StepRunner {
         forced: Option<Vec<String>>,
     ) -> Result<Self> {
         let mut inputs = HashMap::new();
-        let input_nodes = plan.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Input { .. }));
+        let input_nodes = plan
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.kind, NodeKind::Input { .. }));
         for (node, binding) in input_nodes.zip(bindings) {
             let artifact = match binding {
                 Binding::Dir(path) => Artifact::Dir(run.store.hash_input_dir(path.clone()).await?),
@@ -67,7 +74,10 @@ impl StepRunner {
         if let Some(steps) = &forced {
             for step in steps {
                 if plan.find(step).and_then(|n| n.step()).is_none() {
-                    let known: Vec<_> = plan.steps().map(|(n, _)| format!("`{}`", n.label)).collect();
+                    let known: Vec<_> = plan
+                        .steps()
+                        .map(|(n, _)| format!("`{}`", n.label))
+                        .collect();
                     return Err(Error::Usage(format!(
                         "--no-cache: there is no step `{step}` in `{}`; its steps are {}",
                         plan.pipeline.name,
@@ -97,7 +107,9 @@ impl StepRunner {
     }
 
     fn is_forced(&self, label: &str) -> bool {
-        self.forced.as_ref().is_some_and(|steps| steps.is_empty() || steps.iter().any(|s| s == label))
+        self.forced
+            .as_ref()
+            .is_some_and(|steps| steps.is_empty() || steps.iter().any(|s| s == label))
     }
 
     async fn key(&self, node: &Node, info: &StepInfo, inputs: &[Artifact]) -> Result<KeyRecord> {
@@ -138,10 +150,22 @@ impl StepRunner {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        Ok(Lookup::Miss { key, digest, reason })
+        Ok(Lookup::Miss {
+            key,
+            digest,
+            reason,
+        })
     }
 
-    fn job(&self, node: &Node, info: StepInfo, run_fn: RunFn, inputs: Vec<Artifact>, key: KeyRecord, digest: Digest) -> SharedJob {
+    fn job(
+        &self,
+        node: &Node,
+        info: StepInfo,
+        run_fn: RunFn,
+        inputs: Vec<Artifact>,
+        key: KeyRecord,
+        digest: Digest,
+    ) -> SharedJob {
         let run = Arc::clone(&self.run);
         let label = node.label.clone();
         let history = self.history_name(&node.label);
@@ -185,7 +209,11 @@ impl StepRunner {
     ) -> Option<String> {
         let inputs = realize(node, known);
         let mut key = self.key(node, info, &inputs).await.ok()?;
-        let mut previous = self.run.store.last_key(&self.history_name(&node.label)).ok()??;
+        let mut previous = self
+            .run
+            .store
+            .last_key(&self.history_name(&node.label))
+            .ok()??;
         for (param, arg) in info.params.iter().zip(&node.args) {
             if let Arg::Handle { node, .. } = arg
                 && !known.contains_key(&node.index())
@@ -196,7 +224,11 @@ impl StepRunner {
         }
         let reasons = explain(Some(&previous), &key, self.run.store.as_ref());
         (!reasons.is_empty()).then(|| {
-            reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         })
     }
 
@@ -227,7 +259,11 @@ impl StepRunner {
                         if let Some(own) = self.partial_reason(node, info, &known).await {
                             reason = format!("{own}; {reason}");
                         }
-                        out.push(Explained { label: node.label.clone(), cached: false, reason: Some(reason) });
+                        out.push(Explained {
+                            label: node.label.clone(),
+                            cached: false,
+                            reason: Some(reason),
+                        });
                         continue;
                     }
                     let inputs = realize(node, &known);
@@ -239,7 +275,11 @@ impl StepRunner {
                         Ok(Lookup::Miss { reason, .. }) => (false, Some(reason)),
                         Err(e) => (false, Some(format!("cannot be keyed: {e}"))),
                     };
-                    out.push(Explained { label: node.label.clone(), cached, reason });
+                    out.push(Explained {
+                        label: node.label.clone(),
+                        cached,
+                        reason,
+                    });
                 }
             }
         }
@@ -268,15 +308,22 @@ fn realize(node: &Node, known: &HashMap<usize, Vec<Artifact>>) -> Vec<Artifact> 
         .collect()
 }
 
-async fn with_timeout<F>(limit: Option<std::time::Duration>, label: &str, body: F) -> Result<Vec<Artifact>>
+async fn with_timeout<F>(
+    limit: Option<std::time::Duration>,
+    label: &str,
+    body: F,
+) -> Result<Vec<Artifact>>
 where
     F: std::future::Future<Output = Result<Vec<Artifact>>>,
 {
     match limit {
         None => body.await,
-        Some(after) => tokio::time::timeout(after, body)
-            .await
-            .unwrap_or_else(|_| Err(Error::Timeout { step: label.to_owned(), after })),
+        Some(after) => tokio::time::timeout(after, body).await.unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                step: label.to_owned(),
+                after,
+            })
+        }),
     }
 }
 
@@ -297,13 +344,19 @@ impl NodeRunner for Arc<StepRunner> {
             };
             match this.lookup(&node, &info, &inputs).await? {
                 Lookup::Hit(outputs) => Ok(Prepared::Cached(outputs)),
-                Lookup::Miss { key, digest, reason } => {
+                Lookup::Miss {
+                    key,
+                    digest,
+                    reason,
+                } => {
                     let (reason, job) = {
-                        let mut in_flight = this.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut in_flight =
+                            this.in_flight.lock().unwrap_or_else(|p| p.into_inner());
                         match in_flight.get(&digest) {
-                            Some((first, job)) if !info.settings.side_effect => {
-                                (format!("{reason} (same key as `{first}`: runs once)"), job.clone())
-                            }
+                            Some((first, job)) if !info.settings.side_effect => (
+                                format!("{reason} (same key as `{first}`: runs once)"),
+                                job.clone(),
+                            ),
                             _ => {
                                 let job = this.job(&node, info, run_fn, inputs, key, digest);
                                 in_flight.insert(digest, (node.label.clone(), job.clone()));

@@ -239,9 +239,9 @@ impl Scheduler {
             }
             if self.cancel.is_cancelled() {
                 let reason = cancel_reason(first_failure.as_deref());
-                for index in 0..n {
-                    if matches!(state[index], State::Waiting) {
-                        state[index] = State::Skipped;
+                for (index, s) in state.iter_mut().enumerate() {
+                    if matches!(s, State::Waiting) {
+                        *s = State::Skipped;
                         self.skip(plan, index, &reason, &mut outcomes);
                     }
                 }

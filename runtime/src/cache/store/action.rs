@@ -190,11 +190,13 @@ impl Store {
     fn has_output(&self, output: &OutputRecord) -> Result<bool> {
         match output.kind {
             ArtifactKind::Value => Ok(output.value.is_some()),
-            ArtifactKind::File => {
-                Ok(self.blob_len(&output.digest, output.executable) == Some(output.size))
-            }
+            ArtifactKind::File => Ok(self.blob_len(&output.digest, output.executable)
+                == Some(output.size)
+                && self.blob_intact(&output.digest, output.executable)),
             ArtifactKind::Dir => {
-                if self.checkout_path(&output.digest).is_dir() {
+                if self.checkout_path(&output.digest).is_dir()
+                    && self.checkout_intact(&output.digest)
+                {
                     return Ok(true);
                 }
                 self.has_tree_closure(&output.digest)
@@ -217,7 +219,9 @@ impl Store {
         for e in tree.entries() {
             let present = match e.kind {
                 EntryKind::File | EntryKind::Exec => {
-                    self.blob_len(&e.digest, e.kind == EntryKind::Exec) == Some(e.size)
+                    let exec = e.kind == EntryKind::Exec;
+                    self.blob_len(&e.digest, exec) == Some(e.size)
+                        && self.blob_intact(&e.digest, exec)
                 }
                 EntryKind::Dir => self.has_tree_closure(&e.digest)?,
                 EntryKind::Symlink => true,

@@ -233,7 +233,11 @@ impl Store {
         })
     }
 
-    /// Prunes as `options` say; see the [module docs](self). Only one prune runs at a time
+    /// Prunes as `options` say. Results are dropped least recently used first (a lookup hit
+    /// counts as a use), then every blob, tree and checkout that no remaining result or step's
+    /// last key reaches is removed, unless it changed within the grace period: a concurrent
+    /// run may have just written it. Losing that race costs that run a miss, never a wrong
+    /// hit. Only one prune runs at a time
     /// (a file lock); runs using the store meanwhile need no lock.
     pub fn prune_with(&self, options: &PruneOptions) -> Result<PruneReport> {
         let lock_path = self.root.join("prune.lock");

@@ -1,36 +1,5 @@
 //! The local content-addressed store: blobs and trees by BLAKE3 digest, read-only folder
 //! checkouts, and the action cache from step keys to results.
-//!
-//! # Layout
-//!
-//! ```text
-//! <root>/tmp/                   staging; every write lands here first, then is renamed
-//! <root>/blobs/ab/<hex>[.x]     file contents, read-only (`.x`: the executable variant)
-//! <root>/trees/ab/<hex>         tree objects in their canonical encoding
-//! <root>/checkouts/<hex>/       read-only folders built from hardlinks to blobs
-//! <root>/ac/ab/<hex>            action records: step key → result, sealed with a checksum
-//! <root>/last/<hex>             the last key of each step label, for explanations
-//! <root>/statcache              the stat cache of hashed input folders
-//! <root>/prune.lock             held while pruning
-//! ```
-//!
-//! # Safety
-//!
-//! Every object is written to a temp file in `tmp/` and renamed into place, so a reader (or a
-//! run killed mid-write) never sees a partial object; records are fsynced first. Objects are
-//! named by content, so concurrent runs writing the same object race harmlessly and no lock is
-//! needed except to keep two prunes apart. Reads are verified: trees and records are re-hashed
-//! on load and blob sizes are checked against the trees, and anything damaged is discarded
-//! with a warning and treated as a miss; [`Store::verify`] re-hashes everything.
-//!
-//! # Why not a library
-//!
-//! `cacache` is the closest fit, but it addresses content by SHA-256/SRI strings and keeps its
-//! own index format, while our digests are BLAKE3 Merkle roots and containers need plain
-//! read-only folders built by hardlinking blobs (which cacache cannot give without copying).
-//! `redb`/`sled` would put blobs inside one database file, so they could neither be
-//! hardlinked nor bind-mounted. The file layout above is the same scheme as Bazel's disk
-//! cache and fits in a few hundred lines over `tempfile`'s atomic persist.
 
 mod action;
 mod maintain;
@@ -51,7 +20,38 @@ use crate::cache::tree::{EntryKind, Tree, TreeSource};
 use crate::error::{Error, Result};
 use crate::{Digest, Dir, File};
 
-/// The content-addressed store; see the [module docs](self).
+/// The content-addressed store: blobs, trees, checkouts and the action cache in one folder.
+///
+/// # Layout
+///
+/// ```text
+/// <root>/tmp/                   staging; every write lands here first, then is renamed
+/// <root>/blobs/ab/<hex>[.x]     file contents, read-only (`.x`: the executable variant)
+/// <root>/trees/ab/<hex>         tree objects in their canonical encoding
+/// <root>/checkouts/<hex>/       read-only folders built from hardlinks to blobs
+/// <root>/ac/ab/<hex>            action records: step key → result, sealed with a checksum
+/// <root>/last/<hex>             the last key of each step label, for explanations
+/// <root>/statcache              the stat cache of hashed input folders
+/// <root>/prune.lock             held while pruning
+/// ```
+///
+/// # Safety
+///
+/// Every object is written to a temp file in `tmp/` and renamed into place, so a reader (or a
+/// run killed mid-write) never sees a partial object; records are fsynced first. Objects are
+/// named by content, so concurrent runs writing the same object race harmlessly and no lock is
+/// needed except to keep two prunes apart. Reads are verified: trees and records are re-hashed
+/// on load and blob sizes are checked against the trees, and anything damaged is discarded
+/// with a warning and treated as a miss; [`Store::verify`] re-hashes everything.
+///
+/// # Why not a library
+///
+/// `cacache` is the closest fit, but it addresses content by SHA-256/SRI strings and keeps its
+/// own index format, while our digests are BLAKE3 Merkle roots and containers need plain
+/// read-only folders built by hardlinking blobs (which cacache cannot give without copying).
+/// `redb`/`sled` would put blobs inside one database file, so they could neither be
+/// hardlinked nor bind-mounted. The file layout above is the same scheme as Bazel's disk
+/// cache and fits in a few hundred lines over `tempfile`'s atomic persist.
 ///
 /// Cloning is cheap and shares the loaded stat cache.
 #[derive(Debug, Clone)]
@@ -112,8 +112,9 @@ impl Store {
     /// The store's stat cache, loaded on first use, for [`hash_dir_with`]; save it after
     /// hashing ([`Store::hash_input_dir`] does both).
     pub fn stat_cache(&self) -> &StatCache {
-        self.stat_cache
-            .get_or_init(|| StatCache::load(self.root.join("statcache")))
+        self.stat_cache.get_or_init(|| {
+            StatCache::load(self.root.join("statcache")).staging_in(self.root.join("tmp"))
+        })
     }
 
     /// Hashes the host folder `path` as a step input, `.gitignore` honoured, on a blocking
@@ -163,6 +164,50 @@ impl Store {
             hex.clone()
         };
         self.root.join("blobs").join(&hex[..2]).join(name)
+    }
+
+    /// Whether the blob `digest` is present with exactly that content. Content already
+    /// verified is known by its stat data (the stat cache), so this is a `stat` unless the file
+    /// changed since; a blob whose bytes no longer match is discarded.
+    pub(super) fn blob_intact(&self, digest: &Digest, executable: bool) -> bool {
+        let path = self.blob_path(digest, executable);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            return false;
+        };
+        let stat = crate::cache::FileStat::of(&meta);
+        if self.stat_cache().get(&stat) == Some(*digest) {
+            return true;
+        }
+        let read_at = SystemTime::now();
+        let mut buf = Vec::new();
+        match hash_file_contents(&path, &mut buf) {
+            Ok((actual, _)) if actual == *digest => {
+                self.stat_cache().insert(stat, actual, read_at);
+                true
+            }
+            _ => {
+                discard(&path, "blob content does not match its digest");
+                false
+            }
+        }
+    }
+
+    /// Whether the checkout of tree `digest` still holds exactly that tree; a damaged one is
+    /// removed. Stat data makes this a walk of `stat` calls when nothing changed.
+    pub(super) fn checkout_intact(&self, digest: &Digest) -> bool {
+        let path = self.checkout_path(digest);
+        let hashed = hash_dir_with(&path, &DirFilter::all(), self.stat_cache());
+        if hashed.is_ok_and(|h| h.digest == *digest) {
+            return true;
+        }
+        tracing::warn!(path = %path.display(), "discarding a damaged checkout");
+        remove_tree(&path);
+        false
+    }
+
+    /// Saves what the stat cache learned during this run.
+    pub fn save_stat_cache(&self) -> Result<()> {
+        self.stat_cache().save()
     }
 
     fn tree_path(&self, digest: &Digest) -> PathBuf {
