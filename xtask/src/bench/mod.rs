@@ -210,7 +210,7 @@ fn header(bench: &Bench, load_before: String, full: bool) -> String {
     let docker = first_line(Command::new("docker").args([
         "version",
         "--format",
-        "{{.Server.Version}} (API {{.Server.APIVersion}})",
+        "{{.Server.Version}} (API {{.Server.APIVersion}}, client {{.Client.Version}})",
     ]));
     let rustc = first_line(Command::new("rustc").arg("--version"));
     let mode = if full { "full" } else { "partial or --quick" };
