@@ -143,8 +143,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let load_before = load();
     let mut rows = Vec::new();
     for (n, name, measure) in ROWS.iter().filter(|r| picked.contains(&r.0)) {
-        bench.say(&format!("row {n} ({name})"));
-        let row = measure(&bench).map_err(|e| format!("row {n} ({name}): {e}"))?;
+        let load_at_start = load();
+        bench.say(&format!("row {n} ({name}), load average {load_at_start}"));
+        let mut row = measure(&bench).map_err(|e| format!("row {n} ({name}): {e}"))?;
+        row.workload.push_str(&format!(
+            " (Load average {load_at_start} when the row started, {} when it ended.)",
+            load()
+        ));
         for line in &row.lines {
             let against = line
                 .baseline
