@@ -144,26 +144,30 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
     let per_item_line = Line::alone("extra rebuild time per `#[step]` item", &per_item, 0.2);
     if per_item_line.met() == Some(false) {
         b.say("  profiling both crates with rustc's -Z time-passes");
-        let (with, without) = (
-            time_passes(&items, "stepped")?,
-            time_passes(&items, "plain")?,
-        );
-        let pass = |name: &str| {
-            format!(
-                "{name} {} against {}",
-                duration(with.get(name).copied().unwrap_or(f64::NAN)),
-                duration(without.get(name).copied().unwrap_or(f64::NAN))
-            )
-        };
+        let with = time_passes(&items, "stepped", true, reps)?;
+        let without = time_passes(&items, "plain", false, reps)?;
+        let get = |m: &HashMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
+        let mut grown: Vec<(&String, f64)> = with
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "total" | "expand_crate"))
+            .map(|k| (k, get(&with, k) - get(&without, k)))
+            .collect();
+        grown.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let top: Vec<String> = grown
+            .iter()
+            .take(5)
+            .map(|(k, _)| {
+                let (w, o) = (get(&with, k), get(&without, k));
+                format!("`{k}` {} against {}", duration(w), duration(o))
+            })
+            .collect();
         notes.push(format!(
-            "From `rustc -Z time-passes` (`RUSTC_BOOTSTRAP=1`, a from-scratch build of each \
-             crate), with the attributes against without: {}, {}, {}, {}, {}. The macros' own \
-             run is the first figure; the rest is compiling the code they generate.",
-            pass("macro_expand_crate"),
-            pass("type_check_crate"),
-            pass("MIR_borrow_checking"),
-            pass("codegen_crate"),
-            pass("total"),
+            "From `rustc -Z time-passes` on the same kind of incremental rebuild \
+             (`RUSTC_BOOTSTRAP=1`, in a target folder of its own), the passes that grow most \
+             with the attributes: {}; in total {} against {}.",
+            top.join(", "),
+            duration(get(&with, "total")),
+            duration(get(&without, "total")),
         ));
     }
     Ok(Row {
@@ -291,22 +295,38 @@ fn unit_times(target: &Path) -> Result<HashMap<String, f64>, String> {
     Ok(times)
 }
 
-/// rustc's top-level pass times in ms for `package` of the workspace `dir`, from
-/// `cargo rustc -- -Z time-passes` on stable through `RUSTC_BOOTSTRAP`: a profile only. Cargo
-/// rebuilds everything when `RUSTC_BOOTSTRAP` changes, so this uses a target folder of its
-/// own, kept between runs (the first run builds tanto into it once).
-fn time_passes(dir: &Path, package: &str) -> Result<HashMap<String, f64>, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(dir)
-        .args(["rustc", "--offline", "-p", package, "--target-dir"])
-        .arg(dir.join("target-time-passes"))
-        .args(["--", "-Z", "time-passes"])
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env_remove("CARGO_TARGET_DIR");
-    let (_, out) = measure::timed(&mut cmd)?;
+/// rustc's pass times in ms for an incremental rebuild of `package` (the generated crate,
+/// `attr` saying which) after an edit, from `cargo rustc -- -Z time-passes` on stable through
+/// `RUSTC_BOOTSTRAP`: a profile only. Cargo rebuilds everything when `RUSTC_BOOTSTRAP`
+/// changes, so this uses a target folder of its own, kept between runs (the first run builds
+/// tanto into it once); a first build there makes the profiled one incremental.
+fn time_passes(
+    dir: &Path,
+    package: &str,
+    attr: bool,
+    rev: usize,
+) -> Result<HashMap<String, f64>, String> {
+    let source = dir.join(package).join("src/lib.rs");
     let mut passes = HashMap::new();
-    for line in String::from_utf8_lossy(&out.stderr).lines() {
+    for edit in [rev + 1, rev + 2] {
+        write(&source, &items_source(attr, edit))?;
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(dir)
+            .args(["rustc", "--offline", "-p", package, "--target-dir"])
+            .arg(dir.join("target-time-passes"))
+            .args(["--", "-Z", "time-passes"])
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env_remove("CARGO_TARGET_DIR");
+        passes = parse_passes(&measure::timed(&mut cmd)?.1.stderr);
+    }
+    Ok(passes)
+}
+
+/// The `time: SECS; rss: … NAME` lines of `-Z time-passes`, in ms by pass name.
+fn parse_passes(stderr: &[u8]) -> HashMap<String, f64> {
+    let mut passes = HashMap::new();
+    for line in String::from_utf8_lossy(stderr).lines() {
         let Some(rest) = line.strip_prefix("time:") else {
             continue;
         };
@@ -319,5 +339,5 @@ fn time_passes(dir: &Path, package: &str) -> Result<HashMap<String, f64>, String
             passes.entry(name.to_owned()).or_insert(secs * 1e3);
         }
     }
-    Ok(passes)
+    passes
 }
