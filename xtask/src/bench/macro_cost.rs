@@ -164,10 +164,13 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         notes.push(format!(
             "From `rustc -Z time-passes` on the same kind of incremental rebuild \
              (`RUSTC_BOOTSTRAP=1`, in a target folder of its own), the passes that grow most \
-             with the attributes: {}; in total {} against {}.",
+             with the attributes: {}; in total {} against {}, of which macro expansion \
+             itself (`macro_expand_crate`) {} against {}.",
             top.join(", "),
             duration(get(&with, "total")),
             duration(get(&without, "total")),
+            duration(get(&with, "macro_expand_crate")),
+            duration(get(&without, "macro_expand_crate")),
         ));
     }
     Ok(Row {
