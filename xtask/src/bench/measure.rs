@@ -64,11 +64,12 @@ impl fmt::Display for Samples {
 
 /// A duration in ms, shown with a precision that suits its size.
 pub(crate) fn duration(ms: f64) -> String {
-    if ms >= 10_000.0 {
+    let size = ms.abs();
+    if size >= 10_000.0 {
         format!("{:.1} s", ms / 1e3)
-    } else if ms >= 100.0 {
+    } else if size >= 100.0 {
         format!("{ms:.0} ms")
-    } else if ms >= 10.0 {
+    } else if size >= 10.0 {
         format!("{ms:.1} ms")
     } else {
         format!("{ms:.2} ms")
@@ -140,5 +141,6 @@ mod tests {
         assert!((s.median() - 2.5).abs() < 1e-9);
         assert_eq!(s.range(), (1.0, 5.0));
         assert_eq!(fields("ms=1.5 files=3 ms=2", "ms"), vec![1.5, 2.0]);
+        assert_eq!(duration(-5818.66), "-5819 ms");
     }
 }
