@@ -295,7 +295,12 @@ fn four_runs_at_once_share_one_store() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     let store = tanto::cache::Store::open(cache.path()).unwrap();
     let report = store.verify().unwrap();
