@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::*;
 
+use support::events as events_of;
+
 #[test]
 fn steps_overlap_up_to_jobs_and_never_more() {
     for jobs in ["2", "3"] {
@@ -321,4 +323,44 @@ fn an_unchanged_upstream_output_keeps_dependents_cached() {
         .map(|e| e["step"].clone())
         .collect();
     assert_eq!(cached, vec![Value::from("shout")]);
+}
+
+#[test]
+fn a_source_edited_during_a_step_is_not_cached_under_the_old_key() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
+    let mut child = fixture(cache.path())
+        .args(["slow", "--progress", "json", "--src"])
+        .arg(src.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut events = Vec::new();
+    let mut edited = false;
+    for line in BufReader::new(stdout).lines() {
+        let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "step_started" && !edited {
+            std::fs::write(src.path().join("b.txt"), "two\n").unwrap();
+            edited = true;
+        }
+        events.push(event);
+    }
+    assert!(child.wait().unwrap().success());
+    let warned = of_kind(&events, "step_log").iter().any(|e| {
+        e["line"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("changed while")
+    });
+    assert!(warned, "{events:?}");
+    // The edit happened before the step could see all of it: the next run must run again.
+    let out = output(
+        fixture(cache.path())
+            .args(["slow", "--progress", "json", "--src"])
+            .arg(src.path()),
+    );
+    let again = events_of(&out.stdout);
+    assert_eq!(of_kind(&again, "step_started").len(), 1, "{again:?}");
 }

@@ -262,12 +262,26 @@ fn a_corrupted_blob_is_detected_and_the_step_runs_again() {
     }
     let events = run_json(cache.path(), src.path());
     let reran = steps(&events, "step_started");
-    assert!(!reran.is_empty(), "a step whose output was damaged runs again: {events:?}");
+    assert!(
+        !reran.is_empty(),
+        "a step whose output was damaged runs again: {events:?}"
+    );
     let out_dir = tempfile::tempdir().unwrap();
-    let out = hello(cache.path(), src.path()).arg("--out").arg(out_dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hello(cache.path(), src.path())
+        .arg("--out")
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
-    assert_eq!(summary, "files: 3\nlines: 5\n", "the re-run restored the right content");
+    assert_eq!(
+        summary, "files: 3\nlines: 5\n",
+        "the re-run restored the right content"
+    );
     let store = tanto::cache::Store::open(cache.path()).unwrap();
     assert!(store.verify().unwrap().is_clean());
 }
@@ -306,7 +320,10 @@ fn four_runs_at_once_share_one_store() {
     let report = store.verify().unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     for src in &sources {
-        assert_eq!(steps(&run_json(cache.path(), src.path()), "step_cached"), ALL);
+        assert_eq!(
+            steps(&run_json(cache.path(), src.path()), "step_cached"),
+            ALL
+        );
     }
 }
 
