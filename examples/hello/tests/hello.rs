@@ -329,25 +329,39 @@ fn four_runs_at_once_share_one_store() {
 
 #[test]
 fn kill_9_during_runs_never_leaves_a_torn_entry() {
+    use std::io::{BufRead, BufReader};
+
     let cache = tempfile::tempdir().unwrap();
+    let mut killed_runs = Vec::new();
     for round in 0..6u64 {
         let src = source();
         std::fs::write(src.path().join("round.txt"), format!("{round}\n")).unwrap();
         let mut child = hello(cache.path(), src.path())
             .args(["--progress", "json"])
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Spread the kills over the run: hashing, container work, and output ingestion.
-        std::thread::sleep(Duration::from_millis(150 + round * 180));
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let started: Value = serde_json::from_str(&first).unwrap();
+        killed_runs.push(started["run_id"].as_str().unwrap().to_owned());
+        // Spread the kills over the run: container work, output capture and ingestion.
+        std::thread::sleep(Duration::from_millis(100 + round * 180));
         child.kill().unwrap();
         child.wait().unwrap();
         let store = tanto::cache::Store::open(cache.path()).unwrap();
         let report = store.verify().unwrap();
         assert!(report.is_clean(), "round {round}: {:?}", report.problems);
     }
-    // The next run reaps what the killed ones left and completes.
+    // A create request in flight when its process died can still complete on the daemon: give
+    // it a moment, then the next run reaps whatever the killed ones left, and completes.
+    std::thread::sleep(Duration::from_secs(1));
     let src = source();
     run_json(cache.path(), src.path());
+    for run in &killed_runs {
+        assert_eq!(left_behind(run), 0, "run {run} was reaped");
+    }
 }
