@@ -364,3 +364,39 @@ fn a_source_edited_during_a_step_is_not_cached_under_the_old_key() {
     let again = events_of(&out.stdout);
     assert_eq!(of_kind(&again, "step_started").len(), 1, "{again:?}");
 }
+
+#[test]
+fn cache_commands_report_verify_and_prune() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
+    let out = output(
+        fixture(cache.path())
+            .args(["cutoff", "--src"])
+            .arg(src.path()),
+    );
+    assert!(out.status.success());
+    let stats = output(fixture(cache.path()).args(["cache", "stats"]));
+    let text = String::from_utf8_lossy(&stats.stdout);
+    assert!(text.contains("cached results  2"), "{text}");
+    let verify = output(fixture(cache.path()).args(["cache", "verify"]));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("the cache is sound"));
+    let prune = output(fixture(cache.path()).args(["cache", "prune", "--max-size", "0"]));
+    assert!(
+        prune.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prune.stderr)
+    );
+    let out = output(
+        fixture(cache.path())
+            .args(["cutoff", "--progress", "json", "--src"])
+            .arg(src.path()),
+    );
+    assert_eq!(
+        of_kind(&events_of(&out.stdout), "step_started").len(),
+        2,
+        "pruned to nothing, both run again"
+    );
+    let usage = output(fixture(cache.path()).args(["cache", "prune"]));
+    assert_eq!(usage.status.code(), Some(2));
+}

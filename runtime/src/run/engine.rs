@@ -302,6 +302,25 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
     };
     let result = match m.subcommand() {
         Some(("stats", _)) => store.stats().map(|s| print!("{s}")),
+        Some(("verify", _)) => match store.verify() {
+            Ok(report) if report.is_clean() => {
+                println!(
+                    "the cache is sound: {} blobs, {} trees, {} records, {} checkouts checked",
+                    report.blobs, report.trees, report.records, report.checkouts
+                );
+                Ok(())
+            }
+            Ok(report) => {
+                for problem in &report.problems {
+                    println!("removed: {problem}");
+                }
+                println!(
+                    "the damaged entries above were removed; the steps they served will run again"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
         Some(("prune", p)) => {
             let max_bytes = p.get_one::<u64>("max-size").copied();
             let max_age = p.get_one::<std::time::Duration>("max-age").copied();
