@@ -155,6 +155,16 @@ fn plain_output_has_no_escape_codes() {
         stderr.contains("STEP") && stderr.contains("FAILED"),
         "the summary table: {stderr}"
     );
+    let failure = stderr
+        .split("step `broken` failed: ")
+        .nth(1)
+        .expect("the failure after the table");
+    assert!(failure.contains("exited with code 3"), "{failure}");
+    assert!(
+        failure.contains("something broke"),
+        "the end of its stderr: {failure}"
+    );
+    assert!(failure.contains("full log: "), "{failure}");
 }
 
 #[test]
