@@ -410,3 +410,46 @@ fn cache_commands_report_verify_and_prune() {
     let usage = output(fixture(cache.path()).args(["cache", "prune"]));
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[test]
+fn identical_steps_in_flight_run_once() {
+    let cache = tempfile::tempdir().unwrap();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // `wide` calls `nap(1)` six times: one key.
+    let out = output(fixture(cache.path()).args(["wide", "-j", "6", "--progress", "json"]));
+    assert!(out.status.success());
+    let events = events_of(&out.stdout);
+    assert_eq!(of_kind(&events, "step_finished").len(), 6);
+    let reasons: Vec<_> = of_kind(&events, "step_started")
+        .iter()
+        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        reasons.iter().filter(|r| r.contains("runs once")).count(),
+        5,
+        "{reasons:?}"
+    );
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let created = output(std::process::Command::new("docker").args([
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "event=create",
+        "--filter",
+        &format!("label=tanto.run={}", run_id(&events)),
+        "--format",
+        "{{.ID}}",
+    ]));
+    let count = String::from_utf8_lossy(&created.stdout).lines().count();
+    assert_eq!(count, 1, "one container for six identical steps");
+}
