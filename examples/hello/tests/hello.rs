@@ -260,7 +260,24 @@ fn a_corrupted_blob_is_detected_and_the_step_runs_again() {
         std::fs::set_permissions(blob, perms).unwrap();
         std::fs::write(blob, vec![b'#'; usize::try_from(len).unwrap()]).unwrap();
     }
-    let events = run_json(cache.path(), src.path());
+    let out = hello(cache.path(), src.path())
+        .args(["--progress", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warnings.contains("discarding a damaged"),
+        "a warning says so: {warnings}"
+    );
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let reran = steps(&events, "step_started");
     assert!(
         !reran.is_empty(),
