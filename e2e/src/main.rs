@@ -2,6 +2,8 @@
 //! that sleeps until interrupted, and an early-cutoff chain. The tests in `tests/` run this
 //! binary against a real Docker daemon.
 
+mod bench;
+
 use std::process::ExitCode;
 
 use tanto::prelude::*;
@@ -104,5 +106,7 @@ fn main() -> ExitCode {
         .pipeline(sleepy)
         .pipeline(cutoff)
         .pipeline(slow)
+        .pipeline(bench::one)
+        .pipeline(bench::ci20)
         .run()
 }

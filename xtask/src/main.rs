@@ -5,8 +5,11 @@
 //! - `cargo xtask test`: makes sure Docker answers and the test images exist, then runs the
 //!   whole test suite on the host. CI runs exactly this.
 //! - `cargo xtask images`: makes the offline test images.
+//! - `cargo xtask bench [--quick] [ROW..]`: measures tanto against its baselines and writes
+//!   `BENCHMARKS.md`.
 //! - `cargo xtask trace-svg TRACE OUT`: draws a `--trace` timeline as SVG, for the docs.
 
+mod bench;
 mod ci;
 mod daemon;
 mod images;
@@ -19,6 +22,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("trace-svg") => trace_svg::run(&args[1..]),
         Some("images") => daemon::ensure().and_then(|()| images::run(&args[1..])),
         _ => return ci::cli(&args),

@@ -1,0 +1,343 @@
+//! Row 6: what the macros cost at compile time — a clean build of `tanto-macros` against syn
+//! alone, and an incremental rebuild of a crate of 200 `#[step]` items against the same crate
+//! without the attributes. The crates are generated under `target/bench/macros`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::Bench;
+use super::measure::{self, Samples, duration};
+use super::report::{Line, Row, Target};
+
+const ITEMS: usize = 200;
+
+/// The workspace's profile, so every generated crate builds its dependencies the same way.
+const PROFILE: &str =
+    "\n[profile.dev.package.\"*\"]\nopt-level = 1\n\n[profile.dev.package.blake3]\nopt-level = 3\n";
+
+/// Measures row 6.
+pub(crate) fn run(b: &Bench) -> Result<Row, String> {
+    let base = b.work.join("macros");
+    let macros = b.root.join("macros");
+    let lock = std::fs::read_to_string(b.root.join("Cargo.lock"))
+        .map_err(|e| format!("read Cargo.lock: {e}"))?;
+    let syn = dep_line(&lock, "syn", "3.")?;
+    let features = "features = [\"full\", \"extra-traits\", \"visit\"]";
+    let syn_dep = format!("syn = {{ version = \"={syn}\", {features} }}\n");
+    let crates = [
+        (
+            "tanto-macros",
+            format!("tanto-macros = {{ path = {:?} }}\n", macros),
+        ),
+        ("syn", syn_dep.clone()),
+        (
+            "deps",
+            format!(
+                "{syn_dep}quote = \"1\"\nproc-macro2 = \"1\"\nblake3 = \"={}\"\n",
+                dep_line(&lock, "blake3", "1.")?
+            ),
+        ),
+    ];
+    let mut clean: Vec<(PathBuf, Samples)> = Vec::new();
+    for (name, deps) in &crates {
+        let dir = base.join("clean").join(name);
+        let manifest = format!(
+            "[package]\nname = \"bench-{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [lib]\npath = \"lib.rs\"\nproc-macro = true\n\n[dependencies]\n{deps}{PROFILE}\n[workspace]\n"
+        );
+        write(&dir.join("Cargo.toml"), &manifest)?;
+        write(
+            &dir.join("lib.rs"),
+            "//! An empty proc-macro crate, for build times.\n",
+        )?;
+        write(&dir.join("Cargo.lock"), &lock)?;
+        clean.push((dir, Samples::default()));
+    }
+    let clean_reps = if b.quick { 1 } else { 3 };
+    let mut extra = Samples::default();
+    let mut own = Samples::default();
+    let mut blake = Samples::default();
+    for i in 0..clean_reps {
+        b.say(&format!("  clean builds {}/{clean_reps}", i + 1));
+        let mut this = Vec::new();
+        for (dir, samples) in &mut clean {
+            let target = dir.join("target");
+            if target.exists() {
+                std::fs::remove_dir_all(&target)
+                    .map_err(|e| format!("remove {}: {e}", target.display()))?;
+            }
+            let ms = cargo_build(dir, None)?;
+            samples.push(ms);
+            this.push(ms);
+        }
+        extra.push(this[0] - this[1]);
+        let units = unit_times(&clean[0].0.join("target"))?;
+        own.push(units.get("tanto-macros").copied().unwrap_or(f64::NAN));
+        blake.push(units.get("blake3").copied().unwrap_or(f64::NAN));
+    }
+
+    let items = base.join("items");
+    write(
+        &items.join("Cargo.toml"),
+        &format!("[workspace]\nmembers = [\"stepped\", \"plain\"]\nresolver = \"3\"\n{PROFILE}"),
+    )?;
+    write(&items.join("Cargo.lock"), &lock)?;
+    let runtime = b.root.join("runtime");
+    for (name, attr) in [("stepped", true), ("plain", false)] {
+        write(
+            &items.join(name).join("Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+                 [dependencies]\ntanto = {{ path = {runtime:?} }}\n"
+            ),
+        )?;
+        write(&items.join(name).join("src/lib.rs"), &items_source(attr, 0))?;
+    }
+    b.say("  building the 200-item crates once (the first time builds tanto too)");
+    cargo_build(&items, Some("stepped"))?;
+    cargo_build(&items, Some("plain"))?;
+    let reps = b.reps(6);
+    let (mut stepped, mut plain, mut per_item) =
+        (Samples::default(), Samples::default(), Samples::default());
+    let (mut stepped_unit, mut plain_unit) = (Samples::default(), Samples::default());
+    for r in 1..=reps {
+        b.say(&format!("  incremental rebuilds {r}/{reps}"));
+        write(&items.join("stepped/src/lib.rs"), &items_source(true, r))?;
+        let s = cargo_build(&items, Some("stepped"))?;
+        stepped_unit.push(
+            unit_times(&items.join("target"))?
+                .get("stepped")
+                .copied()
+                .unwrap_or(f64::NAN),
+        );
+        write(&items.join("plain/src/lib.rs"), &items_source(false, r))?;
+        let p = cargo_build(&items, Some("plain"))?;
+        plain_unit.push(
+            unit_times(&items.join("target"))?
+                .get("plain")
+                .copied()
+                .unwrap_or(f64::NAN),
+        );
+        stepped.push(s);
+        plain.push(p);
+        per_item.push((s - p) / ITEMS as f64);
+    }
+    let mut notes = vec![
+        format!(
+            "From `cargo build --timings` of the clean builds (medians): the `tanto-macros` crate \
+             itself compiles in {}, its `blake3` dependency (for code digests) in {}; syn, quote \
+             and proc-macro2 are shared with the baseline. A proc-macro crate with exactly \
+             tanto-macros's dependencies and no code builds in {}.",
+            duration(own.median()),
+            duration(blake.median()),
+            clean[2].1
+        ),
+        format!(
+            "From `cargo build --timings` of the incremental rebuilds (medians): rustc spends {} \
+             on the crate with the attributes and {} on the one without; the rest of each figure \
+             is cargo's own start and fingerprinting.",
+            duration(stepped_unit.median()),
+            duration(plain_unit.median())
+        ),
+    ];
+    let per_item_line = Line::alone("extra rebuild time per `#[step]` item", &per_item, 0.2);
+    if per_item_line.met() == Some(false) {
+        b.say("  profiling both crates with rustc's -Z time-passes");
+        let with = time_passes(&items, "stepped", true, reps)?;
+        let without = time_passes(&items, "plain", false, reps)?;
+        let get = |m: &HashMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
+        let mut grown: Vec<(&String, f64)> = with
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "total" | "expand_crate"))
+            .map(|k| (k, get(&with, k) - get(&without, k)))
+            .collect();
+        grown.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let top: Vec<String> = grown
+            .iter()
+            .take(5)
+            .map(|(k, _)| {
+                let (w, o) = (get(&with, k), get(&without, k));
+                format!("`{k}` {} against {}", duration(w), duration(o))
+            })
+            .collect();
+        notes.push(format!(
+            "From `rustc -Z time-passes` on the same kind of incremental rebuild \
+             (`RUSTC_BOOTSTRAP=1`, in a target folder of its own), the passes that grow most \
+             with the attributes: {}; in total {} against {}.",
+            top.join(", "),
+            duration(get(&with, "total")),
+            duration(get(&without, "total")),
+        ));
+    }
+    Ok(Row {
+        id: 6,
+        title: "Macro cost",
+        workload: format!(
+            "Clean `cargo build` (dev profile, the workspace's profile settings, one target \
+             folder each, deleted before each build) of an empty proc-macro crate depending on \
+             `tanto-macros`, against one depending on syn {syn} alone with the same features. \
+             Then an incremental `cargo build` after editing one string in one function of a \
+             generated crate of {ITEMS} `#[step]` async fns, against the same crate without the \
+             attributes; tanto itself is already built."
+        ),
+        lines: vec![
+            Line::versus(
+                "clean build of `tanto-macros`",
+                &clean[0].1,
+                "syn alone",
+                &clean[1].1,
+                Target::None,
+            ),
+            Line {
+                what: "extra clean-build time over syn alone".into(),
+                baseline: None,
+                tanto: extra,
+                target: Target::Under(1000.0),
+            },
+            Line::versus(
+                format!("incremental rebuild, {ITEMS} `#[step]` items"),
+                &stepped,
+                "the same crate without the attributes",
+                &plain,
+                Target::None,
+            ),
+            per_item_line,
+        ],
+        notes,
+    })
+}
+
+/// The locked version of `name` whose version starts with `major`.
+fn dep_line(lock: &str, name: &str, major: &str) -> Result<String, String> {
+    let header = format!("name = \"{name}\"\nversion = \"{major}");
+    let at = lock
+        .find(&header)
+        .ok_or_else(|| format!("Cargo.lock has no `{name}` {major}x"))?;
+    let rest = &lock[at + header.len() - major.len()..];
+    Ok(rest.split('"').next().unwrap_or_default().to_owned())
+}
+
+/// The generated crate: `ITEMS` async fns, with `#[step]` when `attr`; `rev` changes one
+/// string in the first, so each rebuild has an edit to compile.
+fn items_source(attr: bool, rev: usize) -> String {
+    let mut out = String::from(
+        "//! Generated by `cargo xtask bench`: many steps, for timing the macros.\n\n\
+         use tanto::prelude::*;\n",
+    );
+    for i in 0..ITEMS {
+        let tag = if i == 0 {
+            format!("s000 rev {rev}")
+        } else {
+            format!("s{i:03}")
+        };
+        if attr {
+            out.push_str("\n#[step(image = \"tanto-test/busybox:latest\")]\n");
+        } else {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "/// Echoes its input.\npub async fn s{i:03}(ctx: &Ctx, x: String) -> Result<String> {{\n    \
+             let out = ctx.container().exec([\"echo\", \"{tag}\", &x]).await?;\n    Ok(out.stdout)\n}}\n"
+        ));
+    }
+    out
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    }
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))
+}
+
+/// Runs `cargo build --offline --timings` in `dir` (for `package` only, when given); returns
+/// its wall time.
+fn cargo_build(dir: &Path, package: Option<&str>) -> Result<f64, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(dir)
+        .args(["build", "--offline", "--timings", "--target-dir"])
+        .arg(dir.join("target"))
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS");
+    if let Some(p) = package {
+        cmd.args(["-p", p]);
+    }
+    measure::timed(&mut cmd).map(|(ms, _)| ms).map_err(|e| {
+        format!("{e}\n(if a crate is missing offline, run `cargo fetch` in the workspace)")
+    })
+}
+
+/// Each unit's compile time in ms from the last `cargo build --timings` report in `target`.
+fn unit_times(target: &Path) -> Result<HashMap<String, f64>, String> {
+    let path = target.join("cargo-timings/cargo-timing.html");
+    let html =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let start = html
+        .find("const UNIT_DATA = ")
+        .ok_or_else(|| format!("{} has no UNIT_DATA", path.display()))?
+        + "const UNIT_DATA = ".len();
+    let end = html[start..]
+        .find("];")
+        .ok_or_else(|| format!("{}: UNIT_DATA does not end", path.display()))?;
+    let units: Vec<serde_json::Value> = serde_json::from_str(&html[start..start + end + 1])
+        .map_err(|e| format!("{}: UNIT_DATA is not JSON: {e}", path.display()))?;
+    let mut times = HashMap::new();
+    for u in units {
+        if let (Some(name), Some(d)) = (u["name"].as_str(), u["duration"].as_f64()) {
+            *times.entry(name.to_owned()).or_insert(0.0) += d * 1e3;
+        }
+    }
+    Ok(times)
+}
+
+/// rustc's pass times in ms for an incremental rebuild of `package` (the generated crate,
+/// `attr` saying which) after an edit, from `cargo rustc -- -Z time-passes` on stable through
+/// `RUSTC_BOOTSTRAP`: a profile only. Cargo rebuilds everything when `RUSTC_BOOTSTRAP`
+/// changes, so this uses a target folder of its own, kept between runs (the first run builds
+/// tanto into it once); a first build there makes the profiled one incremental.
+fn time_passes(
+    dir: &Path,
+    package: &str,
+    attr: bool,
+    rev: usize,
+) -> Result<HashMap<String, f64>, String> {
+    let source = dir.join(package).join("src/lib.rs");
+    let mut passes = HashMap::new();
+    for edit in [rev + 1, rev + 2] {
+        write(&source, &items_source(attr, edit))?;
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(dir)
+            .args(["rustc", "--offline", "-p", package, "--target-dir"])
+            .arg(dir.join("target-time-passes"))
+            .args(["--", "-Z", "time-passes"])
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env_remove("CARGO_TARGET_DIR");
+        passes = parse_passes(&measure::timed(&mut cmd)?.1.stderr);
+    }
+    Ok(passes)
+}
+
+/// The `time: SECS; rss: … NAME` lines of `-Z time-passes`, in ms by pass name.
+fn parse_passes(stderr: &[u8]) -> HashMap<String, f64> {
+    let mut passes = HashMap::new();
+    for line in String::from_utf8_lossy(stderr).lines() {
+        let Some(rest) = line.strip_prefix("time:") else {
+            continue;
+        };
+        let secs = rest
+            .split(';')
+            .next()
+            .and_then(|t| t.trim().parse::<f64>().ok());
+        let name = rest.rsplit('\t').next().map(str::trim);
+        if let (Some(secs), Some(name)) = (secs, name) {
+            passes.entry(name.to_owned()).or_insert(secs * 1e3);
+        }
+    }
+    passes
+}

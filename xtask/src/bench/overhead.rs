@@ -1,0 +1,81 @@
+//! Row 1: what one step costs on top of its command — a one-step `--no-cache` pipeline running
+//! `true`, against `docker run --rm` and against bollard's create/start/wait/remove.
+
+use std::process::Command;
+
+use super::Bench;
+use super::measure::{self, Samples, duration};
+use super::report::{Line, Row, Target};
+use super::tanto_run;
+use super::workload::IMAGE;
+
+/// Measures row 1.
+pub(crate) fn run(b: &Bench) -> Result<Row, String> {
+    let reps = b.reps(15);
+    let store = b.fresh_dir("one-store")?;
+    let fixture = b.bins.fixture.clone();
+    let tanto = || tanto_run::run(&fixture, &["one", "--no-cache"], &store);
+    let docker = || measure::timed(Command::new("docker").args(["run", "--rm", IMAGE, "true"]));
+    let bollard = || measure::timed(Command::new(&b.bins.bollard).arg(IMAGE));
+    b.say("  warm-up");
+    tanto()?;
+    docker()?;
+    bollard()?;
+    let (mut t, mut d, mut bo) = (Samples::default(), Samples::default(), Samples::default());
+    let mut phases: [Samples; 5] = Default::default();
+    for i in 0..reps {
+        b.say(&format!("  repetition {}/{reps}", i + 1));
+        let run = tanto()?;
+        if run.counts()?.0 != 1 {
+            return Err(format!(
+                "`fixture one --no-cache` ran {:?} steps, not 1",
+                run.counts()?
+            ));
+        }
+        t.push(run.wall_ms);
+        for (p, ms) in phases.iter_mut().zip(run.phases()) {
+            p.push(ms);
+        }
+        d.push(docker()?.0);
+        bo.push(bollard()?.0);
+    }
+    let m: Vec<String> = phases.iter().map(|p| duration(p.median())).collect();
+    let notes = vec![
+        format!(
+            "Where tanto's time goes (medians of the JSON events' timestamps): {} from process \
+             start to `run_started` (CLI, store, connecting to Docker, resolving the image), {} \
+             to the step's start, {} in the step (container create, start, the exec of `true`, \
+             removal), {} to `run_finished`, {} to exit (removing the run's containers, \
+             flushing the view).",
+            m[0], m[1], m[2], m[3], m[4]
+        ),
+        "`docker run --rm` uses the default bridge network as a user would type it; the bollard \
+         timer and the tanto step run without a network."
+            .to_owned(),
+    ];
+    Ok(Row {
+        id: 1,
+        title: "Per-step container overhead",
+        workload: "A one-step pipeline whose step runs `true` in `tanto-test/busybox`, run \
+                   with `--no-cache` (so it always runs) and a warm store, timed from spawn \
+                   to exit of the pipeline binary."
+            .to_owned(),
+        lines: vec![
+            Line::versus(
+                "one step running `true`",
+                &t,
+                format!("`docker run --rm {IMAGE} true`"),
+                &d,
+                Target::Ratio(0.9),
+            ),
+            Line::versus(
+                "one step running `true`",
+                &t,
+                "bollard create/start/wait/remove (`bench_bollard`)",
+                &bo,
+                Target::None,
+            ),
+        ],
+        notes,
+    })
+}

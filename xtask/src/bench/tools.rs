@@ -1,0 +1,100 @@
+//! What the rows need besides Docker: `b3sum`, a Docker client that drives BuildKit, and the
+//! bench binaries built with `--release`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::measure;
+
+fn works(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// Makes sure `b3sum` runs, installing Debian's package as root when it is missing.
+pub(crate) fn ensure_b3sum() -> Result<(), String> {
+    if works(Command::new("b3sum").arg("--version")) {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(
+            "`b3sum` is missing: run `sudo apt-get install -y b3sum`, then re-run `cargo xtask bench`"
+                .into(),
+        );
+    }
+    eprintln!("bench: installing b3sum");
+    measure::run(Command::new("sh").args([
+        "-c",
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq b3sum >/dev/null",
+    ]))
+    .map(drop)
+}
+
+/// A Docker client whose `docker build` uses BuildKit with `DOCKER_BUILDKIT=1`: `docker` when
+/// it has the buildx plugin, else Debian's `/usr/bin/docker` (20.10 drives the daemon's
+/// built-in BuildKit itself).
+pub(crate) fn buildkit_client() -> Result<PathBuf, String> {
+    if works(Command::new("docker").args(["buildx", "version"])) {
+        return Ok(PathBuf::from("docker"));
+    }
+    let debian = Path::new("/usr/bin/docker");
+    if works(Command::new(debian).args(["build", "--help"])) {
+        return Ok(debian.to_path_buf());
+    }
+    Err(
+        "no Docker client can drive BuildKit: install the buildx plugin \
+         (`apt-get install -y docker-buildx`) or Debian's `docker.io`, then re-run"
+            .into(),
+    )
+}
+
+/// The release binaries the rows run.
+pub(crate) struct Bins {
+    /// The e2e pipelines binary (`ci20`, `one`, …).
+    pub(crate) fixture: PathBuf,
+    /// One container through bollard directly.
+    pub(crate) bollard: PathBuf,
+    /// Hashes a folder through the store.
+    pub(crate) hash: PathBuf,
+    /// The scheduler over a no-op DAG.
+    pub(crate) sched: PathBuf,
+}
+
+/// Builds the bench binaries of `tanto-e2e` with `--release` into `target`.
+pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "tanto-e2e",
+            "--bins",
+            "--target-dir",
+        ])
+        .arg(target);
+    eprintln!("bench: {}", measure::show(&cmd));
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the bench binaries failed ({status}); fix the build, then re-run `cargo xtask bench`"
+        ));
+    }
+    let bin = |name: &str| target.join("release").join(name);
+    Ok(Bins {
+        fixture: bin("fixture"),
+        bollard: bin("bench_bollard"),
+        hash: bin("bench_hash"),
+        sched: bin("bench_sched"),
+    })
+}
