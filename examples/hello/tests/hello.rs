@@ -19,20 +19,36 @@ fn hello(cache: &Path, src: &Path) -> Command {
     cmd
 }
 
-fn run_json(cache: &Path, src: &Path) -> Vec<Value> {
-    let out = hello(cache, src)
-        .args(["--progress", "json"])
-        .output()
-        .expect("run hello");
+/// Runs `cmd`, which must succeed; its output.
+fn succeed(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run hello");
     assert!(
         out.status.success(),
-        "hello failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "hello failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
-    String::from_utf8_lossy(&out.stdout)
+    out
+}
+
+/// JSON events, one a line.
+fn parse(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
+}
+
+fn run_json(cache: &Path, src: &Path) -> Vec<Value> {
+    parse(&succeed(hello(cache, src).args(["--progress", "json"])).stdout)
+}
+
+/// Runs hello with `--out` and returns the exported report's `summary.txt`.
+fn exported_summary(cache: &Path, src: &Path) -> (tempfile::TempDir, String) {
+    let out_dir = tempfile::tempdir().unwrap();
+    succeed(hello(cache, src).arg("--out").arg(out_dir.path()));
+    let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
+    (out_dir, summary)
 }
 
 fn steps(events: &[Value], kind: &str) -> Vec<String> {
@@ -147,18 +163,7 @@ fn runs_in_containers_then_is_fully_cached() {
 fn the_report_holds_what_the_containers_computed() {
     let cache = tempfile::tempdir().unwrap();
     let src = source();
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = hello(cache.path(), src.path())
-        .arg("--out")
-        .arg(out_dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
+    let (out_dir, summary) = exported_summary(cache.path(), src.path());
     assert_eq!(summary, "files: 3\nlines: 5\n");
     let files = std::fs::read_to_string(out_dir.path().join("files.txt")).unwrap();
     assert_eq!(files, "./README\n./src/lib.rs\n./src/main.rs\n");
@@ -202,15 +207,7 @@ fn plan_after_an_edit_names_the_file() {
     let src = source();
     run_json(cache.path(), src.path());
     std::fs::write(src.path().join("src/lib.rs"), "pub fn g() {}\n").unwrap();
-    let out = hello(cache.path(), src.path())
-        .arg("--plan")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeed(hello(cache.path(), src.path()).arg("--plan"));
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -260,41 +257,19 @@ fn a_corrupted_blob_is_detected_and_the_step_runs_again() {
         std::fs::set_permissions(blob, perms).unwrap();
         std::fs::write(blob, vec![b'#'; usize::try_from(len).unwrap()]).unwrap();
     }
-    let out = hello(cache.path(), src.path())
-        .args(["--progress", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeed(hello(cache.path(), src.path()).args(["--progress", "json"]));
     let warnings = String::from_utf8_lossy(&out.stderr);
     assert!(
         warnings.contains("discarding a damaged"),
         "a warning says so: {warnings}"
     );
-    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = parse(&out.stdout);
     let reran = steps(&events, "step_started");
     assert!(
         !reran.is_empty(),
         "a step whose output was damaged runs again: {events:?}"
     );
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = hello(cache.path(), src.path())
-        .arg("--out")
-        .arg(out_dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
+    let (_out_dir, summary) = exported_summary(cache.path(), src.path());
     assert_eq!(
         summary, "files: 3\nlines: 5\n",
         "the re-run restored the right content"
