@@ -82,12 +82,30 @@ pub fn cutoff(src: Dir) -> String {
     shout(listed)
 }
 
+/// Counts the files of `src`, slowly, so a test can edit `src` meanwhile.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn slow_count(ctx: &Ctx, src: Dir) -> Result<String> {
+    let out = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .sh("sleep 2; find /src -type f | wc -l")
+        .await?;
+    Ok(out.stdout)
+}
+
+/// One slow step over `src`.
+#[pipeline]
+pub fn slow(src: Dir) -> String {
+    slow_count(src)
+}
+
 fn main() -> ExitCode {
     tanto::cli()
         .pipeline(wide)
         .pipeline(failing)
         .pipeline(sleepy)
         .pipeline(cutoff)
+        .pipeline(slow)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

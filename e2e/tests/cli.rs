@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::*;
 
+use support::events as events_of;
+
 #[test]
 fn steps_overlap_up_to_jobs_and_never_more() {
     for jobs in ["2", "3"] {
@@ -153,6 +155,16 @@ fn plain_output_has_no_escape_codes() {
         stderr.contains("STEP") && stderr.contains("FAILED"),
         "the summary table: {stderr}"
     );
+    let failure = stderr
+        .split("step `broken` failed: ")
+        .nth(1)
+        .expect("the failure after the table");
+    assert!(failure.contains("exited with code 3"), "{failure}");
+    assert!(
+        failure.contains("something broke"),
+        "the end of its stderr: {failure}"
+    );
+    assert!(failure.contains("full log: "), "{failure}");
 }
 
 #[test]
@@ -321,4 +333,123 @@ fn an_unchanged_upstream_output_keeps_dependents_cached() {
         .map(|e| e["step"].clone())
         .collect();
     assert_eq!(cached, vec![Value::from("shout")]);
+}
+
+#[test]
+fn a_source_edited_during_a_step_is_not_cached_under_the_old_key() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
+    let mut child = fixture(cache.path())
+        .args(["slow", "--progress", "json", "--src"])
+        .arg(src.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut events = Vec::new();
+    let mut edited = false;
+    for line in BufReader::new(stdout).lines() {
+        let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "step_started" && !edited {
+            std::fs::write(src.path().join("b.txt"), "two\n").unwrap();
+            edited = true;
+        }
+        events.push(event);
+    }
+    assert!(child.wait().unwrap().success());
+    let warned = of_kind(&events, "step_log").iter().any(|e| {
+        e["line"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("changed while")
+    });
+    assert!(warned, "{events:?}");
+    // The edit happened before the step could see all of it: the next run must run again.
+    let out = output(
+        fixture(cache.path())
+            .args(["slow", "--progress", "json", "--src"])
+            .arg(src.path()),
+    );
+    let again = events_of(&out.stdout);
+    assert_eq!(of_kind(&again, "step_started").len(), 1, "{again:?}");
+}
+
+#[test]
+fn cache_commands_report_verify_and_prune() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
+    let out = output(
+        fixture(cache.path())
+            .args(["cutoff", "--src"])
+            .arg(src.path()),
+    );
+    assert!(out.status.success());
+    let stats = output(fixture(cache.path()).args(["cache", "stats"]));
+    let text = String::from_utf8_lossy(&stats.stdout);
+    assert!(text.contains("cached results  2"), "{text}");
+    let verify = output(fixture(cache.path()).args(["cache", "verify"]));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("the cache is sound"));
+    let prune = output(fixture(cache.path()).args(["cache", "prune", "--max-size", "0"]));
+    assert!(
+        prune.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prune.stderr)
+    );
+    let out = output(
+        fixture(cache.path())
+            .args(["cutoff", "--progress", "json", "--src"])
+            .arg(src.path()),
+    );
+    assert_eq!(
+        of_kind(&events_of(&out.stdout), "step_started").len(),
+        2,
+        "pruned to nothing, both run again"
+    );
+    let usage = output(fixture(cache.path()).args(["cache", "prune"]));
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn identical_steps_in_flight_run_once() {
+    let cache = tempfile::tempdir().unwrap();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // `wide` calls `nap(1)` six times: one key.
+    let out = output(fixture(cache.path()).args(["wide", "-j", "6", "--progress", "json"]));
+    assert!(out.status.success());
+    let events = events_of(&out.stdout);
+    assert_eq!(of_kind(&events, "step_finished").len(), 6);
+    let reasons: Vec<_> = of_kind(&events, "step_started")
+        .iter()
+        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        reasons.iter().filter(|r| r.contains("runs once")).count(),
+        5,
+        "{reasons:?}"
+    );
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let created = output(std::process::Command::new("docker").args([
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "event=create",
+        "--filter",
+        &format!("label=tanto.run={}", run_id(&events)),
+        "--format",
+        "{{.ID}}",
+    ]));
+    let count = String::from_utf8_lossy(&created.stdout).lines().count();
+    assert_eq!(count, 1, "one container for six identical steps");
 }

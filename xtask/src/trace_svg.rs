@@ -15,7 +15,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Err("usage: cargo xtask trace-svg TRACE.json OUT.svg".into());
     };
     let text = std::fs::read_to_string(input).map_err(|e| format!("cannot read {input}: {e}"))?;
-    let trace: Json = serde_json::from_str(&text).map_err(|e| format!("{input} is not JSON: {e}"))?;
+    let trace: Json =
+        serde_json::from_str(&text).map_err(|e| format!("{input} is not JSON: {e}"))?;
     let svg = render(&trace)?;
     std::fs::write(output, svg).map_err(|e| format!("cannot write {output}: {e}"))
 }
@@ -29,7 +30,9 @@ struct Span {
 }
 
 fn render(trace: &Json) -> Result<String, String> {
-    let events = trace["traceEvents"].as_array().ok_or("no `traceEvents` array")?;
+    let events = trace["traceEvents"]
+        .as_array()
+        .ok_or("no `traceEvents` array")?;
     let spans: Vec<Span> = events
         .iter()
         .filter(|e| e["ph"] == "X")
@@ -51,11 +54,22 @@ fn render(trace: &Json) -> Result<String, String> {
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{height}" font-family="sans-serif" font-size="12">"#
     );
-    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    let _ = writeln!(svg, r#"<text x="10" y="20" font-weight="bold">tanto run timeline ({:.0} ms)</text>"#, end / 1000.0);
+    let _ = writeln!(
+        svg,
+        r##"<rect width="100%" height="100%" fill="#ffffff"/>"##
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="10" y="20" font-weight="bold">tanto run timeline ({:.0} ms)</text>"#,
+        end / 1000.0
+    );
     for lane in 1..=lanes {
         let y = 30.0 + ROW * (lane - 1) as f64;
-        let _ = writeln!(svg, r##"<text x="10" y="{}" fill="#555">slot {lane}</text>"##, y + 18.0);
+        let _ = writeln!(
+            svg,
+            r##"<text x="10" y="{}" fill="#555">slot {lane}</text>"##,
+            y + 18.0
+        );
     }
     for s in &spans {
         let x = LEFT + s.start * scale;

@@ -74,7 +74,7 @@ pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
     Ok(out.stdout)
 }
 
-/// Runs the workspace's tests like [`test`], for suites that start containers themselves.
+/// Runs the workspace's tests like [`test`](fn@test), for suites that start containers themselves.
 ///
 /// The step is given the Docker daemon by the `docker_socket` attribute: the daemon's socket
 /// is mounted at `/var/run/docker.sock`, and a scratch folder shared with the host at the same

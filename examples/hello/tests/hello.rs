@@ -19,20 +19,36 @@ fn hello(cache: &Path, src: &Path) -> Command {
     cmd
 }
 
-fn run_json(cache: &Path, src: &Path) -> Vec<Value> {
-    let out = hello(cache, src)
-        .args(["--progress", "json"])
-        .output()
-        .expect("run hello");
+/// Runs `cmd`, which must succeed; its output.
+fn succeed(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run hello");
     assert!(
         out.status.success(),
-        "hello failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "hello failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
-    String::from_utf8_lossy(&out.stdout)
+    out
+}
+
+/// JSON events, one a line.
+fn parse(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
+}
+
+fn run_json(cache: &Path, src: &Path) -> Vec<Value> {
+    parse(&succeed(hello(cache, src).args(["--progress", "json"])).stdout)
+}
+
+/// Runs hello with `--out` and returns the exported report's `summary.txt`.
+fn exported_summary(cache: &Path, src: &Path) -> (tempfile::TempDir, String) {
+    let out_dir = tempfile::tempdir().unwrap();
+    succeed(hello(cache, src).arg("--out").arg(out_dir.path()));
+    let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
+    (out_dir, summary)
 }
 
 fn steps(events: &[Value], kind: &str) -> Vec<String> {
@@ -147,18 +163,7 @@ fn runs_in_containers_then_is_fully_cached() {
 fn the_report_holds_what_the_containers_computed() {
     let cache = tempfile::tempdir().unwrap();
     let src = source();
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = hello(cache.path(), src.path())
-        .arg("--out")
-        .arg(out_dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
+    let (out_dir, summary) = exported_summary(cache.path(), src.path());
     assert_eq!(summary, "files: 3\nlines: 5\n");
     let files = std::fs::read_to_string(out_dir.path().join("files.txt")).unwrap();
     assert_eq!(files, "./README\n./src/lib.rs\n./src/main.rs\n");
@@ -202,15 +207,7 @@ fn plan_after_an_edit_names_the_file() {
     let src = source();
     run_json(cache.path(), src.path());
     std::fs::write(src.path().join("src/lib.rs"), "pub fn g() {}\n").unwrap();
-    let out = hello(cache.path(), src.path())
-        .arg("--plan")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeed(hello(cache.path(), src.path()).arg("--plan"));
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -260,14 +257,23 @@ fn a_corrupted_blob_is_detected_and_the_step_runs_again() {
         std::fs::set_permissions(blob, perms).unwrap();
         std::fs::write(blob, vec![b'#'; usize::try_from(len).unwrap()]).unwrap();
     }
-    let events = run_json(cache.path(), src.path());
+    let out = succeed(hello(cache.path(), src.path()).args(["--progress", "json"]));
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warnings.contains("discarding a damaged"),
+        "a warning says so: {warnings}"
+    );
+    let events = parse(&out.stdout);
     let reran = steps(&events, "step_started");
-    assert!(!reran.is_empty(), "a step whose output was damaged runs again: {events:?}");
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = hello(cache.path(), src.path()).arg("--out").arg(out_dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary = std::fs::read_to_string(out_dir.path().join("summary.txt")).unwrap();
-    assert_eq!(summary, "files: 3\nlines: 5\n", "the re-run restored the right content");
+    assert!(
+        !reran.is_empty(),
+        "a step whose output was damaged runs again: {events:?}"
+    );
+    let (_out_dir, summary) = exported_summary(cache.path(), src.path());
+    assert_eq!(
+        summary, "files: 3\nlines: 5\n",
+        "the re-run restored the right content"
+    );
     let store = tanto::cache::Store::open(cache.path()).unwrap();
     assert!(store.verify().unwrap().is_clean());
 }
@@ -295,37 +301,59 @@ fn four_runs_at_once_share_one_store() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     let store = tanto::cache::Store::open(cache.path()).unwrap();
     let report = store.verify().unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     for src in &sources {
-        assert_eq!(steps(&run_json(cache.path(), src.path()), "step_cached"), ALL);
+        assert_eq!(
+            steps(&run_json(cache.path(), src.path()), "step_cached"),
+            ALL
+        );
     }
 }
 
 #[test]
 fn kill_9_during_runs_never_leaves_a_torn_entry() {
+    use std::io::{BufRead, BufReader};
+
     let cache = tempfile::tempdir().unwrap();
+    let mut killed_runs = Vec::new();
     for round in 0..6u64 {
         let src = source();
         std::fs::write(src.path().join("round.txt"), format!("{round}\n")).unwrap();
         let mut child = hello(cache.path(), src.path())
             .args(["--progress", "json"])
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Spread the kills over the run: hashing, container work, and output ingestion.
-        std::thread::sleep(Duration::from_millis(150 + round * 180));
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let started: Value = serde_json::from_str(&first).unwrap();
+        killed_runs.push(started["run_id"].as_str().unwrap().to_owned());
+        // Spread the kills over the run: container work, output capture and ingestion.
+        std::thread::sleep(Duration::from_millis(100 + round * 180));
         child.kill().unwrap();
         child.wait().unwrap();
         let store = tanto::cache::Store::open(cache.path()).unwrap();
         let report = store.verify().unwrap();
         assert!(report.is_clean(), "round {round}: {:?}", report.problems);
     }
-    // The next run reaps what the killed ones left and completes.
+    // A create request in flight when its process died can still complete on the daemon: give
+    // it a moment, then the next run reaps whatever the killed ones left, and completes.
+    std::thread::sleep(Duration::from_secs(1));
     let src = source();
     run_json(cache.path(), src.path());
+    for run in &killed_runs {
+        assert_eq!(left_behind(run), 0, "run {run} was reaped");
+    }
 }

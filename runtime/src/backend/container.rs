@@ -629,6 +629,11 @@ impl Container {
                 .await
                 .map_err(|e| Error::io(format!("write {}", tar_path.display()), e))?;
         }
+        // tokio finishes a write in the background; without this flush the reader below
+        // could see the archive short, or empty.
+        tokio::io::AsyncWriteExt::flush(&mut out)
+            .await
+            .map_err(|e| Error::io(format!("write {}", tar_path.display()), e))?;
         drop(out);
         let dest = staging.path().join("root");
         let top = blocking(move || archive::unpack_single(&tar_path, &dest)).await?;

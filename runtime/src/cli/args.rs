@@ -57,6 +57,9 @@ fn command(cli: &Cli) -> Command {
                 .subcommand_required(true)
                 .subcommand(Command::new("stats").about("Show what the cache holds"))
                 .subcommand(
+                    Command::new("verify").about("Re-hash every entry and remove the damaged ones"),
+                )
+                .subcommand(
                     Command::new("prune")
                         .about("Remove least recently used entries")
                         .arg(

@@ -67,9 +67,14 @@ impl View for Summary {
             Event::StepCached { step } => self.set(step, "cached", None),
             Event::StepFinished { step, duration_ms } => self.set(step, "done", Some(*duration_ms)),
             Event::StepFailed {
-                step, duration_ms, ..
+                step,
+                duration_ms,
+                error,
+                log_path,
             } => {
                 self.set(step, "FAILED", Some(*duration_ms));
+                self.failures
+                    .push((step.clone(), error.clone(), log_path.clone()));
             }
             Event::StepSkipped { step, .. } => self.set(step, "skipped", None),
             _ => {}

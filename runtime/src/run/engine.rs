@@ -29,6 +29,7 @@ pub fn execute(
     options: RunOptions,
     aliases: &[(String, String)],
 ) -> u8 {
+    init_logging();
     let bindings = match bind_inputs(&raw) {
         Ok(b) => b,
         Err(e) => {
@@ -47,6 +48,20 @@ pub fn execute(
         }
     };
     runtime.block_on(run(plan, bindings, options, aliases))
+}
+
+/// Shows the runtime's warnings (a discarded cache entry, a container that could not be
+/// removed) on standard error; `TANTO_LOG` picks another level, e.g. `TANTO_LOG=debug`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TANTO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("CI").is_none())
+        .with_target(false)
+        .without_time()
+        .try_init();
 }
 
 /// A short unique id for this run, also on every container's `tanto.run` label.
@@ -293,6 +308,7 @@ fn print_plan(explained: &[Explained]) -> u8 {
 
 /// `BIN cache stats|prune`.
 pub fn cache_command(m: &clap::ArgMatches) -> u8 {
+    init_logging();
     let store = match Store::open_default() {
         Ok(s) => s,
         Err(e) => {
@@ -302,6 +318,25 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
     };
     let result = match m.subcommand() {
         Some(("stats", _)) => store.stats().map(|s| print!("{s}")),
+        Some(("verify", _)) => match store.verify() {
+            Ok(report) if report.is_clean() => {
+                println!(
+                    "the cache is sound: {} blobs, {} trees, {} records, {} checkouts checked",
+                    report.blobs, report.trees, report.records, report.checkouts
+                );
+                Ok(())
+            }
+            Ok(report) => {
+                for problem in &report.problems {
+                    println!("removed: {problem}");
+                }
+                println!(
+                    "the damaged entries above were removed; the steps they served will run again"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
         Some(("prune", p)) => {
             let max_bytes = p.get_one::<u64>("max-size").copied();
             let max_age = p.get_one::<std::time::Duration>("max-age").copied();

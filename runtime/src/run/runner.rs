@@ -8,12 +8,13 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
 use crate::Digest;
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, Dir};
 use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain};
 use crate::cli::Binding;
 use crate::ctx::{Ctx, RunContext};
 use crate::error::{Error, Result};
 use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
+use crate::report::{Event, Stream};
 use crate::run::{NodeRunner, Prepared};
 
 type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Arc<Error>>>>;
@@ -35,6 +36,8 @@ pub struct StepRunner {
     pipeline: &'static str,
     labels: Vec<String>,
     is_step: Vec<bool>,
+    /// The digests of the folders bound from the host.
+    host_dirs: Vec<Digest>,
     inputs: HashMap<usize, Artifact>,
     forced: Option<Vec<String>>,
     in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
@@ -86,7 +89,15 @@ impl StepRunner {
                 }
             }
         }
+        let host_dirs = inputs
+            .values()
+            .filter_map(|a| match a {
+                Artifact::Dir(d) => Some(d.digest()),
+                _ => None,
+            })
+            .collect();
         Ok(Self {
+            host_dirs,
             run,
             pipeline: plan.pipeline.name,
             labels: plan.nodes.iter().map(|n| n.label.clone()).collect(),
@@ -170,6 +181,18 @@ impl StepRunner {
         let label = node.label.clone();
         let history = self.history_name(&node.label);
         let cacheable = !info.settings.side_effect;
+        // Host folders the step read: they must still hold what the key says when it ends.
+        let host_dirs: Vec<(&'static str, Dir)> = info
+            .params
+            .iter()
+            .zip(&inputs)
+            .filter_map(|(param, input)| match input {
+                Artifact::Dir(dir) if self.host_dirs.contains(&dir.digest()) => {
+                    Some((param.name, dir.clone()))
+                }
+                _ => None,
+            })
+            .collect();
         async move {
             let ctx = Ctx::new(Arc::clone(&run), info, label.clone());
             let started = std::time::Instant::now();
@@ -183,7 +206,17 @@ impl StepRunner {
                 tracing::warn!("could not remove the container of `{label}`: {e}");
             }
             let outputs = result?;
-            if cacheable {
+            let changed = changed_during_run(&run, &host_dirs).await;
+            if let Some(param) = &changed {
+                run.events.send(Event::StepLog {
+                    step: label.clone(),
+                    stream: Stream::Stderr,
+                    line: format!(
+                        "tanto: input `{param}` changed while `{label}` ran, so its result is not cached"
+                    ),
+                });
+            }
+            if cacheable && changed.is_none() {
                 let record = ActionResult::new(key.clone(), &outputs, started.elapsed());
                 if let Err(e) = run.store.record(&digest, &record) {
                     tracing::warn!("could not cache the result of `{label}`: {e}");
@@ -285,6 +318,21 @@ impl StepRunner {
         }
         out
     }
+}
+
+/// The first of `dirs` whose content no longer matches its digest, re-hashed through the stat
+/// cache (a `stat` per file when nothing changed).
+async fn changed_during_run(
+    run: &RunContext,
+    dirs: &[(&'static str, Dir)],
+) -> Option<&'static str> {
+    for (param, dir) in dirs {
+        let now = run.store.hash_input_dir(dir.path().to_path_buf()).await;
+        if !now.is_ok_and(|d| d.digest() == dir.digest()) {
+            return Some(param);
+        }
+    }
+    None
 }
 
 /// The error of a shared job, for one of the nodes awaiting it.

@@ -1,7 +1,7 @@
 //! Runs a plan's nodes as their inputs become ready, up to `-j` at once, fail-fast or
 //! keep-going, and reports every transition as an event.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -182,7 +182,16 @@ impl Scheduler {
         let mut tasks = JoinSet::new();
         let mut first_failure: Option<String> = None;
 
-        self.spawn_ready(plan, &graph, &mut state, &runner, &permits, &mut tasks);
+        // How many dependencies of each node have yet to finish; a node is ready at zero.
+        let mut pending: Vec<usize> = (0..n)
+            .map(|i| {
+                graph
+                    .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+                    .count()
+            })
+            .collect();
+        let mut ready: VecDeque<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
+        self.spawn_ready(plan, &mut ready, &mut state, &runner, &permits, &mut tasks);
         while let Some(joined) = tasks.join_next().await {
             let finish = match joined {
                 Ok(finish) => finish,
@@ -209,6 +218,17 @@ impl Scheduler {
                         });
                     }
                     state[finish.index] = State::Finished(outputs);
+                    let mut unblocked: Vec<usize> = graph
+                        .neighbors_directed(NodeIndex::new(finish.index), Direction::Outgoing)
+                        .map(NodeIndex::index)
+                        .filter(|&d| {
+                            pending[d] -= 1;
+                            pending[d] == 0
+                        })
+                        .collect();
+                    // petgraph lists neighbours newest first; plan order keeps runs predictable.
+                    unblocked.sort_unstable();
+                    ready.extend(unblocked);
                 }
                 Err(error) => {
                     state[finish.index] = State::Failed;
@@ -246,7 +266,7 @@ impl Scheduler {
                     }
                 }
             } else {
-                self.spawn_ready(plan, &graph, &mut state, &runner, &permits, &mut tasks);
+                self.spawn_ready(plan, &mut ready, &mut state, &runner, &permits, &mut tasks);
             }
         }
 
@@ -304,23 +324,17 @@ impl Scheduler {
     fn spawn_ready(
         &self,
         plan: &Plan,
-        graph: &DiGraph<usize, ()>,
+        ready: &mut VecDeque<usize>,
         state: &mut [State],
         runner: &Arc<dyn NodeRunner>,
         permits: &Arc<Semaphore>,
         tasks: &mut JoinSet<Finish>,
     ) {
-        for node in &plan.nodes {
-            let index = node.id.index();
+        while let Some(index) = ready.pop_front() {
             if !matches!(state[index], State::Waiting) {
                 continue;
             }
-            let ready = graph
-                .neighbors_directed(NodeIndex::new(index), Direction::Incoming)
-                .all(|dep| matches!(state[dep.index()], State::Finished(_)));
-            if !ready {
-                continue;
-            }
+            let node = &plan.nodes[index];
             let inputs = realize_args(node, state);
             state[index] = State::Running;
             let prepare = runner.prepare(node, inputs);
