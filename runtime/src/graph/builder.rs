@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::artifact::Artifact;
+
 use crate::graph::{FromNode, Handle, ParamInfo, Pipeline, PipelineInfo, RunFn, StepInfo};
 
 /// The index of a node in a [`Plan`].
@@ -90,6 +92,26 @@ impl Node {
             NodeKind::Step { info, .. } => Some(info),
             _ => None,
         }
+    }
+
+    /// The node's inputs as artifacts, in parameter order: literals as values, handles from
+    /// `outputs` (the finished outputs of a node, if any). A literal node's input is its value.
+    pub fn realize_args<'a>(
+        &self,
+        outputs: impl Fn(NodeId) -> Option<&'a [Artifact]>,
+    ) -> Vec<Artifact> {
+        if let NodeKind::Literal(value) = &self.kind {
+            return vec![Artifact::Value(value.clone())];
+        }
+        self.args
+            .iter()
+            .map(|arg| match arg {
+                Arg::Literal(value) => Artifact::Value(value.clone()),
+                Arg::Handle { node, part } => outputs(*node)
+                    .and_then(|o| o.get(*part).cloned())
+                    .unwrap_or(Artifact::Value(serde_json::Value::Null)),
+            })
+            .collect()
     }
 
     /// The nodes this node depends on, without repeats, in argument order.

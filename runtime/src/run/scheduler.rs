@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
-use crate::graph::{Arg, Node, NodeKind, Plan};
+use crate::graph::{Node, Plan};
 use crate::report::{Event, EventSink};
 
 /// What a runner decided about a node whose inputs are ready.
@@ -335,7 +335,10 @@ impl Scheduler {
                 continue;
             }
             let node = &plan.nodes[index];
-            let inputs = realize_args(node, state);
+            let inputs = node.realize_args(|id| match &state[id.index()] {
+                State::Finished(outputs) => Some(outputs.as_slice()),
+                _ => None,
+            });
             state[index] = State::Running;
             let prepare = runner.prepare(node, inputs);
             let label = node.label.clone();
@@ -473,24 +476,4 @@ fn dependents(graph: &DiGraph<usize, ()>, index: usize) -> Vec<usize> {
         }
     }
     out
-}
-
-/// The node's arguments as artifacts, from finished upstream outputs and literals.
-fn realize_args(node: &Node, state: &[State]) -> Vec<Artifact> {
-    if let NodeKind::Literal(value) = &node.kind {
-        return vec![Artifact::Value(value.clone())];
-    }
-    node.args
-        .iter()
-        .map(|arg| match arg {
-            Arg::Literal(value) => Artifact::Value(value.clone()),
-            Arg::Handle { node, part } => match &state[node.index()] {
-                State::Finished(outputs) => outputs
-                    .get(*part)
-                    .cloned()
-                    .unwrap_or(Artifact::Value(serde_json::Value::Null)),
-                _ => Artifact::Value(serde_json::Value::Null),
-            },
-        })
-        .collect()
 }
