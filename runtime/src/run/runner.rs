@@ -9,7 +9,9 @@ use futures_util::future::{BoxFuture, Shared};
 
 use crate::Digest;
 use crate::artifact::{Artifact, Dir};
-use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain};
+use crate::cache::{
+    ActionResult, DirFilter, InputRecord, KeyRecord, Reason, explain, hash_dir_with,
+};
 use crate::cli::Binding;
 use crate::ctx::{Ctx, RunContext};
 use crate::error::{Error, Result};
@@ -240,7 +242,7 @@ impl StepRunner {
         info: &StepInfo,
         known: &HashMap<usize, Vec<Artifact>>,
     ) -> Option<String> {
-        let inputs = realize(node, known);
+        let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
         let mut key = self.key(node, info, &inputs).await.ok()?;
         let mut previous = self
             .run
@@ -299,7 +301,7 @@ impl StepRunner {
                         });
                         continue;
                     }
-                    let inputs = realize(node, &known);
+                    let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
                     let (cached, reason) = match self.lookup(node, info, &inputs).await {
                         Ok(Lookup::Hit(outputs)) => {
                             known.insert(index, outputs);
@@ -321,18 +323,22 @@ impl StepRunner {
 }
 
 /// The first of `dirs` whose content no longer matches its digest, re-hashed through the stat
-/// cache (a `stat` per file when nothing changed).
+/// cache (a `stat` per file when nothing changed). Only the digest is wanted: the trees were
+/// stored when the folder was bound, and the engine saves the stat cache once at the end.
 async fn changed_during_run(
     run: &RunContext,
     dirs: &[(&'static str, Dir)],
 ) -> Option<&'static str> {
-    for (param, dir) in dirs {
-        let now = run.store.hash_input_dir(dir.path().to_path_buf()).await;
-        if !now.is_ok_and(|d| d.digest() == dir.digest()) {
-            return Some(param);
-        }
-    }
-    None
+    let store = Arc::clone(&run.store);
+    let dirs = dirs.to_vec();
+    tokio::task::spawn_blocking(move || {
+        dirs.into_iter().find_map(|(param, dir)| {
+            let now = hash_dir_with(dir.path(), &DirFilter::default(), store.stat_cache());
+            (!now.is_ok_and(|h| h.digest == dir.digest())).then_some(param)
+        })
+    })
+    .await
+    .unwrap_or(None)
 }
 
 /// The error of a shared job, for one of the nodes awaiting it.
@@ -341,19 +347,6 @@ fn unshare(error: &Error) -> Error {
         Error::Cancelled => Error::Cancelled,
         other => Error::Other(other.to_string()),
     }
-}
-
-fn realize(node: &Node, known: &HashMap<usize, Vec<Artifact>>) -> Vec<Artifact> {
-    node.args
-        .iter()
-        .map(|arg| match arg {
-            Arg::Literal(v) => Artifact::Value(v.clone()),
-            Arg::Handle { node, part } => known
-                .get(&node.index())
-                .and_then(|o| o.get(*part).cloned())
-                .unwrap_or(Artifact::Value(serde_json::Value::Null)),
-        })
-        .collect()
 }
 
 async fn with_timeout<F>(
