@@ -13,7 +13,8 @@ fn answers() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root, and so may install packages and start daemons.
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

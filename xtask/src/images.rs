@@ -347,7 +347,7 @@ fn rust_rootfs(w: &mut dyn Write, base: &Path, sysroot: &Path) -> io::Result<()>
 
 /// Builds the Debian rootfs with gcc, libc6-dev and ca-certificates into the tarball `dest`.
 fn debian_rootfs(dest: &Path) -> Result<()> {
-    if !is_root() {
+    if !crate::daemon::is_root() {
         return Err(format!(
             "building {RUST} needs root (debootstrap); run `sudo -E cargo xtask images rust`"
         ));
@@ -488,7 +488,7 @@ fn ensure_package(name: &str) -> Result<()> {
     if installed {
         return Ok(());
     }
-    if !is_root() {
+    if !crate::daemon::is_root() {
         return Err(format!(
             "package `{name}` is missing; install it with `sudo apt-get install -y {name}`"
         ));
@@ -506,10 +506,6 @@ fn ensure_package(name: &str) -> Result<()> {
         install()?;
     }
     Ok(())
-}
-
-fn is_root() -> bool {
-    output(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0")
 }
 
 /// Pipes the tarball that `write` produces into `docker import`, then removes the image that

@@ -13,19 +13,12 @@ fn works(cmd: &mut Command) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
 /// Makes sure `b3sum` runs, installing Debian's package as root when it is missing.
 pub(crate) fn ensure_b3sum() -> Result<(), String> {
     if works(Command::new("b3sum").arg("--version")) {
         return Ok(());
     }
-    if !is_root() {
+    if !crate::daemon::is_root() {
         return Err(
             "`b3sum` is missing: run `sudo apt-get install -y b3sum`, then re-run `cargo xtask bench`"
                 .into(),
