@@ -37,12 +37,12 @@ pub fn wide() {
     nap(1);
 }
 
-/// A step that fails after a second, beside two that take five.
+/// A step that fails after a second, beside two that take ten.
 #[pipeline]
 pub fn failing() {
     broken(1);
-    nap(5);
-    nap(6);
+    nap(10);
+    nap(11);
 }
 
 /// One step that sleeps for a minute, to be interrupted.

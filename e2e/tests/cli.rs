@@ -35,7 +35,9 @@ fn steps_overlap_up_to_jobs_and_never_more() {
 #[test]
 fn fail_fast_cancels_the_rest_exits_1_and_leaves_no_containers() {
     let cache = tempfile::tempdir().unwrap();
-    let out = output(fixture(cache.path()).args(["failing", "--progress", "json"]));
+    // `-j 3` starts all three at once whatever the machine's CPU count, so the naps are running
+    // when `broken` fails and fail-fast has something to cancel.
+    let out = output(fixture(cache.path()).args(["failing", "-j", "3", "--progress", "json"]));
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -53,6 +55,11 @@ fn fail_fast_cancels_the_rest_exits_1_and_leaves_no_containers() {
     assert!(
         error.contains("something broke"),
         "the stderr tail is in the error: {error}"
+    );
+    assert_eq!(
+        of_kind(&events, "step_started").len(),
+        3,
+        "all three steps started"
     );
     assert_eq!(
         of_kind(&events, "step_finished").len(),
