@@ -131,26 +131,26 @@ async fn lines_stream_to_the_step_log_as_they_come() {
     c.sh("true").await.expect("start the container");
     let _ = h.logs("stream");
 
-    let started = Instant::now();
     let command = {
         let c = c.clone();
         tokio::spawn(async move {
-            c.sh("echo first; sleep 2; printf 'partial'; echo tail >&2")
+            c.sh("echo first; sleep 3; printf 'partial'; echo tail >&2")
                 .await
         })
     };
-    // The first line arrives while the command still sleeps.
-    let mut first = None;
-    while started.elapsed() < Duration::from_millis(1500) {
+    // The first line arrives while the command still sleeps, whatever the machine's speed.
+    let first = loop {
         if let Some(line) = h.logs("stream").into_iter().next() {
-            first = Some((line, started.elapsed()));
-            break;
+            break Some((line, command.is_finished()));
+        }
+        if command.is_finished() {
+            break None;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let ((stream, line), after) = first.expect("a line before the command ends");
+    };
+    let ((stream, line), finished) = first.expect("a line before the command ends");
     assert_eq!((stream, line.as_str()), (Stream::Stdout, "first"));
-    assert!(after < Duration::from_millis(1500), "{after:?}");
+    assert!(!finished, "the line came only once the command had ended");
 
     command
         .await
@@ -171,25 +171,30 @@ async fn lines_stream_to_the_step_log_as_they_come() {
 }
 
 #[tokio::test]
-async fn exec_latency() {
+async fn a_step_runs_all_its_commands_in_one_container() {
     let h = Harness::new().await;
     let ctx = h.ctx("latency", SETTINGS);
     let c = ctx.container();
     let started = Instant::now();
-    c.exec(["true"]).await.expect("first command");
-    let first = started.elapsed();
+    let first = c.exec(["hostname"]).await.expect("first command").stdout;
+    let first_took = started.elapsed();
     let runs = 20;
     let started = Instant::now();
     for _ in 0..runs {
-        c.exec(["true"]).await.expect("a command");
+        let host = c.exec(["hostname"]).await.expect("a command").stdout;
+        assert_eq!(
+            host, first,
+            "every command runs in the step's one container"
+        );
     }
     let each = started.elapsed() / runs;
+    assert_eq!(h.run.containers.len(), 1);
     let started = Instant::now();
     ctx.close().await.expect("close");
-    let close = started.elapsed();
+    // For information only: `cargo xtask bench` measures speed, against a baseline.
     eprintln!(
-        "latency: first command (create + start + exec) {first:?}, later commands {each:?} each, close {close:?}"
+        "latency: first command (create + start + exec) {first_took:?}, later commands {each:?} each, close {:?}",
+        started.elapsed()
     );
-    assert!(each < Duration::from_secs(2), "{each:?} per command");
     h.assert_clean().await;
 }

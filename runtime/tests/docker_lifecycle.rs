@@ -116,7 +116,8 @@ async fn timeout_kills_the_step() {
         "{err:?}"
     );
     assert!(err.to_string().contains("step `slow` timed out"), "{err}");
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // Far below the 30 s the command asked for, with room for a loaded machine.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
     // The container is gone already, before close.
     assert!(h.run.containers.is_empty());
     ctx.close().await.expect("close");
@@ -138,7 +139,7 @@ async fn cancellation_stops_a_command_promptly() {
     let err = c.sh("sleep 30").await.expect_err("cancelled");
     assert!(matches!(err, Error::Cancelled), "{err:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
