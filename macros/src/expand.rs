@@ -261,6 +261,7 @@ pub(crate) fn param_infos(inputs: &[&Param]) -> Vec<TokenStream> {
                     ty: #ty,
                     is_dir: #is_dir,
                     is_file: #is_file,
+                    select: ::tanto::__private::DirSelect::DEFAULT,
                 }
             }
         })

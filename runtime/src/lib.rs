@@ -25,7 +25,7 @@ pub use cli::{Cli, cli};
 pub use ctx::{Ctx, RunContext};
 pub use digest::Digest;
 pub use error::{Error, Result};
-pub use graph::{Handle, Pipeline, Plan, Step, Task};
+pub use graph::{DirSelect, Handle, Pipeline, Plan, Step, Task};
 pub use tanto_macros::{pipeline, step};
 
 /// What a pipeline file needs: `use tanto::prelude::*;`.

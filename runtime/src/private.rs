@@ -7,8 +7,8 @@ pub use crate::artifact::{Artifact, FromArtifact, IntoArtifact};
 pub use crate::ctx::Ctx;
 pub use crate::error::{Error, Result};
 pub use crate::graph::{
-    Arg, Arity, Builder, FromNode, Handle, NodeId, Param, ParamInfo, Pipeline, PipelineInfo, RunFn,
-    Step, StepInfo, StepSettings, Task, Wire,
+    Arg, Arity, Builder, DirSelect, FromNode, Handle, NodeId, Param, ParamInfo, Pipeline,
+    PipelineInfo, RunFn, Step, StepInfo, StepSettings, Task, Wire,
 };
 pub use std::boxed::Box;
 pub use std::option::Option::{None, Some};
