@@ -1,11 +1,13 @@
 //! The values that flow along a pipeline's edges: folders, files and serde values.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Digest;
+use crate::cache::{DirFilter, Hidden, Selection};
 use crate::error::{Error, Result};
 
 /// A folder tree, identified by the digest of its content.
@@ -14,14 +16,28 @@ use crate::error::{Error, Result};
 /// store. Steps receive it as a parameter and hand it to a container, read-only with
 /// [`Container::with_mounted_dir`](crate::Container::with_mounted_dir) or as a private writable
 /// copy with [`Container::with_dir`](crate::Container::with_dir).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A host folder holds more than its digest covers when some of it is left out (ignored by
+/// `.gitignore`, or outside the globs of `#[dir(..)]`); containers are shown only what the
+/// digest covers.
+#[derive(Debug, Clone)]
 pub struct Dir {
     path: PathBuf,
     digest: Digest,
+    /// For a host folder: how it was selected, so containers see only the selected entries.
+    selection: Option<Arc<Selection>>,
 }
 
+impl PartialEq for Dir {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.digest == other.digest
+    }
+}
+
+impl Eq for Dir {}
+
 impl Dir {
-    /// A folder at `path` whose content digest is `digest`.
+    /// A folder at `path` whose content digest is `digest`, every entry of it included.
     ///
     /// The runtime builds these; a unit test of a step can build one from
     /// [`crate::cache::hash_dir`] too.
@@ -29,6 +45,34 @@ impl Dir {
         Self {
             path: path.into(),
             digest,
+            selection: None,
+        }
+    }
+
+    /// A host folder at `path`, hashed to `digest` with `selection`'s filter: the entries the
+    /// filter left out are hidden from containers.
+    pub fn selected(path: impl Into<PathBuf>, digest: Digest, selection: Selection) -> Self {
+        Self {
+            path: path.into(),
+            digest,
+            selection: Some(Arc::new(selection)),
+        }
+    }
+
+    /// The filter the folder was hashed with: [`DirFilter::all`] unless it is a selected host
+    /// folder.
+    pub fn filter(&self) -> DirFilter {
+        self.selection
+            .as_ref()
+            .map_or_else(DirFilter::all, |s| s.filter().clone())
+    }
+
+    /// The entries under [`path`](Self::path) that the digest does not cover, each folder
+    /// whole; empty unless the folder was selected. Lists the folder on first use (blocking).
+    pub fn hidden(&self) -> Result<&[Hidden]> {
+        match &self.selection {
+            Some(selection) => selection.hidden(&self.path, &self.digest),
+            None => Ok(&[]),
         }
     }
 

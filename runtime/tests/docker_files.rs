@@ -217,3 +217,130 @@ async fn copy_throughput() {
     ctx.close().await.expect("close");
     h.assert_clean().await;
 }
+
+/// A source folder with what a `Dir` input leaves out by default: `.git`, an ignored build
+/// folder and an ignored file.
+fn project(root: &std::path::Path) {
+    let files = [
+        (".gitignore", "target/\n*.env\n"),
+        ("src/lib.rs", "pub fn f() {}\n"),
+        ("src/secret.env", "TOKEN=1\n"),
+        ("docs/guide.md", "# Guide\n"),
+        ("target/debug/app", "binary\n"),
+        (".git/HEAD", "ref: refs/heads/main\n"),
+    ];
+    for (rel, text) in files {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+}
+
+/// Every path under `/in`, sorted, as the container lists them.
+const LIST: &str = "cd /in && find . | sort";
+
+/// The files under `/in` that have content, sorted.
+const WITH_CONTENT: &str = "cd /in && find . -type f ! -empty | sort";
+
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test]
+async fn containers_see_only_what_the_digest_covers() {
+    use tanto::cache::DirFilter;
+
+    let h = Harness::new().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("project");
+    project(&root);
+    let cases = [
+        (
+            DirFilter::default(),
+            ". ./.gitignore ./docs ./docs/guide.md ./src ./src/lib.rs",
+        ),
+        (
+            DirFilter {
+                exclude: vec!["docs".to_owned()],
+                ..DirFilter::default()
+            },
+            ". ./.gitignore ./src ./src/lib.rs",
+        ),
+    ];
+    for (filter, covered) in cases {
+        let src = h
+            .run
+            .store
+            .hash_input_dir(root.clone(), filter.clone())
+            .await
+            .expect("hash");
+        let ctx = h.ctx("view", SETTINGS);
+
+        // The bind mount: what is left out is masked, an empty folder or an empty file.
+        let mounted = ctx.container().with_mounted_dir("/in", &src);
+        let out = mounted.sh(WITH_CONTENT).await.expect("list the mount");
+        let files: Vec<&str> = covered
+            .split(' ')
+            .filter(|p| root.join(p).is_file())
+            .collect();
+        assert_eq!(words(&out.stdout), files.join(" "));
+        let out = mounted
+            .sh("cat /in/src/secret.env; ls -A /in/target /in/.git; touch /in/target/x 2>/dev/null || echo refused")
+            .await
+            .expect("read the masks");
+        assert_eq!(words(&out.stdout), "/in/.git: /in/target: refused");
+
+        // The copy holds exactly the covered entries.
+        let copied = ctx.container().with_dir("/copy", &src);
+        let out = copied
+            .sh("cd /copy && find . | sort")
+            .await
+            .expect("list the copy");
+        assert_eq!(words(&out.stdout), covered);
+        ctx.close().await.expect("close");
+    }
+    h.assert_clean().await;
+}
+
+#[tokio::test]
+async fn a_folder_with_many_left_out_entries_or_a_left_out_link_is_uploaded_without_them() {
+    use tanto::cache::DirFilter;
+
+    let h = Harness::new().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let many = tmp.path().join("many");
+    project(&many);
+    for i in 0..150 {
+        std::fs::write(many.join(format!("src/key{i}.env")), "SECRET\n").expect("write");
+    }
+    let link = tmp.path().join("link");
+    project(&link);
+    std::os::unix::fs::symlink("/etc", link.join("result")).expect("symlink");
+    // 150 ignored files in `src`: more than masks are used for; a symlink cannot be masked.
+    for (root, exclude) in [(many, vec![]), (link, vec!["result".to_owned()])] {
+        let filter = DirFilter {
+            exclude,
+            ..DirFilter::default()
+        };
+        let src = h
+            .run
+            .store
+            .hash_input_dir(root, filter)
+            .await
+            .expect("hash");
+        let ctx = h.ctx("upload", SETTINGS);
+        let out = ctx
+            .container()
+            .with_mounted_dir("/in", &src)
+            .sh(format!("{LIST}; grep -c ' /in ' /proc/mounts || true"))
+            .await
+            .expect("list");
+        assert_eq!(
+            words(&out.stdout),
+            ". ./.gitignore ./docs ./docs/guide.md ./src ./src/lib.rs 0",
+            "uploaded without what is left out, not bind mounted"
+        );
+        ctx.close().await.expect("close");
+    }
+    h.assert_clean().await;
+}

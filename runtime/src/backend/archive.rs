@@ -1,5 +1,6 @@
 //! Tar archives in and out of containers: streamed uploads of copies, unpacked captures.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
@@ -10,6 +11,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::Dir;
 use crate::backend::TarStream;
 use crate::error::{Error, Result};
 
@@ -19,8 +21,8 @@ const CHUNK: usize = 256 * 1024;
 /// What one copy puts into the container.
 #[derive(Debug, Clone)]
 pub(crate) enum CopySource {
-    /// A folder tree of the host, copied recursively.
-    Dir(PathBuf),
+    /// A folder of the host, copied recursively but for the entries it hides.
+    Dir(Dir),
     /// One file of the host.
     File {
         /// Where it is.
@@ -64,7 +66,12 @@ fn write_copies(w: &mut dyn Write, entries: &[CopyEntry], owner: (u64, u64)) -> 
     for entry in entries {
         let dest = PathBuf::from(entry.target.trim_start_matches('/'));
         match &entry.source {
-            CopySource::Dir(src) => append_tree(&mut tar, src, &dest, owner)?,
+            CopySource::Dir(dir) => {
+                let hidden = dir.hidden().map_err(io::Error::other)?;
+                let skip: HashSet<&Path> = hidden.iter().map(|h| h.path.as_path()).collect();
+                let tree = Subtree { skip: &skip, owner };
+                tree.append(&mut tar, dir.path(), Path::new(""), &dest)?;
+            }
             CopySource::File { path, executable } => {
                 let meta = fs::metadata(path)?;
                 let mode = if *executable { 0o755 } else { 0o644 };
@@ -82,38 +89,54 @@ fn write_copies(w: &mut dyn Write, entries: &[CopyEntry], owner: (u64, u64)) -> 
     tar.finish()
 }
 
-/// Appends `src` (a folder, a file or a link) as `dest`, keeping modes and modification times
-/// (cargo's freshness checks read them), with `owner` as owner.
-fn append_tree<W: Write>(
-    tar: &mut tar::Builder<W>,
-    src: &Path,
-    dest: &Path,
+/// How a folder of the host goes into an archive: which of its paths to leave out, and the
+/// owner every entry gets.
+struct Subtree<'a> {
+    /// Paths relative to the folder's root that are not copied (folders with all they hold).
+    skip: &'a HashSet<&'a Path>,
     owner: (u64, u64),
-) -> io::Result<()> {
-    let meta = fs::symlink_metadata(src)?;
-    let mode = meta.mode() & 0o7777;
-    let mtime = u64::try_from(meta.mtime()).unwrap_or(0);
-    let kind = meta.file_type();
-    if kind.is_dir() {
-        let mut h = header(tar::EntryType::Directory, mode, 0, owner);
-        h.set_mtime(mtime);
-        tar.append_data(&mut h, dest, io::empty())?;
-        let mut children: Vec<_> = fs::read_dir(src)?.collect::<io::Result<_>>()?;
-        children.sort_by_key(|c| c.file_name());
-        for child in children {
-            append_tree(tar, &child.path(), &dest.join(child.file_name()), owner)?;
+}
+
+impl Subtree<'_> {
+    /// Appends `src` (a folder, a file or a link; `rel` under the folder's root) as `dest`,
+    /// keeping modes and modification times (cargo's freshness checks read them).
+    fn append<W: Write>(
+        &self,
+        tar: &mut tar::Builder<W>,
+        src: &Path,
+        rel: &Path,
+        dest: &Path,
+    ) -> io::Result<()> {
+        let owner = self.owner;
+        let meta = fs::symlink_metadata(src)?;
+        let mode = meta.mode() & 0o7777;
+        let mtime = u64::try_from(meta.mtime()).unwrap_or(0);
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            let mut h = header(tar::EntryType::Directory, mode, 0, owner);
+            h.set_mtime(mtime);
+            tar.append_data(&mut h, dest, io::empty())?;
+            let mut children: Vec<_> = fs::read_dir(src)?.collect::<io::Result<_>>()?;
+            children.sort_by_key(|c| c.file_name());
+            for child in children {
+                let name = child.file_name();
+                let rel = rel.join(&name);
+                if !self.skip.contains(rel.as_path()) {
+                    self.append(tar, &child.path(), &rel, &dest.join(&name))?;
+                }
+            }
+        } else if kind.is_symlink() {
+            let mut h = header(tar::EntryType::Symlink, 0o777, 0, owner);
+            h.set_mtime(mtime);
+            tar.append_link(&mut h, dest, fs::read_link(src)?)?;
+        } else if kind.is_file() {
+            let mut h = header(tar::EntryType::Regular, mode, meta.len(), owner);
+            h.set_mtime(mtime);
+            tar.append_data(&mut h, dest, fs::File::open(src)?)?;
         }
-    } else if kind.is_symlink() {
-        let mut h = header(tar::EntryType::Symlink, 0o777, 0, owner);
-        h.set_mtime(mtime);
-        tar.append_link(&mut h, dest, fs::read_link(src)?)?;
-    } else if kind.is_file() {
-        let mut h = header(tar::EntryType::Regular, mode, meta.len(), owner);
-        h.set_mtime(mtime);
-        tar.append_data(&mut h, dest, fs::File::open(src)?)?;
+        // Sockets, fifos and devices have no content to copy.
+        Ok(())
     }
-    // Sockets, fifos and devices have no content to copy.
-    Ok(())
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64, (uid, gid): (u64, u64)) -> tar::Header {
@@ -219,7 +242,7 @@ mod tests {
         let entries = vec![
             CopyEntry {
                 target: "/work/src".into(),
-                source: CopySource::Dir(src.path().to_path_buf()),
+                source: CopySource::Dir(crate::Dir::new(src.path(), crate::Digest::of(b""))),
             },
             CopyEntry {
                 target: "/etc/greeting".into(),
@@ -243,6 +266,37 @@ mod tests {
         assert!(seen.contains(&("work/src/sub/run.sh".into(), 0o755, false)));
         assert!(seen.contains(&("work/src/link".into(), 0o777, true)));
         assert!(seen.contains(&("etc/greeting".into(), 0o644, false)));
+    }
+
+    #[tokio::test]
+    async fn a_selected_folder_is_copied_without_what_it_leaves_out() {
+        use crate::cache::{DirFilter, Selection, StatCache, hash_dir_with};
+
+        let src = tempfile::tempdir().unwrap();
+        fs::write(src.path().join(".gitignore"), "target/\n*.env\n").unwrap();
+        fs::create_dir_all(src.path().join("target/debug")).unwrap();
+        fs::write(src.path().join("target/debug/app"), "binary").unwrap();
+        fs::create_dir(src.path().join("src")).unwrap();
+        fs::write(src.path().join("src/lib.rs"), "").unwrap();
+        fs::write(src.path().join("src/secret.env"), "TOKEN=1").unwrap();
+        let filter = DirFilter::default();
+        let hashed = hash_dir_with(src.path(), &filter, &StatCache::in_memory()).unwrap();
+        let digest = hashed.digest;
+        let dir = crate::Dir::selected(src.path(), digest, Selection::new(filter, hashed));
+
+        let entries = vec![CopyEntry {
+            target: "/src".into(),
+            source: CopySource::Dir(dir),
+        }];
+        let bytes = collect(copies_tar(entries, (0, 0))).await;
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let mut seen: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        seen.sort();
+        assert_eq!(seen, ["src", "src/.gitignore", "src/src", "src/src/lib.rs"]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::backend::{
     ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, Mount,
     MountSource,
 };
+use crate::cache::{Hidden, HiddenKind};
 use crate::error::{Error, Result};
 use crate::report::Stream;
 use crate::{Ctx, Dir, File};
@@ -22,6 +23,10 @@ const SOCKET_TARGET: &str = "/var/run/docker.sock";
 
 /// Where Debian-like systems keep the CA bundle, on the host and in the container.
 const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The most entries a bind mount of a `Dir` hides with masks; beyond it, the folder is
+/// uploaded without them.
+const MAX_MASKS: usize = 100;
 
 /// How many lines of stderr a [`Error::CommandFailed`] carries.
 const TAIL_LINES: usize = 50;
@@ -192,16 +197,22 @@ impl Container {
 
     /// Mounts `dir` read-only at `path`: a bind mount of the folder when the daemon is local
     /// (nothing is copied), one upload when it is remote.
+    ///
+    /// The container reads only what `dir`'s digest covers. What a host folder leaves out
+    /// (ignored by `.gitignore`, `.git`, or outside `#[dir(..)]`'s globs) is masked in the bind
+    /// mount by an empty read-only folder or an empty file: its name stays, its content is
+    /// gone. When that would take more than 100 masks, or a symlink or special file must be
+    /// left out, the folder is uploaded without those entries instead.
     pub fn with_mounted_dir(&self, path: impl Into<String>, dir: &Dir) -> Self {
         let path = path.into();
         self.with(|s| s.mount(&path, MountKind::Dir(dir.clone())))
     }
 
-    /// Puts a private, writable copy of `dir` at `path`. What the commands change there never
-    /// reaches `dir`, the store or the host.
+    /// Puts a private, writable copy of `dir` at `path`: the entries its digest covers and
+    /// nothing else. What the commands change there never reaches `dir`, the store or the host.
     pub fn with_dir(&self, path: impl Into<String>, dir: &Dir) -> Self {
         let path = path.into();
-        self.with(|s| s.copy(path, CopySource::Dir(dir.path().to_path_buf())))
+        self.with(|s| s.copy(path, CopySource::Dir(dir.clone())))
     }
 
     /// Puts a private, writable copy of `file` at `path`, executable if `file` is.
@@ -500,6 +511,41 @@ impl Container {
         Ok((live.id.clone(), scratch))
     }
 
+    /// The mounts that hide, inside a bind mount of `dir` at `target`, what `dir` leaves out:
+    /// an empty folder over each hidden folder and an empty file over each hidden file. `None`
+    /// when masks cannot do it (too many, or a symlink or special file to hide) and the folder
+    /// must be uploaded without those entries instead.
+    async fn masks(&self, dir: &Dir, target: &str) -> Result<Option<Vec<Mount>>> {
+        let hidden = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || dir.hidden().map(<[Hidden]>::to_vec))
+                .await
+                .map_err(|e| Error::Other(format!("listing a folder panicked: {e}")))??
+        };
+        if hidden.len() > MAX_MASKS {
+            return Ok(None);
+        }
+        let mut masks = Vec::with_capacity(hidden.len());
+        for h in &hidden {
+            let Some(rel) = h.path.to_str() else {
+                return Ok(None);
+            };
+            let source = match h.kind {
+                HiddenKind::Dir => MountSource::EmptyDir,
+                HiddenKind::File => MountSource::Bind {
+                    host: self.ctx.run().store.empty_file()?,
+                    read_only: true,
+                },
+                HiddenKind::Symlink | HiddenKind::Special => return Ok(None),
+            };
+            masks.push(Mount {
+                target: format!("{}/{rel}", target.trim_end_matches('/')),
+                source,
+            });
+        }
+        Ok(Some(masks))
+    }
+
     async fn create(&self, image: &str) -> Result<Live> {
         let run = self.ctx.run();
         let backend = &run.backend;
@@ -515,21 +561,37 @@ impl Container {
         let mut scratch = None;
         for decl in &self.spec.mounts {
             let source = match &decl.kind {
-                MountKind::Dir(dir) if backend.is_local() => MountSource::Bind {
-                    // The daemon resolves bind sources itself: give it an absolute path.
-                    host: std::fs::canonicalize(dir.path()).map_err(|e| {
-                        Error::io(
-                            format!("mount {} at {}", dir.path().display(), decl.target),
-                            e,
-                        )
-                    })?,
-                    read_only: true,
-                },
                 MountKind::Dir(dir) => {
-                    uploads.push(CopyEntry {
-                        target: decl.target.clone(),
-                        source: CopySource::Dir(dir.path().to_path_buf()),
-                    });
+                    let masks = if backend.is_local() {
+                        self.masks(dir, &decl.target).await?
+                    } else {
+                        None
+                    };
+                    if let Some(masks) = masks {
+                        mounts.push(Mount {
+                            target: decl.target.clone(),
+                            source: MountSource::Bind {
+                                // The daemon resolves bind sources itself: an absolute path.
+                                host: std::fs::canonicalize(dir.path()).map_err(|e| {
+                                    Error::io(
+                                        format!(
+                                            "mount {} at {}",
+                                            dir.path().display(),
+                                            decl.target
+                                        ),
+                                        e,
+                                    )
+                                })?,
+                                read_only: true,
+                            },
+                        });
+                        mounts.extend(masks);
+                    } else {
+                        uploads.push(CopyEntry {
+                            target: decl.target.clone(),
+                            source: CopySource::Dir(dir.clone()),
+                        });
+                    }
                     continue;
                 }
                 MountKind::Cache(volume) => MountSource::Volume {

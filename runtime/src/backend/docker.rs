@@ -436,6 +436,12 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
                 read_only: Some(false),
                 ..Default::default()
             },
+            MountSource::EmptyDir => bollard::models::Mount {
+                target: Some(m.target.clone()),
+                typ: Some(MountType::TMPFS),
+                read_only: Some(true),
+                ..Default::default()
+            },
         })
         .collect();
     let host_config = HostConfig {

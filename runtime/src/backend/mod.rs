@@ -74,6 +74,9 @@ pub enum MountSource {
         /// The volume's name.
         name: String,
     },
+    /// An empty, read-only folder (a tmpfs) laid over what the image or an outer mount has at
+    /// the target: how a folder a `Dir` input leaves out is hidden inside its mount.
+    EmptyDir,
 }
 
 /// One mount of a container.

@@ -10,6 +10,7 @@
 mod copy;
 mod explain;
 mod hash;
+mod hidden;
 mod key;
 mod statcache;
 mod store;
@@ -18,6 +19,7 @@ mod tree;
 pub use copy::copy_tree;
 pub use explain::{Reason, explain};
 pub use hash::{DirFilter, HashStats, HashedDir, hash_dir, hash_dir_with};
+pub use hidden::{Hidden, HiddenKind, Selection};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
 pub use statcache::{FileStat, StatCache};
 pub use store::{

@@ -70,7 +70,13 @@ impl StepRunner {
             .filter(|n| matches!(n.kind, NodeKind::Input { .. }));
         for (node, binding) in input_nodes.zip(bindings) {
             let artifact = match binding {
-                Binding::Dir(path) => Artifact::Dir(run.store.hash_input_dir(path.clone()).await?),
+                Binding::Dir(path) => {
+                    let filter = match &node.kind {
+                        NodeKind::Input { param } => param.select.filter(),
+                        _ => DirFilter::default(),
+                    };
+                    Artifact::Dir(run.store.hash_input_dir(path.clone(), filter).await?)
+                }
                 Binding::File(path) => Artifact::File(run.store.hash_input_file(path)?),
                 Binding::Value(v) => Artifact::Value(v.clone()),
             };
@@ -333,7 +339,7 @@ async fn changed_during_run(
     let dirs = dirs.to_vec();
     tokio::task::spawn_blocking(move || {
         dirs.into_iter().find_map(|(param, dir)| {
-            let now = hash_dir_with(dir.path(), &DirFilter::default(), store.stat_cache());
+            let now = hash_dir_with(dir.path(), &dir.filter(), store.stat_cache());
             (!now.is_ok_and(|h| h.digest == dir.digest())).then_some(param)
         })
     })

@@ -15,6 +15,7 @@ pub use action::{ActionResult, OutputRecord};
 pub use maintain::{PruneOptions, PruneReport, StoreStats, VerifyReport};
 
 use crate::cache::hash::{DirFilter, HashedDir, hash_dir_with, hash_file_contents};
+use crate::cache::hidden::Selection;
 use crate::cache::statcache::StatCache;
 use crate::cache::tree::{EntryKind, Tree, TreeSource};
 use crate::error::{Error, Result};
@@ -109,6 +110,22 @@ impl Store {
             .map_err(|e| Error::io("create a temporary folder in the store", e))
     }
 
+    /// An empty, read-only file of the store, laid over the files that a `Dir` input leaves
+    /// out when its folder is bind mounted. Made on first use (atomically: several runs may
+    /// ask at once).
+    pub fn empty_file(&self) -> Result<PathBuf> {
+        let path = self.root.join("empty");
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Ok(path);
+        }
+        let made = tempfile::NamedTempFile::new_in(self.root.join("tmp")).and_then(|tmp| {
+            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o444))?;
+            tmp.persist(&path).map_err(|e| e.error)
+        });
+        made.map_err(|e| Error::io(format!("create {}", path.display()), e))?;
+        Ok(path)
+    }
+
     /// The store's stat cache, loaded on first use, for [`hash_dir_with`]; save it after
     /// hashing ([`Store::hash_input_dir`] does both).
     pub fn stat_cache(&self) -> &StatCache {
@@ -117,14 +134,16 @@ impl Store {
         })
     }
 
-    /// Hashes the host folder `path` as a step input, `.gitignore` honoured, on a blocking
-    /// thread: reuses and saves the stat cache, and stores the folder's trees (not its files)
-    /// so a later miss can name the paths that changed. The returned [`Dir`] points at `path`.
-    pub async fn hash_input_dir(&self, path: PathBuf) -> Result<Dir> {
+    /// Hashes the host folder `path` as a step input, choosing its files with `filter`, on a
+    /// blocking thread: reuses and saves the stat cache, and stores the folder's trees (not its
+    /// files) so a later miss can name the paths that changed. The returned [`Dir`] points at
+    /// `path` and hides from containers what `filter` left out.
+    pub async fn hash_input_dir(&self, path: PathBuf, filter: DirFilter) -> Result<Dir> {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let hashed = store.hash_input_dir_with(&path, &DirFilter::default())?;
-            Ok(Dir::new(path, hashed.digest))
+            let hashed = store.hash_input_dir_with(&path, &filter)?;
+            let digest = hashed.digest;
+            Ok(Dir::selected(path, digest, Selection::new(filter, hashed)))
         })
         .await
         .map_err(|e| Error::Other(format!("hashing a folder panicked: {e}")))?
