@@ -75,7 +75,14 @@ impl StepRunner {
                         NodeKind::Input { param } => param.select.filter(),
                         _ => DirFilter::default(),
                     };
-                    Artifact::Dir(run.store.hash_input_dir(path.clone(), filter).await?)
+                    let dir = run.store.hash_input_dir(path.clone(), filter).await;
+                    // A bad glob of `#[dir(..)]` is named with the input it belongs to.
+                    Artifact::Dir(dir.map_err(|e| match e {
+                        Error::Usage(m) => {
+                            Error::Usage(format!("--{}: {m}", node.label.replace('_', "-")))
+                        }
+                        other => other,
+                    })?)
                 }
                 Binding::File(path) => Artifact::File(run.store.hash_input_file(path)?),
                 Binding::Value(v) => Artifact::Value(v.clone()),
