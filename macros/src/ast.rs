@@ -5,23 +5,36 @@ use proc_macro2::{Ident, Spacing, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{Attribute, FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type};
 
+use crate::attr::DirAttrs;
+
 /// One parameter as written: its pattern, the plain identifier if it is one, and its type.
 pub(crate) struct Param {
     pub(crate) pat: Pat,
     pub(crate) ident: Option<Ident>,
     pub(crate) ty: Type,
+    /// The `#[dir(..)]` attributes written on it, taken out of the fn.
+    pub(crate) dir_attrs: Vec<Attribute>,
+    /// The file selection parsed from `dir_attrs`, on a pipeline's parameter.
+    pub(crate) select: Option<DirAttrs>,
 }
 
 impl Param {
-    fn from_arg(arg: &syn::PatType) -> Self {
+    /// The parameter of `arg`, whose `#[dir(..)]` attributes move out of it into the `Param`.
+    fn take_from_arg(arg: &mut syn::PatType) -> Self {
         let ident = match &*arg.pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
             _ => None,
         };
+        let (dir_attrs, others) = std::mem::take(&mut arg.attrs)
+            .into_iter()
+            .partition(|a| a.path().is_ident("dir"));
+        arg.attrs = others;
         Param {
             pat: (*arg.pat).clone(),
             ident,
             ty: (*arg.ty).clone(),
+            dir_attrs,
+            select: None,
         }
     }
 
@@ -86,13 +99,15 @@ pub(crate) struct FnShape {
 }
 
 impl FnShape {
-    pub(crate) fn new(item: ItemFn) -> Self {
+    /// Takes `item` apart. `#[dir(..)]` is not a real attribute, so it is removed from the fn:
+    /// every expansion emits the fn without it.
+    pub(crate) fn new(mut item: ItemFn) -> Self {
         let mut receiver = None;
         let mut params = Vec::new();
-        for arg in &item.sig.inputs {
+        for arg in &mut item.sig.inputs {
             match arg {
                 FnArg::Receiver(r) => receiver = Some(r.clone()),
-                FnArg::Typed(t) => params.push(Param::from_arg(t)),
+                FnArg::Typed(t) => params.push(Param::take_from_arg(t)),
             }
         }
         FnShape {

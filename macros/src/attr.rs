@@ -1,10 +1,12 @@
-//! Parses the arguments of `#[step(..)]` and `#[pipeline(..)]`.
+//! Parses the arguments of `#[step(..)]`, `#[pipeline(..)]` and a pipeline parameter's
+//! `#[dir(..)]`.
 
 use proc_macro2::{Ident, TokenStream, TokenTree};
 use syn::ext::IdentExt as _;
 use syn::meta::ParseNestedMeta;
 use syn::parse::{ParseBuffer, ParseStream, Parser as _};
-use syn::{LitBool, LitStr, Token};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Expr, Lit, LitBool, LitStr, Meta, Token};
 
 use crate::ctxt::Ctxt;
 
@@ -47,6 +49,17 @@ pub(crate) struct StepAttrs {
 #[derive(Default)]
 pub(crate) struct PipelineAttrs {
     pub(crate) name: Option<LitStr>,
+}
+
+/// Every key `#[dir(..)]` accepts, in the order error messages list them.
+const DIR_KEYS: &[&str] = &["include", "exclude", "gitignore"];
+
+/// The file selection written in `#[dir(..)]` on a pipeline's `Dir` parameter.
+#[derive(Default)]
+pub(crate) struct DirAttrs {
+    pub(crate) include: Vec<LitStr>,
+    pub(crate) exclude: Vec<LitStr>,
+    pub(crate) gitignore: Option<LitBool>,
 }
 
 /// Parses `#[step(..)]`'s arguments, recording every problem in `cx`.
@@ -103,6 +116,123 @@ pub(crate) fn parse_pipeline(args: TokenStream, cx: &mut Ctxt) -> PipelineAttrs 
         cx.syn_error(err);
     }
     attrs
+}
+
+/// Parses a parameter's `#[dir(..)]` attributes (at most one), recording every problem in `cx`.
+pub(crate) fn parse_dir(attrs: &[Attribute], cx: &mut Ctxt) -> Option<DirAttrs> {
+    let (first, rest) = attrs.split_first()?;
+    for extra in rest {
+        cx.error_spanned_by(
+            extra,
+            "duplicate `#[dir(..)]` on one parameter; put all its keys in one",
+        );
+    }
+    let no_keys =
+        "`#[dir]` needs `include`, `exclude` or `gitignore`; leave it out to take every file";
+    let tokens = match &first.meta {
+        Meta::List(list) if !list.tokens.is_empty() => list.tokens.clone(),
+        Meta::List(_) | Meta::Path(_) => {
+            cx.error_spanned_by(first, no_keys);
+            return None;
+        }
+        Meta::NameValue(_) => {
+            cx.error_spanned_by(
+                first,
+                r#"expected a list of keys, like `#[dir(exclude = "docs/**")]`"#,
+            );
+            return None;
+        }
+    };
+    let mut dir = DirAttrs::default();
+    let mut seen: Vec<String> = Vec::new();
+    let parser = syn::meta::parser(|meta| {
+        let Some(key) = known_key(&meta, DIR_KEYS, "dir", cx) else {
+            return skip_value(meta.input);
+        };
+        if seen.contains(&key) {
+            cx.error_spanned_by(&meta.path, format!("duplicate dir attribute `{key}`"));
+            return skip_value(meta.input);
+        }
+        seen.push(key.clone());
+        if let Err(err) = dir_value(&key, &meta, &mut dir, cx) {
+            cx.syn_error(err);
+            skip_value(meta.input)?;
+        }
+        Ok(())
+    });
+    if let Err(err) = parser.parse2(tokens) {
+        cx.syn_error(err);
+    }
+    Some(dir)
+}
+
+/// One `key = value` of `#[dir(..)]`. A syntax error is returned; a wrong value is recorded in
+/// `cx`, so every bad element of a list is reported.
+fn dir_value(
+    key: &str,
+    meta: &ParseNestedMeta<'_>,
+    dir: &mut DirAttrs,
+    cx: &mut Ctxt,
+) -> syn::Result<()> {
+    let expected = match key {
+        "include" => {
+            r#"expected a glob or a list of globs, like `include = ["src/**", "Cargo.*"]`"#
+        }
+        "exclude" => r#"expected a glob or a list of globs, like `exclude = "docs/**"`"#,
+        _ => "expected `true` or `false`, like `gitignore = false`",
+    };
+    if !meta.input.peek(Token![=]) {
+        return Err(syn::Error::new_spanned(&meta.path, expected));
+    }
+    let input = meta.value()?;
+    if key == "gitignore" {
+        if input.peek(LitBool) {
+            dir.gitignore = Some(input.parse()?);
+        } else {
+            cx.error_spanned_by(input.parse::<Expr>()?, expected);
+        }
+        return Ok(());
+    }
+    let globs = if input.peek(LitStr) {
+        vec![input.parse::<LitStr>()?]
+    } else if input.peek(syn::token::Bracket) {
+        // Parsed on its own, so a syntax error inside the list is reported once.
+        let list: proc_macro2::Group = input.parse()?;
+        let elems = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(list.stream())?;
+        if elems.is_empty() {
+            let msg = if key == "include" {
+                "an empty `include` would select no files; leave it out to take every file"
+            } else {
+                "an empty `exclude` leaves no file out; remove it"
+            };
+            cx.error_at(list.span(), msg);
+        }
+        elems
+            .into_iter()
+            .filter_map(|elem| match elem {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s),
+                other => {
+                    cx.error_spanned_by(other, r#"expected a glob string, like `"src/**"`"#);
+                    None
+                }
+            })
+            .collect()
+    } else {
+        cx.error_spanned_by(input.parse::<Expr>()?, expected);
+        return Ok(());
+    };
+    for glob in globs {
+        if glob.value().is_empty() {
+            cx.error_spanned_by(&glob, "a glob must not be empty");
+        } else if key == "include" {
+            dir.include.push(glob);
+        } else {
+            dir.exclude.push(glob);
+        }
+    }
+    Ok(())
 }
 
 /// The key of `meta` if it is one of `keys`; otherwise records an error listing them.
@@ -443,5 +573,54 @@ mod tests {
         assert!(messages[1].starts_with("invalid timeout `ten`"));
         assert_eq!(messages[2], "duplicate step attribute `image`");
         assert!(messages[3].starts_with("invalid CPU count `many`"));
+    }
+
+    /// The attributes of `f`'s first parameter.
+    fn param_attrs(f: syn::Signature) -> Vec<Attribute> {
+        match f.inputs.into_iter().next() {
+            Some(syn::FnArg::Typed(param)) => param.attrs,
+            _ => panic!("a typed parameter"),
+        }
+    }
+
+    #[test]
+    fn dir_selects_and_collects_every_error() {
+        let attrs = param_attrs(syn::parse_quote!(
+            fn ci(
+                #[dir(include = ["src/**", "Cargo.*"], exclude = "docs/**", gitignore = false)]
+                src: Dir,
+            )
+        ));
+        let mut cx = Ctxt::new();
+        let dir = parse_dir(&attrs, &mut cx).expect("a selection");
+        assert!(cx.is_ok());
+        let values = |globs: &[LitStr]| globs.iter().map(LitStr::value).collect::<Vec<_>>();
+        assert_eq!(values(&dir.include), ["src/**", "Cargo.*"]);
+        assert_eq!(values(&dir.exclude), ["docs/**"]);
+        assert_eq!(dir.gitignore.map(|b| b.value), Some(false));
+
+        let attrs = param_attrs(syn::parse_quote!(
+            fn ci(
+                #[dir(include = ["src/**", 3, ""], exclud = "x", include = "y", gitignore = "no")]
+                #[dir(exclude = "z")]
+                src: Dir,
+            )
+        ));
+        let mut cx = Ctxt::new();
+        let dir = parse_dir(&attrs, &mut cx).expect("a selection");
+        assert_eq!(values(&dir.include), ["src/**"]);
+        let err = cx.check().expect_err("six errors");
+        let messages: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            messages,
+            [
+                "duplicate `#[dir(..)]` on one parameter; put all its keys in one",
+                r#"expected a glob string, like `"src/**"`"#,
+                "a glob must not be empty",
+                "unknown dir attribute `exclud`, expected one of `include`, `exclude`, `gitignore`",
+                "duplicate dir attribute `include`",
+                "expected `true` or `false`, like `gitignore = false`",
+            ]
+        );
     }
 }

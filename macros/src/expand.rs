@@ -72,6 +72,8 @@ fn step_fallback(shape: &FnShape, err: syn::Error) -> TokenStream {
             } else {
                 syn::parse_quote!(())
             },
+            dir_attrs: Vec::new(),
+            select: None,
         })
         .collect();
     let output = ast::result_ok_type(&item.sig.output)
@@ -255,13 +257,28 @@ pub(crate) fn param_infos(inputs: &[&Param]) -> Vec<TokenStream> {
             let ty = ast::type_text(&input.ty);
             let is_dir = input.is("Dir");
             let is_file = input.is("File");
+            let select = input.select.as_ref().map_or_else(
+                || quote!(::tanto::__private::DirSelect::DEFAULT),
+                |dir| {
+                    let include = &dir.include;
+                    let exclude = &dir.exclude;
+                    let gitignore = dir.gitignore.as_ref().is_none_or(|b| b.value);
+                    quote! {
+                        ::tanto::__private::DirSelect {
+                            include: &[#(#include),*],
+                            exclude: &[#(#exclude),*],
+                            gitignore: #gitignore,
+                        }
+                    }
+                },
+            );
             quote! {
                 ::tanto::__private::ParamInfo {
                     name: #name,
                     ty: #ty,
                     is_dir: #is_dir,
                     is_file: #is_file,
-                    select: ::tanto::__private::DirSelect::DEFAULT,
+                    select: #select,
                 }
             }
         })

@@ -147,12 +147,56 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Signature
 ///
-/// The parameters are the pipeline's inputs: a `Dir` is bound to a host folder, a value becomes
-/// a command-line flag. The return type is nothing, one output type, or a tuple of them.
+/// The parameters are the pipeline's inputs: a `Dir` is bound to a host folder, whose files
+/// `#[dir(..)]` can choose (below), and a value becomes a command-line flag. The return type is nothing, one output type, or a tuple of them.
 ///
 /// The fn becomes a unit struct of the same name, so it can be passed as a value, for example
 /// `tanto::cli().pipeline(ci)`, and called inside another pipeline exactly like a step.
 /// `#[pipeline(name = "..")]` sets the name the command line uses.
+///
+/// # Choosing the files of a `Dir`: `#[dir(..)]`
+///
+/// A `Dir` input bound to a host folder takes every file of it that git does not ignore.
+/// `#[dir(..)]` on the parameter chooses otherwise; every key is optional:
+///
+/// | key | meaning |
+/// |---|---|
+/// | `include = ["src/**", "Cargo.*"]` | keep only the files and symlinks that match one of these globs |
+/// | `exclude = "docs/**"` | leave out the files and folders that match one of these globs |
+/// | `gitignore = false` | turn off the `.gitignore`, `.ignore` and `.git/info/exclude` rules and keep `.git`; by default the rules apply and `.git` is left out |
+///
+/// `include` and `exclude` take one glob or a list of them. Globs are `/`-separated and relative
+/// to the folder: `*` matches within one path component, `**` across any number of them. They
+/// are checked when the pipeline runs.
+///
+/// The folder's digest and the steps' containers see exactly the selected files: a step can
+/// never read a file its cache key does not cover, and editing a file left out re-runs nothing.
+///
+/// The selection applies where the folder is bound to a host path, that is in the top-level
+/// pipeline run from the command line. When the pipeline is called inside another, its `Dir`
+/// arrives already selected by the outer pipeline. A step takes its `Dir` from its caller, so
+/// `#[dir(..)]` on a step's parameter is an error.
+///
+/// ```
+/// use tanto::prelude::*;
+///
+/// #[step(image = "rust:1.95-slim")]
+/// async fn test(ctx: &Ctx, src: Dir) -> Result<()> {
+///     let _ = (ctx, src);
+///     Ok(())
+/// }
+///
+/// /// Tests the crate: only its sources and manifests count, and generated code never does.
+/// #[pipeline]
+/// pub fn ci(#[dir(include = ["src/**", "Cargo.*"], exclude = "src/generated/**")] src: Dir) {
+///     test(src);
+/// }
+///
+/// let select = <ci as tanto::Pipeline>::INFO.params[0].select;
+/// assert_eq!(select.include, ["src/**", "Cargo.*"]);
+/// assert_eq!(select.exclude, ["src/generated/**"]);
+/// assert!(select.gitignore);
+/// ```
 #[proc_macro_attribute]
 pub fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
     pipeline::expand(args.into(), item.into()).into()

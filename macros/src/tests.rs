@@ -143,3 +143,41 @@ fn pipeline_body_errors_keep_a_stub() {
     );
     insta::assert_snapshot!(expansion);
 }
+
+#[test]
+fn pipeline_dir_select() {
+    let expansion = pipeline(
+        TokenStream::new(),
+        quote! {
+            /// Tests the sources only.
+            pub fn ci(
+                #[dir(include = ["src/**", "Cargo.*"], exclude = "src/generated/**")] src: Dir,
+                #[dir(gitignore = false)] assets: Dir,
+                docs: Dir,
+            ) {
+                test(src, assets, docs);
+            }
+        },
+    );
+    assert!(!expansion.contains("#[dir"), "{expansion}");
+    insta::assert_snapshot!(expansion);
+}
+
+#[test]
+fn step_dir_errors_keep_the_fn_without_it() {
+    let expansion = step(
+        TokenStream::new(),
+        quote! {
+            async fn build(
+                ctx: &Ctx,
+                #[allow(unused)] #[dir(exclude = "docs/**")] src: Dir,
+            ) -> Result<Dir> {
+                let _ = ctx;
+                Ok(src)
+            }
+        },
+    );
+    // The error message names `#[dir(..)]`; the fn must not carry it.
+    assert!(!expansion.contains("#[dir(exclude"), "{expansion}");
+    insta::assert_snapshot!(expansion);
+}

@@ -39,6 +39,12 @@ pub(crate) fn step(shape: &FnShape, cx: &mut Ctxt) {
         ),
         None => {}
     }
+    for attr in shape.params.iter().flat_map(|p| &p.dir_attrs) {
+        cx.error_spanned_by(
+            attr,
+            "`#[dir(..)]` belongs on a pipeline's `Dir` parameter; a step's `Dir` comes from its caller",
+        );
+    }
     for input in shape.params.iter().skip(1) {
         if ast::mentions_ctx(&input.ty) {
             cx.error_spanned_by(
@@ -86,6 +92,27 @@ pub(crate) fn pipeline(shape: &FnShape, cx: &mut Ctxt) {
     if let ReturnType::Type(_, ty) = &sig.output {
         for out in ast::Output::from_type(ty).types() {
             owned_output(out, "pipeline", cx);
+        }
+    }
+}
+
+/// Checks that `#[dir(..)]` is only on a pipeline's `Dir` parameters; its keys are checked by
+/// `attr::parse_dir`.
+pub(crate) fn pipeline_dirs(shape: &FnShape, cx: &mut Ctxt) {
+    for param in &shape.params {
+        let Some(attr) = param.dir_attrs.first() else {
+            continue;
+        };
+        if !param.is("Dir") {
+            let ty = ast::type_text(&param.ty);
+            let msg = match &param.ident {
+                Some(_) => format!(
+                    "`#[dir(..)]` chooses the files of a `Dir` input; `{}` is a `{ty}`",
+                    param.name()
+                ),
+                None => format!("`#[dir(..)]` chooses the files of a `Dir` input, not a `{ty}`"),
+            };
+            cx.error_spanned_by(attr, msg);
         }
     }
 }

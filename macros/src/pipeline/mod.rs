@@ -33,9 +33,14 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             return quote! { #item #errors };
         }
     };
-    let shape = FnShape::new(item_fn);
+    let mut shape = FnShape::new(item_fn);
     valid::pipeline(&shape, &mut cx);
     let signature_ok = cx.is_ok();
+    // A bad `#[dir(..)]` changes no type, so it still gets the stub that keeps callers quiet.
+    valid::pipeline_dirs(&shape, &mut cx);
+    for param in &mut shape.params {
+        param.select = attr::parse_dir(&param.dir_attrs, &mut cx);
+    }
     let body = body::parse(&shape.item.block, &mut cx);
     let output = output(&shape);
     if cx.is_ok() {

@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci(#[dir(gitignore = "off")] src: Dir) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci(#[dir] src: Dir) {}
+
+fn main() {}

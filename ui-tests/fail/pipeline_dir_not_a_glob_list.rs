@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci(#[dir(exclude = 3)] src: Dir) {}
+
+fn main() {}
