@@ -74,6 +74,32 @@ pub async fn shout(ctx: &Ctx, text: String) -> Result<String> {
     Ok(out.stdout)
 }
 
+/// Prints the content of every file under `src` that has any.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn contents(ctx: &Ctx, src: Dir) -> Result<String> {
+    let out = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .with_workdir("/src")
+        .sh("find . -type f ! -empty | sort | xargs -r cat")
+        .await?;
+    Ok(out.stdout)
+}
+
+/// Reads the files of `src` that count: its sources and manifests, never `src/fixtures`.
+#[pipeline]
+pub fn selected(
+    #[dir(include = ["src/**", "Cargo.*"], exclude = "src/fixtures/**")] src: Dir,
+) -> String {
+    contents(src)
+}
+
+/// A selection with a glob that does not parse.
+#[pipeline]
+pub fn bad_glob(#[dir(include = "src/[")] src: Dir) -> String {
+    contents(src)
+}
+
 /// `names` feeds `shout`: editing a file's content re-runs `names`, whose output is the same,
 /// so `shout` stays cached.
 #[pipeline]
@@ -105,6 +131,8 @@ fn main() -> ExitCode {
         .pipeline(failing)
         .pipeline(sleepy)
         .pipeline(cutoff)
+        .pipeline(selected)
+        .pipeline(bad_glob)
         .pipeline(slow)
         .pipeline(bench::one)
         .pipeline(bench::ci20)

@@ -214,7 +214,15 @@ fn graph_and_list_run_nothing_and_need_no_daemon() {
     let out = output(fixture(cache.path()).arg("--list").env("DOCKER_HOST", dead));
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for name in ["wide", "failing", "sleepy", "cutoff", "- names", "- shout"] {
+    for name in [
+        "wide",
+        "failing",
+        "sleepy",
+        "cutoff",
+        "- names",
+        "- shout",
+        "--src <Dir>  (only `src/**`, `Cargo.*`; not `src/fixtures/**`)",
+    ] {
         assert!(text.contains(name), "`{name}` in {text}");
     }
     assert!(!cache.path().join("logs").exists(), "no run happened");
@@ -459,4 +467,79 @@ fn identical_steps_in_flight_run_once() {
     ]));
     let count = String::from_utf8_lossy(&created.stdout).lines().count();
     assert_eq!(count, 1, "one container for six identical steps");
+}
+
+#[test]
+fn a_dir_input_keys_and_shows_only_the_files_it_selects() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = src.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("Cargo.toml", "manifest\n");
+    write("src/lib.rs", "library\n");
+    write("src/fixtures/big.txt", "fixture\n");
+    write("src/debug.log", "log\n");
+    write(".gitignore", "*.log\n");
+    write("docs/guide.md", "guide\n");
+    let run = || {
+        let out = output(
+            fixture(cache.path())
+                .args(["selected", "--progress", "json", "--src"])
+                .arg(src.path()),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        events(&out.stdout)
+    };
+    let logged = |events: &[Value]| -> Vec<String> {
+        of_kind(events, "step_log")
+            .iter()
+            .map(|e| e["line"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // The step reads the selected files and nothing else: not the excluded fixtures, not the
+    // files outside `include`, not what `.gitignore` leaves out.
+    let first = run();
+    assert_eq!(logged(&first), ["manifest", "library"]);
+
+    // Edits to what is left out keep the step cached; an edit to a selected file re-runs it.
+    write("src/fixtures/big.txt", "another fixture\n");
+    write("docs/guide.md", "another guide\n");
+    write("src/debug.log", "another log\n");
+    let second = run();
+    assert_eq!(of_kind(&second, "step_cached").len(), 1, "{second:?}");
+    write("src/lib.rs", "changed library\n");
+    let third = run();
+    let started = of_kind(&third, "step_started");
+    assert_eq!(started.len(), 1, "{third:?}");
+    assert!(
+        started[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("src/lib.rs"),
+        "{:?}",
+        started[0]
+    );
+    assert_eq!(logged(&third), ["manifest", "changed library"]);
+}
+
+#[test]
+fn a_bad_glob_in_a_dir_selection_exits_2_naming_the_input() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let out = output(
+        fixture(cache.path())
+            .args(["bad_glob", "--src"])
+            .arg(src.path()),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--src: invalid glob `src/[`"), "{stderr}");
 }

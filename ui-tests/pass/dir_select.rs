@@ -1,5 +1,6 @@
 //! `#[dir(..)]` on a pipeline's `Dir` parameters lands in `INFO.params[i].select`; parameters
-//! without it, and a nested pipeline's call, keep the default.
+//! without it, and a nested pipeline's call, keep the default, and the plan warns that a
+//! nested pipeline's own selections do not apply.
 use tanto::prelude::*;
 use tanto::{DirSelect, Pipeline, Plan};
 
@@ -49,4 +50,13 @@ fn main() {
     let plan = Plan::of::<outer>();
     assert_eq!(plan.pipeline.params[0].select.exclude, ["target/**"]);
     assert_eq!(plan.steps().count(), 1);
+    // `ci` runs nested in `outer`: its own selections do not apply, and the plan says so.
+    assert_eq!(plan.warnings.len(), 2, "{:?}", plan.warnings);
+    assert!(
+        plan.warnings[0].starts_with("pipeline `ci` runs nested here, so `#[dir(..)]` on its `src` (only `src/**`, `Cargo.*`; not `src/generated/**`) does not apply"),
+        "{}",
+        plan.warnings[0]
+    );
+    assert!(plan.warnings[1].contains("on its `assets`"), "{}", plan.warnings[1]);
+    assert!(Plan::of::<ci>().warnings.is_empty());
 }

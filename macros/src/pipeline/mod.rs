@@ -198,7 +198,7 @@ impl Pipeline<'_> {
                     args: ::tanto::__private::Vec<::tanto::__private::Arg>,
                 ) -> Self::Handles {
                     // A nested pipeline's steps are labelled `outer/inner/step`.
-                    b.nested(<Self as ::tanto::__private::Pipeline>::INFO.name, |b| {
+                    b.nested(<Self as ::tanto::__private::Pipeline>::INFO, |b| {
                         <Self as ::tanto::__private::Pipeline>::build(b, args)
                     })
                 }

@@ -99,7 +99,10 @@ fn pipeline_command(entry: &Entry) -> Command {
             arg = arg
                 .value_parser(value_parser!(PathBuf))
                 .default_value(".")
-                .help(format!("The folder bound to `{}`", param.name));
+                .help(match param.select.describe() {
+                    Some(select) => format!("The folder bound to `{}` ({select})", param.name),
+                    None => format!("The folder bound to `{}`", param.name),
+                });
         } else if param.is_file {
             arg = arg
                 .value_parser(value_parser!(PathBuf))

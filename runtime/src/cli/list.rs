@@ -16,7 +16,11 @@ pub(crate) fn render(entries: &[Entry]) -> String {
         let about = entry.info.doc.lines().next().unwrap_or_default().trim();
         let _ = writeln!(out, "{}  {about}", entry.info.name);
         for param in entry.info.params {
-            let _ = writeln!(out, "    --{} <{}>", flag_name(param.name), param.ty);
+            let _ = write!(out, "    --{} <{}>", flag_name(param.name), param.ty);
+            if let Some(select) = param.select.describe() {
+                let _ = write!(out, "  ({select})");
+            }
+            out.push('\n');
         }
         for (node, info) in plan.steps() {
             let doc = info.doc.lines().next().unwrap_or_default().trim();

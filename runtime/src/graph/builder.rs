@@ -134,6 +134,7 @@ pub struct Builder {
     nodes: Vec<Node>,
     scope: Vec<&'static str>,
     label_uses: HashMap<String, usize>,
+    warnings: Vec<String>,
 }
 
 impl Builder {
@@ -193,8 +194,21 @@ impl Builder {
         }
     }
 
-    /// Runs `body` with labels prefixed by `name`, for a nested pipeline.
-    pub fn nested<R>(&mut self, name: &'static str, body: impl FnOnce(&mut Self) -> R) -> R {
+    /// Runs `body` with labels prefixed by the name of `pipeline`, nested in the one being
+    /// built. A `#[dir(..)]` selection on its parameters does not apply there (the folder
+    /// arrives as the outer pipeline selected it), which the plan's warnings say.
+    pub fn nested<R>(&mut self, pipeline: PipelineInfo, body: impl FnOnce(&mut Self) -> R) -> R {
+        let name = pipeline.name;
+        for param in pipeline.params {
+            if let Some(select) = param.select.describe() {
+                self.warnings.push(format!(
+                    "pipeline `{name}` runs nested here, so `#[dir(..)]` on its `{}` ({select}) \
+                     does not apply: the folder arrives as the calling pipeline selected it; \
+                     put the selection on the calling pipeline's parameter",
+                    param.name
+                ));
+            }
+        }
         self.scope.push(name);
         let out = body(self);
         self.scope.pop();
@@ -207,6 +221,7 @@ impl Builder {
             pipeline,
             nodes: self.nodes,
             outputs,
+            warnings: self.warnings,
         }
     }
 }
@@ -220,6 +235,9 @@ pub struct Plan {
     pub nodes: Vec<Node>,
     /// The pipeline's final outputs.
     pub outputs: Vec<(NodeId, usize)>,
+    /// What the graph does differently from what its code may suggest, for the user to see
+    /// before a run: a nested pipeline's `#[dir(..)]` that does not apply.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {

@@ -68,6 +68,29 @@ impl DirSelect {
         *self == Self::DEFAULT
     }
 
+    /// A short account of a selection that is not the default, for `--list` and `--help`:
+    /// ``only `src/**`; not `docs/**`; .gitignore not applied``.
+    pub fn describe(&self) -> Option<String> {
+        let globs = |globs: &[&str]| {
+            globs
+                .iter()
+                .map(|g| format!("`{g}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        if !self.include.is_empty() {
+            parts.push(format!("only {}", globs(self.include)));
+        }
+        if !self.exclude.is_empty() {
+            parts.push(format!("not {}", globs(self.exclude)));
+        }
+        if !self.gitignore {
+            parts.push(".gitignore not applied, .git kept".to_owned());
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// The hashing filter that selects these files.
     pub fn filter(&self) -> crate::cache::DirFilter {
         crate::cache::DirFilter {

@@ -30,6 +30,9 @@ pub fn execute(
     aliases: &[(String, String)],
 ) -> u8 {
     init_logging();
+    for warning in &plan.warnings {
+        tracing::warn!("{warning}");
+    }
     let bindings = match bind_inputs(&raw) {
         Ok(b) => b,
         Err(e) => {
