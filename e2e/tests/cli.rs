@@ -318,23 +318,10 @@ fn an_unchanged_upstream_output_keeps_dependents_cached() {
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
     std::fs::write(src.path().join("b.txt"), "two\n").unwrap();
-    let run = |cache: &std::path::Path| {
-        let out = output(
-            fixture(cache)
-                .args(["cutoff", "--progress", "json", "--src"])
-                .arg(src.path()),
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        events(&out.stdout)
-    };
-    let first = run(cache.path());
+    let first = run_ok(cache.path(), "cutoff", src.path());
     assert_eq!(of_kind(&first, "step_finished").len(), 2);
     std::fs::write(src.path().join("a.txt"), "changed content, same name\n").unwrap();
-    let second = run(cache.path());
+    let second = run_ok(cache.path(), "cutoff", src.path());
     let started = of_kind(&second, "step_started");
     assert_eq!(started.len(), 1, "{second:?}");
     assert_eq!(started[0]["step"], "names");
@@ -484,19 +471,7 @@ fn a_dir_input_keys_and_shows_only_the_files_it_selects() {
     write("src/debug.log", "log\n");
     write(".gitignore", "*.log\n");
     write("docs/guide.md", "guide\n");
-    let run = || {
-        let out = output(
-            fixture(cache.path())
-                .args(["selected", "--progress", "json", "--src"])
-                .arg(src.path()),
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        events(&out.stdout)
-    };
+    let run = || run_ok(cache.path(), "selected", src.path());
     let logged = |events: &[Value]| -> Vec<String> {
         of_kind(events, "step_log")
             .iter()

@@ -31,6 +31,22 @@ pub fn events(stdout: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// Runs `pipeline --src SRC --progress json` with the store at `cache`, asserts it succeeded,
+/// and returns its events.
+pub fn run_ok(cache: &Path, pipeline: &str, src: &Path) -> Vec<Value> {
+    let out = output(
+        fixture(cache)
+            .args([pipeline, "--progress", "json", "--src"])
+            .arg(src),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    events(&out.stdout)
+}
+
 /// The events of kind `kind`.
 pub fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == kind).collect()
