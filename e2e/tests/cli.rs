@@ -483,6 +483,11 @@ fn a_dir_input_keys_and_shows_only_the_files_it_selects() {
     // files outside `include`, not what `.gitignore` leaves out.
     let first = run();
     assert_eq!(logged(&first), ["manifest", "library"]);
+    // The run's linked view of `src` (hard links in the store) is gone with the run.
+    let staging: Vec<_> = std::fs::read_dir(cache.path().join("tmp"))
+        .unwrap()
+        .collect();
+    assert!(staging.is_empty(), "{staging:?}");
 
     // Edits to what is left out keep the step cached; an edit to a selected file re-runs it.
     write("src/fixtures/big.txt", "another fixture\n");

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Digest;
-use crate::cache::{DirFilter, Hidden, Selection};
+use crate::cache::{DirFilter, Hidden, Selection, Store};
 use crate::error::{Error, Result};
 
 /// A folder tree, identified by the digest of its content.
@@ -65,6 +65,15 @@ impl Dir {
         self.selection
             .as_ref()
             .map_or_else(DirFilter::all, |s| s.filter().clone())
+    }
+
+    /// A folder in `store` with exactly the entries the digest covers, hard-linked from
+    /// [`path`](Self::path), made on first use (blocking) and kept for the run; `None` when the
+    /// folder was not selected, or hard links cannot reach it from the store.
+    pub fn linked_view(&self, store: &Store) -> Option<&Path> {
+        self.selection
+            .as_ref()
+            .and_then(|s| s.linked_view(&self.path, &self.digest, store))
     }
 
     /// The entries under [`path`](Self::path) that the digest does not cover, each folder

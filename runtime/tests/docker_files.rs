@@ -246,28 +246,32 @@ fn words(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-#[tokio::test]
-async fn containers_see_only_what_the_digest_covers() {
-    use tanto::cache::DirFilter;
+/// The paths a step may see of `project()` with the default filter, and with `docs` excluded.
+const COVERED: &str = ". ./.gitignore ./docs ./docs/guide.md ./src ./src/lib.rs";
+const NARROWED: &str = ". ./.gitignore ./src ./src/lib.rs";
 
-    let h = Harness::new().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let root = tmp.path().join("project");
-    project(&root);
-    let cases = [
-        (
-            DirFilter::default(),
-            ". ./.gitignore ./docs ./docs/guide.md ./src ./src/lib.rs",
-        ),
+fn filters() -> [(tanto::cache::DirFilter, &'static str); 2] {
+    use tanto::cache::DirFilter;
+    [
+        (DirFilter::default(), COVERED),
         (
             DirFilter {
                 exclude: vec!["docs".to_owned()],
                 ..DirFilter::default()
             },
-            ". ./.gitignore ./src ./src/lib.rs",
+            NARROWED,
         ),
-    ];
-    for (filter, covered) in cases {
+    ]
+}
+
+#[tokio::test]
+async fn containers_see_exactly_what_the_digest_covers() {
+    let h = Harness::new().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("project");
+    project(&root);
+    let before = walk(&root);
+    for (filter, covered) in filters() {
         let src = h
             .run
             .store
@@ -276,8 +280,83 @@ async fn containers_see_only_what_the_digest_covers() {
             .expect("hash");
         let ctx = h.ctx("view", SETTINGS);
 
-        // The bind mount: what is left out is masked, an empty folder or an empty file.
+        // The folder and the store share a file system: a linked view, exact.
         let mounted = ctx.container().with_mounted_dir("/in", &src);
+        let out = mounted.sh(LIST).await.expect("list the mount");
+        assert_eq!(words(&out.stdout), covered);
+        let out = mounted
+            .sh("cat /in/src/lib.rs; touch /in/src/x 2>/dev/null || echo refused")
+            .await
+            .expect("read the view");
+        assert_eq!(out.stdout, "pub fn f() {}\nrefused\n");
+
+        // The copy holds exactly the covered entries.
+        let copied = ctx.container().with_dir("/copy", &src);
+        let out = copied
+            .sh("cd /copy && find . | sort")
+            .await
+            .expect("list the copy");
+        assert_eq!(words(&out.stdout), covered);
+        ctx.close().await.expect("close");
+    }
+    // The linked views went with the `Dir`s that made them; the host folder is untouched.
+    let staging: Vec<_> = std::fs::read_dir(h.run.store.root().join("tmp"))
+        .expect("list the store's staging folder")
+        .collect();
+    assert!(staging.is_empty(), "{staging:?}");
+    assert_eq!(walk(&root), before);
+    h.assert_clean().await;
+}
+
+/// Every path under `root`, relative, sorted.
+fn walk(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("list") {
+            let path = entry.expect("entry").path();
+            out.push(
+                path.strip_prefix(root)
+                    .expect("under root")
+                    .display()
+                    .to_string(),
+            );
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn across_file_systems_left_out_entries_are_masked() {
+    let h = Harness::new().await;
+    // The store is in the temporary folder, and /dev/shm is a tmpfs of its own: no hard link
+    // reaches from one to the other.
+    let tmp = tempfile::tempdir_in("/dev/shm").expect("a folder in /dev/shm");
+    let device = |p: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).expect("stat").dev()
+    };
+    assert_ne!(
+        device(tmp.path()),
+        device(h.run.store.root()),
+        "this test needs /dev/shm on another file system than the temporary folder"
+    );
+    let root = tmp.path().join("project");
+    project(&root);
+    for (filter, covered) in filters() {
+        let src = h
+            .run
+            .store
+            .hash_input_dir(root.clone(), filter.clone())
+            .await
+            .expect("hash");
+        let ctx = h.ctx("masked", SETTINGS);
+        let mounted = ctx.container().with_mounted_dir("/in", &src);
+        // What is left out is masked, an empty folder or an empty file.
         let out = mounted.sh(WITH_CONTENT).await.expect("list the mount");
         let files: Vec<&str> = covered
             .split(' ')
@@ -289,14 +368,6 @@ async fn containers_see_only_what_the_digest_covers() {
             .await
             .expect("read the masks");
         assert_eq!(words(&out.stdout), "/in/.git: /in/target: refused");
-
-        // The copy holds exactly the covered entries.
-        let copied = ctx.container().with_dir("/copy", &src);
-        let out = copied
-            .sh("cd /copy && find . | sort")
-            .await
-            .expect("list the copy");
-        assert_eq!(words(&out.stdout), covered);
         ctx.close().await.expect("close");
     }
     h.assert_clean().await;
@@ -307,7 +378,8 @@ async fn a_folder_with_many_left_out_entries_or_a_left_out_link_is_uploaded_with
     use tanto::cache::DirFilter;
 
     let h = Harness::new().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
+    // On another file system than the store, so there is no linked view.
+    let tmp = tempfile::tempdir_in("/dev/shm").expect("a folder in /dev/shm");
     let many = tmp.path().join("many");
     project(&many);
     for i in 0..150 {

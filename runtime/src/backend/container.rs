@@ -13,7 +13,7 @@ use crate::backend::{
     ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, Mount,
     MountSource,
 };
-use crate::cache::{Hidden, HiddenKind};
+use crate::cache::HiddenKind;
 use crate::error::{Error, Result};
 use crate::report::Stream;
 use crate::{Ctx, Dir, File};
@@ -198,11 +198,14 @@ impl Container {
     /// Mounts `dir` read-only at `path`: a bind mount of the folder when the daemon is local
     /// (nothing is copied), one upload when it is remote.
     ///
-    /// The container reads only what `dir`'s digest covers. What a host folder leaves out
-    /// (ignored by `.gitignore`, `.git`, or outside `#[dir(..)]`'s globs) is masked in the bind
-    /// mount by an empty read-only folder or an empty file: its name stays, its content is
-    /// gone. When that would take more than 100 masks, or a symlink or special file must be
-    /// left out, the folder is uploaded without those entries instead.
+    /// The container sees only what `dir`'s digest covers. When a host folder leaves entries
+    /// out (ignored by `.gitignore`, `.git`, or outside `#[dir(..)]`'s globs), its *linked
+    /// view* is mounted instead: a folder in the store holding a hard link to each selected
+    /// file, made once per run, so nothing is copied. Where hard links cannot reach (the folder
+    /// and the store on different file systems), each left-out entry is masked in the bind
+    /// mount by an empty read-only folder or file (its name stays, its content is gone); and
+    /// where that would take more than 100 masks, or a symlink or special file must be left
+    /// out, the selected entries are uploaded instead.
     pub fn with_mounted_dir(&self, path: impl Into<String>, dir: &Dir) -> Self {
         let path = path.into();
         self.with(|s| s.mount(&path, MountKind::Dir(dir.clone())))
@@ -511,21 +514,46 @@ impl Container {
         Ok((live.id.clone(), scratch))
     }
 
-    /// The mounts that hide, inside a bind mount of `dir` at `target`, what `dir` leaves out:
-    /// an empty folder over each hidden folder and an empty file over each hidden file. `None`
-    /// when masks cannot do it (too many, or a symlink or special file to hide) and the folder
-    /// must be uploaded without those entries instead.
-    async fn masks(&self, dir: &Dir, target: &str) -> Result<Option<Vec<Mount>>> {
-        let hidden = {
+    /// The read-only mounts that show `dir` at `target` with only what its digest covers: the
+    /// folder itself when it leaves nothing out; else its linked view (hard links in the
+    /// store); else the folder with an empty folder or file masking each left-out entry.
+    /// `None` when masks cannot do it either (too many, or a symlink or special file to hide)
+    /// and the folder must be uploaded without those entries instead.
+    async fn dir_mounts(&self, dir: &Dir, target: &str) -> Result<Option<Vec<Mount>>> {
+        let store = Arc::clone(&self.ctx.run().store);
+        let (hidden, linked) = {
             let dir = dir.clone();
-            tokio::task::spawn_blocking(move || dir.hidden().map(<[Hidden]>::to_vec))
-                .await
-                .map_err(|e| Error::Other(format!("listing a folder panicked: {e}")))??
+            tokio::task::spawn_blocking(move || {
+                let hidden = dir.hidden()?.to_vec();
+                let linked = if hidden.is_empty() {
+                    None
+                } else {
+                    dir.linked_view(&store).map(std::path::Path::to_path_buf)
+                };
+                Ok::<_, Error>((hidden, linked))
+            })
+            .await
+            .map_err(|e| Error::Other(format!("listing a folder panicked: {e}")))??
         };
+        // The daemon resolves bind sources itself: give it absolute paths.
+        let bind = |host: &std::path::Path| -> Result<Mount> {
+            let host = std::fs::canonicalize(host)
+                .map_err(|e| Error::io(format!("mount {} at {target}", host.display()), e))?;
+            Ok(Mount {
+                target: target.to_owned(),
+                source: MountSource::Bind {
+                    host,
+                    read_only: true,
+                },
+            })
+        };
+        if let Some(view) = linked {
+            return Ok(Some(vec![bind(&view)?]));
+        }
         if hidden.len() > MAX_MASKS {
             return Ok(None);
         }
-        let mut masks = Vec::with_capacity(hidden.len());
+        let mut mounts = vec![bind(dir.path())?];
         for h in &hidden {
             let Some(rel) = h.path.to_str() else {
                 return Ok(None);
@@ -538,12 +566,12 @@ impl Container {
                 },
                 HiddenKind::Symlink | HiddenKind::Special => return Ok(None),
             };
-            masks.push(Mount {
+            mounts.push(Mount {
                 target: format!("{}/{rel}", target.trim_end_matches('/')),
                 source,
             });
         }
-        Ok(Some(masks))
+        Ok(Some(mounts))
     }
 
     async fn create(&self, image: &str) -> Result<Live> {
@@ -562,35 +590,17 @@ impl Container {
         for decl in &self.spec.mounts {
             let source = match &decl.kind {
                 MountKind::Dir(dir) => {
-                    let masks = if backend.is_local() {
-                        self.masks(dir, &decl.target).await?
+                    let shown = if backend.is_local() {
+                        self.dir_mounts(dir, &decl.target).await?
                     } else {
                         None
                     };
-                    if let Some(masks) = masks {
-                        mounts.push(Mount {
-                            target: decl.target.clone(),
-                            source: MountSource::Bind {
-                                // The daemon resolves bind sources itself: an absolute path.
-                                host: std::fs::canonicalize(dir.path()).map_err(|e| {
-                                    Error::io(
-                                        format!(
-                                            "mount {} at {}",
-                                            dir.path().display(),
-                                            decl.target
-                                        ),
-                                        e,
-                                    )
-                                })?,
-                                read_only: true,
-                            },
-                        });
-                        mounts.extend(masks);
-                    } else {
-                        uploads.push(CopyEntry {
+                    match shown {
+                        Some(shown) => mounts.extend(shown),
+                        None => uploads.push(CopyEntry {
                             target: decl.target.clone(),
                             source: CopySource::Dir(dir.clone()),
-                        });
+                        }),
                     }
                     continue;
                 }

@@ -1,14 +1,22 @@
 //! What a `Dir` input leaves out of its host folder: the entries on disk that its digest does
 //! not cover (ignored by `.gitignore`, `.git` itself, or outside the input's globs), so that a
 //! container is shown exactly the files its step's key covers.
+//!
+//! Two ways show a container only the selected entries of a host folder without copying file
+//! contents: a *linked view* (a folder in the store that holds a hard link to each selected
+//! file, mounted instead of the folder; exact, but the folder and the store must share a file
+//! system) and *masks* (empty mounts over each left-out entry; the names stay visible).
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::Digest;
 use crate::cache::hash::{DirFilter, HashedDir};
+use crate::cache::store::Store;
 use crate::cache::tree::{EntryKind, Tree, Trees};
 use crate::error::{Error, Result};
 
@@ -41,6 +49,8 @@ pub struct Selection {
     filter: DirFilter,
     trees: Trees,
     hidden: OnceLock<Vec<Hidden>>,
+    /// The linked view, made on first use; `None` when hard links could not make it.
+    linked: OnceLock<Option<tempfile::TempDir>>,
 }
 
 impl std::fmt::Debug for Selection {
@@ -59,7 +69,35 @@ impl Selection {
             filter,
             trees: hashed.trees,
             hidden: OnceLock::new(),
+            linked: OnceLock::new(),
         }
+    }
+
+    /// A folder in `store` holding exactly the entries of tree `digest`: a hard link to each
+    /// file of the folder at `root` (no content is copied), the symlinks recreated. Made on
+    /// first use (blocking) and removed when the selection is dropped, at the end of the run.
+    /// `None` when it cannot be made, e.g. when `root` and the store are on different file
+    /// systems; the reason is logged.
+    pub fn linked_view(&self, root: &Path, digest: &Digest, store: &Store) -> Option<&Path> {
+        let view = self.linked.get_or_init(|| {
+            let made = store.temp_dir().and_then(|view| {
+                let tree = self.trees.get(digest).ok_or_else(|| {
+                    Error::Store(format!(
+                        "the tree {digest} of {} is missing",
+                        root.display()
+                    ))
+                })?;
+                link_tree(root, view.path(), tree, &self.trees)
+                    .and_then(|()| same_mode(root, view.path()))
+                    .map_err(|e| Error::io(format!("link the files of {}", root.display()), e))?;
+                Ok(view)
+            });
+            made.map_err(|e| {
+                tracing::debug!("no linked view; masking what the folder leaves out: {e}");
+            })
+            .ok()
+        });
+        view.as_ref().map(tempfile::TempDir::path)
     }
 
     /// The filter the folder was hashed with.
@@ -79,6 +117,35 @@ impl Selection {
         }
         Ok(self.hidden.get_or_init(|| found))
     }
+}
+
+/// Fills the empty folder `into` with the entries of `tree`, found under `root`: folders made,
+/// files hard-linked, symlinks recreated from their recorded targets.
+fn link_tree(root: &Path, into: &Path, tree: &Tree, trees: &Trees) -> io::Result<()> {
+    for entry in tree.entries() {
+        let (from, to) = (root.join(&entry.name), into.join(&entry.name));
+        match entry.kind {
+            EntryKind::Dir => {
+                let sub = trees.get(&entry.digest).ok_or_else(|| {
+                    io::Error::other(format!("the tree of {} is missing", from.display()))
+                })?;
+                fs::create_dir(&to)?;
+                link_tree(&from, &to, sub, trees)?;
+                same_mode(&from, &to)?;
+            }
+            EntryKind::File | EntryKind::Exec => fs::hard_link(&from, &to)?,
+            EntryKind::Symlink => {
+                let target = entry.target.as_deref().unwrap_or_default();
+                std::os::unix::fs::symlink(OsStr::from_bytes(target), &to)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Gives the folder `to` the permission bits of the folder `from`.
+fn same_mode(from: &Path, to: &Path) -> io::Result<()> {
+    fs::set_permissions(to, fs::metadata(from)?.permissions())
 }
 
 /// Adds to `out` the entries of `dir` (at `rel` under the root) that `tree` does not list,
