@@ -32,6 +32,36 @@ pub struct RunContext {
     images: tokio::sync::Mutex<HashMap<String, ImageId>>,
     /// Image references that run as another image: `from → to`.
     aliases: HashMap<String, String>,
+    /// How read-only mounts of host folders hide what a `Dir` leaves out.
+    pub dir_views: DirViews,
+}
+
+/// How a read-only mount of a host `Dir` hides the entries its digest leaves out (ignored by
+/// `.gitignore`, `.git`, or outside `#[dir(..)]`'s globs). `TANTO_DIR_VIEW=linked|masks`
+/// chooses it for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DirViews {
+    /// The default: mount the folder's *linked view*, a folder in the store with a hard link
+    /// to each selected file (exact; one link per file, once per run), or masks where hard
+    /// links cannot reach the store.
+    #[default]
+    Linked,
+    /// Mount the folder itself with an empty folder or file over each left-out entry: no link
+    /// per file, for very large folders, but the names of left-out entries stay visible.
+    Masks,
+}
+
+impl DirViews {
+    /// The choice of `TANTO_DIR_VIEW` (`linked` or `masks`), [`DirViews::Linked`] if unset.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("TANTO_DIR_VIEW").as_deref() {
+            Err(_) | Ok("" | "linked") => Ok(Self::Linked),
+            Ok("masks") => Ok(Self::Masks),
+            Ok(other) => Err(crate::Error::Usage(format!(
+                "TANTO_DIR_VIEW=`{other}` is not known; use `linked` (the default) or `masks`"
+            ))),
+        }
+    }
 }
 
 impl RunContext {
@@ -51,7 +81,14 @@ impl RunContext {
             containers: ContainerRegistry::new(),
             images: tokio::sync::Mutex::new(HashMap::new()),
             aliases: HashMap::new(),
+            dir_views: DirViews::default(),
         }
+    }
+
+    /// Hides what host `Dir`s leave out of their mounts as `views` says.
+    pub fn with_dir_views(mut self, views: DirViews) -> Self {
+        self.dir_views = views;
+        self
     }
 
     /// Runs image `from` as image `to` wherever a step names it (a mirror, or an image made

@@ -22,7 +22,7 @@ pub mod __private;
 pub use artifact::{Artifact, Dir, File};
 pub use backend::Container;
 pub use cli::{Cli, cli};
-pub use ctx::{Ctx, RunContext};
+pub use ctx::{Ctx, DirViews, RunContext};
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use graph::{DirSelect, Handle, Pipeline, Plan, Step, Task};

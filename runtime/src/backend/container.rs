@@ -16,7 +16,7 @@ use crate::backend::{
 use crate::cache::HiddenKind;
 use crate::error::{Error, Result};
 use crate::report::Stream;
-use crate::{Ctx, Dir, File};
+use crate::{Ctx, Dir, DirViews, File};
 
 /// Where `docker_socket` mounts the daemon's socket in the container.
 const SOCKET_TARGET: &str = "/var/run/docker.sock";
@@ -202,7 +202,8 @@ impl Container {
     /// out (ignored by `.gitignore`, `.git`, or outside `#[dir(..)]`'s globs), its *linked
     /// view* is mounted instead: a folder in the store holding a hard link to each selected
     /// file, made once per run, so nothing is copied. Where hard links cannot reach (the folder
-    /// and the store on different file systems), each left-out entry is masked in the bind
+    /// and the store on different file systems), or with [`DirViews::Masks`]
+    /// (`TANTO_DIR_VIEW=masks`), each left-out entry is masked in the bind
     /// mount by an empty read-only folder or file (its name stays, its content is gone); and
     /// where that would take more than 100 masks, or a symlink or special file must be left
     /// out, the selected entries are uploaded instead.
@@ -521,11 +522,12 @@ impl Container {
     /// and the folder must be uploaded without those entries instead.
     async fn dir_mounts(&self, dir: &Dir, target: &str) -> Result<Option<Vec<Mount>>> {
         let store = Arc::clone(&self.ctx.run().store);
+        let link = self.ctx.run().dir_views == DirViews::Linked;
         let (hidden, linked) = {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || {
                 let hidden = dir.hidden()?.to_vec();
-                let linked = if hidden.is_empty() {
+                let linked = if hidden.is_empty() || !link {
                     None
                 } else {
                     dir.linked_view(&store).map(std::path::Path::to_path_buf)

@@ -274,4 +274,76 @@ mod tests {
             ]
         );
     }
+
+    fn selected(root: &Path) -> (Selection, Digest) {
+        let filter = DirFilter::default();
+        let hashed = hash_dir_with(root, &filter, &StatCache::in_memory()).unwrap();
+        let digest = hashed.digest;
+        (Selection::new(filter, hashed), digest)
+    }
+
+    #[test]
+    fn a_linked_view_holds_exactly_the_selected_entries_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("project");
+        write(&root, ".gitignore", "target/\n");
+        write(&root, "src/lib.rs", "library");
+        write(&root, "target/app", "binary");
+        std::os::unix::fs::symlink("src/lib.rs", root.join("link")).unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let (selection, digest) = selected(&root);
+
+        let view = selection
+            .linked_view(&root, &digest, &store)
+            .expect("the folder and the store share a file system")
+            .to_path_buf();
+        assert_eq!(
+            hash_dir_with(&view, &DirFilter::all(), &StatCache::in_memory())
+                .unwrap()
+                .digest,
+            digest
+        );
+        assert!(!view.join("target").exists());
+        assert_eq!(
+            fs::read_link(view.join("link")).unwrap(),
+            Path::new("src/lib.rs")
+        );
+        // Hard links: the same file, no copy.
+        use std::os::unix::fs::MetadataExt;
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&view.join("src/lib.rs")), ino(&root.join("src/lib.rs")));
+
+        drop(selection);
+        assert!(!view.exists(), "the view goes with its selection");
+        assert_eq!(
+            fs::read_to_string(root.join("src/lib.rs")).unwrap(),
+            "library"
+        );
+    }
+
+    #[test]
+    fn no_linked_view_across_file_systems() {
+        // /dev/shm is a tmpfs of its own; the store stays in the temporary folder.
+        let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+        let root = shm.path().join("project");
+        write(&root, ".gitignore", "*.log\n");
+        write(&root, "a.txt", "a");
+        write(&root, "b.log", "b");
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &Path| fs::metadata(p).unwrap().dev();
+        assert_ne!(
+            dev(&root),
+            dev(dir.path()),
+            "/dev/shm must be another file system"
+        );
+        let (selection, digest) = selected(&root);
+        assert!(selection.linked_view(&root, &digest, &store).is_none());
+        let staging: Vec<_> = fs::read_dir(dir.path().join("tmp")).unwrap().collect();
+        assert!(
+            staging.is_empty(),
+            "a failed view leaves nothing: {staging:?}"
+        );
+    }
 }

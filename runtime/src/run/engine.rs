@@ -13,7 +13,7 @@ use crate::cache::Store;
 use crate::cli::{
     Binding, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions, bind_inputs,
 };
-use crate::ctx::RunContext;
+use crate::ctx::{DirViews, RunContext};
 use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::report::{
@@ -158,6 +158,13 @@ async fn run(
     if let Err(e) = backend.reap_orphans().await {
         tracing::warn!("could not reap containers left by dead runs: {e}");
     }
+    let dir_views = match DirViews::from_env() {
+        Ok(views) => views,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let run_id = new_run_id();
     let (events, rx) = EventSink::channel();
     let (views, human) = pick_views(&options, &store, &run_id);
@@ -168,7 +175,8 @@ async fn run(
         Arc::clone(&store),
         events.clone(),
     )
-    .with_image_aliases(aliases.iter().cloned());
+    .with_image_aliases(aliases.iter().cloned())
+    .with_dir_views(dir_views);
     let cancel = context.cancel.clone();
     watch_signals(cancel.clone());
     let context = Arc::new(context);

@@ -47,6 +47,15 @@ impl Harness {
         Self::with_backend(docker().await).await
     }
 
+    /// A run on the local daemon whose mounts mask what a `Dir` leaves out, instead of
+    /// mounting linked views.
+    pub async fn masking() -> Self {
+        let mut harness = Self::new().await;
+        let run = Arc::get_mut(&mut harness.run).expect("the only handle on the run");
+        run.dir_views = tanto::DirViews::Masks;
+        harness
+    }
+
     /// A run on `backend`.
     pub async fn with_backend(backend: DockerBackend) -> Self {
         let store_dir = tempfile::tempdir().expect("a temporary folder for the store");
