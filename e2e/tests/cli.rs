@@ -511,7 +511,7 @@ fn a_dir_input_keys_and_shows_only_the_files_it_selects() {
 }
 
 #[test]
-fn a_bad_glob_in_a_dir_selection_exits_2_naming_the_input() {
+fn a_bad_glob_or_dir_view_exits_2_saying_what_is_wrong() {
     let cache = tempfile::tempdir().unwrap();
     let src = tempfile::tempdir().unwrap();
     let out = output(
@@ -522,4 +522,19 @@ fn a_bad_glob_in_a_dir_selection_exits_2_naming_the_input() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--src: invalid glob `src/[`"), "{stderr}");
+
+    let out = output(
+        fixture(cache.path())
+            .args(["selected", "--src"])
+            .arg(src.path())
+            .env("TANTO_DIR_VIEW", "copies"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "TANTO_DIR_VIEW=`copies` is not known; use `linked` (the default) or `masks`"
+        ),
+        "{stderr}"
+    );
 }
