@@ -8,25 +8,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures_util::StreamExt;
 
 use crate::backend::archive::{self, CopyEntry, CopySource};
+use crate::backend::dir_view;
 use crate::backend::process::host_name;
 use crate::backend::{
     ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, Mount,
     MountSource,
 };
-use crate::cache::HiddenKind;
 use crate::error::{Error, Result};
 use crate::report::Stream;
-use crate::{Ctx, Dir, DirViews, File};
+use crate::{Ctx, Dir, File};
 
 /// Where `docker_socket` mounts the daemon's socket in the container.
 const SOCKET_TARGET: &str = "/var/run/docker.sock";
 
 /// Where Debian-like systems keep the CA bundle, on the host and in the container.
 const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-
-/// The most entries a bind mount of a `Dir` hides with masks; beyond it, the folder is
-/// uploaded without them.
-const MAX_MASKS: usize = 100;
 
 /// How many lines of stderr a [`Error::CommandFailed`] carries.
 const TAIL_LINES: usize = 50;
@@ -515,67 +511,6 @@ impl Container {
         Ok((live.id.clone(), scratch))
     }
 
-    /// The read-only mounts that show `dir` at `target` with only what its digest covers: the
-    /// folder itself when it leaves nothing out; else its linked view (hard links in the
-    /// store); else the folder with an empty folder or file masking each left-out entry.
-    /// `None` when masks cannot do it either (too many, or a symlink or special file to hide)
-    /// and the folder must be uploaded without those entries instead.
-    async fn dir_mounts(&self, dir: &Dir, target: &str) -> Result<Option<Vec<Mount>>> {
-        let store = Arc::clone(&self.ctx.run().store);
-        let link = self.ctx.run().dir_views == DirViews::Linked;
-        let (hidden, linked) = {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || {
-                let hidden = dir.hidden()?.to_vec();
-                let linked = if hidden.is_empty() || !link {
-                    None
-                } else {
-                    dir.linked_view(&store).map(std::path::Path::to_path_buf)
-                };
-                Ok::<_, Error>((hidden, linked))
-            })
-            .await
-            .map_err(|e| Error::Other(format!("listing a folder panicked: {e}")))??
-        };
-        // The daemon resolves bind sources itself: give it absolute paths.
-        let bind = |host: &std::path::Path| -> Result<Mount> {
-            let host = std::fs::canonicalize(host)
-                .map_err(|e| Error::io(format!("mount {} at {target}", host.display()), e))?;
-            Ok(Mount {
-                target: target.to_owned(),
-                source: MountSource::Bind {
-                    host,
-                    read_only: true,
-                },
-            })
-        };
-        if let Some(view) = linked {
-            return Ok(Some(vec![bind(&view)?]));
-        }
-        if hidden.len() > MAX_MASKS {
-            return Ok(None);
-        }
-        let mut mounts = vec![bind(dir.path())?];
-        for h in &hidden {
-            let Some(rel) = h.path.to_str() else {
-                return Ok(None);
-            };
-            let source = match h.kind {
-                HiddenKind::Dir => MountSource::EmptyDir,
-                HiddenKind::File => MountSource::Bind {
-                    host: self.ctx.run().store.empty_file()?,
-                    read_only: true,
-                },
-                HiddenKind::Symlink | HiddenKind::Special => return Ok(None),
-            };
-            mounts.push(Mount {
-                target: format!("{}/{rel}", target.trim_end_matches('/')),
-                source,
-            });
-        }
-        Ok(Some(mounts))
-    }
-
     async fn create(&self, image: &str) -> Result<Live> {
         let run = self.ctx.run();
         let backend = &run.backend;
@@ -593,7 +528,7 @@ impl Container {
             let source = match &decl.kind {
                 MountKind::Dir(dir) => {
                     let shown = if backend.is_local() {
-                        self.dir_mounts(dir, &decl.target).await?
+                        dir_view::mounts(run, dir, &decl.target).await?
                     } else {
                         None
                     };

@@ -7,6 +7,7 @@
 
 mod archive;
 pub(crate) mod container;
+mod dir_view;
 mod docker;
 pub(crate) mod live;
 mod process;
