@@ -197,12 +197,12 @@ impl Container {
     /// The container sees only what `dir`'s digest covers. When a host folder leaves entries
     /// out (ignored by `.gitignore`, `.git`, or outside `#[dir(..)]`'s globs), its *linked
     /// view* is mounted instead: a folder in the store holding a hard link to each selected
-    /// file, made once per run, so nothing is copied. Where hard links cannot reach (the folder
-    /// and the store on different file systems), or with [`DirViews::Masks`]
-    /// (`TANTO_DIR_VIEW=masks`), each left-out entry is masked in the bind
-    /// mount by an empty read-only folder or file (its name stays, its content is gone); and
-    /// where that would take more than 100 masks, or a symlink or special file must be left
-    /// out, the selected entries are uploaded instead.
+    /// file, made once per run, so nothing is copied. Where hard links cannot reach (the
+    /// folder and the store on different file systems), or with
+    /// [`DirViews::Masks`](crate::DirViews::Masks) (`TANTO_DIR_VIEW=masks`), each left-out
+    /// entry is masked in the bind mount by an empty read-only folder or file (its name stays,
+    /// its content is gone); and where that would take more than 100 masks, or a symlink or
+    /// special file must be left out, the selected entries are uploaded instead.
     pub fn with_mounted_dir(&self, path: impl Into<String>, dir: &Dir) -> Self {
         let path = path.into();
         self.with(|s| s.mount(&path, MountKind::Dir(dir.clone())))
