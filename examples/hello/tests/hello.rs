@@ -356,4 +356,19 @@ fn kill_9_during_runs_never_leaves_a_torn_entry() {
     for run in &killed_runs {
         assert_eq!(left_behind(run), 0, "run {run} was reaped");
     }
+    // On a loaded daemon a request of a killed run can complete later still. Whatever it makes
+    // is reaped by the next run as well, so the suite leaves nothing behind.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_secs(1));
+        if killed_runs.iter().any(|run| left_behind(run) > 0) {
+            run_json(cache.path(), src.path());
+            for run in &killed_runs {
+                assert_eq!(
+                    left_behind(run),
+                    0,
+                    "late leftovers of run {run} were reaped"
+                );
+            }
+        }
+    }
 }
