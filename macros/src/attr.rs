@@ -65,27 +65,58 @@ pub(crate) struct DirAttrs {
 /// Parses `#[step(..)]`'s arguments, recording every problem in `cx`.
 pub(crate) fn parse_step(args: TokenStream, cx: &mut Ctxt) -> StepAttrs {
     let mut attrs = StepAttrs::default();
-    let mut seen: Vec<String> = Vec::new();
-    let parser = syn::meta::parser(|meta| {
-        let Some(key) = known_key(&meta, STEP_KEYS, "step", cx) else {
-            return skip_value(meta.input);
-        };
-        let repeatable = matches!(key.as_str(), "cache" | "env");
-        if !repeatable && seen.contains(&key) {
-            cx.error_spanned_by(&meta.path, format!("duplicate step attribute `{key}`"));
-            return skip_value(meta.input);
-        }
-        seen.push(key.clone());
-        if let Err(err) = step_value(&key, &meta, &mut attrs) {
-            cx.syn_error(err);
-            skip_value(meta.input)?;
-        }
-        Ok(())
-    });
-    if let Err(err) = parser.parse2(args) {
-        cx.syn_error(err);
-    }
+    let keys = Keys {
+        what: "step",
+        known: STEP_KEYS,
+        repeatable: &["cache", "env"],
+    };
+    keys.parse(args, cx, |key, meta, _| step_value(key, meta, &mut attrs));
     attrs
+}
+
+/// The `key = value` arguments one attribute accepts.
+struct Keys {
+    /// The attribute's name, for error messages.
+    what: &'static str,
+    /// Every key it accepts.
+    known: &'static [&'static str],
+    /// The keys that may be given more than once.
+    repeatable: &'static [&'static str],
+}
+
+impl Keys {
+    /// Parses `tokens` as `key = value` arguments: each key must be known and, unless
+    /// repeatable, given once; `value` parses the rest of each. Every problem is recorded in
+    /// `cx`, and parsing goes on after each.
+    fn parse(
+        &self,
+        tokens: TokenStream,
+        cx: &mut Ctxt,
+        mut value: impl FnMut(&str, &ParseNestedMeta<'_>, &mut Ctxt) -> syn::Result<()>,
+    ) {
+        let mut seen: Vec<String> = Vec::new();
+        let parser = syn::meta::parser(|meta| {
+            let Some(key) = known_key(&meta, self.known, self.what, cx) else {
+                return skip_value(meta.input);
+            };
+            if !self.repeatable.contains(&key.as_str()) && seen.contains(&key) {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("duplicate {} attribute `{key}`", self.what),
+                );
+                return skip_value(meta.input);
+            }
+            seen.push(key.clone());
+            if let Err(err) = value(&key, &meta, cx) {
+                cx.syn_error(err);
+                skip_value(meta.input)?;
+            }
+            Ok(())
+        });
+        if let Err(err) = parser.parse2(tokens) {
+            cx.syn_error(err);
+        }
+    }
 }
 
 /// Parses `#[pipeline(..)]`'s arguments, recording every problem in `cx`.
@@ -144,25 +175,14 @@ pub(crate) fn parse_dir(attrs: &[Attribute], cx: &mut Ctxt) -> Option<DirAttrs> 
         }
     };
     let mut dir = DirAttrs::default();
-    let mut seen: Vec<String> = Vec::new();
-    let parser = syn::meta::parser(|meta| {
-        let Some(key) = known_key(&meta, DIR_KEYS, "dir", cx) else {
-            return skip_value(meta.input);
-        };
-        if seen.contains(&key) {
-            cx.error_spanned_by(&meta.path, format!("duplicate dir attribute `{key}`"));
-            return skip_value(meta.input);
-        }
-        seen.push(key.clone());
-        if let Err(err) = dir_value(&key, &meta, &mut dir, cx) {
-            cx.syn_error(err);
-            skip_value(meta.input)?;
-        }
-        Ok(())
+    let keys = Keys {
+        what: "dir",
+        known: DIR_KEYS,
+        repeatable: &[],
+    };
+    keys.parse(tokens, cx, |key, meta, cx| {
+        dir_value(key, meta, &mut dir, cx)
     });
-    if let Err(err) = parser.parse2(tokens) {
-        cx.syn_error(err);
-    }
     Some(dir)
 }
 
