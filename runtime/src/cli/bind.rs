@@ -26,7 +26,7 @@ pub fn bind_inputs(raw: &[(ParamInfo, Option<OsString>)]) -> Result<Vec<Binding>
 }
 
 fn bind_one(param: &ParamInfo, value: Option<&std::ffi::OsStr>) -> Result<Binding> {
-    let flag = param.name.replace('_', "-");
+    let flag = crate::cli::flag_name(param.name);
     if param.is_dir || param.is_file {
         let given = Path::new(value.unwrap_or_else(|| ".".as_ref()));
         let path = given.canonicalize().map_err(|e| {

@@ -11,6 +11,7 @@ use crate::graph::{Pipeline, PipelineInfo, Plan};
 
 pub use args::{Progress, RunOptions};
 pub use bind::{Binding, bind_inputs};
+pub(crate) use list::flag_name;
 
 /// Exit code: every step succeeded or was cached.
 pub const EXIT_OK: u8 = 0;

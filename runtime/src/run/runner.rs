@@ -9,10 +9,8 @@ use futures_util::future::{BoxFuture, Shared};
 
 use crate::Digest;
 use crate::artifact::{Artifact, Dir};
-use crate::cache::{
-    ActionResult, DirFilter, InputRecord, KeyRecord, Reason, explain, hash_dir_with,
-};
-use crate::cli::Binding;
+use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain, hash_dir_with};
+use crate::cli::{Binding, flag_name};
 use crate::ctx::{Ctx, RunContext};
 use crate::error::{Error, Result};
 use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
@@ -64,22 +62,21 @@ impl StepRunner {
         forced: Option<Vec<String>>,
     ) -> Result<Self> {
         let mut inputs = HashMap::new();
-        let input_nodes = plan
-            .nodes
-            .iter()
-            .filter(|n| matches!(n.kind, NodeKind::Input { .. }));
-        for (node, binding) in input_nodes.zip(bindings) {
+        let input_nodes = plan.nodes.iter().filter_map(|n| match &n.kind {
+            NodeKind::Input { param } => Some((n, param)),
+            _ => None,
+        });
+        for ((node, param), binding) in input_nodes.zip(bindings) {
             let artifact = match binding {
                 Binding::Dir(path) => {
-                    let filter = match &node.kind {
-                        NodeKind::Input { param } => param.select.filter(),
-                        _ => DirFilter::default(),
-                    };
-                    let dir = run.store.hash_input_dir(path.clone(), filter).await;
+                    let dir = run
+                        .store
+                        .hash_input_dir(path.clone(), param.select.filter())
+                        .await;
                     // A bad glob of `#[dir(..)]` is named with the input it belongs to.
                     Artifact::Dir(dir.map_err(|e| match e {
                         Error::Usage(m) => {
-                            Error::Usage(format!("--{}: {m}", node.label.replace('_', "-")))
+                            Error::Usage(format!("--{}: {m}", flag_name(param.name)))
                         }
                         other => other,
                     })?)
