@@ -272,12 +272,7 @@ async fn containers_see_exactly_what_the_digest_covers() {
     project(&root);
     let before = walk(&root);
     for (filter, covered) in filters() {
-        let src = h
-            .run
-            .store
-            .hash_input_dir(root.clone(), filter.clone())
-            .await
-            .expect("hash");
+        let src = h.input_dir(&root, filter).await;
         let ctx = h.ctx("view", SETTINGS);
 
         // The folder and the store share a file system: a linked view, exact.
@@ -338,12 +333,7 @@ async fn with_masks_left_out_entries_are_empty_and_read_only() {
     let root = tmp.path().join("project");
     project(&root);
     for (filter, covered) in filters() {
-        let src = h
-            .run
-            .store
-            .hash_input_dir(root.clone(), filter.clone())
-            .await
-            .expect("hash");
+        let src = h.input_dir(&root, filter).await;
         let ctx = h.ctx("masked", SETTINGS);
         let mounted = ctx.container().with_mounted_dir("/in", &src);
         // What is left out is masked, an empty folder or an empty file.
@@ -383,12 +373,7 @@ async fn a_folder_with_many_left_out_entries_or_a_left_out_link_is_uploaded_with
             exclude,
             ..DirFilter::default()
         };
-        let src = h
-            .run
-            .store
-            .hash_input_dir(root, filter)
-            .await
-            .expect("hash");
+        let src = h.input_dir(&root, filter).await;
         let ctx = h.ctx("upload", SETTINGS);
         let out = ctx
             .container()

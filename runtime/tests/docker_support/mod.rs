@@ -84,6 +84,15 @@ impl Harness {
         Ctx::new(Arc::clone(&self.run), step_info(settings), label)
     }
 
+    /// The host folder `root` bound as a pipeline's `Dir` input, hashed with `filter`.
+    pub async fn input_dir(&self, root: &Path, filter: tanto::cache::DirFilter) -> Dir {
+        self.run
+            .store
+            .hash_input_dir(root.to_path_buf(), filter)
+            .await
+            .expect("hash the input folder")
+    }
+
     pub fn store(&self) -> &Store {
         &self.run.store
     }
