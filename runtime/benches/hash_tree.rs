@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tanto::cache::{DirFilter, StatCache, hash_dir_with};
+use tanto::__internal::cache::{StatCache, hash_dir_with};
+use tanto::DirSelect;
 
 fn generate(root: &Path, files: usize) -> u64 {
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
@@ -71,7 +72,7 @@ fn main() {
     for _ in 0..3 {
         let _ = std::fs::remove_file(&cache_file);
         let cache = StatCache::load(&cache_file);
-        let (hashed, took) = time(|| hash_dir_with(&root, &DirFilter::default(), &cache));
+        let (hashed, took) = time(|| hash_dir_with(&root, &DirSelect::DEFAULT, &cache));
         let hashed = hashed.expect("hashes");
         assert_eq!(hashed.stats.files_read, files as u64);
         cold_best = cold_best.min(took);
@@ -84,7 +85,7 @@ fn main() {
     );
     for _ in 0..3 {
         let (cache, load) = time(|| StatCache::load(&cache_file));
-        let (hashed, took) = time(|| hash_dir_with(&root, &DirFilter::default(), &cache));
+        let (hashed, took) = time(|| hash_dir_with(&root, &DirSelect::DEFAULT, &cache));
         let hashed = hashed.expect("hashes");
         assert_eq!(hashed.stats.files_read, 0);
         println!(

@@ -1,12 +1,32 @@
 //! The error type of the runtime: each message says what happened and what to do next.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A result with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while planning or running a pipeline.
-#[derive(Debug, thiserror::Error)]
+///
+/// Step code returns it with `?`: an [`std::io::Error`], a parse error of the standard library
+/// or a `serde_json::Error` converts by itself, and [`Error::other`] wraps any other error.
+/// Clones share the underlying error, so one failure can reach every view of a run.
+///
+/// ```
+/// use tanto::prelude::*;
+///
+/// fn version(text: &str) -> Result<u32> {
+///     let major: u32 = text.trim().split('.').next().unwrap_or_default().parse()?;
+///     if major == 0 {
+///         return Err(Error::other(format!("`{text}` is not a released version")));
+///     }
+///     Ok(major)
+/// }
+/// assert_eq!(version("1.95.0").unwrap(), 1);
+/// assert!(version("x").is_err());
+/// assert_eq!(version("0.1").unwrap_err().to_string(), "`0.1` is not a released version");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The Docker daemon could not be reached.
@@ -74,11 +94,14 @@ pub enum Error {
         /// What we were doing.
         context: String,
         /// The underlying error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// The cache store could not be used.
     #[error("cache: {0}")]
     Store(String),
+    /// An error of a step's own code, converted by `?` or [`Error::other`].
+    #[error("{0}")]
+    Step(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// Anything else, with its explanation.
     #[error("{0}")]
     Other(String),
@@ -97,7 +120,54 @@ impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            source: Arc::new(source),
+        }
+    }
+
+    /// Wraps any error, or a message, as a step's failure: `Error::other(e)`,
+    /// `Error::other("no binary was built")`.
+    pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Step(Arc::from(error.into()))
+    }
+
+    /// The variant's name in `snake_case`, as the `kind` of a `step_failed` event.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::DaemonUnreachable { .. } => "daemon_unreachable",
+            Error::Docker(_) => "docker",
+            Error::ImageUnavailable { .. } => "image_unavailable",
+            Error::CommandFailed { .. } => "command_failed",
+            Error::MissingPath { .. } => "missing_path",
+            Error::Timeout { .. } => "timeout",
+            Error::Cancelled => "cancelled",
+            Error::Wiring(_) => "wiring",
+            Error::Usage(_) => "usage",
+            Error::Io { .. } => "io",
+            Error::Store(_) => "store",
+            Error::Step(_) => "step",
+            Error::Other(_) => "other",
         }
     }
 }
+
+/// `?` on these errors in step code makes an [`Error::Step`].
+macro_rules! from_std {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Error {
+            fn from(error: $t) -> Self {
+                Error::Step(Arc::new(error))
+            }
+        }
+    )*};
+}
+
+from_std!(
+    std::io::Error,
+    std::num::ParseIntError,
+    std::num::ParseFloatError,
+    std::str::ParseBoolError,
+    std::str::Utf8Error,
+    std::string::FromUtf8Error,
+    std::fmt::Error,
+    serde_json::Error,
+);

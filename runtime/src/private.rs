@@ -3,13 +3,13 @@
 pub use futures_util::future::BoxFuture;
 pub use serde_json::Value as Json;
 
-pub use crate::artifact::{Artifact, FromArtifact, IntoArtifact};
-pub use crate::ctx::Ctx;
+pub use crate::artifact::{Artifact, DirSelect, FromArtifact, IntoArtifact};
 pub use crate::error::{Error, Result};
 pub use crate::graph::{
-    Arg, Arity, Builder, DirSelect, FromNode, Handle, NodeId, Param, ParamInfo, Pipeline,
-    PipelineInfo, RunFn, Step, StepInfo, StepSettings, Task, Wire,
+    Arg, Arity, Builder, FromNode, Handle, NodeId, Param, ParamInfo, Pipeline, PipelineInfo, RunFn,
+    Step, StepInfo, StepSettings, Task, Wire,
 };
+pub use crate::step::Ctx;
 pub use std::boxed::Box;
 pub use std::option::Option::{None, Some};
 pub use std::result::Result::{Err, Ok};

@@ -8,8 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use tanto::cache::{ActionResult, ArtifactKind, DirFilter, InputRecord, KeyRecord, Store};
-use tanto::{Artifact, Digest};
+use tanto::__internal::Artifact;
+use tanto::__internal::cache::{ActionResult, ArtifactKind, InputRecord, KeyRecord, Store};
+use tanto::Digest;
+use tanto::DirSelect;
 
 const STORE_VAR: &str = "TANTO_CRASH_STORE";
 
@@ -81,7 +83,7 @@ fn crash_writer() {
 
         write(&host, &format!("f{}", rng.next(20)), &round.to_le_bytes());
         store
-            .hash_input_dir_with(&host, &DirFilter::default())
+            .hash_input_dir(&host, &DirSelect::DEFAULT)
             .expect("hashes");
     }
 }

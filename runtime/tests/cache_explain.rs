@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
+use tanto::__internal::cache::{ArtifactKind, InputRecord, KeyRecord, Reason, Store, explain};
 use tanto::Digest;
-use tanto::cache::{ArtifactKind, DirFilter, InputRecord, KeyRecord, Reason, Store, explain};
+use tanto::DirSelect;
 
 fn write(root: &Path, rel: &str, content: &str) {
     let path = root.join(rel);
@@ -95,7 +96,7 @@ fn a_changed_folder_input_names_its_paths() {
     write(&src, "src/old.rs", "");
     let hashed = |store: &Store| {
         store
-            .hash_input_dir_with(&src, &DirFilter::default())
+            .hash_input_dir(&src, &DirSelect::DEFAULT)
             .expect("hashes")
             .digest
     };

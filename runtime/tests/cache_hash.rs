@@ -4,8 +4,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use tanto::__internal::cache::{HashedDir, StatCache, Trees, diff_trees, hash_dir, hash_dir_with};
 use tanto::Digest;
-use tanto::cache::{DirFilter, HashedDir, StatCache, Trees, diff_trees, hash_dir, hash_dir_with};
+use tanto::DirSelect;
 
 fn write(root: &Path, rel: &str, content: &str) {
     let path = root.join(rel);
@@ -22,7 +23,7 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
-fn hash(root: &Path, filter: &DirFilter) -> HashedDir {
+fn hash(root: &Path, filter: &DirSelect) -> HashedDir {
     hash_dir_with(root, filter, &StatCache::in_memory()).expect("hashes")
 }
 
@@ -50,20 +51,20 @@ fn a_copy_elsewhere_has_the_same_digest() {
     let a = project();
     let b = tempfile::tempdir().expect("tempdir");
     let copy = b.path().join("deep/er/copy");
-    tanto::cache::copy_tree(a.path(), &copy).expect("copies");
+    tanto::__internal::cache::copy_tree(a.path(), &copy).expect("copies");
     assert_eq!(digest(a.path()), digest(&copy));
 }
 
 #[test]
 fn one_changed_file_changes_the_digest_and_the_diff_names_it() {
     let dir = project();
-    let before = hash(dir.path(), &DirFilter::default());
+    let before = hash(dir.path(), &DirSelect::DEFAULT);
     write(
         dir.path(),
         "src/main.rs",
         "fn main() { println!(\"hi\"); }\n",
     );
-    let after = hash(dir.path(), &DirFilter::default());
+    let after = hash(dir.path(), &DirSelect::DEFAULT);
     assert_ne!(before.digest, after.digest);
 
     let mut trees: Trees = before.trees.clone();
@@ -74,7 +75,7 @@ fn one_changed_file_changes_the_digest_and_the_diff_names_it() {
 
     write(dir.path(), "src/new.rs", "");
     std::fs::remove_file(dir.path().join("README.md")).expect("rm");
-    let third = hash(dir.path(), &DirFilter::default());
+    let third = hash(dir.path(), &DirSelect::DEFAULT);
     trees.extend(third.trees.clone());
     let diff = diff_trees(after.digest, third.digest, &trees);
     assert_eq!(diff.added, ["src/new.rs"]);
@@ -113,19 +114,19 @@ fn ignore_files_are_honoured_and_hidden_files_kept() {
     write(dir.path(), ".gitignore", "target/\n*.log\n");
     write(dir.path(), ".ignore", "secret.txt\n");
     write(dir.path(), ".env", "A=1\n");
-    let base = hash(dir.path(), &DirFilter::default());
+    let base = hash(dir.path(), &DirSelect::DEFAULT);
     assert!(base.root().expect("root").get(".env").is_some());
 
     write(dir.path(), "target/debug/p", "binary");
     write(dir.path(), "build.log", "log");
     write(dir.path(), "src/secret.txt", "s");
     write(dir.path(), ".git/HEAD", "ref: refs/heads/main\n");
-    assert_eq!(hash(dir.path(), &DirFilter::default()).digest, base.digest);
+    assert_eq!(hash(dir.path(), &DirSelect::DEFAULT).digest, base.digest);
 
     write(dir.path(), ".env", "A=2\n");
-    assert_ne!(hash(dir.path(), &DirFilter::default()).digest, base.digest);
+    assert_ne!(hash(dir.path(), &DirSelect::DEFAULT).digest, base.digest);
 
-    let all = hash(dir.path(), &DirFilter::all());
+    let all = hash(dir.path(), &DirSelect::ALL);
     let root = all.root().expect("root");
     assert!(root.get("target").is_some() && root.get(".git").is_some());
 }
@@ -135,9 +136,9 @@ fn include_and_exclude_globs() {
     let dir = project();
     write(dir.path(), "src/gen/big.rs", "// generated\n");
     write(dir.path(), "docs/guide.md", "guide");
-    let only_rust = DirFilter {
-        include: vec!["**/*.rs".into()],
-        exclude: vec!["src/gen".into()],
+    let only_rust = DirSelect {
+        include: &["**/*.rs"],
+        exclude: &["src/gen"],
         gitignore: true,
     };
     let hashed = hash(dir.path(), &only_rust);
@@ -157,18 +158,18 @@ fn include_and_exclude_globs() {
     write(dir.path(), "src/lib/extra.rs", "x");
     assert_ne!(hash(dir.path(), &only_rust).digest, before);
 
-    let no_lib = DirFilter {
-        exclude: vec!["src/lib/**".into()],
-        ..DirFilter::default()
+    let no_lib = DirSelect {
+        exclude: &["src/lib/**"],
+        ..DirSelect::DEFAULT
     };
     let hashed = hash(dir.path(), &no_lib);
     let src = hashed.root().and_then(|r| r.get("src")).expect("src");
     let src = hashed.trees.get(&src.digest).expect("src tree");
     assert!(src.get("lib").is_none(), "`dir/**` skips the folder itself");
 
-    let bad = DirFilter {
-        include: vec!["src/[".into()],
-        ..DirFilter::default()
+    let bad = DirSelect {
+        include: &["src/["],
+        ..DirSelect::DEFAULT
     };
     let err = hash_dir_with(dir.path(), &bad, &StatCache::in_memory()).expect_err("bad glob");
     assert!(err.to_string().contains("invalid glob `src/[`"), "{err}");
@@ -190,20 +191,20 @@ fn a_warm_rehash_reads_no_file_contents() {
     let file = store.path().join("statcache");
 
     let cache = StatCache::load(&file);
-    let cold = hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
+    let cold = hash_dir_with(dir.path(), &DirSelect::DEFAULT, &cache).expect("hashes");
     assert_eq!(cold.stats.files_read, 204);
     cache.save().expect("saves");
 
     let cache = StatCache::load(&file);
     assert_eq!(cache.len(), 204);
-    let warm = hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
+    let warm = hash_dir_with(dir.path(), &DirSelect::DEFAULT, &cache).expect("hashes");
     assert_eq!(warm.digest, cold.digest);
     assert_eq!(warm.stats.files_read, 0, "a warm re-hash only stats files");
     assert_eq!(warm.stats.files, 204);
 
     // Same size, new content: the mtime and ctime change, so the file is read again.
     write(dir.path(), "many/0/f0.txt", "file X");
-    let changed = hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
+    let changed = hash_dir_with(dir.path(), &DirSelect::DEFAULT, &cache).expect("hashes");
     assert_eq!(changed.stats.files_read, 1);
     assert_ne!(changed.digest, cold.digest);
 }
@@ -212,8 +213,8 @@ fn a_warm_rehash_reads_no_file_contents() {
 fn files_changed_just_before_hashing_are_not_remembered() {
     let dir = project();
     let cache = StatCache::in_memory();
-    hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
-    let again = hash_dir_with(dir.path(), &DirFilter::default(), &cache).expect("hashes");
+    hash_dir_with(dir.path(), &DirSelect::DEFAULT, &cache).expect("hashes");
+    let again = hash_dir_with(dir.path(), &DirSelect::DEFAULT, &cache).expect("hashes");
     assert_eq!(
         again.stats.files_read, 4,
         "racily clean files are always re-read"

@@ -4,10 +4,11 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tanto::cache::{
+use tanto::__internal::Artifact;
+use tanto::__internal::cache::{
     ActionResult, ArtifactKind, InputRecord, KeyRecord, PruneOptions, Store, hash_dir,
 };
-use tanto::{Artifact, Digest, Dir};
+use tanto::{Digest, Dir};
 
 fn write(root: &Path, rel: &str, content: &[u8]) {
     let path = root.join(rel);
@@ -73,10 +74,10 @@ fn ingest_makes_a_read_only_checkout_with_the_same_digest() {
     write(&top, "lib/b.txt", b"same");
     std::fs::create_dir_all(top.join("empty")).expect("mkdir");
     std::os::unix::fs::symlink("lib/a.txt", top.join("link")).expect("symlink");
-    let expected = tanto::cache::hash_dir_with(
+    let expected = tanto::__internal::cache::hash_dir_with(
         &top,
-        &tanto::cache::DirFilter::all(),
-        &tanto::cache::StatCache::in_memory(),
+        &tanto::DirSelect::ALL,
+        &tanto::__internal::cache::StatCache::in_memory(),
     )
     .expect("hashes")
     .digest;
@@ -104,10 +105,10 @@ fn ingest_makes_a_read_only_checkout_with_the_same_digest() {
     );
     assert!(dir.path().join("empty").is_dir());
     assert_eq!(
-        tanto::cache::hash_dir_with(
+        tanto::__internal::cache::hash_dir_with(
             dir.path(),
-            &tanto::cache::DirFilter::all(),
-            &tanto::cache::StatCache::in_memory()
+            &tanto::DirSelect::ALL,
+            &tanto::__internal::cache::StatCache::in_memory()
         )
         .expect("hashes")
         .digest,
@@ -353,7 +354,7 @@ fn host_inputs_keep_their_trees_for_explanations() {
     let src = tempfile::tempdir().expect("tempdir");
     write(src.path(), "src/main.rs", b"fn main() {}");
     let hashed = store
-        .hash_input_dir_with(src.path(), &tanto::cache::DirFilter::default())
+        .hash_input_dir(src.path(), &tanto::DirSelect::DEFAULT)
         .expect("hashes");
     assert_eq!(hashed.digest, hash_dir(src.path()).expect("hashes"));
     assert!(store.tree(&hashed.digest).expect("reads").is_some());

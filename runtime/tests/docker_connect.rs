@@ -5,9 +5,9 @@ mod docker_support;
 use std::time::{Duration, Instant};
 
 use docker_support::{Harness, SETTINGS, docker};
+use tanto::__internal::backend::{Backend, DockerBackend};
+use tanto::__internal::graph::StepSettings;
 use tanto::Error;
-use tanto::backend::{Backend, DockerBackend};
-use tanto::graph::StepSettings;
 
 fn assert_unreachable(err: &Error, endpoint: &str) {
     assert!(

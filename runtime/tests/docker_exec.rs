@@ -6,9 +6,9 @@ mod docker_support;
 use std::time::{Duration, Instant};
 
 use docker_support::{Harness, SETTINGS};
+use tanto::__internal::graph::StepSettings;
+use tanto::__internal::report::Stream;
 use tanto::Error;
-use tanto::graph::StepSettings;
-use tanto::report::Stream;
 
 #[tokio::test]
 async fn exec_returns_output_and_exit_code() {

@@ -4,8 +4,8 @@
 mod docker_support;
 
 use docker_support::{Harness, SETTINGS, docker, host_dir};
+use tanto::__internal::cache::hash_dir;
 use tanto::Error;
-use tanto::cache::hash_dir;
 
 #[tokio::test]
 async fn mounted_dir_is_visible_and_read_only() {
@@ -250,14 +250,14 @@ fn words(text: &str) -> String {
 const COVERED: &str = ". ./.gitignore ./docs ./docs/guide.md ./src ./src/lib.rs";
 const NARROWED: &str = ". ./.gitignore ./src ./src/lib.rs";
 
-fn filters() -> [(tanto::cache::DirFilter, &'static str); 2] {
-    use tanto::cache::DirFilter;
+fn filters() -> [(tanto::DirSelect, &'static str); 2] {
+    use tanto::DirSelect;
     [
-        (DirFilter::default(), COVERED),
+        (DirSelect::DEFAULT, COVERED),
         (
-            DirFilter {
-                exclude: vec!["docs".to_owned()],
-                ..DirFilter::default()
+            DirSelect {
+                exclude: &["docs"],
+                ..DirSelect::DEFAULT
             },
             NARROWED,
         ),
@@ -294,7 +294,19 @@ async fn containers_see_exactly_what_the_digest_covers() {
         assert_eq!(words(&out.stdout), covered);
         ctx.close().await.expect("close");
     }
-    // The linked views went with the `Dir`s that made them; the host folder is untouched.
+    // One linked view per selection, kept for the run and removed with it; the host folder is
+    // untouched.
+    let staging = || {
+        std::fs::read_dir(h.run.store.root().join("tmp"))
+            .expect("list")
+            .count()
+    };
+    assert_eq!(
+        staging(),
+        2,
+        "a linked view for each selection, for the run"
+    );
+    h.run.remove_run().await.expect("end the run");
     let staging: Vec<_> = std::fs::read_dir(h.run.store.root().join("tmp"))
         .expect("list the store's staging folder")
         .collect();
@@ -355,7 +367,7 @@ async fn with_masks_left_out_entries_are_empty_and_read_only() {
 
 #[tokio::test]
 async fn a_folder_with_many_left_out_entries_or_a_left_out_link_is_uploaded_without_them() {
-    use tanto::cache::DirFilter;
+    use tanto::DirSelect;
 
     let h = Harness::masking().await;
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -368,10 +380,10 @@ async fn a_folder_with_many_left_out_entries_or_a_left_out_link_is_uploaded_with
     project(&link);
     std::os::unix::fs::symlink("/etc", link.join("result")).expect("symlink");
     // 150 ignored files in `src`: more than masks are used for; a symlink cannot be masked.
-    for (root, exclude) in [(many, vec![]), (link, vec!["result".to_owned()])] {
-        let filter = DirFilter {
+    for (root, exclude) in [(many, &[][..]), (link, &["result"][..])] {
+        let filter = DirSelect {
             exclude,
-            ..DirFilter::default()
+            ..DirSelect::DEFAULT
         };
         let src = h.input_dir(&root, filter).await;
         let ctx = h.ctx("upload", SETTINGS);

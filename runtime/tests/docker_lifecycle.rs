@@ -6,9 +6,11 @@ mod docker_support;
 use std::time::{Duration, Instant};
 
 use docker_support::{Harness, SETTINGS, host_dir, unique};
+use tanto::__internal::backend::{
+    ContainerSpec, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, host_name,
+};
+use tanto::__internal::graph::StepSettings;
 use tanto::Error;
-use tanto::backend::{ContainerSpec, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, host_name};
-use tanto::graph::StepSettings;
 
 #[tokio::test]
 async fn one_container_per_step_with_labels() {
@@ -235,7 +237,7 @@ async fn reaping_removes_containers_of_dead_owners_on_this_host_only() {
         backend
             .exec(
                 &id,
-                &tanto::backend::ExecSpec {
+                &tanto::__internal::backend::ExecSpec {
                     argv: vec!["true".into()],
                     env: vec![],
                     workdir: None,

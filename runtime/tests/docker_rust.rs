@@ -4,7 +4,7 @@
 mod docker_support;
 
 use docker_support::{Harness, host_dir, unique};
-use tanto::graph::StepSettings;
+use tanto::__internal::graph::StepSettings;
 
 const RUST: &str = "tanto-test/rust:1.95";
 

@@ -1,9 +1,9 @@
 //! The static shape of a pipeline, from `Plan::of`, exported as Mermaid and Graphviz DOT: a
 //! diamond of steps plus a nested pipeline, none of them run.
 
-use tanto::graph::{Arg, NodeKind, to_dot, to_mermaid};
+use tanto::__internal::graph::{Arg, NodeKind, to_dot, to_mermaid};
+use tanto::__internal::graph::{Pipeline as _, Plan};
 use tanto::prelude::*;
-use tanto::{Pipeline as _, Plan};
 
 /// Fetches the dependencies.
 #[step(image = "rust:1.95-slim")]

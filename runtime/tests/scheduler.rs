@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tanto::graph::{
+use tanto::__internal::Artifact;
+use tanto::__internal::graph::{
     Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo, StepSettings,
 };
-use tanto::report::{Event, EventSink, Stamped};
-use tanto::run::{NodeRunner, Prepared, Scheduler, StepStatus};
-use tanto::{Artifact, Ctx};
+use tanto::__internal::report::{Event, EventSink, Stamped};
+use tanto::__internal::run::{NodeRunner, Prepared, Scheduler, StepStatus};
+use tanto::Ctx;
 
 fn never_called(_: &Ctx, _: Vec<Artifact>) -> BoxFuture<'_, tanto::Result<Vec<Artifact>>> {
     async {
@@ -126,7 +127,7 @@ async fn run(
     jobs: usize,
     keep_going: bool,
     fake: Arc<Fake>,
-) -> (tanto::run::RunSummary, Vec<Stamped>) {
+) -> (tanto::__internal::run::RunSummary, Vec<Stamped>) {
     let (events, mut rx) = EventSink::channel();
     let scheduler = Scheduler::new(jobs, events).keep_going(keep_going);
     let summary = scheduler.run(&fan_out(), Arc::new(Runner(fake))).await;
@@ -138,7 +139,7 @@ async fn run(
     (summary, seen)
 }
 
-fn status(summary: &tanto::run::RunSummary) -> HashMap<String, StepStatus> {
+fn status(summary: &tanto::__internal::run::RunSummary) -> HashMap<String, StepStatus> {
     summary
         .steps
         .iter()

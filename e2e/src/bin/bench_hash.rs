@@ -1,4 +1,4 @@
-//! Times hashing a folder as a step input: `Store::hash_input_dir_with`, stat cache included.
+//! Times hashing a folder as a step input: `Store::hash_input_dir`, stat cache included.
 //!
 //! `bench_hash DIR STORE` opens (or creates) the store at `STORE`, hashes `DIR` once with the
 //! default filter, saves the stat cache as a run does, and prints `ms=` (in-process) with the
@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use tanto::cache::{DirFilter, Store};
+use tanto::__internal::cache::Store;
+use tanto::DirSelect;
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
@@ -16,7 +17,7 @@ fn main() -> Result<(), String> {
     let started = Instant::now();
     let store = Store::open(&store).map_err(|e| e.to_string())?;
     let hashed = store
-        .hash_input_dir_with(dir.as_ref(), &DirFilter::default())
+        .hash_input_dir(dir.as_ref(), &DirSelect::DEFAULT)
         .map_err(|e| e.to_string())?;
     let ms = started.elapsed().as_secs_f64() * 1e3;
     let s = hashed.stats;

@@ -9,12 +9,13 @@ use std::time::Instant;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tanto::graph::{
+use tanto::__internal::Artifact;
+use tanto::__internal::graph::{
     Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo, StepSettings,
 };
-use tanto::report::EventSink;
-use tanto::run::{NodeRunner, Prepared, Scheduler};
-use tanto::{Artifact, Ctx};
+use tanto::__internal::report::EventSink;
+use tanto::__internal::run::{NodeRunner, Prepared, Scheduler};
+use tanto::Ctx;
 
 const WIDTH: usize = 100;
 

@@ -30,9 +30,8 @@ pub async fn count_lines(ctx: &Ctx, src: Dir, files: File) -> Result<u64> {
         .with_workdir("/src")
         .sh("tr '\\n' '\\0' < /files.txt | xargs -0 -r cat | wc -l")
         .await?;
-    let text = out.stdout.trim();
-    text.parse()
-        .map_err(|_| tanto::Error::Other(format!("`wc -l` printed `{text}`, not a number")))
+    // A `wc -l` that printed no number fails the step with the parse error, through `?`.
+    Ok(out.stdout.trim().parse()?)
 }
 
 /// Computes the SHA-256 of every listed file.

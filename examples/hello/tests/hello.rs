@@ -274,7 +274,7 @@ fn a_corrupted_blob_is_detected_and_the_step_runs_again() {
         summary, "files: 3\nlines: 5\n",
         "the re-run restored the right content"
     );
-    let store = tanto::cache::Store::open(cache.path()).unwrap();
+    let store = tanto::__internal::cache::Store::open(cache.path()).unwrap();
     assert!(store.verify().unwrap().is_clean());
 }
 
@@ -308,7 +308,7 @@ fn four_runs_at_once_share_one_store() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
-    let store = tanto::cache::Store::open(cache.path()).unwrap();
+    let store = tanto::__internal::cache::Store::open(cache.path()).unwrap();
     let report = store.verify().unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     for src in &sources {
@@ -344,7 +344,7 @@ fn kill_9_during_runs_never_leaves_a_torn_entry() {
         std::thread::sleep(Duration::from_millis(100 + round * 180));
         child.kill().unwrap();
         child.wait().unwrap();
-        let store = tanto::cache::Store::open(cache.path()).unwrap();
+        let store = tanto::__internal::cache::Store::open(cache.path()).unwrap();
         let report = store.verify().unwrap();
         assert!(report.is_clean(), "round {round}: {:?}", report.problems);
     }

@@ -11,7 +11,6 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::Dir;
 use crate::backend::TarStream;
 use crate::error::{Error, Result};
 
@@ -21,8 +20,13 @@ const CHUNK: usize = 256 * 1024;
 /// What one copy puts into the container.
 #[derive(Debug, Clone)]
 pub(crate) enum CopySource {
-    /// A folder of the host, copied recursively but for the entries it hides.
-    Dir(Dir),
+    /// A folder of the host, copied recursively but for the entries under `skip`.
+    Tree {
+        /// The folder.
+        root: PathBuf,
+        /// Paths relative to `root` that are left out, folders with all they hold.
+        skip: Vec<PathBuf>,
+    },
     /// One file of the host.
     File {
         /// Where it is.
@@ -66,11 +70,10 @@ fn write_copies(w: &mut dyn Write, entries: &[CopyEntry], owner: (u64, u64)) -> 
     for entry in entries {
         let dest = PathBuf::from(entry.target.trim_start_matches('/'));
         match &entry.source {
-            CopySource::Dir(dir) => {
-                let hidden = dir.hidden().map_err(io::Error::other)?;
-                let skip: HashSet<&Path> = hidden.iter().map(|h| h.path.as_path()).collect();
+            CopySource::Tree { root, skip } => {
+                let skip: HashSet<&Path> = skip.iter().map(PathBuf::as_path).collect();
                 let tree = Subtree { skip: &skip, owner };
-                tree.append(&mut tar, dir.path(), Path::new(""), &dest)?;
+                tree.append(&mut tar, root, Path::new(""), &dest)?;
             }
             CopySource::File { path, executable } => {
                 let meta = fs::metadata(path)?;
@@ -242,7 +245,10 @@ mod tests {
         let entries = vec![
             CopyEntry {
                 target: "/work/src".into(),
-                source: CopySource::Dir(crate::Dir::new(src.path(), crate::Digest::of(b""))),
+                source: CopySource::Tree {
+                    root: src.path().to_path_buf(),
+                    skip: Vec::new(),
+                },
             },
             CopyEntry {
                 target: "/etc/greeting".into(),
@@ -269,9 +275,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_selected_folder_is_copied_without_what_it_leaves_out() {
-        use crate::cache::{DirFilter, Selection, StatCache, hash_dir_with};
-
+    async fn a_folder_is_copied_without_what_it_skips() {
         let src = tempfile::tempdir().unwrap();
         fs::write(src.path().join(".gitignore"), "target/\n*.env\n").unwrap();
         fs::create_dir_all(src.path().join("target/debug")).unwrap();
@@ -279,14 +283,12 @@ mod tests {
         fs::create_dir(src.path().join("src")).unwrap();
         fs::write(src.path().join("src/lib.rs"), "").unwrap();
         fs::write(src.path().join("src/secret.env"), "TOKEN=1").unwrap();
-        let filter = DirFilter::default();
-        let hashed = hash_dir_with(src.path(), &filter, &StatCache::in_memory()).unwrap();
-        let digest = hashed.digest;
-        let dir = crate::Dir::selected(src.path(), digest, Selection::new(filter, hashed));
-
         let entries = vec![CopyEntry {
             target: "/src".into(),
-            source: CopySource::Dir(dir),
+            source: CopySource::Tree {
+                root: src.path().to_path_buf(),
+                skip: vec!["target".into(), "src/secret.env".into()],
+            },
         }];
         let bytes = collect(copies_tar(entries, (0, 0))).await;
         let mut archive = tar::Archive::new(&bytes[..]);

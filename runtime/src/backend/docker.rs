@@ -19,10 +19,9 @@ use futures_util::{FutureExt, StreamExt, TryStreamExt};
 use crate::backend::process::{host_name, pid_alive};
 use crate::backend::{
     Backend, ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, MountSource,
-    Progress, StartedExec, TarStream,
+    Progress, StartedExec, Stream, TarStream,
 };
 use crate::error::{Error, Result};
-use crate::report::Stream;
 
 /// The socket used when `DOCKER_HOST` is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";

@@ -1,15 +1,13 @@
-//! Where containers run: the [`Backend`] trait, its Docker implementation, and the
-//! [`Container`] builder that step bodies use.
+//! The engine interface: the [`Backend`] trait, its Docker implementation (bollard), tar
+//! archives in and out of containers, and this process's identity.
 //!
-//! The trait is deliberately low level (start, upload, exec, download, remove); everything a
-//! step sees — lazy creation, mounts, copies, streaming logs, exit-code checks, timeouts and
-//! cancellation — lives in [`Container`] and works the same on every backend.
+//! The trait is deliberately low level (start, upload, exec, download, remove) and knows
+//! nothing of steps; everything a step sees (lazy creation, mounts, copies, streaming logs,
+//! exit-code checks, timeouts and cancellation) lives in the `step` layer and works the same
+//! on every backend.
 
-mod archive;
-pub(crate) mod container;
-mod dir_view;
+pub(crate) mod archive;
 mod docker;
-pub(crate) mod live;
 mod process;
 
 use std::fmt;
@@ -20,13 +18,10 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
-pub use container::{Container, ExecOutput};
 pub use docker::{DEFAULT_HOST, DockerBackend};
-pub use live::ContainerRegistry;
 pub use process::host_name;
 
 use crate::error::Result;
-use crate::report::Stream;
 
 /// The label that holds the run id on every container.
 pub const LABEL_RUN: &str = "tanto.run";
@@ -36,6 +31,16 @@ pub const LABEL_STEP: &str = "tanto.step";
 pub const LABEL_PID: &str = "tanto.pid";
 /// The label that holds the owner's host name on every container.
 pub const LABEL_HOST: &str = "tanto.host";
+
+/// Which output stream of a command a chunk or a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
 
 /// An image's content id (`sha256:…`), what cache keys record instead of a tag.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -24,50 +24,11 @@ use std::time::SystemTime;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 
-use crate::Digest;
+use crate::artifact::DirSelect;
 use crate::cache::statcache::{FileStat, StatCache};
 use crate::cache::tree::{Tree, TreeEntry, Trees};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
-
-/// Which files of a folder count towards its digest.
-///
-/// The default honours `.gitignore`, `.ignore` and `.git/info/exclude` like git does
-/// (including those of parent folders), keeps hidden files, and never enters `.git`. The
-/// user's global git excludes are not read: they differ between machines, and a digest must
-/// not. [`DirFilter::all`] takes everything, as for step outputs.
-///
-/// Globs match `/`-separated paths relative to the folder; `*` stays within one component
-/// and `**` crosses them (`src/**/*.rs`, `**/target`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirFilter {
-    /// When non-empty, only files and symlinks matching one of these globs are kept; folders
-    /// left empty by it are dropped.
-    pub include: Vec<String>,
-    /// Files and folders matching one of these globs are skipped (folders are not entered).
-    pub exclude: Vec<String>,
-    /// Whether ignore files are honoured and `.git` is skipped.
-    pub gitignore: bool,
-}
-
-impl Default for DirFilter {
-    fn default() -> Self {
-        Self {
-            include: Vec::new(),
-            exclude: Vec::new(),
-            gitignore: true,
-        }
-    }
-}
-
-impl DirFilter {
-    /// Every file, ignore files and `.git` included.
-    pub fn all() -> Self {
-        Self {
-            gitignore: false,
-            ..Self::default()
-        }
-    }
-}
 
 /// What hashing a folder cost: how much was walked and how much had to be read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,7 +65,7 @@ impl HashedDir {
     }
 }
 
-/// The Merkle digest of the folder at `root` with the default [`DirFilter`] (`.gitignore`
+/// The Merkle digest of the folder at `root` with the default [`DirSelect`] (`.gitignore`
 /// honoured) and no stat cache.
 ///
 /// ```
@@ -116,13 +77,13 @@ impl HashedDir {
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 pub fn hash_dir(root: &Path) -> Result<Digest> {
-    hash_dir_with(root, &DirFilter::default(), &StatCache::in_memory()).map(|h| h.digest)
+    hash_dir_with(root, &DirSelect::DEFAULT, &StatCache::in_memory()).map(|h| h.digest)
 }
 
-/// Hashes the folder at `root`: entries chosen by `filter`, file digests reused from `cache`
+/// Hashes the folder at `root`: entries chosen by `select`, file digests reused from `cache`
 /// where the stat data is unchanged (and new ones remembered in it; call
 /// [`StatCache::save`] afterwards to keep them).
-pub fn hash_dir_with(root: &Path, filter: &DirFilter, cache: &StatCache) -> Result<HashedDir> {
+pub fn hash_dir_with(root: &Path, select: &DirSelect, cache: &StatCache) -> Result<HashedDir> {
     let root = std::fs::canonicalize(root)
         .map_err(|e| Error::io(format!("open folder {}", root.display()), e))?;
     let meta = std::fs::metadata(&root)
@@ -133,22 +94,22 @@ pub fn hash_dir_with(root: &Path, filter: &DirFilter, cache: &StatCache) -> Resu
             root.display()
         )));
     }
-    let exclude = glob_set(&filter.exclude)?;
-    let include = glob_set(&filter.include)?;
+    let exclude = glob_set(select.exclude)?;
+    let include = glob_set(select.include)?;
 
     let mut walk = WalkBuilder::new(&root);
     walk.standard_filters(false)
         .hidden(false)
         .follow_links(false)
         .threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(8)));
-    if filter.gitignore {
+    if select.gitignore {
         walk.ignore(true)
             .git_ignore(true)
             .git_exclude(true)
             .parents(true)
             .require_git(false);
     }
-    let skip_git = filter.gitignore;
+    let skip_git = select.gitignore;
     let filter_root = root.clone();
     walk.filter_entry(move |e| {
         if e.depth() == 0 {
@@ -186,7 +147,7 @@ pub fn hash_dir_with(root: &Path, filter: &DirFilter, cache: &StatCache) -> Resu
     Ok(hashed)
 }
 
-fn glob_set(globs: &[String]) -> Result<Option<GlobSet>> {
+fn glob_set(globs: &[&str]) -> Result<Option<GlobSet>> {
     if globs.is_empty() {
         return Ok(None);
     }

@@ -1,6 +1,6 @@
 //! Content digests of inputs, step keys, the on-disk store, and explanations of misses.
 //!
-//! - [`hash_dir_with`] walks a folder (honouring `.gitignore` by default) and returns its
+//! - [`hash_dir_with`] walks a folder (choosing its files with a `DirSelect`) and returns its
 //!   BLAKE3 Merkle root with every [`Tree`], reusing file digests from a [`StatCache`].
 //! - [`KeyRecord`] is the structured record of everything a step's result depends on; its
 //!   [`digest`](KeyRecord::digest) is the step's key.
@@ -10,7 +10,6 @@
 mod copy;
 mod explain;
 mod hash;
-mod hidden;
 mod key;
 mod statcache;
 mod store;
@@ -18,8 +17,7 @@ mod tree;
 
 pub use copy::copy_tree;
 pub use explain::{Reason, explain};
-pub use hash::{DirFilter, HashStats, HashedDir, hash_dir, hash_dir_with};
-pub use hidden::{Hidden, HiddenKind, Selection};
+pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
 pub use statcache::{FileStat, StatCache};
 pub use store::{

@@ -5,40 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
-use crate::cli::{Cli, EXIT_OK, EXIT_USAGE, Entry, list};
+use crate::cli::{Cli, Entry, list};
 use crate::graph::{to_dot, to_mermaid};
-
-/// How the run shows progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// A live view on a terminal, plain lines otherwise or when `CI` is set.
-    Auto,
-    /// The live terminal view.
-    Tty,
-    /// Plain `[step]`-prefixed lines.
-    Plain,
-    /// JSON lines on standard output.
-    Json,
-}
-
-/// The flags of a pipeline run.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// `--plan`: show what would run and why, run nothing.
-    pub plan: bool,
-    /// `--no-cache [STEP..]`: `Some(empty)` forces every step, `Some(steps)` those.
-    pub no_cache: Option<Vec<String>>,
-    /// `-j N`: at most this many steps at once.
-    pub jobs: usize,
-    /// `--keep-going`: finish independent branches after a failure.
-    pub keep_going: bool,
-    /// `--progress`.
-    pub progress: Progress,
-    /// `--trace FILE`: write a Chrome Trace Event timeline.
-    pub trace: Option<PathBuf>,
-    /// `--out DIR`: export the pipeline's final outputs there.
-    pub out: Option<PathBuf>,
-}
+use crate::run::{EXIT_OK, EXIT_USAGE, Progress, RunOptions};
 
 const RESERVED: &[&str] = &["cache", "help"];
 
@@ -91,7 +60,7 @@ fn pipeline_command(entry: &Entry) -> Command {
         .about(about)
         .long_about(doc.to_owned());
     for param in entry.info.params {
-        let flag = list::flag_name(param.name);
+        let flag = param.flag();
         let mut arg = Arg::new(param.name)
             .long(flag)
             .value_name(param.ty.to_uppercase());

@@ -16,7 +16,7 @@ pub(crate) fn render(entries: &[Entry]) -> String {
         let about = entry.info.doc.lines().next().unwrap_or_default().trim();
         let _ = writeln!(out, "{}  {about}", entry.info.name);
         for param in entry.info.params {
-            let _ = write!(out, "    --{} <{}>", flag_name(param.name), param.ty);
+            let _ = write!(out, "    --{} <{}>", param.flag(), param.ty);
             if let Some(select) = param.select.describe() {
                 let _ = write!(out, "  ({select})");
             }
@@ -32,9 +32,4 @@ pub(crate) fn render(entries: &[Entry]) -> String {
         }
     }
     out
-}
-
-/// The command-line flag of a parameter: `out_dir` becomes `out-dir`.
-pub(crate) fn flag_name(param: &str) -> String {
-    param.replace('_', "-")
 }

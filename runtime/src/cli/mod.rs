@@ -1,26 +1,12 @@
 //! The command line that `tanto::cli()` builds from the pipelines a binary registers.
 
 mod args;
-mod bind;
 mod list;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use crate::graph::{Pipeline, PipelineInfo, Plan};
-
-pub use args::{Progress, RunOptions};
-pub use bind::{Binding, bind_inputs};
-pub(crate) use list::flag_name;
-
-/// Exit code: every step succeeded or was cached.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: a step failed.
-pub const EXIT_FAILED: u8 = 1;
-/// Exit code: the command line or the configuration is wrong.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code: interrupted by Ctrl-C or SIGTERM.
-pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// A pipeline registered with the CLI.
 #[derive(Clone, Copy)]

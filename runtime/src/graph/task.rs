@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-use crate::Ctx;
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, DirSelect};
 use crate::error::Result;
 use crate::graph::{Arg, Builder, FromNode, Plan};
+use crate::step::Ctx;
 
 /// One parameter of a step or pipeline, as written in its signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,85 +25,11 @@ pub struct ParamInfo {
     pub select: DirSelect,
 }
 
-/// Which files of a host folder a pipeline's `Dir` input takes: `#[dir(..)]` on the parameter.
-///
-/// The folder's digest covers exactly these files, and a step's container sees exactly these
-/// files: the others are hidden from a read-only mount and left out of a copy, so a step can
-/// never read a file that its cache key does not cover.
-///
-/// ```
-/// # use tanto::prelude::*;
-/// # #[step(image = "tanto-test/busybox:latest")]
-/// # async fn test(ctx: &Ctx, src: Dir) -> Result<()> { let _ = (ctx, src); Ok(()) }
-/// /// Tests the crate: only its sources and manifests count, and `docs/` never does.
-/// #[pipeline]
-/// fn ci(#[dir(include = ["src/**", "Cargo.*"], exclude = "src/generated/**")] src: Dir) {
-///     test(src);
-/// }
-/// let select = <ci as tanto::Pipeline>::INFO.params[0].select;
-/// assert_eq!(select.include, ["src/**", "Cargo.*"]);
-/// assert!(select.gitignore);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DirSelect {
-    /// `include = [..]`: when non-empty, only files and symlinks matching one of these globs.
-    pub include: &'static [&'static str],
-    /// `exclude = [..]`: files and folders matching one of these globs are left out.
-    pub exclude: &'static [&'static str],
-    /// `gitignore = false` turns off `.gitignore`, `.ignore` and `.git/info/exclude` rules and
-    /// keeps `.git`; they are on by default.
-    pub gitignore: bool,
-}
-
-impl DirSelect {
-    /// The default: `.gitignore` rules honoured, `.git` left out, no globs.
-    pub const DEFAULT: Self = Self {
-        include: &[],
-        exclude: &[],
-        gitignore: true,
-    };
-
-    /// Whether this is the default selection.
-    pub fn is_default(&self) -> bool {
-        *self == Self::DEFAULT
-    }
-
-    /// A short account of a selection that is not the default, for `--list` and `--help`:
-    /// ``only `src/**`; not `docs/**`; .gitignore not applied``.
-    pub fn describe(&self) -> Option<String> {
-        let globs = |globs: &[&str]| {
-            globs
-                .iter()
-                .map(|g| format!("`{g}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut parts = Vec::new();
-        if !self.include.is_empty() {
-            parts.push(format!("only {}", globs(self.include)));
-        }
-        if !self.exclude.is_empty() {
-            parts.push(format!("not {}", globs(self.exclude)));
-        }
-        if !self.gitignore {
-            parts.push(".gitignore not applied, .git kept".to_owned());
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
-
-    /// The hashing filter that selects these files.
-    pub fn filter(&self) -> crate::cache::DirFilter {
-        crate::cache::DirFilter {
-            include: self.include.iter().map(|g| (*g).to_owned()).collect(),
-            exclude: self.exclude.iter().map(|g| (*g).to_owned()).collect(),
-            gitignore: self.gitignore,
-        }
-    }
-}
-
-impl Default for DirSelect {
-    fn default() -> Self {
-        Self::DEFAULT
+impl ParamInfo {
+    /// The command-line flag that binds the parameter, without its dashes: `out_dir` is
+    /// `out-dir`.
+    pub fn flag(&self) -> String {
+        self.name.replace('_', "-")
     }
 }
 

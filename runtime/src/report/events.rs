@@ -5,15 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-/// Which output stream a log line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stream {
-    /// Standard output.
-    Stdout,
-    /// Standard error.
-    Stderr,
-}
+pub use crate::backend::Stream;
 
 /// Something that happened during a run. See `docs/events.md` for the JSON schema.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,6 +57,9 @@ pub enum Event {
         duration_ms: u64,
         /// What went wrong.
         error: String,
+        /// Which kind of failure it was: `command_failed`, `timeout`, `missing_path`,
+        /// `step` (the step's own code), … (see `docs/events.md`).
+        kind: &'static str,
         /// The full log of the step, kept on disk.
         log_path: Option<String>,
     },

@@ -89,6 +89,7 @@ impl<W: Write + Send> View for PlainView<W> {
                 duration_ms,
                 error,
                 log_path,
+                ..
             } => {
                 if self.github {
                     let title = format!("{step} (failed after {})", human_duration(*duration_ms));

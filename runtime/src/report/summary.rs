@@ -71,6 +71,7 @@ impl View for Summary {
                 duration_ms,
                 error,
                 log_path,
+                ..
             } => {
                 self.set(step, "FAILED", Some(*duration_ms));
                 self.failures

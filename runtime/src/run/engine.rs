@@ -1,31 +1,32 @@
 //! One run of a pipeline from the command line: bind inputs, connect, schedule, report, exit.
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::artifact::Artifact;
 use crate::backend::{Backend, DockerBackend};
 use crate::cache::Store;
-use crate::cli::{
-    Binding, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions, bind_inputs,
-};
-use crate::ctx::{DirViews, RunContext};
-use crate::error::{Error, Result};
+use crate::digest::Digest;
 use crate::graph::{ParamInfo, Plan};
+use crate::input::{ViewMode, bind};
 use crate::report::{
     Event, EventSink, JsonView, LogFiles, PlainView, Summary, Trace, TtyView, View, drive,
 };
-use crate::run::runner::{Explained, StepRunner};
-use crate::run::{RunSummary, Scheduler};
+use crate::run::options::{
+    EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
+};
+use crate::run::outputs::{export_outputs, print_outputs, print_plan};
+use crate::run::runner::StepRunner;
+use crate::run::scheduler::{RunSummary, Scheduler};
+use crate::step::RunContext;
 
 /// Runs `plan` with the command line's raw inputs and options; returns the exit code.
 pub fn execute(
     plan: &Plan,
-    raw: Vec<(ParamInfo, Option<std::ffi::OsString>)>,
+    raw: Vec<(ParamInfo, Option<OsString>)>,
     options: RunOptions,
     aliases: &[(String, String)],
 ) -> u8 {
@@ -33,13 +34,6 @@ pub fn execute(
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
     }
-    let bindings = match bind_inputs(&raw) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -50,12 +44,12 @@ pub fn execute(
             return EXIT_FAILED;
         }
     };
-    runtime.block_on(run(plan, bindings, options, aliases))
+    runtime.block_on(run(plan, raw, options, aliases))
 }
 
 /// Shows the runtime's warnings (a discarded cache entry, a container that could not be
 /// removed) on standard error; `TANTO_LOG` picks another level, e.g. `TANTO_LOG=debug`.
-fn init_logging() {
+pub(super) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TANTO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
@@ -73,7 +67,7 @@ fn new_run_id() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let seed = format!("{nanos}-{}", std::process::id());
-    crate::Digest::of(seed.as_bytes()).short()
+    Digest::of(seed.as_bytes()).short()
 }
 
 fn pick_views(options: &RunOptions, store: &Store, run_id: &str) -> (Vec<Box<dyn View>>, bool) {
@@ -137,12 +131,19 @@ fn watch_signals(cancel: CancellationToken) {
 
 async fn run(
     plan: &Plan,
-    bindings: Vec<Binding>,
+    raw: Vec<(ParamInfo, Option<OsString>)>,
     options: RunOptions,
     aliases: &[(String, String)],
 ) -> u8 {
     let store = match Store::open_default() {
         Ok(store) => Arc::new(store),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let inputs = match bind(raw, Arc::clone(&store)).await {
+        Ok(inputs) => inputs,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
@@ -158,8 +159,8 @@ async fn run(
     if let Err(e) = backend.reap_orphans().await {
         tracing::warn!("could not reap containers left by dead runs: {e}");
     }
-    let dir_views = match DirViews::from_env() {
-        Ok(views) => views,
+    let view_mode = match ViewMode::from_env() {
+        Ok(mode) => mode,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
@@ -176,18 +177,12 @@ async fn run(
         events.clone(),
     )
     .with_image_aliases(aliases.iter().cloned())
-    .with_dir_views(dir_views);
+    .with_view_mode(view_mode);
     let cancel = context.cancel.clone();
     watch_signals(cancel.clone());
     let context = Arc::new(context);
 
-    let runner = match StepRunner::new(
-        Arc::clone(&context),
-        plan,
-        &bindings,
-        options.no_cache.clone(),
-    )
-    .await
+    let runner = match StepRunner::new(Arc::clone(&context), plan, inputs, options.no_cache.clone())
     {
         Ok(r) => Arc::new(r),
         Err(e) => {
@@ -251,119 +246,5 @@ fn exit_code(summary: &RunSummary) -> u8 {
         EXIT_OK
     } else {
         EXIT_FAILED
-    }
-}
-
-fn print_outputs(plan: &Plan, summary: &RunSummary) {
-    let Some(outputs) = summary.final_outputs(plan) else {
-        return;
-    };
-    for artifact in outputs {
-        match artifact {
-            Artifact::Dir(d) => println!(
-                "output: {} (dir {})",
-                d.path().display(),
-                d.digest().short()
-            ),
-            Artifact::File(f) => println!(
-                "output: {} (file {})",
-                f.path().display(),
-                f.digest().short()
-            ),
-            Artifact::Value(v) if v.is_null() => {}
-            Artifact::Value(v) => println!("output: {v}"),
-        }
-    }
-}
-
-/// Copies the pipeline's final outputs into `out`: folders merged in, files by name, values as
-/// `output-N.json`.
-fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> Result<()> {
-    let outputs = summary
-        .final_outputs(plan)
-        .ok_or_else(|| Error::Other("the pipeline produced no outputs to export".into()))?;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(format!("create {}", out.display()), e))?;
-    for (i, artifact) in outputs.iter().enumerate() {
-        match artifact {
-            Artifact::Dir(d) => crate::cache::copy_tree(d.path(), out)?,
-            Artifact::File(f) => {
-                let name = f.path().file_name().map_or_else(
-                    || format!("output-{i}"),
-                    |n| n.to_string_lossy().into_owned(),
-                );
-                std::fs::copy(f.path(), out.join(name))
-                    .map_err(|e| Error::io("copy an output", e))?;
-            }
-            Artifact::Value(v) => {
-                std::fs::write(out.join(format!("output-{i}.json")), v.to_string())
-                    .map_err(|e| Error::io("write an output", e))?
-            }
-        }
-    }
-    Ok(())
-}
-
-fn print_plan(explained: &[Explained]) -> u8 {
-    let width = explained.iter().map(|e| e.label.len()).max().unwrap_or(4);
-    for e in explained {
-        let verdict = if e.cached { "cached" } else { "run" };
-        match &e.reason {
-            Some(reason) => println!("{verdict:<7} {:<width$}  {reason}", e.label),
-            None => println!("{verdict:<7} {}", e.label),
-        }
-    }
-    let runs = explained.iter().filter(|e| !e.cached).count();
-    println!("\n{} of {} steps would run", runs, explained.len());
-    EXIT_OK
-}
-
-/// `BIN cache stats|prune`.
-pub fn cache_command(m: &clap::ArgMatches) -> u8 {
-    init_logging();
-    let store = match Store::open_default() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let result = match m.subcommand() {
-        Some(("stats", _)) => store.stats().map(|s| print!("{s}")),
-        Some(("verify", _)) => match store.verify() {
-            Ok(report) if report.is_clean() => {
-                println!(
-                    "the cache is sound: {} blobs, {} trees, {} records, {} checkouts checked",
-                    report.blobs, report.trees, report.records, report.checkouts
-                );
-                Ok(())
-            }
-            Ok(report) => {
-                for problem in &report.problems {
-                    println!("removed: {problem}");
-                }
-                println!(
-                    "the damaged entries above were removed; the steps they served will run again"
-                );
-                Ok(())
-            }
-            Err(e) => Err(e),
-        },
-        Some(("prune", p)) => {
-            let max_bytes = p.get_one::<u64>("max-size").copied();
-            let max_age = p.get_one::<std::time::Duration>("max-age").copied();
-            if max_bytes.is_none() && max_age.is_none() {
-                eprintln!("error: say what to prune with --max-size SIZE and/or --max-age AGE");
-                return EXIT_USAGE;
-            }
-            store.prune(max_bytes, max_age).map(|r| print!("{r}"))
-        }
-        _ => Ok(()),
-    };
-    match result {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_FAILED
-        }
     }
 }

@@ -1,9 +1,15 @@
-//! The scheduler: runs a plan's steps in parallel, skipping cached ones.
+//! One run of a pipeline: bind its inputs, connect, schedule its steps in parallel (skipping
+//! cached ones), report, export, and exit with a code that says how it went.
 
+mod cache_cmd;
 mod engine;
+mod options;
+mod outputs;
 mod runner;
 mod scheduler;
 
-pub use engine::{cache_command, execute};
+pub use cache_cmd::cache_command;
+pub use engine::execute;
+pub use options::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions};
 pub use runner::{Explained, StepRunner};
 pub use scheduler::{NodeRunner, Outcome, Prepared, RunSummary, Scheduler, StepStatus};

@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
-use crate::Digest;
-use crate::artifact::{Artifact, Dir};
+use crate::artifact::{Artifact, Dir, Origin};
+use crate::backend::Stream;
 use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain, hash_dir_with};
-use crate::cli::{Binding, flag_name};
-use crate::ctx::{Ctx, RunContext};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
-use crate::report::{Event, Stream};
-use crate::run::{NodeRunner, Prepared};
+use crate::report::Event;
+use crate::run::scheduler::{NodeRunner, Prepared};
+use crate::step::{Ctx, RunContext};
 
 type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Arc<Error>>>>;
 
@@ -36,8 +36,6 @@ pub struct StepRunner {
     pipeline: &'static str,
     labels: Vec<String>,
     is_step: Vec<bool>,
-    /// The digests of the folders bound from the host.
-    host_dirs: Vec<Digest>,
     inputs: HashMap<usize, Artifact>,
     forced: Option<Vec<String>>,
     in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
@@ -54,38 +52,19 @@ enum Lookup {
 }
 
 impl StepRunner {
-    /// A runner for `plan`, with its top-level inputs bound; folders are hashed now.
-    pub async fn new(
+    /// A runner for `plan` whose top-level inputs are bound to `inputs`, in parameter order.
+    pub fn new(
         run: Arc<RunContext>,
         plan: &Plan,
-        bindings: &[Binding],
+        inputs: Vec<Artifact>,
         forced: Option<Vec<String>>,
     ) -> Result<Self> {
-        let mut inputs = HashMap::new();
-        let input_nodes = plan.nodes.iter().filter_map(|n| match &n.kind {
-            NodeKind::Input { param } => Some((n, param)),
-            _ => None,
-        });
-        for ((node, param), binding) in input_nodes.zip(bindings) {
-            let artifact = match binding {
-                Binding::Dir(path) => {
-                    let dir = run
-                        .store
-                        .hash_input_dir(path.clone(), param.select.filter())
-                        .await;
-                    // A bad glob of `#[dir(..)]` is named with the input it belongs to.
-                    Artifact::Dir(dir.map_err(|e| match e {
-                        Error::Usage(m) => {
-                            Error::Usage(format!("--{}: {m}", flag_name(param.name)))
-                        }
-                        other => other,
-                    })?)
-                }
-                Binding::File(path) => Artifact::File(run.store.hash_input_file(path)?),
-                Binding::Value(v) => Artifact::Value(v.clone()),
-            };
-            inputs.insert(node.id.index(), artifact);
-        }
+        let input_nodes = plan
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.kind, NodeKind::Input { .. }));
+        let inputs: HashMap<usize, Artifact> =
+            input_nodes.map(|n| n.id.index()).zip(inputs).collect();
         if let Some(steps) = &forced {
             for step in steps {
                 if plan.find(step).and_then(|n| n.step()).is_none() {
@@ -101,15 +80,7 @@ impl StepRunner {
                 }
             }
         }
-        let host_dirs = inputs
-            .values()
-            .filter_map(|a| match a {
-                Artifact::Dir(d) => Some(d.digest()),
-                _ => None,
-            })
-            .collect();
         Ok(Self {
-            host_dirs,
             run,
             pipeline: plan.pipeline.name,
             labels: plan.nodes.iter().map(|n| n.label.clone()).collect(),
@@ -199,7 +170,7 @@ impl StepRunner {
             .iter()
             .zip(&inputs)
             .filter_map(|(param, input)| match input {
-                Artifact::Dir(dir) if self.host_dirs.contains(&dir.digest()) => {
+                Artifact::Dir(dir) if matches!(dir.origin(), Origin::Host { .. }) => {
                     Some((param.name, dir.clone()))
                 }
                 _ => None,
@@ -343,20 +314,12 @@ async fn changed_during_run(
     let dirs = dirs.to_vec();
     tokio::task::spawn_blocking(move || {
         dirs.into_iter().find_map(|(param, dir)| {
-            let now = hash_dir_with(dir.path(), &dir.filter(), store.stat_cache());
+            let now = hash_dir_with(dir.path(), &dir.select(), store.stat_cache());
             (!now.is_ok_and(|h| h.digest == dir.digest())).then_some(param)
         })
     })
     .await
     .unwrap_or(None)
-}
-
-/// The error of a shared job, for one of the nodes awaiting it.
-fn unshare(error: &Error) -> Error {
-    match error {
-        Error::Cancelled => Error::Cancelled,
-        other => Error::Other(other.to_string()),
-    }
 }
 
 async fn with_timeout<F>(
@@ -415,7 +378,7 @@ impl NodeRunner for Arc<StepRunner> {
                             }
                         }
                     };
-                    let job = job.map(|r| r.map_err(|e| unshare(&e))).boxed();
+                    let job = job.map(|r| r.map_err(|e| Error::clone(&e))).boxed();
                     Ok(Prepared::Run { reason, job })
                 }
             }

@@ -407,6 +407,7 @@ impl Scheduler {
                             step: label.clone(),
                             duration_ms,
                             error: e.to_string(),
+                            kind: e.kind(),
                             log_path,
                         });
                         if !keep_going {

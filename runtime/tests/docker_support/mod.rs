@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tanto::backend::{Backend, DockerBackend};
-use tanto::cache::{Store, hash_dir};
-use tanto::graph::{StepInfo, StepSettings};
-use tanto::report::{Event, EventSink, Stamped, Stream};
-use tanto::{Ctx, Dir, RunContext};
+use tanto::__internal::backend::{Backend, DockerBackend};
+use tanto::__internal::cache::{Store, hash_dir};
+use tanto::__internal::graph::{StepInfo, StepSettings};
+use tanto::__internal::input::{self as input, HostViews, ViewMode};
+use tanto::__internal::report::{Event, EventSink, Stamped, Stream};
+use tanto::__internal::step::RunContext;
+use tanto::{Ctx, Dir};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The image every test runs; `cargo xtask images` builds it.
@@ -52,7 +54,7 @@ impl Harness {
     pub async fn masking() -> Self {
         let mut harness = Self::new().await;
         let run = Arc::get_mut(&mut harness.run).expect("the only handle on the run");
-        run.dir_views = tanto::DirViews::Masks;
+        run.views = Arc::new(HostViews::new(Arc::clone(&run.store), ViewMode::Masks));
         harness
     }
 
@@ -85,11 +87,12 @@ impl Harness {
     }
 
     /// The host folder `root` bound as a pipeline's `Dir` input, hashed with `filter`.
-    pub async fn input_dir(&self, root: &Path, filter: tanto::cache::DirFilter) -> Dir {
-        self.run
-            .store
-            .hash_input_dir(root.to_path_buf(), filter)
+    pub async fn input_dir(&self, root: &Path, select: tanto::DirSelect) -> Dir {
+        let store = Arc::clone(&self.run.store);
+        let root = root.canonicalize().expect("the input folder exists");
+        tokio::task::spawn_blocking(move || input::host_dir(&store, root, select))
             .await
+            .expect("hashing does not panic")
             .expect("hash the input folder")
     }
 

@@ -98,7 +98,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         id: 3,
         title: "Tree hashing, 100k files of 4 KiB",
         workload: format!(
-            "`Store::hash_input_dir_with` (the Merkle hash of a `Dir` input, `.gitignore` \
+            "`Store::hash_input_dir` (the Merkle hash of a `Dir` input, `.gitignore` \
              rules on, stat cache saved into the store) over {} files of {SIZE} bytes in {DIRS} \
              folders under `target/bench/tree100k`, timed as a process (`bench_hash`): cold with \
              a fresh store, warm with the store's stat cache from the cold run.",

@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::action::read_sealed;
 use super::{Store, remove_tree};
 use crate::Digest;
-use crate::cache::hash::{DirFilter, hash_dir_with, hash_file_contents};
+use crate::artifact::DirSelect;
+use crate::cache::hash::{hash_dir_with, hash_file_contents};
 use crate::cache::key::{ArtifactKind, KeyRecord};
 use crate::cache::statcache::StatCache;
 use crate::cache::store::ActionResult;
@@ -469,7 +470,7 @@ impl Store {
             for e in entries.flatten() {
                 report.checkouts += 1;
                 let name = e.file_name().to_string_lossy().into_owned();
-                let hashed = hash_dir_with(&e.path(), &DirFilter::all(), &StatCache::in_memory());
+                let hashed = hash_dir_with(&e.path(), &DirSelect::ALL, &StatCache::in_memory());
                 if !hashed.is_ok_and(|h| h.digest.to_hex() == name) {
                     report.problems.push(format!("checkout {name} is damaged"));
                     remove_tree(&e.path());

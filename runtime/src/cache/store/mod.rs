@@ -14,12 +14,12 @@ use std::time::SystemTime;
 pub use action::{ActionResult, OutputRecord};
 pub use maintain::{PruneOptions, PruneReport, StoreStats, VerifyReport};
 
-use crate::cache::hash::{DirFilter, HashedDir, hash_dir_with, hash_file_contents};
-use crate::cache::hidden::Selection;
+use crate::artifact::{Dir, DirSelect, File};
+use crate::cache::hash::{HashedDir, hash_dir_with, hash_file_contents};
 use crate::cache::statcache::StatCache;
 use crate::cache::tree::{EntryKind, Tree, TreeSource};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::{Digest, Dir, File};
 
 /// The content-addressed store: blobs, trees, checkouts and the action cache in one folder.
 ///
@@ -134,25 +134,13 @@ impl Store {
         })
     }
 
-    /// Hashes the host folder `path` as a step input, choosing its files with `filter`, on a
-    /// blocking thread: reuses and saves the stat cache, and stores the folder's trees (not its
-    /// files) so a later miss can name the paths that changed. The returned [`Dir`] points at
-    /// `path` and hides from containers what `filter` left out.
-    pub async fn hash_input_dir(&self, path: PathBuf, filter: DirFilter) -> Result<Dir> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let hashed = store.hash_input_dir_with(&path, &filter)?;
-            let digest = hashed.digest;
-            Ok(Dir::selected(path, digest, Selection::new(filter, hashed)))
-        })
-        .await
-        .map_err(|e| Error::Other(format!("hashing a folder panicked: {e}")))?
-    }
-
-    /// [`Store::hash_input_dir`] with a filter, blocking, returning the whole [`HashedDir`].
-    pub fn hash_input_dir_with(&self, path: &Path, filter: &DirFilter) -> Result<HashedDir> {
+    /// Hashes the host folder `path` as a step input, choosing its files with `select`
+    /// (blocking): reuses and saves the stat cache, and stores the folder's trees (not its
+    /// files) so a later miss can name the paths that changed and a container can be shown
+    /// exactly the selected entries.
+    pub fn hash_input_dir(&self, path: &Path, select: &DirSelect) -> Result<HashedDir> {
         let cache = self.stat_cache();
-        let hashed = hash_dir_with(path, filter, cache)?;
+        let hashed = hash_dir_with(path, select, cache)?;
         self.put_trees(&hashed)?;
         if let Err(e) = cache.save() {
             tracing::warn!("could not save the stat cache: {e}");
@@ -215,7 +203,7 @@ impl Store {
     /// removed. Stat data makes this a walk of `stat` calls when nothing changed.
     pub(super) fn checkout_intact(&self, digest: &Digest) -> bool {
         let path = self.checkout_path(digest);
-        let hashed = hash_dir_with(&path, &DirFilter::all(), self.stat_cache());
+        let hashed = hash_dir_with(&path, &DirSelect::ALL, self.stat_cache());
         if hashed.is_ok_and(|h| h.digest == *digest) {
             return true;
         }
@@ -337,7 +325,7 @@ impl Store {
     /// Moves the folder at `src` into the store (every file, ignore files included) and
     /// returns it as a [`Dir`] whose path is a read-only checkout.
     pub fn ingest_dir(&self, src: &Path) -> Result<Dir> {
-        let hashed = hash_dir_with(src, &DirFilter::all(), &StatCache::in_memory())?;
+        let hashed = hash_dir_with(src, &DirSelect::ALL, &StatCache::in_memory())?;
         self.ingest_tree(src, hashed.digest, &hashed)?;
         for tree in hashed.trees.values() {
             self.put_tree(tree)?;

@@ -1,11 +1,15 @@
-//! The containers that are up: a run's registry of them, and the one container of each step.
+//! The containers that are up: a run's registry of them, and the one container of each step,
+//! created by its first command.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::backend::Backend;
-use crate::backend::container::Slot;
-use crate::error::Result;
+use std::collections::HashSet;
+
+use crate::backend::{Backend, archive};
+use crate::error::{Error, Result};
+use crate::step::container::{Container, CopyDecl, MountDecl, owner_of};
+use crate::step::mount::copy_entries;
 
 /// The containers of a run that are up right now, by id, with the label of their step.
 ///
@@ -157,5 +161,103 @@ impl Drop for StepContainer {
                 }
             });
         }
+    }
+}
+
+/// What a step's container is, seen from its [`Ctx`].
+pub(crate) enum Slot {
+    /// Not created yet.
+    Empty,
+    /// Up.
+    Live(Live),
+    /// Removed; the step cannot use a container any more.
+    Gone(Gone),
+}
+
+/// A step's container that is up.
+pub(crate) struct Live {
+    pub(crate) id: String,
+    /// The image reference it runs.
+    pub(super) image: String,
+    /// The mounts it was created with.
+    pub(super) mounts: Vec<MountDecl>,
+    /// The copies already in it.
+    pub(super) applied: HashSet<u64>,
+    /// With `docker_socket`: a host folder mounted at the same path and made the container's
+    /// `TMPDIR`, so bind mounts that the container asks the daemon for resolve on the host.
+    /// Removed with the container.
+    pub(super) scratch: Option<tempfile::TempDir>,
+}
+
+/// Why a step's container was removed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Gone {
+    /// The step ended.
+    Closed,
+    /// The step ran past its timeout.
+    TimedOut,
+    /// The run was cancelled.
+    Cancelled,
+}
+
+impl Container {
+    /// The step's container, created on first use, with this builder's copies in it, and its
+    /// shared scratch folder if it has one.
+    pub(super) async fn live(&self) -> Result<(String, Option<std::path::PathBuf>)> {
+        let label = self.ctx.label();
+        if let Some(problem) = self.spec.problems.first() {
+            return Err(Error::Usage(format!("step `{label}`: {problem}")));
+        }
+        let image = self.spec.image.as_deref().ok_or_else(|| {
+            Error::Usage(format!(
+                "step `{label}` has no image: set `#[step(image = \"..\")]` or call `with_image`"
+            ))
+        })?;
+        let state = self.ctx.container_state();
+        let mut slot = state.slot.lock().await;
+        if let Slot::Empty = &*slot {
+            let live = self.create(image).await?;
+            *slot = Slot::Live(live);
+        }
+        let live = match &mut *slot {
+            Slot::Live(live) => live,
+            Slot::Gone(Gone::Closed) => {
+                return Err(Error::Usage(format!(
+                    "step `{label}` has ended and its container is gone; keep every command inside the step"
+                )));
+            }
+            Slot::Gone(Gone::TimedOut) => return Err(self.timeout_error()),
+            Slot::Gone(Gone::Cancelled) | Slot::Empty => return Err(Error::Cancelled),
+        };
+        if live.image != image {
+            return Err(Error::Usage(format!(
+                "step `{label}` already runs its container from `{}`; a step has one container, so `with_image(\"{image}\")` must come before its first command",
+                live.image
+            )));
+        }
+        if let Some(m) = self.spec.mounts.iter().find(|m| !live.mounts.contains(m)) {
+            return Err(Error::Usage(format!(
+                "step `{label}`: cannot mount `{}` after its container started; declare every mount before the first command",
+                m.target
+            )));
+        }
+        let pending: Vec<&CopyDecl> = self
+            .spec
+            .copies
+            .iter()
+            .filter(|c| !live.applied.contains(&c.id))
+            .collect();
+        if !pending.is_empty() {
+            let copies = pending
+                .iter()
+                .map(|c| (c.target.clone(), c.source.clone()))
+                .collect();
+            let entries = copy_entries(self.ctx.run(), copies).await?;
+            let tar = archive::copies_tar(entries, owner_of(self.spec.user.as_deref()));
+            self.ctx.run().backend.upload(&live.id, tar).await?;
+            live.applied.extend(pending.iter().map(|c| c.id));
+        }
+        let scratch = live.scratch.as_ref().map(|d| d.path().to_path_buf());
+        Ok((live.id.clone(), scratch))
     }
 }

@@ -1,145 +1,17 @@
-//! The values that flow along a pipeline's edges: folders, files and serde values.
+//! The values that flow along a pipeline's edges: folders, files and serde values, and how a
+//! step's parameters and results convert to and from them.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod dir;
+mod file;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Digest;
-use crate::cache::{DirFilter, Hidden, Selection, Store};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 
-/// A folder tree, identified by the digest of its content.
-///
-/// A `Dir` is either a pipeline input bound to a host folder, or a step's output held in the
-/// store. Steps receive it as a parameter and hand it to a container, read-only with
-/// [`Container::with_mounted_dir`](crate::Container::with_mounted_dir) or as a private writable
-/// copy with [`Container::with_dir`](crate::Container::with_dir).
-///
-/// A host folder holds more than its digest covers when some of it is left out (ignored by
-/// `.gitignore`, or outside the globs of `#[dir(..)]`); containers are shown only what the
-/// digest covers.
-#[derive(Debug, Clone)]
-pub struct Dir {
-    path: PathBuf,
-    digest: Digest,
-    /// For a host folder: how it was selected, so containers see only the selected entries.
-    selection: Option<Arc<Selection>>,
-}
-
-impl PartialEq for Dir {
-    fn eq(&self, other: &Self) -> bool {
-        self.path == other.path && self.digest == other.digest
-    }
-}
-
-impl Eq for Dir {}
-
-impl Dir {
-    /// A folder at `path` whose content digest is `digest`, every entry of it included.
-    ///
-    /// The runtime builds these; a unit test of a step can build one from
-    /// [`crate::cache::hash_dir`] too.
-    pub fn new(path: impl Into<PathBuf>, digest: Digest) -> Self {
-        Self {
-            path: path.into(),
-            digest,
-            selection: None,
-        }
-    }
-
-    /// A host folder at `path`, hashed to `digest` with `selection`'s filter: the entries the
-    /// filter left out are hidden from containers.
-    pub fn selected(path: impl Into<PathBuf>, digest: Digest, selection: Selection) -> Self {
-        Self {
-            path: path.into(),
-            digest,
-            selection: Some(Arc::new(selection)),
-        }
-    }
-
-    /// The filter the folder was hashed with: [`DirFilter::all`] unless it is a selected host
-    /// folder.
-    pub fn filter(&self) -> DirFilter {
-        self.selection
-            .as_ref()
-            .map_or_else(DirFilter::all, |s| s.filter().clone())
-    }
-
-    /// A folder in `store` with exactly the entries the digest covers, hard-linked from
-    /// [`path`](Self::path), made on first use (blocking) and kept for the run; `None` when the
-    /// folder was not selected, or hard links cannot reach it from the store.
-    pub fn linked_view(&self, store: &Store) -> Option<&Path> {
-        self.selection
-            .as_ref()
-            .and_then(|s| s.linked_view(&self.path, &self.digest, store))
-    }
-
-    /// The entries under [`path`](Self::path) that the digest does not cover, each folder
-    /// whole; empty unless the folder was selected. Lists the folder on first use (blocking).
-    pub fn hidden(&self) -> Result<&[Hidden]> {
-        match &self.selection {
-            Some(selection) => selection.hidden(&self.path, &self.digest),
-            None => Ok(&[]),
-        }
-    }
-
-    /// Where the folder is on the host. Treat it as read-only.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The Merkle root of the folder's content.
-    pub fn digest(&self) -> Digest {
-        self.digest
-    }
-}
-
-/// A single file, identified by the digest of its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct File {
-    path: PathBuf,
-    digest: Digest,
-    executable: bool,
-}
-
-impl File {
-    /// A file at `path` whose content digest is `digest`.
-    pub fn new(path: impl Into<PathBuf>, digest: Digest, executable: bool) -> Self {
-        Self {
-            path: path.into(),
-            digest,
-            executable,
-        }
-    }
-
-    /// Where the file is on the host. Treat it as read-only.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The BLAKE3 digest of the file's bytes.
-    pub fn digest(&self) -> Digest {
-        self.digest
-    }
-
-    /// Whether the file has its executable bit set.
-    pub fn is_executable(&self) -> bool {
-        self.executable
-    }
-
-    /// Reads the whole file.
-    pub fn read(&self) -> Result<Vec<u8>> {
-        std::fs::read(&self.path).map_err(|e| Error::io(format!("read {}", self.path.display()), e))
-    }
-
-    /// Reads the whole file as UTF-8 text.
-    pub fn read_to_string(&self) -> Result<String> {
-        std::fs::read_to_string(&self.path)
-            .map_err(|e| Error::io(format!("read {}", self.path.display()), e))
-    }
-}
+pub use dir::{Dir, DirSelect, Origin};
+pub use file::File;
 
 /// One realized input or output of a step.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,24 +1,52 @@
-//! What a `Dir` input leaves out of its host folder: the entries on disk that its digest does
-//! not cover (ignored by `.gitignore`, `.git` itself, or outside the input's globs), so that a
-//! container is shown exactly the files its step's key covers.
+//! How a container is shown exactly what a host `Dir`'s digest covers: the entries of the
+//! folder that its [`DirSelect`](crate::artifact::DirSelect) leaves out (ignored by
+//! `.gitignore`, `.git` itself, or outside the input's globs), and the run's views that hide
+//! them.
 //!
 //! Two ways show a container only the selected entries of a host folder without copying file
 //! contents: a *linked view* (a folder in the store that holds a hard link to each selected
 //! file, mounted instead of the folder; exact, but the folder and the store must share a file
 //! system) and *masks* (empty mounts over each left-out entry; the names stay visible).
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use crate::Digest;
-use crate::cache::hash::{DirFilter, HashedDir};
-use crate::cache::store::Store;
-use crate::cache::tree::{EntryKind, Tree, Trees};
+use crate::artifact::{Dir, Origin};
+use crate::cache::{EntryKind, Store, Tree, TreeSource};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
+
+/// How a read-only mount of a host `Dir` hides the entries its digest leaves out.
+/// `TANTO_DIR_VIEW=linked|masks` chooses it for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ViewMode {
+    /// The default: mount the folder's *linked view*, a folder in the store with a hard link
+    /// to each selected file (exact; one link per file, once per run), or masks where hard
+    /// links cannot reach the store.
+    #[default]
+    Linked,
+    /// Mount the folder itself with an empty folder or file over each left-out entry: no link
+    /// per file, for very large folders, but the names of left-out entries stay visible.
+    Masks,
+}
+
+impl ViewMode {
+    /// The choice of `TANTO_DIR_VIEW` (`linked` or `masks`), [`ViewMode::Linked`] if unset.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("TANTO_DIR_VIEW").as_deref() {
+            Err(_) | Ok("" | "linked") => Ok(Self::Linked),
+            Ok("masks") => Ok(Self::Masks),
+            Ok(other) => Err(Error::Usage(format!(
+                "TANTO_DIR_VIEW=`{other}` is not known; use `linked` (the default) or `masks`"
+            ))),
+        }
+    }
+}
 
 /// One entry of a host folder that a `Dir` input leaves out. A hidden folder is hidden whole;
 /// nothing under it is listed.
@@ -43,94 +71,123 @@ pub enum HiddenKind {
     Special,
 }
 
-/// How a host folder was selected for a `Dir` input: its filter and the trees it hashed to,
-/// from which the entries it leaves out are worked out when a container first needs them.
-pub struct Selection {
-    filter: DirFilter,
-    trees: Trees,
+/// The views of one run's host folders: what each leaves out, and its linked view, worked out
+/// on first use from the folder's trees in the store and kept until the run ends, when the
+/// linked views are removed.
+#[derive(Debug)]
+pub struct HostViews {
+    store: Arc<Store>,
+    mode: ViewMode,
+    views: Mutex<HashMap<(PathBuf, Digest), Arc<HostView>>>,
+}
+
+#[derive(Debug, Default)]
+struct HostView {
     hidden: OnceLock<Vec<Hidden>>,
-    /// The linked view, made on first use; `None` when hard links could not make it.
+    /// `None` when hard links could not make it.
     linked: OnceLock<Option<tempfile::TempDir>>,
 }
 
-impl std::fmt::Debug for Selection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Selection")
-            .field("filter", &self.filter)
-            .field("trees", &self.trees.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Selection {
-    /// The selection of a folder hashed with `filter` into `hashed`.
-    pub fn new(filter: DirFilter, hashed: HashedDir) -> Self {
+impl HostViews {
+    /// The views of a run whose folders' trees are in `store`, shown as `mode` says.
+    pub fn new(store: Arc<Store>, mode: ViewMode) -> Self {
         Self {
-            filter,
-            trees: hashed.trees,
-            hidden: OnceLock::new(),
-            linked: OnceLock::new(),
+            store,
+            mode,
+            views: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A folder in `store` holding exactly the entries of tree `digest`: a hard link to each
-    /// file of the folder at `root` (no content is copied), the symlinks recreated. Made on
-    /// first use (blocking) and removed when the selection is dropped, at the end of the run.
-    /// `None` when it cannot be made, e.g. when `root` and the store are on different file
-    /// systems; the reason is logged.
-    pub fn linked_view(&self, root: &Path, digest: &Digest, store: &Store) -> Option<&Path> {
-        let view = self.linked.get_or_init(|| {
-            let made = store.temp_dir().and_then(|view| {
-                let tree = self.trees.get(digest).ok_or_else(|| {
+    /// How this run shows host folders.
+    pub fn mode(&self) -> ViewMode {
+        self.mode
+    }
+
+    /// Removes every linked view made so far: the run is over.
+    pub fn remove_all(&self) {
+        self.views
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn view(&self, dir: &Dir) -> Arc<HostView> {
+        let key = (dir.path().to_path_buf(), dir.digest());
+        let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(views.entry(key).or_default())
+    }
+
+    /// The entries under `dir`'s path that its digest does not cover, each folder whole;
+    /// empty unless `dir` is a host folder. Lists the folder on first use (blocking; no file
+    /// is read).
+    pub fn hidden(&self, dir: &Dir) -> Result<Vec<Hidden>> {
+        if !matches!(dir.origin(), Origin::Host { .. }) {
+            return Ok(Vec::new());
+        }
+        let view = self.view(dir);
+        if let Some(hidden) = view.hidden.get() {
+            return Ok(hidden.clone());
+        }
+        let mut found = Vec::new();
+        if let Some(tree) = self.store.tree(&dir.digest())? {
+            hidden_under(
+                dir.path(),
+                Path::new(""),
+                &tree,
+                self.store.as_ref(),
+                &mut found,
+            )?;
+        }
+        Ok(view.hidden.get_or_init(|| found).clone())
+    }
+
+    /// A folder in the store with exactly the entries of `dir`'s digest: a hard link to each
+    /// file of the host folder (no content is copied), the symlinks recreated. Made on first
+    /// use (blocking) and removed with the run's views. `None` when it cannot be made, e.g.
+    /// when the folder and the store are on different file systems; the reason is logged.
+    pub fn linked(&self, dir: &Dir) -> Option<PathBuf> {
+        let view = self.view(dir);
+        let made = view.linked.get_or_init(|| {
+            let made = self.store.temp_dir().and_then(|into| {
+                let root = dir.path();
+                let digest = dir.digest();
+                let tree = self.store.tree(&digest)?.ok_or_else(|| {
                     Error::Store(format!(
                         "the tree {digest} of {} is missing",
                         root.display()
                     ))
                 })?;
-                link_tree(root, view.path(), tree, &self.trees)
-                    .and_then(|()| same_mode(root, view.path()))
+                link_tree(root, into.path(), &tree, self.store.as_ref())
+                    .and_then(|()| same_mode(root, into.path()))
                     .map_err(|e| Error::io(format!("link the files of {}", root.display()), e))?;
-                Ok(view)
+                Ok(into)
             });
             made.map_err(|e| {
                 tracing::debug!("no linked view; masking what the folder leaves out: {e}");
             })
             .ok()
         });
-        view.as_ref().map(tempfile::TempDir::path)
+        made.as_ref().map(|d| d.path().to_path_buf())
     }
+}
 
-    /// The filter the folder was hashed with.
-    pub fn filter(&self) -> &DirFilter {
-        &self.filter
-    }
-
-    /// The entries of the folder at `root` that the tree `digest` leaves out, worked out on
-    /// first use by listing the folders the tree covers (blocking; no file is read).
-    pub fn hidden(&self, root: &Path, digest: &Digest) -> Result<&[Hidden]> {
-        if let Some(hidden) = self.hidden.get() {
-            return Ok(hidden);
-        }
-        let mut found = Vec::new();
-        if let Some(tree) = self.trees.get(digest) {
-            hidden_under(root, Path::new(""), tree, &self.trees, &mut found)?;
-        }
-        Ok(self.hidden.get_or_init(|| found))
-    }
+fn missing_tree(at: &Path) -> io::Error {
+    io::Error::other(format!("the tree of {} is missing", at.display()))
 }
 
 /// Fills the empty folder `into` with the entries of `tree`, found under `root`: folders made,
 /// files hard-linked, symlinks recreated from their recorded targets.
-fn link_tree(root: &Path, into: &Path, tree: &Tree, trees: &Trees) -> io::Result<()> {
+fn link_tree(root: &Path, into: &Path, tree: &Tree, trees: &dyn TreeSource) -> io::Result<()> {
     for entry in tree.entries() {
         let (from, to) = (root.join(&entry.name), into.join(&entry.name));
         match entry.kind {
             EntryKind::Dir => {
-                let sub = trees.get(&entry.digest).ok_or_else(|| {
-                    io::Error::other(format!("the tree of {} is missing", from.display()))
-                })?;
+                let sub = trees
+                    .tree(&entry.digest)
+                    .map_err(io::Error::other)?
+                    .ok_or_else(|| missing_tree(&from))?;
                 fs::create_dir(&to)?;
-                link_tree(&from, &to, sub, trees)?;
+                link_tree(&from, &to, &sub, trees)?;
                 same_mode(&from, &to)?;
             }
             EntryKind::File | EntryKind::Exec => fs::hard_link(&from, &to)?,
@@ -154,7 +211,7 @@ fn hidden_under(
     dir: &Path,
     rel: &Path,
     tree: &Tree,
-    trees: &Trees,
+    trees: &dyn TreeSource,
     out: &mut Vec<Hidden>,
 ) -> Result<()> {
     let listing = match fs::read_dir(dir) {
@@ -184,8 +241,8 @@ fn hidden_under(
         let listed = name.to_str().and_then(|n| tree.get(n));
         match listed {
             Some(e) if e.kind == EntryKind::Dir && kind == HiddenKind::Dir => {
-                if let Some(sub) = trees.get(&e.digest) {
-                    hidden_under(&entry.path(), &rel.join(&name), sub, trees, out)?;
+                if let Some(sub) = trees.tree(&e.digest)? {
+                    hidden_under(&entry.path(), &rel.join(&name), &sub, trees, out)?;
                 }
             }
             // Listed (a file whose kind changed since is caught by the end-of-step check).
@@ -202,8 +259,16 @@ fn hidden_under(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::hash::hash_dir_with;
-    use crate::cache::statcache::StatCache;
+    use crate::artifact::DirSelect;
+    use crate::cache::{StatCache, hash_dir_with};
+
+    /// `root` bound as a host `Dir` with `select`, its trees in a store in `at`.
+    fn bound(root: &Path, at: &Path, select: DirSelect) -> (HostViews, Dir) {
+        let store = Arc::new(Store::open(at).unwrap());
+        let hashed = store.hash_input_dir(root, &select).unwrap();
+        let dir = Dir::host(root, hashed.digest, select);
+        (HostViews::new(store, ViewMode::Linked), dir)
+    }
 
     fn write(root: &Path, rel: &str, text: &str) {
         let path = root.join(rel);
@@ -211,12 +276,11 @@ mod tests {
         fs::write(path, text).unwrap();
     }
 
-    fn hidden_of(root: &Path, filter: DirFilter) -> Vec<(String, HiddenKind)> {
-        let hashed = hash_dir_with(root, &filter, &StatCache::in_memory()).unwrap();
-        let digest = hashed.digest;
-        let selection = Selection::new(filter, hashed);
-        selection
-            .hidden(root, &digest)
+    fn hidden_of(root: &Path, select: DirSelect) -> Vec<(String, HiddenKind)> {
+        let store = tempfile::tempdir().unwrap();
+        let (views, dir) = bound(root, store.path(), select);
+        views
+            .hidden(&dir)
             .unwrap()
             .iter()
             .map(|h| (h.path.display().to_string(), h.kind))
@@ -233,14 +297,14 @@ mod tests {
         write(root, "target/debug/app", "");
         write(root, ".git/HEAD", "");
         assert_eq!(
-            hidden_of(root, DirFilter::default()),
+            hidden_of(root, DirSelect::DEFAULT),
             [
                 (".git".to_owned(), HiddenKind::Dir),
                 ("src/debug.log".to_owned(), HiddenKind::File),
                 ("target".to_owned(), HiddenKind::Dir),
             ]
         );
-        assert!(hidden_of(root, DirFilter::all()).is_empty());
+        assert!(hidden_of(root, DirSelect::ALL).is_empty());
     }
 
     #[test]
@@ -250,9 +314,9 @@ mod tests {
         write(root, "src/lib.rs", "");
         write(root, "src/notes.md", "");
         write(root, "docs/guide.md", "");
-        let filter = DirFilter {
-            include: vec!["src/**/*.rs".to_owned()],
-            ..DirFilter::default()
+        let filter = DirSelect {
+            include: &["src/**/*.rs"],
+            ..DirSelect::DEFAULT
         };
         assert_eq!(
             hidden_of(root, filter),
@@ -262,9 +326,9 @@ mod tests {
             ]
         );
         std::os::unix::fs::symlink("src/lib.rs", root.join("link")).unwrap();
-        let filter = DirFilter {
-            exclude: vec!["link".to_owned(), "docs".to_owned()],
-            ..DirFilter::default()
+        let filter = DirSelect {
+            exclude: &["link", "docs"],
+            ..DirSelect::DEFAULT
         };
         assert_eq!(
             hidden_of(root, filter),
@@ -275,13 +339,6 @@ mod tests {
         );
     }
 
-    fn selected(root: &Path) -> (Selection, Digest) {
-        let filter = DirFilter::default();
-        let hashed = hash_dir_with(root, &filter, &StatCache::in_memory()).unwrap();
-        let digest = hashed.digest;
-        (Selection::new(filter, hashed), digest)
-    }
-
     #[test]
     fn a_linked_view_holds_exactly_the_selected_entries_until_dropped() {
         let dir = tempfile::tempdir().unwrap();
@@ -290,18 +347,21 @@ mod tests {
         write(&root, "src/lib.rs", "library");
         write(&root, "target/app", "binary");
         std::os::unix::fs::symlink("src/lib.rs", root.join("link")).unwrap();
-        let store = Store::open(dir.path().join("store")).unwrap();
-        let (selection, digest) = selected(&root);
+        let (views, bound_dir) = bound(&root, &dir.path().join("store"), DirSelect::DEFAULT);
 
-        let view = selection
-            .linked_view(&root, &digest, &store)
-            .expect("the folder and the store share a file system")
-            .to_path_buf();
+        let view = views
+            .linked(&bound_dir)
+            .expect("the folder and the store share a file system");
         assert_eq!(
-            hash_dir_with(&view, &DirFilter::all(), &StatCache::in_memory())
+            views.linked(&bound_dir).as_deref(),
+            Some(view.as_path()),
+            "made once per run"
+        );
+        assert_eq!(
+            hash_dir_with(&view, &DirSelect::ALL, &StatCache::in_memory())
                 .unwrap()
                 .digest,
-            digest
+            bound_dir.digest()
         );
         assert!(!view.join("target").exists());
         assert_eq!(
@@ -313,8 +373,8 @@ mod tests {
         let ino = |p: &Path| fs::metadata(p).unwrap().ino();
         assert_eq!(ino(&view.join("src/lib.rs")), ino(&root.join("src/lib.rs")));
 
-        drop(selection);
-        assert!(!view.exists(), "the view goes with its selection");
+        drop(views);
+        assert!(!view.exists(), "the view goes with the run's views");
         assert_eq!(
             fs::read_to_string(root.join("src/lib.rs")).unwrap(),
             "library"
@@ -330,7 +390,6 @@ mod tests {
         write(&root, "a.txt", "a");
         write(&root, "b.log", "b");
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
         use std::os::unix::fs::MetadataExt;
         let dev = |p: &Path| fs::metadata(p).unwrap().dev();
         assert_ne!(
@@ -338,8 +397,8 @@ mod tests {
             dev(dir.path()),
             "/dev/shm must be another file system"
         );
-        let (selection, digest) = selected(&root);
-        assert!(selection.linked_view(&root, &digest, &store).is_none());
+        let (views, bound_dir) = bound(&root, dir.path(), DirSelect::DEFAULT);
+        assert!(views.linked(&bound_dir).is_none());
         let staging: Vec<_> = fs::read_dir(dir.path().join("tmp")).unwrap().collect();
         assert!(
             staging.is_empty(),

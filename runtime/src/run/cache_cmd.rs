@@ -1,0 +1,56 @@
+//! `BIN cache stats|verify|prune`: inspect, check and prune the store.
+
+use crate::cache::Store;
+use crate::run::engine::init_logging;
+use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+
+/// `BIN cache stats|prune`.
+pub fn cache_command(m: &clap::ArgMatches) -> u8 {
+    init_logging();
+    let store = match Store::open_default() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let result = match m.subcommand() {
+        Some(("stats", _)) => store.stats().map(|s| print!("{s}")),
+        Some(("verify", _)) => match store.verify() {
+            Ok(report) if report.is_clean() => {
+                println!(
+                    "the cache is sound: {} blobs, {} trees, {} records, {} checkouts checked",
+                    report.blobs, report.trees, report.records, report.checkouts
+                );
+                Ok(())
+            }
+            Ok(report) => {
+                for problem in &report.problems {
+                    println!("removed: {problem}");
+                }
+                println!(
+                    "the damaged entries above were removed; the steps they served will run again"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+        Some(("prune", p)) => {
+            let max_bytes = p.get_one::<u64>("max-size").copied();
+            let max_age = p.get_one::<std::time::Duration>("max-age").copied();
+            if max_bytes.is_none() && max_age.is_none() {
+                eprintln!("error: say what to prune with --max-size SIZE and/or --max-age AGE");
+                return EXIT_USAGE;
+            }
+            store.prune(max_bytes, max_age).map(|r| print!("{r}"))
+        }
+        _ => Ok(()),
+    };
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILED
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! What a run is asked to do: the flags of a pipeline run, and the exit codes it ends with.
+
+use std::path::PathBuf;
+
+/// Exit code: every step succeeded or was cached.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a step failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the command line or the configuration is wrong.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: interrupted by Ctrl-C or SIGTERM.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// How the run shows progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A live view on a terminal, plain lines otherwise or when `CI` is set.
+    Auto,
+    /// The live terminal view.
+    Tty,
+    /// Plain `[step]`-prefixed lines.
+    Plain,
+    /// JSON lines on standard output.
+    Json,
+}
+
+/// The flags of a pipeline run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `--plan`: show what would run and why, run nothing.
+    pub plan: bool,
+    /// `--no-cache [STEP..]`: `Some(empty)` forces every step, `Some(steps)` those.
+    pub no_cache: Option<Vec<String>>,
+    /// `-j N`: at most this many steps at once.
+    pub jobs: usize,
+    /// `--keep-going`: finish independent branches after a failure.
+    pub keep_going: bool,
+    /// `--progress`.
+    pub progress: Progress,
+    /// `--trace FILE`: write a Chrome Trace Event timeline.
+    pub trace: Option<PathBuf>,
+    /// `--out DIR`: export the pipeline's final outputs there.
+    pub out: Option<PathBuf>,
+}

@@ -1,0 +1,114 @@
+//! What every step of one run shares: the backend, the store, the event sink, the
+//! cancellation token, the containers that are up, resolved images and host folder views.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{Backend, ImageId, Progress};
+use crate::cache::Store;
+use crate::error::Result;
+use crate::input::{HostViews, ViewMode};
+use crate::report::EventSink;
+use crate::step::live::ContainerRegistry;
+
+/// What every step of one run shares.
+pub struct RunContext {
+    /// The run's id, put on every container's `tanto.run` label.
+    pub run_id: String,
+    /// Where containers run.
+    pub backend: Arc<dyn Backend>,
+    /// The content-addressed store that step outputs go into.
+    pub store: Arc<Store>,
+    /// Where events go.
+    pub events: EventSink,
+    /// Cancelled on Ctrl-C, SIGTERM, or fail-fast.
+    pub cancel: CancellationToken,
+    /// The containers of the run that are up.
+    pub containers: ContainerRegistry,
+    /// Image references resolved so far: a run uses one id per reference throughout, the one
+    /// its cache keys recorded.
+    images: tokio::sync::Mutex<HashMap<String, ImageId>>,
+    /// Image references that run as another image: `from → to`.
+    aliases: HashMap<String, String>,
+    /// The views of the run's host folders: what each leaves out, and its linked view.
+    pub views: Arc<HostViews>,
+}
+
+impl RunContext {
+    /// The context of run `run_id`, with a fresh cancellation token and no container up.
+    pub fn new(
+        run_id: impl Into<String>,
+        backend: Arc<dyn Backend>,
+        store: Arc<Store>,
+        events: EventSink,
+    ) -> Self {
+        let store_for_views = Arc::clone(&store);
+        Self {
+            run_id: run_id.into(),
+            backend,
+            store,
+            events,
+            cancel: CancellationToken::new(),
+            containers: ContainerRegistry::new(),
+            images: tokio::sync::Mutex::new(HashMap::new()),
+            aliases: HashMap::new(),
+            views: Arc::new(HostViews::new(store_for_views, ViewMode::default())),
+        }
+    }
+
+    /// Shows containers what host `Dir`s leave out as `mode` says.
+    pub fn with_view_mode(mut self, mode: ViewMode) -> Self {
+        self.views = Arc::new(HostViews::new(Arc::clone(&self.store), mode));
+        self
+    }
+
+    /// Runs image `from` as image `to` wherever a step names it (a mirror, or an image made
+    /// offline). Both the cache keys and the containers use `to`'s id.
+    pub fn with_image_aliases(
+        mut self,
+        aliases: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        self.aliases.extend(aliases);
+        self
+    }
+
+    /// The id of image `reference`, pulled if missing; the same id for the whole run. Call it
+    /// before computing a step's key.
+    pub async fn resolve_image(&self, reference: &str, progress: Progress<'_>) -> Result<ImageId> {
+        let reference = self
+            .aliases
+            .get(reference)
+            .map_or(reference, String::as_str);
+        let mut images = self.images.lock().await;
+        if let Some(id) = images.get(reference) {
+            return Ok(id.clone());
+        }
+        let id = self.backend.resolve_image(reference, progress).await?;
+        images.insert(reference.to_owned(), id.clone());
+        Ok(id)
+    }
+
+    /// Removes every container of this run (the registered ones, then any other that carries
+    /// the run's label) and the linked views of its host folders. Returns how many containers
+    /// were removed. The safety net at the end of a run and on Ctrl-C.
+    pub async fn remove_run(&self) -> Result<usize> {
+        self.views.remove_all();
+        let registered = self.containers.remove_all(self.backend.as_ref()).await;
+        // Catches containers whose creation was interrupted before they were registered.
+        let unregistered = self.backend.remove_run(&self.run_id).await?;
+        Ok(registered? + unregistered)
+    }
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext")
+            .field("run_id", &self.run_id)
+            .field("backend", &self.backend)
+            .field("store", &self.store)
+            .field("containers", &self.containers)
+            .finish_non_exhaustive()
+    }
+}
