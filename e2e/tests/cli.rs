@@ -52,6 +52,7 @@ fn fail_fast_cancels_the_rest_exits_1_and_leaves_no_containers() {
         error.contains("exit 3") && error.contains("code 3"),
         "{error}"
     );
+    assert_eq!(failed[0]["kind"], "command_failed", "the failure keeps its kind");
     assert!(
         error.contains("something broke"),
         "the stderr tail is in the error: {error}"
@@ -102,6 +103,7 @@ fn schema(kind: &str) -> &'static [Field] {
             ("step", STR),
             ("duration_ms", INT),
             ("error", STR),
+            ("kind", STR),
             ("log_path", STR_OR_NULL),
         ],
         "step_skipped" => &[("step", STR), ("reason", STR)],
