@@ -52,7 +52,10 @@ fn fail_fast_cancels_the_rest_exits_1_and_leaves_no_containers() {
         error.contains("exit 3") && error.contains("code 3"),
         "{error}"
     );
-    assert_eq!(failed[0]["kind"], "command_failed", "the failure keeps its kind");
+    assert_eq!(
+        failed[0]["kind"], "command_failed",
+        "the failure keeps its kind"
+    );
     assert!(
         error.contains("something broke"),
         "the stderr tail is in the error: {error}"

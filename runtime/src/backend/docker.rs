@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, HostConfig, MountType};
 use bollard::query_parameters::{
     CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
@@ -17,9 +15,12 @@ use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use crate::backend::process::{host_name, pid_alive};
+use crate::backend::request::{
+    create_body, docker_error, image_id, server_message, split_reference, status,
+};
 use crate::backend::{
-    Backend, ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, MountSource,
-    Progress, StartedExec, Stream, TarStream,
+    Backend, ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, Progress,
+    StartedExec, Stream, TarStream,
 };
 use crate::error::{Error, Result};
 
@@ -34,7 +35,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A keep-alive that every image with a `sleep` has (busybox, Debian, Alpine…); the container
 /// is removed with SIGKILL, so PID 1 needs no signal handling.
-const KEEP_ALIVE: [&str; 2] = ["sleep", "2147483647"];
+pub(super) const KEEP_ALIVE: [&str; 2] = ["sleep", "2147483647"];
 
 /// A Docker (or Podman) daemon, reached through its API socket.
 ///
@@ -413,131 +414,5 @@ impl DockerBackend {
             .into_iter()
             .filter_map(|c| Some((c.id?, c.labels.unwrap_or_default())))
             .collect())
-    }
-}
-
-fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
-    let mounts = spec
-        .mounts
-        .iter()
-        .map(|m| match &m.source {
-            MountSource::Bind { host, read_only } => bollard::models::Mount {
-                target: Some(m.target.clone()),
-                source: Some(host.to_string_lossy().into_owned()),
-                typ: Some(MountType::BIND),
-                read_only: Some(*read_only),
-                ..Default::default()
-            },
-            MountSource::Volume { name } => bollard::models::Mount {
-                target: Some(m.target.clone()),
-                source: Some(name.clone()),
-                typ: Some(MountType::VOLUME),
-                read_only: Some(false),
-                ..Default::default()
-            },
-            MountSource::EmptyDir => bollard::models::Mount {
-                target: Some(m.target.clone()),
-                typ: Some(MountType::TMPFS),
-                read_only: Some(true),
-                ..Default::default()
-            },
-        })
-        .collect();
-    let host_config = HostConfig {
-        mounts: Some(mounts),
-        memory: spec.memory.and_then(|m| i64::try_from(m).ok()),
-        nano_cpus: spec.millicpus.map(|m| i64::from(m) * 1_000_000),
-        network_mode: (!spec.network).then(|| "none".to_owned()),
-        ..Default::default()
-    };
-    ContainerCreateBody {
-        image: Some(spec.image.as_str().to_owned()),
-        entrypoint: Some(vec![KEEP_ALIVE[0].to_owned()]),
-        cmd: Some(vec![KEEP_ALIVE[1].to_owned()]),
-        labels: Some(spec.labels.iter().cloned().collect()),
-        network_disabled: (!spec.network).then_some(true),
-        host_config: Some(host_config),
-        ..Default::default()
-    }
-}
-
-/// Splits `name[:tag]` or `name@digest` for a pull; a reference without either gets `latest`
-/// (an empty tag would pull every tag).
-fn split_reference(reference: &str) -> (&str, Option<&str>) {
-    if reference.contains('@') {
-        return (reference, None);
-    }
-    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[last_slash..].rfind(':') {
-        Some(i) => (
-            &reference[..last_slash + i],
-            Some(&reference[last_slash + i + 1..]),
-        ),
-        None => (reference, Some("latest")),
-    }
-}
-
-fn image_id(reference: &str, id: Option<String>) -> Result<ImageId> {
-    id.map(ImageId::new)
-        .ok_or_else(|| Error::Docker(format!("image {reference} has no id")))
-}
-
-fn status(e: &BollardError) -> Option<u16> {
-    match e {
-        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
-        _ => None,
-    }
-}
-
-/// The daemon's own words when it sent some, bollard's description otherwise.
-fn server_message(e: &BollardError) -> String {
-    match e {
-        BollardError::DockerResponseServerError { message, .. } => message.trim().to_owned(),
-        BollardError::DockerStreamError { error } => error.trim().to_owned(),
-        other => other.to_string(),
-    }
-}
-
-fn docker_error(doing: &str, e: &BollardError) -> Error {
-    Error::Docker(format!("{doing}: {}", server_message(e)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_split_into_name_and_tag() {
-        assert_eq!(split_reference("busybox"), ("busybox", Some("latest")));
-        assert_eq!(
-            split_reference("tanto-test/rust:1.95"),
-            ("tanto-test/rust", Some("1.95"))
-        );
-        assert_eq!(
-            split_reference("localhost:5000/x/y"),
-            ("localhost:5000/x/y", Some("latest"))
-        );
-        assert_eq!(
-            split_reference("localhost:5000/y:v2"),
-            ("localhost:5000/y", Some("v2"))
-        );
-        assert_eq!(split_reference("a@sha256:00"), ("a@sha256:00", None));
-    }
-
-    #[test]
-    fn network_off_means_no_network() {
-        let spec = ContainerSpec {
-            image: ImageId::new("sha256:0"),
-            labels: vec![("tanto.run".into(), "r".into())],
-            mounts: vec![],
-            network: false,
-            memory: Some(256 << 20),
-            millicpus: Some(1500),
-        };
-        let body = create_body(&spec);
-        let host = body.host_config.unwrap();
-        assert_eq!(host.network_mode.as_deref(), Some("none"));
-        assert_eq!(host.nano_cpus, Some(1_500_000_000));
-        assert_eq!(host.memory, Some(256 << 20));
     }
 }

@@ -9,6 +9,7 @@
 pub(crate) mod archive;
 mod docker;
 mod process;
+mod request;
 
 use std::fmt;
 use std::path::PathBuf;

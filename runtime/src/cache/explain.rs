@@ -193,6 +193,7 @@ impl fmt::Display for Reason {
 /// assert_eq!(reasons[0].to_string(), "setting `user` changed from (none) to 1000");
 /// assert_eq!(explain(None, &new, &Trees::new()), [Reason::FirstRun]);
 /// ```
+// Long, but flat: one comparison per component of the key, in the order `--plan` lists them.
 pub fn explain(old: Option<&KeyRecord>, new: &KeyRecord, trees: &dyn TreeSource) -> Vec<Reason> {
     let Some(old) = old else {
         return vec![Reason::FirstRun];

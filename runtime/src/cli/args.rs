@@ -53,6 +53,7 @@ fn command(cli: &Cli) -> Command {
     cmd
 }
 
+// Long, but declarative: one clap `Arg` per run flag, in the order `--help` shows them.
 fn pipeline_command(entry: &Entry) -> Command {
     let doc = entry.info.doc.trim();
     let about = doc.lines().next().unwrap_or_default().to_owned();

@@ -172,6 +172,7 @@ impl Scheduler {
 
     /// Runs `plan` with `runner`, returning when every node has finished, failed or been
     /// skipped.
+    // Long, but one event loop: its state (ready queue, pending counts, outcomes) is local to it.
     pub async fn run(&self, plan: &Plan, runner: Arc<dyn NodeRunner>) -> RunSummary {
         let started = Instant::now();
         let graph = dependency_graph(plan);
@@ -321,6 +322,7 @@ impl Scheduler {
         }
     }
 
+    // Long, but one task body: what a step's task does from its slot to its finish event.
     fn spawn_ready(
         &self,
         plan: &Plan,

@@ -28,6 +28,7 @@ const MAX_MASKS: usize = 100;
 impl Container {
     /// Creates and starts the step's container from `image` with the declared mounts, and
     /// registers it with the run.
+    // Long, but one match: each kind of declared mount becomes the daemon's mounts in one arm.
     pub(super) async fn create(&self, image: &str) -> Result<Live> {
         let run = self.ctx.run();
         let backend = &run.backend;

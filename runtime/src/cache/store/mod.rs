@@ -3,6 +3,7 @@
 
 mod action;
 mod maintain;
+mod reports;
 
 use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
@@ -12,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 pub use action::{ActionResult, OutputRecord};
-pub use maintain::{PruneOptions, PruneReport, StoreStats, VerifyReport};
+pub use reports::{PruneOptions, PruneReport, StoreStats, VerifyReport};
 
 use crate::artifact::{Dir, DirSelect, File};
 use crate::cache::hash::{HashedDir, hash_dir_with, hash_file_contents};

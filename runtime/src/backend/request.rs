@@ -1,0 +1,135 @@
+//! The Engine API's side of the Docker backend: request bodies made from our specs, image
+//! references split for a pull, and the daemon's errors turned into ours.
+
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerCreateBody, HostConfig, MountType};
+
+use crate::backend::docker::KEEP_ALIVE;
+use crate::backend::{ContainerSpec, ImageId, MountSource};
+use crate::error::{Error, Result};
+
+pub(super) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let mounts = spec
+        .mounts
+        .iter()
+        .map(|m| match &m.source {
+            MountSource::Bind { host, read_only } => bollard::models::Mount {
+                target: Some(m.target.clone()),
+                source: Some(host.to_string_lossy().into_owned()),
+                typ: Some(MountType::BIND),
+                read_only: Some(*read_only),
+                ..Default::default()
+            },
+            MountSource::Volume { name } => bollard::models::Mount {
+                target: Some(m.target.clone()),
+                source: Some(name.clone()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(false),
+                ..Default::default()
+            },
+            MountSource::EmptyDir => bollard::models::Mount {
+                target: Some(m.target.clone()),
+                typ: Some(MountType::TMPFS),
+                read_only: Some(true),
+                ..Default::default()
+            },
+        })
+        .collect();
+    let host_config = HostConfig {
+        mounts: Some(mounts),
+        memory: spec.memory.and_then(|m| i64::try_from(m).ok()),
+        nano_cpus: spec.millicpus.map(|m| i64::from(m) * 1_000_000),
+        network_mode: (!spec.network).then(|| "none".to_owned()),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(spec.image.as_str().to_owned()),
+        entrypoint: Some(vec![KEEP_ALIVE[0].to_owned()]),
+        cmd: Some(vec![KEEP_ALIVE[1].to_owned()]),
+        labels: Some(spec.labels.iter().cloned().collect()),
+        network_disabled: (!spec.network).then_some(true),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+/// Splits `name[:tag]` or `name@digest` for a pull; a reference without either gets `latest`
+/// (an empty tag would pull every tag).
+pub(super) fn split_reference(reference: &str) -> (&str, Option<&str>) {
+    if reference.contains('@') {
+        return (reference, None);
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => (
+            &reference[..last_slash + i],
+            Some(&reference[last_slash + i + 1..]),
+        ),
+        None => (reference, Some("latest")),
+    }
+}
+
+pub(super) fn image_id(reference: &str, id: Option<String>) -> Result<ImageId> {
+    id.map(ImageId::new)
+        .ok_or_else(|| Error::Docker(format!("image {reference} has no id")))
+}
+
+pub(super) fn status(e: &BollardError) -> Option<u16> {
+    match e {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// The daemon's own words when it sent some, bollard's description otherwise.
+pub(super) fn server_message(e: &BollardError) -> String {
+    match e {
+        BollardError::DockerResponseServerError { message, .. } => message.trim().to_owned(),
+        BollardError::DockerStreamError { error } => error.trim().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+pub(super) fn docker_error(doing: &str, e: &BollardError) -> Error {
+    Error::Docker(format!("{doing}: {}", server_message(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_into_name_and_tag() {
+        assert_eq!(split_reference("busybox"), ("busybox", Some("latest")));
+        assert_eq!(
+            split_reference("tanto-test/rust:1.95"),
+            ("tanto-test/rust", Some("1.95"))
+        );
+        assert_eq!(
+            split_reference("localhost:5000/x/y"),
+            ("localhost:5000/x/y", Some("latest"))
+        );
+        assert_eq!(
+            split_reference("localhost:5000/y:v2"),
+            ("localhost:5000/y", Some("v2"))
+        );
+        assert_eq!(split_reference("a@sha256:00"), ("a@sha256:00", None));
+    }
+
+    #[test]
+    fn network_off_means_no_network() {
+        let spec = ContainerSpec {
+            image: ImageId::new("sha256:0"),
+            labels: vec![("tanto.run".into(), "r".into())],
+            mounts: vec![],
+            network: false,
+            memory: Some(256 << 20),
+            millicpus: Some(1500),
+        };
+        let body = create_body(&spec);
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.nano_cpus, Some(1_500_000_000));
+        assert_eq!(host.memory, Some(256 << 20));
+    }
+}

@@ -1,0 +1,116 @@
+//! What the store's maintenance reports: its size, what a prune did, what verification found.
+
+use std::time::Duration;
+
+/// How much the store holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Action records (cached step results).
+    pub entries: u64,
+    /// File blobs.
+    pub blobs: u64,
+    /// Tree objects.
+    pub trees: u64,
+    /// Materialized read-only folders (hardlinks; they add no blob bytes).
+    pub checkouts: u64,
+    /// Bytes of blobs, trees and records.
+    pub bytes: u64,
+}
+
+/// What [`Store::prune_with`] may remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneOptions {
+    /// Drop least recently used results until the store holds at most this many bytes.
+    pub max_bytes: Option<u64>,
+    /// Drop results not used for this long.
+    pub max_age: Option<Duration>,
+    /// Spare unreferenced objects changed this recently (a running step may be about to
+    /// record a result that uses them).
+    pub grace: Duration,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        Self {
+            max_bytes: None,
+            max_age: None,
+            grace: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// What a prune removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Action records removed.
+    pub records: u64,
+    /// Blobs removed.
+    pub blobs: u64,
+    /// Trees removed.
+    pub trees: u64,
+    /// Checkouts removed.
+    pub checkouts: u64,
+    /// Bytes of blobs, trees and records freed.
+    pub bytes_freed: u64,
+}
+
+/// What [`Store::verify`] checked and the damage it found (and removed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Blobs re-hashed.
+    pub blobs: u64,
+    /// Trees re-hashed.
+    pub trees: u64,
+    /// Action records and last keys checked.
+    pub records: u64,
+    /// Checkouts re-hashed.
+    pub checkouts: u64,
+    /// One line per damaged entry, which has been removed.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether nothing was damaged.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl std::fmt::Display for StoreStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "cached results  {}", self.entries)?;
+        writeln!(f, "blobs           {}", self.blobs)?;
+        writeln!(f, "trees           {}", self.trees)?;
+        writeln!(f, "checkouts       {}", self.checkouts)?;
+        writeln!(f, "size            {}", human_bytes(self.bytes))
+    }
+}
+
+impl std::fmt::Display for PruneReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "removed {} cached results, {} blobs, {} trees, {} checkouts; freed {}",
+            self.records,
+            self.blobs,
+            self.trees,
+            self.checkouts,
+            human_bytes(self.bytes_freed)
+        )
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
