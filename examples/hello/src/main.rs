@@ -77,3 +77,30 @@ pub fn ci(src: Dir) -> Dir {
 fn main() -> ExitCode {
     tanto::cli().pipeline(ci).run()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step is an ordinary async fn: called directly, with a standalone context, it runs in
+    /// a real container.
+    #[tokio::test]
+    async fn list_files_lists_a_folder_called_directly() -> Result<()> {
+        let folder = tempfile::tempdir()?;
+        std::fs::create_dir(folder.path().join("src"))?;
+        std::fs::write(folder.path().join("src/lib.rs"), "pub fn f() {}\n")?;
+        std::fs::write(folder.path().join("README"), "hello\n")?;
+        std::fs::write(folder.path().join(".gitignore"), "*.log\n")?;
+        std::fs::write(folder.path().join("debug.log"), "ignored\n")?;
+
+        let ctx = Ctx::standalone::<list_files>().await?;
+        let src = ctx.host_dir(folder.path())?;
+        let files = list_files(&ctx, src).await?;
+        ctx.close().await?;
+        assert_eq!(
+            files.read_to_string()?,
+            "./.gitignore\n./README\n./src/lib.rs\n"
+        );
+        Ok(())
+    }
+}

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Digest;
 use crate::artifact::Artifact;
+use crate::digest::Digest;
 use crate::graph::StepInfo;
 
 /// The version of the key format and of everything the key covers; bump it to invalidate

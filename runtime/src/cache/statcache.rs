@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::Digest;
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8] = b"tanto-statcache-2\n";

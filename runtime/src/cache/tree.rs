@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Digest;
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 
 /// The first bytes of every encoded tree: format name and version.

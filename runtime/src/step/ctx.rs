@@ -1,14 +1,18 @@
 //! The step context: what a step body uses to start containers and report progress.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::Stream;
-use crate::error::Result;
-use crate::graph::StepInfo;
-use crate::report::Event;
+use crate::artifact::{Dir, DirSelect};
+use crate::backend::{DockerBackend, Stream};
+use crate::cache::Store;
+use crate::error::{Error, Result};
+use crate::graph::{Step, StepInfo};
+use crate::input::host_dir;
+use crate::report::{Event, EventSink};
 use crate::step::container::Container;
 use crate::step::live::{Gone, Slot, StepContainer};
 use crate::step::run::RunContext;
@@ -45,6 +49,54 @@ impl Ctx {
             started: Instant::now(),
             container,
         }
+    }
+
+    /// A context for calling step `S` directly, outside a pipeline: in a unit test of the step,
+    /// against the Docker daemon at `DOCKER_HOST` (or the local socket). Its outputs go to a
+    /// temporary store that lives as long as the context and its clones; call
+    /// [`close`](Self::close) when done, to remove the step's container at once.
+    ///
+    /// ```no_run
+    /// use tanto::prelude::*;
+    ///
+    /// /// Counts the files of a folder.
+    /// #[step(image = "tanto-test/busybox:latest", network = false)]
+    /// async fn count(ctx: &Ctx, src: Dir) -> Result<u64> {
+    ///     let out = ctx.container().with_mounted_dir("/src", &src).sh("find /src -type f | wc -l").await?;
+    ///     Ok(out.stdout.trim().parse()?)
+    /// }
+    ///
+    /// # async fn test() -> Result<()> {
+    /// let ctx = Ctx::standalone::<count>().await?;
+    /// let src = ctx.host_dir("tests/fixtures/project")?;
+    /// assert_eq!(count(&ctx, src).await?, 3);
+    /// ctx.close().await
+    /// # }
+    /// ```
+    pub async fn standalone<S: Step>() -> Result<Self> {
+        let store = tempfile::Builder::new()
+            .prefix("tanto-standalone-")
+            .tempdir()
+            .map_err(|e| Error::io("create a temporary store", e))?;
+        let backend = DockerBackend::connect().await?;
+        let run = RunContext::new(
+            format!("standalone-{}", std::process::id()),
+            Arc::new(backend),
+            Arc::new(Store::open(store.path())?),
+            EventSink::discard(),
+        )
+        .keeping(store);
+        Ok(Self::new(Arc::new(run), S::INFO, S::INFO.name))
+    }
+
+    /// The host folder `path` as a `Dir` input, as a pipeline's `--src` would bind it
+    /// (`.gitignore` honoured, `.git` left out), hashed into this context's store. Blocking.
+    pub fn host_dir(&self, path: impl AsRef<Path>) -> Result<Dir> {
+        let given = path.as_ref();
+        let path = given
+            .canonicalize()
+            .map_err(|e| Error::io(format!("open {}", given.display()), e))?;
+        host_dir(&self.run.store, path, DirSelect::DEFAULT)
     }
 
     /// A builder for this step's container, from the step's image and settings.

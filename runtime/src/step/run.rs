@@ -34,6 +34,8 @@ pub struct RunContext {
     aliases: HashMap<String, String>,
     /// The views of the run's host folders: what each leaves out, and its linked view.
     pub views: Arc<HostViews>,
+    /// A folder removed with the context: the temporary store of a standalone context.
+    scratch: Option<tempfile::TempDir>,
 }
 
 impl RunContext {
@@ -55,7 +57,14 @@ impl RunContext {
             images: tokio::sync::Mutex::new(HashMap::new()),
             aliases: HashMap::new(),
             views: Arc::new(HostViews::new(store_for_views, ViewMode::default())),
+            scratch: None,
         }
+    }
+
+    /// Removes `folder` when the context goes.
+    pub(crate) fn keeping(mut self, folder: tempfile::TempDir) -> Self {
+        self.scratch = Some(folder);
+        self
     }
 
     /// Shows containers what host `Dir`s leave out as `mode` says.

@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, discard, touch};
-use crate::Digest;
 use crate::artifact::Artifact;
 use crate::cache::key::{ArtifactKind, KeyRecord};
 use crate::cache::tree::EntryKind;
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 
 /// One output of a step as recorded in the action cache.

@@ -15,13 +15,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::action::read_sealed;
 use super::reports::{PruneOptions, PruneReport, StoreStats, VerifyReport};
 use super::{Store, remove_tree};
-use crate::Digest;
 use crate::artifact::DirSelect;
 use crate::cache::hash::{hash_dir_with, hash_file_contents};
 use crate::cache::key::{ArtifactKind, KeyRecord};
 use crate::cache::statcache::StatCache;
 use crate::cache::store::ActionResult;
 use crate::cache::tree::{EntryKind, Tree};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 
 /// One file found in a sharded object folder.
