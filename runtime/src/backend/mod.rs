@@ -147,7 +147,7 @@ pub type TarStream = BoxStream<'static, std::io::Result<Bytes>>;
 /// Called with each line of progress of a long operation, such as an image pull.
 pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
-/// A container engine: the primitives that [`Container`] builds steps from.
+/// A container engine: the primitives that [`Container`](crate::Container) builds steps from.
 ///
 /// Object safe, so a run holds an `Arc<dyn Backend>`; [`DockerBackend`] talks to Docker or to
 /// Podman's Docker-compatible socket.

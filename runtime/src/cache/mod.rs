@@ -5,7 +5,7 @@
 //! - [`KeyRecord`] is the structured record of everything a step's result depends on; its
 //!   [`digest`](KeyRecord::digest) is the step's key.
 //! - [`Store`] keeps blobs, trees, read-only checkouts and the action cache on local disk.
-//! - [`explain`] turns two key records into [`Reason`]s, down to the file paths that changed.
+//! - [`explain()`] turns two key records into [`Reason`]s, down to the file paths that changed.
 
 mod copy;
 mod explain;

@@ -1,5 +1,5 @@
 //! Binds a pipeline's parameters to what the command line gave: a host folder is
-//! canonicalized, checked and hashed with its [`DirSelect`](crate::artifact::DirSelect) here,
+//! canonicalized, checked and hashed with its `DirSelect` here,
 //! once, and every error names the flag.
 
 use std::ffi::{OsStr, OsString};

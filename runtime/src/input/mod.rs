@@ -1,5 +1,5 @@
 //! Host folders and files as pipeline inputs, the one home of what a `Dir` input takes from
-//! the host: [`bind`] canonicalizes, checks and hashes each flag's value once (with the
+//! the host: [`bind()`] canonicalizes, checks and hashes each flag's value once (with the
 //! parameter's [`DirSelect`](crate::artifact::DirSelect)), and [`HostViews`] show a container
 //! exactly the entries that the digest covers.
 

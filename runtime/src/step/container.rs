@@ -159,7 +159,7 @@ impl Container {
     /// view* is mounted instead: a folder in the store holding a hard link to each selected
     /// file, made once per run, so nothing is copied. Where hard links cannot reach (the
     /// folder and the store on different file systems), or with
-    /// [`DirViews::Masks`](crate::DirViews::Masks) (`TANTO_DIR_VIEW=masks`), each left-out
+    /// `ViewMode::Masks` (`TANTO_DIR_VIEW=masks`), each left-out
     /// entry is masked in the bind mount by an empty read-only folder or file (its name stays,
     /// its content is gone); and where that would take more than 100 masks, or a symlink or
     /// special file must be left out, the selected entries are uploaded instead.

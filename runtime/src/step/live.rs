@@ -164,7 +164,7 @@ impl Drop for StepContainer {
     }
 }
 
-/// What a step's container is, seen from its [`Ctx`].
+/// What a step's container is, seen from its `Ctx`.
 pub(crate) enum Slot {
     /// Not created yet.
     Empty,

@@ -17,7 +17,7 @@ pub struct StoreStats {
     pub bytes: u64,
 }
 
-/// What [`Store::prune_with`] may remove.
+/// What [`Store::prune_with`](super::Store::prune_with) may remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PruneOptions {
     /// Drop least recently used results until the store holds at most this many bytes.
@@ -54,7 +54,7 @@ pub struct PruneReport {
     pub bytes_freed: u64,
 }
 
-/// What [`Store::verify`] checked and the damage it found (and removed).
+/// What [`Store::verify`](super::Store::verify) checked and the damage it found (and removed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Blobs re-hashed.
