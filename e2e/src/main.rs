@@ -26,7 +26,8 @@ pub async fn broken(ctx: &Ctx, after: u32) -> Result<()> {
     Ok(())
 }
 
-/// Six one-second steps with no edges between them.
+/// Six calls of one one-second step with the same input: one key, so one container runs and
+/// the other five share its run.
 #[pipeline]
 pub fn wide() {
     nap(1);
@@ -35,6 +36,26 @@ pub fn wide() {
     nap(1);
     nap(1);
     nap(1);
+}
+
+/// Sleeps a second in a container; `n` only makes each call's key its own.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn nap_as(ctx: &Ctx, n: u32) -> Result<()> {
+    ctx.container().exec(["sleep", "1"]).await?;
+    let _ = n;
+    Ok(())
+}
+
+/// Six one-second steps with six keys and no edges between them: `-j` alone limits how many
+/// run at once.
+#[pipeline]
+pub fn spread() {
+    nap_as(1);
+    nap_as(2);
+    nap_as(3);
+    nap_as(4);
+    nap_as(5);
+    nap_as(6);
 }
 
 /// A step that fails after a second, beside two that take ten.
@@ -125,15 +146,45 @@ pub fn slow(src: Dir) -> String {
     slow_count(src)
 }
 
+/// Exits 3 without printing anything.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn mute(ctx: &Ctx) -> Result<()> {
+    ctx.container().sh("exit 3").await?;
+    Ok(())
+}
+
+/// One step that fails silently.
+#[pipeline]
+pub fn silent() {
+    mute();
+}
+
+/// Runs in an image that no machine has and no registry serves.
+#[step(image = "tanto-test/missing:none", network = false)]
+pub async fn nowhere(ctx: &Ctx) -> Result<()> {
+    ctx.container().exec(["true"]).await?;
+    Ok(())
+}
+
+/// A quick step beside one whose image is missing: neither may start.
+#[pipeline]
+pub fn no_image() {
+    mute();
+    nowhere();
+}
+
 fn main() -> ExitCode {
     tanto::cli()
         .pipeline(wide)
+        .pipeline(spread)
         .pipeline(failing)
         .pipeline(sleepy)
         .pipeline(cutoff)
         .pipeline(selected)
         .pipeline(bad_glob)
         .pipeline(slow)
+        .pipeline(silent)
+        .pipeline(no_image)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

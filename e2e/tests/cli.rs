@@ -15,10 +15,15 @@ use support::*;
 use support::events as events_of;
 
 #[test]
-fn steps_overlap_up_to_jobs_and_never_more() {
+fn containers_run_up_to_jobs_at_once_and_never_more() {
     for jobs in ["2", "3"] {
         let cache = tempfile::tempdir().unwrap();
-        let out = output(fixture(cache.path()).args(["wide", "-j", jobs, "--progress", "json"]));
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        // Six steps with six keys: six containers, `-j` of them at a time.
+        let out = output(fixture(cache.path()).args(["spread", "-j", jobs, "--progress", "json"]));
         assert!(
             out.status.success(),
             "{}",
@@ -27,8 +32,14 @@ fn steps_overlap_up_to_jobs_and_never_more() {
         let events = events(&out.stdout);
         assert_eq!(of_kind(&events, "step_finished").len(), 6);
         let want: usize = jobs.parse().unwrap();
-        assert_eq!(peak_overlap(&events), want, "with -j {jobs}");
-        assert_eq!(containers_of_run(&run_id(&events)), 0);
+        assert_eq!(peak_overlap(&events), want, "events, with -j {jobs}");
+        let run = run_id(&events);
+        assert_eq!(
+            peak_containers(&run, since),
+            want,
+            "the daemon, with -j {jobs}"
+        );
+        assert_eq!(containers_of_run(&run), 0);
     }
 }
 
@@ -98,7 +109,8 @@ fn schema(kind: &str) -> &'static [Field] {
     const STR_OR_NULL: fn(&Value) -> bool = |v| v.is_string() || v.is_null();
     match kind {
         "run_started" => &[("run_id", STR), ("pipeline", STR), ("steps", INT)],
-        "step_started" => &[("step", STR), ("reason", STR)],
+        "step_started" => &[("step", STR), ("reason", STR), ("shared_with", STR_OR_NULL)],
+        "step_note" => &[("step", STR), ("message", STR)],
         "step_log" => &[("step", STR), ("stream", STR), ("line", STR)],
         "step_cached" => &[("step", STR)],
         "step_finished" => &[("step", STR), ("duration_ms", INT)],
@@ -112,6 +124,7 @@ fn schema(kind: &str) -> &'static [Field] {
         "step_skipped" => &[("step", STR), ("reason", STR)],
         "run_finished" => &[
             ("ran", INT),
+            ("shared", INT),
             ("cached", INT),
             ("failed", INT),
             ("skipped", INT),
@@ -161,8 +174,10 @@ fn plain_output_has_no_escape_codes() {
         !stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'),
         "{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("[broken] something broke"), "{stdout}");
-    assert!(stdout.contains("[nap] done in"), "{stdout}");
+    // Progress is for people: it goes to stderr, and stdout carries only outputs (none here).
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("[broken] something broke"), "{stderr}");
+    assert!(stderr.contains("[nap] done in"), "{stderr}");
     assert!(
         stderr.contains("STEP") && stderr.contains("FAILED"),
         "the summary table: {stderr}"
@@ -187,12 +202,12 @@ fn github_actions_gets_groups_and_an_error_line() {
             .args(["failing", "--keep-going", "--progress", "plain"])
             .env("GITHUB_ACTIONS", "true"),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("::group::broken (failed after"), "{stdout}");
-    assert!(stdout.contains("::endgroup::"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("::group::broken (failed after"), "{stderr}");
+    assert!(stderr.contains("::endgroup::"), "{stderr}");
     assert!(
-        stdout.contains("::error title=step broken failed::"),
-        "{stdout}"
+        stderr.contains("::error title=step broken failed::"),
+        "{stderr}"
     );
 }
 
@@ -365,8 +380,9 @@ fn a_source_edited_during_a_step_is_not_cached_under_the_old_key() {
         events.push(event);
     }
     assert!(child.wait().unwrap().success());
-    let warned = of_kind(&events, "step_log").iter().any(|e| {
-        e["line"]
+    // tanto's own word, apart from the step's output.
+    let warned = of_kind(&events, "step_note").iter().any(|e| {
+        e["message"]
             .as_str()
             .unwrap_or_default()
             .contains("changed while")
@@ -430,15 +446,25 @@ fn identical_steps_in_flight_run_once() {
     assert!(out.status.success());
     let events = events_of(&out.stdout);
     assert_eq!(of_kind(&events, "step_finished").len(), 6);
-    let reasons: Vec<_> = of_kind(&events, "step_started")
-        .iter()
-        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(
-        reasons.iter().filter(|r| r.contains("runs once")).count(),
-        5,
-        "{reasons:?}"
+    let started = of_kind(&events, "step_started");
+    let (shared, own): (Vec<&&Value>, Vec<&&Value>) =
+        started.iter().partition(|e| e["shared_with"].is_string());
+    assert_eq!((shared.len(), own.len()), (5, 1), "{events:?}");
+    assert!(
+        shared.iter().all(|e| e["shared_with"] == own[0]["step"]),
+        "each shares the one run: {events:?}"
     );
+    let finished = of_kind(&events, "run_finished");
+    assert_eq!(finished[0]["ran"], 1);
+    assert_eq!(finished[0]["shared"], 5);
+    // People see the same count.
+    let out = output(fixture(cache.path()).args(["wide", "--no-cache", "--progress", "plain"]));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("tanto: 1 ran, 5 shared, 0 cached, 0 failed"),
+        "{text}"
+    );
+    assert!(text.contains("shares the run of `nap"), "{text}");
     let until = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -39,6 +39,18 @@ pub enum Error {
         /// What failed.
         cause: String,
     },
+    /// The daemon went away in the middle of a run: it stopped, crashed or restarted.
+    #[error(
+        "the Docker daemon at {endpoint} went away while tanto was trying to {doing} ({cause}); start it again and re-run (nothing was cached as a failure)"
+    )]
+    DaemonLost {
+        /// Where the daemon was.
+        endpoint: String,
+        /// What tanto was asking it to do.
+        doing: String,
+        /// What the connection said.
+        cause: String,
+    },
     /// The daemon answered with an error.
     #[error("docker: {0}")]
     Docker(String),
@@ -109,7 +121,7 @@ pub enum Error {
 
 fn format_tail(tail: &str) -> String {
     if tail.trim().is_empty() {
-        String::new()
+        " and printed nothing".to_owned()
     } else {
         format!("; the last lines it printed:\n{}", tail.trim_end())
     }
@@ -134,6 +146,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::DaemonUnreachable { .. } => "daemon_unreachable",
+            Error::DaemonLost { .. } => "daemon_lost",
             Error::Docker(_) => "docker",
             Error::ImageUnavailable { .. } => "image_unavailable",
             Error::CommandFailed { .. } => "command_failed",

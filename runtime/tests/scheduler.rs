@@ -16,7 +16,7 @@ use tanto::__internal::graph::{
     Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo, StepSettings,
 };
 use tanto::__internal::report::{Event, EventSink, Stamped};
-use tanto::__internal::run::{NodeRunner, Prepared, Scheduler, StepStatus};
+use tanto::__internal::run::{Counts, NodeRunner, Prepared, Scheduler, StepStatus};
 use tanto::Ctx;
 
 fn never_called(_: &Ctx, _: Vec<Artifact>) -> BoxFuture<'_, tanto::Result<Vec<Artifact>>> {
@@ -117,6 +117,7 @@ impl NodeRunner for Runner {
             Ok(Prepared::Run {
                 reason: "first run".into(),
                 job: job.boxed(),
+                shared_with: None,
             })
         }
         .boxed()
@@ -190,7 +191,9 @@ async fn fail_fast_skips_what_has_not_started() {
     let fake = Fake::new(vec!["a"], 10);
     let (summary, events) = run(4, false, fake).await;
     let status = status(&summary);
-    assert!(matches!(status["a"], StepStatus::Failed(ref m) if m.contains("a broke")));
+    assert!(
+        matches!(status["a"], StepStatus::Failed { ref message, .. } if message.contains("a broke"))
+    );
     for step in ["b", "c", "d", "e", "f"] {
         assert!(
             matches!(status[step], StepStatus::Skipped(_)),
@@ -198,7 +201,14 @@ async fn fail_fast_skips_what_has_not_started() {
             status[step]
         );
     }
-    assert_eq!(summary.counts(), (0, 0, 1, 5));
+    assert_eq!(
+        summary.counts(),
+        Counts {
+            failed: 1,
+            skipped: 5,
+            ..Counts::default()
+        }
+    );
     let last = &events.last().expect("events").event;
     assert!(
         matches!(
@@ -220,7 +230,7 @@ async fn keep_going_finishes_independent_branches() {
     let fake = Fake::new(vec!["b"], 10);
     let (summary, _) = run(1, true, Arc::clone(&fake)).await;
     let status = status(&summary);
-    assert!(matches!(status["b"], StepStatus::Failed(_)));
+    assert!(matches!(status["b"], StepStatus::Failed { .. }));
     assert!(
         matches!(status["f"], StepStatus::Skipped(ref r) if r.contains("`b` failed")),
         "{:?}",
@@ -242,5 +252,13 @@ async fn fail_fast_without_keep_going_stops_siblings_from_starting() {
         vec!["a".to_owned(), "b".to_owned()],
         "only a and b ran with -j 1"
     );
-    assert_eq!(summary.counts(), (1, 0, 1, 4));
+    assert_eq!(
+        summary.counts(),
+        Counts {
+            ran: 1,
+            failed: 1,
+            skipped: 4,
+            ..Counts::default()
+        }
+    );
 }

@@ -92,6 +92,7 @@ impl NodeRunner for NoOp {
             Ok(Prepared::Run {
                 reason: "bench".into(),
                 job,
+                shared_with: None,
             })
         }
         .boxed()

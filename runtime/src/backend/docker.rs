@@ -16,7 +16,8 @@ use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use crate::backend::process::{host_name, pid_alive};
 use crate::backend::request::{
-    create_body, docker_error, image_id, server_message, split_reference, status,
+    connection_failure, create_body, docker_error, image_id, server_message, split_reference,
+    status,
 };
 use crate::backend::{
     Backend, ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, Progress,
@@ -41,7 +42,7 @@ pub(super) const KEEP_ALIVE: [&str; 2] = ["sleep", "2147483647"];
 ///
 /// ```no_run
 /// # async fn demo() -> tanto::Result<()> {
-/// use tanto::backend::{Backend, DockerBackend};
+/// use tanto::__internal::backend::{Backend, DockerBackend};
 ///
 /// let docker = DockerBackend::connect().await?; // DOCKER_HOST, or the local socket
 /// let id = docker.resolve_image("tanto-test/busybox:latest", &|line| println!("{line}")).await?;
@@ -114,7 +115,11 @@ impl DockerBackend {
 
         let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
             Ok(Ok(docker)) => docker,
-            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Ok(Err(e)) => {
+                return Err(unreachable(
+                    connection_failure(&e).unwrap_or_else(|| e.to_string()),
+                ));
+            }
             Err(_) => {
                 return Err(unreachable(format!(
                     "no answer within {}s",
@@ -151,7 +156,7 @@ impl DockerBackend {
         if let Some(tag) = tag {
             options = options.tag(tag);
         }
-        progress(&format!("pulling {reference}"));
+        progress("pull started");
         let mut stream = self.docker.create_image(Some(options.build()), None, None);
         let mut last = String::new();
         while let Some(info) = stream.next().await {
@@ -196,7 +201,13 @@ impl Backend for DockerBackend {
             match self.docker.inspect_image(reference).await {
                 Ok(image) => return image_id(reference, image.id),
                 Err(e) if status(&e) == Some(404) => {}
-                Err(e) => return Err(docker_error(&format!("inspect image {reference}"), &e)),
+                Err(e) => {
+                    return Err(docker_error(
+                        &self.endpoint,
+                        &format!("inspect image {reference}"),
+                        &e,
+                    ));
+                }
             }
             self.pull(reference, progress).await?;
             match self.docker.inspect_image(reference).await {
@@ -220,10 +231,10 @@ impl Backend for DockerBackend {
                 .docker
                 .create_container(None, body)
                 .await
-                .map_err(|e| docker_error("create a container", &e))?;
+                .map_err(|e| docker_error(&self.endpoint, "create a container", &e))?;
             if let Err(e) = self.docker.start_container(&created.id, None).await {
                 let _ = self.remove(&created.id).await;
-                return Err(docker_error("start a container", &e));
+                return Err(docker_error(&self.endpoint, "start a container", &e));
             }
             Ok(created.id)
         }
@@ -236,7 +247,7 @@ impl Backend for DockerBackend {
             self.docker
                 .upload_to_container(id, Some(options), bollard::body_try_stream(tar))
                 .await
-                .map_err(|e| docker_error("copy files into the container", &e))
+                .map_err(|e| docker_error(&self.endpoint, "copy files into the container", &e))
         }
         .boxed()
     }
@@ -257,7 +268,7 @@ impl Backend for DockerBackend {
                 .docker
                 .create_exec(id, options)
                 .await
-                .map_err(|e| docker_error("create a command", &e))?;
+                .map_err(|e| docker_error(&self.endpoint, "create a command", &e))?;
             let start = StartExecOptions {
                 detach: false,
                 tty: false,
@@ -267,10 +278,11 @@ impl Backend for DockerBackend {
                 .docker
                 .start_exec(&created.id, Some(start))
                 .await
-                .map_err(|e| docker_error("start a command", &e))?;
+                .map_err(|e| docker_error(&self.endpoint, "start a command", &e))?;
             let StartExecResults::Attached { output, input } = started else {
                 return Err(Error::Docker("a command started detached".into()));
             };
+            let endpoint = self.endpoint.clone();
             let output = output.map(move |item| {
                 // Dropping the write half may end the session early on some transports.
                 let _keep = &input;
@@ -279,7 +291,7 @@ impl Backend for DockerBackend {
                         Ok((Stream::Stderr, message))
                     }
                     Ok(log) => Ok((Stream::Stdout, log.into_bytes())),
-                    Err(e) => Err(docker_error("read a command's output", &e)),
+                    Err(e) => Err(docker_error(&endpoint, "read a command's output", &e)),
                 }
             });
             Ok(StartedExec {
@@ -298,7 +310,7 @@ impl Backend for DockerBackend {
                     .docker
                     .inspect_exec(exec_id)
                     .await
-                    .map_err(|e| docker_error("inspect a command", &e))?;
+                    .map_err(|e| docker_error(&self.endpoint, "inspect a command", &e))?;
                 if let (Some(false) | None, Some(code)) = (info.running, info.exit_code) {
                     return Ok(code);
                 }
@@ -324,7 +336,11 @@ impl Backend for DockerBackend {
                         path: path.to_owned(),
                     }
                 } else {
-                    docker_error(&format!("copy {path} out of the container"), &e)
+                    docker_error(
+                        &self.endpoint,
+                        &format!("copy {path} out of the container"),
+                        &e,
+                    )
                 }
             })
             .boxed()
@@ -340,7 +356,11 @@ impl Backend for DockerBackend {
                 Ok(()) => Ok(()),
                 // Gone already, or being removed by someone else (the run's cleanup, say).
                 Err(e) if matches!(status(&e), Some(404 | 409)) => Ok(()),
-                Err(e) => Err(docker_error(&format!("remove container {id}"), &e)),
+                Err(e) => Err(docker_error(
+                    &self.endpoint,
+                    &format!("remove container {id}"),
+                    &e,
+                )),
             }
         }
         .boxed()
@@ -387,7 +407,11 @@ impl Backend for DockerBackend {
             match self.docker.remove_volume(name, Some(options)).await {
                 Ok(()) => Ok(()),
                 Err(e) if status(&e) == Some(404) => Ok(()),
-                Err(e) => Err(docker_error(&format!("remove volume {name}"), &e)),
+                Err(e) => Err(docker_error(
+                    &self.endpoint,
+                    &format!("remove volume {name}"),
+                    &e,
+                )),
             }
         }
         .boxed()
@@ -409,7 +433,7 @@ impl DockerBackend {
             .docker
             .list_containers(Some(options))
             .await
-            .map_err(|e| docker_error("list containers", &e))?;
+            .map_err(|e| docker_error(&self.endpoint, "list containers", &e))?;
         Ok(list
             .into_iter()
             .filter_map(|c| Some((c.id?, c.labels.unwrap_or_default())))

@@ -90,8 +90,46 @@ pub(super) fn server_message(e: &BollardError) -> String {
     }
 }
 
-pub(super) fn docker_error(doing: &str, e: &BollardError) -> Error {
-    Error::Docker(format!("{doing}: {}", server_message(e)))
+/// The error of a request to the daemon at `endpoint` that failed while tanto was trying to
+/// `doing`: [`Error::DaemonLost`] when the connection itself failed (the daemon stopped or
+/// restarted), else what the daemon said.
+pub(super) fn docker_error(endpoint: &str, doing: &str, e: &BollardError) -> Error {
+    match connection_failure(e) {
+        Some(cause) => Error::DaemonLost {
+            endpoint: endpoint.to_owned(),
+            doing: doing.to_owned(),
+            cause,
+        },
+        None => Error::Docker(format!("{doing}: {}", server_message(e))),
+    }
+}
+
+/// What failed, when `e` is a failure to reach the daemon rather than its answer: the
+/// innermost I/O error of the chain, such as `Connection refused (os error 111)`.
+pub(super) fn connection_failure(e: &BollardError) -> Option<String> {
+    use std::io::ErrorKind::{
+        BrokenPipe, ConnectionAborted, ConnectionRefused, ConnectionReset, NotConnected, NotFound,
+        UnexpectedEof,
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | NotFound
+                    | BrokenPipe
+                    | UnexpectedEof
+                    | NotConnected
+            )
+        {
+            return Some(io.to_string());
+        }
+        source = error.source();
+    }
+    None
 }
 
 #[cfg(test)]

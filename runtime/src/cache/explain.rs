@@ -184,7 +184,7 @@ impl fmt::Display for Reason {
 /// Folder inputs are diffed with trees from `trees`, normally the [`Store`](crate::cache::Store).
 ///
 /// ```
-/// use tanto::cache::{KeyRecord, Reason, Trees, explain};
+/// use tanto::__internal::cache::{KeyRecord, Reason, Trees, explain};
 ///
 /// let old = KeyRecord::new("ci::fmt", "aaa");
 /// let mut new = old.clone();

@@ -71,9 +71,9 @@ impl HashedDir {
 /// ```
 /// let dir = tempfile::tempdir()?;
 /// std::fs::write(dir.path().join("a.txt"), "hello")?;
-/// let first = tanto::cache::hash_dir(dir.path())?;
+/// let first = tanto::__internal::cache::hash_dir(dir.path())?;
 /// std::fs::write(dir.path().join("a.txt"), "hello!")?;
-/// assert_ne!(first, tanto::cache::hash_dir(dir.path())?);
+/// assert_ne!(first, tanto::__internal::cache::hash_dir(dir.path())?);
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 pub fn hash_dir(root: &Path) -> Result<Digest> {

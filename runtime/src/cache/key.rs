@@ -67,7 +67,7 @@ impl InputRecord {
 ///
 /// ```
 /// use tanto::Digest;
-/// use tanto::cache::{ArtifactKind, InputRecord, KeyRecord};
+/// use tanto::__internal::cache::{ArtifactKind, InputRecord, KeyRecord};
 ///
 /// let mut key = KeyRecord::new("ci::fmt", "c0de");
 /// key.image = Some("sha256:1234".into());
@@ -75,10 +75,13 @@ impl InputRecord {
 ///     "src".into(),
 ///     InputRecord { kind: ArtifactKind::Dir, digest: Digest::of(b"tree"), upstream: None },
 /// );
-/// let same = key.clone();
-/// assert_eq!(key.digest(), same.digest());
+/// // The record read back from its stored form has the same key.
+/// let stored: KeyRecord = serde_json::from_str(&key.canonical_json())?;
+/// assert_eq!(stored.digest(), key.digest());
+/// // Any setting changes it.
 /// key.settings.insert("env.RUSTFLAGS".into(), "-Dwarnings".into());
-/// assert_ne!(key.digest(), same.digest());
+/// assert_ne!(key.digest(), stored.digest());
+/// # Ok::<_, serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {

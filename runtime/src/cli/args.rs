@@ -7,6 +7,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::cli::{Cli, Entry, list};
 use crate::graph::{to_dot, to_mermaid};
+use crate::report::print;
 use crate::run::{EXIT_OK, EXIT_USAGE, Progress, RunOptions};
 
 const RESERVED: &[&str] = &["cache", "help"];
@@ -56,7 +57,7 @@ fn command(cli: &Cli) -> Command {
 // Long, but declarative: one clap `Arg` per run flag, in the order `--help` shows them.
 fn pipeline_command(entry: &Entry) -> Command {
     let doc = entry.info.doc.trim();
-    let about = doc.lines().next().unwrap_or_default().to_owned();
+    let about = list::first_paragraph(doc);
     let mut cmd = Command::new(entry.info.name)
         .about(about)
         .long_about(doc.to_owned());
@@ -97,6 +98,7 @@ fn pipeline_command(entry: &Entry) -> Command {
             .long("graph")
             .value_name("FORMAT")
             .value_parser(["mermaid", "dot"])
+            .conflicts_with("plan")
             .help("Print the pipeline's graph and run nothing"),
     )
     .arg(
@@ -169,7 +171,7 @@ where
     };
     match matches.subcommand() {
         None => {
-            print!("{}", list::render(cli.entries()));
+            print(&list::render(cli.entries()));
             EXIT_OK
         }
         Some(("cache", sub)) => crate::run::cache_command(sub),
@@ -188,7 +190,7 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
         } else {
             to_mermaid(&plan)
         };
-        print!("{text}");
+        print(&text);
         return EXIT_OK;
     }
     let progress = match m.get_one::<String>("progress").map(String::as_str) {

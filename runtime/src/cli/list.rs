@@ -13,7 +13,7 @@ pub(crate) fn render(entries: &[Entry]) -> String {
     }
     for entry in entries {
         let plan = (entry.plan)();
-        let about = entry.info.doc.lines().next().unwrap_or_default().trim();
+        let about = first_paragraph(entry.info.doc);
         let _ = writeln!(out, "{}  {about}", entry.info.name);
         for param in entry.info.params {
             let _ = write!(out, "    --{} <{}>", param.flag(), param.ty);
@@ -23,7 +23,7 @@ pub(crate) fn render(entries: &[Entry]) -> String {
             out.push('\n');
         }
         for (node, info) in plan.steps() {
-            let doc = info.doc.lines().next().unwrap_or_default().trim();
+            let doc = first_paragraph(info.doc);
             if doc.is_empty() {
                 let _ = writeln!(out, "    - {}", node.label);
             } else {
@@ -32,4 +32,30 @@ pub(crate) fn render(entries: &[Entry]) -> String {
         }
     }
     out
+}
+
+/// The first paragraph of a rustdoc, on one line: what `--list` shows of a pipeline or step,
+/// whole sentences rather than a first line cut mid-sentence.
+pub(crate) fn first_paragraph(doc: &str) -> String {
+    doc.lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_doc_is_shown_by_its_whole_first_paragraph() {
+        let doc = "\nBuilds the workspace and\nreturns its target folder.\n\nMore detail.";
+        assert_eq!(
+            first_paragraph(doc),
+            "Builds the workspace and returns its target folder."
+        );
+        assert_eq!(first_paragraph(""), "");
+    }
 }

@@ -27,6 +27,8 @@ pub enum Event {
         step: String,
         /// Why it runs: first run, code changed, input `src` changed, …
         reason: String,
+        /// The step whose run this one shares (the same key runs once), if any.
+        shared_with: Option<String>,
     },
     /// A line of a step's output.
     StepLog {
@@ -36,6 +38,14 @@ pub enum Event {
         stream: Stream,
         /// The line, without its newline.
         line: String,
+    },
+    /// A message of tanto's own about a step (an image pull, an input that changed while it
+    /// ran): never part of the step's output.
+    StepNote {
+        /// The step's label.
+        step: String,
+        /// The message, one line.
+        message: String,
     },
     /// A step's result came from the cache.
     StepCached {
@@ -72,8 +82,10 @@ pub enum Event {
     },
     /// The run ended.
     RunFinished {
-        /// Steps that ran.
+        /// Steps that ran in a container of their own.
         ran: usize,
+        /// Steps that shared the run of another step with the same key.
+        shared: usize,
         /// Steps whose results came from the cache.
         cached: usize,
         /// Steps that failed.
@@ -91,6 +103,7 @@ impl Event {
         match self {
             Event::StepStarted { step, .. }
             | Event::StepLog { step, .. }
+            | Event::StepNote { step, .. }
             | Event::StepCached { step }
             | Event::StepFinished { step, .. }
             | Event::StepFailed { step, .. }

@@ -55,6 +55,11 @@ impl View for LogFiles {
                     let _ = writeln!(w, "{line}");
                 }
             }
+            Event::StepNote { step, message } => {
+                if let Some(w) = self.writer(step) {
+                    let _ = writeln!(w, "tanto: {message}");
+                }
+            }
             Event::StepFailed { step, error, .. } => {
                 if let Some(w) = self.writer(step) {
                     let _ = writeln!(w, "error: {error}");

@@ -5,6 +5,7 @@ mod json;
 mod logs;
 mod plain;
 mod summary;
+mod text;
 mod trace;
 mod tty;
 
@@ -13,6 +14,7 @@ pub use json::JsonView;
 pub use logs::LogFiles;
 pub use plain::PlainView;
 pub use summary::Summary;
+pub(crate) use text::{Stdout, plural, print, shown};
 pub use trace::Trace;
 pub use tty::TtyView;
 

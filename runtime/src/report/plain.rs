@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use crate::report::text::{github_message, github_property, plural, shown};
 use crate::report::{Event, Stamped, View, human_duration};
 
 /// Prints events as plain lines.
@@ -26,35 +27,12 @@ impl<W: Write + Send> PlainView<W> {
 
     fn flush_group(&mut self, step: &str, title: &str) {
         let lines = self.buffered.remove(step).unwrap_or_default();
-        let _ = writeln!(self.out, "::group::{title}");
+        let _ = writeln!(self.out, "::group::{}", github_message(title));
         for line in lines {
             let _ = writeln!(self.out, "{line}");
         }
         let _ = writeln!(self.out, "::endgroup::");
     }
-}
-
-/// Removes ANSI escape sequences that a tool inside a container may print.
-pub(crate) fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            } else {
-                chars.next();
-            }
-        } else if c != '\r' {
-            out.push(c);
-        }
-    }
-    out
 }
 
 impl<W: Write + Send> View for PlainView<W> {
@@ -65,18 +43,38 @@ impl<W: Write + Send> View for PlainView<W> {
                 steps,
                 run_id,
             } => {
-                format!("tanto: running `{pipeline}` ({steps} steps, run {run_id})")
+                format!(
+                    "tanto: running `{pipeline}` ({}, run {run_id})",
+                    plural(*steps, "step")
+                )
             }
-            Event::StepStarted { step, reason } => format!("[{step}] running: {reason}"),
+            Event::StepStarted {
+                step,
+                reason,
+                shared_with: None,
+            } => format!("[{}] running: {}", shown(step), shown(reason)),
+            Event::StepStarted {
+                step,
+                reason,
+                shared_with: Some(first),
+            } => format!(
+                "[{}] shares the run of `{}` (same key): {}",
+                shown(step),
+                shown(first),
+                shown(reason)
+            ),
             Event::StepLog { step, line, .. } => {
-                let text = format!("[{step}] {}", strip_ansi(line));
+                let text = format!("[{}] {}", shown(step), shown(line));
                 if self.github {
                     self.buffered.entry(step.clone()).or_default().push(text);
                     return;
                 }
                 text
             }
-            Event::StepCached { step } => format!("[{step}] cached"),
+            Event::StepNote { step, message } => {
+                format!("[{}] tanto: {}", shown(step), shown(message))
+            }
+            Event::StepCached { step } => format!("[{}] cached", shown(step)),
             Event::StepFinished { step, duration_ms } => {
                 if self.github {
                     let title = format!("{step} (done in {})", human_duration(*duration_ms));
@@ -94,31 +92,47 @@ impl<W: Write + Send> View for PlainView<W> {
                 if self.github {
                     let title = format!("{step} (failed after {})", human_duration(*duration_ms));
                     self.flush_group(step, &title);
-                    let first = strip_ansi(error.lines().next().unwrap_or_default());
-                    let _ = writeln!(self.out, "::error title=step {step} failed::{first}");
+                    let first = error.lines().next().unwrap_or_default();
+                    let _ = writeln!(
+                        self.out,
+                        "::error title={}::{}",
+                        github_property(&format!("step {step} failed")),
+                        github_message(first)
+                    );
                 }
                 // The first line here; the summary at the end repeats the whole error.
-                let first = strip_ansi(error.lines().next().unwrap_or_default());
+                let first = shown(error.lines().next().unwrap_or_default());
+                let step = shown(step);
                 let mut text = format!(
                     "[{step}] FAILED after {}: {first}",
                     human_duration(*duration_ms)
                 );
                 if let Some(path) = log_path {
-                    text.push_str(&format!("\n[{step}] full log: {path}"));
+                    text.push_str(&format!("\n[{step}] full log: {}", shown(path)));
                 }
                 text
             }
-            Event::StepSkipped { step, reason } => format!("[{step}] skipped: {reason}"),
+            Event::StepSkipped { step, reason } => {
+                format!("[{}] skipped: {}", shown(step), shown(reason))
+            }
             Event::RunFinished {
                 ran,
+                shared,
                 cached,
                 failed,
                 skipped,
                 duration_ms,
-            } => format!(
-                "tanto: {ran} ran, {cached} cached, {failed} failed, {skipped} skipped in {}",
-                human_duration(*duration_ms)
-            ),
+            } => {
+                let shared = if *shared > 0 {
+                    format!("{shared} shared, ")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "tanto: {ran} ran, {shared}{cached} cached, {failed} failed, {skipped} skipped in {}",
+                    human_duration(*duration_ms)
+                )
+            }
         };
         let _ = writeln!(self.out, "{line}");
     }
@@ -133,7 +147,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strips_colour_codes() {
-        assert_eq!(strip_ansi("\u{1b}[1;31merror\u{1b}[0m: x\r"), "error: x");
+    fn what_a_step_prints_cannot_become_a_workflow_command() {
+        let mut view = PlainView::new(Vec::new(), true);
+        let log = |line: &str| Stamped {
+            ts_us: 0,
+            event: Event::StepLog {
+                step: "s".into(),
+                stream: crate::report::Stream::Stdout,
+                line: line.into(),
+            },
+        };
+        view.event(&log("::add-mask::hunter2"));
+        view.event(&log("\u{1b}[2J::error::fake"));
+        view.event(&Stamped {
+            ts_us: 0,
+            event: Event::StepFailed {
+                step: "s".into(),
+                duration_ms: 5,
+                error: "exit 1\n::warning::also fake".into(),
+                kind: "command_failed",
+                log_path: None,
+            },
+        });
+        let text = String::from_utf8(view.out).unwrap();
+        let commands: Vec<&str> = text.lines().filter(|l| l.starts_with("::")).collect();
+        assert_eq!(
+            commands,
+            [
+                "::group::s (failed after 5ms)",
+                "::endgroup::",
+                "::error title=step s failed::exit 1"
+            ],
+            "{text}"
+        );
+        assert!(text.contains("[s] ::add-mask::hunter2"), "{text}");
     }
 }

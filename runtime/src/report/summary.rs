@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use crate::report::text::shown;
 use crate::report::{Event, Stamped, View, human_duration};
 
 /// Collects each step's final status for the closing table.
@@ -42,6 +43,7 @@ impl Summary {
         let mut out = format!("{:<width$}  {:<8}  {}\n", "STEP", "STATUS", "TIME");
         for (step, status, ms) in &self.rows {
             let time = ms.map(human_duration).unwrap_or_else(|| "-".to_owned());
+            let step = shown(step);
             out.push_str(&format!("{step:<width$}  {status:<8}  {time}\n"));
         }
         out
@@ -51,9 +53,16 @@ impl Summary {
     pub fn render_with_failures(&self) -> String {
         let mut out = self.render();
         for (step, error, log) in &self.failures {
-            out.push_str(&format!("\nstep `{step}` failed: {error}\n"));
+            // Each line of the error on its own: the tail of what the command printed is shown,
+            // never obeyed.
+            let error: Vec<String> = error.lines().map(shown).collect();
+            out.push_str(&format!(
+                "\nstep `{}` failed: {}\n",
+                shown(step),
+                error.join("\n")
+            ));
             if let Some(log) = log {
-                out.push_str(&format!("full log: {log}\n"));
+                out.push_str(&format!("full log: {}\n", shown(log)));
             }
         }
         out
@@ -63,9 +72,25 @@ impl Summary {
 impl View for Summary {
     fn event(&mut self, stamped: &Stamped) {
         match &stamped.event {
-            Event::StepStarted { step, .. } => self.set(step, "running", None),
+            Event::StepStarted {
+                step, shared_with, ..
+            } => {
+                let status = if shared_with.is_some() {
+                    "shared"
+                } else {
+                    "running"
+                };
+                self.set(step, status, None);
+            }
             Event::StepCached { step } => self.set(step, "cached", None),
-            Event::StepFinished { step, duration_ms } => self.set(step, "done", Some(*duration_ms)),
+            Event::StepFinished { step, duration_ms } => {
+                let shared = self
+                    .index
+                    .get(step)
+                    .is_some_and(|&i| self.rows[i].1 == "shared");
+                let status = if shared { "shared" } else { "done" };
+                self.set(step, status, Some(*duration_ms));
+            }
             Event::StepFailed {
                 step,
                 duration_ms,

@@ -50,6 +50,23 @@ impl TtyView {
         bar
     }
 
+    /// Adds `line` to the last lines shown under a running step.
+    fn push_tail(&mut self, step: &str, mut line: String) {
+        let tail = self.tails.entry(step.to_owned()).or_default();
+        if tail.len() == TAIL {
+            tail.pop_front();
+        }
+        if line.chars().count() > 100 {
+            line = line.chars().take(99).chain(['…']).collect();
+        }
+        tail.push_back(line);
+        let text: String = tail
+            .iter()
+            .map(|l| format!("\n    \x1b[2m{l}\x1b[0m"))
+            .collect();
+        self.bar(step).set_message(text);
+    }
+
     fn settle(&mut self, step: &str, mark: &str, detail: String) {
         let bar = self.bar(step);
         bar.set_style(self.settled.clone());
@@ -68,25 +85,14 @@ impl Default for TtyView {
 impl View for TtyView {
     fn event(&mut self, stamped: &Stamped) {
         match &stamped.event {
-            Event::StepStarted { step, reason } => {
+            Event::StepStarted { step, reason, .. } => {
                 let bar = self.bar(step);
+                let reason = super::text::shown(reason);
                 bar.set_message(format!("  \x1b[2m{reason}\x1b[0m"));
             }
-            Event::StepLog { step, line, .. } => {
-                let tail = self.tails.entry(step.clone()).or_default();
-                if tail.len() == TAIL {
-                    tail.pop_front();
-                }
-                let mut line = super::plain::strip_ansi(line);
-                if line.chars().count() > 100 {
-                    line = line.chars().take(99).chain(['…']).collect();
-                }
-                tail.push_back(line);
-                let text: String = tail
-                    .iter()
-                    .map(|l| format!("\n    \x1b[2m{l}\x1b[0m"))
-                    .collect();
-                self.bar(step).set_message(text);
+            Event::StepLog { step, line, .. } => self.push_tail(step, super::text::shown(line)),
+            Event::StepNote { step, message } => {
+                self.push_tail(step, format!("tanto: {}", super::text::shown(message)));
             }
             Event::StepCached { step } => {
                 self.settle(step, "\x1b[34m●\x1b[0m", "  \x1b[2mcached\x1b[0m".into())

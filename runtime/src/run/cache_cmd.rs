@@ -1,12 +1,16 @@
 //! `BIN cache stats|verify|prune`: inspect, check and prune the store.
 
 use crate::cache::Store;
+use crate::report::print;
 use crate::run::engine::init_logging;
 use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// `BIN cache stats|prune`.
 pub fn cache_command(m: &clap::ArgMatches) -> u8 {
-    init_logging();
+    if let Err(e) = init_logging() {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
     let store = match Store::open_default() {
         Ok(s) => s,
         Err(e) => {
@@ -15,21 +19,21 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
         }
     };
     let result = match m.subcommand() {
-        Some(("stats", _)) => store.stats().map(|s| print!("{s}")),
+        Some(("stats", _)) => store.stats().map(|s| print(&s.to_string())),
         Some(("verify", _)) => match store.verify() {
             Ok(report) if report.is_clean() => {
-                println!(
-                    "the cache is sound: {} blobs, {} trees, {} records, {} checkouts checked",
+                print(&format!(
+                    "the cache is sound: {} blobs, {} trees, {} records, {} checkouts checked\n",
                     report.blobs, report.trees, report.records, report.checkouts
-                );
+                ));
                 Ok(())
             }
             Ok(report) => {
                 for problem in &report.problems {
-                    println!("removed: {problem}");
+                    print(&format!("removed: {problem}\n"));
                 }
-                println!(
-                    "the damaged entries above were removed; the steps they served will run again"
+                print(
+                    "the damaged entries above were removed; the steps they served will run again\n",
                 );
                 Ok(())
             }
@@ -42,7 +46,9 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
                 eprintln!("error: say what to prune with --max-size SIZE and/or --max-age AGE");
                 return EXIT_USAGE;
             }
-            store.prune(max_bytes, max_age).map(|r| print!("{r}"))
+            store
+                .prune(max_bytes, max_age)
+                .map(|r| print(&r.to_string()))
         }
         _ => Ok(()),
     };

@@ -10,15 +10,17 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::{Backend, DockerBackend};
 use crate::cache::Store;
 use crate::digest::Digest;
+use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
 use crate::report::{
-    Event, EventSink, JsonView, LogFiles, PlainView, Summary, Trace, TtyView, View, drive,
+    Event, EventSink, JsonView, LogFiles, PlainView, Stdout, Summary, Trace, TtyView, View, drive,
+    plural,
 };
 use crate::run::options::{
-    EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
+    EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
 };
-use crate::run::outputs::{export_outputs, print_outputs, print_plan};
+use crate::run::outputs::{export_outputs, print_outputs, print_plan, print_plan_json};
 use crate::run::runner::StepRunner;
 use crate::run::scheduler::{RunSummary, Scheduler};
 use crate::step::RunContext;
@@ -30,7 +32,10 @@ pub fn execute(
     options: RunOptions,
     aliases: &[(String, String)],
 ) -> u8 {
-    init_logging();
+    if let Err(e) = init_logging().and_then(|()| check_options(&options)) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
     }
@@ -47,11 +52,51 @@ pub fn execute(
     runtime.block_on(run(plan, raw, options, aliases))
 }
 
+/// Checks what the flags name before anything runs: `--out` must be a folder (or not exist
+/// yet) and `--trace` a file that can be written.
+fn check_options(options: &RunOptions) -> Result<()> {
+    if let Some(out) = &options.out
+        && out.exists()
+        && !out.is_dir()
+    {
+        return Err(Error::Usage(format!(
+            "--out: `{}` is a file; name a folder (it is created when missing)",
+            out.display()
+        )));
+    }
+    if let Some(trace) = &options.trace {
+        std::fs::File::create(trace).map_err(|e| {
+            Error::Usage(format!("--trace: cannot write `{}`: {e}", trace.display()))
+        })?;
+    }
+    Ok(())
+}
+
 /// Shows the runtime's warnings (a discarded cache entry, a container that could not be
-/// removed) on standard error; `TANTO_LOG` picks another level, e.g. `TANTO_LOG=debug`.
-pub(super) fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TANTO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// removed) on standard error; `TANTO_LOG` picks another level, e.g. `TANTO_LOG=debug`, or
+/// directives such as `tanto=debug`. A value that is neither is a usage error.
+pub(super) fn init_logging() -> Result<()> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let directives = std::env::var("TANTO_LOG").unwrap_or_default();
+    let directives = directives.trim();
+    let filter = if directives.is_empty() {
+        tracing_subscriber::EnvFilter::new("warn")
+    } else {
+        // A bare word parses as a target name, so `garbage` would silently log nothing new.
+        let known = directives
+            .split(',')
+            .map(str::trim)
+            .all(|d| d.contains('=') || LEVELS.contains(&d.to_ascii_lowercase().as_str()));
+        match tracing_subscriber::EnvFilter::try_new(directives) {
+            Ok(filter) if known => filter,
+            _ => {
+                return Err(Error::Usage(format!(
+                    "TANTO_LOG=`{directives}` is not a log level: use one of {} (`warn` is the default), or directives such as `tanto=debug`",
+                    LEVELS.join(", ")
+                )));
+            }
+        }
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -59,6 +104,7 @@ pub(super) fn init_logging() {
         .with_target(false)
         .without_time()
         .try_init();
+    Ok(())
 }
 
 /// A short unique id for this run, also on every container's `tanto.run` label.
@@ -72,18 +118,25 @@ fn new_run_id() -> String {
 
 fn pick_views(options: &RunOptions, store: &Store, run_id: &str) -> (Vec<Box<dyn View>>, bool) {
     let ci = std::env::var_os("CI").is_some();
+    let terminal = std::io::stderr().is_terminal();
     let progress = match options.progress {
-        Progress::Auto if std::io::stderr().is_terminal() && !ci => Progress::Tty,
+        Progress::Auto if terminal && !ci => Progress::Tty,
         Progress::Auto => Progress::Plain,
+        Progress::Tty if !terminal => {
+            eprintln!(
+                "tanto: `--progress tty` needs a terminal on standard error; showing plain progress"
+            );
+            Progress::Plain
+        }
         p => p,
     };
     let mut views: Vec<Box<dyn View>> = Vec::new();
     let human = progress != Progress::Json;
     match progress {
-        Progress::Json => views.push(Box::new(JsonView::new(std::io::stdout()))),
+        Progress::Json => views.push(Box::new(JsonView::new(Stdout))),
         Progress::Tty => views.push(Box::new(TtyView::new())),
         _ => views.push(Box::new(PlainView::new(
-            std::io::stdout(),
+            std::io::stderr(),
             std::env::var_os("GITHUB_ACTIONS").is_some(),
         ))),
     }
@@ -183,6 +236,16 @@ async fn run(
     watch_signals(cancel.clone());
     let context = Arc::new(context);
 
+    if let Err(e) = resolve_images(&context, plan).await {
+        drop((context, events));
+        let _ = view_task.await;
+        eprintln!("error: {e}");
+        return if matches!(e, Error::DaemonLost { .. }) {
+            EXIT_DAEMON
+        } else {
+            EXIT_USAGE
+        };
+    }
     let runner = match StepRunner::new(Arc::clone(&context), plan, inputs, options.no_cache.clone())
     {
         Ok(r) => Arc::new(r),
@@ -198,6 +261,9 @@ async fn run(
         let explained = runner.explain_plan(plan).await;
         drop((runner, context, events));
         let _ = view_task.await;
+        if options.progress == Progress::Json {
+            return print_plan_json(plan, &explained);
+        }
         return print_plan(&explained);
     }
 
@@ -224,11 +290,16 @@ async fn run(
         && let Some(out) = &options.out
     {
         match export_outputs(plan, &summary, out) {
-            Ok(()) => {
-                if human {
-                    println!("tanto: outputs written to {}", out.display());
-                }
-            }
+            Ok(0) => eprintln!(
+                "tanto: `{}` has no outputs; nothing was written to {}",
+                plan.pipeline.name,
+                out.display()
+            ),
+            Ok(n) => eprintln!(
+                "tanto: {} written to {}",
+                plural(n, "output"),
+                out.display()
+            ),
             Err(e) => {
                 eprintln!("error: {e}");
                 code = EXIT_FAILED;
@@ -240,12 +311,35 @@ async fn run(
     code
 }
 
+/// The code a run ends with: a daemon that went away, and a missing image (a configuration
+/// problem, not a step's failure), have codes of their own.
 fn exit_code(summary: &RunSummary) -> u8 {
+    let kinds: Vec<&str> = summary.failure_kinds().collect();
     if summary.interrupted {
         EXIT_INTERRUPTED
     } else if summary.success() {
         EXIT_OK
+    } else if kinds.contains(&"daemon_lost") {
+        EXIT_DAEMON
+    } else if kinds.contains(&"image_unavailable") {
+        EXIT_USAGE
     } else {
         EXIT_FAILED
     }
+}
+
+/// Resolves the image of every step that names one, pulling what is missing, before anything
+/// runs: a missing image is a configuration problem, found before the first step starts.
+async fn resolve_images(context: &RunContext, plan: &Plan) -> Result<()> {
+    let mut images: Vec<&str> = plan
+        .steps()
+        .filter_map(|(_, info)| info.settings.image)
+        .collect();
+    images.sort_unstable();
+    images.dedup();
+    for image in images {
+        let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
+        context.resolve_image(image, &progress).await?;
+    }
+    Ok(())
 }

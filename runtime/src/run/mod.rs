@@ -10,6 +10,8 @@ mod scheduler;
 
 pub use cache_cmd::cache_command;
 pub use engine::execute;
-pub use options::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions};
+pub use options::{
+    EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
+};
 pub use runner::{Explained, StepRunner};
-pub use scheduler::{NodeRunner, Outcome, Prepared, RunSummary, Scheduler, StepStatus};
+pub use scheduler::{Counts, NodeRunner, Outcome, Prepared, RunSummary, Scheduler, StepStatus};

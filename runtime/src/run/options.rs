@@ -6,8 +6,10 @@ use std::path::PathBuf;
 pub const EXIT_OK: u8 = 0;
 /// Exit code: a step failed.
 pub const EXIT_FAILED: u8 = 1;
-/// Exit code: the command line or the configuration is wrong.
+/// Exit code: the command line or the configuration is wrong, or an image is missing.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the Docker daemon went away during the run (it stopped, crashed or restarted).
+pub const EXIT_DAEMON: u8 = 3;
 /// Exit code: interrupted by Ctrl-C or SIGTERM.
 pub const EXIT_INTERRUPTED: u8 = 130;
 

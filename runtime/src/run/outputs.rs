@@ -1,74 +1,125 @@
 //! What a run shows at its end: the pipeline's outputs, copied to `--out` or printed, and
 //! `--plan`'s verdicts.
+//!
+//! Standard output carries what a command produces (outputs, the plan, JSON events); everything
+//! for people (progress, the summary, warnings, errors) goes to standard error.
 
 use std::path::Path;
 
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::graph::Plan;
+use crate::report::{plural, print, shown};
 use crate::run::options::EXIT_OK;
 use crate::run::runner::Explained;
 use crate::run::scheduler::RunSummary;
 
+/// Each final output of `plan` with its name: the label of the node that made it, with
+/// `-N` after it when that node made several (`build-2` for the second part of a tuple).
+fn named_outputs(plan: &Plan, summary: &RunSummary) -> Option<Vec<(String, Artifact)>> {
+    let artifacts = summary.final_outputs(plan)?;
+    let names = plan.outputs.iter().map(|(node, part)| {
+        let label = &plan.nodes[node.index()].label;
+        let parts = plan.outputs.iter().filter(|(n, _)| n == node).count();
+        let label = label.replace('/', "-");
+        if parts > 1 {
+            format!("{label}-{}", part + 1)
+        } else {
+            label
+        }
+    });
+    Some(names.zip(artifacts).collect())
+}
+
+/// Prints each final output: a value in full, a folder or file by its digest (its files are
+/// in the store, read-only; `--out DIR` copies them somewhere to use).
 pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
-    let Some(outputs) = summary.final_outputs(plan) else {
+    let Some(outputs) = named_outputs(plan, summary) else {
         return;
     };
-    for artifact in outputs {
+    let mut stored = false;
+    for (name, artifact) in outputs {
         match artifact {
-            Artifact::Dir(d) => println!(
-                "output: {} (dir {})",
-                d.path().display(),
-                d.digest().short()
-            ),
-            Artifact::File(f) => println!(
-                "output: {} (file {})",
-                f.path().display(),
-                f.digest().short()
-            ),
+            Artifact::Dir(d) => {
+                stored = true;
+                print(&format!("output {name}: dir {}\n", d.digest().short()));
+            }
+            Artifact::File(f) => {
+                stored = true;
+                print(&format!("output {name}: file {}\n", f.digest().short()));
+            }
             Artifact::Value(v) if v.is_null() => {}
-            Artifact::Value(v) => println!("output: {v}"),
+            Artifact::Value(v) => print(&format!("output {name}: {v}\n")),
         }
+    }
+    if stored {
+        eprintln!("tanto: `--out DIR` writes the folders and files above to DIR");
     }
 }
 
 /// Copies the pipeline's final outputs into `out`: folders merged in, files by name, values as
-/// `output-N.json`.
-pub(super) fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> Result<()> {
-    let outputs = summary
-        .final_outputs(plan)
+/// `NAME.json` after the step that made them. Returns how many outputs were written.
+pub(super) fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> Result<usize> {
+    let outputs = named_outputs(plan, summary)
         .ok_or_else(|| Error::Other("the pipeline produced no outputs to export".into()))?;
+    if outputs.is_empty() {
+        return Ok(0);
+    }
     std::fs::create_dir_all(out).map_err(|e| Error::io(format!("create {}", out.display()), e))?;
-    for (i, artifact) in outputs.iter().enumerate() {
+    for (name, artifact) in &outputs {
         match artifact {
             Artifact::Dir(d) => crate::cache::copy_tree(d.path(), out)?,
             Artifact::File(f) => {
-                let name = f.path().file_name().map_or_else(
-                    || format!("output-{i}"),
-                    |n| n.to_string_lossy().into_owned(),
-                );
-                std::fs::copy(f.path(), out.join(name))
+                let file_name = f
+                    .path()
+                    .file_name()
+                    .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
+                std::fs::copy(f.path(), out.join(file_name))
                     .map_err(|e| Error::io("copy an output", e))?;
             }
-            Artifact::Value(v) => {
-                std::fs::write(out.join(format!("output-{i}.json")), v.to_string())
-                    .map_err(|e| Error::io("write an output", e))?
-            }
+            Artifact::Value(v) => std::fs::write(out.join(format!("{name}.json")), v.to_string())
+                .map_err(|e| Error::io("write an output", e))?,
         }
     }
-    Ok(())
+    Ok(outputs.len())
 }
 
+/// Prints `--plan`'s verdict for each step, then how many would run.
 pub(super) fn print_plan(explained: &[Explained]) -> u8 {
     let width = explained.iter().map(|e| e.label.len()).max().unwrap_or(4);
+    let mut text = String::new();
     for e in explained {
         let verdict = if e.cached { "cached" } else { "run" };
         match &e.reason {
-            Some(reason) => println!("{verdict:<7} {:<width$}  {reason}", e.label),
-            None => println!("{verdict:<7} {}", e.label),
+            Some(reason) => {
+                let reason = shown(reason);
+                text.push_str(&format!("{verdict:<7} {:<width$}  {reason}\n", e.label));
+            }
+            None => text.push_str(&format!("{verdict:<7} {}\n", e.label)),
         }
     }
     let runs = explained.iter().filter(|e| !e.cached).count();
-    println!("\n{} of {} steps would run", runs, explained.len());
+    text.push_str(&format!(
+        "\n{runs} of {} would run\n",
+        plural(explained.len(), "step")
+    ));
+    print(&text);
+    EXIT_OK
+}
+
+/// `--plan --progress json`: the plan as one JSON object on standard output, for tools:
+/// `{"pipeline":"ci","steps":[{"step":"fmt","cached":false,"reason":"…"}],"would_run":1}`.
+pub(super) fn print_plan_json(plan: &Plan, explained: &[Explained]) -> u8 {
+    let steps: Vec<serde_json::Value> = explained
+        .iter()
+        .map(|e| serde_json::json!({"step": e.label, "cached": e.cached, "reason": e.reason}))
+        .collect();
+    let would_run = explained.iter().filter(|e| !e.cached).count();
+    let json = serde_json::json!({
+        "pipeline": plan.pipeline.name,
+        "steps": steps,
+        "would_run": would_run,
+    });
+    print(&format!("{json}\n"));
     EXIT_OK
 }

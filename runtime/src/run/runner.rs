@@ -8,11 +8,11 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
 use crate::artifact::{Artifact, Dir, Origin};
-use crate::backend::Stream;
 use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain, hash_dir_with};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
+use crate::input::ViewMode;
 use crate::report::Event;
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::step::{Ctx, RunContext};
@@ -122,6 +122,15 @@ impl StepRunner {
             };
             key = key.input(param.name, InputRecord::of(artifact, upstream));
         }
+        // Masks leave the names of left-out entries visible, which a linked view does not: a
+        // step that reads a host folder sees a different tree, so it has a different key.
+        let host_dir = inputs
+            .iter()
+            .any(|a| matches!(a, Artifact::Dir(d) if matches!(d.origin(), Origin::Host { .. })));
+        if host_dir && self.run.views.mode() == ViewMode::Masks {
+            key.settings
+                .insert("dir_view".to_owned(), "masks".to_owned());
+        }
         Ok(key)
     }
 
@@ -191,11 +200,10 @@ impl StepRunner {
             let outputs = result?;
             let changed = changed_during_run(&run, &host_dirs).await;
             if let Some(param) = &changed {
-                run.events.send(Event::StepLog {
+                run.events.send(Event::StepNote {
                     step: label.clone(),
-                    stream: Stream::Stderr,
-                    line: format!(
-                        "tanto: input `{param}` changed while `{label}` ran, so its result is not cached"
+                    message: format!(
+                        "input `{param}` changed while `{label}` ran, so its result is not cached"
                     ),
                 });
             }
@@ -363,23 +371,26 @@ impl NodeRunner for Arc<StepRunner> {
                     digest,
                     reason,
                 } => {
-                    let (reason, job) = {
+                    let (shared_with, job) = {
                         let mut in_flight =
                             this.in_flight.lock().unwrap_or_else(|p| p.into_inner());
                         match in_flight.get(&digest) {
-                            Some((first, job)) if !info.settings.side_effect => (
-                                format!("{reason} (same key as `{first}`: runs once)"),
-                                job.clone(),
-                            ),
+                            Some((first, job)) if !info.settings.side_effect => {
+                                (Some(first.clone()), job.clone())
+                            }
                             _ => {
                                 let job = this.job(&node, info, run_fn, inputs, key, digest);
                                 in_flight.insert(digest, (node.label.clone(), job.clone()));
-                                (reason, job)
+                                (None, job)
                             }
                         }
                     };
                     let job = job.map(|r| r.map_err(|e| Error::clone(&e))).boxed();
-                    Ok(Prepared::Run { reason, job })
+                    Ok(Prepared::Run {
+                        reason,
+                        job,
+                        shared_with,
+                    })
                 }
             }
         }

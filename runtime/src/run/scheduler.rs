@@ -31,6 +31,9 @@ pub enum Prepared {
         reason: String,
         /// Runs the node and yields its outputs.
         job: BoxFuture<'static, Result<Vec<Artifact>>>,
+        /// The label of the node whose run this one shares (same key, one run), if any: it
+        /// takes no `-j` slot and counts as shared, not as run.
+        shared_with: Option<String>,
     },
 }
 
@@ -47,8 +50,15 @@ pub enum StepStatus {
     Done,
     /// Its outputs came from the cache.
     Cached,
-    /// It failed with this message.
-    Failed(String),
+    /// It ran as part of another node's run with the same key.
+    Shared,
+    /// It failed.
+    Failed {
+        /// What went wrong.
+        message: String,
+        /// The failure's [`Error::kind`].
+        kind: &'static str,
+    },
     /// It did not run, for this reason.
     Skipped(String),
 }
@@ -62,6 +72,21 @@ pub struct Outcome {
     pub status: StepStatus,
     /// How long it ran (zero unless it ran).
     pub duration: Duration,
+}
+
+/// How many steps of a run ended each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Ran in a container of their own.
+    pub ran: usize,
+    /// Shared the run of another step with the same key.
+    pub shared: usize,
+    /// Came from the cache.
+    pub cached: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Did not run.
+    pub skipped: usize,
 }
 
 /// The result of a whole run.
@@ -81,24 +106,35 @@ impl RunSummary {
     /// Whether every step succeeded or was cached.
     pub fn success(&self) -> bool {
         !self.interrupted
-            && self
-                .steps
-                .iter()
-                .all(|s| matches!(s.status, StepStatus::Done | StepStatus::Cached))
+            && self.steps.iter().all(|s| {
+                matches!(
+                    s.status,
+                    StepStatus::Done | StepStatus::Shared | StepStatus::Cached
+                )
+            })
     }
 
-    /// Counts of (ran, cached, failed, skipped).
-    pub fn counts(&self) -> (usize, usize, usize, usize) {
-        let mut c = (0, 0, 0, 0);
+    /// How many steps ended each way.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
         for s in &self.steps {
             match s.status {
-                StepStatus::Done => c.0 += 1,
-                StepStatus::Cached => c.1 += 1,
-                StepStatus::Failed(_) => c.2 += 1,
-                StepStatus::Skipped(_) => c.3 += 1,
+                StepStatus::Done => c.ran += 1,
+                StepStatus::Shared => c.shared += 1,
+                StepStatus::Cached => c.cached += 1,
+                StepStatus::Failed { .. } => c.failed += 1,
+                StepStatus::Skipped(_) => c.skipped += 1,
             }
         }
         c
+    }
+
+    /// The kinds of the failures, in plan order.
+    pub fn failure_kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.steps.iter().filter_map(|s| match s.status {
+            StepStatus::Failed { kind, .. } => Some(kind),
+            _ => None,
+        })
     }
 
     /// The artifacts of the plan's final outputs, when they were produced.
@@ -131,6 +167,7 @@ enum State {
 struct Finish {
     index: usize,
     cached: bool,
+    shared: bool,
     duration: Duration,
     result: Result<Vec<Artifact>>,
 }
@@ -209,6 +246,8 @@ impl Scheduler {
                     if is_step {
                         let status = if finish.cached {
                             StepStatus::Cached
+                        } else if finish.shared {
+                            StepStatus::Shared
                         } else {
                             StepStatus::Done
                         };
@@ -242,7 +281,10 @@ impl Scheduler {
                         StepStatus::Skipped(reason)
                     } else {
                         first_failure.get_or_insert_with(|| format!("`{}` failed", node.label));
-                        StepStatus::Failed(error.to_string())
+                        StepStatus::Failed {
+                            message: error.to_string(),
+                            kind: error.kind(),
+                        }
                     };
                     outcomes[finish.index] = Some(Outcome {
                         label: node.label.clone(),
@@ -296,9 +338,16 @@ impl Scheduler {
             interrupted,
             duration: started.elapsed(),
         };
-        let (ran, cached, failed, skipped) = summary.counts();
+        let Counts {
+            ran,
+            shared,
+            cached,
+            failed,
+            skipped,
+        } = summary.counts();
         self.events.send(Event::RunFinished {
             ran,
+            shared,
             cached,
             failed,
             skipped,
@@ -355,7 +404,8 @@ impl Scheduler {
                     .to_string()
             });
             tasks.spawn(async move {
-                let started = Instant::now();
+                // A step's time is its own: from its slot, not from its wait for one.
+                let mut started = Instant::now();
                 let prepared = tokio::select! {
                     biased;
                     () = cancel.cancelled() => Err(Error::Cancelled),
@@ -364,6 +414,7 @@ impl Scheduler {
                 // The permit is held until the step's end is reported, so events never show
                 // more than `jobs` steps running at once.
                 let mut permit = None;
+                let mut shared = false;
                 let (cached, result) = match prepared {
                     Err(e) => (false, Err(e)),
                     Ok(Prepared::Cached(outputs)) => {
@@ -374,18 +425,32 @@ impl Scheduler {
                         }
                         (true, Ok(outputs))
                     }
-                    Ok(Prepared::Run { reason, job }) => {
-                        permit = tokio::select! {
-                            biased;
-                            () = cancel.cancelled() => None,
-                            permit = permits.acquire_owned() => permit.ok(),
+                    Ok(Prepared::Run {
+                        reason,
+                        job,
+                        shared_with,
+                    }) => {
+                        // A node that shares another's run waits on that run's slot.
+                        let slot = match &shared_with {
+                            Some(_) => true,
+                            None => {
+                                permit = tokio::select! {
+                                    biased;
+                                    () = cancel.cancelled() => None,
+                                    permit = permits.acquire_owned() => permit.ok(),
+                                };
+                                permit.is_some()
+                            }
                         };
-                        if permit.is_none() {
+                        if !slot {
                             (false, Err(Error::Cancelled))
                         } else {
+                            started = Instant::now();
+                            shared = shared_with.is_some();
                             events.send(Event::StepStarted {
                                 step: label.clone(),
                                 reason,
+                                shared_with,
                             });
                             let result = AssertUnwindSafe(job).catch_unwind().await;
                             (
@@ -422,6 +487,7 @@ impl Scheduler {
                 Finish {
                     index,
                     cached,
+                    shared,
                     duration,
                     result,
                 }

@@ -141,6 +141,14 @@ impl Ctx {
         });
     }
 
+    /// Reports a message of tanto's own about the step, apart from the step's output.
+    pub(crate) fn note(&self, message: impl Into<String>) {
+        self.run.events.send(Event::StepNote {
+            step: self.label.clone(),
+            message: message.into(),
+        });
+    }
+
     /// Removes the step's container. The scheduler calls this when the step's future ends,
     /// however it ended; afterwards the step cannot run commands. Calling it again does
     /// nothing. (If the future is dropped instead, the container is removed in the

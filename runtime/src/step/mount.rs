@@ -10,7 +10,7 @@ use crate::artifact::Dir;
 use crate::backend::archive::{self, CopyEntry, CopySource};
 use crate::backend::{
     ContainerSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, Mount, MountSource,
-    Stream, host_name,
+    host_name,
 };
 use crate::error::{Error, Result};
 use crate::input::{HiddenKind, ViewMode};
@@ -35,7 +35,7 @@ impl Container {
         let settings = &self.ctx.step().settings;
         let log = |line: &str| {
             tracing::info!("step `{}`: {line}", self.ctx.label());
-            self.ctx.log(Stream::Stderr, line);
+            self.ctx.note(line);
         };
         let image_id: ImageId = run.resolve_image(image, &log).await?;
 

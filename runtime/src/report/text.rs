@@ -1,0 +1,126 @@
+//! Text that leaves tanto for a person or a CI runner: what a container printed is shown, never
+//! interpreted, and standard output survives a closed pipe.
+//!
+//! Everything a step prints is hostile input: escape sequences could redraw a terminal, and a
+//! line that starts with `::` is a GitHub Actions workflow command (`::add-mask::`,
+//! `::error::`). Every human view passes such text through [`shown`]; the GitHub view also
+//! escapes what it puts inside a workflow command of its own with [`github_message`] and
+//! [`github_property`].
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `line` as it may be shown on one line: ANSI escape sequences removed (tools colour their
+/// output), a trailing carriage return dropped, and every other control character (a newline,
+/// a bare escape, a bell, C1 controls) written out as `\u{..}`, so nothing the text holds can
+/// move the cursor, start a new line or begin a workflow command.
+pub(crate) fn shown(line: &str) -> String {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                // A CSI sequence ends at its final byte, `@` to `~`.
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            '\t' => out.push(c),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` as the message of a GitHub Actions workflow command: [`shown`], then `%`, carriage
+/// returns and newlines escaped as the runner expects.
+pub(crate) fn github_message(text: &str) -> String {
+    shown(text).replace('%', "%25")
+}
+
+/// `text` as a property of a GitHub Actions workflow command (`title=..`): like
+/// [`github_message`], with `:` and `,` escaped too.
+pub(crate) fn github_property(text: &str) -> String {
+    github_message(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `1 step`, `2 steps`.
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Set once standard output is a closed pipe: nothing more is written to it.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Standard output for what a command produces. Writes to a closed pipe (`BIN --list | head
+/// -1`) are dropped instead of failing, so the command ends quietly (and a run still removes
+/// its containers); other errors are dropped too, as `print!` would have panicked on them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !STDOUT_CLOSED.load(Ordering::Relaxed)
+            && let Err(e) = io::stdout().lock().write_all(buf)
+            && e.kind() == io::ErrorKind::BrokenPipe
+        {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !STDOUT_CLOSED.load(Ordering::Relaxed)
+            && let Err(e) = io::stdout().lock().flush()
+            && e.kind() == io::ErrorKind::BrokenPipe
+        {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// Writes `text` to standard output through [`Stdout`].
+pub(crate) fn print(text: &str) {
+    let _ = Stdout.write_all(text.as_bytes());
+    let _ = Stdout.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_go_and_controls_are_shown_not_obeyed() {
+        assert_eq!(shown("\u{1b}[1;31merror\u{1b}[0m: x\r"), "error: x");
+        assert_eq!(
+            shown("a\n::add-mask::secret"),
+            "a\\u{a}::add-mask::secret",
+            "a newline cannot start a workflow command"
+        );
+        assert_eq!(
+            shown("bell\u{7}\u{1b}]0;title\u{7}"),
+            "bell\\u{7}\\u{1b}]0;title\\u{7}"
+        );
+        assert_eq!(shown("tab\tkept"), "tab\tkept");
+        assert_eq!(shown("c1 \u{9b}2J"), "c1 \\u{9b}2J");
+    }
+
+    #[test]
+    fn workflow_command_fields_are_escaped() {
+        assert_eq!(github_message("100% done\nnext"), "100%25 done\\u{a}next");
+        assert_eq!(github_property("a:b,c"), "a%3Ab%2Cc");
+    }
+}
