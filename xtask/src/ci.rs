@@ -66,3 +66,68 @@ pub(crate) fn cli(args: &[String]) -> ExitCode {
         .pipeline(ci)
         .run_from(argv)
 }
+
+#[cfg(test)]
+mod tests {
+    use tanto::Plan;
+    use tanto::graph::{Arg, NodeKind};
+
+    use super::ci;
+
+    /// The main job's graph, recorded without running a step or reaching Docker: the five
+    /// checks of the README, each on the `src` input alone and in the image that `cli` maps to
+    /// the offline one, and the daemon given to the test step only.
+    #[test]
+    fn ci_plan_is_five_steps_on_src_each_in_the_aliased_image() {
+        let plan = Plan::of::<ci>();
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+
+        let src = &plan.nodes[0];
+        assert_eq!(src.label, "src");
+        assert!(
+            matches!(&src.kind, NodeKind::Input { param } if param.is_dir),
+            "the first node is the `src: Dir` input: {src:?}"
+        );
+
+        let steps: Vec<_> = plan.steps().collect();
+        let labels: Vec<&str> = steps.iter().map(|(node, _)| node.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "fmt_check",
+                "clippy",
+                "test_with_docker",
+                "doc",
+                "build_examples"
+            ]
+        );
+        assert_eq!(
+            plan.nodes.len(),
+            1 + steps.len(),
+            "only `src` and the steps"
+        );
+
+        for (node, info) in steps {
+            let step = &node.label;
+            assert_eq!(
+                info.settings.image,
+                Some(cargo_steps::IMAGE),
+                "step `{step}` must run in `{}`, the image `cargo xtask ci` maps to the offline one",
+                cargo_steps::IMAGE
+            );
+            assert_eq!(
+                node.args,
+                [Arg::Handle {
+                    node: src.id,
+                    part: 0
+                }],
+                "step `{step}` takes `src` and nothing else"
+            );
+            assert_eq!(
+                info.settings.docker_socket,
+                step == "test_with_docker",
+                "only the test step is given the Docker daemon; `{step}` differs"
+            );
+        }
+    }
+}

@@ -2,8 +2,10 @@
 //!
 //! - `cargo xtask ci`: fmt, clippy, tests, docs and an examples build, each a step in a
 //!   container, composed from the reusable steps of `examples/cargo-steps`.
-//! - `cargo xtask test`: makes sure Docker answers and the test images exist, then runs the
-//!   whole test suite on the host. CI runs exactly this.
+//! - `cargo xtask lint`: `cargo fmt --check`, clippy and rustdoc on the host, denying
+//!   warnings.
+//! - `cargo xtask test`: runs `lint`, makes sure Docker answers and the test images exist,
+//!   then runs the whole test suite on the host. CI runs exactly this.
 //! - `cargo xtask images`: makes the offline test images.
 //! - `cargo xtask bench [--quick] [ROW..]`: measures tanto against its baselines and writes
 //!   `BENCHMARKS.md`.
@@ -13,6 +15,7 @@ mod bench;
 mod ci;
 mod daemon;
 mod images;
+mod lint;
 mod test;
 mod trace_svg;
 
@@ -21,6 +24,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("lint") => lint::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("trace-svg") => trace_svg::run(&args[1..]),

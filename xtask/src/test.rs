@@ -1,9 +1,12 @@
-//! `cargo xtask test`: the README's test command. Docker up, images made, whole suite run.
+//! `cargo xtask test`: the README's test command. Lints checked, Docker up, images made, whole
+//! suite run.
 
 use std::process::Command;
 
-/// Ensures the daemon and the images, then runs every test of the workspace.
+/// Runs `cargo xtask lint`, ensures the daemon and the images, then runs every test of the
+/// workspace. The checks come first: they take minutes where the suite takes much longer.
 pub(crate) fn run(extra: &[String]) -> Result<(), String> {
+    crate::lint::run(&[])?;
     crate::daemon::ensure()?;
     crate::images::ensure()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
