@@ -1,6 +1,9 @@
 //! The CLI tells the truth: a closed pipe ends it quietly, times are a step's own, set-up
 //! errors exit 2 before anything runs, and every message is finished and exact.
 
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::io::{BufRead, BufReader};

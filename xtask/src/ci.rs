@@ -69,8 +69,8 @@ pub(crate) fn cli(args: &[String]) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use tanto::Plan;
-    use tanto::graph::{Arg, NodeKind};
+    use tanto::__internal::graph::Plan;
+    use tanto::__internal::graph::{Arg, NodeKind};
 
     use super::ci;
 
