@@ -173,6 +173,33 @@ pub fn no_image() {
     nowhere();
 }
 
+/// Prints `NAME: tick N` twice a second for a while.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn chatter(ctx: &Ctx, name: String) -> Result<String> {
+    ctx.container()
+        .sh(&format!(
+            "for i in $(seq 1 40); do echo \"{name}: tick $i\"; sleep 0.5; done"
+        ))
+        .await?;
+    Ok(name)
+}
+
+/// Joins two names.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn gather(ctx: &Ctx, a: String, b: String) -> Result<String> {
+    ctx.container().exec(["true"]).await?;
+    Ok(format!("{a}+{b}"))
+}
+
+/// Two steps that print for twenty seconds, and one that waits on both: what the live view
+/// shows mid-run.
+#[pipeline]
+pub fn chatty() -> String {
+    let left = chatter("left");
+    let right = chatter("right");
+    gather(left, right)
+}
+
 fn main() -> ExitCode {
     tanto::cli()
         .pipeline(wide)
@@ -185,6 +212,7 @@ fn main() -> ExitCode {
         .pipeline(slow)
         .pipeline(silent)
         .pipeline(no_image)
+        .pipeline(chatty)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

@@ -296,7 +296,7 @@ fn tty_progress_without_a_terminal_falls_back_to_plain() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.starts_with(
-            "tanto: `--progress tty` needs a terminal on standard error; showing plain progress\n"
+            "tanto: `--progress tty` needs a terminal on standard error, not dumb and at least 40 columns wide; showing plain progress\n"
         ),
         "{stderr}"
     );

@@ -17,6 +17,7 @@ mod daemon;
 mod images;
 mod lint;
 mod test;
+mod tools;
 mod trace_svg;
 
 use std::process::ExitCode;

@@ -9,6 +9,7 @@ pub(crate) fn run(extra: &[String]) -> Result<(), String> {
     crate::lint::run(&[])?;
     crate::daemon::ensure()?;
     crate::images::ensure()?;
+    crate::tools::ensure()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
     cmd.args(["test", "--workspace", "--all-targets"])

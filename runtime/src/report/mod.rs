@@ -7,7 +7,7 @@ mod plain;
 mod summary;
 mod text;
 mod trace;
-mod tty;
+pub(crate) mod tty;
 
 pub use events::{Event, EventSink, Stamped, Stream};
 pub use json::JsonView;

@@ -15,7 +15,7 @@ use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
 use crate::report::{
     Event, EventSink, JsonView, LogFiles, PlainView, Stdout, Summary, Trace, TtyView, View, drive,
-    plural,
+    plural, tty,
 };
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
@@ -116,15 +116,25 @@ fn new_run_id() -> String {
     Digest::of(seed.as_bytes()).short()
 }
 
-fn pick_views(options: &RunOptions, store: &Store, run_id: &str) -> (Vec<Box<dyn View>>, bool) {
+fn pick_views(
+    options: &RunOptions,
+    plan: &Plan,
+    store: &Store,
+    run_id: &str,
+) -> (Vec<Box<dyn View>>, bool) {
     let ci = std::env::var_os("CI").is_some();
     let terminal = std::io::stderr().is_terminal();
+    // The tree needs room and a terminal that moves the cursor.
+    let drawable = terminal
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        && usize::from(console::Term::stderr().size().1) >= tty::MIN_WIDTH;
     let progress = match options.progress {
-        Progress::Auto if terminal && !ci => Progress::Tty,
+        Progress::Auto if drawable && !ci => Progress::Tty,
         Progress::Auto => Progress::Plain,
-        Progress::Tty if !terminal => {
+        Progress::Tty if !drawable => {
             eprintln!(
-                "tanto: `--progress tty` needs a terminal on standard error; showing plain progress"
+                "tanto: `--progress tty` needs a terminal on standard error, not dumb and at least {} columns wide; showing plain progress",
+                tty::MIN_WIDTH
             );
             Progress::Plain
         }
@@ -134,7 +144,7 @@ fn pick_views(options: &RunOptions, store: &Store, run_id: &str) -> (Vec<Box<dyn
     let human = progress != Progress::Json;
     match progress {
         Progress::Json => views.push(Box::new(JsonView::new(Stdout))),
-        Progress::Tty => views.push(Box::new(TtyView::new())),
+        Progress::Tty => views.push(Box::new(TtyView::new(plan))),
         _ => views.push(Box::new(PlainView::new(
             std::io::stderr(),
             std::env::var_os("GITHUB_ACTIONS").is_some(),
@@ -222,7 +232,7 @@ async fn run(
     };
     let run_id = new_run_id();
     let (events, rx) = EventSink::channel();
-    let (views, human) = pick_views(&options, &store, &run_id);
+    let (views, human) = pick_views(&options, plan, &store, &run_id);
     let view_task = tokio::spawn(drive(rx, views));
     let context = RunContext::new(
         run_id.clone(),

@@ -291,7 +291,14 @@ impl Scheduler {
                         status,
                         duration: finish.duration,
                     });
-                    let reason = format!("`{}` failed", node.label);
+                    // A step that was cancelled did not fail: its dependents say why it stopped.
+                    let reason = match &outcomes[finish.index] {
+                        Some(Outcome {
+                            status: StepStatus::Skipped(why),
+                            ..
+                        }) => why.clone(),
+                        _ => format!("`{}` failed", node.label),
+                    };
                     for dependent in dependents(&graph, finish.index) {
                         if matches!(state[dependent], State::Waiting) {
                             state[dependent] = State::Skipped;

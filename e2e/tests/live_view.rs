@@ -1,0 +1,151 @@
+//! The live terminal view, read off a real terminal: tmux runs the fixture binary in a pane of
+//! a known size, and the test reads the screen with `capture-pane`.
+
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of the test's own, killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Self {
+        let socket = format!("tanto-live-{}", std::process::id());
+        Self { socket }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("tmux is needed for this test ({e}): `cargo xtask test` installs it")
+            });
+        assert!(out.status.success(), "tmux {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "live"])
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[test]
+fn the_live_view_shows_the_tree_with_running_steps_and_their_last_lines() {
+    let cache = tempfile::tempdir().unwrap();
+    let tmux = Tmux::new();
+    let command = format!(
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} chatty; sleep 60",
+        cache.path().display(),
+        env!("CARGO_BIN_EXE_fixture")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "live",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    // Wait for the moment both steps have printed a few lines; structure, not timing.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let screen = loop {
+        let screen = tmux.screen();
+        if screen.contains("left: tick 3") && screen.contains("right: tick 3") {
+            break screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the steps never printed:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let lines: Vec<&str> = screen
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(
+        lines[0]
+            .starts_with("tanto chatty · 2 running · 1 waiting · 0 done · 0 cached · 0 failed · "),
+        "the header counts the steps:\n{screen}"
+    );
+    let row = |name: &str| {
+        lines
+            .iter()
+            .position(|l| l.split_whitespace().nth(1) == Some(name))
+            .unwrap_or_else(|| panic!("no row for `{name}`:\n{screen}"))
+    };
+    for (name, said) in [("chatter", "left"), ("chatter-2", "right")] {
+        let at = row(name);
+        let mark = lines[at].split_whitespace().next().unwrap();
+        assert!(
+            "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏".contains(mark),
+            "`{name}` is running:\n{screen}"
+        );
+        let tail: Vec<&str> = lines[at + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("    "))
+            .map(|l| l.trim())
+            .collect();
+        assert!(
+            !tail.is_empty()
+                && tail.len() <= 3
+                && tail
+                    .iter()
+                    .all(|l| l.starts_with(&format!("{said}: tick "))),
+            "`{name}` shows its last lines:\n{screen}"
+        );
+    }
+    let gather = lines[row("gather")];
+    assert!(
+        gather.starts_with("· gather  waiting on chatter, chatter-2"),
+        "a waiting step says what it waits on:\n{screen}"
+    );
+    // Nothing else writes on the terminal: the header, the rows and their tails.
+    assert_eq!(lines.len(), 1 + 3 + row_tails(&lines), "{screen}");
+
+    // Ctrl-C ends the run as it would any other: interrupted, nothing left behind.
+    tmux.run(&["send-keys", "-t", "live", "C-c"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !tmux.screen().contains("interrupted") {
+        assert!(Instant::now() < deadline, "no interruption:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let left = || {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", "label=tanto.step=chatter"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while left() > 0 {
+        assert!(Instant::now() < deadline, "the run left its containers");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// How many output lines are shown under rows.
+fn row_tails(lines: &[&str]) -> usize {
+    lines.iter().filter(|l| l.starts_with("    ")).count()
+}

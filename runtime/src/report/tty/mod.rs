@@ -1,0 +1,94 @@
+//! The terminal view: the whole run as a live tree of its steps (waiting, running with their
+//! last lines, cached, done, failed), under a header with counts and the time so far.
+//!
+//! The picture is drawn by [`tree::Board`], a pure function of the events; indicatif redraws
+//! it in place ten times a second as one multi-line message, so no escape sequence is written
+//! by hand and the frame never outgrows the terminal (the board folds what does not fit).
+
+mod tree;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use console::Term;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::graph::Plan;
+use crate::report::{Stamped, View};
+
+pub(crate) use tree::Board;
+
+/// The narrowest terminal the tree is drawn on; a narrower one gets the plain view.
+pub(crate) const MIN_WIDTH: usize = 40;
+
+/// Draws the run on a terminal.
+pub struct TtyView {
+    board: Arc<Mutex<Board>>,
+    bar: ProgressBar,
+    ticker: Option<(JoinHandle<()>, Arc<Mutex<bool>>)>,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// Draws `board` as it is now, sized to the terminal on standard error.
+fn draw(board: &Mutex<Board>, bar: &ProgressBar) {
+    let (rows, cols) = Term::stderr().size();
+    let frame = board.lock().unwrap_or_else(PoisonError::into_inner).render(
+        now_us(),
+        usize::from(cols),
+        usize::from(rows),
+    );
+    bar.set_message(frame.join("\n"));
+}
+
+impl TtyView {
+    /// A view of `plan`'s run drawing on standard error.
+    pub fn new(plan: &Plan) -> Self {
+        let board = Arc::new(Mutex::new(Board::new(plan, true)));
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
+        bar.set_style(
+            ProgressStyle::with_template("{msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        // Running steps' times and spinners move between events too.
+        let stop = Arc::new(Mutex::new(false));
+        let ticker = {
+            let (board, bar, stopped) = (Arc::clone(&board), bar.clone(), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("tanto-tty".into())
+                .spawn(move || {
+                    while !*stopped.lock().unwrap_or_else(PoisonError::into_inner) {
+                        draw(&board, &bar);
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                })
+                .ok()
+                .map(|handle| (handle, stop))
+        };
+        Self { board, bar, ticker }
+    }
+}
+
+impl View for TtyView {
+    fn event(&mut self, stamped: &Stamped) {
+        self.board
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .apply(stamped.ts_us, &stamped.event);
+    }
+
+    fn finish(&mut self) {
+        if let Some((handle, stop)) = self.ticker.take() {
+            *stop.lock().unwrap_or_else(PoisonError::into_inner) = true;
+            let _ = handle.join();
+        }
+        // The last picture stays on screen, above the summary.
+        draw(&self.board, &self.bar);
+        self.bar.finish();
+    }
+}
