@@ -128,7 +128,11 @@ fn the_live_view_shows_the_tree_with_running_steps_and_their_last_lines() {
     tmux.run(&["send-keys", "-t", "live", "C-c"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !tmux.screen().contains("interrupted") {
-        assert!(Instant::now() < deadline, "no interruption:\n{}", tmux.screen());
+        assert!(
+            Instant::now() < deadline,
+            "no interruption:\n{}",
+            tmux.screen()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let left = || {

@@ -21,6 +21,12 @@ impl Digest {
         Self(*blake3::hash(bytes).as_bytes())
     }
 
+    /// The BLAKE3 hash of `bytes` keyed with `key`: without the key, nothing can be learned
+    /// from it about `bytes`, not even by trying guesses.
+    pub fn keyed(key: &[u8; 32], bytes: &[u8]) -> Self {
+        Self(*blake3::keyed_hash(key, bytes).as_bytes())
+    }
+
     /// The digest as 64 lowercase hex characters.
     pub fn to_hex(&self) -> String {
         blake3::Hash::from(self.0).to_hex().to_string()

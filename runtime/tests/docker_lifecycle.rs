@@ -242,6 +242,7 @@ async fn reaping_removes_containers_of_dead_owners_on_this_host_only() {
                     env: vec![],
                     workdir: None,
                     user: None,
+                    secret_env: vec![],
                 },
             )
             .await

@@ -3,6 +3,7 @@
 
 mod dir;
 mod file;
+mod secret;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -12,6 +13,7 @@ use crate::error::{Error, Result};
 
 pub use dir::{Dir, DirSelect, Origin};
 pub use file::File;
+pub use secret::Secret;
 
 /// One realized input or output of a step.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +24,8 @@ pub enum Artifact {
     File(File),
     /// A serde value, kept in its JSON form.
     Value(serde_json::Value),
+    /// A secret: only ever a pipeline's input, passed on to steps.
+    Secret(Secret),
 }
 
 impl Artifact {
@@ -32,6 +36,7 @@ impl Artifact {
             Artifact::Dir(d) => d.digest(),
             Artifact::File(f) => f.digest(),
             Artifact::Value(v) => Digest::of(canonical_json(v).as_bytes()),
+            Artifact::Secret(s) => s.digest(),
         }
     }
 
@@ -41,6 +46,7 @@ impl Artifact {
             Artifact::Dir(_) => "dir",
             Artifact::File(_) => "file",
             Artifact::Value(_) => "value",
+            Artifact::Secret(_) => "secret",
         }
     }
 }
@@ -55,7 +61,7 @@ pub(crate) fn canonical_json(value: &serde_json::Value) -> String {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a step input",
     label = "not a step input",
-    note = "a step input is a `Dir`, a `File`, or an owned value that implements `serde::Serialize` and `serde::de::DeserializeOwned`"
+    note = "a step input is a `Dir`, a `File`, a `Secret`, or an owned value that implements `serde::Serialize` and `serde::de::DeserializeOwned`"
 )]
 pub trait FromArtifact: Sized + Send + 'static {
     /// Converts the artifact given to parameter `param` of step `step`.
@@ -66,7 +72,7 @@ pub trait FromArtifact: Sized + Send + 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a step output",
     label = "not a step output",
-    note = "a step returns `()`, a `Dir`, a `File`, a value that implements `serde::Serialize` and `serde::de::DeserializeOwned`, or a tuple of those"
+    note = "a step returns `()`, a `Dir`, a `File`, a value that implements `serde::Serialize` and `serde::de::DeserializeOwned`, or a tuple of those; a `Secret` never leaves a step"
 )]
 pub trait IntoArtifact: Sized + Send + 'static {
     /// Converts the returned value into an artifact.
@@ -94,6 +100,15 @@ impl FromArtifact for File {
         match artifact {
             Artifact::File(f) => Ok(f),
             other => Err(mismatch(step, param, "file", &other)),
+        }
+    }
+}
+
+impl FromArtifact for Secret {
+    fn from_artifact(artifact: Artifact, step: &str, param: &str) -> Result<Self> {
+        match artifact {
+            Artifact::Secret(s) => Ok(s),
+            other => Err(mismatch(step, param, "secret", &other)),
         }
     }
 }

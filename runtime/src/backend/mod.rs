@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use docker::{DEFAULT_HOST, DockerBackend};
 pub use process::host_name;
 
+use crate::artifact::Secret;
 use crate::error::Result;
 
 /// The label that holds the run id on every container.
@@ -84,6 +85,9 @@ pub enum MountSource {
     /// An empty, read-only folder (a tmpfs) laid over what the image or an outer mount has at
     /// the target: how a folder a `Dir` input leaves out is hidden inside its mount.
     EmptyDir,
+    /// An empty folder in memory (a tmpfs, mode 0755) that the container may write: where
+    /// secret files live, never on a disk and never in a captured output.
+    Memory,
 }
 
 /// One mount of a container.
@@ -123,6 +127,9 @@ pub struct ExecSpec {
     pub workdir: Option<String>,
     /// The user (`name`, `uid` or `uid:gid`); the image's when `None`.
     pub user: Option<String>,
+    /// Variables whose values are secrets: given to this command only (never to the
+    /// container's configuration, which `docker inspect` shows), and never in `Debug`.
+    pub secret_env: Vec<(String, Secret)>,
 }
 
 /// A command that runs: its id and its output as it comes.

@@ -33,6 +33,16 @@ pub(super) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
                 read_only: Some(true),
                 ..Default::default()
             },
+            MountSource::Memory => bollard::models::Mount {
+                target: Some(m.target.clone()),
+                typ: Some(MountType::TMPFS),
+                read_only: Some(false),
+                tmpfs_options: Some(bollard::models::MountTmpfsOptions {
+                    mode: Some(0o755),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
         })
         .collect();
     let host_config = HostConfig {

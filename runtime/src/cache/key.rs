@@ -27,6 +27,9 @@ pub enum ArtifactKind {
     File,
     /// A serde value; its digest is the digest of its canonical JSON.
     Value,
+    /// A secret; its digest is a hash keyed with the store's secret key, or of its name only
+    /// for a step that keeps secrets out of its key.
+    Secret,
 }
 
 /// One input of a step, as it enters the key.
@@ -51,6 +54,7 @@ impl InputRecord {
             Artifact::Dir(_) => ArtifactKind::Dir,
             Artifact::File(_) => ArtifactKind::File,
             Artifact::Value(_) => ArtifactKind::Value,
+            Artifact::Secret(_) => ArtifactKind::Secret,
         };
         Self {
             kind,

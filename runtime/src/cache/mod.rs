@@ -11,6 +11,7 @@ mod copy;
 mod explain;
 mod hash;
 mod key;
+mod keyring;
 mod statcache;
 mod store;
 mod tree;
@@ -19,6 +20,7 @@ pub use copy::copy_tree;
 pub use explain::{Reason, explain};
 pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
+pub use keyring::secret_key;
 pub use statcache::{FileStat, StatCache};
 pub use store::{
     ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreStats, VerifyReport,

@@ -60,6 +60,9 @@ pub struct StepSettings {
     pub millicpus: Option<u32>,
     /// `docker_socket`: mount the daemon's socket into the container. Never on by default.
     pub docker_socket: bool,
+    /// `secret_in_key = false` keys the step's `Secret` inputs by their names only, for a step
+    /// whose result does not depend on their values; by default a rotated secret re-runs it.
+    pub secret_in_key: bool,
 }
 
 impl StepSettings {
@@ -77,6 +80,7 @@ impl StepSettings {
         memory: None,
         millicpus: None,
         docker_socket: false,
+        secret_in_key: true,
     };
 }
 

@@ -6,8 +6,9 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::artifact::{Artifact, Dir, DirSelect};
-use crate::cache::Store;
+use crate::artifact::{Artifact, Dir, DirSelect, Secret};
+use crate::cache::{Store, secret_key};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::ParamInfo;
 
@@ -47,13 +48,19 @@ fn bind_one(param: &ParamInfo, value: Option<&OsStr>, store: &Store) -> Result<A
             .map(Artifact::File)
             .map_err(named);
     }
+    let ty = param.ty.rsplit("::").next().unwrap_or(param.ty).trim();
+    if ty == "Secret" {
+        let value = secret_value(&flag, value)?;
+        let key = secret_key(store.root())?;
+        let digest = Digest::keyed(&key, value.as_bytes());
+        return Ok(Artifact::Secret(Secret::new(param.name, value, digest)));
+    }
     let Some(text) = value else {
         return Ok(Artifact::Value(serde_json::Value::Null));
     };
     let text = text
         .to_str()
         .ok_or_else(|| Error::Usage(format!("--{flag}: the value is not valid UTF-8")))?;
-    let ty = param.ty.rsplit("::").next().unwrap_or(param.ty).trim();
     let json = if matches!(ty, "String" | "PathBuf" | "Option<String>") {
         serde_json::Value::String(text.to_owned())
     } else {
@@ -62,6 +69,69 @@ fn bind_one(param: &ParamInfo, value: Option<&OsStr>, store: &Store) -> Result<A
         serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
     };
     Ok(Artifact::Value(json))
+}
+
+/// The value of a secret from the source that flag `--flag` names: `env:NAME`,
+/// `file:PATH` or `cmd:COMMAND` (its standard output). One final newline is trimmed from a
+/// file or a command's output. Errors name the flag and the source, never the value.
+fn secret_value(flag: &str, value: Option<&OsStr>) -> Result<String> {
+    let usage = |m: String| Error::Usage(format!("--{flag}: {m}"));
+    let sources = "`env:NAME`, `file:PATH` or `cmd:COMMAND`";
+    let Some(source) = value else {
+        return Err(usage(format!("a secret is needed: give {sources}")));
+    };
+    let source = source
+        .to_str()
+        .ok_or_else(|| usage("the source is not valid UTF-8".into()))?;
+    let trimmed = |mut text: String| {
+        if text.ends_with('\n') {
+            text.pop();
+            if text.ends_with('\r') {
+                text.pop();
+            }
+        }
+        text
+    };
+    let value = if let Some(name) = source.strip_prefix("env:") {
+        std::env::var(name).map_err(|e| match e {
+            std::env::VarError::NotPresent => usage(format!("the variable `{name}` is not set")),
+            std::env::VarError::NotUnicode(_) => {
+                usage(format!("the variable `{name}` is not valid UTF-8"))
+            }
+        })?
+    } else if let Some(path) = source.strip_prefix("file:") {
+        std::fs::read(path)
+            .map_err(|e| usage(format!("cannot read `{path}`: {e}")))
+            .and_then(|bytes| {
+                String::from_utf8(bytes).map_err(|_| usage(format!("`{path}` is not valid UTF-8")))
+            })
+            .map(trimmed)?
+    } else if let Some(command) = source.strip_prefix("cmd:") {
+        // Its error output is not shown: a failing command may print what it was to give.
+        let out = std::process::Command::new("sh")
+            .args(["-c", command])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .map_err(|e| usage(format!("cannot run `{command}`: {e}")))?;
+        if !out.status.success() {
+            return Err(usage(format!(
+                "`{command}` failed ({}); its output is not shown",
+                out.status
+            )));
+        }
+        String::from_utf8(out.stdout)
+            .map(trimmed)
+            .map_err(|_| usage(format!("`{command}` printed something that is not UTF-8")))?
+    } else {
+        // A value on the command line is in `ps` and in the shell's history.
+        return Err(usage(format!(
+            "a secret comes from {sources}, never from the command line itself"
+        )));
+    };
+    if value.is_empty() {
+        return Err(usage(format!("`{source}` gave an empty secret")));
+    }
+    Ok(value)
 }
 
 /// The host folder at the canonical path `path` as a `Dir` input: hashed with `select`

@@ -5,6 +5,10 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::report::redact::Redactor;
+
 pub use crate::backend::Stream;
 
 /// Something that happened during a run. See `docs/events.md` for the JSON schema.
@@ -98,6 +102,25 @@ pub enum Event {
 }
 
 impl Event {
+    /// Replaces the run's secrets in every text the event carries.
+    fn redact(&mut self, redactor: &Redactor) {
+        let clean = |text: &mut String| {
+            if let std::borrow::Cow::Owned(r) = redactor.redact(text) {
+                *text = r;
+            }
+        };
+        match self {
+            Event::StepStarted { reason, .. } | Event::StepSkipped { reason, .. } => clean(reason),
+            Event::StepLog { line, .. } => clean(line),
+            Event::StepNote { message, .. } => clean(message),
+            Event::StepFailed { error, .. } => clean(error),
+            Event::RunStarted { .. }
+            | Event::StepCached { .. }
+            | Event::StepFinished { .. }
+            | Event::RunFinished { .. } => {}
+        }
+    }
+
     /// The step this event is about, if any.
     pub fn step(&self) -> Option<&str> {
         match self {
@@ -123,11 +146,14 @@ pub struct Stamped {
     pub event: Event,
 }
 
-/// Where events go. Cheap to clone; sending never blocks and never fails the run.
+/// Where events go. Cheap to clone; sending never blocks and never fails the run. Every
+/// event passes the run's [`Redactor`] on its way in, so no view, log, trace or summary can
+/// show a secret.
 #[derive(Debug, Clone)]
 pub struct EventSink {
     tx: Option<mpsc::UnboundedSender<Stamped>>,
     epoch: (Instant, SystemTime),
+    redactor: Arc<RwLock<Redactor>>,
 }
 
 impl EventSink {
@@ -138,6 +164,7 @@ impl EventSink {
             Self {
                 tx: Some(tx),
                 epoch: (Instant::now(), SystemTime::now()),
+                redactor: Arc::default(),
             },
             rx,
         )
@@ -148,11 +175,44 @@ impl EventSink {
         Self {
             tx: None,
             epoch: (Instant::now(), SystemTime::now()),
+            redactor: Arc::default(),
         }
     }
 
+    /// Redacts every form of `value` from what is sent from now on (and from
+    /// [`EventSink::redact`]).
+    pub fn add_secret(&self, value: &str) {
+        self.redactor
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(value);
+    }
+
+    /// The run's redactor as it is now.
+    pub fn redactor(&self) -> Redactor {
+        self.redactor
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `text` with the run's secrets replaced by `***`: for what tanto prints itself.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .redact(text)
+            .into_owned()
+    }
+
     /// Sends `event`, stamped with the current time.
-    pub fn send(&self, event: Event) {
+    pub fn send(&self, mut event: Event) {
+        {
+            let redactor = self.redactor.read().unwrap_or_else(PoisonError::into_inner);
+            if !redactor.is_empty() {
+                event.redact(&redactor);
+            }
+        }
         if let Some(tx) = &self.tx {
             let since_epoch = self.epoch.1 + self.epoch.0.elapsed();
             let ts_us = since_epoch

@@ -1,12 +1,13 @@
 //! One run of a pipeline from the command line: bind inputs, connect, schedule, report, exit.
 
 use std::ffi::OsString;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::artifact::Artifact;
 use crate::backend::{Backend, DockerBackend};
 use crate::cache::Store;
 use crate::digest::Digest;
@@ -213,10 +214,14 @@ async fn run(
             return EXIT_USAGE;
         }
     };
+    let (events, rx) = EventSink::channel();
+    guard_secrets(&inputs, &events);
+    // For what this function prints itself, after the sink is gone.
+    let redactor = events.redactor();
     let backend: Arc<dyn Backend> = match DockerBackend::connect().await {
         Ok(b) => Arc::new(b),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -226,12 +231,11 @@ async fn run(
     let view_mode = match ViewMode::from_env() {
         Ok(mode) => mode,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
         }
     };
     let run_id = new_run_id();
-    let (events, rx) = EventSink::channel();
     let (views, human) = pick_views(&options, plan, &store, &run_id);
     let view_task = tokio::spawn(drive(rx, views));
     let context = RunContext::new(
@@ -249,7 +253,7 @@ async fn run(
     if let Err(e) = resolve_images(&context, plan).await {
         drop((context, events));
         let _ = view_task.await;
-        eprintln!("error: {e}");
+        eprintln!("error: {}", redactor.redact(&e.to_string()));
         return if matches!(e, Error::DaemonLost { .. }) {
             EXIT_DAEMON
         } else {
@@ -262,7 +266,7 @@ async fn run(
         Err(e) => {
             drop((context, events));
             let _ = view_task.await;
-            eprintln!("error: {e}");
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -311,7 +315,7 @@ async fn run(
                 out.display()
             ),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", redactor.redact(&e.to_string()));
                 code = EXIT_FAILED;
             }
         }
@@ -319,6 +323,24 @@ async fn run(
         print_outputs(plan, &summary);
     }
     code
+}
+
+/// Makes every secret among the run's inputs redacted from all that tanto prints and
+/// records; under GitHub Actions, also masked by the runner (`::add-mask::`), before anything
+/// else is printed.
+fn guard_secrets(inputs: &[Artifact], events: &EventSink) {
+    for input in inputs {
+        if let Artifact::Secret(secret) = input {
+            events.add_secret(secret.expose());
+        }
+    }
+    if std::env::var_os("GITHUB_ACTIONS").is_some() {
+        let redactor = events.redactor();
+        let mut err = std::io::stderr().lock();
+        for form in redactor.mask_lines() {
+            let _ = writeln!(err, "::add-mask::{form}");
+        }
+    }
 }
 
 /// The code a run ends with: a daemon that went away, and a missing image (a configuration

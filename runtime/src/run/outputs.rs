@@ -50,6 +50,7 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
             }
             Artifact::Value(v) if v.is_null() => {}
             Artifact::Value(v) => print(&format!("output {name}: {v}\n")),
+            Artifact::Secret(_) => print(&format!("output {name}: a secret, never shown\n")),
         }
     }
     if stored {
@@ -79,6 +80,11 @@ pub(super) fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> R
             }
             Artifact::Value(v) => std::fs::write(out.join(format!("{name}.json")), v.to_string())
                 .map_err(|e| Error::io("write an output", e))?,
+            Artifact::Secret(_) => {
+                return Err(Error::Usage(format!(
+                    "output `{name}` is a secret, and secrets are never written"
+                )));
+            }
         }
     }
     Ok(outputs.len())

@@ -120,7 +120,14 @@ impl StepRunner {
                 Arg::Handle { .. } => None,
                 Arg::Literal(_) => None,
             };
-            key = key.input(param.name, InputRecord::of(artifact, upstream));
+            let mut record = InputRecord::of(artifact, upstream);
+            if let Artifact::Secret(secret) = artifact
+                && !info.settings.secret_in_key
+            {
+                // Its name only: the step says its result does not depend on the value.
+                record.digest = Digest::of(secret.name().as_bytes());
+            }
+            key = key.input(param.name, record);
         }
         // Masks leave the names of left-out entries visible, which a linked view does not: a
         // step that reads a host folder sees a different tree, so it has a different key.
@@ -197,7 +204,17 @@ impl StepRunner {
             if let Err(e) = ctx.close().await {
                 tracing::warn!("could not remove the container of `{label}`: {e}");
             }
-            let outputs = result?;
+            // A secret that a step put into a value it returns is masked before anything sees
+            // the value: its dependents, the store, the views.
+            let mut outputs = result?;
+            let redactor = run.events.redactor();
+            if !redactor.is_empty() {
+                for output in &mut outputs {
+                    if let Artifact::Value(value) = output {
+                        redactor.redact_json(value);
+                    }
+                }
+            }
             let changed = changed_during_run(&run, &host_dirs).await;
             if let Some(param) = &changed {
                 run.events.send(Event::StepNote {

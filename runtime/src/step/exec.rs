@@ -48,6 +48,7 @@ impl Container {
                     env,
                     workdir: self.spec.workdir.clone(),
                     user: self.spec.user.clone(),
+                    secret_env: self.spec.secret_env.clone(),
                 };
                 let backend = &self.ctx.run().backend;
                 let mut started = backend.exec(&id, &spec).await?;
@@ -133,6 +134,12 @@ impl Container {
         &self,
         path: &str,
     ) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+        if let Some(secret) = self.secret_under(path) {
+            return Err(Error::Usage(format!(
+                "step `{}`: cannot capture `{path}`: it holds the secret file `{secret}`; capture a folder without secrets",
+                self.ctx.label()
+            )));
+        }
         let (id, _) = self.live().await?;
         let staging = self.ctx.run().store.temp_dir()?;
         let tar_path = staging.path().join("capture.tar");

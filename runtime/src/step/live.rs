@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use std::collections::HashSet;
 
-use crate::backend::{Backend, archive};
+use futures_util::StreamExt as _;
+
+use crate::artifact::Secret;
+use crate::backend::{Backend, ExecSpec, archive};
 use crate::error::{Error, Result};
 use crate::step::container::{Container, CopyDecl, MountDecl, owner_of};
 use crate::step::mount::copy_entries;
@@ -183,6 +186,8 @@ pub(crate) struct Live {
     pub(super) mounts: Vec<MountDecl>,
     /// The copies already in it.
     pub(super) applied: HashSet<u64>,
+    /// The secret files already in it.
+    pub(super) secrets: HashSet<String>,
     /// With `docker_socket`: a host folder mounted at the same path and made the container's
     /// `TMPDIR`, so bind mounts that the container asks the daemon for resolve on the host.
     /// Removed with the container.
@@ -257,7 +262,47 @@ impl Container {
             self.ctx.run().backend.upload(&live.id, tar).await?;
             live.applied.extend(pending.iter().map(|c| c.id));
         }
+        for (path, secret) in &self.spec.secret_files {
+            if live.secrets.contains(path) {
+                continue;
+            }
+            self.write_secret(&live.id, path, secret).await?;
+            live.secrets.insert(path.clone());
+        }
         let scratch = live.scratch.as_ref().map(|d| d.path().to_path_buf());
         Ok((live.id.clone(), scratch))
+    }
+
+    /// Writes `secret` to `path` (mode 0400) in container `id`, as the commands' user: the value
+    /// travels in the command's environment, never in its arguments or the container's
+    /// configuration.
+    async fn write_secret(&self, id: &str, path: &str, secret: &Secret) -> Result<()> {
+        let spec = ExecSpec {
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                r#"umask 0377 && printf '%s' "$TANTO_SECRET" > "$1""#.into(),
+                "tanto-secret".into(),
+                path.to_owned(),
+            ],
+            env: Vec::new(),
+            workdir: None,
+            user: self.spec.user.clone(),
+            secret_env: vec![("TANTO_SECRET".to_owned(), secret.clone())],
+        };
+        let backend = &self.ctx.run().backend;
+        let mut started = backend.exec(id, &spec).await?;
+        let mut said = Vec::new();
+        while let Some(chunk) = started.output.next().await {
+            said.extend_from_slice(&chunk?.1);
+        }
+        match backend.exec_exit_code(&started.id).await? {
+            0 => Ok(()),
+            code => Err(Error::Usage(format!(
+                "step `{}`: cannot write the secret file `{path}` (exit code {code}: {}); the image needs `sh`, and the user must be able to write there",
+                self.ctx.label(),
+                String::from_utf8_lossy(&said).trim()
+            ))),
+        }
     }
 }

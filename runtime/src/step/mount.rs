@@ -59,6 +59,7 @@ impl Container {
                 MountKind::Cache(volume) => MountSource::Volume {
                     name: volume.clone(),
                 },
+                MountKind::Secrets => MountSource::Memory,
                 MountKind::DockerSocket => {
                     let socket = backend.socket_path().filter(|_| backend.is_local());
                     let Some(socket) = socket else {
@@ -116,6 +117,7 @@ impl Container {
             image: image.to_owned(),
             mounts: self.spec.mounts.clone(),
             applied: HashSet::new(),
+            secrets: HashSet::new(),
             scratch,
         };
         if !uploads.is_empty() {

@@ -53,6 +53,9 @@ impl OutputRecord {
                 record.size = std::fs::metadata(f.path()).map_or(u64::MAX, |m| m.len());
             }
             Artifact::Value(v) => record.value = Some(v.clone()),
+            // Unreachable: a `Secret` is not `IntoArtifact`, so no step returns one. Recorded
+            // as an empty value, never as the secret.
+            Artifact::Secret(_) => record.value = None,
         }
         record
     }
@@ -173,6 +176,11 @@ impl Store {
             ArtifactKind::Dir => Artifact::Dir(self.dir(output.digest)?),
             ArtifactKind::File => Artifact::File(self.file_as(output.digest, output.executable)?),
             ArtifactKind::Value => Artifact::Value(output.value.clone().unwrap_or_default()),
+            ArtifactKind::Secret => {
+                return Err(Error::Store(
+                    "a cached output claims to be a secret, which no step can return; run `cache verify`".into(),
+                ));
+            }
         })
     }
 
@@ -190,6 +198,7 @@ impl Store {
     fn has_output(&self, output: &OutputRecord) -> Result<bool> {
         match output.kind {
             ArtifactKind::Value => Ok(output.value.is_some()),
+            ArtifactKind::Secret => Ok(false),
             ArtifactKind::File => Ok(self.blob_len(&output.digest, output.executable)
                 == Some(output.size)
                 && self.blob_intact(&output.digest, output.executable)),

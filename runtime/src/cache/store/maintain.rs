@@ -265,7 +265,7 @@ impl Store {
                 ArtifactKind::File => {
                     reach.blobs.insert((output.digest, output.executable));
                 }
-                ArtifactKind::Value => {}
+                ArtifactKind::Value | ArtifactKind::Secret => {}
             }
         }
         reach
