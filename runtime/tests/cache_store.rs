@@ -1,5 +1,7 @@
 //! The store: ingest and checkouts, the action cache, damage detection, concurrency, pruning.
 
+mod cache_support;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -374,4 +376,9 @@ fn open_default_honours_tanto_cache_dir() {
     let store = Store::open_default().expect("opens");
     assert_eq!(store.root(), dir.path().join("c"));
     assert!(dir.path().join("c/blobs").is_dir());
+}
+
+#[test]
+fn as_an_unprivileged_user() {
+    cache_support::rerun_as_unprivileged_user("as_an_unprivileged_user");
 }

@@ -304,7 +304,14 @@ impl Store {
                 std::fs::rename(src, &dest).map_err(io)?;
                 Ok(dest)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+            // Another file system, or a folder we may not write (a staged file we do not own):
+            // copy, which only needs to read `src`.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::CrossesDevices | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
                 let staged = tempfile::NamedTempFile::new_in(self.root.join("tmp")).map_err(io)?;
                 std::fs::copy(src, staged.path()).map_err(io)?;
                 create_parent(&dest)?;
@@ -318,6 +325,7 @@ impl Store {
 
     /// Moves the file at `src` into the store and returns it as a [`File`].
     pub fn ingest_file(&self, src: &Path, executable: bool) -> Result<File> {
+        unlock_staged(src);
         let (digest, _) = hash_file_contents(src, &mut Vec::new())?;
         let path = self.put_blob_file(src, &digest, executable)?;
         Ok(File::new(path, digest, executable))
@@ -325,14 +333,25 @@ impl Store {
 
     /// Moves the folder at `src` into the store (every file, ignore files included) and
     /// returns it as a [`Dir`] whose path is a read-only checkout.
+    ///
+    /// `src` is staging: it is consumed whether or not ingestion succeeds. Its folders may
+    /// have any mode (a container's read-only Go module cache or Nix tree): they are made
+    /// writable by their owner first, since moving a file out of a folder, or removing the
+    /// folder, needs write permission on it; folder modes are not part of a digest.
     pub fn ingest_dir(&self, src: &Path) -> Result<Dir> {
+        unlock_staged(src);
+        let ingested = self.ingest_staged(src);
+        remove_tree(src);
+        self.dir(ingested?)
+    }
+
+    fn ingest_staged(&self, src: &Path) -> Result<Digest> {
         let hashed = hash_dir_with(src, &DirSelect::ALL, &StatCache::in_memory())?;
         self.ingest_tree(src, hashed.digest, &hashed)?;
         for tree in hashed.trees.values() {
             self.put_tree(tree)?;
         }
-        let _ = std::fs::remove_dir_all(src);
-        self.dir(hashed.digest)
+        Ok(hashed.digest)
     }
 
     fn ingest_tree(&self, dir: &Path, digest: Digest, hashed: &HashedDir) -> Result<()> {
@@ -468,18 +487,45 @@ fn discard(path: &Path, why: &str) {
     let _ = std::fs::remove_file(path);
 }
 
-/// Removes a folder tree, making its read-only folders writable first.
+/// Removes a folder tree, making its read-only folders writable first. A symlink (or file)
+/// at `path` is removed itself: nothing outside `path` is followed, chmod-ed or removed.
 fn remove_tree(path: &Path) {
-    fn unlock(path: &Path) {
-        set_mode(path, 0o755);
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for e in entries.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    unlock(&e.path());
-                }
-            }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            unlock_staged(path);
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Gives the owner of a staged tree read, write and search permission on every folder and
+/// read permission on every file, so it can be hashed, moved from and removed whatever modes
+/// it arrived with. Symlinks are neither followed nor changed. Best effort: what cannot be
+/// changed surfaces as an error of the step that needs it.
+fn unlock_staged(path: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    if meta.is_file() {
+        if mode & 0o400 == 0 {
+            set_mode(path, (mode | 0o400) & 0o7777);
+        }
+        return;
+    }
+    if !meta.is_dir() {
+        return;
+    }
+    if mode & 0o700 != 0o700 {
+        set_mode(path, (mode | 0o700) & 0o7777);
+    }
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            unlock_staged(&e.path());
         }
     }
-    unlock(path);
-    let _ = std::fs::remove_dir_all(path);
 }
