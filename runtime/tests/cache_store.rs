@@ -308,6 +308,7 @@ fn prune_by_size_removes_least_recently_used_first() {
             max_bytes: Some(25_000),
             max_age: None,
             grace: Duration::ZERO,
+            ..PruneOptions::default()
         })
         .expect("prunes");
     assert_eq!(report.records, 1);

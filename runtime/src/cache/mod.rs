@@ -21,6 +21,7 @@ pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
 pub use statcache::{FileStat, StatCache};
 pub use store::{
-    ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreStats, VerifyReport,
+    ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreLease, StoreStats,
+    VerifyReport,
 };
 pub use tree::{EntryKind, Tree, TreeDiff, TreeEntry, TreeSource, Trees, diff_trees};

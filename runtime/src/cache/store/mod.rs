@@ -5,6 +5,7 @@ mod action;
 mod checkout;
 mod durable;
 mod ingest;
+mod lease;
 mod maintain;
 mod reports;
 
@@ -12,10 +13,12 @@ use std::collections::HashSet;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 pub use action::{ActionResult, OutputRecord};
+pub use lease::StoreLease;
 pub use reports::{PruneOptions, PruneReport, StoreStats, VerifyReport};
 
 use crate::artifact::{DirSelect, File};
@@ -37,15 +40,17 @@ use crate::error::{Error, Result};
 /// <root>/ac/ab/<hex>            action records: step key → result, sealed with a checksum
 /// <root>/last/<hex>             the last key of each step label, for explanations
 /// <root>/statcache              the stat cache of hashed input folders
-/// <root>/prune.lock             held while pruning
+/// <root>/lease.lock             flock: shared by every run using the store, exclusive
+///                               while pruning
 /// ```
 ///
 /// # Safety
 ///
 /// Every object is written to a temp file in `tmp/` and renamed into place, so a reader (or a
 /// run killed mid-write) never sees a partial object. Objects are named by content, so
-/// concurrent runs writing the same object race harmlessly and no lock is needed except to
-/// keep two prunes apart. Nothing is trusted by its name, since another machine, a killed run
+/// concurrent runs writing the same object race harmlessly and need no lock between them.
+/// Only a prune removes what is sound, so a run holds a [`StoreLease`] ([`Store::lease`])
+/// while it uses the store and a prune sweeps only once no lease is held. Nothing is trusted by its name, since another machine, a killed run
 /// or a user may have left anything there: reads are verified (trees and records are re-hashed
 /// on load, blobs checked for size, mode and digest, checkouts re-hashed, with the stat cache
 /// vouching for what was verified before and has not changed since), an ingest reuses an
@@ -70,6 +75,8 @@ pub struct Store {
     stat_cache: Arc<OnceLock<StatCache>>,
     /// Checkouts a lookup just found intact, for the `dir` call that follows it.
     vouched: Arc<Mutex<HashSet<Digest>>>,
+    /// How many [`StoreLease`]s this store and its clones hold.
+    held: Arc<AtomicUsize>,
 }
 
 impl Store {
@@ -92,6 +99,7 @@ impl Store {
             root,
             stat_cache: Arc::default(),
             vouched: Arc::default(),
+            held: Arc::default(),
         })
     }
 
