@@ -164,3 +164,27 @@ fn a_checkout_swapped_for_a_link_is_replaced_and_its_target_untouched() {
     assert_ne!(mode & 0o200, 0, "the link's target was not made read-only");
     assert!(elsewhere.join("a.txt").exists(), "nor removed");
 }
+
+#[test]
+fn verify_reports_a_checkout_swapped_for_a_link() {
+    let (tmp, store) = store();
+    let dir = ingest(&store);
+    let elsewhere = tmp.path().join("elsewhere");
+    tanto::__internal::cache::copy_tree(dir.path(), &elsewhere).expect("copies");
+    unlock(dir.path());
+    std::fs::remove_dir_all(dir.path()).expect("rm");
+    std::os::unix::fs::symlink(&elsewhere, dir.path()).expect("link");
+
+    let report = store.verify().expect("verifies");
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].starts_with("checkout"),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.path()).is_err(),
+        "the link is gone"
+    );
+    assert!(elsewhere.join("a.txt").exists(), "its target is untouched");
+}

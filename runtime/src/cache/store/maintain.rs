@@ -365,8 +365,10 @@ impl Store {
             for e in entries.flatten() {
                 report.checkouts += 1;
                 let name = e.file_name().to_string_lossy().into_owned();
+                // A link to a sound copy elsewhere is not a checkout.
+                let real = e.file_type().is_ok_and(|t| t.is_dir());
                 let hashed = hash_dir_with(&e.path(), &DirSelect::ALL, &StatCache::in_memory());
-                if !hashed.is_ok_and(|h| h.digest.to_hex() == name) {
+                if !real || !hashed.is_ok_and(|h| h.digest.to_hex() == name) {
                     report.problems.push(format!("checkout {name} is damaged"));
                     remove_tree(&e.path());
                 }
