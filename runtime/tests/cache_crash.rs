@@ -4,6 +4,8 @@
 //! does work when `TANTO_CRASH_STORE` names a store), kills it after a random delay, and
 //! verifies the store after every kill.
 
+mod cache_support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
@@ -132,4 +134,9 @@ fn killed_writers_never_leave_torn_entries() {
         store.stats().expect("stats").entries > 0,
         "the writer got some work done"
     );
+}
+
+#[test]
+fn as_an_unprivileged_user() {
+    cache_support::rerun_as_unprivileged_user("as_an_unprivileged_user");
 }

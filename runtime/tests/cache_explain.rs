@@ -1,5 +1,7 @@
 //! Explaining misses: one reason per kind of change, in plain words.
 
+mod cache_support;
+
 use std::path::Path;
 
 use tanto::__internal::cache::{ArtifactKind, InputRecord, KeyRecord, Reason, Store, explain};
@@ -182,4 +184,9 @@ fn upstream_changes_name_the_step_and_unchanged_outputs_cut_off() {
     let mut renamed = old.clone();
     renamed.inputs.get_mut("bin").expect("bin").upstream = Some("compile".into());
     assert_eq!(renamed.digest(), old.digest());
+}
+
+#[test]
+fn as_an_unprivileged_user() {
+    cache_support::rerun_as_unprivileged_user("as_an_unprivileged_user");
 }

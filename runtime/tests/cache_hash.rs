@@ -1,5 +1,7 @@
 //! Folder hashing: what changes a digest, what does not, ignore rules, globs, the stat cache.
 
+mod cache_support;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -227,4 +229,9 @@ fn hashing_a_file_or_a_missing_folder_is_an_error() {
     let err = hash_dir(&dir.path().join("README.md")).expect_err("not a folder");
     assert!(err.to_string().contains("is not a folder"), "{err}");
     assert!(hash_dir(&dir.path().join("nope")).is_err());
+}
+
+#[test]
+fn as_an_unprivileged_user() {
+    cache_support::rerun_as_unprivileged_user("as_an_unprivileged_user");
 }

@@ -1,5 +1,7 @@
 //! The store: ingest and checkouts, the action cache, damage detection, concurrency, pruning.
 
+mod cache_support;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -306,6 +308,7 @@ fn prune_by_size_removes_least_recently_used_first() {
             max_bytes: Some(25_000),
             max_age: None,
             grace: Duration::ZERO,
+            ..PruneOptions::default()
         })
         .expect("prunes");
     assert_eq!(report.records, 1);
@@ -374,4 +377,9 @@ fn open_default_honours_tanto_cache_dir() {
     let store = Store::open_default().expect("opens");
     assert_eq!(store.root(), dir.path().join("c"));
     assert!(dir.path().join("c/blobs").is_dir());
+}
+
+#[test]
+fn as_an_unprivileged_user() {
+    cache_support::rerun_as_unprivileged_user("as_an_unprivileged_user");
 }

@@ -23,6 +23,7 @@ pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
 pub use keyring::secret_key;
 pub use statcache::{FileStat, StatCache};
 pub use store::{
-    ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreStats, VerifyReport,
+    ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreLease, StoreStats,
+    VerifyReport,
 };
 pub use tree::{EntryKind, Tree, TreeDiff, TreeEntry, TreeSource, Trees, diff_trees};

@@ -125,14 +125,52 @@ impl TreeEntry {
 }
 
 /// The sorted listing of one folder level; children are referenced by digest.
+///
+/// Every entry's name is one path component (not empty, not `.` or `..`, without `/` or
+/// NUL) and names are unique, however the tree was made or read: so a path built by joining
+/// names from the root down stays inside the root and never passes through a symlink entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawTree")]
 pub struct Tree {
     entries: Vec<TreeEntry>,
 }
 
+/// A tree as serde reads it, before its names are checked.
+#[derive(Deserialize)]
+struct RawTree {
+    entries: Vec<TreeEntry>,
+}
+
+impl TryFrom<RawTree> for Tree {
+    type Error = Error;
+
+    fn try_from(raw: RawTree) -> Result<Self> {
+        Tree::new(raw.entries)
+    }
+}
+
+/// Why `name` cannot name a folder entry, if it cannot: it must be one path component.
+fn bad_name(name: &str) -> Option<&'static str> {
+    match name {
+        "" => Some("is empty"),
+        "." | ".." => Some("is `.` or `..`"),
+        _ if name.contains('/') => Some("contains `/`"),
+        _ if name.contains('\0') => Some("contains a NUL byte"),
+        _ => None,
+    }
+}
+
 impl Tree {
-    /// A tree of `entries`, sorted by name. Two entries with one name are an error.
+    /// A tree of `entries`, sorted by name. A name that is not one path component, or two
+    /// entries with one name, are an error.
     pub fn new(mut entries: Vec<TreeEntry>) -> Result<Self> {
+        if let Some((e, why)) = entries.iter().find_map(|e| Some((e, bad_name(&e.name)?))) {
+            return Err(Error::Store(format!(
+                "a folder entry cannot be named {:?}: the name {why}, and must be one path \
+                 component",
+                e.name
+            )));
+        }
         entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         if let Some(w) = entries.windows(2).find(|w| w[0].name == w[1].name) {
             return Err(Error::Store(format!(
@@ -190,8 +228,10 @@ impl Tree {
         Digest::of(&self.encode())
     }
 
-    /// Parses a canonical encoding; anything else (truncated, unsorted, trailing bytes) is an
-    /// error, so a parsed tree always re-encodes to the same bytes.
+    /// Parses a canonical encoding; anything else (truncated, unsorted or repeated names,
+    /// trailing bytes) is an error, so a parsed tree always re-encodes to the same bytes. So
+    /// is a name that is not one path component (see [`Tree`]): a tree read from a damaged or
+    /// hostile store cannot make a checkout write outside its folder.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let bad = |what: &str| Error::Store(format!("tree object is corrupt: {what}"));
         let mut r = Reader(bytes);
@@ -207,6 +247,9 @@ impl Tree {
             let name = std::str::from_utf8(name)
                 .map_err(|_| bad("name is not UTF-8"))?
                 .to_owned();
+            if let Some(why) = bad_name(&name) {
+                return Err(bad(&format!("entry name {name:?} {why}")));
+            }
             let entry = match kind {
                 EntryKind::File | EntryKind::Exec => {
                     let size = r.u64().ok_or_else(|| bad("truncated"))?;
@@ -225,7 +268,7 @@ impl Tree {
             return Err(bad("trailing bytes"));
         }
         if entries.windows(2).any(|w| w[0].name >= w[1].name) {
-            return Err(bad("entries are not sorted"));
+            return Err(bad("entries are not sorted, or a name repeats"));
         }
         Ok(Self { entries })
     }
@@ -409,6 +452,54 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(Tree::decode(&longer).is_err());
+    }
+
+    /// A tree encoding of one file entry per name in `names`, made without [`Tree::new`]'s checks.
+    fn raw_file_tree(names: &[&[u8]]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        put_len(&mut out, names.len());
+        for name in names {
+            out.push(b'f');
+            put_len(&mut out, name.len());
+            out.extend_from_slice(name);
+            out.extend_from_slice(&1u64.to_le_bytes());
+            out.extend_from_slice(&Digest::of(b"x").0);
+        }
+        out
+    }
+
+    #[test]
+    fn decode_rejects_names_that_are_not_one_component() {
+        assert!(Tree::decode(&raw_file_tree(&[b"...", b"ok", b"ok.2"])).is_ok());
+        for name in [
+            &b""[..],
+            b".",
+            b"..",
+            b"../x",
+            b"a/b",
+            b"/abs",
+            b"a/",
+            b"nul\0",
+        ] {
+            let err = Tree::decode(&raw_file_tree(&[name])).expect_err("refused");
+            assert!(err.to_string().contains("entry name"), "{err}");
+            let entry = TreeEntry::file(String::from_utf8_lossy(name), Digest::of(b"x"), 1, false);
+            assert!(Tree::new(vec![entry]).is_err(), "{name:?}");
+        }
+        for names in [[&b"a"[..], b"a"], [b"b", b"a"]] {
+            assert!(Tree::decode(&raw_file_tree(&names)).is_err(), "{names:?}");
+        }
+    }
+
+    #[test]
+    fn serde_checks_names_too() {
+        let json = serde_json::to_string(&sample()).expect("encodes");
+        assert_eq!(
+            serde_json::from_str::<Tree>(&json).expect("decodes"),
+            sample()
+        );
+        let bad = json.replace("\"a.txt\"", "\"../a.txt\"");
+        assert!(serde_json::from_str::<Tree>(&bad).is_err(), "{bad}");
     }
 
     #[test]

@@ -207,6 +207,14 @@ async fn run(
             return EXIT_USAGE;
         }
     };
+    // Held until the run returns: no prune removes what this run mounts, links or records.
+    let _lease = match store.lease() {
+        Ok(lease) => lease,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let inputs = match bind(raw, Arc::clone(&store)).await {
         Ok(inputs) => inputs,
         Err(e) => {

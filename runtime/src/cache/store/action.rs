@@ -199,24 +199,17 @@ impl Store {
         match output.kind {
             ArtifactKind::Value => Ok(output.value.is_some()),
             ArtifactKind::Secret => Ok(false),
-            ArtifactKind::File => Ok(self.blob_len(&output.digest, output.executable)
-                == Some(output.size)
-                && self.blob_intact(&output.digest, output.executable)),
+            ArtifactKind::File => {
+                Ok(self.blob_intact(&output.digest, output.executable, output.size))
+            }
             ArtifactKind::Dir => {
-                if self.checkout_path(&output.digest).is_dir()
-                    && self.checkout_intact(&output.digest)
-                {
+                if self.checkout_intact(&output.digest) {
+                    self.vouch_checkout(output.digest);
                     return Ok(true);
                 }
                 self.has_tree_closure(&output.digest)
             }
         }
-    }
-
-    fn blob_len(&self, digest: &Digest, executable: bool) -> Option<u64> {
-        std::fs::metadata(self.blob_path(digest, executable))
-            .ok()
-            .map(|m| m.len())
     }
 
     /// Whether the tree `digest`, its sub-trees and all their blobs (of the right size) are
@@ -228,9 +221,7 @@ impl Store {
         for e in tree.entries() {
             let present = match e.kind {
                 EntryKind::File | EntryKind::Exec => {
-                    let exec = e.kind == EntryKind::Exec;
-                    self.blob_len(&e.digest, exec) == Some(e.size)
-                        && self.blob_intact(&e.digest, exec)
+                    self.blob_intact(&e.digest, e.kind == EntryKind::Exec, e.size)
                 }
                 EntryKind::Dir => self.has_tree_closure(&e.digest)?,
                 EntryKind::Symlink => true,

@@ -2,9 +2,11 @@
 //!
 //! Pruning is mark and sweep. Action records are ordered by last use (a lookup hit refreshes
 //! the record's mtime); the oldest are dropped until the store fits, then every blob, tree and
-//! checkout that no remaining record (or step's last key) reaches is removed. Objects changed
-//! within the grace period are spared, since a concurrent run may have just written them and
-//! not yet recorded the result that reaches them. A run that loses such a race sees a missing
+//! checkout that no remaining record (or step's last key) reaches is removed. A prune sweeps
+//! only while it holds the store alone (see `lease`), so no run that holds a lease can have an
+//! object removed under it. Objects changed within the grace period are spared as well, for
+//! whatever uses the store without a lease: such a user may have just written them and not
+//! yet recorded the result that reaches them. One that loses such a race sees a missing
 //! output, which is a miss, never a wrong hit.
 
 use std::collections::{HashMap, HashSet};
@@ -22,7 +24,7 @@ use crate::cache::statcache::StatCache;
 use crate::cache::store::ActionResult;
 use crate::cache::tree::{EntryKind, Tree};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// One file found in a sharded object folder.
 struct Object {
@@ -124,18 +126,19 @@ impl Store {
 
     /// Prunes as `options` say. Results are dropped least recently used first (a lookup hit
     /// counts as a use), then every blob, tree and checkout that no remaining result or step's
-    /// last key reaches is removed, unless it changed within the grace period: a concurrent
-    /// run may have just written it. Losing that race costs that run a miss, never a wrong
-    /// hit. Only one prune runs at a time
-    /// (a file lock); runs using the store meanwhile need no lock.
+    /// last key reaches is removed, unless it changed within the grace period.
+    ///
+    /// The prune holds the store alone while it works: it waits up to `options.wait` for the
+    /// runs holding a [`StoreLease`](super::StoreLease) to end and otherwise fails without
+    /// removing anything, saying another run is using the store; runs that start meanwhile
+    /// wait for it. So nothing a live run has linked, mounted or is about to record is
+    /// removed. The grace period covers users of the store that hold no lease: losing that
+    /// race costs such a run a miss, never a wrong hit. A process must drop its own leases
+    /// before it prunes, or the prune waits for them in vain.
     // Long, but one pass: mark what the kept records reach, then sweep each kind of object; the
     // phases share the reach set and the grace period.
     pub fn prune_with(&self, options: &PruneOptions) -> Result<PruneReport> {
-        let lock_path = self.root.join("prune.lock");
-        let lock = std::fs::File::create(&lock_path)
-            .map_err(|e| Error::io(format!("open {}", lock_path.display()), e))?;
-        lock.lock()
-            .map_err(|e| Error::io(format!("lock {}", lock_path.display()), e))?;
+        let lock = self.lock_exclusive(options.wait)?;
 
         let now = SystemTime::now();
         let mut report = PruneReport::default();
@@ -310,8 +313,10 @@ impl Store {
     }
 
     /// Re-hashes every blob, tree, record and checkout, removes what is damaged and reports
-    /// it. Reads everything, so it takes as long as reading the store once.
+    /// it. Reads everything, so it takes as long as reading the store once. Holds a lease, so
+    /// a prune cannot remove objects under it (which would read as damage).
     pub fn verify(&self) -> Result<VerifyReport> {
+        let _lease = self.lease()?;
         let mut report = VerifyReport::default();
         let mut buf = Vec::new();
         for o in list_objects(&self.root.join("blobs")) {
@@ -360,8 +365,10 @@ impl Store {
             for e in entries.flatten() {
                 report.checkouts += 1;
                 let name = e.file_name().to_string_lossy().into_owned();
+                // A link to a sound copy elsewhere is not a checkout.
+                let real = e.file_type().is_ok_and(|t| t.is_dir());
                 let hashed = hash_dir_with(&e.path(), &DirSelect::ALL, &StatCache::in_memory());
-                if !hashed.is_ok_and(|h| h.digest.to_hex() == name) {
+                if !real || !hashed.is_ok_and(|h| h.digest.to_hex() == name) {
                     report.problems.push(format!("checkout {name} is damaged"));
                     remove_tree(&e.path());
                 }

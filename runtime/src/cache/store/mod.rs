@@ -2,23 +2,29 @@
 //! checkouts, and the action cache from step keys to results.
 
 mod action;
+mod checkout;
+mod durable;
+mod ingest;
+mod lease;
 mod maintain;
 mod reports;
 
+use std::collections::HashSet;
 use std::io::Write as _;
-use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 pub use action::{ActionResult, OutputRecord};
+pub use lease::StoreLease;
 pub use reports::{PruneOptions, PruneReport, StoreStats, VerifyReport};
 
-use crate::artifact::{Dir, DirSelect, File};
+use crate::artifact::{DirSelect, File};
 use crate::cache::hash::{HashedDir, hash_dir_with, hash_file_contents};
 use crate::cache::statcache::StatCache;
-use crate::cache::tree::{EntryKind, Tree, TreeSource};
+use crate::cache::tree::{Tree, TreeSource};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -34,17 +40,24 @@ use crate::error::{Error, Result};
 /// <root>/ac/ab/<hex>            action records: step key → result, sealed with a checksum
 /// <root>/last/<hex>             the last key of each step label, for explanations
 /// <root>/statcache              the stat cache of hashed input folders
-/// <root>/prune.lock             held while pruning
+/// <root>/lease.lock             flock: shared by every run using the store, exclusive
+///                               while pruning
 /// ```
 ///
 /// # Safety
 ///
 /// Every object is written to a temp file in `tmp/` and renamed into place, so a reader (or a
-/// run killed mid-write) never sees a partial object; records are fsynced first. Objects are
-/// named by content, so concurrent runs writing the same object race harmlessly and no lock is
-/// needed except to keep two prunes apart. Reads are verified: trees and records are re-hashed
-/// on load and blob sizes are checked against the trees, and anything damaged is discarded
-/// with a warning and treated as a miss; [`Store::verify`] re-hashes everything.
+/// run killed mid-write) never sees a partial object. Objects are named by content, so
+/// concurrent runs writing the same object race harmlessly and need no lock between them.
+/// Only a prune removes what is sound, so a run holds a [`StoreLease`] ([`Store::lease`])
+/// while it uses the store and a prune sweeps only once no lease is held. Nothing is trusted by its name, since another machine, a killed run
+/// or a user may have left anything there: reads are verified (trees and records are re-hashed
+/// on load, blobs checked for size, mode and digest, checkouts re-hashed, with the stat cache
+/// vouching for what was verified before and has not changed since), an ingest reuses an
+/// object already there only after the same checks and replaces a damaged one, and anything
+/// damaged is discarded with a warning and treated as a miss; [`Store::verify`] re-hashes
+/// everything. The blobs and trees an ingest moved in are flushed to disk before it returns,
+/// and so before a record can point at them; records are flushed with their folder.
 ///
 /// # Why not a library
 ///
@@ -60,6 +73,10 @@ use crate::error::{Error, Result};
 pub struct Store {
     root: PathBuf,
     stat_cache: Arc<OnceLock<StatCache>>,
+    /// Checkouts a lookup just found intact, for the `dir` call that follows it.
+    vouched: Arc<Mutex<HashSet<Digest>>>,
+    /// How many [`StoreLease`]s this store and its clones hold.
+    held: Arc<AtomicUsize>,
 }
 
 impl Store {
@@ -81,6 +98,8 @@ impl Store {
         Ok(Self {
             root,
             stat_cache: Arc::default(),
+            vouched: Arc::default(),
+            held: Arc::default(),
         })
     }
 
@@ -174,45 +193,6 @@ impl Store {
         self.root.join("blobs").join(&hex[..2]).join(name)
     }
 
-    /// Whether the blob `digest` is present with exactly that content. Content already
-    /// verified is known by its stat data (the stat cache), so this is a `stat` unless the file
-    /// changed since; a blob whose bytes no longer match is discarded.
-    pub(super) fn blob_intact(&self, digest: &Digest, executable: bool) -> bool {
-        let path = self.blob_path(digest, executable);
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            return false;
-        };
-        let stat = crate::cache::FileStat::of(&meta);
-        if self.stat_cache().get(&stat) == Some(*digest) {
-            return true;
-        }
-        let read_at = SystemTime::now();
-        let mut buf = Vec::new();
-        match hash_file_contents(&path, &mut buf) {
-            Ok((actual, _)) if actual == *digest => {
-                self.stat_cache().insert(stat, actual, read_at);
-                true
-            }
-            _ => {
-                discard(&path, "blob content does not match its digest");
-                false
-            }
-        }
-    }
-
-    /// Whether the checkout of tree `digest` still holds exactly that tree; a damaged one is
-    /// removed. Stat data makes this a walk of `stat` calls when nothing changed.
-    pub(super) fn checkout_intact(&self, digest: &Digest) -> bool {
-        let path = self.checkout_path(digest);
-        let hashed = hash_dir_with(&path, &DirSelect::ALL, self.stat_cache());
-        if hashed.is_ok_and(|h| h.digest == *digest) {
-            return true;
-        }
-        tracing::warn!(path = %path.display(), "discarding a damaged checkout");
-        remove_tree(&path);
-        false
-    }
-
     /// Saves what the stat cache learned during this run.
     pub fn save_stat_cache(&self) -> Result<()> {
         self.stat_cache().save()
@@ -227,7 +207,8 @@ impl Store {
         self.root.join("checkouts").join(digest.to_hex())
     }
 
-    /// Writes `bytes` to `dest` by temp file + rename; `sync` fsyncs the data first.
+    /// Writes `bytes` to `dest` by temp file + rename; `sync` fsyncs the data first and the
+    /// folder naming it after (and its parent, which may have been created).
     fn write_atomic(&self, dest: &Path, bytes: &[u8], sync: bool) -> Result<()> {
         let io = |e| Error::io(format!("write {}", dest.display()), e);
         let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp")).map_err(io)?;
@@ -236,13 +217,20 @@ impl Store {
             tmp.as_file().sync_all().map_err(io)?;
         }
         match tmp.persist(dest) {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(e) if e.error.kind() == std::io::ErrorKind::NotFound => {
                 create_parent(dest)?;
-                e.file.persist(dest).map(drop).map_err(|e| io(e.error))
+                e.file.persist(dest).map(drop).map_err(|e| io(e.error))?;
             }
-            Err(e) => Err(io(e.error)),
+            Err(e) => return Err(io(e.error)),
         }
+        durable::trace(|| format!("rename {}", dest.display()));
+        if sync {
+            for dir in dest.ancestors().skip(1).take(2) {
+                durable::sync_path(dir)?;
+            }
+        }
+        Ok(())
     }
 
     /// Stores `tree` (if not already there) and returns its digest.
@@ -283,75 +271,6 @@ impl Store {
         Ok(tree)
     }
 
-    /// Moves the file at `src` into the blobs as `digest` (already computed) and returns the
-    /// blob's path. If the blob exists, `src` is removed and the blob is kept.
-    fn put_blob_file(&self, src: &Path, digest: &Digest, executable: bool) -> Result<PathBuf> {
-        let dest = self.blob_path(digest, executable);
-        if dest.exists() {
-            // Refresh its change time so a concurrent prune's grace period covers it.
-            touch(&dest);
-            let _ = std::fs::remove_file(src);
-            return Ok(dest);
-        }
-        let mode = if executable { 0o555 } else { 0o444 };
-        std::fs::set_permissions(src, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io(format!("make {} read-only", src.display()), e))?;
-        let io = |e| Error::io(format!("move {} into the store", src.display()), e);
-        match std::fs::rename(src, &dest) {
-            Ok(()) => Ok(dest),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && src.exists() => {
-                create_parent(&dest)?;
-                std::fs::rename(src, &dest).map_err(io)?;
-                Ok(dest)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
-                let staged = tempfile::NamedTempFile::new_in(self.root.join("tmp")).map_err(io)?;
-                std::fs::copy(src, staged.path()).map_err(io)?;
-                create_parent(&dest)?;
-                staged.persist(&dest).map_err(|e| io(e.error))?;
-                let _ = std::fs::remove_file(src);
-                Ok(dest)
-            }
-            Err(e) => Err(io(e)),
-        }
-    }
-
-    /// Moves the file at `src` into the store and returns it as a [`File`].
-    pub fn ingest_file(&self, src: &Path, executable: bool) -> Result<File> {
-        let (digest, _) = hash_file_contents(src, &mut Vec::new())?;
-        let path = self.put_blob_file(src, &digest, executable)?;
-        Ok(File::new(path, digest, executable))
-    }
-
-    /// Moves the folder at `src` into the store (every file, ignore files included) and
-    /// returns it as a [`Dir`] whose path is a read-only checkout.
-    pub fn ingest_dir(&self, src: &Path) -> Result<Dir> {
-        let hashed = hash_dir_with(src, &DirSelect::ALL, &StatCache::in_memory())?;
-        self.ingest_tree(src, hashed.digest, &hashed)?;
-        for tree in hashed.trees.values() {
-            self.put_tree(tree)?;
-        }
-        let _ = std::fs::remove_dir_all(src);
-        self.dir(hashed.digest)
-    }
-
-    fn ingest_tree(&self, dir: &Path, digest: Digest, hashed: &HashedDir) -> Result<()> {
-        let tree = hashed.trees.get(&digest).ok_or_else(|| {
-            Error::Store(format!("tree {} missing while ingesting", digest.short()))
-        })?;
-        for e in tree.entries() {
-            let path = dir.join(&e.name);
-            match e.kind {
-                EntryKind::File | EntryKind::Exec => {
-                    self.put_blob_file(&path, &e.digest, e.kind == EntryKind::Exec)?;
-                }
-                EntryKind::Dir => self.ingest_tree(&path, e.digest, hashed)?,
-                EntryKind::Symlink => {}
-            }
-        }
-        Ok(())
-    }
-
     /// The file with content digest `digest`, preferring the non-executable blob.
     pub fn file(&self, digest: Digest) -> Result<File> {
         if self.blob_path(&digest, false).exists() {
@@ -372,75 +291,12 @@ impl Store {
         }
         Ok(File::new(path, digest, executable))
     }
-
-    /// The folder with tree digest `digest` as a read-only checkout, built from hardlinks to
-    /// the blobs on first use and renamed into place when complete.
-    pub fn dir(&self, digest: Digest) -> Result<Dir> {
-        let dest = self.checkout_path(&digest);
-        if dest.exists() {
-            return Ok(Dir::new(dest, digest));
-        }
-        let staging = self.temp_dir()?;
-        let top = staging.path().join("c");
-        self.materialize(&top, digest)?;
-        match std::fs::rename(&top, &dest) {
-            Ok(()) => {}
-            Err(_) if dest.exists() => remove_tree(&top),
-            Err(e) => {
-                remove_tree(&top);
-                return Err(Error::io(format!("check out {}", dest.display()), e));
-            }
-        }
-        set_mode(&dest, 0o555);
-        Ok(Dir::new(dest, digest))
-    }
-
-    fn materialize(&self, dir: &Path, digest: Digest) -> Result<()> {
-        let tree = self.tree(&digest)?.ok_or_else(|| {
-            Error::Store(format!(
-                "folder {} is not in the store at {}",
-                digest.short(),
-                self.root.display()
-            ))
-        })?;
-        std::fs::create_dir(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        for e in tree.entries() {
-            let path = dir.join(&e.name);
-            match e.kind {
-                EntryKind::File | EntryKind::Exec => {
-                    let blob = self.blob_path(&e.digest, e.kind == EntryKind::Exec);
-                    link_or_copy(&blob, &path)?;
-                }
-                EntryKind::Dir => {
-                    self.materialize(&path, e.digest)?;
-                    set_mode(&path, 0o555);
-                }
-                EntryKind::Symlink => {
-                    let target = e.target.as_deref().unwrap_or_default();
-                    let target = std::ffi::OsStr::from_bytes(target);
-                    std::os::unix::fs::symlink(target, &path)
-                        .map_err(|err| Error::io(format!("create link {}", path.display()), err))?;
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 impl TreeSource for Store {
     fn tree(&self, digest: &Digest) -> Result<Option<Tree>> {
         Store::tree(self, digest)
     }
-}
-
-fn link_or_copy(blob: &Path, dest: &Path) -> Result<()> {
-    if std::fs::hard_link(blob, dest).is_ok() {
-        return Ok(());
-    }
-    // Too many links to one inode, or a file system without hardlinks: copy instead.
-    std::fs::copy(blob, dest)
-        .map(drop)
-        .map_err(|e| Error::io(format!("check out {} from the store", dest.display()), e))
 }
 
 fn create_parent(path: &Path) -> Result<()> {
@@ -468,18 +324,45 @@ fn discard(path: &Path, why: &str) {
     let _ = std::fs::remove_file(path);
 }
 
-/// Removes a folder tree, making its read-only folders writable first.
+/// Removes a folder tree, making its read-only folders writable first. A symlink (or file)
+/// at `path` is removed itself: nothing outside `path` is followed, chmod-ed or removed.
 fn remove_tree(path: &Path) {
-    fn unlock(path: &Path) {
-        set_mode(path, 0o755);
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for e in entries.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    unlock(&e.path());
-                }
-            }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            unlock_staged(path);
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Gives the owner of a staged tree read, write and search permission on every folder and
+/// read permission on every file, so it can be hashed, moved from and removed whatever modes
+/// it arrived with. Symlinks are neither followed nor changed. Best effort: what cannot be
+/// changed surfaces as an error of the step that needs it.
+fn unlock_staged(path: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    if meta.is_file() {
+        if mode & 0o400 == 0 {
+            set_mode(path, (mode | 0o400) & 0o7777);
+        }
+        return;
+    }
+    if !meta.is_dir() {
+        return;
+    }
+    if mode & 0o700 != 0o700 {
+        set_mode(path, (mode | 0o700) & 0o7777);
+    }
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            unlock_staged(&e.path());
         }
     }
-    unlock(path);
-    let _ = std::fs::remove_dir_all(path);
 }

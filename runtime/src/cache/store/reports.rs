@@ -27,6 +27,9 @@ pub struct PruneOptions {
     /// Spare unreferenced objects changed this recently (a running step may be about to
     /// record a result that uses them).
     pub grace: Duration,
+    /// How long to wait for runs holding a [`StoreLease`](super::StoreLease) to end before
+    /// giving up without removing anything.
+    pub wait: Duration,
 }
 
 impl Default for PruneOptions {
@@ -35,6 +38,7 @@ impl Default for PruneOptions {
             max_bytes: None,
             max_age: None,
             grace: Duration::from_secs(15 * 60),
+            wait: Duration::from_secs(60),
         }
     }
 }
