@@ -200,6 +200,20 @@ pub fn chatty() -> String {
     gather(left, right)
 }
 
+/// Copies `src` into a folder of its own and returns it.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn pack(ctx: &Ctx, src: Dir) -> Result<Dir> {
+    let c = ctx.container().with_mounted_dir("/src", &src);
+    c.sh("mkdir -p /out && cp -R /src/. /out/").await?;
+    c.dir("/out").await
+}
+
+/// One step whose output is a folder, held in the store as blobs and trees.
+#[pipeline]
+pub fn packed(src: Dir) -> Dir {
+    pack(src)
+}
+
 fn main() -> ExitCode {
     tanto::cli()
         .pipeline(wide)
@@ -213,6 +227,7 @@ fn main() -> ExitCode {
         .pipeline(silent)
         .pipeline(no_image)
         .pipeline(chatty)
+        .pipeline(packed)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

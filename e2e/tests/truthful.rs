@@ -344,3 +344,89 @@ fn list_shows_a_docs_whole_first_paragraph() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_failed_or_removed_result_is_explained_as_such() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        output(
+            fixture(cache.path())
+                .args(args)
+                .args(["--progress", "json"]),
+        )
+    };
+    assert_eq!(run(&["silent"]).status.code(), Some(1));
+    let again = events(&run(&["silent"]).stdout);
+    let reason = of_kind(&again, "step_started")[0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.starts_with("the last run failed (at 20") && reason.ends_with(" UTC)"),
+        "{reason}"
+    );
+
+    let src = project();
+    let packed = |extra: &[&str]| {
+        output(
+            fixture(cache.path())
+                .arg("packed")
+                .args(extra)
+                .arg("--src")
+                .arg(src.path()),
+        )
+    };
+    assert!(packed(&[]).status.success());
+    // Young unused objects are kept, and the report says so and how to remove them too.
+    let pruned = output(fixture(cache.path()).args(["cache", "prune", "--max-size", "1"]));
+    let report = text(&pruned.stdout);
+    assert!(
+        report.contains("changed within the last 15 min: a run may be about to record a result that uses them; use --grace 0 to remove them too"),
+        "{report}"
+    );
+    let pruned =
+        output(fixture(cache.path()).args(["cache", "prune", "--max-size", "1", "--grace", "0"]));
+    assert!(pruned.status.success(), "{}", text(&pruned.stderr));
+    assert!(
+        !text(&pruned.stdout).contains("kept"),
+        "{}",
+        text(&pruned.stdout)
+    );
+    let plan = packed(&["--plan"]);
+    let shown = text(&plan.stdout);
+    assert!(
+        shown.contains("pack  its cached result was removed (pruned or damaged)"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn cache_reports_count_one_thing_by_one_name_and_looking_creates_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("never-used");
+    let out = output(fixture(&missing).args(["cache", "stats"]));
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "the cache at {} is empty: nothing has run with it yet\n",
+            missing.display()
+        )
+    );
+    assert!(!missing.exists(), "looking made a store");
+
+    let src = project();
+    let run = output(
+        fixture(root.path())
+            .args(["cutoff", "--src"])
+            .arg(src.path()),
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stats = text(&output(fixture(root.path()).args(["cache", "stats"])).stdout);
+    assert!(stats.contains("cached results  2\n"), "{stats}");
+    let verify = text(&output(fixture(root.path()).args(["cache", "verify"])).stdout);
+    assert!(
+        verify.starts_with("the cache is sound: 2 cached results, 2 last keys, "),
+        "{verify}"
+    );
+}

@@ -45,6 +45,14 @@ fn command(cli: &Cli) -> Command {
                                 .value_name("AGE")
                                 .value_parser(parse_age)
                                 .help("Remove entries unused for longer, e.g. `30d` or `12h`"),
+                        )
+                        .arg(
+                            Arg::new("grace")
+                                .long("grace")
+                                .value_name("AGE")
+                                .value_parser(parse_age)
+                                .default_value("15m")
+                                .help("Keep unused objects changed this recently: a run may be about to record a result that uses them; `0` removes them too"),
                         ),
                 ),
         );

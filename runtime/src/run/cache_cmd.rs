@@ -1,15 +1,30 @@
 //! `BIN cache stats|verify|prune`: inspect, check and prune the store.
 
-use crate::cache::Store;
+use crate::cache::{PruneOptions, Store};
 use crate::report::print;
 use crate::run::engine::init_logging;
 use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
-/// `BIN cache stats|prune`.
+/// `BIN cache stats|verify|prune`.
 pub fn cache_command(m: &clap::ArgMatches) -> u8 {
     if let Err(e) = init_logging() {
         eprintln!("error: {e}");
         return EXIT_USAGE;
+    }
+    // Looking must not make a store: a missing one is an empty one.
+    match Store::default_root() {
+        Ok(root) if !root.exists() => {
+            print(&format!(
+                "the cache at {} is empty: nothing has run with it yet\n",
+                root.display()
+            ));
+            return EXIT_OK;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
     }
     let store = match Store::open_default() {
         Ok(s) => s,
@@ -23,8 +38,8 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
         Some(("verify", _)) => match store.verify() {
             Ok(report) if report.is_clean() => {
                 print(&format!(
-                    "the cache is sound: {} blobs, {} trees, {} records, {} checkouts checked\n",
-                    report.blobs, report.trees, report.records, report.checkouts
+                    "the cache is sound: {} cached results, {} last keys, {} blobs, {} trees, {} checkouts checked\n",
+                    report.records, report.last_keys, report.blobs, report.trees, report.checkouts
                 ));
                 Ok(())
             }
@@ -46,9 +61,16 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
                 eprintln!("error: say what to prune with --max-size SIZE and/or --max-age AGE");
                 return EXIT_USAGE;
             }
-            store
-                .prune(max_bytes, max_age)
-                .map(|r| print(&r.to_string()))
+            let options = PruneOptions {
+                max_bytes,
+                max_age,
+                grace: p
+                    .get_one::<std::time::Duration>("grace")
+                    .copied()
+                    .unwrap_or_default(),
+                ..PruneOptions::default()
+            };
+            store.prune_with(&options).map(|r| print(&r.to_string()))
         }
         _ => Ok(()),
     };

@@ -153,12 +153,21 @@ impl StepRunner {
             if let Some(hit) = store.lookup(&digest)? {
                 return Ok(Lookup::Hit(store.outputs(&hit)?));
             }
-            let previous = store.last_key(&self.history_name(&node.label))?;
-            explain(previous.as_ref(), &key, store)
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
+            let history = self.history_name(&node.label);
+            let previous = store.last_key(&history)?;
+            let reasons = explain(previous.as_ref(), &key, store);
+            if !reasons.is_empty() {
+                reasons
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            } else if let Some(at) = store.last_failure(&history, &digest)? {
+                format!("the last run failed (at {})", utc(at))
+            } else {
+                // The same key as last time, and no result: it was there, and is gone.
+                "its cached result was removed (pruned or damaged)".to_owned()
+            }
         };
         Ok(Lookup::Miss {
             key,
@@ -204,9 +213,28 @@ impl StepRunner {
             if let Err(e) = ctx.close().await {
                 tracing::warn!("could not remove the container of `{label}`: {e}");
             }
+            let mut outputs = match result {
+                Ok(outputs) => outputs,
+                Err(e) => {
+                    // A step's own failure is remembered (never cached) so the next run can say
+                    // so; a cancelled run or a lost daemon says nothing about the step.
+                    if !matches!(e, Error::Cancelled | Error::DaemonLost { .. }) {
+                        let remembered = run.store.set_last_key(&history, &key).and_then(|()| {
+                            run.store.set_last_failure(
+                                &history,
+                                &digest,
+                                std::time::SystemTime::now(),
+                            )
+                        });
+                        if let Err(e) = remembered {
+                            tracing::warn!("could not remember the failure of `{label}`: {e}");
+                        }
+                    }
+                    return Err(e);
+                }
+            };
             // A secret that a step put into a value it returns is masked before anything sees
             // the value: its dependents, the store, the views.
-            let mut outputs = result?;
             let redactor = run.events.redactor();
             if !redactor.is_empty() {
                 for output in &mut outputs {
@@ -328,6 +356,30 @@ impl StepRunner {
     }
 }
 
+/// `at` as people read it in UTC: `2026-11-30 13:45:02 UTC`.
+fn utc(at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 /// The first of `dirs` whose content no longer matches its digest, re-hashed through the stat
 /// cache (a `stat` per file when nothing changed). Only the digest is wanted: the trees were
 /// stored when the folder was bound, and the engine saves the stat cache once at the end.
@@ -412,5 +464,19 @@ impl NodeRunner for Arc<StepRunner> {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        let at = |secs| utc(UNIX_EPOCH + Duration::from_secs(secs));
+        assert_eq!(at(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(at(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(at(1_796_046_302), "2026-11-30 13:45:02 UTC");
     }
 }

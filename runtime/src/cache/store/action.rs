@@ -4,7 +4,7 @@
 //! so a torn or edited record is detected on read and treated as a miss.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -193,6 +193,33 @@ impl Store {
     pub fn set_last_key(&self, step: &str, key: &KeyRecord) -> Result<()> {
         let json = key.canonical_json();
         self.write_atomic(&self.last_key_path(step), &seal(&json), true)
+    }
+
+    fn failure_path(&self, step: &str) -> PathBuf {
+        self.root
+            .join("failed")
+            .join(Digest::of(step.as_bytes()).to_hex())
+    }
+
+    /// Remembers that the step labelled `step` failed with key `key` at `at`, so the next run
+    /// explains its miss as that failure (failures themselves are never cached).
+    pub fn set_last_failure(&self, step: &str, key: &Digest, at: SystemTime) -> Result<()> {
+        let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let json = serde_json::json!({ "key": key, "at": secs }).to_string();
+        self.write_atomic(&self.failure_path(step), &seal(&json), true)
+    }
+
+    /// When the step labelled `step` last failed with key `key`, if it did.
+    pub fn last_failure(&self, step: &str, key: &Digest) -> Result<Option<SystemTime>> {
+        #[derive(serde::Deserialize)]
+        struct Failure {
+            key: Digest,
+            at: u64,
+        }
+        let failure: Option<Failure> = read_sealed(&self.failure_path(step))?;
+        Ok(failure
+            .filter(|f| f.key == *key)
+            .map(|f| UNIX_EPOCH + Duration::from_secs(f.at)))
     }
 
     fn has_output(&self, output: &OutputRecord) -> Result<bool> {

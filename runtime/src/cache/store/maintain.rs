@@ -217,7 +217,10 @@ impl Store {
         let spare_after = ns_since_epoch(now.checked_sub(options.grace).unwrap_or(UNIX_EPOCH));
         for o in &blob_objects {
             let dead = parse_blob_name(&o.name).is_none_or(|id| !live.blobs.contains(&id));
-            if dead && o.changed < spare_after && std::fs::remove_file(&o.path).is_ok() {
+            if dead && o.changed >= spare_after {
+                report.spared += 1;
+                report.bytes_spared += o.size;
+            } else if dead && std::fs::remove_file(&o.path).is_ok() {
                 report.blobs += 1;
                 report.bytes_freed += o.size;
             }
@@ -227,12 +230,16 @@ impl Store {
                 .name
                 .parse::<Digest>()
                 .map_or(true, |d| !live.trees.contains(&d));
-            if dead && o.changed < spare_after && std::fs::remove_file(&o.path).is_ok() {
+            if dead && o.changed >= spare_after {
+                report.spared += 1;
+                report.bytes_spared += o.size;
+            } else if dead && std::fs::remove_file(&o.path).is_ok() {
                 report.trees += 1;
                 report.bytes_freed += o.size;
             }
         }
         report.checkouts = self.sweep_checkouts(&live.trees, spare_after);
+        report.grace = options.grace;
         // Staging leftovers of killed runs; a day, since a long step may still be filling one.
         let day_ago = ns_since_epoch(now - Duration::from_secs(24 * 3600));
         sweep_tmp(&self.root.join("tmp"), spare_after.min(day_ago));
@@ -354,7 +361,7 @@ impl Store {
         }
         if let Ok(entries) = std::fs::read_dir(self.root.join("last")) {
             for e in entries.flatten() {
-                report.records += 1;
+                report.last_keys += 1;
                 if read_sealed::<KeyRecord>(&e.path()).ok().flatten().is_none() {
                     let name = e.file_name().to_string_lossy().into_owned();
                     report.problems.push(format!("last key {name} is damaged"));

@@ -56,6 +56,13 @@ pub struct PruneReport {
     pub checkouts: u64,
     /// Bytes of blobs, trees and records freed.
     pub bytes_freed: u64,
+    /// Blobs and trees no result uses that were kept because they changed within the grace
+    /// period.
+    pub spared: u64,
+    /// Their bytes.
+    pub bytes_spared: u64,
+    /// The grace period the prune honoured.
+    pub grace: Duration,
 }
 
 /// What [`Store::verify`](super::Store::verify) checked and the damage it found (and removed).
@@ -65,8 +72,10 @@ pub struct VerifyReport {
     pub blobs: u64,
     /// Trees re-hashed.
     pub trees: u64,
-    /// Action records and last keys checked.
+    /// Cached results (action records) checked.
     pub records: u64,
+    /// Last keys (what explains a miss) checked.
+    pub last_keys: u64,
     /// Checkouts re-hashed.
     pub checkouts: u64,
     /// One line per damaged entry, which has been removed.
@@ -100,7 +109,29 @@ impl std::fmt::Display for PruneReport {
             self.trees,
             self.checkouts,
             human_bytes(self.bytes_freed)
-        )
+        )?;
+        if self.spared > 0 {
+            writeln!(
+                f,
+                "kept {} unused blobs and trees ({}) changed within the last {}: a run may be about to record a result that uses them; use --grace 0 to remove them too",
+                self.spared,
+                human_bytes(self.bytes_spared),
+                human_age(self.grace)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `15 min`, `2 h`, `30 s`.
+fn human_age(age: Duration) -> String {
+    let secs = age.as_secs();
+    if secs % 3600 == 0 && secs > 0 {
+        format!("{} h", secs / 3600)
+    } else if secs % 60 == 0 && secs > 0 {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
     }
 }
 
