@@ -126,9 +126,9 @@ impl std::fmt::Display for PruneReport {
 /// `15 min`, `2 h`, `30 s`.
 fn human_age(age: Duration) -> String {
     let secs = age.as_secs();
-    if secs % 3600 == 0 && secs > 0 {
+    if secs.is_multiple_of(3600) && secs > 0 {
         format!("{} h", secs / 3600)
-    } else if secs % 60 == 0 && secs > 0 {
+    } else if secs.is_multiple_of(60) && secs > 0 {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} s")
