@@ -214,6 +214,46 @@ pub fn packed(src: Dir) -> Dir {
     pack(src)
 }
 
+/// Shows `token` every way a careless step might: whole, in two halves with a pause between,
+/// base64-encoded and read back from its file; then returns what it printed.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn leaky(ctx: &Ctx, token: Secret) -> Result<String> {
+    let c = ctx
+        .container()
+        .with_secret_env("TOKEN", &token)
+        .with_secret_file("/run/secrets/token", &token);
+    let out = c
+        .sh(r#"echo "whole: $TOKEN"
+printf 'halves: %s' "$(printf %s "$TOKEN" | cut -c1-6)"; sleep 1; printf %s "$TOKEN" | cut -c7-
+echo "base64: $(printf %s "$TOKEN" | base64)"
+echo "file: $(cat /run/secrets/token) $(stat -c %a /run/secrets/token)"
+sleep 2"#)
+        .await?;
+    Ok(out.stdout)
+}
+
+/// Puts what the step printed, secret and all, in a failing command's arguments.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn leaky_fail(ctx: &Ctx, token: Secret) -> Result<()> {
+    let c = ctx.container().with_secret_env("TOKEN", &token);
+    let printed = c.sh("printf %s \"$TOKEN\"").await?.stdout;
+    c.exec(["sh", "-c", "echo \"no luck with $0\" >&2; exit 4", &printed])
+        .await?;
+    Ok(())
+}
+
+/// A step that shows its secret every way it can, and returns it.
+#[pipeline]
+pub fn secretive(token: Secret) -> String {
+    leaky(token)
+}
+
+/// A step that fails with its secret in a command's arguments.
+#[pipeline]
+pub fn secretive_fail(token: Secret) {
+    leaky_fail(token);
+}
+
 fn main() -> ExitCode {
     tanto::cli()
         .pipeline(wide)
@@ -228,6 +268,8 @@ fn main() -> ExitCode {
         .pipeline(no_image)
         .pipeline(chatty)
         .pipeline(packed)
+        .pipeline(secretive)
+        .pipeline(secretive_fail)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()
