@@ -6,10 +6,11 @@
 
 mod ast;
 mod attr;
+mod body;
 mod ctxt;
 mod digest;
 mod expand;
-mod pipeline;
+mod fallback;
 mod valid;
 
 #[cfg(test)]
@@ -199,5 +200,5 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
-    pipeline::expand(args.into(), item.into()).into()
+    expand::pipeline(args.into(), item.into()).into()
 }

@@ -16,7 +16,7 @@ fn step(args: TokenStream, item: TokenStream) -> String {
 }
 
 fn pipeline(args: TokenStream, item: TokenStream) -> String {
-    pretty(crate::pipeline::expand(args, item))
+    pretty(crate::expand::pipeline(args, item))
 }
 
 #[test]

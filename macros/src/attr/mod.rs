@@ -1,9 +1,9 @@
 //! Parses the arguments of `#[step(..)]`, `#[pipeline(..)]` and a pipeline parameter's
-//! `#[dir(..)]`.
+//! `#[dir(..)]`: the keys, their syntax and duplicates. What a value may be is checked in `valid`.
 
 mod units;
 
-use proc_macro2::{Ident, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use syn::ext::IdentExt as _;
 use syn::meta::ParseNestedMeta;
 use syn::parse::{ParseBuffer, ParseStream, Parser as _};
@@ -11,7 +11,6 @@ use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Lit, LitBool, LitStr, Meta, Token};
 
 use crate::ctxt::Ctxt;
-use units::{parse_duration_ms, parse_memory, parse_millicpus};
 
 /// Every key `#[step(..)]` accepts, in the order error messages list them.
 const STEP_KEYS: &[&str] = &[
@@ -30,12 +29,18 @@ const STEP_KEYS: &[&str] = &[
     "docker_socket",
 ];
 
+/// Every key `#[pipeline(..)]` accepts.
+const PIPELINE_KEYS: &[&str] = &["name"];
+
+/// Every key `#[dir(..)]` accepts, in the order error messages list them.
+const DIR_KEYS: &[&str] = &["include", "exclude", "gitignore"];
+
 /// The settings written in `#[step(..)]`, each kept with its literal for spans.
 #[derive(Default)]
 pub(crate) struct StepAttrs {
     pub(crate) image: Option<LitStr>,
     pub(crate) caches: Vec<(LitStr, LitStr)>,
-    pub(crate) env: Vec<(String, LitStr)>,
+    pub(crate) env: Vec<(EnvName, LitStr)>,
     pub(crate) workdir: Option<LitStr>,
     pub(crate) user: Option<LitStr>,
     pub(crate) timeout_ms: Option<u64>,
@@ -48,21 +53,32 @@ pub(crate) struct StepAttrs {
     pub(crate) docker_socket: bool,
 }
 
+/// The name of an environment variable in `env(..)`, written as a word or a string.
+pub(crate) struct EnvName {
+    pub(crate) name: String,
+    pub(crate) span: Span,
+}
+
 /// The settings written in `#[pipeline(..)]`.
 #[derive(Default)]
 pub(crate) struct PipelineAttrs {
     pub(crate) name: Option<LitStr>,
 }
 
-/// Every key `#[dir(..)]` accepts, in the order error messages list them.
-const DIR_KEYS: &[&str] = &["include", "exclude", "gitignore"];
-
 /// The file selection written in `#[dir(..)]` on a pipeline's `Dir` parameter.
 #[derive(Default)]
 pub(crate) struct DirAttrs {
-    pub(crate) include: Vec<LitStr>,
-    pub(crate) exclude: Vec<LitStr>,
+    pub(crate) include: Globs,
+    pub(crate) exclude: Globs,
     pub(crate) gitignore: Option<LitBool>,
+}
+
+/// The globs of `include` or `exclude`.
+#[derive(Default)]
+pub(crate) struct Globs {
+    pub(crate) globs: Vec<LitStr>,
+    /// The brackets of a list written without any element, `[]`.
+    pub(crate) empty_list: Option<Span>,
 }
 
 /// Parses `#[step(..)]`'s arguments, recording every problem in `cx`.
@@ -75,6 +91,58 @@ pub(crate) fn parse_step(args: TokenStream, cx: &mut Ctxt) -> StepAttrs {
     };
     keys.parse(args, cx, |key, meta, _| step_value(key, meta, &mut attrs));
     attrs
+}
+
+/// Parses `#[pipeline(..)]`'s arguments, recording every problem in `cx`.
+pub(crate) fn parse_pipeline(args: TokenStream, cx: &mut Ctxt) -> PipelineAttrs {
+    let mut attrs = PipelineAttrs::default();
+    let keys = Keys {
+        what: "pipeline",
+        known: PIPELINE_KEYS,
+        repeatable: &[],
+    };
+    keys.parse(args, cx, |_, meta, _| {
+        attrs.name = Some(string(meta)?);
+        Ok(())
+    });
+    attrs
+}
+
+/// Parses a parameter's `#[dir(..)]` attributes (at most one), recording every problem in `cx`.
+pub(crate) fn parse_dir(attrs: &[Attribute], cx: &mut Ctxt) -> Option<DirAttrs> {
+    let (first, rest) = attrs.split_first()?;
+    for extra in rest {
+        cx.error_spanned_by(
+            extra,
+            "duplicate `#[dir(..)]` on one parameter; put all its keys in one",
+        );
+    }
+    let no_keys =
+        "`#[dir]` needs `include`, `exclude` or `gitignore`; leave it out to take every file";
+    let tokens = match &first.meta {
+        Meta::List(list) if !list.tokens.is_empty() => list.tokens.clone(),
+        Meta::List(_) | Meta::Path(_) => {
+            cx.error_spanned_by(first, no_keys);
+            return None;
+        }
+        Meta::NameValue(_) => {
+            cx.error_spanned_by(
+                first,
+                r#"expected a list of keys, like `#[dir(exclude = "docs/**")]`"#,
+            );
+            return None;
+        }
+    };
+    let mut dir = DirAttrs::default();
+    let keys = Keys {
+        what: "dir",
+        known: DIR_KEYS,
+        repeatable: &[],
+    };
+    keys.parse(tokens, cx, |key, meta, cx| {
+        dir_value(key, meta, &mut dir, cx)
+    });
+    Some(dir)
 }
 
 /// The `key = value` arguments one attribute accepts.
@@ -122,142 +190,6 @@ impl Keys {
     }
 }
 
-/// Parses `#[pipeline(..)]`'s arguments, recording every problem in `cx`.
-pub(crate) fn parse_pipeline(args: TokenStream, cx: &mut Ctxt) -> PipelineAttrs {
-    let mut attrs = PipelineAttrs::default();
-    let parser = syn::meta::parser(|meta| {
-        let Some(key) = known_key(&meta, &["name"], "pipeline", cx) else {
-            return skip_value(meta.input);
-        };
-        if attrs.name.is_some() {
-            cx.error_spanned_by(&meta.path, format!("duplicate pipeline attribute `{key}`"));
-            return skip_value(meta.input);
-        }
-        match meta
-            .value()
-            .and_then(|v| v.parse::<LitStr>())
-            .and_then(name)
-        {
-            Ok(lit) => attrs.name = Some(lit),
-            Err(err) => {
-                cx.syn_error(err);
-                skip_value(meta.input)?;
-            }
-        }
-        Ok(())
-    });
-    if let Err(err) = parser.parse2(args) {
-        cx.syn_error(err);
-    }
-    attrs
-}
-
-/// Parses a parameter's `#[dir(..)]` attributes (at most one), recording every problem in `cx`.
-pub(crate) fn parse_dir(attrs: &[Attribute], cx: &mut Ctxt) -> Option<DirAttrs> {
-    let (first, rest) = attrs.split_first()?;
-    for extra in rest {
-        cx.error_spanned_by(
-            extra,
-            "duplicate `#[dir(..)]` on one parameter; put all its keys in one",
-        );
-    }
-    let no_keys =
-        "`#[dir]` needs `include`, `exclude` or `gitignore`; leave it out to take every file";
-    let tokens = match &first.meta {
-        Meta::List(list) if !list.tokens.is_empty() => list.tokens.clone(),
-        Meta::List(_) | Meta::Path(_) => {
-            cx.error_spanned_by(first, no_keys);
-            return None;
-        }
-        Meta::NameValue(_) => {
-            cx.error_spanned_by(
-                first,
-                r#"expected a list of keys, like `#[dir(exclude = "docs/**")]`"#,
-            );
-            return None;
-        }
-    };
-    let mut dir = DirAttrs::default();
-    let keys = Keys {
-        what: "dir",
-        known: DIR_KEYS,
-        repeatable: &[],
-    };
-    keys.parse(tokens, cx, |key, meta, cx| {
-        dir_value(key, meta, &mut dir, cx)
-    });
-    Some(dir)
-}
-
-/// One `key = value` of `#[dir(..)]`. A syntax error is returned; a wrong value is recorded in
-/// `cx`, so every bad element of a list is reported.
-fn dir_value(
-    key: &str,
-    meta: &ParseNestedMeta<'_>,
-    dir: &mut DirAttrs,
-    cx: &mut Ctxt,
-) -> syn::Result<()> {
-    let expected = match key {
-        "include" => {
-            r#"expected a glob or a list of globs, like `include = ["src/**", "Cargo.*"]`"#
-        }
-        "exclude" => r#"expected a glob or a list of globs, like `exclude = "docs/**"`"#,
-        _ => "expected `true` or `false`, like `gitignore = false`",
-    };
-    if !meta.input.peek(Token![=]) {
-        return Err(syn::Error::new_spanned(&meta.path, expected));
-    }
-    let input = meta.value()?;
-    if key == "gitignore" {
-        if input.peek(LitBool) {
-            dir.gitignore = Some(input.parse()?);
-        } else {
-            cx.error_spanned_by(input.parse::<Expr>()?, expected);
-        }
-        return Ok(());
-    }
-    let globs = if input.peek(LitStr) {
-        vec![input.parse::<LitStr>()?]
-    } else if input.peek(syn::token::Bracket) {
-        // Parsed on its own, so a syntax error inside the list is reported once.
-        let list: proc_macro2::Group = input.parse()?;
-        let elems = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(list.stream())?;
-        if elems.is_empty() {
-            let msg = if key == "include" {
-                "an empty `include` would select no files; leave it out to take every file"
-            } else {
-                "an empty `exclude` leaves no file out; remove it"
-            };
-            cx.error_at(list.span(), msg);
-        }
-        elems
-            .into_iter()
-            .filter_map(|elem| match elem {
-                Expr::Lit(syn::ExprLit {
-                    lit: Lit::Str(s), ..
-                }) => Some(s),
-                other => {
-                    cx.error_spanned_by(other, r#"expected a glob string, like `"src/**"`"#);
-                    None
-                }
-            })
-            .collect()
-    } else {
-        cx.error_spanned_by(input.parse::<Expr>()?, expected);
-        return Ok(());
-    };
-    for glob in globs {
-        if glob.value().is_empty() {
-            cx.error_spanned_by(&glob, "a glob must not be empty");
-        } else if key == "include" {
-            dir.include.push(glob);
-        } else {
-            dir.exclude.push(glob);
-        }
-    }
-    Ok(())
-}
-
 /// The key of `meta` if it is one of `keys`; otherwise records an error listing them.
 fn known_key(
     meta: &ParseNestedMeta<'_>,
@@ -302,70 +234,32 @@ fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
 
 fn step_value(key: &str, meta: &ParseNestedMeta<'_>, attrs: &mut StepAttrs) -> syn::Result<()> {
     match key {
-        "image" => attrs.image = Some(non_empty(string(meta)?, "image")?),
+        "image" => attrs.image = Some(string(meta)?),
         "cache" => cache(meta, attrs)?,
         "env" => env(meta, attrs)?,
-        "workdir" => attrs.workdir = Some(absolute(string(meta)?, "workdir")?),
-        "user" => attrs.user = Some(non_empty(string(meta)?, "user")?),
-        "timeout" => {
-            let lit = string(meta)?;
-            let ms = parse_duration_ms(&lit.value()).map_err(|msg| err(&lit, msg))?;
-            attrs.timeout_ms = Some(ms);
-        }
-        "version" => attrs.version = Some(non_empty(string(meta)?, "version")?),
+        "workdir" => attrs.workdir = Some(string(meta)?),
+        "user" => attrs.user = Some(string(meta)?),
+        "timeout" => attrs.timeout_ms = Some(units(meta, units::parse_duration_ms)?),
+        "version" => attrs.version = Some(string(meta)?),
         "side_effect" => attrs.side_effect = flag(meta, "side_effect")?,
-        "name" => attrs.name = Some(name(string(meta)?)?),
+        "name" => attrs.name = Some(string(meta)?),
         "network" => attrs.network = Some(meta.value()?.parse::<LitBool>()?.value),
-        "memory" => {
-            let lit = string(meta)?;
-            let bytes = parse_memory(&lit.value()).map_err(|msg| err(&lit, msg))?;
-            attrs.memory = Some(bytes);
-        }
-        "cpus" => {
-            let lit = string(meta)?;
-            let millis = parse_millicpus(&lit.value()).map_err(|msg| err(&lit, msg))?;
-            attrs.millicpus = Some(millis);
-        }
+        "memory" => attrs.memory = Some(units(meta, units::parse_memory)?),
+        "cpus" => attrs.millicpus = Some(units(meta, units::parse_millicpus)?),
         "docker_socket" => attrs.docker_socket = flag(meta, "docker_socket")?,
         _ => unreachable!("key `{key}` is in STEP_KEYS but has no parser"),
     }
     Ok(())
 }
 
-fn err(lit: &LitStr, msg: String) -> syn::Error {
-    syn::Error::new(lit.span(), msg)
-}
-
 fn string(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
     meta.value()?.parse()
 }
 
-fn non_empty(lit: LitStr, key: &str) -> syn::Result<LitStr> {
-    if lit.value().trim().is_empty() {
-        return Err(err(&lit, format!("`{key}` must not be empty")));
-    }
-    Ok(lit)
-}
-
-fn absolute(lit: LitStr, key: &str) -> syn::Result<LitStr> {
-    if !lit.value().starts_with('/') {
-        let msg = format!("`{key}` must be an absolute path in the container, like `/src`");
-        return Err(err(&lit, msg));
-    }
-    Ok(lit)
-}
-
-/// A name is a graph label: non-empty, and without the `/` that separates nested pipelines.
-fn name(lit: LitStr) -> syn::Result<LitStr> {
-    let value = lit.value();
-    if value.trim().is_empty() {
-        return Err(err(&lit, "`name` must not be empty".to_owned()));
-    }
-    if value.contains('/') || value.chars().any(char::is_whitespace) {
-        let msg = format!("invalid name `{value}`: a name cannot contain `/` or whitespace");
-        return Err(err(&lit, msg));
-    }
-    Ok(lit)
+/// A string in one of the small languages of `units`, like `timeout = "10m"`.
+fn units<T>(meta: &ParseNestedMeta<'_>, parse: fn(&str) -> Result<T, String>) -> syn::Result<T> {
+    let lit = string(meta)?;
+    parse(&lit.value()).map_err(|msg| syn::Error::new(lit.span(), msg))
 }
 
 fn flag(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<bool> {
@@ -383,12 +277,12 @@ fn cache(meta: &ParseNestedMeta<'_>, attrs: &mut StepAttrs) -> syn::Result<()> {
         if content.is_empty() {
             break;
         }
-        let path = absolute(content.parse::<LitStr>()?, "cache")?;
+        let path = content.parse::<LitStr>()?;
         content.parse::<Token![=]>()?;
-        let volume = non_empty(content.parse::<LitStr>()?, "cache")?;
+        let volume = content.parse::<LitStr>()?;
         if attrs.caches.iter().any(|(p, _)| p.value() == path.value()) {
             let msg = format!("duplicate cache path `{}`", path.value());
-            return Err(err(&path, msg));
+            return Err(syn::Error::new(path.span(), msg));
         }
         attrs.caches.push((path, volume));
         if content.is_empty() {
@@ -406,22 +300,24 @@ fn env(meta: &ParseNestedMeta<'_>, attrs: &mut StepAttrs) -> syn::Result<()> {
         if content.is_empty() {
             break;
         }
-        let (key, key_span) = if content.peek(LitStr) {
+        let key = if content.peek(LitStr) {
             let lit = content.parse::<LitStr>()?;
-            (lit.value(), lit.span())
+            EnvName {
+                name: lit.value(),
+                span: lit.span(),
+            }
         } else {
             let ident = content.call(Ident::parse_any)?;
-            (ident.unraw().to_string(), ident.span())
+            EnvName {
+                name: ident.unraw().to_string(),
+                span: ident.span(),
+            }
         };
-        if key.is_empty() || key.contains('=') {
-            let msg = format!("invalid environment variable name `{key}`");
-            return Err(syn::Error::new(key_span, msg));
-        }
         content.parse::<Token![=]>()?;
         let value = content.parse::<LitStr>()?;
-        if attrs.env.iter().any(|(k, _)| *k == key) {
-            let msg = format!("duplicate environment variable `{key}`");
-            return Err(syn::Error::new(key_span, msg));
+        if attrs.env.iter().any(|(k, _)| k.name == key.name) {
+            let msg = format!("duplicate environment variable `{}`", key.name);
+            return Err(syn::Error::new(key.span, msg));
         }
         attrs.env.push((key, value));
         if content.is_empty() {
@@ -439,6 +335,61 @@ fn parens<'a>(meta: &ParseNestedMeta<'a>, example: &str) -> syn::Result<ParseBuf
     let content;
     syn::parenthesized!(content in meta.input);
     Ok(content)
+}
+
+/// One `key = value` of `#[dir(..)]`. A syntax error is returned; a wrong element of a list is
+/// recorded in `cx`, so every bad element is reported.
+fn dir_value(
+    key: &str,
+    meta: &ParseNestedMeta<'_>,
+    dir: &mut DirAttrs,
+    cx: &mut Ctxt,
+) -> syn::Result<()> {
+    let expected = match key {
+        "include" => {
+            r#"expected a glob or a list of globs, like `include = ["src/**", "Cargo.*"]`"#
+        }
+        "exclude" => r#"expected a glob or a list of globs, like `exclude = "docs/**"`"#,
+        _ => "expected `true` or `false`, like `gitignore = false`",
+    };
+    if !meta.input.peek(Token![=]) {
+        return Err(syn::Error::new_spanned(&meta.path, expected));
+    }
+    let input = meta.value()?;
+    if key == "gitignore" {
+        if input.peek(LitBool) {
+            dir.gitignore = Some(input.parse()?);
+        } else {
+            cx.error_spanned_by(input.parse::<Expr>()?, expected);
+        }
+        return Ok(());
+    }
+    let globs = if key == "include" {
+        &mut dir.include
+    } else {
+        &mut dir.exclude
+    };
+    if input.peek(LitStr) {
+        globs.globs.push(input.parse::<LitStr>()?);
+    } else if input.peek(syn::token::Bracket) {
+        // Parsed on its own, so a syntax error inside the list is reported once.
+        let list: proc_macro2::Group = input.parse()?;
+        let elems = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(list.stream())?;
+        if elems.is_empty() {
+            globs.empty_list = Some(list.span());
+        }
+        for elem in elems {
+            match elem {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => globs.globs.push(s),
+                other => cx.error_spanned_by(other, r#"expected a glob string, like `"src/**"`"#),
+            }
+        }
+    } else {
+        cx.error_spanned_by(input.parse::<Expr>()?, expected);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -469,11 +420,15 @@ mod tests {
     }
 
     /// The attributes of `f`'s first parameter.
-    fn param_attrs(f: syn::Signature) -> Vec<Attribute> {
+    pub(crate) fn param_attrs(f: syn::Signature) -> Vec<Attribute> {
         match f.inputs.into_iter().next() {
             Some(syn::FnArg::Typed(param)) => param.attrs,
             _ => panic!("a typed parameter"),
         }
+    }
+
+    fn values(globs: &Globs) -> Vec<String> {
+        globs.globs.iter().map(LitStr::value).collect()
     }
 
     #[test]
@@ -487,7 +442,6 @@ mod tests {
         let mut cx = Ctxt::new();
         let dir = parse_dir(&attrs, &mut cx).expect("a selection");
         assert!(cx.is_ok());
-        let values = |globs: &[LitStr]| globs.iter().map(LitStr::value).collect::<Vec<_>>();
         assert_eq!(values(&dir.include), ["src/**", "Cargo.*"]);
         assert_eq!(values(&dir.exclude), ["docs/**"]);
         assert_eq!(dir.gitignore.map(|b| b.value), Some(false));
@@ -501,15 +455,15 @@ mod tests {
         ));
         let mut cx = Ctxt::new();
         let dir = parse_dir(&attrs, &mut cx).expect("a selection");
-        assert_eq!(values(&dir.include), ["src/**"]);
-        let err = cx.check().expect_err("six errors");
+        // An empty glob is well-formed; `valid` rejects it.
+        assert_eq!(values(&dir.include), ["src/**", ""]);
+        let err = cx.check().expect_err("five errors");
         let messages: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
         assert_eq!(
             messages,
             [
                 "duplicate `#[dir(..)]` on one parameter; put all its keys in one",
                 r#"expected a glob string, like `"src/**"`"#,
-                "a glob must not be empty",
                 "unknown dir attribute `exclud`, expected one of `include`, `exclude`, `gitignore`",
                 "duplicate dir attribute `include`",
                 "expected `true` or `false`, like `gitignore = false`",
