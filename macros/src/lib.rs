@@ -49,7 +49,7 @@ use proc_macro::TokenStream;
 ///
 /// | attribute | meaning |
 /// |---|---|
-/// | `image = "rust:1.95-slim"` | the image of the step's containers |
+/// | `image = "rust:1.95-slim"` | the image of the step's containers; also the path of a `&str` const, `image = IMAGE` |
 /// | `cache("/container/path" = "volume", ..)` | named volumes mounted into the container, outside the cache key; repeatable |
 /// | `env(KEY = "value", ..)` | environment of the step's containers; repeatable |
 /// | `workdir = "/src"` | the default working directory, an absolute path |

@@ -70,6 +70,20 @@ fn step_all_attributes() {
 }
 
 #[test]
+fn step_image_const() {
+    let expansion = step(
+        quote!(image = cargo_steps::IMAGE, network = false),
+        quote! {
+            pub async fn fmt(ctx: &Ctx, src: Dir) -> Result<()> {
+                let _ = (ctx, src);
+                Ok(())
+            }
+        },
+    );
+    insta::assert_snapshot!(expansion);
+}
+
+#[test]
 fn step_tuple_output() {
     let expansion = step(
         TokenStream::new(),

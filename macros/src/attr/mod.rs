@@ -38,7 +38,7 @@ const DIR_KEYS: &[&str] = &["include", "exclude", "gitignore"];
 /// The settings written in `#[step(..)]`, each kept with its literal for spans.
 #[derive(Default)]
 pub(crate) struct StepAttrs {
-    pub(crate) image: Option<LitStr>,
+    pub(crate) image: Option<Image>,
     pub(crate) caches: Vec<(LitStr, LitStr)>,
     pub(crate) env: Vec<(EnvName, LitStr)>,
     pub(crate) workdir: Option<LitStr>,
@@ -51,6 +51,14 @@ pub(crate) struct StepAttrs {
     pub(crate) memory: Option<u64>,
     pub(crate) millicpus: Option<u32>,
     pub(crate) docker_socket: bool,
+}
+
+/// `image = ..`: the image's name, or a const holding it.
+pub(crate) enum Image {
+    /// `image = "rust:1.95-slim"`
+    Lit(LitStr),
+    /// `image = IMAGE` or `image = cargo_steps::IMAGE`: the path of a `&str` const.
+    Const(syn::ExprPath),
 }
 
 /// The name of an environment variable in `env(..)`, written as a word or a string.
@@ -234,7 +242,7 @@ fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
 
 fn step_value(key: &str, meta: &ParseNestedMeta<'_>, attrs: &mut StepAttrs) -> syn::Result<()> {
     match key {
-        "image" => attrs.image = Some(string(meta)?),
+        "image" => attrs.image = Some(image(meta)?),
         "cache" => cache(meta, attrs)?,
         "env" => env(meta, attrs)?,
         "workdir" => attrs.workdir = Some(string(meta)?),
@@ -254,6 +262,20 @@ fn step_value(key: &str, meta: &ParseNestedMeta<'_>, attrs: &mut StepAttrs) -> s
 
 fn string(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
     meta.value()?.parse()
+}
+
+fn image(meta: &ParseNestedMeta<'_>) -> syn::Result<Image> {
+    let input = meta.value()?;
+    if input.peek(LitStr) {
+        return Ok(Image::Lit(input.parse()?));
+    }
+    match input.parse::<Expr>()? {
+        Expr::Path(path) if path.attrs.is_empty() => Ok(Image::Const(path)),
+        other => Err(syn::Error::new_spanned(
+            other,
+            r#"expected a string literal or the path of a `&str` const, like `image = "rust:1.95-slim"` or `image = IMAGE`"#,
+        )),
+    }
 }
 
 /// A string in one of the small languages of `units`, like `timeout = "10m"`.
@@ -408,7 +430,11 @@ mod tests {
             cpus = "many"
         );
         let attrs = parse_step(args, &mut cx);
-        assert_eq!(attrs.image.map(|l| l.value()).as_deref(), Some("a"));
+        let image = match attrs.image {
+            Some(Image::Lit(lit)) => lit.value(),
+            _ => panic!("a literal image"),
+        };
+        assert_eq!(image, "a");
         assert!(attrs.side_effect);
         let err = cx.check().expect_err("four errors");
         let messages: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();

@@ -5,9 +5,9 @@ use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
-use super::{impl_task, param_infos, task_common};
+use super::{hygienic, impl_task, param_infos, task_common};
 use crate::ast::{self, FnShape, Output, Param, Step};
-use crate::attr::StepAttrs;
+use crate::attr::{Image, StepAttrs};
 use crate::digest;
 
 /// The expansion of a valid step.
@@ -131,7 +131,16 @@ fn settings(attrs: &StepAttrs) -> TokenStream {
     let mut fields = Vec::new();
     let some_str = |lit: &syn::LitStr| quote!(::tanto::__private::Some(#lit));
     if let Some(image) = &attrs.image {
-        let v = some_str(image);
+        let v = match image {
+            Image::Lit(lit) => some_str(lit),
+            // `StepSettings` is built in a const context, where a `&str` const can be named.
+            Image::Const(path) => {
+                // Typed at the path, so a const of another type is reported there alone.
+                let ty = quote_spanned!(path.span()=> &'static str);
+                let image = hygienic("__tanto_image");
+                quote!(::tanto::__private::Some({ let #image: #ty = #path; #image }))
+            }
+        };
         fields.push(quote!(image: #v));
     }
     if !attrs.caches.is_empty() {

@@ -4,7 +4,7 @@ use syn::{LitStr, ReturnType};
 
 use super::{common, input_param, name, owned_output};
 use crate::ast::{self, Step};
-use crate::attr::StepAttrs;
+use crate::attr::{Image, StepAttrs};
 use crate::ctxt::Ctxt;
 
 /// Checks a `#[step]`: its attributes, then its signature.
@@ -15,7 +15,8 @@ pub(crate) fn step(step: &Step, cx: &mut Ctxt) {
 
 /// The values the keys of `#[step(..)]` may take; their syntax was checked by `attr`.
 fn attrs(attrs: &StepAttrs, cx: &mut Ctxt) {
-    if let Some(image) = &attrs.image {
+    // A const's value is not known here; the runtime reports an image it cannot pull.
+    if let Some(Image::Lit(image)) = &attrs.image {
         non_empty(image, "image", cx);
     }
     for (path, volume) in &attrs.caches {
