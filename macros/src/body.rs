@@ -88,6 +88,21 @@ impl Body {
     }
 }
 
+impl Body {
+    /// Every call of the body, in order.
+    pub(crate) fn calls(&self) -> impl Iterator<Item = &Call> {
+        let stmts = self.stmts.iter().filter_map(|stmt| match stmt {
+            Stmt::Let { value, .. } => value.as_ref(),
+            Stmt::Expr(value) => Some(value),
+            Stmt::Use(_) | Stmt::Item(_) | Stmt::Macro(_) => None,
+        });
+        stmts.chain(&self.tail).filter_map(|value| match value {
+            Value::Call(call) => Some(call),
+            Value::Other(_) => None,
+        })
+    }
+}
+
 impl Value {
     /// The value of a statement: a call, even one in invisible delimiters from a macro.
     fn of_stmt(expr: &Expr) -> Self {

@@ -57,7 +57,8 @@ pub(crate) fn step(shape: &FnShape, err: syn::Error) -> TokenStream {
             ::core::panic!("this step has errors")
         },
     );
-    let common = expand::task_common(shape, &inputs.iter().collect::<Vec<_>>());
+    let inputs: Vec<&Param> = inputs.iter().collect();
+    let common = expand::task_common(shape, &inputs, expand::Kind::Step);
     quote! {
         #item
         #errors

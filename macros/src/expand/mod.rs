@@ -114,16 +114,21 @@ fn param_infos(inputs: &[&Param]) -> Vec<TokenStream> {
         .collect()
 }
 
-/// What steps and pipelines both implement: `Param<I>` per input, `Arity<N>`, and the module
-/// of marker types named after the parameters.
-pub(crate) fn task_common(shape: &FnShape, inputs: &[&Param]) -> TokenStream {
+/// What a step or pipeline is, in wiring error messages.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    Step,
+    Pipeline,
+}
+
+/// What steps and pipelines both implement: `Param<I>` per input, `Arity<N>`, the wiring check
+/// of each input, and the module of marker types and check traits named after the parameters.
+pub(crate) fn task_common(shape: &FnShape, inputs: &[&Param], kind: Kind) -> TokenStream {
     let ident = shape.ident();
     let cfgs = shape.cfgs();
-    let markers_mod = format_ident!("__tanto_{}", shape.name());
+    let markers_mod = markers_mod(shape);
     let vis = &shape.item.vis;
-    let marker_vis = inner_vis(vis);
     let arity = Literal::usize_unsuffixed(inputs.len());
-    let markers = inputs.iter().filter_map(|input| input.ident.as_ref());
     let params = inputs.iter().enumerate().map(|(i, input)| {
         let i = Literal::usize_unsuffixed(i);
         let ty = &input.ty;
@@ -139,20 +144,116 @@ pub(crate) fn task_common(shape: &FnShape, inputs: &[&Param]) -> TokenStream {
             }
         }
     });
+    let wires = inputs.iter().enumerate().map(|(i, input)| {
+        let wire = wire_fn(i);
+        let i = Literal::usize_unsuffixed(i);
+        let ty = &input.ty;
+        let check = match &input.ident {
+            Some(name) => {
+                let check = check_trait(name);
+                quote!(#markers_mod::#check<#ty, Self>)
+            }
+            None => quote!(::tanto::__private::Wire<#ty, Self, ()>),
+        };
+        // The argument's type is named apart from any type the parameter's may mention.
+        quote! {
+            #[doc(hidden)]
+            #[allow(dead_code, unreachable_pub)]
+            #vis fn #wire<__TantoArg>(arg: __TantoArg) -> ::tanto::__private::Arg
+            where
+                __TantoArg: #check,
+            {
+                ::tanto::__private::wire::<Self, #i, __TantoArg>(arg)
+            }
+        }
+    });
+    // One fn per input that a pipeline passes each argument through, so a wrong one is
+    // reported with the message of the input's check trait, which names the parameter.
+    let wires = (!inputs.is_empty()).then(|| {
+        quote! {
+            #(#cfgs)*
+            impl #ident {
+                #(#wires)*
+            }
+        }
+    });
+    let markers = markers(shape, inputs, kind);
     quote! {
         #(#params)*
 
         #(#cfgs)*
         impl ::tanto::__private::Arity<#arity> for #ident {}
 
-        // Zero-sized types named after the parameters, so wiring errors can say which one.
+        #wires
+
+        #markers
+    }
+}
+
+/// The module of zero-sized types named after the parameters (`Param::Name`), and of the check
+/// trait of each, whose `#[diagnostic::on_unimplemented]` names the task and the parameter.
+fn markers(shape: &FnShape, inputs: &[&Param], kind: Kind) -> TokenStream {
+    let cfgs = shape.cfgs();
+    let markers_mod = markers_mod(shape);
+    let vis = &shape.item.vis;
+    let marker_vis = inner_vis(vis);
+    let kind = match kind {
+        Kind::Step => "step",
+        Kind::Pipeline => "pipeline",
+    };
+    let task = shape.name();
+    let checks = inputs.iter().filter_map(|input| {
+        let marker = input.ident.as_ref()?;
+        let check = check_trait(marker);
+        let message = format!(
+            "{kind} `{task}` parameter `{}` expects `{{Expected}}`, but this argument is `{{Self}}`",
+            input.name()
+        );
+        // The blanket impl makes a failing check fail on `Wire`, and rustc then reports the
+        // check trait it started from, whose message is this input's own.
+        Some(quote! {
+            #marker_vis struct #marker;
+
+            #[diagnostic::on_unimplemented(
+                message = #message,
+                label = "expected `{Expected}` or `Handle<{Expected}>` here",
+                note = "an argument is a pipeline input, the output of an earlier step, or a literal of the parameter's type"
+            )]
+            #marker_vis trait #check<Expected, Task>:
+                ::tanto::__private::Wire<Expected, Task, self::#marker>
+            {
+            }
+
+            impl<Expected, Task, Arg> #check<Expected, Task> for Arg
+            where
+                Arg: ::tanto::__private::Wire<Expected, Task, self::#marker>,
+            {
+            }
+        })
+    });
+    quote! {
         #(#cfgs)*
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code, unreachable_pub)]
         #vis mod #markers_mod {
-            #(#marker_vis struct #markers;)*
+            #(#checks)*
         }
     }
+}
+
+/// `__tanto_build`: the module of a task's marker types and check traits.
+fn markers_mod(shape: &FnShape) -> Ident {
+    format_ident!("__tanto_{}", shape.name())
+}
+
+/// `__tanto_src`: the check trait of parameter `src`, beside its marker type `src`.
+fn check_trait(param: &Ident) -> Ident {
+    format_ident!("__tanto_{}", ast::unraw(param))
+}
+
+/// `__tanto_wire_0`: the wiring check of input 0, on the task's struct.
+pub(crate) fn wire_fn(i: usize) -> Ident {
+    format_ident!("__tanto_wire_{i}")
 }
 
 /// The visibility, inside the marker module, that matches `vis` outside it.

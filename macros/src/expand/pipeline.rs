@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::ReturnType;
 use syn::spanned::Spanned as _;
 
-use super::{handles_type, hygienic, impl_task, param_infos, respan, task_common};
+use super::{Kind, handles_type, hygienic, impl_task, param_infos, respan, task_common, wire_fn};
 use crate::ast::{Param, Pipeline};
 use crate::body::{Body, Call, Stmt, Value};
 
@@ -41,7 +41,7 @@ fn tokens(pipeline: &Pipeline, body: Option<&Body>) -> TokenStream {
             })
         },
     );
-    let common = task_common(shape, &inputs);
+    let common = task_common(shape, &inputs, Kind::Pipeline);
 
     quote! {
         #(#docs)*
@@ -85,8 +85,9 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
                 // `Plan::of` and `Task::add` pass exactly one argument per parameter.
                 quote! { let #ident = #b.param::<#ty>(#param, &#args[#i]); }
             });
+            let extra_args = extra_args(body);
             let stmts = body_tokens(body, &b);
-            quote! { #(#binds)* #stmts }
+            quote! { #extra_args #(#binds)* #stmts }
         }
         None => quote! {
             let _ = (#b, #args);
@@ -140,6 +141,34 @@ fn body_tokens(body: &Body, b: &Ident) -> TokenStream {
     quote! { #(#stmts)* #tail }
 }
 
+/// `<Task>::__tanto_wire_N` for every `N` the body passes, for a task without input `N`: its
+/// inherent `__tanto_wire_N` comes first when it has one, so this only serves an extra
+/// argument, which `Param` then reports as having no parameter.
+fn extra_args(body: &Body) -> Option<TokenStream> {
+    let most = body.calls().map(|call| call.args.len()).max()?;
+    let wires = (0..most).map(|i| {
+        let wire = wire_fn(i);
+        let i = Literal::usize_unsuffixed(i);
+        let param = quote!(<Self as ::tanto::__private::Param<#i>>);
+        quote! {
+            fn #wire<A>(arg: A) -> ::tanto::__private::Arg
+            where
+                Self: ::tanto::__private::Param<#i>,
+                A: ::tanto::__private::Wire<#param::Type, Self, #param::Name>,
+            {
+                ::tanto::__private::wire::<Self, #i, A>(arg)
+            }
+        }
+    });
+    Some(quote! {
+        #[allow(dead_code)]
+        trait __TantoExtraArg: ::core::marker::Sized {
+            #(#wires)*
+        }
+        impl<T> __TantoExtraArg for T {}
+    })
+}
+
 /// One step call: the callee's path in type position (its companion), an arity check at the
 /// callee, a wiring check at each argument, then the call into the builder.
 fn call_tokens(call: &Call, b: &Ident) -> TokenStream {
@@ -151,9 +180,10 @@ fn call_tokens(call: &Call, b: &Ident) -> TokenStream {
     let task = quote_spanned!(span=> __TantoTask);
     let args = hygienic("__tanto_args");
     let wires = call.args.iter().enumerate().map(|(i, arg)| {
-        let i = Literal::usize_unsuffixed(i);
+        let mut wire = wire_fn(i);
+        wire.set_span(arg.span());
         // Spanned at the argument, so a wrong wiring is reported on it.
-        quote_spanned! {arg.span()=> ::tanto::__private::wire::<#task, #i, _>(#arg) }
+        quote_spanned! {arg.span()=> <#task>::#wire(#arg) }
     });
     // One alias, so a callee that is not a type is reported once, at its path.
     let alias = quote_spanned! {span=> type #task = #path; };

@@ -5,7 +5,7 @@ use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
-use super::{hygienic, impl_task, param_infos, task_common};
+use super::{Kind, hygienic, impl_task, param_infos, task_common};
 use crate::ast::{self, FnShape, Output, Param, Step};
 use crate::attr::{Image, StepAttrs};
 use crate::digest;
@@ -39,7 +39,7 @@ pub(super) fn expand(step: &Step) -> TokenStream {
             ))
         },
     );
-    let common = task_common(shape, &inputs);
+    let common = task_common(shape, &inputs, Kind::Step);
 
     quote! {
         #item
