@@ -1,11 +1,110 @@
-//! The internal representation of an annotated fn: its parameters and output, each kept with the
-//! user's tokens so errors and generated code can point back at them.
+//! The internal representation of an annotated fn: its attributes, parameters, output and (for a
+//! pipeline) body, each kept with the user's tokens so errors and generated code can point back
+//! at them. Parsing only: what is allowed is decided in `valid`.
 
 use proc_macro2::{Ident, Spacing, TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::{Attribute, FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type};
+use syn::{Attribute, FnArg, GenericArgument, Item, ItemFn, Pat, PathArguments, ReturnType, Type};
 
-use crate::attr::DirAttrs;
+use crate::attr::{self, DirAttrs, PipelineAttrs, StepAttrs};
+use crate::body::Body;
+use crate::ctxt::Ctxt;
+
+/// A `#[step]` fn and its attributes.
+pub(crate) struct Step {
+    pub(crate) attrs: StepAttrs,
+    pub(crate) shape: FnShape,
+}
+
+impl Step {
+    pub(crate) fn new(attrs: StepAttrs, item: ItemFn) -> Self {
+        Step {
+            attrs,
+            shape: FnShape::new(item),
+        }
+    }
+
+    /// The `T` of the `Result<T>` it returns; `()` when it returns something else.
+    pub(crate) fn output(&self) -> Output {
+        result_ok_type(&self.shape.item.sig.output).map_or(Output::Unit, Output::from_type)
+    }
+
+    /// The step's label: `name = ".."`, or the fn's name.
+    pub(crate) fn name(&self) -> String {
+        label(self.attrs.name.as_ref(), &self.shape)
+    }
+}
+
+/// A `#[pipeline]` fn, its attributes, its parameters' `#[dir(..)]` and its body.
+pub(crate) struct Pipeline {
+    pub(crate) attrs: PipelineAttrs,
+    pub(crate) shape: FnShape,
+    pub(crate) body: Body,
+}
+
+impl Pipeline {
+    /// Takes `item` apart, parsing each parameter's `#[dir(..)]` and the body.
+    pub(crate) fn new(attrs: PipelineAttrs, item: ItemFn, cx: &mut Ctxt) -> Self {
+        let mut shape = FnShape::new(item);
+        for param in &mut shape.params {
+            param.select = attr::parse_dir(&param.dir_attrs, cx);
+        }
+        let body = Body::parse(&shape.item.block);
+        Pipeline { attrs, shape, body }
+    }
+
+    /// What it returns: nothing, one output, or a tuple of them.
+    pub(crate) fn output(&self) -> Output {
+        match &self.shape.item.sig.output {
+            ReturnType::Default => Output::Unit,
+            ReturnType::Type(_, ty) => Output::from_type(ty),
+        }
+    }
+
+    /// The pipeline's name on the command line: `name = ".."`, or the fn's name.
+    pub(crate) fn name(&self) -> String {
+        label(self.attrs.name.as_ref(), &self.shape)
+    }
+}
+
+fn label(name: Option<&syn::LitStr>, shape: &FnShape) -> String {
+    name.map_or_else(|| shape.name(), syn::LitStr::value)
+}
+
+/// The fn an attribute is on. Anything else is recorded in `cx` as `not_a_fn`, at its keyword.
+pub(crate) fn parse_fn(item: TokenStream, not_a_fn: &str, cx: &mut Ctxt) -> Option<ItemFn> {
+    match syn::parse2::<Item>(item) {
+        Ok(Item::Fn(item_fn)) => Some(item_fn),
+        Ok(other) => {
+            cx.error_spanned_by(item_kind(&other), not_a_fn);
+            None
+        }
+        Err(err) => {
+            cx.syn_error(err);
+            None
+        }
+    }
+}
+
+/// The keyword that says what kind of item this is, for "can only be used on" errors.
+pub(crate) fn item_kind(item: &Item) -> TokenStream {
+    match item {
+        Item::Const(i) => i.const_token.to_token_stream(),
+        Item::Enum(i) => i.enum_token.to_token_stream(),
+        Item::Fn(i) => i.sig.fn_token.to_token_stream(),
+        Item::ExternCrate(i) => i.extern_token.to_token_stream(),
+        Item::Impl(i) => i.impl_token.to_token_stream(),
+        Item::Macro(i) => i.mac.path.to_token_stream(),
+        Item::Mod(i) => i.mod_token.to_token_stream(),
+        Item::Static(i) => i.static_token.to_token_stream(),
+        Item::Struct(i) => i.struct_token.to_token_stream(),
+        Item::Trait(i) => i.trait_token.to_token_stream(),
+        Item::Type(i) => i.type_token.to_token_stream(),
+        Item::Union(i) => i.union_token.to_token_stream(),
+        Item::Use(i) => i.use_token.to_token_stream(),
+        other => other.to_token_stream(),
+    }
+}
 
 /// One parameter as written: its pattern, the plain identifier if it is one, and its type.
 pub(crate) struct Param {

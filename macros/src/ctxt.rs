@@ -34,6 +34,11 @@ impl Ctxt {
         self.errors.is_empty()
     }
 
+    /// How many errors were found so far.
+    pub(crate) fn count(&self) -> usize {
+        self.errors.len()
+    }
+
     /// All errors merged into one, or `Ok` when there were none.
     pub(crate) fn check(self) -> syn::Result<()> {
         let mut errors = self.errors.into_iter();

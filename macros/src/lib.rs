@@ -6,10 +6,11 @@
 
 mod ast;
 mod attr;
+mod body;
 mod ctxt;
 mod digest;
 mod expand;
-mod pipeline;
+mod fallback;
 mod valid;
 
 #[cfg(test)]
@@ -48,7 +49,7 @@ use proc_macro::TokenStream;
 ///
 /// | attribute | meaning |
 /// |---|---|
-/// | `image = "rust:1.95-slim"` | the image of the step's containers |
+/// | `image = "rust:1.95-slim"` | the image of the step's containers; also the path of a `&str` const, `image = IMAGE` |
 /// | `cache("/container/path" = "volume", ..)` | named volumes mounted into the container, outside the cache key; repeatable |
 /// | `env(KEY = "value", ..)` | environment of the step's containers; repeatable |
 /// | `workdir = "/src"` | the default working directory, an absolute path |
@@ -199,5 +200,5 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
-    pipeline::expand(args.into(), item.into()).into()
+    expand::pipeline(args.into(), item.into()).into()
 }

@@ -16,7 +16,7 @@ fn step(args: TokenStream, item: TokenStream) -> String {
 }
 
 fn pipeline(args: TokenStream, item: TokenStream) -> String {
-    pretty(crate::pipeline::expand(args, item))
+    pretty(crate::expand::pipeline(args, item))
 }
 
 #[test]
@@ -63,6 +63,20 @@ fn step_all_attributes() {
             pub async fn build(ctx: &tanto::Ctx, src: Dir, profile: String) -> tanto::Result<Dir> {
                 let _ = (ctx, profile);
                 Ok(src)
+            }
+        },
+    );
+    insta::assert_snapshot!(expansion);
+}
+
+#[test]
+fn step_image_const() {
+    let expansion = step(
+        quote!(image = cargo_steps::IMAGE, network = false),
+        quote! {
+            pub async fn fmt(ctx: &Ctx, src: Dir) -> Result<()> {
+                let _ = (ctx, src);
+                Ok(())
             }
         },
     );

@@ -1,6 +1,6 @@
 use tanto::prelude::*;
 
-#[step(image = rust)]
+#[step(user = root)]
 async fn build(ctx: &Ctx, src: Dir) -> Result<Dir> {
     let _ = ctx;
     Ok(src)

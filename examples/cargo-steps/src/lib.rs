@@ -30,7 +30,7 @@ const SETUP: &str =
     "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /src";
 
 /// Checks that the workspace is formatted: `cargo fmt --all --check`.
-#[step(image = "rust:1.95-slim", network = false)]
+#[step(image = IMAGE, network = false)]
 pub async fn fmt_check(ctx: &Ctx, src: Dir) -> Result<()> {
     ctx.container()
         .with_mounted_dir("/src", &src)
@@ -42,7 +42,7 @@ pub async fn fmt_check(ctx: &Ctx, src: Dir) -> Result<()> {
 
 /// Lints every target with clippy, denying warnings.
 #[step(
-    image = "rust:1.95-slim",
+    image = IMAGE,
     cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
     timeout = "30m"
@@ -59,7 +59,7 @@ pub async fn clippy(ctx: &Ctx, src: Dir) -> Result<()> {
 
 /// Runs the workspace's tests, doctests included, and returns their output.
 #[step(
-    image = "rust:1.95-slim",
+    image = IMAGE,
     cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
     env(CI = "true"),
@@ -81,7 +81,7 @@ pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
 /// path is the container's `TMPDIR`, so folders the tests create and ask the daemon to mount
 /// exist where the daemon looks. The image needs a `docker` client if the tests call it.
 #[step(
-    image = "rust:1.95-slim",
+    image = IMAGE,
     cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
     env(CI = "true"),
@@ -101,7 +101,7 @@ pub async fn test_with_docker(ctx: &Ctx, src: Dir) -> Result<String> {
 
 /// Builds the rustdoc of the workspace, denying warnings, and returns it.
 #[step(
-    image = "rust:1.95-slim",
+    image = IMAGE,
     cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
     env(RUSTDOCFLAGS = "-D warnings"),
@@ -118,7 +118,7 @@ pub async fn doc(ctx: &Ctx, src: Dir) -> Result<Dir> {
 
 /// Builds the workspace's binaries with `profile` and returns them.
 #[step(
-    image = "rust:1.95-slim",
+    image = IMAGE,
     cache("/cargo-home" = "cargo-home"),
     cache("/target" = "cargo-target"),
     timeout = "45m"

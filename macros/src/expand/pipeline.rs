@@ -1,0 +1,200 @@
+//! Generates a `#[pipeline]`: a unit struct of the fn's name implementing `Pipeline` and `Task`,
+//! whose `build` is the body with each step call rewritten into checked graph calls.
+
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::ReturnType;
+use syn::spanned::Spanned as _;
+
+use super::{Kind, handles_type, hygienic, impl_task, param_infos, respan, task_common, wire_fn};
+use crate::ast::{Param, Pipeline};
+use crate::body::{Body, Call, Stmt, Value};
+
+/// The expansion of a valid pipeline.
+pub(super) fn expand(pipeline: &Pipeline) -> TokenStream {
+    tokens(pipeline, Some(&pipeline.body))
+}
+
+/// What stands in for a pipeline whose signature is sound but whose `#[dir(..)]`s or body have
+/// errors: the same struct and impls, with a `build` that panics, so callers see no new errors.
+pub(crate) fn stub(pipeline: &Pipeline) -> TokenStream {
+    tokens(pipeline, None)
+}
+
+/// The whole expansion; with no body, `build` is a stub.
+fn tokens(pipeline: &Pipeline, body: Option<&Body>) -> TokenStream {
+    let shape = &pipeline.shape;
+    let ident = shape.ident();
+    let vis = &shape.item.vis;
+    let cfgs = shape.cfgs();
+    let docs = shape.item.attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let output = pipeline.output();
+    let inputs: Vec<&Param> = shape.params.iter().collect();
+    let impl_pipeline = impl_pipeline(pipeline, &inputs, body);
+    let task = impl_task(
+        shape,
+        &output,
+        // A nested pipeline's steps are labelled `outer/inner/step`.
+        quote! {
+            b.nested(<Self as ::tanto::__private::Pipeline>::INFO, |b| {
+                <Self as ::tanto::__private::Pipeline>::build(b, args)
+            })
+        },
+    );
+    let common = task_common(shape, &inputs, Kind::Pipeline);
+
+    quote! {
+        #(#docs)*
+        #(#cfgs)*
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #ident;
+
+        #impl_pipeline
+
+        #task
+
+        #common
+    }
+}
+
+/// `impl Pipeline`: the pipeline's metadata, and `build`, which binds each parameter to its
+/// argument and runs the body (or, with no body, panics).
+fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) -> TokenStream {
+    let shape = &pipeline.shape;
+    let ident = shape.ident();
+    let cfgs = shape.cfgs();
+    let name = pipeline.name();
+    let fn_name = shape.name();
+    let doc = shape.doc();
+    let params_info = param_infos(inputs);
+    // `build` returns the handles spanned at the user's return type, so a mismatch with the
+    // body's output is reported against it.
+    let build_ret = match &shape.item.sig.output {
+        ReturnType::Type(_, ty) => respan(handles_type(&pipeline.output()), ty.span()),
+        ReturnType::Default => quote!(Self::Handles),
+    };
+    let b = hygienic("__tanto_b");
+    let args = hygienic("__tanto_args");
+    let build_body = match body {
+        Some(body) => {
+            let binds = inputs.iter().enumerate().map(|(i, input)| {
+                let ident = &input.ident;
+                let ty = &input.ty;
+                let param = input.name();
+                let i = Literal::usize_unsuffixed(i);
+                // `Plan::of` and `Task::add` pass exactly one argument per parameter.
+                quote! { let #ident = #b.param::<#ty>(#param, &#args[#i]); }
+            });
+            let extra_args = extra_args(body);
+            let stmts = body_tokens(body, &b);
+            quote! { #extra_args #(#binds)* #stmts }
+        }
+        None => quote! {
+            let _ = (#b, #args);
+            ::core::panic!("this pipeline has errors")
+        },
+    };
+    quote! {
+        #(#cfgs)*
+        impl ::tanto::__private::Pipeline for #ident {
+            const INFO: ::tanto::__private::PipelineInfo = ::tanto::__private::PipelineInfo {
+                name: #name,
+                path: ::tanto::__private::concat!(::tanto::__private::module_path!(), "::", #fn_name),
+                doc: #doc,
+                params: &[#(#params_info),*],
+            };
+
+            fn build(
+                #b: &mut ::tanto::__private::Builder,
+                #args: ::tanto::__private::Vec<::tanto::__private::Arg>,
+            ) -> #build_ret {
+                #build_body
+            }
+        }
+    }
+}
+
+/// The body with each step call rewritten; `valid::body` has rejected everything else.
+fn body_tokens(body: &Body, b: &Ident) -> TokenStream {
+    let stmts = body.stmts.iter().map(|stmt| match stmt {
+        Stmt::Let {
+            local,
+            value: Some(Value::Call(call)),
+        } => {
+            let pat = &local.pat;
+            let call = call_tokens(call, b);
+            quote! { let #pat = #call; }
+        }
+        Stmt::Expr(Value::Call(call)) => {
+            let call = call_tokens(call, b);
+            quote! { #call; }
+        }
+        Stmt::Use(item) => quote! { #item },
+        Stmt::Let { .. } | Stmt::Expr(_) | Stmt::Item(_) | Stmt::Macro(_) => {
+            unreachable!("a pipeline body with errors is not expanded")
+        }
+    });
+    let tail = body.tail.as_ref().map(|tail| match tail {
+        Value::Other(expr) => quote! { #expr },
+        Value::Call(call) => call_tokens(call, b),
+    });
+    quote! { #(#stmts)* #tail }
+}
+
+/// `<Task>::__tanto_wire_N` for every `N` the body passes, for a task without input `N`: its
+/// inherent `__tanto_wire_N` comes first when it has one, so this only serves an extra
+/// argument, which `Param` then reports as having no parameter.
+fn extra_args(body: &Body) -> Option<TokenStream> {
+    let most = body.calls().map(|call| call.args.len()).max()?;
+    let wires = (0..most).map(|i| {
+        let wire = wire_fn(i);
+        let i = Literal::usize_unsuffixed(i);
+        let param = quote!(<Self as ::tanto::__private::Param<#i>>);
+        quote! {
+            fn #wire<A>(arg: A) -> ::tanto::__private::Arg
+            where
+                Self: ::tanto::__private::Param<#i>,
+                A: ::tanto::__private::Wire<#param::Type, Self, #param::Name>,
+            {
+                ::tanto::__private::wire::<Self, #i, A>(arg)
+            }
+        }
+    });
+    Some(quote! {
+        #[allow(dead_code)]
+        trait __TantoExtraArg: ::core::marker::Sized {
+            #(#wires)*
+        }
+        impl<T> __TantoExtraArg for T {}
+    })
+}
+
+/// One step call: the callee's path in type position (its companion), an arity check at the
+/// callee, a wiring check at each argument, then the call into the builder.
+fn call_tokens(call: &Call, b: &Ident) -> TokenStream {
+    let Some(path) = call.path() else {
+        unreachable!("a pipeline body with errors is not expanded")
+    };
+    let span = path.span();
+    let count = Literal::usize_unsuffixed(call.args.len());
+    let task = quote_spanned!(span=> __TantoTask);
+    let args = hygienic("__tanto_args");
+    let wires = call.args.iter().enumerate().map(|(i, arg)| {
+        let mut wire = wire_fn(i);
+        wire.set_span(arg.span());
+        // Spanned at the argument, so a wrong wiring is reported on it.
+        quote_spanned! {arg.span()=> <#task>::#wire(#arg) }
+    });
+    // One alias, so a callee that is not a type is reported once, at its path.
+    let alias = quote_spanned! {span=> type #task = #path; };
+    let arity = quote_spanned! {span=> ::tanto::__private::arity::<#task, #count>(); };
+    // The block is spanned at the callee, so a mismatch with its output is reported there.
+    quote_spanned! {span=>
+        {
+            #alias
+            #arity
+            let #args = ::tanto::__private::vec![#(#wires),*];
+            ::tanto::__private::call::<#task>(#b, #args)
+        }
+    }
+}

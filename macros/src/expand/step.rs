@@ -1,0 +1,198 @@
+//! Generates a `#[step]`: the fn as written, and beside it a companion struct of the same name
+//! implementing `Task` and `Step`.
+
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned as _;
+
+use super::{Kind, hygienic, impl_task, param_infos, task_common};
+use crate::ast::{self, FnShape, Output, Param, Step};
+use crate::attr::{Image, StepAttrs};
+use crate::digest;
+
+/// The expansion of a valid step.
+pub(super) fn expand(step: &Step) -> TokenStream {
+    let shape = &step.shape;
+    let item = &shape.item;
+    let ident = shape.ident();
+    let cfgs = shape.cfgs();
+    let name = step.name();
+    let inputs: Vec<&Param> = shape.params.iter().skip(1).collect();
+    let output = step.output();
+
+    let doc = ast::first_paragraph(&shape.doc());
+    let digest = digest::code_digest(&name, &item.to_token_stream());
+    let fn_name = shape.name();
+    let params_info = param_infos(&inputs);
+    let output_text = output.text();
+    let settings = settings(&step.attrs);
+    let run_body = run_body(ident, &name, &inputs, &output);
+    let companion = companion(shape);
+    let task = impl_task(
+        shape,
+        &output,
+        quote! {
+            <Self::Handles as ::tanto::__private::FromNode>::from_node(b.step(
+                <#ident as ::tanto::__private::Step>::INFO,
+                <#ident as ::tanto::__private::Step>::run,
+                args,
+            ))
+        },
+    );
+    let common = task_common(shape, &inputs, Kind::Step);
+
+    quote! {
+        #item
+
+        #companion
+
+        #task
+
+        #(#cfgs)*
+        impl ::tanto::__private::Step for #ident {
+            const INFO: ::tanto::__private::StepInfo = ::tanto::__private::StepInfo {
+                name: #name,
+                path: ::tanto::__private::concat!(::tanto::__private::module_path!(), "::", #fn_name),
+                doc: #doc,
+                code_digest: #digest,
+                params: &[#(#params_info),*],
+                output: #output_text,
+                settings: #settings,
+            };
+
+            fn run(
+                __tanto_ctx: &::tanto::__private::Ctx,
+                __tanto_inputs: ::tanto::__private::Vec<::tanto::__private::Artifact>,
+            ) -> ::tanto::__private::BoxFuture<
+                '_,
+                ::tanto::__private::Result<::tanto::__private::Vec<::tanto::__private::Artifact>>,
+            > {
+                ::tanto::__private::Box::pin(async move { #run_body })
+            }
+        }
+
+        #common
+    }
+}
+
+/// The struct beside the fn, in the type namespace, that pipelines name: `build(src)` in a
+/// pipeline body is `build` as a type.
+pub(crate) fn companion(shape: &FnShape) -> TokenStream {
+    let ident = shape.ident();
+    let vis = &shape.item.vis;
+    let cfgs = shape.cfgs();
+    quote! {
+        #(#cfgs)*
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #ident {}
+    }
+}
+
+/// `run`'s body: take each input in order, call the fn, turn its output into artifacts.
+fn run_body(ident: &Ident, name: &str, inputs: &[&Param], output: &Output) -> TokenStream {
+    let args: Vec<Ident> = (0..inputs.len())
+        .map(|i| format_ident!("__tanto_in{i}"))
+        .collect();
+    let takes = inputs.iter().zip(&args).map(|(input, arg)| {
+        let ty = &input.ty;
+        let param = input.name();
+        // Spanned at the parameter's type, so "cannot be a step input" lands on it.
+        let take = quote_spanned! {ty.span()=>
+            ::tanto::__private::take_input::<#ty>(&mut __tanto_inputs, #name, #param)
+        };
+        quote! { let #arg = #take?; }
+    });
+    let call = quote! { #ident(__tanto_ctx, #(#args),*).await? };
+    let outs: Vec<Ident> = (0..output.types().len())
+        .map(|i| format_ident!("__tanto_out{i}"))
+        .collect();
+    let converts = output.types().into_iter().zip(&outs).map(|(ty, out)| {
+        // Spanned at the output's type, so "cannot be a step output" lands on it.
+        let arg = Ident::new(&out.to_string(), ty.span());
+        let convert = quote_spanned!(ty.span()=> ::tanto::__private::output(#arg));
+        quote!(#convert?)
+    });
+    let bind = match output {
+        Output::Unit => quote! { #call; },
+        Output::One(_) => quote! { let __tanto_out0 = #call; },
+        Output::Tuple(_) => quote! { let (#(#outs,)*) = #call; },
+    };
+    quote! {
+        let mut __tanto_inputs = __tanto_inputs.into_iter();
+        #(#takes)*
+        #bind
+        ::tanto::__private::Ok(::tanto::__private::vec![#(#converts),*])
+    }
+}
+
+/// The `StepSettings` literal: only what the attributes set, the rest from `DEFAULT`.
+fn settings(attrs: &StepAttrs) -> TokenStream {
+    let mut fields = Vec::new();
+    let some_str = |lit: &syn::LitStr| quote!(::tanto::__private::Some(#lit));
+    if let Some(image) = &attrs.image {
+        let v = match image {
+            Image::Lit(lit) => some_str(lit),
+            // `StepSettings` is built in a const context, where a `&str` const can be named.
+            Image::Const(path) => {
+                // Typed at the path, so a const of another type is reported there alone.
+                let ty = quote_spanned!(path.span()=> &'static str);
+                let image = hygienic("__tanto_image");
+                quote!(::tanto::__private::Some({ let #image: #ty = #path; #image }))
+            }
+        };
+        fields.push(quote!(image: #v));
+    }
+    if !attrs.caches.is_empty() {
+        let pairs = attrs.caches.iter().map(|(p, v)| quote!((#p, #v)));
+        fields.push(quote!(caches: &[#(#pairs),*]));
+    }
+    if !attrs.env.is_empty() {
+        let pairs = attrs.env.iter().map(|(k, v)| {
+            let k = &k.name;
+            quote!((#k, #v))
+        });
+        fields.push(quote!(env: &[#(#pairs),*]));
+    }
+    if let Some(workdir) = &attrs.workdir {
+        let v = some_str(workdir);
+        fields.push(quote!(workdir: #v));
+    }
+    if let Some(user) = &attrs.user {
+        let v = some_str(user);
+        fields.push(quote!(user: #v));
+    }
+    if let Some(ms) = attrs.timeout_ms {
+        let ms = Literal::u64_unsuffixed(ms);
+        fields.push(quote!(timeout: ::tanto::__private::Some(
+            ::tanto::__private::Duration::from_millis(#ms)
+        )));
+    }
+    if let Some(version) = &attrs.version {
+        let v = some_str(version);
+        fields.push(quote!(version: #v));
+    }
+    if attrs.side_effect {
+        fields.push(quote!(side_effect: true));
+    }
+    if let Some(network) = attrs.network {
+        fields.push(quote!(network: #network));
+    }
+    if let Some(bytes) = attrs.memory {
+        let bytes = Literal::u64_unsuffixed(bytes);
+        fields.push(quote!(memory: ::tanto::__private::Some(#bytes)));
+    }
+    if let Some(millis) = attrs.millicpus {
+        let millis = Literal::u32_unsuffixed(millis);
+        fields.push(quote!(millicpus: ::tanto::__private::Some(#millis)));
+    }
+    if attrs.docker_socket {
+        fields.push(quote!(docker_socket: true));
+    }
+    quote! {
+        ::tanto::__private::StepSettings {
+            #(#fields,)*
+            ..::tanto::__private::StepSettings::DEFAULT
+        }
+    }
+}

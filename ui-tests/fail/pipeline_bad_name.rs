@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline(name = "ci/release")]
+fn ci() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+const fn ci() {}
+
+fn main() {}

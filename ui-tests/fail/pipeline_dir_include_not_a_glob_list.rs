@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci(#[dir(include = 3)] src: Dir) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline(name = "")]
+fn ci() {}
+
+fn main() {}

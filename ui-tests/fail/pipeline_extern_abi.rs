@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+extern "C" fn ci() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci(src: Dir) -> impl Sized {
+    src
+}
+
+fn main() {}

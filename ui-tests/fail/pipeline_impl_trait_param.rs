@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci(src: impl Into<Dir>) {}
+
+fn main() {}

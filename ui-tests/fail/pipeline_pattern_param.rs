@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci((src, docs): (Dir, Dir)) {}
+
+fn main() {}

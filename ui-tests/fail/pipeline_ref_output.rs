@@ -1,0 +1,8 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci(src: Dir) -> &'static Dir {
+    src
+}
+
+fn main() {}

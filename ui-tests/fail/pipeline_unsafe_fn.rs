@@ -1,0 +1,6 @@
+use tanto::prelude::*;
+
+#[pipeline]
+unsafe fn ci() {}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use tanto::prelude::*;
+
+#[pipeline]
+fn ci(src: Dir)
+where
+    Dir: Clone,
+{
+}
+
+fn main() {}
