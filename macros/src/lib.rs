@@ -128,9 +128,9 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     bin
 /// }
 ///
-/// let plan = tanto::Plan::of::<ci>();
-/// let labels: Vec<&str> = plan.steps().map(|(node, _)| node.label.as_str()).collect();
-/// assert_eq!(labels, ["fmt", "build", "smoke"]);
+/// # let plan = tanto::__internal::graph::Plan::of::<ci>();
+/// # let labels: Vec<&str> = plan.steps().map(|(node, _)| node.label.as_str()).collect();
+/// # assert_eq!(labels, ["fmt", "build", "smoke"]);
 /// ```
 ///
 /// # Body
@@ -193,10 +193,10 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     test(src);
 /// }
 ///
-/// let select = <ci as tanto::Pipeline>::INFO.params[0].select;
-/// assert_eq!(select.include, ["src/**", "Cargo.*"]);
-/// assert_eq!(select.exclude, ["src/generated/**"]);
-/// assert!(select.gitignore);
+/// # let select = <ci as tanto::__private::Pipeline>::INFO.params[0].select;
+/// # assert_eq!(select.include, ["src/**", "Cargo.*"]);
+/// # assert_eq!(select.exclude, ["src/generated/**"]);
+/// # assert!(select.gitignore);
 /// ```
 #[proc_macro_attribute]
 pub fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -46,6 +46,19 @@ pub fn take_input<T: FromArtifact>(
     T::from_artifact(artifact, step, param)
 }
 
+/// A type a pipeline can return: what its steps return, never a `Secret`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a pipeline's output",
+    label = "not a pipeline output",
+    note = "a pipeline returns what its steps return: a `Dir`, a `File`, a serde value, or a tuple of those; a `Secret` is never an output"
+)]
+pub trait PipelineOutput {}
+
+impl<T: IntoArtifact> PipelineOutput for T {}
+
+/// Checks that `T` can be a pipeline's output.
+pub fn pipeline_output<T: PipelineOutput>() {}
+
 /// Converts one returned value into an output artifact.
 pub fn output<T: IntoArtifact>(value: T) -> Result<Artifact> {
     value.into_artifact()

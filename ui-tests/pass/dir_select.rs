@@ -2,7 +2,8 @@
 //! without it, and a nested pipeline's call, keep the default, and the plan warns that a
 //! nested pipeline's own selections do not apply.
 use tanto::prelude::*;
-use tanto::{DirSelect, Pipeline, Plan};
+use tanto::DirSelect;
+use tanto::__internal::graph::{Pipeline, Plan};
 
 #[step]
 async fn test(_ctx: &Ctx, src: Dir, assets: Dir, docs: Dir, profile: String) -> Result<()> {

@@ -1,5 +1,5 @@
 //! A pipeline is called inside another exactly like a step; its steps are labelled by scope.
-use tanto::Plan;
+use tanto::__internal::graph::Plan;
 use tanto::prelude::*;
 
 mod checks {

@@ -1,6 +1,6 @@
 //! A custom serde type is a step input and output, and a pipeline input.
 use serde::{Deserialize, Serialize};
-use tanto::Plan;
+use tanto::__internal::graph::Plan;
 use tanto::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
 //! A step names its image with a `&str` const, from its own module or by path from another.
-use tanto::Plan;
+use tanto::__internal::graph::Plan;
 use tanto::__private::Step as _;
 use tanto::prelude::*;
 

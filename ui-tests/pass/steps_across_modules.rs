@@ -1,5 +1,5 @@
 //! Steps are named by path from other modules, and `use` brings them in, like any item.
-use tanto::Plan;
+use tanto::__internal::graph::Plan;
 use tanto::prelude::*;
 
 mod rust {

@@ -1,6 +1,6 @@
 //! A step returning a tuple gives one handle per element, each wired on its own.
-use tanto::Plan;
-use tanto::graph::Arg;
+use tanto::__internal::graph::Plan;
+use tanto::__internal::graph::Arg;
 use tanto::prelude::*;
 
 #[step]

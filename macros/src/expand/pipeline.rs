@@ -42,12 +42,27 @@ fn tokens(pipeline: &Pipeline, body: Option<&Body>) -> TokenStream {
         },
     );
     let common = task_common(shape, &inputs, Kind::Pipeline);
+    // Each output type must be able to leave a run (a `Secret` cannot); the check is spanned at
+    // the type, so the error lands on the user's return type.
+    let output_checks = output.types().into_iter().map(|ty| {
+        quote_spanned! {ty.span()=>
+            ::tanto::__private::pipeline_output::<#ty>();
+        }
+    });
 
     quote! {
         #(#docs)*
         #(#cfgs)*
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #ident;
+
+        #(#cfgs)*
+        const _: () = {
+            #[allow(dead_code)]
+            fn __tanto_outputs() {
+                #(#output_checks)*
+            }
+        };
 
         #impl_pipeline
 
