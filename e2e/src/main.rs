@@ -242,6 +242,24 @@ pub async fn leaky_fail(ctx: &Ctx, token: Secret) -> Result<()> {
     Ok(())
 }
 
+/// Logs in with `token` and does something whose result does not depend on which token.
+#[step(
+    image = "tanto-test/busybox:latest",
+    network = false,
+    secret_in_key = false
+)]
+pub async fn with_any_token(ctx: &Ctx, token: Secret) -> Result<String> {
+    let c = ctx.container().with_secret_env("TOKEN", &token);
+    let out = c.sh("test -n \"$TOKEN\" && echo logged in").await?;
+    Ok(out.stdout)
+}
+
+/// A step keyed by its secret's name only.
+#[pipeline]
+pub fn secret_by_name(token: Secret) -> String {
+    with_any_token(token)
+}
+
 /// A step that shows its secret every way it can, and returns it.
 #[pipeline]
 pub fn secretive(token: Secret) -> String {
@@ -270,6 +288,7 @@ fn main() -> ExitCode {
         .pipeline(packed)
         .pipeline(secretive)
         .pipeline(secretive_fail)
+        .pipeline(secret_by_name)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

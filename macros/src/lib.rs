@@ -59,6 +59,7 @@ use proc_macro::TokenStream;
 /// | `side_effect` | never cache this step (deploys, publishing) |
 /// | `name = "build-release"` | the step's label in the graph and the output; the fn's name by default |
 /// | `network = false` | turn the container's network off |
+/// | `secret_in_key = false` | key the step's `Secret` inputs by name only, for a step whose result does not depend on their values |
 /// | `memory = "2g"` | a memory limit: bytes, or a number with `k`, `m` or `g` |
 /// | `cpus = "1.5"` | a CPU limit |
 /// | `docker_socket` | mount the Docker daemon's socket into the container; never on by default |

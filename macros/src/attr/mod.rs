@@ -27,6 +27,7 @@ const STEP_KEYS: &[&str] = &[
     "memory",
     "cpus",
     "docker_socket",
+    "secret_in_key",
 ];
 
 /// Every key `#[pipeline(..)]` accepts.
@@ -51,6 +52,7 @@ pub(crate) struct StepAttrs {
     pub(crate) memory: Option<u64>,
     pub(crate) millicpus: Option<u32>,
     pub(crate) docker_socket: bool,
+    pub(crate) secret_in_key: Option<bool>,
 }
 
 /// `image = ..`: the image's name, or a const holding it.
@@ -255,6 +257,9 @@ fn step_value(key: &str, meta: &ParseNestedMeta<'_>, attrs: &mut StepAttrs) -> s
         "memory" => attrs.memory = Some(units(meta, units::parse_memory)?),
         "cpus" => attrs.millicpus = Some(units(meta, units::parse_millicpus)?),
         "docker_socket" => attrs.docker_socket = flag(meta, "docker_socket")?,
+        "secret_in_key" => {
+            attrs.secret_in_key = Some(meta.value()?.parse::<LitBool>()?.value);
+        }
         _ => unreachable!("key `{key}` is in STEP_KEYS but has no parser"),
     }
     Ok(())

@@ -178,6 +178,9 @@ fn settings(attrs: &StepAttrs) -> TokenStream {
     if let Some(network) = attrs.network {
         fields.push(quote!(network: #network));
     }
+    if let Some(in_key) = attrs.secret_in_key {
+        fields.push(quote!(secret_in_key: #in_key));
+    }
     if let Some(bytes) = attrs.memory {
         let bytes = Literal::u64_unsuffixed(bytes);
         fields.push(quote!(memory: ::tanto::__private::Some(#bytes)));

@@ -273,21 +273,24 @@ impl Container {
         Ok((live.id.clone(), scratch))
     }
 
-    /// Writes `secret` to `path` (mode 0400) in container `id`, as the commands' user: the value
-    /// travels in the command's environment, never in its arguments or the container's
-    /// configuration.
+    /// Writes `secret` to `path` (mode 0400) in container `id` and gives it to the commands'
+    /// user: the value travels in the command's environment, never in its arguments or the
+    /// container's configuration.
     async fn write_secret(&self, id: &str, path: &str, secret: &Secret) -> Result<()> {
+        let owner = self.spec.user.clone().unwrap_or_default();
         let spec = ExecSpec {
             argv: vec![
                 "sh".into(),
                 "-c".into(),
-                r#"umask 0377 && printf '%s' "$TANTO_SECRET" > "$1""#.into(),
+                r#"umask 0377 && printf '%s' "$TANTO_SECRET" > "$1" && { [ -z "$2" ] || chown "$2" "$1"; }"#.into(),
                 "tanto-secret".into(),
                 path.to_owned(),
+                owner,
             ],
             env: Vec::new(),
             workdir: None,
-            user: self.spec.user.clone(),
+            // Root writes it into the in-memory folder, then hands it to the commands' user.
+            user: Some("0".to_owned()),
             secret_env: vec![("TANTO_SECRET".to_owned(), secret.clone())],
         };
         let backend = &self.ctx.run().backend;
@@ -299,7 +302,7 @@ impl Container {
         match backend.exec_exit_code(&started.id).await? {
             0 => Ok(()),
             code => Err(Error::Usage(format!(
-                "step `{}`: cannot write the secret file `{path}` (exit code {code}: {}); the image needs `sh`, and the user must be able to write there",
+                "step `{}`: cannot write the secret file `{path}` (exit code {code}: {}); the image needs `sh` and `chown`, and the commands' user must exist in it",
                 self.ctx.label(),
                 String::from_utf8_lossy(&said).trim()
             ))),

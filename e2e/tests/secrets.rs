@@ -1,0 +1,316 @@
+//! A secret never leaves tanto: a step that prints it whole, in two halves, base64-encoded,
+//! from its file and inside a failing command's arguments leaves no trace of it in the
+//! terminal (plain and GitHub Actions), the JSON events, the logs, the trace, the store, the
+//! `--out` folder or the container's configuration.
+
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const VALUE: &str = "tanto-s3cr3t-7f9c1e";
+
+/// The value and the encodings a careless step or tool might print.
+fn forms() -> Vec<String> {
+    vec![
+        VALUE.to_owned(),
+        "dGFudG8tczNjcjN0LTdmOWMxZQ".to_owned(), // base64, padding or not
+        "tanto%2Ds3cr3t%2D7f9c1e".to_owned(),    // URL-encoded
+    ]
+}
+
+fn assert_clean(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for form in forms() {
+        assert!(!text.contains(&form), "{what} holds `{form}`:\n{text}");
+    }
+}
+
+/// Every file under `root`, read whole and searched.
+fn assert_tree_clean(root: &Path) {
+    for entry in walk(root) {
+        assert_clean(
+            &entry.display().to_string(),
+            &std::fs::read(&entry).unwrap(),
+        );
+    }
+}
+
+fn walk(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let kind = e.file_type().unwrap();
+            if kind.is_dir() {
+                todo.push(e.path());
+            } else if kind.is_file() {
+                files.push(e.path());
+            }
+        }
+    }
+    files
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_secret_shown_every_way_leaves_no_trace() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    let trace = work.path().join("trace.json");
+
+    // Watch the daemon for the step's container and inspect it while it runs.
+    let inspected = std::thread::spawn(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let ps = Command::new("docker")
+                .args(["ps", "-q", "--filter", "label=tanto.step=leaky"])
+                .output()
+                .unwrap();
+            if let Some(id) = text(&ps.stdout).lines().next() {
+                let inspect = Command::new("docker")
+                    .args(["inspect", id])
+                    .output()
+                    .unwrap();
+                if inspect.status.success() {
+                    return inspect.stdout;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the step's container never showed up");
+    });
+    let run = output(
+        fixture(cache.path())
+            .args([
+                "secretive",
+                "--token",
+                "env:TANTO_TEST_TOKEN",
+                "--progress",
+                "plain",
+            ])
+            .arg("--out")
+            .arg(&out_dir)
+            .arg("--trace")
+            .arg(&trace)
+            .env("TANTO_TEST_TOKEN", VALUE),
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let inspect = inspected.join().unwrap();
+    assert!(
+        text(&inspect).contains("tanto.step"),
+        "inspected the right container"
+    );
+    assert_clean("docker inspect", &inspect);
+    assert_clean("stdout", &run.stdout);
+    assert_clean("stderr", &run.stderr);
+    let stderr = text(&run.stderr);
+    // Shown, masked: whole, split across two writes, base64, and from a file of mode 0400.
+    for line in [
+        "[leaky] whole: ***",
+        "[leaky] halves: ***",
+        "[leaky] base64: ***",
+        "[leaky] file: *** 400",
+    ] {
+        assert!(stderr.contains(line), "`{line}` in:\n{stderr}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("leaky.json")).unwrap(),
+        r#""whole: ***\nhalves: ***\nbase64: ***\nfile: *** 400\n""#,
+        "the returned value is masked before anything records it"
+    );
+    assert_tree_clean(&out_dir);
+    assert_clean("the trace", &std::fs::read(&trace).unwrap());
+
+    // The same value again: cached. JSON events are clean too.
+    let again = output(
+        fixture(cache.path())
+            .args([
+                "secretive",
+                "--token",
+                "env:TANTO_TEST_TOKEN",
+                "--progress",
+                "json",
+            ])
+            .env("TANTO_TEST_TOKEN", VALUE),
+    );
+    let cached = events(&again.stdout);
+    assert_eq!(of_kind(&cached, "step_cached").len(), 1, "{cached:?}");
+
+    // GitHub Actions: masked by the runner first, and no other line holds it.
+    let github = output(
+        fixture(cache.path())
+            .args([
+                "secretive",
+                "--no-cache",
+                "--token",
+                "env:TANTO_TEST_TOKEN",
+                "--progress",
+                "plain",
+            ])
+            .env("TANTO_TEST_TOKEN", VALUE)
+            .env("GITHUB_ACTIONS", "true"),
+    );
+    assert!(github.status.success(), "{}", text(&github.stderr));
+    let all = text(&github.stderr);
+    let masks: Vec<&str> = all
+        .lines()
+        .take_while(|l| l.starts_with("::add-mask::"))
+        .collect();
+    assert!(
+        masks.contains(&format!("::add-mask::{VALUE}").as_str()),
+        "{all}"
+    );
+    assert!(
+        all.lines()
+            .skip(masks.len())
+            .all(|l| !l.starts_with("::add-mask::")),
+        "the masks come before anything else: {all}"
+    );
+    for line in all.lines().filter(|l| !l.starts_with("::add-mask::")) {
+        assert_clean("a GitHub Actions line", line.as_bytes());
+    }
+    assert_clean("stdout under GitHub Actions", &github.stdout);
+
+    // A failing command with the secret in its arguments, as JSON events.
+    let failed = output(
+        fixture(cache.path())
+            .args([
+                "secretive_fail",
+                "--token",
+                "env:TANTO_TEST_TOKEN",
+                "--progress",
+                "json",
+            ])
+            .env("TANTO_TEST_TOKEN", VALUE),
+    );
+    assert_eq!(failed.status.code(), Some(1));
+    let events = events(&failed.stdout);
+    let error = of_kind(&events, "step_failed")[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.contains("'echo \"no luck with $0\" >&2; exit 4' ***"),
+        "{error}"
+    );
+    assert_clean("the failure's events", &failed.stdout);
+    assert_clean("the failure's stderr", &failed.stderr);
+
+    // The whole store: records, logs, last keys, the stat cache.
+    assert_tree_clean(cache.path());
+}
+
+#[test]
+fn a_rotated_secret_reruns_and_a_step_may_key_it_by_name_only() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |pipeline: &str, value: &str| {
+        let out = output(
+            fixture(cache.path())
+                .args([
+                    pipeline,
+                    "--token",
+                    "env:TANTO_TEST_TOKEN",
+                    "--progress",
+                    "json",
+                ])
+                .env("TANTO_TEST_TOKEN", value),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        events(&out.stdout)
+    };
+    assert_eq!(
+        of_kind(&run("secretive", "first-token-1"), "step_started").len(),
+        1
+    );
+    assert_eq!(
+        of_kind(&run("secretive", "first-token-1"), "step_cached").len(),
+        1
+    );
+    let rotated = run("secretive", "second-token-2");
+    let started = of_kind(&rotated, "step_started");
+    assert_eq!(started.len(), 1, "a rotated token re-runs the step");
+    assert!(
+        started[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("input `token` changed"),
+        "{rotated:?}"
+    );
+
+    assert_eq!(
+        of_kind(&run("secret_by_name", "first-token-1"), "step_started").len(),
+        1
+    );
+    assert_eq!(
+        of_kind(&run("secret_by_name", "second-token-2"), "step_cached").len(),
+        1,
+        "`secret_in_key = false` keys the secret by its name only"
+    );
+}
+
+#[test]
+fn sources_are_read_and_their_failures_never_show_the_value() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{VALUE}\n")).unwrap();
+    for source in [
+        format!("file:{}", file.display()),
+        format!("cmd:echo {VALUE}"),
+    ] {
+        let out = output(fixture(cache.path()).args([
+            "secret_by_name",
+            "--progress",
+            "json",
+            "--token",
+            &source,
+        ]));
+        assert!(out.status.success(), "{source}: {}", text(&out.stderr));
+        assert_clean("stdout", &out.stdout);
+    }
+    let missing = dir.path().join("missing");
+    let cases = [
+        (
+            "env:TANTO_TEST_NO_SUCH_VARIABLE".to_owned(),
+            "error: --token: the variable `TANTO_TEST_NO_SUCH_VARIABLE` is not set\n".to_owned(),
+        ),
+        (
+            format!("file:{}", missing.display()),
+            format!(
+                "error: --token: cannot read `{}`: No such file or directory (os error 2)\n",
+                missing.display()
+            ),
+        ),
+        (
+            // Prints the value, then fails: what it printed is not shown.
+            r#"cmd:printf %s "$TANTO_TEST_TOKEN"; exit 3"#.to_owned(),
+            "error: --token: `printf %s \"$TANTO_TEST_TOKEN\"; exit 3` failed (exit status: 3); its output is not shown\n".to_owned(),
+        ),
+        (
+            VALUE.to_owned(),
+            "error: --token: a secret comes from `env:NAME`, `file:PATH` or `cmd:COMMAND`, never from the command line itself\n".to_owned(),
+        ),
+    ];
+    for (source, expected) in cases {
+        let out = output(
+            fixture(cache.path())
+                .args(["secret_by_name", "--token", &source])
+                .env("TANTO_TEST_TOKEN", VALUE),
+        );
+        assert_eq!(out.status.code(), Some(2), "{source}");
+        assert_clean("a source's error", &out.stderr);
+        assert_eq!(text(&out.stderr), expected, "{source}");
+    }
+}
