@@ -272,6 +272,24 @@ pub fn secretive_fail(token: Secret) {
     leaky_fail(token);
 }
 
+/// Looks at `src`, then fails.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn probe(ctx: &Ctx, src: Dir) -> Result<()> {
+    let c = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .with_workdir("/src")
+        .with_env("PROBE", "on");
+    c.sh("echo probing > /tmp/probe.log; exit 3").await?;
+    Ok(())
+}
+
+/// A step that fails with a folder mounted: what `-i` opens a shell into.
+#[pipeline]
+pub fn probe_fail(src: Dir) {
+    probe(src);
+}
+
 fn main() -> ExitCode {
     tanto::cli()
         .pipeline(wide)
@@ -289,6 +307,7 @@ fn main() -> ExitCode {
         .pipeline(secretive)
         .pipeline(secretive_fail)
         .pipeline(secret_by_name)
+        .pipeline(probe_fail)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

@@ -16,7 +16,9 @@ struct Tmux {
 
 impl Tmux {
     fn new() -> Self {
-        let socket = format!("tanto-live-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = format!("tanto-live-{}-{n}", std::process::id());
         Self { socket }
     }
 
@@ -152,4 +154,93 @@ fn the_live_view_shows_the_tree_with_running_steps_and_their_last_lines() {
 /// How many output lines are shown under rows.
 fn row_tails(lines: &[&str]) -> usize {
     lines.iter().filter(|l| l.starts_with("    ")).count()
+}
+
+#[test]
+fn interactive_opens_a_shell_in_the_failed_step_as_it_was() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("Cargo.toml"), "[package]\n").unwrap();
+    std::fs::write(src.path().join("README.md"), "hi\n").unwrap();
+    let tmux = Tmux::new();
+    let command = format!(
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} probe_fail -i --src {}; echo \"exit=$?\"; sleep 60",
+        cache.path().display(),
+        env!("CARGO_BIN_EXE_fixture"),
+        src.path().display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "live",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let screen = tmux.screen();
+            if screen.contains(what) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `{what}` on the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let screen = wait_for("exit the shell to go on");
+    assert!(
+        screen.contains("tanto: the command was: sh -c 'echo probing > /tmp/probe.log; exit 3'"),
+        "the failed command is above the prompt:\n{screen}"
+    );
+    // The shell is in the container as the step left it: its mount, workdir, env and files.
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.run(&[
+        "send-keys",
+        "-t",
+        "live",
+        "ls /src; echo marker-$((6*7)) $PROBE $(pwd) $(cat /tmp/probe.log); exit",
+        "Enter",
+    ]);
+    let screen = wait_for("exit=");
+    assert!(
+        screen.contains("Cargo.toml") && screen.contains("README.md"),
+        "{screen}"
+    );
+    assert!(screen.contains("marker-42 on /src probing"), "{screen}");
+    assert!(
+        screen.contains("exit=1"),
+        "the run ends as it would have:\n{screen}"
+    );
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=tanto.step=probe"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "",
+        "nothing left"
+    );
+}
+
+#[test]
+fn interactive_without_a_terminal_is_a_usage_error() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let out = support::output(
+        support::fixture(cache.path())
+            .args(["probe_fail", "-i", "--src"])
+            .arg(src.path()),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: -i opens a shell on this terminal, and there is none: run it from a terminal, or without -i\n"
+    );
 }

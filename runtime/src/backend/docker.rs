@@ -20,8 +20,8 @@ use crate::backend::request::{
     status,
 };
 use crate::backend::{
-    Backend, ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, Progress,
-    StartedExec, Stream, TarStream,
+    Backend, ContainerSpec, ExecSpec, ImageId, InteractiveExec, LABEL_HOST, LABEL_PID, LABEL_RUN,
+    Progress, StartedExec, Stream, TarStream,
 };
 use crate::error::{Error, Result};
 
@@ -302,6 +302,74 @@ impl Backend for DockerBackend {
                 id: created.id,
                 output: output.boxed(),
             })
+        }
+        .boxed()
+    }
+
+    fn exec_interactive<'a>(
+        &'a self,
+        id: &'a str,
+        spec: &'a ExecSpec,
+        size: (u16, u16),
+    ) -> BoxFuture<'a, Result<InteractiveExec>> {
+        async move {
+            let secrets = spec.secret_env.iter().map(|(k, s)| (k, s.expose()));
+            let env: Vec<String> = (spec.env.iter().map(|(k, v)| (k, v.as_str())))
+                .chain(secrets)
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let options = CreateExecOptions::<String> {
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(true),
+                cmd: Some(spec.argv.clone()),
+                env: Some(env),
+                working_dir: spec.workdir.clone(),
+                user: spec.user.clone(),
+                ..Default::default()
+            };
+            let created = self
+                .docker
+                .create_exec(id, options)
+                .await
+                .map_err(|e| docker_error(&self.endpoint, "create a shell", &e))?;
+            let start = StartExecOptions {
+                detach: false,
+                tty: true,
+                output_capacity: None,
+            };
+            let started = self
+                .docker
+                .start_exec(&created.id, Some(start))
+                .await
+                .map_err(|e| docker_error(&self.endpoint, "start a shell", &e))?;
+            let StartExecResults::Attached { output, input } = started else {
+                return Err(Error::Docker("a shell started detached".into()));
+            };
+            // The size is set once it runs: a terminal opens at the daemon's default otherwise.
+            let _ = self.resize_exec(&created.id, size).await;
+            let endpoint = self.endpoint.clone();
+            let output = output.map(move |item| match item {
+                Ok(log) => Ok(log.into_bytes()),
+                Err(e) => Err(docker_error(&endpoint, "read a shell's output", &e)),
+            });
+            Ok(InteractiveExec {
+                id: created.id,
+                output: output.boxed(),
+                input,
+            })
+        }
+        .boxed()
+    }
+
+    fn resize_exec<'a>(&'a self, exec_id: &'a str, size: (u16, u16)) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let (height, width) = size;
+            self.docker
+                .resize_exec(exec_id, bollard::exec::ResizeExecOptions { height, width })
+                .await
+                .map_err(|e| docker_error(&self.endpoint, "resize a shell's terminal", &e))
         }
         .boxed()
     }

@@ -148,6 +148,25 @@ impl fmt::Debug for StartedExec {
     }
 }
 
+/// A command with a terminal: what it writes, and where to write what it reads.
+pub struct InteractiveExec {
+    /// The backend's id of the command, for [`Backend::resize_exec`] and
+    /// [`Backend::exec_exit_code`].
+    pub id: String,
+    /// What the command writes to its terminal; ends when it exits.
+    pub output: BoxStream<'static, Result<Bytes>>,
+    /// The command's terminal input.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+impl fmt::Debug for InteractiveExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InteractiveExec")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A tar archive as a stream of chunks, for uploads.
 pub type TarStream = BoxStream<'static, std::io::Result<Bytes>>;
 
@@ -191,6 +210,18 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// The exit code of a command whose output has ended.
     fn exec_exit_code<'a>(&'a self, exec_id: &'a str) -> BoxFuture<'a, Result<i64>>;
+
+    /// Starts a command in container `id` on a terminal of `rows` × `cols`, with its input
+    /// attached: a shell for a person.
+    fn exec_interactive<'a>(
+        &'a self,
+        id: &'a str,
+        spec: &'a ExecSpec,
+        size: (u16, u16),
+    ) -> BoxFuture<'a, Result<InteractiveExec>>;
+
+    /// Resizes the terminal of an interactive command to `rows` × `cols`.
+    fn resize_exec<'a>(&'a self, exec_id: &'a str, size: (u16, u16)) -> BoxFuture<'a, Result<()>>;
 
     /// A tar archive of `path` in container `id`, whose single top-level entry is the path's
     /// last component. A missing path is [`Error::MissingPath`](crate::Error::MissingPath).

@@ -131,6 +131,21 @@ fn pipeline_command(entry: &Entry) -> Command {
             .help("After a failure, finish the steps that do not depend on it"),
     )
     .arg(
+        Arg::new("interactive")
+            .short('i')
+            .long("interactive")
+            .action(ArgAction::SetTrue)
+            .conflicts_with_all(["plan", "graph"])
+            .help("When a step fails, open a shell in its container before it is removed"),
+    )
+    .arg(
+        Arg::new("shell")
+            .long("shell")
+            .value_name("CMD")
+            .default_value("sh")
+            .help("The shell that -i opens"),
+    )
+    .arg(
         Arg::new("progress")
             .long("progress")
             .value_name("MODE")
@@ -223,6 +238,9 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
         progress,
         trace: m.get_one::<PathBuf>("trace").cloned(),
         out: m.get_one::<PathBuf>("out").cloned(),
+        interactive: m
+            .get_flag("interactive")
+            .then(|| m.get_one::<String>("shell").cloned().unwrap_or_default()),
     };
     let mut raw = Vec::new();
     for param in entry.info.params {

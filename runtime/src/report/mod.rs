@@ -29,12 +29,27 @@ pub trait View: Send {
     fn finish(&mut self) {}
 }
 
-/// Feeds every event from `rx` to each view in turn until the stream ends.
+/// Holds the views back while a person uses the terminal (a shell into a failed step): events
+/// wait in the stream and are shown, in order, when the hold ends. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Hold(std::sync::Arc<tokio::sync::RwLock<()>>);
+
+impl Hold {
+    /// Holds the views back until the guard is dropped.
+    pub async fn hold(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        std::sync::Arc::clone(&self.0).write_owned().await
+    }
+}
+
+/// Feeds every event from `rx` to each view in turn until the stream ends, waiting while
+/// `hold` is held.
 pub async fn drive(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
     mut views: Vec<Box<dyn View>>,
+    hold: Hold,
 ) -> Vec<Box<dyn View>> {
     while let Some(event) = rx.recv().await {
+        let _shown = hold.0.read().await;
         for view in &mut views {
             view.event(&event);
         }

@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
 use crate::report::{
-    Event, EventSink, JsonView, LogFiles, PlainView, Stdout, Summary, Trace, TtyView, View, drive,
-    plural, tty,
+    Event, EventSink, Hold, JsonView, LogFiles, PlainView, Stdout, Summary, Trace, TtyView, View,
+    drive, plural, tty,
 };
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
@@ -24,7 +24,7 @@ use crate::run::options::{
 use crate::run::outputs::{export_outputs, print_outputs, print_plan, print_plan_json};
 use crate::run::runner::StepRunner;
 use crate::run::scheduler::{RunSummary, Scheduler};
-use crate::step::RunContext;
+use crate::step::{Interactive, RunContext};
 
 /// Runs `plan` with the command line's raw inputs and options; returns the exit code.
 pub fn execute(
@@ -50,7 +50,11 @@ pub fn execute(
             return EXIT_FAILED;
         }
     };
-    runtime.block_on(run(plan, raw, options, aliases))
+    let code = runtime.block_on(run(plan, raw, options, aliases));
+    // A read of the terminal for a shell (-i) cannot be cancelled; the run is over, so nothing
+    // waits for it.
+    runtime.shutdown_background();
+    code
 }
 
 /// Checks what the flags name before anything runs: `--out` must be a folder (or not exist
@@ -64,6 +68,13 @@ fn check_options(options: &RunOptions) -> Result<()> {
             "--out: `{}` is a file; name a folder (it is created when missing)",
             out.display()
         )));
+    }
+    if options.interactive.is_some()
+        && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal())
+    {
+        return Err(Error::Usage(
+            "-i opens a shell on this terminal, and there is none: run it from a terminal, or without -i".into(),
+        ));
     }
     if let Some(trace) = &options.trace {
         std::fs::File::create(trace).map_err(|e| {
@@ -130,6 +141,8 @@ fn pick_views(
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
         && usize::from(console::Term::stderr().size().1) >= tty::MIN_WIDTH;
     let progress = match options.progress {
+        // A shell may take the terminal: plain lines wait for it, a live tree would not.
+        Progress::Auto | Progress::Tty if options.interactive.is_some() => Progress::Plain,
         Progress::Auto if drawable && !ci => Progress::Tty,
         Progress::Auto => Progress::Plain,
         Progress::Tty if !drawable => {
@@ -245,7 +258,8 @@ async fn run(
     };
     let run_id = new_run_id();
     let (views, human) = pick_views(&options, plan, &store, &run_id);
-    let view_task = tokio::spawn(drive(rx, views));
+    let hold = Hold::default();
+    let view_task = tokio::spawn(drive(rx, views, hold.clone()));
     let context = RunContext::new(
         run_id.clone(),
         Arc::clone(&backend),
@@ -254,6 +268,11 @@ async fn run(
     )
     .with_image_aliases(aliases.iter().cloned())
     .with_view_mode(view_mode);
+    let mut context = context;
+    context.interactive = options
+        .interactive
+        .as_ref()
+        .map(|shell| Interactive::new(shell, options.keep_going, hold));
     let cancel = context.cancel.clone();
     watch_signals(cancel.clone());
     let context = Arc::new(context);

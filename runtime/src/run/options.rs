@@ -43,4 +43,7 @@ pub struct RunOptions {
     pub trace: Option<PathBuf>,
     /// `--out DIR`: export the pipeline's final outputs there.
     pub out: Option<PathBuf>,
+    /// `-i`: open this shell in the container of a step that fails (`--shell`, `sh` by
+    /// default).
+    pub interactive: Option<String>,
 }

@@ -15,7 +15,7 @@ use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
 use crate::input::ViewMode;
 use crate::report::Event;
 use crate::run::scheduler::{NodeRunner, Prepared};
-use crate::step::{Ctx, RunContext};
+use crate::step::{Ctx, RunContext, open_shell};
 
 type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Arc<Error>>>>;
 
@@ -210,6 +210,14 @@ impl StepRunner {
                 () = ctx.cancel_token().cancelled() => Err(Error::Cancelled),
                 result = with_timeout(info.settings.timeout, &label, body) => result,
             };
+            if let (Err(e), Some(interactive)) = (&result, &run.interactive)
+                && !matches!(
+                    e,
+                    Error::Cancelled | Error::Timeout { .. } | Error::DaemonLost { .. }
+                )
+            {
+                open_shell(&ctx, interactive, e).await;
+            }
             if let Err(e) = ctx.close().await {
                 tracing::warn!("could not remove the container of `{label}`: {e}");
             }

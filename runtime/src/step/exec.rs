@@ -50,6 +50,13 @@ impl Container {
                     user: self.spec.user.clone(),
                     secret_env: self.spec.secret_env.clone(),
                 };
+                *self
+                    .ctx
+                    .container_state()
+                    .last
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((spec.clone(), command.clone()));
                 let backend = &self.ctx.run().backend;
                 let mut started = backend.exec(&id, &spec).await?;
                 let mut log = LogLines::new(&self.ctx);

@@ -90,6 +90,9 @@ pub(crate) struct StepContainer {
     pub(crate) slot: tokio::sync::Mutex<Slot>,
     /// The live container's id, readable without `.await` in `Drop`.
     current: Mutex<Option<String>>,
+    /// The last command run in it, as run and as shown: what a shell into a failed step
+    /// starts from.
+    pub(crate) last: Mutex<Option<(ExecSpec, String)>>,
 }
 
 impl StepContainer {
@@ -99,6 +102,7 @@ impl StepContainer {
             registry,
             slot: tokio::sync::Mutex::new(Slot::Empty),
             current: Mutex::new(None),
+            last: Mutex::new(None),
         }
     }
 
@@ -106,6 +110,14 @@ impl StepContainer {
     pub(crate) fn started(&self, id: &str, step: &str) {
         self.registry.add(id, step);
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(id.to_owned());
+    }
+
+    /// The id of the container if it is up.
+    pub(crate) fn live_id(&self) -> Option<String> {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Records that container `id` is gone.

@@ -8,9 +8,12 @@ mod exec;
 mod live;
 mod mount;
 mod run;
+mod shell;
 
 pub use container::Container;
 pub use ctx::Ctx;
 pub use exec::ExecOutput;
 pub use live::ContainerRegistry;
 pub use run::RunContext;
+pub use shell::Interactive;
+pub(crate) use shell::open as open_shell;

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::input::{HostViews, ViewMode};
 use crate::report::EventSink;
 use crate::step::live::ContainerRegistry;
+use crate::step::shell::Interactive;
 
 /// What every step of one run shares.
 pub struct RunContext {
@@ -34,6 +35,8 @@ pub struct RunContext {
     aliases: HashMap<String, String>,
     /// The views of the run's host folders: what each leaves out, and its linked view.
     pub views: Arc<HostViews>,
+    /// With `-i`: how a failed step's container is opened for a person.
+    pub interactive: Option<Interactive>,
     /// A folder removed with the context: the temporary store of a standalone context.
     scratch: Option<tempfile::TempDir>,
 }
@@ -57,6 +60,7 @@ impl RunContext {
             images: tokio::sync::Mutex::new(HashMap::new()),
             aliases: HashMap::new(),
             views: Arc::new(HostViews::new(store_for_views, ViewMode::default())),
+            interactive: None,
             scratch: None,
         }
     }
