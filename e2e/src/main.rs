@@ -290,6 +290,24 @@ pub fn probe_fail(src: Dir) {
     probe(src);
 }
 
+/// Lists what `pack` made.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn look(ctx: &Ctx, made: Dir) -> Result<String> {
+    let c = ctx
+        .container()
+        .with_mounted_dir("/in", &made)
+        .with_workdir("/in")
+        .with_env("LOOKING", "yes");
+    Ok(c.sh("ls").await?.stdout)
+}
+
+/// `pack` feeds `look`: a step whose input comes from another step, through the cache.
+#[pipeline]
+pub fn unpacked(src: Dir) -> String {
+    let made = pack(src);
+    look(made)
+}
+
 fn main() -> ExitCode {
     tanto::cli()
         .pipeline(wide)
@@ -308,6 +326,7 @@ fn main() -> ExitCode {
         .pipeline(secretive_fail)
         .pipeline(secret_by_name)
         .pipeline(probe_fail)
+        .pipeline(unpacked)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

@@ -244,3 +244,103 @@ fn interactive_without_a_terminal_is_a_usage_error() {
         "error: -i opens a shell on this terminal, and there is none: run it from a terminal, or without -i\n"
     );
 }
+
+/// Waits until the screen of `tmux` shows `what`, and returns it.
+fn wait_for(tmux: &Tmux, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let screen = tmux.screen();
+        if screen.contains(what) {
+            return screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no `{what}` on the screen:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("notes.txt"), "n\n").unwrap();
+    std::fs::write(src.path().join("data.csv"), "1,2\n").unwrap();
+    let fixture = env!("CARGO_BIN_EXE_fixture");
+    let env = format!(
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={}",
+        cache.path().display()
+    );
+    let tmux = Tmux::new();
+    // Nothing ran yet: it says which pipeline to run, or how to have it run.
+    let first = format!(
+        "{env} {fixture} unpacked shell look --src {}; echo \"exit=$?\"; sleep 60",
+        src.path().display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "live",
+        "-x",
+        "150",
+        "-y",
+        "40",
+        &first,
+    ]);
+    let screen = wait_for(&tmux, "exit=");
+    assert!(
+        screen.contains("error: `look` has not run yet, so there is no container to set up like its: run `unpacked` first, or pass --run-upstream"),
+        "{screen}"
+    );
+    assert!(screen.contains("exit=2"), "{screen}");
+    tmux.run(&["kill-server"]);
+
+    // --run-upstream runs the pipeline first; then the shell has `pack`'s output at /in.
+    let tmux = Tmux::new();
+    let second = format!(
+        "{env} {fixture} unpacked shell look --run-upstream --src {}; echo \"exit=$?\"; sleep 60",
+        src.path().display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "live",
+        "-x",
+        "150",
+        "-y",
+        "40",
+        &second,
+    ]);
+    let screen = wait_for(&tmux, "exit the shell to remove it");
+    assert!(screen.contains("running `unpacked` first"), "{screen}");
+    assert!(
+        screen.contains("tanto: its last command was: sh -c ls"),
+        "{screen}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.run(&[
+        "send-keys",
+        "-t",
+        "live",
+        "echo marker-$((6*7)) $LOOKING $(pwd) $(ls /in | tr '\\n' ' '); exit",
+        "Enter",
+    ]);
+    let screen = wait_for(&tmux, "exit=");
+    assert!(
+        screen.contains("marker-42 yes /in data.csv notes.txt"),
+        "the input came from the cache, mounted where the step mounts it:\n{screen}"
+    );
+    assert!(screen.contains("exit=0"), "{screen}");
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=tanto.step=look"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "",
+        "nothing left"
+    );
+}

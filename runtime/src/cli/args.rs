@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::cli::{Cli, Entry, list};
+use crate::graph::ParamInfo;
 use crate::graph::{to_dot, to_mermaid};
 use crate::report::print;
-use crate::run::{EXIT_OK, EXIT_USAGE, Progress, RunOptions};
+use crate::run::{EXIT_OK, EXIT_USAGE, Progress, RunOptions, ShellRequest, shell_command};
 
 const RESERVED: &[&str] = &["cache", "help"];
 
@@ -93,8 +94,20 @@ fn pipeline_command(entry: &Entry) -> Command {
                 .required(!optional)
                 .help(format!("The value of `{}` ({})", param.name, param.ty));
         }
-        cmd = cmd.arg(arg);
+        // Global, so `PIPELINE shell STEP --src DIR` binds the inputs as a run does.
+        cmd = cmd.arg(arg.global(true));
     }
+    cmd = cmd.subcommand_negates_reqs(true).subcommand(
+        Command::new("shell")
+            .about("Open a shell in a fresh container set up like the one STEP last ran in, with its inputs from the cache")
+            .arg(Arg::new("step").value_name("STEP").required(true).help("The step's label, as `--list` shows it"))
+            .arg(
+                Arg::new("run-upstream")
+                    .long("run-upstream")
+                    .action(ArgAction::SetTrue)
+                    .help("Run the pipeline first when an input of STEP is not in the cache"),
+            ),
+    );
     cmd.arg(
         Arg::new("plan")
             .long("plan")
@@ -143,7 +156,8 @@ fn pipeline_command(entry: &Entry) -> Command {
             .long("shell")
             .value_name("CMD")
             .default_value("sh")
-            .help("The shell that -i opens"),
+            .global(true)
+            .help("The shell that -i and `shell` open"),
     )
     .arg(
         Arg::new("progress")
@@ -242,17 +256,42 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
             .get_flag("interactive")
             .then(|| m.get_one::<String>("shell").cloned().unwrap_or_default()),
     };
-    let mut raw = Vec::new();
-    for param in entry.info.params {
-        let value = if param.is_dir || param.is_file {
-            m.get_one::<PathBuf>(param.name)
-                .map(|p| p.as_os_str().to_owned())
-        } else {
-            m.get_one::<String>(param.name).map(OsString::from)
+    if let Some(("shell", sub)) = m.subcommand() {
+        let request = ShellRequest {
+            step: sub.get_one::<String>("step").cloned().unwrap_or_default(),
+            run_upstream: sub.get_flag("run-upstream"),
+            shell: sub
+                .get_one::<String>("shell")
+                .cloned()
+                .unwrap_or_else(|| "sh".into()),
         };
-        raw.push((*param, value));
+        return shell_command(
+            &plan,
+            raw_inputs(entry, sub),
+            request,
+            options,
+            cli.aliases(),
+        );
     }
-    crate::run::execute(&plan, raw, options, cli.aliases())
+    crate::run::execute(&plan, raw_inputs(entry, m), options, cli.aliases())
+}
+
+/// Each parameter of the pipeline with what the command line gave it.
+fn raw_inputs(entry: &Entry, m: &ArgMatches) -> Vec<(ParamInfo, Option<OsString>)> {
+    entry
+        .info
+        .params
+        .iter()
+        .map(|param| {
+            let value = if param.is_dir || param.is_file {
+                m.get_one::<PathBuf>(param.name)
+                    .map(|p| p.as_os_str().to_owned())
+            } else {
+                m.get_one::<String>(param.name).map(OsString::from)
+            };
+            (*param, value)
+        })
+        .collect()
 }
 
 /// Parses a size like `10G`, `500M`, `64k` or a byte count.

@@ -207,7 +207,7 @@ fn watch_signals(cancel: CancellationToken) {
 }
 
 // Long, but linear: the phases of a run in order, each failing early with its exit code.
-async fn run(
+pub(super) async fn run(
     plan: &Plan,
     raw: Vec<(ParamInfo, Option<OsString>)>,
     options: RunOptions,

@@ -7,6 +7,7 @@ mod options;
 mod outputs;
 mod runner;
 mod scheduler;
+mod shell_cmd;
 
 pub use cache_cmd::cache_command;
 pub use engine::execute;
@@ -15,3 +16,4 @@ pub use options::{
 };
 pub use runner::{Explained, StepRunner};
 pub use scheduler::{Counts, NodeRunner, Outcome, Prepared, RunSummary, Scheduler, StepStatus};
+pub use shell_cmd::{ShellRequest, shell_command};

@@ -210,6 +210,15 @@ impl StepRunner {
                 () = ctx.cancel_token().cancelled() => Err(Error::Cancelled),
                 result = with_timeout(info.settings.timeout, &label, body) => result,
             };
+            if let Some(mut recipe) = ctx.recipe().await {
+                // For `shell STEP`: how its container was set up.
+                for (_, value) in &mut recipe.env {
+                    *value = run.events.redact(value);
+                }
+                if let Err(e) = run.store.set_recipe(&history, &recipe) {
+                    tracing::warn!("could not remember how `{label}` ran: {e}");
+                }
+            }
             if let (Err(e), Some(interactive)) = (&result, &run.interactive)
                 && !matches!(
                     e,

@@ -11,7 +11,7 @@ use futures_util::StreamExt as _;
 use crate::artifact::Secret;
 use crate::backend::{Backend, ExecSpec, archive};
 use crate::error::{Error, Result};
-use crate::step::container::{Container, CopyDecl, MountDecl, owner_of};
+use crate::step::container::{Container, CopyDecl, CopyFrom, MountDecl, owner_of};
 use crate::step::mount::copy_entries;
 
 /// The containers of a run that are up right now, by id, with the label of their step.
@@ -198,6 +198,8 @@ pub(crate) struct Live {
     pub(super) mounts: Vec<MountDecl>,
     /// The copies already in it.
     pub(super) applied: HashSet<u64>,
+    /// Those copies, where they went and what they were.
+    pub(super) copies: Vec<(String, CopyFrom)>,
     /// The secret files already in it.
     pub(super) secrets: HashSet<String>,
     /// With `docker_socket`: a host folder mounted at the same path and made the container's
@@ -273,6 +275,8 @@ impl Container {
             let tar = archive::copies_tar(entries, owner_of(self.spec.user.as_deref()));
             self.ctx.run().backend.upload(&live.id, tar).await?;
             live.applied.extend(pending.iter().map(|c| c.id));
+            live.copies
+                .extend(pending.iter().map(|c| (c.target.clone(), c.source.clone())));
         }
         for (path, secret) in &self.spec.secret_files {
             if live.secrets.contains(path) {

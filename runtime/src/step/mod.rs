@@ -7,6 +7,7 @@ mod ctx;
 mod exec;
 mod live;
 mod mount;
+mod recipe;
 mod run;
 mod shell;
 
@@ -14,6 +15,7 @@ pub use container::Container;
 pub use ctx::Ctx;
 pub use exec::ExecOutput;
 pub use live::ContainerRegistry;
+pub use recipe::{Input, Placed, Recipe};
 pub use run::RunContext;
 pub use shell::Interactive;
-pub(crate) use shell::open as open_shell;
+pub(crate) use shell::{attach_shell, open as open_shell};

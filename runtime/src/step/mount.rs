@@ -117,6 +117,7 @@ impl Container {
             image: image.to_owned(),
             mounts: self.spec.mounts.clone(),
             applied: HashSet::new(),
+            copies: Vec::new(),
             secrets: HashSet::new(),
             scratch,
         };

@@ -10,6 +10,7 @@ use crate::backend::{Backend, ExecSpec};
 use crate::error::{Error, Result};
 use crate::report::Hold;
 use crate::step::Ctx;
+use crate::step::container::Container;
 
 /// How a run opens shells into its failed steps.
 #[derive(Debug)]
@@ -85,6 +86,21 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
     if let Err(e) = attach(ctx.run().backend.as_ref(), &id, &spec).await {
         eprintln!("tanto: the shell could not run: {}", redact(&e.to_string()));
     }
+}
+
+/// Opens `shell` on this terminal in the container of `container` (created now, with its
+/// mounts and copies), with its env, working directory and user; returns when the person
+/// exits it. For `BIN PIPELINE shell STEP`.
+pub(crate) async fn attach_shell(container: &Container, shell: &str) -> Result<()> {
+    let (id, _) = container.live().await?;
+    let spec = ExecSpec {
+        argv: vec![shell.to_owned()],
+        env: container.spec.env.clone(),
+        workdir: container.spec.workdir.clone(),
+        user: container.spec.user.clone(),
+        secret_env: container.spec.secret_env.clone(),
+    };
+    attach(container.ctx.run().backend.as_ref(), &id, &spec).await
 }
 
 /// The size of the terminal on standard output, rows and columns.

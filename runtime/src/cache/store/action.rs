@@ -195,6 +195,24 @@ impl Store {
         self.write_atomic(&self.last_key_path(step), &seal(&json), true)
     }
 
+    fn recipe_path(&self, step: &str) -> PathBuf {
+        self.root
+            .join("recipes")
+            .join(Digest::of(step.as_bytes()).to_hex())
+    }
+
+    /// Remembers how the container of the step labelled `step` was set up when it last ran.
+    pub fn set_recipe<T: Serialize>(&self, step: &str, recipe: &T) -> Result<()> {
+        let json = serde_json::to_string(recipe)
+            .map_err(|e| Error::Store(format!("cannot encode a step's recipe: {e}")))?;
+        self.write_atomic(&self.recipe_path(step), &seal(&json), true)
+    }
+
+    /// How the container of the step labelled `step` was set up when it last ran, if it ran.
+    pub fn recipe<T: serde::de::DeserializeOwned>(&self, step: &str) -> Result<Option<T>> {
+        read_sealed(&self.recipe_path(step))
+    }
+
     fn failure_path(&self, step: &str) -> PathBuf {
         self.root
             .join("failed")
