@@ -184,7 +184,7 @@ pub(crate) enum Slot {
     /// Not created yet.
     Empty,
     /// Up.
-    Live(Live),
+    Live(Box<Live>),
     /// Removed; the step cannot use a container any more.
     Gone(Gone),
 }
@@ -236,7 +236,7 @@ impl Container {
         let mut slot = state.slot.lock().await;
         if let Slot::Empty = &*slot {
             let live = self.create(image).await?;
-            *slot = Slot::Live(live);
+            *slot = Slot::Live(Box::new(live));
         }
         let live = match &mut *slot {
             Slot::Live(live) => live,
