@@ -121,6 +121,14 @@ impl StepRunner {
                 Arg::Literal(_) => None,
             };
             key = key.input(param.name, InputRecord::of(artifact, upstream));
+            // Step code can read a file's captured name, so a renamed file is another input
+            // even when its bytes are the same; a setting, so a miss names it.
+            if let Artifact::File(file) = artifact
+                && let Some(name) = file.name()
+            {
+                key.settings
+                    .insert(format!("input.{}.name", param.name), name.to_owned());
+            }
         }
         // Masks leave the names of left-out entries visible, which a linked view does not: a
         // step that reads a host folder sees a different tree, so it has a different key.
