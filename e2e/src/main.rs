@@ -3,6 +3,7 @@
 //! binary against a real Docker daemon.
 
 mod bench;
+mod hardening;
 
 use std::process::ExitCode;
 
@@ -185,6 +186,9 @@ fn main() -> ExitCode {
         .pipeline(slow)
         .pipeline(silent)
         .pipeline(no_image)
+        .pipeline(hardening::shaped)
+        .pipeline(hardening::shaped_file)
+        .pipeline(hardening::nested)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()
