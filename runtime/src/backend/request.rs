@@ -4,7 +4,7 @@
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, HostConfig, MountType};
 
-use crate::backend::docker::KEEP_ALIVE;
+use crate::backend::lease::KEEP_ALIVE;
 use crate::backend::{ContainerSpec, ImageId, MountSource};
 use crate::error::{Error, Result};
 
@@ -40,12 +40,18 @@ pub(super) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         memory: spec.memory.and_then(|m| i64::try_from(m).ok()),
         nano_cpus: spec.millicpus.map(|m| i64::from(m) * 1_000_000),
         network_mode: (!spec.network).then(|| "none".to_owned()),
+        // The keep-alive ends when its owner goes; the container goes with it.
+        auto_remove: Some(true),
         ..Default::default()
     };
     ContainerCreateBody {
         image: Some(spec.image.as_str().to_owned()),
-        entrypoint: Some(vec![KEEP_ALIVE[0].to_owned()]),
-        cmd: Some(vec![KEEP_ALIVE[1].to_owned()]),
+        entrypoint: Some(vec![KEEP_ALIVE.to_owned()]),
+        cmd: Some(vec![]),
+        // PID 1 reads a stdin that only the owner's attached connection holds open.
+        open_stdin: Some(true),
+        stdin_once: Some(true),
+        attach_stdin: Some(true),
         labels: Some(spec.labels.iter().cloned().collect()),
         network_disabled: (!spec.network).then_some(true),
         host_config: Some(host_config),

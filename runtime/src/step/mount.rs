@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::artifact::Dir;
 use crate::backend::archive::{self, CopyEntry, CopySource};
 use crate::backend::{
-    ContainerSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, Mount, MountSource,
-    host_name,
+    ContainerSpec, ImageId, LABEL_HOST, LABEL_OWNER, LABEL_PID, LABEL_RUN, LABEL_STEP, Mount,
+    MountSource, Owner, host_name,
 };
 use crate::error::{Error, Result};
 use crate::input::{HiddenKind, ViewMode};
@@ -97,6 +97,7 @@ impl Container {
         let mut labels = vec![
             (LABEL_HOST.to_owned(), host_name().to_owned()),
             (LABEL_PID.to_owned(), std::process::id().to_string()),
+            (LABEL_OWNER.to_owned(), Owner::current().label()),
             (LABEL_RUN.to_owned(), run.run_id.clone()),
             (LABEL_STEP.to_owned(), self.ctx.label().to_owned()),
         ];
