@@ -382,11 +382,15 @@ impl Backend for DockerBackend {
     }
 
     fn remove_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<usize>> {
+        async move { self.remove_labelled(&format!("{LABEL_RUN}={run_id}")).await }.boxed()
+    }
+
+    fn remove_labelled<'a>(&'a self, label: &'a str) -> BoxFuture<'a, Result<usize>> {
         async move {
-            let containers = self.labelled(vec![format!("{LABEL_RUN}={run_id}")]).await?;
-            for c in &containers {
-                self.remove(&c.id).await?;
-            }
+            let containers = self.labelled(vec![label.to_owned()]).await?;
+            let removals = containers.iter().map(|c| self.remove(&c.id));
+            let results = futures_util::future::join_all(removals).await;
+            results.into_iter().collect::<Result<Vec<()>>>()?;
             Ok(containers.len())
         }
         .boxed()

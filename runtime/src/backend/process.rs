@@ -142,6 +142,50 @@ impl Owner {
     }
 }
 
+/// The variable that gives a process started inside a `docker_socket` step its parent:
+/// `RUN:CONTAINER`, the step's run id and container id.
+pub const PARENT_ENV: &str = "TANTO_PARENT";
+
+/// The step that started this process, when it runs inside a `docker_socket` step: its
+/// containers carry the parent's run and container, and the parent removes them when that
+/// step or run ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parent {
+    /// The parent's run id.
+    pub run: String,
+    /// The parent step's container id.
+    pub step: String,
+}
+
+impl Parent {
+    /// This process's parent, from [`PARENT_ENV`]; a value that is not two ids is ignored.
+    pub fn current() -> Option<&'static Parent> {
+        static PARENT: OnceLock<Option<Parent>> = OnceLock::new();
+        PARENT
+            .get_or_init(|| Parent::parse(&std::env::var(PARENT_ENV).ok()?))
+            .as_ref()
+    }
+
+    /// Reads `RUN:CONTAINER`: two ids of letters, digits, `-`, `_` and `.`.
+    pub fn parse(value: &str) -> Option<Parent> {
+        let (run, step) = value.trim().split_once(':')?;
+        let id = |s: &str| {
+            (1..=128).contains(&s.len())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        (id(run) && id(step)).then(|| Parent {
+            run: run.to_owned(),
+            step: step.to_owned(),
+        })
+    }
+
+    /// The value of [`PARENT_ENV`] for the processes that step `step` of run `run` starts.
+    pub fn value(run: &str, step: &str) -> String {
+        format!("{run}:{step}")
+    }
+}
+
 /// The start time of process `pid` (`self` for this one) in clock ticks since boot.
 fn start_time(pid: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -214,6 +258,18 @@ mod tests {
         assert_eq!(Owner::parse("a:1:2"), None);
         assert_eq!(Owner::parse(":1:2:3"), None);
         assert_eq!(Owner::parse("b:x:2:3"), None);
+    }
+
+    #[test]
+    fn parents_read_back_and_odd_values_are_ignored() {
+        let parent = Parent::parse(&Parent::value("run1", "abc123")).unwrap();
+        assert_eq!(
+            (parent.run.as_str(), parent.step.as_str()),
+            ("run1", "abc123")
+        );
+        for bad in ["", "x", ":a", "a:", "a:b c", "a:b\nc", "a:$(x)"] {
+            assert_eq!(Parent::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
