@@ -50,11 +50,19 @@ impl PrivateDaemon {
     }
 
     fn spawn(&mut self) {
+        if let Err(e) = self.launch() {
+            panic!("{e}");
+        }
+    }
+
+    /// Starts `dockerd` and waits until it answers; says why when it does not.
+    fn launch(&mut self) -> Result<(), String> {
         let log = std::fs::File::options()
             .create(true)
             .append(true)
             .open(self.root.join("dockerd.log"))
-            .expect("the daemon's log file");
+            .map_err(|e| format!("the daemon's log file: {e}"))?;
+        let log2 = log.try_clone().map_err(|e| format!("the log file: {e}"))?;
         let _ = std::fs::remove_file(self.socket());
         // In a network namespace of its own: a daemon started with `--bridge=none` deletes
         // the host's `docker0`, which the machine's daemon needs. Its containers run without a
@@ -76,22 +84,24 @@ impl PrivateDaemon {
                 "--ip-forward=false",
             ])
             .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("the log file"))
-            .stderr(log)
+            .stdout(log)
+            .stderr(log2)
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start a second dockerd with `unshare --net` (run as root): {e}")
-            });
+            .map_err(|e| {
+                format!("cannot start a second dockerd with `unshare --net` (run as root): {e}")
+            })?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         while !self.answers() {
-            assert!(
-                Instant::now() < deadline,
-                "the private dockerd never answered; its log:\n{}",
-                self.log()
-            );
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the private dockerd never answered; its log:\n{}",
+                    self.log()
+                ));
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
+        Ok(())
     }
 
     fn answers(&self) -> bool {
@@ -170,7 +180,7 @@ impl PrivateDaemon {
     }
 
     /// Kills the daemon with SIGKILL, the way a crash does; its containers keep running
-    /// until the guard restarts it to clean up.
+    /// until the guard kills them.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -179,19 +189,21 @@ impl PrivateDaemon {
         }
     }
 
-    /// Stops the daemon, then unmounts and removes its folders.
+    /// Stops the daemon, then unmounts and removes its folders. Never panics: it runs in
+    /// `Drop`, maybe while a failed test unwinds.
     fn tear_down(&mut self) {
         if self.child.is_some() {
             // A paused daemon must run again to stop.
             self.signal(libc::SIGCONT);
         }
         if self.killed {
-            // A daemon that starts again without live-restore stops the containers its crash
-            // left running, with their shims and mounts.
+            // A crash leaves containerd's shims and the containers under them running; they
+            // name this daemon's folder (a unique temporary path) on their command lines.
             self.killed = false;
-            self.spawn();
+            kill_processes_naming(&self.root);
+            remove_cgroups(&self.root);
         }
-        if self.child.is_some() {
+        if let Some(mut child) = self.child.take() {
             let out = self.docker(&["ps", "-aq"]);
             let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
                 .lines()
@@ -202,8 +214,13 @@ impl PrivateDaemon {
                 rm.extend(ids.iter().map(String::as_str));
                 let _ = self.docker(&rm);
             }
-            self.signal(libc::SIGTERM);
-            let mut child = self.child.take().expect("the daemon runs");
+            if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                #[allow(unsafe_code)]
+                // SAFETY: a signal to a child process this guard started and has not reaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
             let deadline = Instant::now() + Duration::from_secs(30);
             while child.try_wait().ok().flatten().is_none() {
                 if Instant::now() > deadline {
@@ -214,6 +231,8 @@ impl PrivateDaemon {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+        // Whatever a failed restart left: containerd, its shims.
+        kill_processes_naming(&self.root);
         unmount_under(&self.root);
         if let Err(e) = std::fs::remove_dir_all(&self.root) {
             let _ = writeln!(
@@ -222,6 +241,114 @@ impl PrivateDaemon {
                 self.root.display()
             );
         }
+    }
+}
+
+/// Kills with SIGKILL every process whose command line names `path`, with the processes
+/// under it (a shim's container), until none has been seen for half a second (a dying
+/// containerd may still start a shim), or for at most 10 s.
+fn kill_processes_naming(path: &Path) {
+    let needle = path.as_os_str().as_encoded_bytes();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut quiet_since = Instant::now();
+    loop {
+        let table = processes();
+        let named: Vec<libc::pid_t> = table
+            .iter()
+            .filter(|p| p.cmdline.windows(needle.len()).any(|w| w == needle))
+            .map(|p| p.pid)
+            .collect();
+        if Instant::now() > deadline {
+            return;
+        }
+        if named.is_empty() {
+            if quiet_since.elapsed() > Duration::from_millis(500) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        quiet_since = Instant::now();
+        let mut doomed = named;
+        let mut i = 0;
+        while i < doomed.len() {
+            let parent = doomed[i];
+            doomed.extend(table.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
+            i += 1;
+        }
+        // Children first, so none is reparented away before it is found.
+        for pid in doomed.into_iter().rev() {
+            #[allow(unsafe_code)]
+            // SAFETY: a signal to a process of this test's own private daemon.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A process, as `/proc` shows it.
+struct Process {
+    pid: libc::pid_t,
+    ppid: libc::pid_t,
+    cmdline: Vec<u8>,
+}
+
+fn processes() -> Vec<Process> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .filter_map(|p| {
+            let pid: libc::pid_t = p.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // `pid (name) state ppid …`; the name may hold spaces and parentheses.
+            let ppid = stat[stat.rfind(')')? + 1..]
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            Some(Process { pid, ppid, cmdline })
+        })
+        .collect()
+}
+
+/// Kills what is left in the cgroups of the daemon's containers (a container's process
+/// that a crash caught half started has no shim above it), then removes those cgroups.
+fn remove_cgroups(root: &Path) {
+    let Ok(containers) = std::fs::read_dir(root.join("data/containers")) else {
+        return;
+    };
+    let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    // Each controller of cgroup v1, and the unified hierarchy of v2.
+    let mut hierarchies: Vec<PathBuf> = controllers.filter_map(|c| Some(c.ok()?.path())).collect();
+    hierarchies.push(PathBuf::from("/sys/fs/cgroup"));
+    let groups: Vec<PathBuf> = containers
+        .filter_map(Result::ok)
+        .flat_map(|c| {
+            hierarchies
+                .iter()
+                .map(move |h| h.join("docker").join(c.file_name()))
+        })
+        .filter(|g| g.is_dir())
+        .collect();
+    for group in &groups {
+        let procs = std::fs::read_to_string(group.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|p| p.parse::<libc::pid_t>().ok()) {
+            #[allow(unsafe_code)]
+            // SAFETY: a signal to a process in a container of this test's private daemon.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    for group in &groups {
+        let _ = std::fs::remove_dir(group);
     }
 }
 

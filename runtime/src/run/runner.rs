@@ -202,8 +202,13 @@ impl StepRunner {
                 () = ctx.cancel_token().cancelled() => Err(Error::Cancelled),
                 result = with_timeout(info.settings.timeout, &label, body) => result,
             };
-            if let Err(e) = ctx.close().await {
-                tracing::warn!("could not remove the container of `{label}`: {e}");
+            match ctx.close().await {
+                Ok(()) => {}
+                // The run ends saying so; one line per step would only repeat it.
+                Err(e @ Error::DaemonLost { .. }) => {
+                    tracing::debug!("could not remove the container of `{label}`: {e}");
+                }
+                Err(e) => tracing::warn!("could not remove the container of `{label}`: {e}"),
             }
             let outputs = result?;
             let changed = changed_during_run(&run, &host_dirs).await;
