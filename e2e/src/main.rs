@@ -3,6 +3,7 @@
 //! binary against a real Docker daemon.
 
 mod bench;
+mod hardening;
 
 use std::process::ExitCode;
 
@@ -327,6 +328,9 @@ fn main() -> ExitCode {
         .pipeline(secret_by_name)
         .pipeline(probe_fail)
         .pipeline(unpacked)
+        .pipeline(hardening::shaped)
+        .pipeline(hardening::shaped_file)
+        .pipeline(hardening::nested)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

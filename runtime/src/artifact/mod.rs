@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 
 pub use dir::{Dir, DirSelect, Origin};
 pub use file::File;
+pub(crate) use file::is_plain_name;
 pub use secret::Secret;
 
 /// One realized input or output of a step.

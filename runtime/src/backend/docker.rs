@@ -6,22 +6,23 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::query_parameters::{
-    CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
-use crate::backend::process::{host_name, pid_alive};
+use crate::backend::lease::{Leases, orphaned};
 use crate::backend::request::{
     connection_failure, create_body, docker_error, image_id, server_message, split_reference,
     status,
 };
 use crate::backend::{
-    Backend, ContainerSpec, ExecSpec, ImageId, InteractiveExec, LABEL_HOST, LABEL_PID, LABEL_RUN,
-    Progress, StartedExec, Stream, TarStream,
+    Backend, ContainerSpec, ExecSpec, ImageId, InteractiveExec, LABEL_RUN, Progress, StartedExec,
+    Stream, TarStream,
 };
 use crate::error::{Error, Result};
 
@@ -33,10 +34,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The limit on each API request until its response starts; long uploads count in full.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// A keep-alive that every image with a `sleep` has (busybox, Debian, Alpine…); the container
-/// is removed with SIGKILL, so PID 1 needs no signal handling.
-pub(super) const KEEP_ALIVE: [&str; 2] = ["sleep", "2147483647"];
 
 /// A Docker (or Podman) daemon, reached through its API socket.
 ///
@@ -56,6 +53,8 @@ pub struct DockerBackend {
     endpoint: String,
     socket: Option<String>,
     local: bool,
+    /// The stdin connections that keep this process's containers up.
+    leases: Leases,
 }
 
 impl DockerBackend {
@@ -136,6 +135,7 @@ impl DockerBackend {
             endpoint: host.to_owned(),
             local: socket.is_some(),
             socket,
+            leases: Leases::default(),
         })
     }
 
@@ -232,11 +232,24 @@ impl Backend for DockerBackend {
                 .create_container(None, body)
                 .await
                 .map_err(|e| docker_error(&self.endpoint, "create a container", &e))?;
-            if let Err(e) = self.docker.start_container(&created.id, None).await {
-                let _ = self.remove(&created.id).await;
+            let id = created.id;
+            // Attached before it starts, so its keep-alive never runs without an owner.
+            let options = AttachContainerOptionsBuilder::default()
+                .stdin(true)
+                .stream(true)
+                .build();
+            match self.docker.attach_container(&id, Some(options)).await {
+                Ok(attached) => self.leases.hold(&id, attached),
+                Err(e) => {
+                    let _ = self.remove(&id).await;
+                    return Err(docker_error(&self.endpoint, "attach to a container", &e));
+                }
+            }
+            if let Err(e) = self.docker.start_container(&id, None).await {
+                let _ = self.remove(&id).await;
                 return Err(docker_error(&self.endpoint, "start a container", &e));
             }
-            Ok(created.id)
+            Ok(id)
         }
         .boxed()
     }
@@ -424,7 +437,10 @@ impl Backend for DockerBackend {
                 .force(true)
                 .v(true)
                 .build();
-            match self.docker.remove_container(id, Some(options)).await {
+            let removed = self.docker.remove_container(id, Some(options)).await;
+            // Whatever the daemon said: without its stdin the container ends by itself.
+            self.leases.release(id);
+            match removed {
                 Ok(()) => Ok(()),
                 // Gone already, or being removed by someone else (the run's cleanup, say).
                 Err(e) if matches!(status(&e), Some(404 | 409)) => Ok(()),
@@ -439,11 +455,15 @@ impl Backend for DockerBackend {
     }
 
     fn remove_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<usize>> {
+        async move { self.remove_labelled(&format!("{LABEL_RUN}={run_id}")).await }.boxed()
+    }
+
+    fn remove_labelled<'a>(&'a self, label: &'a str) -> BoxFuture<'a, Result<usize>> {
         async move {
-            let containers = self.labelled(vec![format!("{LABEL_RUN}={run_id}")]).await?;
-            for (id, _) in &containers {
-                self.remove(id).await?;
-            }
+            let containers = self.labelled(vec![label.to_owned()]).await?;
+            let removals = containers.iter().map(|c| self.remove(&c.id));
+            let results = futures_util::future::join_all(removals).await;
+            results.into_iter().collect::<Result<Vec<()>>>()?;
             Ok(containers.len())
         }
         .boxed()
@@ -451,20 +471,15 @@ impl Backend for DockerBackend {
 
     fn reap_orphans(&self) -> BoxFuture<'_, Result<usize>> {
         async move {
-            let containers = self
-                .labelled(vec![
-                    LABEL_PID.to_owned(),
-                    format!("{LABEL_HOST}={}", host_name()),
-                ])
-                .await?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
             let mut reaped = 0;
-            for (id, labels) in containers {
-                let pid = labels.get(LABEL_PID).and_then(|p| p.parse::<i64>().ok());
-                if let Some(pid) = pid
-                    && !pid_alive(pid)
-                {
-                    tracing::info!("removing container {id} of dead process {pid}");
-                    self.remove(&id).await?;
+            for c in self.labelled(vec![LABEL_RUN.to_owned()]).await? {
+                let age = Duration::from_secs(now.saturating_sub(c.created));
+                if let Some(why) = orphaned(&c.labels, c.running, age) {
+                    tracing::info!("removing container {}: {why}", c.id);
+                    self.remove(&c.id).await?;
                     reaped += 1;
                 }
             }
@@ -490,12 +505,20 @@ impl Backend for DockerBackend {
     }
 }
 
+/// A container as a listing shows it.
+struct Listed {
+    id: String,
+    labels: HashMap<String, String>,
+    /// Whether it runs (or is paused, or restarting): anything but created, exited or dead.
+    running: bool,
+    /// When it was created, in seconds since the Unix epoch.
+    created: u64,
+}
+
 impl DockerBackend {
     /// Every container, running or not, that has all of `labels` (`key` or `key=value`).
-    async fn labelled(
-        &self,
-        labels: Vec<String>,
-    ) -> Result<Vec<(String, HashMap<String, String>)>> {
+    async fn labelled(&self, labels: Vec<String>) -> Result<Vec<Listed>> {
+        use bollard::models::ContainerSummaryStateEnum as State;
         let filters = HashMap::from([("label".to_owned(), labels)]);
         let options = ListContainersOptionsBuilder::default()
             .all(true)
@@ -508,7 +531,14 @@ impl DockerBackend {
             .map_err(|e| docker_error(&self.endpoint, "list containers", &e))?;
         Ok(list
             .into_iter()
-            .filter_map(|c| Some((c.id?, c.labels.unwrap_or_default())))
+            .filter_map(|c| {
+                Some(Listed {
+                    id: c.id?,
+                    labels: c.labels.unwrap_or_default(),
+                    running: !matches!(c.state, Some(State::CREATED | State::EXITED | State::DEAD)),
+                    created: c.created.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+                })
+            })
             .collect())
     }
 }

@@ -8,6 +8,7 @@
 
 pub(crate) mod archive;
 mod docker;
+mod lease;
 mod process;
 mod request;
 
@@ -20,7 +21,7 @@ use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 pub use docker::{DEFAULT_HOST, DockerBackend};
-pub use process::host_name;
+pub use process::{Liveness, Owner, PARENT_ENV, Parent, host_name};
 
 use crate::artifact::Secret;
 use crate::error::Result;
@@ -33,6 +34,15 @@ pub const LABEL_STEP: &str = "tanto.step";
 pub const LABEL_PID: &str = "tanto.pid";
 /// The label that holds the owner's host name on every container.
 pub const LABEL_HOST: &str = "tanto.host";
+/// The label that names the owner process on every container (`BOOT:PIDNS:PID:START`, see
+/// [`Owner`]): what reaping trusts, where the host name and pid are for people.
+pub const LABEL_OWNER: &str = "tanto.owner";
+/// The label that holds, on the containers of a nested run, the run id of the step that
+/// started it (from [`PARENT_ENV`]); the parent run removes them when it ends.
+pub const LABEL_PARENT_RUN: &str = "tanto.parent.run";
+/// The label that holds, on the containers of a nested run, the container id of the step
+/// that started it (from [`PARENT_ENV`]); the parent removes them when that step ends.
+pub const LABEL_PARENT_STEP: &str = "tanto.parent.step";
 
 /// Which output stream of a command a chunk or a log line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -198,8 +208,8 @@ pub trait Backend: Send + Sync + fmt::Debug {
         progress: Progress<'a>,
     ) -> BoxFuture<'a, Result<ImageId>>;
 
-    /// Creates and starts a container that stays up (doing nothing) until it is removed, and
-    /// returns its id.
+    /// Creates and starts a container that stays up (doing nothing) until it is removed or
+    /// this process goes, and returns its id.
     fn start<'a>(&'a self, spec: &'a ContainerSpec) -> BoxFuture<'a, Result<String>>;
 
     /// Extracts the tar archive `tar` at `/` in container `id`.
@@ -234,9 +244,14 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Removes every container labelled with run `run_id`, and returns how many there were.
     fn remove_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<usize>>;
 
-    /// Removes the containers of this host whose owner process is gone (a `kill -9`, a crash)
-    /// and returns how many there were. Containers of other hosts are left alone, so a shared
-    /// daemon is safe.
+    /// Removes every container that carries `label` (`key=value`), and returns how many there
+    /// were. Tries them all, then reports the first failure.
+    fn remove_labelled<'a>(&'a self, label: &'a str) -> BoxFuture<'a, Result<usize>>;
+
+    /// Removes the containers whose owner process is gone (a `kill -9`, a crash) and returns
+    /// how many there were. An owner that cannot be judged from here (another machine, an
+    /// earlier boot, another pid namespace) keeps its running containers, so a shared daemon
+    /// is safe.
     fn reap_orphans(&self) -> BoxFuture<'_, Result<usize>>;
 
     /// Removes the named volume `name`; a missing volume is not an error.

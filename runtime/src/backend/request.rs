@@ -4,7 +4,7 @@
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, HostConfig, MountType};
 
-use crate::backend::docker::KEEP_ALIVE;
+use crate::backend::lease::KEEP_ALIVE;
 use crate::backend::{ContainerSpec, ImageId, MountSource};
 use crate::error::{Error, Result};
 
@@ -50,12 +50,18 @@ pub(super) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         memory: spec.memory.and_then(|m| i64::try_from(m).ok()),
         nano_cpus: spec.millicpus.map(|m| i64::from(m) * 1_000_000),
         network_mode: (!spec.network).then(|| "none".to_owned()),
+        // The keep-alive ends when its owner goes; the container goes with it.
+        auto_remove: Some(true),
         ..Default::default()
     };
     ContainerCreateBody {
         image: Some(spec.image.as_str().to_owned()),
-        entrypoint: Some(vec![KEEP_ALIVE[0].to_owned()]),
-        cmd: Some(vec![KEEP_ALIVE[1].to_owned()]),
+        entrypoint: Some(vec![KEEP_ALIVE.to_owned()]),
+        cmd: Some(vec![]),
+        // PID 1 reads a stdin that only the owner's attached connection holds open.
+        open_stdin: Some(true),
+        stdin_once: Some(true),
+        attach_stdin: Some(true),
         labels: Some(spec.labels.iter().cloned().collect()),
         network_disabled: (!spec.network).then_some(true),
         host_config: Some(host_config),
@@ -115,7 +121,9 @@ pub(super) fn docker_error(endpoint: &str, doing: &str, e: &BollardError) -> Err
 }
 
 /// What failed, when `e` is a failure to reach the daemon rather than its answer: the
-/// innermost I/O error of the chain, such as `Connection refused (os error 111)`.
+/// innermost I/O error of the chain, such as `Connection refused (os error 111)`, or the
+/// HTTP client's word that the connection closed before the answer came (a daemon killed
+/// while a request was in flight).
 pub(super) fn connection_failure(e: &BollardError) -> Option<String> {
     use std::io::ErrorKind::{
         BrokenPipe, ConnectionAborted, ConnectionRefused, ConnectionReset, NotConnected, NotFound,
@@ -136,6 +144,12 @@ pub(super) fn connection_failure(e: &BollardError) -> Option<String> {
             )
         {
             return Some(io.to_string());
+        }
+        // Not a user error (our own request body failing): the connection itself ended.
+        if let Some(http) = error.downcast_ref::<hyper::Error>()
+            && (http.is_incomplete_message() || http.is_canceled() || http.is_closed())
+        {
+            return Some(http.to_string());
         }
         source = error.source();
     }
@@ -162,6 +176,36 @@ mod tests {
             ("localhost:5000/y", Some("v2"))
         );
         assert_eq!(split_reference("a@sha256:00"), ("a@sha256:00", None));
+    }
+
+    /// A daemon that accepts a request, then goes away before it answers.
+    fn vanishing_daemon() -> (tempfile::TempDir, String) {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf);
+            }
+        });
+        (dir, path.display().to_string())
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_closes_before_the_answer_is_a_lost_daemon() {
+        let (_dir, path) = vanishing_daemon();
+        let docker =
+            bollard::Docker::connect_with_unix(&path, 5, bollard::API_DEFAULT_VERSION).unwrap();
+        let e = docker.ping().await.unwrap_err();
+        let endpoint = format!("unix://{path}");
+        let error = docker_error(&endpoint, "start a container", &e);
+        assert!(
+            matches!(&error, Error::DaemonLost { endpoint: at, .. } if *at == endpoint),
+            "{error:?}, from {e:?}"
+        );
     }
 
     #[test]

@@ -1,37 +1,32 @@
-//! Writable copies of folders, for exporting outputs out of the read-only store.
+//! Writable copies of folders and files, for exporting outputs out of the read-only store.
+//!
+//! What is copied came from a container, and the destination may hold an earlier export of
+//! something a container made: a link `hooks -> ../.git/hooks` there must not let the next
+//! export write a `hooks/pre-commit` outside the destination. So nothing here follows a link
+//! below the destination folder: each existing entry is looked at with `symlink_metadata`, a
+//! folder is descended into only when it is a real folder, anything else in the way is
+//! removed first, and files are created with `O_CREAT | O_EXCL | O_NOFOLLOW`. (This guards
+//! against what the copied content holds, not against another process racing to plant links
+//! in the destination while the copy runs.)
 
-use std::os::unix::fs::PermissionsExt as _;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
 use crate::error::{Error, Result};
 
 /// Copies the folder `src` into `dest` (created if needed, merged if it exists): files keep
-/// their executable bit but become writable by their owner, symlinks are copied as links.
+/// their executable bit but become writable by their owner, symlinks are copied as links,
+/// and whatever an earlier copy left under a name is replaced, never written through.
 /// Copies never share inodes with the store, so editing them cannot damage it.
-///
-/// Nothing is written through a symlink below `dest`: an entry of `dest` in the way of a
-/// folder of `src` (a link left by an earlier export, or a file) is replaced by a folder.
 pub fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
-    std::fs::create_dir_all(dest)
-        .map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
-    copy_into(src, dest)
+    fs::create_dir_all(dest).map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
+    copy_children(src, dest)
 }
 
-/// Makes `path` a real folder, replacing a symlink or file there.
-fn make_dir(path: &Path) -> Result<()> {
-    let io = |e| Error::io(format!("create {}", path.display()), e);
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => return Ok(()),
-        Ok(_) => std::fs::remove_file(path).map_err(io)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
-    }
-    std::fs::create_dir(path).map_err(io)
-}
-
-fn copy_into(src: &Path, dest: &Path) -> Result<()> {
-    let entries =
-        std::fs::read_dir(src).map_err(|e| Error::io(format!("read {}", src.display()), e))?;
+fn copy_children(src: &Path, dest: &Path) -> Result<()> {
+    let entries = fs::read_dir(src).map_err(|e| Error::io(format!("read {}", src.display()), e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(format!("read {}", src.display()), e))?;
         let from = entry.path();
@@ -40,27 +35,107 @@ fn copy_into(src: &Path, dest: &Path) -> Result<()> {
             .file_type()
             .map_err(|e| Error::io(format!("stat {}", from.display()), e))?;
         if kind.is_dir() {
-            make_dir(&to)?;
-            copy_into(&from, &to)?;
+            real_dir(&to)?;
+            copy_children(&from, &to)?;
         } else if kind.is_symlink() {
-            let target = std::fs::read_link(&from)
+            let target = fs::read_link(&from)
                 .map_err(|e| Error::io(format!("read link {}", from.display()), e))?;
-            let _ = std::fs::remove_file(&to);
+            clear(&to)?;
             std::os::unix::fs::symlink(&target, &to)
                 .map_err(|e| Error::io(format!("create link {}", to.display()), e))?;
-        } else {
-            // Remove first: `to` may be a read-only file from an earlier export.
-            let _ = std::fs::remove_file(&to);
-            std::fs::copy(&from, &to).map_err(|e| {
-                Error::io(format!("copy {} to {}", from.display(), to.display()), e)
-            })?;
-            let mut perms = std::fs::metadata(&to)
-                .map_err(|e| Error::io(format!("stat {}", to.display()), e))?
-                .permissions();
-            perms.set_mode(perms.mode() | 0o200);
-            std::fs::set_permissions(&to, perms)
-                .map_err(|e| Error::io(format!("make {} writable", to.display()), e))?;
+        } else if kind.is_file() {
+            copy_file(&from, &to)?;
         }
+        // Sockets, fifos and devices are never in the store.
     }
     Ok(())
+}
+
+/// Copies the file `src` to `dest`, replacing whatever is at `dest` (a file, a link, a
+/// folder) without following it. The copy keeps `src`'s executable bits and is writable by
+/// its owner.
+pub(crate) fn copy_file(src: &Path, dest: &Path) -> Result<()> {
+    let io = |e| Error::io(format!("copy {} to {}", src.display(), dest.display()), e);
+    let mut from = fs::File::open(src).map_err(io)?;
+    let mode = (from.metadata().map_err(io)?.permissions().mode() & 0o755) | 0o600;
+    clear(dest)?;
+    let mut to = create_new(dest).map_err(io)?;
+    io::copy(&mut from, &mut to).map_err(io)?;
+    // Through the open file: the mode is exact whatever the umask, and no path is followed.
+    to.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io)
+}
+
+/// Writes `bytes` to a new file `dest`, replacing whatever is there without following it.
+pub(crate) fn write_file(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |e| Error::io(format!("write {}", dest.display()), e);
+    clear(dest)?;
+    io::Write::write_all(&mut create_new(dest).map_err(io)?, bytes).map_err(io)
+}
+
+/// Creates the file `path`, failing if anything is there, a dangling link included.
+fn create_new(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Makes `path` a real folder: one that is there is kept; a link or a file is replaced.
+fn real_dir(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => clear(path)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(format!("stat {}", path.display()), e)),
+    }
+    fs::create_dir(path).map_err(|e| Error::io(format!("create {}", path.display()), e))
+}
+
+/// Removes whatever is at `path`: a file, a link (not what it points to), or a folder with
+/// all it holds (`remove_dir_all` does not follow links either).
+fn clear(path: &Path) -> Result<()> {
+    let removed = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    removed.map_err(|e| Error::io(format!("replace {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_over_a_dangling_link_replaces_the_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        fs::write(&src, "new").unwrap();
+        let dest = tmp.path().join("dest");
+        std::os::unix::fs::symlink(tmp.path().join("nowhere"), &dest).unwrap();
+        copy_file(&src, &dest).unwrap();
+        assert!(
+            !tmp.path().join("nowhere").exists(),
+            "the link was followed"
+        );
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
+    }
+
+    #[test]
+    fn modes_keep_the_executable_bits_and_add_owner_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (mode, want) in [(0o555, 0o755), (0o444, 0o644)] {
+            let src = tmp.path().join(format!("src{mode:o}"));
+            fs::write(&src, "x").unwrap();
+            fs::set_permissions(&src, fs::Permissions::from_mode(mode)).unwrap();
+            let dest = tmp.path().join(format!("dest{mode:o}"));
+            copy_file(&src, &dest).unwrap();
+            let got = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+            assert_eq!(got, want, "from {mode:o}");
+        }
+    }
 }

@@ -17,6 +17,7 @@ mod store;
 mod tree;
 
 pub use copy::copy_tree;
+pub(crate) use copy::{copy_file, write_file};
 pub use explain::{Reason, explain};
 pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};

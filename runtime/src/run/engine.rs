@@ -23,7 +23,7 @@ use crate::run::options::{
 };
 use crate::run::outputs::{export_outputs, print_outputs, print_plan, print_plan_json};
 use crate::run::runner::StepRunner;
-use crate::run::scheduler::{RunSummary, Scheduler};
+use crate::run::scheduler::{RunSummary, Scheduler, StepStatus};
 use crate::step::{Interactive, RunContext};
 
 /// Runs `plan` with the command line's raw inputs and options; returns the exit code.
@@ -318,8 +318,11 @@ pub(super) async fn run(
         .with_cancel(cancel.clone())
         .with_log_dir(log_dir(&store, &run_id));
     let summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
-    if let Err(e) = context.remove_run().await {
-        eprintln!("warning: could not remove the containers of run {run_id}: {e}");
+    match context.remove_run().await {
+        Ok(_) => {}
+        // Said once, below, with what to do.
+        Err(Error::DaemonLost { .. }) => {}
+        Err(e) => eprintln!("warning: could not remove the containers of run {run_id}: {e}"),
     }
     if let Err(e) = store.save_stat_cache() {
         tracing::warn!("could not save the stat cache: {e}");
@@ -327,6 +330,9 @@ pub(super) async fn run(
     drop((scheduler, runner, context, events));
     let _ = view_task.await;
     let mut code = exit_code(&summary);
+    if code == EXIT_DAEMON {
+        explain_lost_daemon(&summary, backend.endpoint());
+    }
     if code == EXIT_OK
         && let Some(out) = &options.out
     {
@@ -385,6 +391,21 @@ fn exit_code(summary: &RunSummary) -> u8 {
     } else {
         EXIT_FAILED
     }
+}
+
+/// Says, after a run the daemon's death ended, which step it ended and what to do.
+fn explain_lost_daemon(summary: &RunSummary, endpoint: &str) {
+    let step = summary.steps.iter().find_map(|s| match &s.status {
+        StepStatus::Failed {
+            kind: "daemon_lost",
+            ..
+        } => Some(s.label.as_str()),
+        _ => None,
+    });
+    let during = step.map_or_else(String::new, |step| format!(" during step `{step}`"));
+    eprintln!(
+        "error: the Docker daemon at {endpoint} went away{during}; start it again (or set DOCKER_HOST to one that runs) and re-run: nothing was cached as a failure, and the next run removes what this one left there"
+    );
 }
 
 /// Resolves the image of every step that names one, pulling what is missing, before anything

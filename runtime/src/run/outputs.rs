@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, File, is_plain_name};
+use crate::cache::{copy_file, copy_tree, write_file};
 use crate::error::{Error, Result};
 use crate::graph::Plan;
 use crate::report::{plural, print, shown};
@@ -58,8 +59,13 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
     }
 }
 
-/// Copies the pipeline's final outputs into `out`: folders merged in, files by name, values as
-/// `NAME.json` after the step that made them. Returns how many outputs were written.
+/// Copies the pipeline's final outputs into `out`: folders merged in, files by the name they
+/// were captured by, values as `NAME.json` after the step that made them. Returns how many
+/// outputs were written.
+///
+/// Nothing outside `out` is created or written, whatever the outputs or an earlier export
+/// hold: a link is copied as a link and never written through, and what an earlier export
+/// left under a name is replaced (see [`copy_tree`](crate::cache::copy_tree)).
 pub(super) fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> Result<usize> {
     let outputs = named_outputs(plan, summary)
         .ok_or_else(|| Error::Other("the pipeline produced no outputs to export".into()))?;
@@ -69,17 +75,11 @@ pub(super) fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> R
     std::fs::create_dir_all(out).map_err(|e| Error::io(format!("create {}", out.display()), e))?;
     for (name, artifact) in &outputs {
         match artifact {
-            Artifact::Dir(d) => crate::cache::copy_tree(d.path(), out)?,
-            Artifact::File(f) => {
-                let file_name = f
-                    .path()
-                    .file_name()
-                    .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
-                std::fs::copy(f.path(), out.join(file_name))
-                    .map_err(|e| Error::io("copy an output", e))?;
+            Artifact::Dir(d) => copy_tree(d.path(), out)?,
+            Artifact::File(f) => copy_file(f.path(), &out.join(file_name(f, name)))?,
+            Artifact::Value(v) => {
+                write_file(&out.join(format!("{name}.json")), v.to_string().as_bytes())?
             }
-            Artifact::Value(v) => std::fs::write(out.join(format!("{name}.json")), v.to_string())
-                .map_err(|e| Error::io("write an output", e))?,
             Artifact::Secret(_) => {
                 return Err(Error::Usage(format!(
                     "output `{name}` is a secret, and secrets are never written"
@@ -88,6 +88,20 @@ pub(super) fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> R
         }
     }
     Ok(outputs.len())
+}
+
+/// The name a file output is exported as: the name it was captured by, else its own file
+/// name (a host file's), else the output's name; only ever one plain file name.
+fn file_name(file: &File, output: &str) -> String {
+    let own = file
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    file.name()
+        .map(str::to_owned)
+        .or(own)
+        .filter(|n| is_plain_name(n))
+        .unwrap_or_else(|| output.to_owned())
 }
 
 /// Prints `--plan`'s verdict for each step, then how many would run.

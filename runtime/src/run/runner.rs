@@ -128,6 +128,14 @@ impl StepRunner {
                 record.digest = Digest::of(secret.name().as_bytes());
             }
             key = key.input(param.name, record);
+            // Step code can read a file's captured name, so a renamed file is another input
+            // even when its bytes are the same; a setting, so a miss names it.
+            if let Artifact::File(file) = artifact
+                && let Some(name) = file.name()
+            {
+                key.settings
+                    .insert(format!("input.{}.name", param.name), name.to_owned());
+            }
         }
         // Masks leave the names of left-out entries visible, which a linked view does not: a
         // step that reads a host folder sees a different tree, so it has a different key.
@@ -227,8 +235,13 @@ impl StepRunner {
             {
                 open_shell(&ctx, interactive, e).await;
             }
-            if let Err(e) = ctx.close().await {
-                tracing::warn!("could not remove the container of `{label}`: {e}");
+            match ctx.close().await {
+                Ok(()) => {}
+                // The run ends saying so; one line per step would only repeat it.
+                Err(e @ Error::DaemonLost { .. }) => {
+                    tracing::debug!("could not remove the container of `{label}`: {e}");
+                }
+                Err(e) => tracing::warn!("could not remove the container of `{label}`: {e}"),
             }
             let mut outputs = match result {
                 Ok(outputs) => outputs,

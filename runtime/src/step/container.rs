@@ -374,9 +374,13 @@ impl Container {
         .await
     }
 
-    /// Captures file `path` of the container into the store, keeping its executable bit.
+    /// Captures file `path` of the container into the store, keeping its executable bit and
+    /// its name (the last component of `path`, which `--out` writes it as).
     pub async fn file(&self, path: impl AsRef<str>) -> Result<File> {
         let path = path.as_ref().to_owned();
+        let name = std::path::Path::new(&path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
         self.guarded(async {
             let (staging, top) = self.capture(&path).await?;
             let store = Arc::clone(&self.ctx.run().store);
@@ -391,7 +395,11 @@ impl Container {
                 };
                 use std::os::unix::fs::PermissionsExt;
                 let executable = meta.permissions().mode() & 0o111 != 0;
-                store.ingest_file(&top, executable)
+                let file = store.ingest_file(&top, executable)?;
+                Ok(match name {
+                    Some(name) => file.with_name(name),
+                    None => file,
+                })
             })
             .await
         })

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use futures_util::StreamExt;
 
-use crate::backend::{ExecSpec, Stream, archive};
+use crate::backend::{ExecSpec, PARENT_ENV, Parent, Stream, archive};
 use crate::error::{Error, Result};
 use crate::step::container::Container;
 use crate::step::ctx::Ctx;
@@ -41,7 +41,10 @@ impl Container {
                 let (id, scratch) = self.live().await?;
                 let mut env = self.spec.env.clone();
                 if let Some(dir) = scratch {
+                    // A `docker_socket` step: what it starts through the socket is its own.
                     env.push(("TMPDIR".to_owned(), dir.display().to_string()));
+                    let parent = Parent::value(&self.ctx.run().run_id, &id);
+                    env.push((PARENT_ENV.to_owned(), parent));
                 }
                 let spec = ExecSpec {
                     argv,

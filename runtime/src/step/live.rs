@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use futures_util::StreamExt as _;
 
 use crate::artifact::Secret;
-use crate::backend::{Backend, ExecSpec, archive};
+use crate::backend::{Backend, ExecSpec, LABEL_PARENT_STEP, archive};
 use crate::error::{Error, Result};
 use crate::step::container::{Container, CopyDecl, CopyFrom, MountDecl, owner_of};
 use crate::step::mount::copy_entries;
@@ -83,13 +83,15 @@ impl ContainerRegistry {
 
 /// The container of one step: created lazily by the first command, removed by
 /// [`Ctx::close`](crate::Ctx::close), or — when the step's future is dropped or panics — by
-/// this value's `Drop`.
+/// this value's `Drop`. With `docker_socket`, the containers that runs started inside the
+/// step labelled with its identity go with it.
 pub(crate) struct StepContainer {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) registry: ContainerRegistry,
     pub(crate) slot: tokio::sync::Mutex<Slot>,
-    /// The live container's id, readable without `.await` in `Drop`.
-    current: Mutex<Option<String>>,
+    /// The live container's id, and whether it has the daemon's socket; readable without
+    /// `.await` in `Drop`.
+    current: Mutex<Option<(String, bool)>>,
     /// The last command run in it, as run and as shown: what a shell into a failed step
     /// starts from.
     pub(crate) last: Mutex<Option<(ExecSpec, String)>>,
@@ -106,10 +108,11 @@ impl StepContainer {
         }
     }
 
-    /// Records that container `id` of step `step` is up.
-    pub(crate) fn started(&self, id: &str, step: &str) {
+    /// Records that container `id` of step `step` is up; `nests` when it has the daemon's
+    /// socket, so runs started inside it may leave containers for it to remove.
+    pub(crate) fn started(&self, id: &str, step: &str, nests: bool) {
         self.registry.add(id, step);
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(id.to_owned());
+        *self.current() = Some((id.to_owned(), nests));
     }
 
     /// The id of the container if it is up.
@@ -117,55 +120,72 @@ impl StepContainer {
         self.current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .as_ref()
+            .map(|(id, _)| id.clone())
     }
 
     /// Records that container `id` is gone.
     pub(crate) fn stopped(&self, id: &str) {
         self.registry.forget(id);
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if current.as_deref() == Some(id) {
+        let mut current = self.current();
+        if current.as_ref().is_some_and(|(c, _)| c == id) {
             *current = None;
         }
     }
 
-    /// Removes the step's container, if any, and leaves `next` in its place. Also removes a
-    /// container whose creation was interrupted before the step could use it.
+    /// Removes the step's container, if any, and what runs started inside it left, and leaves
+    /// `next` in its place. Also removes a container whose creation was interrupted before
+    /// the step could use it.
     pub(crate) async fn remove(&self, next: Slot) -> Result<()> {
         let mut slot = self.slot.lock().await;
         *slot = next;
-        let id = self
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let Some(id) = id else {
+        let Some((id, nests)) = self.current().take() else {
             return Ok(());
         };
+        // The container first: what runs inside it cannot start more once it is gone.
         let removed = self.backend.remove(&id).await;
+        let swept = if nests {
+            remove_nested(self.backend.as_ref(), &id).await
+        } else {
+            Ok(())
+        };
         match &removed {
             Ok(()) => self.registry.forget(&id),
             // Keep it known, so the run's final cleanup tries again.
-            Err(_) => {
-                *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
-            }
+            Err(_) => *self.current() = Some((id, nests)),
         }
-        removed
+        removed.and(swept)
     }
+
+    fn current(&self) -> std::sync::MutexGuard<'_, Option<(String, bool)>> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Removes the containers that runs started inside step container `id` labelled with it.
+async fn remove_nested(backend: &dyn Backend, id: &str) -> Result<()> {
+    let n = backend
+        .remove_labelled(&format!("{LABEL_PARENT_STEP}={id}"))
+        .await?;
+    if n > 0 {
+        tracing::info!("removed {n} container(s) that a run inside container {id} left");
+    }
+    Ok(())
 }
 
 impl Drop for StepContainer {
     fn drop(&mut self) {
-        let Some(id) = self
+        let current = self
             .current
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        else {
+            .take();
+        let Some((id, nests)) = current else {
             return;
         };
-        // Without a runtime the id stays in the registry for the run's final cleanup, and the
-        // labels let the next run reap it.
+        // Without a runtime the id stays in the registry for the run's final cleanup, the
+        // container's keep-alive ends when this process does, and the labels let the next run
+        // reap it.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let backend = Arc::clone(&self.backend);
             let registry = self.registry.clone();
@@ -173,6 +193,9 @@ impl Drop for StepContainer {
                 match backend.remove(&id).await {
                     Ok(()) => registry.forget(&id),
                     Err(e) => tracing::warn!("cannot remove container {id}: {e}"),
+                }
+                if nests && let Err(e) = remove_nested(backend.as_ref(), &id).await {
+                    tracing::warn!("cannot remove what ran inside container {id} left: {e}");
                 }
             });
         }

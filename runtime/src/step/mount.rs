@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::artifact::Dir;
 use crate::backend::archive::{self, CopyEntry, CopySource};
 use crate::backend::{
-    ContainerSpec, ImageId, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, Mount, MountSource,
-    host_name,
+    ContainerSpec, ImageId, LABEL_HOST, LABEL_OWNER, LABEL_PARENT_RUN, LABEL_PARENT_STEP,
+    LABEL_PID, LABEL_RUN, LABEL_STEP, Mount, MountSource, Owner, Parent, host_name,
 };
 use crate::error::{Error, Result};
 use crate::input::{HiddenKind, ViewMode};
@@ -98,9 +98,15 @@ impl Container {
         let mut labels = vec![
             (LABEL_HOST.to_owned(), host_name().to_owned()),
             (LABEL_PID.to_owned(), std::process::id().to_string()),
+            (LABEL_OWNER.to_owned(), Owner::current().label()),
             (LABEL_RUN.to_owned(), run.run_id.clone()),
             (LABEL_STEP.to_owned(), self.ctx.label().to_owned()),
         ];
+        // A run started inside a `docker_socket` step: its parent removes what it leaves.
+        if let Some(parent) = Parent::current() {
+            labels.push((LABEL_PARENT_RUN.to_owned(), parent.run.clone()));
+            labels.push((LABEL_PARENT_STEP.to_owned(), parent.step.clone()));
+        }
         labels.sort();
         let spec = ContainerSpec {
             image: image_id,
@@ -111,7 +117,9 @@ impl Container {
             millicpus: settings.millicpus,
         };
         let id = backend.start(&spec).await?;
-        self.ctx.container_state().started(&id, self.ctx.label());
+        self.ctx
+            .container_state()
+            .started(&id, self.ctx.label(), scratch.is_some());
         let live = Live {
             id,
             image: image.to_owned(),

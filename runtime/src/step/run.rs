@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, ImageId, Progress};
+use crate::backend::{Backend, ImageId, LABEL_PARENT_RUN, Progress};
 use crate::cache::Store;
 use crate::error::Result;
 use crate::input::{HostViews, ViewMode};
@@ -104,14 +104,19 @@ impl RunContext {
     }
 
     /// Removes every container of this run (the registered ones, then any other that carries
-    /// the run's label) and the linked views of its host folders. Returns how many containers
-    /// were removed. The safety net at the end of a run and on Ctrl-C.
+    /// the run's label, then those that runs inside its `docker_socket` steps left) and the
+    /// linked views of its host folders. Returns how many containers were removed. The safety
+    /// net at the end of a run and on Ctrl-C.
     pub async fn remove_run(&self) -> Result<usize> {
         self.views.remove_all();
         let registered = self.containers.remove_all(self.backend.as_ref()).await;
         // Catches containers whose creation was interrupted before they were registered.
-        let unregistered = self.backend.remove_run(&self.run_id).await?;
-        Ok(registered? + unregistered)
+        let unregistered = self.backend.remove_run(&self.run_id).await;
+        let nested = self
+            .backend
+            .remove_labelled(&format!("{LABEL_PARENT_RUN}={}", self.run_id))
+            .await;
+        Ok(registered? + unregistered? + nested?)
     }
 }
 

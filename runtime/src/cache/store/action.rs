@@ -31,6 +31,9 @@ pub struct OutputRecord {
     /// A value, inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<serde_json::Value>,
+    /// A file's name where it was captured (what `--out` writes it as).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl OutputRecord {
@@ -44,12 +47,14 @@ impl OutputRecord {
             size: 0,
             executable: false,
             value: None,
+            name: None,
         };
         match artifact {
             Artifact::Dir(_) => record.kind = ArtifactKind::Dir,
             Artifact::File(f) => {
                 record.kind = ArtifactKind::File;
                 record.executable = f.is_executable();
+                record.name = f.name().map(str::to_owned);
                 record.size = std::fs::metadata(f.path()).map_or(u64::MAX, |m| m.len());
             }
             Artifact::Value(v) => record.value = Some(v.clone()),
@@ -174,7 +179,13 @@ impl Store {
     pub fn realize(&self, output: &OutputRecord) -> Result<Artifact> {
         Ok(match output.kind {
             ArtifactKind::Dir => Artifact::Dir(self.dir(output.digest)?),
-            ArtifactKind::File => Artifact::File(self.file_as(output.digest, output.executable)?),
+            ArtifactKind::File => {
+                let file = self.file_as(output.digest, output.executable)?;
+                Artifact::File(match &output.name {
+                    Some(name) => file.with_name(name),
+                    None => file,
+                })
+            }
             ArtifactKind::Value => Artifact::Value(output.value.clone().unwrap_or_default()),
             ArtifactKind::Secret => {
                 return Err(Error::Store(
