@@ -133,7 +133,7 @@ async fn missing_image_without_registry_is_a_clear_error() {
             .lock()
             .expect("lock")
             .iter()
-            .any(|l| l.contains("pulling")),
+            .any(|l| l == "pull started"),
         "pull progress is reported"
     );
 }

@@ -12,7 +12,7 @@ pub(crate) fn run(extra: &[String]) -> Result<(), String> {
     crate::tools::ensure()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
-    cmd.args(["test", "--workspace", "--all-targets"])
+    cmd.args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra);
     eprintln!("xtask: running {cmd:?}");
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
