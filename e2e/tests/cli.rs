@@ -296,19 +296,34 @@ fn start_sleepy(cache: &std::path::Path) -> (std::process::Child, String) {
     (child, run)
 }
 
-#[test]
-fn sigint_exits_130_and_leaves_no_containers() {
+/// Sends `signal` to a running `sleepy` and asserts it exits 130 with nothing left behind: no
+/// container, no linked view or staging in the store.
+fn interrupt_leaves_nothing(signal: libc::c_int) {
     let cache = tempfile::tempdir().unwrap();
     let (mut child, run) = start_sleepy(cache.path());
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     #[allow(unsafe_code)]
-    // SAFETY: sending a signal to our own child process.
+    // SAFETY: sending a signal to our own child process, which has not been reaped.
     unsafe {
-        libc::kill(pid, libc::SIGINT);
+        libc::kill(pid, signal);
     }
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(130), "{status:?}");
     assert_eq!(containers_of_run(&run), 0);
+    let staging: Vec<_> = std::fs::read_dir(cache.path().join("tmp"))
+        .unwrap()
+        .collect();
+    assert!(staging.is_empty(), "{staging:?}");
+}
+
+#[test]
+fn sigint_exits_130_and_leaves_no_containers() {
+    interrupt_leaves_nothing(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_exits_130_and_leaves_no_containers() {
+    interrupt_leaves_nothing(libc::SIGTERM);
 }
 
 #[test]
@@ -316,11 +331,26 @@ fn leftovers_of_a_killed_run_are_reaped_by_the_next() {
     let cache = tempfile::tempdir().unwrap();
     let (mut child, run) = start_sleepy(cache.path());
     child.kill().unwrap();
-    child.wait().unwrap();
+    // Not reaped yet: the killed process stays a zombie, which runs no code but still counts
+    // as alive, so no run (of this test or a parallel one) reaps its container before we look.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut zombie = false;
+    while !zombie {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        zombie = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with('Z');
+        assert!(Instant::now() < deadline, "the child never died: {stat}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         containers_of_run(&run) > 0,
         "kill -9 leaves the container behind"
     );
+    child.wait().unwrap();
     let out = output(fixture(cache.path()).args(["sleepy", "--plan"]));
     assert!(
         out.status.success(),
@@ -357,4 +387,62 @@ fn a_bad_glob_or_dir_view_exits_2_saying_what_is_wrong() {
         ),
         "{stderr}"
     );
+}
+
+#[test]
+fn trace_is_a_chrome_trace_of_the_steps_in_order() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let trace = out_dir.path().join("run.trace.json");
+    let traced = |cache: &std::path::Path| -> Value {
+        let out = output(
+            fixture(cache)
+                .args(["cutoff", "--trace"])
+                .arg(&trace)
+                .arg("--src")
+                .arg(src.path()),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap()
+    };
+    // `names` feeds `shout`: two spans, one after the other, each with a time and a length.
+    let first = traced(cache.path());
+    let events = first["traceEvents"].as_array().unwrap();
+    let span = |name: &str| -> (u64, u64) {
+        let e = events
+            .iter()
+            .find(|e| e["name"] == name && e["ph"] == "X")
+            .unwrap_or_else(|| panic!("no span of `{name}` in {events:?}"));
+        assert_eq!(e["args"]["status"], "done", "{e}");
+        (e["ts"].as_u64().unwrap(), e["dur"].as_u64().unwrap())
+    };
+    let (names_ts, names_dur) = span("names");
+    let (shout_ts, shout_dur) = span("shout");
+    assert!(names_dur > 0 && shout_dur > 0, "{events:?}");
+    assert!(
+        shout_ts >= names_ts + names_dur,
+        "`shout` starts after `names` ends: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["ph"] == "M" && e["name"] == "process_name"),
+        "{events:?}"
+    );
+    // Cached steps are instants.
+    let second = traced(cache.path());
+    let instants: Vec<&Value> = second["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "i")
+        .map(|e| &e["name"])
+        .collect();
+    assert_eq!(instants, ["names", "shout"], "{second}");
 }
