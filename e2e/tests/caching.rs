@@ -1,5 +1,5 @@
-//! Caching end to end: early cutoff, a source edited mid-step, the store's commands, and one
-//! run for identical steps in flight.
+//! The cache's rules end to end: what is cached, what never is, what `--no-cache` forces, and
+//! how the store's commands report damage.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -7,12 +7,168 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::Value;
 use support::*;
 
 use support::events as events_of;
+
+/// Runs `args` with `--progress json` and the store at `cache`; the exit code and events.
+fn run(cache: &Path, args: &[&str]) -> (Option<i32>, Vec<Value>) {
+    let out = output(fixture(cache).args(args).args(["--progress", "json"]));
+    (out.status.code(), events_of(&out.stdout))
+}
+
+/// The labels of the steps of `events` with event kind `kind`.
+fn steps(events: &[Value], kind: &str) -> Vec<String> {
+    of_kind(events, kind)
+        .iter()
+        .map(|e| e["step"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// What `cache stats` says about the store at `cache`.
+fn stats(cache: &Path) -> String {
+    let out = output(fixture(cache).args(["cache", "stats"]));
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_failed_or_timed_out_step_is_never_cached() {
+    for (pipeline, step, kind) in [
+        ("silent", "mute", "command_failed"),
+        ("late", "overdue", "timeout"),
+    ] {
+        let cache = tempfile::tempdir().unwrap();
+        for attempt in 1..=2 {
+            let (code, events) = run(cache.path(), &[pipeline]);
+            assert_eq!(code, Some(1), "{pipeline}, run {attempt}: {events:?}");
+            assert_eq!(steps(&events, "step_started"), [step], "run {attempt}");
+            let failed = of_kind(&events, "step_failed");
+            assert_eq!(failed[0]["kind"], kind, "{events:?}");
+            assert!(steps(&events, "step_cached").is_empty(), "{events:?}");
+            assert_eq!(containers_of_run(&run_id(&events)), 0);
+        }
+        assert!(
+            stats(cache.path()).starts_with("cached results  0\n"),
+            "{pipeline}: {}",
+            stats(cache.path())
+        );
+    }
+}
+
+#[test]
+fn a_side_effect_always_runs_and_is_never_merged_with_its_twin() {
+    let cache = tempfile::tempdir().unwrap();
+    for attempt in 1..=2 {
+        // `effects` calls `announce(7)` twice: one key, which would otherwise run once.
+        let (code, events) = run(cache.path(), &["effects", "-j", "2"]);
+        assert_eq!(code, Some(0), "{events:?}");
+        let started = of_kind(&events, "step_started");
+        assert_eq!(started.len(), 2, "run {attempt}: {events:?}");
+        assert!(
+            started.iter().all(|e| e["shared_with"].is_null()
+                && e["reason"] == "a side effect: never cached"),
+            "{events:?}"
+        );
+        let said: Vec<&str> = of_kind(&events, "step_log")
+            .iter()
+            .map(|e| e["line"].as_str().unwrap())
+            .collect();
+        assert_eq!(said, ["announced 7", "announced 7"], "each ran its own");
+        let finished = &of_kind(&events, "run_finished")[0];
+        assert_eq!(
+            (&finished["ran"], &finished["shared"]),
+            (&2.into(), &0.into())
+        );
+    }
+    assert!(stats(cache.path()).starts_with("cached results  0\n"));
+}
+
+#[test]
+fn no_cache_with_a_step_forces_exactly_that_step() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
+    let src_arg = src.path().to_str().unwrap();
+    let (code, first) = run(cache.path(), &["cutoff", "--src", src_arg]);
+    assert_eq!(code, Some(0), "{first:?}");
+    assert_eq!(steps(&first, "step_finished").len(), 2);
+
+    for (forced, cached) in [("names", "shout"), ("shout", "names")] {
+        let (code, events) = run(
+            cache.path(),
+            &["cutoff", "--src", src_arg, "--no-cache", forced],
+        );
+        assert_eq!(code, Some(0), "{events:?}");
+        let started = of_kind(&events, "step_started");
+        assert_eq!(started.len(), 1, "--no-cache {forced}: {events:?}");
+        assert_eq!(started[0]["step"], forced);
+        assert_eq!(started[0]["reason"], "forced to run");
+        // `names` makes the same output again, so `shout` after it stays cached.
+        assert_eq!(steps(&events, "step_cached"), [cached], "{events:?}");
+    }
+    let (_, all) = run(cache.path(), &["cutoff", "--src", src_arg, "--no-cache"]);
+    assert_eq!(steps(&all, "step_started"), ["names", "shout"]);
+}
+
+#[test]
+fn cache_verify_reports_a_damaged_blob_and_the_step_runs_again() {
+    let cache = tempfile::tempdir().unwrap();
+    let (code, first) = run(cache.path(), &["stored", "--text", "hello"]);
+    assert_eq!(code, Some(0), "{first:?}");
+    let blobs: Vec<_> = walk(&cache.path().join("blobs"));
+    assert_eq!(blobs.len(), 1, "the one output file: {blobs:?}");
+    let blob = &blobs[0];
+    assert_eq!(std::fs::read_to_string(blob).unwrap(), "HELLO");
+    damage(blob);
+
+    let verify = output(fixture(cache.path()).args(["cache", "verify"]));
+    assert!(verify.status.success(), "{verify:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&verify.stdout),
+        format!(
+            "removed: blob {} is damaged\n\
+             the damaged entries above were removed; the steps they served will run again\n",
+            blob.file_name().unwrap().to_str().unwrap()
+        )
+    );
+    let again = output(fixture(cache.path()).args(["cache", "verify"]));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).starts_with("the cache is sound: "),
+        "{again:?}"
+    );
+
+    let (code, events) = run(cache.path(), &["stored", "--text", "hello"]);
+    assert_eq!(code, Some(0), "{events:?}");
+    assert_eq!(steps(&events, "step_started"), ["saved"], "{events:?}");
+    assert_eq!(std::fs::read_to_string(blob).unwrap(), "HELLO", "restored");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_type().unwrap().is_dir() {
+            files.extend(walk(&entry.path()));
+        } else {
+            files.push(entry.path());
+        }
+    }
+    files
+}
+
+/// Overwrites the read-only store file `path` with as many other bytes: only its digest can
+/// tell.
+fn damage(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let len = std::fs::metadata(path).unwrap().len();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(path, vec![b'#'; usize::try_from(len).unwrap()]).unwrap();
+}
 
 #[test]
 fn an_unchanged_upstream_output_keeps_dependents_cached() {
