@@ -3,6 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod podman;
+pub mod servers;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
