@@ -1,5 +1,6 @@
-//! The cache's rules end to end: what is cached, what never is, what `--no-cache` forces, and
-//! how the store's commands report damage.
+//! The cache's rules end to end: what is cached (with early cutoff, and once for identical
+//! steps in flight), what never is (failures, timeouts, side effects, a source edited while a
+//! step read it), what `--no-cache` forces, and how the store's commands report damage.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]

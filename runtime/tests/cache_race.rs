@@ -20,6 +20,7 @@ const FILES: [(&str, &[u8]); 3] = [
     ("lib/b.txt", b"shared too"),
 ];
 
+/// The one key both writers record under.
 fn key() -> KeyRecord {
     KeyRecord::new("race::step", "code").input(
         "src",

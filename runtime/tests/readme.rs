@@ -12,6 +12,7 @@ struct Block {
     lines: Vec<String>,
 }
 
+/// The Rust blocks of `readme`, each with the file its `<!-- mirrors PATH -->` line names.
 fn blocks(readme: &str) -> Vec<Block> {
     let mut out = Vec::new();
     let mut mirrors = None;

@@ -78,6 +78,7 @@ impl Podman {
         Self::start(Some(USER))
     }
 
+    /// Starts the service as `user` (or as this process) in a new folder of its own.
     fn start(user: Option<&'static str>) -> Self {
         require("podman", "podman");
         let dir = tempfile::Builder::new()
@@ -157,6 +158,7 @@ impl Podman {
         cmd
     }
 
+    /// Returns once the service answers the Docker API, for at most two minutes.
     fn wait_until_it_answers(&self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {

@@ -34,10 +34,13 @@ fn hello(podman: &Podman, cache: &Path, src: &Path, out: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// How many events of `kind` there are.
 fn count(events: &[Value], kind: &str) -> usize {
     events.iter().filter(|e| e["event"] == kind).count()
 }
 
+/// Runs `hello` twice on `podman`: four steps in containers, then four cached, and no
+/// container left after either run.
 fn hello_runs_then_is_cached(podman: &Podman) {
     podman.load("tanto-test/busybox:latest");
     let work = podman.work_dir();
