@@ -325,3 +325,40 @@ fn identical_steps_in_flight_run_once() {
     let count = String::from_utf8_lossy(&created.stdout).lines().count();
     assert_eq!(count, 1, "one container for six identical steps");
 }
+
+#[test]
+fn runs_racing_to_store_the_same_output_leave_one_sound_copy() {
+    let cache = tempfile::tempdir().unwrap();
+    // Three processes, one key: each runs the step and writes the same blob and record.
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            fixture(cache.path())
+                .args(["stored", "--text", "raced", "--progress", "json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let verify = output(fixture(cache.path()).args(["cache", "verify"]));
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).starts_with("the cache is sound: 1 blobs, "),
+        "{verify:?}"
+    );
+    let stats = stats(cache.path());
+    assert!(
+        stats.starts_with("cached results  1\nblobs           1\n"),
+        "{stats}"
+    );
+    let (code, events) = run(cache.path(), &["stored", "--text", "raced"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(steps(&events, "step_cached"), ["saved"], "{events:?}");
+}
