@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod host;
 pub mod podman;
 pub mod servers;
 

@@ -3,7 +3,7 @@
 //! rootless pause process, the storage) gone when dropped.
 //!
 //! Shared by `e2e/tests/podman.rs` and `examples/hello/tests/podman.rs` (through `#[path]`),
-//! so it depends on nothing else of the e2e support.
+//! so it depends on nothing of the e2e support but `host.rs`, which hello includes too.
 #![allow(dead_code, unreachable_pub)]
 
 use std::os::unix::fs::PermissionsExt as _;
@@ -11,30 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::host::{is_root, require};
+
 /// The unprivileged user that rootless Podman runs as when the tests run as root.
 pub const USER: &str = "tanto-test";
-
-/// Whether this process runs as root.
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
-/// Panics, saying how to install it, unless `program` is on the `PATH`.
-fn require(program: &str, package: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "`{program}` is missing: install it with `apt-get install {package}` \
-         (`cargo xtask test` does, as root or with CI set)"
-    );
-}
 
 /// A running `podman system service` on a socket of its own.
 pub struct Podman {

@@ -7,19 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Panics, saying how to install it, unless `program` is on the `PATH`.
-pub fn require(program: &str, package: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "`{program}` is missing: install it with `apt-get install {package}` \
-         (`cargo xtask test` does, as root or with CI set)"
-    );
-}
+use super::host::require;
 
 /// A port on 127.0.0.1 that nothing listened on a moment ago.
 pub fn free_port() -> u16 {

@@ -4,6 +4,8 @@
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../../e2e/tests/support/host.rs"]
+mod host;
 #[path = "../../../e2e/tests/support/podman.rs"]
 mod podman;
 
