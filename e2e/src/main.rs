@@ -1,6 +1,7 @@
-//! Pipelines that exercise the scheduler and the CLI end to end: fan-outs, failures, a step
-//! that sleeps until interrupted, and an early-cutoff chain. The tests in `tests/` run this
-//! binary against a real Docker daemon.
+//! Pipelines that exercise the scheduler and the CLI end to end: fan-outs, failures and
+//! timeouts, a step that sleeps until interrupted, an early-cutoff chain, side effects, images
+//! reached by alias or pulled from a registry, a CPU limit, and what a step sees of a folder.
+//! The tests in `tests/` run this binary against a real Docker daemon (and Podman).
 
 mod bench;
 
