@@ -1,6 +1,7 @@
-//! Pipelines that exercise the scheduler and the CLI end to end: fan-outs, failures, a step
-//! that sleeps until interrupted, and an early-cutoff chain. The tests in `tests/` run this
-//! binary against a real Docker daemon.
+//! Pipelines that exercise the scheduler and the CLI end to end: fan-outs, failures and
+//! timeouts, a step that sleeps until interrupted, an early-cutoff chain, side effects, images
+//! reached by alias or pulled from a registry, a CPU limit, and what a step sees of a folder.
+//! The tests in `tests/` run this binary against a real Docker daemon (and Podman).
 
 mod bench;
 mod hardening;
@@ -309,8 +310,131 @@ pub fn unpacked(src: Dir) -> String {
     look(made)
 }
 
+/// Sleeps 30 s under a one-second timeout.
+#[step(image = "tanto-test/busybox:latest", network = false, timeout = "1s")]
+pub async fn overdue(ctx: &Ctx) -> Result<()> {
+    ctx.container().exec(["sleep", "30"]).await?;
+    Ok(())
+}
+
+/// One step that times out.
+#[pipeline]
+pub fn late() {
+    overdue();
+}
+
+/// Says `n`, as a deploy would act: a side effect, never cached.
+#[step(image = "tanto-test/busybox:latest", network = false, side_effect)]
+pub async fn announce(ctx: &Ctx, n: u32) -> Result<String> {
+    let out = ctx
+        .container()
+        .exec(["echo", &format!("announced {n}")])
+        .await?;
+    Ok(out.stdout)
+}
+
+/// The same side effect twice, with the same input.
+#[pipeline]
+pub fn effects() {
+    announce(7);
+    announce(7);
+}
+
+/// Names an image that exists nowhere; `main` aliases it to busybox.
+#[step(image = "tanto-test/aliased:none", network = false)]
+pub async fn via_alias(ctx: &Ctx) -> Result<String> {
+    let out = ctx
+        .container()
+        .exec(["echo", "ran through the alias"])
+        .await?;
+    Ok(out.stdout)
+}
+
+/// One step whose image exists only as an alias target.
+#[pipeline]
+pub fn alias() -> String {
+    via_alias()
+}
+
+/// The image name that `main` aliases to `$TANTO_FIXTURE_PULL`, an image in a registry.
+const PULLED: &str = "tanto-test/pulled:none";
+
+/// Runs in an image that must be pulled: `$TANTO_FIXTURE_PULL` names it.
+#[step(image = "tanto-test/pulled:none", network = false)]
+pub async fn from_registry(ctx: &Ctx) -> Result<String> {
+    let out = ctx
+        .container()
+        .exec(["echo", "ran in the pulled image"])
+        .await?;
+    Ok(out.stdout)
+}
+
+/// One step in an image pulled from a registry.
+#[pipeline]
+pub fn pull() -> String {
+    from_registry()
+}
+
+/// The CPU quota its container runs under, as `QUOTA PERIOD` in microseconds.
+#[step(image = "tanto-test/busybox:latest", network = false, cpus = "0.5")]
+pub async fn half_cpu(ctx: &Ctx) -> Result<String> {
+    // cgroup v2 has one file; v1 (Docker 20.10's default here) has two.
+    let out = ctx
+        .container()
+        .sh(r#"cat /sys/fs/cgroup/cpu.max 2>/dev/null ||
+               echo "$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)""#)
+        .await?;
+    Ok(out.stdout)
+}
+
+/// One step limited to half a CPU.
+#[pipeline]
+pub fn limited() -> String {
+    half_cpu()
+}
+
+/// How `src` reaches the container: the number of mounts at or under `/src` (0: uploaded),
+/// then every entry's name, then the content of the files that have any.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn shown(ctx: &Ctx, src: Dir) -> Result<String> {
+    let out = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .with_workdir("/src")
+        .sh(r#"echo "mounts $(awk '$5 == "/src" || index($5, "/src/") == 1' /proc/self/mountinfo | wc -l)"
+               find . -mindepth 1 | sort
+               find . -type f ! -empty | sort | xargs -r cat"#)
+        .await?;
+    Ok(out.stdout)
+}
+
+/// Shows what a step sees of `src`, all but `secret/` and what `.gitignore` leaves out.
+#[pipeline]
+pub fn view(#[dir(exclude = "secret/**")] src: Dir) -> String {
+    shown(src)
+}
+
+/// Writes `text` into a file in a container and keeps it: an output stored as a blob.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn saved(ctx: &Ctx, text: String) -> Result<File> {
+    let c = ctx.container().with_new_file("/in.txt", text);
+    c.sh("tr a-z A-Z < /in.txt > /out.txt").await?;
+    c.file("/out.txt").await
+}
+
+/// One step whose output is a file in the store.
+#[pipeline]
+pub fn stored(text: String) -> File {
+    saved(text)
+}
+
 fn main() -> ExitCode {
-    tanto::cli()
+    let mut cli = tanto::cli();
+    // Only where a test names a registry's image: otherwise the step's image is missing.
+    if let Ok(image) = std::env::var("TANTO_FIXTURE_PULL") {
+        cli = cli.image_alias(PULLED, image);
+    }
+    cli.image_alias("tanto-test/aliased:none", "tanto-test/busybox:latest")
         .pipeline(wide)
         .pipeline(spread)
         .pipeline(failing)
@@ -321,6 +445,13 @@ fn main() -> ExitCode {
         .pipeline(slow)
         .pipeline(silent)
         .pipeline(no_image)
+        .pipeline(late)
+        .pipeline(effects)
+        .pipeline(alias)
+        .pipeline(pull)
+        .pipeline(limited)
+        .pipeline(view)
+        .pipeline(stored)
         .pipeline(chatty)
         .pipeline(packed)
         .pipeline(secretive)

@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::*;
 
-use support::events as events_of;
-
 #[test]
 fn containers_run_up_to_jobs_at_once_and_never_more() {
     for jobs in ["2", "3"] {
@@ -298,19 +296,34 @@ fn start_sleepy(cache: &std::path::Path) -> (std::process::Child, String) {
     (child, run)
 }
 
-#[test]
-fn sigint_exits_130_and_leaves_no_containers() {
+/// Sends `signal` to a running `sleepy` and asserts it exits 130 with nothing left behind: no
+/// container, no linked view or staging in the store.
+fn interrupt_leaves_nothing(signal: libc::c_int) {
     let cache = tempfile::tempdir().unwrap();
     let (mut child, run) = start_sleepy(cache.path());
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     #[allow(unsafe_code)]
-    // SAFETY: sending a signal to our own child process.
+    // SAFETY: sending a signal to our own child process, which has not been reaped.
     unsafe {
-        libc::kill(pid, libc::SIGINT);
+        libc::kill(pid, signal);
     }
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(130), "{status:?}");
     assert_eq!(containers_of_run(&run), 0);
+    let staging: Vec<_> = std::fs::read_dir(cache.path().join("tmp"))
+        .unwrap()
+        .collect();
+    assert!(staging.is_empty(), "{staging:?}");
+}
+
+#[test]
+fn sigint_exits_130_and_leaves_no_containers() {
+    interrupt_leaves_nothing(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_exits_130_and_leaves_no_containers() {
+    interrupt_leaves_nothing(libc::SIGTERM);
 }
 
 #[test]
@@ -318,11 +331,26 @@ fn leftovers_of_a_killed_run_are_reaped_by_the_next() {
     let cache = tempfile::tempdir().unwrap();
     let (mut child, run) = start_sleepy(cache.path());
     child.kill().unwrap();
-    child.wait().unwrap();
+    // Not reaped yet: the killed process stays a zombie, which runs no code but still counts
+    // as alive, so no run (of this test or a parallel one) reaps its container before we look.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut zombie = false;
+    while !zombie {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        zombie = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with('Z');
+        assert!(Instant::now() < deadline, "the child never died: {stat}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         containers_of_run(&run) > 0,
         "kill -9 leaves the container behind"
     );
+    child.wait().unwrap();
     let out = output(fixture(cache.path()).args(["sleepy", "--plan"]));
     assert!(
         out.status.success(),
@@ -330,215 +358,6 @@ fn leftovers_of_a_killed_run_are_reaped_by_the_next() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(containers_of_run(&run), 0, "the next run reaped it");
-}
-
-#[test]
-fn an_unchanged_upstream_output_keeps_dependents_cached() {
-    let cache = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
-    std::fs::write(src.path().join("b.txt"), "two\n").unwrap();
-    let first = run_ok(cache.path(), "cutoff", src.path());
-    assert_eq!(of_kind(&first, "step_finished").len(), 2);
-    std::fs::write(src.path().join("a.txt"), "changed content, same name\n").unwrap();
-    let second = run_ok(cache.path(), "cutoff", src.path());
-    let started = of_kind(&second, "step_started");
-    assert_eq!(started.len(), 1, "{second:?}");
-    assert_eq!(started[0]["step"], "names");
-    assert!(
-        started[0]["reason"].as_str().unwrap().contains("a.txt"),
-        "{:?}",
-        started[0]
-    );
-    let cached: Vec<_> = of_kind(&second, "step_cached")
-        .iter()
-        .map(|e| e["step"].clone())
-        .collect();
-    assert_eq!(cached, vec![Value::from("shout")]);
-}
-
-#[test]
-fn a_source_edited_during_a_step_is_not_cached_under_the_old_key() {
-    let cache = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
-    let mut child = fixture(cache.path())
-        .args(["slow", "--progress", "json", "--src"])
-        .arg(src.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut events = Vec::new();
-    let mut edited = false;
-    for line in BufReader::new(stdout).lines() {
-        let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if event["event"] == "step_started" && !edited {
-            std::fs::write(src.path().join("b.txt"), "two\n").unwrap();
-            edited = true;
-        }
-        events.push(event);
-    }
-    assert!(child.wait().unwrap().success());
-    // tanto's own word, apart from the step's output.
-    let warned = of_kind(&events, "step_note").iter().any(|e| {
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("changed while")
-    });
-    assert!(warned, "{events:?}");
-    // The edit happened before the step could see all of it: the next run must run again.
-    let out = output(
-        fixture(cache.path())
-            .args(["slow", "--progress", "json", "--src"])
-            .arg(src.path()),
-    );
-    let again = events_of(&out.stdout);
-    assert_eq!(of_kind(&again, "step_started").len(), 1, "{again:?}");
-}
-
-#[test]
-fn cache_commands_report_verify_and_prune() {
-    let cache = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
-    let out = output(
-        fixture(cache.path())
-            .args(["cutoff", "--src"])
-            .arg(src.path()),
-    );
-    assert!(out.status.success());
-    let stats = output(fixture(cache.path()).args(["cache", "stats"]));
-    let text = String::from_utf8_lossy(&stats.stdout);
-    assert!(text.contains("cached results  2"), "{text}");
-    let verify = output(fixture(cache.path()).args(["cache", "verify"]));
-    assert!(String::from_utf8_lossy(&verify.stdout).contains("the cache is sound"));
-    let prune = output(fixture(cache.path()).args(["cache", "prune", "--max-size", "0"]));
-    assert!(
-        prune.status.success(),
-        "{}",
-        String::from_utf8_lossy(&prune.stderr)
-    );
-    let out = output(
-        fixture(cache.path())
-            .args(["cutoff", "--progress", "json", "--src"])
-            .arg(src.path()),
-    );
-    assert_eq!(
-        of_kind(&events_of(&out.stdout), "step_started").len(),
-        2,
-        "pruned to nothing, both run again"
-    );
-    let usage = output(fixture(cache.path()).args(["cache", "prune"]));
-    assert_eq!(usage.status.code(), Some(2));
-}
-
-#[test]
-fn identical_steps_in_flight_run_once() {
-    let cache = tempfile::tempdir().unwrap();
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    // `wide` calls `nap(1)` six times: one key.
-    let out = output(fixture(cache.path()).args(["wide", "-j", "6", "--progress", "json"]));
-    assert!(out.status.success());
-    let events = events_of(&out.stdout);
-    assert_eq!(of_kind(&events, "step_finished").len(), 6);
-    let started = of_kind(&events, "step_started");
-    let (shared, own): (Vec<&&Value>, Vec<&&Value>) =
-        started.iter().partition(|e| e["shared_with"].is_string());
-    assert_eq!((shared.len(), own.len()), (5, 1), "{events:?}");
-    assert!(
-        shared.iter().all(|e| e["shared_with"] == own[0]["step"]),
-        "each shares the one run: {events:?}"
-    );
-    let finished = of_kind(&events, "run_finished");
-    assert_eq!(finished[0]["ran"], 1);
-    assert_eq!(finished[0]["shared"], 5);
-    // People see the same count.
-    let out = output(fixture(cache.path()).args(["wide", "--no-cache", "--progress", "plain"]));
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        text.contains("tanto: 1 ran, 5 shared, 0 cached, 0 failed"),
-        "{text}"
-    );
-    assert!(text.contains("shares the run of `nap"), "{text}");
-    let until = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 1;
-    let created = output(std::process::Command::new("docker").args([
-        "events",
-        "--since",
-        &since.to_string(),
-        "--until",
-        &until.to_string(),
-        "--filter",
-        "event=create",
-        "--filter",
-        &format!("label=tanto.run={}", run_id(&events)),
-        "--format",
-        "{{.ID}}",
-    ]));
-    let count = String::from_utf8_lossy(&created.stdout).lines().count();
-    assert_eq!(count, 1, "one container for six identical steps");
-}
-
-#[test]
-fn a_dir_input_keys_and_shows_only_the_files_it_selects() {
-    let cache = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    let write = |rel: &str, text: &str| {
-        let path = src.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write("Cargo.toml", "manifest\n");
-    write("src/lib.rs", "library\n");
-    write("src/fixtures/big.txt", "fixture\n");
-    write("src/debug.log", "log\n");
-    write(".gitignore", "*.log\n");
-    write("docs/guide.md", "guide\n");
-    let run = || run_ok(cache.path(), "selected", src.path());
-    let logged = |events: &[Value]| -> Vec<String> {
-        of_kind(events, "step_log")
-            .iter()
-            .map(|e| e["line"].as_str().unwrap().to_owned())
-            .collect()
-    };
-
-    // The step reads the selected files and nothing else: not the excluded fixtures, not the
-    // files outside `include`, not what `.gitignore` leaves out.
-    let first = run();
-    assert_eq!(logged(&first), ["manifest", "library"]);
-    // The run's linked view of `src` (hard links in the store) is gone with the run.
-    let staging: Vec<_> = std::fs::read_dir(cache.path().join("tmp"))
-        .unwrap()
-        .collect();
-    assert!(staging.is_empty(), "{staging:?}");
-
-    // Edits to what is left out keep the step cached; an edit to a selected file re-runs it.
-    write("src/fixtures/big.txt", "another fixture\n");
-    write("docs/guide.md", "another guide\n");
-    write("src/debug.log", "another log\n");
-    let second = run();
-    assert_eq!(of_kind(&second, "step_cached").len(), 1, "{second:?}");
-    write("src/lib.rs", "changed library\n");
-    let third = run();
-    let started = of_kind(&third, "step_started");
-    assert_eq!(started.len(), 1, "{third:?}");
-    assert!(
-        started[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("src/lib.rs"),
-        "{:?}",
-        started[0]
-    );
-    assert_eq!(logged(&third), ["manifest", "changed library"]);
 }
 
 #[test]
@@ -568,4 +387,62 @@ fn a_bad_glob_or_dir_view_exits_2_saying_what_is_wrong() {
         ),
         "{stderr}"
     );
+}
+
+#[test]
+fn trace_is_a_chrome_trace_of_the_steps_in_order() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let trace = out_dir.path().join("run.trace.json");
+    let traced = |cache: &std::path::Path| -> Value {
+        let out = output(
+            fixture(cache)
+                .args(["cutoff", "--trace"])
+                .arg(&trace)
+                .arg("--src")
+                .arg(src.path()),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap()
+    };
+    // `names` feeds `shout`: two spans, one after the other, each with a time and a length.
+    let first = traced(cache.path());
+    let events = first["traceEvents"].as_array().unwrap();
+    let span = |name: &str| -> (u64, u64) {
+        let e = events
+            .iter()
+            .find(|e| e["name"] == name && e["ph"] == "X")
+            .unwrap_or_else(|| panic!("no span of `{name}` in {events:?}"));
+        assert_eq!(e["args"]["status"], "done", "{e}");
+        (e["ts"].as_u64().unwrap(), e["dur"].as_u64().unwrap())
+    };
+    let (names_ts, names_dur) = span("names");
+    let (shout_ts, shout_dur) = span("shout");
+    assert!(names_dur > 0 && shout_dur > 0, "{events:?}");
+    assert!(
+        shout_ts >= names_ts + names_dur,
+        "`shout` starts after `names` ends: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["ph"] == "M" && e["name"] == "process_name"),
+        "{events:?}"
+    );
+    // Cached steps are instants.
+    let second = traced(cache.path());
+    let instants: Vec<&Value> = second["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "i")
+        .map(|e| &e["name"])
+        .collect();
+    assert_eq!(instants, ["names", "shout"], "{second}");
 }

@@ -2,10 +2,14 @@
 //!
 //! The test re-runs its own binary as the writer (the ignored `crash_writer` test, which only
 //! does work when `TANTO_CRASH_STORE` names a store), kills it after a random delay, and
-//! verifies the store after every kill.
+//! verifies the store after every kill. The writer says on stdout what it has written, so the
+//! test knows what must be there: a torn record reads as a miss, which only that knowledge
+//! can tell from "not written yet".
 
 mod cache_support;
 
+use std::collections::BTreeSet;
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
@@ -16,6 +20,21 @@ use tanto::Digest;
 use tanto::DirSelect;
 
 const STORE_VAR: &str = "TANTO_CRASH_STORE";
+
+/// How many distinct keys the writer records under.
+const KEYS: u64 = 30;
+
+/// The key the writer records for input `n`.
+fn key_for(n: u64) -> KeyRecord {
+    KeyRecord::new("crash::step", "code").input(
+        "n",
+        InputRecord {
+            kind: ArtifactKind::Value,
+            digest: Digest::of(&n.to_le_bytes()),
+            upstream: None,
+        },
+    )
+}
 
 /// A small xorshift generator; the exact sequence does not matter, only that it varies.
 struct Rng(u64);
@@ -70,18 +89,15 @@ fn crash_writer() {
             .ingest_file(&file_path, round % 2 == 0)
             .expect("ingests");
 
-        let key = KeyRecord::new("crash::step", "code").input(
-            "n",
-            InputRecord {
-                kind: ArtifactKind::Value,
-                digest: Digest::of(&rng.next(30).to_le_bytes()),
-                upstream: None,
-            },
-        );
+        let n = rng.next(KEYS);
+        let key = key_for(n);
         let outputs = [Artifact::Dir(dir), Artifact::File(file)];
         let result = ActionResult::new(key.clone(), &outputs, Duration::from_millis(1));
         store.record(&key.digest(), &result).expect("records");
+        // Only once the rename is done: what this line claims is on disk.
+        println!("recorded {n}");
         store.set_last_key("crash/step", &key).expect("last key");
+        println!("last key {n}");
 
         write(&host, &format!("f{}", rng.next(20)), &round.to_le_bytes());
         store
@@ -95,14 +111,33 @@ fn killed_writers_never_leave_torn_entries() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let exe = std::env::current_exe().expect("test binary");
     let mut rng = Rng::new();
-    for _ in 0..12 {
+    let mut last_keys_seen = 0;
+    let mut recorded = BTreeSet::new();
+    for life in 0..12 {
         let mut child = Command::new(&exe)
             .args(["crash_writer", "--exact", "--ignored", "--nocapture", "-q"])
             .env(STORE_VAR, tmp.path())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn the writer");
+        let stdout = child.stdout.take().expect("piped");
+        // Read meanwhile, so a full pipe can never stall the writer.
+        let (lines, said) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let mut heard = Vec::new();
+        // Every other life is killed only after it has written something, however slow the
+        // machine, so later lives always find work of earlier ones to check.
+        if life % 2 == 1 {
+            let line = said
+                .recv_timeout(Duration::from_secs(120))
+                .expect("the writer records something within two minutes");
+            heard.push(line);
+        }
         std::thread::sleep(Duration::from_millis(50 + rng.next(250)));
         assert!(
             child.try_wait().expect("poll").is_none(),
@@ -110,25 +145,49 @@ fn killed_writers_never_leave_torn_entries() {
         );
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
+        // The reader ends at the pipe's end, after everything the writer said.
+        heard.extend(said.iter());
+        let said = heard.join("\n");
+        let claimed = |prefix: &str| -> BTreeSet<u64> {
+            said.lines()
+                .filter_map(|l| l.strip_prefix(prefix)?.parse().ok())
+                .collect()
+        };
+        recorded.extend(claimed("recorded "));
 
         let store = Store::open(tmp.path().join("store")).expect("opens");
         let report = store.verify().expect("verifies");
         assert!(report.is_clean(), "torn entries: {:?}", report.problems);
-        assert!(store.last_key("crash/step").is_ok());
-        for n in 0..30u64 {
-            let key = KeyRecord::new("crash::step", "code").input(
-                "n",
-                InputRecord {
-                    kind: ArtifactKind::Value,
-                    digest: Digest::of(&n.to_le_bytes()),
-                    upstream: None,
-                },
-            );
-            if let Some(hit) = store.lookup(&key.digest()).expect("lookup") {
-                store.outputs(&hit).expect("a hit's outputs are usable");
+        // Every record the writer finished, in this life or an earlier one, is whole: a hit
+        // whose outputs are usable. A torn one would read as a miss and fail here.
+        for n in &recorded {
+            let hit = store
+                .lookup(&key_for(*n).digest())
+                .expect("lookup")
+                .unwrap_or_else(|| panic!("the record of key {n} was written, yet it misses"));
+            store.outputs(&hit).expect("a hit's outputs are usable");
+        }
+        // The last key is a whole one of the writer's keys (a torn file would read as none),
+        // and is there once the writer said it wrote one.
+        let last = store.last_key("crash/step").expect("reads the last key");
+        match last {
+            Some(key) => {
+                assert!(
+                    (0..KEYS).any(|n| key_for(n) == key),
+                    "the last key is none of the writer's: {key:?}"
+                );
+                last_keys_seen += 1;
             }
+            None => assert!(
+                last_keys_seen == 0 && claimed("last key ").is_empty(),
+                "a last key was written, yet none reads back"
+            ),
         }
     }
+    assert!(
+        last_keys_seen > 0,
+        "no writer lived long enough to record a last key"
+    );
     let store = Store::open(tmp.path().join("store")).expect("opens");
     assert!(
         store.stats().expect("stats").entries > 0,

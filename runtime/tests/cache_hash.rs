@@ -214,13 +214,23 @@ fn a_warm_rehash_reads_no_file_contents() {
 #[test]
 fn files_changed_just_before_hashing_are_not_remembered() {
     let dir = project();
-    let cache = StatCache::in_memory();
+    // An hour's window: the files were written well within it, however slow the machine
+    // (the default second is not a bound a loaded machine keeps between write and hash).
+    let cache = StatCache::in_memory().with_racy_window(Duration::from_secs(3600));
     hash_dir_with(dir.path(), &DirSelect::DEFAULT, &cache).expect("hashes");
+    assert!(cache.is_empty(), "{} files remembered", cache.len());
     let again = hash_dir_with(dir.path(), &DirSelect::DEFAULT, &cache).expect("hashes");
     assert_eq!(
         again.stats.files_read, 4,
         "racily clean files are always re-read"
     );
+
+    // The window alone decides: without one, the same files are remembered at once.
+    let cache = StatCache::in_memory().with_racy_window(Duration::ZERO);
+    hash_dir_with(dir.path(), &DirSelect::DEFAULT, &cache).expect("hashes");
+    assert_eq!(cache.len(), 4);
+    let again = hash_dir_with(dir.path(), &DirSelect::DEFAULT, &cache).expect("hashes");
+    assert_eq!(again.stats.files_read, 0);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The store: ingest and checkouts, the action cache, damage detection, concurrency, pruning.
 
 mod cache_support;
+mod rerun;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,17 @@ fn key(step: &str, input: &[u8]) -> KeyRecord {
 fn record(store: &Store, key: &KeyRecord, outputs: &[Artifact]) {
     let result = ActionResult::new(key.clone(), outputs, Duration::from_millis(5));
     store.record(&key.digest(), &result).expect("records");
+}
+
+/// Marks the record of `key` as last used `ago` before now, as a lookup `ago` ago would have:
+/// tests order uses by setting the times, not by sleeping between them.
+fn last_used(store: &Store, key: &KeyRecord, ago: Duration) {
+    let hex = key.digest().to_hex();
+    let path = store.root().join("ac").join(&hex[..2]).join(&hex);
+    let when = std::time::SystemTime::now() - ago;
+    std::fs::File::open(&path)
+        .and_then(|f| f.set_modified(when))
+        .unwrap_or_else(|e| panic!("set the time of {}: {e}", path.display()));
 }
 
 fn blob_files(store: &Store) -> Vec<PathBuf> {
@@ -290,13 +302,13 @@ fn concurrent_writers_leave_a_clean_store() {
 fn prune_by_size_removes_least_recently_used_first() {
     let (_tmp, store) = store();
     let mut keys = Vec::new();
-    for name in ["a", "b", "c"] {
+    for (name, hours_ago) in [("a", 3), ("b", 2), ("c", 1)] {
         let content = vec![name.as_bytes()[0]; 10_000];
         let out = ingest(&store, &[("data", content.as_slice())]);
         let k = key("ci::step", name.as_bytes());
         record(&store, &k, &[Artifact::Dir(out)]);
+        last_used(&store, &k, Duration::from_secs(hours_ago * 3600));
         keys.push(k);
-        std::thread::sleep(Duration::from_millis(20));
     }
     // `a` is used again, so `b` is now the least recently used.
     assert!(store.lookup(&keys[0].digest()).expect("lookup").is_some());
@@ -327,14 +339,14 @@ fn prune_by_age_and_grace_for_fresh_objects() {
     let old = ingest(&store, &[("old", b"old")]);
     let k_old = key("ci::step", b"old");
     record(&store, &k_old, &[Artifact::Dir(old)]);
-    std::thread::sleep(Duration::from_millis(1200));
+    last_used(&store, &k_old, Duration::from_secs(2 * 3600));
     let new = ingest(&store, &[("new", b"new")]);
     let k_new = key("ci::step", b"new");
     record(&store, &k_new, &[Artifact::Dir(new)]);
 
     // With the default grace period, the old result's record goes but its fresh blobs stay.
     let report = store
-        .prune(None, Some(Duration::from_secs(1)))
+        .prune(None, Some(Duration::from_secs(3600)))
         .expect("prunes");
     assert_eq!((report.records, report.blobs), (1, 0));
     assert!(store.lookup(&k_old.digest()).expect("lookup").is_none());
@@ -368,15 +380,26 @@ fn host_inputs_keep_their_trees_for_explanations() {
     );
 }
 
+/// `open_default` reads `TANTO_CACHE_DIR`; the variable is set for a child copy of this test
+/// binary, since changing the environment of a running multi-threaded test is unsound.
 #[test]
-#[allow(unsafe_code)]
 fn open_default_honours_tanto_cache_dir() {
+    const WANT: &str = "TANTO_TEST_WANT_ROOT";
+    if rerun::is_child() {
+        let want = std::env::var_os(WANT).expect("the parent names the root");
+        let store = Store::open_default().expect("opens");
+        assert_eq!(store.root(), Path::new(&want));
+        assert!(Path::new(&want).join("blobs").is_dir());
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
-    // SAFETY: this test binary's other tests do not read TANTO_CACHE_DIR.
-    unsafe { std::env::set_var("TANTO_CACHE_DIR", dir.path().join("c")) };
-    let store = Store::open_default().expect("opens");
-    assert_eq!(store.root(), dir.path().join("c"));
-    assert!(dir.path().join("c/blobs").is_dir());
+    let root = dir.path().join("c");
+    let root = root.to_str().expect("a UTF-8 temporary path");
+    rerun::in_child(
+        "open_default_honours_tanto_cache_dir",
+        &[("TANTO_CACHE_DIR", root), (WANT, root)],
+    );
+    assert!(dir.path().join("c/blobs").is_dir(), "the child opened it");
 }
 
 #[test]

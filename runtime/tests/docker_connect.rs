@@ -1,6 +1,7 @@
 //! Reaching the daemon and resolving images: actionable errors, quickly.
 
 mod docker_support;
+mod rerun;
 
 use std::time::{Duration, Instant};
 
@@ -66,26 +67,16 @@ async fn silent_daemon_is_unreachable_within_two_seconds() {
 /// since changing the environment of a running multi-threaded test is unsound.
 #[tokio::test]
 async fn docker_host_variable_is_honoured() {
-    const CHILD: &str = "TANTO_TEST_DOCKER_HOST_CHILD";
-    if std::env::var_os(CHILD).is_some() {
+    if rerun::is_child() {
         let err = DockerBackend::connect()
             .await
             .expect_err("DOCKER_HOST points nowhere");
         assert_unreachable(&err, "unix:///nonexistent.sock");
         return;
     }
-    let exe = std::env::current_exe().expect("the test binary");
-    let child = std::process::Command::new(exe)
-        .args(["docker_host_variable_is_honoured", "--exact", "--nocapture"])
-        .env(CHILD, "1")
-        .env("DOCKER_HOST", "unix:///nonexistent.sock")
-        .output()
-        .expect("run the child");
-    assert!(
-        child.status.success(),
-        "the child test failed:\n{}{}",
-        String::from_utf8_lossy(&child.stdout),
-        String::from_utf8_lossy(&child.stderr)
+    rerun::in_child(
+        "docker_host_variable_is_honoured",
+        &[("DOCKER_HOST", "unix:///nonexistent.sock")],
     );
 }
 
@@ -128,13 +119,11 @@ async fn missing_image_without_registry_is_a_clear_error() {
     let message = err.to_string();
     assert!(message.contains(image), "{message}");
     assert!(message.contains("cargo xtask images"), "{message}");
-    assert!(
-        lines
-            .lock()
-            .expect("lock")
-            .iter()
-            .any(|l| l == "pull started"),
-        "pull progress is reported"
+    let lines = lines.lock().expect("lock");
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("pull started"),
+        "pull progress is reported: {lines:?}"
     );
 }
 

@@ -70,12 +70,18 @@ fn fan_out() -> Plan {
     )
 }
 
+/// The steps that become ready together once `a` is done: more of them than any `-j` tested.
+const WAVE: [&str; 4] = ["b", "c", "d", "e"];
+
 /// Sleeps for each step, tracks how many run at once, fails the steps named in `fail`.
 struct Fake {
     running: AtomicUsize,
     peak: AtomicUsize,
     fail: Vec<&'static str>,
     sleep: Duration,
+    /// When not zero, each step of [`WAVE`] waits until this many steps have run at once, so
+    /// a machine slow to start the next one cannot end the first early and hide the overlap.
+    gate: usize,
     ran: Mutex<Vec<String>>,
 }
 
@@ -86,8 +92,29 @@ impl Fake {
             peak: AtomicUsize::new(0),
             fail,
             sleep: Duration::from_millis(sleep_ms),
+            gate: 0,
             ran: Mutex::new(Vec::new()),
         })
+    }
+
+    /// A fake whose wave waits for `jobs` steps at once, then sleeps `sleep_ms`.
+    fn gated(jobs: usize, sleep_ms: u64) -> Arc<Self> {
+        let mut fake = Self::new(vec![], sleep_ms);
+        Arc::get_mut(&mut fake).expect("not shared yet").gate = jobs;
+        fake
+    }
+
+    /// Waits until [`Fake::gate`] steps have run at once, for at most a minute: a scheduler
+    /// that never runs that many fails the test's peak assertion then, instead of hanging.
+    async fn wait_for_gate(&self, label: &str) {
+        if self.gate == 0 || !WAVE.contains(&label) {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.peak.load(Ordering::SeqCst) < self.gate && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 
@@ -105,6 +132,7 @@ impl NodeRunner for Runner {
             let job = async move {
                 let now = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
                 fake.peak.fetch_max(now, Ordering::SeqCst);
+                fake.wait_for_gate(&label).await;
                 tokio::time::sleep(fake.sleep).await;
                 fake.running.fetch_sub(1, Ordering::SeqCst);
                 fake.ran.lock().unwrap().push(label.clone());
@@ -170,7 +198,8 @@ fn overlap_from_events(events: &[Stamped]) -> usize {
 #[tokio::test]
 async fn respects_the_job_limit_and_uses_it() {
     for jobs in [1, 2, 3] {
-        let fake = Fake::new(vec![], 40);
+        // The sleep after the gate only gives a scheduler that over-starts the chance to.
+        let fake = Fake::gated(jobs, 10);
         let (summary, events) = run(jobs, false, Arc::clone(&fake)).await;
         assert!(summary.success(), "{:?}", summary.steps);
         assert_eq!(

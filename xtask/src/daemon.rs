@@ -21,7 +21,8 @@ pub(crate) fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
-fn sh(script: &str) -> Result<(), String> {
+/// Runs `script` with `sh -c`; an error names it.
+pub(crate) fn sh(script: &str) -> Result<(), String> {
     let status = Command::new("sh")
         .args(["-c", script])
         .status()

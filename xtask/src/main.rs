@@ -4,8 +4,9 @@
 //!   container, composed from the reusable steps of `examples/cargo-steps`.
 //! - `cargo xtask lint`: `cargo fmt --check`, clippy and rustdoc on the host, denying
 //!   warnings.
-//! - `cargo xtask test`: runs `lint`, makes sure Docker answers and the test images exist,
-//!   then runs the whole test suite on the host. CI runs exactly this.
+//! - `cargo xtask test`: runs `lint`, makes sure Docker answers, the test images exist and
+//!   the packages of the tests' own servers (registry, socat, Podman) are installed, then runs
+//!   the whole test suite on the host. CI runs exactly this.
 //! - `cargo xtask images`: makes the offline test images.
 //! - `cargo xtask bench [--quick] [ROW..]`: measures tanto against its baselines and writes
 //!   `BENCHMARKS.md`.
@@ -16,8 +17,8 @@ mod ci;
 mod daemon;
 mod images;
 mod lint;
+mod servers;
 mod test;
-mod tools;
 mod trace_svg;
 
 use std::process::ExitCode;

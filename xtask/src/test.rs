@@ -1,15 +1,16 @@
-//! `cargo xtask test`: the README's test command. Lints checked, Docker up, images made, whole
-//! suite run.
+//! `cargo xtask test`: the README's test command. Lints checked, Docker up, images made, the
+//! test servers' packages installed, whole suite run.
 
 use std::process::Command;
 
-/// Runs `cargo xtask lint`, ensures the daemon and the images, then runs every test of the
+/// Runs `cargo xtask lint`, ensures the daemon, the images and what the tests' own servers
+/// need (a registry, a TCP proxy, Podman and its test user), then runs every test of the
 /// workspace. The checks come first: they take minutes where the suite takes much longer.
 pub(crate) fn run(extra: &[String]) -> Result<(), String> {
     crate::lint::run(&[])?;
     crate::daemon::ensure()?;
     crate::images::ensure()?;
-    crate::tools::ensure()?;
+    crate::servers::ensure()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
     cmd.args(["test", "--workspace", "--all-targets", "--no-fail-fast"])

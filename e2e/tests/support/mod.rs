@@ -3,6 +3,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod host;
+pub mod podman;
+pub mod servers;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -148,3 +148,22 @@ pub fn rust_ci(src: Dir) -> Dir {
     doc(src);
     build(src, "release")
 }
+
+/// Publishes the crate.
+#[step(image = IMAGE, side_effect, cache("/usr/local/cargo/registry" = "cargo-registry"))]
+pub async fn publish(ctx: &Ctx, src: Dir, token: Secret) -> Result<()> {
+    ctx.container()
+        .with_dir("/src", &src)
+        .with_workdir("/src")
+        .with_secret_env("CARGO_REGISTRY_TOKEN", &token) // this command's env only
+        .with_secret_file("/run/secrets/token", &token) // in memory, mode 0400
+        .exec(["cargo", "publish"])
+        .await?;
+    Ok(())
+}
+
+/// Publishes the crate in `src` with the registry token `token`.
+#[pipeline]
+pub fn release(src: Dir, token: Secret) {
+    publish(src, token);
+}

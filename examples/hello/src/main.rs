@@ -93,8 +93,8 @@ mod tests {
         std::fs::write(folder.path().join(".gitignore"), "*.log\n")?;
         std::fs::write(folder.path().join("debug.log"), "ignored\n")?;
 
-        let ctx = Ctx::standalone::<list_files>().await?;
-        let src = ctx.host_dir(folder.path())?;
+        let ctx = Ctx::standalone::<list_files>().await?; // Docker at DOCKER_HOST; a temporary store
+        let src = ctx.host_dir(folder.path())?; // bound like `--src`, .gitignore honoured
         let files = list_files(&ctx, src).await?;
         ctx.close().await?;
         assert_eq!(

@@ -176,13 +176,14 @@ fn touching_or_moving_the_source_keeps_every_step_cached() {
     let cache = tempfile::tempdir().unwrap();
     let src = source();
     run_json(cache.path(), src.path());
-    std::thread::sleep(Duration::from_millis(20));
+    // A time no file here had: each touch changes the stat data, whatever the clock's tick.
+    let touched = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
     for file in ["README", "src/main.rs", "src/lib.rs"] {
         let f = std::fs::File::options()
             .append(true)
             .open(src.path().join(file))
             .unwrap();
-        f.set_modified(std::time::SystemTime::now()).unwrap();
+        f.set_modified(touched).unwrap();
     }
     assert_eq!(
         steps(&run_json(cache.path(), src.path()), "step_cached"),
@@ -334,20 +335,37 @@ fn kill_9_during_runs_never_leaves_a_torn_entry() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let started: Value = serde_json::from_str(&first).unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let started: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
         killed_runs.push(started["run_id"].as_str().unwrap().to_owned());
-        // Spread the kills over the run: container work, output capture and ingestion.
-        std::thread::sleep(Duration::from_millis(100 + round * 180));
+        // Spread the kills over the run by its own progress, not by the clock: round N dies
+        // after the Nth step started or finished (round 2 after `list_files` is recorded),
+        // then a little later, to land in container work, output capture and ingestion.
+        let mut seen = 0;
+        while seen < round {
+            let Some(Ok(line)) = lines.next() else { break };
+            let event: Value = serde_json::from_str(&line).unwrap();
+            if matches!(
+                event["event"].as_str(),
+                Some("step_started" | "step_finished")
+            ) {
+                seen += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(round * 40));
         child.kill().unwrap();
         child.wait().unwrap();
         let store = tanto::__internal::cache::Store::open(cache.path()).unwrap();
         let report = store.verify().unwrap();
         assert!(report.is_clean(), "round {round}: {:?}", report.problems);
     }
+    // The kills did land after writes: round 2 at the latest died after `list_files` finished,
+    // which comes after its result was recorded.
+    let store = tanto::__internal::cache::Store::open(cache.path()).unwrap();
+    assert!(
+        store.stats().unwrap().entries > 0,
+        "no killed run recorded anything, so nothing was at risk"
+    );
     // A create request in flight when its process died can still complete on the daemon: give
     // it a moment, then the next run reaps whatever the killed ones left, and completes.
     std::thread::sleep(Duration::from_secs(1));

@@ -279,7 +279,12 @@ mod tests {
     }
 
     #[test]
-    fn host_name_is_known() {
-        assert!(!host_name().is_empty());
+    fn host_name_is_the_one_uname_reports() {
+        let out = std::process::Command::new("uname")
+            .arg("-n")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(host_name(), String::from_utf8_lossy(&out.stdout).trim_end());
     }
 }
