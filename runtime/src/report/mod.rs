@@ -16,7 +16,7 @@ pub use logs::LogFiles;
 pub use plain::PlainView;
 pub use redact::{MASK, Redactor};
 pub use summary::Summary;
-pub(crate) use text::{Stdout, plural, print, shown};
+pub(crate) use text::{Stdout, plural, print, shown, utc};
 pub use trace::Trace;
 pub use tty::TtyView;
 

@@ -23,7 +23,8 @@ use crate::run::options::{
 };
 use crate::run::outputs::{export_outputs, print_outputs, print_plan, print_plan_json};
 use crate::run::runner::StepRunner;
-use crate::run::scheduler::{RunSummary, Scheduler, StepStatus};
+use crate::run::scheduler::Scheduler;
+use crate::run::summary::{RunSummary, StepStatus};
 use crate::step::{Interactive, RunContext};
 
 /// Runs `plan` with the command line's raw inputs and options; returns the exit code.

@@ -8,6 +8,7 @@ mod outputs;
 mod runner;
 mod scheduler;
 mod shell_cmd;
+mod summary;
 
 pub use cache_cmd::cache_command;
 pub use engine::execute;
@@ -15,5 +16,6 @@ pub use options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
 };
 pub use runner::{Explained, StepRunner};
-pub use scheduler::{Counts, NodeRunner, Outcome, Prepared, RunSummary, Scheduler, StepStatus};
+pub use scheduler::{NodeRunner, Prepared, Scheduler};
 pub use shell_cmd::{ShellRequest, shell_command};
+pub use summary::{Counts, Outcome, RunSummary, StepStatus};

@@ -13,7 +13,7 @@ use crate::graph::Plan;
 use crate::report::{plural, print, shown};
 use crate::run::options::EXIT_OK;
 use crate::run::runner::Explained;
-use crate::run::scheduler::RunSummary;
+use crate::run::summary::RunSummary;
 
 /// Each final output of `plan` with its name: the label of the node that made it, with
 /// `-N` after it when that node made several (`build-2` for the second part of a tuple).

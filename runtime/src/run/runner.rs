@@ -13,7 +13,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
 use crate::input::ViewMode;
-use crate::report::Event;
+use crate::report::{Event, utc};
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::step::{Ctx, RunContext, open_shell};
 
@@ -386,30 +386,6 @@ impl StepRunner {
     }
 }
 
-/// `at` as people read it in UTC: `2026-11-30 13:45:02 UTC`.
-fn utc(at: std::time::SystemTime) -> String {
-    let secs = at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
-    let z = i64::try_from(days).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
 /// The first of `dirs` whose content no longer matches its digest, re-hashed through the stat
 /// cache (a `stat` per file when nothing changed). Only the digest is wanted: the trees were
 /// stored when the folder was bound, and the engine saves the stat cache once at the end.
@@ -494,19 +470,5 @@ impl NodeRunner for Arc<StepRunner> {
             }
         }
         .boxed()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn times_read_as_utc_dates() {
-        let at = |secs| utc(UNIX_EPOCH + Duration::from_secs(secs));
-        assert_eq!(at(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(at(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(at(1_796_046_302), "2026-11-30 13:45:02 UTC");
     }
 }
