@@ -42,6 +42,12 @@ fn bind_one(param: &ParamInfo, value: Option<&OsStr>, store: &Store) -> Result<A
             .map_err(named);
     }
     if param.is_file {
+        if value.is_none() {
+            return Err(Error::Usage(format!(
+                "--{flag} is required: give the file bound to `{}`",
+                param.name
+            )));
+        }
         let path = host_path(&flag, value, false)?;
         return store
             .hash_input_file(&path)
