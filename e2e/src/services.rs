@@ -1,0 +1,152 @@
+//! Pipelines for the services tests: a real PostgreSQL beside a step, two steps sharing one
+//! instance, and services that never become ready, exit early, have no image or share a name.
+
+use std::time::Duration;
+
+use tanto::prelude::*;
+
+/// The PostgreSQL image that `cargo xtask images` builds offline.
+pub(crate) const POSTGRES: &str = "tanto-test/postgres:15";
+
+/// A PostgreSQL server, ready when `pg_isready` says so.
+fn postgres() -> Service {
+    Service::new(POSTGRES)
+        .with_port(5432)
+        .ready_when_exec(["pg_isready", "-h", "127.0.0.1", "-U", "postgres"])
+        .with_timeout(Duration::from_secs(60))
+}
+
+/// Creates a table in the `db` service, inserts `rows` rows and reads them back with `psql`.
+#[step(image = "tanto-test/postgres:15")]
+pub(crate) async fn pg_roundtrip(ctx: &Ctx, rows: u32) -> Result<String> {
+    let c = ctx.container().with_service("db", &postgres());
+    let sql = format!(
+        "create table items (id int primary key, name text not null);\
+         insert into items select i, 'item-' || i from generate_series(1, {rows}) as i;\
+         select string_agg(name, ',' order by id) from items;"
+    );
+    let out = c
+        .exec([
+            "psql",
+            "-h",
+            "db",
+            "-U",
+            "postgres",
+            "-qAt",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            &sql,
+        ])
+        .await?;
+    Ok(out.stdout.trim().to_owned())
+}
+
+/// A round trip through a real PostgreSQL: three rows read back, comma-separated.
+#[pipeline]
+pub fn pg() -> String {
+    pg_roundtrip(3)
+}
+
+/// Asks the `db` service who it is, then holds it for `hold` seconds.
+#[step(image = "tanto-test/postgres:15")]
+pub(crate) async fn pg_user(ctx: &Ctx, n: u32, hold: u32) -> Result<String> {
+    let c = ctx.container().with_service("db", &postgres());
+    let out = c
+        .exec([
+            "psql",
+            "-h",
+            "db",
+            "-U",
+            "postgres",
+            "-At",
+            "-c",
+            &format!("select {n}"),
+        ])
+        .await?;
+    c.exec(["sleep", &hold.to_string()]).await?;
+    Ok(out.stdout.trim().to_owned())
+}
+
+/// Two steps with their own keys that bind the same PostgreSQL at the same time.
+#[pipeline]
+pub fn pg_shared() {
+    pg_user(1, 3);
+    pg_user(2, 3);
+}
+
+/// A busybox service whose command is `script`.
+fn busybox(script: &str) -> Service {
+    Service::new("tanto-test/busybox:latest").with_command(["sh", "-c", script])
+}
+
+/// Binds a service (`image` `busybox` runs `script` in busybox, any other image runs as it
+/// is), ready when `port` accepts connections (at once when `port` is 0) within `timeout`
+/// seconds, then runs `sleep hold`.
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_one(
+    ctx: &Ctx,
+    image: String,
+    script: String,
+    port: u16,
+    timeout: u32,
+    hold: u32,
+) -> Result<()> {
+    let mut service = busybox(&script).with_timeout(Duration::from_secs(timeout.into()));
+    if image != "busybox" {
+        service = Service::new(image);
+    }
+    if port > 0 {
+        service = service.ready_when_port(port);
+    }
+    let c = ctx.container().with_service("svc", &service);
+    c.exec(["sleep", &hold.to_string()]).await?;
+    Ok(())
+}
+
+/// A service that says it is warming up and never opens its port: fails after 3 s.
+#[pipeline]
+pub fn svc_never() {
+    bind_one(
+        "busybox",
+        "echo warming up forever; exec sleep 600",
+        5432,
+        3,
+        0,
+    );
+}
+
+/// A service that exits before it is ready.
+#[pipeline]
+pub fn svc_exits() {
+    bind_one("busybox", "echo giving up; exit 7", 5432, 30, 0);
+}
+
+/// A service whose image does not exist.
+#[pipeline]
+pub fn svc_missing() {
+    bind_one("tanto-test/no-such-image:1", "", 0, 30, 0);
+}
+
+/// A service up for as long as its consumer sleeps: 600 s, for interrupting.
+#[pipeline]
+pub fn svc_hold() {
+    bind_one("busybox", "exec sleep 600", 0, 30, 600);
+}
+
+/// Binds two services under one name.
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_twice(ctx: &Ctx) -> Result<()> {
+    let c = ctx
+        .container()
+        .with_service("db", &busybox("sleep 60"))
+        .with_service("db", &busybox("sleep 61"));
+    c.exec(["true"]).await?;
+    Ok(())
+}
+
+/// Two services bound under one name: an error naming it.
+#[pipeline]
+pub fn svc_twice() {
+    bind_twice();
+}
