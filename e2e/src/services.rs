@@ -134,6 +134,21 @@ pub fn svc_hold() {
     bind_one("busybox", "exec sleep 600", 0, 30, 600);
 }
 
+/// Binds a service that greets, then fails.
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_then_fail(ctx: &Ctx) -> Result<()> {
+    let service = busybox("echo service says hello; exec sleep 600");
+    let c = ctx.container().with_service("greeter", &service);
+    c.sh("exit 4").await?;
+    Ok(())
+}
+
+/// A consumer that fails once its service is up: its log shows the service's.
+#[pipeline]
+pub fn svc_consumer_fails() {
+    bind_then_fail();
+}
+
 /// Binds two services under one name.
 #[step(image = "tanto-test/busybox:latest")]
 pub(crate) async fn bind_twice(ctx: &Ctx) -> Result<()> {

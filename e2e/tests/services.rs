@@ -161,6 +161,28 @@ fn bad_services_fail_naming_the_service_and_leave_nothing() {
     }
 }
 
+#[test]
+fn a_failed_consumers_log_shows_its_services_log() {
+    let cache = tempfile::tempdir().unwrap();
+    let (out, events) = run(cache.path(), "svc_consumer_fails");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let run_id = run_id(&events);
+    let notes = of_kind(&events, "step_note");
+    assert!(
+        notes.iter().any(|n| {
+            let m = n["message"].as_str().unwrap_or_default();
+            m.contains("service `greeter`") && m.contains("service says hello")
+        }),
+        "{notes:?}"
+    );
+    let log = cache.path().join("logs").join(&run_id);
+    let step_log = std::fs::read_to_string(log.join("bind_then_fail.log")).unwrap();
+    assert!(step_log.contains("service says hello"), "{step_log}");
+    let service_log = std::fs::read_to_string(log.join("service-greeter.log")).unwrap();
+    assert_eq!(service_log, "service says hello\n");
+    assert_nothing_left(&run_id);
+}
+
 /// Starts `svc_hold` and returns it with its run id once its service container is up.
 fn start_holding(cache: &std::path::Path) -> (std::process::Child, String) {
     let mut child = fixture(cache)

@@ -235,6 +235,9 @@ impl StepRunner {
             {
                 open_shell(&ctx, interactive, e).await;
             }
+            if matches!(&result, Err(e) if !matches!(e, Error::Cancelled | Error::DaemonLost { .. })) {
+                ctx.note_service_logs().await;
+            }
             match ctx.close().await {
                 Ok(()) => {}
                 // The run ends saying so; one line per step would only repeat it.

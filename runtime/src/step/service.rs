@@ -194,6 +194,8 @@ pub(crate) struct ServiceLease {
     entry: Arc<Entry>,
     /// The container name to link to, and the name the step reaches it by.
     pub(crate) link: (String, String),
+    /// The container's id.
+    id: String,
     /// Whether the hold was given back.
     released: bool,
 }
@@ -240,6 +242,7 @@ impl ServicePool {
             digest: digest.clone(),
             entry: Arc::clone(&entry),
             link: (String::new(), name.to_owned()),
+            id: String::new(),
             released: false,
         };
         let mut instance = entry.instance.lock().await;
@@ -249,6 +252,7 @@ impl ServicePool {
         }
         if let Some(i) = instance.as_ref() {
             lease.link.0.clone_from(&i.name);
+            lease.id.clone_from(&i.id);
         }
         Ok(lease)
     }
@@ -296,6 +300,25 @@ impl Drop for ServiceLease {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let run = Arc::clone(&self.run);
             handle.spawn(async move { stop(&run, &instance).await });
+        }
+    }
+}
+
+impl crate::step::Ctx {
+    /// Notes the last log lines of each service the step binds, redacted: called when the
+    /// step failed, so its log shows what the services said.
+    pub(crate) async fn note_service_logs(&self) {
+        let leases: Vec<(String, String)> = (self.container_state().services.lock())
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|l| (l.link.1.clone(), l.id.clone()))
+            .collect();
+        for (name, id) in leases {
+            let tail = tail(self.run(), &id).await;
+            self.note(format!(
+                "service `{name}`: {}",
+                tail.trim_start_matches("; ")
+            ));
         }
     }
 }
