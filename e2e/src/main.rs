@@ -334,6 +334,7 @@ fn main() -> ExitCode {
         .pipeline(hardening::nested)
         .pipeline(services::pg)
         .pipeline(services::pg_shared)
+        .pipeline(services::pg_wired)
         .pipeline(services::svc_never)
         .pipeline(services::svc_exits)
         .pipeline(services::svc_missing)

@@ -48,6 +48,30 @@ pub fn pg() -> String {
     pg_roundtrip(3)
 }
 
+/// Describes the database that later steps bind: a step can return a service.
+#[step(side_effect)]
+pub(crate) async fn choose_db(_ctx: &Ctx) -> Result<Service> {
+    Ok(postgres())
+}
+
+/// Counts the rows of a table it makes in the service it is given.
+#[step(image = "tanto-test/postgres:15")]
+pub(crate) async fn pg_given(ctx: &Ctx, db: Service) -> Result<String> {
+    let c = ctx.container().with_service("db", &db);
+    let sql = "create table t (n int); insert into t values (1), (2); select count(*) from t;";
+    let out = c
+        .exec(["psql", "-h", "db", "-U", "postgres", "-qAt", "-c", sql])
+        .await?;
+    Ok(out.stdout.trim().to_owned())
+}
+
+/// A service wired from one step's output into another's input, like any value.
+#[pipeline]
+pub fn pg_wired() -> String {
+    let db = choose_db();
+    pg_given(db)
+}
+
 /// Asks the `db` service who it is, then holds it for `hold` seconds.
 #[step(image = "tanto-test/postgres:15")]
 pub(crate) async fn pg_user(ctx: &Ctx, n: u32, hold: u32) -> Result<String> {

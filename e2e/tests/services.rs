@@ -96,6 +96,16 @@ fn a_step_writes_and_reads_a_real_postgresql() {
 }
 
 #[test]
+fn a_service_returned_by_one_step_is_bound_by_the_next() {
+    let cache = tempfile::tempdir().unwrap();
+    let (out, events) = run(cache.path(), "pg_wired");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let logs = of_kind(&events, "step_log");
+    assert!(logs.iter().any(|e| e["line"] == "2"), "{logs:?}");
+    assert_nothing_left(&run_id(&events));
+}
+
+#[test]
 fn concurrent_consumers_share_one_instance() {
     let cache = tempfile::tempdir().unwrap();
     let since = now();
