@@ -339,6 +339,7 @@ fn main() -> ExitCode {
         .pipeline(services::svc_exits)
         .pipeline(services::svc_missing)
         .pipeline(services::svc_hold)
+        .pipeline(services::svc_restarted)
         .pipeline(services::svc_consumer_fails)
         .pipeline(services::svc_twice)
         .pipeline(bench::one)

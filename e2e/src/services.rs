@@ -173,6 +173,25 @@ pub fn svc_consumer_fails() {
     bind_then_fail();
 }
 
+/// Waits `after` seconds, then binds a busybox service that runs `script` and runs `true`.
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_late(ctx: &Ctx, script: String, after: u32) -> Result<()> {
+    tokio::time::sleep(Duration::from_secs(after.into())).await;
+    // The same definition as `bind_one`'s, so the two would share one instance.
+    let service = busybox(&script).with_timeout(Duration::from_secs(30));
+    let c = ctx.container().with_service("svc", &service);
+    c.exec(["true"]).await?;
+    Ok(())
+}
+
+/// A service that stops after 3 s while one consumer still holds it, and a second consumer
+/// that binds it after that: it gets a new instance.
+#[pipeline]
+pub fn svc_restarted() {
+    bind_one("busybox", "exec sleep 3", 0, 30, 7);
+    bind_late("exec sleep 3", 5);
+}
+
 /// Binds two services under one name.
 #[step(image = "tanto-test/busybox:latest")]
 pub(crate) async fn bind_twice(ctx: &Ctx) -> Result<()> {

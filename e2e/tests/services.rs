@@ -113,6 +113,23 @@ fn concurrent_consumers_share_one_instance() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(peak_overlap(&events), 2, "both consumers ran at once");
     let run_id = run_id(&events);
+    assert_eq!(service_creations(&run_id, since), 1);
+    assert_nothing_left(&run_id);
+}
+
+#[test]
+fn a_service_that_stopped_is_started_again_for_the_next_consumer() {
+    let cache = tempfile::tempdir().unwrap();
+    let since = now();
+    let (out, events) = run(cache.path(), "svc_restarted");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run_id = run_id(&events);
+    assert_eq!(service_creations(&run_id, since), 2);
+    assert_nothing_left(&run_id);
+}
+
+/// How many service containers run `run_id` created since `since`, from the daemon's events.
+fn service_creations(run_id: &str, since: u64) -> usize {
     let daemon = output(Command::new("docker").args([
         "events",
         "--since",
@@ -130,9 +147,8 @@ fn concurrent_consumers_share_one_instance() {
         "--format",
         "{{.ID}}",
     ]));
-    let created = String::from_utf8_lossy(&daemon.stdout).lines().count();
-    assert_eq!(created, 1, "service containers created: {daemon:?}");
-    assert_nothing_left(&run_id);
+    assert!(daemon.status.success(), "{daemon:?}");
+    String::from_utf8_lossy(&daemon.stdout).lines().count()
 }
 
 #[test]

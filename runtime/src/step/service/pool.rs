@@ -103,6 +103,16 @@ impl ServicePool {
             released: false,
         };
         let mut instance = entry.instance.lock().await;
+        // One that stopped since another step bound it is replaced, not handed out.
+        if let Some(up) = instance.as_ref() {
+            let state = run.backend.service_state(&up.id, &network).await;
+            if !state.is_ok_and(|s| s.running)
+                && let Some(dead) = instance.take()
+            {
+                tracing::warn!("service `{}` stopped; starting it again", dead.bound);
+                stop(run, &dead).await;
+            }
+        }
         if instance.is_none() {
             let started = start(run, name, service, &image_id, &digest, &network).await?;
             *instance = Some(started);
