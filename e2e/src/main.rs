@@ -335,6 +335,7 @@ fn main() -> ExitCode {
         .pipeline(services::pg)
         .pipeline(services::pg_shared)
         .pipeline(services::pg_wired)
+        .pipeline(services::svc_keyed)
         .pipeline(services::svc_never)
         .pipeline(services::svc_exits)
         .pipeline(services::svc_missing)

@@ -72,6 +72,32 @@ pub fn pg_wired() -> String {
     pg_given(db)
 }
 
+/// The image the key test retags between runs.
+const RETAGGED: &str = "tanto-test/service-key:1";
+
+/// Describes a service whose image the test retags.
+#[step(side_effect)]
+pub(crate) async fn choose_retagged(_ctx: &Ctx) -> Result<Service> {
+    Ok(Service::new(RETAGGED).with_command(["sh", "-c", "exec sleep 600"]))
+}
+
+/// Binds the service it is given and runs `true`.
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_given(ctx: &Ctx, svc: Service) -> Result<()> {
+    ctx.container()
+        .with_service("svc", &svc)
+        .exec(["true"])
+        .await?;
+    Ok(())
+}
+
+/// A service passed as an input: its image id is part of the consumer's key.
+#[pipeline]
+pub fn svc_keyed() {
+    let svc = choose_retagged();
+    bind_given(svc);
+}
+
 /// Asks the `db` service who it is, then holds it for `hold` seconds.
 #[step(image = "tanto-test/postgres:15")]
 pub(crate) async fn pg_user(ctx: &Ctx, n: u32, hold: u32) -> Result<String> {

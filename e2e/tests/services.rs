@@ -105,6 +105,41 @@ fn a_service_returned_by_one_step_is_bound_by_the_next() {
     assert_nothing_left(&run_id(&events));
 }
 
+fn docker(args: &[&str]) {
+    let out = output(Command::new("docker").args(args));
+    assert!(out.status.success(), "docker {args:?}: {out:?}");
+}
+
+#[test]
+fn a_service_inputs_image_id_is_in_its_consumers_key() {
+    let image = "tanto-test/service-key:1";
+    let cache = tempfile::tempdir().unwrap();
+    let started = |events: &[serde_json::Value]| {
+        of_kind(events, "step_started")
+            .iter()
+            .filter(|e| e["step"] == "bind_given")
+            .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    docker(&["tag", "tanto-test/busybox:latest", image]);
+    let (out, first) = run(cache.path(), "svc_keyed");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(started(&first).len(), 1);
+    let (_, again) = run(cache.path(), "svc_keyed");
+    assert_eq!(started(&again), Vec::<String>::new(), "same image: cached");
+    // Another image under the same tag: the consumer runs again, and says why.
+    docker(&["tag", "tanto-test/postgres:15", image]);
+    let (out, retagged) = run(cache.path(), "svc_keyed");
+    docker(&["rmi", image]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reasons = started(&retagged);
+    assert_eq!(reasons.len(), 1, "{retagged:?}");
+    assert!(reasons[0].contains("input.svc.image"), "{reasons:?}");
+    for events in [&first, &retagged] {
+        assert_nothing_left(&run_id(events));
+    }
+}
+
 #[test]
 fn concurrent_consumers_share_one_instance() {
     let cache = tempfile::tempdir().unwrap();

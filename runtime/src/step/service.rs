@@ -153,6 +153,19 @@ impl Service {
     }
 }
 
+/// The service a step input holds, when its parameter is written as a `Service`: the runner
+/// keys it by its image's id as well as by its value. A value that is not one is `None`.
+pub(crate) fn service_input(ty: &str, artifact: &crate::artifact::Artifact) -> Option<Service> {
+    let ty: String = ty.split_whitespace().collect();
+    let named = ty == "Service" || ty.ends_with("::Service");
+    match artifact {
+        crate::artifact::Artifact::Value(value) if named => {
+            serde_json::from_value(value.clone()).ok()
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
