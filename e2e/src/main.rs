@@ -5,6 +5,7 @@
 
 mod bench;
 mod hardening;
+mod services;
 
 use std::process::ExitCode;
 
@@ -462,6 +463,17 @@ fn main() -> ExitCode {
         .pipeline(hardening::shaped)
         .pipeline(hardening::shaped_file)
         .pipeline(hardening::nested)
+        .pipeline(services::pg)
+        .pipeline(services::pg_shared)
+        .pipeline(services::pg_wired)
+        .pipeline(services::svc_keyed)
+        .pipeline(services::svc_never)
+        .pipeline(services::svc_exits)
+        .pipeline(services::svc_missing)
+        .pipeline(services::svc_hold)
+        .pipeline(services::svc_restarted)
+        .pipeline(services::svc_consumer_fails)
+        .pipeline(services::svc_twice)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

@@ -7,9 +7,9 @@ pub use crate::artifact::{Artifact, FromArtifact, IntoArtifact};
 pub mod backend {
     pub use crate::backend::{
         Backend, ContainerSpec, DEFAULT_HOST, DockerBackend, ExecSpec, ImageId, LABEL_HOST,
-        LABEL_OWNER, LABEL_PARENT_RUN, LABEL_PARENT_STEP, LABEL_PID, LABEL_RUN, LABEL_STEP,
-        Liveness, Mount, MountSource, Owner, PARENT_ENV, Parent, Progress, StartedExec, TarStream,
-        host_name,
+        LABEL_OWNER, LABEL_PARENT_RUN, LABEL_PARENT_STEP, LABEL_PID, LABEL_RUN, LABEL_SERVICE,
+        LABEL_STEP, Liveness, Mount, MountSource, Owner, PARENT_ENV, Parent, Progress, ServiceSpec,
+        ServiceState, StartedExec, TarStream, host_name,
     };
 }
 

@@ -34,10 +34,12 @@ pub use cli::{Cli, cli};
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use graph::Handle;
-pub use step::{Container, Ctx, ExecOutput};
+pub use step::{Container, Ctx, ExecOutput, Ready, Service};
 pub use tanto_macros::{pipeline, step};
 
 /// What a pipeline file needs: `use tanto::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Container, Ctx, Dir, Error, File, Handle, Result, Secret, pipeline, step};
+    pub use crate::{
+        Container, Ctx, Dir, Error, File, Handle, Result, Secret, Service, pipeline, step,
+    };
 }

@@ -5,6 +5,9 @@
 //! - `tanto-test/rust:1.95`: a `debootstrap --variant=minbase` Debian with gcc, libc6-dev and
 //!   ca-certificates, plus the machine's Rust toolchain under `/usr/local/rust`.
 //!
+//! - `tanto-test/postgres:15`: PostgreSQL 15 from Debian's packages, trusting every client
+//!   (see `images/postgres.rs`).
+//!
 //! Each image is skipped when `docker image inspect` finds it, so a re-run takes a moment. The
 //! debootstrap rootfs is kept as a tarball under `target/tanto-images` (or `TANTO_IMAGES_CACHE`).
 
@@ -13,6 +16,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+mod postgres;
 
 /// The tiny image the runtime's integration tests use.
 pub(crate) const BUSYBOX: &str = "tanto-test/busybox:latest";
@@ -30,33 +35,34 @@ const RUST_PATH: &str = "/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbi
 
 type Result<T, E = String> = std::result::Result<T, E>;
 
-/// Runs `cargo xtask images [--force] [busybox] [rust]`; with no name, builds both.
+/// Runs `cargo xtask images [--force] [busybox] [rust] [postgres]`; with no name, builds all.
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut force = false;
     let mut wanted = Vec::new();
     for arg in args {
         match arg.as_str() {
             "--force" | "-f" => force = true,
-            "busybox" | "rust" => wanted.push(arg.as_str()),
+            "busybox" | "rust" | "postgres" => wanted.push(arg.as_str()),
             "-h" | "--help" => {
-                println!("usage: cargo xtask images [--force] [busybox] [rust]");
+                println!("usage: cargo xtask images [--force] [busybox] [rust] [postgres]");
                 return Ok(());
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`, expected `--force`, `busybox` or `rust`"
+                    "unknown argument `{other}`, expected `--force`, `busybox`, `rust` or `postgres`"
                 ));
             }
         }
     }
     if wanted.is_empty() {
-        wanted = vec!["busybox", "rust"];
+        wanted = vec!["busybox", "rust", "postgres"];
     }
     check_docker()?;
     for name in wanted {
         let started = Instant::now();
         let (image, built) = match name {
             "busybox" => (BUSYBOX, busybox(force)?),
+            "postgres" => (postgres::POSTGRES, postgres::postgres(force)?),
             _ => (RUST, rust(force)?),
         };
         let verb = if built { "built" } else { "present" };
@@ -68,7 +74,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Makes sure both images exist (and the Rust one holds the machine's toolchain); quick
+/// Makes sure the images exist (and the Rust one holds the machine's toolchain); quick
 /// when they do. For `cargo xtask test` and CI.
 pub(crate) fn ensure() -> Result<()> {
     run(&[])

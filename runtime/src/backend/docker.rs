@@ -21,8 +21,8 @@ use crate::backend::request::{
     status,
 };
 use crate::backend::{
-    Backend, ContainerSpec, ExecSpec, ImageId, InteractiveExec, LABEL_RUN, Progress, StartedExec,
-    Stream, TarStream,
+    Backend, ContainerSpec, ExecSpec, ImageId, InteractiveExec, LABEL_RUN, Progress, ServiceSpec,
+    ServiceState, StartedExec, Stream, TarStream,
 };
 use crate::error::{Error, Result};
 
@@ -483,9 +483,48 @@ impl Backend for DockerBackend {
                     reaped += 1;
                 }
             }
+            // Networks after containers: one in use cannot go.
+            reaped += self.reap_networks().await?;
             Ok(reaped)
         }
         .boxed()
+    }
+
+    fn create_network<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<()>> {
+        self.create_network_impl(name, labels).boxed()
+    }
+
+    fn connect_network<'a>(
+        &'a self,
+        network: &'a str,
+        container: &'a str,
+        links: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<()>> {
+        self.connect_network_impl(network, container, links).boxed()
+    }
+
+    fn remove_networks<'a>(&'a self, label: &'a str) -> BoxFuture<'a, Result<usize>> {
+        self.remove_networks_impl(label).boxed()
+    }
+
+    fn start_service<'a>(&'a self, spec: &'a ServiceSpec) -> BoxFuture<'a, Result<String>> {
+        self.start_service_impl(spec).boxed()
+    }
+
+    fn service_state<'a>(
+        &'a self,
+        id: &'a str,
+        network: &'a str,
+    ) -> BoxFuture<'a, Result<ServiceState>> {
+        self.service_state_impl(id, network).boxed()
+    }
+
+    fn logs<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<String>> {
+        self.logs_impl(id).boxed()
     }
 
     fn remove_volume<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
@@ -516,6 +555,16 @@ struct Listed {
 }
 
 impl DockerBackend {
+    /// The bollard client, for the other modules of the backend.
+    pub(super) fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Where the daemon is, for errors.
+    pub(super) fn endpoint_str(&self) -> &str {
+        &self.endpoint
+    }
+
     /// Every container, running or not, that has all of `labels` (`key` or `key=value`).
     async fn labelled(&self, labels: Vec<String>) -> Result<Vec<Listed>> {
         use bollard::models::ContainerSummaryStateEnum as State;

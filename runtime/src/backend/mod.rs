@@ -9,6 +9,7 @@
 pub(crate) mod archive;
 mod docker;
 mod lease;
+mod network;
 mod process;
 mod request;
 
@@ -21,6 +22,7 @@ use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 pub use docker::{DEFAULT_HOST, DockerBackend};
+pub use network::{ServiceSpec, ServiceState};
 pub use process::{Liveness, Owner, PARENT_ENV, Parent, host_name};
 
 use crate::artifact::Secret;
@@ -43,6 +45,8 @@ pub const LABEL_PARENT_RUN: &str = "tanto.parent.run";
 /// The label that holds, on the containers of a nested run, the container id of the step
 /// that started it (from [`PARENT_ENV`]); the parent removes them when that step ends.
 pub const LABEL_PARENT_STEP: &str = "tanto.parent.step";
+/// The label that holds, on a service container, the service's definition digest.
+pub const LABEL_SERVICE: &str = "tanto.service";
 
 /// Which output stream of a command a chunk or a log line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -256,4 +260,61 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// Removes the named volume `name`; a missing volume is not an error.
     fn remove_volume<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Creates network `name` with `labels` (a run's network: labelled like its containers);
+    /// one of that name that exists is reused.
+    fn create_network<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (name, labels);
+        Box::pin(async { Err(no_services(self.endpoint())) })
+    }
+
+    /// Connects `container` to `network`; each `(target, alias)` of `links` makes container
+    /// `target` reachable from it as host `alias`.
+    fn connect_network<'a>(
+        &'a self,
+        network: &'a str,
+        container: &'a str,
+        links: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (network, container, links);
+        Box::pin(async { Err(no_services(self.endpoint())) })
+    }
+
+    /// Removes the networks that carry `label` (`key=value`) and have no container left;
+    /// returns how many were removed.
+    fn remove_networks<'a>(&'a self, label: &'a str) -> BoxFuture<'a, Result<usize>> {
+        let _ = label;
+        Box::pin(async { Ok(0) })
+    }
+
+    /// Creates and starts a service container, which runs its own command, and returns its id.
+    fn start_service<'a>(&'a self, spec: &'a ServiceSpec) -> BoxFuture<'a, Result<String>> {
+        let _ = spec;
+        Box::pin(async { Err(no_services(self.endpoint())) })
+    }
+
+    /// Whether container `id` runs, its exit code, and its address on `network`.
+    fn service_state<'a>(
+        &'a self,
+        id: &'a str,
+        network: &'a str,
+    ) -> BoxFuture<'a, Result<ServiceState>> {
+        let _ = (id, network);
+        Box::pin(async { Err(no_services(self.endpoint())) })
+    }
+
+    /// Everything container `id` wrote to its stdout and stderr.
+    fn logs<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<String>> {
+        let _ = id;
+        Box::pin(async { Err(no_services(self.endpoint())) })
+    }
+}
+
+/// What a backend without services says when a step binds one.
+fn no_services(endpoint: &str) -> crate::Error {
+    crate::Error::Docker(format!("the engine at {endpoint} cannot run services"))
 }

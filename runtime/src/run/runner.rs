@@ -15,7 +15,7 @@ use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
 use crate::input::ViewMode;
 use crate::report::{Event, utc};
 use crate::run::scheduler::{NodeRunner, Prepared};
-use crate::step::{Ctx, RunContext, open_shell};
+use crate::step::{Ctx, RunContext, open_shell, service_input};
 
 type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Arc<Error>>>>;
 
@@ -128,6 +128,12 @@ impl StepRunner {
                 record.digest = Digest::of(secret.name().as_bytes());
             }
             key = key.input(param.name, record);
+            // A service's value names its image by reference; the id is what it runs.
+            if let Some(service) = service_input(param.ty, artifact) {
+                let id = self.image_id(service.image()).await?;
+                key.settings
+                    .insert(format!("input.{}.image", param.name), id);
+            }
             // Step code can read a file's captured name, so a renamed file is another input
             // even when its bytes are the same; a setting, so a miss names it.
             if let Artifact::File(file) = artifact
@@ -234,6 +240,9 @@ impl StepRunner {
                 )
             {
                 open_shell(&ctx, interactive, e).await;
+            }
+            if matches!(&result, Err(e) if !matches!(e, Error::Cancelled | Error::DaemonLost { .. })) {
+                ctx.note_service_logs().await;
             }
             match ctx.close().await {
                 Ok(()) => {}

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::step::ctx::Ctx;
 use crate::step::exec::{ExecOutput, blocking, shell_words};
 use crate::step::mount::SOCKET_TARGET;
+use crate::step::service::Service;
 
 /// Where Debian-like systems keep the CA bundle, on the host and in the container.
 const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -70,6 +71,8 @@ pub(super) struct Spec {
     pub(super) secret_files: Vec<(String, Secret)>,
     /// Mistakes in `with_*` calls, reported by the first command.
     pub(super) problems: Vec<String>,
+    /// Services the container reaches, by the host name it reaches each by.
+    pub(super) services: Vec<(String, Service)>,
 }
 
 /// A mount as declared; what it becomes depends on the backend.
@@ -298,6 +301,30 @@ impl Container {
         self.with(|s| {
             s.env.retain(|(k, _)| *k != key);
             s.env.push((key, value));
+        })
+    }
+
+    /// Binds `service`: it is started (or, when an identical one is up in this run, shared)
+    /// before the container's first command and is ready by then; the commands reach it as
+    /// host `name`. It goes when the last step that binds it ends. See [`Service`].
+    pub fn with_service(&self, name: impl Into<String>, service: &Service) -> Self {
+        let (name, service) = (name.into(), service.clone());
+        self.with(|s| {
+            if s.services.iter().any(|(n, _)| *n == name) {
+                s.problems.push(format!(
+                    "service `{name}` is bound twice; give each service its own name"
+                ));
+            } else if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            {
+                s.problems.push(format!(
+                    "service name `{name}` is not a host name: use letters, digits, `-` and `.`"
+                ));
+            } else {
+                s.services.push((name, service));
+            }
         })
     }
 

@@ -13,6 +13,7 @@ use crate::backend::{Backend, ExecSpec, LABEL_PARENT_STEP, archive};
 use crate::error::{Error, Result};
 use crate::step::container::{Container, CopyDecl, CopyFrom, MountDecl, owner_of};
 use crate::step::mount::copy_entries;
+use crate::step::service::ServiceLease;
 
 /// The containers of a run that are up right now, by id, with the label of their step.
 ///
@@ -95,6 +96,8 @@ pub(crate) struct StepContainer {
     /// The last command run in it, as run and as shown: what a shell into a failed step
     /// starts from.
     pub(crate) last: Mutex<Option<(ExecSpec, String)>>,
+    /// The step's holds on the services it binds, given back when its container goes.
+    pub(crate) services: Mutex<Vec<ServiceLease>>,
 }
 
 impl StepContainer {
@@ -105,6 +108,7 @@ impl StepContainer {
             slot: tokio::sync::Mutex::new(Slot::Empty),
             current: Mutex::new(None),
             last: Mutex::new(None),
+            services: Mutex::new(Vec::new()),
         }
     }
 
@@ -140,6 +144,7 @@ impl StepContainer {
         let mut slot = self.slot.lock().await;
         *slot = next;
         let Some((id, nests)) = self.current().take() else {
+            self.release_services().await;
             return Ok(());
         };
         // The container first: what runs inside it cannot start more once it is gone.
@@ -154,7 +159,18 @@ impl StepContainer {
             // Keep it known, so the run's final cleanup tries again.
             Err(_) => *self.current() = Some((id, nests)),
         }
+        // After the container: a service outlives its consumers' last command.
+        self.release_services().await;
         removed.and(swept)
+    }
+
+    /// Gives back the step's holds on its services.
+    async fn release_services(&self) {
+        let leases =
+            std::mem::take(&mut *self.services.lock().unwrap_or_else(PoisonError::into_inner));
+        for lease in leases {
+            lease.release().await;
+        }
     }
 
     fn current(&self) -> std::sync::MutexGuard<'_, Option<(String, bool)>> {
@@ -225,6 +241,8 @@ pub(crate) struct Live {
     pub(super) copies: Vec<(String, CopyFrom)>,
     /// The secret files already in it.
     pub(super) secrets: HashSet<String>,
+    /// The names of the services it was created with.
+    pub(super) services: Vec<String>,
     /// With `docker_socket`: a host folder mounted at the same path and made the container's
     /// `TMPDIR`, so bind mounts that the container asks the daemon for resolve on the host.
     /// Removed with the container.
@@ -275,6 +293,13 @@ impl Container {
             return Err(Error::Usage(format!(
                 "step `{label}` already runs its container from `{}`; a step has one container, so `with_image(\"{image}\")` must come before its first command",
                 live.image
+            )));
+        }
+        if let Some((name, _)) =
+            (self.spec.services.iter()).find(|(n, _)| !live.services.contains(n))
+        {
+            return Err(Error::Usage(format!(
+                "step `{label}`: cannot bind service `{name}` after its container started; bind every service before the first command"
             )));
         }
         if let Some(m) = self.spec.mounts.iter().find(|m| !live.mounts.contains(m)) {

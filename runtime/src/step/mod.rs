@@ -9,6 +9,7 @@ mod live;
 mod mount;
 mod recipe;
 mod run;
+mod service;
 mod shell;
 
 pub use container::Container;
@@ -17,5 +18,7 @@ pub use exec::ExecOutput;
 pub use live::ContainerRegistry;
 pub use recipe::{Input, Placed, Recipe};
 pub use run::RunContext;
+pub(crate) use service::service_input;
+pub use service::{Ready, Service};
 pub use shell::Interactive;
 pub(crate) use shell::{attach_shell, open as open_shell};

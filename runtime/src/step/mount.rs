@@ -116,13 +116,17 @@ impl Container {
             memory: settings.memory,
             millicpus: settings.millicpus,
         };
+        // Services first: the step's container starts only once they are ready.
+        let leases = self.acquire_services().await?;
         let id = backend.start(&spec).await?;
         self.ctx
             .container_state()
             .started(&id, self.ctx.label(), scratch.is_some());
+        self.connect_services(&id, leases).await?;
         let live = Live {
             id,
             image: image.to_owned(),
+            services: self.spec.services.iter().map(|(n, _)| n.clone()).collect(),
             mounts: self.spec.mounts.clone(),
             applied: HashSet::new(),
             copies: Vec::new(),

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, ImageId, LABEL_PARENT_RUN, Progress};
+use crate::backend::{Backend, ImageId, LABEL_PARENT_RUN, LABEL_RUN, Progress};
 use crate::cache::Store;
 use crate::error::Result;
 use crate::input::{HostViews, ViewMode};
 use crate::report::EventSink;
 use crate::step::live::ContainerRegistry;
+use crate::step::service::ServicePool;
 use crate::step::shell::Interactive;
 
 /// What every step of one run shares.
@@ -39,6 +40,8 @@ pub struct RunContext {
     pub interactive: Option<Interactive>,
     /// A folder removed with the context: the temporary store of a standalone context.
     scratch: Option<tempfile::TempDir>,
+    /// The services that are up, and the run's network, made when a step first binds one.
+    pub(crate) services: ServicePool,
 }
 
 impl RunContext {
@@ -62,6 +65,7 @@ impl RunContext {
             views: Arc::new(HostViews::new(store_for_views, ViewMode::default())),
             interactive: None,
             scratch: None,
+            services: ServicePool::default(),
         }
     }
 
@@ -104,7 +108,8 @@ impl RunContext {
     }
 
     /// Removes every container of this run (the registered ones, then any other that carries
-    /// the run's label, then those that runs inside its `docker_socket` steps left) and the
+    /// the run's label, then those that runs inside its `docker_socket` steps left), its
+    /// network, and the
     /// linked views of its host folders. Returns how many containers were removed. The safety
     /// net at the end of a run and on Ctrl-C.
     pub async fn remove_run(&self) -> Result<usize> {
@@ -116,7 +121,14 @@ impl RunContext {
             .backend
             .remove_labelled(&format!("{LABEL_PARENT_RUN}={}", self.run_id))
             .await;
-        Ok(registered? + unregistered? + nested?)
+        // Networks last: one that still has a container cannot go.
+        let networks = self
+            .backend
+            .remove_networks(&format!("{LABEL_RUN}={}", self.run_id))
+            .await;
+        let removed = registered? + unregistered? + nested?;
+        networks?;
+        Ok(removed)
     }
 }
 

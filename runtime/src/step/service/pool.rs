@@ -1,0 +1,389 @@
+//! The services of one run: started on first bind, shared by definition digest, checked
+//! for readiness, logged to the run's log folder and removed after the last hold.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+
+use super::{Ready, Service};
+use crate::backend::{
+    Backend, ExecSpec, LABEL_HOST, LABEL_OWNER, LABEL_PID, LABEL_RUN, LABEL_SERVICE, LABEL_STEP,
+    Owner, ServiceSpec, host_name,
+};
+use crate::error::{Error, Result};
+use crate::report::LogFiles;
+use crate::step::container::Container;
+use crate::step::run::RunContext;
+
+/// How many of a service's last log lines an error shows.
+const TAIL_LINES: usize = 20;
+
+/// The services of one run that are up, by definition digest and the name they are bound
+/// under, with how many steps hold each.
+#[derive(Debug, Default)]
+pub(crate) struct ServicePool {
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    network: tokio::sync::OnceCell<String>,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    users: Mutex<usize>,
+    instance: tokio::sync::Mutex<Option<Instance>>,
+}
+
+#[derive(Debug, Clone)]
+struct Instance {
+    id: String,
+    /// The container's name, which consumers link to.
+    name: String,
+    /// The name it was first bound under, for its log file.
+    bound: String,
+}
+
+/// A step's hold on a running service; the service goes when the last hold is released.
+#[derive(Debug)]
+pub(crate) struct ServiceLease {
+    run: Arc<RunContext>,
+    digest: String,
+    entry: Arc<Entry>,
+    /// The container name to link to, and the name the step reaches it by.
+    pub(crate) link: (String, String),
+    /// The container's id.
+    id: String,
+    /// Whether the hold was given back.
+    released: bool,
+}
+
+impl ServicePool {
+    /// The run's network, created on first use and labelled like its containers.
+    pub(crate) async fn network(&self, run: &RunContext) -> Result<String> {
+        self.network
+            .get_or_try_init(|| async {
+                let name = format!("tanto-{}", run.run_id);
+                run.backend
+                    .create_network(&name, &labels(run, "network"))
+                    .await?;
+                Ok(name)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Starts `service` for a step that binds it as `name`, or joins the instance that is
+    /// up, and waits until it is ready. Errors name the service.
+    pub(crate) async fn acquire(
+        run: &Arc<RunContext>,
+        name: &str,
+        service: &Service,
+    ) -> Result<ServiceLease> {
+        let named = |e: Error| Error::Other(format!("service `{name}` ({}): {e}", service.image));
+        let log = |line: &str| tracing::info!("service `{name}`: {line}");
+        let image_id = run
+            .resolve_image(&service.image, &log)
+            .await
+            .map_err(named)?;
+        let digest = service.digest(image_id.as_str());
+        let network = run.services.network(run).await.map_err(named)?;
+        let entry = {
+            let mut entries = run.services.lock();
+            let entry = Arc::clone(entries.entry(digest.clone()).or_default());
+            *entry.users.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+            entry
+        };
+        // From here on the hold is counted, and dropping the lease gives it back.
+        let mut lease = ServiceLease {
+            run: Arc::clone(run),
+            digest: digest.clone(),
+            entry: Arc::clone(&entry),
+            link: (String::new(), name.to_owned()),
+            id: String::new(),
+            released: false,
+        };
+        let mut instance = entry.instance.lock().await;
+        // One that stopped since another step bound it is replaced, not handed out.
+        if let Some(up) = instance.as_ref() {
+            let state = run.backend.service_state(&up.id, &network).await;
+            if !state.is_ok_and(|s| s.running)
+                && let Some(dead) = instance.take()
+            {
+                tracing::warn!("service `{}` stopped; starting it again", dead.bound);
+                stop(run, &dead).await;
+            }
+        }
+        if instance.is_none() {
+            let started = start(run, name, service, &image_id, &digest, &network).await?;
+            *instance = Some(started);
+        }
+        if let Some(i) = instance.as_ref() {
+            lease.link.0.clone_from(&i.name);
+            lease.id.clone_from(&i.id);
+        }
+        Ok(lease)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Entry>>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl ServiceLease {
+    /// Gives the hold back; the last one removes the container and keeps its log.
+    pub(crate) async fn release(mut self) {
+        let last = self.last();
+        self.released = true;
+        if let Some(instance) = last {
+            stop(&self.run, &instance).await;
+        }
+    }
+
+    /// Counts this hold out; the instance to stop when it was the last.
+    fn last(&self) -> Option<Instance> {
+        let mut entries = self.run.services.lock();
+        let mut users = self
+            .entry
+            .users
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *users = users.saturating_sub(1);
+        if *users > 0 {
+            return None;
+        }
+        entries.remove(&self.digest);
+        self.entry.instance.try_lock().ok()?.take()
+    }
+}
+
+impl Drop for ServiceLease {
+    fn drop(&mut self) {
+        // A lease dropped unreleased (a panic, a dropped step future) stops its instance in
+        // the background.
+        if self.released {
+            return;
+        }
+        let Some(instance) = self.last() else { return };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let run = Arc::clone(&self.run);
+            handle.spawn(async move { stop(&run, &instance).await });
+        }
+    }
+}
+
+impl crate::step::Ctx {
+    /// Notes the last log lines of each service the step binds, redacted: called when the
+    /// step failed, so its log shows what the services said.
+    pub(crate) async fn note_service_logs(&self) {
+        let leases: Vec<(String, String)> = (self.container_state().services.lock())
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|l| (l.link.1.clone(), l.id.clone()))
+            .collect();
+        for (name, id) in leases {
+            let tail = tail(self.run(), &id).await;
+            self.note(format!(
+                "service `{name}`: {}",
+                tail.trim_start_matches("; ")
+            ));
+        }
+    }
+}
+
+impl Container {
+    /// Starts (or joins) every service the builder binds, ready, before the step's container
+    /// starts. A step without a network cannot bind one.
+    pub(crate) async fn acquire_services(&self) -> Result<Vec<ServiceLease>> {
+        let Some((name, _)) = self.spec.services.first() else {
+            return Ok(Vec::new());
+        };
+        if !self.ctx.step().settings.network {
+            return Err(Error::Usage(format!(
+                "step `{}` binds service `{name}` but has `network = false`; a service needs the network",
+                self.ctx.label()
+            )));
+        }
+        let mut leases = Vec::new();
+        for (name, service) in &self.spec.services {
+            self.ctx
+                .note(format!("starting service `{name}` ({})", service.image));
+            let lease = ServicePool::acquire(self.ctx.run(), name, service).await?;
+            self.ctx.note(format!("service `{name}` is ready"));
+            leases.push(lease);
+        }
+        Ok(leases)
+    }
+
+    /// Connects the step's container `id` to the run's network, where it reaches each service
+    /// by the name it was bound under, and hands the holds to the step's container state.
+    pub(crate) async fn connect_services(&self, id: &str, leases: Vec<ServiceLease>) -> Result<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let links: Vec<(String, String)> = leases.iter().map(|l| l.link.clone()).collect();
+        self.ctx
+            .container_state()
+            .services
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(leases);
+        let run = self.ctx.run();
+        let network = run.services.network(run).await?;
+        run.backend.connect_network(&network, id, &links).await
+    }
+}
+
+/// Starts the container of `service`, bound as `name`, and waits until it is ready; on any
+/// failure it is removed again and the error carries its last log lines.
+async fn start(
+    run: &Arc<RunContext>,
+    name: &str,
+    service: &Service,
+    image_id: &crate::backend::ImageId,
+    digest: &str,
+    network: &str,
+) -> Result<Instance> {
+    let instance = Instance {
+        id: String::new(),
+        name: format!("tanto-{}-{}", run.run_id, &digest[..12]),
+        bound: name.to_owned(),
+    };
+    let mut labels = labels(run, &format!("service:{name}"));
+    labels.push((LABEL_SERVICE.to_owned(), digest.to_owned()));
+    labels.sort();
+    let spec = ServiceSpec {
+        name: instance.name.clone(),
+        image: image_id.clone(),
+        command: service.command.clone(),
+        env: service.env.clone(),
+        labels,
+        network: network.to_owned(),
+    };
+    let failed = |why: String| Error::Other(format!("service `{name}` ({}) {why}", service.image));
+    let id = run
+        .backend
+        .start_service(&spec)
+        .await
+        .map_err(|e| failed(format!("did not start: {e}")))?;
+    run.containers.add(&id, &format!("service:{name}"));
+    let instance = Instance { id, ..instance };
+    if let Err(why) = wait_ready(run.backend.as_ref(), &instance.id, network, service).await {
+        let tail = tail(run, &instance.id).await;
+        stop(run, &instance).await;
+        return Err(failed(format!("{why}{tail}")));
+    }
+    Ok(instance)
+}
+
+/// Polls `service`'s readiness check until it passes, the container stops or the timeout ends.
+async fn wait_ready(
+    backend: &dyn Backend,
+    id: &str,
+    network: &str,
+    service: &Service,
+) -> std::result::Result<(), String> {
+    let deadline = Instant::now() + service.timeout();
+    loop {
+        let state = backend
+            .service_state(id, network)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !state.running {
+            let code = state.exit_code.map_or("?".to_owned(), |c| c.to_string());
+            return Err(format!("exited with code {code} before it was ready"));
+        }
+        let ready = match service.ready() {
+            None => true,
+            Some(Ready::Port(port)) => match &state.ip {
+                Some(ip) => {
+                    let connect = tokio::net::TcpStream::connect((ip.as_str(), port));
+                    matches!(
+                        tokio::time::timeout(Duration::from_secs(1), connect).await,
+                        Ok(Ok(_))
+                    )
+                }
+                None => false,
+            },
+            Some(Ready::Exec(argv)) => exec_succeeds(backend, id, &argv).await,
+            Some(Ready::Log(text)) => backend
+                .logs(id)
+                .await
+                .is_ok_and(|log| log.lines().any(|l| l.contains(&text))),
+        };
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let what = match service.ready() {
+                Some(Ready::Port(p)) => format!("port {p} never accepted connections"),
+                Some(Ready::Exec(argv)) => format!("`{}` never exited with 0", argv.join(" ")),
+                Some(Ready::Log(text)) => format!("it never wrote a line containing `{text}`"),
+                None => "it never ran".to_owned(),
+            };
+            return Err(format!(
+                "was not ready after {}s: {what}",
+                service.timeout().as_secs_f64()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn exec_succeeds(backend: &dyn Backend, id: &str, argv: &[String]) -> bool {
+    let spec = ExecSpec {
+        argv: argv.to_vec(),
+        env: Vec::new(),
+        workdir: None,
+        user: None,
+        secret_env: Vec::new(),
+    };
+    let Ok(mut started) = backend.exec(id, &spec).await else {
+        return false;
+    };
+    while started.output.next().await.is_some() {}
+    matches!(backend.exec_exit_code(&started.id).await, Ok(0))
+}
+
+/// The service's last log lines, redacted, as the end of an error message.
+async fn tail(run: &RunContext, id: &str) -> String {
+    let Ok(log) = run.backend.logs(id).await else {
+        return String::new();
+    };
+    let lines: Vec<&str> = log.lines().collect();
+    let from = lines.len().saturating_sub(TAIL_LINES);
+    if lines.is_empty() {
+        return "; it wrote nothing".to_owned();
+    }
+    let shown: Vec<String> = lines[from..]
+        .iter()
+        .map(|l| format!("  {}", run.events.redact(l)))
+        .collect();
+    format!("; its last log lines:\n{}", shown.join("\n"))
+}
+
+/// Keeps the service's log in the run's log folder, then removes its container.
+async fn stop(run: &RunContext, instance: &Instance) {
+    if let Ok(log) = run.backend.logs(&instance.id).await {
+        let dir = run.store.root().join("logs").join(&run.run_id);
+        let path = LogFiles::path_for(&dir, &format!("service-{}", instance.bound));
+        let _ = std::fs::create_dir_all(&dir);
+        if let Err(e) = std::fs::write(&path, run.events.redact(&log)) {
+            tracing::warn!("cannot write {}: {e}", path.display());
+        }
+    }
+    match run.backend.remove(&instance.id).await {
+        Ok(()) => run.containers.forget(&instance.id),
+        Err(e) => tracing::warn!("cannot remove service container {}: {e}", instance.id),
+    }
+}
+
+/// The labels of the run's containers, with `step` as the step label.
+fn labels(run: &RunContext, step: &str) -> Vec<(String, String)> {
+    vec![
+        (LABEL_HOST.to_owned(), host_name().to_owned()),
+        (LABEL_OWNER.to_owned(), Owner::current().label()),
+        (LABEL_PID.to_owned(), std::process::id().to_string()),
+        (LABEL_RUN.to_owned(), run.run_id.clone()),
+        (LABEL_STEP.to_owned(), step.to_owned()),
+    ]
+}
