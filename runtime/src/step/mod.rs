@@ -13,4 +13,4 @@ pub use container::Container;
 pub use ctx::Ctx;
 pub use exec::ExecOutput;
 pub use live::ContainerRegistry;
-pub use run::RunContext;
+pub use run::{Abandon, RunContext};
