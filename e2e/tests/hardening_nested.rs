@@ -87,6 +87,10 @@ fn nested_of(run: &str) -> Vec<String> {
                 .arg(first)
                 .output()
                 .unwrap();
+            if !parent.status.success() {
+                // Gone between the listing and now.
+                continue;
+            }
             assert_eq!(
                 String::from_utf8_lossy(&parent.stdout).trim(),
                 outer,
@@ -109,7 +113,7 @@ fn a_failing_steps_nested_containers_go_with_it() {
     let cache = tempfile::tempdir().unwrap();
     let bin = nested_bin();
     let script = format!(
-        "{NESTED} & until grep -q nested-up /tmp/events; do sleep 0.2; done; echo giving up >&2; exit 1"
+        "{NESTED} & until grep -q nested-up /tmp/events; do sleep 0.2; done; sleep 2; echo giving up >&2; exit 1"
     );
     let (child, nested) = start(cache.path(), bin.path(), &script);
     let out = child.wait_with_output().unwrap();

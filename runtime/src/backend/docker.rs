@@ -1,7 +1,9 @@
 //! The Docker Engine API backend, through bollard; Podman's Docker-compatible socket works too.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
@@ -35,6 +37,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The limit on each API request until its response starts; long uploads count in full.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How long a removal, or the listing before one, may wait for the daemon. A daemon that
+/// does not answer one in this time is not asked to clean up again for [`STUCK_FOR`]: a run
+/// being interrupted ends in bounded time, and what it leaves ends with its keep-alive.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long cleanup requests fail at once after one went unanswered.
+const STUCK_FOR: Duration = Duration::from_secs(60);
+
 /// A Docker (or Podman) daemon, reached through its API socket.
 ///
 /// ```no_run
@@ -55,6 +65,8 @@ pub struct DockerBackend {
     local: bool,
     /// The stdin connections that keep this process's containers up.
     leases: Leases,
+    /// Until when cleanup requests fail at once, after one went unanswered.
+    stuck_until: Arc<Mutex<Option<Instant>>>,
 }
 
 impl DockerBackend {
@@ -136,6 +148,7 @@ impl DockerBackend {
             local: socket.is_some(),
             socket,
             leases: Leases::default(),
+            stuck_until: Arc::default(),
         })
     }
 
@@ -143,6 +156,53 @@ impl DockerBackend {
     pub fn with_local(mut self, local: bool) -> Self {
         self.local = local;
         self
+    }
+
+    /// Runs `request`, a step of cleaning up (`doing` says which), within [`CLEANUP_TIMEOUT`];
+    /// fails at once while an earlier cleanup request is still unanswered.
+    async fn cleanup<T>(&self, doing: &str, request: impl Future<Output = Result<T>>) -> Result<T> {
+        let stuck = |cause: String| Error::DaemonLost {
+            endpoint: self.endpoint.clone(),
+            doing: doing.to_owned(),
+            cause,
+        };
+        let until = *self
+            .stuck_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if until.is_some_and(|until| Instant::now() < until) {
+            return Err(stuck(format!(
+                "it has not answered a request for {}s",
+                CLEANUP_TIMEOUT.as_secs()
+            )));
+        }
+        match tokio::time::timeout(CLEANUP_TIMEOUT, request).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                *self
+                    .stuck_until
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + STUCK_FOR);
+                Err(stuck(format!(
+                    "no answer within {}s",
+                    CLEANUP_TIMEOUT.as_secs()
+                )))
+            }
+        }
+    }
+
+    /// Waits until container `id` no longer exists (a removal in progress ends); the caller
+    /// bounds the wait.
+    async fn gone(&self, id: &str, doing: &str) -> Result<()> {
+        loop {
+            match self.docker.inspect_container(id, None).await {
+                Err(e) if status(&e) == Some(404) => return Ok(()),
+                Err(e) if connection_failure(&e).is_some() => {
+                    return Err(docker_error(&self.endpoint, doing, &e));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// The API version agreed with the daemon, such as `1.41`.
@@ -232,24 +292,26 @@ impl Backend for DockerBackend {
                 .create_container(None, body)
                 .await
                 .map_err(|e| docker_error(&self.endpoint, "create a container", &e))?;
-            let id = created.id;
+            // From here until it is returned, a container whose start is abandoned (a
+            // deadline, a cancellation) is removed rather than left for the run's end.
+            let unclaimed = Unclaimed {
+                backend: Some(self.clone()),
+                id: created.id,
+            };
+            let id = unclaimed.id.as_str();
             // Attached before it starts, so its keep-alive never runs without an owner.
             let options = AttachContainerOptionsBuilder::default()
                 .stdin(true)
                 .stream(true)
                 .build();
-            match self.docker.attach_container(&id, Some(options)).await {
-                Ok(attached) => self.leases.hold(&id, attached),
-                Err(e) => {
-                    let _ = self.remove(&id).await;
-                    return Err(docker_error(&self.endpoint, "attach to a container", &e));
-                }
+            match self.docker.attach_container(id, Some(options)).await {
+                Ok(attached) => self.leases.hold(id, attached),
+                Err(e) => return Err(docker_error(&self.endpoint, "attach to a container", &e)),
             }
-            if let Err(e) = self.docker.start_container(&id, None).await {
-                let _ = self.remove(&id).await;
+            if let Err(e) = self.docker.start_container(id, None).await {
                 return Err(docker_error(&self.endpoint, "start a container", &e));
             }
-            Ok(id)
+            Ok(unclaimed.claim())
         }
         .boxed()
     }
@@ -437,19 +499,23 @@ impl Backend for DockerBackend {
                 .force(true)
                 .v(true)
                 .build();
-            let removed = self.docker.remove_container(id, Some(options)).await;
+            let doing = format!("remove container {id}");
+            let removed = self
+                .cleanup(&doing, async {
+                    match self.docker.remove_container(id, Some(options)).await {
+                        Ok(()) => Ok(()),
+                        // Gone already.
+                        Err(e) if status(&e) == Some(404) => Ok(()),
+                        // Being removed by someone else (its keep-alive ended, or another
+                        // cleanup): removed means gone, so wait for that removal.
+                        Err(e) if status(&e) == Some(409) => self.gone(id, &doing).await,
+                        Err(e) => Err(docker_error(&self.endpoint, &doing, &e)),
+                    }
+                })
+                .await;
             // Whatever the daemon said: without its stdin the container ends by itself.
             self.leases.release(id);
-            match removed {
-                Ok(()) => Ok(()),
-                // Gone already, or being removed by someone else (the run's cleanup, say).
-                Err(e) if matches!(status(&e), Some(404 | 409)) => Ok(()),
-                Err(e) => Err(docker_error(
-                    &self.endpoint,
-                    &format!("remove container {id}"),
-                    &e,
-                )),
-            }
+            removed
         }
         .boxed()
     }
@@ -544,6 +610,39 @@ impl Backend for DockerBackend {
     }
 }
 
+/// A container being started: removed in the background if dropped before [`claim`]ed.
+///
+/// [`claim`]: Unclaimed::claim
+struct Unclaimed {
+    backend: Option<DockerBackend>,
+    id: String,
+}
+
+impl Unclaimed {
+    /// The container's id, now the caller's to remove.
+    fn claim(mut self) -> String {
+        self.backend = None;
+        std::mem::take(&mut self.id)
+    }
+}
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        let Some(backend) = self.backend.take() else {
+            return;
+        };
+        let id = std::mem::take(&mut self.id);
+        // Without a runtime the process is ending, and so is the container's keep-alive.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(e) = backend.remove(&id).await {
+                    tracing::debug!("cannot remove container {id}, whose start was abandoned: {e}");
+                }
+            });
+        }
+    }
+}
+
 /// A container as a listing shows it.
 struct Listed {
     id: String,
@@ -574,10 +673,13 @@ impl DockerBackend {
             .filters(&filters)
             .build();
         let list = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| docker_error(&self.endpoint, "list containers", &e))?;
+            .cleanup("list containers", async {
+                self.docker
+                    .list_containers(Some(options))
+                    .await
+                    .map_err(|e| docker_error(&self.endpoint, "list containers", &e))
+            })
+            .await?;
         Ok(list
             .into_iter()
             .filter_map(|c| {

@@ -5,8 +5,6 @@ use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio_util::sync::CancellationToken;
-
 use crate::artifact::Artifact;
 use crate::backend::{Backend, DockerBackend};
 use crate::cache::Store;
@@ -25,7 +23,8 @@ use crate::run::outputs::{export_outputs, print_outputs, print_plan, print_plan_
 use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
 use crate::run::summary::{RunSummary, StepStatus};
-use crate::step::{Interactive, RunContext};
+use crate::step::{Abandon, Interactive, RunContext};
+use tokio_util::sync::CancellationToken;
 
 /// Runs `plan` with the command line's raw inputs and options; returns the exit code.
 pub fn execute(
@@ -179,32 +178,53 @@ fn log_dir(store: &Store, run_id: &str) -> std::path::PathBuf {
     store.root().join("logs").join(run_id)
 }
 
-/// Cancels `cancel` on Ctrl-C or SIGTERM.
-fn watch_signals(cancel: CancellationToken) {
+/// Cancels the run on its first Ctrl-C, SIGTERM or SIGHUP: steps stop, their containers are
+/// removed, and the run exits 130 within the bounded waits of its cleanup. A second signal
+/// exits 130 at once, undoing only what needs no daemon ([`Abandon`]); the containers end
+/// with this process (their keep-alive) and the next run removes the rest.
+fn watch_signals(cancel: CancellationToken, abandon: Abandon) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (
+            let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
             ) else {
                 return;
             };
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
+            for first in [true, false] {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+                if first {
+                    eprintln!(
+                        "\ntanto: interrupted; stopping steps and removing their containers (again to exit at once)"
+                    );
+                    cancel.cancel();
+                }
             }
         }
         #[cfg(not(unix))]
         {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
+            for first in [true, false] {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                if first {
+                    cancel.cancel();
+                }
             }
         }
-        eprintln!("\ntanto: interrupted; stopping steps and removing their containers");
-        cancel.cancel();
-    });
+        eprintln!(
+            "\ntanto: interrupted again; exiting now: the containers end with tanto, and the next run removes what is left"
+        );
+        abandon.now();
+        std::process::exit(i32::from(EXIT_INTERRUPTED));
+    })
 }
 
 // Long, but linear: the phases of a run in order, each failing early with its exit code.
@@ -275,7 +295,7 @@ pub(super) async fn run(
         .as_ref()
         .map(|shell| Interactive::new(shell, options.keep_going, hold));
     let cancel = context.cancel.clone();
-    watch_signals(cancel.clone());
+    let signals = watch_signals(cancel.clone(), context.abandon_handle());
     let context = Arc::new(context);
 
     if let Err(e) = resolve_images(&context, plan).await {
@@ -319,20 +339,21 @@ pub(super) async fn run(
         .with_cancel(cancel.clone())
         .with_log_dir(log_dir(&store, &run_id));
     let summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
-    match context.remove_run().await {
-        Ok(_) => {}
-        // Said once, below, with what to do.
-        Err(Error::DaemonLost { .. }) => {}
-        Err(e) => eprintln!("warning: could not remove the containers of run {run_id}: {e}"),
-    }
+    let cleanup = context.remove_run().await.err();
     if let Err(e) = store.save_stat_cache() {
         tracing::warn!("could not save the stat cache: {e}");
     }
     drop((scheduler, runner, context, events));
     let _ = view_task.await;
+    signals.abort();
     let mut code = exit_code(&summary);
     if code == EXIT_DAEMON {
+        // Says what the cleanup's failure would say, and what to do.
         explain_lost_daemon(&summary, backend.endpoint());
+    } else if let Some(e) = cleanup {
+        eprintln!(
+            "warning: could not remove every container of run {run_id}: {e}; they end when tanto exits, and the next run removes what is left"
+        );
     }
     if code == EXIT_OK
         && let Some(out) = &options.out

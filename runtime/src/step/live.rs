@@ -57,23 +57,20 @@ impl ContainerRegistry {
         self.lock().is_empty()
     }
 
-    /// Removes every registered container from `backend` and returns how many there were.
-    /// Tries them all, then reports the first failure.
+    /// Removes every registered container from `backend`, all at once, and returns how many
+    /// there were. Tries them all, then reports the first failure.
     pub async fn remove_all(&self, backend: &dyn Backend) -> Result<usize> {
         let ids: Vec<String> = self.lock().keys().cloned().collect();
-        let mut first_error = None;
-        for id in &ids {
-            match backend.remove(id).await {
-                Ok(()) => self.forget(id),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+        let removals = ids.iter().map(|id| async move {
+            let removed = backend.remove(id).await;
+            if removed.is_ok() {
+                self.forget(id);
             }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(ids.len()),
-        }
+            removed
+        });
+        let results = futures_util::future::join_all(removals).await;
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+        Ok(ids.len())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
@@ -208,6 +205,10 @@ impl Drop for StepContainer {
             handle.spawn(async move {
                 match backend.remove(&id).await {
                     Ok(()) => registry.forget(&id),
+                    // The run's end says so, once, with what to do.
+                    Err(e @ Error::DaemonLost { .. }) => {
+                        tracing::debug!("cannot remove container {id}: {e}");
+                    }
                     Err(e) => tracing::warn!("cannot remove container {id}: {e}"),
                 }
                 if nests && let Err(e) = remove_nested(backend.as_ref(), &id).await {

@@ -17,7 +17,7 @@ pub use ctx::Ctx;
 pub use exec::ExecOutput;
 pub use live::ContainerRegistry;
 pub use recipe::{Input, Placed, Recipe};
-pub use run::RunContext;
+pub use run::{Abandon, RunContext};
 pub(crate) use service::service_input;
 pub use service::{Ready, Service};
 pub use shell::Interactive;

@@ -75,6 +75,7 @@ impl Container {
                         .map_err(|e| {
                             Error::io("create the scratch folder of a docker_socket step", e)
                         })?;
+                    run.track_scratch(dir.path());
                     let path = dir.path().display().to_string();
                     mounts.push(Mount {
                         target: path.clone(),

@@ -42,6 +42,37 @@ pub struct RunContext {
     scratch: Option<tempfile::TempDir>,
     /// The services that are up, and the run's network, made when a step first binds one.
     pub(crate) services: ServicePool,
+    /// The scratch folders of the run's `docker_socket` steps (each removed with its step),
+    /// for [`Abandon::now`].
+    scratch_dirs: ScratchDirs,
+}
+
+type ScratchDirs = Arc<std::sync::Mutex<Vec<std::path::PathBuf>>>;
+
+fn lock(dirs: &ScratchDirs) -> std::sync::MutexGuard<'_, Vec<std::path::PathBuf>> {
+    // One push or one take at a time: the list stays whole even after a panic.
+    dirs.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Undoes at once what a run can undo without the daemon: the linked views of its host
+/// folders and the scratch folders of its `docker_socket` steps. Its containers end with this
+/// process (their keep-alive), and the next run removes what is left.
+#[derive(Debug, Clone)]
+pub struct Abandon {
+    views: Arc<HostViews>,
+    scratch: ScratchDirs,
+}
+
+impl Abandon {
+    /// Removes the run's linked views and scratch folders.
+    pub fn now(&self) {
+        self.views.remove_all();
+        let scratch = std::mem::take(&mut *lock(&self.scratch));
+        for dir in scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl RunContext {
@@ -66,6 +97,7 @@ impl RunContext {
             interactive: None,
             scratch: None,
             services: ServicePool::default(),
+            scratch_dirs: ScratchDirs::default(),
         }
     }
 
@@ -115,12 +147,13 @@ impl RunContext {
     pub async fn remove_run(&self) -> Result<usize> {
         self.views.remove_all();
         let registered = self.containers.remove_all(self.backend.as_ref()).await;
-        // Catches containers whose creation was interrupted before they were registered.
-        let unregistered = self.backend.remove_run(&self.run_id).await;
-        let nested = self
-            .backend
-            .remove_labelled(&format!("{LABEL_PARENT_RUN}={}", self.run_id))
-            .await;
+        let parent = format!("{LABEL_PARENT_RUN}={}", self.run_id);
+        // Both listings at once: an interrupted run's cleanup waits for the slower, not both.
+        let (unregistered, nested) = tokio::join!(
+            // Catches containers whose creation was interrupted before they were registered.
+            self.backend.remove_run(&self.run_id),
+            self.backend.remove_labelled(&parent),
+        );
         // Networks last: one that still has a container cannot go.
         let networks = self
             .backend
@@ -129,6 +162,25 @@ impl RunContext {
         let removed = registered? + unregistered? + nested?;
         networks?;
         Ok(removed)
+    }
+
+    /// What undoes at once what can be undone without the daemon, for a run that must exit
+    /// now (a second Ctrl-C). It holds no sender of the run's events, so it may outlive the
+    /// run's views.
+    pub fn abandon_handle(&self) -> Abandon {
+        Abandon {
+            views: Arc::clone(&self.views),
+            scratch: Arc::clone(&self.scratch_dirs),
+        }
+    }
+
+    /// Remembers a scratch folder of a `docker_socket` step, for [`Abandon::now`].
+    pub(crate) fn track_scratch(&self, dir: &std::path::Path) {
+        self.lock_scratch().push(dir.to_path_buf());
+    }
+
+    fn lock_scratch(&self) -> std::sync::MutexGuard<'_, Vec<std::path::PathBuf>> {
+        lock(&self.scratch_dirs)
     }
 }
 

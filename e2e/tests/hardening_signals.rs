@@ -1,0 +1,183 @@
+//! Signals end a run in bounded time: SIGTERM and SIGHUP like Ctrl-C, a first signal cleans
+//! up without waiting on a daemon that stopped answering, and a second one exits at once.
+//! A daemon that stops answering is a private `dockerd` stopped with SIGSTOP.
+
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
+mod hardening_support;
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hardening_support::PrivateDaemon;
+use serde_json::Value;
+use support::fixture;
+
+/// Where a test runs its pipelines: the machine's daemon, or a private one.
+fn docker(daemon: Option<&PrivateDaemon>, args: &[&str]) -> Output {
+    match daemon {
+        Some(d) => d.docker(args),
+        None => std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .unwrap(),
+    }
+}
+
+fn containers_of_run(daemon: Option<&PrivateDaemon>, run: &str) -> usize {
+    let out = docker(
+        daemon,
+        &["ps", "-aq", "--filter", &format!("label=tanto.run={run}")],
+    );
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// Starts `sleepy` and returns once its step's `sleep 60` runs, with the run's id.
+fn start_sleepy(daemon: Option<&PrivateDaemon>, cache: &std::path::Path) -> (Child, String) {
+    let mut cmd = fixture(cache);
+    if let Some(d) = daemon {
+        cmd.env("DOCKER_HOST", d.host());
+    }
+    let mut child = cmd
+        .args(["sleepy", "--progress", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut run = String::new();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 {
+        let event: Value = serde_json::from_str(&line).unwrap();
+        line.clear();
+        if event["event"] == "run_started" {
+            run = event["run_id"].as_str().unwrap().to_owned();
+        }
+        if event["event"] == "step_started" {
+            break;
+        }
+    }
+    // Drain the rest, so the run never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let ps = docker(
+            daemon,
+            &["ps", "-q", "--filter", &format!("label=tanto.run={run}")],
+        );
+        let napping = String::from_utf8_lossy(&ps.stdout).lines().any(|id| {
+            String::from_utf8_lossy(&docker(daemon, &["top", id]).stdout).contains("sleep 60")
+        });
+        if napping {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, run)
+}
+
+fn signal(child: &Child, signal: libc::c_int) {
+    #[allow(unsafe_code)]
+    // SAFETY: a signal to our own child process.
+    unsafe {
+        libc::kill(libc::pid_t::try_from(child.id()).unwrap(), signal);
+    }
+}
+
+/// Waits up to `limit` for `child` to exit; kills it and panics when it does not.
+fn wait_within(mut child: Child, limit: Duration, what: &str) -> (ExitStatus, String) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            return (status, stderr);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: the run was still there after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `sleepy --plan` on `daemon` (every run reaps what dead runs left), then waits up to
+/// 15 s for run `run` to have no container.
+fn next_run_reaps(daemon: &PrivateDaemon, run: &str) {
+    let cache = tempfile::tempdir().unwrap();
+    let out = fixture(cache.path())
+        .env("DOCKER_HOST", daemon.host())
+        .args(["sleepy", "--plan"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while containers_of_run(Some(daemon), run) > 0 {
+        assert!(Instant::now() < deadline, "run {run} left containers");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sigterm_and_sighup_exit_130_and_leave_nothing() {
+    for (name, sig) in [("SIGTERM", libc::SIGTERM), ("SIGHUP", libc::SIGHUP)] {
+        let cache = tempfile::tempdir().unwrap();
+        let (child, run) = start_sleepy(None, cache.path());
+        signal(&child, sig);
+        let (status, stderr) = wait_within(child, Duration::from_secs(30), name);
+        assert_eq!(status.code(), Some(130), "{name}: {status:?} {stderr}");
+        assert_eq!(containers_of_run(None, &run), 0, "{name} left containers");
+    }
+}
+
+#[test]
+fn one_signal_ends_the_run_in_bounded_time_when_the_daemon_stops_answering() {
+    let daemon = PrivateDaemon::start();
+    let cache = tempfile::tempdir().unwrap();
+    let (child, run) = start_sleepy(Some(&daemon), cache.path());
+    daemon.signal(libc::SIGSTOP);
+    let interrupted = Instant::now();
+    signal(&child, libc::SIGINT);
+    let (status, stderr) = wait_within(child, Duration::from_secs(40), "one SIGINT");
+    daemon.signal(libc::SIGCONT);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        interrupted.elapsed()
+    );
+    assert!(stderr.contains("the next run"), "{stderr}");
+    next_run_reaps(&daemon, &run);
+}
+
+#[test]
+fn a_second_signal_during_cleanup_exits_at_once() {
+    let daemon = PrivateDaemon::start();
+    let cache = tempfile::tempdir().unwrap();
+    let (child, run) = start_sleepy(Some(&daemon), cache.path());
+    // Cleanup that cannot finish: the daemon stops answering before the first signal.
+    daemon.signal(libc::SIGSTOP);
+    signal(&child, libc::SIGINT);
+    std::thread::sleep(Duration::from_secs(1));
+    let second = Instant::now();
+    signal(&child, libc::SIGINT);
+    let (status, stderr) = wait_within(child, Duration::from_secs(5), "a second SIGINT");
+    let took = second.elapsed();
+    daemon.signal(libc::SIGCONT);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        took < Duration::from_secs(3),
+        "exited {took:?} after the second signal"
+    );
+    next_run_reaps(&daemon, &run);
+}
