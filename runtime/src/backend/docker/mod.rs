@@ -1,14 +1,13 @@
 //! The Docker Engine API backend, through bollard; Podman's Docker-compatible socket works too.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
     UploadToContainerOptionsBuilder,
 };
@@ -18,15 +17,15 @@ use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use crate::backend::lease::{Leases, orphaned};
-use crate::backend::request::{
-    connection_failure, create_body, docker_error, image_id, server_message, split_reference,
-    status,
-};
+use crate::backend::request::{create_body, docker_error, image_id, server_message, status};
 use crate::backend::{
     Backend, ContainerSpec, ExecSpec, ImageId, InteractiveExec, LABEL_RUN, Progress, ServiceSpec,
     ServiceState, StartedExec, Stream, TarStream,
 };
 use crate::error::{Error, Result};
+
+mod connect;
+mod tty;
 
 /// The socket used when `DOCKER_HOST` is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -67,176 +66,6 @@ pub struct DockerBackend {
     leases: Leases,
     /// Until when cleanup requests fail at once, after one went unanswered.
     stuck_until: Arc<Mutex<Option<Instant>>>,
-}
-
-impl DockerBackend {
-    /// Connects to the daemon named by `DOCKER_HOST` (`unix://…`, `tcp://…`), or to
-    /// [`DEFAULT_HOST`]. A daemon on a Unix socket is local (host folders are bind mounted),
-    /// one on TCP is remote (they are uploaded); `TANTO_DOCKER_LOCAL=1` or `0` overrides that.
-    ///
-    /// Fails with [`Error::DaemonUnreachable`] within about 2 s when nothing answers.
-    pub async fn connect() -> Result<Self> {
-        let host = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|h| !h.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_HOST.to_owned());
-        let backend = Self::connect_to(&host).await?;
-        Ok(match std::env::var("TANTO_DOCKER_LOCAL").as_deref() {
-            Ok("1" | "true") => backend.with_local(true),
-            Ok("0" | "false") => backend.with_local(false),
-            _ => backend,
-        })
-    }
-
-    /// Connects to the daemon at `host`: `unix:///path`, a bare socket path, `tcp://host:port`
-    /// or `http://host:port`. Negotiates the API version with it (Docker 20.10 speaks 1.41).
-    pub async fn connect_to(host: &str) -> Result<Self> {
-        let unreachable = |cause: String| Error::DaemonUnreachable {
-            endpoint: host.to_owned(),
-            cause,
-        };
-        let socket = if let Some(path) = host.strip_prefix("unix://") {
-            Some(path.to_owned())
-        } else if host.starts_with('/') {
-            Some(host.to_owned())
-        } else {
-            None
-        };
-        let docker = if let Some(path) = &socket {
-            if !std::path::Path::new(path).exists() {
-                return Err(unreachable(format!("no socket at {path}")));
-            }
-            Docker::connect_with_unix(
-                path,
-                REQUEST_TIMEOUT.as_secs(),
-                bollard::API_DEFAULT_VERSION,
-            )
-        } else if host.starts_with("tcp://") || host.starts_with("http://") {
-            Docker::connect_with_http(
-                host,
-                REQUEST_TIMEOUT.as_secs(),
-                bollard::API_DEFAULT_VERSION,
-            )
-        } else {
-            return Err(Error::Usage(format!(
-                "DOCKER_HOST `{host}` is not supported: use unix:///path/to/docker.sock or tcp://host:port"
-            )));
-        }
-        .map_err(|e| unreachable(e.to_string()))?;
-
-        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
-            Ok(Ok(docker)) => docker,
-            Ok(Err(e)) => {
-                return Err(unreachable(
-                    connection_failure(&e).unwrap_or_else(|| e.to_string()),
-                ));
-            }
-            Err(_) => {
-                return Err(unreachable(format!(
-                    "no answer within {}s",
-                    CONNECT_TIMEOUT.as_secs()
-                )));
-            }
-        };
-        tracing::debug!(
-            "connected to {host}, API {}",
-            docker.client_version().to_string()
-        );
-        Ok(Self {
-            docker,
-            endpoint: host.to_owned(),
-            local: socket.is_some(),
-            socket,
-            leases: Leases::default(),
-            stuck_until: Arc::default(),
-        })
-    }
-
-    /// The same daemon, with host folders bind mounted (`true`) or uploaded (`false`).
-    pub fn with_local(mut self, local: bool) -> Self {
-        self.local = local;
-        self
-    }
-
-    /// Runs `request`, a step of cleaning up (`doing` says which), within [`CLEANUP_TIMEOUT`];
-    /// fails at once while an earlier cleanup request is still unanswered.
-    async fn cleanup<T>(&self, doing: &str, request: impl Future<Output = Result<T>>) -> Result<T> {
-        let stuck = |cause: String| Error::DaemonLost {
-            endpoint: self.endpoint.clone(),
-            doing: doing.to_owned(),
-            cause,
-        };
-        let until = *self
-            .stuck_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if until.is_some_and(|until| Instant::now() < until) {
-            return Err(stuck(format!(
-                "it has not answered a request for {}s",
-                CLEANUP_TIMEOUT.as_secs()
-            )));
-        }
-        match tokio::time::timeout(CLEANUP_TIMEOUT, request).await {
-            Ok(answer) => answer,
-            Err(_) => {
-                *self
-                    .stuck_until
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + STUCK_FOR);
-                Err(stuck(format!(
-                    "no answer within {}s",
-                    CLEANUP_TIMEOUT.as_secs()
-                )))
-            }
-        }
-    }
-
-    /// Waits until container `id` no longer exists (a removal in progress ends); the caller
-    /// bounds the wait.
-    async fn gone(&self, id: &str, doing: &str) -> Result<()> {
-        loop {
-            match self.docker.inspect_container(id, None).await {
-                Err(e) if status(&e) == Some(404) => return Ok(()),
-                Err(e) if connection_failure(&e).is_some() => {
-                    return Err(docker_error(&self.endpoint, doing, &e));
-                }
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-
-    /// The API version agreed with the daemon, such as `1.41`.
-    pub fn api_version(&self) -> String {
-        self.docker.client_version().to_string()
-    }
-
-    async fn pull(&self, reference: &str, progress: Progress<'_>) -> Result<()> {
-        let (name, tag) = split_reference(reference);
-        let mut options = CreateImageOptionsBuilder::default().from_image(name);
-        if let Some(tag) = tag {
-            options = options.tag(tag);
-        }
-        progress("pull started");
-        let mut stream = self.docker.create_image(Some(options.build()), None, None);
-        let mut last = String::new();
-        while let Some(info) = stream.next().await {
-            let info = info.map_err(|e| Error::ImageUnavailable {
-                image: reference.to_owned(),
-                cause: server_message(&e),
-            })?;
-            let Some(status) = info.status else { continue };
-            let line = match &info.id {
-                Some(id) => format!("{id}: {status}"),
-                None => status,
-            };
-            // Progress bars repeat the same status many times a second; report changes only.
-            if line != last {
-                progress(&line);
-                last = line;
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Backend for DockerBackend {
@@ -387,66 +216,11 @@ impl Backend for DockerBackend {
         spec: &'a ExecSpec,
         size: (u16, u16),
     ) -> BoxFuture<'a, Result<InteractiveExec>> {
-        async move {
-            let secrets = spec.secret_env.iter().map(|(k, s)| (k, s.expose()));
-            let env: Vec<String> = (spec.env.iter().map(|(k, v)| (k, v.as_str())))
-                .chain(secrets)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let options = CreateExecOptions::<String> {
-                attach_stdin: Some(true),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                tty: Some(true),
-                cmd: Some(spec.argv.clone()),
-                env: Some(env),
-                working_dir: spec.workdir.clone(),
-                user: spec.user.clone(),
-                ..Default::default()
-            };
-            let created = self
-                .docker
-                .create_exec(id, options)
-                .await
-                .map_err(|e| docker_error(&self.endpoint, "create a shell", &e))?;
-            let start = StartExecOptions {
-                detach: false,
-                tty: true,
-                output_capacity: None,
-            };
-            let started = self
-                .docker
-                .start_exec(&created.id, Some(start))
-                .await
-                .map_err(|e| docker_error(&self.endpoint, "start a shell", &e))?;
-            let StartExecResults::Attached { output, input } = started else {
-                return Err(Error::Docker("a shell started detached".into()));
-            };
-            // The size is set once it runs: a terminal opens at the daemon's default otherwise.
-            let _ = self.resize_exec(&created.id, size).await;
-            let endpoint = self.endpoint.clone();
-            let output = output.map(move |item| match item {
-                Ok(log) => Ok(log.into_bytes()),
-                Err(e) => Err(docker_error(&endpoint, "read a shell's output", &e)),
-            });
-            Ok(InteractiveExec {
-                id: created.id,
-                output: output.boxed(),
-                input,
-            })
-        }
-        .boxed()
+        self.interactive(id, spec, size).boxed()
     }
 
     fn resize_exec<'a>(&'a self, exec_id: &'a str, size: (u16, u16)) -> BoxFuture<'a, Result<()>> {
-        async move {
-            let (height, width) = size;
-            self.docker
-                .resize_exec(exec_id, bollard::exec::ResizeExecOptions { height, width })
-                .await
-                .map_err(|e| docker_error(&self.endpoint, "resize a shell's terminal", &e))
-        }
-        .boxed()
+        self.resize(exec_id, size).boxed()
     }
 
     fn exec_exit_code<'a>(&'a self, exec_id: &'a str) -> BoxFuture<'a, Result<i64>> {

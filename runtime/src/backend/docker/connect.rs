@@ -1,0 +1,192 @@
+//! Connecting to the daemon, negotiating its API version, pulling images, and the bounded
+//! waits of cleanup requests.
+
+use std::future::Future;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use futures_util::StreamExt;
+
+use super::*;
+use crate::backend::Progress;
+use crate::backend::lease::Leases;
+use crate::backend::request::{
+    connection_failure, docker_error, server_message, split_reference, status,
+};
+use crate::error::{Error, Result};
+
+impl DockerBackend {
+    /// Connects to the daemon named by `DOCKER_HOST` (`unix://…`, `tcp://…`), or to
+    /// [`DEFAULT_HOST`]. A daemon on a Unix socket is local (host folders are bind mounted),
+    /// one on TCP is remote (they are uploaded); `TANTO_DOCKER_LOCAL=1` or `0` overrides that.
+    ///
+    /// Fails with [`Error::DaemonUnreachable`] within about 2 s when nothing answers.
+    pub async fn connect() -> Result<Self> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_HOST.to_owned());
+        let backend = Self::connect_to(&host).await?;
+        Ok(match std::env::var("TANTO_DOCKER_LOCAL").as_deref() {
+            Ok("1" | "true") => backend.with_local(true),
+            Ok("0" | "false") => backend.with_local(false),
+            _ => backend,
+        })
+    }
+
+    /// Connects to the daemon at `host`: `unix:///path`, a bare socket path, `tcp://host:port`
+    /// or `http://host:port`. Negotiates the API version with it (Docker 20.10 speaks 1.41).
+    pub async fn connect_to(host: &str) -> Result<Self> {
+        let unreachable = |cause: String| Error::DaemonUnreachable {
+            endpoint: host.to_owned(),
+            cause,
+        };
+        let socket = if let Some(path) = host.strip_prefix("unix://") {
+            Some(path.to_owned())
+        } else if host.starts_with('/') {
+            Some(host.to_owned())
+        } else {
+            None
+        };
+        let docker = if let Some(path) = &socket {
+            if !std::path::Path::new(path).exists() {
+                return Err(unreachable(format!("no socket at {path}")));
+            }
+            Docker::connect_with_unix(
+                path,
+                REQUEST_TIMEOUT.as_secs(),
+                bollard::API_DEFAULT_VERSION,
+            )
+        } else if host.starts_with("tcp://") || host.starts_with("http://") {
+            Docker::connect_with_http(
+                host,
+                REQUEST_TIMEOUT.as_secs(),
+                bollard::API_DEFAULT_VERSION,
+            )
+        } else {
+            return Err(Error::Usage(format!(
+                "DOCKER_HOST `{host}` is not supported: use unix:///path/to/docker.sock or tcp://host:port"
+            )));
+        }
+        .map_err(|e| unreachable(e.to_string()))?;
+
+        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
+            Ok(Ok(docker)) => docker,
+            Ok(Err(e)) => {
+                return Err(unreachable(
+                    connection_failure(&e).unwrap_or_else(|| e.to_string()),
+                ));
+            }
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "no answer within {}s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        };
+        tracing::debug!(
+            "connected to {host}, API {}",
+            docker.client_version().to_string()
+        );
+        Ok(Self {
+            docker,
+            endpoint: host.to_owned(),
+            local: socket.is_some(),
+            socket,
+            leases: Leases::default(),
+            stuck_until: Arc::default(),
+        })
+    }
+
+    /// The same daemon, with host folders bind mounted (`true`) or uploaded (`false`).
+    pub fn with_local(mut self, local: bool) -> Self {
+        self.local = local;
+        self
+    }
+
+    /// Runs `request`, a step of cleaning up (`doing` says which), within [`CLEANUP_TIMEOUT`];
+    /// fails at once while an earlier cleanup request is still unanswered.
+    pub(super) async fn cleanup<T>(
+        &self,
+        doing: &str,
+        request: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let stuck = |cause: String| Error::DaemonLost {
+            endpoint: self.endpoint.clone(),
+            doing: doing.to_owned(),
+            cause,
+        };
+        let until = *self
+            .stuck_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if until.is_some_and(|until| Instant::now() < until) {
+            return Err(stuck(format!(
+                "it has not answered a request for {}s",
+                CLEANUP_TIMEOUT.as_secs()
+            )));
+        }
+        match tokio::time::timeout(CLEANUP_TIMEOUT, request).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                *self
+                    .stuck_until
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + STUCK_FOR);
+                Err(stuck(format!(
+                    "no answer within {}s",
+                    CLEANUP_TIMEOUT.as_secs()
+                )))
+            }
+        }
+    }
+
+    /// Waits until container `id` no longer exists (a removal in progress ends); the caller
+    /// bounds the wait.
+    pub(super) async fn gone(&self, id: &str, doing: &str) -> Result<()> {
+        loop {
+            match self.docker.inspect_container(id, None).await {
+                Err(e) if status(&e) == Some(404) => return Ok(()),
+                Err(e) if connection_failure(&e).is_some() => {
+                    return Err(docker_error(&self.endpoint, doing, &e));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// The API version agreed with the daemon, such as `1.41`.
+    pub fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+
+    pub(super) async fn pull(&self, reference: &str, progress: Progress<'_>) -> Result<()> {
+        let (name, tag) = split_reference(reference);
+        let mut options = CreateImageOptionsBuilder::default().from_image(name);
+        if let Some(tag) = tag {
+            options = options.tag(tag);
+        }
+        progress("pull started");
+        let mut stream = self.docker.create_image(Some(options.build()), None, None);
+        let mut last = String::new();
+        while let Some(info) = stream.next().await {
+            let info = info.map_err(|e| Error::ImageUnavailable {
+                image: reference.to_owned(),
+                cause: server_message(&e),
+            })?;
+            let Some(status) = info.status else { continue };
+            let line = match &info.id {
+                Some(id) => format!("{id}: {status}"),
+                None => status,
+            };
+            // Progress bars repeat the same status many times a second; report changes only.
+            if line != last {
+                progress(&line);
+                last = line;
+            }
+        }
+        Ok(())
+    }
+}

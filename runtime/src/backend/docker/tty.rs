@@ -1,0 +1,79 @@
+//! Commands with a terminal: a shell for a person (`-i`, `shell STEP`), attached and resized.
+
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use futures_util::StreamExt as _;
+
+use super::DockerBackend;
+use crate::backend::request::docker_error;
+use crate::backend::{ExecSpec, InteractiveExec};
+use crate::error::{Error, Result};
+
+impl DockerBackend {
+    /// Starts `spec` in container `id` on a terminal of `size`, its input attached.
+    pub(super) async fn interactive(
+        &self,
+        id: &str,
+        spec: &ExecSpec,
+        size: (u16, u16),
+    ) -> Result<InteractiveExec> {
+        {
+            let secrets = spec.secret_env.iter().map(|(k, s)| (k, s.expose()));
+            let env: Vec<String> = (spec.env.iter().map(|(k, v)| (k, v.as_str())))
+                .chain(secrets)
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let options = CreateExecOptions::<String> {
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(true),
+                cmd: Some(spec.argv.clone()),
+                env: Some(env),
+                working_dir: spec.workdir.clone(),
+                user: spec.user.clone(),
+                ..Default::default()
+            };
+            let created = self
+                .docker
+                .create_exec(id, options)
+                .await
+                .map_err(|e| docker_error(&self.endpoint, "create a shell", &e))?;
+            let start = StartExecOptions {
+                detach: false,
+                tty: true,
+                output_capacity: None,
+            };
+            let started = self
+                .docker
+                .start_exec(&created.id, Some(start))
+                .await
+                .map_err(|e| docker_error(&self.endpoint, "start a shell", &e))?;
+            let StartExecResults::Attached { output, input } = started else {
+                return Err(Error::Docker("a shell started detached".into()));
+            };
+            // The size is set once it runs: a terminal opens at the daemon's default otherwise.
+            let _ = self.resize(&created.id, size).await;
+            let endpoint = self.endpoint.clone();
+            let output = output.map(move |item| match item {
+                Ok(log) => Ok(log.into_bytes()),
+                Err(e) => Err(docker_error(&endpoint, "read a shell's output", &e)),
+            });
+            Ok(InteractiveExec {
+                id: created.id,
+                output: output.boxed(),
+                input,
+            })
+        }
+    }
+
+    /// Resizes the terminal of command `exec_id` to `size`.
+    pub(super) async fn resize(&self, exec_id: &str, size: (u16, u16)) -> Result<()> {
+        {
+            let (height, width) = size;
+            self.docker
+                .resize_exec(exec_id, bollard::exec::ResizeExecOptions { height, width })
+                .await
+                .map_err(|e| docker_error(&self.endpoint, "resize a shell's terminal", &e))
+        }
+    }
+}
