@@ -4,6 +4,7 @@ mod events;
 mod json;
 mod logs;
 mod plain;
+mod queue;
 mod summary;
 mod text;
 mod trace;
@@ -13,6 +14,7 @@ pub use events::{Event, EventSink, Stamped, Stream};
 pub use json::JsonView;
 pub use logs::LogFiles;
 pub use plain::PlainView;
+pub use queue::{EventReceiver, MAX_QUEUED_LINES};
 pub use summary::Summary;
 pub(crate) use text::{Stdout, plural, print, shown};
 pub use trace::Trace;
@@ -27,11 +29,9 @@ pub trait View: Send {
     fn finish(&mut self) {}
 }
 
-/// Feeds every event from `rx` to each view in turn until the stream ends.
-pub async fn drive(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
-    mut views: Vec<Box<dyn View>>,
-) -> Vec<Box<dyn View>> {
+/// Feeds every event from `rx` to each view in turn until the stream ends, then finishes
+/// the views and the receiver's tap.
+pub async fn drive(mut rx: EventReceiver, mut views: Vec<Box<dyn View>>) -> Vec<Box<dyn View>> {
     while let Some(event) = rx.recv().await {
         for view in &mut views {
             view.event(&event);
@@ -40,6 +40,7 @@ pub async fn drive(
     for view in &mut views {
         view.finish();
     }
+    rx.finish();
     views
 }
 

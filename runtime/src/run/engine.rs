@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
 use crate::report::{
-    Event, EventSink, JsonView, LogFiles, PlainView, Stdout, Summary, Trace, TtyView, View, drive,
-    plural,
+    Event, EventSink, JsonView, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout, Summary, Trace,
+    TtyView, View, drive, plural,
 };
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
@@ -115,7 +115,7 @@ fn new_run_id() -> String {
     Digest::of(seed.as_bytes()).short()
 }
 
-fn pick_views(options: &RunOptions, store: &Store, run_id: &str) -> (Vec<Box<dyn View>>, bool) {
+fn pick_views(options: &RunOptions) -> (Vec<Box<dyn View>>, bool) {
     let ci = std::env::var_os("CI").is_some();
     let terminal = std::io::stderr().is_terminal();
     let progress = match options.progress {
@@ -139,7 +139,6 @@ fn pick_views(options: &RunOptions, store: &Store, run_id: &str) -> (Vec<Box<dyn
             std::env::var_os("GITHUB_ACTIONS").is_some(),
         ))),
     }
-    views.push(Box::new(LogFiles::new(log_dir(store, run_id))));
     if let Some(path) = &options.trace {
         views.push(Box::new(Trace::new(path.clone())));
     }
@@ -241,8 +240,10 @@ async fn run(
         }
     };
     let run_id = new_run_id();
-    let (events, rx) = EventSink::channel();
-    let (views, human) = pick_views(&options, &store, &run_id);
+    // The log files see every event as it happens; the views, a bounded queue of them.
+    let logs = Box::new(LogFiles::new(log_dir(&store, &run_id)));
+    let (events, rx) = EventSink::bounded(MAX_QUEUED_LINES, Some(logs));
+    let (views, human) = pick_views(&options);
     let view_task = tokio::spawn(drive(rx, views));
     let context = RunContext::new(
         run_id.clone(),
