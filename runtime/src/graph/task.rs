@@ -60,6 +60,11 @@ pub struct StepSettings {
     pub millicpus: Option<u32>,
     /// `docker_socket`: mount the daemon's socket into the container. Never on by default.
     pub docker_socket: bool,
+    /// The most a capture (`dir`, `file`) may take, in bytes: both the archive streamed from
+    /// the container and the files it holds (each hard link counted in full). 2 GiB unless
+    /// set; `Container::with_max_output` overrides it for one builder. Not part of the key:
+    /// a capture past it fails the step, and failures are never cached.
+    pub max_output: u64,
 }
 
 impl StepSettings {
@@ -77,6 +82,7 @@ impl StepSettings {
         memory: None,
         millicpus: None,
         docker_socket: false,
+        max_output: 2 << 30,
     };
 }
 
