@@ -83,6 +83,18 @@ pub enum Error {
         /// The path in the container.
         path: String,
     },
+    /// A path that a step captured holds more than the step's limit.
+    #[error(
+        "step `{step}`: `{path}` in its container comes to more than {limit}, the most a capture may take (hard links count in full); write less there, or raise the limit with `Container::with_max_output`"
+    )]
+    OutputTooLarge {
+        /// The step's label.
+        step: String,
+        /// The path in the container.
+        path: String,
+        /// The limit, as people read it (`2 GiB`).
+        limit: String,
+    },
     /// A step ran past its timeout and was killed.
     #[error("step `{step}` timed out after {}s and was killed; raise `timeout` on the step if it needs longer", .after.as_secs())]
     Timeout {
@@ -151,6 +163,7 @@ impl Error {
             Error::ImageUnavailable { .. } => "image_unavailable",
             Error::CommandFailed { .. } => "command_failed",
             Error::MissingPath { .. } => "missing_path",
+            Error::OutputTooLarge { .. } => "output_too_large",
             Error::Timeout { .. } => "timeout",
             Error::Cancelled => "cancelled",
             Error::Wiring(_) => "wiring",

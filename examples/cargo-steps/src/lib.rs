@@ -80,6 +80,8 @@ pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
 /// is mounted at `/var/run/docker.sock`, and a scratch folder shared with the host at the same
 /// path is the container's `TMPDIR`, so folders the tests create and ask the daemon to mount
 /// exist where the daemon looks. The image needs a `docker` client if the tests call it.
+/// Containers that tanto runs inside the tests start are labelled with this step
+/// (`TANTO_PARENT`) and removed when it ends, even when it fails or the run is interrupted.
 #[step(
     image = IMAGE,
     cache("/cargo-home" = "cargo-home"),

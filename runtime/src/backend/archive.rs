@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::backend::TarStream;
-use crate::error::{Error, Result};
+use crate::error::Error;
 
 /// Bytes per chunk sent to the daemon.
 const CHUNK: usize = 256 * 1024;
@@ -190,28 +190,124 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Unpacks the archive at `tar` into the empty folder `dest` and returns its single top-level
-/// entry, which is what the daemon archives for a path. Owners are not kept; modes and
-/// modification times are.
-pub(crate) fn unpack_single(tar: &Path, dest: &Path) -> Result<PathBuf> {
-    let file = fs::File::open(tar).map_err(|e| Error::io(format!("open {}", tar.display()), e))?;
-    let mut archive = tar::Archive::new(io::BufReader::new(file));
+/// Why an unpack stopped.
+#[derive(Debug)]
+pub(crate) enum Unpack {
+    /// The files passed the limit.
+    TooLarge,
+    /// Anything else.
+    Failed(Error),
+}
+
+impl From<Error> for Unpack {
+    fn from(e: Error) -> Self {
+        Unpack::Failed(e)
+    }
+}
+
+/// Unpacks the archive `tar` into the empty folder `dest` as it is read, and returns its
+/// single top-level entry, which is what the daemon archives for a path. Owners are not kept;
+/// file modes and modification times are, and folders stay writable so the store can move
+/// their files out.
+///
+/// The archive comes from a container, so it is hostile: entries that would land outside
+/// `dest` (absolute paths, `..`, through a link) are skipped, and unpacking stops with
+/// [`Unpack::TooLarge`] before the files it holds come to more than `limit` bytes, counting
+/// each hard link as a full copy of its target (what an export writes), and a sparse file at
+/// its full size.
+pub(crate) fn unpack_single(
+    tar: impl Read,
+    dest: &Path,
+    limit: u64,
+) -> std::result::Result<PathBuf, Unpack> {
+    let io = |e| Error::io("unpack an archive from the container", e);
+    let mut archive = tar::Archive::new(tar);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
     fs::create_dir_all(dest).map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
-    archive
-        .unpack(dest)
-        .map_err(|e| Error::io("unpack an archive from the container", e))?;
+    let mut counted: u64 = 0;
+    for entry in archive.entries().map_err(io)? {
+        let mut entry = entry.map_err(io)?;
+        counted = counted.saturating_add(full_size(&entry, dest).map_err(io)?);
+        if counted > limit {
+            return Err(Unpack::TooLarge);
+        }
+        let path = entry.path().map_err(io)?.into_owned();
+        let unpacked = entry.unpack_in(dest).map_err(io)?;
+        if unpacked && entry.header().entry_type().is_dir() {
+            // A read-only folder could be neither filled nor emptied into the store.
+            let dir = dest.join(&path);
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+                .map_err(|e| Error::io(format!("make {} writable", dir.display()), e))?;
+        }
+    }
     let mut top = fs::read_dir(dest)
         .map_err(|e| Error::io(format!("read {}", dest.display()), e))?
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| Error::io(format!("read {}", dest.display()), e))?;
     match top.len() {
         1 => Ok(top.remove(0).path()),
-        n => Err(Error::Docker(format!(
+        n => Err(Unpack::Failed(Error::Docker(format!(
             "expected one top-level entry in the archive from the container, found {n}"
-        ))),
+        )))),
+    }
+}
+
+/// The bytes `entry` puts on disk as a file of its own: a file's size, a sparse file's full
+/// size, a hard link's target's size (the target was unpacked before it), nothing otherwise.
+fn full_size<R: Read>(entry: &tar::Entry<'_, R>, dest: &Path) -> io::Result<u64> {
+    let header = entry.header();
+    Ok(match header.entry_type() {
+        tar::EntryType::Regular | tar::EntryType::Continuous => header.size()?,
+        tar::EntryType::GNUSparse => match header.as_gnu() {
+            Some(gnu) => gnu.real_size()?.max(header.size()?),
+            None => header.size()?,
+        },
+        tar::EntryType::Link => {
+            let target = entry.link_name()?.map(|t| t.into_owned());
+            // Only a target inside `dest` is ever unpacked; anything else is skipped anyway.
+            let inside = target.filter(|t| {
+                t.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+            });
+            inside
+                .and_then(|t| fs::symlink_metadata(dest.join(t)).ok())
+                .filter(fs::Metadata::is_file)
+                .map_or(0, |m| m.len())
+        }
+        _ => 0,
+    })
+}
+
+/// Reads the chunks sent on a channel, from a blocking thread: an archive streamed from the
+/// daemon, unpacked as it comes. The end of the channel is the end of the data.
+pub(crate) struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    chunk: Bytes,
+}
+
+impl ChannelReader {
+    /// A reader of what is sent to `rx`.
+    pub(crate) fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+        Self {
+            rx,
+            chunk: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.chunk = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
     }
 }
 
@@ -219,7 +315,6 @@ pub(crate) fn unpack_single(tar: &Path, dest: &Path) -> Result<PathBuf> {
 mod tests {
     use super::*;
     use futures_util::StreamExt;
-    use std::os::unix::fs::PermissionsExt;
 
     async fn collect(stream: TarStream) -> Vec<u8> {
         let mut out = Vec::new();
@@ -301,6 +396,59 @@ mod tests {
         assert_eq!(seen, ["src", "src/.gitignore", "src/src", "src/src/lib.rs"]);
     }
 
+    /// An archive of `out/` holding `entries` (path, kind, size, link target).
+    fn archive(entries: &[(&str, tar::EntryType, u64, Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = header(tar::EntryType::Directory, 0o755, 0, (0, 0));
+        b.append_data(&mut h, "out", io::empty()).unwrap();
+        for &(path, kind, size, target) in entries {
+            let mut h = header(kind, 0o644, size, (0, 0));
+            match target {
+                Some(target) => b.append_link(&mut h, path, target).unwrap(),
+                None => b
+                    .append_data(&mut h, path, io::repeat(b'x').take(size))
+                    .unwrap(),
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn hard_links_count_as_full_copies_against_the_limit() {
+        use tar::EntryType::{Link, Regular};
+        let tar = archive(&[
+            ("out/a", Regular, 1000, None),
+            ("out/b", Link, 0, Some("out/a")),
+            ("out/c", Link, 0, Some("out/a")),
+        ]);
+        let tmp = tempfile::tempdir().unwrap();
+        let stopped = unpack_single(&tar[..], &tmp.path().join("x"), 2500);
+        assert!(matches!(stopped, Err(Unpack::TooLarge)), "{stopped:?}");
+        let top = unpack_single(&tar[..], &tmp.path().join("y"), 3000).unwrap();
+        assert_eq!(fs::read_dir(top).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn entries_that_would_land_outside_are_skipped() {
+        use tar::EntryType::{Regular, Symlink};
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        // A link out, then a file written through it.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = header(tar::EntryType::Directory, 0o755, 0, (0, 0));
+        b.append_data(&mut h, "out", io::empty()).unwrap();
+        let mut h = header(Symlink, 0o777, 0, (0, 0));
+        b.append_link(&mut h, "out/esc", &outside).unwrap();
+        let mut h = header(Regular, 0o644, 2, (0, 0));
+        h.set_path("out/esc/pwned").unwrap();
+        h.set_cksum();
+        b.append(&h, &b"hi"[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let result = unpack_single(&tar[..], &tmp.path().join("dest"), 1 << 20);
+        assert!(!outside.join("pwned").exists(), "{result:?}");
+    }
+
     #[test]
     fn unpack_returns_the_single_top_entry() {
         let tmp = tempfile::tempdir().unwrap();
@@ -312,7 +460,8 @@ mod tests {
         b.append_data(&mut h, "out/x", &b"hi"[..]).unwrap();
         b.finish().unwrap();
         drop(b);
-        let top = unpack_single(&tar_path, &tmp.path().join("dest")).unwrap();
+        let file = fs::File::open(&tar_path).unwrap();
+        let top = unpack_single(file, &tmp.path().join("dest"), 1 << 20).unwrap();
         assert_eq!(top, tmp.path().join("dest/out"));
         let mode = fs::metadata(top.join("x")).unwrap().permissions().mode();
         assert_eq!(mode & 0o111, 0o111);

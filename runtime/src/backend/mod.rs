@@ -7,6 +7,7 @@
 //! on every backend.
 
 pub(crate) mod archive;
+mod cleanup;
 mod docker;
 mod lease;
 mod network;

@@ -17,8 +17,8 @@ use std::io::Read as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -134,6 +134,7 @@ pub fn hash_dir_with(root: &Path, select: &DirSelect, cache: &StatCache) -> Resu
         error: Mutex::new(None),
         files_read: AtomicU64::new(0),
         bytes_read: AtomicU64::new(0),
+        inodes: Mutex::new(HashMap::new()),
     };
     walk.build_parallel().visit(&mut VisitorBuilder(&shared));
 
@@ -178,7 +179,14 @@ struct Shared<'a> {
     error: Mutex<Option<Error>>,
     files_read: AtomicU64,
     bytes_read: AtomicU64,
+    /// The digest of each inode this walk read, so a file with many hard links (a capture
+    /// may hold thousands to one large file) is read once, even when the stat cache cannot
+    /// vouch for it. The inner lock makes a second walker thread wait for the first.
+    inodes: Mutex<HashMap<InodeKey, Arc<Mutex<Option<Digest>>>>>,
 }
+
+/// An inode as one walk sees it: device, inode, size, and modification and change times.
+type InodeKey = (u64, u64, u64, i64, i64);
 
 struct VisitorBuilder<'a, 's>(&'a Shared<'s>);
 
@@ -264,6 +272,25 @@ impl Visitor<'_, '_> {
     }
 
     fn hash_file(&mut self, path: &Path, stat: FileStat) -> Result<Digest> {
+        let key = (stat.dev, stat.ino, stat.size, stat.mtime_ns, stat.ctime_ns);
+        let slot = {
+            let mut inodes = self
+                .shared
+                .inodes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(inodes.entry(key).or_default())
+        };
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(digest) = *slot {
+            return Ok(digest);
+        }
+        let digest = self.read_and_hash(path, stat)?;
+        *slot = Some(digest);
+        Ok(digest)
+    }
+
+    fn read_and_hash(&mut self, path: &Path, stat: FileStat) -> Result<Digest> {
         let read_at = SystemTime::now();
         let (digest, read) = hash_file_contents(path, &mut self.buf)?;
         self.shared.files_read.fetch_add(1, Ordering::Relaxed);
@@ -394,4 +421,23 @@ fn build_trees(found: Vec<Found>, drop_empty: bool) -> Result<HashedDir> {
         trees,
         stats,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_with_many_hard_links_is_read_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a"), vec![7u8; 1 << 20]).unwrap();
+        for n in 0..20 {
+            std::fs::hard_link(tmp.path().join("a"), tmp.path().join(format!("link{n}"))).unwrap();
+        }
+        // Just written, so the stat cache cannot vouch for it: only the walk's memo helps.
+        let hashed = hash_dir_with(tmp.path(), &DirSelect::ALL, &StatCache::in_memory()).unwrap();
+        assert_eq!(hashed.stats.files_read, 1);
+        assert_eq!(hashed.stats.bytes_read, 1 << 20);
+        assert_eq!(hashed.root().unwrap().entries().len(), 21);
+    }
 }

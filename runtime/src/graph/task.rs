@@ -63,6 +63,11 @@ pub struct StepSettings {
     /// `secret_in_key = false` keys the step's `Secret` inputs by their names only, for a step
     /// whose result does not depend on their values; by default a rotated secret re-runs it.
     pub secret_in_key: bool,
+    /// The most a capture (`dir`, `file`) may take, in bytes: both the archive streamed from
+    /// the container and the files it holds (each hard link counted in full). 2 GiB unless
+    /// set; `Container::with_max_output` overrides it for one builder. Not part of the key:
+    /// a capture past it fails the step, and failures are never cached.
+    pub max_output: u64,
 }
 
 impl StepSettings {
@@ -81,6 +86,7 @@ impl StepSettings {
         millicpus: None,
         docker_socket: false,
         secret_in_key: true,
+        max_output: 2 << 30,
     };
 }
 

@@ -7,6 +7,8 @@ use tokio::sync::mpsc;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::report::View;
+use crate::report::queue::{Bounds, EventReceiver};
 use crate::report::redact::Redactor;
 
 pub use crate::backend::Stream;
@@ -148,33 +150,47 @@ pub struct Stamped {
 
 /// Where events go. Cheap to clone; sending never blocks and never fails the run. Every
 /// event passes the run's [`Redactor`] on its way in, so no view, log, trace or summary can
+/// show a secret. Every
+/// event passes the run's [`Redactor`] on its way in, so no view, log, trace or summary can
 /// show a secret.
 #[derive(Debug, Clone)]
 pub struct EventSink {
     tx: Option<mpsc::UnboundedSender<Stamped>>,
     epoch: (Instant, SystemTime),
+    /// A bounded sink's queue accounting and tap.
+    bounds: Option<Arc<Bounds>>,
     redactor: Arc<RwLock<Redactor>>,
 }
 
 impl EventSink {
-    /// A sink and the receiver that views read from.
+    /// A sink and a receiver that gets every event, however far behind it falls: for tests
+    /// and tools that read them all. A run uses [`bounded`](Self::bounded).
     pub fn channel() -> (Self, mpsc::UnboundedReceiver<Stamped>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (
-            Self {
-                tx: Some(tx),
-                epoch: (Instant::now(), SystemTime::now()),
-                redactor: Arc::default(),
-            },
-            rx,
-        )
+        (Self::with(Some(tx), None), rx)
+    }
+
+    /// A sink whose queue holds at most `max_lines` lines of output for the receiver: past
+    /// that, new lines are dropped (the other events never are) and a note before the step's
+    /// next event says how many. `tap` (the log files) gets every event as it is sent, so it
+    /// misses nothing.
+    pub fn bounded(max_lines: usize, tap: Option<Box<dyn View>>) -> (Self, EventReceiver) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let bounds = Arc::new(Bounds::new(max_lines, tap));
+        let receiver = EventReceiver::new(rx, Arc::clone(&bounds));
+        (Self::with(Some(tx), Some(bounds)), receiver)
     }
 
     /// A sink that drops every event, for direct calls of a step outside a run.
     pub fn discard() -> Self {
+        Self::with(None, None)
+    }
+
+    fn with(tx: Option<mpsc::UnboundedSender<Stamped>>, bounds: Option<Arc<Bounds>>) -> Self {
         Self {
-            tx: None,
+            tx,
             epoch: (Instant::now(), SystemTime::now()),
+            bounds,
             redactor: Arc::default(),
         }
     }
@@ -213,16 +229,67 @@ impl EventSink {
                 event.redact(&redactor);
             }
         }
-        if let Some(tx) = &self.tx {
-            let since_epoch = self.epoch.1 + self.epoch.0.elapsed();
-            let ts_us = since_epoch
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO)
-                .as_micros();
-            let _ = tx.send(Stamped {
-                ts_us: u64::try_from(ts_us).unwrap_or(u64::MAX),
-                event,
-            });
+        let Some(tx) = &self.tx else { return };
+        let since_epoch = self.epoch.1 + self.epoch.0.elapsed();
+        let ts_us = since_epoch
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_micros();
+        let stamped = Stamped {
+            ts_us: u64::try_from(ts_us).unwrap_or(u64::MAX),
+            event,
+        };
+        match &self.bounds {
+            Some(bounds) => bounds.send(tx, stamped),
+            None => {
+                let _ = tx.send(stamped);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(step: &str, n: usize) -> Event {
+        Event::StepLog {
+            step: step.into(),
+            stream: Stream::Stdout,
+            line: format!("line {n}"),
+        }
+    }
+
+    #[test]
+    fn a_reader_that_falls_behind_never_holds_more_than_a_bounded_queue() {
+        let (sink, mut rx) = EventSink::bounded(10_000, None);
+        for n in 0..100_000 {
+            sink.send(line("s", n));
+        }
+        sink.send(Event::StepFinished {
+            step: "s".into(),
+            duration_ms: 1,
+        });
+        assert!(rx.len() <= 20_000, "{} events queued", rx.len());
+        drop(sink);
+        let mut logs = 0;
+        let mut notes = Vec::new();
+        let mut last = None;
+        while let Ok(stamped) = rx.try_recv() {
+            match &stamped.event {
+                Event::StepLog { .. } => logs += 1,
+                Event::StepNote { message, .. } => notes.push(message.clone()),
+                _ => {}
+            }
+            last = Some(stamped.event);
+        }
+        assert!(logs < 100_000, "{logs}");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains(&format!("{} lines", 100_000 - logs))),
+            "a note says how many lines were not shown: {notes:?}"
+        );
+        assert!(matches!(last, Some(Event::StepFinished { .. })), "{last:?}");
     }
 }

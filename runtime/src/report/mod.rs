@@ -4,6 +4,7 @@ mod events;
 mod json;
 mod logs;
 mod plain;
+mod queue;
 mod redact;
 mod summary;
 mod text;
@@ -14,6 +15,7 @@ pub use events::{Event, EventSink, Stamped, Stream};
 pub use json::JsonView;
 pub use logs::LogFiles;
 pub use plain::PlainView;
+pub use queue::{EventReceiver, MAX_QUEUED_LINES};
 pub use redact::{MASK, Redactor};
 pub use summary::Summary;
 pub(crate) use text::{Stdout, plural, print, shown, utc};
@@ -42,9 +44,9 @@ impl Hold {
 }
 
 /// Feeds every event from `rx` to each view in turn until the stream ends, waiting while
-/// `hold` is held.
+/// `hold` is held; then finishes the views and the receiver's tap.
 pub async fn drive(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
+    mut rx: EventReceiver,
     mut views: Vec<Box<dyn View>>,
     hold: Hold,
 ) -> Vec<Box<dyn View>> {
@@ -57,6 +59,7 @@ pub async fn drive(
     for view in &mut views {
         view.finish();
     }
+    rx.finish();
     views
 }
 

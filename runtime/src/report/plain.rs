@@ -1,17 +1,46 @@
 //! The plain view for logs that are not a terminal: `[step]` prefixes, no escape codes, and
 //! GitHub Actions groups and error annotations when running there.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 
 use crate::report::text::{github_message, github_property, plural, shown};
 use crate::report::{Event, Stamped, View, human_duration};
 
+/// The most lines of one step a GitHub Actions group holds: its last ones.
+const GROUP_LINES: usize = 5_000;
+
+/// The most bytes of lines one step's group holds.
+const GROUP_BYTES: usize = 4 << 20;
+
 /// Prints events as plain lines.
 pub struct PlainView<W: Write + Send> {
     out: W,
     github: bool,
-    buffered: HashMap<String, Vec<String>>,
+    buffered: HashMap<String, Group>,
+}
+
+/// The end of a step's log, held until the step ends to print as one group.
+#[derive(Default)]
+struct Group {
+    lines: VecDeque<String>,
+    bytes: usize,
+    /// Earlier lines let go to stay within [`GROUP_LINES`] and [`GROUP_BYTES`].
+    skipped: u64,
+}
+
+impl Group {
+    fn push(&mut self, line: String) {
+        self.bytes += line.len();
+        self.lines.push_back(line);
+        while self.lines.len() > GROUP_LINES || self.bytes > GROUP_BYTES {
+            let Some(first) = self.lines.pop_front() else {
+                break;
+            };
+            self.bytes -= first.len();
+            self.skipped += 1;
+        }
+    }
 }
 
 impl<W: Write + Send> PlainView<W> {
@@ -26,9 +55,17 @@ impl<W: Write + Send> PlainView<W> {
     }
 
     fn flush_group(&mut self, step: &str, title: &str) {
-        let lines = self.buffered.remove(step).unwrap_or_default();
+        let group = self.buffered.remove(step).unwrap_or_default();
         let _ = writeln!(self.out, "::group::{}", github_message(title));
-        for line in lines {
+        if group.skipped > 0 {
+            let _ = writeln!(
+                self.out,
+                "[{}] tanto: {} earlier lines are only in the step's log",
+                shown(step),
+                group.skipped
+            );
+        }
+        for line in group.lines {
             let _ = writeln!(self.out, "{line}");
         }
         let _ = writeln!(self.out, "::endgroup::");
@@ -181,5 +218,37 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("[s] ::add-mask::hunter2"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+
+    #[test]
+    fn a_github_group_keeps_a_bounded_tail_of_a_long_log() {
+        let mut view = PlainView::new(Vec::new(), true);
+        let long = "x".repeat(1000);
+        for n in 0..50_000 {
+            view.event(&Stamped {
+                ts_us: 0,
+                event: Event::StepLog {
+                    step: "s".into(),
+                    stream: crate::report::Stream::Stdout,
+                    line: format!("{n} {long}"),
+                },
+            });
+        }
+        view.event(&Stamped {
+            ts_us: 0,
+            event: Event::StepFinished {
+                step: "s".into(),
+                duration_ms: 5,
+            },
+        });
+        let text = String::from_utf8(view.out).unwrap();
+        assert!(text.len() < 10 << 20, "{} bytes printed", text.len());
+        assert!(text.contains("49999 x"), "the last line is shown");
+        assert!(text.contains("earlier lines"), "the cut is said");
     }
 }

@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
 use crate::report::{
-    Event, EventSink, Hold, JsonView, LogFiles, PlainView, Stdout, Summary, Trace, TtyView, View,
-    drive, plural, tty,
+    Event, EventSink, Hold, JsonView, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout, Summary,
+    Trace, TtyView, View, drive, plural, tty,
 };
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
@@ -128,12 +128,7 @@ fn new_run_id() -> String {
     Digest::of(seed.as_bytes()).short()
 }
 
-fn pick_views(
-    options: &RunOptions,
-    plan: &Plan,
-    store: &Store,
-    run_id: &str,
-) -> (Vec<Box<dyn View>>, bool) {
+fn pick_views(options: &RunOptions, plan: &Plan) -> (Vec<Box<dyn View>>, bool) {
     let ci = std::env::var_os("CI").is_some();
     let terminal = std::io::stderr().is_terminal();
     // The tree needs room and a terminal that moves the cursor.
@@ -164,7 +159,6 @@ fn pick_views(
             std::env::var_os("GITHUB_ACTIONS").is_some(),
         ))),
     }
-    views.push(Box::new(LogFiles::new(log_dir(store, run_id))));
     if let Some(path) = &options.trace {
         views.push(Box::new(Trace::new(path.clone())));
     }
@@ -256,8 +250,12 @@ pub(super) async fn run(
             return EXIT_USAGE;
         }
     };
-    let (events, rx) = EventSink::channel();
+    let run_id = new_run_id();
+    // The log files see every event as it happens; the views, a bounded queue of them.
+    let logs = Box::new(LogFiles::new(log_dir(&store, &run_id)));
+    let (events, rx) = EventSink::bounded(MAX_QUEUED_LINES, Some(logs));
     guard_secrets(&inputs, &events);
+    let hold = Hold::default();
     // For what this function prints itself, after the sink is gone.
     let redactor = events.redactor();
     let backend: Arc<dyn Backend> = match DockerBackend::connect().await {
@@ -277,9 +275,7 @@ pub(super) async fn run(
             return EXIT_USAGE;
         }
     };
-    let run_id = new_run_id();
-    let (views, human) = pick_views(&options, plan, &store, &run_id);
-    let hold = Hold::default();
+    let (views, human) = pick_views(&options, plan);
     let view_task = tokio::spawn(drive(rx, views, hold.clone()));
     let context = RunContext::new(
         run_id.clone(),

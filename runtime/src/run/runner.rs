@@ -229,6 +229,8 @@ impl StepRunner {
                 for (_, value) in &mut recipe.env {
                     *value = run.events.redact(value);
                 }
+                // A command line may hold what a secret variable expanded to.
+                recipe.command = recipe.command.map(|c| run.events.redact(&c));
                 if let Err(e) = run.store.set_recipe(&history, &recipe) {
                     tracing::warn!("could not remember how `{label}` ran: {e}");
                 }

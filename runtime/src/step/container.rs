@@ -69,6 +69,8 @@ pub(super) struct Spec {
     pub(super) secret_env: Vec<(String, Secret)>,
     /// Secret files, written into their in-memory folders when the container starts.
     pub(super) secret_files: Vec<(String, Secret)>,
+    /// The most a capture may take, when it is not the step's `max_output`.
+    pub(super) max_output: Option<u64>,
     /// Mistakes in `with_*` calls, reported by the first command.
     pub(super) problems: Vec<String>,
     /// Services the container reaches, by the host name it reaches each by.
@@ -353,6 +355,14 @@ impl Container {
     pub fn allow_exit_codes(&self, codes: impl IntoIterator<Item = i64>) -> Self {
         let codes: Vec<i64> = codes.into_iter().collect();
         self.with(|s| s.allowed = Some(codes))
+    }
+
+    /// Lets a capture ([`dir`](Self::dir), [`file`](Self::file)) of this builder take up to
+    /// `bytes` instead of the step's limit (2 GiB by default): both the archive streamed from
+    /// the container and the files it holds, each hard link counted in full. A capture past
+    /// it fails with [`Error::OutputTooLarge`] as soon as it gets there.
+    pub fn with_max_output(&self, bytes: u64) -> Self {
+        self.with(|s| s.max_output = Some(bytes))
     }
 
     /// Runs `argv` and waits for it to exit. Its output lines go to the step's log as they

@@ -6,27 +6,35 @@ use std::future::Future;
 
 use futures_util::StreamExt;
 
-use crate::backend::{ExecSpec, PARENT_ENV, Parent, Stream, archive};
+use crate::backend::{ExecSpec, PARENT_ENV, Parent, archive};
 use crate::error::{Error, Result};
 use crate::step::container::Container;
-use crate::step::ctx::Ctx;
+use crate::step::lines::{Finished, KEEP, LogLines};
 use crate::step::live::{Gone, Slot};
 
-/// How many lines of stderr a [`Error::CommandFailed`] carries.
-const TAIL_LINES: usize = 50;
-
 /// What a command printed and how it exited.
+///
+/// Each stream is kept up to its first 16 MiB ([`ExecOutput::KEEP`]); past that,
+/// [`truncated`](Self::truncated) is set, and the rest is only in the step's log. A step that
+/// needs more writes the output to a file in the container and captures it with
+/// [`Container::file`](crate::Container::file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
     /// The exit code.
     pub exit_code: i64,
-    /// Everything written to standard output (invalid UTF-8 replaced).
+    /// What was written to standard output, up to its first 16 MiB (invalid UTF-8 replaced).
     pub stdout: String,
-    /// Everything written to standard error (invalid UTF-8 replaced).
+    /// What was written to standard error, up to its first 16 MiB (invalid UTF-8 replaced).
     pub stderr: String,
+    /// Whether standard output or standard error wrote more than [`ExecOutput::KEEP`] bytes,
+    /// so that [`stdout`](Self::stdout) or [`stderr`](Self::stderr) holds only the first ones.
+    pub truncated: bool,
 }
 
 impl ExecOutput {
+    /// How many bytes of each stream are kept: 16 MiB.
+    pub const KEEP: usize = KEEP;
+
     /// Whether the command exited with code 0.
     pub fn success(&self) -> bool {
         self.exit_code == 0
@@ -36,7 +44,7 @@ impl ExecOutput {
 impl Container {
     /// Runs `argv` (shown as `command` in errors) and checks its exit code.
     pub(super) async fn run(&self, argv: Vec<String>, command: String) -> Result<ExecOutput> {
-        let output = self
+        let finished = self
             .guarded(async {
                 let (id, scratch) = self.live().await?;
                 let mut env = self.spec.env.clone();
@@ -71,20 +79,27 @@ impl Container {
                 Ok(log.finish(code))
             })
             .await?;
+        let Finished {
+            output,
+            tail,
+            dropped,
+        } = finished;
+        for (stream, dropped) in ["standard output", "standard error"].iter().zip(dropped) {
+            if dropped > 0 {
+                self.ctx.note(format!(
+                    "`{command}` wrote {} more than the 16 MiB of its {stream} that its result keeps; the step's log has every line",
+                    human_bytes(dropped)
+                ));
+            }
+        }
         let allowed = self.spec.allowed.as_deref().unwrap_or(&[0]);
         if allowed.contains(&output.exit_code) {
             return Ok(output);
         }
-        // `docker exec` reports a missing program on stdout.
-        let tail_of = if output.stderr.trim().is_empty() {
-            &output.stdout
-        } else {
-            &output.stderr
-        };
         Err(Error::CommandFailed {
             command,
             code: output.exit_code,
-            stderr_tail: tail(tail_of, TAIL_LINES),
+            stderr_tail: tail,
         })
     }
 
@@ -138,8 +153,10 @@ impl Container {
         }
     }
 
-    /// Downloads `path` from the container and unpacks it into a staging folder of the store;
-    /// returns the folder (removed when dropped) and the unpacked entry.
+    /// Downloads `path` from the container and unpacks it as it streams into a staging folder
+    /// of the store; returns the folder (removed when dropped) and the unpacked entry. Stops,
+    /// with [`Error::OutputTooLarge`], as soon as the archive or the files it holds pass the
+    /// builder's `max_output`: nothing past the limit is read or written.
     pub(super) async fn capture(
         &self,
         path: &str,
@@ -151,33 +168,65 @@ impl Container {
             )));
         }
         let (id, _) = self.live().await?;
+        let limit = self
+            .spec
+            .max_output
+            .unwrap_or(self.ctx.step().settings.max_output);
+        let too_large = || Error::OutputTooLarge {
+            step: self.ctx.label().to_owned(),
+            path: path.to_owned(),
+            limit: human_bytes(limit),
+        };
         let staging = self.ctx.run().store.temp_dir()?;
-        let tar_path = staging.path().join("capture.tar");
-        let mut out = tokio::fs::File::create(&tar_path)
-            .await
-            .map_err(|e| Error::io(format!("create {}", tar_path.display()), e))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        // The staging folder goes with the unpacker, so that a capture abandoned half way (a
+        // deadline, a cancellation) is removed only after the unpacker stopped writing to it.
+        let unpacker = tokio::task::spawn_blocking(move || {
+            let dest = staging.path().join("root");
+            let top = archive::unpack_single(archive::ChannelReader::new(rx), &dest, limit);
+            (staging, top)
+        });
         let mut stream = self.ctx.run().backend.download(&id, path);
+        let mut streamed: u64 = 0;
+        let mut failed = None;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| match e {
-                Error::MissingPath { path, .. } => Error::MissingPath {
-                    step: self.ctx.label().to_owned(),
-                    path,
-                },
-                other => other,
-            })?;
-            tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
-                .await
-                .map_err(|e| Error::io(format!("write {}", tar_path.display()), e))?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(Error::MissingPath { path, .. }) => {
+                    failed = Some(Error::MissingPath {
+                        step: self.ctx.label().to_owned(),
+                        path,
+                    });
+                    break;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            streamed += chunk.len() as u64;
+            if streamed > limit {
+                failed = Some(too_large());
+                break;
+            }
+            // Closed when the unpacker stopped; its own result says why.
+            if tx.send(chunk).await.is_err() {
+                break;
+            }
         }
-        // tokio finishes a write in the background; without this flush the reader below
-        // could see the archive short, or empty.
-        tokio::io::AsyncWriteExt::flush(&mut out)
+        // The end of the data, and of the download's connection.
+        drop((stream, tx));
+        let (staging, top) = unpacker
             .await
-            .map_err(|e| Error::io(format!("write {}", tar_path.display()), e))?;
-        drop(out);
-        let dest = staging.path().join("root");
-        let top = blocking(move || archive::unpack_single(&tar_path, &dest)).await?;
-        Ok((staging, top))
+            .map_err(|e| Error::Other(format!("unpacking a capture panicked: {e}")))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match top {
+            Ok(top) => Ok((staging, top)),
+            Err(archive::Unpack::TooLarge) => Err(too_large()),
+            Err(archive::Unpack::Failed(e)) => Err(e),
+        }
     }
 }
 
@@ -190,64 +239,23 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Other(format!("a file operation panicked: {e}")))?
 }
 
-/// Splits a command's output into lines for the step's log, and keeps all of it.
-struct LogLines<'a> {
-    ctx: &'a Ctx,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    /// Where the unfinished line of each stream starts.
-    pending: [usize; 2],
-}
-
-impl<'a> LogLines<'a> {
-    fn new(ctx: &'a Ctx) -> Self {
-        Self {
-            ctx,
-            stdout: Vec::new(),
-            stderr: Vec::new(),
-            pending: [0, 0],
-        }
+/// `bytes` as people read it: `512 B`, `3.2 MiB`, `1.5 GiB`.
+pub(super) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
     }
-
-    fn push(&mut self, stream: Stream, bytes: &[u8]) {
-        let (all, start) = match stream {
-            Stream::Stdout => (&mut self.stdout, &mut self.pending[0]),
-            Stream::Stderr => (&mut self.stderr, &mut self.pending[1]),
-        };
-        all.extend_from_slice(bytes);
-        while let Some(nl) = all[*start..].iter().position(|&b| b == b'\n') {
-            let line = &all[*start..*start + nl];
-            self.ctx.log(stream, clean_line(line));
-            *start += nl + 1;
-        }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
     }
-
-    fn finish(self, exit_code: i64) -> ExecOutput {
-        for (stream, all, start) in [
-            (Stream::Stdout, &self.stdout, self.pending[0]),
-            (Stream::Stderr, &self.stderr, self.pending[1]),
-        ] {
-            if start < all.len() {
-                self.ctx.log(stream, clean_line(&all[start..]));
-            }
-        }
-        ExecOutput {
-            exit_code,
-            stdout: String::from_utf8_lossy(&self.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&self.stderr).into_owned(),
-        }
+    if value.fract() == 0.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
-}
-
-fn clean_line(line: &[u8]) -> String {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    String::from_utf8_lossy(line).into_owned()
-}
-
-/// The last `n` lines of `text`.
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// `argv` as a shell would read it back: plain words bare, others in single quotes.
@@ -271,6 +279,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(2 << 30), "2 GiB");
+        assert_eq!(human_bytes(1536 << 10), "1.5 MiB");
+    }
+
+    #[test]
     fn commands_read_back_like_a_shell() {
         assert_eq!(
             shell_words(&["cargo", "build", "--profile", "release"]),
@@ -281,11 +296,5 @@ mod tests {
             r#"sh -c 'echo '\''hi'\'' there'"#
         );
         assert_eq!(shell_words(&[""]), "''");
-    }
-
-    #[test]
-    fn tail_keeps_the_last_lines() {
-        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
-        assert_eq!(tail("a", 5), "a");
     }
 }

@@ -5,6 +5,7 @@
 mod container;
 mod ctx;
 mod exec;
+mod lines;
 mod live;
 mod mount;
 mod recipe;

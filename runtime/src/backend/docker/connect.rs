@@ -1,9 +1,7 @@
 //! Connecting to the daemon, negotiating its API version, pulling images, and the bounded
 //! waits of cleanup requests.
 
-use std::future::Future;
-use std::sync::{Arc, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use bollard::Docker;
 use bollard::query_parameters::CreateImageOptionsBuilder;
@@ -12,9 +10,7 @@ use futures_util::StreamExt;
 use super::*;
 use crate::backend::Progress;
 use crate::backend::lease::Leases;
-use crate::backend::request::{
-    connection_failure, docker_error, server_message, split_reference, status,
-};
+use crate::backend::request::{connection_failure, server_message, split_reference};
 use crate::error::{Error, Result};
 
 impl DockerBackend {
@@ -104,57 +100,6 @@ impl DockerBackend {
     pub fn with_local(mut self, local: bool) -> Self {
         self.local = local;
         self
-    }
-
-    /// Runs `request`, a step of cleaning up (`doing` says which), within [`CLEANUP_TIMEOUT`];
-    /// fails at once while an earlier cleanup request is still unanswered.
-    pub(super) async fn cleanup<T>(
-        &self,
-        doing: &str,
-        request: impl Future<Output = Result<T>>,
-    ) -> Result<T> {
-        let stuck = |cause: String| Error::DaemonLost {
-            endpoint: self.endpoint.clone(),
-            doing: doing.to_owned(),
-            cause,
-        };
-        let until = *self
-            .stuck_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if until.is_some_and(|until| Instant::now() < until) {
-            return Err(stuck(format!(
-                "it has not answered a request for {}s",
-                CLEANUP_TIMEOUT.as_secs()
-            )));
-        }
-        match tokio::time::timeout(CLEANUP_TIMEOUT, request).await {
-            Ok(answer) => answer,
-            Err(_) => {
-                *self
-                    .stuck_until
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + STUCK_FOR);
-                Err(stuck(format!(
-                    "no answer within {}s",
-                    CLEANUP_TIMEOUT.as_secs()
-                )))
-            }
-        }
-    }
-
-    /// Waits until container `id` no longer exists (a removal in progress ends); the caller
-    /// bounds the wait.
-    pub(super) async fn gone(&self, id: &str, doing: &str) -> Result<()> {
-        loop {
-            match self.docker.inspect_container(id, None).await {
-                Err(e) if status(&e) == Some(404) => return Ok(()),
-                Err(e) if connection_failure(&e).is_some() => {
-                    return Err(docker_error(&self.endpoint, doing, &e));
-                }
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
     }
 
     /// The API version agreed with the daemon, such as `1.41`.

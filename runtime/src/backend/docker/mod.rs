@@ -1,6 +1,5 @@
 //! The Docker Engine API backend, through bollard; Podman's Docker-compatible socket works too.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -8,14 +7,14 @@ use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
+use crate::backend::cleanup::Unclaimed;
 use crate::backend::lease::{Leases, orphaned};
 use crate::backend::request::{create_body, docker_error, image_id, server_message, status};
 use crate::backend::{
@@ -36,14 +35,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The limit on each API request until its response starts; long uploads count in full.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// How long a removal, or the listing before one, may wait for the daemon. A daemon that
-/// does not answer one in this time is not asked to clean up again for [`STUCK_FOR`]: a run
-/// being interrupted ends in bounded time, and what it leaves ends with its keep-alive.
-const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long cleanup requests fail at once after one went unanswered.
-const STUCK_FOR: Duration = Duration::from_secs(60);
-
 /// A Docker (or Podman) daemon, reached through its API socket.
 ///
 /// ```no_run
@@ -58,14 +49,14 @@ const STUCK_FOR: Duration = Duration::from_secs(60);
 /// ```
 #[derive(Debug, Clone)]
 pub struct DockerBackend {
-    docker: Docker,
-    endpoint: String,
+    pub(super) docker: Docker,
+    pub(super) endpoint: String,
     socket: Option<String>,
     local: bool,
     /// The stdin connections that keep this process's containers up.
     leases: Leases,
     /// Until when cleanup requests fail at once, after one went unanswered.
-    stuck_until: Arc<Mutex<Option<Instant>>>,
+    pub(super) stuck_until: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Backend for DockerBackend {
@@ -384,86 +375,14 @@ impl Backend for DockerBackend {
     }
 }
 
-/// A container being started: removed in the background if dropped before [`claim`]ed.
-///
-/// [`claim`]: Unclaimed::claim
-struct Unclaimed {
-    backend: Option<DockerBackend>,
-    id: String,
-}
-
-impl Unclaimed {
-    /// The container's id, now the caller's to remove.
-    fn claim(mut self) -> String {
-        self.backend = None;
-        std::mem::take(&mut self.id)
-    }
-}
-
-impl Drop for Unclaimed {
-    fn drop(&mut self) {
-        let Some(backend) = self.backend.take() else {
-            return;
-        };
-        let id = std::mem::take(&mut self.id);
-        // Without a runtime the process is ending, and so is the container's keep-alive.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                if let Err(e) = backend.remove(&id).await {
-                    tracing::debug!("cannot remove container {id}, whose start was abandoned: {e}");
-                }
-            });
-        }
-    }
-}
-
-/// A container as a listing shows it.
-struct Listed {
-    id: String,
-    labels: HashMap<String, String>,
-    /// Whether it runs (or is paused, or restarting): anything but created, exited or dead.
-    running: bool,
-    /// When it was created, in seconds since the Unix epoch.
-    created: u64,
-}
-
 impl DockerBackend {
     /// The bollard client, for the other modules of the backend.
-    pub(super) fn docker(&self) -> &Docker {
+    pub(in crate::backend) fn docker(&self) -> &Docker {
         &self.docker
     }
 
     /// Where the daemon is, for errors.
-    pub(super) fn endpoint_str(&self) -> &str {
+    pub(in crate::backend) fn endpoint_str(&self) -> &str {
         &self.endpoint
-    }
-
-    /// Every container, running or not, that has all of `labels` (`key` or `key=value`).
-    async fn labelled(&self, labels: Vec<String>) -> Result<Vec<Listed>> {
-        use bollard::models::ContainerSummaryStateEnum as State;
-        let filters = HashMap::from([("label".to_owned(), labels)]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let list = self
-            .cleanup("list containers", async {
-                self.docker
-                    .list_containers(Some(options))
-                    .await
-                    .map_err(|e| docker_error(&self.endpoint, "list containers", &e))
-            })
-            .await?;
-        Ok(list
-            .into_iter()
-            .filter_map(|c| {
-                Some(Listed {
-                    id: c.id?,
-                    labels: c.labels.unwrap_or_default(),
-                    running: !matches!(c.state, Some(State::CREATED | State::EXITED | State::DEAD)),
-                    created: c.created.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
-                })
-            })
-            .collect())
     }
 }

@@ -1,0 +1,241 @@
+//! A command's output as it streams, in bounded memory: split into log lines as it comes,
+//! kept for [`ExecOutput`] up to a limit, and the last lines of each stream kept for errors.
+//!
+//! What a container prints is hostile input: a command may print gigabytes, or one line
+//! without an end. Each stream costs at most [`KEEP`] for `ExecOutput`, [`LINE_MAX`] for the
+//! line being split, and [`TAIL_LINES`] short lines for errors, and each byte is looked at
+//! once. A step that needs more than [`KEEP`] of a command's output writes it to a file in
+//! the container and captures it with [`Container::file`](crate::Container::file).
+
+use std::collections::VecDeque;
+
+use crate::backend::Stream;
+use crate::step::ctx::Ctx;
+use crate::step::exec::ExecOutput;
+
+/// How much of each stream [`ExecOutput`] keeps: the first 16 MiB.
+pub(super) const KEEP: usize = 16 << 20;
+
+/// The longest log line: a longer one is shown up to here, marked, and its rest skipped.
+pub(super) const LINE_MAX: usize = 64 << 10;
+
+/// How many of the last lines of each stream an error shows.
+pub(super) const TAIL_LINES: usize = 50;
+
+/// The longest line an error shows.
+const TAIL_LINE_MAX: usize = 1 << 10;
+
+/// What ends a log line that was longer than [`LINE_MAX`].
+const CUT: &str = " [… cut at 64 KiB]";
+
+/// One stream of a command's output.
+#[derive(Default)]
+struct Stream1 {
+    /// The first [`KEEP`] bytes.
+    kept: Vec<u8>,
+    /// How many bytes came after those.
+    dropped: u64,
+    /// The line being split, up to [`LINE_MAX`] bytes.
+    line: Vec<u8>,
+    /// Whether the line being split passed [`LINE_MAX`] (and was logged already).
+    cut: bool,
+    /// The last lines, shortened, for errors.
+    tail: VecDeque<String>,
+    /// Whether anything was written to the stream.
+    written: bool,
+}
+
+impl Stream1 {
+    fn push(&mut self, bytes: &[u8], log: &mut impl FnMut(String)) {
+        self.written |= !bytes.is_empty();
+        let room = KEEP.saturating_sub(self.kept.len()).min(bytes.len());
+        self.kept.extend_from_slice(&bytes[..room]);
+        self.dropped += (bytes.len() - room) as u64;
+        let mut rest = bytes;
+        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+            self.extend_line(&rest[..nl], log);
+            if self.cut {
+                self.cut = false;
+            } else {
+                let line = self.take_line(false);
+                log(line);
+            }
+            rest = &rest[nl + 1..];
+        }
+        self.extend_line(rest, log);
+    }
+
+    /// Adds `part` to the line being split; logs it at once, marked, when it grows past
+    /// [`LINE_MAX`], so a line that never ends still shows.
+    fn extend_line(&mut self, part: &[u8], log: &mut impl FnMut(String)) {
+        if self.cut {
+            return;
+        }
+        let room = LINE_MAX - self.line.len();
+        if part.len() <= room {
+            self.line.extend_from_slice(part);
+        } else {
+            self.line.extend_from_slice(&part[..room]);
+            self.cut = true;
+            let line = self.take_line(true);
+            log(line);
+        }
+    }
+
+    fn take_line(&mut self, cut: bool) -> String {
+        let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
+        let mut text = String::from_utf8_lossy(line).into_owned();
+        self.line.clear();
+        if cut {
+            text.push_str(CUT);
+        }
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(shorten(&text, TAIL_LINE_MAX));
+        text
+    }
+
+    fn finish(&mut self, log: &mut impl FnMut(String)) {
+        if !self.cut && !self.line.is_empty() {
+            let line = self.take_line(false);
+            log(line);
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, marked when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// Splits a command's output into lines for the step's log as it streams, and keeps what
+/// [`ExecOutput`] and errors need.
+pub(super) struct LogLines<'a> {
+    ctx: &'a Ctx,
+    streams: [Stream1; 2],
+}
+
+/// What a finished command's output came to.
+pub(super) struct Finished {
+    /// The command's exit code and kept output.
+    pub(super) output: ExecOutput,
+    /// The last lines of standard error, or of standard output when it wrote nothing to
+    /// standard error (`docker exec` reports a missing program there).
+    pub(super) tail: String,
+    /// How many bytes past [`KEEP`] each stream wrote: stdout, stderr.
+    pub(super) dropped: [u64; 2],
+}
+
+impl<'a> LogLines<'a> {
+    pub(super) fn new(ctx: &'a Ctx) -> Self {
+        Self {
+            ctx,
+            streams: Default::default(),
+        }
+    }
+
+    pub(super) fn push(&mut self, stream: Stream, bytes: &[u8]) {
+        let ctx = self.ctx;
+        let mut log = |line: String| ctx.log(stream, line);
+        self.streams[index(stream)].push(bytes, &mut log);
+    }
+
+    pub(super) fn finish(mut self, exit_code: i64) -> Finished {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let ctx = self.ctx;
+            let mut log = |line: String| ctx.log(stream, line);
+            self.streams[index(stream)].finish(&mut log);
+        }
+        let [out, err] = self.streams;
+        let tail = if err.written { &err.tail } else { &out.tail };
+        let tail = tail.iter().cloned().collect::<Vec<_>>().join("\n");
+        Finished {
+            output: ExecOutput {
+                exit_code,
+                stdout: String::from_utf8_lossy(&out.kept).into_owned(),
+                stderr: String::from_utf8_lossy(&err.kept).into_owned(),
+                truncated: out.dropped > 0 || err.dropped > 0,
+            },
+            tail,
+            dropped: [out.dropped, err.dropped],
+        }
+    }
+}
+
+fn index(stream: Stream) -> usize {
+    match stream {
+        Stream::Stdout => 0,
+        Stream::Stderr => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&[u8]]) -> (Vec<String>, Stream1) {
+        let mut lines = Vec::new();
+        let mut s = Stream1::default();
+        for chunk in chunks {
+            s.push(chunk, &mut |l| lines.push(l));
+        }
+        s.finish(&mut |l| lines.push(l));
+        (lines, s)
+    }
+
+    #[test]
+    fn lines_split_across_chunks_and_lose_their_carriage_return() {
+        let (lines, s) = split(&[b"a\r\nb", b"c\nd"]);
+        assert_eq!(lines, ["a", "bc", "d"]);
+        assert_eq!(s.kept, b"a\r\nbc\nd");
+        assert_eq!(s.tail, ["a", "bc", "d"]);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_logged_once_cut_and_marked() {
+        let long = vec![b'x'; LINE_MAX + 10];
+        let (lines, _) = split(&[&long[..100], &long[100..], b"\nnext\n"]);
+        assert_eq!(
+            lines.len(),
+            2,
+            "{:?}",
+            lines.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert_eq!(lines[0].len(), LINE_MAX + CUT.len());
+        assert!(lines[0].ends_with(CUT));
+        assert_eq!(lines[1], "next");
+    }
+
+    #[test]
+    fn only_the_first_bytes_are_kept_and_the_tail_is_the_last_lines() {
+        let mut s = Stream1::default();
+        let chunk = vec![b'y'; 1 << 20];
+        let mut total = 0;
+        for _ in 0..20 {
+            s.push(&chunk, &mut |_| {});
+            total += chunk.len();
+        }
+        for n in 0..60 {
+            let line = format!("\nline {n}");
+            s.push(line.as_bytes(), &mut |_| {});
+            total += line.len();
+        }
+        assert_eq!(s.kept.len(), KEEP);
+        assert_eq!(s.dropped, (total - KEEP) as u64);
+        assert_eq!(s.tail.len(), TAIL_LINES);
+        assert_eq!(s.tail.back().map(String::as_str), Some("line 58"));
+        assert!(
+            s.tail
+                .iter()
+                .all(|l| l.len() <= TAIL_LINE_MAX + '…'.len_utf8())
+        );
+    }
+}
