@@ -10,6 +10,7 @@ mod live;
 mod mount;
 mod recipe;
 mod run;
+mod secrets;
 mod service;
 mod shell;
 
