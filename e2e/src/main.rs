@@ -4,6 +4,7 @@
 
 mod bench;
 mod hardening;
+mod images;
 
 use std::process::ExitCode;
 
@@ -331,6 +332,8 @@ fn main() -> ExitCode {
         .pipeline(hardening::shaped)
         .pipeline(hardening::shaped_file)
         .pipeline(hardening::nested)
+        .pipeline(images::imaged)
+        .pipeline(images::image_read)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

@@ -3,6 +3,7 @@
 
 mod dir;
 mod file;
+mod image;
 mod secret;
 
 use serde::Serialize;
@@ -14,6 +15,7 @@ use crate::error::{Error, Result};
 pub use dir::{Dir, DirSelect, Origin};
 pub use file::File;
 pub(crate) use file::is_plain_name;
+pub use image::Image;
 pub use secret::Secret;
 
 /// One realized input or output of a step.
@@ -27,6 +29,8 @@ pub enum Artifact {
     Value(serde_json::Value),
     /// A secret: only ever a pipeline's input, passed on to steps.
     Secret(Secret),
+    /// A container image in the daemon.
+    Image(Image),
 }
 
 impl Artifact {
@@ -38,6 +42,7 @@ impl Artifact {
             Artifact::File(f) => f.digest(),
             Artifact::Value(v) => Digest::of(canonical_json(v).as_bytes()),
             Artifact::Secret(s) => s.digest(),
+            Artifact::Image(i) => i.digest(),
         }
     }
 
@@ -48,6 +53,7 @@ impl Artifact {
             Artifact::File(_) => "file",
             Artifact::Value(_) => "value",
             Artifact::Secret(_) => "secret",
+            Artifact::Image(_) => "image",
         }
     }
 }
@@ -111,6 +117,21 @@ impl FromArtifact for Secret {
             Artifact::Secret(s) => Ok(s),
             other => Err(mismatch(step, param, "secret", &other)),
         }
+    }
+}
+
+impl FromArtifact for Image {
+    fn from_artifact(artifact: Artifact, step: &str, param: &str) -> Result<Self> {
+        match artifact {
+            Artifact::Image(i) => Ok(i),
+            other => Err(mismatch(step, param, "image", &other)),
+        }
+    }
+}
+
+impl IntoArtifact for Image {
+    fn into_artifact(self) -> Result<Artifact> {
+        Ok(Artifact::Image(self))
     }
 }
 

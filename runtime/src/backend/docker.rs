@@ -49,8 +49,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// ```
 #[derive(Debug, Clone)]
 pub struct DockerBackend {
-    docker: Docker,
-    endpoint: String,
+    pub(super) docker: Docker,
+    pub(super) endpoint: String,
     socket: Option<String>,
     local: bool,
     /// The stdin connections that keep this process's containers up.

@@ -8,6 +8,7 @@
 
 pub(crate) mod archive;
 mod docker;
+mod image;
 mod lease;
 mod process;
 mod request;
@@ -21,6 +22,7 @@ use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 pub use docker::{DEFAULT_HOST, DockerBackend};
+pub use image::{ImageBackend, ImageContent, ImageSettings};
 pub use process::{Liveness, Owner, PARENT_ENV, Parent, host_name};
 
 use crate::artifact::Secret;
@@ -187,7 +189,7 @@ pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 ///
 /// Object safe, so a run holds an `Arc<dyn Backend>`; [`DockerBackend`] talks to Docker or to
 /// Podman's Docker-compatible socket.
-pub trait Backend: Send + Sync + fmt::Debug {
+pub trait Backend: Send + Sync + fmt::Debug + ImageBackend {
     /// Where the engine is, for messages: `unix:///var/run/docker.sock`, `tcp://host:2375`.
     fn endpoint(&self) -> &str;
 

@@ -149,6 +149,22 @@ impl StepRunner {
         Ok(key)
     }
 
+    /// Why cached `outputs` cannot be used when an image among them is no longer in the
+    /// daemon (pruned, say): a miss, never an error.
+    async fn missing_image(&self, outputs: &[Artifact]) -> Result<Option<String>> {
+        for output in outputs {
+            if let Artifact::Image(image) = output
+                && self.run.backend.image_content(image.id()).await?.is_none()
+            {
+                return Ok(Some(format!(
+                    "its output image {} is no longer in the daemon (removed or pruned)",
+                    image.id()
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     async fn lookup(&self, node: &Node, info: &StepInfo, inputs: &[Artifact]) -> Result<Lookup> {
         let key = self.key(node, info, inputs).await?;
         let digest = key.digest();
@@ -158,13 +174,23 @@ impl StepRunner {
         } else if info.settings.side_effect {
             "a side effect: never cached".to_owned()
         } else {
-            if let Some(hit) = store.lookup(&digest)? {
-                return Ok(Lookup::Hit(store.outputs(&hit)?));
+            let hit = match store.lookup(&digest)? {
+                Some(hit) => Some(store.outputs(&hit)?),
+                None => None,
+            };
+            let gone = match &hit {
+                Some(outputs) => self.missing_image(outputs).await?,
+                None => None,
+            };
+            if let (Some(outputs), None) = (hit, &gone) {
+                return Ok(Lookup::Hit(outputs));
             }
             let history = self.history_name(&node.label);
             let previous = store.last_key(&history)?;
             let reasons = explain(previous.as_ref(), &key, store);
-            if !reasons.is_empty() {
+            if let Some(gone) = gone {
+                gone
+            } else if !reasons.is_empty() {
                 reasons
                     .iter()
                     .map(ToString::to_string)

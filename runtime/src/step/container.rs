@@ -8,6 +8,7 @@ use crate::artifact::{Dir, File, Secret};
 use crate::error::{Error, Result};
 use crate::step::ctx::Ctx;
 use crate::step::exec::{ExecOutput, blocking, shell_words};
+use crate::step::image::ImageDecl;
 use crate::step::mount::SOCKET_TARGET;
 
 /// Where Debian-like systems keep the CA bundle, on the host and in the container.
@@ -70,6 +71,8 @@ pub(super) struct Spec {
     pub(super) secret_files: Vec<(String, Secret)>,
     /// Mistakes in `with_*` calls, reported by the first command.
     pub(super) problems: Vec<String>,
+    /// What [`Container::snapshot`] gives the image beyond env, workdir and user.
+    pub(super) image_config: ImageDecl,
 }
 
 /// A mount as declared; what it becomes depends on the backend.
@@ -142,7 +145,7 @@ impl Container {
         }
     }
 
-    fn with(&self, change: impl FnOnce(&mut Spec)) -> Self {
+    pub(super) fn with(&self, change: impl FnOnce(&mut Spec)) -> Self {
         let mut spec = Spec::clone(&self.spec);
         change(&mut spec);
         Self {

@@ -5,6 +5,7 @@
 mod container;
 mod ctx;
 mod exec;
+mod image;
 mod live;
 mod mount;
 mod recipe;
