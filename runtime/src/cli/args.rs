@@ -86,15 +86,12 @@ fn pipeline_command(entry: &Entry) -> Command {
         } else if param.is_file {
             arg = arg
                 .value_parser(value_parser!(PathBuf))
-                .required(true)
                 .help(format!("The file bound to `{}`", param.name));
         } else {
-            let optional = param.ty.starts_with("Option");
-            arg = arg
-                .required(!optional)
-                .help(format!("The value of `{}` ({})", param.name, param.ty));
+            arg = arg.help(format!("The value of `{}` ({})", param.name, param.ty));
         }
-        // Global, so `PIPELINE shell STEP --src DIR` binds the inputs as a run does.
+        // Global, so `PIPELINE shell STEP --src DIR` binds the inputs as a run does. Clap
+        // refuses a global argument that is required; binding reports a missing one.
         cmd = cmd.arg(arg.global(true));
     }
     cmd = cmd.subcommand_negates_reqs(true).subcommand(

@@ -56,6 +56,12 @@ fn bind_one(param: &ParamInfo, value: Option<&OsStr>, store: &Store) -> Result<A
         return Ok(Artifact::Secret(Secret::new(param.name, value, digest)));
     }
     let Some(text) = value else {
+        if !ty.starts_with("Option") {
+            return Err(Error::Usage(format!(
+                "--{flag} is required: give the value of `{}` ({ty})",
+                param.name
+            )));
+        }
         return Ok(Artifact::Value(serde_json::Value::Null));
     };
     let text = text
