@@ -49,3 +49,11 @@ pub fn image_read(msg: Option<String>) -> String {
     let image = package(msg);
     read_back(image)
 }
+
+/// The image of `--msg`, pushed as `--reference` by user `tanto` with `--password`: prints
+/// the manifest digest.
+#[pipeline]
+pub fn pushed(msg: Option<String>, reference: String, password: Secret) -> String {
+    let image = package(msg);
+    image_steps::publish(image, reference, "tanto", password)
+}

@@ -334,6 +334,7 @@ fn main() -> ExitCode {
         .pipeline(hardening::nested)
         .pipeline(images::imaged)
         .pipeline(images::image_read)
+        .pipeline(images::pushed)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

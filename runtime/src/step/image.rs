@@ -130,3 +130,28 @@ impl Container {
         .await
     }
 }
+
+impl crate::step::Ctx {
+    /// Pushes `image` to a registry as `reference` (`host:port/name:tag`), logging in as
+    /// `username` with `password`, and returns the pushed manifest's digest (`sha256:…`),
+    /// by which `docker pull host:port/name@sha256:…` finds it again. The password reaches
+    /// the daemon only in the push's auth header; it is never in a log, an event or an error.
+    ///
+    /// A registry that is down or refuses the credentials is an error naming the registry and
+    /// the daemon's reason. Use it from a `side_effect` step.
+    pub async fn push_image(
+        &self,
+        image: &Image,
+        reference: &str,
+        username: &str,
+        password: &crate::artifact::Secret,
+    ) -> Result<String> {
+        self.note(format!("pushing {} to {reference}", image.id()));
+        let backend = &self.run().backend;
+        let digest = backend
+            .push_image(image.id(), reference, username, password)
+            .await?;
+        self.note(format!("pushed {reference}@{digest}"));
+        Ok(digest)
+    }
+}
