@@ -81,6 +81,8 @@ fn out_writes_a_tarball_that_docker_loads_and_runs() {
     assert!(tar.is_file(), "no {}: {out:?}", tar.display());
     // The run leaves no tag behind: the tarball names the image, the daemon does not.
     assert!(docker(&["images", "-q", "package:latest"]).is_empty());
+    // Exporting keeps the image: the step's cached result still stands.
+    assert_eq!(images_of(&msg).len(), 1);
 
     let loaded = docker(&["load", "-i", tar.to_str().unwrap()]);
     assert!(loaded.contains("package:latest"), "{loaded}");

@@ -137,9 +137,10 @@ fn a_published_image_is_pulled_back_by_its_digest() {
     assert_eq!(digest.len(), 71, "{digest}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains(PASSWORD), "{stderr}");
-    // The push left no tag behind, and the local image goes: the pull must be real.
+    // The pushed reference stays a tag of the image, as after `docker push`; the local
+    // image goes, so the pull must be real.
     let tags = docker(None, &["images", "-q", &reference]);
-    assert!(tags.stdout.is_empty(), "{tags:?}");
+    assert!(!tags.stdout.is_empty(), "{tags:?}");
     remove_images_of(&msg);
 
     let config = tempfile::tempdir().unwrap();

@@ -67,8 +67,8 @@ pub trait ImageBackend {
         reference: &'a str,
     ) -> BoxFuture<'a, Result<Option<ImageContent>>>;
 
-    /// Writes image `id` to `dest` as a `docker save` tarball tagged `tag` (`name:tag`); the
-    /// tag is removed from the daemon again afterwards.
+    /// Writes image `id` to `dest` as a `docker save` tarball whose image is named `tag`
+    /// (`name:tag`) when `docker load` reads it; the daemon's tags are left as they are.
     fn save_image<'a>(
         &'a self,
         id: &'a str,
@@ -78,7 +78,7 @@ pub trait ImageBackend {
 
     /// Pushes image `id` as `reference` (`host:port/name:tag`) with `username` and
     /// `password`, and returns the pushed manifest's digest (`sha256:…`). The password goes
-    /// to the daemon in the push's auth header only.
+    /// to the daemon in the push's auth header only. The image keeps `reference` as a tag.
     fn push_image<'a>(
         &'a self,
         id: &'a str,
@@ -206,18 +206,17 @@ impl ImageBackend for DockerBackend {
         dest: &'a Path,
     ) -> BoxFuture<'a, Result<()>> {
         async move {
-            let (repo, version) = split_reference(tag);
-            let options = TagImageOptionsBuilder::default()
-                .repo(repo)
-                .tag(version.unwrap_or("latest"))
-                .build();
-            self.docker
-                .tag_image(id, Some(options))
+            // Saved by id, then named in the tarball's manifest: a tag in the daemon could not
+            // be taken back, since removing an image's last tag removes the image.
+            let raw = tempfile::Builder::new()
+                .prefix(".tanto-save-")
+                .tempfile_in(dest.parent().unwrap_or(Path::new(".")))
+                .map_err(|e| Error::io(format!("create a file beside {}", dest.display()), e))?;
+            write_stream(self, id, raw.path()).await?;
+            let (tag, dest) = (tag.to_owned(), dest.to_owned());
+            tokio::task::spawn_blocking(move || name_tarball(raw.path(), &tag, &dest))
                 .await
-                .map_err(|e| docker_error(&self.endpoint, &format!("tag image {id}"), &e))?;
-            let written = write_stream(self, tag, dest).await;
-            let untagged = self.remove_image(tag).await;
-            written.and(untagged)
+                .map_err(|e| Error::Other(format!("writing an image tarball panicked: {e}")))?
         }
         .boxed()
     }
@@ -278,9 +277,9 @@ impl ImageBackend for DockerBackend {
                     }
                 }
             }
-            let untagged = self.remove_image(reference).await;
+            // The tag stays, as after `docker push`: removing an image's last tag would
+            // remove the image, and with it the cached result of the step that made it.
             outcome?;
-            untagged?;
             digest.ok_or_else(|| failed("the registry reported no manifest digest".into()))
         }
         .boxed()
@@ -307,31 +306,67 @@ impl ImageBackend for DockerBackend {
     }
 }
 
-/// Streams `docker save` of `reference` into `dest`, through a temporary file beside it.
+/// Streams `docker save` of `reference` into the file `dest`.
 async fn write_stream(backend: &DockerBackend, reference: &str, dest: &Path) -> Result<()> {
-    let partial = dest.with_extension("tar.partial");
-    let io = |what: &str, e| Error::io(format!("{what} {}", partial.display()), e);
-    let mut file = tokio::fs::File::create(&partial)
+    let io = |what: &str, e| Error::io(format!("{what} {}", dest.display()), e);
+    let mut file = tokio::fs::File::create(dest)
         .await
         .map_err(|e| io("create", e))?;
     let mut stream = backend.docker.export_image(reference);
     while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&partial).await;
-                return Err(docker_error(
-                    &backend.endpoint,
-                    &format!("save image {reference}"),
-                    &e,
-                ));
-            }
-        };
+        let chunk = chunk
+            .map_err(|e| docker_error(&backend.endpoint, &format!("save image {reference}"), &e))?;
         file.write_all(&chunk).await.map_err(|e| io("write", e))?;
     }
-    file.flush().await.map_err(|e| io("write", e))?;
-    drop(file);
-    tokio::fs::rename(&partial, dest)
-        .await
-        .map_err(|e| io("rename", e))
+    file.flush().await.map_err(|e| io("write", e))
+}
+
+/// Copies the `docker save` tarball `raw` to `dest` with `tag` as the name of its image in
+/// `manifest.json`, through a temporary file beside `dest`.
+fn name_tarball(raw: &Path, tag: &str, dest: &Path) -> Result<()> {
+    let io = |what: &str, e| Error::io(format!("{what} {}", dest.display()), e);
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let partial =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| io("create a file beside", e))?;
+    let reader = std::fs::File::open(raw).map_err(|e| io("read the image saved for", e))?;
+    let mut input = tar::Archive::new(std::io::BufReader::new(reader));
+    let mut output = tar::Builder::new(std::io::BufWriter::new(partial.as_file()));
+    let mut named = false;
+    for entry in input
+        .entries()
+        .map_err(|e| io("read the image saved for", e))?
+    {
+        let mut entry = entry.map_err(|e| io("read the image saved for", e))?;
+        let mut header = entry.header().clone();
+        if entry.path_bytes().as_ref() == b"manifest.json" {
+            let mut manifest: serde_json::Value =
+                serde_json::from_reader(&mut entry).map_err(|e| {
+                    Error::Docker(format!("the daemon saved an unreadable manifest: {e}"))
+                })?;
+            for image in manifest.as_array_mut().into_iter().flatten() {
+                image["RepoTags"] = serde_json::json!([tag]);
+                named = true;
+            }
+            let bytes = manifest.to_string().into_bytes();
+            header.set_size(bytes.len() as u64);
+            header.set_cksum();
+            output
+                .append(&header, bytes.as_slice())
+                .map_err(|e| io("write", e))?;
+        } else {
+            output
+                .append(&header, &mut entry)
+                .map_err(|e| io("write", e))?;
+        }
+    }
+    output.into_inner().map_err(|e| io("write", e))?;
+    if !named {
+        return Err(Error::Docker(
+            "the daemon saved an image without a manifest.json".into(),
+        ));
+    }
+    partial
+        .persist(dest)
+        .map_err(|e| io("rename into", e.error))?;
+    Ok(())
 }

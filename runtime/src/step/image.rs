@@ -134,7 +134,8 @@ impl Container {
 impl crate::step::Ctx {
     /// Pushes `image` to a registry as `reference` (`host:port/name:tag`), logging in as
     /// `username` with `password`, and returns the pushed manifest's digest (`sha256:…`),
-    /// by which `docker pull host:port/name@sha256:…` finds it again. The password reaches
+    /// by which `docker pull host:port/name@sha256:…` finds it again; the image keeps
+    /// `reference` as a tag in the daemon, as after `docker push`. The password reaches
     /// the daemon only in the push's auth header; it is never in a log, an event or an error.
     ///
     /// A registry that is down or refuses the credentials is an error naming the registry and
