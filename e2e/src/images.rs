@@ -57,3 +57,34 @@ pub fn pushed(msg: Option<String>, reference: String, password: Secret) -> Strin
     let image = package(msg);
     image_steps::publish(image, reference, "tanto", password)
 }
+
+/// Copies `msg` into `/srv/app/msg` on busybox and snapshots that without running anything;
+/// `salt` only changes the step's key, not what it makes.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn layer(ctx: &Ctx, msg: Option<String>, salt: Option<String>) -> Result<Image> {
+    let (msg, _) = (msg.unwrap_or_default(), salt);
+    ctx.container()
+        .with_new_file("/srv/app/msg", msg.clone())
+        .with_cmd(["cat", "/srv/app/msg"])
+        .with_label("org.example.msg", msg)
+        .snapshot()
+        .await
+}
+
+/// What `/srv/app/msg` holds in `image`.
+#[step(network = false)]
+pub(crate) async fn cat_back(ctx: &Ctx, image: Image) -> Result<String> {
+    let out = ctx
+        .container()
+        .from(&image)
+        .exec(["cat", "/srv/app/msg"])
+        .await?;
+    Ok(out.stdout)
+}
+
+/// A layer of `--msg` (made again when `--salt` changes) read back by a step downstream.
+#[pipeline]
+pub fn layered(msg: Option<String>, salt: Option<String>) -> String {
+    let image = layer(msg, salt);
+    cat_back(image)
+}

@@ -335,6 +335,7 @@ fn main() -> ExitCode {
         .pipeline(images::imaged)
         .pipeline(images::image_read)
         .pipeline(images::pushed)
+        .pipeline(images::layered)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

@@ -1,6 +1,7 @@
 //! Images as values: a step snapshots its container, another starts from the image, a second
 //! run is fully cached, `--out` writes a tarball `docker load` accepts, and an image the
-//! daemon lost is a cache miss with a reason, never an error.
+//! daemon lost is a cache miss with a reason, never an error; the same files snapshotted again
+//! make the same content digest, so the steps downstream stay cached.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -121,5 +122,30 @@ fn an_image_the_daemon_lost_is_a_miss_with_a_reason() {
     );
     let again = run(cache.path(), &["imaged", "--msg", &msg]);
     assert_eq!(of_kind(&again, "step_finished").len(), 2, "{again:?}");
+    remove_images_of(&msg);
+}
+
+#[test]
+fn the_same_files_snapshotted_again_keep_downstream_steps_cached() {
+    let cache = tempfile::tempdir().unwrap();
+    let msg = format!("layered-{}", std::process::id());
+    let first = run(cache.path(), &["layered", "--msg", &msg, "--salt", "a"]);
+    assert_eq!(of_kind(&first, "step_finished").len(), 2, "{first:?}");
+    // A copy made a second later would carry another time, were it not pinned.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Another key for `layer`, so it runs again and commits another image (another id, with
+    // its own creation time); the same content, so `cat_back` is cached.
+    let second = run(cache.path(), &["layered", "--msg", &msg, "--salt", "b"]);
+    let started: Vec<_> = of_kind(&second, "step_started")
+        .iter()
+        .map(|e| e["step"].clone())
+        .collect();
+    let cached: Vec<_> = of_kind(&second, "step_cached")
+        .iter()
+        .map(|e| e["step"].clone())
+        .collect();
+    assert_eq!(started, ["layer"], "{second:?}");
+    assert_eq!(cached, ["cat_back"], "{second:?}");
+    assert_eq!(images_of(&msg).len(), 2);
     remove_images_of(&msg);
 }

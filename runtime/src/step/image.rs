@@ -84,8 +84,13 @@ impl Container {
     /// Mounts are not part of it: mounted inputs, cache volumes and secret folders are bind
     /// or tmpfs mounts, which a commit leaves out. On a remote daemon a mounted `Dir` is
     /// uploaded into the container's file system instead, so a snapshot there is refused when
-    /// the builder mounts one. The container's `tanto.*` labels are kept blank, so a rebuild
-    /// of the same content differs only in its timestamps, which the content digest leaves out.
+    /// the builder mounts one. The container's `tanto.*` labels are kept blank.
+    ///
+    /// Reproducible for copies: just before the commit, this builder's copies are written
+    /// again with the modification time 0 (as `SOURCE_DATE_EPOCH=0`), and so are the folders
+    /// above them (mode 0755, owned by root), so the same files copied onto the same image
+    /// make the same content digest, and the steps that take the image stay cached. What the
+    /// commands wrote keeps the times they gave it.
     ///
     /// ```no_run
     /// use tanto::prelude::*;
@@ -114,6 +119,7 @@ impl Container {
         }
         self.guarded(async {
             let (id, _) = self.live().await?;
+            self.pin_copy_times(&id).await?;
             let decl = &self.spec.image_config;
             let settings = ImageSettings {
                 entrypoint: decl.entrypoint.clone(),

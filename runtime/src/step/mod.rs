@@ -6,6 +6,7 @@ mod container;
 mod ctx;
 mod exec;
 mod image;
+mod layer;
 mod live;
 mod mount;
 mod recipe;
