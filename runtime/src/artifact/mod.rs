@@ -64,22 +64,23 @@ pub(crate) fn canonical_json(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
-/// A type a step can take as a parameter: [`Dir`], [`File`], or an owned serde value.
+/// A type a step can take as a parameter: [`Dir`], [`File`], [`Image`], [`Secret`], or an owned
+/// serde value.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a step input",
     label = "not a step input",
-    note = "a step input is a `Dir`, a `File`, a `Secret`, or an owned value that implements `serde::Serialize` and `serde::de::DeserializeOwned`"
+    note = "a step input is a `Dir`, a `File`, an `Image`, a `Secret`, or an owned value that implements `serde::Serialize` and `serde::de::DeserializeOwned`"
 )]
 pub trait FromArtifact: Sized + Send + 'static {
     /// Converts the artifact given to parameter `param` of step `step`.
     fn from_artifact(artifact: Artifact, step: &str, param: &str) -> Result<Self>;
 }
 
-/// A type a step can return: [`Dir`], [`File`], or an owned serde value.
+/// A type a step can return: [`Dir`], [`File`], [`Image`], or an owned serde value.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a step output",
     label = "not a step output",
-    note = "a step returns `()`, a `Dir`, a `File`, a value that implements `serde::Serialize` and `serde::de::DeserializeOwned`, or a tuple of those; a `Secret` never leaves a step"
+    note = "a step returns `()`, a `Dir`, a `File`, an `Image`, a value that implements `serde::Serialize` and `serde::de::DeserializeOwned`, or a tuple of those; a `Secret` never leaves a step"
 )]
 pub trait IntoArtifact: Sized + Send + 'static {
     /// Converts the returned value into an artifact.
