@@ -5,6 +5,7 @@
 
 mod bench;
 mod hardening;
+mod images;
 mod services;
 
 use std::process::ExitCode;
@@ -474,6 +475,10 @@ fn main() -> ExitCode {
         .pipeline(services::svc_restarted)
         .pipeline(services::svc_consumer_fails)
         .pipeline(services::svc_twice)
+        .pipeline(images::imaged)
+        .pipeline(images::image_read)
+        .pipeline(images::pushed)
+        .pipeline(images::layered)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .run()

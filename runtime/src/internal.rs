@@ -6,10 +6,10 @@ pub use crate::artifact::{Artifact, FromArtifact, IntoArtifact};
 /// The engine interface.
 pub mod backend {
     pub use crate::backend::{
-        Backend, ContainerSpec, DEFAULT_HOST, DockerBackend, ExecSpec, ImageId, LABEL_HOST,
-        LABEL_OWNER, LABEL_PARENT_RUN, LABEL_PARENT_STEP, LABEL_PID, LABEL_RUN, LABEL_SERVICE,
-        LABEL_STEP, Liveness, Mount, MountSource, Owner, PARENT_ENV, Parent, Progress, ServiceSpec,
-        ServiceState, StartedExec, TarStream, host_name,
+        Backend, ContainerSpec, DEFAULT_HOST, DockerBackend, ExecSpec, ImageBackend, ImageContent,
+        ImageId, ImageSettings, LABEL_HOST, LABEL_OWNER, LABEL_PARENT_RUN, LABEL_PARENT_STEP,
+        LABEL_PID, LABEL_RUN, LABEL_SERVICE, LABEL_STEP, Liveness, Mount, MountSource, Owner,
+        PARENT_ENV, Parent, Progress, ServiceSpec, ServiceState, StartedExec, TarStream, host_name,
     };
 }
 

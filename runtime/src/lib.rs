@@ -28,7 +28,7 @@ pub mod __private;
 #[path = "internal.rs"]
 pub mod __internal;
 
-pub use artifact::{Dir, DirSelect, File, Origin, Secret};
+pub use artifact::{Dir, DirSelect, File, Image, Origin, Secret};
 pub use backend::Stream;
 pub use cli::{Cli, cli};
 pub use digest::Digest;
@@ -40,6 +40,6 @@ pub use tanto_macros::{pipeline, step};
 /// What a pipeline file needs: `use tanto::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Container, Ctx, Dir, Error, File, Handle, Result, Secret, Service, pipeline, step,
+        Container, Ctx, Dir, Error, File, Handle, Image, Result, Secret, Service, pipeline, step,
     };
 }

@@ -3,6 +3,7 @@
 
 mod dir;
 mod file;
+mod image;
 mod secret;
 
 use serde::Serialize;
@@ -14,6 +15,7 @@ use crate::error::{Error, Result};
 pub use dir::{Dir, DirSelect, Origin};
 pub use file::File;
 pub(crate) use file::is_plain_name;
+pub use image::Image;
 pub use secret::Secret;
 
 /// One realized input or output of a step.
@@ -27,6 +29,8 @@ pub enum Artifact {
     Value(serde_json::Value),
     /// A secret: only ever a pipeline's input, passed on to steps.
     Secret(Secret),
+    /// A container image in the daemon.
+    Image(Image),
 }
 
 impl Artifact {
@@ -38,6 +42,7 @@ impl Artifact {
             Artifact::File(f) => f.digest(),
             Artifact::Value(v) => Digest::of(canonical_json(v).as_bytes()),
             Artifact::Secret(s) => s.digest(),
+            Artifact::Image(i) => i.digest(),
         }
     }
 
@@ -48,6 +53,7 @@ impl Artifact {
             Artifact::File(_) => "file",
             Artifact::Value(_) => "value",
             Artifact::Secret(_) => "secret",
+            Artifact::Image(_) => "image",
         }
     }
 }
@@ -58,22 +64,23 @@ pub(crate) fn canonical_json(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
-/// A type a step can take as a parameter: [`Dir`], [`File`], or an owned serde value.
+/// A type a step can take as a parameter: [`Dir`], [`File`], [`Image`], [`Secret`], or an owned
+/// serde value.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a step input",
     label = "not a step input",
-    note = "a step input is a `Dir`, a `File`, a `Secret`, or an owned value that implements `serde::Serialize` and `serde::de::DeserializeOwned`"
+    note = "a step input is a `Dir`, a `File`, an `Image`, a `Secret`, or an owned value that implements `serde::Serialize` and `serde::de::DeserializeOwned`"
 )]
 pub trait FromArtifact: Sized + Send + 'static {
     /// Converts the artifact given to parameter `param` of step `step`.
     fn from_artifact(artifact: Artifact, step: &str, param: &str) -> Result<Self>;
 }
 
-/// A type a step can return: [`Dir`], [`File`], or an owned serde value.
+/// A type a step can return: [`Dir`], [`File`], [`Image`], or an owned serde value.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a step output",
     label = "not a step output",
-    note = "a step returns `()`, a `Dir`, a `File`, a value that implements `serde::Serialize` and `serde::de::DeserializeOwned`, or a tuple of those; a `Secret` never leaves a step"
+    note = "a step returns `()`, a `Dir`, a `File`, an `Image`, a value that implements `serde::Serialize` and `serde::de::DeserializeOwned`, or a tuple of those; a `Secret` never leaves a step"
 )]
 pub trait IntoArtifact: Sized + Send + 'static {
     /// Converts the returned value into an artifact.
@@ -111,6 +118,21 @@ impl FromArtifact for Secret {
             Artifact::Secret(s) => Ok(s),
             other => Err(mismatch(step, param, "secret", &other)),
         }
+    }
+}
+
+impl FromArtifact for Image {
+    fn from_artifact(artifact: Artifact, step: &str, param: &str) -> Result<Self> {
+        match artifact {
+            Artifact::Image(i) => Ok(i),
+            other => Err(mismatch(step, param, "image", &other)),
+        }
+    }
+}
+
+impl IntoArtifact for Image {
+    fn into_artifact(self) -> Result<Artifact> {
+        Ok(Artifact::Image(self))
     }
 }
 

@@ -27,7 +27,7 @@ use std::time::Duration;
 use bollard::container::AttachContainerResults;
 
 use crate::backend::process::{Liveness, Owner, host_name, pid_alive};
-use crate::backend::{LABEL_HOST, LABEL_OWNER, LABEL_PID};
+use crate::backend::{LABEL_HOST, LABEL_OWNER, LABEL_PID, LABEL_RUN};
 
 /// PID 1 of every container: reads the owner's stdin until the owner goes.
 pub(super) const KEEP_ALIVE: &str = "cat";
@@ -84,6 +84,11 @@ pub(super) fn orphaned(
     running: bool,
     age: Duration,
 ) -> Option<&'static str> {
+    // A container of an image that a step snapshotted carries the `tanto.*` labels blank: it
+    // is someone's service, not a step's container.
+    if labels.get(LABEL_RUN).is_none_or(String::is_empty) {
+        return None;
+    }
     if let Some(owner) = labels.get(LABEL_OWNER) {
         return match Owner::parse(owner).map(|o| o.liveness()) {
             Some(Liveness::Dead) => Some("its owner process is gone"),
@@ -104,7 +109,19 @@ mod tests {
     use super::*;
 
     fn owned_by(owner: &Owner) -> HashMap<String, String> {
-        HashMap::from([(LABEL_OWNER.to_owned(), owner.label())])
+        HashMap::from([
+            (LABEL_RUN.to_owned(), "r1".to_owned()),
+            (LABEL_OWNER.to_owned(), owner.label()),
+        ])
+    }
+
+    #[test]
+    fn blank_labels_from_a_snapshotted_image_are_never_reaped() {
+        let blank: HashMap<String, String> = [LABEL_RUN, LABEL_OWNER, LABEL_PID, LABEL_HOST]
+            .iter()
+            .map(|k| ((*k).to_owned(), String::new()))
+            .collect();
+        assert_eq!(orphaned(&blank, false, GRACE * 10), None);
     }
 
     #[test]
@@ -132,6 +149,7 @@ mod tests {
         child.wait().unwrap();
         let labels = |host: &str, pid: u32| {
             HashMap::from([
+                (LABEL_RUN.to_owned(), "r1".to_owned()),
                 (LABEL_HOST.to_owned(), host.to_owned()),
                 (LABEL_PID.to_owned(), pid.to_string()),
             ])

@@ -9,6 +9,7 @@
 pub(crate) mod archive;
 mod cleanup;
 mod docker;
+mod image;
 mod lease;
 mod network;
 mod process;
@@ -23,6 +24,7 @@ use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 pub use docker::{DEFAULT_HOST, DockerBackend};
+pub use image::{ImageBackend, ImageContent, ImageSettings};
 pub use network::{ServiceSpec, ServiceState};
 pub use process::{Liveness, Owner, PARENT_ENV, Parent, host_name};
 
@@ -192,7 +194,7 @@ pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 ///
 /// Object safe, so a run holds an `Arc<dyn Backend>`; [`DockerBackend`] talks to Docker or to
 /// Podman's Docker-compatible socket.
-pub trait Backend: Send + Sync + fmt::Debug {
+pub trait Backend: Send + Sync + fmt::Debug + ImageBackend {
     /// Where the engine is, for messages: `unix:///var/run/docker.sock`, `tcp://host:2375`.
     fn endpoint(&self) -> &str;
 

@@ -30,6 +30,8 @@ pub enum ArtifactKind {
     /// A secret; its digest is a hash keyed with the store's secret key, or of its name only
     /// for a step that keeps secrets out of its key.
     Secret,
+    /// A container image; its digest covers its layers and configuration.
+    Image,
 }
 
 /// One input of a step, as it enters the key.
@@ -55,6 +57,7 @@ impl InputRecord {
             Artifact::File(_) => ArtifactKind::File,
             Artifact::Value(_) => ArtifactKind::Value,
             Artifact::Secret(_) => ArtifactKind::Secret,
+            Artifact::Image(_) => ArtifactKind::Image,
         };
         Self {
             kind,

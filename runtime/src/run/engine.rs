@@ -354,7 +354,7 @@ pub(super) async fn run(
     if code == EXIT_OK
         && let Some(out) = &options.out
     {
-        match export_outputs(plan, &summary, out) {
+        match export_outputs(plan, &summary, out, backend.as_ref()).await {
             Ok(0) => eprintln!(
                 "tanto: `{}` has no outputs; nothing was written to {}",
                 plan.pipeline.name,

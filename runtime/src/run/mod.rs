@@ -3,6 +3,7 @@
 
 mod cache_cmd;
 mod engine;
+mod guards;
 mod options;
 mod outputs;
 mod runner;

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use crate::artifact::{Artifact, File, is_plain_name};
+use crate::backend::Backend;
 use crate::cache::{copy_file, copy_tree, write_file};
 use crate::error::{Error, Result};
 use crate::graph::Plan;
@@ -52,6 +53,14 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
             Artifact::Value(v) if v.is_null() => {}
             Artifact::Value(v) => print(&format!("output {name}: {v}\n")),
             Artifact::Secret(_) => print(&format!("output {name}: a secret, never shown\n")),
+            Artifact::Image(i) => {
+                stored = true;
+                print(&format!(
+                    "output {name}: image {} ({})\n",
+                    i.digest().short(),
+                    i.id()
+                ));
+            }
         }
     }
     if stored {
@@ -60,13 +69,19 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
 }
 
 /// Copies the pipeline's final outputs into `out`: folders merged in, files by the name they
-/// were captured by, values as `NAME.json` after the step that made them. Returns how many
+/// were captured by, values as `NAME.json` after the step that made them, images as
+/// `NAME.tar` (`docker load` names them `NAME:latest`). Returns how many
 /// outputs were written.
 ///
 /// Nothing outside `out` is created or written, whatever the outputs or an earlier export
 /// hold: a link is copied as a link and never written through, and what an earlier export
 /// left under a name is replaced (see [`copy_tree`](crate::cache::copy_tree)).
-pub(super) fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> Result<usize> {
+pub(super) async fn export_outputs(
+    plan: &Plan,
+    summary: &RunSummary,
+    out: &Path,
+    backend: &dyn Backend,
+) -> Result<usize> {
     let outputs = named_outputs(plan, summary)
         .ok_or_else(|| Error::Other("the pipeline produced no outputs to export".into()))?;
     if outputs.is_empty() {
@@ -84,6 +99,12 @@ pub(super) fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> R
                 return Err(Error::Usage(format!(
                     "output `{name}` is a secret, and secrets are never written"
                 )));
+            }
+            Artifact::Image(i) => {
+                // A `docker save` tarball: the name as its tag, so `docker load` names it.
+                let tag = format!("{}:latest", name.to_lowercase());
+                let dest = out.join(format!("{name}.tar"));
+                backend.save_image(i.id(), &tag, &dest).await?;
             }
         }
     }

@@ -8,12 +8,13 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
 use crate::artifact::{Artifact, Dir, Origin};
-use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain, hash_dir_with};
+use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
 use crate::input::ViewMode;
 use crate::report::{Event, utc};
+use crate::run::guards::{changed_during_run, with_timeout};
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::step::{Ctx, RunContext, open_shell, service_input};
 
@@ -155,6 +156,22 @@ impl StepRunner {
         Ok(key)
     }
 
+    /// Why cached `outputs` cannot be used when an image among them is no longer in the
+    /// daemon (pruned, say): a miss, never an error.
+    async fn missing_image(&self, outputs: &[Artifact]) -> Result<Option<String>> {
+        for output in outputs {
+            if let Artifact::Image(image) = output
+                && self.run.backend.image_content(image.id()).await?.is_none()
+            {
+                return Ok(Some(format!(
+                    "its output image {} is no longer in the daemon (removed or pruned)",
+                    image.id()
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     async fn lookup(&self, node: &Node, info: &StepInfo, inputs: &[Artifact]) -> Result<Lookup> {
         let key = self.key(node, info, inputs).await?;
         let digest = key.digest();
@@ -164,13 +181,23 @@ impl StepRunner {
         } else if info.settings.side_effect {
             "a side effect: never cached".to_owned()
         } else {
-            if let Some(hit) = store.lookup(&digest)? {
-                return Ok(Lookup::Hit(store.outputs(&hit)?));
+            let hit = match store.lookup(&digest)? {
+                Some(hit) => Some(store.outputs(&hit)?),
+                None => None,
+            };
+            let gone = match &hit {
+                Some(outputs) => self.missing_image(outputs).await?,
+                None => None,
+            };
+            if let (Some(outputs), None) = (hit, &gone) {
+                return Ok(Lookup::Hit(outputs));
             }
             let history = self.history_name(&node.label);
             let previous = store.last_key(&history)?;
             let reasons = explain(previous.as_ref(), &key, store);
-            if !reasons.is_empty() {
+            if let Some(gone) = gone {
+                gone
+            } else if !reasons.is_empty() {
                 reasons
                     .iter()
                     .map(ToString::to_string)
@@ -394,44 +421,6 @@ impl StepRunner {
             }
         }
         out
-    }
-}
-
-/// The first of `dirs` whose content no longer matches its digest, re-hashed through the stat
-/// cache (a `stat` per file when nothing changed). Only the digest is wanted: the trees were
-/// stored when the folder was bound, and the engine saves the stat cache once at the end.
-async fn changed_during_run(
-    run: &RunContext,
-    dirs: &[(&'static str, Dir)],
-) -> Option<&'static str> {
-    let store = Arc::clone(&run.store);
-    let dirs = dirs.to_vec();
-    tokio::task::spawn_blocking(move || {
-        dirs.into_iter().find_map(|(param, dir)| {
-            let now = hash_dir_with(dir.path(), &dir.select(), store.stat_cache());
-            (!now.is_ok_and(|h| h.digest == dir.digest())).then_some(param)
-        })
-    })
-    .await
-    .unwrap_or(None)
-}
-
-async fn with_timeout<F>(
-    limit: Option<std::time::Duration>,
-    label: &str,
-    body: F,
-) -> Result<Vec<Artifact>>
-where
-    F: std::future::Future<Output = Result<Vec<Artifact>>>,
-{
-    match limit {
-        None => body.await,
-        Some(after) => tokio::time::timeout(after, body).await.unwrap_or_else(|_| {
-            Err(Error::Timeout {
-                step: label.to_owned(),
-                after,
-            })
-        }),
     }
 }
 

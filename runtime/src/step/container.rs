@@ -8,6 +8,7 @@ use crate::artifact::{Dir, File, Secret};
 use crate::error::{Error, Result};
 use crate::step::ctx::Ctx;
 use crate::step::exec::{ExecOutput, blocking, shell_words};
+use crate::step::image::ImageDecl;
 use crate::step::mount::SOCKET_TARGET;
 use crate::step::service::Service;
 
@@ -75,6 +76,8 @@ pub(super) struct Spec {
     pub(super) problems: Vec<String>,
     /// Services the container reaches, by the host name it reaches each by.
     pub(super) services: Vec<(String, Service)>,
+    /// What [`Container::snapshot`] gives the image beyond env, workdir and user.
+    pub(super) image_config: ImageDecl,
 }
 
 /// A mount as declared; what it becomes depends on the backend.

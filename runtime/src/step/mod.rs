@@ -5,6 +5,8 @@
 mod container;
 mod ctx;
 mod exec;
+mod image;
+mod layer;
 mod lines;
 mod live;
 mod mount;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, discard, touch};
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, Image};
 use crate::cache::key::{ArtifactKind, KeyRecord};
 use crate::cache::tree::EntryKind;
 use crate::digest::Digest;
@@ -34,6 +34,9 @@ pub struct OutputRecord {
     /// A file's name where it was captured (what `--out` writes it as).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// An image's id in the daemon; its content digest is [`digest`](Self::digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
 }
 
 impl OutputRecord {
@@ -48,6 +51,7 @@ impl OutputRecord {
             executable: false,
             value: None,
             name: None,
+            image_id: None,
         };
         match artifact {
             Artifact::Dir(_) => record.kind = ArtifactKind::Dir,
@@ -61,6 +65,10 @@ impl OutputRecord {
             // Unreachable: a `Secret` is not `IntoArtifact`, so no step returns one. Recorded
             // as an empty value, never as the secret.
             Artifact::Secret(_) => record.value = None,
+            Artifact::Image(i) => {
+                record.kind = ArtifactKind::Image;
+                record.image_id = Some(i.id().to_owned());
+            }
         }
         record
     }
@@ -187,6 +195,10 @@ impl Store {
                 })
             }
             ArtifactKind::Value => Artifact::Value(output.value.clone().unwrap_or_default()),
+            ArtifactKind::Image => Artifact::Image(Image::new(
+                output.image_id.clone().unwrap_or_default(),
+                output.digest,
+            )),
             ArtifactKind::Secret => {
                 return Err(Error::Store(
                     "a cached output claims to be a secret, which no step can return; run `cache verify`".into(),
@@ -255,6 +267,8 @@ impl Store {
         match output.kind {
             ArtifactKind::Value => Ok(output.value.is_some()),
             ArtifactKind::Secret => Ok(false),
+            // The daemon holds it; the runner checks it is still there.
+            ArtifactKind::Image => Ok(output.image_id.is_some()),
             ArtifactKind::File => {
                 Ok(self.blob_intact(&output.digest, output.executable, output.size))
             }

@@ -275,7 +275,7 @@ impl Store {
                 ArtifactKind::File => {
                     reach.blobs.insert((output.digest, output.executable));
                 }
-                ArtifactKind::Value | ArtifactKind::Secret => {}
+                ArtifactKind::Value | ArtifactKind::Secret | ArtifactKind::Image => {}
             }
         }
         reach

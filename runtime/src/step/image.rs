@@ -1,0 +1,164 @@
+//! Images from a step's container: starting from an [`Image`], the image settings a snapshot
+//! gets, and the snapshot itself (a commit of the container).
+
+use std::collections::BTreeMap;
+
+use crate::artifact::Image;
+use crate::backend::ImageSettings;
+use crate::error::{Error, Result};
+use crate::step::container::{Container, MountKind};
+
+/// What a builder declares for the image a snapshot makes, beyond env, workdir and user.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ImageDecl {
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    exposed_ports: Vec<String>,
+    labels: BTreeMap<String, String>,
+}
+
+impl Container {
+    /// Runs the container from `image`, an image an earlier step made, instead of the step's
+    /// `image` attribute. The image's content digest is in the key of a step that takes it as
+    /// an input.
+    ///
+    /// ```no_run
+    /// use tanto::prelude::*;
+    ///
+    /// #[step]
+    /// async fn smoke(ctx: &Ctx, app: Image) -> Result<()> {
+    ///     ctx.container().from(&app).exec(["/app", "--version"]).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn from(&self, image: &Image) -> Self {
+        self.with_image(image.id())
+    }
+
+    /// Sets the program the snapshot's image runs ([`snapshot`](Self::snapshot)); the base
+    /// image's when not set.
+    pub fn with_entrypoint<I, S>(&self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let argv: Vec<String> = argv.into_iter().map(Into::into).collect();
+        self.with(|s| s.image_config.entrypoint = Some(argv))
+    }
+
+    /// Sets the arguments (or, without an entrypoint, the command) of the snapshot's image;
+    /// the base image's when not set.
+    pub fn with_cmd<I, S>(&self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let argv: Vec<String> = argv.into_iter().map(Into::into).collect();
+        self.with(|s| s.image_config.cmd = Some(argv))
+    }
+
+    /// Declares that the snapshot's image listens on `port` (`8080` or `8080/udp`).
+    pub fn with_exposed_port(&self, port: impl Into<String>) -> Self {
+        let mut port = port.into();
+        if !port.contains('/') {
+            port.push_str("/tcp");
+        }
+        self.with(|s| {
+            s.image_config.exposed_ports.retain(|p| *p != port);
+            s.image_config.exposed_ports.push(port);
+        })
+    }
+
+    /// Sets label `key` of the snapshot's image.
+    pub fn with_label(&self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let (key, value) = (key.into(), value.into());
+        self.with(|s| {
+            s.image_config.labels.insert(key, value);
+        })
+    }
+
+    /// Commits the step's container, as its commands left it, as a new [`Image`]: its file
+    /// system with this builder's copies, and a configuration of this builder's env, working
+    /// directory, user, entrypoint, cmd, exposed ports and labels.
+    ///
+    /// Mounts are not part of it: mounted inputs, cache volumes and secret folders are bind
+    /// or tmpfs mounts, which a commit leaves out. On a remote daemon a mounted `Dir` is
+    /// uploaded into the container's file system instead, so a snapshot there is refused when
+    /// the builder mounts one. The container's `tanto.*` labels are kept blank.
+    ///
+    /// Reproducible for copies: just before the commit, this builder's copies are written
+    /// again with the modification time 0 (as `SOURCE_DATE_EPOCH=0`), and so are the folders
+    /// above them (mode 0755, owned by root), so the same files copied onto the same image
+    /// make the same content digest, and the steps that take the image stay cached. What the
+    /// commands wrote keeps the times they gave it.
+    ///
+    /// ```no_run
+    /// use tanto::prelude::*;
+    ///
+    /// #[step(image = "tanto-test/busybox:latest")]
+    /// async fn package(ctx: &Ctx, bin: File) -> Result<Image> {
+    ///     ctx.container()
+    ///         .with_file("/app", &bin)
+    ///         .with_entrypoint(["/app"])
+    ///         .with_exposed_port("8080")
+    ///         .snapshot()
+    ///         .await
+    /// }
+    /// ```
+    pub async fn snapshot(&self) -> Result<Image> {
+        let uploads_mount = self
+            .spec
+            .mounts
+            .iter()
+            .any(|m| matches!(m.kind, MountKind::Dir(_)));
+        if uploads_mount && !self.ctx.run().backend.is_local() {
+            return Err(Error::Usage(format!(
+                "step `{}`: cannot snapshot a container with a mounted folder on a remote daemon (the folder is uploaded into it); use `with_dir` for what the image should hold",
+                self.ctx.label()
+            )));
+        }
+        self.guarded(async {
+            let (id, _) = self.live().await?;
+            self.pin_copy_times(&id).await?;
+            let decl = &self.spec.image_config;
+            let settings = ImageSettings {
+                entrypoint: decl.entrypoint.clone(),
+                cmd: decl.cmd.clone(),
+                env: self.spec.env.clone(),
+                workdir: self.spec.workdir.clone(),
+                user: self.spec.user.clone(),
+                exposed_ports: decl.exposed_ports.clone(),
+                labels: decl.labels.clone(),
+            };
+            let content = self.ctx.run().backend.commit(&id, &settings).await?;
+            Ok(Image::new(content.id, content.digest))
+        })
+        .await
+    }
+}
+
+impl crate::step::Ctx {
+    /// Pushes `image` to a registry as `reference` (`host:port/name:tag`), logging in as
+    /// `username` with `password`, and returns the pushed manifest's digest (`sha256:…`),
+    /// by which `docker pull host:port/name@sha256:…` finds it again; the image keeps
+    /// `reference` as a tag in the daemon, as after `docker push`. The password reaches
+    /// the daemon only in the push's auth header; it is never in a log, an event or an error.
+    ///
+    /// A registry that is down or refuses the credentials is an error naming the registry and
+    /// the daemon's reason. Use it from a `side_effect` step.
+    pub async fn push_image(
+        &self,
+        image: &Image,
+        reference: &str,
+        username: &str,
+        password: &crate::artifact::Secret,
+    ) -> Result<String> {
+        self.note(format!("pushing {} to {reference}", image.id()));
+        let backend = &self.run().backend;
+        let digest = backend
+            .push_image(image.id(), reference, username, password)
+            .await?;
+        self.note(format!("pushed {reference}@{digest}"));
+        Ok(digest)
+    }
+}
