@@ -19,7 +19,7 @@ pub enum StepStatus {
     Failed {
         /// What went wrong.
         message: String,
-        /// The failure's [`Error::kind`].
+        /// The failure's [`Error::kind`](crate::Error::kind).
         kind: &'static str,
     },
     /// It did not run, for this reason.
