@@ -102,13 +102,18 @@ impl DockerBackend {
     /// Removes every network that carries `label` (`key=value`); one still in use or already
     /// gone is skipped. Returns how many were removed.
     pub(super) async fn remove_networks_impl(&self, label: &str) -> Result<usize> {
-        let mut removed = 0;
-        for (name, _) in self.networks(label).await? {
-            if self.remove_network_named(&name).await? {
-                removed += 1;
+        // Cleanup: bounded like every other cleanup request, so a daemon that stopped answering
+        // cannot hold an interrupted run.
+        self.cleanup("remove the run's networks", async {
+            let mut removed = 0;
+            for (name, _) in self.networks(label).await? {
+                if self.remove_network_named(&name).await? {
+                    removed += 1;
+                }
             }
-        }
-        Ok(removed)
+            Ok(removed)
+        })
+        .await
     }
 
     /// Removes the networks of runs whose owner process is gone; call it after their
