@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::cli::{Cli, Entry, list};
-use crate::graph::{to_dot, to_mermaid};
+use crate::graph::{InputValues, ParamInfo, to_dot, to_mermaid};
+use crate::input::value_of;
 use crate::report::print;
 use crate::run::{EXIT_OK, EXIT_USAGE, Progress, RunOptions};
 
@@ -71,9 +72,10 @@ fn pipeline_command(entry: &Entry) -> Command {
         .long_about(doc.to_owned());
     for param in entry.info.params {
         let flag = param.flag();
-        let mut arg = Arg::new(param.name)
-            .long(flag)
-            .value_name(param.ty.to_uppercase());
+        let mut arg = Arg::new(param.name).long(flag);
+        if !param.is_switch() {
+            arg = arg.value_name(param.ty.to_uppercase());
+        }
         if param.is_dir {
             arg = arg
                 .value_parser(value_parser!(PathBuf))
@@ -87,10 +89,19 @@ fn pipeline_command(entry: &Entry) -> Command {
                 .value_parser(value_parser!(PathBuf))
                 .required(true)
                 .help(format!("The file bound to `{}`", param.name));
+        } else if param.is_switch() {
+            arg = arg.action(ArgAction::SetTrue).help(format!(
+                "Sets `{}` (a `bool`, false when left out)",
+                param.name
+            ));
+        } else if param.is_list() {
+            arg = arg.action(ArgAction::Append).required(true).help(format!(
+                "The items of `{}` ({}), separated by commas or given by repeating the flag",
+                param.name, param.ty
+            ));
         } else {
-            let optional = param.ty.starts_with("Option");
             arg = arg
-                .required(!optional)
+                .required(!param.is_optional())
                 .help(format!("The value of `{}` ({})", param.name, param.ty));
         }
         cmd = cmd.arg(arg);
@@ -191,7 +202,24 @@ where
 }
 
 fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
-    let plan = (entry.plan)();
+    let raw = raw_inputs(entry, m);
+    // The plan is built for the flags given: a loop or a branch of the body over an input
+    // takes that input's value, for `--graph` and `--plan` as for a run.
+    let plan = match plan_values(&raw).and_then(|values| (entry.plan)(&values)) {
+        Ok(plan) if plan.unknown.is_empty() => plan,
+        Ok(plan) => {
+            let node = plan.node(plan.unknown[0]);
+            eprintln!(
+                "error: the steps of `{}` depend on `{}`, which has no value",
+                entry.info.name, node.label
+            );
+            return EXIT_USAGE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     if let Some(format) = m.get_one::<String>("graph") {
         let text = if format == "dot" {
             to_dot(&plan)
@@ -224,17 +252,39 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
         trace: m.get_one::<PathBuf>("trace").cloned(),
         out: m.get_one::<PathBuf>("out").cloned(),
     };
+    crate::run::execute(&plan, raw, options, cli.aliases())
+}
+
+/// Each parameter with the text its flag gave: a path for a folder or a file, `true` or
+/// `false` for a switch, a list's occurrences joined by commas.
+fn raw_inputs(entry: &Entry, m: &ArgMatches) -> Vec<(ParamInfo, Option<OsString>)> {
     let mut raw = Vec::new();
     for param in entry.info.params {
         let value = if param.is_dir || param.is_file {
             m.get_one::<PathBuf>(param.name)
                 .map(|p| p.as_os_str().to_owned())
+        } else if param.is_switch() {
+            Some(OsString::from(m.get_flag(param.name).to_string()))
+        } else if param.is_list() {
+            m.get_many::<String>(param.name)
+                .map(|items| OsString::from(items.cloned().collect::<Vec<_>>().join(",")))
         } else {
             m.get_one::<String>(param.name).map(OsString::from)
         };
         raw.push((*param, value));
     }
-    crate::run::execute(&plan, raw, options, cli.aliases())
+    raw
+}
+
+/// The values of the value inputs the command line gave, as the plan reads them.
+fn plan_values(raw: &[(ParamInfo, Option<OsString>)]) -> crate::Result<InputValues> {
+    let mut values = InputValues::new();
+    for (param, text) in raw {
+        if let (true, Some(text)) = (param.is_value(), text) {
+            values.insert(param.name.to_owned(), value_of(param, text)?);
+        }
+    }
+    Ok(values)
 }
 
 /// Parses a size like `10G`, `500M`, `64k` or a byte count.

@@ -48,8 +48,7 @@ fn bind_one(param: &ParamInfo, value: Option<&OsStr>, store: &Store) -> Result<A
             .map(Artifact::File)
             .map_err(named);
     }
-    let ty = param.ty.rsplit("::").next().unwrap_or(param.ty).trim();
-    if ty == "Secret" {
+    if param.is_secret() {
         let value = secret_value(&flag, value)?;
         let key = secret_key(store.root())?;
         let digest = Digest::keyed(&key, value.as_bytes());
@@ -58,17 +57,46 @@ fn bind_one(param: &ParamInfo, value: Option<&OsStr>, store: &Store) -> Result<A
     let Some(text) = value else {
         return Ok(Artifact::Value(serde_json::Value::Null));
     };
+    value_of(param, text).map(Artifact::Value)
+}
+
+/// The JSON form of the text flag `--flag` gave value input `param`: the text itself for a
+/// string; items separated by commas (or a JSON array) for a `Vec`; otherwise the text as
+/// JSON when it parses as JSON (numbers, booleans, objects), and a string when not, which is
+/// what a unit enum variant deserializes from. The run binds inputs with it, and the plan
+/// takes from it the values its body loops or branches on.
+pub fn value_of(param: &ParamInfo, text: &OsStr) -> Result<serde_json::Value> {
+    let flag = param.flag();
     let text = text
         .to_str()
         .ok_or_else(|| Error::Usage(format!("--{flag}: the value is not valid UTF-8")))?;
-    let json = if matches!(ty, "String" | "PathBuf" | "Option<String>") {
+    let Some(item) = param.list_item() else {
+        return Ok(scalar(param.ty, text));
+    };
+    let trimmed = text.trim();
+    if trimmed.starts_with('[') {
+        return serde_json::from_str(trimmed).map_err(|e| {
+            Error::Usage(format!(
+                "--{flag}: `{text}` is not a JSON array ({e}); give items separated by commas, like `a,b`"
+            ))
+        });
+    }
+    let items = if trimmed.is_empty() {
+        Vec::new()
+    } else {
+        trimmed.split(',').map(|i| scalar(item, i.trim())).collect()
+    };
+    Ok(serde_json::Value::Array(items))
+}
+
+/// A value of type `ty` from `text`: a string as it is, anything else as JSON when it parses.
+fn scalar(ty: &str, text: &str) -> serde_json::Value {
+    let ty = ty.rsplit("::").next().unwrap_or(ty).trim();
+    if matches!(ty, "String" | "PathBuf" | "Option<String>") {
         serde_json::Value::String(text.to_owned())
     } else {
-        // Other values are JSON when they parse as JSON (numbers, booleans, objects), and a
-        // string otherwise, which is what a unit enum variant deserializes from.
         serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
-    };
-    Ok(Artifact::Value(json))
+    }
 }
 
 /// The value of a secret from the source that flag `--flag` names: `env:NAME`,
