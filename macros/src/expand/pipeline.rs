@@ -93,6 +93,7 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
     let build_body = match body {
         Some(body) => {
             let plan_names = body.plan_names();
+            let mut values = Vec::new();
             let binds = inputs.iter().enumerate().map(|(i, input)| {
                 let ident = &input.ident;
                 let ty = &input.ty;
@@ -100,20 +101,26 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
                 let i = Literal::usize_unsuffixed(i);
                 let is_value = !(input.is("Dir") || input.is("File") || input.is("Secret"));
                 if is_value && plan_names.contains(&param) {
-                    // An input the body loops or branches on is bound as its value; without
-                    // one, nothing of the body can be built, and the plan says so.
-                    return quote! {
-                        let ::tanto::__private::Some(#ident) = #b.value::<#ty>(#param, &#args[#i]) else {
-                            return ::tanto::__private::unbuilt();
-                        };
-                    };
+                    // An input the body loops or branches on is bound as its value.
+                    values.push(ident);
+                    return quote! { let #ident = #b.value::<#ty>(#param, &#args[#i]); };
                 }
                 // `Plan::of` and `Task::add` pass exactly one argument per parameter.
                 quote! { let #ident = #b.param::<#ty>(#param, &#args[#i]); }
             });
+            let binds: Vec<TokenStream> = binds.collect();
+            // Every value is asked for first, so the plan names each one it lacks; without
+            // them, nothing of the body can be built.
+            let known = (!values.is_empty()).then(|| {
+                quote! {
+                    let (#(::tanto::__private::Some(#values),)*) = (#(#values,)*) else {
+                        return ::tanto::__private::unbuilt();
+                    };
+                }
+            });
             let extra_args = extra_args(body);
             let stmts = body_tokens(body, &b);
-            quote! { #extra_args #(#binds)* #stmts }
+            quote! { #extra_args #(#binds)* #known #stmts }
         }
         None => quote! {
             let _ = (#b, #args);
