@@ -26,15 +26,24 @@ pub(crate) async fn build_examples(ctx: &Ctx, src: Dir) -> Result<()> {
     Ok(())
 }
 
+/// The published crates whose tests need no Docker daemon: each is also tested on its own, so
+/// one that builds only thanks to features another member turns on fails before it is
+/// published. Their tests take seconds; the crates that need the daemon are tested with the
+/// whole workspace.
+pub(crate) const ALONE: [&str; 2] = ["tanto-macros", "cargo-steps"];
+
 /// tanto's CI: format, lints, tests, docs and the examples, each in a container.
 ///
-/// The test step is the only one given the Docker daemon, because the suite's integration
-/// tests start containers.
+/// The workspace's test step is the only one given the Docker daemon, because the suite's
+/// integration tests start containers; each crate of `ALONE` is then tested on its own.
 #[pipeline]
 pub(crate) fn ci(src: Dir) {
     cargo_steps::fmt_check(src);
     cargo_steps::clippy(src);
     cargo_steps::test_with_docker(src);
+    for package in ALONE {
+        cargo_steps::test_package(src, package);
+    }
     cargo_steps::doc(src);
     build_examples(src);
 }
@@ -72,15 +81,20 @@ mod tests {
     use tanto::__internal::graph::Plan;
     use tanto::__internal::graph::{Arg, NodeKind};
 
-    use super::ci;
+    use super::{ALONE, ci};
 
-    /// The main job's graph, recorded without running a step or reaching Docker: the five
-    /// checks of the README, each on the `src` input alone and in the image that `cli` maps to
-    /// the offline one, and the daemon given to the test step only.
+    /// The main job's graph, recorded without running a step or reaching Docker: the checks of
+    /// the README, each on the `src` input and in the image that `cli` maps to the offline
+    /// one, a test of each crate of `ALONE` on its own, and the daemon given to the workspace's
+    /// test step only.
     #[test]
-    fn ci_plan_is_five_steps_on_src_each_in_the_aliased_image() {
+    fn ci_plan_is_the_checks_on_src_each_in_the_aliased_image() {
         let plan = Plan::of::<ci>();
         assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+        assert!(
+            plan.unknown.is_empty() && plan.shaped_by.is_empty(),
+            "no flag shapes it"
+        );
 
         let src = &plan.nodes[0];
         assert_eq!(src.label, "src");
@@ -97,6 +111,8 @@ mod tests {
                 "fmt_check",
                 "clippy",
                 "test_with_docker",
+                "test_package[tanto-macros]",
+                "test_package[cargo-steps]",
                 "doc",
                 "build_examples"
             ]
@@ -107,6 +123,10 @@ mod tests {
             "only `src` and the steps"
         );
 
+        let on_src = Arg::Handle {
+            node: src.id,
+            part: 0,
+        };
         for (node, info) in steps {
             let step = &node.label;
             assert_eq!(
@@ -115,18 +135,26 @@ mod tests {
                 "step `{step}` must run in `{}`, the image `cargo xtask ci` maps to the offline one",
                 cargo_steps::IMAGE
             );
-            assert_eq!(
-                node.args,
-                [Arg::Handle {
-                    node: src.id,
-                    part: 0
-                }],
-                "step `{step}` takes `src` and nothing else"
-            );
+            match step.strip_prefix("test_package[") {
+                Some(package) => {
+                    let package = package.trim_end_matches(']');
+                    assert!(ALONE.contains(&package), "{step}");
+                    assert_eq!(
+                        node.args,
+                        [on_src.clone(), Arg::Literal(package.into())],
+                        "step `{step}` takes `src` and its package"
+                    );
+                }
+                None => assert_eq!(
+                    node.args,
+                    std::slice::from_ref(&on_src),
+                    "step `{step}` takes `src` and nothing else"
+                ),
+            }
             assert_eq!(
                 info.settings.docker_socket,
                 step == "test_with_docker",
-                "only the test step is given the Docker daemon; `{step}` differs"
+                "only the workspace's test step is given the Docker daemon; `{step}` differs"
             );
         }
     }

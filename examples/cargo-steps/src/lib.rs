@@ -1,4 +1,5 @@
-//! Reusable tanto steps for Rust workspaces: fmt check, clippy, tests, docs and release build.
+//! Reusable tanto steps for Rust workspaces: fmt check, clippy, tests (of the workspace or of
+//! one package), docs and release build.
 //!
 //! Depend on this crate and call its steps in your own `#[pipeline]`, exactly like your own:
 //!
@@ -70,6 +71,42 @@ pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
         .container()
         .with_mounted_dir("/src", &src)
         .sh(&format!("{SETUP} && cargo test --locked --workspace"))
+        .await?;
+    Ok(out.stdout)
+}
+
+/// Runs the tests of one package of the workspace on its own, `cargo test -p PACKAGE`, and
+/// returns their output.
+///
+/// Built alone, a package gets only the features it asks for, so one that compiles only
+/// because another member turns a feature on fails here. Loop over the packages to test each
+/// in a step of its own, labelled by its name (`test_package[my-crate]`):
+///
+/// ```no_run
+/// use tanto::prelude::*;
+///
+/// #[pipeline]
+/// fn ci(src: Dir) {
+///     for package in ["my-crate", "my-crate-macros"] {
+///         cargo_steps::test_package(src, package);
+///     }
+/// }
+/// # fn main() {}
+/// ```
+#[step(
+    image = IMAGE,
+    cache("/cargo-home" = "cargo-home"),
+    cache("/target" = "cargo-target"),
+    env(CI = "true"),
+    timeout = "45m"
+)]
+pub async fn test_package(ctx: &Ctx, src: Dir, package: String) -> Result<String> {
+    // The package is an argument of the shell, never part of its script.
+    let script = format!("{SETUP} && cargo test --locked -p \"$0\"");
+    let out = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .exec(["sh", "-c", &script, &package])
         .await?;
     Ok(out.stdout)
 }
