@@ -189,3 +189,68 @@ fn host_path(flag: &str, value: Option<&OsStr>, folder: bool) -> Result<PathBuf>
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::artifact::DirSelect;
+
+    fn param(ty: &'static str) -> ParamInfo {
+        ParamInfo {
+            name: "features",
+            ty,
+            is_dir: false,
+            is_file: false,
+            select: DirSelect::DEFAULT,
+        }
+    }
+
+    fn value(ty: &'static str, text: &str) -> Result<serde_json::Value> {
+        value_of(&param(ty), OsStr::new(text))
+    }
+
+    #[test]
+    fn a_list_takes_items_by_commas_or_a_json_array() {
+        assert_eq!(
+            value("Vec<String>", "a, b,c").unwrap(),
+            json!(["a", "b", "c"])
+        );
+        assert_eq!(value("Vec<String>", "1.80").unwrap(), json!(["1.80"]));
+        assert_eq!(value("Vec<String>", "").unwrap(), json!([]));
+        assert_eq!(value("Vec<u32>", "1,2").unwrap(), json!([1, 2]));
+        assert_eq!(
+            value("std::vec::Vec<String>", r#"["a,b", "c"]"#).unwrap(),
+            json!(["a,b", "c"])
+        );
+        let err = value("Vec<String>", "[a").unwrap_err().to_string();
+        assert!(
+            err.starts_with("--features: `[a` is not a JSON array"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn scalars_are_strings_or_json() {
+        assert_eq!(value("String", "1.80").unwrap(), json!("1.80"));
+        assert_eq!(value("bool", "true").unwrap(), json!(true));
+        assert_eq!(value("Profile", "Release").unwrap(), json!("Release"));
+        assert_eq!(value("Option<String>", "2").unwrap(), json!("2"));
+    }
+
+    #[test]
+    fn params_know_their_shape_on_the_command_line() {
+        assert!(param("bool").is_switch() && !param("Option<bool>").is_switch());
+        assert_eq!(param("Vec<String>").list_item(), Some("String"));
+        assert_eq!(param("std::vec::Vec<u8>").list_item(), Some("u8"));
+        assert_eq!(param("String").list_item(), None);
+        assert_eq!(param("bool").absent_value(), Some(json!(false)));
+        assert_eq!(
+            param("Option<u8>").absent_value(),
+            Some(serde_json::Value::Null)
+        );
+        assert_eq!(param("Vec<String>").absent_value(), None);
+        assert!(!param("tanto::Secret").is_value());
+    }
+}
