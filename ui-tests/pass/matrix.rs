@@ -127,11 +127,14 @@ fn labels(plan: &Plan) -> Vec<&str> {
 }
 
 fn main() {
-    // Without the command line the steps depend on `--toolchains`: nothing is built.
+    // Without the command line the steps depend on `--toolchains` and `--profile`: nothing is
+    // built, and the switch and the option read as left out.
     let plan = Plan::of::<matrix>();
     assert_eq!(labels(&plan), [] as [&str; 0]);
     let unknown: Vec<&str> = plan.unknown.iter().map(|n| plan.node(*n).label.as_str()).collect();
-    assert_eq!(unknown, ["toolchains"]);
+    assert_eq!(unknown, ["toolchains", "profile"]);
+    let shaped: Vec<&str> = plan.shaped_by.iter().map(|(n, _)| plan.node(*n).label.as_str()).collect();
+    assert_eq!(shaped, ["release", "channel"]);
 
     let plan = Plan::with::<matrix>(&values(&[
         ("toolchains", serde_json::json!(["1.80", "1.81"])),
