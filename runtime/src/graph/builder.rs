@@ -257,7 +257,7 @@ impl Builder {
             Arg::List(_) => {
                 let owner = self.pipelines.last().copied().unwrap_or("the pipeline");
                 self.errors.push(format!(
-                    "pipeline `{owner}` parameter `{name}` is given a list of step outputs, which only a step can take; collect them into a step of `{owner}`'s caller instead"
+                    "pipeline `{owner}` parameter `{name}` is given a list of step outputs, which only a step can take; pass the list to a step, and that step's output to `{owner}`"
                 ));
                 Handle::new(NodeId::UNBUILT, 0)
             }
