@@ -142,10 +142,63 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// - call a step or pipeline by name or path, `fmt(src);`,
 /// - bind its output, `let bin = build(src, "release");` or `let (a, b) = split(bin);`,
+/// - loop with `for` over a value known before the run (a literal, a const, a range, a value
+///   input of the pipeline, or a loop variable): the plan has one step per item, labelled by
+///   it, `test[stable]`,
+/// - collect outputs in a list, `let mut all = Vec::new();` and `all.push(test(src, v));`,
+///   which a step taking a `Vec<T>` receives whole (fan-in),
+/// - branch with `if`, `if let` or `match` on such values: the branch taken adds its steps,
 /// - end with the pipeline's output: a binding, a tuple of bindings, or a step call.
 ///
-/// Arguments are the pipeline's parameters, earlier bindings, or literals. `if`, loops,
-/// closures, macro calls and method calls are rejected: the graph is fixed at compile time.
+/// Arguments are the pipeline's parameters, earlier bindings, loop variables, or literals.
+/// Closures, macro calls, `.await`, `while`, `loop`, other calls and method calls are rejected,
+/// as is a loop or a branch over a step's output, a `Dir`, a `File` or a `Secret`: the graph
+/// is known before anything runs. A value input the body loops or branches on is read from the
+/// command line when the plan is built, so `--graph` and `--plan` show the graph for the flags
+/// given.
+///
+/// ```
+/// use tanto::prelude::*;
+///
+/// #[step(image = "rust:1.95-slim")]
+/// async fn test(ctx: &Ctx, src: Dir, toolchain: String) -> Result<String> {
+///     let _ = (ctx, src);
+///     Ok(toolchain)
+/// }
+///
+/// #[step(image = "rust:1.95-slim")]
+/// async fn report(ctx: &Ctx, results: Vec<String>) -> Result<String> {
+///     let _ = ctx;
+///     Ok(results.join("\n"))
+/// }
+///
+/// #[step(image = "rust:1.95-slim", side_effect)]
+/// async fn publish(ctx: &Ctx, report: String) -> Result<()> {
+///     let _ = (ctx, report);
+///     Ok(())
+/// }
+///
+/// /// Tests with each toolchain, reports, and publishes the report under `--release`.
+/// #[pipeline]
+/// pub fn ci(src: Dir, release: bool) -> String {
+///     let mut results = Vec::new();
+///     for toolchain in ["1.80", "stable"] {
+///         results.push(test(src, toolchain));
+///     }
+///     let all = report(results);
+///     if release {
+///         publish(all);
+///     }
+///     all
+/// }
+///
+/// # use tanto::__internal::graph::{InputValues, Plan};
+/// # let labels = |plan: &Plan| plan.steps().map(|(n, _)| n.label.clone()).collect::<Vec<_>>();
+/// # assert_eq!(labels(&Plan::of::<ci>()), ["test[1.80]", "test[stable]", "report"]);
+/// # let release = InputValues::from([("release".to_owned(), true.into())]);
+/// # let plan = Plan::with::<ci>(&release).unwrap();
+/// # assert_eq!(labels(&plan), ["test[1.80]", "test[stable]", "report", "publish"]);
+/// ```
 ///
 /// # Signature
 ///

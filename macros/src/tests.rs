@@ -147,11 +147,43 @@ fn pipeline_body_errors_keep_a_stub() {
         TokenStream::new(),
         quote! {
             pub fn ci(src: Dir) {
-                if true { fmt(src); }
-                for x in xs { build(x); }
+                if src { fmt(src); }
+                for x in src { build(x); }
                 let f = |x| build(x);
                 println!("hi");
                 src.check();
+            }
+        },
+    );
+    insta::assert_snapshot!(expansion);
+}
+
+#[test]
+fn pipeline_matrix() {
+    let expansion = pipeline(
+        TokenStream::new(),
+        quote! {
+            /// Tests every toolchain with every feature, then publishes under `--release`.
+            pub fn matrix(src: Dir, toolchains: Vec<String>, release: bool, note: String) -> String {
+                let mut results = Vec::new();
+                for toolchain in &toolchains {
+                    for feature in FEATURES {
+                        let input = cell_input(src, toolchain, feature);
+                        results.push(cell(input, toolchain, feature));
+                    }
+                }
+                let all = summary(results, note);
+                if release {
+                    publish(all);
+                } else if let Some(first) = toolchains.first() {
+                    check(src, first);
+                }
+                match toolchains.len() {
+                    0 => (),
+                    1 => fmt(src),
+                    _ => { clippy(src); }
+                }
+                all
             }
         },
     );

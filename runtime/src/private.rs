@@ -63,3 +63,39 @@ pub fn pipeline_output<T: PipelineOutput>() {}
 pub fn output<T: IntoArtifact>(value: T) -> Result<Artifact> {
     value.into_artifact()
 }
+
+/// A value a pipeline body loops over: known before the run, and named in the labels of the
+/// steps made for it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a loop item in a pipeline body",
+    label = "a loop item must implement `serde::Serialize`: it names the steps made for it",
+    note = "a pipeline body loops over values known before the run (a literal, a const, a range, a value input); a step's output is known only when the pipeline runs"
+)]
+pub trait PlanValue: serde::Serialize {}
+
+impl<T: serde::Serialize + ?Sized> PlanValue for T {}
+
+/// The items a pipeline body loops over, each with its JSON form, which labels the steps made
+/// for it. The bound is on the loop's own expression, so an item that is not a serde value (a
+/// handle) is reported there.
+pub fn plan_items<I>(items: I) -> impl Iterator<Item = (Json, I::Item)>
+where
+    I: IntoIterator,
+    I::Item: PlanValue,
+{
+    items
+        .into_iter()
+        .map(|item| (serde_json::to_value(&item).unwrap_or(Json::Null), item))
+}
+
+/// Enters one iteration of a loop over the item whose JSON form is `item` (see
+/// [`Builder::enter_item`]).
+pub fn enter_item(b: &mut Builder, item: Json) {
+    b.enter_item(&item);
+}
+
+/// What a pipeline body returns when a value it loops or branches on is not known: handles
+/// of no node. The plan says which input it needed.
+pub fn unbuilt<H: FromNode>() -> H {
+    H::from_node(NodeId::UNBUILT)
+}

@@ -26,15 +26,26 @@ pub(crate) async fn build_examples(ctx: &Ctx, src: Dir) -> Result<()> {
     Ok(())
 }
 
+/// The crates whose tests need no Docker daemon, each tested on its own: one that builds only
+/// thanks to features another member turns on fails before it is published.
+pub(crate) const ALONE: [&str; 3] = ["tanto-macros", "cargo-steps", "ui-tests"];
+
+/// The crate whose tests start containers: its test step is the only one given the daemon.
+pub(crate) const WITH_DOCKER: &str = "tanto";
+
 /// tanto's CI: format, lints, tests, docs and the examples, each in a container.
 ///
-/// The test step is the only one given the Docker daemon, because the suite's integration
-/// tests start containers.
+/// The runtime's tests start containers, so their step is the only one given the Docker
+/// daemon. The end-to-end suites (`e2e`, the examples' tests) drive servers and tools on the
+/// host (a registry, Podman, tmux, private daemons) and run with `cargo xtask test`.
 #[pipeline]
 pub(crate) fn ci(src: Dir) {
     cargo_steps::fmt_check(src);
     cargo_steps::clippy(src);
-    cargo_steps::test_with_docker(src);
+    cargo_steps::test_package_with_docker(src, WITH_DOCKER);
+    for package in ALONE {
+        cargo_steps::test_package(src, package); // test_package[tanto-macros], ..
+    }
     cargo_steps::doc(src);
     build_examples(src);
 }
@@ -72,15 +83,20 @@ mod tests {
     use tanto::__internal::graph::Plan;
     use tanto::__internal::graph::{Arg, NodeKind};
 
-    use super::ci;
+    use super::{ALONE, WITH_DOCKER, ci};
 
-    /// The main job's graph, recorded without running a step or reaching Docker: the five
-    /// checks of the README, each on the `src` input alone and in the image that `cli` maps to
-    /// the offline one, and the daemon given to the test step only.
+    /// The main job's graph, recorded without running a step or reaching Docker: the checks of
+    /// the README, each on the `src` input and in the image that `cli` maps to the offline
+    /// one, a test of each crate of `ALONE` on its own, and the daemon given to the runtime's
+    /// test step only.
     #[test]
-    fn ci_plan_is_five_steps_on_src_each_in_the_aliased_image() {
+    fn ci_plan_is_the_checks_on_src_each_in_the_aliased_image() {
         let plan = Plan::of::<ci>();
         assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+        assert!(
+            plan.unknown.is_empty() && plan.shaped_by.is_empty(),
+            "no flag shapes it"
+        );
 
         let src = &plan.nodes[0];
         assert_eq!(src.label, "src");
@@ -96,7 +112,10 @@ mod tests {
             [
                 "fmt_check",
                 "clippy",
-                "test_with_docker",
+                "test_package_with_docker",
+                "test_package[tanto-macros]",
+                "test_package[cargo-steps]",
+                "test_package[ui-tests]",
                 "doc",
                 "build_examples"
             ]
@@ -107,6 +126,10 @@ mod tests {
             "only `src` and the steps"
         );
 
+        let on_src = Arg::Handle {
+            node: src.id,
+            part: 0,
+        };
         for (node, info) in steps {
             let step = &node.label;
             assert_eq!(
@@ -115,18 +138,30 @@ mod tests {
                 "step `{step}` must run in `{}`, the image `cargo xtask ci` maps to the offline one",
                 cargo_steps::IMAGE
             );
-            assert_eq!(
-                node.args,
-                [Arg::Handle {
-                    node: src.id,
-                    part: 0
-                }],
-                "step `{step}` takes `src` and nothing else"
-            );
+            let package = match step.strip_prefix("test_package[") {
+                Some(package) => {
+                    let package = package.trim_end_matches(']');
+                    assert!(ALONE.contains(&package), "{step}");
+                    Some(package)
+                }
+                None => (step == "test_package_with_docker").then_some(WITH_DOCKER),
+            };
+            match package {
+                Some(package) => assert_eq!(
+                    node.args,
+                    [on_src.clone(), Arg::Literal(package.into())],
+                    "step `{step}` takes `src` and its package"
+                ),
+                None => assert_eq!(
+                    node.args,
+                    std::slice::from_ref(&on_src),
+                    "step `{step}` takes `src` and nothing else"
+                ),
+            }
             assert_eq!(
                 info.settings.docker_socket,
-                step == "test_with_docker",
-                "only the test step is given the Docker daemon; `{step}` differs"
+                step == "test_package_with_docker",
+                "only the runtime's test step is given the Docker daemon; `{step}` differs"
             );
         }
     }

@@ -1,4 +1,5 @@
-//! Reusable tanto steps for Rust workspaces: fmt check, clippy, tests, docs and release build.
+//! Reusable tanto steps for Rust workspaces: fmt check, clippy, tests (of the workspace or of
+//! one package, with or without the Docker daemon), docs and release build.
 //!
 //! Depend on this crate and call its steps in your own `#[pipeline]`, exactly like your own:
 //!
@@ -74,6 +75,42 @@ pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
     Ok(out.stdout)
 }
 
+/// Runs the tests of one package of the workspace on its own, `cargo test -p PACKAGE`, and
+/// returns their output.
+///
+/// Built alone, a package gets only the features it asks for, so one that compiles only
+/// because another member turns a feature on fails here. Loop over the packages to test each
+/// in a step of its own, labelled by its name (`test_package[my-crate]`):
+///
+/// ```no_run
+/// use tanto::prelude::*;
+///
+/// #[pipeline]
+/// fn ci(src: Dir) {
+///     for package in ["my-crate", "my-crate-macros"] {
+///         cargo_steps::test_package(src, package);
+///     }
+/// }
+/// # fn main() {}
+/// ```
+#[step(
+    image = IMAGE,
+    cache("/cargo-home" = "cargo-home"),
+    cache("/target" = "cargo-target"),
+    env(CI = "true"),
+    timeout = "45m"
+)]
+pub async fn test_package(ctx: &Ctx, src: Dir, package: String) -> Result<String> {
+    // The package is an argument of the shell, never part of its script.
+    let script = format!("{SETUP} && cargo test --locked -p \"$0\"");
+    let out = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .exec(["sh", "-c", &script, &package])
+        .await?;
+    Ok(out.stdout)
+}
+
 /// Runs the workspace's tests like [`test`](fn@test), for suites that start containers themselves.
 ///
 /// The step is given the Docker daemon by the `docker_socket` attribute: the daemon's socket
@@ -97,6 +134,30 @@ pub async fn test_with_docker(ctx: &Ctx, src: Dir) -> Result<String> {
         .sh(&format!(
             "{SETUP} && cargo test --locked --workspace --all-targets && cargo test --locked --workspace --doc"
         ))
+        .await?;
+    Ok(out.stdout)
+}
+
+/// Runs the tests of one package like [`test_package`](fn@test_package), for a package whose
+/// tests start containers themselves: the step is given the Docker daemon as
+/// [`test_with_docker`](fn@test_with_docker) describes.
+#[step(
+    image = IMAGE,
+    cache("/cargo-home" = "cargo-home"),
+    cache("/target" = "cargo-target"),
+    env(CI = "true"),
+    docker_socket,
+    timeout = "60m"
+)]
+pub async fn test_package_with_docker(ctx: &Ctx, src: Dir, package: String) -> Result<String> {
+    // The package is an argument of the shell, never part of its script.
+    let script = format!(
+        "{SETUP} && cargo test --locked -p \"$0\" --all-targets && cargo test --locked -p \"$0\" --doc"
+    );
+    let out = ctx
+        .container()
+        .with_mounted_dir("/src", &src)
+        .exec(["sh", "-c", &script, &package])
         .await?;
     Ok(out.stdout)
 }

@@ -8,7 +8,7 @@ use syn::spanned::Spanned as _;
 
 use super::{Kind, handles_type, hygienic, impl_task, param_infos, respan, task_common, wire_fn};
 use crate::ast::{Param, Pipeline};
-use crate::body::{Body, Call, Stmt, Value};
+use crate::body::{Body, Call, Else, For, If, Stmt, Value};
 
 /// The expansion of a valid pipeline.
 pub(super) fn expand(pipeline: &Pipeline) -> TokenStream {
@@ -92,17 +92,35 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
     let args = hygienic("__tanto_args");
     let build_body = match body {
         Some(body) => {
+            let plan_names = body.plan_names();
+            let mut values = Vec::new();
             let binds = inputs.iter().enumerate().map(|(i, input)| {
                 let ident = &input.ident;
                 let ty = &input.ty;
                 let param = input.name();
                 let i = Literal::usize_unsuffixed(i);
+                let is_value = !(input.is("Dir") || input.is("File") || input.is("Secret"));
+                if is_value && plan_names.contains(&param) {
+                    // An input the body loops or branches on is bound as its value.
+                    values.push(ident);
+                    return quote! { let #ident = #b.value::<#ty>(#param, &#args[#i]); };
+                }
                 // `Plan::of` and `Task::add` pass exactly one argument per parameter.
                 quote! { let #ident = #b.param::<#ty>(#param, &#args[#i]); }
             });
+            let binds: Vec<TokenStream> = binds.collect();
+            // Every value is asked for first, so the plan names each one it lacks; without
+            // them, nothing of the body can be built.
+            let known = (!values.is_empty()).then(|| {
+                quote! {
+                    let (#(::tanto::__private::Some(#values),)*) = (#(#values,)*) else {
+                        return ::tanto::__private::unbuilt();
+                    };
+                }
+            });
             let extra_args = extra_args(body);
             let stmts = body_tokens(body, &b);
-            quote! { #extra_args #(#binds)* #stmts }
+            quote! { #extra_args #(#binds)* #known #stmts }
         }
         None => quote! {
             let _ = (#b, #args);
@@ -131,7 +149,20 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
 
 /// The body with each step call rewritten; `valid::body` has rejected everything else.
 fn body_tokens(body: &Body, b: &Ident) -> TokenStream {
-    let stmts = body.stmts.iter().map(|stmt| match stmt {
+    let stmts = body.stmts.iter().map(|stmt| stmt_tokens(stmt, b));
+    let tail = body.tail.as_ref().map(|tail| value_tokens(tail, b));
+    quote! { #(#stmts)* #tail }
+}
+
+fn value_tokens(value: &Value, b: &Ident) -> TokenStream {
+    match value {
+        Value::Other(expr) => quote! { #expr },
+        Value::Call(call) => call_tokens(call, b),
+    }
+}
+
+fn stmt_tokens(stmt: &Stmt, b: &Ident) -> TokenStream {
+    match stmt {
         Stmt::Let {
             local,
             value: Some(Value::Call(call)),
@@ -144,23 +175,75 @@ fn body_tokens(body: &Body, b: &Ident) -> TokenStream {
             let call = call_tokens(call, b);
             quote! { #call; }
         }
+        Stmt::List(local) => quote! { #local },
+        Stmt::Push { value, call, .. } => {
+            let (receiver, dot, method) = (&call.receiver, &call.dot_token, &call.method);
+            let value = value_tokens(value, b);
+            quote! { #receiver #dot #method(#value); }
+        }
+        Stmt::For(f) => for_tokens(f, b),
+        Stmt::If(i) => if_tokens(i, b),
+        Stmt::Match(m) => {
+            let scrutinee = &m.expr.expr;
+            let arms = m.arms.iter().map(|arm| {
+                let Ok(body) = &arm.body else {
+                    unreachable!("a pipeline body with errors is not expanded")
+                };
+                let pat = &arm.arm.pat;
+                let body = body_tokens(body, b);
+                quote! { #pat => { #body } }
+            });
+            quote! { match #scrutinee { #(#arms)* } }
+        }
         Stmt::Use(item) => quote! { #item },
         Stmt::Let { .. } | Stmt::Expr(_) | Stmt::Item(_) | Stmt::Macro(_) => {
             unreachable!("a pipeline body with errors is not expanded")
         }
+    }
+}
+
+/// A loop over values known before the run, unrolled as the body runs: each iteration's item
+/// labels the steps it adds.
+fn for_tokens(f: &For, b: &Ident) -> TokenStream {
+    let (pat, iter) = (&f.expr.pat, &f.expr.expr);
+    let item = hygienic("__tanto_item");
+    let label = hygienic("__tanto_label");
+    let body = body_tokens(&f.body, b);
+    // Spanned at what the loop goes over, so an item that is not a plan value (a handle) is
+    // reported there.
+    let items = quote_spanned! {iter.span()=> ::tanto::__private::plan_items(#iter) };
+    quote! {
+        for (#label, #item) in #items {
+            ::tanto::__private::enter_item(#b, #label);
+            let #pat = #item;
+            #body
+            #b.leave_item();
+        }
+    }
+}
+
+/// An `if` on values known before the run: the branch taken adds its steps.
+fn if_tokens(i: &If, b: &Ident) -> TokenStream {
+    let cond = &i.expr.cond;
+    let then = body_tokens(&i.then, b);
+    let otherwise = i.otherwise.as_ref().map(|e| match e {
+        Else::Block(body) => {
+            let body = body_tokens(body, b);
+            quote! { else { #body } }
+        }
+        Else::If(next) => {
+            let next = if_tokens(next, b);
+            quote! { else #next }
+        }
     });
-    let tail = body.tail.as_ref().map(|tail| match tail {
-        Value::Other(expr) => quote! { #expr },
-        Value::Call(call) => call_tokens(call, b),
-    });
-    quote! { #(#stmts)* #tail }
+    quote! { if #cond { #then } #otherwise }
 }
 
 /// `<Task>::__tanto_wire_N` for every `N` the body passes, for a task without input `N`: its
 /// inherent `__tanto_wire_N` comes first when it has one, so this only serves an extra
 /// argument, which `Param` then reports as having no parameter.
 fn extra_args(body: &Body) -> Option<TokenStream> {
-    let most = body.calls().map(|call| call.args.len()).max()?;
+    let most = body.calls().iter().map(|call| call.args.len()).max()?;
     let wires = (0..most).map(|i| {
         let wire = wire_fn(i);
         let i = Literal::usize_unsuffixed(i);

@@ -19,7 +19,7 @@ pub(crate) fn pipeline(pipeline: &Pipeline, cx: &mut Ctxt) -> bool {
     signature(shape, cx);
     let sound = cx.count() == before;
     dirs(shape, cx);
-    body::body(&pipeline.body, cx);
+    body::body(&pipeline.body, &shape.params, cx);
     // The output is only compared with the body when everything else is right.
     if cx.is_ok() {
         output(shape, &pipeline.output(), &pipeline.body, cx);

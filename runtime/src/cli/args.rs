@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::cli::{Cli, Entry, list};
-use crate::graph::ParamInfo;
-use crate::graph::{to_dot, to_mermaid};
+use crate::graph::{InputValues, NodeKind, ParamInfo, to_dot, to_mermaid};
+use crate::input::value_of;
 use crate::report::print;
 use crate::run::{EXIT_OK, EXIT_USAGE, Progress, RunOptions, ShellRequest, shell_command};
 
@@ -72,9 +72,10 @@ fn pipeline_command(entry: &Entry) -> Command {
         .long_about(doc.to_owned());
     for param in entry.info.params {
         let flag = param.flag();
-        let mut arg = Arg::new(param.name)
-            .long(flag)
-            .value_name(param.ty.to_uppercase());
+        let mut arg = Arg::new(param.name).long(flag);
+        if !param.is_switch() {
+            arg = arg.value_name(param.ty.to_uppercase());
+        }
         if param.is_dir {
             arg = arg
                 .value_parser(value_parser!(PathBuf))
@@ -87,6 +88,16 @@ fn pipeline_command(entry: &Entry) -> Command {
             arg = arg
                 .value_parser(value_parser!(PathBuf))
                 .help(format!("The file bound to `{}`", param.name));
+        } else if param.is_switch() {
+            arg = arg.action(ArgAction::SetTrue).help(format!(
+                "Sets `{}` (a `bool`, false when left out)",
+                param.name
+            ));
+        } else if param.is_list() {
+            arg = arg.action(ArgAction::Append).help(format!(
+                "The items of `{}` ({}), separated by commas or given by repeating the flag",
+                param.name, param.ty
+            ));
         } else {
             arg = arg.help(format!("The value of `{}` ({})", param.name, param.ty));
         }
@@ -217,7 +228,33 @@ where
 }
 
 fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
-    let plan = (entry.plan)();
+    // The inputs are global flags: under `shell`, the subcommand's matches hold them all.
+    let shell = match m.subcommand() {
+        Some(("shell", sub)) => Some(sub),
+        _ => None,
+    };
+    let raw = raw_inputs(entry, shell.unwrap_or(m));
+    // The plan is built for the flags given: a loop or a branch of the body over an input
+    // takes that input's value, for `--graph` and `--plan` as for a run.
+    let plan = match plan_values(&raw).and_then(|values| (entry.plan)(&values)) {
+        Ok(plan) if plan.unknown.is_empty() => plan,
+        Ok(plan) => {
+            let node = plan.node(plan.unknown[0]);
+            let flag = match &node.kind {
+                NodeKind::Input { param } => format!("--{} is required: ", param.flag()),
+                _ => String::new(),
+            };
+            eprintln!(
+                "error: {flag}the steps of `{}` depend on `{}`, which has no value",
+                entry.info.name, node.label
+            );
+            return EXIT_USAGE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     if let Some(format) = m.get_one::<String>("graph") {
         let text = if format == "dot" {
             to_dot(&plan)
@@ -253,7 +290,7 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
             .get_flag("interactive")
             .then(|| m.get_one::<String>("shell").cloned().unwrap_or_default()),
     };
-    if let Some(("shell", sub)) = m.subcommand() {
+    if let Some(sub) = shell {
         let request = ShellRequest {
             step: sub.get_one::<String>("step").cloned().unwrap_or_default(),
             run_upstream: sub.get_flag("run-upstream"),
@@ -262,33 +299,41 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
                 .cloned()
                 .unwrap_or_else(|| "sh".into()),
         };
-        return shell_command(
-            &plan,
-            raw_inputs(entry, sub),
-            request,
-            options,
-            cli.aliases(),
-        );
+        return shell_command(&plan, raw, request, options, cli.aliases());
     }
-    crate::run::execute(&plan, raw_inputs(entry, m), options, cli.aliases())
+    crate::run::execute(&plan, raw, options, cli.aliases())
 }
 
-/// Each parameter of the pipeline with what the command line gave it.
+/// Each parameter with the text its flag gave: a path for a folder or a file, `true` or
+/// `false` for a switch, a list's occurrences joined by commas.
 fn raw_inputs(entry: &Entry, m: &ArgMatches) -> Vec<(ParamInfo, Option<OsString>)> {
-    entry
-        .info
-        .params
-        .iter()
-        .map(|param| {
-            let value = if param.is_dir || param.is_file {
-                m.get_one::<PathBuf>(param.name)
-                    .map(|p| p.as_os_str().to_owned())
-            } else {
-                m.get_one::<String>(param.name).map(OsString::from)
-            };
-            (*param, value)
-        })
-        .collect()
+    let mut raw = Vec::new();
+    for param in entry.info.params {
+        let value = if param.is_dir || param.is_file {
+            m.get_one::<PathBuf>(param.name)
+                .map(|p| p.as_os_str().to_owned())
+        } else if param.is_switch() {
+            Some(OsString::from(m.get_flag(param.name).to_string()))
+        } else if param.is_list() {
+            m.get_many::<String>(param.name)
+                .map(|items| OsString::from(items.cloned().collect::<Vec<_>>().join(",")))
+        } else {
+            m.get_one::<String>(param.name).map(OsString::from)
+        };
+        raw.push((*param, value));
+    }
+    raw
+}
+
+/// The values of the value inputs the command line gave, as the plan reads them.
+fn plan_values(raw: &[(ParamInfo, Option<OsString>)]) -> crate::Result<InputValues> {
+    let mut values = InputValues::new();
+    for (param, text) in raw {
+        if let (true, Some(text)) = (param.is_value(), text) {
+            values.insert(param.name.to_owned(), value_of(param, text)?);
+        }
+    }
+    Ok(values)
 }
 
 /// Parses a size like `10G`, `500M`, `64k` or a byte count.

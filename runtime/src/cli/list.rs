@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::cli::Entry;
+use crate::graph::InputValues;
 
 /// The listing of every registered pipeline.
 pub(crate) fn render(entries: &[Entry]) -> String {
@@ -12,15 +13,49 @@ pub(crate) fn render(entries: &[Entry]) -> String {
         return out;
     }
     for entry in entries {
-        let plan = (entry.plan)();
         let about = first_paragraph(entry.info.doc);
         let _ = writeln!(out, "{}  {about}", entry.info.name);
+        // Without the command line: switches are off, options are none, and the steps that
+        // depend on any other input the body loops or branches on are missing.
+        let plan = match (entry.plan)(&InputValues::new()) {
+            Ok(plan) => plan,
+            Err(e) => {
+                let _ = writeln!(out, "    error: {e}");
+                continue;
+            }
+        };
+        let shaping: Vec<&str> = plan
+            .shaped_by
+            .iter()
+            .map(|(node, _)| *node)
+            .chain(plan.unknown.iter().copied())
+            .map(|node| plan.node(node).label.as_str())
+            .collect();
         for param in entry.info.params {
-            let _ = write!(out, "    --{} <{}>", param.flag(), param.ty);
+            if param.is_switch() {
+                let _ = write!(out, "    --{}", param.flag());
+            } else {
+                let _ = write!(out, "    --{} <{}>", param.flag(), param.ty);
+            }
             if let Some(select) = param.select.describe() {
                 let _ = write!(out, "  ({select})");
             }
+            if shaping.contains(&param.name) {
+                out.push_str("  (changes the graph)");
+            }
             out.push('\n');
+        }
+        if !plan.unknown.is_empty() {
+            let flags: Vec<String> = plan
+                .unknown
+                .iter()
+                .map(|node| format!("--{}", plan.node(*node).label.replace('_', "-")))
+                .collect();
+            let _ = writeln!(
+                out,
+                "    (its steps depend on {}: add `--graph mermaid` to a run's flags to see them)",
+                flags.join(" and ")
+            );
         }
         for (node, info) in plan.steps() {
             let doc = first_paragraph(info.doc);

@@ -6,15 +6,17 @@ mod list;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use crate::graph::{Pipeline, PipelineInfo, Plan};
+use crate::error::Result;
+use crate::graph::{InputValues, Pipeline, PipelineInfo, Plan};
 
 /// A pipeline registered with the CLI.
 #[derive(Clone, Copy)]
 pub struct Entry {
     /// Its metadata.
     pub info: PipelineInfo,
-    /// Builds its plan.
-    pub plan: fn() -> Plan,
+    /// Builds its plan for the values of its value inputs (the inputs its body loops or
+    /// branches on need theirs).
+    pub plan: fn(&InputValues) -> Result<Plan>,
 }
 
 /// The command-line front end of a pipeline binary.
@@ -55,7 +57,7 @@ impl Cli {
     pub fn pipeline<P: Pipeline>(mut self, _pipeline: P) -> Self {
         self.pipelines.push(Entry {
             info: P::INFO,
-            plan: Plan::of::<P>,
+            plan: Plan::with::<P>,
         });
         self
     }

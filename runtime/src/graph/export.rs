@@ -4,9 +4,14 @@ use std::fmt::Write;
 
 use crate::graph::{Node, NodeKind, Plan};
 
-fn node_text(node: &Node) -> String {
+/// A node as the graph shows it; an input the body loops or branches on with its value, since
+/// the graph is drawn for that value: `release: bool = true`.
+fn node_text(plan: &Plan, node: &Node) -> String {
     match &node.kind {
-        NodeKind::Input { param } => format!("{}: {}", param.name, param.ty),
+        NodeKind::Input { param } => match plan.shaped_by.iter().find(|(n, _)| *n == node.id) {
+            Some((_, value)) => format!("{}: {} = {value}", param.name, param.ty),
+            None => format!("{}: {}", param.name, param.ty),
+        },
         NodeKind::Literal(value) => value.to_string(),
         NodeKind::Step { .. } => node.label.clone(),
     }
@@ -26,7 +31,7 @@ fn edges(plan: &Plan) -> Vec<(usize, usize)> {
 pub fn to_mermaid(plan: &Plan) -> String {
     let mut out = String::from("flowchart TD\n");
     for node in &plan.nodes {
-        let text = node_text(node).replace('"', "#quot;");
+        let text = node_text(plan, node).replace('"', "#quot;");
         let i = node.id.index();
         let _ = match node.kind {
             NodeKind::Step { .. } => writeln!(out, "    n{i}[\"{text}\"]"),
@@ -43,7 +48,9 @@ pub fn to_mermaid(plan: &Plan) -> String {
 pub fn to_dot(plan: &Plan) -> String {
     let mut out = format!("digraph \"{}\" {{\n    rankdir=TB;\n", plan.pipeline.name);
     for node in &plan.nodes {
-        let text = node_text(node).replace('\\', "\\\\").replace('"', "\\\"");
+        let text = node_text(plan, node)
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
         let shape = match node.kind {
             NodeKind::Step { .. } => "box",
             _ => "ellipse",

@@ -6,7 +6,7 @@ mod handle;
 mod task;
 mod wire;
 
-pub use builder::{Arg, Builder, Node, NodeId, NodeKind, Plan};
+pub use builder::{Arg, Builder, InputValues, Node, NodeId, NodeKind, Plan};
 pub use export::{to_dot, to_mermaid};
 pub use handle::{FromNode, Handle};
 pub use task::{

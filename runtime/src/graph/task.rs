@@ -31,6 +31,63 @@ impl ParamInfo {
     pub fn flag(&self) -> String {
         self.name.replace('_', "-")
     }
+
+    /// The type's name without its path or generic arguments: `Vec` for `std::vec::Vec<u8>`.
+    fn type_name(&self) -> &'static str {
+        let outer = self.ty.split('<').next().unwrap_or(self.ty);
+        outer.rsplit("::").next().unwrap_or(outer).trim()
+    }
+
+    /// Whether it is a `bool`: on the command line, a switch (`--release`) that is `false`
+    /// when left out.
+    pub fn is_switch(&self) -> bool {
+        self.type_name() == "bool"
+    }
+
+    /// Whether it is a `Vec<T>`: on the command line, items separated by commas
+    /// (`--features a,b`), or the flag repeated.
+    pub fn is_list(&self) -> bool {
+        self.type_name() == "Vec"
+    }
+
+    /// Whether it is an `Option<T>`, which may be left out.
+    pub fn is_optional(&self) -> bool {
+        self.type_name() == "Option"
+    }
+
+    /// Whether it is a `Secret`.
+    pub fn is_secret(&self) -> bool {
+        self.type_name() == "Secret"
+    }
+
+    /// Whether it is a serde value bound from its flag's text: not a folder, file or secret.
+    pub fn is_value(&self) -> bool {
+        !(self.is_dir || self.is_file || self.is_secret())
+    }
+
+    /// The value of a value input whose flag is left out, where leaving it out means one:
+    /// `false` for a switch, `null` (`None`) for an `Option`.
+    pub fn absent_value(&self) -> Option<serde_json::Value> {
+        if !self.is_value() {
+            None
+        } else if self.is_switch() {
+            Some(serde_json::Value::Bool(false))
+        } else if self.is_optional() {
+            Some(serde_json::Value::Null)
+        } else {
+            None
+        }
+    }
+
+    /// The item type of a list, as written: `String` for `Vec<String>`.
+    pub fn list_item(&self) -> Option<&'static str> {
+        if !self.is_list() {
+            return None;
+        }
+        let start = self.ty.find('<')? + 1;
+        let end = self.ty.rfind('>')?;
+        Some(self.ty.get(start..end)?.trim())
+    }
 }
 
 /// The container settings a step declares in its attributes.

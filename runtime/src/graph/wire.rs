@@ -7,7 +7,8 @@ use crate::graph::{Arg, Handle};
 
 /// An argument that can be passed to parameter `P` of step `S`, whose type is `T`.
 ///
-/// A handle of the same type, a literal of the same type, or a string literal for a `String`.
+/// A handle of the same type, a value of the same type (or a reference to one), a string
+/// literal for a `String`, or, for a `Vec<T>`, the `Vec<Handle<T>>` a loop collected (fan-in).
 /// The pipeline macro checks each argument against this trait at the argument's span, so a
 /// wrong wiring is a compile error on the user's argument that names the step and parameter.
 #[diagnostic::on_unimplemented(
@@ -35,8 +36,40 @@ impl<T: Serialize + DeserializeOwned, S, P> Wire<T, S, P> for T {
     }
 }
 
-impl<S, P> Wire<String, S, P> for &'static str {
+impl<T: Serialize + DeserializeOwned, S, P> Wire<T, S, P> for &T {
+    fn into_arg(self) -> Arg {
+        Arg::literal(self)
+    }
+}
+
+impl<S, P> Wire<String, S, P> for &str {
     fn into_arg(self) -> Arg {
         Arg::literal(&self)
+    }
+}
+
+impl<S, P> Wire<String, S, P> for &&str {
+    fn into_arg(self) -> Arg {
+        Arg::literal(self)
+    }
+}
+
+/// Fan-in: the handles a loop collected, each an item of the parameter's list.
+impl<T, S, P> Wire<Vec<T>, S, P> for Vec<Handle<T>> {
+    fn into_arg(self) -> Arg {
+        <&Self as Wire<Vec<T>, S, P>>::into_arg(&self)
+    }
+}
+
+impl<T, S, P> Wire<Vec<T>, S, P> for &Vec<Handle<T>> {
+    fn into_arg(self) -> Arg {
+        Arg::List(
+            self.iter()
+                .map(|h| Arg::Handle {
+                    node: h.node(),
+                    part: h.part(),
+                })
+                .collect(),
+        )
     }
 }

@@ -54,33 +54,60 @@ fn bind_one(param: &ParamInfo, value: Option<&OsStr>, store: &Store) -> Result<A
             .map(Artifact::File)
             .map_err(named);
     }
-    let ty = param.ty.rsplit("::").next().unwrap_or(param.ty).trim();
-    if ty == "Secret" {
+    if param.is_secret() {
         let value = secret_value(&flag, value)?;
         let key = secret_key(store.root())?;
         let digest = Digest::keyed(&key, value.as_bytes());
         return Ok(Artifact::Secret(Secret::new(param.name, value, digest)));
     }
     let Some(text) = value else {
-        if !ty.starts_with("Option") {
-            return Err(Error::Usage(format!(
-                "--{flag} is required: give the value of `{}` ({ty})",
-                param.name
-            )));
-        }
-        return Ok(Artifact::Value(serde_json::Value::Null));
+        return param.absent_value().map(Artifact::Value).ok_or_else(|| {
+            Error::Usage(format!(
+                "--{flag} is required: give the value of `{}` ({})",
+                param.name, param.ty
+            ))
+        });
     };
+    value_of(param, text).map(Artifact::Value)
+}
+
+/// The JSON form of the text flag `--flag` gave value input `param`: the text itself for a
+/// string; items separated by commas (or a JSON array) for a `Vec`; otherwise the text as
+/// JSON when it parses as JSON (numbers, booleans, objects), and a string when not, which is
+/// what a unit enum variant deserializes from. The run binds inputs with it, and the plan
+/// takes from it the values its body loops or branches on.
+pub fn value_of(param: &ParamInfo, text: &OsStr) -> Result<serde_json::Value> {
+    let flag = param.flag();
     let text = text
         .to_str()
         .ok_or_else(|| Error::Usage(format!("--{flag}: the value is not valid UTF-8")))?;
-    let json = if matches!(ty, "String" | "PathBuf" | "Option<String>") {
+    let Some(item) = param.list_item() else {
+        return Ok(scalar(param.ty, text));
+    };
+    let trimmed = text.trim();
+    if trimmed.starts_with('[') {
+        return serde_json::from_str(trimmed).map_err(|e| {
+            Error::Usage(format!(
+                "--{flag}: `{text}` is not a JSON array ({e}); give items separated by commas, like `a,b`"
+            ))
+        });
+    }
+    let items = if trimmed.is_empty() {
+        Vec::new()
+    } else {
+        trimmed.split(',').map(|i| scalar(item, i.trim())).collect()
+    };
+    Ok(serde_json::Value::Array(items))
+}
+
+/// A value of type `ty` from `text`: a string as it is, anything else as JSON when it parses.
+fn scalar(ty: &str, text: &str) -> serde_json::Value {
+    let ty = ty.rsplit("::").next().unwrap_or(ty).trim();
+    if matches!(ty, "String" | "PathBuf" | "Option<String>") {
         serde_json::Value::String(text.to_owned())
     } else {
-        // Other values are JSON when they parse as JSON (numbers, booleans, objects), and a
-        // string otherwise, which is what a unit enum variant deserializes from.
         serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
-    };
-    Ok(Artifact::Value(json))
+    }
 }
 
 /// The value of a secret from the source that flag `--flag` names: `env:NAME`,
@@ -171,5 +198,70 @@ fn host_path(flag: &str, value: Option<&OsStr>, folder: bool) -> Result<PathBuf>
             "--{flag}: `{}` is not a {kind}",
             given.display()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::artifact::DirSelect;
+
+    fn param(ty: &'static str) -> ParamInfo {
+        ParamInfo {
+            name: "features",
+            ty,
+            is_dir: false,
+            is_file: false,
+            select: DirSelect::DEFAULT,
+        }
+    }
+
+    fn value(ty: &'static str, text: &str) -> Result<serde_json::Value> {
+        value_of(&param(ty), OsStr::new(text))
+    }
+
+    #[test]
+    fn a_list_takes_items_by_commas_or_a_json_array() {
+        assert_eq!(
+            value("Vec<String>", "a, b,c").unwrap(),
+            json!(["a", "b", "c"])
+        );
+        assert_eq!(value("Vec<String>", "1.80").unwrap(), json!(["1.80"]));
+        assert_eq!(value("Vec<String>", "").unwrap(), json!([]));
+        assert_eq!(value("Vec<u32>", "1,2").unwrap(), json!([1, 2]));
+        assert_eq!(
+            value("std::vec::Vec<String>", r#"["a,b", "c"]"#).unwrap(),
+            json!(["a,b", "c"])
+        );
+        let err = value("Vec<String>", "[a").unwrap_err().to_string();
+        assert!(
+            err.starts_with("--features: `[a` is not a JSON array"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn scalars_are_strings_or_json() {
+        assert_eq!(value("String", "1.80").unwrap(), json!("1.80"));
+        assert_eq!(value("bool", "true").unwrap(), json!(true));
+        assert_eq!(value("Profile", "Release").unwrap(), json!("Release"));
+        assert_eq!(value("Option<String>", "2").unwrap(), json!("2"));
+    }
+
+    #[test]
+    fn params_know_their_shape_on_the_command_line() {
+        assert!(param("bool").is_switch() && !param("Option<bool>").is_switch());
+        assert_eq!(param("Vec<String>").list_item(), Some("String"));
+        assert_eq!(param("std::vec::Vec<u8>").list_item(), Some("u8"));
+        assert_eq!(param("String").list_item(), None);
+        assert_eq!(param("bool").absent_value(), Some(json!(false)));
+        assert_eq!(
+            param("Option<u8>").absent_value(),
+            Some(serde_json::Value::Null)
+        );
+        assert_eq!(param("Vec<String>").absent_value(), None);
+        assert!(!param("tanto::Secret").is_value());
     }
 }

@@ -6,5 +6,5 @@
 mod bind;
 mod view;
 
-pub use bind::{bind, host_dir};
+pub use bind::{bind, host_dir, value_of};
 pub use view::{Hidden, HiddenKind, HostViews, ViewMode};

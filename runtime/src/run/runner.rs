@@ -118,8 +118,8 @@ impl StepRunner {
                 Arg::Handle { node, .. } if self.is_step[node.index()] => {
                     self.labels.get(node.index()).map(String::as_str)
                 }
-                Arg::Handle { .. } => None,
-                Arg::Literal(_) => None,
+                // A fan-in's items are keyed by their content alone, like any value.
+                Arg::Handle { .. } | Arg::Literal(_) | Arg::List(_) => None,
             };
             let mut record = InputRecord::of(artifact, upstream);
             if let Artifact::Secret(secret) = artifact
@@ -352,9 +352,9 @@ impl StepRunner {
             .last_key(&self.history_name(&node.label))
             .ok()??;
         for (param, arg) in info.params.iter().zip(&node.args) {
-            if let Arg::Handle { node, .. } = arg
-                && !known.contains_key(&node.index())
-            {
+            let mut waiting = false;
+            arg.each_handle(&mut |node| waiting |= !known.contains_key(&node.index()));
+            if waiting {
                 key.inputs.remove(param.name);
                 previous.inputs.remove(param.name);
             }

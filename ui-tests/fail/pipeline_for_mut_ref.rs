@@ -1,0 +1,27 @@
+//! A loop over a mutable borrow of an input: nothing in a pipeline body changes a value.
+use tanto::prelude::*;
+
+#[step]
+async fn build(_ctx: &Ctx, src: Dir, profile: String) -> Result<String> {
+    let _ = src;
+    Ok(profile)
+}
+
+#[step]
+async fn count(_ctx: &Ctx, n: u32) -> Result<u64> {
+    Ok(u64::from(n))
+}
+
+#[step]
+async fn summary(_ctx: &Ctx, results: Vec<String>) -> Result<String> {
+    Ok(results.join("\n"))
+}
+
+#[pipeline]
+fn ci(src: Dir, profiles: Vec<String>) {
+    for profile in &mut profiles {
+        build(src, profile);
+    }
+}
+
+fn main() {}

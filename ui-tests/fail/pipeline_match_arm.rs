@@ -1,0 +1,28 @@
+//! An arm of a `match` that is not a block, a call or `()`.
+use tanto::prelude::*;
+
+#[step]
+async fn build(_ctx: &Ctx, src: Dir, profile: String) -> Result<String> {
+    let _ = src;
+    Ok(profile)
+}
+
+#[step]
+async fn count(_ctx: &Ctx, n: u32) -> Result<u64> {
+    Ok(u64::from(n))
+}
+
+#[step]
+async fn summary(_ctx: &Ctx, results: Vec<String>) -> Result<String> {
+    Ok(results.join("\n"))
+}
+
+#[pipeline]
+fn ci(src: Dir, release: bool) {
+    match release {
+        true => build(src, "release"),
+        false => src,
+    };
+}
+
+fn main() {}

@@ -1,0 +1,29 @@
+//! A `push` of something that is not a step's output.
+use tanto::prelude::*;
+
+#[step]
+async fn build(_ctx: &Ctx, src: Dir, profile: String) -> Result<String> {
+    let _ = src;
+    Ok(profile)
+}
+
+#[step]
+async fn count(_ctx: &Ctx, n: u32) -> Result<u64> {
+    Ok(u64::from(n))
+}
+
+#[step]
+async fn summary(_ctx: &Ctx, results: Vec<String>) -> Result<String> {
+    Ok(results.join("\n"))
+}
+
+#[pipeline]
+fn ci() {
+    let mut all = Vec::new();
+    for profile in ["dev", "release"] {
+        all.push(profile);
+    }
+    summary(all);
+}
+
+fn main() {}
