@@ -5,6 +5,8 @@ mod cache_cmd;
 mod engine;
 mod options;
 mod outputs;
+mod plan;
+mod recheck;
 mod runner;
 mod scheduler;
 
@@ -13,5 +15,6 @@ pub use engine::execute;
 pub use options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
 };
-pub use runner::{Explained, StepRunner};
+pub use plan::{Explained, Hit};
+pub use runner::StepRunner;
 pub use scheduler::{Counts, NodeRunner, Outcome, Prepared, RunSummary, Scheduler, StepStatus};

@@ -1,49 +1,44 @@
 //! The real node runner: keys each step, answers from the store when it can, and otherwise
 //! runs the step's fn with a context, records its outputs and explains why it ran.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
-use crate::artifact::{Artifact, Dir, Origin};
-use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain, hash_dir_with};
+use crate::artifact::{Artifact, Origin};
+use crate::cache::{ActionResult, CodeKey, InputRecord, KeyRecord, Reason, explain};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
 use crate::input::ViewMode;
 use crate::report::Event;
+use crate::run::plan::{after_side_effects, check_steps, utc};
+use crate::run::recheck::{changed_during_run, host_inputs, moved_image};
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::step::{Ctx, RunContext};
 
 type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Arc<Error>>>>;
 
-/// A step's verdict in `--plan`.
-#[derive(Debug, Clone)]
-pub struct Explained {
-    /// The step's label.
-    pub label: String,
-    /// Whether its result is in the cache.
-    pub cached: bool,
-    /// Why it would run.
-    pub reason: Option<String>,
-}
-
 /// Runs steps for real: store lookups, containers through the run's backend.
 pub struct StepRunner {
-    run: Arc<RunContext>,
+    pub(super) run: Arc<RunContext>,
     pipeline: &'static str,
-    labels: Vec<String>,
-    is_step: Vec<bool>,
-    inputs: HashMap<usize, Artifact>,
+    pub(super) labels: Vec<String>,
+    pub(super) is_step: Vec<bool>,
+    pub(super) inputs: HashMap<usize, Artifact>,
     forced: Option<Vec<String>>,
+    require_cache: bool,
+    /// Side effects and the steps downstream of them, which `--require-cache` lets run.
+    after_side_effect: HashSet<usize>,
     in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
 }
 
 /// What a step's key lookup found.
-enum Lookup {
-    Hit(Vec<Artifact>),
+pub(super) enum Lookup {
+    /// The recorded result, and its outputs.
+    Hit(Box<ActionResult>, Vec<Artifact>),
     Miss {
         key: KeyRecord,
         digest: Digest,
@@ -66,19 +61,7 @@ impl StepRunner {
         let inputs: HashMap<usize, Artifact> =
             input_nodes.map(|n| n.id.index()).zip(inputs).collect();
         if let Some(steps) = &forced {
-            for step in steps {
-                if plan.find(step).and_then(|n| n.step()).is_none() {
-                    let known: Vec<_> = plan
-                        .steps()
-                        .map(|(n, _)| format!("`{}`", n.label))
-                        .collect();
-                    return Err(Error::Usage(format!(
-                        "--no-cache: there is no step `{step}` in `{}`; its steps are {}",
-                        plan.pipeline.name,
-                        known.join(", ")
-                    )));
-                }
-            }
+            check_steps(plan, steps, "no-cache")?;
         }
         Ok(Self {
             run,
@@ -87,8 +70,17 @@ impl StepRunner {
             is_step: plan.nodes.iter().map(|n| n.step().is_some()).collect(),
             inputs,
             forced,
+            require_cache: false,
+            after_side_effect: after_side_effects(plan),
             in_flight: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// With `on`, a step that misses fails instead of running (`--require-cache`); side effects
+    /// still run.
+    pub fn require_cache(mut self, on: bool) -> Self {
+        self.require_cache = on;
+        self
     }
 
     async fn image_id(&self, image: &str) -> Result<String> {
@@ -96,7 +88,7 @@ impl StepRunner {
         Ok(self.run.resolve_image(image, &progress).await?.to_string())
     }
 
-    fn history_name(&self, label: &str) -> String {
+    pub(super) fn history_name(&self, label: &str) -> String {
         format!("{}/{label}", self.pipeline)
     }
 
@@ -106,7 +98,12 @@ impl StepRunner {
             .is_some_and(|steps| steps.is_empty() || steps.iter().any(|s| s == label))
     }
 
-    async fn key(&self, node: &Node, info: &StepInfo, inputs: &[Artifact]) -> Result<KeyRecord> {
+    pub(super) async fn key(
+        &self,
+        node: &Node,
+        info: &StepInfo,
+        inputs: &[Artifact],
+    ) -> Result<KeyRecord> {
         let image = match info.settings.image {
             Some(image) => Some(self.image_id(image).await?),
             None => None,
@@ -141,7 +138,12 @@ impl StepRunner {
         Ok(key)
     }
 
-    async fn lookup(&self, node: &Node, info: &StepInfo, inputs: &[Artifact]) -> Result<Lookup> {
+    pub(super) async fn lookup(
+        &self,
+        node: &Node,
+        info: &StepInfo,
+        inputs: &[Artifact],
+    ) -> Result<Lookup> {
         let key = self.key(node, info, inputs).await?;
         let digest = key.digest();
         let store = &self.run.store;
@@ -149,13 +151,22 @@ impl StepRunner {
             Reason::Forced.to_string()
         } else if info.settings.side_effect {
             "a side effect: never cached".to_owned()
+        } else if let Some(why) = CodeKey::of(info).uncacheable() {
+            format!("its code cannot be keyed ({why}): never cached")
         } else {
-            if let Some(hit) = store.lookup(&digest)? {
-                return Ok(Lookup::Hit(store.outputs(&hit)?));
+            let hit = store.lookup(&digest)?;
+            let moved = match &hit {
+                Some(hit) => moved_image(&self.run, hit).await,
+                None => None,
+            };
+            if let (Some(hit), None) = (hit, &moved) {
+                let outputs = store.outputs(&hit)?;
+                return Ok(Lookup::Hit(Box::new(hit), outputs));
             }
             let history = self.history_name(&node.label);
             let previous = store.last_key(&history)?;
-            let reasons = explain(previous.as_ref(), &key, store);
+            let mut reasons = explain(previous.as_ref(), &key, store);
+            reasons.extend(moved);
             if !reasons.is_empty() {
                 reasons
                     .iter()
@@ -188,19 +199,10 @@ impl StepRunner {
         let run = Arc::clone(&self.run);
         let label = node.label.clone();
         let history = self.history_name(&node.label);
-        let cacheable = !info.settings.side_effect;
-        // Host folders the step read: they must still hold what the key says when it ends.
-        let host_dirs: Vec<(&'static str, Dir)> = info
-            .params
-            .iter()
-            .zip(&inputs)
-            .filter_map(|(param, input)| match input {
-                Artifact::Dir(dir) if matches!(dir.origin(), Origin::Host { .. }) => {
-                    Some((param.name, dir.clone()))
-                }
-                _ => None,
-            })
-            .collect();
+        let cacheable = !info.settings.side_effect && CodeKey::of(&info).uncacheable().is_none();
+        // Host folders and files the step read: they must still hold what the key says when
+        // it ends.
+        let host = host_inputs(&info, &inputs, &node.args, &self.is_step);
         async move {
             let ctx = Ctx::new(Arc::clone(&run), info, label.clone());
             let started = std::time::Instant::now();
@@ -243,7 +245,7 @@ impl StepRunner {
                     }
                 }
             }
-            let changed = changed_during_run(&run, &host_dirs).await;
+            let changed = changed_during_run(&run, &host).await;
             if let Some(param) = &changed {
                 run.events.send(Event::StepNote {
                     step: label.clone(),
@@ -253,7 +255,12 @@ impl StepRunner {
                 });
             }
             if cacheable && changed.is_none() {
-                let record = ActionResult::new(key.clone(), &outputs, started.elapsed());
+                let mut record = ActionResult::new(key.clone(), &outputs, started.elapsed());
+                // An image chosen at run time: the result holds while its tag does not move.
+                record.images = ctx.images_used();
+                record
+                    .images
+                    .retain(|image, _| info.settings.image != Some(image.as_str()));
                 if let Err(e) = run.store.record(&digest, &record) {
                     tracing::warn!("could not cache the result of `{label}`: {e}");
                 }
@@ -267,136 +274,6 @@ impl StepRunner {
         .boxed()
         .shared()
     }
-
-    /// Why a step whose upstream has yet to run would miss anyway: its own code, image,
-    /// settings or the inputs already known, compared with its last key.
-    async fn partial_reason(
-        &self,
-        node: &Node,
-        info: &StepInfo,
-        known: &HashMap<usize, Vec<Artifact>>,
-    ) -> Option<String> {
-        let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
-        let mut key = self.key(node, info, &inputs).await.ok()?;
-        let mut previous = self
-            .run
-            .store
-            .last_key(&self.history_name(&node.label))
-            .ok()??;
-        for (param, arg) in info.params.iter().zip(&node.args) {
-            if let Arg::Handle { node, .. } = arg
-                && !known.contains_key(&node.index())
-            {
-                key.inputs.remove(param.name);
-                previous.inputs.remove(param.name);
-            }
-        }
-        let reasons = explain(Some(&previous), &key, self.run.store.as_ref());
-        (!reasons.is_empty()).then(|| {
-            reasons
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-    }
-
-    /// What `--plan` shows: each step cached or not, and why, without running anything.
-    pub async fn explain_plan(&self, plan: &Plan) -> Vec<Explained> {
-        let mut known: HashMap<usize, Vec<Artifact>> = HashMap::new();
-        let mut out = Vec::new();
-        for node in &plan.nodes {
-            let index = node.id.index();
-            match &node.kind {
-                NodeKind::Input { .. } => {
-                    if let Some(a) = self.inputs.get(&index) {
-                        known.insert(index, vec![a.clone()]);
-                    }
-                }
-                NodeKind::Literal(v) => {
-                    known.insert(index, vec![Artifact::Value(v.clone())]);
-                }
-                NodeKind::Step { info, .. } => {
-                    let waiting: Vec<&str> = node
-                        .deps()
-                        .iter()
-                        .filter(|d| !known.contains_key(&d.index()))
-                        .map(|d| self.labels[d.index()].as_str())
-                        .collect();
-                    if let Some(first) = waiting.first() {
-                        let mut reason = format!("upstream `{first}` will run");
-                        if let Some(own) = self.partial_reason(node, info, &known).await {
-                            reason = format!("{own}; {reason}");
-                        }
-                        out.push(Explained {
-                            label: node.label.clone(),
-                            cached: false,
-                            reason: Some(reason),
-                        });
-                        continue;
-                    }
-                    let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
-                    let (cached, reason) = match self.lookup(node, info, &inputs).await {
-                        Ok(Lookup::Hit(outputs)) => {
-                            known.insert(index, outputs);
-                            (true, None)
-                        }
-                        Ok(Lookup::Miss { reason, .. }) => (false, Some(reason)),
-                        Err(e) => (false, Some(format!("cannot be keyed: {e}"))),
-                    };
-                    out.push(Explained {
-                        label: node.label.clone(),
-                        cached,
-                        reason,
-                    });
-                }
-            }
-        }
-        out
-    }
-}
-
-/// `at` as people read it in UTC: `2026-11-30 13:45:02 UTC`.
-fn utc(at: std::time::SystemTime) -> String {
-    let secs = at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
-    let z = i64::try_from(days).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// The first of `dirs` whose content no longer matches its digest, re-hashed through the stat
-/// cache (a `stat` per file when nothing changed). Only the digest is wanted: the trees were
-/// stored when the folder was bound, and the engine saves the stat cache once at the end.
-async fn changed_during_run(
-    run: &RunContext,
-    dirs: &[(&'static str, Dir)],
-) -> Option<&'static str> {
-    let store = Arc::clone(&run.store);
-    let dirs = dirs.to_vec();
-    tokio::task::spawn_blocking(move || {
-        dirs.into_iter().find_map(|(param, dir)| {
-            let now = hash_dir_with(dir.path(), &dir.select(), store.stat_cache());
-            (!now.is_ok_and(|h| h.digest == dir.digest())).then_some(param)
-        })
-    })
-    .await
-    .unwrap_or(None)
 }
 
 async fn with_timeout<F>(
@@ -434,7 +311,15 @@ impl NodeRunner for Arc<StepRunner> {
                 NodeKind::Step { info, run } => (**info, *run),
             };
             match this.lookup(&node, &info, &inputs).await? {
-                Lookup::Hit(outputs) => Ok(Prepared::Cached(outputs)),
+                Lookup::Hit(_, outputs) => Ok(Prepared::Cached(outputs)),
+                Lookup::Miss { reason, .. }
+                    if this.require_cache && !this.after_side_effect.contains(&node.id.index()) =>
+                {
+                    Err(Error::Usage(format!(
+                        "--require-cache: step `{}` would run: {reason}",
+                        node.label
+                    )))
+                }
                 Lookup::Miss {
                     key,
                     digest,
@@ -464,19 +349,5 @@ impl NodeRunner for Arc<StepRunner> {
             }
         }
         .boxed()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn times_read_as_utc_dates() {
-        let at = |secs| utc(UNIX_EPOCH + Duration::from_secs(secs));
-        assert_eq!(at(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(at(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(at(1_796_046_302), "2026-11-30 13:45:02 UTC");
     }
 }

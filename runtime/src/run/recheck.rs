@@ -1,0 +1,92 @@
+//! What a key cannot hold before the step runs, checked around it: host inputs edited while
+//! the step ran, and images the step chose at run time whose tags moved since.
+
+use std::sync::Arc;
+
+use crate::artifact::{Artifact, Dir, File, Origin};
+use crate::cache::{ActionResult, Reason, hash_dir_with};
+use crate::graph::{Arg, StepInfo};
+use crate::step::RunContext;
+
+/// A host input a step reads where it lies, by parameter.
+#[derive(Debug, Clone)]
+pub(super) enum HostInput {
+    /// A folder bound from the command line.
+    Dir(Dir),
+    /// A file bound from the command line.
+    File(File),
+}
+
+/// The host folders and files among a step's `inputs`: a `Dir` with a host origin, and a
+/// `File` that comes from a pipeline input rather than from a step (`is_step` by node).
+pub(super) fn host_inputs(
+    info: &StepInfo,
+    inputs: &[Artifact],
+    args: &[Arg],
+    is_step: &[bool],
+) -> Vec<(&'static str, HostInput)> {
+    let params = info.params.iter().zip(inputs).zip(args);
+    params
+        .filter_map(|((param, input), arg)| match input {
+            Artifact::Dir(dir) if matches!(dir.origin(), Origin::Host { .. }) => {
+                Some((param.name, HostInput::Dir(dir.clone())))
+            }
+            Artifact::File(file) => match arg {
+                Arg::Handle { node, .. } if !is_step.get(node.index()).copied().unwrap_or(true) => {
+                    Some((param.name, HostInput::File(file.clone())))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first of `inputs` whose content no longer matches its digest. A folder is re-hashed
+/// through the stat cache (a `stat` per file when nothing changed; its trees were stored when
+/// it was bound, and the engine saves the stat cache once at the end); a file is read again.
+pub(super) async fn changed_during_run(
+    run: &RunContext,
+    inputs: &[(&'static str, HostInput)],
+) -> Option<&'static str> {
+    if inputs.is_empty() {
+        return None;
+    }
+    let store = Arc::clone(&run.store);
+    let inputs = inputs.to_vec();
+    tokio::task::spawn_blocking(move || {
+        inputs.into_iter().find_map(|(param, input)| {
+            let same = match &input {
+                HostInput::Dir(dir) => {
+                    let now = hash_dir_with(dir.path(), &dir.select(), store.stat_cache());
+                    now.is_ok_and(|h| h.digest == dir.digest())
+                }
+                HostInput::File(file) => store
+                    .hash_input_file(file.path())
+                    .is_ok_and(|now| now.digest() == file.digest()),
+            };
+            (!same).then_some(param)
+        })
+    })
+    .await
+    .unwrap_or(None)
+}
+
+/// Why the recorded result `hit` no longer stands, if an image its step chose at run time now
+/// resolves to another id (or to none).
+pub(super) async fn moved_image(run: &RunContext, hit: &ActionResult) -> Option<Reason> {
+    for (image, id) in &hit.images {
+        let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
+        let now = match run.resolve_image(image, &progress).await {
+            Ok(now) if now.to_string() == *id => continue,
+            Ok(now) => now.to_string(),
+            Err(e) => format!("nothing it resolves to ({e})"),
+        };
+        return Some(Reason::RuntimeImageChanged {
+            image: image.clone(),
+            old: id.clone(),
+            new: now,
+        });
+    }
+    None
+}
