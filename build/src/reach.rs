@@ -338,11 +338,11 @@ impl<'a> Walker<'a> {
         if !found.is_empty() {
             return found;
         }
-        if self.deps.contains(name) {
-            return vec![Target::Extern(name.to_owned())];
-        }
         if IGNORED.contains(&name) {
             return vec![Target::Ignored];
+        }
+        if self.deps.contains(name) {
+            return vec![Target::Extern(name.to_owned())];
         }
         Vec::new()
     }

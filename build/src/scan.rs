@@ -91,6 +91,20 @@ fn walk(stream: TokenStream, file: &Path, refs: &mut Refs) {
     let trees: Vec<TokenTree> = stream.into_iter().collect();
     let mut i = 0;
     while i < trees.len() {
+        // Docs name no item (`#[doc = ".."]` would otherwise resolve to a fn called `doc`).
+        let at = if is_punct(trees.get(i + 1), '!') {
+            i + 2
+        } else {
+            i + 1
+        };
+        if let Some(TokenTree::Group(g)) = trees.get(at)
+            && is_punct(trees.get(i), '#')
+            && g.delimiter() == Delimiter::Bracket
+            && matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(d)) if d == "doc")
+        {
+            i = at + 1;
+            continue;
+        }
         match &trees[i] {
             TokenTree::Group(g) => walk(g.stream(), file, refs),
             TokenTree::Literal(lit) => format_names(&lit.to_string(), refs),
@@ -353,6 +367,12 @@ mod tests {
         assert_eq!(r.cfgs, ["unix", "feature", "target_os"]);
         assert_eq!(r.envs, ["HOME"]);
         assert_eq!(r.includes, [Some(PathBuf::from("src/data/a.txt")), None]);
+    }
+
+    #[test]
+    fn docs_name_nothing() {
+        let r = scan("/// Runs `helper`.\n#[doc = \"more\"] fn f() { #![doc = \"inner\"] }");
+        assert!(r.paths.iter().all(|p| p != &["doc"]), "{r:?}");
     }
 
     #[test]
