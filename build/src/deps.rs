@@ -144,6 +144,11 @@ impl Deps {
         }
     }
 
+    /// The workspace root's manifest, where inherited dependencies are declared.
+    pub(crate) fn root_manifest(&self) -> Option<String> {
+        std::fs::read_to_string(self.root.as_ref()?.join("Cargo.toml")).ok()
+    }
+
     /// The names the package's code may use for its dependencies.
     pub(crate) fn code_names(&self) -> HashSet<String> {
         self.by_code_name.keys().cloned().collect()

@@ -126,6 +126,19 @@ pub(crate) fn manifest_paths(manifest: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Whether a manifest gives a dependency another name: `alias = { package = "real", .. }`.
+pub(crate) fn renames_a_dependency(manifest: &str) -> bool {
+    manifest.lines().any(|line| {
+        let line = line.split('#').next().unwrap_or_default();
+        line.match_indices("package").any(|(at, _)| {
+            let before = line[..at].chars().next_back();
+            let word_start =
+                before.is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'));
+            word_start && line[at + 7..].trim_start().starts_with('=')
+        })
+    })
+}
+
 /// The `Cargo.lock` that holds the package at `manifest_dir`: the nearest one above it, or,
 /// for a package unpacked from a registry or a git checkout (whose own lock, if any, is not the
 /// one the build uses), the nearest one above the build's output folder.
@@ -168,5 +181,12 @@ path = "src/main.rs"
             .map(|p| p.display().to_string())
             .collect();
         assert_eq!(paths, ["../steps", "vendor/other", "third", "src/main.rs"]);
+        assert!(!renames_a_dependency(manifest));
+        assert!(renames_a_dependency(
+            "[dependencies]\nalias = { package = \"real\", version = \"1\" }\n"
+        ));
+        assert!(renames_a_dependency(
+            "[dependencies.alias]\npackage = \"real\"\n"
+        ));
     }
 }

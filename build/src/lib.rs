@@ -138,10 +138,14 @@ pub fn analyse(dir: &Path, name: &str, version: &str, lock: Option<&Path>) -> An
         all_files: None,
     };
     let dep_names = deps.code_names();
+    let renames = files::renames_a_dependency(&manifest)
+        || deps
+            .root_manifest()
+            .is_some_and(|m| files::renames_a_dependency(&m));
     let lib = crates.iter().position(|(r, _)| r.ends_with("src/lib.rs"));
     if let Some(lib) = lib {
         let krate = &crates[lib].1;
-        let walker = Walker::new(krate, &dep_names);
+        let walker = Walker::new(krate, &dep_names, renames);
         let reach = walker.reach(0..krate.items.len());
         let (entries, _) = composer.entries(lib, krate, &reach);
         composer.own_lib = Some((lib_name.clone(), code_digest(&entries)));
@@ -156,7 +160,7 @@ pub fn analyse(dir: &Path, name: &str, version: &str, lock: Option<&Path>) -> An
         if Some(root) != lib {
             names.insert(lib_name.clone());
         }
-        let walker = Walker::new(krate, &names);
+        let walker = Walker::new(krate, &names, renames);
         for (id, item) in krate.items.iter().enumerate() {
             let Some(key) = &item.step_key else { continue };
             let reach = walker.reach([id]);

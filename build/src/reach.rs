@@ -2,9 +2,10 @@
 //! the crate, with the dependencies, `cfg` keys, variables and files they use.
 //!
 //! Where a name cannot be resolved the walk takes something coarser and sound, and says so:
-//! a name a macro call in the module may define pulls in those calls; a path into content the
-//! sources do not show keys the step by every file of the crate; a path whose first segment is
-//! neither this crate's nor a dependency's keys it by every dependency; a file path that is
+//! a name a macro call in the module may define pulls in those calls, and one a glob of another
+//! crate may bring that crate; a path into content the sources do not show keys the step by
+//! every file of the crate; a path whose first segment is neither this crate's nor a
+//! dependency's keys it by every dependency when the manifest renames one; a file path that is
 //! not a literal makes the step uncacheable.
 
 use std::cell::RefCell;
@@ -121,14 +122,18 @@ pub(crate) struct Walker<'a> {
     krate: &'a Crate,
     /// The crate names of the package's dependencies (and of its own library, for a binary).
     deps: &'a HashSet<String>,
+    /// Whether the manifest renames a dependency (`package = ".."`), so that a crate may go by
+    /// a name that is not its own.
+    renames: bool,
     refs: RefCell<HashMap<usize, Rc<Refs>>>,
 }
 
 impl<'a> Walker<'a> {
-    pub(crate) fn new(krate: &'a Crate, deps: &'a HashSet<String>) -> Self {
+    pub(crate) fn new(krate: &'a Crate, deps: &'a HashSet<String>, renames: bool) -> Self {
         Self {
             krate,
             deps,
+            renames,
             refs: RefCell::new(HashMap::new()),
         }
     }
@@ -290,30 +295,28 @@ impl<'a> Walker<'a> {
             }
             _ => {
                 let found = self.lookup(module, first, reach, depth);
-                // Not found, or only perhaps made by a macro call: it may be a renamed crate.
-                let guessed = found.iter().all(
-                    |t| matches!(t, Target::Item(i) if self.krate.items[*i].kind == Kind::Opaque),
-                );
-                if guessed && path.len() > 1 && !PRELUDE.contains(&first) {
+                // Perhaps a dependency under another name: the manifest renames one.
+                if !found.certain && path.len() > 1 && self.renames {
                     reach.all_deps = true;
                     reach.notes.insert(format!(
-                        "every dependency, since `{}` is not resolved",
+                        "every dependency, since `{}` is not resolved and the manifest renames a dependency",
                         path.join("::")
                     ));
                 }
-                if found.is_empty() {
+                if found.targets.is_empty() {
                     return Vec::new();
                 }
-                (found, 1)
+                (found.targets, 1)
             }
         };
         for seg in &path[rest..] {
             let mut next = Vec::new();
             for target in targets {
                 match target {
-                    Target::Module(m) => {
-                        next.extend(self.lookup_in(m, seg, reach, depth, &mut HashSet::new()))
-                    }
+                    Target::Module(m) => next.extend(
+                        self.lookup_in(m, seg, reach, depth, &mut HashSet::new())
+                            .targets,
+                    ),
                     done => next.push(done),
                 }
             }
@@ -333,21 +336,23 @@ impl<'a> Walker<'a> {
 
     /// A name as the first segment of a path in `module`: its items, imports and globs, then the
     /// extern crates and the prelude.
-    fn lookup(&self, module: usize, name: &str, reach: &mut Reach, depth: usize) -> Vec<Target> {
-        let found = self.lookup_in(module, name, reach, depth, &mut HashSet::new());
-        if !found.is_empty() {
-            return found;
+    fn lookup(&self, module: usize, name: &str, reach: &mut Reach, depth: usize) -> Found {
+        let mut found = self.lookup_in(module, name, reach, depth, &mut HashSet::new());
+        if !found.certain {
+            if IGNORED.contains(&name) {
+                found.targets.push(Target::Ignored);
+                found.certain = true;
+            } else if self.deps.contains(name) {
+                found.targets.push(Target::Extern(name.to_owned()));
+                found.certain = true;
+            }
         }
-        if IGNORED.contains(&name) {
-            return vec![Target::Ignored];
-        }
-        if self.deps.contains(name) {
-            return vec![Target::Extern(name.to_owned())];
-        }
-        Vec::new()
+        found
     }
 
-    /// `name` among `module`'s items, imports and glob imports.
+    /// `name` among `module`'s items, imports and glob imports: certain when one of them
+    /// defines it; otherwise what may define it (a glob of another crate's module or of an
+    /// enum, a macro call in the module).
     fn lookup_in(
         &self,
         module: usize,
@@ -355,37 +360,45 @@ impl<'a> Walker<'a> {
         reach: &mut Reach,
         depth: usize,
         visited: &mut HashSet<usize>,
-    ) -> Vec<Target> {
+    ) -> Found {
+        let mut found = Found::default();
         let Some(m) = self.krate.modules.get(module) else {
-            return Vec::new();
+            return found;
         };
         if !visited.insert(module) {
-            return Vec::new();
+            return found;
         }
-        let mut found = Vec::new();
         for bound in m.names.get(name).into_iter().flatten() {
             match bound {
-                Name::Item(id) => found.push(Target::Item(*id)),
-                Name::Module(id) => found.push(Target::Module(*id)),
-                Name::Extern(c) => found.extend(self.external(c)),
-                Name::Use(path) => found.extend(self.resolve(module, path, reach, depth + 1)),
+                Name::Item(id) => found.targets.push(Target::Item(*id)),
+                Name::Module(id) => found.targets.push(Target::Module(*id)),
+                Name::Extern(c) => found.targets.extend(self.external(c)),
+                Name::Use(path) => {
+                    found
+                        .targets
+                        .extend(self.resolve(module, path, reach, depth + 1))
+                }
             }
         }
-        if !found.is_empty() {
+        if !found.targets.is_empty() {
+            found.certain = true;
             return found;
         }
         for glob in &m.globs {
             for target in self.resolve(module, glob, reach, depth + 1) {
                 match target {
                     Target::Module(g) => {
-                        found.extend(self.lookup_in(g, name, reach, depth, visited))
+                        let inner = self.lookup_in(g, name, reach, depth, visited);
+                        found.certain |= inner.certain;
+                        found.targets.extend(inner.targets);
                     }
                     // An enum's variants, or anything from another crate's module.
-                    other => found.push(other),
+                    other => found.targets.push(other),
                 }
             }
         }
-        if !found.is_empty() || PRELUDE.contains(&name) {
+        if found.certain || PRELUDE.contains(&name) {
+            found.certain = true;
             return found;
         }
         for &id in &m.opaque {
@@ -393,7 +406,7 @@ impl<'a> Walker<'a> {
                 "`{}` ({}), a macro call that may define a name it uses",
                 self.krate.items[id].label, self.krate.items[id].at
             ));
-            found.push(Target::Item(id));
+            found.targets.push(Target::Item(id));
         }
         if let Some(unknown) = &m.unknown {
             if unknown.in_crate_files {
@@ -409,4 +422,13 @@ impl<'a> Walker<'a> {
         }
         found
     }
+}
+
+/// What a name may stand for.
+#[derive(Default)]
+struct Found {
+    targets: Vec<Target>,
+    /// Whether the crate, the prelude or a dependency of that name defines it, rather than
+    /// perhaps a glob of another crate or a macro call.
+    certain: bool,
 }

@@ -20,7 +20,7 @@ fn write(dir: &Path, rel: &str, text: &str) {
     std::fs::write(path, text).expect("write");
 }
 
-const MANIFEST: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n";
+const MANIFEST: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nalias_of_a_crate = { package = \"real\", path = \"../real\" }\n";
 
 /// A package with `lib.rs` and `files`, analysed: each step's record by its own label.
 fn records(
@@ -296,4 +296,45 @@ async fn gated(ctx: &Ctx) -> Result<()> { Ok(()) }
         "{:?}",
         records["`gated`"]
     );
+}
+
+#[test]
+fn dependencies_are_keyed_by_identity_even_behind_other_crates_globs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lock = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"serde\",\n \"tanto\",\n]\n\n\
+        [[package]]\nname = \"serde\"\nversion = \"1.0.1\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"ab\"\n\n\
+        [[package]]\nname = \"tanto\"\nversion = \"0.1.0\"\n";
+    write(dir.path(), "Cargo.lock", lock);
+    let lib = r#"
+use tanto::prelude::*;
+
+#[step]
+async fn calls(ctx: &Ctx) -> Result<()> { serde::f(); Ok(()) }
+
+mod globbed {
+    use serde::*;
+    #[step]
+    async fn through_glob(ctx: &Ctx) -> Result<()> { Thing::new(); Ok(()) }
+}
+
+#[step]
+async fn neither(ctx: &Ctx) -> Result<()> { Error::other("x"); Ok(()) }
+"#;
+    write(dir.path(), "Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\n");
+    write(dir.path(), "src/lib.rs", lib);
+    let analysis = analyse(dir.path(), "app", "0.1.0", Some(&dir.path().join("Cargo.lock")));
+    let record = |step: &str| {
+        analysis
+            .steps
+            .values()
+            .find(|r| r.split(';').nth(2) == Some(step))
+            .unwrap_or_else(|| panic!("{step} in {analysis:?}"))
+            .clone()
+    };
+    assert!(record("`calls`").contains(";crate `serde`|1.0.1|"), "{}", record("`calls`"));
+    let globbed = record("`globbed::through_glob`");
+    assert!(globbed.contains(";crate `serde`|1.0.1|"), "{globbed}");
+    let neither = record("`neither`");
+    assert!(!neither.contains("crate `"), "tanto's prelude keys nothing: {neither}");
+    assert!(!neither.contains("every dependency"), "no rename, no fallback: {neither}");
 }
