@@ -320,9 +320,18 @@ mod globbed {
 #[step]
 async fn neither(ctx: &Ctx) -> Result<()> { Error::other("x"); Ok(()) }
 "#;
-    write(dir.path(), "Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\n");
+    write(
+        dir.path(),
+        "Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\n",
+    );
     write(dir.path(), "src/lib.rs", lib);
-    let analysis = analyse(dir.path(), "app", "0.1.0", Some(&dir.path().join("Cargo.lock")));
+    let analysis = analyse(
+        dir.path(),
+        "app",
+        "0.1.0",
+        Some(&dir.path().join("Cargo.lock")),
+    );
     let record = |step: &str| {
         analysis
             .steps
@@ -331,10 +340,20 @@ async fn neither(ctx: &Ctx) -> Result<()> { Error::other("x"); Ok(()) }
             .unwrap_or_else(|| panic!("{step} in {analysis:?}"))
             .clone()
     };
-    assert!(record("`calls`").contains(";crate `serde`|1.0.1|"), "{}", record("`calls`"));
+    assert!(
+        record("`calls`").contains(";crate `serde`|1.0.1|"),
+        "{}",
+        record("`calls`")
+    );
     let globbed = record("`globbed::through_glob`");
     assert!(globbed.contains(";crate `serde`|1.0.1|"), "{globbed}");
     let neither = record("`neither`");
-    assert!(!neither.contains("crate `"), "tanto's prelude keys nothing: {neither}");
-    assert!(!neither.contains("every dependency"), "no rename, no fallback: {neither}");
+    assert!(
+        !neither.contains("crate `"),
+        "tanto's prelude keys nothing: {neither}"
+    );
+    assert!(
+        !neither.contains("every dependency"),
+        "no rename, no fallback: {neither}"
+    );
 }
