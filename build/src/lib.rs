@@ -54,6 +54,7 @@ mod files;
 mod load;
 mod reach;
 mod scan;
+mod syntax;
 mod tokens;
 
 #[cfg(test)]
