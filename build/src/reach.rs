@@ -126,6 +126,8 @@ pub(crate) struct Walker<'a> {
     /// a name that is not its own.
     renames: bool,
     refs: RefCell<HashMap<usize, Rc<Refs>>>,
+    /// The glob imports being resolved, by module and index.
+    resolving: RefCell<HashSet<(usize, usize)>>,
 }
 
 impl<'a> Walker<'a> {
@@ -135,6 +137,7 @@ impl<'a> Walker<'a> {
             deps,
             renames,
             refs: RefCell::new(HashMap::new()),
+            resolving: RefCell::new(HashSet::new()),
         }
     }
 
@@ -384,8 +387,14 @@ impl<'a> Walker<'a> {
             found.certain = true;
             return found;
         }
-        for glob in &m.globs {
-            for target in self.resolve(module, glob, reach, depth + 1) {
+        for (index, glob) in m.globs.iter().enumerate() {
+            // A glob's own path never resolves through the glob itself (which would recurse).
+            if !self.resolving.borrow_mut().insert((module, index)) {
+                continue;
+            }
+            let targets = self.resolve(module, glob, reach, depth + 1);
+            self.resolving.borrow_mut().remove(&(module, index));
+            for target in targets {
                 match target {
                     Target::Module(g) => {
                         let inner = self.lookup_in(g, name, reach, depth, visited);

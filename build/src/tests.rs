@@ -357,3 +357,29 @@ async fn neither(ctx: &Ctx) -> Result<()> { Error::other("x"); Ok(()) }
         "no rename, no fallback: {neither}"
     );
 }
+
+#[test]
+fn globs_that_import_each_other_resolve_and_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = r#"
+use tanto::prelude::*;
+use a::*;
+use b::*;
+mod a { pub use super::b::*; pub use crate::c::*; pub const X: u8 = 1; }
+mod b { pub use super::a::*; pub use crate::c::*; }
+mod c { pub use super::a::*; pub use super::b::*; pub const Y: u8 = 2; }
+
+#[step]
+async fn s(ctx: &Ctx) -> Result<()> { let _ = (X, Y, unknown_local, other, more); Ok(()) }
+"#;
+    let started = std::time::Instant::now();
+    let records = records(dir.path(), lib, &[]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let s = &records["`s`"];
+    assert!(s.entries.iter().any(|e| e.starts_with("`a::X`")), "{s:?}");
+    assert!(s.entries.iter().any(|e| e.starts_with("`c::Y`")), "{s:?}");
+}

@@ -371,6 +371,7 @@ fn a_result_from_an_image_chosen_at_run_time_stands_while_its_tag_does() {
         .args(["build", "-q", "-t", TAG, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     std::io::Write::write_all(
@@ -425,4 +426,26 @@ fn a_host_file_edited_while_its_step_runs_leaves_no_result() {
     let again = p.run(&["slow", "--notes", "notes.txt", "--progress", "json"]);
     assert!(again.status.success());
     assert_eq!(events_named(&again.stdout, "step_started"), ["read_slowly"]);
+}
+
+#[test]
+fn without_the_build_script_the_plan_says_what_the_keys_leave_out() {
+    // The e2e fixture has no build script: its steps are keyed by their own tokens.
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fixture"))
+        .args(["spread", "--plan"])
+        .env("TANTO_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    let notes: Vec<&str> = plan.lines().filter(|l| l.starts_with("note on ")).collect();
+    assert_eq!(notes.len(), 1, "one note for all six steps: {plan}");
+    assert!(
+        notes[0].starts_with("note on `nap_as`, `nap_as-2`, `nap_as-3`")
+            && notes[0].ends_with(
+                "code keyed by the step's own tokens only: its crate's build script does not call `tanto_build::digests()`, so the items the step uses are not covered"
+            ),
+        "{plan}"
+    );
 }

@@ -113,14 +113,14 @@ impl CodeKey {
     pub fn note(&self) -> Option<String> {
         match &self.cover {
             Cover::Items(notes) if notes.is_empty() => None,
-            Cover::Items(notes) => Some(format!("its code is also keyed by {}", notes.join("; "))),
+            Cover::Items(notes) => Some(format!("code also keyed by {}", notes.join("; "))),
             Cover::Crate => Some(
-                "its code is keyed by every source of its crate: the build script found no `#[step]` fn with its tokens (is it made by a macro?)".into(),
+                "code keyed by every source of its crate: the build script found no `#[step]` fn with these tokens (made by a macro?)".into(),
             ),
             Cover::Tokens => Some(
-                "its code is keyed by its own tokens only: its crate's build script does not call `tanto_build::digests()`, so the items it uses are not covered".into(),
+                "code keyed by the step's own tokens only: its crate's build script does not call `tanto_build::digests()`, so the items the step uses are not covered".into(),
             ),
-            Cover::Uncacheable(why) => Some(format!("its code cannot be keyed ({why}), so it is never cached")),
+            Cover::Uncacheable(why) => Some(format!("code cannot be keyed ({why}), so never cached")),
         }
     }
 }

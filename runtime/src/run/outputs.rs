@@ -91,12 +91,12 @@ pub(super) fn export_outputs(plan: &Plan, summary: &RunSummary, out: &Path) -> R
 }
 
 /// The plan's lines: each step's verdict and its reason (or, for a hit, the record it found),
-/// with a note under it when its code key is not exactly the items it uses, and its key part
-/// by part when `--plan STEP` named it.
+/// with its key part by part under it when `--plan STEP` named it, then each note on what code
+/// keys cover, once, with the steps it is about.
 fn plan_lines(explained: &[&Explained]) -> String {
     let width = explained.iter().map(|e| e.label.len()).max().unwrap_or(4);
     let mut text = String::new();
-    let indent = " ".repeat(8);
+    let mut notes: Vec<(&str, Vec<&str>)> = Vec::new();
     for e in explained {
         let verdict = if e.cached { "cached" } else { "run" };
         let said = match (&e.reason, &e.hit) {
@@ -113,12 +113,19 @@ fn plan_lines(explained: &[&Explained]) -> String {
             Some(said) => text.push_str(&format!("{verdict:<7} {:<width$}  {said}\n", e.label)),
             None => text.push_str(&format!("{verdict:<7} {}\n", e.label)),
         }
-        if let Some(note) = &e.note {
-            text.push_str(&format!("{indent}note: {}\n", shown(note)));
-        }
         for line in &e.detail {
-            text.push_str(&format!("{indent}{}\n", shown(line)));
+            text.push_str(&format!("{:8}{}\n", "", shown(line)));
         }
+        if let Some(note) = &e.note {
+            match notes.iter_mut().find(|(n, _)| n == note) {
+                Some((_, steps)) => steps.push(&e.label),
+                None => notes.push((note, vec![&e.label])),
+            }
+        }
+    }
+    for (note, steps) in notes {
+        let steps: Vec<String> = steps.iter().map(|s| format!("`{s}`")).collect();
+        text.push_str(&format!("note on {}: {}\n", steps.join(", "), shown(note)));
     }
     text
 }
