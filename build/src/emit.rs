@@ -21,9 +21,10 @@ const FORMAT: &str = "1";
 
 /// Entries listed in a record beyond this many are folded into one, to keep the variable
 /// small; the code digest still covers every one.
-const LISTED: usize = 200;
+pub(crate) const LISTED: usize = 200;
 
 /// One thing a step's code digest covers.
+#[derive(Clone)]
 pub(crate) struct Entry {
     pub(crate) label: String,
     pub(crate) at: String,
@@ -189,12 +190,14 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// The record of a step (or of the crate) whose own entry is `own`.
+/// The record of a step (or of the crate) whose own entry is `own`, listing at most `listed`
+/// entries (the rest folded into one).
 pub(crate) fn record(
     entries: &[Entry],
     own: &str,
     notes: &[String],
     uncacheable: Option<&str>,
+    listed: usize,
 ) -> String {
     let digest = match uncacheable {
         Some(_) => String::new(),
@@ -206,7 +209,7 @@ pub(crate) fn record(
     }
     let notes: Vec<String> = notes.iter().map(|n| escape(n)).collect();
     let mut out = format!("{FORMAT};{digest};{};{}", escape(own), notes.join("|"));
-    for e in entries.iter().take(LISTED) {
+    for e in entries.iter().take(listed) {
         let hex = e.digest.to_hex();
         out.push_str(&format!(
             ";{}|{}|{}",
@@ -215,13 +218,10 @@ pub(crate) fn record(
             &hex[..16]
         ));
     }
-    if entries.len() > LISTED {
-        let rest = code_digest(&entries[LISTED..]).to_hex();
-        out.push_str(&format!(
-            ";{} more items||{}",
-            entries.len() - LISTED,
-            &rest[..16]
-        ));
+    if entries.len() > listed {
+        let rest = code_digest(&entries[listed..]).to_hex();
+        let more = entries.len() - listed;
+        out.push_str(&format!(";{more} more items||{}", &rest[..16]));
     }
     out
 }

@@ -66,6 +66,10 @@ use std::path::{Path, PathBuf};
 use emit::{Composer, code_digest, record};
 use reach::Walker;
 
+/// How many bytes all steps' records may take together in rustc's environment (Linux allows a
+/// few MiB for arguments and environment together, and 128 KiB for one string).
+const RECORDS_BUDGET: usize = 512 * 1024;
+
 /// Computes the code digest of every step of the package being built and hands them to its
 /// compilation. Call it from `build.rs`; it reads what Cargo sets for build scripts
 /// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `OUT_DIR`).
@@ -152,6 +156,7 @@ pub fn analyse(dir: &Path, name: &str, version: &str, lock: Option<&Path>) -> An
         composer.own_lib = Some((lib_name.clone(), code_digest(&entries)));
     }
     let mut conflicts = HashSet::new();
+    let mut parts = std::collections::HashMap::new();
     let mut everything: Vec<emit::Entry> = Vec::new();
     let mut crate_notes = BTreeSet::new();
     let mut crate_uncacheable = None;
@@ -170,7 +175,8 @@ pub fn analyse(dir: &Path, name: &str, version: &str, lock: Option<&Path>) -> An
             analysis.read.extend(reach.files.iter().cloned());
             let notes: Vec<String> = reach.notes.iter().cloned().collect();
             let own = format!("`{}`", item.label);
-            let text = record(&entries, &own, &notes, uncacheable.as_deref());
+            let text = record(&entries, &own, &notes, uncacheable.as_deref(), emit::LISTED);
+            parts.insert(key.clone(), (entries, own, notes, uncacheable));
             // The same tokens in two crates of the package, reaching different code: neither
             // record can stand for both, so both steps take the crate's.
             if let Some(other) = analysis.steps.insert(key.clone(), text.clone())
@@ -203,6 +209,18 @@ pub fn analyse(dir: &Path, name: &str, version: &str, lock: Option<&Path>) -> An
     for key in conflicts {
         analysis.steps.remove(&key);
     }
+    // The records travel in rustc's environment, which the system bounds: list fewer items
+    // per step (the digests still cover them all) until they fit.
+    for listed in [50, 10, 0] {
+        if analysis.steps.values().map(String::len).sum::<usize>() <= RECORDS_BUDGET {
+            break;
+        }
+        for (key, text) in &mut analysis.steps {
+            if let Some((entries, own, notes, uncacheable)) = parts.get(key) {
+                *text = record(entries, own, notes, uncacheable.as_deref(), listed);
+            }
+        }
+    }
     analysis.read.extend(deps.watched.borrow().iter().cloned());
     everything.sort_by(|a, b| a.label.cmp(&b.label));
     let crate_digest = code_digest(&everything);
@@ -212,6 +230,6 @@ pub fn analyse(dir: &Path, name: &str, version: &str, lock: Option<&Path>) -> An
         digest: crate_digest,
     };
     let notes: Vec<String> = crate_notes.into_iter().collect();
-    analysis.crate_wide = record(&[summary], "", &notes, crate_uncacheable.as_deref());
+    analysis.crate_wide = record(&[summary], "", &notes, crate_uncacheable.as_deref(), 1);
     analysis
 }

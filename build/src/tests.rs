@@ -383,3 +383,39 @@ async fn s(ctx: &Ctx) -> Result<()> { let _ = (X, Y, unknown_local, other, more)
     assert!(s.entries.iter().any(|e| e.starts_with("`a::X`")), "{s:?}");
     assert!(s.entries.iter().any(|e| e.starts_with("`c::Y`")), "{s:?}");
 }
+
+#[test]
+fn records_list_fewer_items_when_they_would_not_fit_in_rustcs_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut lib = String::new();
+    for c in 0..60 {
+        lib.push_str(&format!("const SOME_LONGER_CONST_NAME_{c}: u8 = {c};\n"));
+    }
+    let uses: Vec<String> = (0..60)
+        .map(|c| format!("SOME_LONGER_CONST_NAME_{c}"))
+        .collect();
+    for s in 0..300 {
+        lib.push_str(&format!(
+            "#[step]\nasync fn s{s}(ctx: &Ctx) -> Result<()> {{ let _ = [{}]; Ok(()) }}\n",
+            uses.join(", ")
+        ));
+    }
+    write(dir.path(), "Cargo.toml", MANIFEST);
+    write(dir.path(), "src/lib.rs", &lib);
+    let analysis = analyse(dir.path(), "app", "0.1.0", None);
+    assert_eq!(analysis.steps.len(), 300);
+    let total: usize = analysis.steps.values().map(String::len).sum();
+    assert!(total <= super::RECORDS_BUDGET, "{total}");
+    for record in analysis.steps.values() {
+        let fields: Vec<&str> = record.split(';').collect();
+        assert_eq!(
+            fields[1].len(),
+            64,
+            "the digest still covers everything: {record}"
+        );
+        assert!(
+            fields.last().is_some_and(|f| f.contains(" more items||")),
+            "{record}"
+        );
+    }
+}

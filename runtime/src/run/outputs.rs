@@ -168,7 +168,9 @@ pub(super) fn require_cache(explained: &[Explained]) -> Option<u8> {
 }
 
 /// `--plan --progress json`: the plan as one JSON object on standard output, for tools:
-/// `{"pipeline":"ci","steps":[{"step":"fmt","cached":false,"reason":"…"}],"would_run":1}`.
+/// `{"pipeline":"ci","steps":[{"step":"fmt","cached":false,"reason":"…","hit":null,"note":null}],"would_run":1}`,
+/// where a hit is `{"record":"3f2a9c1b0d4e","made":"2026-11-30 13:45:02 UTC","ran_ms":1400}`
+/// and a note says what the step's code key covers when it is not exactly what the step uses.
 pub(super) fn print_plan_json(plan: &Plan, explained: &[Explained]) -> u8 {
     let steps: Vec<serde_json::Value> = explained
         .iter()
