@@ -326,7 +326,8 @@ fn the_plan_is_json_for_tools_and_graph_with_plan_is_refused() {
     let out = output(fixture(cache.path()).args(["cutoff", "--plan", "--graph", "dot"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("the argument '--plan' cannot be used with '--graph <FORMAT>'"),
+        text(&out.stderr)
+            .contains("the argument '--plan [<STEP>...]' cannot be used with '--graph <FORMAT>'"),
         "{}",
         text(&out.stderr)
     );

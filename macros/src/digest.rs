@@ -3,6 +3,9 @@
 //! The tokens are serialized canonically (word text, punctuation with its spacing, literal text,
 //! group delimiters) so whitespace and comments never change the digest, while any edit to the
 //! code does. Doc attributes are skipped: editing a step's docs must not invalidate its cache.
+//!
+//! [`lookup_key`] names the step in what `tanto_build::digests()` found in the crate's sources;
+//! `tanto-build` computes it the same way, and its tests include this file to check that.
 
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 
@@ -13,6 +16,15 @@ pub(crate) fn code_digest(name: &str, item: &TokenStream) -> String {
     field(&mut hasher, b'n', name.as_bytes());
     tokens(&mut hasher, item.clone());
     hasher.finalize().to_hex().to_string()
+}
+
+/// The key under which the crate's build script records what step `sig_and_block` (the fn's
+/// signature and body, printed by syn) uses: 32 hex digits.
+pub(crate) fn lookup_key(sig_and_block: &TokenStream) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"tanto step lookup v1\0");
+    tokens(&mut hasher, sig_and_block.clone());
+    hasher.finalize().to_hex()[..32].to_owned()
 }
 
 /// Writes one tagged, length-prefixed field, so no two token sequences serialize alike.

@@ -88,7 +88,10 @@ use proc_macro::TokenStream;
 ///
 /// The step's tokens are hashed at compile time into a constant that is part of its cache key:
 /// editing a step's code re-runs it and what depends on it, while whitespace, comments and docs
-/// change nothing.
+/// change nothing. When the crate's build script calls `tanto_build::digests()`, the key also
+/// covers what the step uses: the consts, fns, types and macros it reaches in its crate, and
+/// the dependencies it calls. The expansion reads that record with `option_env!`, so a crate
+/// without the build script compiles as before.
 ///
 /// [`Dir`]: https://docs.rs/tanto/latest/tanto/struct.Dir.html
 /// [`File`]: https://docs.rs/tanto/latest/tanto/struct.File.html

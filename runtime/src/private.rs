@@ -6,8 +6,8 @@ pub use serde_json::Value as Json;
 pub use crate::artifact::{Artifact, DirSelect, FromArtifact, IntoArtifact};
 pub use crate::error::{Error, Result};
 pub use crate::graph::{
-    Arg, Arity, Builder, FromNode, Handle, NodeId, Param, ParamInfo, Pipeline, PipelineInfo, RunFn,
-    Step, StepInfo, StepSettings, Task, Wire,
+    Arg, Arity, Builder, CodeInfo, FromNode, Handle, NodeId, Param, ParamInfo, Pipeline,
+    PipelineInfo, RunFn, Step, StepInfo, StepSettings, Task, Wire,
 };
 pub use crate::step::Ctx;
 pub use std::boxed::Box;
@@ -15,7 +15,7 @@ pub use std::option::Option::{None, Some};
 pub use std::result::Result::{Err, Ok};
 pub use std::time::Duration;
 pub use std::vec::Vec;
-pub use std::{concat, module_path, stringify, vec};
+pub use std::{cfg, concat, module_path, option_env, stringify, vec};
 
 /// Converts argument `arg` for parameter `I` of task `S`; the wiring check of one argument.
 pub fn wire<S, const I: usize, A>(arg: A) -> Arg

@@ -34,6 +34,7 @@ const fn info(name: &'static str) -> StepInfo {
         path: name,
         doc: "",
         code_digest: "",
+        code: tanto::__internal::graph::CodeInfo::NONE,
         params: &[],
         output: "()",
         settings: StepSettings::DEFAULT,

@@ -17,9 +17,9 @@ const RUST_IMAGE: &str = "tanto-test/rust:1.95";
 )]
 pub(crate) async fn build_examples(ctx: &Ctx, src: Dir) -> Result<()> {
     ctx.container()
-        .with_mounted_dir("/src", &src)
+        .with_mounted_dir("/workspace", &src)
         .sh(
-            "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /src && \
+            "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /workspace && \
              cargo build --locked -p hello -p cargo-steps --all-targets",
         )
         .await?;

@@ -33,6 +33,7 @@ const INFO: StepInfo = StepInfo {
     path: "bench::noop",
     doc: "",
     code_digest: "",
+    code: tanto::__internal::graph::CodeInfo::NONE,
     params: &[],
     output: "()",
     settings: StepSettings::DEFAULT,

@@ -15,7 +15,7 @@
 //! # fn main() {}
 //! ```
 //!
-//! Every step runs in [`IMAGE`] with the workspace mounted read-only at `/src`. Cargo's home
+//! Every step runs in [`IMAGE`] with the workspace mounted read-only at `/workspace`. Cargo's home
 //! (the registry) and the target folder live in the named cache volumes `cargo-home` and
 //! `cargo-target`, which are outside the cache key.
 
@@ -25,17 +25,19 @@ use tanto::prelude::*;
 /// `tanto::cli().image_alias(..)`, for example to an image built offline.
 pub const IMAGE: &str = "rust:1.95-slim";
 
+// The workspace is mounted at /workspace rather than /src: tools that shorten the workspace's
+// path in what they print (trybuild's `$WORKSPACE`) would also rewrite cargo's `registry/src`.
 // CARGO_HOME is the shared volume itself, so that cargo's package-cache lock is shared too and
 // steps running at once never unpack the same crate over each other.
 const SETUP: &str =
-    "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /src";
+    "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /workspace";
 
 /// Checks that the workspace is formatted: `cargo fmt --all --check`.
 #[step(image = IMAGE, network = false)]
 pub async fn fmt_check(ctx: &Ctx, src: Dir) -> Result<()> {
     ctx.container()
-        .with_mounted_dir("/src", &src)
-        .with_workdir("/src")
+        .with_mounted_dir("/workspace", &src)
+        .with_workdir("/workspace")
         .exec(["cargo", "fmt", "--all", "--check"])
         .await?;
     Ok(())
@@ -50,7 +52,7 @@ pub async fn fmt_check(ctx: &Ctx, src: Dir) -> Result<()> {
 )]
 pub async fn clippy(ctx: &Ctx, src: Dir) -> Result<()> {
     ctx.container()
-        .with_mounted_dir("/src", &src)
+        .with_mounted_dir("/workspace", &src)
         .sh(&format!(
             "{SETUP} && cargo clippy --locked --workspace --all-targets -- -D warnings"
         ))
@@ -69,7 +71,7 @@ pub async fn clippy(ctx: &Ctx, src: Dir) -> Result<()> {
 pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
     let out = ctx
         .container()
-        .with_mounted_dir("/src", &src)
+        .with_mounted_dir("/workspace", &src)
         .sh(&format!("{SETUP} && cargo test --locked --workspace"))
         .await?;
     Ok(out.stdout)
@@ -105,7 +107,7 @@ pub async fn test_package(ctx: &Ctx, src: Dir, package: String) -> Result<String
     let script = format!("{SETUP} && cargo test --locked -p \"$0\"");
     let out = ctx
         .container()
-        .with_mounted_dir("/src", &src)
+        .with_mounted_dir("/workspace", &src)
         .exec(["sh", "-c", &script, &package])
         .await?;
     Ok(out.stdout)
@@ -130,7 +132,7 @@ pub async fn test_package(ctx: &Ctx, src: Dir, package: String) -> Result<String
 pub async fn test_with_docker(ctx: &Ctx, src: Dir) -> Result<String> {
     let out = ctx
         .container()
-        .with_mounted_dir("/src", &src)
+        .with_mounted_dir("/workspace", &src)
         .sh(&format!(
             "{SETUP} && cargo test --locked --workspace --all-targets && cargo test --locked --workspace --doc"
         ))
@@ -156,7 +158,7 @@ pub async fn test_package_with_docker(ctx: &Ctx, src: Dir, package: String) -> R
     );
     let out = ctx
         .container()
-        .with_mounted_dir("/src", &src)
+        .with_mounted_dir("/workspace", &src)
         .exec(["sh", "-c", &script, &package])
         .await?;
     Ok(out.stdout)
@@ -171,7 +173,7 @@ pub async fn test_package_with_docker(ctx: &Ctx, src: Dir, package: String) -> R
     timeout = "30m"
 )]
 pub async fn doc(ctx: &Ctx, src: Dir) -> Result<Dir> {
-    let c = ctx.container().with_mounted_dir("/src", &src);
+    let c = ctx.container().with_mounted_dir("/workspace", &src);
     c.sh(&format!(
         "{SETUP} && cargo doc --locked --workspace --no-deps && rm -rf /tmp/doc && cp -r /target/doc /tmp/doc"
     ))
@@ -187,7 +189,7 @@ pub async fn doc(ctx: &Ctx, src: Dir) -> Result<Dir> {
     timeout = "45m"
 )]
 pub async fn build(ctx: &Ctx, src: Dir, profile: String) -> Result<Dir> {
-    let c = ctx.container().with_mounted_dir("/src", &src);
+    let c = ctx.container().with_mounted_dir("/workspace", &src);
     let dir = if profile == "dev" {
         "debug"
     } else {
@@ -216,8 +218,8 @@ pub fn rust_ci(src: Dir) -> Dir {
 #[step(image = IMAGE, side_effect, cache("/usr/local/cargo/registry" = "cargo-registry"))]
 pub async fn publish(ctx: &Ctx, src: Dir, token: Secret) -> Result<()> {
     ctx.container()
-        .with_dir("/src", &src)
-        .with_workdir("/src")
+        .with_dir("/workspace", &src)
+        .with_workdir("/workspace")
         .with_secret_env("CARGO_REGISTRY_TOKEN", &token) // this command's env only
         .with_secret_file("/run/secrets/token", &token) // in memory, mode 0400
         .exec(["cargo", "publish"])

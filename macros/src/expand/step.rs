@@ -22,6 +22,7 @@ pub(super) fn expand(step: &Step) -> TokenStream {
 
     let doc = ast::first_paragraph(&shape.doc());
     let digest = digest::code_digest(&name, &item.to_token_stream());
+    let code = code_info(shape);
     let fn_name = shape.name();
     let params_info = param_infos(&inputs);
     let output_text = output.text();
@@ -55,6 +56,7 @@ pub(super) fn expand(step: &Step) -> TokenStream {
                 path: ::tanto::__private::concat!(::tanto::__private::module_path!(), "::", #fn_name),
                 doc: #doc,
                 code_digest: #digest,
+                code: #code,
                 params: &[#(#params_info),*],
                 output: #output_text,
                 settings: #settings,
@@ -72,6 +74,24 @@ pub(super) fn expand(step: &Step) -> TokenStream {
         }
 
         #common
+    }
+}
+
+/// The `CodeInfo` literal: what the crate's build script recorded for this step, found by the
+/// key of its signature and body, and for the crate. `option_env!` is `None` in a crate whose
+/// build script does not call `tanto_build::digests()`, so such a crate compiles unchanged.
+fn code_info(shape: &FnShape) -> TokenStream {
+    let mut sig_and_block = shape.item.sig.to_token_stream();
+    shape.item.block.to_tokens(&mut sig_and_block);
+    let var = format!("TANTO_CODE_{}", digest::lookup_key(&sig_and_block));
+    quote! {
+        ::tanto::__private::CodeInfo {
+            record: ::tanto::__private::option_env!(#var),
+            crate_record: ::tanto::__private::option_env!("TANTO_CODE"),
+            package: ::tanto::__private::option_env!("CARGO_PKG_NAME"),
+            version: ::tanto::__private::option_env!("CARGO_PKG_VERSION"),
+            cfg_test: ::tanto::__private::cfg!(test),
+        }
     }
 }
 

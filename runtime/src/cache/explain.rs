@@ -30,8 +30,28 @@ pub enum Reason {
         /// The current format.
         new: u32,
     },
-    /// The step's code (or its path) changed.
+    /// The step's code (or its path) changed, and the key holds no item to say which part.
     CodeChanged,
+    /// Items the step's code uses changed: its own fn, a const, a helper, a dependency.
+    CodeItemsChanged {
+        /// The step's own fn, with where it is, when it changed.
+        own: Option<(String, String)>,
+        /// Other items whose digest changed, with where they are now.
+        changed: Vec<(String, String)>,
+        /// Items it uses now and did not before.
+        added: Vec<(String, String)>,
+        /// Items it no longer uses, with where they were.
+        removed: Vec<(String, String)>,
+    },
+    /// Images the step chose at run time (`with_image`) resolve to other ids now.
+    RuntimeImageChanged {
+        /// The image reference.
+        image: String,
+        /// The id the recorded result ran.
+        old: String,
+        /// What it resolves to now, or why it does not resolve.
+        new: String,
+    },
     /// The step's `version` salt changed.
     VersionChanged {
         /// The previous salt.
@@ -82,6 +102,39 @@ pub enum Reason {
         /// Parameters that are gone.
         removed: Vec<String>,
     },
+}
+
+/// `` `A` (src/lib.rs:3), `B` (src/lib.rs:9) and 2 more ``.
+fn items(list: &[(String, String)]) -> String {
+    let shown: Vec<String> = list
+        .iter()
+        .take(SHOWN_PATHS)
+        .map(|(label, at)| {
+            if at.is_empty() {
+                label.clone()
+            } else {
+                format!("{label} ({at})")
+            }
+        })
+        .collect();
+    let mut text = match shown.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] if list.len() <= SHOWN_PATHS => format!("{} and {last}", rest.join(", ")),
+        all => all.join(", "),
+    };
+    if list.len() > SHOWN_PATHS {
+        text.push_str(&format!(" and {} more", list.len() - SHOWN_PATHS));
+    }
+    text
+}
+
+/// An image id as `docker images` shows it: 12 hex digits without `sha256:`.
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12)
+        .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or(id)
 }
 
 fn show(v: &Option<String>) -> &str {
@@ -138,6 +191,37 @@ impl fmt::Display for Reason {
                 write!(f, "the cache format changed from {old} to {new}")
             }
             Reason::CodeChanged => f.write_str("the step's code changed"),
+            Reason::CodeItemsChanged {
+                own,
+                changed,
+                added,
+                removed,
+            } => {
+                f.write_str("code changed: ")?;
+                let mut parts = Vec::new();
+                if let Some(own) = own {
+                    parts.push(format!(
+                        "the step's fn {}",
+                        items(std::slice::from_ref(own))
+                    ));
+                }
+                if !changed.is_empty() {
+                    parts.push(format!("{} used by this step", items(changed)));
+                }
+                if !added.is_empty() {
+                    parts.push(format!("now uses {}", items(added)));
+                }
+                if !removed.is_empty() {
+                    parts.push(format!("no longer uses {}", items(removed)));
+                }
+                f.write_str(&parts.join("; "))
+            }
+            Reason::RuntimeImageChanged { image, old, new } => write!(
+                f,
+                "image `{image}`, chosen at run time, moved from {} to {}",
+                short_id(old),
+                short_id(new)
+            ),
             Reason::VersionChanged { old, new } => {
                 write!(f, "version changed from {} to {}", show(old), show(new))
             }
@@ -206,7 +290,7 @@ pub fn explain(old: Option<&KeyRecord>, new: &KeyRecord, trees: &dyn TreeSource)
         });
     }
     if old.code != new.code || old.step != new.step {
-        reasons.push(Reason::CodeChanged);
+        reasons.push(code_reason(old, new));
     }
     if old.version != new.version {
         reasons.push(Reason::VersionChanged {
@@ -283,4 +367,49 @@ pub fn explain(old: Option<&KeyRecord>, new: &KeyRecord, trees: &dyn TreeSource)
         });
     }
     reasons
+}
+
+/// Which items of the step's code changed, when both keys list them.
+fn code_reason(old: &KeyRecord, new: &KeyRecord) -> Reason {
+    if old.code_items.is_empty() || new.code_items.is_empty() {
+        return Reason::CodeChanged;
+    }
+    let located =
+        |(label, item): (&String, &crate::cache::CodeItem)| (label.clone(), item.at.clone());
+    let mut own = None;
+    let mut changed = Vec::new();
+    for (label, item) in &new.code_items {
+        if old
+            .code_items
+            .get(label)
+            .is_some_and(|o| o.digest != item.digest)
+        {
+            if item.own {
+                own = Some(located((label, item)));
+            } else {
+                changed.push(located((label, item)));
+            }
+        }
+    }
+    let added: Vec<(String, String)> = new
+        .code_items
+        .iter()
+        .filter(|(label, _)| !old.code_items.contains_key(*label))
+        .map(located)
+        .collect();
+    let removed: Vec<(String, String)> = old
+        .code_items
+        .iter()
+        .filter(|(label, _)| !new.code_items.contains_key(*label))
+        .map(located)
+        .collect();
+    if own.is_none() && changed.is_empty() && added.is_empty() && removed.is_empty() {
+        return Reason::CodeChanged;
+    }
+    Reason::CodeItemsChanged {
+        own,
+        changed,
+        added,
+        removed,
+    }
 }

@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::Artifact;
+use crate::cache::code::{CodeItem, CodeKey};
 use crate::digest::Digest;
 use crate::graph::StepInfo;
 
 /// The version of the key format and of everything the key covers; bump it to invalidate
-/// every cached result, e.g. when hashing rules change.
-pub const CACHE_FORMAT: u32 = 1;
+/// every cached result, e.g. when hashing rules change. 2: code digests cover what a step uses.
+pub const CACHE_FORMAT: u32 = 2;
 
 /// What kind of artifact an input or output is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,8 +97,13 @@ pub struct KeyRecord {
     pub format: u32,
     /// The step fn's full path, `crate::module::fn`.
     pub step: String,
-    /// The digest of the step fn's tokens, fixed at compile time.
+    /// The digest of the step's code: its fn and what it uses (see [`CodeKey`]).
     pub code: String,
+    /// The items, dependencies, variables and files the code digest covers, by label, so a
+    /// miss can name the one that changed. The code digest covers them: the key leaves them
+    /// (and their locations) out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub code_items: BTreeMap<String, CodeItem>,
     /// The step's `version = ".."` salt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
@@ -118,6 +124,7 @@ impl KeyRecord {
             format: CACHE_FORMAT,
             step: step.into(),
             code: code.into(),
+            code_items: BTreeMap::new(),
             version: None,
             image: None,
             settings: BTreeMap::new(),
@@ -129,7 +136,9 @@ impl KeyRecord {
     /// [`KeyRecord::input`].
     pub fn for_step(info: &StepInfo, image_id: Option<&str>) -> Self {
         let s = &info.settings;
-        let mut key = Self::new(info.path, info.code_digest);
+        let code = CodeKey::of(info);
+        let mut key = Self::new(info.path, code.digest);
+        key.code_items = code.items;
         key.version = s.version.map(str::to_owned);
         key.image = image_id.map(str::to_owned);
         let settings = &mut key.settings;
@@ -169,9 +178,11 @@ impl KeyRecord {
     }
 
     /// The step's key: BLAKE3 of the canonical encoding, without the upstream labels (only
-    /// an upstream output's content counts, so renaming the step that made it is no miss).
+    /// an upstream output's content counts, so renaming the step that made it is no miss) and
+    /// without the code items (the code digest covers them; their locations must not count).
     pub fn digest(&self) -> Digest {
         let mut bare = self.clone();
+        bare.code_items.clear();
         for input in bare.inputs.values_mut() {
             input.upstream = None;
         }
@@ -194,6 +205,7 @@ mod tests {
             path: "ci::build",
             doc: "",
             code_digest: "abc",
+            code: crate::graph::CodeInfo::NONE,
             params: &[],
             output: "Dir",
             settings: StepSettings {

@@ -2,11 +2,13 @@
 //!
 //! - [`hash_dir_with`] walks a folder (choosing its files with a `DirSelect`) and returns its
 //!   BLAKE3 Merkle root with every [`Tree`], reusing file digests from a [`StatCache`].
+//! - [`CodeKey`] is a step's code in its key: the digest of what the step uses, by item.
 //! - [`KeyRecord`] is the structured record of everything a step's result depends on; its
 //!   [`digest`](KeyRecord::digest) is the step's key.
 //! - [`Store`] keeps blobs, trees, read-only checkouts and the action cache on local disk.
 //! - [`explain()`] turns two key records into [`Reason`]s, down to the file paths that changed.
 
+mod code;
 mod copy;
 mod explain;
 mod hash;
@@ -16,6 +18,7 @@ mod statcache;
 mod store;
 mod tree;
 
+pub use code::{CodeItem, CodeKey, Cover, record_text};
 pub use copy::copy_tree;
 pub(crate) use copy::{copy_file, write_file};
 pub use explain::{Reason, explain};

@@ -119,8 +119,16 @@ fn pipeline_command(entry: &Entry) -> Command {
     cmd.arg(
         Arg::new("plan")
             .long("plan")
+            .value_name("STEP")
+            .num_args(0..)
+            .help("Show which steps are cached or will run, and why; run nothing. With steps named, show only those, with every part of their keys"),
+    )
+    .arg(
+        Arg::new("require-cache")
+            .long("require-cache")
             .action(ArgAction::SetTrue)
-            .help("Show which steps are cached or will run, and why; run nothing"),
+            .conflicts_with_all(["plan", "no-cache"])
+            .help("Fail with exit code 2, saying why, unless every step is cached (side effects still run): for release jobs"),
     )
     .arg(
         Arg::new("graph")
@@ -270,14 +278,19 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
         Some("json") => Progress::Json,
         _ => Progress::Auto,
     };
+    let given = |id: &str| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
     let options = RunOptions {
-        plan: m.get_flag("plan"),
-        no_cache: (m.value_source("no-cache") == Some(clap::parser::ValueSource::CommandLine))
-            .then(|| {
-                m.get_many::<String>("no-cache")
-                    .map(|s| s.cloned().collect())
-                    .unwrap_or_default()
-            }),
+        plan: given("plan"),
+        plan_steps: m
+            .get_many::<String>("plan")
+            .map(|s| s.cloned().collect())
+            .unwrap_or_default(),
+        require_cache: m.get_flag("require-cache"),
+        no_cache: given("no-cache").then(|| {
+            m.get_many::<String>("no-cache")
+                .map(|s| s.cloned().collect())
+                .unwrap_or_default()
+        }),
         jobs: m
             .get_one::<u16>("jobs")
             .map(|j| usize::from(*j))

@@ -10,6 +10,7 @@ pub use builder::{Arg, Builder, InputValues, Node, NodeId, NodeKind, Plan};
 pub use export::{to_dot, to_mermaid};
 pub use handle::{FromNode, Handle};
 pub use task::{
-    Arity, Param, ParamInfo, Pipeline, PipelineInfo, RunFn, Step, StepInfo, StepSettings, Task,
+    Arity, CodeInfo, Param, ParamInfo, Pipeline, PipelineInfo, RunFn, Step, StepInfo, StepSettings,
+    Task,
 };
 pub use wire::Wire;

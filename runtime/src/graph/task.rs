@@ -153,6 +153,36 @@ impl Default for StepSettings {
     }
 }
 
+/// What a step's code digest is made of, fixed when its crate compiles: what the crate's build
+/// script found the step to use (when it calls `tanto_build::digests()`), read by the step's
+/// expansion with `option_env!`, and what the expansion knows itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeInfo {
+    /// The step's record from `tanto_build::digests()`: everything it reaches, with digests.
+    pub record: Option<&'static str>,
+    /// The crate's record: set whenever the build script ran, so a step it did not find (one
+    /// made by a macro) is keyed by the whole crate.
+    pub crate_record: Option<&'static str>,
+    /// The package the step is compiled in, `CARGO_PKG_NAME`.
+    pub package: Option<&'static str>,
+    /// Its version, `CARGO_PKG_VERSION`.
+    pub version: Option<&'static str>,
+    /// Whether the step is compiled for a unit test (`cfg!(test)`), which the build script
+    /// cannot tell.
+    pub cfg_test: bool,
+}
+
+impl CodeInfo {
+    /// A step keyed by its tokens alone: no build script, no package.
+    pub const NONE: CodeInfo = CodeInfo {
+        record: None,
+        crate_record: None,
+        package: None,
+        version: None,
+        cfg_test: false,
+    };
+}
+
 /// Everything the runtime knows about a step without running it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepInfo {
@@ -164,6 +194,8 @@ pub struct StepInfo {
     pub doc: &'static str,
     /// A BLAKE3 hash of the fn's tokens and name, fixed at compile time.
     pub code_digest: &'static str,
+    /// What else the step's code digest covers: see [`CodeInfo`].
+    pub code: CodeInfo,
     /// The inputs, without the context parameter.
     pub params: &'static [ParamInfo],
     /// The output type, as written.

@@ -19,7 +19,10 @@ use crate::report::{
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
 };
-use crate::run::outputs::{export_outputs, print_outputs, print_plan, print_plan_json};
+use crate::run::outputs::{
+    export_outputs, print_outputs, print_plan, print_plan_json, require_cache,
+};
+use crate::run::plan::check_steps;
 use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
 use crate::run::summary::{RunSummary, StepStatus};
@@ -304,9 +307,10 @@ pub(super) async fn run(
             EXIT_USAGE
         };
     }
-    let runner = match StepRunner::new(Arc::clone(&context), plan, inputs, options.no_cache.clone())
-    {
-        Ok(r) => Arc::new(r),
+    let runner = StepRunner::new(Arc::clone(&context), plan, inputs, options.no_cache.clone())
+        .and_then(|r| check_steps(plan, &options.plan_steps, "plan").map(|()| r));
+    let runner = match runner {
+        Ok(r) => Arc::new(r.require_cache(options.require_cache)),
         Err(e) => {
             drop((context, events));
             let _ = view_task.await;
@@ -315,14 +319,23 @@ pub(super) async fn run(
         }
     };
 
-    if options.plan {
-        let explained = runner.explain_plan(plan).await;
-        drop((runner, context, events));
-        let _ = view_task.await;
-        if options.progress == Progress::Json {
-            return print_plan_json(plan, &explained);
+    if options.plan || options.require_cache {
+        let explained = runner.explain_plan(plan, &options.plan_steps).await;
+        let refused = options
+            .require_cache
+            .then(|| require_cache(&explained))
+            .flatten();
+        if options.plan || refused.is_some() {
+            drop((runner, context, events));
+            let _ = view_task.await;
+            if let Some(code) = refused {
+                return code;
+            }
+            if options.progress == Progress::Json {
+                return print_plan_json(plan, &explained);
+            }
+            return print_plan(&explained, &options.plan_steps);
         }
-        return print_plan(&explained);
     }
 
     events.send(Event::RunStarted {

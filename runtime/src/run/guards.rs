@@ -1,32 +1,99 @@
-//! What a step's run is held to: its timeout, and the host folders it read, which must still
-//! hold what its key says when it ends.
+//! What a step's run is held to, around what its key can hold before it runs: its timeout,
+//! the host inputs it read (which must still hold what its key says when it ends), and the
+//! images it chose at run time (whose tags must not have moved since its result was recorded).
 
 use std::sync::Arc;
 
-use crate::artifact::{Artifact, Dir};
-use crate::cache::hash_dir_with;
+use crate::artifact::{Artifact, Dir, File, Origin};
+use crate::cache::{ActionResult, Reason, hash_dir_with};
 use crate::error::{Error, Result};
+use crate::graph::{Arg, StepInfo};
 use crate::step::RunContext;
 
-/// The first of `dirs` whose content no longer matches its digest, re-hashed through the stat
-/// cache (a `stat` per file when nothing changed). Only the digest is wanted: the trees were
-/// stored when the folder was bound, and the engine saves the stat cache once at the end.
+/// A host input a step reads where it lies, by parameter.
+#[derive(Debug, Clone)]
+pub(super) enum HostInput {
+    /// A folder bound from the command line.
+    Dir(Dir),
+    /// A file bound from the command line.
+    File(File),
+}
+
+/// The host folders and files among a step's `inputs`: a `Dir` with a host origin, and a
+/// `File` that comes from a pipeline input rather than from a step (`is_step` by node).
+pub(super) fn host_inputs(
+    info: &StepInfo,
+    inputs: &[Artifact],
+    args: &[Arg],
+    is_step: &[bool],
+) -> Vec<(&'static str, HostInput)> {
+    let params = info.params.iter().zip(inputs).zip(args);
+    params
+        .filter_map(|((param, input), arg)| match input {
+            Artifact::Dir(dir) if matches!(dir.origin(), Origin::Host { .. }) => {
+                Some((param.name, HostInput::Dir(dir.clone())))
+            }
+            Artifact::File(file) => match arg {
+                Arg::Handle { node, .. } if !is_step.get(node.index()).copied().unwrap_or(true) => {
+                    Some((param.name, HostInput::File(file.clone())))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first of `inputs` whose content no longer matches its digest. A folder is re-hashed
+/// through the stat cache (a `stat` per file when nothing changed; its trees were stored when
+/// it was bound, and the engine saves the stat cache once at the end); a file is read again.
 pub(super) async fn changed_during_run(
     run: &RunContext,
-    dirs: &[(&'static str, Dir)],
+    inputs: &[(&'static str, HostInput)],
 ) -> Option<&'static str> {
+    if inputs.is_empty() {
+        return None;
+    }
     let store = Arc::clone(&run.store);
-    let dirs = dirs.to_vec();
+    let inputs = inputs.to_vec();
     tokio::task::spawn_blocking(move || {
-        dirs.into_iter().find_map(|(param, dir)| {
-            let now = hash_dir_with(dir.path(), &dir.select(), store.stat_cache());
-            (!now.is_ok_and(|h| h.digest == dir.digest())).then_some(param)
+        inputs.into_iter().find_map(|(param, input)| {
+            let same = match &input {
+                HostInput::Dir(dir) => {
+                    let now = hash_dir_with(dir.path(), &dir.select(), store.stat_cache());
+                    now.is_ok_and(|h| h.digest == dir.digest())
+                }
+                HostInput::File(file) => store
+                    .hash_input_file(file.path())
+                    .is_ok_and(|now| now.digest() == file.digest()),
+            };
+            (!same).then_some(param)
         })
     })
     .await
     .unwrap_or(None)
 }
 
+/// Why the recorded result `hit` no longer stands, if an image its step chose at run time now
+/// resolves to another id (or to none).
+pub(super) async fn moved_image(run: &RunContext, hit: &ActionResult) -> Option<Reason> {
+    for (image, id) in &hit.images {
+        let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
+        let now = match run.resolve_image(image, &progress).await {
+            Ok(now) if now.to_string() == *id => continue,
+            Ok(now) => now.to_string(),
+            Err(e) => format!("nothing it resolves to ({e})"),
+        };
+        return Some(Reason::RuntimeImageChanged {
+            image: image.clone(),
+            old: id.clone(),
+            new: now,
+        });
+    }
+    None
+}
+
+/// Runs `body` under the step's timeout, if it has one.
 pub(super) async fn with_timeout<F>(
     limit: Option<std::time::Duration>,
     label: &str,

@@ -6,6 +6,7 @@ mod engine;
 mod guards;
 mod options;
 mod outputs;
+mod plan;
 mod runner;
 mod scheduler;
 mod shell_cmd;
@@ -16,7 +17,8 @@ pub use engine::execute;
 pub use options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
 };
-pub use runner::{Explained, StepRunner};
+pub use plan::{Explained, Hit};
+pub use runner::StepRunner;
 pub use scheduler::{NodeRunner, Prepared, Scheduler};
 pub use shell_cmd::{ShellRequest, shell_command};
 pub use summary::{Counts, Outcome, RunSummary, StepStatus};

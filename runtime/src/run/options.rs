@@ -31,6 +31,11 @@ pub enum Progress {
 pub struct RunOptions {
     /// `--plan`: show what would run and why, run nothing.
     pub plan: bool,
+    /// `--plan STEP..`: the steps whose keys `--plan` shows part by part (and only them).
+    pub plan_steps: Vec<String>,
+    /// `--require-cache`: every step must be cached (side effects excepted); otherwise exit
+    /// with [`EXIT_USAGE`] and the plan's reason for each step that would run.
+    pub require_cache: bool,
     /// `--no-cache [STEP..]`: `Some(empty)` forces every step, `Some(steps)` those.
     pub no_cache: Option<Vec<String>>,
     /// `-j N`: at most this many steps at once.

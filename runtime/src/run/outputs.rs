@@ -1,5 +1,5 @@
 //! What a run shows at its end: the pipeline's outputs, copied to `--out` or printed, and
-//! `--plan`'s verdicts.
+//! `--plan`'s verdicts (also what `--require-cache` says when a step would run).
 //!
 //! Standard output carries what a command produces (outputs, the plan, JSON events); everything
 //! for people (progress, the summary, warnings, errors) goes to standard error.
@@ -12,8 +12,8 @@ use crate::cache::{copy_file, copy_tree, write_file};
 use crate::error::{Error, Result};
 use crate::graph::Plan;
 use crate::report::{plural, print, shown};
-use crate::run::options::EXIT_OK;
-use crate::run::runner::Explained;
+use crate::run::options::{EXIT_OK, EXIT_USAGE};
+use crate::run::plan::Explained;
 use crate::run::summary::RunSummary;
 
 /// Each final output of `plan` with its name: the label of the node that made it, with
@@ -125,20 +125,54 @@ fn file_name(file: &File, output: &str) -> String {
         .unwrap_or_else(|| output.to_owned())
 }
 
-/// Prints `--plan`'s verdict for each step, then how many would run.
-pub(super) fn print_plan(explained: &[Explained]) -> u8 {
+/// The plan's lines: each step's verdict and its reason (or, for a hit, the record it found),
+/// with its key part by part under it when `--plan STEP` named it, then each note on what code
+/// keys cover, once, with the steps it is about.
+fn plan_lines(explained: &[&Explained]) -> String {
     let width = explained.iter().map(|e| e.label.len()).max().unwrap_or(4);
     let mut text = String::new();
+    let mut notes: Vec<(&str, Vec<&str>)> = Vec::new();
     for e in explained {
         let verdict = if e.cached { "cached" } else { "run" };
-        match &e.reason {
-            Some(reason) => {
-                let reason = shown(reason);
-                text.push_str(&format!("{verdict:<7} {:<width$}  {reason}\n", e.label));
-            }
+        let said = match (&e.reason, &e.hit) {
+            (Some(reason), _) => Some(shown(reason)),
+            (None, Some(hit)) => Some(format!(
+                "hit record {}, made {} (the step ran {:.1} s)",
+                hit.record,
+                hit.made,
+                hit.ran.as_secs_f64()
+            )),
+            (None, None) => None,
+        };
+        match said {
+            Some(said) => text.push_str(&format!("{verdict:<7} {:<width$}  {said}\n", e.label)),
             None => text.push_str(&format!("{verdict:<7} {}\n", e.label)),
         }
+        for line in &e.detail {
+            text.push_str(&format!("{:8}{}\n", "", shown(line)));
+        }
+        if let Some(note) = &e.note {
+            match notes.iter_mut().find(|(n, _)| n == note) {
+                Some((_, steps)) => steps.push(&e.label),
+                None => notes.push((note, vec![&e.label])),
+            }
+        }
     }
+    for (note, steps) in notes {
+        let steps: Vec<String> = steps.iter().map(|s| format!("`{s}`")).collect();
+        text.push_str(&format!("note on {}: {}\n", steps.join(", "), shown(note)));
+    }
+    text
+}
+
+/// Prints `--plan`'s verdict for each step (only those named after `--plan`, when some are),
+/// then how many would run.
+pub(super) fn print_plan(explained: &[Explained], only: &[String]) -> u8 {
+    let shown: Vec<&Explained> = explained
+        .iter()
+        .filter(|e| only.is_empty() || only.contains(&e.label))
+        .collect();
+    let mut text = plan_lines(&shown);
     let runs = explained.iter().filter(|e| !e.cached).count();
     text.push_str(&format!(
         "\n{runs} of {} would run\n",
@@ -148,12 +182,45 @@ pub(super) fn print_plan(explained: &[Explained]) -> u8 {
     EXIT_OK
 }
 
+/// `--require-cache`: `None` when every step is cached (side effects and what follows them
+/// aside); otherwise prints, on standard error, why each other step would run, and returns
+/// the exit code.
+pub(super) fn require_cache(explained: &[Explained]) -> Option<u8> {
+    let missing: Vec<&Explained> = explained
+        .iter()
+        .filter(|e| !e.cached && !e.after_side_effect)
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    eprint!(
+        "error: --require-cache: {} of {} would run:\n{}",
+        missing.len(),
+        plural(explained.len(), "step"),
+        plan_lines(&missing)
+    );
+    Some(EXIT_USAGE)
+}
+
 /// `--plan --progress json`: the plan as one JSON object on standard output, for tools:
-/// `{"pipeline":"ci","steps":[{"step":"fmt","cached":false,"reason":"…"}],"would_run":1}`.
+/// `{"pipeline":"ci","steps":[{"step":"fmt","cached":false,"reason":"…","hit":null,"note":null}],"would_run":1}`,
+/// where a hit is `{"record":"3f2a9c1b0d4e","made":"2026-11-30 13:45:02 UTC","ran_ms":1400}`
+/// and a note says what the step's code key covers when it is not exactly what the step uses.
 pub(super) fn print_plan_json(plan: &Plan, explained: &[Explained]) -> u8 {
     let steps: Vec<serde_json::Value> = explained
         .iter()
-        .map(|e| serde_json::json!({"step": e.label, "cached": e.cached, "reason": e.reason}))
+        .map(|e| {
+            let hit = e.hit.as_ref().map(|h| {
+                serde_json::json!({"record": h.record, "made": h.made, "ran_ms": h.ran.as_millis()})
+            });
+            serde_json::json!({
+                "step": e.label,
+                "cached": e.cached,
+                "reason": e.reason,
+                "hit": hit,
+                "note": e.note,
+            })
+        })
         .collect();
     let would_run = explained.iter().filter(|e| !e.cached).count();
     let json = serde_json::json!({

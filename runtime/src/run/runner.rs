@@ -1,50 +1,44 @@
 //! The real node runner: keys each step, answers from the store when it can, and otherwise
 //! runs the step's fn with a context, records its outputs and explains why it ran.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
-use crate::artifact::{Artifact, Dir, Origin};
-use crate::cache::{ActionResult, InputRecord, KeyRecord, Reason, explain};
+use crate::artifact::{Artifact, Origin};
+use crate::cache::{ActionResult, CodeKey, InputRecord, KeyRecord, Reason, explain};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
 use crate::input::ViewMode;
 use crate::report::{Event, utc};
-use crate::run::guards::{changed_during_run, with_timeout};
+use crate::run::guards::{changed_during_run, host_inputs, moved_image, with_timeout};
+use crate::run::plan::{after_side_effects, check_steps};
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::step::{Ctx, RunContext, open_shell, service_input};
 
 type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Arc<Error>>>>;
 
-/// A step's verdict in `--plan`.
-#[derive(Debug, Clone)]
-pub struct Explained {
-    /// The step's label.
-    pub label: String,
-    /// Whether its result is in the cache.
-    pub cached: bool,
-    /// Why it would run.
-    pub reason: Option<String>,
-}
-
 /// Runs steps for real: store lookups, containers through the run's backend.
 pub struct StepRunner {
-    run: Arc<RunContext>,
+    pub(super) run: Arc<RunContext>,
     pipeline: &'static str,
-    labels: Vec<String>,
-    is_step: Vec<bool>,
-    inputs: HashMap<usize, Artifact>,
+    pub(super) labels: Vec<String>,
+    pub(super) is_step: Vec<bool>,
+    pub(super) inputs: HashMap<usize, Artifact>,
     forced: Option<Vec<String>>,
+    require_cache: bool,
+    /// Side effects and the steps downstream of them, which `--require-cache` lets run.
+    after_side_effect: HashSet<usize>,
     in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
 }
 
 /// What a step's key lookup found.
-enum Lookup {
-    Hit(Vec<Artifact>),
+pub(super) enum Lookup {
+    /// The recorded result, and its outputs.
+    Hit(Box<ActionResult>, Vec<Artifact>),
     Miss {
         key: KeyRecord,
         digest: Digest,
@@ -67,19 +61,7 @@ impl StepRunner {
         let inputs: HashMap<usize, Artifact> =
             input_nodes.map(|n| n.id.index()).zip(inputs).collect();
         if let Some(steps) = &forced {
-            for step in steps {
-                if plan.find(step).and_then(|n| n.step()).is_none() {
-                    let known: Vec<_> = plan
-                        .steps()
-                        .map(|(n, _)| format!("`{}`", n.label))
-                        .collect();
-                    return Err(Error::Usage(format!(
-                        "--no-cache: there is no step `{step}` in `{}`; its steps are {}",
-                        plan.pipeline.name,
-                        known.join(", ")
-                    )));
-                }
-            }
+            check_steps(plan, steps, "no-cache")?;
         }
         Ok(Self {
             run,
@@ -88,8 +70,17 @@ impl StepRunner {
             is_step: plan.nodes.iter().map(|n| n.step().is_some()).collect(),
             inputs,
             forced,
+            require_cache: false,
+            after_side_effect: after_side_effects(plan),
             in_flight: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// With `on`, a step that misses fails instead of running (`--require-cache`); side effects
+    /// still run.
+    pub fn require_cache(mut self, on: bool) -> Self {
+        self.require_cache = on;
+        self
     }
 
     async fn image_id(&self, image: &str) -> Result<String> {
@@ -97,7 +88,7 @@ impl StepRunner {
         Ok(self.run.resolve_image(image, &progress).await?.to_string())
     }
 
-    fn history_name(&self, label: &str) -> String {
+    pub(super) fn history_name(&self, label: &str) -> String {
         format!("{}/{label}", self.pipeline)
     }
 
@@ -107,7 +98,12 @@ impl StepRunner {
             .is_some_and(|steps| steps.is_empty() || steps.iter().any(|s| s == label))
     }
 
-    async fn key(&self, node: &Node, info: &StepInfo, inputs: &[Artifact]) -> Result<KeyRecord> {
+    pub(super) async fn key(
+        &self,
+        node: &Node,
+        info: &StepInfo,
+        inputs: &[Artifact],
+    ) -> Result<KeyRecord> {
         let image = match info.settings.image {
             Some(image) => Some(self.image_id(image).await?),
             None => None,
@@ -172,7 +168,12 @@ impl StepRunner {
         Ok(None)
     }
 
-    async fn lookup(&self, node: &Node, info: &StepInfo, inputs: &[Artifact]) -> Result<Lookup> {
+    pub(super) async fn lookup(
+        &self,
+        node: &Node,
+        info: &StepInfo,
+        inputs: &[Artifact],
+    ) -> Result<Lookup> {
         let key = self.key(node, info, inputs).await?;
         let digest = key.digest();
         let store = &self.run.store;
@@ -180,23 +181,27 @@ impl StepRunner {
             Reason::Forced.to_string()
         } else if info.settings.side_effect {
             "a side effect: never cached".to_owned()
+        } else if let Some(why) = CodeKey::of(info).uncacheable() {
+            format!("its code cannot be keyed ({why}): never cached")
         } else {
-            let hit = match store.lookup(&digest)? {
-                Some(hit) => Some(store.outputs(&hit)?),
+            let stale = match store.lookup(&digest)? {
+                Some(hit) => match moved_image(&self.run, &hit).await {
+                    Some(moved) => Some(moved.to_string()),
+                    None => {
+                        let outputs = store.outputs(&hit)?;
+                        match self.missing_image(&outputs).await? {
+                            None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
+                            gone => gone,
+                        }
+                    }
+                },
                 None => None,
             };
-            let gone = match &hit {
-                Some(outputs) => self.missing_image(outputs).await?,
-                None => None,
-            };
-            if let (Some(outputs), None) = (hit, &gone) {
-                return Ok(Lookup::Hit(outputs));
-            }
             let history = self.history_name(&node.label);
             let previous = store.last_key(&history)?;
             let reasons = explain(previous.as_ref(), &key, store);
-            if let Some(gone) = gone {
-                gone
+            if let Some(stale) = stale {
+                stale
             } else if !reasons.is_empty() {
                 reasons
                     .iter()
@@ -229,19 +234,10 @@ impl StepRunner {
         let run = Arc::clone(&self.run);
         let label = node.label.clone();
         let history = self.history_name(&node.label);
-        let cacheable = !info.settings.side_effect;
-        // Host folders the step read: they must still hold what the key says when it ends.
-        let host_dirs: Vec<(&'static str, Dir)> = info
-            .params
-            .iter()
-            .zip(&inputs)
-            .filter_map(|(param, input)| match input {
-                Artifact::Dir(dir) if matches!(dir.origin(), Origin::Host { .. }) => {
-                    Some((param.name, dir.clone()))
-                }
-                _ => None,
-            })
-            .collect();
+        let cacheable = !info.settings.side_effect && CodeKey::of(&info).uncacheable().is_none();
+        // Host folders and files the step read: they must still hold what the key says when
+        // it ends.
+        let host = host_inputs(&info, &inputs, &node.args, &self.is_step);
         async move {
             let ctx = Ctx::new(Arc::clone(&run), info, label.clone());
             let started = std::time::Instant::now();
@@ -311,7 +307,7 @@ impl StepRunner {
                     }
                 }
             }
-            let changed = changed_during_run(&run, &host_dirs).await;
+            let changed = changed_during_run(&run, &host).await;
             if let Some(param) = &changed {
                 run.events.send(Event::StepNote {
                     step: label.clone(),
@@ -321,7 +317,12 @@ impl StepRunner {
                 });
             }
             if cacheable && changed.is_none() {
-                let record = ActionResult::new(key.clone(), &outputs, started.elapsed());
+                let mut record = ActionResult::new(key.clone(), &outputs, started.elapsed());
+                // An image chosen at run time: the result holds while its tag does not move.
+                record.images = ctx.images_used();
+                record
+                    .images
+                    .retain(|image, _| info.settings.image != Some(image.as_str()));
                 if let Err(e) = run.store.record(&digest, &record) {
                     tracing::warn!("could not cache the result of `{label}`: {e}");
                 }
@@ -334,93 +335,6 @@ impl StepRunner {
         .map(|r: Result<Vec<Artifact>>| r.map_err(Arc::new))
         .boxed()
         .shared()
-    }
-
-    /// Why a step whose upstream has yet to run would miss anyway: its own code, image,
-    /// settings or the inputs already known, compared with its last key.
-    async fn partial_reason(
-        &self,
-        node: &Node,
-        info: &StepInfo,
-        known: &HashMap<usize, Vec<Artifact>>,
-    ) -> Option<String> {
-        let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
-        let mut key = self.key(node, info, &inputs).await.ok()?;
-        let mut previous = self
-            .run
-            .store
-            .last_key(&self.history_name(&node.label))
-            .ok()??;
-        for (param, arg) in info.params.iter().zip(&node.args) {
-            let mut waiting = false;
-            arg.each_handle(&mut |node| waiting |= !known.contains_key(&node.index()));
-            if waiting {
-                key.inputs.remove(param.name);
-                previous.inputs.remove(param.name);
-            }
-        }
-        let reasons = explain(Some(&previous), &key, self.run.store.as_ref());
-        (!reasons.is_empty()).then(|| {
-            reasons
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-    }
-
-    /// What `--plan` shows: each step cached or not, and why, without running anything.
-    pub async fn explain_plan(&self, plan: &Plan) -> Vec<Explained> {
-        let mut known: HashMap<usize, Vec<Artifact>> = HashMap::new();
-        let mut out = Vec::new();
-        for node in &plan.nodes {
-            let index = node.id.index();
-            match &node.kind {
-                NodeKind::Input { .. } => {
-                    if let Some(a) = self.inputs.get(&index) {
-                        known.insert(index, vec![a.clone()]);
-                    }
-                }
-                NodeKind::Literal(v) => {
-                    known.insert(index, vec![Artifact::Value(v.clone())]);
-                }
-                NodeKind::Step { info, .. } => {
-                    let waiting: Vec<&str> = node
-                        .deps()
-                        .iter()
-                        .filter(|d| !known.contains_key(&d.index()))
-                        .map(|d| self.labels[d.index()].as_str())
-                        .collect();
-                    if let Some(first) = waiting.first() {
-                        let mut reason = format!("upstream `{first}` will run");
-                        if let Some(own) = self.partial_reason(node, info, &known).await {
-                            reason = format!("{own}; {reason}");
-                        }
-                        out.push(Explained {
-                            label: node.label.clone(),
-                            cached: false,
-                            reason: Some(reason),
-                        });
-                        continue;
-                    }
-                    let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
-                    let (cached, reason) = match self.lookup(node, info, &inputs).await {
-                        Ok(Lookup::Hit(outputs)) => {
-                            known.insert(index, outputs);
-                            (true, None)
-                        }
-                        Ok(Lookup::Miss { reason, .. }) => (false, Some(reason)),
-                        Err(e) => (false, Some(format!("cannot be keyed: {e}"))),
-                    };
-                    out.push(Explained {
-                        label: node.label.clone(),
-                        cached,
-                        reason,
-                    });
-                }
-            }
-        }
-        out
     }
 }
 
@@ -440,7 +354,15 @@ impl NodeRunner for Arc<StepRunner> {
                 NodeKind::Step { info, run } => (**info, *run),
             };
             match this.lookup(&node, &info, &inputs).await? {
-                Lookup::Hit(outputs) => Ok(Prepared::Cached(outputs)),
+                Lookup::Hit(_, outputs) => Ok(Prepared::Cached(outputs)),
+                Lookup::Miss { reason, .. }
+                    if this.require_cache && !this.after_side_effect.contains(&node.id.index()) =>
+                {
+                    Err(Error::Usage(format!(
+                        "--require-cache: step `{}` would run: {reason}",
+                        node.label
+                    )))
+                }
                 Lookup::Miss {
                     key,
                     digest,

@@ -1,7 +1,8 @@
 //! The step context: what a step body uses to start containers and report progress.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
@@ -29,6 +30,9 @@ pub struct Ctx {
     cancel: CancellationToken,
     started: Instant,
     container: Arc<StepContainer>,
+    /// The images the step's container ran, by reference: the runner keys a result by those
+    /// its key does not hold (one chosen with `with_image`).
+    images: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl Ctx {
@@ -48,6 +52,7 @@ impl Ctx {
             cancel,
             started: Instant::now(),
             container,
+            images: Arc::default(),
         }
     }
 
@@ -155,6 +160,20 @@ impl Ctx {
     /// background when the last clone of this context goes.)
     pub async fn close(&self) -> Result<()> {
         self.container.remove(Slot::Gone(Gone::Closed)).await
+    }
+
+    /// Notes that the step's container runs image `reference`, resolved to `id`.
+    pub(crate) fn used_image(&self, reference: &str, id: &str) {
+        let mut images = self.images.lock().unwrap_or_else(PoisonError::into_inner);
+        images.insert(reference.to_owned(), id.to_owned());
+    }
+
+    /// The images the step's container ran, by reference.
+    pub(crate) fn images_used(&self) -> BTreeMap<String, String> {
+        self.images
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn container_state(&self) -> &StepContainer {

@@ -38,6 +38,7 @@ impl Container {
             self.ctx.note(line);
         };
         let image_id: ImageId = run.resolve_image(image, &log).await?;
+        self.ctx.used_image(image, &image_id.to_string());
 
         let mut mounts = Vec::new();
         let mut uploads = Vec::new();

@@ -153,6 +153,7 @@ pub fn step_info(settings: StepSettings) -> StepInfo {
         path: "tests::test_step",
         doc: "",
         code_digest: "",
+        code: tanto::__internal::graph::CodeInfo::NONE,
         params: &[],
         output: "()",
         settings,

@@ -1,6 +1,8 @@
 //! Row 6: what the macros cost at compile time — a clean build of `tanto-macros` against syn
-//! alone, and an incremental rebuild of a crate of 200 `#[step]` items against the same crate
-//! without the attributes. The crates are generated under `target/bench/macros`.
+//! alone, an incremental rebuild of a crate of 200 `#[step]` items against the same crate
+//! without the attributes, and the same rebuild with a build script that calls
+//! `tanto_build::digests()` against the crate without it. The crates are generated under
+//! `target/bench/macros`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -80,29 +82,49 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
     let items = base.join("items");
     write(
         &items.join("Cargo.toml"),
-        &format!("[workspace]\nmembers = [\"stepped\", \"plain\"]\nresolver = \"3\"\n{PROFILE}"),
+        &format!(
+            "[workspace]\nmembers = [\"stepped\", \"plain\", \"analysed\"]\nresolver = \"3\"\n{PROFILE}"
+        ),
     )?;
     write(&items.join("Cargo.lock"), &lock)?;
     let runtime = b.root.join("runtime");
-    for (name, attr) in [("stepped", true), ("plain", false)] {
+    let build = b.root.join("build");
+    for (name, attr) in [("stepped", true), ("plain", false), ("analysed", true)] {
+        let analysed = name == "analysed";
+        let build_dep = if analysed {
+            format!("\n[build-dependencies]\ntanto-build = {{ path = {build:?} }}\n")
+        } else {
+            String::new()
+        };
         write(
             &items.join(name).join("Cargo.toml"),
             &format!(
                 "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-                 [dependencies]\ntanto = {{ path = {runtime:?} }}\n"
+                 [dependencies]\ntanto = {{ path = {runtime:?} }}\n{build_dep}"
             ),
         )?;
+        if analysed {
+            write(
+                &items.join(name).join("build.rs"),
+                "fn main() {\n    tanto_build::digests();\n}\n",
+            )?;
+        }
         write(&items.join(name).join("src/lib.rs"), &items_source(attr, 0))?;
     }
     b.say("  building the 200-item crates once (the first time builds tanto too)");
-    cargo_build(&items, Some("stepped"))?;
-    cargo_build(&items, Some("plain"))?;
+    for name in ["stepped", "plain", "analysed"] {
+        cargo_build(&items, Some(name))?;
+    }
     let reps = b.reps(6);
     let (mut stepped, mut plain, mut per_item) =
         (Samples::default(), Samples::default(), Samples::default());
     let (mut stepped_unit, mut plain_unit) = (Samples::default(), Samples::default());
+    let (mut analysed, mut script) = (Samples::default(), Samples::default());
     for r in 1..=reps {
         b.say(&format!("  incremental rebuilds {r}/{reps}"));
+        write(&items.join("analysed/src/lib.rs"), &items_source(true, r))?;
+        analysed.push(cargo_build(&items, Some("analysed"))?);
+        script.push(build_script_run(&items.join("target"), "analysed")?);
         write(&items.join("stepped/src/lib.rs"), &items_source(true, r))?;
         let s = cargo_build(&items, Some("stepped"))?;
         stepped_unit.push(
@@ -139,6 +161,13 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
              is cargo's own start and fingerprinting.",
             duration(stepped_unit.median()),
             duration(plain_unit.median())
+        ),
+        format!(
+            "With `tanto_build::digests()` in its build script, each rebuild also runs the build \
+             script, which parses the crate and keys every step by what it reaches: {} \
+             (`cargo build --timings`' unit for the run, median), against a whole rebuild of {}.",
+            duration(script.median()),
+            duration(analysed.median())
         ),
     ];
     let per_item_line = Line::alone("extra rebuild time per `#[step]` item", &per_item, 0.2);
@@ -182,7 +211,8 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
              `tanto-macros`, against one depending on syn {syn} alone with the same features. \
              Then an incremental `cargo build` after editing one string in one function of a \
              generated crate of {ITEMS} `#[step]` async fns, against the same crate without the \
-             attributes; tanto itself is already built."
+             attributes, and of the same crate with a `build.rs` calling \
+             `tanto_build::digests()` against it without; tanto itself is already built."
         ),
         lines: vec![
             Line::versus(
@@ -206,6 +236,13 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
                 Target::None,
             ),
             per_item_line,
+            Line::versus(
+                format!("incremental rebuild, {ITEMS} `#[step]` items, `tanto_build::digests()`"),
+                &analysed,
+                "the same crate without the build script",
+                &stepped,
+                Target::Ratio(1.2),
+            ),
         ],
         notes,
     })
@@ -275,8 +312,31 @@ fn cargo_build(dir: &Path, package: Option<&str>) -> Result<f64, String> {
     })
 }
 
+/// How long the last `cargo build --timings` in `target` spent running `package`'s build
+/// script, in ms.
+fn build_script_run(target: &Path, package: &str) -> Result<f64, String> {
+    let units = timing_units(target)?;
+    let run = units.iter().find(|u| {
+        u["name"].as_str() == Some(package) && u["mode"].as_str() == Some("run-custom-build")
+    });
+    run.and_then(|u| u["duration"].as_f64())
+        .map(|d| d * 1e3)
+        .ok_or_else(|| format!("the last build of `{package}` did not run its build script"))
+}
+
 /// Each unit's compile time in ms from the last `cargo build --timings` report in `target`.
 fn unit_times(target: &Path) -> Result<HashMap<String, f64>, String> {
+    let mut times = HashMap::new();
+    for u in timing_units(target)? {
+        if let (Some(name), Some(d)) = (u["name"].as_str(), u["duration"].as_f64()) {
+            *times.entry(name.to_owned()).or_insert(0.0) += d * 1e3;
+        }
+    }
+    Ok(times)
+}
+
+/// The units of the last `cargo build --timings` report in `target`.
+fn timing_units(target: &Path) -> Result<Vec<serde_json::Value>, String> {
     let path = target.join("cargo-timings/cargo-timing.html");
     let html =
         std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
@@ -287,15 +347,8 @@ fn unit_times(target: &Path) -> Result<HashMap<String, f64>, String> {
     let end = html[start..]
         .find("];")
         .ok_or_else(|| format!("{}: UNIT_DATA does not end", path.display()))?;
-    let units: Vec<serde_json::Value> = serde_json::from_str(&html[start..start + end + 1])
-        .map_err(|e| format!("{}: UNIT_DATA is not JSON: {e}", path.display()))?;
-    let mut times = HashMap::new();
-    for u in units {
-        if let (Some(name), Some(d)) = (u["name"].as_str(), u["duration"].as_f64()) {
-            *times.entry(name.to_owned()).or_insert(0.0) += d * 1e3;
-        }
-    }
-    Ok(times)
+    serde_json::from_str(&html[start..start + end + 1])
+        .map_err(|e| format!("{}: UNIT_DATA is not JSON: {e}", path.display()))
 }
 
 /// rustc's pass times in ms for an incremental rebuild of `package` (the generated crate,

@@ -3,6 +3,7 @@
 //! A record file is sealed: its first line is the BLAKE3 hex digest of the JSON that follows,
 //! so a torn or edited record is detected on read and treated as a miss.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -85,6 +86,10 @@ pub struct ActionResult {
     pub created: SystemTime,
     /// How long the step ran.
     pub duration: Duration,
+    /// Images the step chose at run time (`with_image`), which its key does not hold: the
+    /// result stands only while each reference still resolves to the same id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
 }
 
 impl ActionResult {
@@ -95,6 +100,7 @@ impl ActionResult {
             outputs: outputs.iter().map(OutputRecord::of).collect(),
             created: SystemTime::now(),
             duration,
+            images: BTreeMap::new(),
         }
     }
 }

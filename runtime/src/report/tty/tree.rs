@@ -291,6 +291,7 @@ mod tests {
                 path: name,
                 doc: "",
                 code_digest: "",
+                code: crate::graph::CodeInfo::NONE,
                 params: &[],
                 output: "()",
                 settings: StepSettings::DEFAULT,

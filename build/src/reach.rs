@@ -1,0 +1,443 @@
+//! What a step reaches: its fn, then every item its tokens name, followed transitively within
+//! the crate, with the dependencies, `cfg` keys, variables and files they use.
+//!
+//! Where a name cannot be resolved the walk takes something coarser and sound, and says so:
+//! a name a macro call in the module may define pulls in those calls, and one a glob of another
+//! crate may bring that crate; a path into content the sources do not show keys the step by
+//! every file of the crate; a path whose first segment is neither this crate's nor a
+//! dependency's keys it by every dependency when the manifest renames one; a file path that is
+//! not a literal makes the step uncacheable.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use crate::load::{Crate, Kind, Name};
+use crate::scan::{self, Refs};
+
+/// Crates whose code never enters a key: the toolchain's, and tanto's own (its behaviour is
+/// versioned by the runtime's cache format).
+const IGNORED: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "proc_macro",
+    "test",
+    "tanto",
+    "tanto_macros",
+    "tanto_build",
+];
+
+/// Names of the standard prelude and primitive types: never an item of the crate unless it
+/// defines one (which is looked up first).
+const PRELUDE: &[&str] = &[
+    "Option",
+    "Some",
+    "None",
+    "Result",
+    "Ok",
+    "Err",
+    "String",
+    "Vec",
+    "Box",
+    "ToString",
+    "ToOwned",
+    "Default",
+    "Iterator",
+    "IntoIterator",
+    "From",
+    "Into",
+    "TryFrom",
+    "TryInto",
+    "Clone",
+    "Copy",
+    "Send",
+    "Sync",
+    "Sized",
+    "Unpin",
+    "Drop",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "AsRef",
+    "AsMut",
+    "PartialEq",
+    "Eq",
+    "PartialOrd",
+    "Ord",
+    "Extend",
+    "FromIterator",
+    "DoubleEndedIterator",
+    "ExactSizeIterator",
+    "Debug",
+    "Hash",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "f32",
+    "f64",
+    "bool",
+    "char",
+    "str",
+    "Self",
+];
+
+/// Everything one step (or the whole crate) reaches.
+#[derive(Default)]
+pub(crate) struct Reach {
+    pub(crate) items: BTreeSet<usize>,
+    /// Dependencies by the name the code uses.
+    pub(crate) crates: BTreeSet<String>,
+    pub(crate) all_deps: bool,
+    /// Every file of the crate, because some content is not visible to the analysis.
+    pub(crate) crate_files: bool,
+    pub(crate) uncacheable: Option<String>,
+    pub(crate) cfgs: BTreeSet<String>,
+    pub(crate) envs: BTreeSet<String>,
+    pub(crate) files: BTreeSet<PathBuf>,
+    /// Which fallbacks were taken, in words, for `--plan`.
+    pub(crate) notes: BTreeSet<String>,
+}
+
+enum Target {
+    Item(usize),
+    Module(usize),
+    Extern(String),
+    /// Resolved, to nothing that is keyed: the toolchain's or tanto's own crates.
+    Ignored,
+}
+
+/// Resolves and walks one crate's items.
+pub(crate) struct Walker<'a> {
+    krate: &'a Crate,
+    /// The crate names of the package's dependencies (and of its own library, for a binary).
+    deps: &'a HashSet<String>,
+    /// Whether the manifest renames a dependency (`package = ".."`), so that a crate may go by
+    /// a name that is not its own.
+    renames: bool,
+    refs: RefCell<HashMap<usize, Rc<Refs>>>,
+    /// The glob imports being resolved, by module and index.
+    resolving: RefCell<HashSet<(usize, usize)>>,
+}
+
+impl<'a> Walker<'a> {
+    pub(crate) fn new(krate: &'a Crate, deps: &'a HashSet<String>, renames: bool) -> Self {
+        Self {
+            krate,
+            deps,
+            renames,
+            refs: RefCell::new(HashMap::new()),
+            resolving: RefCell::new(HashSet::new()),
+        }
+    }
+
+    fn refs(&self, id: usize) -> Rc<Refs> {
+        let item = &self.krate.items[id];
+        let mut cache = self.refs.borrow_mut();
+        Rc::clone(
+            cache
+                .entry(id)
+                .or_insert_with(|| Rc::new(scan::refs(&item.tokens, &item.file))),
+        )
+    }
+
+    /// What `starts` reach.
+    pub(crate) fn reach(&self, starts: impl IntoIterator<Item = usize>) -> Reach {
+        let mut reach = Reach::default();
+        let mut seen: HashSet<(usize, usize)> = HashSet::new();
+        let mut work: Vec<(usize, usize)> = Vec::new();
+        for id in starts {
+            work.push((id, self.krate.items[id].module));
+        }
+        while let Some((id, module)) = work.pop() {
+            if !seen.insert((id, module)) {
+                continue;
+            }
+            reach.items.insert(id);
+            let item = &self.krate.items[id];
+            let refs = self.refs(id);
+            reach.cfgs.extend(refs.cfgs.iter().cloned());
+            reach.envs.extend(refs.envs.iter().cloned());
+            for include in &refs.includes {
+                match include {
+                    Some(path) => {
+                        reach.files.insert(path.clone());
+                    }
+                    None => {
+                        reach.uncacheable.get_or_insert_with(|| {
+                            format!(
+                                "`{}` ({}) reads a file whose path is not a literal",
+                                item.label, item.at
+                            )
+                        });
+                    }
+                }
+            }
+            self.module_cfgs(item.module, &mut reach);
+            let mut found = Vec::new();
+            for path in &refs.paths {
+                if path
+                    .first()
+                    .is_some_and(|first| item.generics.contains(first))
+                {
+                    continue;
+                }
+                found.extend(self.resolve(module, path, &mut reach, 0));
+            }
+            for mac in &refs.macros {
+                let name = mac.last().cloned().unwrap_or_default();
+                let local = self
+                    .krate
+                    .macros
+                    .get(&name)
+                    .filter(|_| mac.len() == 1 || mac[0] == "crate");
+                match local {
+                    // Names in a macro's body resolve where it is called, and where it is defined.
+                    Some(ids) => {
+                        for &m in ids {
+                            work.push((m, module));
+                            work.push((m, self.krate.items[m].module));
+                        }
+                    }
+                    None => found.extend(self.resolve(module, mac, &mut reach, 0)),
+                }
+            }
+            for method in &refs.methods {
+                for &t in self
+                    .krate
+                    .traits_by_method
+                    .get(method)
+                    .into_iter()
+                    .flatten()
+                {
+                    found.push(Target::Item(t));
+                }
+            }
+            for target in found {
+                match target {
+                    Target::Item(t) => self.visit(t, &mut work),
+                    Target::Module(_) | Target::Ignored => {}
+                    Target::Extern(name) => {
+                        reach.crates.insert(name);
+                    }
+                }
+            }
+        }
+        reach
+    }
+
+    fn visit(&self, id: usize, work: &mut Vec<(usize, usize)>) {
+        let item = &self.krate.items[id];
+        work.push((id, item.module));
+        if matches!(item.kind, Kind::Type | Kind::Trait) {
+            let ident = item.label.rsplit("::").next().unwrap_or_default();
+            for &i in self.krate.impls_by_name.get(ident).into_iter().flatten() {
+                work.push((i, self.krate.items[i].module));
+            }
+        }
+    }
+
+    /// The `cfg` keys on `module` and the modules around it.
+    fn module_cfgs(&self, module: usize, reach: &mut Reach) {
+        let mut at = Some(module);
+        while let Some(m) = at {
+            let attrs = &self.krate.modules[m].attrs;
+            if !attrs.is_empty() {
+                let refs = scan::refs(attrs, &PathBuf::new());
+                reach.cfgs.extend(refs.cfgs);
+            }
+            at = self.krate.modules[m].parent;
+        }
+    }
+
+    fn ancestor(&self, mut module: usize, levels: usize) -> usize {
+        for _ in 0..levels {
+            module = self.krate.modules[module].parent.unwrap_or(0);
+        }
+        module
+    }
+
+    /// What `path`, written in `module`, may stand for.
+    fn resolve(
+        &self,
+        module: usize,
+        path: &[String],
+        reach: &mut Reach,
+        depth: usize,
+    ) -> Vec<Target> {
+        if path.is_empty() || depth > 16 {
+            return Vec::new();
+        }
+        let first = path[0].as_str();
+        let (mut targets, rest) = match first {
+            "::" => {
+                return path
+                    .get(1)
+                    .and_then(|c| self.external(c))
+                    .into_iter()
+                    .collect();
+            }
+            "crate" => (vec![Target::Module(0)], 1),
+            "self" => (vec![Target::Module(module)], 1),
+            "super" => {
+                let levels = path.iter().take_while(|s| *s == "super").count();
+                // A `mod` inside a fn body makes `super` one level shallower than it looks.
+                let near = self.ancestor(module, levels - 1);
+                let far = self.ancestor(module, levels);
+                (vec![Target::Module(far), Target::Module(near)], levels)
+            }
+            _ => {
+                let found = self.lookup(module, first, reach, depth);
+                // Perhaps a dependency under another name: the manifest renames one.
+                if !found.certain && path.len() > 1 && self.renames {
+                    reach.all_deps = true;
+                    reach.notes.insert(format!(
+                        "every dependency, since `{}` is not resolved and the manifest renames a dependency",
+                        path.join("::")
+                    ));
+                }
+                if found.targets.is_empty() {
+                    return Vec::new();
+                }
+                (found.targets, 1)
+            }
+        };
+        for seg in &path[rest..] {
+            let mut next = Vec::new();
+            for target in targets {
+                match target {
+                    Target::Module(m) => next.extend(
+                        self.lookup_in(m, seg, reach, depth, &mut HashSet::new())
+                            .targets,
+                    ),
+                    done => next.push(done),
+                }
+            }
+            targets = next;
+        }
+        targets
+    }
+
+    #[allow(clippy::unnecessary_wraps)] // `Option` so a caller can `extend` with it
+    fn external(&self, name: &str) -> Option<Target> {
+        Some(if IGNORED.contains(&name) {
+            Target::Ignored
+        } else {
+            Target::Extern(name.to_owned())
+        })
+    }
+
+    /// A name as the first segment of a path in `module`: its items, imports and globs, then the
+    /// extern crates and the prelude.
+    fn lookup(&self, module: usize, name: &str, reach: &mut Reach, depth: usize) -> Found {
+        let mut found = self.lookup_in(module, name, reach, depth, &mut HashSet::new());
+        if !found.certain {
+            if IGNORED.contains(&name) {
+                found.targets.push(Target::Ignored);
+                found.certain = true;
+            } else if self.deps.contains(name) {
+                found.targets.push(Target::Extern(name.to_owned()));
+                found.certain = true;
+            }
+        }
+        found
+    }
+
+    /// `name` among `module`'s items, imports and glob imports: certain when one of them
+    /// defines it; otherwise what may define it (a glob of another crate's module or of an
+    /// enum, a macro call in the module).
+    fn lookup_in(
+        &self,
+        module: usize,
+        name: &str,
+        reach: &mut Reach,
+        depth: usize,
+        visited: &mut HashSet<usize>,
+    ) -> Found {
+        let mut found = Found::default();
+        let Some(m) = self.krate.modules.get(module) else {
+            return found;
+        };
+        if !visited.insert(module) {
+            return found;
+        }
+        for bound in m.names.get(name).into_iter().flatten() {
+            match bound {
+                Name::Item(id) => found.targets.push(Target::Item(*id)),
+                Name::Module(id) => found.targets.push(Target::Module(*id)),
+                Name::Extern(c) => found.targets.extend(self.external(c)),
+                Name::Use(path) => {
+                    found
+                        .targets
+                        .extend(self.resolve(module, path, reach, depth + 1))
+                }
+            }
+        }
+        if !found.targets.is_empty() {
+            found.certain = true;
+            return found;
+        }
+        for (index, glob) in m.globs.iter().enumerate() {
+            // A glob's own path never resolves through the glob itself (which would recurse).
+            if !self.resolving.borrow_mut().insert((module, index)) {
+                continue;
+            }
+            let targets = self.resolve(module, glob, reach, depth + 1);
+            self.resolving.borrow_mut().remove(&(module, index));
+            for target in targets {
+                match target {
+                    Target::Module(g) => {
+                        let inner = self.lookup_in(g, name, reach, depth, visited);
+                        found.certain |= inner.certain;
+                        found.targets.extend(inner.targets);
+                    }
+                    // An enum's variants, or anything from another crate's module.
+                    other => found.targets.push(other),
+                }
+            }
+        }
+        if found.certain || PRELUDE.contains(&name) {
+            found.certain = true;
+            return found;
+        }
+        for &id in &m.opaque {
+            reach.notes.insert(format!(
+                "`{}` ({}), a macro call that may define a name it uses",
+                self.krate.items[id].label, self.krate.items[id].at
+            ));
+            found.targets.push(Target::Item(id));
+        }
+        if let Some(unknown) = &m.unknown {
+            if unknown.in_crate_files {
+                reach.crate_files = true;
+                reach
+                    .notes
+                    .insert(format!("every file of the crate, since {}", unknown.reason));
+            } else {
+                reach
+                    .uncacheable
+                    .get_or_insert_with(|| unknown.reason.clone());
+            }
+        }
+        found
+    }
+}
+
+/// What a name may stand for.
+#[derive(Default)]
+struct Found {
+    targets: Vec<Target>,
+    /// Whether the crate, the prelude or a dependency of that name defines it, rather than
+    /// perhaps a glob of another crate or a macro call.
+    certain: bool,
+}

@@ -1,0 +1,462 @@
+//! Sound keys end to end: the crates in `e2e/fixtures/keys` are copied into a temporary
+//! folder, built with their build scripts (sharing one target folder across runs of the suite,
+//! so only they compile), run in real containers, edited, rebuilt and run again. Each edit
+//! re-runs exactly the steps whose code reaches it, and `--require-cache` refuses a run that
+//! would run anything, saying why.
+
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// A copy of the fixture crates, its build, and a store of its own.
+struct Project {
+    dir: PathBuf,
+    cache: tempfile::TempDir,
+    target: PathBuf,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+impl Project {
+    /// The fixture in a workspace of its own named `name`, with this workspace's lock file (so
+    /// it builds offline), built. Each test has its folder under the suite's scratch folder,
+    /// at the same path every time, so that its builds replace the last ones rather than pile
+    /// up beside them in the shared target folder.
+    fn new(name: &str) -> Self {
+        let root = workspace();
+        let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("keys");
+        let dir = scratch.join(name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        copy_dir(&root.join("e2e/fixtures/keys"), &dir);
+        for krate in ["app", "dep"] {
+            let manifest = dir.join(krate).join("Cargo.toml");
+            let template = std::fs::read_to_string(manifest.with_extension("toml.in")).unwrap();
+            let root = root.display().to_string();
+            std::fs::write(manifest, template.replace("@ROOT@", &root)).unwrap();
+        }
+        // No debug info: the builds are for running, and they share one target folder.
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"app\", \"dep\"]\nresolver = \"3\"\n\n\
+             [profile.dev]\ndebug = false\n\n[profile.dev.package.\"*\"]\nopt-level = 1\n",
+        )
+        .unwrap();
+        std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+        std::fs::create_dir_all(dir.join("input")).unwrap();
+        std::fs::write(dir.join("input/a.txt"), "one\n").unwrap();
+        let project = Self {
+            dir,
+            cache: tempfile::tempdir().unwrap(),
+            target: scratch.join("target"),
+        };
+        project.build();
+        project
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// `cargo build` of the app, offline, and a copy of the binary into the project's folder,
+    /// which the test runs. The tests share one target folder and build the same package name,
+    /// so the binary there is whichever test built last: the build and the copy are made under
+    /// one lock.
+    fn build(&self) {
+        static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--offline",
+                "--quiet",
+                "-p",
+                "keys-app",
+                "--manifest-path",
+            ])
+            .arg(self.path("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &self.target)
+            .env("CARGO_INCREMENTAL", "0")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cargo build: {}", text(&out.stderr));
+        std::fs::copy(self.target.join("debug/keys-app"), self.binary()).unwrap();
+    }
+
+    /// The app as this test last built it.
+    fn binary(&self) -> PathBuf {
+        self.dir.join("keys-app")
+    }
+
+    /// Replaces `from` (which must be there) by `to` in `rel`.
+    fn edit(&self, rel: &str, from: &str, to: &str) {
+        let path = self.path(rel);
+        let before = std::fs::read_to_string(&path).unwrap();
+        assert!(before.contains(from), "`{from}` is not in {rel}");
+        std::fs::write(&path, before.replacen(from, to, 1)).unwrap();
+    }
+
+    /// The line of `rel` that holds `needle`, as `--plan` shows it: `src/main.rs:13`.
+    fn line_of(&self, rel: &str, needle: &str) -> String {
+        let text = std::fs::read_to_string(self.path(rel)).unwrap();
+        let n = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        format!(
+            "{}:{n}",
+            rel.trim_start_matches("app/").trim_start_matches("dep/")
+        )
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.binary());
+        cmd.args(args)
+            .env("TANTO_CACHE_DIR", self.cache.path())
+            .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
+            .current_dir(&self.dir);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// The pipeline `keys` over `input/`, which must succeed: the steps that ran, sorted.
+    fn started(&self, extra: &[&str]) -> Vec<String> {
+        let mut args = vec!["keys", "--src", "input", "--progress", "json"];
+        args.extend(extra);
+        let out = self.run(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut started = events_named(&out.stdout, "step_started");
+        started.sort();
+        started
+    }
+
+    /// `keys --plan` (and `extra`): its output.
+    fn plan(&self, extra: &[&str]) -> String {
+        let mut args = vec!["keys", "--src", "input", "--plan"];
+        args.extend(extra);
+        let out = self.run(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    }
+}
+
+/// The `step` of every event of kind `kind` in a run's JSON lines.
+fn events_named(stdout: &[u8], kind: &str) -> Vec<String> {
+    text(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == kind)
+        .map(|e| e["step"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The line of `plan` about step `step`.
+fn plan_line<'a>(plan: &'a str, step: &str) -> &'a str {
+    plan.lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(step))
+        .unwrap_or_else(|| panic!("no line for `{step}` in\n{plan}"))
+}
+
+const ALL: [&str; 7] = [
+    "after_setup",
+    "deep",
+    "dep_step",
+    "greets",
+    "listing",
+    "plain",
+    "with_setup",
+];
+
+#[test]
+fn each_edit_reruns_exactly_the_steps_whose_code_reaches_it() {
+    let p = Project::new("each_edit");
+    assert_eq!(p.started(&[]), ALL);
+    assert!(p.started(&[]).is_empty(), "a second run is all cached");
+
+    // Layout, comments and an item no step uses.
+    p.edit(
+        "app/src/main.rs",
+        "// Every shell step starts with this.",
+        "// Each shell step\n\n// starts with this.",
+    );
+    p.edit(
+        "app/src/main.rs",
+        "fn first() -> String {",
+        "fn   first()   -> String\n{",
+    );
+    p.edit(
+        "app/src/main.rs",
+        "nothing reads this",
+        "nothing reads this either",
+    );
+    p.build();
+    assert!(
+        p.started(&[]).is_empty(),
+        "layout, comments and unused items re-run nothing"
+    );
+
+    // A const one step uses: that step, and the one its output feeds.
+    p.edit("app/src/main.rs", "echo setup-one", "echo setup-two");
+    p.build();
+    let plan = p.plan(&[]);
+    let at = p.line_of("app/src/main.rs", "const SETUP");
+    assert!(
+        plan_line(&plan, "with_setup")
+            .ends_with(&format!("code changed: `SETUP` ({at}) used by this step")),
+        "{plan}"
+    );
+    assert!(
+        plan_line(&plan, "after_setup").ends_with("upstream `with_setup` will run"),
+        "{plan}"
+    );
+    assert!(plan_line(&plan, "plain").starts_with("cached"), "{plan}");
+    assert_eq!(p.started(&[]), ["after_setup", "with_setup"]);
+
+    // A helper two calls away.
+    p.edit("app/src/util.rs", "deep-one", "deep-two");
+    p.build();
+    let plan = p.plan(&[]);
+    let at = p.line_of("app/src/util.rs", "fn second");
+    assert!(
+        plan_line(&plan, "deep").ends_with(&format!(
+            "code changed: `util::second` ({at}) used by this step"
+        )),
+        "{plan}"
+    );
+    assert_eq!(p.started(&[]), ["deep"]);
+
+    // The step's own fn.
+    p.edit(
+        "app/src/main.rs",
+        r#"["echo", "plain"]"#,
+        r#"["echo", "plainer"]"#,
+    );
+    p.build();
+    let plan = p.plan(&[]);
+    let at = p.line_of("app/src/main.rs", "async fn plain");
+    assert!(
+        plan_line(&plan, "plain").ends_with(&format!("code changed: the step's fn `plain` ({at})")),
+        "{plan}"
+    );
+    assert_eq!(p.started(&[]), ["plain"]);
+}
+
+#[test]
+fn a_path_dependency_reruns_the_steps_that_use_it() {
+    let p = Project::new("path_dep");
+    assert_eq!(p.started(&[]), ALL);
+    p.edit("dep/src/lib.rs", "dep-one", "dep-two");
+    p.build();
+    let plan = p.plan(&[]);
+    let at = p.line_of("dep/src/lib.rs", "fn helper");
+    // The dependency's own step, keyed by the dependency's build script.
+    assert!(
+        plan_line(&plan, "dep_step")
+            .ends_with(&format!("code changed: `helper` ({at}) used by this step")),
+        "{plan}"
+    );
+    // A step of the user that calls into the dependency, keyed by its identity.
+    assert!(
+        plan_line(&plan, "greets")
+            .ends_with("code changed: crate `keys-dep` (path ../dep) used by this step"),
+        "{plan}"
+    );
+    assert_eq!(p.started(&[]), ["dep_step", "greets"]);
+}
+
+#[test]
+fn require_cache_passes_a_warm_cache_and_refuses_an_edit_with_the_reason() {
+    let p = Project::new("require_cache");
+    assert_eq!(p.started(&[]), ALL);
+
+    let warm = p.run(&[
+        "keys",
+        "--src",
+        "input",
+        "--progress",
+        "json",
+        "--require-cache",
+    ]);
+    assert_eq!(warm.status.code(), Some(0), "{}", text(&warm.stderr));
+    assert_eq!(events_named(&warm.stdout, "step_cached").len(), ALL.len());
+
+    // A hit explains itself: the record it found, when it was made, and its key's parts.
+    let plan = p.plan(&["with_setup"]);
+    let hit = plan_line(&plan, "with_setup");
+    assert!(
+        hit.starts_with("cached") && hit.contains("hit record ") && hit.contains(" UTC"),
+        "{plan}"
+    );
+    let at = p.line_of("app/src/main.rs", "const SETUP");
+    assert!(plan.contains(&format!("`SETUP` ({at})")), "{plan}");
+    assert!(!plan.contains("deep"), "only the step named: {plan}");
+
+    std::fs::write(p.path("input/a.txt"), "two\n").unwrap();
+    let refused = p.run(&[
+        "keys",
+        "--src",
+        "input",
+        "--progress",
+        "json",
+        "--require-cache",
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("error: --require-cache: 1 of 7 steps would run:"),
+        "{said}"
+    );
+    assert!(
+        said.contains("listing  input `src` changed: modified a.txt"),
+        "{said}"
+    );
+    assert!(
+        events_named(&refused.stdout, "step_started").is_empty(),
+        "nothing ran"
+    );
+
+    p.edit("app/src/main.rs", "echo setup-one", "echo setup-two");
+    p.build();
+    let refused = p.run(&["keys", "--src", "input", "--require-cache"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let said = text(&refused.stderr);
+    assert!(said.contains("3 of 7 steps would run"), "{said}");
+    assert!(said.contains("code changed: `SETUP`"), "{said}");
+    assert!(said.contains("upstream `with_setup` will run"), "{said}");
+}
+
+fn docker(args: &[&str]) -> Output {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        text(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn a_result_from_an_image_chosen_at_run_time_stands_while_its_tag_does() {
+    const TAG: &str = "tanto-test/keys-moving:latest";
+    let p = Project::new("moving_image");
+    docker(&["tag", "tanto-test/busybox:latest", TAG]);
+    let run = |expect: &[&str]| {
+        let out = p.run(&["moving", "--progress", "json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(events_named(&out.stdout, "step_started"), expect);
+    };
+    run(&["chosen"]);
+    run(&[]);
+    // Another image under the same tag: the recorded result no longer stands.
+    let mut build = Command::new("docker")
+        .args(["build", "-q", "-t", TAG, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        build.stdin.as_mut().unwrap(),
+        b"FROM tanto-test/busybox:latest\nLABEL tanto.test=moved\n",
+    )
+    .unwrap();
+    drop(build.stdin.take());
+    assert!(build.wait().unwrap().success());
+    let plan = text(&p.run(&["moving", "--plan"]).stdout);
+    assert!(
+        plan_line(&plan, "chosen")
+            .contains(&format!("image `{TAG}`, chosen at run time, moved from ")),
+        "{plan}"
+    );
+    run(&["chosen"]);
+    run(&[]);
+    docker(&["rmi", TAG]);
+}
+
+#[test]
+fn a_host_file_edited_while_its_step_runs_leaves_no_result() {
+    let p = Project::new("host_file");
+    let notes = p.path("notes.txt");
+    std::fs::write(&notes, "before\n").unwrap();
+    let mut child = p
+        .command(&["slow", "--notes", "notes.txt", "--progress", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let started = line.contains("\"step_started\"");
+        seen.push(line);
+        if started {
+            // The step sleeps 2 s before it copies the file in: edit it meanwhile.
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            std::fs::write(&notes, "after\n").unwrap();
+            break;
+        }
+    }
+    seen.extend(lines.map(Result::unwrap));
+    assert!(child.wait().unwrap().success(), "{seen:?}");
+    let noted = seen.iter().any(|l| {
+        l.contains("\"step_note\"") && l.contains("input `notes` changed while `read_slowly` ran")
+    });
+    assert!(noted, "{seen:?}");
+    // Not cached: the next run runs it again, from the file as it is now.
+    let again = p.run(&["slow", "--notes", "notes.txt", "--progress", "json"]);
+    assert!(again.status.success());
+    assert_eq!(events_named(&again.stdout, "step_started"), ["read_slowly"]);
+}
+
+#[test]
+fn without_the_build_script_the_plan_says_what_the_keys_leave_out() {
+    // The e2e fixture has no build script: its steps are keyed by their own tokens.
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fixture"))
+        .args(["spread", "--plan"])
+        .env("TANTO_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    let notes: Vec<&str> = plan.lines().filter(|l| l.starts_with("note on ")).collect();
+    assert_eq!(notes.len(), 1, "one note for all six steps: {plan}");
+    assert!(
+        notes[0].starts_with("note on `nap_as`, `nap_as-2`, `nap_as-3`")
+            && notes[0].ends_with(
+                "code keyed by the step's own tokens only: its crate's build script does not call `tanto_build::digests()`, so the items the step uses are not covered"
+            ),
+        "{plan}"
+    );
+}

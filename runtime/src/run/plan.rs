@@ -1,0 +1,273 @@
+//! `--plan`: each step's verdict without running anything: the record a hit found and when it
+//! was made, or why a step would run; what its code key covers when that is not exactly the
+//! items it uses; and, for the steps named (`--plan STEP..`), every part of its key.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use crate::artifact::Artifact;
+use crate::cache::{CodeKey, Cover, KeyRecord, explain};
+use crate::error::{Error, Result};
+use crate::graph::{Node, NodeKind, Plan, StepInfo};
+use crate::report::utc;
+use crate::run::runner::{Lookup, StepRunner};
+
+/// A step's verdict in `--plan`.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// The step's label.
+    pub label: String,
+    /// Whether its result is in the cache.
+    pub cached: bool,
+    /// Why it would run.
+    pub reason: Option<String>,
+    /// For a hit, the record it found.
+    pub hit: Option<Hit>,
+    /// What its code key covers, when it is not exactly the items the step uses.
+    pub note: Option<String>,
+    /// Whether it is a side effect or downstream of one: `--require-cache` lets it run, since
+    /// a side effect always runs and what follows one learns its inputs only then.
+    pub after_side_effect: bool,
+    /// For a step named after `--plan`: its key, part by part, one line each.
+    pub detail: Vec<String>,
+}
+
+/// The steps of `plan` downstream of a side effect, side effects included, by node index.
+pub(super) fn after_side_effects(plan: &Plan) -> HashSet<usize> {
+    let mut after = HashSet::new();
+    for node in &plan.nodes {
+        let own = node.step().is_some_and(|info| info.settings.side_effect);
+        if own || node.deps().iter().any(|d| after.contains(&d.index())) {
+            after.insert(node.id.index());
+        }
+    }
+    after
+}
+
+/// Checks that each of `steps`, which flag `--flag` names, is a step of `plan`.
+pub(crate) fn check_steps(plan: &Plan, steps: &[String], flag: &str) -> Result<()> {
+    for step in steps {
+        if plan.find(step).and_then(|n| n.step()).is_none() {
+            let known: Vec<_> = plan
+                .steps()
+                .map(|(n, _)| format!("`{}`", n.label))
+                .collect();
+            return Err(Error::Usage(format!(
+                "--{flag}: there is no step `{step}` in `{}`; its steps are {}",
+                plan.pipeline.name,
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The action-cache record a step hit.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// The record's key, short.
+    pub record: String,
+    /// When it was made, in UTC.
+    pub made: String,
+    /// How long the step ran then.
+    pub ran: Duration,
+}
+
+/// How many of a key's code items `--plan STEP` lists.
+const SHOWN_ITEMS: usize = 30;
+
+impl StepRunner {
+    /// Why a step whose upstream has yet to run would miss anyway: its own code, image,
+    /// settings or the inputs already known, compared with its last key.
+    async fn partial_reason(
+        &self,
+        node: &Node,
+        info: &StepInfo,
+        known: &HashMap<usize, Vec<Artifact>>,
+    ) -> Option<String> {
+        let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
+        let mut key = self.key(node, info, &inputs).await.ok()?;
+        let mut previous = self
+            .run
+            .store
+            .last_key(&self.history_name(&node.label))
+            .ok()??;
+        for (param, arg) in info.params.iter().zip(&node.args) {
+            let mut waiting = false;
+            arg.each_handle(&mut |node| waiting |= !known.contains_key(&node.index()));
+            if waiting {
+                key.inputs.remove(param.name);
+                previous.inputs.remove(param.name);
+            }
+        }
+        let reasons = explain(Some(&previous), &key, self.run.store.as_ref());
+        (!reasons.is_empty()).then(|| {
+            reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// What `--plan` shows: each step cached or not, and why, without running anything; with
+    /// every part of the key for the steps in `detail`.
+    // Long, but one walk of the graph in order: a verdict per node kind.
+    pub async fn explain_plan(&self, plan: &Plan, detail: &[String]) -> Vec<Explained> {
+        let mut known: HashMap<usize, Vec<Artifact>> = HashMap::new();
+        let mut after_side_effect: HashSet<usize> = HashSet::new();
+        let mut out = Vec::new();
+        for node in &plan.nodes {
+            let index = node.id.index();
+            let info = match &node.kind {
+                NodeKind::Input { .. } => {
+                    if let Some(a) = self.inputs.get(&index) {
+                        known.insert(index, vec![a.clone()]);
+                    }
+                    continue;
+                }
+                NodeKind::Literal(v) => {
+                    known.insert(index, vec![Artifact::Value(v.clone())]);
+                    continue;
+                }
+                NodeKind::Step { info, .. } => info,
+            };
+            let code = CodeKey::of(info);
+            let mut e = Explained {
+                label: node.label.clone(),
+                cached: false,
+                reason: None,
+                hit: None,
+                note: code.note().filter(|_| code.uncacheable().is_none()),
+                after_side_effect: info.settings.side_effect
+                    || node
+                        .deps()
+                        .iter()
+                        .any(|d| after_side_effect.contains(&d.index())),
+                detail: Vec::new(),
+            };
+            let wanted = detail.contains(&node.label);
+            let waiting: Vec<usize> = node
+                .deps()
+                .iter()
+                .map(|d| d.index())
+                .filter(|d| !known.contains_key(d))
+                .collect();
+            if let Some(&first) = waiting.first() {
+                let mut reason = format!("upstream `{}` will run", self.labels[first]);
+                let own = self.partial_reason(node, info, &known).await;
+                if let Some(own) = &own {
+                    reason = format!("{own}; {reason}");
+                }
+                e.reason = Some(reason);
+                if wanted {
+                    let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
+                    if let Ok(key) = self.key(node, info, &inputs).await {
+                        e.detail = key_detail(&key, &code);
+                        e.detail
+                            .push("inputs from steps that will run are not known yet".into());
+                    }
+                }
+            } else {
+                let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
+                match self.lookup(node, info, &inputs).await {
+                    Ok(Lookup::Hit(hit, outputs)) => {
+                        known.insert(index, outputs);
+                        e.cached = true;
+                        e.hit = Some(Hit {
+                            record: hit.key.digest().short(),
+                            made: utc(hit.created),
+                            ran: hit.duration,
+                        });
+                        if wanted {
+                            e.detail = key_detail(&hit.key, &code);
+                        }
+                    }
+                    Ok(Lookup::Miss { reason, key, .. }) => {
+                        e.reason = Some(reason);
+                        if wanted {
+                            e.detail = key_detail(&key, &code);
+                        }
+                    }
+                    Err(err) => e.reason = Some(format!("cannot be keyed: {err}")),
+                }
+            }
+            if e.after_side_effect {
+                after_side_effect.insert(index);
+            }
+            out.push(e);
+        }
+        out
+    }
+}
+
+/// Every part of `key`, one line each: the key, its code (what it covers, item by item), the
+/// image, the settings and the inputs.
+fn key_detail(key: &KeyRecord, code: &CodeKey) -> Vec<String> {
+    let mut lines = vec![format!("key {}", key.digest().short())];
+    let covered = match &code.cover {
+        Cover::Items(_) => format!(
+            "code {} covers {} items:",
+            short(&key.code),
+            key.code_items.len()
+        ),
+        Cover::Crate => format!("code {} covers every source of its crate", short(&key.code)),
+        Cover::Tokens => format!("code {} covers its own tokens only", short(&key.code)),
+        Cover::Uncacheable(why) => format!("code cannot be keyed: {why}"),
+    };
+    lines.push(covered);
+    let mut items: Vec<(&String, &crate::cache::CodeItem)> = key.code_items.iter().collect();
+    items.sort_by_key(|(_, item)| !item.own);
+    for (label, item) in items.iter().take(SHOWN_ITEMS) {
+        let at = if item.at.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", item.at)
+        };
+        let own = if item.own { ", the step's fn" } else { "" };
+        lines.push(format!("  {label}{at} {}{own}", item.digest));
+    }
+    if items.len() > SHOWN_ITEMS {
+        lines.push(format!("  and {} more", items.len() - SHOWN_ITEMS));
+    }
+    if let Some(image) = &key.image {
+        lines.push(format!("image {image}"));
+    }
+    if let Some(version) = &key.version {
+        lines.push(format!("version {version}"));
+    }
+    for (name, value) in &key.settings {
+        lines.push(format!("setting {name} = {value}"));
+    }
+    for (param, input) in &key.inputs {
+        let from = input
+            .upstream
+            .as_ref()
+            .map_or(String::new(), |u| format!(" from step `{u}`"));
+        let kind = serde_json::to_value(input.kind).ok();
+        let kind = kind.as_ref().and_then(|k| k.as_str()).unwrap_or("input");
+        lines.push(format!(
+            "input `{param}` {kind} {}{from}",
+            input.digest.short()
+        ));
+    }
+    lines
+}
+
+fn short(hex: &str) -> &str {
+    hex.get(..12).unwrap_or(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        let at = |secs| utc(UNIX_EPOCH + Duration::from_secs(secs));
+        assert_eq!(at(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(at(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(at(1_796_046_302), "2026-11-30 13:45:02 UTC");
+    }
+}
