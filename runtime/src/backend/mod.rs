@@ -149,6 +149,19 @@ pub struct ExecSpec {
     pub secret_env: Vec<(String, Secret)>,
 }
 
+impl ExecSpec {
+    /// The command's environment as the daemon takes it, `NAME=VALUE`: the plain variables,
+    /// then the secret ones with their values. Only for the request that starts the command.
+    pub fn daemon_env(&self) -> Vec<String> {
+        let plain = self.env.iter().map(|(k, v)| (k, v.as_str()));
+        let secrets = self.secret_env.iter().map(|(k, s)| (k, s.expose()));
+        plain
+            .chain(secrets)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+}
+
 /// A command that runs: its id and its output as it comes.
 pub struct StartedExec {
     /// The backend's id of the command, for [`Backend::exec_exit_code`].

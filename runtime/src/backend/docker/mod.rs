@@ -149,11 +149,7 @@ impl Backend for DockerBackend {
 
     fn exec<'a>(&'a self, id: &'a str, spec: &'a ExecSpec) -> BoxFuture<'a, Result<StartedExec>> {
         async move {
-            let secrets = spec.secret_env.iter().map(|(k, s)| (k, s.expose()));
-            let env: Vec<String> = (spec.env.iter().map(|(k, v)| (k, v.as_str())))
-                .chain(secrets)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+            let env = spec.daemon_env();
             let options = CreateExecOptions::<String> {
                 attach_stdout: Some(true),
                 attach_stderr: Some(true),

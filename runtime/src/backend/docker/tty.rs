@@ -17,11 +17,7 @@ impl DockerBackend {
         size: (u16, u16),
     ) -> Result<InteractiveExec> {
         {
-            let secrets = spec.secret_env.iter().map(|(k, s)| (k, s.expose()));
-            let env: Vec<String> = (spec.env.iter().map(|(k, v)| (k, v.as_str())))
-                .chain(secrets)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+            let env = spec.daemon_env();
             let options = CreateExecOptions::<String> {
                 attach_stdin: Some(true),
                 attach_stdout: Some(true),
