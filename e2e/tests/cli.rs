@@ -264,8 +264,12 @@ fn unknown_pipeline_or_flag_exits_2_with_a_suggestion() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no step `nope`"));
 }
 
-/// Spawns `sleepy` and returns once its step has started, with the child and its run id.
-fn start_sleepy(cache: &std::path::Path) -> (std::process::Child, String) {
+/// The JSON events a run still has to print, one a line.
+type Events = std::io::Lines<BufReader<std::process::ChildStdout>>;
+
+/// Spawns `sleepy` and returns once its step has started, with the child, its run id and the
+/// rest of its events.
+fn start_sleepy(cache: &std::path::Path) -> (std::process::Child, String, Events) {
     let mut child = fixture(cache)
         .args(["sleepy", "--progress", "json"])
         .stdout(Stdio::piped())
@@ -274,7 +278,8 @@ fn start_sleepy(cache: &std::path::Path) -> (std::process::Child, String) {
         .expect("spawn the fixture");
     let stdout = child.stdout.take().expect("stdout");
     let mut run = None;
-    for line in BufReader::new(stdout).lines() {
+    let mut events = BufReader::new(stdout).lines();
+    for line in events.by_ref() {
         let event: Value = serde_json::from_str(&line.expect("a line")).expect("JSON");
         if event["event"] == "run_started" {
             run = event["run_id"].as_str().map(str::to_owned);
@@ -293,20 +298,34 @@ fn start_sleepy(cache: &std::path::Path) -> (std::process::Child, String) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    (child, run)
+    (child, run, events)
 }
 
 /// Sends `signal` to a running `sleepy` and asserts it exits 130 with nothing left behind: no
 /// container, no linked view or staging in the store.
 fn interrupt_leaves_nothing(signal: libc::c_int) {
     let cache = tempfile::tempdir().unwrap();
-    let (mut child, run) = start_sleepy(cache.path());
+    let (mut child, run, events) = start_sleepy(cache.path());
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     #[allow(unsafe_code)]
     // SAFETY: sending a signal to our own child process, which has not been reaped.
     unsafe {
         libc::kill(pid, signal);
     }
+    // The interruption is told as an event of the run, before the run's end.
+    let kinds: Vec<Value> = events
+        .map(|line| serde_json::from_str(&line.expect("a line")).expect("JSON"))
+        .collect();
+    let note = kinds
+        .iter()
+        .position(|e| e["event"] == "run_note")
+        .unwrap_or_else(|| panic!("no run_note: {kinds:?}"));
+    assert_eq!(
+        kinds[note]["message"],
+        "interrupted; stopping steps and removing their containers (again to exit at once)"
+    );
+    let finished = kinds.iter().position(|e| e["event"] == "run_finished");
+    assert!(finished.is_some_and(|f| f > note), "{kinds:?}");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status:?}");
     assert_eq!(containers_of_run(&run), 0);
@@ -329,7 +348,7 @@ fn sigterm_exits_130_and_leaves_no_containers() {
 #[test]
 fn leftovers_of_a_killed_run_are_reaped_by_the_next() {
     let cache = tempfile::tempdir().unwrap();
-    let (mut child, run) = start_sleepy(cache.path());
+    let (mut child, run, _events) = start_sleepy(cache.path());
     assert!(containers_of_run(&run) > 0, "the step's container is up");
     child.kill().unwrap();
     child.wait().unwrap();

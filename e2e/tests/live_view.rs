@@ -149,6 +149,14 @@ fn the_live_view_shows_the_tree_with_running_steps_and_their_last_lines() {
         assert!(Instant::now() < deadline, "the run left its containers");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The interruption's note is a whole line of its own, above the tree: never torn by a
+    // frame drawn over it.
+    let screen = tmux.screen();
+    assert!(
+        screen.lines().any(|l| l.trim_end()
+            == "tanto: interrupted; stopping steps and removing their containers (again to exit at once)"),
+        "{screen}"
+    );
 }
 
 /// How many output lines are shown under rows.

@@ -53,6 +53,12 @@ pub enum Event {
         /// The message, one line.
         message: String,
     },
+    /// A message of tanto's own about the whole run (it was interrupted, say): never a step's
+    /// output. Views show it where it cannot tear a frame of the live tree.
+    RunNote {
+        /// The message, one line.
+        message: String,
+    },
     /// A step's result came from the cache.
     StepCached {
         /// The step's label.
@@ -114,7 +120,7 @@ impl Event {
         match self {
             Event::StepStarted { reason, .. } | Event::StepSkipped { reason, .. } => clean(reason),
             Event::StepLog { line, .. } => clean(line),
-            Event::StepNote { message, .. } => clean(message),
+            Event::StepNote { message, .. } | Event::RunNote { message } => clean(message),
             Event::StepFailed { error, .. } => clean(error),
             Event::RunStarted { .. }
             | Event::StepCached { .. }
@@ -133,7 +139,7 @@ impl Event {
             | Event::StepFinished { step, .. }
             | Event::StepFailed { step, .. }
             | Event::StepSkipped { step, .. } => Some(step),
-            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+            Event::RunStarted { .. } | Event::RunNote { .. } | Event::RunFinished { .. } => None,
         }
     }
 }
@@ -149,8 +155,6 @@ pub struct Stamped {
 }
 
 /// Where events go. Cheap to clone; sending never blocks and never fails the run. Every
-/// event passes the run's [`Redactor`] on its way in, so no view, log, trace or summary can
-/// show a secret. Every
 /// event passes the run's [`Redactor`] on its way in, so no view, log, trace or summary can
 /// show a secret.
 #[derive(Debug, Clone)]

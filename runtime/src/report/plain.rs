@@ -111,6 +111,7 @@ impl<W: Write + Send> View for PlainView<W> {
             Event::StepNote { step, message } => {
                 format!("[{}] tanto: {}", shown(step), shown(message))
             }
+            Event::RunNote { message } => format!("tanto: {}", shown(message)),
             Event::StepCached { step } => format!("[{}] cached", shown(step)),
             Event::StepFinished { step, duration_ms } => {
                 if self.github {

@@ -179,7 +179,11 @@ fn log_dir(store: &Store, run_id: &str) -> std::path::PathBuf {
 /// removed, and the run exits 130 within the bounded waits of its cleanup. A second signal
 /// exits 130 at once, undoing only what needs no daemon ([`Abandon`]); the containers end
 /// with this process (their keep-alive) and the next run removes the rest.
-fn watch_signals(cancel: CancellationToken, abandon: Abandon) -> tokio::task::JoinHandle<()> {
+fn watch_signals(
+    cancel: CancellationToken,
+    abandon: Abandon,
+    events: EventSink,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
@@ -198,9 +202,10 @@ fn watch_signals(cancel: CancellationToken, abandon: Abandon) -> tokio::task::Jo
                     _ = hup.recv() => {}
                 }
                 if first {
-                    eprintln!(
-                        "\ntanto: interrupted; stopping steps and removing their containers (again to exit at once)"
-                    );
+                    // Through the views, so the live tree prints it between two frames.
+                    events.send(Event::RunNote {
+                        message: "interrupted; stopping steps and removing their containers (again to exit at once)".into(),
+                    });
                     cancel.cancel();
                 }
             }
@@ -294,11 +299,14 @@ pub(super) async fn run(
         .as_ref()
         .map(|shell| Interactive::new(shell, options.keep_going, hold));
     let cancel = context.cancel.clone();
-    let signals = watch_signals(cancel.clone(), context.abandon_handle());
+    // The watcher holds a sender of the views' channel: it is stopped before each wait for the
+    // views to drain, which ends only when every sender is gone.
+    let signals = watch_signals(cancel.clone(), context.abandon_handle(), events.clone());
     let context = Arc::new(context);
 
     if let Err(e) = resolve_images(&context, plan).await {
         drop((context, events));
+        signals.abort();
         let _ = view_task.await;
         eprintln!("error: {}", redactor.redact(&e.to_string()));
         return if matches!(e, Error::DaemonLost { .. }) {
@@ -313,6 +321,7 @@ pub(super) async fn run(
         Ok(r) => Arc::new(r.require_cache(options.require_cache)),
         Err(e) => {
             drop((context, events));
+            signals.abort();
             let _ = view_task.await;
             eprintln!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
@@ -327,6 +336,7 @@ pub(super) async fn run(
             .flatten();
         if options.plan || refused.is_some() {
             drop((runner, context, events));
+            signals.abort();
             let _ = view_task.await;
             if let Some(code) = refused {
                 return code;
@@ -353,8 +363,8 @@ pub(super) async fn run(
         tracing::warn!("could not save the stat cache: {e}");
     }
     drop((scheduler, runner, context, events));
-    let _ = view_task.await;
     signals.abort();
+    let _ = view_task.await;
     let mut code = exit_code(&summary);
     if code == EXIT_DAEMON {
         // Says what the cleanup's failure would say, and what to do.

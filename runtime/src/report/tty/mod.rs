@@ -15,7 +15,7 @@ use console::Term;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::graph::Plan;
-use crate::report::{Stamped, View};
+use crate::report::{Event, Stamped, View, shown};
 
 pub(crate) use tree::Board;
 
@@ -76,6 +76,11 @@ impl TtyView {
 
 impl View for TtyView {
     fn event(&mut self, stamped: &Stamped) {
+        if let Event::RunNote { message } = &stamped.event {
+            // Above the tree, between two of its frames.
+            self.bar.println(format!("tanto: {}", shown(message)));
+            return;
+        }
         self.board
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
