@@ -34,7 +34,11 @@ fn inputs(root: &Path, greeting: &str) {
     std::fs::write(tree.join("a.txt"), greeting).unwrap();
     std::fs::write(tree.join("sub/b.txt"), "b\n").unwrap();
     let tool = root.join("tool");
-    std::fs::write(&tool, "#!/bin/sh\necho \"tool ran: $(cat \"$TREE/a.txt\")\"\n").unwrap();
+    std::fs::write(
+        &tool,
+        "#!/bin/sh\necho \"tool ran: $(cat \"$TREE/a.txt\")\"\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 

@@ -35,7 +35,10 @@ fn steps(out: &Output, kind: &str) -> Vec<String> {
 
 fn run_id(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout);
-    let started = text.lines().find(|l| l.contains("\"run_started\"")).unwrap();
+    let started = text
+        .lines()
+        .find(|l| l.contains("\"run_started\""))
+        .unwrap();
     let event: serde_json::Value = serde_json::from_str(started).unwrap();
     event["run_id"].as_str().unwrap().to_owned()
 }
@@ -77,7 +80,10 @@ fn a_comment_edit_rebuilds_the_binary_only_and_an_unchanged_run_creates_no_conta
         "//! A tiny HTTP service, on std alone (edited)",
         1,
     );
-    assert_ne!(edited, text, "the service's first comment changed; update this test");
+    assert_ne!(
+        edited, text,
+        "the service's first comment changed; update this test"
+    );
     std::fs::write(&main, edited).unwrap();
     let second = release(cache.path(), src.path());
     assert_eq!(steps(&second, "step_started"), ["build"], "{second:?}");

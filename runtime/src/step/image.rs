@@ -149,7 +149,10 @@ impl Container {
         let base = run.resolve_image(image, &log).await?.to_string();
         self.ctx.used_image(image, &base);
         let layer = self.copies_layer().await?;
-        let content = run.backend.add_layer(&base, layer, &self.settings()).await?;
+        let content = run
+            .backend
+            .add_layer(&base, layer, &self.settings())
+            .await?;
         Ok(Image::new(content.id, content.digest))
     }
 
