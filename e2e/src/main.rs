@@ -548,6 +548,7 @@ fn main() -> ExitCode {
         .pipeline(images::layered)
         .pipeline(layers::bundled)
         .pipeline(services_client::pg_client)
+        .pipeline(services_client::redis_client)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .pipeline(matrix)
