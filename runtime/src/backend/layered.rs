@@ -53,11 +53,9 @@ pub(super) async fn add_layer(
         .and_then(|r| r.layers.clone())
         .unwrap_or_default();
     let held = diff_ids.len();
-    let layer = layer.map(|tar| {
-        let diff_id = format!("sha256:{}", hex(&Sha256::digest(&tar)));
-        diff_ids.push(diff_id);
-        tar
-    });
+    if let Some(tar) = &layer {
+        diff_ids.push(format!("sha256:{}", hex(&Sha256::digest(tar))));
+    }
     let base_config = serde_json::to_value(&inspected.config).unwrap_or_default();
     let mut image = json!({
         "architecture": inspected.architecture,
