@@ -3,10 +3,11 @@
 //!
 //! Rows (by number or name): 1 `overhead`, 2 `pipeline`, 3 `hashing`, 4 `scheduler`,
 //! 5 `cli`, 6 `macros`, 7 `ship`. Each runs tanto and its baselines in the same run,
-//! interleaved, and reports medians with their spread. Timing is done here with `Instant` around
-//! `std::process::Command` rather than with hyperfine: several rows must prepare state between
-//! repetitions (fresh stores, an edited file, a cache-busting build argument) and read tanto's
-//! JSON events of the very run they timed, and one clock for every figure keeps ratios honest.
+//! interleaved, and reports medians with their spread. Timing is done here with `Instant`
+//! around `std::process::Command` rather than with hyperfine: several rows must prepare state
+//! between repetitions (fresh stores, an edited file, a cache-busting build argument) and read
+//! tanto's JSON events of the very run they timed, and one clock for every figure keeps ratios
+//! honest.
 //!
 //! A full run rewrites `BENCHMARKS.md`; a run of some rows or with `--quick` prints the
 //! table and writes it to `target/bench/BENCHMARKS.partial.md` instead.
