@@ -6,7 +6,9 @@
 mod bench;
 mod hardening;
 mod images;
+mod layers;
 mod services;
+mod services_client;
 
 use std::process::ExitCode;
 
@@ -544,6 +546,9 @@ fn main() -> ExitCode {
         .pipeline(images::image_read)
         .pipeline(images::pushed)
         .pipeline(images::layered)
+        .pipeline(layers::bundled)
+        .pipeline(services_client::pg_client)
+        .pipeline(services_client::redis_client)
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .pipeline(matrix)

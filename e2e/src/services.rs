@@ -9,7 +9,7 @@ use tanto::prelude::*;
 pub(crate) const POSTGRES: &str = "tanto-test/postgres:15";
 
 /// A PostgreSQL server, ready when `pg_isready` says so.
-fn postgres() -> Service {
+pub(crate) fn postgres() -> Service {
     Service::new(POSTGRES)
         .with_port(5432)
         .ready_when_exec(["pg_isready", "-h", "127.0.0.1", "-U", "postgres"])

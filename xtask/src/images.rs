@@ -7,6 +7,8 @@
 //!
 //! - `tanto-test/postgres:15`: PostgreSQL 15 from Debian's packages, trusting every client
 //!   (see `images/postgres.rs`).
+//! - `tanto-test/redis:7`: Redis 7 from Debian's `redis-server`, open to every client (see
+//!   `images/redis.rs`).
 //!
 //! Each image is skipped when `docker image inspect` finds it, so a re-run takes a moment. The
 //! debootstrap rootfs is kept as a tarball under `target/tanto-images` (or `TANTO_IMAGES_CACHE`).
@@ -18,6 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 mod postgres;
+mod redis;
 
 /// The tiny image the runtime's integration tests use.
 pub(crate) const BUSYBOX: &str = "tanto-test/busybox:latest";
@@ -35,27 +38,28 @@ const RUST_PATH: &str = "/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbi
 
 type Result<T, E = String> = std::result::Result<T, E>;
 
-/// Runs `cargo xtask images [--force] [busybox] [rust] [postgres]`; with no name, builds all.
+/// Runs `cargo xtask images [--force] [busybox] [rust] [postgres] [redis]`; with no name,
+/// builds all.
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut force = false;
     let mut wanted = Vec::new();
     for arg in args {
         match arg.as_str() {
             "--force" | "-f" => force = true,
-            "busybox" | "rust" | "postgres" => wanted.push(arg.as_str()),
+            "busybox" | "rust" | "postgres" | "redis" => wanted.push(arg.as_str()),
             "-h" | "--help" => {
-                println!("usage: cargo xtask images [--force] [busybox] [rust] [postgres]");
+                println!("usage: cargo xtask images [--force] [busybox] [rust] [postgres] [redis]");
                 return Ok(());
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`, expected `--force`, `busybox`, `rust` or `postgres`"
+                    "unknown argument `{other}`, expected `--force`, `busybox`, `rust`, `postgres` or `redis`"
                 ));
             }
         }
     }
     if wanted.is_empty() {
-        wanted = vec!["busybox", "rust", "postgres"];
+        wanted = vec!["busybox", "rust", "postgres", "redis"];
     }
     check_docker()?;
     for name in wanted {
@@ -63,6 +67,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         let (image, built) = match name {
             "busybox" => (BUSYBOX, busybox(force)?),
             "postgres" => (postgres::POSTGRES, postgres::postgres(force)?),
+            "redis" => (redis::REDIS, redis::redis(force)?),
             _ => (RUST, rust(force)?),
         };
         let verb = if built { "built" } else { "present" };

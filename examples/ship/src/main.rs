@@ -1,7 +1,8 @@
 //! Containers as values: `release` builds a std-only Rust service in the Rust image, copies
 //! its static binary into a busybox image, smoke-tests that image and returns it (`--out DIR`
-//! writes `DIR/package.tar`, which `docker load` accepts); `publish` also pushes it to a
-//! registry and prints the manifest digest.
+//! writes `DIR/package.tar`, which `docker load` accepts); `pack` builds and packages
+//! without the smoke test; `publish` also pushes it to a registry and prints the manifest
+//! digest.
 
 use image_steps::publish as push;
 use tanto::prelude::*;
@@ -75,6 +76,14 @@ fn release(src: Dir) -> Image {
     image
 }
 
+/// Builds the service in `--src` and packages it, without the smoke test: what a multi-stage
+/// Dockerfile does (`cargo xtask bench ship` measures the two side by side).
+#[pipeline]
+fn pack(src: Dir) -> Image {
+    let bin = build(src);
+    package(bin)
+}
+
 /// `release`, then pushes the image to `--registry HOST:PORT` as user `ship` with
 /// `--password`; prints the manifest digest.
 #[pipeline]
@@ -87,5 +96,9 @@ fn publish(src: Dir, registry: String, password: Secret) -> String {
 }
 
 fn main() -> std::process::ExitCode {
-    tanto::cli().pipeline(release).pipeline(publish).run()
+    tanto::cli()
+        .pipeline(release)
+        .pipeline(pack)
+        .pipeline(publish)
+        .run()
 }

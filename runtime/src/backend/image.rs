@@ -60,6 +60,17 @@ pub trait ImageBackend {
         settings: &'a ImageSettings,
     ) -> BoxFuture<'a, Result<ImageContent>>;
 
+    /// Makes an image of `base` (an id or a name) with `layer`, an uncompressed tar archive,
+    /// as one more layer when there is one, and the configuration of `base` changed by
+    /// `settings`; returns its content. No container is created: the image is loaded
+    /// (`layered.rs` says why), and the same files on the same base make the same image id.
+    fn add_layer<'a>(
+        &'a self,
+        base: &'a str,
+        layer: Option<Vec<u8>>,
+        settings: &'a ImageSettings,
+    ) -> BoxFuture<'a, Result<ImageContent>>;
+
     /// The content of image `reference` (an id or a name), or `None` when the daemon does
     /// not have it.
     fn image_content<'a>(
@@ -176,6 +187,15 @@ impl ImageBackend for DockerBackend {
             })
         }
         .boxed()
+    }
+
+    fn add_layer<'a>(
+        &'a self,
+        base: &'a str,
+        layer: Option<Vec<u8>>,
+        settings: &'a ImageSettings,
+    ) -> BoxFuture<'a, Result<ImageContent>> {
+        super::layered::add_layer(self, base, layer, settings).boxed()
     }
 
     fn image_content<'a>(

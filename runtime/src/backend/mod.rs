@@ -10,6 +10,7 @@ pub(crate) mod archive;
 mod cleanup;
 mod docker;
 mod image;
+mod layered;
 mod lease;
 mod network;
 mod process;

@@ -1,5 +1,6 @@
 //! Images from a step's container: starting from an [`Image`], the image settings a snapshot
-//! gets, and the snapshot itself (a commit of the container).
+//! gets, and the snapshot itself (a layer of copies loaded onto the image when no command
+//! ran, a commit of the container otherwise).
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,7 @@ use crate::artifact::Image;
 use crate::backend::ImageSettings;
 use crate::error::{Error, Result};
 use crate::step::container::{Container, MountKind};
+use crate::step::live::Slot;
 
 /// What a builder declares for the image a snapshot makes, beyond env, workdir and user.
 #[derive(Debug, Clone, Default)]
@@ -77,20 +79,26 @@ impl Container {
         })
     }
 
-    /// Commits the step's container, as its commands left it, as a new [`Image`]: its file
-    /// system with this builder's copies, and a configuration of this builder's env, working
-    /// directory, user, entrypoint, cmd, exposed ports and labels.
+    /// The step's container as its commands left it, as a new [`Image`]: its file system with
+    /// this builder's copies, and a configuration of this builder's env, working directory,
+    /// user, entrypoint, cmd, exposed ports and labels (the image's own where not set).
     ///
     /// Mounts are not part of it: mounted inputs, cache volumes and secret folders are bind
-    /// or tmpfs mounts, which a commit leaves out. On a remote daemon a mounted `Dir` is
+    /// or tmpfs mounts, which a snapshot leaves out. On a remote daemon a mounted `Dir` is
     /// uploaded into the container's file system instead, so a snapshot there is refused when
-    /// the builder mounts one. The container's `tanto.*` labels are kept blank.
+    /// the builder mounts one after a command ran.
     ///
-    /// Reproducible for copies: just before the commit, this builder's copies are written
-    /// again with the modification time 0 (as `SOURCE_DATE_EPOCH=0`), and so are the folders
-    /// above them (mode 0755, owned by root), so the same files copied onto the same image
-    /// make the same content digest, and the steps that take the image stay cached. What the
-    /// commands wrote keeps the times they gave it.
+    /// **When no command of the step ran**, no container is made at all: the image is the
+    /// builder's image plus one layer holding this builder's copies, loaded into the daemon
+    /// (so "copy the binary into a slim base" starts no process). Its configuration has no
+    /// creation time, so the same files on the same base give the same image, id included.
+    /// Otherwise the container is committed (`docker commit`), its `tanto.*` labels blanked.
+    ///
+    /// Reproducible for copies: the copies are written with the modification time 0 (as
+    /// `SOURCE_DATE_EPOCH=0`), in sorted order, and so are the folders above them (mode 0755,
+    /// owned by root), so the same files copied onto the same image make the same content
+    /// digest, and the steps that take the image stay cached. What commands wrote keeps the
+    /// times they gave it.
     ///
     /// ```no_run
     /// use tanto::prelude::*;
@@ -106,6 +114,10 @@ impl Container {
     /// }
     /// ```
     pub async fn snapshot(&self) -> Result<Image> {
+        let ran_nothing = matches!(*self.ctx.container_state().slot.lock().await, Slot::Empty);
+        if ran_nothing {
+            return self.guarded(self.layered()).await;
+        }
         let uploads_mount = self
             .spec
             .mounts
@@ -120,20 +132,42 @@ impl Container {
         self.guarded(async {
             let (id, _) = self.live().await?;
             self.pin_copy_times(&id).await?;
-            let decl = &self.spec.image_config;
-            let settings = ImageSettings {
-                entrypoint: decl.entrypoint.clone(),
-                cmd: decl.cmd.clone(),
-                env: self.spec.env.clone(),
-                workdir: self.spec.workdir.clone(),
-                user: self.spec.user.clone(),
-                exposed_ports: decl.exposed_ports.clone(),
-                labels: decl.labels.clone(),
-            };
-            let content = self.ctx.run().backend.commit(&id, &settings).await?;
+            let content = self.ctx.run().backend.commit(&id, &self.settings()).await?;
             Ok(Image::new(content.id, content.digest))
         })
         .await
+    }
+
+    /// The builder's image plus a layer of its copies, made without a container.
+    async fn layered(&self) -> Result<Image> {
+        let image = self.checked_image()?;
+        let run = self.ctx.run();
+        let log = |line: &str| {
+            tracing::info!("step `{}`: {line}", self.ctx.label());
+            self.ctx.note(line);
+        };
+        let base = run.resolve_image(image, &log).await?.to_string();
+        self.ctx.used_image(image, &base);
+        let layer = self.copies_layer().await?;
+        let content = run
+            .backend
+            .add_layer(&base, layer, &self.settings())
+            .await?;
+        Ok(Image::new(content.id, content.digest))
+    }
+
+    /// The image settings this builder declares.
+    fn settings(&self) -> ImageSettings {
+        let decl = &self.spec.image_config;
+        ImageSettings {
+            entrypoint: decl.entrypoint.clone(),
+            cmd: decl.cmd.clone(),
+            env: self.spec.env.clone(),
+            workdir: self.spec.workdir.clone(),
+            user: self.spec.user.clone(),
+            exposed_ports: decl.exposed_ports.clone(),
+            labels: decl.labels.clone(),
+        }
     }
 }
 

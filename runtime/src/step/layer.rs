@@ -1,6 +1,7 @@
-//! Reproducible snapshots: before a commit, the builder's copies are written again with one
-//! fixed modification time, and so are the folders above them, so the same files make the
-//! same layer whenever they are copied.
+//! Reproducible snapshots: the builder's copies as a layer with one fixed modification time
+//! on every entry and on the folders above them, so the same files make the same layer
+//! whenever they are copied; written into the container before a commit, or loaded as the
+//! image's new layer when no container ran.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,8 +22,19 @@ impl Container {
     /// Writes this builder's copies into container `id` again, with [`LAYER_MTIME`] on every
     /// entry and on each folder above them.
     pub(super) async fn pin_copy_times(&self, id: &str) -> Result<()> {
-        if self.spec.copies.is_empty() {
+        let Some(pinned) = self.copies_layer().await? else {
             return Ok(());
+        };
+        let stream = futures_util::stream::once(async move { Ok(Bytes::from(pinned)) });
+        self.ctx.run().backend.upload(id, Box::pin(stream)).await
+    }
+
+    /// This builder's copies as one tar archive, sorted, with [`LAYER_MTIME`] on every entry
+    /// and a folder entry for each folder above them: a layer that is the same bytes whenever
+    /// the same files are copied. `None` when the builder copies nothing.
+    pub(super) async fn copies_layer(&self) -> Result<Option<Vec<u8>>> {
+        if self.spec.copies.is_empty() {
+            return Ok(None);
         }
         let copies = (self.spec.copies.iter())
             .map(|c| (c.target.clone(), c.source.clone()))
@@ -39,8 +51,7 @@ impl Container {
             .await
             .map_err(|e| Error::Other(format!("pinning a snapshot's times panicked: {e}")))?
             .map_err(|e| Error::io("write the copies of a snapshot", e))?;
-        let stream = futures_util::stream::once(async move { Ok(Bytes::from(pinned)) });
-        self.ctx.run().backend.upload(id, Box::pin(stream)).await
+        Ok(Some(pinned))
     }
 }
 

@@ -266,14 +266,7 @@ impl Container {
     /// shared scratch folder if it has one.
     pub(super) async fn live(&self) -> Result<(String, Option<std::path::PathBuf>)> {
         let label = self.ctx.label();
-        if let Some(problem) = self.spec.problems.first() {
-            return Err(Error::Usage(format!("step `{label}`: {problem}")));
-        }
-        let image = self.spec.image.as_deref().ok_or_else(|| {
-            Error::Usage(format!(
-                "step `{label}` has no image: set `#[step(image = \"..\")]` or call `with_image`"
-            ))
-        })?;
+        let image = self.checked_image()?;
         let state = self.ctx.container_state();
         let mut slot = state.slot.lock().await;
         if let Slot::Empty = &*slot {
@@ -336,6 +329,19 @@ impl Container {
         }
         let scratch = live.scratch.as_ref().map(|d| d.path().to_path_buf());
         Ok((live.id.clone(), scratch))
+    }
+
+    /// The builder's image reference, once its `with_*` calls are known to be sound.
+    pub(super) fn checked_image(&self) -> Result<&str> {
+        let label = self.ctx.label();
+        if let Some(problem) = self.spec.problems.first() {
+            return Err(Error::Usage(format!("step `{label}`: {problem}")));
+        }
+        self.spec.image.as_deref().ok_or_else(|| {
+            Error::Usage(format!(
+                "step `{label}` has no image: set `#[step(image = \"..\")]` or call `with_image`"
+            ))
+        })
     }
 
     /// Writes `secret` to `path` (mode 0400) in container `id` and gives it to the commands'

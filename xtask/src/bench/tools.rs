@@ -60,9 +60,11 @@ pub(crate) struct Bins {
     pub(crate) hash: PathBuf,
     /// The scheduler over a no-op DAG.
     pub(crate) sched: PathBuf,
+    /// The `ship` example.
+    pub(crate) ship: PathBuf,
 }
 
-/// Builds the bench binaries of `tanto-e2e` with `--release` into `target`.
+/// Builds the bench binaries of `tanto-e2e` and `ship` with `--release` into `target`.
 pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
@@ -72,6 +74,8 @@ pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
             "--release",
             "-p",
             "tanto-e2e",
+            "-p",
+            "ship",
             "--bins",
             "--target-dir",
         ])
@@ -89,5 +93,6 @@ pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
         bollard: bin("bench_bollard"),
         hash: bin("bench_hash"),
         sched: bin("bench_sched"),
+        ship: bin("ship"),
     })
 }
