@@ -7,6 +7,7 @@ mod bench;
 mod hardening;
 mod images;
 mod services;
+mod test_reports;
 
 use std::process::ExitCode;
 
@@ -501,6 +502,7 @@ fn main() -> ExitCode {
     if let Ok(image) = std::env::var("TANTO_FIXTURE_PULL") {
         cli = cli.image_alias(PULLED, image);
     }
+    cli = test_reports::register(cli);
     cli.image_alias("tanto-test/aliased:none", "tanto-test/busybox:latest")
         .pipeline(wide)
         .pipeline(spread)

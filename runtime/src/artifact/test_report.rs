@@ -232,7 +232,8 @@ impl TestReport {
                 _ => continue,
             };
             let output = line.stdout.unwrap_or_default();
-            let failure = (outcome == TestOutcome::Failed).then(|| TestFailure::read("", "", &output));
+            let failure =
+                (outcome == TestOutcome::Failed).then(|| TestFailure::read("", "", &output));
             tests.push(TestCase {
                 binary: binary.clone(),
                 name,
@@ -324,10 +325,12 @@ impl TestReport {
     pub fn failure_error(&self) -> Error {
         let failed: Vec<String> = self
             .failed()
-            .map(|t| match t.failure.as_ref().and_then(TestFailure::location) {
-                Some(at) => format!("{} ({at})", t.name),
-                None => t.name.clone(),
-            })
+            .map(
+                |t| match t.failure.as_ref().and_then(TestFailure::location) {
+                    Some(at) => format!("{} ({at})", t.name),
+                    None => t.name.clone(),
+                },
+            )
             .collect();
         let c = self.counts();
         Error::Other(format!(
@@ -386,7 +389,11 @@ impl TestFailure {
                 (first.to_owned(), None, None)
             }
         };
-        let source = if output.trim().is_empty() { text } else { output };
+        let source = if output.trim().is_empty() {
+            text
+        } else {
+            output
+        };
         Self {
             message: bounded(&message, MESSAGE_BYTES),
             file,

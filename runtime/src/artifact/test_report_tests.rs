@@ -22,7 +22,12 @@ fn nextest_junit_gives_each_outcome_with_the_panic_and_its_location() {
     let names: Vec<&str> = report.tests.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
-        ["tests::fails", "tests::flaky", "tests::ignored", "tests::passes"]
+        [
+            "tests::fails",
+            "tests::flaky",
+            "tests::ignored",
+            "tests::passes"
+        ]
     );
     assert!(report.tests.iter().all(|t| t.binary == "tests-crate"));
 
@@ -49,7 +54,10 @@ fn nextest_junit_gives_each_outcome_with_the_panic_and_its_location() {
 
     assert_eq!(test(&report, "tests::passes").outcome, TestOutcome::Passed);
     let ignored = test(&report, "tests::ignored");
-    assert_eq!((ignored.outcome, ignored.attempts), (TestOutcome::Ignored, 0));
+    assert_eq!(
+        (ignored.outcome, ignored.attempts),
+        (TestOutcome::Ignored, 0)
+    );
     assert_eq!(
         report.counts().describe(),
         "1 passed, 1 failed, 1 ignored, 1 flaky"
@@ -81,7 +89,11 @@ fn libtest_json_names_the_binary_from_cargos_running_line() {
     );
     let failure = test(&report, "tests::fails").failure.clone().unwrap();
     assert_eq!(failure.location().as_deref(), Some("src/lib.rs:21"));
-    assert!(failure.message.starts_with("assertion `left == right` failed"));
+    assert!(
+        failure
+            .message
+            .starts_with("assertion `left == right` failed")
+    );
 }
 
 #[test]
@@ -105,16 +117,28 @@ fn a_report_is_known_among_values_by_its_tag_only() {
     let value = serde_json::to_value(&report).unwrap();
     assert_eq!(value["tanto_test_report"], 1);
     assert_eq!(TestReport::from_value(&value), Some(report));
-    assert_eq!(TestReport::from_value(&serde_json::json!({"tests": []})), None);
+    assert_eq!(
+        TestReport::from_value(&serde_json::json!({"tests": []})),
+        None
+    );
     assert_eq!(TestReport::from_value(&serde_json::json!("text")), None);
 }
 
 #[test]
 fn hostile_output_is_bounded_and_a_junk_file_is_a_clear_error() {
-    let huge = format!("thread 't' panicked at src/a.rs:1:1:\n{}", "x".repeat(1 << 20));
+    let huge = format!(
+        "thread 't' panicked at src/a.rs:1:1:\n{}",
+        "x".repeat(1 << 20)
+    );
     let failure = TestFailure::read("", &huge, &"line\n".repeat(100_000));
-    assert!(failure.message.len() <= MESSAGE_BYTES + 4, "{}", failure.message.len());
+    assert!(
+        failure.message.len() <= MESSAGE_BYTES + 4,
+        "{}",
+        failure.message.len()
+    );
     assert!(failure.output_tail.lines().count() <= TAIL_LINES);
-    let err = TestReport::from_junit("<not junit").unwrap_err().to_string();
+    let err = TestReport::from_junit("<not junit")
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("cannot read the JUnit report"), "{err}");
 }

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::artifact::TestReport;
 use crate::report::View;
 use crate::report::queue::{Bounds, EventReceiver};
 use crate::report::redact::Redactor;
@@ -79,6 +80,17 @@ pub enum Event {
         /// The full log of the step, kept on disk.
         log_path: Option<String>,
     },
+    /// A step's tests: a [`TestReport`] it returned (`cached` when the result came from the
+    /// cache), or one it recorded with [`Ctx::report_tests`](crate::Ctx::report_tests) before
+    /// failing. Comes before the step's `step_finished`, `step_cached` or `step_failed`.
+    TestReport {
+        /// The step's label.
+        step: String,
+        /// Whether the report is the cached result of an earlier run.
+        cached: bool,
+        /// The outcome of every test.
+        report: TestReport,
+    },
     /// A step did not run because something it needs failed or the run was cancelled.
     StepSkipped {
         /// The step's label.
@@ -116,6 +128,15 @@ impl Event {
             Event::StepLog { line, .. } => clean(line),
             Event::StepNote { message, .. } => clean(message),
             Event::StepFailed { error, .. } => clean(error),
+            Event::TestReport { report, .. } => {
+                // Every text of the report, through the same redactor as a step's value.
+                if let Ok(mut value) = serde_json::to_value(&*report) {
+                    redactor.redact_json(&mut value);
+                    if let Ok(clean) = serde_json::from_value(value) {
+                        *report = clean;
+                    }
+                }
+            }
             Event::RunStarted { .. }
             | Event::StepCached { .. }
             | Event::StepFinished { .. }
@@ -132,7 +153,8 @@ impl Event {
             | Event::StepCached { step }
             | Event::StepFinished { step, .. }
             | Event::StepFailed { step, .. }
-            | Event::StepSkipped { step, .. } => Some(step),
+            | Event::StepSkipped { step, .. }
+            | Event::TestReport { step, .. } => Some(step),
             Event::RunStarted { .. } | Event::RunFinished { .. } => None,
         }
     }

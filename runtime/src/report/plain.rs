@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 
+use crate::artifact::TestReport;
 use crate::report::text::{github_message, github_property, plural, shown};
 use crate::report::{Event, Stamped, View, human_duration};
 
@@ -152,6 +153,15 @@ impl<W: Write + Send> View for PlainView<W> {
             Event::StepSkipped { step, reason } => {
                 format!("[{}] skipped: {}", shown(step), shown(reason))
             }
+            Event::TestReport { report, .. } if report.merged => return,
+            Event::TestReport { step, report, .. } => {
+                if self.github {
+                    for line in annotations(report) {
+                        let _ = writeln!(self.out, "{line}");
+                    }
+                }
+                format!("[{}] tests: {}", shown(step), report.counts().describe())
+            }
             Event::RunFinished {
                 ran,
                 shared,
@@ -177,6 +187,27 @@ impl<W: Write + Send> View for PlainView<W> {
     fn finish(&mut self) {
         let _ = self.out.flush();
     }
+}
+
+/// A GitHub Actions `::error` annotation for each failing test of `report`, at the panic's
+/// file and line when its output names them. Everything in it came from a container, so every
+/// field is escaped.
+pub(crate) fn annotations(report: &TestReport) -> Vec<String> {
+    report
+        .failed()
+        .map(|test| {
+            let title = github_property(&format!("test {} failed", test.name));
+            let (mut place, mut message) = (String::new(), test.name.clone());
+            if let Some(failure) = &test.failure {
+                if let (Some(file), Some(line)) = (&failure.file, failure.line) {
+                    place = format!("file={},line={line},", github_property(file));
+                }
+                let lines: Vec<&str> = failure.message.lines().map(str::trim).collect();
+                message = lines.join(" ");
+            }
+            format!("::error {place}title={title}::{}", github_message(&message))
+        })
+        .collect()
 }
 
 #[cfg(test)]
