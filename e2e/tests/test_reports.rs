@@ -26,14 +26,19 @@ fn crate_dir(name: &str) -> PathBuf {
 fn reports(events: &[Value]) -> Vec<(String, Value)> {
     of_kind(events, "test_report")
         .into_iter()
-        .map(|e| (e["step"].as_str().unwrap().to_owned(), e["report"].clone()))
+        .map(|e| {
+            let step = e["step"]
+                .as_str()
+                .expect("a test_report event names its step");
+            (step.to_owned(), e["report"].clone())
+        })
         .collect()
 }
 
 fn test<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["tests"]
         .as_array()
-        .unwrap()
+        .expect("a report has a list of tests")
         .iter()
         .find(|t| t["name"] == name)
         .unwrap_or_else(|| panic!("no test `{name}` in {report:#}"))
@@ -224,7 +229,8 @@ fn a_failing_suite_fails_its_step_and_reports_every_test_where_ci_looks() {
 /// A report with each test's timing removed: two runs of one suite differ only there.
 fn untimed(report: &Value) -> Value {
     let mut report = report.clone();
-    for t in report["tests"].as_array_mut().unwrap() {
+    let tests = report["tests"].as_array_mut();
+    for t in tests.expect("a report has a list of tests") {
         t["duration_ms"] = 0.into();
     }
     report

@@ -19,6 +19,9 @@ struct Suite<'a> {
     retries: u32,
     /// `(i, n)`: the i-th of n shards (nextest's `--partition count:i/n`).
     shard: Option<(u32, u32)>,
+    /// Whether the doctests run too, after the suite (nextest does not run them): a failing
+    /// doctest fails the step with its command's output.
+    doctests: bool,
 }
 
 /// The nextest profile the steps use, from a tool config file: a JUnit file in the container,
@@ -112,6 +115,20 @@ async fn run_suite(ctx: &Ctx, src: &Dir, suite: Suite<'_>) -> Result<TestReport>
         ctx.report_tests(&report);
         return Err(report.failure_error());
     }
+    if suite.doctests && nextest {
+        let doc = c
+            .exec([
+                "sh",
+                "-c",
+                &format!("{SETUP} && cargo test --locked {select} --doc"),
+                package,
+            ])
+            .await;
+        if let Err(e) = doc {
+            ctx.report_tests(&report);
+            return Err(e);
+        }
+    }
     Ok(report)
 }
 
@@ -134,6 +151,7 @@ pub async fn test_report(ctx: &Ctx, src: Dir, retries: u32) -> Result<TestReport
         package: None,
         retries,
         shard: None,
+        doctests: false,
     };
     run_suite(ctx, &src, suite).await
 }
@@ -177,12 +195,14 @@ pub async fn test_shard(ctx: &Ctx, src: Dir, i: u32, n: u32) -> Result<TestRepor
         package: None,
         retries: 0,
         shard: Some((i, n)),
+        doctests: false,
     };
     run_suite(ctx, &src, suite).await
 }
 
 /// Runs the tests of one package on its own, like [`test_package`](fn@crate::test_package),
-/// and returns their [`TestReport`] as [`test_report`](fn@test_report) does.
+/// and returns their [`TestReport`] as [`test_report`](fn@test_report) does; then its
+/// doctests, which fail the step with their output when one fails.
 #[step(
     image = IMAGE,
     cache("/cargo-home" = "cargo-home"),
@@ -195,13 +215,15 @@ pub async fn test_report_package(ctx: &Ctx, src: Dir, package: String) -> Result
         package: Some(&package),
         retries: 0,
         shard: None,
+        doctests: true,
     };
     run_suite(ctx, &src, suite).await
 }
 
 /// Runs the tests of one package whose tests start containers, given the Docker daemon as
 /// [`test_with_docker`](fn@crate::test_with_docker) describes, and returns their
-/// [`TestReport`].
+/// [`TestReport`]; then its doctests, as [`test_report_package`](fn@test_report_package)
+/// does.
 #[step(
     image = IMAGE,
     cache("/cargo-home" = "cargo-home"),
@@ -219,6 +241,7 @@ pub async fn test_report_package_with_docker(
         package: Some(&package),
         retries: 0,
         shard: None,
+        doctests: true,
     };
     run_suite(ctx, &src, suite).await
 }

@@ -283,6 +283,39 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_a_test_printed_is_masked_in_its_report() {
+        let (sink, mut rx) = EventSink::channel();
+        sink.add_secret("hunter2-secret");
+        let report: TestReport = serde_json::from_value(serde_json::json!({
+            "tanto_test_report": 1,
+            "runner": "nextest",
+            "tests": [{
+                "binary": "app", "name": "leaks_hunter2-secret", "outcome": "failed",
+                "duration_ms": 1, "attempts": 1,
+                "failure": {"message": "token hunter2-secret", "file": null, "line": null,
+                            "output_tail": "printed hunter2-secret"}
+            }]
+        }))
+        .unwrap();
+        sink.send(Event::TestReport {
+            step: "s".into(),
+            cached: false,
+            report,
+        });
+        let event = rx.try_recv().unwrap().event;
+        let text = serde_json::to_string(&event).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        let Event::TestReport { report, .. } = event else {
+            panic!("{event:?}")
+        };
+        assert_eq!(report.tests[0].name, "leaks_***");
+        assert_eq!(
+            report.tests[0].failure.as_ref().unwrap().message,
+            "token ***"
+        );
+    }
+
+    #[test]
     fn a_reader_that_falls_behind_never_holds_more_than_a_bounded_queue() {
         let (sink, mut rx) = EventSink::bounded(10_000, None);
         for n in 0..100_000 {

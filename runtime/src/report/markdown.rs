@@ -121,3 +121,55 @@ impl View for StepSummary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::{TestCase, TestFailure, TestReport};
+    use crate::report::Event;
+
+    #[test]
+    fn what_tests_print_cannot_break_the_table_or_add_markup() {
+        let report = TestReport::new(
+            "nextest",
+            vec![TestCase {
+                binary: "app".into(),
+                name: "t|`x`".into(),
+                outcome: TestOutcome::Failed,
+                duration_ms: 1,
+                attempts: 1,
+                failure: Some(TestFailure {
+                    message: "<img src=x> | **bold**\n[link](u)".into(),
+                    file: Some("src/a.rs".into()),
+                    line: Some(3),
+                    output_tail: String::new(),
+                }),
+            }],
+        );
+        let mut summary = Summary::new();
+        for event in [
+            Event::RunStarted {
+                run_id: "r".into(),
+                pipeline: "ci".into(),
+                steps: 1,
+            },
+            Event::TestReport {
+                step: "tests".into(),
+                cached: true,
+                report,
+            },
+            Event::StepCached {
+                step: "tests".into(),
+            },
+        ] {
+            summary.event(&Stamped { ts_us: 0, event });
+        }
+        assert_eq!(
+            markdown(&summary),
+            "### tanto: `ci`\n\n| step | status | time |\n|---|---|---|\n| `tests` | cached | - |\n\n\
+             1 cached\n\n#### Tests of `tests` (cached): 1 failed\n\n\
+             | test | outcome | where | message |\n|---|---|---|---|\n\
+             | `app t\\|'x'` | **failed** | `src/a.rs:3` | &lt;img src=x&gt; \\| \\*\\*bold\\*\\* \\[link\\](u) |\n"
+        );
+    }
+}

@@ -253,6 +253,45 @@ mod tests {
 }
 
 #[cfg(test)]
+mod annotations {
+    use super::*;
+    use crate::artifact::{TestCase, TestFailure, TestOutcome};
+
+    #[test]
+    fn a_failing_test_is_an_escaped_annotation_at_its_line() {
+        let failed = |name: &str, file: Option<&str>, message: &str| TestCase {
+            binary: "app".into(),
+            name: name.into(),
+            outcome: TestOutcome::Failed,
+            duration_ms: 1,
+            attempts: 1,
+            failure: Some(TestFailure {
+                message: message.into(),
+                file: file.map(Into::into),
+                line: file.map(|_| 7),
+                output_tail: String::new(),
+            }),
+        };
+        let report = TestReport::new(
+            "nextest",
+            vec![
+                failed("a::plain", Some("src/lib.rs"), "100% wrong\n  left: 1"),
+                failed("b::x,y:z", Some("src/we,ird:name.rs"), "\n::add-mask::x"),
+                failed("c::nowhere", None, "boom"),
+            ],
+        );
+        assert_eq!(
+            annotations(&report),
+            [
+                "::error file=src/lib.rs,line=7,title=test a%3A%3Aplain failed::100%25 wrong left: 1",
+                "::error file=src/we%2Cird%3Aname.rs,line=7,title=test b%3A%3Ax%2Cy%3Az failed:: ::add-mask::x",
+                "::error title=test c%3A%3Anowhere failed::boom",
+            ]
+        );
+    }
+}
+
+#[cfg(test)]
 mod bounds {
     use super::*;
 

@@ -26,7 +26,9 @@ pub(super) fn find() -> Option<(PathBuf, String)> {
         if !binary.is_file() {
             continue;
         }
-        let out = Command::new(&binary).args(["nextest", "--version"]).output();
+        let out = Command::new(&binary)
+            .args(["nextest", "--version"])
+            .output();
         if let Ok(out) = out
             && out.status.success()
         {
