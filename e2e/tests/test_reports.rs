@@ -62,6 +62,17 @@ fn a_failing_suite_fails_its_step_and_reports_every_test_where_ci_looks() {
     let events = events(&out.stdout);
     let reports = reports(&events);
     assert_eq!(reports.len(), 1, "{reports:#?}");
+    // The fields docs/events.md lists, and no others.
+    let event = of_kind(&events, "test_report")[0];
+    let mut fields: Vec<&str> = event
+        .as_object()
+        .expect("an event is an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["cached", "event", "report", "step", "ts_us"]);
+    assert_eq!(event["cached"], false);
     let (step, report) = &reports[0];
     assert_eq!(step, "test_report");
     assert_eq!(report["tanto_test_report"], 1);
