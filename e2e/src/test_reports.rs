@@ -35,9 +35,11 @@ pub fn sharded(src: Dir) -> TestReport {
     merge_reports(shards)
 }
 
-/// Adds these pipelines, and runs `cargo_steps`' image as the offline one.
+/// Adds these pipelines, and runs `cargo_steps`' image as the offline one, or as
+/// `TANTO_FIXTURE_RUST` (an image without nextest, say).
 pub(crate) fn register(cli: Cli) -> Cli {
-    cli.image_alias(cargo_steps::IMAGE, RUST)
+    let image = std::env::var("TANTO_FIXTURE_RUST").unwrap_or_else(|_| RUST.to_owned());
+    cli.image_alias(cargo_steps::IMAGE, image)
         .pipeline(tested)
         .pipeline(unsharded)
         .pipeline(sharded)

@@ -22,6 +22,27 @@ fn crate_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Removes the flaky test's marker from the `cargo-target` volume, where a run that stopped
+/// between its tries (or one without retries) leaves it.
+fn clear_marker() {
+    let out = output(std::process::Command::new("docker").args([
+        "run",
+        "--rm",
+        "--network=none",
+        "-v",
+        "cargo-target:/target",
+        "tanto-test/busybox:latest",
+        "rm",
+        "-f",
+        "/target/tests-crate-flaky.marker",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The `test_report` events of a run, by step.
 fn reports(events: &[Value]) -> Vec<(String, Value)> {
     of_kind(events, "test_report")
@@ -50,6 +71,7 @@ fn a_failing_suite_fails_its_step_and_reports_every_test_where_ci_looks() {
     let cache = tempfile::tempdir().unwrap();
     let files = tempfile::tempdir().unwrap();
     let src = crate_dir("tests-crate");
+    clear_marker();
 
     // JSON: the report, as the step recorded it before failing.
     let out = output(
@@ -314,4 +336,89 @@ fn three_shards_merge_into_the_report_of_one_unsharded_run_and_cached_reports_re
         .map(|s| s.test_cases.len())
         .sum();
     assert_eq!(tests, 7, "each test once");
+}
+
+/// An image like the offline Rust one without nextest, removed when dropped.
+struct NoNextest(&'static str);
+
+impl NoNextest {
+    fn build() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM tanto-test/rust:1.95\nRUN rm /usr/local/bin/cargo-nextest\n",
+        )
+        .unwrap();
+        let tag = "tanto-test/rust-without-nextest:e2e";
+        let out = output(
+            std::process::Command::new("docker")
+                .args(["build", "-q", "--network=none", "-t", tag])
+                .arg(dir.path()),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(tag)
+    }
+}
+
+impl Drop for NoNextest {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["image", "rm", "-f", self.0])
+            .output();
+    }
+}
+
+#[test]
+fn without_nextest_the_step_reads_cargo_tests_json() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let image = NoNextest::build();
+    let cache = tempfile::tempdir().unwrap();
+    let out = output(
+        fixture(cache.path())
+            .args(["tested", "--progress", "json", "--src"])
+            .arg(crate_dir("tests-crate"))
+            .env("TANTO_FIXTURE_RUST", image.0),
+    );
+    // No retries without nextest: the flaky test fails its only try, and leaves its marker.
+    clear_marker();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let events = events(&out.stdout);
+    let reports = reports(&events);
+    assert_eq!(reports.len(), 1, "{stderr}");
+    let report = &reports[0].1;
+    assert_eq!(report["runner"], "cargo test");
+    let outcomes: Vec<(&str, &str, &str, u64)> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["binary"].as_str().unwrap(),
+                t["name"].as_str().unwrap(),
+                t["outcome"].as_str().unwrap(),
+                t["attempts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("tests_crate", "tests::fails", "failed", 1),
+            ("tests_crate", "tests::flaky", "failed", 1),
+            ("tests_crate", "tests::ignored", "ignored", 0),
+            ("tests_crate", "tests::passes", "passed", 1),
+        ]
+    );
+    let fails = test(report, "tests::fails");
+    assert_eq!(fails["failure"]["file"], "src/lib.rs");
+    assert_eq!(fails["failure"]["line"], 21);
+    assert_eq!(
+        of_kind(&events, "step_failed")[0]["error"],
+        "2 of 4 tests failed: tests::fails (src/lib.rs:21), tests::flaky (src/lib.rs:39)"
+    );
 }

@@ -50,7 +50,7 @@ async fn run_suite(ctx: &Ctx, src: &Dir, suite: Suite<'_>) -> Result<TestReport>
     let nextest = c
         .allow_exit_codes([0, 1])
         .sh(&format!(
-            "{SETUP} && cargo nextest --version >/dev/null 2>&1"
+            "{SETUP} && if cargo nextest --version >/dev/null 2>&1; then exit 0; else exit 1; fi"
         ))
         .await?
         .success();
@@ -70,7 +70,8 @@ async fn run_suite(ctx: &Ctx, src: &Dir, suite: Suite<'_>) -> Result<TestReport>
         ])
         .await?;
         // 100: tests failed, which the report says.
-        c.allow_exit_codes([0, 100])
+        let run = c
+            .allow_exit_codes([0, 100])
             .exec([
                 "sh",
                 "-c",
@@ -97,20 +98,36 @@ async fn run_suite(ctx: &Ctx, src: &Dir, suite: Suite<'_>) -> Result<TestReport>
             ])
             .await?
             .stdout;
-        TestReport::from_junit(&junit)?.with_ignored(&ignored)
+        (
+            run.exit_code,
+            TestReport::from_junit(&junit)?.with_ignored(&ignored),
+        )
     } else {
+        c.exec([
+            "sh",
+            "-c",
+            &format!("{SETUP} && cargo test --locked {select} --no-run"),
+            package,
+        ])
+        .await?;
         // libtest's JSON is unstable: RUSTC_BOOTSTRAP lets the stable test harness print it.
         let script = format!(
-            "{SETUP} && cargo test --locked {select} --no-run && \
-             RUSTC_BOOTSTRAP=1 cargo test --locked {select} --no-fail-fast -- -Z unstable-options --format json --report-time 2>&1"
+            "{SETUP} && RUSTC_BOOTSTRAP=1 cargo test --locked {select} --no-fail-fast -- -Z unstable-options --format json --report-time 2>&1"
         );
         // 101: tests failed, which the report says.
-        let out = c
+        let run = c
             .allow_exit_codes([0, 101])
             .exec(["sh", "-c", &script, package])
             .await?;
-        TestReport::from_libtest_json(&out.stdout)
+        (run.exit_code, TestReport::from_libtest_json(&run.stdout))
     };
+    let (code, report) = report;
+    if code != 0 && report.success() {
+        // A test binary that crashed, say: the report cannot tell, the log can.
+        return Err(Error::Other(format!(
+            "the tests exited with code {code} but no test is reported failed; see the step's log"
+        )));
+    }
     if !report.success() {
         ctx.report_tests(&report);
         return Err(report.failure_error());

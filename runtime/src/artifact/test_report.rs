@@ -200,7 +200,8 @@ impl TestReport {
 
     /// Reads what `cargo test -- -Z unstable-options --format json` prints, with cargo's
     /// `Running unittests src/lib.rs (target/debug/deps/app-0123abcd)` lines (its standard
-    /// error, merged in) naming the binary of the lines that follow. Other lines are skipped.
+    /// error, merged in) naming the binary of the lines that follow (`app`; `app doctests`
+    /// after `Doc-tests app`). Other lines are skipped.
     pub fn from_libtest_json(text: &str) -> Self {
         #[derive(Deserialize)]
         struct Line {
@@ -217,6 +218,10 @@ impl TestReport {
             let raw = raw.trim();
             if let Some(running) = raw.strip_prefix("Running ") {
                 binary = binary_of(running);
+                continue;
+            }
+            if let Some(crate_name) = raw.strip_prefix("Doc-tests ") {
+                binary = format!("{} doctests", crate_name.trim());
                 continue;
             }
             let Ok(line) = serde_json::from_str::<Line>(raw) else {

@@ -142,3 +142,12 @@ fn hostile_output_is_bounded_and_a_junk_file_is_a_clear_error() {
         .to_string();
     assert!(err.starts_with("cannot read the JUnit report"), "{err}");
 }
+
+#[test]
+fn libtest_doctests_are_a_binary_of_their_own() {
+    let text = "   Doc-tests app\n{ \"type\": \"test\", \"name\": \"src/lib.rs - add (line 3)\", \"event\": \"ok\" }\n";
+    let report = TestReport::from_libtest_json(text);
+    assert_eq!(report.tests.len(), 1);
+    assert_eq!(report.tests[0].binary, "app doctests");
+    assert_eq!(report.tests[0].name, "src/lib.rs - add (line 3)");
+}
