@@ -343,12 +343,12 @@ struct NoNextest(&'static str);
 
 impl NoNextest {
     fn build() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary folder");
         std::fs::write(
             dir.path().join("Dockerfile"),
             "FROM tanto-test/rust:1.95\nRUN rm /usr/local/bin/cargo-nextest\n",
         )
-        .unwrap();
+        .expect("the Dockerfile is written");
         let tag = "tanto-test/rust-without-nextest:e2e";
         let out = output(
             std::process::Command::new("docker")
