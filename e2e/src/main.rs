@@ -9,6 +9,7 @@ mod images;
 mod layers;
 mod services;
 mod services_client;
+mod test_reports;
 
 use std::process::ExitCode;
 
@@ -503,6 +504,7 @@ fn main() -> ExitCode {
     if let Ok(image) = std::env::var("TANTO_FIXTURE_PULL") {
         cli = cli.image_alias(PULLED, image);
     }
+    cli = test_reports::register(cli);
     cli.image_alias("tanto-test/aliased:none", "tanto-test/busybox:latest")
         .pipeline(wide)
         .pipeline(spread)

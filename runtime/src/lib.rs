@@ -28,7 +28,10 @@ pub mod __private;
 #[path = "internal.rs"]
 pub mod __internal;
 
-pub use artifact::{Dir, DirSelect, File, Image, Origin, Secret};
+pub use artifact::{
+    Dir, DirSelect, File, Image, Origin, Secret, TestCase, TestCounts, TestFailure, TestOutcome,
+    TestReport,
+};
 pub use backend::Stream;
 pub use cli::{Cli, cli};
 pub use digest::Digest;
@@ -40,6 +43,7 @@ pub use tanto_macros::{pipeline, step};
 /// What a pipeline file needs: `use tanto::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Container, Ctx, Dir, Error, File, Handle, Image, Result, Secret, Service, pipeline, step,
+        Container, Ctx, Dir, Error, File, Handle, Image, Result, Secret, Service, TestReport,
+        pipeline, step,
     };
 }

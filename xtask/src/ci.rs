@@ -35,6 +35,9 @@ pub(crate) const WITH_DOCKER: &str = "tanto";
 
 /// tanto's CI: format, lints, tests, docs and the examples, each in a container.
 ///
+/// The test steps return a `TestReport` (nextest, in the offline image), so the summary names
+/// each failing test with where it failed, and `--junit` and GitHub Actions see every test.
+///
 /// The runtime's tests start containers, so their step is the only one given the Docker
 /// daemon. The end-to-end suites (`e2e`, the examples' tests) drive servers and tools on the
 /// host (a registry, Podman, tmux, private daemons) and run with `cargo xtask test`.
@@ -42,9 +45,9 @@ pub(crate) const WITH_DOCKER: &str = "tanto";
 pub(crate) fn ci(src: Dir) {
     cargo_steps::fmt_check(src);
     cargo_steps::clippy(src);
-    cargo_steps::test_package_with_docker(src, WITH_DOCKER);
+    cargo_steps::test_report_package_with_docker(src, WITH_DOCKER);
     for package in ALONE {
-        cargo_steps::test_package(src, package); // test_package[tanto-macros], ..
+        cargo_steps::test_report_package(src, package); // test_report_package[tanto-macros], ..
     }
     cargo_steps::doc(src);
     build_examples(src);
@@ -112,10 +115,10 @@ mod tests {
             [
                 "fmt_check",
                 "clippy",
-                "test_package_with_docker",
-                "test_package[tanto-macros]",
-                "test_package[cargo-steps]",
-                "test_package[ui-tests]",
+                "test_report_package_with_docker",
+                "test_report_package[tanto-macros]",
+                "test_report_package[cargo-steps]",
+                "test_report_package[ui-tests]",
                 "doc",
                 "build_examples"
             ]
@@ -138,13 +141,13 @@ mod tests {
                 "step `{step}` must run in `{}`, the image `cargo xtask ci` maps to the offline one",
                 cargo_steps::IMAGE
             );
-            let package = match step.strip_prefix("test_package[") {
+            let package = match step.strip_prefix("test_report_package[") {
                 Some(package) => {
                     let package = package.trim_end_matches(']');
                     assert!(ALONE.contains(&package), "{step}");
                     Some(package)
                 }
-                None => (step == "test_package_with_docker").then_some(WITH_DOCKER),
+                None => (step == "test_report_package_with_docker").then_some(WITH_DOCKER),
             };
             match package {
                 Some(package) => assert_eq!(
@@ -160,7 +163,7 @@ mod tests {
             }
             assert_eq!(
                 info.settings.docker_socket,
-                step == "test_package_with_docker",
+                step == "test_report_package_with_docker",
                 "only the runtime's test step is given the Docker daemon; `{step}` differs"
             );
         }

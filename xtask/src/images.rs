@@ -3,7 +3,8 @@
 //! - `tanto-test/busybox:latest`: Debian's static busybox, its applet links, `/tmp`, users
 //!   `root`, `tanto` (uid 1000) and `nobody`, and the machine's CA bundle.
 //! - `tanto-test/rust:1.95`: a `debootstrap --variant=minbase` Debian with gcc, libc6-dev and
-//!   ca-certificates, plus the machine's Rust toolchain under `/usr/local/rust`.
+//!   ca-certificates, plus the machine's Rust toolchain under `/usr/local/rust`, its Docker
+//!   client and its `cargo-nextest` (see `images/nextest.rs`).
 //!
 //! - `tanto-test/postgres:15`: PostgreSQL 15 from Debian's packages, trusting every client
 //!   (see `images/postgres.rs`).
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+mod nextest;
 mod postgres;
 mod redis;
 
@@ -29,7 +31,7 @@ pub(crate) const RUST: &str = "tanto-test/rust:1.95";
 
 const SUITE: &str = "bookworm";
 /// Bumped whenever the Rust image's contents change, so existing images are rebuilt.
-const RECIPE: &str = "2";
+const RECIPE: &str = "3";
 /// The machine's Docker client, added to the Rust image so that steps given the daemon's
 /// socket (`#[step(docker_socket)]`) can run tests that call `docker`. It links only libc.
 const DOCKER_CLI: &str = "/usr/bin/docker";
@@ -269,8 +271,20 @@ fn rust(force: bool) -> Result<bool> {
     // new toolchain on the machine rebuilds it.
     let recorded = image_env(RUST, "RUST_VERSION")?;
     let recipe = image_env(RUST, "TANTO_IMAGE_RECIPE")?;
-    if !force && recorded.as_deref() == Some(number.as_str()) && recipe.as_deref() == Some(RECIPE) {
+    let nextest = nextest::find();
+    let nextest_version = nextest.as_ref().map_or(nextest::NONE, |(_, v)| v.as_str());
+    let recorded_nextest = image_env(RUST, "TANTO_NEXTEST")?;
+    if !force
+        && recorded.as_deref() == Some(number.as_str())
+        && recipe.as_deref() == Some(RECIPE)
+        && recorded_nextest.as_deref() == Some(nextest_version)
+    {
         return Ok(false);
+    }
+    if nextest.is_none() {
+        println!(
+            "images: no cargo-nextest on this machine (`cargo install cargo-nextest --locked`); {RUST} is built without it, and test steps run `cargo test`"
+        );
     }
     if let Some(old) = recorded {
         println!("images: {RUST} holds rustc {old}, the machine has {number}: rebuilding");
@@ -292,9 +306,13 @@ fn rust(force: bool) -> Result<bool> {
         "ENV CARGO_HOME=/usr/local/cargo".to_owned(),
         format!("ENV RUST_VERSION={number}"),
         format!("ENV TANTO_IMAGE_RECIPE={RECIPE}"),
+        format!("ENV TANTO_NEXTEST={nextest_version}"),
         format!("ENV SSL_CERT_FILE={CA_BUNDLE}"),
     ];
-    docker_import(RUST, &changes, |w| rust_rootfs(w, &base, &sysroot))?;
+    let nextest_bin = nextest.as_ref().map(|(path, _)| path.as_path());
+    docker_import(RUST, &changes, |w| {
+        rust_rootfs(w, &base, &sysroot, nextest_bin)
+    })?;
 
     let check = output(Command::new("docker").args([
         "run",
@@ -303,7 +321,8 @@ fn rust(force: bool) -> Result<bool> {
         RUST,
         "sh",
         "-c",
-        "cargo --version && rustc --version && cc --version | head -n 1",
+        "cargo --version && rustc --version && cc --version | head -n 1 && \
+         { cargo nextest --version 2>/dev/null | head -n 1 || true; }",
     ]))?;
     print!("{check}");
     Ok(true)
@@ -314,8 +333,14 @@ fn rustc() -> String {
 }
 
 /// Streams the final rootfs: the cached Debian tarball, then the toolchain under
-/// `/usr/local/rust` (owned by root, modes normalized) and an empty, writable `CARGO_HOME`.
-fn rust_rootfs(w: &mut dyn Write, base: &Path, sysroot: &Path) -> io::Result<()> {
+/// `/usr/local/rust` (owned by root, modes normalized), an empty, writable `CARGO_HOME`, and
+/// the Docker client and `nextest` in `/usr/local/bin`.
+fn rust_rootfs(
+    w: &mut dyn Write,
+    base: &Path,
+    sysroot: &Path,
+    nextest: Option<&Path>,
+) -> io::Result<()> {
     let mut tar = tar::Builder::new(w);
     let file = fs::File::open(base)?;
     let mut archive = tar::Archive::new(io::BufReader::new(file));
@@ -352,6 +377,9 @@ fn rust_rootfs(w: &mut dyn Write, base: &Path, sysroot: &Path) -> io::Result<()>
     }
     if Path::new(DOCKER_CLI).exists() {
         tar.append_path_with_name(DOCKER_CLI, "usr/local/bin/docker")?;
+    }
+    if let Some(nextest) = nextest {
+        tar.append_path_with_name(nextest, "usr/local/bin/cargo-nextest")?;
     }
     tar.finish()
 }

@@ -1,5 +1,6 @@
 //! Reusable tanto steps for Rust workspaces: fmt check, clippy, tests (of the workspace or of
-//! one package, with or without the Docker daemon), docs and release build.
+//! one package, with or without the Docker daemon, as text or as a [`TestReport`] with every
+//! test's outcome, sharded or not), docs and release build.
 //!
 //! Depend on this crate and call its steps in your own `#[pipeline]`, exactly like your own:
 //!
@@ -19,6 +20,9 @@
 //! (the registry) and the target folder live in the named cache volumes `cargo-home` and
 //! `cargo-target`, which are outside the cache key.
 
+mod reports;
+
+pub use reports::{test_report, test_report_package, test_report_package_with_docker, test_shard};
 use tanto::prelude::*;
 
 /// The image every step of this crate runs in. Map it to another with
@@ -29,7 +33,7 @@ pub const IMAGE: &str = "rust:1.95-slim";
 // path in what they print (trybuild's `$WORKSPACE`) would also rewrite cargo's `registry/src`.
 // CARGO_HOME is the shared volume itself, so that cargo's package-cache lock is shared too and
 // steps running at once never unpack the same crate over each other.
-const SETUP: &str =
+pub(crate) const SETUP: &str =
     "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /workspace";
 
 /// Checks that the workspace is formatted: `cargo fmt --all --check`.

@@ -5,6 +5,7 @@ mod dir;
 mod file;
 mod image;
 mod secret;
+mod test_report;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,6 +18,7 @@ pub use file::File;
 pub(crate) use file::is_plain_name;
 pub use image::Image;
 pub use secret::Secret;
+pub use test_report::{TestCase, TestCounts, TestFailure, TestOutcome, TestReport};
 
 /// One realized input or output of a step.
 #[derive(Debug, Clone, PartialEq)]

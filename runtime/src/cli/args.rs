@@ -191,6 +191,13 @@ fn pipeline_command(entry: &Entry) -> Command {
             .help("Write a Chrome Trace Event timeline of the run (open it in Perfetto)"),
     )
     .arg(
+        Arg::new("junit")
+            .long("junit")
+            .value_name("FILE")
+            .value_parser(value_parser!(PathBuf))
+            .help("Write a JUnit XML of the run: a test case per step, and every test of the steps' test reports"),
+    )
+    .arg(
         Arg::new("out")
             .long("out")
             .value_name("DIR")
@@ -298,6 +305,7 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
         keep_going: m.get_flag("keep-going"),
         progress,
         trace: m.get_one::<PathBuf>("trace").cloned(),
+        junit: m.get_one::<PathBuf>("junit").cloned(),
         out: m.get_one::<PathBuf>("out").cloned(),
         interactive: m
             .get_flag("interactive")

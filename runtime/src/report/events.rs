@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::artifact::TestReport;
 use crate::report::View;
 use crate::report::queue::{Bounds, EventReceiver};
 use crate::report::redact::Redactor;
@@ -85,6 +86,17 @@ pub enum Event {
         /// The full log of the step, kept on disk.
         log_path: Option<String>,
     },
+    /// A step's tests: a [`TestReport`] it returned (`cached` when the result came from the
+    /// cache), or one it recorded with [`Ctx::report_tests`](crate::Ctx::report_tests) before
+    /// failing. Comes before the step's `step_finished`, `step_cached` or `step_failed`.
+    TestReport {
+        /// The step's label.
+        step: String,
+        /// Whether the report is the cached result of an earlier run.
+        cached: bool,
+        /// The outcome of every test.
+        report: TestReport,
+    },
     /// A step did not run because something it needs failed or the run was cancelled.
     StepSkipped {
         /// The step's label.
@@ -122,6 +134,15 @@ impl Event {
             Event::StepLog { line, .. } => clean(line),
             Event::StepNote { message, .. } | Event::RunNote { message } => clean(message),
             Event::StepFailed { error, .. } => clean(error),
+            Event::TestReport { report, .. } => {
+                // Every text of the report, through the same redactor as a step's value.
+                if let Ok(mut value) = serde_json::to_value(&*report) {
+                    redactor.redact_json(&mut value);
+                    if let Ok(clean) = serde_json::from_value(value) {
+                        *report = clean;
+                    }
+                }
+            }
             Event::RunStarted { .. }
             | Event::StepCached { .. }
             | Event::StepFinished { .. }
@@ -138,7 +159,8 @@ impl Event {
             | Event::StepCached { step }
             | Event::StepFinished { step, .. }
             | Event::StepFailed { step, .. }
-            | Event::StepSkipped { step, .. } => Some(step),
+            | Event::StepSkipped { step, .. }
+            | Event::TestReport { step, .. } => Some(step),
             Event::RunStarted { .. } | Event::RunNote { .. } | Event::RunFinished { .. } => None,
         }
     }
@@ -262,6 +284,39 @@ mod tests {
             stream: Stream::Stdout,
             line: format!("line {n}"),
         }
+    }
+
+    #[test]
+    fn a_secret_a_test_printed_is_masked_in_its_report() {
+        let (sink, mut rx) = EventSink::channel();
+        sink.add_secret("hunter2-secret");
+        let report: TestReport = serde_json::from_value(serde_json::json!({
+            "tanto_test_report": 1,
+            "runner": "nextest",
+            "tests": [{
+                "binary": "app", "name": "leaks_hunter2-secret", "outcome": "failed",
+                "duration_ms": 1, "attempts": 1,
+                "failure": {"message": "token hunter2-secret", "file": null, "line": null,
+                            "output_tail": "printed hunter2-secret"}
+            }]
+        }))
+        .unwrap();
+        sink.send(Event::TestReport {
+            step: "s".into(),
+            cached: false,
+            report,
+        });
+        let event = rx.try_recv().unwrap().event;
+        let text = serde_json::to_string(&event).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        let Event::TestReport { report, .. } = event else {
+            panic!("{event:?}")
+        };
+        assert_eq!(report.tests[0].name, "leaks_***");
+        assert_eq!(
+            report.tests[0].failure.as_ref().unwrap().message,
+            "token ***"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 mod events;
 mod json;
+mod junit;
 mod logs;
+mod markdown;
 mod plain;
 mod queue;
 mod redact;
@@ -13,7 +15,9 @@ pub(crate) mod tty;
 
 pub use events::{Event, EventSink, Stamped, Stream};
 pub use json::JsonView;
+pub use junit::{Junit, STEPS_SUITE};
 pub use logs::LogFiles;
+pub use markdown::StepSummary;
 pub use plain::PlainView;
 pub use queue::{EventReceiver, MAX_QUEUED_LINES};
 pub use redact::{MASK, Redactor};

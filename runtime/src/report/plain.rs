@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 
+use crate::artifact::TestReport;
 use crate::report::text::{github_message, github_property, plural, shown};
 use crate::report::{Event, Stamped, View, human_duration};
 
@@ -153,6 +154,15 @@ impl<W: Write + Send> View for PlainView<W> {
             Event::StepSkipped { step, reason } => {
                 format!("[{}] skipped: {}", shown(step), shown(reason))
             }
+            Event::TestReport { report, .. } if report.merged => return,
+            Event::TestReport { step, report, .. } => {
+                if self.github {
+                    for line in annotations(report) {
+                        let _ = writeln!(self.out, "{line}");
+                    }
+                }
+                format!("[{}] tests: {}", shown(step), report.counts().describe())
+            }
             Event::RunFinished {
                 ran,
                 shared,
@@ -178,6 +188,27 @@ impl<W: Write + Send> View for PlainView<W> {
     fn finish(&mut self) {
         let _ = self.out.flush();
     }
+}
+
+/// A GitHub Actions `::error` annotation for each failing test of `report`, at the panic's
+/// file and line when its output names them. Everything in it came from a container, so every
+/// field is escaped.
+pub(crate) fn annotations(report: &TestReport) -> Vec<String> {
+    report
+        .failed()
+        .map(|test| {
+            let title = github_property(&format!("test {} failed", test.name));
+            let (mut place, mut message) = (String::new(), test.name.clone());
+            if let Some(failure) = &test.failure {
+                if let (Some(file), Some(line)) = (&failure.file, failure.line) {
+                    place = format!("file={},line={line},", github_property(file));
+                }
+                let lines: Vec<&str> = failure.message.lines().map(str::trim).collect();
+                message = lines.join(" ");
+            }
+            format!("::error {place}title={title}::{}", github_message(&message))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -219,6 +250,45 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("[s] ::add-mask::hunter2"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod annotations {
+    use super::*;
+    use crate::artifact::{TestCase, TestFailure, TestOutcome};
+
+    #[test]
+    fn a_failing_test_is_an_escaped_annotation_at_its_line() {
+        let failed = |name: &str, file: Option<&str>, message: &str| TestCase {
+            binary: "app".into(),
+            name: name.into(),
+            outcome: TestOutcome::Failed,
+            duration_ms: 1,
+            attempts: 1,
+            failure: Some(TestFailure {
+                message: message.into(),
+                file: file.map(Into::into),
+                line: file.map(|_| 7),
+                output_tail: String::new(),
+            }),
+        };
+        let report = TestReport::new(
+            "nextest",
+            vec![
+                failed("a::plain", Some("src/lib.rs"), "100% wrong\n  left: 1"),
+                failed("b::x,y:z", Some("src/we,ird:name.rs"), "\n::add-mask::x"),
+                failed("c::nowhere", None, "boom"),
+            ],
+        );
+        assert_eq!(
+            annotations(&report),
+            [
+                "::error file=src/lib.rs,line=7,title=test a%3A%3Aplain failed::100%25 wrong left: 1",
+                "::error file=src/we%2Cird%3Aname.rs,line=7,title=test b%3A%3Ax%2Cy%3Az failed:: ::add-mask::x",
+                "::error title=test c%3A%3Anowhere failed::boom",
+            ]
+        );
     }
 }
 

@@ -1,17 +1,26 @@
-//! The table printed at the end of a run: each step, its status and duration.
+//! The table printed at the end of a run: each step, its status and duration, then each
+//! failure and each failing test. The Markdown summary and `--junit` read what it collects.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use crate::artifact::{TestOutcome, TestReport};
 use crate::report::text::shown;
 use crate::report::{Event, Stamped, View, human_duration};
 
 /// Collects each step's final status for the closing table.
 #[derive(Debug, Default)]
 pub struct Summary {
-    rows: Vec<(String, String, Option<u64>)>,
+    /// The pipeline's name, from `run_started`.
+    pub(super) pipeline: String,
+    /// Each step: label, status, how long it ran.
+    pub(super) rows: Vec<(String, String, Option<u64>)>,
     index: BTreeMap<String, usize>,
-    failures: Vec<(String, String, Option<String>)>,
+    /// Each failed step: label, error, full log.
+    pub(super) failures: Vec<(String, String, Option<String>)>,
+    /// Each step's tests (the last report it sent), in the order they came: label, whether
+    /// cached, the report. Merged reports are left out: their steps' own reports are here.
+    pub(super) reports: Vec<(String, bool, TestReport)>,
 }
 
 impl Summary {
@@ -49,9 +58,40 @@ impl Summary {
         out
     }
 
-    /// The table, then each failure with its error and the path of its full log.
+    /// The table, then each step's tests with each failing test, then each failure with its
+    /// error and the path of its full log.
     pub fn render_with_failures(&self) -> String {
         let mut out = self.render();
+        for (step, _, report) in &self.reports {
+            out.push_str(&format!(
+                "\ntests of `{}`: {}\n",
+                shown(step),
+                report.counts().describe()
+            ));
+            for test in &report.tests {
+                let what = match test.outcome {
+                    TestOutcome::Failed => "FAILED",
+                    TestOutcome::Flaky => "flaky ",
+                    _ => continue,
+                };
+                out.push_str(&format!(
+                    "  {what} {} {}",
+                    shown(&test.binary),
+                    shown(&test.name)
+                ));
+                if let Some(failure) = &test.failure {
+                    if let Some(at) = failure.location() {
+                        out.push_str(&format!(" at {}", shown(&at)));
+                    }
+                    let message: Vec<String> = failure.message.lines().map(shown).collect();
+                    out.push_str(&format!(": {}", message.join("\n    ")));
+                }
+                if test.outcome == TestOutcome::Flaky {
+                    out.push_str(&format!(" (passed on try {})", test.attempts));
+                }
+                out.push('\n');
+            }
+        }
         for (step, error, log) in &self.failures {
             // Each line of the error on its own: the tail of what the command printed is shown,
             // never obeyed.
@@ -72,6 +112,18 @@ impl Summary {
 impl View for Summary {
     fn event(&mut self, stamped: &Stamped) {
         match &stamped.event {
+            Event::RunStarted { pipeline, .. } => self.pipeline.clone_from(pipeline),
+            Event::TestReport {
+                step,
+                cached,
+                report,
+            } if !report.merged => {
+                let entry = (step.clone(), *cached, report.clone());
+                match self.reports.iter_mut().find(|(s, ..)| s == step) {
+                    Some(old) => *old = entry,
+                    None => self.reports.push(entry),
+                }
+            }
             Event::StepStarted {
                 step, shared_with, ..
             } => {

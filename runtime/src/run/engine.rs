@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
 use crate::report::{
-    Event, EventSink, Hold, JsonView, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout, Summary,
-    Trace, TtyView, View, drive, plural, tty,
+    Event, EventSink, Hold, JsonView, Junit, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout,
+    StepSummary, Summary, Trace, TtyView, View, drive, plural, tty,
 };
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
@@ -61,7 +61,7 @@ pub fn execute(
 }
 
 /// Checks what the flags name before anything runs: `--out` must be a folder (or not exist
-/// yet) and `--trace` a file that can be written.
+/// yet), `--trace` and `--junit` files that can be written.
 fn check_options(options: &RunOptions) -> Result<()> {
     if let Some(out) = &options.out
         && out.exists()
@@ -79,10 +79,12 @@ fn check_options(options: &RunOptions) -> Result<()> {
             "-i opens a shell on this terminal, and there is none: run it from a terminal, or without -i".into(),
         ));
     }
-    if let Some(trace) = &options.trace {
-        std::fs::File::create(trace).map_err(|e| {
-            Error::Usage(format!("--trace: cannot write `{}`: {e}", trace.display()))
-        })?;
+    for (flag, path) in [("--trace", &options.trace), ("--junit", &options.junit)] {
+        if let Some(path) = path {
+            std::fs::File::create(path).map_err(|e| {
+                Error::Usage(format!("{flag}: cannot write `{}`: {e}", path.display()))
+            })?;
+        }
     }
     Ok(())
 }
@@ -164,6 +166,13 @@ fn pick_views(options: &RunOptions, plan: &Plan) -> (Vec<Box<dyn View>>, bool) {
     }
     if let Some(path) = &options.trace {
         views.push(Box::new(Trace::new(path.clone())));
+    }
+    if let Some(path) = &options.junit {
+        views.push(Box::new(Junit::new(path.clone())));
+    }
+    // GitHub Actions shows this file on the job's page.
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        views.push(Box::new(StepSummary::new(path.into())));
     }
     if human {
         views.push(Box::new(Summary::new()));

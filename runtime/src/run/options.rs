@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub progress: Progress,
     /// `--trace FILE`: write a Chrome Trace Event timeline.
     pub trace: Option<PathBuf>,
+    /// `--junit FILE`: write a JUnit XML of the run, its steps and their test reports.
+    pub junit: Option<PathBuf>,
     /// `--out DIR`: export the pipeline's final outputs there.
     pub out: Option<PathBuf>,
     /// `-i`: open this shell in the container of a step that fails (`--shell`, `sh` by

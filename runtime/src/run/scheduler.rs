@@ -324,6 +324,7 @@ impl Scheduler {
                     Err(e) => (false, Err(e)),
                     Ok(Prepared::Cached(outputs)) => {
                         if is_step {
+                            send_test_reports(&events, &label, true, &outputs);
                             events.send(Event::StepCached {
                                 step: label.clone(),
                             });
@@ -368,7 +369,8 @@ impl Scheduler {
                 let duration = started.elapsed();
                 let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
                 match &result {
-                    Ok(_) if !cached && is_step => {
+                    Ok(outputs) if !cached && is_step => {
+                        send_test_reports(&events, &label, false, outputs);
                         events.send(Event::StepFinished {
                             step: label.clone(),
                             duration_ms,
@@ -402,6 +404,22 @@ impl Scheduler {
 }
 
 /// Why steps that never started are skipped.
+/// Sends a `test_report` event for each [`TestReport`](crate::TestReport) among a step's
+/// outputs, before the event that ends the step.
+fn send_test_reports(events: &EventSink, label: &str, cached: bool, outputs: &[Artifact]) {
+    for output in outputs {
+        if let Artifact::Value(value) = output
+            && let Some(report) = crate::artifact::TestReport::from_value(value)
+        {
+            events.send(Event::TestReport {
+                step: label.to_owned(),
+                cached,
+                report,
+            });
+        }
+    }
+}
+
 fn cancel_reason(first_failure: Option<&str>) -> String {
     first_failure.map_or_else(|| "interrupted".to_owned(), |f| format!("cancelled: {f}"))
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::artifact::{Dir, DirSelect};
+use crate::artifact::{Dir, DirSelect, TestReport};
 use crate::backend::{DockerBackend, Stream};
 use crate::cache::Store;
 use crate::error::{Error, Result};
@@ -143,6 +143,34 @@ impl Ctx {
             step: self.label.clone(),
             stream,
             line: line.into(),
+        });
+    }
+
+    /// Records the step's test results as a `test_report` event, for the summary, the GitHub
+    /// annotations, `GITHUB_STEP_SUMMARY` and `--junit`: for a step that is about to fail
+    /// because tests failed, whose report would otherwise be lost with its result (a failure
+    /// is never cached). A step that succeeds returns its report instead; the engine finds it
+    /// among the outputs, cached or not.
+    ///
+    /// ```no_run
+    /// use tanto::prelude::*;
+    ///
+    /// #[step(image = "rust:1.95-slim")]
+    /// async fn tests(ctx: &Ctx, src: Dir) -> Result<TestReport> {
+    ///     let report: TestReport = todo!("run the tests in a container and read their results");
+    ///     if !report.success() {
+    ///         ctx.report_tests(&report);
+    ///         return Err(report.failure_error());
+    ///     }
+    ///     Ok(report)
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn report_tests(&self, report: &TestReport) {
+        self.run.events.send(Event::TestReport {
+            step: self.label.clone(),
+            cached: false,
+            report: report.clone(),
         });
     }
 

@@ -1,0 +1,153 @@
+use super::*;
+
+/// What nextest 0.9 wrote for `e2e/fixtures/tests-crate` with `--retries 1`.
+const NEXTEST: &str = include_str!("test_report_nextest.xml");
+/// What `cargo test -- -Z unstable-options --format json` printed for the same crate.
+const LIBTEST: &str = include_str!("test_report_libtest.txt");
+
+fn test<'a>(report: &'a TestReport, name: &str) -> &'a TestCase {
+    report
+        .tests
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no test `{name}` in {report:#?}"))
+}
+
+#[test]
+fn nextest_junit_gives_each_outcome_with_the_panic_and_its_location() {
+    let report = TestReport::from_junit(NEXTEST)
+        .unwrap()
+        .with_ignored("tests-crate tests::ignored\n");
+    assert_eq!(report.runner, "nextest");
+    let names: Vec<&str> = report.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "tests::fails",
+            "tests::flaky",
+            "tests::ignored",
+            "tests::passes"
+        ]
+    );
+    assert!(report.tests.iter().all(|t| t.binary == "tests-crate"));
+
+    let fails = test(&report, "tests::fails");
+    assert_eq!((fails.outcome, fails.attempts), (TestOutcome::Failed, 2));
+    let failure = fails.failure.as_ref().unwrap();
+    assert_eq!(failure.location().as_deref(), Some("src/lib.rs:21"));
+    assert_eq!(
+        failure.message,
+        "assertion `left == right` failed: two and two make five\n  left: 4\n right: 5"
+    );
+    assert!(
+        failure
+            .output_tail
+            .contains("checking that two and two make five"),
+        "{failure:?}"
+    );
+
+    let flaky = test(&report, "tests::flaky");
+    assert_eq!((flaky.outcome, flaky.attempts), (TestOutcome::Flaky, 2));
+    let first = flaky.failure.as_ref().unwrap();
+    assert_eq!(first.message, "first try fails");
+    assert_eq!(first.location().as_deref(), Some("src/lib.rs:39"));
+
+    assert_eq!(test(&report, "tests::passes").outcome, TestOutcome::Passed);
+    let ignored = test(&report, "tests::ignored");
+    assert_eq!(
+        (ignored.outcome, ignored.attempts),
+        (TestOutcome::Ignored, 0)
+    );
+    assert_eq!(
+        report.counts().describe(),
+        "1 passed, 1 failed, 1 ignored, 1 flaky"
+    );
+    assert!(!report.success());
+    assert_eq!(
+        report.failure_error().to_string(),
+        "1 of 4 tests failed: tests::fails (src/lib.rs:21)"
+    );
+}
+
+#[test]
+fn libtest_json_names_the_binary_from_cargos_running_line() {
+    let report = TestReport::from_libtest_json(LIBTEST);
+    assert_eq!(report.runner, "cargo test");
+    let outcomes: Vec<(&str, &str, TestOutcome)> = report
+        .tests
+        .iter()
+        .map(|t| (t.binary.as_str(), t.name.as_str(), t.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("tests_crate", "tests::fails", TestOutcome::Failed),
+            ("tests_crate", "tests::flaky", TestOutcome::Failed),
+            ("tests_crate", "tests::ignored", TestOutcome::Ignored),
+            ("tests_crate", "tests::passes", TestOutcome::Passed),
+        ]
+    );
+    let failure = test(&report, "tests::fails").failure.clone().unwrap();
+    assert_eq!(failure.location().as_deref(), Some("src/lib.rs:21"));
+    assert!(
+        failure
+            .message
+            .starts_with("assertion `left == right` failed")
+    );
+}
+
+#[test]
+fn a_merge_has_each_test_once_in_the_order_of_one_report() {
+    let whole = TestReport::from_junit(NEXTEST).unwrap();
+    let mut shards: Vec<TestReport> = whole
+        .tests
+        .iter()
+        .map(|t| TestReport::new("nextest", vec![t.clone()]))
+        .collect();
+    shards.reverse();
+    shards.push(shards[0].clone());
+    let merged = TestReport::merge(shards);
+    assert!(merged.merged);
+    assert_eq!(merged.tests, whole.tests);
+}
+
+#[test]
+fn a_report_is_known_among_values_by_its_tag_only() {
+    let report = TestReport::from_junit(NEXTEST).unwrap();
+    let value = serde_json::to_value(&report).unwrap();
+    assert_eq!(value["tanto_test_report"], 1);
+    assert_eq!(TestReport::from_value(&value), Some(report));
+    assert_eq!(
+        TestReport::from_value(&serde_json::json!({"tests": []})),
+        None
+    );
+    assert_eq!(TestReport::from_value(&serde_json::json!("text")), None);
+}
+
+#[test]
+fn hostile_output_is_bounded_and_a_junk_file_is_a_clear_error() {
+    let huge = format!(
+        "thread 't' panicked at src/a.rs:1:1:\n{}",
+        "x".repeat(1 << 20)
+    );
+    let failure = TestFailure::read("", &huge, &"line\n".repeat(100_000));
+    assert!(
+        failure.message.len() <= MESSAGE_BYTES + 4,
+        "{}",
+        failure.message.len()
+    );
+    assert!(failure.output_tail.lines().count() <= TAIL_LINES);
+    let err = TestReport::from_junit("<not junit")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("cannot read the JUnit report"), "{err}");
+}
+
+#[test]
+fn libtest_doctests_are_a_binary_of_their_own() {
+    let text = "   Doc-tests app\n{ \"type\": \"test\", \"name\": \"src/lib.rs - add (line 3)\", \"event\": \"ok\" }\n";
+    let report = TestReport::from_libtest_json(text);
+    assert_eq!(report.tests.len(), 1);
+    assert_eq!(report.tests[0].binary, "app doctests");
+    assert_eq!(report.tests[0].name, "src/lib.rs - add (line 3)");
+}
