@@ -57,6 +57,7 @@ pub(crate) fn ensure() -> Result<(), String> {
             "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {packages} >/dev/null"
         ))?;
     }
+    crate::buildgrid::ensure()?;
     // Only root runs rootless Podman as another user; anyone else runs it as themselves.
     if is_root() && !has_user(TEST_USER) {
         eprintln!("xtask: creating the user {TEST_USER} for the rootless Podman tests");

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod buildgrid;
 pub mod host;
 pub mod podman;
 pub mod servers;

@@ -1,0 +1,172 @@
+//! A real REAPI v2 server for the shared-cache tests: BuildGrid from PyPI, in a virtualenv
+//! this harness creates when it is missing (`cargo xtask test` creates it first), serving
+//! CAS, ByteStream, ActionCache and Capabilities on 127.0.0.1 with its storage in a
+//! temporary folder. Stopped, and its folder removed, when dropped.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+use super::servers::{Server, free_port};
+
+/// The BuildGrid release the tests run (xtask/src/servers.rs installs the same).
+pub const VERSION: &str = "0.4.4";
+
+/// Where the virtualenv lives: `TANTO_TEST_BUILDGRID_VENV`, or the user's cache folder.
+pub fn venv() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TANTO_TEST_BUILDGRID_VENV") {
+        return dir.into();
+    }
+    let home = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .expect("HOME or XDG_CACHE_HOME");
+    home.join("tanto-test").join(format!("buildgrid-{VERSION}"))
+}
+
+/// The virtualenv's python, after creating the virtualenv and installing BuildGrid into it
+/// when missing: into a fresh folder renamed into place, so a half-made one is never used.
+pub fn python() -> PathBuf {
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let _one = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
+    let venv = venv();
+    let python = venv.join("bin").join("python");
+    if python.exists() {
+        return python;
+    }
+    let parent = venv.parent().expect("the venv's parent");
+    std::fs::create_dir_all(parent).expect("the venv's parent folder");
+    let staging = parent.join(format!(".buildgrid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let run = |cmd: &mut Command| {
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed (install python3-venv, and reach PyPI): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    eprintln!(
+        "installing BuildGrid {VERSION} from PyPI into {}",
+        venv.display()
+    );
+    run(Command::new("python3").args(["-m", "venv"]).arg(&staging));
+    run(Command::new(staging.join("bin").join("python"))
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .arg(format!("buildgrid=={VERSION}")));
+    // Only the interpreter is called by path (`python -c`), and it finds its venv from its
+    // own location, so the folder can be renamed.
+    if std::fs::rename(&staging, &venv).is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    python
+}
+
+/// A BuildGrid server on a free port of 127.0.0.1.
+pub struct BuildGrid {
+    server: Server,
+}
+
+impl BuildGrid {
+    /// Starts a server with an empty CAS and action cache; `instance` is its instance name.
+    pub fn start(instance: &str) -> Self {
+        let python = python();
+        let dir = tempfile::tempdir().expect("BuildGrid's folder");
+        let port = free_port();
+        let cas = dir.path().join("cas");
+        std::fs::create_dir(&cas).expect("BuildGrid's CAS folder");
+        let config = dir.path().join("buildgrid.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n    insecure-mode: true\n\
+                 storages:\n  - !disk-storage &cas\n    path: {cas}\n\
+                 caches:\n  - !lru-action-cache &ac\n    storage: *cas\n    max-cached-refs: 100000\n    \
+                 allow-updates: true\n    cache-failed-actions: false\n\
+                 instances:\n  - name: \"{instance}\"\n    services:\n      - !action-cache\n        cache: *ac\n      \
+                 - !cas\n        storage: *cas\n      - !bytestream\n        storage: *cas\n",
+                cas = cas.display()
+            ),
+        )
+        .expect("write BuildGrid's configuration");
+        let mut cmd = Command::new(python);
+        cmd.args([
+            "-c",
+            "import sys; from buildgrid.server.app import cli; sys.argv[0] = 'bgd'; sys.exit(cli())",
+            "server",
+            "start",
+        ])
+        .arg(&config)
+        .current_dir(dir.path());
+        Self {
+            server: Server::start(cmd, port, Some(dir)),
+        }
+    }
+
+    /// `grpc://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("grpc://127.0.0.1:{}", self.server.port)
+    }
+
+    /// The server's log.
+    pub fn log(&self) -> String {
+        self.server.log()
+    }
+
+    /// Where its disk storage keeps blobs: `objects/ab/cdef…` by SHA-256.
+    fn objects(&self) -> PathBuf {
+        let dir = self.server.dir().expect("BuildGrid's folder");
+        dir.join("cas").join("cas").join("objects")
+    }
+
+    /// How many blobs its CAS holds (action results included): what was written to it.
+    pub fn blob_count(&self) -> usize {
+        walkdir(&self.objects())
+    }
+
+    /// Flips a byte in the middle of the largest blob, keeping its size; returns its hash.
+    pub fn damage_largest_blob(&self) -> String {
+        let mut largest: Option<(u64, PathBuf)> = None;
+        for prefix in std::fs::read_dir(self.objects())
+            .expect("BuildGrid's objects")
+            .flatten()
+        {
+            for blob in std::fs::read_dir(prefix.path())
+                .expect("a prefix folder")
+                .flatten()
+            {
+                let size = blob.metadata().expect("a blob's size").len();
+                if largest.as_ref().is_none_or(|(s, _)| size > *s) {
+                    largest = Some((size, blob.path()));
+                }
+            }
+        }
+        let (_, path) = largest.expect("a blob in BuildGrid");
+        let mut bytes = std::fs::read(&path).expect("read the blob");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&path, bytes).expect("write the blob");
+        let name = |p: &std::path::Path| p.file_name().unwrap().to_string_lossy().into_owned();
+        format!("{}{}", name(path.parent().unwrap()), name(&path))
+    }
+
+    /// Stops the server now (a server that goes away mid-run).
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+fn walkdir(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => walkdir(&e.path()),
+                Ok(_) => 1,
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
