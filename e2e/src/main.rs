@@ -7,6 +7,7 @@ mod bench;
 mod hardening;
 mod images;
 mod services;
+mod shared;
 
 use std::process::ExitCode;
 
@@ -547,5 +548,7 @@ fn main() -> ExitCode {
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .pipeline(matrix)
+        .pipeline(shared::shared)
+        .pipeline(shared::shared_dir)
         .run()
 }

@@ -146,6 +146,18 @@ fn pipeline_command(entry: &Entry) -> Command {
             .help("Run these steps (all, when none is named) even if cached"),
     )
     .arg(
+        Arg::new("remote-cache")
+            .long("remote-cache")
+            .value_name("URL")
+            .help("Share results through a REAPI v2 server, grpc://HOST:PORT or grpcs://HOST:PORT [env: TANTO_REMOTE_CACHE]"),
+    )
+    .arg(
+        Arg::new("remote-upload")
+            .long("remote-upload")
+            .action(ArgAction::SetTrue)
+            .help("Write this run's results to the remote cache (it is only read otherwise) [env: TANTO_REMOTE_UPLOAD=1]"),
+    )
+    .arg(
         Arg::new("jobs")
             .short('j')
             .long("jobs")
@@ -299,6 +311,8 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
         progress,
         trace: m.get_one::<PathBuf>("trace").cloned(),
         out: m.get_one::<PathBuf>("out").cloned(),
+        remote_cache: m.get_one::<String>("remote-cache").cloned(),
+        remote_upload: m.get_flag("remote-upload"),
         interactive: m
             .get_flag("interactive")
             .then(|| m.get_one::<String>("shell").cloned().unwrap_or_default()),

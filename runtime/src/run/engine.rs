@@ -293,6 +293,15 @@ pub(super) async fn run(
         .interactive
         .as_ref()
         .map(|shell| Interactive::new(shell, options.keep_going, hold));
+    context.remote = match super::remote::connect(&options).await {
+        Ok(remote) => remote,
+        Err(e) => {
+            drop((context, events));
+            let _ = view_task.await;
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            return EXIT_USAGE;
+        }
+    };
     let cancel = context.cancel.clone();
     let signals = watch_signals(cancel.clone(), context.abandon_handle());
     let context = Arc::new(context);
@@ -348,6 +357,15 @@ pub(super) async fn run(
         .with_cancel(cancel.clone())
         .with_log_dir(log_dir(&store, &run_id));
     let summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
+    let fetched = match &options.out {
+        Some(_) if exit_code(&summary) == EXIT_OK => {
+            runner.materialize_outputs(plan, &summary).await
+        }
+        _ => Ok(()),
+    };
+    if let Some(remote) = &context.remote {
+        eprintln!("{}", super::remote::summary_line(remote));
+    }
     let cleanup = context.remove_run().await.err();
     if let Err(e) = store.save_stat_cache() {
         tracing::warn!("could not save the stat cache: {e}");
@@ -365,6 +383,11 @@ pub(super) async fn run(
         );
     }
     if code == EXIT_OK
+        && let Err(e) = fetched
+    {
+        eprintln!("error: --out: {}", redactor.redact(&e.to_string()));
+        code = EXIT_FAILED;
+    } else if code == EXIT_OK
         && let Some(out) = &options.out
     {
         match export_outputs(plan, &summary, out, backend.as_ref()).await {

@@ -48,6 +48,10 @@ pub struct RunOptions {
     pub trace: Option<PathBuf>,
     /// `--out DIR`: export the pipeline's final outputs there.
     pub out: Option<PathBuf>,
+    /// `--remote-cache URL`: the shared cache (else `TANTO_REMOTE_CACHE`).
+    pub remote_cache: Option<String>,
+    /// `--remote-upload`: write results to the shared cache (else `TANTO_REMOTE_UPLOAD`).
+    pub remote_upload: bool,
     /// `-i`: open this shell in the container of a step that fails (`--shell`, `sh` by
     /// default).
     pub interactive: Option<String>,

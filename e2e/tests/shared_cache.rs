@@ -1,0 +1,351 @@
+//! The shared cache against a real BuildGrid (REAPI v2): two empty stores stand for two
+//! machines. Run A uploads; run B, elsewhere, is fully cached without a container or an
+//! output blob; `--out` fetches exactly the outputs; a server that stops, a closed port and
+//! a damaged blob never fail a run or serve damage; without `--remote-upload` nothing is
+//! written.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use support::buildgrid::BuildGrid;
+use support::servers::free_port;
+use support::{events, of_kind, output};
+
+/// The fixture binary with its own store: `TANTO_E2E_FIXTURE` names a copy of it when the
+/// target folder is shared with builds of other branches.
+fn fixture(cache: &Path) -> Command {
+    match std::env::var_os("TANTO_E2E_FIXTURE") {
+        Some(bin) => {
+            let mut cmd = Command::new(bin);
+            cmd.env("TANTO_CACHE_DIR", cache)
+                .env_remove("CI")
+                .env_remove("GITHUB_ACTIONS");
+            cmd
+        }
+        None => support::fixture(cache),
+    }
+}
+
+/// The same sources in a new folder: a text file, a nested one, and 5 MiB of bytes (past the
+/// batch limit, so they travel by ByteStream).
+fn sources() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a source folder");
+    std::fs::write(dir.path().join("readme.txt"), "shared\n").unwrap();
+    std::fs::create_dir(dir.path().join("nested")).unwrap();
+    std::fs::write(dir.path().join("nested/data.txt"), "nested data\n").unwrap();
+    let big: Vec<u8> = (0..5 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    std::fs::write(dir.path().join("big.bin"), big).unwrap();
+    dir
+}
+
+/// Runs `args` with the store at `cache` against `url`, in JSON mode.
+fn run(cache: &Path, url: &str, args: &[&str], src: &Path) -> Output {
+    output(
+        fixture(cache)
+            .env("TANTO_REMOTE_CACHE", url)
+            .env_remove("TANTO_REMOTE_UPLOAD")
+            .args(args)
+            .args(["--progress", "json", "--src"])
+            .arg(src),
+    )
+}
+
+fn ok(out: &Output) -> (Vec<Value>, String) {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the run failed: {stderr}");
+    (events(&out.stdout), stderr)
+}
+
+/// The number before ` what` in the `remote cache` summary line.
+fn count(stderr: &str, what: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("tanto: remote cache "))
+        .unwrap_or_else(|| panic!("no remote cache line in {stderr}"));
+    let at = line
+        .find(&format!(" {what}"))
+        .unwrap_or_else(|| panic!("no `{what}` in {line}"));
+    let digits: Vec<char> = line[..at]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let digits: String = digits.into_iter().rev().collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no count before `{what}` in {line}"))
+}
+
+/// How many containers carrying `tanto.run=<run_id>` were created since `since`.
+fn containers_created(run_id: &str, since: &str) -> usize {
+    let out = output(Command::new("docker").args([
+        "events",
+        "--since",
+        since,
+        "--until",
+        &unix_now(),
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=create",
+        "--filter",
+        &format!("label=tanto.run={run_id}"),
+        "--format",
+        "{{.ID}}",
+    ]));
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn unix_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}", now.as_secs() + 1)
+}
+
+fn run_id(events: &[Value]) -> String {
+    support::run_id(events)
+}
+
+#[test]
+fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (src_a, src_b) = (sources(), sources());
+
+    let out = run(
+        store_a.path(),
+        &url,
+        &["shared", "--pause", "0", "--remote-upload"],
+        src_a.path(),
+    );
+    let (ev, stderr) = ok(&out);
+    assert_eq!(
+        of_kind(&ev, "step_started").len(),
+        3,
+        "run A runs every step: {stderr}"
+    );
+    assert_eq!(count(&stderr, "result"), 3, "{stderr}");
+    let sent = server.blob_count();
+    assert!(
+        sent > 0,
+        "run A wrote nothing to BuildGrid: {}",
+        server.log()
+    );
+
+    // Machine B: another empty store, the same sources in another folder.
+    let since = unix_now();
+    let out = run(
+        store_b.path(),
+        &url,
+        &["shared", "--pause", "0"],
+        src_b.path(),
+    );
+    let (ev, stderr) = ok(&out);
+    assert_eq!(of_kind(&ev, "step_started").len(), 0, "{stderr}");
+    assert_eq!(of_kind(&ev, "step_cached").len(), 3, "{stderr}");
+    assert_eq!(containers_created(&run_id(&ev), &since), 0);
+    assert_eq!(count(&stderr, "hit"), 3, "{stderr}");
+    assert_eq!(count(&stderr, "blob"), 0, "{stderr}");
+
+    // `--out` fetches the final output, the listing, and nothing else.
+    let dest = tempfile::tempdir().unwrap();
+    let out = run(
+        store_b.path(),
+        &url,
+        &[
+            "shared",
+            "--pause",
+            "0",
+            "--out",
+            dest.path().to_str().unwrap(),
+        ],
+        src_b.path(),
+    );
+    let (ev, stderr) = ok(&out);
+    assert_eq!(of_kind(&ev, "step_started").len(), 0, "{stderr}");
+    assert_eq!(count(&stderr, "blob"), 1, "{stderr}");
+    let listing = std::fs::read_to_string(dest.path().join("listing.txt"))
+        .unwrap_or_else(|e| panic!("no listing.txt in {}: {e}", dest.path().display()));
+    assert!(listing.contains("5242880 ./big.bin"), "{listing}");
+    assert!(listing.contains("./bin/hi"), "{listing}");
+    assert_eq!(
+        server.blob_count(),
+        sent,
+        "run B wrote to the server without --remote-upload"
+    );
+}
+
+#[test]
+fn out_fetches_a_folder_whole_and_checks_it() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (src_a, src_b) = (sources(), sources());
+    ok(&run(
+        store_a.path(),
+        &url,
+        &["shared_dir", "--remote-upload"],
+        src_a.path(),
+    ));
+
+    let dest = tempfile::tempdir().unwrap();
+    let out = run(
+        store_b.path(),
+        &url,
+        &["shared_dir", "--out", dest.path().to_str().unwrap()],
+        src_b.path(),
+    );
+    let (ev, stderr) = ok(&out);
+    assert_eq!(of_kind(&ev, "step_started").len(), 0, "{stderr}");
+    // The tree, readme, data, big.bin and the script.
+    assert_eq!(count(&stderr, "blob"), 5, "{stderr}");
+    // A pipeline's one folder output is written as the folder itself.
+    let got = dest.path();
+    assert_eq!(
+        std::fs::read(got.join("big.bin")).unwrap(),
+        std::fs::read(src_a.path().join("big.bin")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(got.join("nested/data.txt")).unwrap(),
+        "nested data\n"
+    );
+    assert_eq!(
+        std::fs::read_link(got.join("hi")).unwrap(),
+        Path::new("bin/hi")
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(got.join("bin/hi"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_ne!(mode & 0o111, 0, "the script lost its executable bit");
+}
+
+#[test]
+fn without_remote_upload_nothing_is_written() {
+    let server = BuildGrid::start("");
+    let store = tempfile::tempdir().unwrap();
+    let src = sources();
+    let (ev, stderr) = ok(&run(
+        store.path(),
+        &server.url(),
+        &["shared", "--pause", "0"],
+        src.path(),
+    ));
+    assert_eq!(of_kind(&ev, "step_started").len(), 3, "{stderr}");
+    assert_eq!(
+        server.blob_count(),
+        0,
+        "written without --remote-upload: {stderr}"
+    );
+    assert!(!stderr.contains("sent"), "{stderr}");
+}
+
+#[test]
+fn a_closed_port_gives_one_warning_and_the_run_goes_on() {
+    let store = tempfile::tempdir().unwrap();
+    let src = sources();
+    let url = format!("grpc://127.0.0.1:{}", free_port());
+    let (ev, stderr) = ok(&run(
+        store.path(),
+        &url,
+        &["shared", "--pause", "0", "--remote-upload"],
+        src.path(),
+    ));
+    assert_eq!(of_kind(&ev, "step_started").len(), 3, "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains(&url) && warnings[0].contains("local store"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_server_stopped_mid_run_gives_one_warning_and_the_run_goes_on() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let store = tempfile::tempdir().unwrap();
+    let src = sources();
+    let child = fixture(store.path())
+        .env("TANTO_REMOTE_CACHE", &url)
+        .args([
+            "shared",
+            "--pause",
+            "3",
+            "--remote-upload",
+            "--progress",
+            "json",
+            "--src",
+        ])
+        .arg(src.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    server.stop();
+    let out = child.wait_with_output().unwrap();
+    let (ev, stderr) = ok(&out);
+    assert_eq!(of_kind(&ev, "step_started").len(), 3, "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("local store"), "{stderr}");
+    // What ran is in the local store: the next run, without a server, is cached.
+    let closed = format!("grpc://127.0.0.1:{}", free_port());
+    let (ev, _) = ok(&run(
+        store.path(),
+        &closed,
+        &["shared", "--pause", "3"],
+        src.path(),
+    ));
+    assert_eq!(of_kind(&ev, "step_cached").len(), 3);
+}
+
+#[test]
+fn a_damaged_blob_is_never_served_and_its_step_runs_here_instead() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (src_a, src_b) = (sources(), sources());
+    ok(&run(
+        store_a.path(),
+        &url,
+        &["shared_dir", "--remote-upload"],
+        src_a.path(),
+    ));
+    // Damage the big blob where BuildGrid keeps it.
+    let damaged = server.damage_largest_blob();
+
+    let dest = tempfile::tempdir().unwrap();
+    let out = run(
+        store_b.path(),
+        &url,
+        &["shared_dir", "--out", dest.path().to_str().unwrap()],
+        src_b.path(),
+    );
+    let (ev, stderr) = ok(&out);
+    let notes: Vec<String> = of_kind(&ev, "step_note")
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(&damaged[..12]) && n.contains("does not match its digest")),
+        "no note names the damaged blob {damaged}: {notes:?} {stderr}"
+    );
+    // A pipeline's one folder output is written as the folder itself.
+    let got = dest.path();
+    assert_eq!(
+        std::fs::read(got.join("big.bin")).unwrap(),
+        std::fs::read(src_a.path().join("big.bin")).unwrap()
+    );
+}
