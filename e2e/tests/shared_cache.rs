@@ -108,6 +108,15 @@ fn unix_now() -> String {
     format!("{}", now.as_secs() + 1)
 }
 
+/// The lines that warn about the remote cache, or about anything (the summary line aside).
+fn warnings(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| !l.starts_with("tanto: remote cache "))
+        .filter(|l| l.contains("remote") || l.contains("WARN") || l.contains("warning"))
+        .collect()
+}
+
 fn run_id(events: &[Value]) -> String {
     support::run_id(events)
 }
@@ -260,7 +269,7 @@ fn a_closed_port_gives_one_warning_and_the_run_goes_on() {
         src.path(),
     ));
     assert_eq!(of_kind(&ev, "step_started").len(), 3, "{stderr}");
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    let warnings = warnings(&stderr);
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(
         warnings[0].contains(&url) && warnings[0].contains("local store"),
@@ -295,7 +304,7 @@ fn a_server_stopped_mid_run_gives_one_warning_and_the_run_goes_on() {
     let out = child.wait_with_output().unwrap();
     let (ev, stderr) = ok(&out);
     assert_eq!(of_kind(&ev, "step_started").len(), 3, "{stderr}");
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    let warnings = warnings(&stderr);
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].contains("local store"), "{stderr}");
     // What ran is in the local store: the next run, without a server, is cached.
@@ -348,4 +357,104 @@ fn a_damaged_blob_is_never_served_and_its_step_runs_here_instead() {
         std::fs::read(got.join("big.bin")).unwrap(),
         std::fs::read(src_a.path().join("big.bin")).unwrap()
     );
+}
+
+#[test]
+fn a_slow_server_times_out_with_one_warning() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("grpc://{}", listener.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let streams: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        drop(streams);
+    });
+    let store = tempfile::tempdir().unwrap();
+    let src = sources();
+    let started = std::time::Instant::now();
+    let out = output(
+        fixture(store.path())
+            .env("TANTO_REMOTE_CACHE", &url)
+            .env("TANTO_REMOTE_TIMEOUT", "1")
+            .args(["shared", "--pause", "0", "--progress", "json", "--src"])
+            .arg(src.path()),
+    );
+    let (ev, stderr) = ok(&out);
+    assert_eq!(of_kind(&ev, "step_started").len(), 3, "{stderr}");
+    let warnings = warnings(&stderr);
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("did not answer within"), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(held);
+}
+
+#[test]
+fn a_result_whose_outputs_left_the_cas_is_a_miss() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (src_a, src_b) = (sources(), sources());
+    ok(&run(
+        store_a.path(),
+        &url,
+        &["shared", "--pause", "0", "--remote-upload"],
+        src_a.path(),
+    ));
+    server.remove_largest_blob();
+    let (ev, stderr) = ok(&run(
+        store_b.path(),
+        &url,
+        &["shared", "--pause", "0"],
+        src_b.path(),
+    ));
+    // `bundle` made the blob and runs again; its dependents see the same folder and hit.
+    let started: Vec<&str> = of_kind(&ev, "step_started")
+        .iter()
+        .filter_map(|e| e["step"].as_str())
+        .collect();
+    assert_eq!(started, ["bundle"], "{stderr}");
+    assert_eq!(count(&stderr, "hit"), 2, "{stderr}");
+}
+
+#[test]
+fn a_step_that_runs_fetches_its_remote_inputs() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (src_a, src_b) = (sources(), sources());
+    ok(&run(
+        store_a.path(),
+        &url,
+        &["shared", "--pause", "0", "--remote-upload"],
+        src_a.path(),
+    ));
+    let dest = tempfile::tempdir().unwrap();
+    let out = run(
+        store_b.path(),
+        &url,
+        &[
+            "shared",
+            "--pause",
+            "0",
+            "--no-cache",
+            "listing",
+            "--out",
+            dest.path().to_str().unwrap(),
+        ],
+        src_b.path(),
+    );
+    let (ev, stderr) = ok(&out);
+    let started: Vec<&str> = of_kind(&ev, "step_started")
+        .iter()
+        .filter_map(|e| e["step"].as_str())
+        .collect();
+    assert_eq!(started, ["listing"], "{stderr}");
+    // `bundle`'s folder: its tree, readme, data, big.bin and the script.
+    assert_eq!(count(&stderr, "blob"), 5, "{stderr}");
+    let listing = std::fs::read_to_string(dest.path().join("listing.txt")).unwrap();
+    assert!(listing.contains("5242880 ./big.bin"), "{listing}");
 }

@@ -126,6 +126,31 @@ impl BuildGrid {
         walkdir(&self.objects())
     }
 
+    /// Removes the largest blob from its CAS, as an eviction would.
+    pub fn remove_largest_blob(&self) {
+        let (_, path) = self.largest_blob();
+        std::fs::remove_file(path).expect("remove the blob");
+    }
+
+    fn largest_blob(&self) -> (u64, PathBuf) {
+        let mut largest: Option<(u64, PathBuf)> = None;
+        for prefix in std::fs::read_dir(self.objects())
+            .expect("BuildGrid's objects")
+            .flatten()
+        {
+            for blob in std::fs::read_dir(prefix.path())
+                .expect("a prefix folder")
+                .flatten()
+            {
+                let size = blob.metadata().expect("a blob's size").len();
+                if largest.as_ref().is_none_or(|(s, _)| size > *s) {
+                    largest = Some((size, blob.path()));
+                }
+            }
+        }
+        largest.expect("a blob in BuildGrid")
+    }
+
     /// Flips a byte in the middle of the largest blob, keeping its size; returns its hash.
     pub fn damage_largest_blob(&self) -> String {
         let mut largest: Option<(u64, PathBuf)> = None;

@@ -33,7 +33,7 @@ pub(super) struct Producer {
 /// the server cannot serve (one warning line said so). A malformed URL or CA file is an
 /// error.
 pub(super) async fn connect(options: &RunOptions) -> Result<Option<Arc<Remote>>> {
-    let Some(config) = RemoteConfig::from_env(options.remote_cache.clone(), options.remote_upload)
+    let Some(config) = RemoteConfig::from_env(options.remote_cache.clone(), options.remote_upload)?
     else {
         return Ok(None);
     };

@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt as _;
 
 use super::Remote;
-use super::client::{CALL_TIMEOUT, Fault, call};
+use super::client::{Fault, call};
 use super::wire::{check_digest, short};
 
 /// What one ByteStream message carries.
@@ -47,12 +47,12 @@ pub(super) enum FetchError {
     Local(String),
 }
 
-/// A generous timeout for moving `size` bytes.
-fn transfer_timeout(size: u64) -> std::time::Duration {
-    CALL_TIMEOUT + std::time::Duration::from_secs(size / (1024 * 1024))
-}
-
 impl Remote {
+    /// A generous timeout for moving `size` bytes: the call timeout and a second per MiB.
+    fn transfer_timeout(&self, size: u64) -> std::time::Duration {
+        self.config.timeout + std::time::Duration::from_secs(size / (1024 * 1024))
+    }
+
     /// The blobs among `digests` the server does not have.
     pub(super) async fn find_missing(
         &self,
@@ -67,7 +67,7 @@ impl Remote {
             };
             let mut cas = self.clients.cas.clone();
             let answer = self
-                .call(CALL_TIMEOUT, cas.find_missing_blobs(request))
+                .call(self.config.timeout, cas.find_missing_blobs(request))
                 .await?;
             missing.extend(answer.map(|a| a.missing_blob_digests).unwrap_or_default());
         }
@@ -126,7 +126,7 @@ impl Remote {
         };
         let mut cas = self.clients.cas.clone();
         let answer = self
-            .call(CALL_TIMEOUT, cas.batch_update_blobs(request))
+            .call(self.config.timeout, cas.batch_update_blobs(request))
             .await
             .map_err(|f| f.to_string())?
             .unwrap_or_default();
@@ -183,7 +183,7 @@ impl Remote {
             }
         });
         let mut bytes = self.clients.bytes.clone();
-        self.call(transfer_timeout(total as u64), bytes.write(stream))
+        self.call(self.transfer_timeout(total as u64), bytes.write(stream))
             .await
             .map_err(|f| f.to_string())?;
         Ok(())
@@ -223,7 +223,7 @@ impl Remote {
         };
         let mut cas = self.clients.cas.clone();
         let answer = self
-            .call(CALL_TIMEOUT, cas.batch_read_blobs(request))
+            .call(self.config.timeout, cas.batch_read_blobs(request))
             .await
             .map_err(FetchError::Fault)?
             .unwrap_or_default();
@@ -253,7 +253,7 @@ impl Remote {
         let local = |e: std::io::Error| FetchError::Local(format!("{}: {e}", dest.display()));
         let mut file = std::fs::File::create(dest).map_err(local)?;
         let mut bytes = self.clients.bytes.clone();
-        let timeout = transfer_timeout(size);
+        let timeout = self.transfer_timeout(size);
         let work = async {
             let Some(mut stream) = self
                 .call(timeout, bytes.read(request))

@@ -19,8 +19,9 @@ use crate::error::{Error, Result};
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How long one small call (a lookup, a batch) may take before the server counts as slow.
-pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one small call (a lookup, a batch) may take before the server counts as slow,
+/// unless `TANTO_REMOTE_TIMEOUT` says otherwise.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the remote cache is and how to talk to it: `--remote-cache`, `TANTO_REMOTE_CACHE`
 /// and the variables beside it.
@@ -37,6 +38,9 @@ pub struct RemoteConfig {
     /// A PEM file of certificate authorities to trust besides the system's
     /// (`TANTO_REMOTE_CA`), for `grpcs://`.
     pub ca_file: Option<PathBuf>,
+    /// How long one call may take before the server counts as slow (`TANTO_REMOTE_TIMEOUT`,
+    /// in seconds; 10 by default).
+    pub timeout: Duration,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -47,6 +51,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("upload", &self.upload)
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("ca_file", &self.ca_file)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -54,18 +59,32 @@ impl std::fmt::Debug for RemoteConfig {
 impl RemoteConfig {
     /// The configuration of a run: `url` from `--remote-cache` or else `TANTO_REMOTE_CACHE`
     /// (none: no remote cache), `upload` from `--remote-upload` or `TANTO_REMOTE_UPLOAD`.
-    pub fn from_env(url: Option<String>, upload: bool) -> Option<Self> {
+    pub fn from_env(url: Option<String>, upload: bool) -> Result<Option<Self>> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let url = url.or_else(|| var("TANTO_REMOTE_CACHE"))?;
+        let Some(url) = url.or_else(|| var("TANTO_REMOTE_CACHE")) else {
+            return Ok(None);
+        };
+        let timeout = match var("TANTO_REMOTE_TIMEOUT") {
+            None => CALL_TIMEOUT,
+            Some(secs) => match secs.parse::<f64>() {
+                Ok(s) if s > 0.0 && s < 86_400.0 => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "TANTO_REMOTE_TIMEOUT `{secs}` is not a number of seconds; write e.g. 10 or 0.5"
+                    )));
+                }
+            },
+        };
         let upload = upload
             || var("TANTO_REMOTE_UPLOAD").is_some_and(|v| !matches!(v.as_str(), "0" | "false"));
-        Some(Self {
+        Ok(Some(Self {
             url,
             instance: var("TANTO_REMOTE_INSTANCE").unwrap_or_default(),
             upload,
             token: var("TANTO_REMOTE_TOKEN"),
             ca_file: var("TANTO_REMOTE_CA").map(PathBuf::from),
-        })
+            timeout,
+        }))
     }
 
     /// Checks the URL and makes the endpoint (nothing connects yet).
