@@ -33,13 +33,14 @@ fn fixture(cache: &Path) -> Command {
 /// batch limit, so they travel by ByteStream).
 fn sources() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a source folder");
-    std::fs::write(dir.path().join("readme.txt"), "shared\n").unwrap();
-    std::fs::create_dir(dir.path().join("nested")).unwrap();
-    std::fs::write(dir.path().join("nested/data.txt"), "nested data\n").unwrap();
+    std::fs::write(dir.path().join("readme.txt"), "shared\n").expect("write readme.txt");
+    std::fs::create_dir(dir.path().join("nested")).expect("create nested/");
+    std::fs::write(dir.path().join("nested/data.txt"), "nested data\n")
+        .expect("write nested/data.txt");
     let big: Vec<u8> = (0..5 * 1024 * 1024u32)
         .map(|i| (i * 7 % 251) as u8)
         .collect();
-    std::fs::write(dir.path().join("big.bin"), big).unwrap();
+    std::fs::write(dir.path().join("big.bin"), big).expect("write big.bin");
     dir
 }
 
@@ -104,7 +105,7 @@ fn containers_created(run_id: &str, since: &str) -> usize {
 fn unix_now() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
+        .expect("a clock after 1970");
     format!("{}", now.as_secs() + 1)
 }
 
@@ -125,7 +126,10 @@ fn run_id(events: &[Value]) -> String {
 fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
     let server = BuildGrid::start("");
     let url = server.url();
-    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (store_a, store_b) = (
+        tempfile::tempdir().expect("a temporary folder"),
+        tempfile::tempdir().expect("a temporary folder"),
+    );
     let (src_a, src_b) = (sources(), sources());
 
     let out = run(
@@ -164,7 +168,7 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
     assert_eq!(count(&stderr, "blob"), 0, "{stderr}");
 
     // `--out` fetches the final output, the listing, and nothing else.
-    let dest = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().expect("a temporary folder");
     let out = run(
         store_b.path(),
         &url,
@@ -173,7 +177,7 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
             "--pause",
             "0",
             "--out",
-            dest.path().to_str().unwrap(),
+            dest.path().to_str().expect("a UTF-8 path"),
         ],
         src_b.path(),
     );
@@ -195,7 +199,10 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
 fn out_fetches_a_folder_whole_and_checks_it() {
     let server = BuildGrid::start("");
     let url = server.url();
-    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (store_a, store_b) = (
+        tempfile::tempdir().expect("a temporary folder"),
+        tempfile::tempdir().expect("a temporary folder"),
+    );
     let (src_a, src_b) = (sources(), sources());
     ok(&run(
         store_a.path(),
@@ -204,11 +211,15 @@ fn out_fetches_a_folder_whole_and_checks_it() {
         src_a.path(),
     ));
 
-    let dest = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().expect("a temporary folder");
     let out = run(
         store_b.path(),
         &url,
-        &["shared_dir", "--out", dest.path().to_str().unwrap()],
+        &[
+            "shared_dir",
+            "--out",
+            dest.path().to_str().expect("a UTF-8 path"),
+        ],
         src_b.path(),
     );
     let (ev, stderr) = ok(&out);
@@ -218,20 +229,20 @@ fn out_fetches_a_folder_whole_and_checks_it() {
     // A pipeline's one folder output is written as the folder itself.
     let got = dest.path();
     assert_eq!(
-        std::fs::read(got.join("big.bin")).unwrap(),
-        std::fs::read(src_a.path().join("big.bin")).unwrap()
+        std::fs::read(got.join("big.bin")).expect("read an output"),
+        std::fs::read(src_a.path().join("big.bin")).expect("read an output")
     );
     assert_eq!(
-        std::fs::read_to_string(got.join("nested/data.txt")).unwrap(),
+        std::fs::read_to_string(got.join("nested/data.txt")).expect("read an output"),
         "nested data\n"
     );
     assert_eq!(
-        std::fs::read_link(got.join("hi")).unwrap(),
+        std::fs::read_link(got.join("hi")).expect("read a link"),
         Path::new("bin/hi")
     );
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(got.join("bin/hi"))
-        .unwrap()
+        .expect("stat an output")
         .permissions()
         .mode();
     assert_ne!(mode & 0o111, 0, "the script lost its executable bit");
@@ -240,7 +251,7 @@ fn out_fetches_a_folder_whole_and_checks_it() {
 #[test]
 fn without_remote_upload_nothing_is_written() {
     let server = BuildGrid::start("");
-    let store = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().expect("a temporary folder");
     let src = sources();
     let (ev, stderr) = ok(&run(
         store.path(),
@@ -259,7 +270,7 @@ fn without_remote_upload_nothing_is_written() {
 
 #[test]
 fn a_closed_port_gives_one_warning_and_the_run_goes_on() {
-    let store = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().expect("a temporary folder");
     let src = sources();
     let url = format!("grpc://127.0.0.1:{}", free_port());
     let (ev, stderr) = ok(&run(
@@ -281,7 +292,7 @@ fn a_closed_port_gives_one_warning_and_the_run_goes_on() {
 fn a_server_stopped_mid_run_gives_one_warning_and_the_run_goes_on() {
     let server = BuildGrid::start("");
     let url = server.url();
-    let store = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().expect("a temporary folder");
     let src = sources();
     let child = fixture(store.path())
         .env("TANTO_REMOTE_CACHE", &url)
@@ -298,10 +309,10 @@ fn a_server_stopped_mid_run_gives_one_warning_and_the_run_goes_on() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .expect("start the fixture");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     server.stop();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output().expect("the fixture's output");
     let (ev, stderr) = ok(&out);
     assert_eq!(of_kind(&ev, "step_started").len(), 3, "{stderr}");
     let warnings = warnings(&stderr);
@@ -322,7 +333,10 @@ fn a_server_stopped_mid_run_gives_one_warning_and_the_run_goes_on() {
 fn a_damaged_blob_is_never_served_and_its_step_runs_here_instead() {
     let server = BuildGrid::start("");
     let url = server.url();
-    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (store_a, store_b) = (
+        tempfile::tempdir().expect("a temporary folder"),
+        tempfile::tempdir().expect("a temporary folder"),
+    );
     let (src_a, src_b) = (sources(), sources());
     ok(&run(
         store_a.path(),
@@ -333,11 +347,15 @@ fn a_damaged_blob_is_never_served_and_its_step_runs_here_instead() {
     // Damage the big blob where BuildGrid keeps it.
     let damaged = server.damage_largest_blob();
 
-    let dest = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().expect("a temporary folder");
     let out = run(
         store_b.path(),
         &url,
-        &["shared_dir", "--out", dest.path().to_str().unwrap()],
+        &[
+            "shared_dir",
+            "--out",
+            dest.path().to_str().expect("a UTF-8 path"),
+        ],
         src_b.path(),
     );
     let (ev, stderr) = ok(&out);
@@ -354,22 +372,22 @@ fn a_damaged_blob_is_never_served_and_its_step_runs_here_instead() {
     // A pipeline's one folder output is written as the folder itself.
     let got = dest.path();
     assert_eq!(
-        std::fs::read(got.join("big.bin")).unwrap(),
-        std::fs::read(src_a.path().join("big.bin")).unwrap()
+        std::fs::read(got.join("big.bin")).expect("read an output"),
+        std::fs::read(src_a.path().join("big.bin")).expect("read an output")
     );
 }
 
 #[test]
 fn a_slow_server_times_out_with_one_warning() {
     // Accepts connections and never answers.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("grpc://{}", listener.local_addr().unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let url = format!("grpc://{}", listener.local_addr().expect("its address"));
     let held = std::thread::spawn(move || {
         let streams: Vec<_> = listener.incoming().take(4).collect();
         std::thread::sleep(std::time::Duration::from_secs(30));
         drop(streams);
     });
-    let store = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().expect("a temporary folder");
     let src = sources();
     let started = std::time::Instant::now();
     let out = output(
@@ -396,7 +414,10 @@ fn a_slow_server_times_out_with_one_warning() {
 fn a_result_whose_outputs_left_the_cas_is_a_miss() {
     let server = BuildGrid::start("");
     let url = server.url();
-    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (store_a, store_b) = (
+        tempfile::tempdir().expect("a temporary folder"),
+        tempfile::tempdir().expect("a temporary folder"),
+    );
     let (src_a, src_b) = (sources(), sources());
     ok(&run(
         store_a.path(),
@@ -424,7 +445,10 @@ fn a_result_whose_outputs_left_the_cas_is_a_miss() {
 fn a_step_that_runs_fetches_its_remote_inputs() {
     let server = BuildGrid::start("");
     let url = server.url();
-    let (store_a, store_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (store_a, store_b) = (
+        tempfile::tempdir().expect("a temporary folder"),
+        tempfile::tempdir().expect("a temporary folder"),
+    );
     let (src_a, src_b) = (sources(), sources());
     ok(&run(
         store_a.path(),
@@ -432,7 +456,7 @@ fn a_step_that_runs_fetches_its_remote_inputs() {
         &["shared", "--pause", "0", "--remote-upload"],
         src_a.path(),
     ));
-    let dest = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().expect("a temporary folder");
     let out = run(
         store_b.path(),
         &url,
@@ -443,7 +467,7 @@ fn a_step_that_runs_fetches_its_remote_inputs() {
             "--no-cache",
             "listing",
             "--out",
-            dest.path().to_str().unwrap(),
+            dest.path().to_str().expect("a UTF-8 path"),
         ],
         src_b.path(),
     );
@@ -455,6 +479,6 @@ fn a_step_that_runs_fetches_its_remote_inputs() {
     assert_eq!(started, ["listing"], "{stderr}");
     // `bundle`'s folder: its tree, readme, data, big.bin and the script.
     assert_eq!(count(&stderr, "blob"), 5, "{stderr}");
-    let listing = std::fs::read_to_string(dest.path().join("listing.txt")).unwrap();
+    let listing = std::fs::read_to_string(dest.path().join("listing.txt")).expect("read an output");
     assert!(listing.contains("5242880 ./big.bin"), "{listing}");
 }

@@ -173,8 +173,13 @@ impl BuildGrid {
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0xff;
         std::fs::write(&path, bytes).expect("write the blob");
-        let name = |p: &std::path::Path| p.file_name().unwrap().to_string_lossy().into_owned();
-        format!("{}{}", name(path.parent().unwrap()), name(&path))
+        let name = |p: Option<&std::path::Path>| {
+            p.and_then(std::path::Path::file_name)
+                .expect("a blob's name")
+                .to_string_lossy()
+                .into_owned()
+        };
+        format!("{}{}", name(path.parent()), name(Some(&path)))
     }
 
     /// Stops the server now (a server that goes away mid-run).

@@ -215,7 +215,7 @@ impl Store {
             }
             _ => self
                 .realize(o)
-                .unwrap_or_else(|_| Artifact::Value(serde_json::Value::Null)),
+                .unwrap_or(Artifact::Value(serde_json::Value::Null)),
         };
         result.outputs.iter().map(pending).collect()
     }
