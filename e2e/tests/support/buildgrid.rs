@@ -67,21 +67,48 @@ pub fn python() -> PathBuf {
 /// A BuildGrid server on a free port of 127.0.0.1.
 pub struct BuildGrid {
     server: Server,
+    secured: bool,
 }
 
 impl BuildGrid {
     /// Starts a server with an empty CAS and action cache; `instance` is its instance name.
     pub fn start(instance: &str) -> Self {
+        Self::start_with(instance, false)
+    }
+
+    /// A server that speaks TLS only, with a certificate of a test authority ([`Self::ca`]),
+    /// and accepts only calls that bear a JWT signed with its secret ([`Self::token`]).
+    pub fn start_secured(instance: &str) -> Self {
+        Self::start_with(instance, true)
+    }
+
+    fn start_with(instance: &str, secured: bool) -> Self {
         let python = python();
         let dir = tempfile::tempdir().expect("BuildGrid's folder");
         let port = free_port();
         let cas = dir.path().join("cas");
         std::fs::create_dir(&cas).expect("BuildGrid's CAS folder");
+        let channel = if secured {
+            make_certificates(dir.path());
+            std::fs::write(
+                dir.path().join("jwt.secret"),
+                "a-test-secret-of-32-bytes-or-so!",
+            )
+            .expect("write the JWT secret");
+            format!(
+                "    insecure-mode: false\n    credentials:\n      tls-server-key: {d}/server.key\n      \
+                 tls-server-cert: {d}/server.pem\nauthorization:\n  method: jwt\n  secret: {d}/jwt.secret\n  \
+                 algorithm: hs256\n",
+                d = dir.path().display()
+            )
+        } else {
+            "    insecure-mode: true\n".to_owned()
+        };
         let config = dir.path().join("buildgrid.yml");
         std::fs::write(
             &config,
             format!(
-                "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n    insecure-mode: true\n\
+                "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n{channel}\
                  storages:\n  - !disk-storage &cas\n    path: {cas}\n\
                  caches:\n  - !lru-action-cache &ac\n    storage: *cas\n    max-cached-refs: 100000\n    \
                  allow-updates: true\n    cache-failed-actions: false\n\
@@ -102,12 +129,47 @@ impl BuildGrid {
         .current_dir(dir.path());
         Self {
             server: Server::start(cmd, port, Some(dir)),
+            secured,
         }
     }
 
-    /// `grpc://127.0.0.1:PORT`.
+    /// `grpc://127.0.0.1:PORT`, or `grpcs://` for a secured server.
     pub fn url(&self) -> String {
-        format!("grpc://127.0.0.1:{}", self.server.port)
+        let scheme = if self.secured { "grpcs" } else { "grpc" };
+        format!("{scheme}://127.0.0.1:{}", self.server.port)
+    }
+
+    /// The PEM file of the authority that signed a secured server's certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.server
+            .dir()
+            .expect("BuildGrid's folder")
+            .join("ca.pem")
+    }
+
+    /// A JWT the secured server accepts for an hour, made with PyJWT from its virtualenv.
+    pub fn token(&self) -> String {
+        let secret = self
+            .server
+            .dir()
+            .expect("BuildGrid's folder")
+            .join("jwt.secret");
+        let out = Command::new(python())
+            .args([
+                "-c",
+                "import sys, time, jwt; \
+                 print(jwt.encode({'exp': int(time.time()) + 3600, 'sub': 'tanto-test'}, \
+                 open(sys.argv[1]).read(), algorithm='HS256'))",
+            ])
+            .arg(secret)
+            .output()
+            .expect("run PyJWT");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// The server's log.
@@ -199,4 +261,27 @@ fn walkdir(dir: &std::path::Path) -> usize {
             })
             .sum()
     })
+}
+
+/// A test authority (`ca.pem`) and a certificate it signed for 127.0.0.1 (`server.pem`,
+/// `server.key`), made with `openssl`.
+fn make_certificates(dir: &std::path::Path) {
+    super::host::require("openssl", "openssl");
+    let script = "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+                  -subj /CN=tanto-test-ca && \
+                  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+                  -subj /CN=localhost && \
+                  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > ext.cnf && \
+                  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+                  -out server.pem -days 2 -extfile ext.cnf";
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -6,6 +6,7 @@
 pub mod buildgrid;
 pub mod host;
 pub mod podman;
+pub mod remote_cache;
 pub mod servers;
 
 use std::path::Path;

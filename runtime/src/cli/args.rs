@@ -158,6 +158,13 @@ fn pipeline_command(entry: &Entry) -> Command {
             .help("Write this run's results to the remote cache (it is only read otherwise) [env: TANTO_REMOTE_UPLOAD=1]"),
     )
     .arg(
+        Arg::new("remote-token")
+            .long("remote-token")
+            .value_name("SOURCE")
+            .value_parser(clap::value_parser!(std::ffi::OsString))
+            .help("The remote cache's bearer token, from `env:NAME`, `file:PATH` or `cmd:COMMAND` [env: TANTO_REMOTE_TOKEN, the token itself]"),
+    )
+    .arg(
         Arg::new("jobs")
             .short('j')
             .long("jobs")
@@ -313,6 +320,7 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
         out: m.get_one::<PathBuf>("out").cloned(),
         remote_cache: m.get_one::<String>("remote-cache").cloned(),
         remote_upload: m.get_flag("remote-upload"),
+        remote_token: m.get_one::<std::ffi::OsString>("remote-token").cloned(),
         interactive: m
             .get_flag("interactive")
             .then(|| m.get_one::<String>("shell").cloned().unwrap_or_default()),

@@ -293,7 +293,7 @@ pub(super) async fn run(
         .interactive
         .as_ref()
         .map(|shell| Interactive::new(shell, options.keep_going, hold));
-    context.remote = match super::remote::connect(&options).await {
+    context.remote = match super::remote::connect(&options, &events).await {
         Ok(remote) => remote,
         Err(e) => {
             drop((context, events));

@@ -12,7 +12,8 @@ use crate::cache::{ActionResult, KeyRecord, Remote, RemoteConfig};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind, Plan};
-use crate::report::Event;
+use crate::input::secret_value;
+use crate::report::{Event, EventSink};
 use crate::run::options::RunOptions;
 use crate::run::runner::StepRunner;
 use crate::run::summary::RunSummary;
@@ -32,11 +33,22 @@ pub(super) struct Producer {
 /// The run's remote cache: none without `--remote-cache` or `TANTO_REMOTE_CACHE`, or when
 /// the server cannot serve (one warning line said so). A malformed URL or CA file is an
 /// error.
-pub(super) async fn connect(options: &RunOptions) -> Result<Option<Arc<Remote>>> {
-    let Some(config) = RemoteConfig::from_env(options.remote_cache.clone(), options.remote_upload)?
+pub(super) async fn connect(
+    options: &RunOptions,
+    events: &EventSink,
+) -> Result<Option<Arc<Remote>>> {
+    let Some(mut config) =
+        RemoteConfig::from_env(options.remote_cache.clone(), options.remote_upload)?
     else {
         return Ok(None);
     };
+    if let Some(source) = &options.remote_token {
+        config.token = Some(secret_value("remote-token", Some(source))?);
+    }
+    // Whatever prints or records, never the token.
+    if let Some(token) = &config.token {
+        events.add_secret(token);
+    }
     Ok(Remote::connect(config).await?.map(Arc::new))
 }
 
