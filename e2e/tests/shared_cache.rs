@@ -57,6 +57,12 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
     assert_eq!(containers_created(&run_id(&ev), &since), 0);
     assert_eq!(count(&stderr, "hit"), 3, "{stderr}");
     assert_eq!(count(&stderr, "blob"), 0, "{stderr}");
+    let stats = output(fixture(store_b.path()).args(["cache", "stats"]));
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    assert!(
+        stats.contains("local hits      0\nremote hits     3\n"),
+        "{stats}"
+    );
 
     // `--out` fetches the final output, the listing, and nothing else.
     let dest = tempfile::tempdir().expect("a temporary folder");

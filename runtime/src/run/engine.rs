@@ -363,8 +363,13 @@ pub(super) async fn run(
         }
         _ => Ok(()),
     };
+    let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
     if let Some(remote) = &context.remote {
         eprintln!("{}", super::remote::summary_line(remote));
+    }
+    let cached = summary.counts().cached as u64;
+    if let Err(e) = store.add_hits(cached.saturating_sub(remote_hits), remote_hits) {
+        tracing::warn!("could not count this run's cache hits: {e}");
     }
     let cleanup = context.remove_run().await.err();
     if let Err(e) = store.save_stat_cache() {
