@@ -1,6 +1,8 @@
 //! Installs what the suite's own servers need: a registry (`docker-registry`), a TCP proxy to
 //! the daemon (`socat`), Podman with `uidmap` for rootless runs, the plain user that
-//! rootless Podman runs as, and `tmux`, the real terminal of the live-view and shell tests. The tests start and stop the servers themselves.
+//! rootless Podman runs as, `tmux`, the real terminal of the live-view and shell tests, and
+//! BuildGrid for the shared-cache tests (`buildgrid.rs`). The tests start and stop the servers
+//! themselves.
 
 use std::process::{Command, Stdio};
 

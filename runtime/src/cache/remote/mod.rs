@@ -208,10 +208,12 @@ impl Remote {
                 return None;
             }
         };
-        let missing = self
-            .find_missing(wires.iter().map(|(_, w)| w.clone()).collect())
-            .await
-            .ok()?;
+        let digests: Vec<re::Digest> = wires.iter().map(|(_, w)| w.clone()).collect();
+        let missing = if digests.is_empty() {
+            Vec::new()
+        } else {
+            self.find_missing(digests).await.ok()?
+        };
         if !missing.is_empty() {
             tracing::debug!(key = %key.short(), "a remote result's outputs are gone from its CAS: a miss");
             return None;
