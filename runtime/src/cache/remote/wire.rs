@@ -235,8 +235,8 @@ pub(super) struct Staged {
 }
 
 /// Checks a `Tree` a server sent and lists what it holds. Names must be plain, digests
-/// well-formed with sizes at most `max_blob`, children found by digest, and the whole bounded
-/// in entries and depth.
+/// well-formed, the files' sizes at most `max_blob` together (a folder a step may output),
+/// children found by digest, and the whole bounded in entries and depth.
 pub(super) fn stage_tree(tree: &re::Tree, max_blob: u64) -> std::result::Result<Staged, String> {
     let root = tree.root.as_ref().ok_or("a tree without a root folder")?;
     let children: HashMap<String, &re::Directory> = tree
@@ -251,6 +251,7 @@ pub(super) fn stage_tree(tree: &re::Tree, max_blob: u64) -> std::result::Result<
     };
     let mut pending = vec![(std::path::PathBuf::new(), root, 0usize)];
     let mut entries = 0usize;
+    let mut bytes = 0u64;
     while let Some((at, dir, depth)) = pending.pop() {
         if depth > MAX_TREE_DEPTH {
             return Err("a tree nested deeper than 256 levels".into());
@@ -279,7 +280,12 @@ pub(super) fn stage_tree(tree: &re::Tree, max_blob: u64) -> std::result::Result<
         }
         for f in &dir.files {
             let d = f.digest.clone().ok_or("a file without a digest")?;
-            check_digest(&d, max_blob)?;
+            bytes = bytes.saturating_add(check_digest(&d, max_blob)?);
+            if bytes > max_blob {
+                return Err(format!(
+                    "a tree of more than {max_blob} bytes, the most a step may output"
+                ));
+            }
             staged.files.push((at.join(&f.name), d, f.is_executable));
         }
         for l in &dir.symlinks {
@@ -343,6 +349,28 @@ mod tests {
         };
         let err = stage_tree(&tree, 10).err().unwrap();
         assert!(err.contains("../escape"), "{err}");
+    }
+
+    #[test]
+    fn a_tree_larger_than_a_step_may_output_is_refused() {
+        let file = |name: &str| re::FileNode {
+            name: name.into(),
+            digest: Some(re::Digest {
+                size_bytes: 6,
+                ..sha(b"x")
+            }),
+            ..Default::default()
+        };
+        let tree = re::Tree {
+            root: Some(re::Directory {
+                files: vec![file("a"), file("b")],
+                ..Default::default()
+            }),
+            children: vec![],
+        };
+        assert!(stage_tree(&tree, 12).is_ok());
+        let err = stage_tree(&tree, 11).err().unwrap_or_default();
+        assert!(err.contains("more than 11 bytes"), "{err}");
     }
 
     #[test]
