@@ -163,6 +163,19 @@ fn without_remote_upload_nothing_is_written() {
         "written without --remote-upload: {stderr}"
     );
     assert!(!stderr.contains("sent"), "{stderr}");
+
+    // CI's switch: the variable writes as the flag does.
+    let other = tempfile::tempdir().expect("a temporary folder");
+    let out = output(
+        fixture(other.path())
+            .env("TANTO_REMOTE_CACHE", server.url())
+            .env("TANTO_REMOTE_UPLOAD", "1")
+            .args(["shared", "--pause", "0", "--progress", "json", "--src"])
+            .arg(src.path()),
+    );
+    let (_, stderr) = ok(&out);
+    assert_eq!(count(&stderr, "result"), 3, "{stderr}");
+    assert!(server.blob_count() > 0, "{stderr}");
 }
 
 #[test]
