@@ -9,6 +9,7 @@ mod images;
 mod layers;
 mod services;
 mod services_client;
+mod shared;
 mod test_reports;
 
 use std::process::ExitCode;
@@ -554,5 +555,7 @@ fn main() -> ExitCode {
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .pipeline(matrix)
+        .pipeline(shared::shared)
+        .pipeline(shared::shared_dir)
         .run()
 }

@@ -13,6 +13,7 @@
 //! - `cargo xtask trace-svg TRACE OUT`: draws a `--trace` timeline as SVG, for the docs.
 
 mod bench;
+mod buildgrid;
 mod ci;
 mod daemon;
 mod images;

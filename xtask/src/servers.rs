@@ -1,6 +1,8 @@
 //! Installs what the suite's own servers need: a registry (`docker-registry`), a TCP proxy to
 //! the daemon (`socat`), Podman with `uidmap` for rootless runs, the plain user that
-//! rootless Podman runs as, and `tmux`, the real terminal of the live-view and shell tests. The tests start and stop the servers themselves.
+//! rootless Podman runs as, `tmux`, the real terminal of the live-view and shell tests, and
+//! BuildGrid for the shared-cache tests (`buildgrid.rs`). The tests start and stop the servers
+//! themselves.
 
 use std::process::{Command, Stdio};
 
@@ -57,6 +59,7 @@ pub(crate) fn ensure() -> Result<(), String> {
             "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {packages} >/dev/null"
         ))?;
     }
+    crate::buildgrid::ensure()?;
     // Only root runs rootless Podman as another user; anyone else runs it as themselves.
     if is_root() && !has_user(TEST_USER) {
         eprintln!("xtask: creating the user {TEST_USER} for the rootless Podman tests");

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 /// Runs `cargo xtask lint`, ensures the daemon, the images and what the tests' own servers
-/// need (a registry, a TCP proxy, Podman and its test user), then runs every test of the
+/// need (a registry, a TCP proxy, Podman and its test user, BuildGrid), then runs every test of the
 /// workspace. The checks come first: they take minutes where the suite takes much longer.
 pub(crate) fn run(extra: &[String]) -> Result<(), String> {
     crate::lint::run(&[])?;

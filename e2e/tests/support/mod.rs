@@ -3,8 +3,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod buildgrid;
 pub mod host;
 pub mod podman;
+pub mod remote_cache;
 pub mod servers;
 
 use std::path::Path;

@@ -27,7 +27,7 @@ pub struct Server {
 impl Server {
     /// Starts `cmd` and waits, for at most a minute however loaded the machine, until it
     /// accepts connections on `port`.
-    fn start(mut cmd: Command, port: u16, dir: Option<tempfile::TempDir>) -> Self {
+    pub fn start(mut cmd: Command, port: u16, dir: Option<tempfile::TempDir>) -> Self {
         let log = dir
             .as_ref()
             .map(|d| d.path().join("server.log"))
@@ -89,6 +89,11 @@ impl Server {
         let mut cmd = Command::new("docker-registry");
         cmd.arg("serve").arg(&config);
         Self::start(cmd, port, Some(dir))
+    }
+
+    /// The server's folder, if it has one.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(tempfile::TempDir::path)
     }
 
     /// The server's log, if it keeps one.

@@ -6,6 +6,7 @@
 //! - [`KeyRecord`] is the structured record of everything a step's result depends on; its
 //!   [`digest`](KeyRecord::digest) is the step's key.
 //! - [`Store`] keeps blobs, trees, read-only checkouts and the action cache on local disk.
+//! - [`Remote`] is a REAPI v2 server behind the local store: the team's shared cache.
 //! - [`explain()`] turns two key records into [`Reason`]s, down to the file paths that changed.
 
 mod code;
@@ -14,6 +15,7 @@ mod explain;
 mod hash;
 mod key;
 mod keyring;
+mod remote;
 mod statcache;
 mod store;
 mod tree;
@@ -25,6 +27,7 @@ pub use explain::{Reason, explain};
 pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
 pub use keyring::secret_key;
+pub use remote::{Remote, RemoteConfig, RemoteStats};
 pub use statcache::{FileStat, StatCache};
 pub use store::{
     ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreLease, StoreStats,

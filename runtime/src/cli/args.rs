@@ -146,6 +146,25 @@ fn pipeline_command(entry: &Entry) -> Command {
             .help("Run these steps (all, when none is named) even if cached"),
     )
     .arg(
+        Arg::new("remote-cache")
+            .long("remote-cache")
+            .value_name("URL")
+            .help("Share results through a REAPI v2 server, grpc://HOST:PORT or grpcs://HOST:PORT [env: TANTO_REMOTE_CACHE]"),
+    )
+    .arg(
+        Arg::new("remote-upload")
+            .long("remote-upload")
+            .action(ArgAction::SetTrue)
+            .help("Write this run's results to the remote cache (it is only read otherwise) [env: TANTO_REMOTE_UPLOAD=1]"),
+    )
+    .arg(
+        Arg::new("remote-token")
+            .long("remote-token")
+            .value_name("SOURCE")
+            .value_parser(clap::value_parser!(std::ffi::OsString))
+            .help("The remote cache's bearer token, from `env:NAME`, `file:PATH` or `cmd:COMMAND` [env: TANTO_REMOTE_TOKEN, the token itself]"),
+    )
+    .arg(
         Arg::new("jobs")
             .short('j')
             .long("jobs")
@@ -307,6 +326,9 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
         trace: m.get_one::<PathBuf>("trace").cloned(),
         junit: m.get_one::<PathBuf>("junit").cloned(),
         out: m.get_one::<PathBuf>("out").cloned(),
+        remote_cache: m.get_one::<String>("remote-cache").cloned(),
+        remote_upload: m.get_flag("remote-upload"),
+        remote_token: m.get_one::<std::ffi::OsString>("remote-token").cloned(),
         interactive: m
             .get_flag("interactive")
             .then(|| m.get_one::<String>("shell").cloned().unwrap_or_default()),

@@ -113,7 +113,7 @@ fn scalar(ty: &str, text: &str) -> serde_json::Value {
 /// The value of a secret from the source that flag `--flag` names: `env:NAME`,
 /// `file:PATH` or `cmd:COMMAND` (its standard output). One final newline is trimmed from a
 /// file or a command's output. Errors name the flag and the source, never the value.
-fn secret_value(flag: &str, value: Option<&OsStr>) -> Result<String> {
+pub(crate) fn secret_value(flag: &str, value: Option<&OsStr>) -> Result<String> {
     let usage = |m: String| Error::Usage(format!("--{flag}: {m}"));
     let sources = "`env:NAME`, `file:PATH` or `cmd:COMMAND`";
     let Some(source) = value else {

@@ -307,6 +307,15 @@ pub(super) async fn run(
         .interactive
         .as_ref()
         .map(|shell| Interactive::new(shell, options.keep_going, hold));
+    context.remote = match super::remote::connect(&options, &events).await {
+        Ok(remote) => remote,
+        Err(e) => {
+            drop((context, events));
+            let _ = view_task.await;
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            return EXIT_USAGE;
+        }
+    };
     let cancel = context.cancel.clone();
     // The watcher holds a sender of the views' channel: it is stopped before each wait for the
     // views to drain, which ends only when every sender is gone.
@@ -367,6 +376,20 @@ pub(super) async fn run(
         .with_cancel(cancel.clone())
         .with_log_dir(log_dir(&store, &run_id));
     let summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
+    let fetched = match &options.out {
+        Some(_) if exit_code(&summary) == EXIT_OK => {
+            runner.materialize_outputs(plan, &summary).await
+        }
+        _ => Ok(()),
+    };
+    let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
+    if let Some(remote) = &context.remote {
+        eprintln!("{}", super::remote::summary_line(remote));
+    }
+    let cached = summary.counts().cached as u64;
+    if let Err(e) = store.add_hits(cached.saturating_sub(remote_hits), remote_hits) {
+        tracing::warn!("could not count this run's cache hits: {e}");
+    }
     let cleanup = context.remove_run().await.err();
     if let Err(e) = store.save_stat_cache() {
         tracing::warn!("could not save the stat cache: {e}");
@@ -384,6 +407,11 @@ pub(super) async fn run(
         );
     }
     if code == EXIT_OK
+        && let Err(e) = fetched
+    {
+        eprintln!("error: --out: {}", redactor.redact(&e.to_string()));
+        code = EXIT_FAILED;
+    } else if code == EXIT_OK
         && let Some(out) = &options.out
     {
         match export_outputs(plan, &summary, out, backend.as_ref()).await {

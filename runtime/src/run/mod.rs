@@ -7,6 +7,7 @@ mod guards;
 mod options;
 mod outputs;
 mod plan;
+mod remote;
 mod runner;
 mod scheduler;
 mod shell_cmd;

@@ -50,6 +50,13 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// `--out DIR`: export the pipeline's final outputs there.
     pub out: Option<PathBuf>,
+    /// `--remote-cache URL`: the shared cache (else `TANTO_REMOTE_CACHE`).
+    pub remote_cache: Option<String>,
+    /// `--remote-upload`: write results to the shared cache (else `TANTO_REMOTE_UPLOAD`).
+    pub remote_upload: bool,
+    /// `--remote-token SOURCE`: where the shared cache's bearer token comes from (else
+    /// `TANTO_REMOTE_TOKEN`, the token itself).
+    pub remote_token: Option<std::ffi::OsString>,
     /// `-i`: open this shell in the container of a step that fails (`--shell`, `sh` by
     /// default).
     pub interactive: Option<String>,

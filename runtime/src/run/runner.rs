@@ -16,6 +16,7 @@ use crate::input::ViewMode;
 use crate::report::{Event, utc};
 use crate::run::guards::{changed_during_run, host_inputs, moved_image, with_timeout};
 use crate::run::plan::{after_side_effects, check_steps};
+use crate::run::remote::Producer;
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::step::{Ctx, RunContext, open_shell, service_input};
 
@@ -33,6 +34,8 @@ pub struct StepRunner {
     /// Side effects and the steps downstream of them, which `--require-cache` lets run.
     after_side_effect: HashSet<usize>,
     in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
+    /// The steps that made the outputs of remote hits, by output digest.
+    pub(super) producers: Mutex<HashMap<Digest, Producer>>,
 }
 
 /// What a step's key lookup found.
@@ -73,6 +76,7 @@ impl StepRunner {
             require_cache: false,
             after_side_effect: after_side_effects(plan),
             in_flight: Mutex::new(HashMap::new()),
+            producers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -195,7 +199,13 @@ impl StepRunner {
                         }
                     }
                 },
-                None => None,
+                None => match self.remote_hit(node, inputs, &digest).await {
+                    Some((hit, outputs)) => match moved_image(&self.run, &hit).await {
+                        Some(moved) => Some(moved.to_string()),
+                        None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
+                    },
+                    None => None,
+                },
             };
             let history = self.history_name(&node.label);
             let previous = store.last_key(&history)?;
@@ -222,7 +232,7 @@ impl StepRunner {
         })
     }
 
-    fn job(
+    pub(super) fn job(
         &self,
         node: &Node,
         info: StepInfo,
@@ -325,6 +335,8 @@ impl StepRunner {
                     .retain(|image, _| info.settings.image != Some(image.as_str()));
                 if let Err(e) = run.store.record(&digest, &record) {
                     tracing::warn!("could not cache the result of `{label}`: {e}");
+                } else if let Some(remote) = &run.remote {
+                    remote.upload(&run.store, &digest, &record).await;
                 }
             }
             if let Err(e) = run.store.set_last_key(&history, &key) {
@@ -368,6 +380,8 @@ impl NodeRunner for Arc<StepRunner> {
                     digest,
                     reason,
                 } => {
+                    // Outputs of remote hits this step reads are fetched now.
+                    this.materialize(&inputs).await?;
                     let (shared_with, job) = {
                         let mut in_flight =
                             this.in_flight.lock().unwrap_or_else(|p| p.into_inner());

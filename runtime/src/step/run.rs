@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, ImageId, LABEL_PARENT_RUN, LABEL_RUN, Progress};
-use crate::cache::Store;
+use crate::cache::{Remote, Store};
 use crate::error::Result;
 use crate::input::{HostViews, ViewMode};
 use crate::report::EventSink;
@@ -23,6 +23,8 @@ pub struct RunContext {
     pub backend: Arc<dyn Backend>,
     /// The content-addressed store that step outputs go into.
     pub store: Arc<Store>,
+    /// The shared cache behind the store, when the run has one (`--remote-cache`).
+    pub remote: Option<Arc<Remote>>,
     /// Where events go.
     pub events: EventSink,
     /// Cancelled on Ctrl-C, SIGTERM, or fail-fast.
@@ -88,6 +90,7 @@ impl RunContext {
             run_id: run_id.into(),
             backend,
             store,
+            remote: None,
             events,
             cancel: CancellationToken::new(),
             containers: ContainerRegistry::new(),

@@ -2,7 +2,7 @@
 //! and writes `BENCHMARKS.md` from scratch.
 //!
 //! Rows (by number or name): 1 `overhead`, 2 `pipeline`, 3 `hashing`, 4 `scheduler`,
-//! 5 `cli`, 6 `macros`, 7 `ship`. Each runs tanto and its baselines in the same run,
+//! 5 `cli`, 6 `macros`, 7 `ship`, 8 `remote`. Each runs tanto and its baselines in the same run,
 //! interleaved, and reports medians with their spread. Timing is done here with `Instant`
 //! around `std::process::Command` rather than with hyperfine: several rows must prepare state
 //! between repetitions (fresh stores, an edited file, a cache-busting build argument) and read
@@ -21,6 +21,7 @@ mod pipeline;
 mod profile;
 mod report;
 mod scheduler;
+mod shared_cache;
 mod ship;
 mod tanto_run;
 mod tools;
@@ -38,7 +39,7 @@ use tools::Bins;
 type Measure = fn(&Bench) -> Result<Row, String>;
 
 /// The rows, in order: number, name, and the function that measures it.
-const ROWS: [(u8, &str, Measure); 7] = [
+const ROWS: [(u8, &str, Measure); 8] = [
     (1, "overhead", overhead::run),
     (2, "pipeline", pipeline::run),
     (3, "hashing", hashing::run),
@@ -46,6 +47,7 @@ const ROWS: [(u8, &str, Measure); 7] = [
     (5, "cli", cli_start::run),
     (6, "macros", macro_cost::run),
     (7, "ship", ship::run),
+    (8, "remote", shared_cache::run),
 ];
 
 /// What every row gets: paths, binaries and how many repetitions to make.

@@ -29,10 +29,22 @@ fn now_us() -> u64 {
 
 /// Runs `bin args.. --progress json` with its store at `cache_dir`; fails when the run does.
 pub(crate) fn run(bin: &Path, args: &[&str], cache_dir: &Path) -> Result<Run, String> {
+    run_with(bin, args, cache_dir, &[])
+}
+
+/// [`run`] with the variables `env` set.
+pub(crate) fn run_with(
+    bin: &Path,
+    args: &[&str],
+    cache_dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<Run, String> {
     let mut cmd = Command::new(bin);
     cmd.args(args)
         .args(["--progress", "json"])
-        .env("TANTO_CACHE_DIR", cache_dir);
+        .env("TANTO_CACHE_DIR", cache_dir)
+        .env_remove("TANTO_REMOTE_CACHE")
+        .envs(env.iter().copied());
     let spawned_us = now_us();
     let (wall_ms, out) = measure::timed(&mut cmd)?;
     let exited_us = now_us();

@@ -189,6 +189,37 @@ impl Store {
         result.outputs.iter().map(|o| self.realize(o)).collect()
     }
 
+    /// Whether the store holds what `output` stands for, intact.
+    pub fn holds(&self, output: &OutputRecord) -> Result<bool> {
+        self.has_output(output)
+    }
+
+    /// The artifacts of `result` at the places where the store keeps them, without checking
+    /// that they are there: the outputs of a remote hit, which are fetched only when needed.
+    pub fn pending_outputs(&self, result: &ActionResult) -> Vec<Artifact> {
+        let pending = |o: &OutputRecord| match o.kind {
+            ArtifactKind::Dir => Artifact::Dir(crate::artifact::Dir::new(
+                self.checkout_path(&o.digest),
+                o.digest,
+            )),
+            ArtifactKind::File => {
+                let file = crate::artifact::File::new(
+                    self.blob_path(&o.digest, o.executable),
+                    o.digest,
+                    o.executable,
+                );
+                Artifact::File(match &o.name {
+                    Some(name) => file.with_name(name),
+                    None => file,
+                })
+            }
+            _ => self
+                .realize(o)
+                .unwrap_or(Artifact::Value(serde_json::Value::Null)),
+        };
+        result.outputs.iter().map(pending).collect()
+    }
+
     /// The artifact an output record stands for: a checkout, a blob, or the inline value.
     pub fn realize(&self, output: &OutputRecord) -> Result<Artifact> {
         Ok(match output.kind {

@@ -104,13 +104,45 @@ impl Store {
             .flat_map(|v| v.iter())
             .map(|o| o.size)
             .sum();
+        let (local_hits, remote_hits) = self.hits();
         Ok(StoreStats {
             entries: records.len() as u64,
             blobs: blobs.len() as u64,
             trees: trees.len() as u64,
             checkouts,
             bytes,
+            local_hits,
+            remote_hits,
         })
+    }
+
+    /// Adds one run's hits to the store's tally: `local` steps found in the store, `remote`
+    /// in the shared cache. One appended line per run, so concurrent runs never lose a count.
+    pub fn add_hits(&self, local: u64, remote: u64) -> Result<()> {
+        use std::io::Write as _;
+        if local == 0 && remote == 0 {
+            return Ok(());
+        }
+        let path = self.root.join("hits");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{local} {remote}\n").as_bytes()))
+            .map_err(|e| crate::error::Error::io(format!("write {}", path.display()), e))
+    }
+
+    /// The tally of [`Store::add_hits`]; lines that do not parse (a torn write) count nothing.
+    fn hits(&self) -> (u64, u64) {
+        let text = std::fs::read_to_string(self.root.join("hits")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                let (l, r) = line.split_once(' ')?;
+                Some((l.parse::<u64>().ok()?, r.parse::<u64>().ok()?))
+            })
+            .fold((0, 0), |(l, r), (a, b)| {
+                (l.saturating_add(a), r.saturating_add(b))
+            })
     }
 
     /// Removes least recently used results until the store holds at most `max_bytes`, and

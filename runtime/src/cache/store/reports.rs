@@ -15,6 +15,10 @@ pub struct StoreStats {
     pub checkouts: u64,
     /// Bytes of blobs, trees and records.
     pub bytes: u64,
+    /// Steps the runs with this store found in it (see [`Store::add_hits`](super::Store::add_hits)).
+    pub local_hits: u64,
+    /// Steps the runs with this store found in the shared cache.
+    pub remote_hits: u64,
 }
 
 /// What [`Store::prune_with`](super::Store::prune_with) may remove.
@@ -95,7 +99,9 @@ impl std::fmt::Display for StoreStats {
         writeln!(f, "blobs           {}", self.blobs)?;
         writeln!(f, "trees           {}", self.trees)?;
         writeln!(f, "checkouts       {}", self.checkouts)?;
-        writeln!(f, "size            {}", human_bytes(self.bytes))
+        writeln!(f, "size            {}", human_bytes(self.bytes))?;
+        writeln!(f, "local hits      {}", self.local_hits)?;
+        writeln!(f, "remote hits     {}", self.remote_hits)
     }
 }
 

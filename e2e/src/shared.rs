@@ -1,0 +1,49 @@
+//! Pipelines for the shared-cache tests (a real BuildGrid): a folder with files, an
+//! executable, a link and whatever the source holds, a listing of it as a file, and its size
+//! as a value.
+
+use tanto::prelude::*;
+
+/// Copies `src` into `/out` after `pause` seconds, and adds an executable script and a link.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn bundle(ctx: &Ctx, src: Dir, pause: u32) -> Result<Dir> {
+    let c = ctx.container().with_mounted_dir("/src", &src);
+    c.sh(format!(
+        "sleep {pause}; mkdir -p /out/bin && cp -R /src/. /out/ && \
+         printf '#!/bin/sh\\necho hi\\n' > /out/bin/hi && chmod 755 /out/bin/hi && \
+         ln -s bin/hi /out/hi"
+    ))
+    .await?;
+    c.dir("/out").await
+}
+
+/// The sorted list of files in `dir` with their sizes, as a file.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn listing(ctx: &Ctx, dir: Dir) -> Result<File> {
+    let c = ctx.container().with_mounted_dir("/in", &dir);
+    c.sh("cd /in && find . -type f -exec wc -c {} + | sort > /listing.txt")
+        .await?;
+    c.file("/listing.txt").await
+}
+
+/// How many bytes `dir` holds, as a value.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn weigh(ctx: &Ctx, dir: Dir) -> Result<u64> {
+    let c = ctx.container().with_mounted_dir("/in", &dir);
+    let out = c.sh("cat $(find /in -type f) | wc -c").await?;
+    Ok(out.stdout.trim().parse()?)
+}
+
+/// A folder made from `src`, its listing and its weight: the final output is the listing.
+#[pipeline]
+pub fn shared(src: Dir, pause: u32) -> File {
+    let made = bundle(src, pause);
+    weigh(made);
+    listing(made)
+}
+
+/// The folder made from `src` itself as the final output.
+#[pipeline]
+pub fn shared_dir(src: Dir) -> Dir {
+    bundle(src, 0)
+}

@@ -1,0 +1,67 @@
+//! The shared cache over TLS with a bearer token, against a real BuildGrid that requires both:
+//! refused without the token, unknown without the test authority, shared with both, and the
+//! token never printed.
+
+mod support;
+
+use std::path::Path;
+
+use support::buildgrid::BuildGrid;
+use support::remote_cache::{count, fixture, ok, sources, warnings};
+use support::{of_kind, output};
+
+#[test]
+fn tls_and_a_bearer_token_from_a_secret_source() {
+    let server = BuildGrid::start_secured("ci");
+    let (url, ca, token) = (server.url(), server.ca(), server.token());
+    let src = sources();
+    let secured = |cache: &Path, extra: &[&str], ca: Option<&Path>| {
+        let mut cmd = fixture(cache);
+        cmd.env("TANTO_REMOTE_CACHE", &url)
+            .env("TANTO_REMOTE_INSTANCE", "ci")
+            .env("BG_TOKEN", &token)
+            .env_remove("TANTO_REMOTE_TOKEN")
+            .args(["shared_dir", "--progress", "json", "--src"])
+            .arg(src.path())
+            .args(extra);
+        if let Some(ca) = ca {
+            cmd.env("TANTO_REMOTE_CA", ca);
+        }
+        output(&mut cmd)
+    };
+    let store = || tempfile::tempdir().expect("a temporary folder");
+
+    // No token: refused, one warning, nothing written.
+    let (_, stderr) = ok(&secured(store().path(), &["--remote-upload"], Some(&ca)));
+    let warned = warnings(&stderr);
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(warned[0].contains("refused the credentials"), "{stderr}");
+    assert_eq!(server.blob_count(), 0);
+
+    // The system's authorities alone do not know the test one: one warning.
+    let (_, stderr) = ok(&secured(
+        store().path(),
+        &["--remote-token", "env:BG_TOKEN"],
+        None,
+    ));
+    assert!(warnings(&stderr)[0].contains("certificate"), "{stderr}");
+
+    // Token and authority: run A writes, run B (token from a file) is fully cached.
+    let out = secured(
+        store().path(),
+        &["--remote-token", "env:BG_TOKEN", "--remote-upload"],
+        Some(&ca),
+    );
+    let (_, stderr) = ok(&out);
+    assert_eq!(count(&stderr, "result"), 1, "{stderr}");
+    let token_file = tempfile::NamedTempFile::new().expect("a token file");
+    std::fs::write(token_file.path(), format!("{token}\n")).expect("write the token");
+    let from_file = format!("file:{}", token_file.path().display());
+    let out = secured(store().path(), &["--remote-token", &from_file], Some(&ca));
+    let (ev, stderr) = ok(&out);
+    assert_eq!(of_kind(&ev, "step_cached").len(), 1, "{stderr}");
+    assert_eq!(count(&stderr, "hit"), 1, "{stderr}");
+    for text in [&stderr, &String::from_utf8_lossy(&out.stdout).into_owned()] {
+        assert!(!text.contains(&token), "the token was printed");
+    }
+}

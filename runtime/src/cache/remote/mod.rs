@@ -1,0 +1,405 @@
+//! The shared cache: a REAPI v2 server (BuildGrid, bazel-remote, NativeLink, BuildBuddy…)
+//! behind the local store, over gRPC.
+//!
+//! A run asks the local store first and the server on a local miss ([`Remote::lookup`]):
+//! one `GetActionResult` and one `FindMissingBlobs` over its outputs' top-level digests, no
+//! blob. The outputs of a remote hit stay on the server until a step that runs needs them or
+//! `--out` exports them ([`Remote::fetch`]); then they are fetched, checked against their
+//! SHA-256 and, once ingested, against the BLAKE3 digest the record names, and land in the
+//! local store. With `upload`, a step that ran sends its outputs, only those blobs the
+//! server says are missing, then its record ([`Remote::upload`]).
+//!
+//! Faults never fail a run: the first failed, slow or refused call prints one warning and
+//! opens the run's breaker, and the run goes on with the local store.
+
+mod cas;
+mod client;
+mod upload;
+mod wire;
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
+use prost::Message as _;
+
+pub use client::RemoteConfig;
+
+use crate::artifact::Artifact;
+use crate::cache::key::ArtifactKind;
+use crate::cache::store::{ActionResult, OutputRecord, Store};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use cas::FetchError;
+use client::{Breaker, Clients};
+use wire::{RECORD_TYPE, action_of, check_digest, output_path, short};
+
+/// The largest blob accepted from a server: what a step may output (`max_output`).
+const MAX_BLOB: u64 = 2 << 30;
+
+/// What the run did with the remote cache, for the summary line and the tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteStats {
+    /// Steps answered by the server.
+    pub hits: u64,
+    /// Blobs fetched from the server (output files, and the trees of output folders).
+    pub blobs_fetched: u64,
+    /// Their bytes.
+    pub bytes_fetched: u64,
+    /// Blobs sent to the server.
+    pub blobs_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Results written to the server's action cache.
+    pub results_sent: u64,
+}
+
+/// A REAPI v2 server used as a shared cache by one run.
+pub struct Remote {
+    config: RemoteConfig,
+    clients: Clients,
+    breaker: Breaker,
+    /// The server's limit on a batch, less room for the request around the blobs.
+    batch_limit: u64,
+    max_blob: u64,
+    /// Outputs of remote hits this run may fetch: BLAKE3 digest → record and wire digest.
+    known: Mutex<HashMap<Digest, (OutputRecord, re::Digest)>>,
+    counters: [AtomicU64; 6],
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Remote {
+    /// Connects to the server of `config` and asks its capabilities. A bad URL or CA file
+    /// is an error; a server that is down or cannot serve tanto gives one warning line and
+    /// `None`, and the run goes on with the local store.
+    pub async fn connect(config: RemoteConfig) -> Result<Option<Self>> {
+        let clients = Clients::new(&config)?;
+        let breaker = Breaker::default();
+        let request = re::GetCapabilitiesRequest {
+            instance_name: config.instance.clone(),
+        };
+        let mut caps_client = clients.caps.clone();
+        let caps = client::call(
+            &breaker,
+            &config.url,
+            config.timeout,
+            caps_client.get_capabilities(request),
+        )
+        .await;
+        let caps = match caps {
+            Ok(Some(caps)) => caps,
+            Ok(None) => {
+                breaker.trip(
+                    &config.url,
+                    "has no instance of that name (set TANTO_REMOTE_INSTANCE)",
+                );
+                return Ok(None);
+            }
+            Err(_) => return Ok(None),
+        };
+        let cache = caps.cache_capabilities.unwrap_or_default();
+        let sha256 = re::digest_function::Value::Sha256 as i32;
+        if !cache.digest_functions.is_empty() && !cache.digest_functions.contains(&sha256) {
+            breaker.trip(
+                &config.url,
+                "does not speak SHA-256 digests, which tanto sends",
+            );
+            return Ok(None);
+        }
+        let mut config = config;
+        let may_write = cache
+            .action_cache_update_capabilities
+            .is_some_and(|c| c.update_enabled);
+        if config.upload && !may_write {
+            eprintln!(
+                "tanto: warning: the remote cache at {} does not let clients write results; this run only reads from it",
+                config.url
+            );
+            config.upload = false;
+        }
+        let batch = u64::try_from(cache.max_batch_total_size_bytes)
+            .ok()
+            .filter(|&b| b > 0)
+            .unwrap_or(4 << 20);
+        let max_blob = u64::try_from(cache.max_cas_blob_size_bytes)
+            .ok()
+            .filter(|&b| b > 0)
+            .map_or(MAX_BLOB, |m| m.min(MAX_BLOB));
+        Ok(Some(Self {
+            config,
+            clients,
+            breaker,
+            batch_limit: batch.saturating_sub(64 * 1024).max(64 * 1024),
+            max_blob,
+            known: Mutex::default(),
+            counters: Default::default(),
+        }))
+    }
+
+    /// The server's URL, as configured.
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    /// Whether this run writes to the server.
+    pub fn uploads(&self) -> bool {
+        self.config.upload
+    }
+
+    /// What the run did with the server so far.
+    pub fn stats(&self) -> RemoteStats {
+        let n = |i: usize| self.counters[i].load(Ordering::Relaxed);
+        RemoteStats {
+            hits: n(0),
+            blobs_fetched: n(1),
+            bytes_fetched: n(2),
+            blobs_sent: n(3),
+            bytes_sent: n(4),
+            results_sent: n(5),
+        }
+    }
+
+    fn count(&self, i: usize, by: u64) {
+        self.counters[i].fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// `instance/` for resource names, or nothing.
+    fn prefix(&self) -> String {
+        if self.config.instance.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.config.instance)
+        }
+    }
+
+    /// The server's result for the step key `key`, if it has a sound one whose outputs are
+    /// all in its CAS. Reads the action result only; no output is fetched.
+    pub async fn lookup(&self, key: &Digest) -> Option<ActionResult> {
+        let request = re::GetActionResultRequest {
+            instance_name: self.config.instance.clone(),
+            action_digest: Some(action_of(key).digest),
+            inline_stdout: false,
+            inline_stderr: false,
+            inline_output_files: vec![],
+            digest_function: re::digest_function::Value::Sha256 as i32,
+        };
+        let mut ac = self.clients.ac.clone();
+        let found = self
+            .call(self.config.timeout, ac.get_action_result(request))
+            .await
+            .ok()??;
+        let (record, wires) = match read_result(&found, key, self.max_blob) {
+            Ok(read) => read,
+            Err(why) => {
+                tracing::warn!(
+                    "ignoring the remote cache's result for key {}: {why}",
+                    key.short()
+                );
+                return None;
+            }
+        };
+        let digests: Vec<re::Digest> = wires.iter().map(|(_, w)| w.clone()).collect();
+        let missing = if digests.is_empty() {
+            Vec::new()
+        } else {
+            self.find_missing(digests).await.ok()?
+        };
+        if !missing.is_empty() {
+            tracing::debug!(key = %key.short(), "a remote result's outputs are gone from its CAS: a miss");
+            return None;
+        }
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        for (output, wire) in wires {
+            known.insert(output.digest, (output, wire));
+        }
+        self.count(0, 1);
+        Some(record)
+    }
+
+    /// Makes sure the store holds `artifact`, fetching it when it is the output of a remote
+    /// hit that is not there yet. Whatever the server sends is checked: a blob that does not
+    /// match its digest, or a folder or file whose BLAKE3 digest is not the one recorded, is
+    /// an error that names it, and nothing of it is kept.
+    pub async fn fetch(&self, store: &Store, artifact: &Artifact) -> Result<()> {
+        let entry = self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&artifact.digest())
+            .cloned();
+        let Some((output, wire)) = entry else {
+            return Ok(());
+        };
+        if store.holds(&output)? {
+            return Ok(());
+        }
+        let failed = |e: FetchError| {
+            let why = match e {
+                FetchError::Fault(f) => f.to_string(),
+                FetchError::Missing(w) | FetchError::Damaged(w) | FetchError::Local(w) => w,
+            };
+            Error::Store(format!(
+                "could not fetch {} {} from the remote cache: {why}",
+                artifact.kind(),
+                output.digest.short()
+            ))
+        };
+        let staging = store.temp_dir()?;
+        let fetched = match output.kind {
+            ArtifactKind::File => {
+                let path = staging.path().join("file");
+                self.fetch_blob(&wire, &path, staging.path())
+                    .await
+                    .map_err(failed)?;
+                mark_executable(&path, output.executable);
+                let store = store.clone();
+                let exec = output.executable;
+                blocking(move || store.ingest_file(&path, exec))
+                    .await?
+                    .digest()
+            }
+            ArtifactKind::Dir => {
+                let top = staging.path().join("dir");
+                self.fetch_tree(&wire, &top, staging.path())
+                    .await
+                    .map_err(failed)?;
+                let store = store.clone();
+                blocking(move || store.ingest_dir(&top)).await?.digest()
+            }
+            _ => return Ok(()),
+        };
+        if fetched != output.digest {
+            return Err(failed(FetchError::Damaged(format!(
+                "its content has digest {} where the record says {}",
+                fetched.short(),
+                output.digest.short()
+            ))));
+        }
+        Ok(())
+    }
+
+    async fn fetch_blob(
+        &self,
+        d: &re::Digest,
+        dest: &Path,
+        staging: &Path,
+    ) -> std::result::Result<(), FetchError> {
+        self.fetch_to(d, dest, staging).await?;
+        self.count(1, 1);
+        self.count(2, d.size_bytes as u64);
+        Ok(())
+    }
+
+    /// Fetches the REAPI tree `d` and every file in it into the new folder `top`.
+    async fn fetch_tree(
+        &self,
+        d: &re::Digest,
+        top: &Path,
+        staging: &Path,
+    ) -> std::result::Result<(), FetchError> {
+        let local = |e: std::io::Error| FetchError::Local(e.to_string());
+        let tree_file = staging.join("tree");
+        self.fetch_blob(d, &tree_file, staging).await?;
+        let bytes = std::fs::read(&tree_file).map_err(local)?;
+        let tree = re::Tree::decode(bytes.as_slice()).map_err(|_| {
+            FetchError::Damaged(format!("tree {} is not a REAPI Tree", short(&d.hash)))
+        })?;
+        let staged = wire::stage_tree(&tree, self.max_blob)
+            .map_err(|why| FetchError::Damaged(format!("tree {}: {why}", short(&d.hash))))?;
+        std::fs::create_dir(top).map_err(local)?;
+        for dir in &staged.dirs {
+            std::fs::create_dir(top.join(dir)).map_err(local)?;
+        }
+        let blobs = staging.join("blobs");
+        std::fs::create_dir(&blobs).map_err(local)?;
+        for (path, digest, executable) in &staged.files {
+            let blob = blobs.join(&digest.hash);
+            if !blob.exists() {
+                self.fetch_blob(digest, &blob, staging).await?;
+            }
+            let dest = top.join(path);
+            std::fs::copy(&blob, &dest).map_err(local)?;
+            mark_executable(&dest, *executable);
+        }
+        for (path, target) in &staged.links {
+            std::os::unix::fs::symlink(target, top.join(path)).map_err(local)?;
+        }
+        Ok(())
+    }
+}
+
+/// The tanto record inside a server's `ActionResult`, checked against `key`, and each output
+/// that lives in the CAS with its wire digest.
+fn read_result(
+    found: &re::ActionResult,
+    key: &Digest,
+    max_blob: u64,
+) -> std::result::Result<(ActionResult, Vec<(OutputRecord, re::Digest)>), String> {
+    let any = found
+        .execution_metadata
+        .as_ref()
+        .and_then(|m| {
+            m.auxiliary_metadata
+                .iter()
+                .find(|a| a.type_url == RECORD_TYPE)
+        })
+        .ok_or("it holds no tanto record")?;
+    let record: ActionResult =
+        serde_json::from_slice(&any.value).map_err(|_| "its tanto record does not parse")?;
+    if record.key.digest() != *key {
+        return Err("its record belongs to another key".into());
+    }
+    let mut wires = Vec::new();
+    for (i, output) in record.outputs.iter().enumerate() {
+        let path = output_path(i);
+        let wire = match output.kind {
+            ArtifactKind::Value => continue,
+            ArtifactKind::Image | ArtifactKind::Secret => {
+                return Err(format!(
+                    "output {i} is an image or a secret, which is not shared"
+                ));
+            }
+            ArtifactKind::Dir => found
+                .output_directories
+                .iter()
+                .find(|d| d.path == path)
+                .and_then(|d| d.tree_digest.clone()),
+            ArtifactKind::File => found
+                .output_files
+                .iter()
+                .find(|f| f.path == path && f.is_executable == output.executable)
+                .and_then(|f| f.digest.clone()),
+        };
+        let wire = wire.ok_or_else(|| format!("output {i} is not in the action result"))?;
+        let size = check_digest(&wire, max_blob)?;
+        if output.kind == ArtifactKind::File && size != output.size {
+            return Err(format!(
+                "output {i} has size {size} where the record says {}",
+                output.size
+            ));
+        }
+        wires.push((output.clone(), wire));
+    }
+    Ok((record, wires))
+}
+
+fn mark_executable(path: &Path, executable: bool) {
+    let mode = if executable { 0o755 } else { 0o644 };
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Store(format!("a store task failed: {e}")))?
+}

@@ -1,0 +1,135 @@
+//! Sharing a step's result: its outputs as REAPI blobs and trees, only the blobs the server
+//! lacks, then the action result that holds tanto's record.
+
+use std::collections::{HashMap, HashSet};
+
+use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
+use bazel_remote_apis::google::protobuf::Any;
+use prost::Message as _;
+
+use super::Remote;
+use super::cas::Blob;
+use super::wire::{self, RECORD_TYPE, action_of, output_path, sha, sha_file};
+use crate::cache::key::ArtifactKind;
+use crate::cache::store::{ActionResult, Store};
+use crate::digest::Digest;
+
+impl Remote {
+    /// Sends the result of the step key `key` and its outputs, when this run may write: the
+    /// blobs the server lacks, then the action result. A result with an image output is not
+    /// shared (the daemon holds images). Failures give the run's one warning, never an error.
+    pub async fn upload(&self, store: &Store, key: &Digest, result: &ActionResult) {
+        if !self.config.upload || !self.breaker.is_closed() {
+            return;
+        }
+        // A fault opened the breaker, whose one warning said so; anything else is told here.
+        if let Err(why) = self.try_upload(store, key, result).await
+            && self.breaker.is_closed()
+        {
+            tracing::warn!(
+                "could not share the result of key {} with the remote cache: {why}",
+                key.short()
+            );
+        }
+    }
+
+    async fn try_upload(
+        &self,
+        store: &Store,
+        key: &Digest,
+        result: &ActionResult,
+    ) -> std::result::Result<(), String> {
+        let action = action_of(key);
+        let mut blobs = vec![
+            Blob::Bytes(sha(&action.action), action.action.clone()),
+            Blob::Bytes(sha(&action.command), action.command.clone()),
+            Blob::Bytes(sha(&[]), Vec::new()),
+        ];
+        let mut ar = re::ActionResult::default();
+        for (i, output) in result.outputs.iter().enumerate() {
+            let path = output_path(i);
+            match output.kind {
+                ArtifactKind::Dir => {
+                    let blob =
+                        |d: &Digest, exec: bool| Ok(store.file_as(*d, exec)?.path().to_owned());
+                    let tree =
+                        wire::tree_of(store, output.digest, &blob).map_err(|e| e.to_string())?;
+                    let bytes = tree.tree.encode_to_vec();
+                    let digest = sha(&bytes);
+                    blobs.push(Blob::Bytes(digest.clone(), bytes));
+                    blobs.extend(tree.blobs.into_iter().map(|b| Blob::File(b.digest, b.path)));
+                    ar.output_directories.push(re::OutputDirectory {
+                        path,
+                        tree_digest: Some(digest),
+                        ..Default::default()
+                    });
+                }
+                ArtifactKind::File => {
+                    let file = store
+                        .file_as(output.digest, output.executable)
+                        .map_err(|e| e.to_string())?;
+                    let digest = sha_file(file.path()).map_err(|e| e.to_string())?;
+                    blobs.push(Blob::File(digest.clone(), file.path().to_owned()));
+                    ar.output_files.push(re::OutputFile {
+                        path,
+                        digest: Some(digest),
+                        is_executable: output.executable,
+                        ..Default::default()
+                    });
+                }
+                ArtifactKind::Value => {
+                    let bytes = serde_json::to_vec(&output.value).map_err(|e| e.to_string())?;
+                    let digest = sha(&bytes);
+                    blobs.push(Blob::Bytes(digest.clone(), bytes));
+                    ar.output_files.push(re::OutputFile {
+                        path,
+                        digest: Some(digest),
+                        ..Default::default()
+                    });
+                }
+                ArtifactKind::Image | ArtifactKind::Secret => return Ok(()),
+            }
+        }
+        let record = serde_json::to_vec(result).map_err(|e| e.to_string())?;
+        ar.execution_metadata = Some(re::ExecutedActionMetadata {
+            worker: "tanto".into(),
+            auxiliary_metadata: vec![Any {
+                type_url: RECORD_TYPE.into(),
+                value: record,
+            }],
+            ..Default::default()
+        });
+        let mut unique = HashMap::new();
+        for blob in blobs {
+            unique.entry(blob.digest().hash.clone()).or_insert(blob);
+        }
+        let digests = unique.values().map(|b| b.digest().clone()).collect();
+        let missing = self
+            .find_missing(digests)
+            .await
+            .map_err(|f| f.to_string())?;
+        let missing: HashSet<String> = missing.into_iter().map(|d| d.hash).collect();
+        let send: Vec<Blob> = unique
+            .into_values()
+            .filter(|b| missing.contains(&b.digest().hash))
+            .collect();
+        let sent = send.len() as u64;
+        let bytes: u64 = send.iter().map(|b| b.digest().size_bytes as u64).sum();
+        self.send(send).await?;
+        self.count(3, sent);
+        self.count(4, bytes);
+        let request = re::UpdateActionResultRequest {
+            instance_name: self.config.instance.clone(),
+            action_digest: Some(action.digest),
+            action_result: Some(ar),
+            results_cache_policy: None,
+            digest_function: re::digest_function::Value::Sha256 as i32,
+        };
+        let mut ac = self.clients.ac.clone();
+        self.call(self.config.timeout, ac.update_action_result(request))
+            .await
+            .map_err(|f| f.to_string())?;
+        self.count(5, 1);
+        Ok(())
+    }
+}

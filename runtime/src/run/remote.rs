@@ -1,0 +1,182 @@
+//! The run's side of the shared cache: connecting, asking it after a local miss, fetching a
+//! remote hit's outputs when a step that runs or `--out` needs them (running the step that
+//! made them again when they cannot be fetched), and the summary line.
+
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+
+use crate::artifact::Artifact;
+use crate::cache::{ActionResult, KeyRecord, Remote, RemoteConfig};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::graph::{Node, NodeKind, Plan};
+use crate::input::secret_value;
+use crate::report::{Event, EventSink};
+use crate::run::options::RunOptions;
+use crate::run::runner::StepRunner;
+use crate::run::summary::RunSummary;
+
+/// The step that made an output of a remote hit, kept so it can run here when the output
+/// cannot be fetched.
+#[derive(Clone)]
+pub(super) struct Producer {
+    node: Node,
+    inputs: Vec<Artifact>,
+    key: KeyRecord,
+    digest: Digest,
+    /// Which of its outputs this is.
+    index: usize,
+}
+
+/// The run's remote cache: none without `--remote-cache` or `TANTO_REMOTE_CACHE`, or when
+/// the server cannot serve (one warning line said so). A malformed URL or CA file is an
+/// error.
+pub(super) async fn connect(
+    options: &RunOptions,
+    events: &EventSink,
+) -> Result<Option<Arc<Remote>>> {
+    let Some(mut config) =
+        RemoteConfig::from_env(options.remote_cache.clone(), options.remote_upload)?
+    else {
+        return Ok(None);
+    };
+    if let Some(source) = &options.remote_token {
+        config.token = Some(secret_value("remote-token", Some(source))?);
+    }
+    // Whatever prints or records, never the token.
+    if let Some(token) = &config.token {
+        events.add_secret(token);
+    }
+    Ok(Remote::connect(config).await?.map(Arc::new))
+}
+
+/// One line about what the run did with the remote cache.
+pub(super) fn summary_line(remote: &Remote) -> String {
+    let s = remote.stats();
+    let mut line = format!(
+        "tanto: remote cache {}: {} hit{}, {} blob{} fetched ({} bytes)",
+        remote.url(),
+        s.hits,
+        if s.hits == 1 { "" } else { "s" },
+        s.blobs_fetched,
+        if s.blobs_fetched == 1 { "" } else { "s" },
+        s.bytes_fetched,
+    );
+    if remote.uploads() {
+        line.push_str(&format!(
+            ", {} result{} and {} blob{} sent ({} bytes)",
+            s.results_sent,
+            if s.results_sent == 1 { "" } else { "s" },
+            s.blobs_sent,
+            if s.blobs_sent == 1 { "" } else { "s" },
+            s.bytes_sent
+        ));
+    }
+    line
+}
+
+impl StepRunner {
+    /// Asks the remote cache for `digest` after a local miss; a hit is remembered in the
+    /// local store (its record, and the step's last key) and its outputs are pending: known
+    /// by digest, fetched when needed.
+    pub(super) async fn remote_hit(
+        &self,
+        node: &Node,
+        inputs: &[Artifact],
+        digest: &Digest,
+    ) -> Option<(ActionResult, Vec<Artifact>)> {
+        let remote = self.run.remote.as_ref()?;
+        let hit = remote.lookup(digest).await?;
+        let store = &self.run.store;
+        if let Err(e) = store.record(digest, &hit) {
+            tracing::warn!("could not keep the remote result of `{}`: {e}", node.label);
+        }
+        let _ = store.set_last_key(&self.history_name(&node.label), &hit.key);
+        let outputs = store.pending_outputs(&hit);
+        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        for (index, output) in outputs.iter().enumerate() {
+            producers
+                .entry(output.digest())
+                .or_insert_with(|| Producer {
+                    node: node.clone(),
+                    inputs: inputs.to_vec(),
+                    key: hit.key.clone(),
+                    digest: *digest,
+                    index,
+                });
+        }
+        Some((hit, outputs))
+    }
+
+    /// Makes sure the store holds each of `artifacts` before a step reads them: an output of
+    /// a remote hit is fetched, and when that fails (the server went away, a blob does not
+    /// match its digest) the step that made it runs here instead, saying why.
+    pub(super) fn materialize<'a>(
+        self: &'a Arc<Self>,
+        artifacts: &'a [Artifact],
+    ) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let Some(remote) = &self.run.remote else {
+                return Ok(());
+            };
+            for artifact in artifacts {
+                let Err(why) = remote.fetch(&self.run.store, artifact).await else {
+                    continue;
+                };
+                let producer = self
+                    .producers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&artifact.digest())
+                    .cloned();
+                let Some(producer) = producer else {
+                    return Err(why);
+                };
+                self.run_again(producer, artifact, &why).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    /// Runs the step of a remote hit whose output could not be fetched.
+    async fn run_again(
+        self: &Arc<Self>,
+        p: Producer,
+        wanted: &Artifact,
+        why: &Error,
+    ) -> Result<()> {
+        let label = p.node.label.clone();
+        self.run.events.send(Event::StepNote {
+            step: label.clone(),
+            message: format!("`{label}` runs here after all: {why}"),
+        });
+        let NodeKind::Step { info, run } = &p.node.kind else {
+            return Err(Error::Store(format!("`{label}` is not a step")));
+        };
+        self.materialize(&p.inputs).await?;
+        let job = self.job(&p.node, **info, *run, p.inputs.clone(), p.key, p.digest);
+        let outputs = job.await.map_err(|e| Error::clone(&e))?;
+        match outputs.get(p.index) {
+            Some(made) if made.digest() == wanted.digest() => Ok(()),
+            _ => Err(Error::Store(format!(
+                "`{label}` ran again after its remote output could not be fetched, and made \
+                 something else this time; run the pipeline again"
+            ))),
+        }
+    }
+
+    /// Fetches the final outputs of a run for `--out`.
+    pub(super) async fn materialize_outputs(
+        self: &Arc<Self>,
+        plan: &Plan,
+        summary: &RunSummary,
+    ) -> Result<()> {
+        match summary.final_outputs(plan) {
+            Some(outputs) => self.materialize(&outputs).await,
+            None => Ok(()),
+        }
+    }
+}
