@@ -75,12 +75,11 @@ async fn cache_volume_persists_from_one_container_to_the_next() {
     let h = Harness::new().await;
     let volume = unique("tanto-test-cache");
     let first = h.ctx("writer", SETTINGS);
-    first
+    let wrote = first
         .container()
         .with_cache("/cache", &volume)
         .sh("echo kept > /cache/file")
-        .await
-        .expect("write to the volume");
+        .await;
     first.close().await.expect("close");
 
     let second = h.ctx("reader", SETTINGS);
@@ -90,10 +89,12 @@ async fn cache_volume_persists_from_one_container_to_the_next() {
         .sh("cat /cache/file")
         .await;
     second.close().await.expect("close");
+    // Removed before any assertion, so a failing test leaves no volume either.
     h.backend()
         .remove_volume(&volume)
         .await
         .expect("remove the volume");
+    wrote.expect("write to the volume");
     assert_eq!(out.expect("read from the volume").stdout, "kept\n");
     h.assert_clean().await;
 }

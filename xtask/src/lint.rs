@@ -1,7 +1,5 @@
 //! `cargo xtask lint`: the format, clippy and rustdoc checks, on the host; `test` runs them first.
 
-use std::process::Command;
-
 /// One check: a cargo command that fails on a finding, and what to do about a failure.
 struct Check {
     /// The cargo arguments.
@@ -80,11 +78,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ));
         }
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut failures = Vec::new();
     for check in CHECKS {
         eprintln!("xtask: running {}", check.shell());
-        let status = Command::new(&cargo)
+        let status = crate::cargo()
             .args(check.args)
             .envs(check.env.iter().copied())
             .status()

@@ -22,7 +22,23 @@ mod servers;
 mod test;
 mod trace_svg;
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
+
+/// A command running the `cargo` that runs xtask, for a build of its own.
+///
+/// `cargo xtask` is `cargo run`, and cargo gives a program it runs the variables its build
+/// script sets for rustc: xtask's `tanto_build::digests()` records (`TANTO_CODE`,
+/// `TANTO_CODE_<key>`). A build started from here would pass them on to every crate it
+/// compiles, whose steps would then be keyed by xtask's records, so they are removed.
+pub(crate) fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("TANTO_CODE")) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

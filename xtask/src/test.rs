@@ -1,8 +1,6 @@
 //! `cargo xtask test`: the README's test command. Lints checked, Docker up, images made, the
 //! test servers' packages installed, whole suite run.
 
-use std::process::Command;
-
 /// Runs `cargo xtask lint`, ensures the daemon, the images and what the tests' own servers
 /// need (a registry, a TCP proxy, Podman and its test user, BuildGrid), then runs every test of the
 /// workspace. The checks come first: they take minutes where the suite takes much longer.
@@ -11,8 +9,7 @@ pub(crate) fn run(extra: &[String]) -> Result<(), String> {
     crate::daemon::ensure()?;
     crate::images::ensure()?;
     crate::servers::ensure()?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = crate::cargo();
     cmd.args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra);
     eprintln!("xtask: running {cmd:?}");
@@ -22,7 +19,7 @@ pub(crate) fn run(extra: &[String]) -> Result<(), String> {
             "the test suite failed ({status}); re-run `cargo xtask test` after fixing it"
         ));
     }
-    let mut doc = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    let mut doc = crate::cargo();
     doc.args(["test", "--workspace", "--doc"]);
     eprintln!("xtask: running {doc:?}");
     let status = doc.status().map_err(|e| format!("cannot run cargo: {e}"))?;

@@ -3,12 +3,14 @@
 mod builder;
 mod export;
 mod handle;
+mod plan;
 mod task;
 mod wire;
 
-pub use builder::{Arg, Builder, InputValues, Node, NodeId, NodeKind, Plan};
+pub use builder::{Arg, Builder, InputValues, Node, NodeId, NodeKind};
 pub use export::{to_dot, to_mermaid};
 pub use handle::{FromNode, Handle};
+pub use plan::Plan;
 pub use task::{
     Arity, CodeInfo, Param, ParamInfo, Pipeline, PipelineInfo, RunFn, Step, StepInfo, StepSettings,
     Task,

@@ -11,6 +11,7 @@ mod remote;
 mod runner;
 mod scheduler;
 mod shell_cmd;
+mod signals;
 mod summary;
 
 pub use cache_cmd::cache_command;

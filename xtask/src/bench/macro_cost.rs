@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::Bench;
 use super::measure::{self, Samples, duration};
@@ -297,8 +296,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 /// Runs `cargo build --offline --timings` in `dir` (for `package` only, when given); returns
 /// its wall time.
 fn cargo_build(dir: &Path, package: Option<&str>) -> Result<f64, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = crate::cargo();
     cmd.current_dir(dir)
         .args(["build", "--offline", "--timings", "--target-dir"])
         .arg(dir.join("target"))
@@ -366,8 +364,7 @@ fn time_passes(
     let mut passes = HashMap::new();
     for edit in [rev + 1, rev + 2] {
         write(&source, &items_source(attr, edit))?;
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut cmd = Command::new(cargo);
+        let mut cmd = crate::cargo();
         cmd.current_dir(dir)
             .args(["rustc", "--offline", "-p", package, "--target-dir"])
             .arg(dir.join("target-time-passes"))

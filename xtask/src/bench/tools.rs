@@ -66,8 +66,7 @@ pub(crate) struct Bins {
 
 /// Builds the bench binaries of `tanto-e2e` and `ship` with `--release` into `target`.
 pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = crate::cargo();
     cmd.current_dir(root)
         .args([
             "build",

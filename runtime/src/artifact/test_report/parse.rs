@@ -1,134 +1,15 @@
-//! Test results as data: [`TestReport`], what a test step returns, read from nextest's JUnit
-//! file or libtest's JSON lines.
-//!
-//! Everything here is read from what a container printed, so it is hostile input: it is
-//! parsed, bounded and never obeyed (the views escape it when they show it).
+//! Reading a [`TestReport`] from what a test runner printed: nextest's JUnit file, libtest's
+//! JSON lines and `cargo nextest list`. All of it came from a container: it is bounded as it
+//! is read, and a panic's location is only ever taken as text.
 
-use serde::{Deserialize, Serialize};
+use super::{
+    MESSAGE_BYTES, TAIL_BYTES, TAIL_LINES, TestCase, TestFailure, TestOutcome, TestReport,
+};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
-/// The most lines of a failing test's output a report keeps: its last ones.
-const TAIL_LINES: usize = 40;
-/// The most bytes of a failing test's output a report keeps.
-const TAIL_BYTES: usize = 8 << 10;
-/// The most bytes of a panic message a report keeps.
-const MESSAGE_BYTES: usize = 2 << 10;
-
-/// The outcome of every test of a suite: what `cargo_steps::test_report` returns.
-///
-/// The engine finds it among a step's outputs (its JSON carries a `tanto_test_report` tag), so
-/// the closing summary lists failing tests, GitHub Actions gets an annotation per failure,
-/// `GITHUB_STEP_SUMMARY` a table and `--junit` a test case per test, cached reports included.
-///
-/// ```
-/// use tanto::{TestOutcome, TestReport};
-///
-/// let xml = r#"<testsuites name="nextest-run" tests="1" failures="1" errors="0">
-///   <testsuite name="app" tests="1" failures="1" errors="0" skipped="0">
-///     <testcase name="adds" classname="app" time="0.01">
-///       <failure message="panicked">thread 'adds' panicked at src/lib.rs:7:5:
-/// two and two make five</failure>
-///     </testcase>
-///   </testsuite>
-/// </testsuites>"#;
-/// let report = TestReport::from_junit(xml)?;
-/// let failed = report.failed().next().unwrap();
-/// assert_eq!(failed.outcome, TestOutcome::Failed);
-/// let failure = failed.failure.as_ref().unwrap();
-/// assert_eq!((failure.file.as_deref(), failure.line), (Some("src/lib.rs"), Some(7)));
-/// assert_eq!(failure.message, "two and two make five");
-/// # Ok::<(), tanto::Error>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestReport {
-    /// The tag by which the engine knows a report among a step's outputs: its format, 1.
-    #[serde(rename = "tanto_test_report")]
-    pub format: u32,
-    /// What ran the tests: `nextest` or `cargo test`.
-    pub runner: String,
-    /// Whether this report merges reports that steps of the run return themselves (a
-    /// fan-in of shards): the views then show those, not this one again.
-    #[serde(default)]
-    pub merged: bool,
-    /// Every test, sorted by binary and name.
-    pub tests: Vec<TestCase>,
-}
-
-/// One test of a [`TestReport`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestCase {
-    /// The test binary: nextest's binary id (`my-crate`, `my-crate::integration`), or the
-    /// binary's name under `cargo test`.
-    pub binary: String,
-    /// The test's path in its binary, `tests::adds`.
-    pub name: String,
-    /// How it ended.
-    pub outcome: TestOutcome,
-    /// How long its last try took, in milliseconds.
-    pub duration_ms: u64,
-    /// How many times it ran: more than 1 when it was retried.
-    pub attempts: u32,
-    /// Why it failed (a flaky test: why its first try failed).
-    pub failure: Option<TestFailure>,
-}
-
-/// How a test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TestOutcome {
-    /// It passed on its first try.
-    Passed,
-    /// It failed on every try.
-    Failed,
-    /// It is `#[ignore]`d and did not run.
-    Ignored,
-    /// It failed, then passed when retried.
-    Flaky,
-}
-
-/// Where and why a test failed, as its output says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestFailure {
-    /// The panic message (`assertion `left == right` failed: ..`), or the first line of the
-    /// failure when there was no panic.
-    pub message: String,
-    /// The file of the panic, relative to the workspace, when the output names one.
-    pub file: Option<String>,
-    /// The line of the panic.
-    pub line: Option<u32>,
-    /// The last lines the test printed (its standard output, then its standard error).
-    pub output_tail: String,
-}
-
-/// How many tests of a report ended each way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TestCounts {
-    /// Passed on the first try.
-    pub passed: usize,
-    /// Failed.
-    pub failed: usize,
-    /// Ignored.
-    pub ignored: usize,
-    /// Passed when retried.
-    pub flaky: usize,
-}
-
 impl TestReport {
-    /// The format this version writes: the value of the `tanto_test_report` tag.
-    pub const FORMAT: u32 = 1;
-
-    /// A report of `tests` run by `runner`, sorted by binary and name.
-    pub fn new(runner: impl Into<String>, mut tests: Vec<TestCase>) -> Self {
-        tests.sort_by(|a, b| (&a.binary, &a.name).cmp(&(&b.binary, &b.name)));
-        Self {
-            format: Self::FORMAT,
-            runner: runner.into(),
-            merged: false,
-            tests,
-        }
-    }
-
     /// Reads a JUnit XML report as nextest writes it (`[profile.NAME.junit]`): one test suite
     /// per binary, a `failure` per failing test, `flakyFailure`s before a pass, and
     /// `rerunFailure`s for the retries of a failure.
@@ -276,103 +157,6 @@ impl TestReport {
         }
         Self::new(std::mem::take(&mut self.runner), self.tests)
     }
-
-    /// One report of the tests of `reports` (the shards of one suite), each test once, sorted.
-    pub fn merge(reports: impl IntoIterator<Item = TestReport>) -> Self {
-        let mut runner = String::new();
-        let mut tests: Vec<TestCase> = Vec::new();
-        for report in reports {
-            if runner.is_empty() {
-                runner = report.runner;
-            }
-            for test in report.tests {
-                if !tests
-                    .iter()
-                    .any(|t| t.binary == test.binary && t.name == test.name)
-                {
-                    tests.push(test);
-                }
-            }
-        }
-        let mut merged = Self::new(runner, tests);
-        merged.merged = true;
-        merged
-    }
-
-    /// The tests that failed.
-    pub fn failed(&self) -> impl Iterator<Item = &TestCase> {
-        self.tests
-            .iter()
-            .filter(|t| t.outcome == TestOutcome::Failed)
-    }
-
-    /// Whether no test failed.
-    pub fn success(&self) -> bool {
-        self.failed().next().is_none()
-    }
-
-    /// How many tests ended each way.
-    pub fn counts(&self) -> TestCounts {
-        let mut c = TestCounts::default();
-        for test in &self.tests {
-            match test.outcome {
-                TestOutcome::Passed => c.passed += 1,
-                TestOutcome::Failed => c.failed += 1,
-                TestOutcome::Ignored => c.ignored += 1,
-                TestOutcome::Flaky => c.flaky += 1,
-            }
-        }
-        c
-    }
-
-    /// The error a test step returns when tests failed: how many, and each by name with its
-    /// location.
-    pub fn failure_error(&self) -> Error {
-        let failed: Vec<String> = self
-            .failed()
-            .map(
-                |t| match t.failure.as_ref().and_then(TestFailure::location) {
-                    Some(at) => format!("{} ({at})", t.name),
-                    None => t.name.clone(),
-                },
-            )
-            .collect();
-        let c = self.counts();
-        Error::Other(format!(
-            "{} of {} tests failed: {}",
-            c.failed,
-            self.tests.len(),
-            failed.join(", ")
-        ))
-    }
-
-    /// The report among `value`, when it is one (its JSON has the `tanto_test_report` tag).
-    pub(crate) fn from_value(value: &serde_json::Value) -> Option<Self> {
-        value.get("tanto_test_report")?;
-        serde_json::from_value(value.clone()).ok()
-    }
-}
-
-impl TestCounts {
-    /// `3 passed, 1 failed, 1 ignored, 1 flaky`: the outcomes that happened.
-    pub fn describe(&self) -> String {
-        let parts = [
-            (self.passed, "passed"),
-            (self.failed, "failed"),
-            (self.ignored, "ignored"),
-            (self.flaky, "flaky"),
-        ];
-        let said: Vec<String> = parts
-            .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| format!("{n} {what}"))
-            .collect();
-        if said.is_empty() {
-            "no tests".to_owned()
-        } else {
-            said.join(", ")
-        }
-    }
 }
 
 impl TestFailure {
@@ -403,15 +187,6 @@ impl TestFailure {
             line,
             output_tail: tail(source),
         }
-    }
-
-    /// `src/lib.rs:21`, when the failure has a location.
-    pub fn location(&self) -> Option<String> {
-        let file = self.file.as_ref()?;
-        Some(match self.line {
-            Some(line) => format!("{file}:{line}"),
-            None => file.clone(),
-        })
     }
 }
 
@@ -516,7 +291,3 @@ fn bounded(text: &str, max: usize) -> String {
     }
     format!("{}…", &text[..cut])
 }
-
-#[cfg(test)]
-#[path = "test_report_tests.rs"]
-mod tests;

@@ -1,9 +1,9 @@
 use super::*;
 
 /// What nextest 0.9 wrote for `e2e/fixtures/tests-crate` with `--retries 1`.
-const NEXTEST: &str = include_str!("test_report_nextest.xml");
+const NEXTEST: &str = include_str!("nextest.xml");
 /// What `cargo test -- -Z unstable-options --format json` printed for the same crate.
-const LIBTEST: &str = include_str!("test_report_libtest.txt");
+const LIBTEST: &str = include_str!("libtest.txt");
 
 fn test<'a>(report: &'a TestReport, name: &str) -> &'a TestCase {
     report
