@@ -162,7 +162,7 @@ impl TestReport {
 impl TestFailure {
     /// Reads a failure from its summary line (`head`), its text and the test's output: the
     /// panic's location and message when any of them holds a panic, else the first line.
-    fn read(head: &str, text: &str, output: &str) -> Self {
+    pub(super) fn read(head: &str, text: &str, output: &str) -> Self {
         let panic = [text, output, head].into_iter().find_map(Panic::find);
         let (message, file, line) = match panic {
             Some(p) => (p.message, Some(p.file), Some(p.line)),
