@@ -352,7 +352,7 @@ impl NoNextest {
         let tag = "tanto-test/rust-without-nextest:e2e";
         let out = output(
             std::process::Command::new("docker")
-                .args(["build", "-q", "--network=none", "-t", tag])
+                .args(["build", "-q", "--force-rm", "--network=none", "-t", tag])
                 .arg(dir.path()),
         );
         assert!(
