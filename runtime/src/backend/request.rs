@@ -2,10 +2,11 @@
 //! references split for a pull, and the daemon's errors turned into ours.
 
 use bollard::errors::Error as BollardError;
+use bollard::exec::CreateExecOptions;
 use bollard::models::{ContainerCreateBody, HostConfig, MountType};
 
 use crate::backend::lease::KEEP_ALIVE;
-use crate::backend::{ContainerSpec, ImageId, MountSource};
+use crate::backend::{ContainerSpec, ExecSpec, ImageId, MountSource};
 use crate::error::{Error, Result};
 
 pub(super) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
@@ -65,6 +66,23 @@ pub(super) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         labels: Some(spec.labels.iter().cloned().collect()),
         network_disabled: (!spec.network).then_some(true),
         host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+/// The request that creates `spec` as a command: its output attached, and with `terminal`
+/// its input too, on a terminal of its own (a shell).
+pub(super) fn exec_options(spec: &ExecSpec, terminal: bool) -> CreateExecOptions<String> {
+    let env = spec.daemon_env();
+    CreateExecOptions {
+        attach_stdin: terminal.then_some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: terminal.then_some(true),
+        cmd: Some(spec.argv.clone()),
+        env: (!env.is_empty()).then_some(env),
+        working_dir: spec.workdir.clone(),
+        user: spec.user.clone(),
         ..Default::default()
     }
 }

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
@@ -16,7 +16,9 @@ use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use crate::backend::cleanup::Unclaimed;
 use crate::backend::lease::{Leases, orphaned};
-use crate::backend::request::{create_body, docker_error, image_id, server_message, status};
+use crate::backend::request::{
+    create_body, docker_error, exec_options, image_id, server_message, status,
+};
 use crate::backend::{
     Backend, ContainerSpec, ExecSpec, ImageId, InteractiveExec, LABEL_RUN, Progress, ServiceSpec,
     ServiceState, StartedExec, Stream, TarStream,
@@ -149,16 +151,7 @@ impl Backend for DockerBackend {
 
     fn exec<'a>(&'a self, id: &'a str, spec: &'a ExecSpec) -> BoxFuture<'a, Result<StartedExec>> {
         async move {
-            let env = spec.daemon_env();
-            let options = CreateExecOptions::<String> {
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                cmd: Some(spec.argv.clone()),
-                env: (!env.is_empty()).then_some(env),
-                working_dir: spec.workdir.clone(),
-                user: spec.user.clone(),
-                ..Default::default()
-            };
+            let options = exec_options(spec, false);
             let created = self
                 .docker
                 .create_exec(id, options)

@@ -1,10 +1,10 @@
 //! Commands with a terminal: a shell for a person (`-i`, `shell STEP`), attached and resized.
 
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::exec::{StartExecOptions, StartExecResults};
 use futures_util::StreamExt as _;
 
 use super::DockerBackend;
-use crate::backend::request::docker_error;
+use crate::backend::request::{docker_error, exec_options};
 use crate::backend::{ExecSpec, InteractiveExec};
 use crate::error::{Error, Result};
 
@@ -17,18 +17,7 @@ impl DockerBackend {
         size: (u16, u16),
     ) -> Result<InteractiveExec> {
         {
-            let env = spec.daemon_env();
-            let options = CreateExecOptions::<String> {
-                attach_stdin: Some(true),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                tty: Some(true),
-                cmd: Some(spec.argv.clone()),
-                env: Some(env),
-                working_dir: spec.workdir.clone(),
-                user: spec.user.clone(),
-                ..Default::default()
-            };
+            let options = exec_options(spec, true);
             let created = self
                 .docker
                 .create_exec(id, options)
