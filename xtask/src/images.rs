@@ -20,16 +20,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+mod debian;
 mod nextest;
 mod postgres;
 mod redis;
+
+use debian::{Rootfs, SUITE};
 
 /// The tiny image the runtime's integration tests use.
 pub(crate) const BUSYBOX: &str = "tanto-test/busybox:latest";
 /// A Debian image with gcc and the machine's Rust toolchain.
 pub(crate) const RUST: &str = "tanto-test/rust:1.95";
 
-const SUITE: &str = "bookworm";
 /// Bumped whenever the Rust image's contents change, so existing images are rebuilt.
 const RECIPE: &str = "3";
 /// The machine's Docker client, added to the Rust image so that steps given the daemon's
@@ -291,7 +293,20 @@ fn rust(force: bool) -> Result<bool> {
     }
     let base = cache_dir()?.join(format!("debian-{SUITE}-gcc.tar"));
     if force || !base.exists() {
-        debian_rootfs(&base)?;
+        let rootfs = Rootfs {
+            image: RUST,
+            arg: "rust",
+            packages: "gcc,libc6-dev,ca-certificates",
+            strip_docs: false,
+        };
+        rootfs.build(&base, |dir| {
+            // The image must trust what the machine trusts (HTTPS through a proxy's own CA).
+            if Path::new(CA_BUNDLE).exists() {
+                let to = dir.join(&CA_BUNDLE[1..]);
+                fs::copy(CA_BUNDLE, &to).map_err(|e| format!("copy {CA_BUNDLE}: {e}"))?;
+            }
+            Ok(())
+        })?;
     }
     let sysroot = PathBuf::from(output(Command::new(rustc()).args(["--print", "sysroot"]))?.trim());
     let version = output(Command::new(rustc()).arg("--version"))?;
@@ -382,117 +397,6 @@ fn rust_rootfs(
         tar.append_path_with_name(nextest, "usr/local/bin/cargo-nextest")?;
     }
     tar.finish()
-}
-
-/// Builds the Debian rootfs with gcc, libc6-dev and ca-certificates into the tarball `dest`.
-fn debian_rootfs(dest: &Path) -> Result<()> {
-    if !crate::daemon::is_root() {
-        return Err(format!(
-            "building {RUST} needs root (debootstrap); run `sudo -E cargo xtask images rust`"
-        ));
-    }
-    ensure_package("debootstrap")?;
-    let mirror = debian_mirror();
-    let dir = dest.with_extension("rootfs");
-    if dir.exists() {
-        fs::remove_dir_all(&dir).map_err(|e| format!("remove {}: {e}", dir.display()))?;
-    }
-    println!(
-        "images: debootstrap {SUITE} from {mirror} into {}",
-        dir.display()
-    );
-    run_cmd(Command::new("debootstrap").args([
-        "--variant=minbase",
-        "--include=gcc,libc6-dev,ca-certificates",
-        SUITE,
-        &dir.to_string_lossy(),
-        &mirror,
-    ]))?;
-
-    // The image must trust what the machine trusts (HTTPS through a proxy's own CA, say).
-    if Path::new(CA_BUNDLE).exists() {
-        let to = dir.join(&CA_BUNDLE[1..]);
-        fs::copy(CA_BUNDLE, &to).map_err(|e| format!("copy {CA_BUNDLE}: {e}"))?;
-    }
-    for junk in ["var/cache/apt/archives", "var/lib/apt/lists"] {
-        clear_files(&dir.join(junk))?;
-    }
-
-    let partial = dest.with_extension("tar.partial");
-    run_cmd(
-        Command::new("tar")
-            .arg("-C")
-            .arg(&dir)
-            .args(["--numeric-owner", "-cf"])
-            .arg(&partial)
-            .arg("."),
-    )?;
-    fs::rename(&partial, dest).map_err(|e| format!("rename {}: {e}", partial.display()))?;
-    fs::remove_dir_all(&dir).map_err(|e| format!("remove {}: {e}", dir.display()))?;
-    Ok(())
-}
-
-/// Removes the regular files directly in `dir` (apt's downloaded packages and lists).
-fn clear_files(dir: &Path) -> Result<()> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_file()) {
-            fs::remove_file(entry.path())
-                .map_err(|e| format!("remove {}: {e}", entry.path().display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// The machine's Debian mirror from its apt sources (one-line or deb822 format).
-fn debian_mirror() -> String {
-    let mut texts = Vec::new();
-    if let Ok(text) = fs::read_to_string("/etc/apt/sources.list") {
-        texts.push(text);
-    }
-    if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
-        let mut paths: Vec<_> = dir.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths {
-            let ext = path.extension().and_then(|e| e.to_str());
-            if matches!(ext, Some("list" | "sources"))
-                && let Ok(text) = fs::read_to_string(&path)
-            {
-                texts.push(text);
-            }
-        }
-    }
-    texts
-        .iter()
-        .find_map(|t| mirror_in(t))
-        .unwrap_or_else(|| "http://deb.debian.org/debian".to_owned())
-}
-
-fn mirror_in(text: &str) -> Option<String> {
-    let is_main_archive = |uri: &str| uri.trim_end_matches('/').ends_with("/debian");
-    for line in text.lines().map(str::trim) {
-        // One-line format: `deb [options] URI suite components`.
-        if let Some(rest) = line.strip_prefix("deb ") {
-            let rest = match rest.trim_start().strip_prefix('[') {
-                Some(opts) => opts.split_once(']').map_or("", |(_, r)| r),
-                None => rest,
-            };
-            if let Some(uri) = rest.split_whitespace().next()
-                && is_main_archive(uri)
-            {
-                return Some(uri.to_owned());
-            }
-        }
-        // deb822 format: `URIs: one or more`.
-        if let Some(uris) = line.strip_prefix("URIs:")
-            && let Some(uri) = uris.split_whitespace().find(|u| is_main_archive(u))
-        {
-            return Some(uri.to_owned());
-        }
-    }
-    None
 }
 
 fn cache_dir() -> Result<PathBuf> {
@@ -621,28 +525,4 @@ fn run_cmd(cmd: &mut Command) -> Result<()> {
         return Err(format!("{cmd:?} failed ({status})"));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mirror_from_deb822_skips_security() {
-        let text = "Types: deb\nURIs: http://deb.debian.org/debian-security\n\n\
-                    Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n";
-        assert_eq!(
-            mirror_in(text).as_deref(),
-            Some("http://mirror.example/debian/")
-        );
-    }
-
-    #[test]
-    fn mirror_from_one_line_format_with_options() {
-        let text = "# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://ftp.de.debian.org/debian bookworm main\n";
-        assert_eq!(
-            mirror_in(text).as_deref(),
-            Some("http://ftp.de.debian.org/debian")
-        );
-    }
 }
