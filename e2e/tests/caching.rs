@@ -22,14 +22,6 @@ fn run(cache: &Path, args: &[&str]) -> (Option<i32>, Vec<Value>) {
     (out.status.code(), events_of(&out.stdout))
 }
 
-/// The labels of the steps of `events` with event kind `kind`.
-fn steps(events: &[Value], kind: &str) -> Vec<String> {
-    of_kind(events, kind)
-        .iter()
-        .map(|e| e["step"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// What `cache stats` says about the store at `cache`.
 fn stats(cache: &Path) -> String {
     let out = output(fixture(cache).args(["cache", "stats"]));

@@ -45,8 +45,15 @@ fn inputs(root: &Path, greeting: &str) {
 /// Runs `bundled` on the inputs under `root` with a fresh store, and returns the run's id.
 fn bundle(root: &Path, name: &str) -> String {
     let cache = tempfile::tempdir().unwrap();
+    let events = bundle_in(cache.path(), root, name);
+    assert_eq!(of_kind(&events, "step_finished").len(), 1, "{events:?}");
+    run_id(&events)
+}
+
+/// Runs `bundled` on the inputs under `root` with the store `cache`, and returns its events.
+fn bundle_in(cache: &Path, root: &Path, name: &str) -> Vec<serde_json::Value> {
     let out = output(
-        fixture(cache.path())
+        fixture(cache)
             .args(["bundled", "--progress", "json", "--name", name, "--tree"])
             .arg(root.join("tree"))
             .arg("--tool")
@@ -57,9 +64,7 @@ fn bundle(root: &Path, name: &str) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let events = events(&out.stdout);
-    assert_eq!(of_kind(&events, "step_finished").len(), 1, "{events:?}");
-    run_id(&events)
+    events(&out.stdout)
 }
 
 /// The ids of the images labelled `org.example.bundle=name`.
@@ -156,6 +161,55 @@ fn files_on_a_base_make_an_image_without_any_container_the_same_bytes_the_same_i
         docker(&["run", "--rm", "--network", "none", second]),
         "tool ran: second"
     );
+    for image in both {
+        docker(&["rmi", &image]);
+    }
+}
+
+#[test]
+fn a_tool_made_executable_is_another_input() {
+    let name = format!("layers-mode-{}", std::process::id());
+    let root = tempfile::tempdir().unwrap();
+    inputs(root.path(), "first\n");
+    let tool = root.path().join("tool");
+    let mode = |m| std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(m));
+    mode(0o644).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let stat = |id: &str| {
+        docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "stat",
+            id,
+            "-c",
+            "%a",
+            "/usr/local/bin/tool",
+        ])
+    };
+
+    let first = bundle_in(cache.path(), root.path(), &name);
+    assert_eq!(of_kind(&first, "step_finished").len(), 1, "{first:?}");
+    let made = images_of(&name);
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(stat(&made[0]), "644");
+
+    // The same bytes, now executable: the step runs again, and its image has the new mode.
+    mode(0o755).unwrap();
+    let second = bundle_in(cache.path(), root.path(), &name);
+    assert!(steps(&second, "step_cached").is_empty(), "{second:?}");
+    assert_eq!(of_kind(&second, "step_finished").len(), 1, "{second:?}");
+    let both = images_of(&name);
+    assert_eq!(both.len(), 2, "{both:?}");
+    let executable = both.iter().find(|i| **i != made[0]).unwrap();
+    assert_eq!(stat(executable), "755");
+
+    // And back: the first result is cached again.
+    mode(0o644).unwrap();
+    let third = bundle_in(cache.path(), root.path(), &name);
+    assert_eq!(steps(&third, "step_cached"), ["bundle"], "{third:?}");
     for image in both {
         docker(&["rmi", &image]);
     }

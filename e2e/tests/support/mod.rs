@@ -58,6 +58,19 @@ pub fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == kind).collect()
 }
 
+/// The labels of the steps of `events` with event kind `kind`, in order.
+pub fn steps(events: &[Value], kind: &str) -> Vec<String> {
+    of_kind(events, kind)
+        .iter()
+        .map(|e| {
+            e["step"]
+                .as_str()
+                .expect("a step event names its step")
+                .to_owned()
+        })
+        .collect()
+}
+
 /// The run id from a `run_started` event.
 pub fn run_id(events: &[Value]) -> String {
     of_kind(events, "run_started")

@@ -135,13 +135,18 @@ impl StepRunner {
                 key.settings
                     .insert(format!("input.{}.image", param.name), id);
             }
-            // Step code can read a file's captured name, so a renamed file is another input
-            // even when its bytes are the same; a setting, so a miss names it.
-            if let Artifact::File(file) = artifact
-                && let Some(name) = file.name()
-            {
-                key.settings
-                    .insert(format!("input.{}.name", param.name), name.to_owned());
+            // Step code can read a file's captured name and its mode, and a mounted file keeps
+            // the mode, so a renamed file, or one made executable, is another input even when
+            // its bytes are the same; settings, so a miss names them.
+            if let Artifact::File(file) = artifact {
+                if let Some(name) = file.name() {
+                    key.settings
+                        .insert(format!("input.{}.name", param.name), name.to_owned());
+                }
+                if file.is_executable() {
+                    key.settings
+                        .insert(format!("input.{}.executable", param.name), "true".into());
+                }
             }
         }
         // Masks leave the names of left-out entries visible, which a linked view does not: a
