@@ -557,5 +557,6 @@ fn main() -> ExitCode {
         .pipeline(matrix)
         .pipeline(shared::shared)
         .pipeline(shared::shared_dir)
+        .pipeline(shared::shared_logs)
         .run()
 }

@@ -47,3 +47,36 @@ pub fn shared(src: Dir, pause: u32) -> File {
 pub fn shared_dir(src: Dir) -> Dir {
     bundle(src, 0)
 }
+
+/// Writes known lines on its stdout and its stderr, and counts the files of `src`.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn chatty(ctx: &Ctx, src: Dir) -> Result<u64> {
+    let c = ctx.container().with_mounted_dir("/src", &src);
+    let out = c
+        .sh("echo 'out: one'; echo 'err: two' >&2; echo 'out: three'; find /src -type f | wc -l")
+        .await?;
+    Ok(out
+        .stdout
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .parse()?)
+}
+
+/// Prints `token` on both streams, as a careless step would.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn telling(ctx: &Ctx, token: Secret) -> Result<()> {
+    let c = ctx.container().with_secret_env("TOKEN", &token);
+    c.sh("echo \"token: $TOKEN\"; echo \"again: $TOKEN\" >&2")
+        .await?;
+    Ok(())
+}
+
+/// A step with known output and one that prints a secret, for the logs the shared cache
+/// keeps.
+#[pipeline]
+pub fn shared_logs(src: Dir, token: Secret) -> u64 {
+    telling(token);
+    chatty(src)
+}

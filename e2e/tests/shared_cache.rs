@@ -392,3 +392,46 @@ fn a_step_that_runs_fetches_its_remote_inputs() {
     let listing = std::fs::read_to_string(dest.path().join("listing.txt")).expect("read an output");
     assert!(listing.contains("5242880 ./big.bin"), "{listing}");
 }
+
+#[test]
+fn a_result_carries_its_steps_redacted_stdout_and_stderr() {
+    const TOKEN: &str = "tok-3f9a1c77e2b4";
+    let server = BuildGrid::start("");
+    let store = tempfile::tempdir().expect("a temporary folder");
+    let src = sources();
+    let out = output(
+        fixture(store.path())
+            .env("TANTO_REMOTE_CACHE", server.url())
+            .env("TANTO_TEST_TOKEN", TOKEN)
+            .args([
+                "shared_logs",
+                "--token",
+                "env:TANTO_TEST_TOKEN",
+                "--remote-upload",
+                "--progress",
+                "json",
+                "--src",
+            ])
+            .arg(src.path()),
+    );
+    let (_, stderr) = ok(&out);
+    assert_eq!(count(&stderr, "result"), 2, "{stderr}");
+    let mut logs = server.logs();
+    logs.sort();
+    assert_eq!(
+        logs,
+        [
+            (
+                "out: one\nout: three\n3\n".to_owned(),
+                "err: two\n".to_owned()
+            ),
+            ("token: ***\n".to_owned(), "again: ***\n".to_owned()),
+        ],
+        "{stderr}"
+    );
+    // Nothing the server holds has the value, in any blob.
+    assert!(
+        !server.holds(TOKEN.as_bytes()),
+        "the secret reached the server"
+    );
+}

@@ -244,6 +244,68 @@ impl BuildGrid {
         format!("{}{}", name(path.parent()), name(Some(&path)))
     }
 
+    /// The stdout and stderr of every tanto result in the action cache, read as a client
+    /// would: each tanto `Action` in the CAS is asked for with `GetActionResult`, and its
+    /// `stdout_digest` and `stderr_digest` blobs with `BatchReadBlobs` (by BuildGrid's own
+    /// client protos, from its virtualenv). Only for a server that is not secured.
+    pub fn logs(&self) -> Vec<(String, String)> {
+        let out = Command::new(python())
+            .args(["-c", &format!("{PRELUDE}{READ_LOGS}")])
+            .arg(self.objects())
+            .arg(format!("127.0.0.1:{}", self.server.port))
+            .output()
+            .expect("run BuildGrid's python");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let found: Vec<(String, String)> =
+            serde_json::from_slice(&out.stdout).expect("the logs as JSON");
+        found
+    }
+
+    /// Serves the `docker save` tarball `tarball` as the image output of the one tanto
+    /// result that has one (a hostile server): the blob goes into its CAS and the result is
+    /// updated to name it.
+    pub fn swap_image_output(&self, tarball: &std::path::Path) {
+        let out = Command::new(python())
+            .args(["-c", &format!("{PRELUDE}{SWAP_IMAGE}")])
+            .arg(self.objects())
+            .arg(format!("127.0.0.1:{}", self.server.port))
+            .arg(tarball)
+            .output()
+            .expect("run BuildGrid's python");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Whether any blob the server keeps contains `needle`.
+    pub fn holds(&self, needle: &[u8]) -> bool {
+        let mut pending = vec![self.objects()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir)
+                .expect("BuildGrid's objects")
+                .flatten()
+            {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if std::fs::read(&path)
+                    .expect("read a blob")
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Stops the server now (a server that goes away mid-run).
     pub fn stop(self) {
         drop(self);
@@ -285,3 +347,65 @@ fn make_certificates(dir: &std::path::Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Python that walks the CAS for tanto's actions (`tanto_actions()`: action digest and
+/// result), with BuildGrid's own client protos; argv: objects folder, server address.
+const PRELUDE: &str = r#"
+import hashlib, json, os, sys, grpc
+from buildgrid._protos.build.bazel.remote.execution.v2 import remote_execution_pb2 as re
+from buildgrid._protos.build.bazel.remote.execution.v2 import remote_execution_pb2_grpc as rg
+objects, target = sys.argv[1], sys.argv[2]
+channel = grpc.insecure_channel(target)
+ac, cas = rg.ActionCacheStub(channel), rg.ContentAddressableStorageStub(channel)
+def read(digest):
+    got = cas.BatchReadBlobs(re.BatchReadBlobsRequest(digests=[digest])).responses[0]
+    assert got.status.code == 0, got.status
+    return got.data
+def is_tanto(action):
+    path = os.path.join(objects, action.command_digest.hash[:2], action.command_digest.hash[2:])
+    if not os.path.isfile(path):
+        return False
+    command = re.Command()
+    command.ParseFromString(open(path, 'rb').read())
+    return list(command.arguments[:2]) == ['tanto', 'step-key']
+def tanto_actions():
+    for prefix in sorted(os.listdir(objects)):
+        for rest in sorted(os.listdir(os.path.join(objects, prefix))):
+            data = open(os.path.join(objects, prefix, rest), 'rb').read()
+            action = re.Action()
+            try:
+                action.ParseFromString(data)
+                if not (action.HasField('command_digest') and is_tanto(action)):
+                    continue
+            except Exception:
+                continue
+            digest = re.Digest(hash=prefix + rest, size_bytes=len(data))
+            yield digest, ac.GetActionResult(re.GetActionResultRequest(action_digest=digest))
+"#;
+
+/// Prints, as JSON pairs, the stdout and stderr of each tanto result.
+const READ_LOGS: &str = r#"
+found = []
+for _, result in tanto_actions():
+    assert result.HasField('stdout_digest') and result.HasField('stderr_digest'), result
+    found.append((read(result.stdout_digest).decode(), read(result.stderr_digest).decode()))
+print(json.dumps(found))
+"#;
+
+/// Puts the tarball argv[3] into the CAS and points the one image output of the tanto
+/// results at it.
+const SWAP_IMAGE: &str = r#"
+data = open(sys.argv[3], 'rb').read()
+sha = hashlib.sha256(data).hexdigest()
+os.makedirs(os.path.join(objects, sha[:2]), exist_ok=True)
+open(os.path.join(objects, sha[:2], sha[2:]), 'wb').write(data)
+swapped = 0
+for digest, result in list(tanto_actions()):
+    record = json.loads(result.execution_metadata.auxiliary_metadata[0].value)
+    for f in result.output_files:
+        if record['outputs'][int(f.path.split('/')[1])].get('image_id'):
+            f.digest.hash, f.digest.size_bytes = sha, len(data)
+            ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=result))
+            swapped += 1
+assert swapped == 1, swapped
+"#;

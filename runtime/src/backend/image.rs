@@ -100,6 +100,19 @@ pub trait ImageBackend {
 
     /// Removes image (or tag) `reference`; a missing one is not an error.
     fn remove_image<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Writes image `id` to `dest` as a `docker save` tarball that names no tag: how the
+    /// shared cache carries an image to another machine.
+    fn export_image<'a>(&'a self, id: &'a str, dest: &'a Path) -> BoxFuture<'a, Result<()>>;
+
+    /// Loads `tarball`, a `docker save` tarball from elsewhere, when it holds image `id`
+    /// alone and names no tag (else nothing is loaded and it is an error); returns the
+    /// content the daemon reads back, for the caller to check.
+    fn load_image<'a>(
+        &'a self,
+        tarball: &'a Path,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ImageContent>>;
 }
 
 /// The content digest of an inspected image.
@@ -323,6 +336,18 @@ impl ImageBackend for DockerBackend {
             }
         }
         .boxed()
+    }
+
+    fn export_image<'a>(&'a self, id: &'a str, dest: &'a Path) -> BoxFuture<'a, Result<()>> {
+        super::transfer::export(self, id, dest).boxed()
+    }
+
+    fn load_image<'a>(
+        &'a self,
+        tarball: &'a Path,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ImageContent>> {
+        super::transfer::load(self, tarball, id).boxed()
     }
 }
 

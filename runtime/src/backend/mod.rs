@@ -15,6 +15,7 @@ mod lease;
 mod network;
 mod process;
 mod request;
+mod transfer;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -27,7 +27,7 @@ pub use explain::{Reason, explain};
 pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
 pub use keyring::secret_key;
-pub use remote::{Remote, RemoteConfig, RemoteStats};
+pub use remote::{Remote, RemoteConfig, RemoteStats, StepLogs};
 pub use statcache::{FileStat, StatCache};
 pub use store::{
     ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreLease, StoreStats,

@@ -75,9 +75,14 @@ pub(super) async fn changed_during_run(
 }
 
 /// Why the recorded result `hit` no longer stands, if an image its step chose at run time now
-/// resolves to another id (or to none).
+/// resolves to another id (or to none). An image chosen by its id (an `Image` input) cannot
+/// move, and need not be in the daemon for the result to stand: a step that runs from it
+/// loads it then.
 pub(super) async fn moved_image(run: &RunContext, hit: &ActionResult) -> Option<Reason> {
     for (image, id) in &hit.images {
+        if image == id {
+            continue;
+        }
         let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
         let now = match run.resolve_image(image, &progress).await {
             Ok(now) if now.to_string() == *id => continue,

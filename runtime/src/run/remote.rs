@@ -1,14 +1,19 @@
-//! The run's side of the shared cache: connecting, asking it after a local miss, fetching a
-//! remote hit's outputs when a step that runs or `--out` needs them (running the step that
-//! made them again when they cannot be fetched), and the summary line.
+//! The run's side of the shared cache: connecting, asking it after a local miss, sharing a
+//! step's result with its logs and its images (saved from the daemon as tarballs), fetching
+//! a remote hit's outputs when a step that runs or `--out` needs them (loading an image into
+//! the daemon, and running the step that made them again when they cannot be fetched or an
+//! image loads as something else), and the summary line.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
+use tempfile::TempDir;
 
-use crate::artifact::Artifact;
-use crate::cache::{ActionResult, KeyRecord, Remote, RemoteConfig};
+use crate::artifact::{Artifact, Image};
+use crate::cache::{ActionResult, KeyRecord, Remote, RemoteConfig, StepLogs};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind, Plan};
@@ -17,6 +22,7 @@ use crate::report::{Event, EventSink};
 use crate::run::options::RunOptions;
 use crate::run::runner::StepRunner;
 use crate::run::summary::RunSummary;
+use crate::step::RunContext;
 
 /// The step that made an output of a remote hit, kept so it can run here when the output
 /// cannot be fetched.
@@ -50,6 +56,54 @@ pub(super) async fn connect(
         events.add_secret(token);
     }
     Ok(Remote::connect(config).await?.map(Arc::new))
+}
+
+/// Sends a step's result to the remote cache when this run writes to it: its outputs, its
+/// redacted `logs`, and each image output saved from the daemon as a tarball. An image that
+/// cannot be saved keeps the result local, with a warning.
+pub(super) async fn share(
+    run: &RunContext,
+    remote: &Remote,
+    digest: &Digest,
+    record: &ActionResult,
+    outputs: &[Artifact],
+    logs: StepLogs,
+) {
+    if !remote.uploads() {
+        return;
+    }
+    // The tarballs live as long as this folder: until the upload is done.
+    let (_staging, images) = match save_images(run, outputs).await {
+        Ok(saved) => saved,
+        Err(e) => {
+            tracing::warn!("could not save an image to share it with the remote cache: {e}");
+            return;
+        }
+    };
+    remote
+        .upload(&run.store, digest, record, logs, &images)
+        .await;
+}
+
+/// Each image among `outputs` saved from the daemon as a tarball in a new folder of the
+/// store's, by content digest.
+async fn save_images(
+    run: &RunContext,
+    outputs: &[Artifact],
+) -> Result<(Option<TempDir>, HashMap<Digest, PathBuf>)> {
+    let mut images = HashMap::new();
+    if !outputs.iter().any(|o| matches!(o, Artifact::Image(_))) {
+        return Ok((None, images));
+    }
+    let dir = run.store.temp_dir()?;
+    for (i, output) in outputs.iter().enumerate() {
+        if let Artifact::Image(image) = output {
+            let path = dir.path().join(format!("{i}.tar"));
+            run.backend.export_image(image.id(), &path).await?;
+            images.insert(image.digest(), path);
+        }
+    }
+    Ok((Some(dir), images))
 }
 
 /// One line about what the run did with the remote cache.
@@ -122,7 +176,11 @@ impl StepRunner {
                 return Ok(());
             };
             for artifact in artifacts {
-                let Err(why) = remote.fetch(&self.run.store, artifact).await else {
+                let fetched = match artifact {
+                    Artifact::Image(image) => self.load_image(remote, image).await,
+                    _ => remote.fetch(&self.run.store, artifact).await,
+                };
+                let Err(why) = fetched else {
                     continue;
                 };
                 let producer = self
@@ -139,6 +197,38 @@ impl StepRunner {
             Ok(())
         }
         .boxed()
+    }
+
+    /// Makes sure the daemon holds `image` when a remote hit made it: its tarball is fetched
+    /// and loaded, and an image that loads with another content digest than the record's is
+    /// an error (the step that made it runs here instead).
+    async fn load_image(&self, remote: &Remote, image: &Image) -> Result<()> {
+        let backend = &self.run.backend;
+        if backend.image_content(image.id()).await?.is_some() {
+            return Ok(());
+        }
+        let Some((_staging, tarball, id)) =
+            remote.fetch_image(&self.run.store, &image.digest()).await?
+        else {
+            return Ok(());
+        };
+        let loaded = backend.load_image(&tarball, &id).await.map_err(|e| {
+            Error::Store(format!(
+                "could not load image {} from the remote cache: {e}",
+                image.digest().short()
+            ))
+        })?;
+        if loaded.digest != image.digest() {
+            // Ours to remove: nothing else on this machine asked for it.
+            let _ = backend.remove_image(&loaded.id).await;
+            return Err(Error::Store(format!(
+                "image {} from the remote cache loaded with content digest {}, not the one \
+                 recorded",
+                image.digest().short(),
+                loaded.digest.short()
+            )));
+        }
+        Ok(())
     }
 
     /// Runs the step of a remote hit whose output could not be fetched.

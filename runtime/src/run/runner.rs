@@ -16,7 +16,7 @@ use crate::input::ViewMode;
 use crate::report::{Event, utc};
 use crate::run::guards::{changed_during_run, host_inputs, moved_image, with_timeout};
 use crate::run::plan::{after_side_effects, check_steps};
-use crate::run::remote::Producer;
+use crate::run::remote::{Producer, share};
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::step::{Ctx, RunContext, open_shell, service_input};
 
@@ -200,7 +200,14 @@ impl StepRunner {
                         let outputs = store.outputs(&hit)?;
                         match self.missing_image(&outputs).await? {
                             None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
-                            gone => gone,
+                            // The remote cache may hold it, to load when it is needed.
+                            gone => match self.remote_hit(node, inputs, &digest).await {
+                                Some((hit, outputs)) => match moved_image(&self.run, &hit).await {
+                                    Some(moved) => Some(moved.to_string()),
+                                    None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
+                                },
+                                None => gone,
+                            },
                         }
                     }
                 },
@@ -341,7 +348,7 @@ impl StepRunner {
                 if let Err(e) = run.store.record(&digest, &record) {
                     tracing::warn!("could not cache the result of `{label}`: {e}");
                 } else if let Some(remote) = &run.remote {
-                    remote.upload(&run.store, &digest, &record).await;
+                    share(&run, remote, &digest, &record, &outputs, ctx.logs()).await;
                 }
             }
             if let Err(e) = run.store.set_last_key(&history, &key) {

@@ -9,11 +9,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::artifact::{Dir, DirSelect, TestReport};
 use crate::backend::{DockerBackend, Stream};
-use crate::cache::Store;
+use crate::cache::{StepLogs, Store};
 use crate::error::{Error, Result};
 use crate::graph::{Step, StepInfo};
 use crate::input::host_dir;
 use crate::report::{Event, EventSink};
+use crate::step::captured::Captured;
 use crate::step::container::Container;
 use crate::step::live::{Gone, Slot, StepContainer};
 use crate::step::run::RunContext;
@@ -33,6 +34,8 @@ pub struct Ctx {
     /// The images the step's container ran, by reference: the runner keys a result by those
     /// its key does not hold (one chosen with `with_image`).
     images: Arc<Mutex<BTreeMap<String, String>>>,
+    /// The step's own output, redacted, for the shared cache.
+    captured: Arc<Mutex<Captured>>,
 }
 
 impl Ctx {
@@ -53,6 +56,7 @@ impl Ctx {
             started: Instant::now(),
             container,
             images: Arc::default(),
+            captured: Arc::default(),
         }
     }
 
@@ -139,11 +143,28 @@ impl Ctx {
 
     /// Reports one line of the step's output.
     pub fn log(&self, stream: Stream, line: impl Into<String>) {
+        let line = line.into();
+        // Kept only for a run that shares its results.
+        if self.run.remote.as_ref().is_some_and(|r| r.uploads()) {
+            self.captured
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(stream, &self.run.events.redact(&line));
+        }
         self.run.events.send(Event::StepLog {
             step: self.label.clone(),
             stream,
-            line: line.into(),
+            line,
         });
+    }
+
+    /// The step's own stdout and stderr so far (kept when the run writes to a remote cache),
+    /// redacted with the run's secrets as they are now.
+    pub(crate) fn logs(&self) -> StepLogs {
+        self.captured
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .logs(&self.run.events.redactor())
     }
 
     /// Records the step's test results as a `test_report` event, for the summary, the GitHub

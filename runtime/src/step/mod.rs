@@ -2,6 +2,7 @@
 //! container, how inputs are mounted into it, and the [`RunContext`] that every step of a run
 //! shares.
 
+mod captured;
 mod container;
 mod ctx;
 mod exec;

@@ -47,6 +47,15 @@ pub(super) enum FetchError {
     Local(String),
 }
 
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fault(fault) => fault.fmt(f),
+            Self::Missing(why) | Self::Damaged(why) | Self::Local(why) => f.write_str(why),
+        }
+    }
+}
+
 impl Remote {
     /// A generous timeout for moving `size` bytes: the call timeout and a second per MiB.
     fn transfer_timeout(&self, size: u64) -> std::time::Duration {

@@ -6,8 +6,9 @@
 //! blob. The outputs of a remote hit stay on the server until a step that runs needs them or
 //! `--out` exports them ([`Remote::fetch`]); then they are fetched, checked against their
 //! SHA-256 and, once ingested, against the BLAKE3 digest the record names, and land in the
-//! local store. With `upload`, a step that ran sends its outputs, only those blobs the
-//! server says are missing, then its record ([`Remote::upload`]).
+//! local store. With `upload`, a step that ran sends its outputs and its redacted stdout and
+//! stderr, only those blobs the server says are missing, then its record
+//! ([`Remote::upload`]). A hit never fetches the logs.
 //!
 //! Faults never fail a run: the first failed, slow or refused call prints one warning and
 //! opens the run's breaker, and the run goes on with the local store.
@@ -27,6 +28,7 @@ use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
 use prost::Message as _;
 
 pub use client::RemoteConfig;
+pub use upload::StepLogs;
 
 use crate::artifact::Artifact;
 use crate::cache::key::ArtifactKind;
@@ -244,12 +246,8 @@ impl Remote {
             return Ok(());
         }
         let failed = |e: FetchError| {
-            let why = match e {
-                FetchError::Fault(f) => f.to_string(),
-                FetchError::Missing(w) | FetchError::Damaged(w) | FetchError::Local(w) => w,
-            };
             Error::Store(format!(
-                "could not fetch {} {} from the remote cache: {why}",
+                "could not fetch {} {} from the remote cache: {e}",
                 artifact.kind(),
                 output.digest.short()
             ))
@@ -286,6 +284,38 @@ impl Remote {
             ))));
         }
         Ok(())
+    }
+
+    /// The `docker save` tarball of image output `digest` of a remote hit, fetched into a
+    /// new folder of the store's and checked against its SHA-256, with the image id the
+    /// record names; `None` when no remote hit of this run made that image. Loading it, and
+    /// checking what loads, is the run's work: the daemon is above the cache.
+    pub async fn fetch_image(
+        &self,
+        store: &Store,
+        digest: &Digest,
+    ) -> Result<Option<(tempfile::TempDir, std::path::PathBuf, String)>> {
+        let entry = self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(digest)
+            .cloned();
+        let Some((output, wire)) = entry.filter(|(o, _)| o.kind == ArtifactKind::Image) else {
+            return Ok(None);
+        };
+        let staging = store.temp_dir()?;
+        let path = staging.path().join("image.tar");
+        self.fetch_blob(&wire, &path, staging.path())
+            .await
+            .map_err(|e| {
+                Error::Store(format!(
+                    "could not fetch image {} from the remote cache: {e}",
+                    digest.short()
+                ))
+            })?;
+        let id = output.image_id.unwrap_or_default();
+        Ok(Some((staging, path, id)))
     }
 
     async fn fetch_blob(
@@ -364,16 +394,22 @@ fn read_result(
         let path = output_path(i);
         let wire = match output.kind {
             ArtifactKind::Value => continue,
-            ArtifactKind::Image | ArtifactKind::Secret => {
-                return Err(format!(
-                    "output {i} is an image or a secret, which is not shared"
-                ));
+            ArtifactKind::Secret => {
+                return Err(format!("output {i} is a secret, which is never shared"));
+            }
+            ArtifactKind::Image if output.image_id.is_none() => {
+                return Err(format!("output {i} is an image without an id"));
             }
             ArtifactKind::Dir => found
                 .output_directories
                 .iter()
                 .find(|d| d.path == path)
                 .and_then(|d| d.tree_digest.clone()),
+            ArtifactKind::Image => found
+                .output_files
+                .iter()
+                .find(|f| f.path == path)
+                .and_then(|f| f.digest.clone()),
             ArtifactKind::File => found
                 .output_files
                 .iter()

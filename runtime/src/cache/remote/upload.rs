@@ -2,6 +2,7 @@
 //! lacks, then the action result that holds tanto's record.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
 use bazel_remote_apis::google::protobuf::Any;
@@ -14,16 +15,35 @@ use crate::cache::key::ArtifactKind;
 use crate::cache::store::{ActionResult, Store};
 use crate::digest::Digest;
 
+/// What a step wrote on its stdout and stderr, redacted: the action result's
+/// `stdout_digest` and `stderr_digest`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StepLogs {
+    /// Its standard output, line by line.
+    pub stdout: Vec<u8>,
+    /// Its standard error, line by line.
+    pub stderr: Vec<u8>,
+}
+
 impl Remote {
-    /// Sends the result of the step key `key` and its outputs, when this run may write: the
-    /// blobs the server lacks, then the action result. A result with an image output is not
-    /// shared (the daemon holds images). Failures give the run's one warning, never an error.
-    pub async fn upload(&self, store: &Store, key: &Digest, result: &ActionResult) {
+    /// Sends the result of the step key `key`, its outputs and its logs, when this run may
+    /// write: the blobs the server lacks, then the action result. An image output travels as
+    /// the `docker save` tarball `images` holds for its digest (the run saves it: the daemon
+    /// holds images); a result with an image that has none there is not shared. Failures
+    /// give the run's one warning, never an error.
+    pub async fn upload(
+        &self,
+        store: &Store,
+        key: &Digest,
+        result: &ActionResult,
+        logs: StepLogs,
+        images: &HashMap<Digest, PathBuf>,
+    ) {
         if !self.config.upload || !self.breaker.is_closed() {
             return;
         }
         // A fault opened the breaker, whose one warning said so; anything else is told here.
-        if let Err(why) = self.try_upload(store, key, result).await
+        if let Err(why) = self.try_upload(store, key, result, logs, images).await
             && self.breaker.is_closed()
         {
             tracing::warn!(
@@ -38,6 +58,8 @@ impl Remote {
         store: &Store,
         key: &Digest,
         result: &ActionResult,
+        logs: StepLogs,
+        images: &HashMap<Digest, PathBuf>,
     ) -> std::result::Result<(), String> {
         let action = action_of(key);
         let mut blobs = vec![
@@ -87,9 +109,26 @@ impl Remote {
                         ..Default::default()
                     });
                 }
-                ArtifactKind::Image | ArtifactKind::Secret => return Ok(()),
+                ArtifactKind::Image => {
+                    let Some(tarball) = images.get(&output.digest) else {
+                        return Ok(());
+                    };
+                    let digest = sha_file(tarball).map_err(|e| e.to_string())?;
+                    blobs.push(Blob::File(digest.clone(), tarball.clone()));
+                    ar.output_files.push(re::OutputFile {
+                        path,
+                        digest: Some(digest),
+                        ..Default::default()
+                    });
+                }
+                ArtifactKind::Secret => return Ok(()),
             }
         }
+        let (stdout, stderr) = (sha(&logs.stdout), sha(&logs.stderr));
+        ar.stdout_digest = Some(stdout.clone());
+        ar.stderr_digest = Some(stderr.clone());
+        blobs.push(Blob::Bytes(stdout, logs.stdout));
+        blobs.push(Blob::Bytes(stderr, logs.stderr));
         let record = serde_json::to_vec(result).map_err(|e| e.to_string())?;
         ar.execution_metadata = Some(re::ExecutedActionMetadata {
             worker: "tanto".into(),
