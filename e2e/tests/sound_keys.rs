@@ -109,7 +109,15 @@ impl Project {
             .output()
             .unwrap();
         assert!(out.status.success(), "cargo build: {}", text(&out.stderr));
-        std::fs::copy(self.target.join("debug/keys-app"), self.binary()).unwrap();
+        // Copied by `cp`, not by this process: a file this process holds open for writing is
+        // inherited by what the other tests' threads fork meanwhile, and executing it then
+        // fails with "Text file busy".
+        let copied = Command::new("cp")
+            .arg(self.target.join("debug/keys-app"))
+            .arg(self.binary())
+            .status()
+            .unwrap();
+        assert!(copied.success(), "cp keys-app failed");
     }
 
     /// The app as this test last built it.

@@ -222,7 +222,15 @@ impl Podman {
             .join("bin")
             .join(exe.file_name().expect("a binary"));
         if !copy.exists() {
-            std::fs::copy(exe, &copy).expect("copy the binary");
+            // Copied by `cp`, not by this process: a file this process holds open for writing
+            // is inherited by what its other threads fork meanwhile, and executing it then
+            // fails with "Text file busy" until those children exec.
+            let status = Command::new("cp")
+                .arg(exe)
+                .arg(&copy)
+                .status()
+                .expect("run cp");
+            assert!(status.success(), "cp {} failed", exe.display());
             std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         }
         let mut cmd = Self::as_user(self.user, &self.dir, &copy);
