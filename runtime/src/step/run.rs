@@ -152,13 +152,18 @@ impl RunContext {
     /// net at the end of a run and on Ctrl-C.
     pub async fn remove_run(&self) -> Result<usize> {
         // The ended steps' removals first: each forgets its container once it is gone.
-        let closings = std::mem::take(
+        let mut closings = std::mem::take(
             &mut *self
                 .closings
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        closings.join_all().await;
+        while let Some(closed) = closings.join_next().await {
+            // What it did not remove is still registered, and removed below.
+            if let Err(e) = closed {
+                tracing::warn!("removing a step's container stopped early: {e}");
+            }
+        }
         self.views.remove_all();
         let registered = self.containers.remove_all(self.backend.as_ref()).await;
         let parent = format!("{LABEL_PARENT_RUN}={}", self.run_id);

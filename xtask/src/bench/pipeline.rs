@@ -328,9 +328,17 @@ fn expect(run: &Run, what: &str, ok: impl Fn((u64, u64, u64, u64)) -> bool) -> R
     }
 }
 
-/// The string tanto exported as the pipeline's output.
+/// The string tanto exported as the pipeline's output: its one value, `STEP.json`.
 fn tanto_output(out: &Path) -> Result<String, String> {
-    let path = out.join("output-0.json");
+    let read = std::fs::read_dir(out).map_err(|e| format!("read {}: {e}", out.display()))?;
+    let mut values = read
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"));
+    let path = match (values.next(), values.next()) {
+        (Some(path), None) => path,
+        _ => return Err(format!("{} does not hold exactly one value", out.display())),
+    };
     let text =
         std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
     serde_json::from_str::<String>(&text)
