@@ -66,9 +66,9 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         format!(
             "Where tanto's time goes (medians of the JSON events' timestamps): {} from process \
              start to `run_started` (CLI, store, connecting to Docker, resolving the image), {} \
-             to the step's start, {} in the step (container create, start, the exec of `true`, \
-             removal), {} to `run_finished`, {} to exit (removing the run's containers, \
-             flushing the view).",
+             to the step's start, {} in the step (container create, start, the exec of `true`), \
+             {} to `run_finished`, {} to exit (the step's container removed, which starts in \
+             the background when the step ends; the view flushed).",
             m[0], m[1], m[2], m[3], m[4]
         ),
         format!(
