@@ -9,7 +9,9 @@ use crate::cli::{Cli, Entry, list};
 use crate::graph::{InputValues, NodeKind, ParamInfo, to_dot, to_mermaid};
 use crate::input::value_of;
 use crate::report::print;
-use crate::run::{EXIT_OK, EXIT_USAGE, Progress, RunOptions, ShellRequest, shell_command};
+use crate::run::{
+    EXIT_OK, EXIT_USAGE, Progress, RunOptions, ShellRequest, default_jobs, shell_command,
+};
 
 const RESERVED: &[&str] = &["cache", "help"];
 
@@ -170,7 +172,7 @@ fn pipeline_command(entry: &Entry) -> Command {
             .long("jobs")
             .value_name("N")
             .value_parser(value_parser!(u16).range(1..))
-            .help("Run at most N steps at once [default: the number of CPUs]"),
+            .help("Run at most N steps at once [default: the number of CPUs plus two]"),
     )
     .arg(
         Arg::new("keep-going")
@@ -320,7 +322,7 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
         jobs: m
             .get_one::<u16>("jobs")
             .map(|j| usize::from(*j))
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            .unwrap_or_else(default_jobs),
         keep_going: m.get_flag("keep-going"),
         progress,
         trace: m.get_one::<PathBuf>("trace").cloned(),

@@ -228,9 +228,16 @@ pub(super) async fn run(
             return EXIT_USAGE;
         }
     };
-    if let Err(e) = backend.reap_orphans().await {
-        tracing::warn!("could not reap containers left by dead runs: {e}");
-    }
+    // Beside the run: it removes only what dead owners left, and the run waits for it at
+    // its end.
+    let reaping = {
+        let backend = Arc::clone(&backend);
+        tokio::spawn(async move {
+            if let Err(e) = backend.reap_orphans().await {
+                tracing::warn!("could not reap containers left by dead runs: {e}");
+            }
+        })
+    };
     let view_mode = match ViewMode::from_env() {
         Ok(mode) => mode,
         Err(e) => {
@@ -301,7 +308,7 @@ pub(super) async fn run(
         if options.plan || refused.is_some() {
             drop((runner, context, events));
             signals.abort();
-            let _ = view_task.await;
+            let _ = tokio::join!(view_task, reaping);
             if let Some(code) = refused {
                 return code;
             }
@@ -336,6 +343,7 @@ pub(super) async fn run(
     if let Err(e) = store.add_hits(cached.saturating_sub(remote_hits), remote_hits) {
         tracing::warn!("could not count this run's cache hits: {e}");
     }
+    let _ = reaping.await;
     let cleanup = context.remove_run().await.err();
     if let Err(e) = store.save_stat_cache() {
         tracing::warn!("could not save the stat cache: {e}");

@@ -18,6 +18,7 @@ pub use cache_cmd::cache_command;
 pub use engine::execute;
 pub use options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
+    default_jobs,
 };
 pub use plan::{Explained, Hit};
 pub use runner::StepRunner;

@@ -13,6 +13,15 @@ pub const EXIT_DAEMON: u8 = 3;
 /// Exit code: interrupted by Ctrl-C or SIGTERM.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// The default `-j`: the CPU count plus two. A step spends much of its time waiting on the
+/// daemon (creating, starting and removing its container, each a request the daemon works
+/// on while the step's own CPU idles), so with one slot per CPU the CPUs idle between
+/// commands; two more slots fill those gaps without doubling the memory that CPU-bound steps
+/// (compilers) hold at once. Measured by row 2 of `BENCHMARKS.md` (`-j` sweep).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) + 2
+}
+
 /// How the run shows progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {

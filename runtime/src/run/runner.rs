@@ -291,14 +291,9 @@ impl StepRunner {
             if matches!(&result, Err(e) if !matches!(e, Error::Cancelled | Error::DaemonLost { .. })) {
                 ctx.note_service_logs().await;
             }
-            match ctx.close().await {
-                Ok(()) => {}
-                // The run ends saying so; one line per step would only repeat it.
-                Err(e @ Error::DaemonLost { .. }) => {
-                    tracing::debug!("could not remove the container of `{label}`: {e}");
-                }
-                Err(e) => tracing::warn!("could not remove the container of `{label}`: {e}"),
-            }
+            // Off the step's critical path: its dependents start while the daemon removes it,
+            // and the run waits for every removal before it ends.
+            ctx.close_in_background();
             let mut outputs = match result {
                 Ok(outputs) => outputs,
                 Err(e) => {

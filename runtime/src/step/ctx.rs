@@ -211,6 +211,22 @@ impl Ctx {
         self.container.remove(Slot::Gone(Gone::Closed)).await
     }
 
+    /// Starts removing the step's container, like [`close`](Self::close), without waiting for
+    /// it: the run's [`remove_run`](RunContext::remove_run) waits for every such removal.
+    pub(crate) fn close_in_background(&self) {
+        let ctx = self.clone();
+        self.run.closing(async move {
+            match ctx.close().await {
+                Ok(()) => {}
+                // The run ends saying so; one line per step would only repeat it.
+                Err(e @ Error::DaemonLost { .. }) => {
+                    tracing::debug!("could not remove the container of `{}`: {e}", ctx.label);
+                }
+                Err(e) => tracing::warn!("could not remove the container of `{}`: {e}", ctx.label),
+            }
+        });
+    }
+
     /// Notes that the step's container runs image `reference`, resolved to `id`.
     pub(crate) fn used_image(&self, reference: &str, id: &str) {
         let mut images = self.images.lock().unwrap_or_else(PoisonError::into_inner);

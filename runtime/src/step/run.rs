@@ -47,6 +47,8 @@ pub struct RunContext {
     /// The scratch folders of the run's `docker_socket` steps (each removed with its step),
     /// for [`Abandon::now`].
     scratch_dirs: ScratchDirs,
+    /// The removals of ended steps' containers still under way.
+    closings: std::sync::Mutex<tokio::task::JoinSet<()>>,
 }
 
 type ScratchDirs = Arc<std::sync::Mutex<Vec<std::path::PathBuf>>>;
@@ -101,6 +103,7 @@ impl RunContext {
             scratch: None,
             services: ServicePool::default(),
             scratch_dirs: ScratchDirs::default(),
+            closings: std::sync::Mutex::default(),
         }
     }
 
@@ -148,6 +151,19 @@ impl RunContext {
     /// linked views of its host folders. Returns how many containers were removed. The safety
     /// net at the end of a run and on Ctrl-C.
     pub async fn remove_run(&self) -> Result<usize> {
+        // The ended steps' removals first: each forgets its container once it is gone.
+        let mut closings = std::mem::take(
+            &mut *self
+                .closings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        while let Some(closed) = closings.join_next().await {
+            // What it did not remove is still registered, and removed below.
+            if let Err(e) = closed {
+                tracing::warn!("removing a step's container stopped early: {e}");
+            }
+        }
         self.views.remove_all();
         let registered = self.containers.remove_all(self.backend.as_ref()).await;
         let parent = format!("{LABEL_PARENT_RUN}={}", self.run_id);
@@ -175,6 +191,15 @@ impl RunContext {
             views: Arc::clone(&self.views),
             scratch: Arc::clone(&self.scratch_dirs),
         }
+    }
+
+    /// Runs `removal`, a step's container being removed, in the background until
+    /// [`remove_run`](Self::remove_run) waits for it.
+    pub(crate) fn closing(&self, removal: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.closings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .spawn(removal);
     }
 
     /// Remembers a scratch folder of a `docker_socket` step, for [`Abandon::now`].

@@ -62,9 +62,11 @@ pub(crate) struct Bins {
     pub(crate) sched: PathBuf,
     /// The `ship` example.
     pub(crate) ship: PathBuf,
+    /// The `hello` example.
+    pub(crate) hello: PathBuf,
 }
 
-/// Builds the bench binaries of `tanto-e2e` and `ship` with `--release` into `target`.
+/// Builds the bench binaries of `tanto-e2e`, `ship` and `hello` with `--release` into `target`.
 pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
     let mut cmd = crate::cargo();
     cmd.current_dir(root)
@@ -75,6 +77,8 @@ pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
             "tanto-e2e",
             "-p",
             "ship",
+            "-p",
+            "hello",
             "--bins",
             "--target-dir",
         ])
@@ -93,5 +97,6 @@ pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
         hash: bin("bench_hash"),
         sched: bin("bench_sched"),
         ship: bin("ship"),
+        hello: bin("hello"),
     })
 }

@@ -7,6 +7,7 @@ use bollard::Docker;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 
+use super::ping::{self, Address, PingError};
 use super::*;
 use crate::backend::Progress;
 use crate::backend::lease::Leases;
@@ -46,41 +47,44 @@ impl DockerBackend {
         } else {
             None
         };
-        let docker = if let Some(path) = &socket {
-            if !std::path::Path::new(path).exists() {
-                return Err(unreachable(format!("no socket at {path}")));
+        let address = match &socket {
+            Some(path) => {
+                if !std::path::Path::new(path).exists() {
+                    return Err(unreachable(format!("no socket at {path}")));
+                }
+                Address::Unix(path)
             }
-            Docker::connect_with_unix(
-                path,
-                REQUEST_TIMEOUT.as_secs(),
-                bollard::API_DEFAULT_VERSION,
-            )
-        } else if host.starts_with("tcp://") || host.starts_with("http://") {
-            Docker::connect_with_http(
-                host,
-                REQUEST_TIMEOUT.as_secs(),
-                bollard::API_DEFAULT_VERSION,
-            )
-        } else {
-            return Err(Error::Usage(format!(
-                "DOCKER_HOST `{host}` is not supported: use unix:///path/to/docker.sock or tcp://host:port"
-            )));
+            None => match host
+                .strip_prefix("tcp://")
+                .or_else(|| host.strip_prefix("http://"))
+            {
+                Some(rest) => Address::Tcp(rest.split('/').next().unwrap_or(rest)),
+                None => {
+                    return Err(Error::Usage(format!(
+                        "DOCKER_HOST `{host}` is not supported: use unix:///path/to/docker.sock or tcp://host:port"
+                    )));
+                }
+            },
+        };
+        // The daemon's version from one `/_ping`; `/version` only if that does not name it.
+        let pinged = match ping::api_version(&address, CONNECT_TIMEOUT).await {
+            // Never newer than what bollard speaks.
+            Ok(version) if version < *bollard::API_DEFAULT_VERSION => Some(version),
+            Ok(_) => Some(*bollard::API_DEFAULT_VERSION),
+            Err(PingError::Unreachable(cause)) => return Err(unreachable(cause)),
+            Err(PingError::NoVersion) => None,
+        };
+        let version = pinged.as_ref().unwrap_or(bollard::API_DEFAULT_VERSION);
+        let docker = match &address {
+            Address::Unix(path) => {
+                Docker::connect_with_unix(path, REQUEST_TIMEOUT.as_secs(), version)
+            }
+            Address::Tcp(_) => Docker::connect_with_http(host, REQUEST_TIMEOUT.as_secs(), version),
         }
         .map_err(|e| unreachable(e.to_string()))?;
-
-        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
-            Ok(Ok(docker)) => docker,
-            Ok(Err(e)) => {
-                return Err(unreachable(
-                    connection_failure(&e).unwrap_or_else(|| e.to_string()),
-                ));
-            }
-            Err(_) => {
-                return Err(unreachable(format!(
-                    "no answer within {}s",
-                    CONNECT_TIMEOUT.as_secs()
-                )));
-            }
+        let docker = match pinged {
+            Some(_) => docker,
+            None => Self::negotiate(docker, &unreachable).await?,
         };
         tracing::debug!(
             "connected to {host}, API {}",
@@ -94,6 +98,20 @@ impl DockerBackend {
             leases: Leases::default(),
             stuck_until: Arc::default(),
         })
+    }
+
+    /// Asks the daemon's API version with `/version` (bollard's own negotiation).
+    async fn negotiate(docker: Docker, unreachable: &dyn Fn(String) -> Error) -> Result<Docker> {
+        match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
+            Ok(Ok(docker)) => Ok(docker),
+            Ok(Err(e)) => Err(unreachable(
+                connection_failure(&e).unwrap_or_else(|| e.to_string()),
+            )),
+            Err(_) => Err(unreachable(format!(
+                "no answer within {}s",
+                CONNECT_TIMEOUT.as_secs()
+            ))),
+        }
     }
 
     /// The same daemon, with host folders bind mounted (`true`) or uploaded (`false`).

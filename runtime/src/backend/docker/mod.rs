@@ -26,6 +26,7 @@ use crate::backend::{
 use crate::error::{Error, Result};
 
 mod connect;
+mod ping;
 mod tty;
 
 /// The socket used when `DOCKER_HOST` is not set.
