@@ -2,12 +2,12 @@
 //! and writes `BENCHMARKS.md` from scratch.
 //!
 //! Rows (by number or name): 1 `overhead`, 2 `pipeline`, 3 `hashing`, 4 `scheduler`,
-//! 5 `cli`, 6 `macros`, 7 `ship`, 8 `remote`. Each runs tanto and its baselines in the same run,
-//! interleaved, and reports medians with their spread. Timing is done here with `Instant`
-//! around `std::process::Command` rather than with hyperfine: several rows must prepare state
-//! between repetitions (fresh stores, an edited file, a cache-busting build argument) and read
-//! tanto's JSON events of the very run they timed, and one clock for every figure keeps ratios
-//! honest.
+//! 5 `cli`, 6 `macros`, 7 `ship`, 8 `remote`, 9 `pruning`. Each runs tanto and its baselines
+//! in the same run, interleaved, and reports medians with their spread. Timing is done here
+//! with `Instant` around `std::process::Command` rather than with hyperfine: several rows must
+//! prepare state between repetitions (fresh stores, an edited file, a cache-busting build
+//! argument) and read tanto's JSON events of the very run they timed, and one clock for every
+//! figure keeps ratios honest.
 //!
 //! A full run rewrites `BENCHMARKS.md`; a run of some rows or with `--quick` prints the
 //! table and writes it to `target/bench/BENCHMARKS.partial.md` instead.
@@ -19,6 +19,7 @@ mod measure;
 mod overhead;
 mod pipeline;
 mod profile;
+mod pruning;
 mod report;
 mod scheduler;
 mod shared_cache;
@@ -39,7 +40,7 @@ use tools::Bins;
 type Measure = fn(&Bench) -> Result<Row, String>;
 
 /// The rows, in order: number, name, and the function that measures it.
-const ROWS: [(u8, &str, Measure); 8] = [
+const ROWS: [(u8, &str, Measure); 9] = [
     (1, "overhead", overhead::run),
     (2, "pipeline", pipeline::run),
     (3, "hashing", hashing::run),
@@ -48,6 +49,7 @@ const ROWS: [(u8, &str, Measure); 8] = [
     (6, "macros", macro_cost::run),
     (7, "ship", ship::run),
     (8, "remote", shared_cache::run),
+    (9, "pruning", pruning::run),
 ];
 
 /// What every row gets: paths, binaries and how many repetitions to make.
