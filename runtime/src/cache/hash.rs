@@ -325,7 +325,14 @@ fn entry_name(entry: &DirEntry) -> Result<String> {
 }
 
 fn relative(root: &Path, path: &Path) -> Result<String> {
-    let rel = path.strip_prefix(root).unwrap_or(path);
+    // The walk joins names onto `root`, so its bytes are a prefix: cheaper than components.
+    let bytes = path.as_os_str().as_bytes();
+    let rel = match bytes.strip_prefix(root.as_os_str().as_bytes()) {
+        Some(rest) => Path::new(std::ffi::OsStr::from_bytes(
+            rest.strip_prefix(b"/").unwrap_or(rest),
+        )),
+        None => path.strip_prefix(root).unwrap_or(path),
+    };
     let rel = rel.to_str().ok_or_else(|| {
         Error::Usage(format!(
             "path {} is not UTF-8; rename it or exclude it from the folder",
