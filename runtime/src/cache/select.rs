@@ -38,7 +38,8 @@ impl Selection {
         let prefixes = select
             .include
             .iter()
-            .map(|g| components(g))
+            .copied()
+            .map(components)
             .collect::<Result<_>>()?;
         Ok(Self {
             exclude: glob_set(select.exclude)?,

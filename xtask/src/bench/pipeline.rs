@@ -307,7 +307,7 @@ fn tanto_output(out: &Path) -> Result<String, String> {
         ));
     };
     let text =
-        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+        std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
     serde_json::from_str::<String>(&text)
         .map_err(|e| format!("{} is not a JSON string: {e}", path.display()))
 }
