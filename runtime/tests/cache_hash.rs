@@ -241,6 +241,66 @@ fn hashing_a_file_or_a_missing_folder_is_an_error() {
     assert!(hash_dir(&dir.path().join("nope")).is_err());
 }
 
+/// A folder the globs leave out is pruned: never listed, entered or stat'ed. Under `target/`
+/// lie a name that is not UTF-8 (an error wherever the walk lists it), a FIFO and a folder
+/// nobody may read (an error for the unprivileged re-run, wherever the walk enters it).
+#[test]
+fn excluded_folders_are_never_entered() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = project();
+    let clean = dir.path().to_owned();
+    let with_target = tempfile::tempdir().expect("tempdir");
+    let root = with_target.path();
+    for rel in ["Cargo.toml", "src/main.rs", "src/lib/mod.rs", "README.md"] {
+        let text = std::fs::read_to_string(clean.join(rel)).expect("read");
+        write(root, rel, &text);
+    }
+    write(root, "target/debug/app", "binary");
+    let odd = std::ffi::OsStr::from_bytes(b"bad-\xff-name");
+    std::fs::write(root.join("target/debug").join(odd), "x").expect("odd name");
+    let fifo = root.join("target/debug/pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    let locked = root.join("target/locked");
+    write(root, "target/locked/inner.rs", "fn f() {}\n");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+
+    // The sensors work: a walk that enters `target/` fails.
+    let err = hash_dir_with(root, &DirSelect::DEFAULT, &StatCache::in_memory());
+    assert!(err.is_err(), "a walk into target/ must meet the odd name");
+
+    let excluded = DirSelect {
+        exclude: &["target"],
+        ..DirSelect::DEFAULT
+    };
+    let below = DirSelect {
+        exclude: &["target/**"],
+        ..DirSelect::DEFAULT
+    };
+    let included = DirSelect {
+        include: &["src/**", "*.toml", "*.md"],
+        ..DirSelect::DEFAULT
+    };
+    for select in [excluded, below, included] {
+        let hashed = hash_dir_with(root, &select, &StatCache::in_memory())
+            .unwrap_or_else(|e| panic!("{select:?} must not enter target/: {e}"));
+        assert_eq!(hashed.digest, hash(&clean, &select).digest, "{select:?}");
+        assert_eq!(hashed.stats.files, 4, "{select:?}");
+    }
+    if std::fs::read_dir(&locked).is_err() {
+        let only_locked = DirSelect {
+            exclude: &["target/debug"],
+            ..DirSelect::DEFAULT
+        };
+        let err = hash_dir_with(root, &only_locked, &StatCache::in_memory());
+        assert!(
+            err.is_err(),
+            "a walk into target/locked must fail unprivileged"
+        );
+    }
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
 #[test]
 fn as_an_unprivileged_user() {
     cache_support::rerun_as_unprivileged_user("as_an_unprivileged_user");

@@ -21,10 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 
 use crate::artifact::DirSelect;
+use crate::cache::select::Selection;
 use crate::cache::statcache::{FileStat, StatCache};
 use crate::cache::tree::{Tree, TreeEntry, Trees};
 use crate::digest::Digest;
@@ -94,8 +95,7 @@ pub fn hash_dir_with(root: &Path, select: &DirSelect, cache: &StatCache) -> Resu
             root.display()
         )));
     }
-    let exclude = glob_set(select.exclude)?;
-    let include = glob_set(select.include)?;
+    let selection = Selection::new(select)?;
 
     let mut walk = WalkBuilder::new(&root);
     walk.standard_filters(false)
@@ -111,6 +111,8 @@ pub fn hash_dir_with(root: &Path, select: &DirSelect, cache: &StatCache) -> Resu
     }
     let skip_git = select.gitignore;
     let filter_root = root.clone();
+    let include = selection.include.clone();
+    // The filter runs before a folder is read, so a pruned folder is never listed or entered.
     walk.filter_entry(move |e| {
         if e.depth() == 0 {
             return true;
@@ -118,12 +120,14 @@ pub fn hash_dir_with(root: &Path, select: &DirSelect, cache: &StatCache) -> Resu
         if skip_git && e.file_name() == ".git" {
             return false;
         }
-        let Some(exclude) = &exclude else { return true };
+        if selection.is_empty() {
+            return true;
+        }
         let Some(rel) = e.path().strip_prefix(&filter_root).ok() else {
             return true;
         };
         let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-        !(exclude.is_match(rel) || is_dir && exclude.is_match(rel.join("")))
+        !selection.prunes(rel, is_dir)
     });
 
     let shared = Shared {
@@ -146,23 +150,6 @@ pub fn hash_dir_with(root: &Path, select: &DirSelect, cache: &StatCache) -> Resu
     hashed.stats.files_read = shared.files_read.into_inner();
     hashed.stats.bytes_read = shared.bytes_read.into_inner();
     Ok(hashed)
-}
-
-fn glob_set(globs: &[&str]) -> Result<Option<GlobSet>> {
-    if globs.is_empty() {
-        return Ok(None);
-    }
-    let mut set = GlobSetBuilder::new();
-    for g in globs {
-        let glob = GlobBuilder::new(g)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| Error::Usage(format!("invalid glob `{g}` in a folder filter: {e}")))?;
-        set.add(glob);
-    }
-    set.build()
-        .map(Some)
-        .map_err(|e| Error::Usage(format!("invalid folder filter: {e}")))
 }
 
 /// One thing the walk found, by `/`-separated path relative to the root ("" for the root).
@@ -338,7 +325,14 @@ fn entry_name(entry: &DirEntry) -> Result<String> {
 }
 
 fn relative(root: &Path, path: &Path) -> Result<String> {
-    let rel = path.strip_prefix(root).unwrap_or(path);
+    // The walk joins names onto `root`, so its bytes are a prefix: cheaper than components.
+    let bytes = path.as_os_str().as_bytes();
+    let rel = match bytes.strip_prefix(root.as_os_str().as_bytes()) {
+        Some(rest) => Path::new(std::ffi::OsStr::from_bytes(
+            rest.strip_prefix(b"/").unwrap_or(rest),
+        )),
+        None => path.strip_prefix(root).unwrap_or(path),
+    };
     let rel = rel.to_str().ok_or_else(|| {
         Error::Usage(format!(
             "path {} is not UTF-8; rename it or exclude it from the folder",
@@ -356,6 +350,16 @@ fn name_of(rel: &str) -> &str {
     rel.rfind('/').map_or(rel, |i| &rel[i + 1..])
 }
 
+/// Adds `entry` to the listing of `parent`, allocating its key only for a new folder.
+fn push_child(children: &mut HashMap<String, Vec<TreeEntry>>, parent: &str, entry: TreeEntry) {
+    match children.get_mut(parent) {
+        Some(list) => list.push(entry),
+        None => {
+            children.insert(parent.to_owned(), vec![entry]);
+        }
+    }
+}
+
 /// Builds every folder's tree, deepest first, so each parent sees its children's digests.
 fn build_trees(found: Vec<Found>, drop_empty: bool) -> Result<HashedDir> {
     let mut dirs: Vec<String> = Vec::new();
@@ -371,10 +375,7 @@ fn build_trees(found: Vec<Found>, drop_empty: bool) -> Result<HashedDir> {
                 } else {
                     stats.symlinks += 1;
                 }
-                children
-                    .entry(parent_of(&rel).to_owned())
-                    .or_default()
-                    .push(entry);
+                push_child(&mut children, parent_of(&rel), entry);
             }
         }
     }
@@ -401,10 +402,11 @@ fn build_trees(found: Vec<Found>, drop_empty: bool) -> Result<HashedDir> {
         if rel.is_empty() {
             root = Some(digest);
         } else {
-            children
-                .entry(parent_of(&rel).to_owned())
-                .or_default()
-                .push(TreeEntry::dir(name_of(&rel), digest));
+            push_child(
+                &mut children,
+                parent_of(&rel),
+                TreeEntry::dir(name_of(&rel), digest),
+            );
         }
     }
     let digest = match root {

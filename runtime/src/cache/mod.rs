@@ -16,6 +16,7 @@ mod hash;
 mod key;
 mod keyring;
 mod remote;
+mod select;
 mod statcache;
 mod store;
 mod tree;

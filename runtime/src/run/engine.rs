@@ -206,13 +206,20 @@ pub(super) async fn run(
             return EXIT_USAGE;
         }
     };
+    // Connecting to Docker overlaps hashing the inputs; bad input still fails at once,
+    // without waiting for the daemon.
+    let connect = tokio::spawn(DockerBackend::connect());
     let inputs = match bind(raw, Arc::clone(&store)).await {
         Ok(inputs) => inputs,
         Err(e) => {
+            connect.abort();
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
+    let backend = connect
+        .await
+        .unwrap_or_else(|e| Err(Error::Other(format!("connecting to Docker failed: {e}"))));
     let run_id = new_run_id();
     // The log files see every event as it happens; the views, a bounded queue of them.
     let logs = Box::new(LogFiles::new(log_dir(&store, &run_id)));
@@ -221,7 +228,7 @@ pub(super) async fn run(
     let hold = Hold::default();
     // For what this function prints itself, after the sink is gone.
     let redactor = events.redactor();
-    let backend: Arc<dyn Backend> = match DockerBackend::connect().await {
+    let backend: Arc<dyn Backend> = match backend {
         Ok(b) => Arc::new(b),
         Err(e) => {
             eprintln!("error: {}", redactor.redact(&e.to_string()));

@@ -2,7 +2,7 @@
 //! keep-going, and reports every transition as an event.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,7 @@ pub struct Scheduler {
     keep_going: bool,
     cancel: CancellationToken,
     events: EventSink,
-    log_dir: Option<PathBuf>,
+    log_dir: Option<Arc<Path>>,
 }
 
 enum State {
@@ -96,7 +96,7 @@ impl Scheduler {
 
     /// Names `<dir>/<step>.log` as the full log of a failed step in its event.
     pub fn with_log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.log_dir = Some(dir.into());
+        self.log_dir = Some(Arc::from(dir.into()));
         self
     }
 
@@ -303,11 +303,7 @@ impl Scheduler {
             let permits = Arc::clone(permits);
             let cancel = self.cancel.clone();
             let keep_going = self.keep_going;
-            let log_path = self.log_dir.as_ref().map(|dir| {
-                crate::report::LogFiles::path_for(dir, &node.label)
-                    .display()
-                    .to_string()
-            });
+            let log_dir = self.log_dir.clone();
             tasks.spawn(async move {
                 // A step's time is its own: from its slot, not from its wait for one.
                 let mut started = Instant::now();
@@ -377,6 +373,11 @@ impl Scheduler {
                         });
                     }
                     Err(e) if !matches!(e, Error::Cancelled) => {
+                        let log_path = log_dir.map(|dir| {
+                            crate::report::LogFiles::path_for(&dir, &label)
+                                .display()
+                                .to_string()
+                        });
                         events.send(Event::StepFailed {
                             step: label.clone(),
                             duration_ms,

@@ -69,7 +69,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             &cold,
             format!("`{}`", tar.replace(&path, "DIR")),
             &t,
-            Target::Ratio(1.0),
+            Target::Ratio(0.5),
         ),
         Line::versus(
             "cold hash (fresh stat cache)",
@@ -78,7 +78,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             &b3s,
             Target::None,
         ),
-        Line::alone("warm hash (stat cache)", &warm, 200.0),
+        Line::alone("warm hash (stat cache)", &warm, 100.0),
     ];
     let data = b.work.join("hash.perf");
     let store = b.work.join("hash-store").to_string_lossy().into_owned();

@@ -2,7 +2,7 @@
 //! and writes `BENCHMARKS.md` from scratch.
 //!
 //! Rows (by number or name): 1 `overhead`, 2 `pipeline`, 3 `hashing`, 4 `scheduler`,
-//! 5 `cli`, 6 `macros`, 7 `ship`, 8 `remote`, 9 `podman`. Each runs tanto and its baselines
+//! 5 `cli`, 6 `macros`, 7 `ship`, 8 `remote`, 9 `podman`, 10 `pruning`. Each runs tanto and its baselines
 //! in the same run, interleaved, and reports medians with their spread. Timing is done here
 //! with `Instant` around `std::process::Command` rather than with hyperfine: several rows must
 //! prepare state between repetitions (fresh stores, an edited file, a cache-busting build
@@ -20,6 +20,7 @@ mod overhead;
 mod pipeline;
 mod podman;
 mod profile;
+mod pruning;
 mod report;
 mod scheduler;
 mod shared_cache;
@@ -40,7 +41,7 @@ use tools::Bins;
 type Measure = fn(&Bench) -> Result<Row, String>;
 
 /// The rows, in order: number, name, and the function that measures it.
-const ROWS: [(u8, &str, Measure); 9] = [
+const ROWS: [(u8, &str, Measure); 10] = [
     (1, "overhead", overhead::run),
     (2, "pipeline", pipeline::run),
     (3, "hashing", hashing::run),
@@ -50,6 +51,7 @@ const ROWS: [(u8, &str, Measure); 9] = [
     (7, "ship", ship::run),
     (8, "remote", shared_cache::run),
     (9, "podman", podman::run),
+    (10, "pruning", pruning::run),
 ];
 
 /// What every row gets: paths, binaries and how many repetitions to make.

@@ -27,7 +27,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         ));
     }
     let plan = fields(&out, "plan_ms").first().copied().unwrap_or(f64::NAN);
-    let line = Line::alone("10k-node run, scheduler only", &runs, 50.0);
+    let line = Line::alone("10k-node run, scheduler only", &runs, 10.0);
     let mut notes = Vec::new();
     if line.met() == Some(false) {
         b.say("  profiling the scheduler");

@@ -127,3 +127,36 @@ pub(crate) fn flat(dir: &Path, dirs: usize, per_dir: usize, size: usize) -> Resu
     write(&marker, stamp.as_bytes())?;
     Ok(true)
 }
+
+/// Makes sure `dir` holds a project of `dirs` × `per_dir` files of `size` bytes under `src/`
+/// and `junk_dirs` × `per_dir` empty files under `target/`, like a build folder nothing
+/// ignores; a marker beside it records a finished tree.
+pub(crate) fn with_target(
+    dir: &Path,
+    dirs: usize,
+    junk_dirs: usize,
+    per_dir: usize,
+    size: usize,
+) -> Result<bool, String> {
+    let marker = dir.with_extension("done");
+    let stamp = format!("{dirs}+{junk_dirs}x{per_dir}x{size}\n");
+    if fs::read_to_string(&marker).is_ok_and(|s| s == stamp) && dir.is_dir() {
+        return Ok(false);
+    }
+    let _ = fs::remove_file(&marker);
+    fresh(dir)?;
+    flat(&dir.join("src"), dirs, per_dir, size)?;
+    // `flat` leaves its marker beside `src/`, inside the tree: not one of its files.
+    let inner = dir.join("src.done");
+    fs::remove_file(&inner).map_err(|e| format!("remove {}: {e}", inner.display()))?;
+    for d in 0..junk_dirs {
+        let sub = dir.join(format!("target/debug/deps{d:03}"));
+        fs::create_dir_all(&sub).map_err(|e| format!("create {}: {e}", sub.display()))?;
+        for f in 0..per_dir {
+            let path = sub.join(format!("o{f:04}.rlib"));
+            fs::File::create(&path).map_err(|e| format!("write {}: {e}", path.display()))?;
+        }
+    }
+    write(&marker, stamp.as_bytes())?;
+    Ok(true)
+}

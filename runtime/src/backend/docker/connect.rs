@@ -101,7 +101,10 @@ impl DockerBackend {
     }
 
     /// Asks the daemon's API version with `/version` (bollard's own negotiation).
-    async fn negotiate(docker: Docker, unreachable: &dyn Fn(String) -> Error) -> Result<Docker> {
+    async fn negotiate(
+        docker: Docker,
+        unreachable: &(dyn Fn(String) -> Error + Sync),
+    ) -> Result<Docker> {
         match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
             Ok(Ok(docker)) => Ok(docker),
             Ok(Err(e)) => Err(unreachable(

@@ -247,8 +247,12 @@ impl Store {
     /// Stores the trees (not the files) of a hashed folder, so a later miss can list the
     /// paths that changed.
     pub fn put_trees(&self, hashed: &HashedDir) -> Result<()> {
-        for tree in hashed.trees.values() {
-            self.put_tree(tree)?;
+        // The walk already hashed each tree's encoding: a tree the store holds costs a stat.
+        for (digest, tree) in &hashed.trees {
+            let path = self.tree_path(digest);
+            if !path.exists() {
+                self.write_atomic(&path, &tree.encode(), false)?;
+            }
         }
         Ok(())
     }

@@ -1,0 +1,156 @@
+//! A `DirSelect`'s globs compiled for the walk, and which folders the walk can skip whole.
+//!
+//! A folder is pruned, never read, when its contents cannot count: when an `exclude` glob
+//! matches it, or when no `include` glob can match a path under it. The second test looks at
+//! each include glob one `/`-separated component at a time, so `src/**` prunes `target/` and
+//! `crates/*/src/**` prunes `crates/a/target/`; a component it cannot judge alone (`**`,
+//! braces, classes, escapes) keeps the folder, so pruning only ever skips folders whose files
+//! the globs would have dropped anyway, and a digest is the same with or without it.
+
+use std::path::Path;
+
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+
+use crate::artifact::DirSelect;
+use crate::error::{Error, Result};
+
+/// The compiled globs of a [`DirSelect`].
+pub(crate) struct Selection {
+    /// Files and folders left out.
+    pub(crate) exclude: Option<GlobSet>,
+    /// When set, the only files and symlinks kept.
+    pub(crate) include: Option<GlobSet>,
+    /// Each include glob split into components, for [`Selection::may_include_under`].
+    prefixes: Vec<Vec<Component>>,
+}
+
+/// One `/`-separated component of an include glob.
+enum Component {
+    /// Matches exactly one path component.
+    One(GlobMatcher),
+    /// `**` or a component too rich to judge alone: anything may match below.
+    Any,
+}
+
+impl Selection {
+    /// Compiles `select`'s globs; an invalid glob is a usage error naming it.
+    pub(crate) fn new(select: &DirSelect) -> Result<Self> {
+        let prefixes = select
+            .include
+            .iter()
+            .copied()
+            .map(components)
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            exclude: glob_set(select.exclude)?,
+            include: glob_set(select.include)?,
+            prefixes,
+        })
+    }
+
+    /// Whether there are no globs, so nothing is pruned.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.exclude.is_none() && self.include.is_none()
+    }
+
+    /// Whether the walk may skip the entry at `rel` (relative to the root) whole.
+    pub(crate) fn prunes(&self, rel: &Path, is_dir: bool) -> bool {
+        if let Some(exclude) = &self.exclude
+            && (exclude.is_match(rel) || is_dir && exclude.is_match(rel.join("")))
+        {
+            return true;
+        }
+        is_dir && !self.may_include_under(rel)
+    }
+
+    /// Whether some include glob could match a path inside the folder `dir`; always true
+    /// without include globs.
+    fn may_include_under(&self, dir: &Path) -> bool {
+        if self.include.is_none() {
+            return true;
+        }
+        self.prefixes.iter().any(|glob| {
+            let mut parts = dir.iter();
+            for component in glob {
+                let Some(part) = parts.next() else {
+                    // The folder is above where the glob's literal part ends.
+                    return true;
+                };
+                match component {
+                    Component::Any => return true,
+                    Component::One(m) if m.is_match(part) => {}
+                    Component::One(_) => return false,
+                }
+            }
+            // The glob ends at or above the folder: it names the folder or one above, not
+            // a file inside.
+            false
+        })
+    }
+}
+
+fn components(glob: &str) -> Result<Vec<Component>> {
+    glob.split('/')
+        .map(|part| {
+            if part.contains("**") || part.contains(['{', '}', '[', ']', '\\']) {
+                return Ok(Component::Any);
+            }
+            let one = Glob::new(part).map_err(|e| bad_glob(glob, &e))?;
+            Ok(Component::One(one.compile_matcher()))
+        })
+        .collect()
+}
+
+fn bad_glob(glob: &str, e: &globset::Error) -> Error {
+    Error::Usage(format!("invalid glob `{glob}` in a folder filter: {e}"))
+}
+
+fn glob_set(globs: &[&str]) -> Result<Option<GlobSet>> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut set = GlobSetBuilder::new();
+    for g in globs {
+        let glob = GlobBuilder::new(g)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| bad_glob(g, &e))?;
+        set.add(glob);
+    }
+    set.build()
+        .map(Some)
+        .map_err(|e| Error::Usage(format!("invalid folder filter: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn may(include: &'static [&'static str], dir: &str) -> bool {
+        let select = DirSelect {
+            include,
+            ..DirSelect::DEFAULT
+        };
+        Selection::new(&select)
+            .unwrap()
+            .may_include_under(Path::new(dir))
+    }
+
+    #[test]
+    fn folders_no_include_glob_can_reach_are_pruned() {
+        assert!(may(&["src/**"], "src"));
+        assert!(may(&["src/**"], "src/a/b"));
+        assert!(!may(&["src/**"], "target"));
+        assert!(may(&["crates/*/src/**"], "crates"));
+        assert!(may(&["crates/*/src/**"], "crates/a"));
+        assert!(may(&["crates/*/src/**"], "crates/a/src/x"));
+        assert!(!may(&["crates/*/src/**"], "crates/a/target"));
+        assert!(!may(&["Cargo.*"], "src"));
+        assert!(may(&["Cargo.*", "src/**"], "src"));
+        assert!(may(&["**/*.rs"], "target/debug"));
+        assert!(may(&["{src,lib}/**"], "target"));
+        assert!(may(&["s[r]c/*.rs"], "target"));
+        assert!(!may(&["src/*.rs"], "src/a"));
+        assert!(may(&[], "anything"));
+    }
+}
