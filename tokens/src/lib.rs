@@ -12,7 +12,7 @@
 //! - a group: its opening delimiter (`0` for an invisible one), its tokens, then `)`.
 //!
 //! ```
-//! let tokens: proc_macro2::TokenStream = "/// Docs.\nfn f() -> u8 { 1 + 2 }".parse().unwrap();
+//! let tokens: proc_macro2::TokenStream = "/// Docs.\nfn f() -> u8 { 1 + 2 }".parse().expect("tokens");
 //! assert_eq!(tanto_tokens::canonical(tokens), "ifn if ()p-jp>aiu8 {l1:1p+al1:2)");
 //! ```
 
@@ -141,7 +141,10 @@ mod tests {
             }
         "#;
         assert_eq!(text(BUILD), text(edited));
-        assert_eq!(lookup_key(BUILD.parse().unwrap()), lookup_key(edited.parse().unwrap()));
+        assert_eq!(
+            lookup_key(BUILD.parse().expect("tokens")),
+            lookup_key(edited.parse().expect("tokens"))
+        );
     }
 
     #[test]
@@ -153,8 +156,8 @@ mod tests {
         let other_attr = format!("#[allow(unused)] {BUILD}");
         assert_ne!(text(BUILD), text(&other_attr));
         assert_ne!(
-            lookup_key(BUILD.parse().unwrap()),
-            lookup_key(renamed_local.parse().unwrap())
+            lookup_key(BUILD.parse().expect("tokens")),
+            lookup_key(renamed_local.parse().expect("tokens"))
         );
     }
 
@@ -170,7 +173,7 @@ mod tests {
 
     #[test]
     fn the_lookup_key_is_32_hex_digits() {
-        let key = lookup_key(BUILD.parse().unwrap());
+        let key = lookup_key(BUILD.parse().expect("tokens"));
         assert_eq!(key.len(), 32);
         assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
     }
