@@ -217,7 +217,7 @@ impl Loader<'_> {
                 {
                     let mut key = f.sig.to_token_stream();
                     f.block.to_tokens(&mut key);
-                    unit.step_key = Some(lookup_key(&key));
+                    unit.step_key = Some(lookup_key(key));
                 }
                 let id = self.push(file, f.sig.ident.span(), unit);
                 self.bind(module, f.sig.ident.to_string(), Name::Item(id));

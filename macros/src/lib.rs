@@ -8,7 +8,6 @@ mod ast;
 mod attr;
 mod body;
 mod ctxt;
-mod digest;
 mod expand;
 mod fallback;
 mod valid;
@@ -86,8 +85,8 @@ use proc_macro::TokenStream;
 ///
 /// # The code digest
 ///
-/// The step's tokens are hashed at compile time into a constant that is part of its cache key:
-/// editing a step's code re-runs it and what depends on it, while whitespace, comments and docs
+/// The step's tokens are written at compile time, in a canonical text without whitespace,
+/// comments or docs, into a constant that the runtime hashes into its cache key: editing a step's code re-runs it and what depends on it, while whitespace, comments and docs
 /// change nothing. When the crate's build script calls `tanto_build::digests()`, the key also
 /// covers what the step uses: the consts, fns, types and macros it reaches in its crate, and
 /// the dependencies it calls. The expansion reads that record with `option_env!`, so a crate

@@ -10,7 +10,7 @@ fn step(record: String) -> StepInfo {
         name: "build",
         path: "app::build",
         doc: "",
-        code_digest: "c0de",
+        tokens: "c0de",
         code: CodeInfo {
             record: Some(Box::leak(record.into_boxed_str())),
             crate_record: Some("1;ff;;;"),

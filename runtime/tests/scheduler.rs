@@ -33,7 +33,7 @@ const fn info(name: &'static str) -> StepInfo {
         name,
         path: name,
         doc: "",
-        code_digest: "",
+        tokens: "",
         code: tanto::__internal::graph::CodeInfo::NONE,
         params: &[],
         output: "()",

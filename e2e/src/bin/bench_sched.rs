@@ -32,7 +32,7 @@ const INFO: StepInfo = StepInfo {
     name: "noop",
     path: "bench::noop",
     doc: "",
-    code_digest: "",
+    tokens: "",
     code: tanto::__internal::graph::CodeInfo::NONE,
     params: &[],
     output: "()",

@@ -58,6 +58,8 @@ pub(crate) fn impl_task(shape: &FnShape, output: &Output, add: TokenStream) -> T
         impl ::tanto::__private::Task for #ident {
             type Handles = #handles;
 
+            // Codegened only in a crate that adds the task to a pipeline, like a generic fn.
+            #[inline]
             fn add(
                 b: &mut ::tanto::__private::Builder,
                 args: ::tanto::__private::Vec<::tanto::__private::Arg>,

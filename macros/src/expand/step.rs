@@ -8,7 +8,6 @@ use syn::spanned::Spanned as _;
 use super::{Kind, hygienic, impl_task, param_infos, task_common};
 use crate::ast::{self, FnShape, Output, Param, Step};
 use crate::attr::{Image, StepAttrs};
-use crate::digest;
 
 /// The expansion of a valid step.
 pub(super) fn expand(step: &Step) -> TokenStream {
@@ -21,7 +20,8 @@ pub(super) fn expand(step: &Step) -> TokenStream {
     let output = step.output();
 
     let doc = ast::first_paragraph(&shape.doc());
-    let digest = digest::code_digest(&name, &item.to_token_stream());
+    // The fn's tokens in canonical text: the runtime hashes them into the key once.
+    let tokens = tanto_tokens::canonical(item.to_token_stream());
     let code = code_info(shape);
     let fn_name = shape.name();
     let params_info = param_infos(&inputs);
@@ -55,13 +55,16 @@ pub(super) fn expand(step: &Step) -> TokenStream {
                 name: #name,
                 path: ::tanto::__private::concat!(::tanto::__private::module_path!(), "::", #fn_name),
                 doc: #doc,
-                code_digest: #digest,
+                tokens: #tokens,
                 code: #code,
                 params: &[#(#params_info),*],
                 output: #output_text,
                 settings: #settings,
             };
 
+            // `#[inline]`, like `add`: the glue is codegened where a pipeline runs the step, not in
+            // every crate that defines steps.
+            #[inline]
             fn run(
                 __tanto_ctx: &::tanto::__private::Ctx,
                 __tanto_inputs: ::tanto::__private::Vec<::tanto::__private::Artifact>,
@@ -83,7 +86,7 @@ pub(super) fn expand(step: &Step) -> TokenStream {
 fn code_info(shape: &FnShape) -> TokenStream {
     let mut sig_and_block = shape.item.sig.to_token_stream();
     shape.item.block.to_tokens(&mut sig_and_block);
-    let var = format!("TANTO_CODE_{}", digest::lookup_key(&sig_and_block));
+    let var = format!("TANTO_CODE_{}", tanto_tokens::lookup_key(sig_and_block));
     quote! {
         ::tanto::__private::CodeInfo {
             record: ::tanto::__private::option_env!(#var),

@@ -64,7 +64,7 @@ impl CodeKey {
     /// use tanto::__internal::graph::{CodeInfo, StepInfo, StepSettings};
     ///
     /// let mut info = StepInfo {
-    ///     name: "a", path: "app::a", doc: "", code_digest: "c0de", code: CodeInfo::NONE,
+    ///     name: "a", path: "app::a", doc: "", tokens: "c0de", code: CodeInfo::NONE,
     ///     params: &[], output: "()", settings: StepSettings::DEFAULT,
     /// };
     /// assert_eq!(CodeKey::of(&info).cover, Cover::Tokens);
@@ -77,8 +77,9 @@ impl CodeKey {
     pub fn of(info: &StepInfo) -> Self {
         let code = &info.code;
         let mut h = blake3::Hasher::new();
-        h.update(b"tanto code key v1\0");
-        part(&mut h, info.code_digest);
+        h.update(b"tanto code key v2\0");
+        part(&mut h, info.name);
+        part(&mut h, info.tokens);
         part(&mut h, if code.cfg_test { "test" } else { "" });
         let (cover, items) = match (code.record, code.crate_record) {
             (Some(record), _) => parse(record, &mut h, "items"),
@@ -218,7 +219,7 @@ mod tests {
             name: "a",
             path: "app::a",
             doc: "",
-            code_digest: "c0de",
+            tokens: "c0de",
             code,
             params: &[],
             output: "()",

@@ -204,7 +204,7 @@ mod tests {
             name: "build",
             path: "ci::build",
             doc: "",
-            code_digest: "abc",
+            tokens: "abc",
             code: crate::graph::CodeInfo::NONE,
             params: &[],
             output: "Dir",

@@ -192,8 +192,9 @@ pub struct StepInfo {
     pub path: &'static str,
     /// The first paragraph of the fn's rustdoc.
     pub doc: &'static str,
-    /// A BLAKE3 hash of the fn's tokens and name, fixed at compile time.
-    pub code_digest: &'static str,
+    /// The fn's tokens (doc attributes left out) in `tanto-tokens`' canonical text, fixed at
+    /// compile time, and hashed with the name into the step's code key.
+    pub tokens: &'static str,
     /// What else the step's code digest covers: see [`CodeInfo`].
     pub code: CodeInfo,
     /// The inputs, without the context parameter.

@@ -152,7 +152,7 @@ pub fn step_info(settings: StepSettings) -> StepInfo {
         name: "test_step",
         path: "tests::test_step",
         doc: "",
-        code_digest: "",
+        tokens: "",
         code: tanto::__internal::graph::CodeInfo::NONE,
         params: &[],
         output: "()",

@@ -35,8 +35,8 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         (
             "deps",
             format!(
-                "{syn_dep}quote = \"1\"\nproc-macro2 = \"1\"\nblake3 = \"={}\"\n",
-                dep_line(&lock, "blake3", "1.")?
+                "{syn_dep}quote = \"1\"\nproc-macro2 = \"1\"\ntanto-tokens = {{ path = {:?} }}\n",
+                b.root.join("tokens")
             ),
         ),
     ];
@@ -58,7 +58,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
     let clean_reps = if b.quick { 1 } else { 3 };
     let mut extra = Samples::default();
     let mut own = Samples::default();
-    let mut blake = Samples::default();
+    let mut tokens = Samples::default();
     for i in 0..clean_reps {
         b.say(&format!("  clean builds {}/{clean_reps}", i + 1));
         let mut this = Vec::new();
@@ -75,7 +75,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         extra.push(this[0] - this[1]);
         let units = unit_times(&clean[0].0.join("target"))?;
         own.push(units.get("tanto-macros").copied().unwrap_or(f64::NAN));
-        blake.push(units.get("blake3").copied().unwrap_or(f64::NAN));
+        tokens.push(units.get("tanto-tokens").copied().unwrap_or(f64::NAN));
     }
 
     let items = base.join("items");
@@ -147,11 +147,11 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
     let mut notes = vec![
         format!(
             "From `cargo build --timings` of the clean builds (medians): the `tanto-macros` crate \
-             itself compiles in {}, its `blake3` dependency (for code digests) in {}; syn, quote \
-             and proc-macro2 are shared with the baseline. A proc-macro crate with exactly \
+             itself compiles in {}, its `tanto-tokens` dependency (the canonical form of tokens) \
+             in {}; syn, quote and proc-macro2 are shared with the baseline. A proc-macro crate with exactly \
              tanto-macros's dependencies and no code builds in {}.",
             duration(own.median()),
-            duration(blake.median()),
+            duration(tokens.median()),
             clean[2].1
         ),
         format!(
@@ -169,7 +169,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             duration(analysed.median())
         ),
     ];
-    let per_item_line = Line::alone("extra rebuild time per `#[step]` item", &per_item, 0.2);
+    let per_item_line = Line::alone("extra rebuild time per `#[step]` item", &per_item, 0.5);
     if per_item_line.met() == Some(false) {
         b.say("  profiling both crates with rustc's -Z time-passes");
         let with = time_passes(&items, "stepped", true, reps)?;
@@ -283,7 +283,8 @@ fn items_source(attr: bool, rev: usize) -> String {
     out
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
+/// Writes `text` to `path` (creating its folder) unless it already holds exactly that.
+pub(crate) fn write(path: &Path, text: &str) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     }
@@ -295,7 +296,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 
 /// Runs `cargo build --offline --timings` in `dir` (for `package` only, when given); returns
 /// its wall time.
-fn cargo_build(dir: &Path, package: Option<&str>) -> Result<f64, String> {
+pub(crate) fn cargo_build(dir: &Path, package: Option<&str>) -> Result<f64, String> {
     let mut cmd = crate::cargo();
     cmd.current_dir(dir)
         .args(["build", "--offline", "--timings", "--target-dir"])
@@ -334,7 +335,7 @@ fn unit_times(target: &Path) -> Result<HashMap<String, f64>, String> {
 }
 
 /// The units of the last `cargo build --timings` report in `target`.
-fn timing_units(target: &Path) -> Result<Vec<serde_json::Value>, String> {
+pub(crate) fn timing_units(target: &Path) -> Result<Vec<serde_json::Value>, String> {
     let path = target.join("cargo-timings/cargo-timing.html");
     let html =
         std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;

@@ -2,7 +2,7 @@
 //! and writes `BENCHMARKS.md` from scratch.
 //!
 //! Rows (by number or name): 1 `overhead`, 2 `pipeline`, 3 `hashing`, 4 `scheduler`,
-//! 5 `cli`, 6 `macros`, 7 `ship`, 8 `remote`, 9 `podman`, 10 `pruning`. Each runs tanto and its baselines
+//! 5 `cli`, 6 `macros`, 7 `ship`, 8 `remote`, 9 `podman`, 10 `pruning`, 11 `light`. Each runs tanto and its baselines
 //! in the same run, interleaved, and reports medians with their spread. Timing is done here
 //! with `Instant` around `std::process::Command` rather than with hyperfine: several rows must
 //! prepare state between repetitions (fresh stores, an edited file, a cache-busting build
@@ -14,6 +14,7 @@
 
 mod cli_start;
 mod hashing;
+mod light_build;
 mod macro_cost;
 mod measure;
 mod overhead;
@@ -41,7 +42,7 @@ use tools::Bins;
 type Measure = fn(&Bench) -> Result<Row, String>;
 
 /// The rows, in order: number, name, and the function that measures it.
-const ROWS: [(u8, &str, Measure); 10] = [
+const ROWS: [(u8, &str, Measure); 11] = [
     (1, "overhead", overhead::run),
     (2, "pipeline", pipeline::run),
     (3, "hashing", hashing::run),
@@ -52,7 +53,11 @@ const ROWS: [(u8, &str, Measure); 10] = [
     (8, "remote", shared_cache::run),
     (9, "podman", podman::run),
     (10, "pruning", pruning::run),
+    (11, "light", light_build::run),
 ];
+
+/// The rows that time cargo itself and run no bench binary, so need no release build.
+const BUILD_ROWS: [u8; 2] = [6, 11];
 
 /// What every row gets: paths, binaries and how many repetitions to make.
 pub(crate) struct Bench {
@@ -139,7 +144,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .to_path_buf();
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let bins = tools::build_bins(&root, &target)?;
+    let bins = if picked.iter().all(|r| BUILD_ROWS.contains(r)) {
+        tools::bin_paths(&target)
+    } else {
+        tools::build_bins(&root, &target)?
+    };
     let bench = Bench {
         work: target.join("bench"),
         root,

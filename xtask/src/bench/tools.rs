@@ -90,13 +90,18 @@ pub(crate) fn build_bins(root: &Path, target: &Path) -> Result<Bins, String> {
             "building the bench binaries failed ({status}); fix the build, then re-run `cargo xtask bench`"
         ));
     }
+    Ok(bin_paths(target))
+}
+
+/// Where [`build_bins`] puts the bench binaries in `target`.
+pub(crate) fn bin_paths(target: &Path) -> Bins {
     let bin = |name: &str| target.join("release").join(name);
-    Ok(Bins {
+    Bins {
         fixture: bin("fixture"),
         bollard: bin("bench_bollard"),
         hash: bin("bench_hash"),
         sched: bin("bench_sched"),
         ship: bin("ship"),
         hello: bin("hello"),
-    })
+    }
 }

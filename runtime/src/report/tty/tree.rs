@@ -290,7 +290,7 @@ mod tests {
                 name,
                 path: name,
                 doc: "",
-                code_digest: "",
+                tokens: "",
                 code: crate::graph::CodeInfo::NONE,
                 params: &[],
                 output: "()",
