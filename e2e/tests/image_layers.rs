@@ -76,6 +76,23 @@ fn images_of(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// What `stat -c format paths` prints in a container of image `id`.
+fn stat(id: &str, format: &str, paths: &[&str]) -> String {
+    let mut args = vec![
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "stat",
+        id,
+        "-c",
+    ];
+    args.push(format);
+    args.extend(paths);
+    docker(&args)
+}
+
 /// What the daemon says happened between `since` and now, filtered by `filters`.
 fn daemon_events(since: u64, filters: &[&str]) -> Vec<String> {
     let (since, until) = (since.to_string(), (now() + 1).to_string());
@@ -114,22 +131,17 @@ fn files_on_a_base_make_an_image_without_any_container_the_same_bytes_the_same_i
     let ran = docker(&["run", "--rm", "--network", "none", id]);
     assert_eq!(ran, "tool ran: first");
     // Every entry the layer added carries the time 0, the folders above them too.
-    let times = docker(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--entrypoint",
-        "stat",
+    let times = stat(
         id,
-        "-c",
         "%Y %a %n",
-        "/srv",
-        "/srv/tree",
-        "/srv/tree/a.txt",
-        "/srv/tree/sub/b.txt",
-        "/usr/local/bin/tool",
-    ]);
+        &[
+            "/srv",
+            "/srv/tree",
+            "/srv/tree/a.txt",
+            "/srv/tree/sub/b.txt",
+            "/usr/local/bin/tool",
+        ],
+    );
     assert_eq!(
         times,
         "0 755 /srv\n0 755 /srv/tree\n0 644 /srv/tree/a.txt\n0 644 /srv/tree/sub/b.txt\n0 755 /usr/local/bin/tool"
@@ -175,26 +187,12 @@ fn a_tool_made_executable_is_another_input() {
     let mode = |m| std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(m));
     mode(0o644).unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let stat = |id: &str| {
-        docker(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "stat",
-            id,
-            "-c",
-            "%a",
-            "/usr/local/bin/tool",
-        ])
-    };
 
     let first = bundle_in(cache.path(), root.path(), &name);
     assert_eq!(of_kind(&first, "step_finished").len(), 1, "{first:?}");
     let made = images_of(&name);
     assert_eq!(made.len(), 1, "{made:?}");
-    assert_eq!(stat(&made[0]), "644");
+    assert_eq!(stat(&made[0], "%a", &["/usr/local/bin/tool"]), "644");
 
     // The same bytes, now executable: the step runs again, and its image has the new mode.
     mode(0o755).unwrap();
@@ -204,7 +202,7 @@ fn a_tool_made_executable_is_another_input() {
     let both = images_of(&name);
     assert_eq!(both.len(), 2, "{both:?}");
     let executable = both.iter().find(|i| **i != made[0]).unwrap();
-    assert_eq!(stat(executable), "755");
+    assert_eq!(stat(executable, "%a", &["/usr/local/bin/tool"]), "755");
 
     // And back: the first result is cached again.
     mode(0o644).unwrap();
