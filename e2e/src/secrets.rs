@@ -1,0 +1,62 @@
+//! Pipelines for secrets: a step that shows its secret every way it can, one that fails with
+//! it in a command's arguments, and one keyed by the secret's name only.
+
+use tanto::prelude::*;
+
+/// Shows `token` every way a careless step might: whole, in two halves with a pause between,
+/// base64-encoded and read back from its file; then returns what it printed.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn leaky(ctx: &Ctx, token: Secret) -> Result<String> {
+    let c = ctx
+        .container()
+        .with_secret_env("TOKEN", &token)
+        .with_secret_file("/run/secrets/token", &token);
+    let out = c
+        .sh(r#"echo "whole: $TOKEN"
+printf 'halves: %s' "$(printf %s "$TOKEN" | cut -c1-6)"; sleep 1; printf %s "$TOKEN" | cut -c7-
+echo "base64: $(printf %s "$TOKEN" | base64)"
+echo "file: $(cat /run/secrets/token) $(stat -c %a /run/secrets/token)"
+sleep 2"#)
+        .await?;
+    Ok(out.stdout)
+}
+
+/// Puts what the step printed, secret and all, in a failing command's arguments.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn leaky_fail(ctx: &Ctx, token: Secret) -> Result<()> {
+    let c = ctx.container().with_secret_env("TOKEN", &token);
+    let printed = c.sh("printf %s \"$TOKEN\"").await?.stdout;
+    c.exec(["sh", "-c", "echo \"no luck with $0\" >&2; exit 4", &printed])
+        .await?;
+    Ok(())
+}
+
+/// Logs in with `token` and does something whose result does not depend on which token.
+#[step(
+    image = "tanto-test/busybox:latest",
+    network = false,
+    secret_in_key = false
+)]
+pub async fn with_any_token(ctx: &Ctx, token: Secret) -> Result<String> {
+    let c = ctx.container().with_secret_env("TOKEN", &token);
+    let out = c.sh("test -n \"$TOKEN\" && echo logged in").await?;
+    Ok(out.stdout)
+}
+
+/// A step keyed by its secret's name only.
+#[pipeline]
+pub fn secret_by_name(token: Secret) -> String {
+    with_any_token(token)
+}
+
+/// A step that shows its secret every way it can, and returns it.
+#[pipeline]
+pub fn secretive(token: Secret) -> String {
+    leaky(token)
+}
+
+/// A step that fails with its secret in a command's arguments.
+#[pipeline]
+pub fn secretive_fail(token: Secret) {
+    leaky_fail(token);
+}
