@@ -1,4 +1,4 @@
-//! How a container's keep-alive ends with its owner, and which containers a run may reap.
+//! Keep-alives that end with their step or their owner, and which containers a run may reap.
 //!
 //! A step's container must stay up between its commands, so its PID 1 does nothing until its
 //! owner lets it go. Its PID 1 is `cat` reading a standard input that only the owner holds:
