@@ -288,3 +288,64 @@ async fn limits_and_network_off_apply() {
     ctx.close().await.expect("close");
     h.assert_clean().await;
 }
+
+#[tokio::test]
+async fn a_step_ends_by_its_keep_alive_even_with_commands_still_running() {
+    let mut h = Harness::new().await;
+    let since = unix_seconds() - 1;
+    let ctx = h.ctx("busy", SETTINGS);
+    // A process left running in the background, and a command still running in another task
+    // (a step that failed or returned without waiting for it).
+    (ctx.container())
+        .sh("sleep 300 >/dev/null 2>&1 &")
+        .await
+        .expect("a background process");
+    let running = ctx.container();
+    let command = tokio::spawn(async move { running.sh("echo running; sleep 300").await });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !h.logs("busy").iter().any(|(_, line)| line == "running") {
+        assert!(Instant::now() < deadline, "the command never said it runs");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (id, _) = h.run.containers.containers().remove(0);
+
+    ctx.close().await.expect("close");
+    h.assert_clean().await;
+    let ended = tokio::time::timeout(Duration::from_secs(30), command)
+        .await
+        .expect("the command ends with its container")
+        .expect("the command's task does not panic");
+    assert!(ended.is_err(), "the command was cut short: {ended:?}");
+    // Its PID 1 exited by itself and took the rest with it: nothing was killed by the daemon.
+    let actions = container_events(&id, since).await;
+    assert!(actions.iter().any(|a| a == "destroy"), "{actions:?}");
+    assert!(!actions.iter().any(|a| a == "kill"), "{actions:?}");
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_secs()
+}
+
+/// What the daemon reported doing to container `id` from `since` (seconds) until now.
+async fn container_events(id: &str, since: u64) -> Vec<String> {
+    use futures_util::StreamExt as _;
+    let docker = bollard::Docker::connect_with_local_defaults()
+        .expect("the daemon's address")
+        .negotiate_version()
+        .await
+        .expect("the daemon answers");
+    let filters = std::collections::HashMap::from([("container", vec![id])]);
+    let options = bollard::query_parameters::EventsOptionsBuilder::default()
+        .since(&since.to_string())
+        .until(&(unix_seconds() + 1).to_string())
+        .filters(&filters)
+        .build();
+    let events: Vec<_> = docker.events(Some(options)).collect().await;
+    events
+        .into_iter()
+        .map(|e| e.expect("an event").action.unwrap_or_default())
+        .collect()
+}

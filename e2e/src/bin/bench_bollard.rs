@@ -5,24 +5,42 @@
 //! `ms=` for the container's life, so the caller can time the whole process too, and each
 //! request's share (`create=`, `start=`, `run=`, `remove=`).
 //!
-//! `bench_bollard --as-step [IMAGE]` does what a tanto step does instead, for the profile of
-//! row 1: a container whose PID 1 is the keep-alive (`cat` on an attached stdin), `true` run
-//! in it as an exec, and the running container removed by force.
+//! `bench_bollard --as-step[=END] [IMAGE]` does what a tanto step does instead, for the
+//! profile of row 1: a container whose PID 1 is the keep-alive (`cat` on an attached stdin),
+//! `true` run in it as an exec, and the container ended as END says:
+//!
+//! - `release` (the default, what a step does): its stdin closed, so `cat` exits and
+//!   `AutoRemove` removes it; the removal waited for (`wait` with condition `removed`);
+//! - `kill`: PID 1 killed with `SIGKILL`, the automatic removal waited for the same way;
+//! - `force`: the running container removed by force (`DELETE ?force=true`).
 
 use std::time::Instant;
 
 use bollard::Docker;
+use bollard::errors::Error;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, RemoveContainerOptions, WaitContainerOptions,
+    AttachContainerOptionsBuilder, KillContainerOptionsBuilder, RemoveContainerOptions,
+    WaitContainerOptions, WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), String> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let as_step = args.first().is_some_and(|a| a == "--as-step");
+    let end = match args.first().map(String::as_str) {
+        Some("--as-step" | "--as-step=release") => Some(End::Release),
+        Some("--as-step=kill") => Some(End::Kill),
+        Some("--as-step=force") => Some(End::Force),
+        Some(flag) if flag.starts_with("--") => {
+            return Err(format!(
+                "unknown flag `{flag}`; expected `--as-step[=release|kill|force]`"
+            ));
+        }
+        _ => None,
+    };
+    let as_step = end.is_some();
     if as_step {
         args.remove(0);
     }
@@ -130,20 +148,69 @@ async fn main() -> Result<(), String> {
         }
     }
     mark("run");
-    let remove = RemoveContainerOptions {
-        force: true,
-        ..Default::default()
-    };
-    docker
-        .remove_container(&id, Some(remove))
-        .await
-        .map_err(|e| format!("remove: {e}"))?;
-    drop(lease);
+    match end {
+        Some(End::Release) => {
+            drop(lease);
+            removed(&docker, &id).await?;
+        }
+        Some(End::Kill) => {
+            let options = KillContainerOptionsBuilder::default()
+                .signal("SIGKILL")
+                .build();
+            docker
+                .kill_container(&id, Some(options))
+                .await
+                .map_err(|e| format!("kill: {e}"))?;
+            removed(&docker, &id).await?;
+            drop(lease);
+        }
+        Some(End::Force) | None => {
+            let remove = RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            };
+            docker
+                .remove_container(&id, Some(remove))
+                .await
+                .map_err(|e| format!("remove: {e}"))?;
+            drop(lease);
+        }
+    }
     mark("remove");
     let mut line = String::new();
     for (name, ms) in laps {
         line.push_str(&format!("{name}={ms:.3} "));
     }
     println!("{line}ms={:.3}", started.elapsed().as_secs_f64() * 1e3);
+    Ok(())
+}
+
+/// How `--as-step` ends its container.
+#[derive(Clone, Copy)]
+enum End {
+    Release,
+    Kill,
+    Force,
+}
+
+/// Waits until container `id`, which removes itself, is gone.
+async fn removed(docker: &Docker, id: &str) -> Result<(), String> {
+    let options = WaitContainerOptionsBuilder::default()
+        .condition("removed")
+        .build();
+    let mut wait = docker.wait_container(id, Some(options));
+    while let Some(status) = wait.next().await {
+        match status {
+            // Gone before the wait began, or ended with a code of its own: either way removed.
+            Ok(_)
+            | Err(
+                Error::DockerContainerWaitError { .. }
+                | Error::DockerResponseServerError {
+                    status_code: 404, ..
+                },
+            ) => {}
+            Err(e) => return Err(format!("wait: {e}")),
+        }
+    }
     Ok(())
 }

@@ -7,7 +7,9 @@ use std::future::Future;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters::ListContainersOptionsBuilder;
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::{ListContainersOptionsBuilder, WaitContainerOptionsBuilder};
+use futures_util::StreamExt as _;
 
 use crate::backend::Backend;
 use crate::backend::docker::DockerBackend;
@@ -72,6 +74,33 @@ impl DockerBackend {
                 _ => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
+    }
+}
+
+impl DockerBackend {
+    /// Waits until container `id`, which removes itself (`AutoRemove`), no longer exists; the
+    /// caller bounds the wait.
+    pub(super) async fn removed(&self, id: &str) -> Result<()> {
+        let options = WaitContainerOptionsBuilder::default()
+            .condition("removed")
+            .build();
+        let mut wait = self.docker.wait_container(id, Some(options));
+        while let Some(answer) = wait.next().await {
+            match answer {
+                // The daemon answers once the container is gone, with its exit code.
+                Ok(_) | Err(BollardError::DockerContainerWaitError { .. }) => {}
+                // Gone before the wait began.
+                Err(e) if status(&e) == Some(404) => {}
+                Err(e) => {
+                    return Err(docker_error(
+                        &self.endpoint,
+                        &format!("wait for container {id} to go"),
+                        &e,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,21 +1,30 @@
-//! How a container's keep-alive ends with its owner, and which containers a run may reap.
+//! Keep-alives that end with their step or their owner, and which containers a run may reap.
 //!
-//! A step's container must stay up between its commands, so its PID 1 does nothing until the
-//! container is removed. Removal is the normal ending; the keep-alive is for every other one
-//! (a `kill -9`, a crash, a nested run whose step container was removed under it). Its PID 1
-//! is `cat` reading a standard input that only the owner holds: the container is created with
-//! `OpenStdin` and `StdinOnce`, the owner attaches to its stdin before starting it (what
-//! `docker run -i` does) and keeps that connection open for the container's life. When the
-//! owner goes, however it goes, the kernel closes the connection, the daemon closes the
-//! container's stdin, `cat` reads end-of-file and exits, and `AutoRemove` removes the
-//! container. No later run is needed, no timer has to expire, and nothing polls.
+//! A step's container must stay up between its commands, so its PID 1 does nothing until its
+//! owner lets it go. Its PID 1 is `cat` reading a standard input that only the owner holds:
+//! the container is created with `OpenStdin`, `StdinOnce` and `AutoRemove`, the owner
+//! attaches to its stdin before starting it (what `docker run -i` does) and keeps that
+//! connection open for the container's life. Closing the connection is how every container
+//! ends: the daemon closes the container's stdin, `cat` reads end-of-file and exits, the
+//! kernel stops whatever else runs in the container with its PID 1 (a command still running
+//! when its step failed, timed out or was cancelled), and `AutoRemove` removes the container.
+//!
+//! - When a step ends, its owner closes the connection itself ([`Leases::release`]) and waits
+//!   until the daemon has removed the container, a bounded time, then removes it by force
+//!   (`Backend::end`). A container that ends this way exits normally and is removed once,
+//!   which costs the daemon far less than killing and removing a running one.
+//! - When the owner goes, however it goes (a `kill -9`, a crash), the kernel closes the
+//!   connection, with the same ending. No later run is needed, no timer has to expire, and
+//!   nothing polls.
 //!
 //! The alternatives were weaker: a lease renewed by an exec every N seconds costs a request
 //! per container per period and leaves a dead owner's container up for up to N seconds (or
 //! kills a live one whose renewal was late); `sleep N` bounds a container's life, not its
 //! owner's. The price of the attach is one open connection per container, which a TCP proxy
 //! with an idle timeout could cut: on such a daemon a step's container would end early, and
-//! the step fails instead of leaking.
+//! the step fails instead of leaking. A proxy that kept the daemon's side open after the
+//! owner closed its own would leave a step's container to the forced removal that follows
+//! the bounded wait, or to reaping.
 //!
 //! Reaping is the second net, for what the keep-alive cannot cover (a container created but
 //! never started, an older tanto's containers): see [`orphaned`].
@@ -57,10 +66,11 @@ impl Leases {
         self.lock().insert(id.to_owned(), attached);
     }
 
-    /// Closes container `id`'s stdin connection: its keep-alive ends, and it is removed.
-    pub(super) fn release(&self, id: &str) {
+    /// Closes container `id`'s stdin connection: its keep-alive ends, and the daemon removes
+    /// it. Whether this process held one.
+    pub(super) fn release(&self, id: &str) -> bool {
         let attached = self.lock().remove(id);
-        drop(attached);
+        attached.is_some()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, AttachContainerResults>> {

@@ -263,6 +263,14 @@ pub trait Backend: Send + Sync + fmt::Debug + ImageBackend {
     /// already gone is not an error.
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>>;
 
+    /// Ends container `id`, which [`start`](Self::start) started, and waits until it is gone
+    /// with its anonymous volumes: its keep-alive is let go, so the container stops with
+    /// everything running in it and removes itself, and one that has not gone within a
+    /// bounded time is removed by force. A container that is already gone is not an error.
+    fn end<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        self.remove(id)
+    }
+
     /// Removes every container labelled with run `run_id`, and returns how many there were.
     fn remove_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<usize>>;
 

@@ -269,17 +269,7 @@ impl StepRunner {
                 () = ctx.cancel_token().cancelled() => Err(Error::Cancelled),
                 result = with_timeout(info.settings.timeout, &label, body) => result,
             };
-            if let Some(mut recipe) = ctx.recipe().await {
-                // For `shell STEP`: how its container was set up.
-                for (_, value) in &mut recipe.env {
-                    *value = run.events.redact(value);
-                }
-                // A command line may hold what a secret variable expanded to.
-                recipe.command = recipe.command.map(|c| run.events.redact(&c));
-                if let Err(e) = run.store.set_recipe(&history, &recipe) {
-                    tracing::warn!("could not remember how `{label}` ran: {e}");
-                }
-            }
+            let recipe = ctx.recipe().await;
             if let (Err(e), Some(interactive)) = (&result, &run.interactive)
                 && !matches!(
                     e,
@@ -294,6 +284,17 @@ impl StepRunner {
             // Off the step's critical path: its dependents start while the daemon removes it,
             // and the run waits for every removal before it ends.
             ctx.close_in_background();
+            if let Some(mut recipe) = recipe {
+                // For `shell STEP`: how its container was set up.
+                for (_, value) in &mut recipe.env {
+                    *value = run.events.redact(value);
+                }
+                // A command line may hold what a secret variable expanded to.
+                recipe.command = recipe.command.map(|c| run.events.redact(&c));
+                if let Err(e) = run.store.set_recipe(&history, &recipe) {
+                    tracing::warn!("could not remember how `{label}` ran: {e}");
+                }
+            }
             let mut outputs = match result {
                 Ok(outputs) => outputs,
                 Err(e) => {

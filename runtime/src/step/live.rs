@@ -145,7 +145,7 @@ impl StepContainer {
             return Ok(());
         };
         // The container first: what runs inside it cannot start more once it is gone.
-        let removed = self.backend.remove(&id).await;
+        let removed = self.backend.end(&id).await;
         let swept = if nests {
             remove_nested(self.backend.as_ref(), &id).await
         } else {
@@ -203,7 +203,7 @@ impl Drop for StepContainer {
             let backend = Arc::clone(&self.backend);
             let registry = self.registry.clone();
             handle.spawn(async move {
-                match backend.remove(&id).await {
+                match backend.end(&id).await {
                     Ok(()) => registry.forget(&id),
                     // The run's end says so, once, with what to do.
                     Err(e @ Error::DaemonLost { .. }) => {

@@ -29,16 +29,20 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
     let tanto = || tanto_run::run(&fixture, &["one", "--no-cache"], &store);
     let docker = || measure::timed(Command::new("docker").args(["run", "--rm", IMAGE, "true"]));
     let bollard = || measure::timed(Command::new(&b.bins.bollard).arg(IMAGE));
+    // A step's sequence done with bollard, ended as a step ends, then by force as before.
     let as_step = || measure::run(Command::new(&b.bins.bollard).args(["--as-step", IMAGE]));
+    let forced = || measure::run(Command::new(&b.bins.bollard).args(["--as-step=force", IMAGE]));
     b.say("  warm-up");
     tanto()?;
     docker()?;
     bollard()?;
     as_step()?;
+    forced()?;
     let (mut t, mut d, mut bo) = (Samples::default(), Samples::default(), Samples::default());
     let mut phases: [Samples; 5] = Default::default();
-    // create, start, run, remove: bollard's own sequence, then a step's done with bollard.
-    let (mut plain, mut stepwise): ([Samples; 4], [Samples; 4]) = Default::default();
+    // create, start, run, remove: bollard's own sequence, a step's, and a step's ended by force.
+    let (mut plain, mut stepwise, mut by_force): ([Samples; 4], [Samples; 4], [Samples; 4]) =
+        Default::default();
     for i in 0..reps {
         b.say(&format!("  repetition {}/{reps}", i + 1));
         let run = tanto()?;
@@ -57,31 +61,35 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         bo.push(ms);
         laps(&String::from_utf8_lossy(&out.stdout), &mut plain);
         laps(&as_step()?, &mut stepwise);
+        laps(&forced()?, &mut by_force);
     }
     let lap =
         |s: &[Samples; 4]| -> Vec<String> { s.iter().map(|x| duration(x.median())).collect() };
-    let (p, q) = (lap(&plain), lap(&stepwise));
+    let (p, q, f) = (lap(&plain), lap(&stepwise), lap(&by_force));
     let m: Vec<String> = phases.iter().map(|p| duration(p.median())).collect();
     let notes = vec![
         format!(
             "Where tanto's time goes (medians of the JSON events' timestamps): {} from process \
              start to `run_started` (CLI, store, connecting to Docker, resolving the image), {} \
              to the step's start, {} in the step (container create, start, the exec of `true`), \
-             {} to `run_finished`, {} to exit (the step's container removed, which starts in \
-             the background when the step ends; the view flushed).",
+             {} to `run_finished`, {} to exit (the step's container ended and removed, which \
+             starts in the background when the step ends; the view flushed).",
             m[0], m[1], m[2], m[3], m[4]
         ),
         format!(
             "Where the rest goes (`bench_bollard --as-step`: bollard doing what a step does, \
              medians): a container created with the keep-alive as PID 1 and attached {} (bollard's \
              own create: {}), started {} ({}), `true` run as an exec and its exit code read {} \
-             (the container's own `true`, waited for: {}), the running container removed by \
-             force {} (the exited one: {}). The exec and the forced removal of a running \
-             container are what a step pays over `bench_bollard`; the way down to 1.1× is to \
-             run a step's single command as its container's own process (no exec, an exited \
-             container to remove), which the keep-alive design (a later command needs a \
-             running container) does not allow yet.",
-            q[0], p[0], q[1], p[1], q[2], p[2], q[3], p[3]
+             (the container's own `true`, waited for: {}), the container ended by closing its \
+             keep-alive's stdin and its removal by the daemon waited for {} (bollard removing \
+             its exited container: {}; removing a step's running container by force, as steps \
+             did before: {}). What a step pays over `bench_bollard` is the exec, and the end \
+             of a container that is still up when its command is done (its PID 1's exit, then \
+             the removal), where bollard's container has exited by the time it is waited for; \
+             the way down to 1.1× is to run a step's single command as its container's own \
+             process, which the keep-alive design (a later command needs a running container) \
+             does not allow yet.",
+            q[0], p[0], q[1], p[1], q[2], p[2], q[3], p[3], f[3]
         ),
         "`docker run --rm` uses the default bridge network as a user would type it; the bollard \
          timer and the tanto step run without a network."

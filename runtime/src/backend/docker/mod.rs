@@ -38,6 +38,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The limit on each API request until its response starts; long uploads count in full.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How long a container whose keep-alive was let go may take to remove itself before it is
+/// removed by force: far longer than a loaded daemon takes.
+const END_WAIT: Duration = Duration::from_secs(5);
+
 /// A Docker (or Podman) daemon, reached through its API socket.
 ///
 /// ```no_run
@@ -271,6 +275,30 @@ impl Backend for DockerBackend {
             // Whatever the daemon said: without its stdin the container ends by itself.
             self.leases.release(id);
             removed
+        }
+        .boxed()
+    }
+
+    fn end<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        async move {
+            // Not kept up by this process (its start was cut short): only force ends it.
+            if !self.leases.release(id) {
+                return self.remove(id).await;
+            }
+            match tokio::time::timeout(END_WAIT, self.removed(id)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => {
+                    tracing::debug!("cannot wait for container {id} to remove itself: {e}");
+                    self.remove(id).await
+                }
+                Err(_) => {
+                    tracing::debug!(
+                        "container {id} did not remove itself within {}s",
+                        END_WAIT.as_secs()
+                    );
+                    self.remove(id).await
+                }
+            }
         }
         .boxed()
     }
