@@ -54,7 +54,7 @@ impl Filter {
                 }
             }
         }
-        filter.targets.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        filter.targets.sort_by_key(|t| std::cmp::Reverse(t.0.len()));
         Some(filter)
     }
 
