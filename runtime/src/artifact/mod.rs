@@ -18,6 +18,7 @@ pub use file::File;
 pub(crate) use file::is_plain_name;
 pub use image::Image;
 pub use secret::Secret;
+pub(crate) use test_report::xml as junit_xml;
 pub use test_report::{TestCase, TestCounts, TestFailure, TestOutcome, TestReport};
 
 /// One realized input or output of a step.

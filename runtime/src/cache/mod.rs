@@ -15,6 +15,10 @@ mod explain;
 mod hash;
 mod key;
 mod keyring;
+#[cfg(feature = "remote-cache")]
+mod remote;
+#[cfg(not(feature = "remote-cache"))]
+#[path = "remote/off.rs"]
 mod remote;
 mod select;
 mod statcache;

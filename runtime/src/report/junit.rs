@@ -1,13 +1,10 @@
 //! `--junit FILE`: the run as JUnit XML for CI dashboards: a test case per step, and a test
 //! suite per binary of each step's [`TestReport`](crate::TestReport), cached ones included.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use quick_junit::{
-    FlakyOrRerun, NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
-};
-
+use crate::artifact::junit_xml::escape;
 use crate::artifact::{TestOutcome, TestReport};
 use crate::report::{Stamped, Summary, View};
 
@@ -31,91 +28,225 @@ impl Junit {
     }
 }
 
-/// The JUnit report of a run's summary.
-pub(crate) fn junit(summary: &Summary) -> Report {
-    let mut report = Report::new(format!("tanto {}", summary.pipeline));
-    let mut steps = TestSuite::new(STEPS_SUITE);
-    for (step, status, ms) in &summary.rows {
-        let case_status = match status.as_str() {
+/// How a test case ended, as JUnit says it.
+enum Status<'a> {
+    Passed,
+    Skipped,
+    /// Failed tries before a pass: a `flakyFailure` each, with the first try's failure.
+    Flaky {
+        runs: usize,
+        message: Option<&'a str>,
+        description: Option<&'a str>,
+    },
+    /// A `failure`, and a `rerunFailure` for each retry.
+    Failed {
+        message: Option<&'a str>,
+        description: Option<&'a str>,
+        kind: Option<String>,
+        reruns: usize,
+    },
+}
+
+/// One `testcase`.
+struct Case<'a> {
+    name: &'a str,
+    classname: &'a str,
+    ms: Option<u64>,
+    cached: bool,
+    status: Status<'a>,
+}
+
+/// The JUnit report of a run's summary: a suite of one case per step, then a suite per
+/// binary of each step's test report, named `STEP: BINARY`.
+pub(crate) fn junit(summary: &Summary) -> String {
+    let mut suites: Vec<(String, Vec<Case<'_>>)> = Vec::new();
+    let steps = summary.rows.iter().map(|(step, row, ms)| {
+        let status = match row.as_str() {
             "FAILED" => {
                 let error = summary
                     .failures
                     .iter()
                     .find(|(s, ..)| s == step)
                     .map_or("", |(_, e, _)| e.as_str());
-                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                st.set_message(error.lines().next().unwrap_or_default())
-                    .set_description(error);
-                st
+                Status::Failed {
+                    message: Some(error.lines().next().unwrap_or_default()),
+                    description: Some(error),
+                    kind: None,
+                    reruns: 0,
+                }
             }
-            "skipped" => TestCaseStatus::skipped(),
-            _ => TestCaseStatus::success(),
+            "skipped" => Status::Skipped,
+            _ => Status::Passed,
         };
-        let mut case = TestCase::new(step.as_str(), case_status);
-        case.set_classname(summary.pipeline.as_str());
-        if let Some(ms) = ms {
-            case.set_time(Duration::from_millis(*ms));
+        Case {
+            name: step,
+            classname: &summary.pipeline,
+            ms: *ms,
+            cached: row == "cached",
+            status,
         }
-        if status == "cached" {
-            case.add_property(quick_junit::Property::new("tanto.cached", "true"));
-        }
-        steps.add_test_case(case);
-    }
-    report.add_test_suite(steps);
+    });
+    suites.push((STEPS_SUITE.to_owned(), steps.collect()));
     for (step, _, tests) in &summary.reports {
-        report.add_test_suites(suites(step, tests));
+        test_suites(step, tests, &mut suites);
     }
-    report
+    document(&format!("tanto {}", summary.pipeline), &suites)
 }
 
-/// A suite per binary of `tests`, named `STEP: BINARY`.
-fn suites(step: &str, tests: &TestReport) -> Vec<TestSuite> {
-    let mut suites: Vec<TestSuite> = Vec::new();
+/// A suite per binary of `tests`, named `STEP: BINARY`, added to `suites`.
+fn test_suites<'a>(step: &str, tests: &'a TestReport, suites: &mut Vec<(String, Vec<Case<'a>>)>) {
+    let first = suites.len();
     for test in &tests.tests {
         let name = format!("{step}: {}", test.binary);
-        if suites.last().is_none_or(|s| s.name.as_str() != name) {
-            suites.push(TestSuite::new(name));
+        if suites.len() == first || suites.last().is_some_and(|(n, _)| *n != name) {
+            suites.push((name, Vec::new()));
         }
-        let status = match test.outcome {
-            TestOutcome::Passed => TestCaseStatus::success(),
-            TestOutcome::Ignored => TestCaseStatus::skipped(),
-            TestOutcome::Flaky => {
-                let mut rerun = TestRerun::new(NonSuccessKind::Failure);
-                if let Some(f) = &test.failure {
-                    rerun
-                        .set_message(f.message.as_str())
-                        .set_description(f.output_tail.as_str());
-                }
-                TestCaseStatus::Success {
-                    flaky_runs: vec![rerun; test.attempts.saturating_sub(1) as usize],
-                }
-            }
-            TestOutcome::Failed => {
-                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                if let Some(f) = &test.failure {
-                    st.set_message(f.message.as_str())
-                        .set_description(f.output_tail.as_str());
-                    if let Some(at) = f.location() {
-                        st.set_type(format!("panicked at {at}"));
-                    }
-                    let reruns = (1..test.attempts).map(|_| {
-                        let mut rerun = TestRerun::new(NonSuccessKind::Failure);
-                        rerun.set_message(f.message.as_str());
-                        rerun
-                    });
-                    st.add_reruns(reruns).set_rerun_kind(FlakyOrRerun::Rerun);
-                }
-                st
-            }
+        let retries = test.attempts.saturating_sub(1) as usize;
+        let status = match (test.outcome, &test.failure) {
+            (TestOutcome::Passed, _) => Status::Passed,
+            (TestOutcome::Ignored, _) => Status::Skipped,
+            (TestOutcome::Flaky, f) => Status::Flaky {
+                runs: retries,
+                message: f.as_ref().map(|f| f.message.as_str()),
+                description: f.as_ref().map(|f| f.output_tail.as_str()),
+            },
+            (TestOutcome::Failed, Some(f)) => Status::Failed {
+                message: Some(&f.message),
+                description: Some(&f.output_tail),
+                kind: f.location().map(|at| format!("panicked at {at}")),
+                reruns: retries,
+            },
+            (TestOutcome::Failed, None) => Status::Failed {
+                message: None,
+                description: None,
+                kind: None,
+                reruns: 0,
+            },
         };
-        let mut case = TestCase::new(test.name.as_str(), status);
-        case.set_classname(test.binary.as_str())
-            .set_time(Duration::from_millis(test.duration_ms));
-        if let Some(suite) = suites.last_mut() {
-            suite.add_test_case(case);
+        if let Some((_, cases)) = suites.last_mut() {
+            cases.push(Case {
+                name: &test.name,
+                classname: &test.binary,
+                ms: Some(test.duration_ms),
+                cached: false,
+                status,
+            });
         }
     }
-    suites
+}
+
+/// The XML document, indented by four spaces as nextest's and quick-junit's are.
+fn document(name: &str, suites: &[(String, Vec<Case<'_>>)]) -> String {
+    let count = |cases: &[Case<'_>], f: fn(&Status<'_>) -> bool| {
+        cases.iter().filter(|c| f(&c.status)).count()
+    };
+    let skipped = |s: &Status<'_>| matches!(s, Status::Skipped);
+    let failed = |s: &Status<'_>| matches!(s, Status::Failed { .. });
+    let all: Vec<&Case<'_>> = suites.iter().flat_map(|(_, c)| c).collect();
+    let total = |f: fn(&Status<'_>) -> bool| all.iter().filter(|c| f(&c.status)).count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"{}\" tests=\"{}\" skipped=\"{}\" failures=\"{}\" errors=\"0\">",
+        escape(name, true),
+        all.len(),
+        total(skipped),
+        total(failed)
+    );
+    for (suite, cases) in suites {
+        let _ = write!(
+            x,
+            "    <testsuite name=\"{}\" tests=\"{}\" skipped=\"{}\" errors=\"0\" failures=\"{}\"",
+            escape(suite, true),
+            cases.len(),
+            count(cases, skipped),
+            count(cases, failed)
+        );
+        if cases.is_empty() {
+            x.push_str("/>\n");
+            continue;
+        }
+        x.push_str(">\n");
+        for case in cases {
+            test_case(&mut x, case);
+        }
+        x.push_str("    </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+/// One `testcase` element, at the third level.
+fn test_case(x: &mut String, case: &Case<'_>) {
+    let _ = write!(
+        x,
+        "        <testcase name=\"{}\" classname=\"{}\"",
+        escape(case.name, true),
+        escape(case.classname, true)
+    );
+    if let Some(ms) = case.ms {
+        let _ = write!(x, " time=\"{:.3}\"", ms as f64 / 1000.0);
+    }
+    if !case.cached && matches!(case.status, Status::Passed) {
+        x.push_str("/>\n");
+        return;
+    }
+    x.push_str(">\n");
+    if case.cached {
+        x.push_str("            <properties>\n");
+        x.push_str("                <property name=\"tanto.cached\" value=\"true\"/>\n");
+        x.push_str("            </properties>\n");
+    }
+    let element = |x: &mut String,
+                   tag: &str,
+                   message: Option<&str>,
+                   kind: Option<&str>,
+                   text: Option<&str>| {
+        let _ = write!(x, "            <{tag}");
+        if let Some(m) = message {
+            let _ = write!(x, " message=\"{}\"", escape(m, true));
+        }
+        if let Some(k) = kind {
+            let _ = write!(x, " type=\"{}\"", escape(k, true));
+        }
+        match text {
+            Some(t) => {
+                let _ = writeln!(x, ">{}</{tag}>", escape(t, false));
+            }
+            None => x.push_str("/>\n"),
+        }
+    };
+    match &case.status {
+        Status::Passed => {}
+        Status::Skipped => element(x, "skipped", None, None, None),
+        Status::Flaky {
+            runs,
+            message,
+            description,
+        } => {
+            for _ in 0..*runs {
+                element(
+                    x,
+                    "flakyFailure",
+                    *message,
+                    None,
+                    Some(description.unwrap_or("")),
+                );
+            }
+        }
+        Status::Failed {
+            message,
+            description,
+            kind,
+            reruns,
+        } => {
+            element(x, "failure", *message, kind.as_deref(), *description);
+            for _ in 0..*reruns {
+                element(x, "rerunFailure", *message, None, Some(""));
+            }
+        }
+    }
+    x.push_str("        </testcase>\n");
 }
 
 impl View for Junit {
@@ -124,10 +255,7 @@ impl View for Junit {
     }
 
     fn finish(&mut self) {
-        let written = junit(&self.summary)
-            .to_string()
-            .map_err(std::io::Error::other)
-            .and_then(|xml| std::fs::write(&self.path, xml));
+        let written = std::fs::write(&self.path, junit(&self.summary));
         if let Err(e) = written {
             eprintln!(
                 "warning: --junit: cannot write `{}`: {e}",

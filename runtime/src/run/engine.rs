@@ -16,6 +16,7 @@ use crate::report::{
     Event, EventSink, Hold, JsonView, Junit, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout,
     StepSummary, Summary, Trace, TtyView, View, drive, plural, tty,
 };
+use crate::run::log;
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
 };
@@ -93,34 +94,18 @@ fn check_options(options: &RunOptions) -> Result<()> {
 /// removed) on standard error; `TANTO_LOG` picks another level, e.g. `TANTO_LOG=debug`, or
 /// directives such as `tanto=debug`. A value that is neither is a usage error.
 pub(super) fn init_logging() -> Result<()> {
-    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
     let directives = std::env::var("TANTO_LOG").unwrap_or_default();
-    let directives = directives.trim();
-    let filter = if directives.is_empty() {
-        tracing_subscriber::EnvFilter::new("warn")
-    } else {
-        // A bare word parses as a target name, so `garbage` would silently log nothing new.
-        let known = directives
-            .split(',')
-            .map(str::trim)
-            .all(|d| d.contains('=') || LEVELS.contains(&d.to_ascii_lowercase().as_str()));
-        match tracing_subscriber::EnvFilter::try_new(directives) {
-            Ok(filter) if known => filter,
-            _ => {
-                return Err(Error::Usage(format!(
-                    "TANTO_LOG=`{directives}` is not a log level: use one of {} (`warn` is the default), or directives such as `tanto=debug`",
-                    LEVELS.join(", ")
-                )));
-            }
-        }
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("CI").is_none())
-        .with_target(false)
-        .without_time()
-        .try_init();
+    let filter = log::Filter::parse(&directives).ok_or_else(|| {
+        Error::Usage(format!(
+            "TANTO_LOG=`{}` is not a log level: use one of {} (`warn` is the default), or directives such as `tanto=debug`",
+            directives.trim(),
+            log::LEVELS.join(", ")
+        ))
+    })?;
+    log::install(
+        filter,
+        std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+    );
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! Row 11: a user's first build — a clean `cargo build` of a small user xtask (four steps of its
 //! own, cargo-steps' steps, one pipeline, the build script the README suggests) against a clean
 //! build of a bare binary using the crates any Docker tool of that kind starts from: tokio,
-//! clap, serde and bollard. The crates are generated under `target/bench/light`.
+//! clap, serde and bollard; then the same xtask with the shared cache (`remote-cache`), for
+//! what that feature costs. The crates are generated under `target/bench/light`.
 
 use std::path::{Path, PathBuf};
 
@@ -94,22 +95,26 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         .map_err(|e| format!("read Cargo.lock: {e}"))?;
     let path = |p: &str| b.root.join(p);
     let user = base.join("user");
-    write(
-        &user.join("Cargo.toml"),
-        &format!(
-            "[package]\nname = \"user-xtask\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [dependencies]\ntanto = {{ path = {:?} }}\ncargo-steps = {{ path = {:?} }}\n\n\
-             [build-dependencies]\ntanto-build = {{ path = {:?} }}\n\n[workspace]\n",
-            path("runtime"),
-            path("examples/cargo-steps"),
-            path("build"),
-        ),
-    )?;
-    write(&user.join("src/main.rs"), USER_MAIN)?;
-    write(
-        &user.join("build.rs"),
-        "fn main() {\n    tanto_build::digests();\n}\n",
-    )?;
+    let remote = base.join("user-remote");
+    for (dir, features) in [(&user, "[]"), (&remote, "[\"remote-cache\"]")] {
+        write(
+            &dir.join("Cargo.toml"),
+            &format!(
+                "[package]\nname = \"user-xtask\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+                 [dependencies]\ntanto = {{ path = {:?}, features = {features} }}\n\
+                 cargo-steps = {{ path = {:?} }}\n\n\
+                 [build-dependencies]\ntanto-build = {{ path = {:?} }}\n\n[workspace]\n",
+                path("runtime"),
+                path("examples/cargo-steps"),
+                path("build"),
+            ),
+        )?;
+        write(&dir.join("src/main.rs"), USER_MAIN)?;
+        write(
+            &dir.join("build.rs"),
+            "fn main() {\n    tanto_build::digests();\n}\n",
+        )?;
+    }
     let bare = base.join("bare");
     write(
         &bare.join("Cargo.toml"),
@@ -120,18 +125,17 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
          bollard = \"0.21\"\n\n[workspace]\n",
     )?;
     write(&bare.join("src/main.rs"), BARE_MAIN)?;
-    for dir in [&user, &bare] {
+    for dir in [&user, &remote, &bare] {
         write(&dir.join("Cargo.lock"), &lock)?;
     }
     let reps = if b.quick { 1 } else { 3 };
-    let (mut user_ms, mut bare_ms) = (Samples::default(), Samples::default());
-    let (mut user_units, mut bare_units) = (0, 0);
+    let (mut user_ms, mut remote_ms, mut bare_ms) = Default::default();
+    let (mut user_units, mut remote_units, mut bare_units) = (0, 0, 0);
     for i in 0..reps {
         b.say(&format!("  clean builds {}/{reps}", i + 1));
-        user_ms.push(clean_build(&user)?);
-        user_units = timing_units(&user.join("target"))?.len();
-        bare_ms.push(clean_build(&bare)?);
-        bare_units = timing_units(&bare.join("target"))?.len();
+        user_units = clean_build(&user, &mut user_ms)?;
+        bare_units = clean_build(&bare, &mut bare_ms)?;
+        remote_units = clean_build(&remote, &mut remote_ms)?;
     }
     let slowest = slowest_units(&user.join("target"), 8)?;
     Ok(Row {
@@ -141,33 +145,47 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
                    the target folder deleted before each build) of a small user xtask: four \
                    steps of its own and one pipeline that also calls three of `cargo-steps`' \
                    steps, with the build script calling `tanto_build::digests()` that the \
-                   README suggests. Against a clean build of a bare binary using tokio \
-                   (`rt-multi-thread`, `macros`), clap, serde (`derive`), serde_json and \
-                   bollard (its default features, as tanto uses it), which lists containers."
+                   README suggests, and tanto's default features. Against a clean build of a \
+                   bare binary using tokio (`rt-multi-thread`, `macros`), clap, serde \
+                   (`derive`), serde_json and bollard (its default features, as tanto uses \
+                   it), which lists containers. Then the same xtask with tanto's \
+                   `remote-cache` feature (the shared cache's gRPC client), for its cost."
             .into(),
-        lines: vec![Line::versus(
-            "clean build of a small user xtask",
-            &user_ms,
-            "a bare tokio + clap + serde + bollard binary",
-            &bare_ms,
-            Target::Ratio(1.3),
-        )],
+        lines: vec![
+            Line::versus(
+                "clean build of a small user xtask",
+                &user_ms,
+                "a bare tokio + clap + serde + bollard binary",
+                &bare_ms,
+                Target::Ratio(1.3),
+            ),
+            Line::versus(
+                "the same, with `remote-cache`",
+                &remote_ms,
+                "a bare tokio + clap + serde + bollard binary",
+                &bare_ms,
+                Target::None,
+            ),
+        ],
         notes: vec![format!(
             "Units compiled (`cargo build --timings`): {user_units} for the user's xtask, \
-             {bare_units} for the bare binary. The slowest units of the last user build: {}.",
+             {remote_units} with `remote-cache`, {bare_units} for the bare binary. The slowest \
+             units of the last user build (default features): {}.",
             slowest.join(", ")
         )],
     })
 }
 
-/// A `cargo build` of the crate in `dir` after deleting its target folder; its wall time.
-fn clean_build(dir: &Path) -> Result<f64, String> {
+/// A `cargo build` of the crate in `dir` after deleting its target folder: its wall time goes
+/// into `times`; the units it compiled are returned.
+fn clean_build(dir: &Path, times: &mut Samples) -> Result<usize, String> {
     let target: PathBuf = dir.join("target");
     if target.exists() {
         std::fs::remove_dir_all(&target)
             .map_err(|e| format!("remove {}: {e}", target.display()))?;
     }
-    cargo_build(dir, None)
+    times.push(cargo_build(dir, None)?);
+    Ok(timing_units(&target)?.len())
 }
 
 /// The `n` slowest units of the last `cargo build --timings` in `target`, with their times.

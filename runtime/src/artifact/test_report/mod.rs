@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 mod parse;
+pub(crate) mod xml;
 
 /// The most lines of a failing test's output a report keeps: its last ones.
 const TAIL_LINES: usize = 40;

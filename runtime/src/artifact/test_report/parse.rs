@@ -2,6 +2,7 @@
 //! JSON lines and `cargo nextest list`. All of it came from a container: it is bounded as it
 //! is read, and a panic's location is only ever taken as text.
 
+use super::xml::{MainKind, Status};
 use super::{
     MESSAGE_BYTES, TAIL_BYTES, TAIL_LINES, TestCase, TestFailure, TestOutcome, TestReport,
 };
@@ -14,67 +15,49 @@ impl TestReport {
     /// per binary, a `failure` per failing test, `flakyFailure`s before a pass, and
     /// `rerunFailure`s for the retries of a failure.
     pub fn from_junit(xml: &str) -> Result<Self> {
-        use quick_junit::TestCaseStatus as Status;
-        let report = quick_junit::Report::deserialize_from_str(xml).map_err(|e| {
+        let cases = super::xml::read(xml).map_err(|e| {
             Error::Other(format!(
                 "cannot read the JUnit report: {e}; is it nextest's `[profile.NAME.junit]` file?"
             ))
         })?;
         let mut tests = Vec::new();
-        for suite in report.test_suites {
-            for case in suite.test_cases {
-                let duration_ms = case.time.map_or(0, |t| millis(t.as_secs_f64()));
-                let output = join_output(
-                    case.system_out.as_ref().map(|s| s.as_str()),
-                    case.system_err.as_ref().map(|s| s.as_str()),
-                );
-                let (outcome, attempts, failure) = match &case.status {
-                    Status::Success { flaky_runs } if flaky_runs.is_empty() => {
-                        (TestOutcome::Passed, 1, None)
-                    }
-                    Status::Success { flaky_runs } => {
-                        let first = &flaky_runs[0];
-                        let out = join_output(
-                            first.system_out.as_ref().map(|s| s.as_str()),
-                            first.system_err.as_ref().map(|s| s.as_str()),
-                        );
-                        let text = first.description.as_ref().map_or("", |d| d.as_str());
-                        let head = first.message.as_ref().map_or("", |m| m.as_str());
-                        (
-                            TestOutcome::Flaky,
-                            attempts(flaky_runs.len()),
-                            Some(TestFailure::read(head, text, &out)),
-                        )
-                    }
-                    Status::NonSuccess {
-                        message,
-                        description,
-                        reruns,
-                        ..
-                    } => {
-                        let text = description.as_ref().map_or("", |d| d.as_str());
-                        let head = message.as_ref().map_or("", |m| m.as_str());
-                        (
-                            TestOutcome::Failed,
-                            attempts(reruns.runs.len()),
-                            Some(TestFailure::read(head, text, &output)),
-                        )
-                    }
-                    Status::Skipped { .. } => (TestOutcome::Ignored, 0, None),
-                };
-                let binary = case
-                    .classname
-                    .as_ref()
-                    .map_or_else(|| suite.name.as_str(), |c| c.as_str());
-                tests.push(TestCase {
-                    binary: binary.to_owned(),
-                    name: case.name.as_str().to_owned(),
-                    outcome,
-                    duration_ms,
-                    attempts,
-                    failure,
-                });
-            }
+        for case in cases {
+            let duration_ms = case.time.map_or(0, millis);
+            let output = join_output(case.system_out.as_deref(), case.system_err.as_deref());
+            let (outcome, attempts, failure) = match (&case.main, case.flaky.first()) {
+                (None, None) => (TestOutcome::Passed, 1, None),
+                (None, Some(first)) => {
+                    let out = join_output(first.system_out.as_deref(), first.system_err.as_deref());
+                    (
+                        TestOutcome::Flaky,
+                        attempts(case.flaky.len()),
+                        Some(TestFailure::read(head(first), text(first), &out)),
+                    )
+                }
+                (Some((MainKind::Failed, main)), _) => {
+                    // nextest writes either kind of retry; flaky ones count when present.
+                    let retries = if case.flaky.is_empty() {
+                        case.reruns.len()
+                    } else {
+                        case.flaky.len()
+                    };
+                    (
+                        TestOutcome::Failed,
+                        attempts(retries),
+                        Some(TestFailure::read(head(main), text(main), &output)),
+                    )
+                }
+                (Some((MainKind::Skipped, _)), _) => (TestOutcome::Ignored, 0, None),
+            };
+            let binary = case.classname.unwrap_or(case.suite);
+            tests.push(TestCase {
+                binary,
+                name: case.name,
+                outcome,
+                duration_ms,
+                attempts,
+                failure,
+            });
         }
         Ok(Self::new("nextest", tests))
     }
@@ -242,6 +225,16 @@ fn binary_of(running: &str) -> String {
         Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_owned(),
         _ => file.to_owned(),
     }
+}
+
+/// A status element's text, or nothing.
+fn text(s: &Status) -> &str {
+    s.description.as_deref().unwrap_or("")
+}
+
+/// A status element's message, or nothing.
+fn head(s: &Status) -> &str {
+    s.message.as_deref().unwrap_or("")
 }
 
 fn join_output(out: Option<&str>, err: Option<&str>) -> String {

@@ -151,3 +151,28 @@ fn libtest_doctests_are_a_binary_of_their_own() {
     assert_eq!(report.tests[0].binary, "app doctests");
     assert_eq!(report.tests[0].name, "src/lib.rs - add (line 3)");
 }
+
+#[test]
+fn junit_text_drops_colours_and_controls_and_survives_escaping() {
+    use super::xml::{clean, escape, read};
+    let coloured = "\u{1b}[31mred\u{1b}[0m \u{1b}]0;title\u{7}ok\u{0}\u{8}\ttab\r\n";
+    assert_eq!(clean(coloured), "red ok\ttab\r\n");
+    let text = "a <b> & \"c\" 'd'\nnext";
+    let xml = format!(
+        r#"<testsuites><testsuite name="s"><testcase name="{}"><failure message="{}">{}</failure></testcase></testsuite></testsuites>"#,
+        escape("t&1", true),
+        escape(text, true),
+        escape(text, false)
+    );
+    let cases = read(&xml).unwrap();
+    let (_, failure) = cases[0].main.as_ref().unwrap();
+    assert_eq!(cases[0].name, "t&1");
+    assert_eq!(failure.message.as_deref(), Some(text));
+    assert_eq!(failure.description.as_deref(), Some(text));
+    let none = r#"<testsuites name="nextest-run" tests="0" failures="0" errors="0"/>"#;
+    assert!(TestReport::from_junit(none).unwrap().tests.is_empty());
+    let err = TestReport::from_junit("plain text")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no <testsuites>"), "{err}");
+}

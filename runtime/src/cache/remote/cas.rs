@@ -5,14 +5,14 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
-use bazel_remote_apis::google::bytestream::{ReadRequest, WriteRequest};
 use futures_util::StreamExt as _;
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt as _;
 
 use super::Remote;
 use super::client::{Fault, call};
+use super::proto::bytestream::{ReadRequest, WriteRequest};
+use super::proto::re;
 use super::wire::{check_digest, short};
 
 /// What one ByteStream message carries.
@@ -72,11 +72,13 @@ impl Remote {
             let request = re::FindMissingBlobsRequest {
                 instance_name: self.config.instance.clone(),
                 blob_digests: chunk.to_vec(),
-                digest_function: re::digest_function::Value::Sha256 as i32,
+                digest_function: re::SHA256,
             };
-            let mut cas = self.clients.cas.clone();
             let answer = self
-                .call(self.config.timeout, cas.find_missing_blobs(request))
+                .call(
+                    self.config.timeout,
+                    self.clients.find_missing_blobs(request),
+                )
                 .await?;
             missing.extend(answer.map(|a| a.missing_blob_digests).unwrap_or_default());
         }
@@ -112,10 +114,9 @@ impl Remote {
                 }
             };
             batch_size += size;
-            batch.push(re::batch_update_blobs_request::Request {
+            batch.push(re::UpdateBlob {
                 digest: Some(blob.digest().clone()),
                 data,
-                compressor: 0,
             });
         }
         if !batch.is_empty() {
@@ -124,18 +125,17 @@ impl Remote {
         Ok(())
     }
 
-    async fn send_batch(
-        &self,
-        requests: Vec<re::batch_update_blobs_request::Request>,
-    ) -> Result<(), String> {
+    async fn send_batch(&self, requests: Vec<re::UpdateBlob>) -> Result<(), String> {
         let request = re::BatchUpdateBlobsRequest {
             instance_name: self.config.instance.clone(),
             requests,
-            digest_function: re::digest_function::Value::Sha256 as i32,
+            digest_function: re::SHA256,
         };
-        let mut cas = self.clients.cas.clone();
         let answer = self
-            .call(self.config.timeout, cas.batch_update_blobs(request))
+            .call(
+                self.config.timeout,
+                self.clients.batch_update_blobs(request),
+            )
             .await
             .map_err(|f| f.to_string())?
             .unwrap_or_default();
@@ -191,10 +191,12 @@ impl Remote {
                 }
             }
         });
-        let mut bytes = self.clients.bytes.clone();
-        self.call(self.transfer_timeout(total as u64), bytes.write(stream))
-            .await
-            .map_err(|f| f.to_string())?;
+        self.call(
+            self.transfer_timeout(total as u64),
+            self.clients.write(stream),
+        )
+        .await
+        .map_err(|f| f.to_string())?;
         Ok(())
     }
 
@@ -227,12 +229,10 @@ impl Remote {
         let request = re::BatchReadBlobsRequest {
             instance_name: self.config.instance.clone(),
             digests: vec![d.clone()],
-            acceptable_compressors: vec![],
-            digest_function: re::digest_function::Value::Sha256 as i32,
+            digest_function: re::SHA256,
         };
-        let mut cas = self.clients.cas.clone();
         let answer = self
-            .call(self.config.timeout, cas.batch_read_blobs(request))
+            .call(self.config.timeout, self.clients.batch_read_blobs(request))
             .await
             .map_err(FetchError::Fault)?
             .unwrap_or_default();
@@ -261,11 +261,10 @@ impl Remote {
         };
         let local = |e: std::io::Error| FetchError::Local(format!("{}: {e}", dest.display()));
         let mut file = std::fs::File::create(dest).map_err(local)?;
-        let mut bytes = self.clients.bytes.clone();
         let timeout = self.transfer_timeout(size);
         let work = async {
             let Some(mut stream) = self
-                .call(timeout, bytes.read(request))
+                .call(timeout, self.clients.read(request))
                 .await
                 .map_err(FetchError::Fault)?
             else {

@@ -1,92 +1,23 @@
 //! The gRPC connection to a REAPI server: where it is, how to authenticate, timeouts, and the
 //! circuit breaker that turns the first failure into one warning and a local-only run.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
-use bazel_remote_apis::google::bytestream::byte_stream_client::ByteStreamClient;
-use re::action_cache_client::ActionCacheClient;
-use re::capabilities_client::CapabilitiesClient;
-use re::content_addressable_storage_client::ContentAddressableStorageClient;
+use http::uri::PathAndQuery;
+use tonic::client::Grpc;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
+use super::RemoteConfig;
+use super::proto::{bytestream as bs, re};
 use crate::error::{Error, Result};
 
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How long one small call (a lookup, a batch) may take before the server counts as slow,
-/// unless `TANTO_REMOTE_TIMEOUT` says otherwise.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where the remote cache is and how to talk to it: `--remote-cache`, `TANTO_REMOTE_CACHE`
-/// and the variables beside it.
-#[derive(Clone)]
-pub struct RemoteConfig {
-    /// `grpc://host:port` or `grpcs://host:port` (TLS), as given.
-    pub url: String,
-    /// The REAPI `instance_name` (`TANTO_REMOTE_INSTANCE`; empty by default).
-    pub instance: String,
-    /// Whether this run may write (`--remote-upload`, `TANTO_REMOTE_UPLOAD=1`).
-    pub upload: bool,
-    /// A bearer token sent with every call (`TANTO_REMOTE_TOKEN`); never printed.
-    pub token: Option<String>,
-    /// A PEM file of certificate authorities to trust besides the system's
-    /// (`TANTO_REMOTE_CA`), for `grpcs://`.
-    pub ca_file: Option<PathBuf>,
-    /// How long one call may take before the server counts as slow (`TANTO_REMOTE_TIMEOUT`,
-    /// in seconds; 10 by default).
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for RemoteConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteConfig")
-            .field("url", &self.url)
-            .field("instance", &self.instance)
-            .field("upload", &self.upload)
-            .field("token", &self.token.as_ref().map(|_| "***"))
-            .field("ca_file", &self.ca_file)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
 impl RemoteConfig {
-    /// The configuration of a run: `url` from `--remote-cache` or else `TANTO_REMOTE_CACHE`
-    /// (none: no remote cache), `upload` from `--remote-upload` or `TANTO_REMOTE_UPLOAD`.
-    pub fn from_env(url: Option<String>, upload: bool) -> Result<Option<Self>> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let Some(url) = url.or_else(|| var("TANTO_REMOTE_CACHE")) else {
-            return Ok(None);
-        };
-        let timeout = match var("TANTO_REMOTE_TIMEOUT") {
-            None => CALL_TIMEOUT,
-            Some(secs) => match secs.parse::<f64>() {
-                Ok(s) if s > 0.0 && s < 86_400.0 => Duration::from_secs_f64(s),
-                _ => {
-                    return Err(Error::Usage(format!(
-                        "TANTO_REMOTE_TIMEOUT `{secs}` is not a number of seconds; write e.g. 10 or 0.5"
-                    )));
-                }
-            },
-        };
-        let upload = upload
-            || var("TANTO_REMOTE_UPLOAD").is_some_and(|v| !matches!(v.as_str(), "0" | "false"));
-        Ok(Some(Self {
-            url,
-            instance: var("TANTO_REMOTE_INSTANCE").unwrap_or_default(),
-            upload,
-            token: var("TANTO_REMOTE_TOKEN"),
-            ca_file: var("TANTO_REMOTE_CA").map(PathBuf::from),
-            timeout,
-        }))
-    }
-
     /// Checks the URL and makes the endpoint (nothing connects yet).
     fn endpoint(&self) -> Result<Endpoint> {
         let bad = |why: &str| {
@@ -146,13 +77,43 @@ impl tonic::service::Interceptor for Auth {
 
 type Svc = InterceptedService<Channel, Auth>;
 
-/// The clients of one server, sharing one connection.
+/// The calls tanto makes to one server, sharing one connection: REAPI's `Capabilities`,
+/// `ActionCache` and `ContentAddressableStorage`, and ByteStream for large blobs.
 #[derive(Clone)]
 pub(super) struct Clients {
-    pub caps: CapabilitiesClient<Svc>,
-    pub ac: ActionCacheClient<Svc>,
-    pub cas: ContentAddressableStorageClient<Svc>,
-    pub bytes: ByteStreamClient<Svc>,
+    /// For small answers (capabilities, action results): tonic's default 4 MiB limit.
+    small: Grpc<Svc>,
+    /// For blobs: batches and streamed chunks of up to 64 MiB.
+    large: Grpc<Svc>,
+}
+
+/// What a server-streaming call answers.
+pub(super) type Streaming<T> = tonic::codec::Streaming<T>;
+
+/// One unary call: the message `request` to the method at `path`.
+async fn unary<Q, A>(
+    mut grpc: Grpc<Svc>,
+    path: &'static str,
+    request: Q,
+) -> tonic::Result<tonic::Response<A>>
+where
+    Q: prost::Message + Send + Sync + 'static,
+    A: prost::Message + Default + Send + Sync + 'static,
+{
+    ready(&mut grpc).await?;
+    let codec = tonic_prost::ProstCodec::default();
+    grpc.unary(
+        tonic::Request::new(request),
+        PathAndQuery::from_static(path),
+        codec,
+    )
+    .await
+}
+
+async fn ready(grpc: &mut Grpc<Svc>) -> tonic::Result<()> {
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unknown(format!("the connection is not ready: {e}")))
 }
 
 impl Clients {
@@ -173,16 +134,83 @@ impl Clients {
             }
             None => None,
         };
-        let auth = Auth(token);
-        let limit = 64 * 1024 * 1024;
-        Ok(Self {
-            caps: CapabilitiesClient::with_interceptor(channel.clone(), auth.clone()),
-            ac: ActionCacheClient::with_interceptor(channel.clone(), auth.clone()),
-            cas: ContentAddressableStorageClient::with_interceptor(channel.clone(), auth.clone())
-                .max_decoding_message_size(limit),
-            bytes: ByteStreamClient::with_interceptor(channel, auth)
-                .max_decoding_message_size(limit),
-        })
+        let small = Grpc::new(InterceptedService::new(channel, Auth(token)));
+        let large = small.clone().max_decoding_message_size(64 * 1024 * 1024);
+        Ok(Self { small, large })
+    }
+
+    pub(super) async fn get_capabilities(
+        &self,
+        request: re::GetCapabilitiesRequest,
+    ) -> tonic::Result<tonic::Response<re::ServerCapabilities>> {
+        let path = "/build.bazel.remote.execution.v2.Capabilities/GetCapabilities";
+        unary(self.small.clone(), path, request).await
+    }
+
+    pub(super) async fn get_action_result(
+        &self,
+        request: re::GetActionResultRequest,
+    ) -> tonic::Result<tonic::Response<re::ActionResult>> {
+        let path = "/build.bazel.remote.execution.v2.ActionCache/GetActionResult";
+        unary(self.small.clone(), path, request).await
+    }
+
+    pub(super) async fn update_action_result(
+        &self,
+        request: re::UpdateActionResultRequest,
+    ) -> tonic::Result<tonic::Response<re::ActionResult>> {
+        let path = "/build.bazel.remote.execution.v2.ActionCache/UpdateActionResult";
+        unary(self.small.clone(), path, request).await
+    }
+
+    pub(super) async fn find_missing_blobs(
+        &self,
+        request: re::FindMissingBlobsRequest,
+    ) -> tonic::Result<tonic::Response<re::FindMissingBlobsResponse>> {
+        let path = "/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs";
+        unary(self.large.clone(), path, request).await
+    }
+
+    pub(super) async fn batch_update_blobs(
+        &self,
+        request: re::BatchUpdateBlobsRequest,
+    ) -> tonic::Result<tonic::Response<re::BatchUpdateBlobsResponse>> {
+        let path = "/build.bazel.remote.execution.v2.ContentAddressableStorage/BatchUpdateBlobs";
+        unary(self.large.clone(), path, request).await
+    }
+
+    pub(super) async fn batch_read_blobs(
+        &self,
+        request: re::BatchReadBlobsRequest,
+    ) -> tonic::Result<tonic::Response<re::BatchReadBlobsResponse>> {
+        let path = "/build.bazel.remote.execution.v2.ContentAddressableStorage/BatchReadBlobs";
+        unary(self.large.clone(), path, request).await
+    }
+
+    /// ByteStream's `Read`: a blob as a stream of chunks.
+    pub(super) async fn read(
+        &self,
+        request: bs::ReadRequest,
+    ) -> tonic::Result<tonic::Response<Streaming<bs::ReadResponse>>> {
+        let mut grpc = self.large.clone();
+        ready(&mut grpc).await?;
+        let path = PathAndQuery::from_static("/google.bytestream.ByteStream/Read");
+        let codec = tonic_prost::ProstCodec::default();
+        grpc.server_streaming(tonic::Request::new(request), path, codec)
+            .await
+    }
+
+    /// ByteStream's `Write`: a blob sent as a stream of chunks.
+    pub(super) async fn write(
+        &self,
+        chunks: impl futures_util::Stream<Item = bs::WriteRequest> + Send + 'static,
+    ) -> tonic::Result<tonic::Response<bs::WriteResponse>> {
+        let mut grpc = self.large.clone();
+        ready(&mut grpc).await?;
+        let path = PathAndQuery::from_static("/google.bytestream.ByteStream/Write");
+        let codec = tonic_prost::ProstCodec::default();
+        grpc.client_streaming(tonic::Request::new(chunks), path, codec)
+            .await
     }
 }
 

@@ -15,6 +15,8 @@
 
 mod cas;
 mod client;
+mod config;
+mod proto;
 mod upload;
 mod wire;
 
@@ -24,11 +26,10 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
 use prost::Message as _;
+use proto::re;
 
-pub use client::RemoteConfig;
-pub use upload::StepLogs;
+pub use config::{RemoteConfig, RemoteStats, StepLogs};
 
 use crate::artifact::Artifact;
 use crate::cache::key::ArtifactKind;
@@ -41,23 +42,6 @@ use wire::{RECORD_TYPE, action_of, check_digest, output_path, short};
 
 /// The largest blob accepted from a server: what a step may output (`max_output`).
 const MAX_BLOB: u64 = 2 << 30;
-
-/// What the run did with the remote cache, for the summary line and the tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RemoteStats {
-    /// Steps answered by the server.
-    pub hits: u64,
-    /// Blobs fetched from the server (output files, and the trees of output folders).
-    pub blobs_fetched: u64,
-    /// Their bytes.
-    pub bytes_fetched: u64,
-    /// Blobs sent to the server.
-    pub blobs_sent: u64,
-    /// Their bytes.
-    pub bytes_sent: u64,
-    /// Results written to the server's action cache.
-    pub results_sent: u64,
-}
 
 /// A REAPI v2 server used as a shared cache by one run.
 pub struct Remote {
@@ -90,12 +74,11 @@ impl Remote {
         let request = re::GetCapabilitiesRequest {
             instance_name: config.instance.clone(),
         };
-        let mut caps_client = clients.caps.clone();
         let caps = client::call(
             &breaker,
             &config.url,
             config.timeout,
-            caps_client.get_capabilities(request),
+            clients.get_capabilities(request),
         )
         .await;
         let caps = match caps {
@@ -110,7 +93,7 @@ impl Remote {
             Err(_) => return Ok(None),
         };
         let cache = caps.cache_capabilities.unwrap_or_default();
-        let sha256 = re::digest_function::Value::Sha256 as i32;
+        let sha256 = re::SHA256;
         if !cache.digest_functions.is_empty() && !cache.digest_functions.contains(&sha256) {
             breaker.trip(
                 &config.url,
@@ -190,14 +173,10 @@ impl Remote {
         let request = re::GetActionResultRequest {
             instance_name: self.config.instance.clone(),
             action_digest: Some(action_of(key).digest),
-            inline_stdout: false,
-            inline_stderr: false,
-            inline_output_files: vec![],
-            digest_function: re::digest_function::Value::Sha256 as i32,
+            digest_function: re::SHA256,
         };
-        let mut ac = self.clients.ac.clone();
         let found = self
-            .call(self.config.timeout, ac.get_action_result(request))
+            .call(self.config.timeout, self.clients.get_action_result(request))
             .await
             .ok()??;
         let (record, wires) = match read_result(&found, key, self.max_blob) {

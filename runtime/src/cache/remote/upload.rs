@@ -4,26 +4,16 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
-use bazel_remote_apis::google::protobuf::Any;
 use prost::Message as _;
 
-use super::Remote;
 use super::cas::Blob;
+use super::proto::protobuf::Any;
+use super::proto::re;
 use super::wire::{self, RECORD_TYPE, action_of, output_path, sha, sha_file};
+use super::{Remote, StepLogs};
 use crate::cache::key::ArtifactKind;
 use crate::cache::store::{ActionResult, Store};
 use crate::digest::Digest;
-
-/// What a step wrote on its stdout and stderr, redacted: the action result's
-/// `stdout_digest` and `stderr_digest`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct StepLogs {
-    /// Its standard output, line by line.
-    pub stdout: Vec<u8>,
-    /// Its standard error, line by line.
-    pub stderr: Vec<u8>,
-}
 
 impl Remote {
     /// Sends the result of the step key `key`, its outputs and its logs, when this run may
@@ -83,7 +73,6 @@ impl Remote {
                     ar.output_directories.push(re::OutputDirectory {
                         path,
                         tree_digest: Some(digest),
-                        ..Default::default()
                     });
                 }
                 ArtifactKind::File => {
@@ -96,7 +85,6 @@ impl Remote {
                         path,
                         digest: Some(digest),
                         is_executable: output.executable,
-                        ..Default::default()
                     });
                 }
                 ArtifactKind::Value => {
@@ -136,7 +124,6 @@ impl Remote {
                 type_url: RECORD_TYPE.into(),
                 value: record,
             }],
-            ..Default::default()
         });
         let mut unique = HashMap::new();
         for blob in blobs {
@@ -161,13 +148,14 @@ impl Remote {
             instance_name: self.config.instance.clone(),
             action_digest: Some(action.digest),
             action_result: Some(ar),
-            results_cache_policy: None,
-            digest_function: re::digest_function::Value::Sha256 as i32,
+            digest_function: re::SHA256,
         };
-        let mut ac = self.clients.ac.clone();
-        self.call(self.config.timeout, ac.update_action_result(request))
-            .await
-            .map_err(|f| f.to_string())?;
+        self.call(
+            self.config.timeout,
+            self.clients.update_action_result(request),
+        )
+        .await
+        .map_err(|f| f.to_string())?;
         self.count(5, 1);
         Ok(())
     }

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::Path;
 
-use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 
+use super::proto::re;
 use crate::cache::tree::{EntryKind, TreeSource};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -101,13 +101,11 @@ pub(super) struct ActionBlobs {
 pub(super) fn action_of(key: &Digest) -> ActionBlobs {
     let command = re::Command {
         arguments: vec!["tanto".into(), "step-key".into(), key.to_hex()],
-        ..Default::default()
     }
     .encode_to_vec();
     let action = re::Action {
         command_digest: Some(sha(&command)),
         input_root_digest: Some(sha(&re::Directory::default().encode_to_vec())),
-        ..Default::default()
     }
     .encode_to_vec();
     let digest = sha(&action);
@@ -317,6 +315,44 @@ mod tests {
         assert_eq!(a.digest, action_of(&Digest::of(b"a")).digest);
         assert_ne!(a.digest, action_of(&Digest::of(b"b")).digest);
         assert_eq!(sha(&a.action), a.digest);
+    }
+
+    #[test]
+    fn the_wire_encoding_is_pinned() {
+        // As the code generated from the protos encodes them: a change would move every key.
+        let a = action_of(&Digest::of(b"a"));
+        assert_eq!(
+            a.digest.hash,
+            "26d85035ebab301183651899eb7f7145b097ab8af8f3d12981752e2b4e8c593e"
+        );
+        assert_eq!(a.digest.size_bytes, 138);
+        let file = re::FileNode {
+            name: "f".into(),
+            digest: Some(sha(b"x")),
+            is_executable: true,
+            node_properties: None,
+        };
+        let dir = re::Directory {
+            files: vec![file],
+            directories: vec![re::DirectoryNode {
+                name: "d".into(),
+                digest: Some(sha(b"y")),
+            }],
+            symlinks: vec![re::SymlinkNode {
+                name: "l".into(),
+                target: "f".into(),
+                node_properties: None,
+            }],
+            node_properties: None,
+        };
+        let tree = re::Tree {
+            root: Some(dir.clone()),
+            children: vec![dir],
+        };
+        assert_eq!(
+            sha(&tree.encode_to_vec()).hash,
+            "b5d74dbd65b6f0e98eb94c44c2bb14d186c3b522ee894340d421ee50920c3dd8"
+        );
     }
 
     #[test]

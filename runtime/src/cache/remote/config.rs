@@ -1,0 +1,104 @@
+//! What configures the shared cache and what it reports, whether or not tanto is built with
+//! it (the `remote-cache` feature): its settings from the flags and the environment, a run's
+//! figures, and the logs a step shares.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// How long one small call (a lookup, a batch) may take before the server counts as slow,
+/// unless `TANTO_REMOTE_TIMEOUT` says otherwise.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the remote cache is and how to talk to it: `--remote-cache`, `TANTO_REMOTE_CACHE`
+/// and the variables beside it.
+#[derive(Clone)]
+pub struct RemoteConfig {
+    /// `grpc://host:port` or `grpcs://host:port` (TLS), as given.
+    pub url: String,
+    /// The REAPI `instance_name` (`TANTO_REMOTE_INSTANCE`; empty by default).
+    pub instance: String,
+    /// Whether this run may write (`--remote-upload`, `TANTO_REMOTE_UPLOAD=1`).
+    pub upload: bool,
+    /// A bearer token sent with every call (`TANTO_REMOTE_TOKEN`); never printed.
+    pub token: Option<String>,
+    /// A PEM file of certificate authorities to trust besides the system's
+    /// (`TANTO_REMOTE_CA`), for `grpcs://`.
+    pub ca_file: Option<PathBuf>,
+    /// How long one call may take before the server counts as slow (`TANTO_REMOTE_TIMEOUT`,
+    /// in seconds; 10 by default).
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteConfig")
+            .field("url", &self.url)
+            .field("instance", &self.instance)
+            .field("upload", &self.upload)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("ca_file", &self.ca_file)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl RemoteConfig {
+    /// The configuration of a run: `url` from `--remote-cache` or else `TANTO_REMOTE_CACHE`
+    /// (none: no remote cache), `upload` from `--remote-upload` or `TANTO_REMOTE_UPLOAD`.
+    pub fn from_env(url: Option<String>, upload: bool) -> Result<Option<Self>> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let Some(url) = url.or_else(|| var("TANTO_REMOTE_CACHE")) else {
+            return Ok(None);
+        };
+        let timeout = match var("TANTO_REMOTE_TIMEOUT") {
+            None => CALL_TIMEOUT,
+            Some(secs) => match secs.parse::<f64>() {
+                Ok(s) if s > 0.0 && s < 86_400.0 => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "TANTO_REMOTE_TIMEOUT `{secs}` is not a number of seconds; write e.g. 10 or 0.5"
+                    )));
+                }
+            },
+        };
+        let upload = upload
+            || var("TANTO_REMOTE_UPLOAD").is_some_and(|v| !matches!(v.as_str(), "0" | "false"));
+        Ok(Some(Self {
+            url,
+            instance: var("TANTO_REMOTE_INSTANCE").unwrap_or_default(),
+            upload,
+            token: var("TANTO_REMOTE_TOKEN"),
+            ca_file: var("TANTO_REMOTE_CA").map(PathBuf::from),
+            timeout,
+        }))
+    }
+}
+
+/// What the run did with the remote cache, for the summary line and the tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteStats {
+    /// Steps answered by the server.
+    pub hits: u64,
+    /// Blobs fetched from the server (output files, and the trees of output folders).
+    pub blobs_fetched: u64,
+    /// Their bytes.
+    pub bytes_fetched: u64,
+    /// Blobs sent to the server.
+    pub blobs_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Results written to the server's action cache.
+    pub results_sent: u64,
+}
+
+/// What a step wrote on its stdout and stderr, redacted: the action result's
+/// `stdout_digest` and `stderr_digest`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StepLogs {
+    /// Its standard output, line by line.
+    pub stdout: Vec<u8>,
+    /// Its standard error, line by line.
+    pub stderr: Vec<u8>,
+}

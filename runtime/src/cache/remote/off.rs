@@ -1,0 +1,100 @@
+//! The shared cache when tanto is built without its `remote-cache` feature: the settings are
+//! read as usual, and asking for a server is a usage error that names the feature.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::PathBuf;
+
+#[path = "config.rs"]
+mod config;
+
+pub use config::{RemoteConfig, RemoteStats, StepLogs};
+
+use crate::artifact::Artifact;
+use crate::cache::store::{ActionResult, Store};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+/// A REAPI v2 server used as a shared cache: never made in a build without the feature.
+#[derive(Debug)]
+pub struct Remote {
+    never: Infallible,
+}
+
+impl Remote {
+    /// The usage error that says how to build tanto with the shared cache.
+    pub async fn connect(config: RemoteConfig) -> Result<Option<Self>> {
+        Err(Error::Usage(format!(
+            "--remote-cache `{}`: this program was built without tanto's shared cache; enable \
+             it with `tanto = {{ version = \"0.1\", features = [\"remote-cache\"] }}` in its \
+             Cargo.toml",
+            config.url
+        )))
+    }
+
+    /// Never called: there is no server.
+    pub fn url(&self) -> &str {
+        match self.never {}
+    }
+
+    /// Never called: there is no server.
+    pub fn uploads(&self) -> bool {
+        match self.never {}
+    }
+
+    /// Never called: there is no server.
+    pub fn stats(&self) -> RemoteStats {
+        match self.never {}
+    }
+
+    /// Never called: there is no server.
+    pub async fn lookup(&self, _: &Digest) -> Option<ActionResult> {
+        match self.never {}
+    }
+
+    /// Never called: there is no server.
+    pub async fn fetch(&self, _: &Store, _: &Artifact) -> Result<()> {
+        match self.never {}
+    }
+
+    /// Never called: there is no server.
+    pub async fn fetch_image(
+        &self,
+        _: &Store,
+        _: &Digest,
+    ) -> Result<Option<(tempfile::TempDir, PathBuf, String)>> {
+        match self.never {}
+    }
+
+    /// Never called: there is no server.
+    pub async fn upload(
+        &self,
+        _: &Store,
+        _: &Digest,
+        _: &ActionResult,
+        _: StepLogs,
+        _: &HashMap<Digest, PathBuf>,
+    ) {
+        match self.never {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn asking_for_a_server_is_a_usage_error_that_names_the_feature() {
+        let url = "grpc://localhost:1";
+        let config = RemoteConfig::from_env(Some(url.into()), false)
+            .unwrap()
+            .unwrap();
+        let err = Remote::connect(config).await.unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{err:?}");
+        let err = err.to_string();
+        assert!(
+            err.contains(url) && err.contains("\"remote-cache\""),
+            "{err}"
+        );
+    }
+}
