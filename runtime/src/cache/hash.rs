@@ -4,13 +4,13 @@
 //! The walk uses the `ignore` crate's parallel walker, which reads folders, applies ignore
 //! rules and calls our visitor on all cores; file contents are hashed inside the visitor, so
 //! one pool parallelizes both the stat-only warm path and the read-heavy cold path without
-//! another thread pool. Contents are streamed through a 64 KiB buffer rather than memory
-//! mapped: on this 2-core machine a 1 GiB file hashes in about 0.29 s streamed, 0.24 s mapped
-//! and 0.13–0.18 s mapped with rayon, against 0.46 s for `tar cf - | wc -c`; streaming is
-//! within budget and cannot die of `SIGBUS` when a user truncates a file mid-hash. On a
-//! generated tree of 100k files (200 MiB) a cold hash takes about 0.6× as long as
-//! `tar cf - | wc -c`, and a warm re-hash with the stat cache about 130–150 ms
-//! (`cargo bench -p tanto --bench hash_tree`).
+//! another thread pool. Each visitor stats, opens and reads links by name in the folder it
+//! keeps open ([`Folder`]), not by full path. Contents are streamed through a 64 KiB buffer
+//! rather than memory mapped: on this 2-core machine a 1 GiB file hashes in about 0.29 s
+//! streamed, 0.24 s mapped and 0.13–0.18 s mapped with rayon, against 0.46 s for
+//! `tar cf - | wc -c`; streaming is within budget and cannot die of `SIGBUS` when a user
+//! truncates a file mid-hash. BENCHMARKS.md row 3 times 100k files cold and warm
+//! (`cargo bench -p tanto --bench hash_tree` is a quicker look).
 
 use std::collections::HashMap;
 use std::io::Read as _;
