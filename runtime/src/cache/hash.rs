@@ -4,18 +4,17 @@
 //! The walk uses the `ignore` crate's parallel walker, which reads folders, applies ignore
 //! rules and calls our visitor on all cores; file contents are hashed inside the visitor, so
 //! one pool parallelizes both the stat-only warm path and the read-heavy cold path without
-//! another thread pool. Contents are streamed through a 64 KiB buffer rather than memory
-//! mapped: on this 2-core machine a 1 GiB file hashes in about 0.29 s streamed, 0.24 s mapped
-//! and 0.13–0.18 s mapped with rayon, against 0.46 s for `tar cf - | wc -c`; streaming is
-//! within budget and cannot die of `SIGBUS` when a user truncates a file mid-hash. On a
-//! generated tree of 100k files (200 MiB) a cold hash takes about 0.6× as long as
-//! `tar cf - | wc -c`, and a warm re-hash with the stat cache about 130–150 ms
-//! (`cargo bench -p tanto --bench hash_tree`).
+//! another thread pool. Each visitor stats, opens and reads links by name in the folder it
+//! keeps open ([`Folder`]), not by full path. Contents are streamed through a 64 KiB buffer
+//! rather than memory mapped: on this 2-core machine a 1 GiB file hashes in about 0.29 s
+//! streamed, 0.24 s mapped and 0.13–0.18 s mapped with rayon, against 0.46 s for
+//! `tar cf - | wc -c`; streaming is within budget and cannot die of `SIGBUS` when a user
+//! truncates a file mid-hash. BENCHMARKS.md row 3 times 100k files cold and warm
+//! (`cargo bench -p tanto --bench hash_tree` is a quicker look).
 
 use std::collections::HashMap;
 use std::io::Read as _;
 use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,6 +24,7 @@ use globset::GlobSet;
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 
 use crate::artifact::DirSelect;
+use crate::cache::at::Folder;
 use crate::cache::select::Selection;
 use crate::cache::statcache::{FileStat, StatCache};
 use crate::cache::tree::{Tree, TreeEntry, Trees};
@@ -166,7 +166,7 @@ struct Shared<'a> {
     error: Mutex<Option<Error>>,
     files_read: AtomicU64,
     bytes_read: AtomicU64,
-    /// The digest of each inode this walk read, so a file with many hard links (a capture
+    /// The digest of each linked inode this walk read, so a file with many hard links (a capture
     /// may hold thousands to one large file) is read once, even when the stat cache cannot
     /// vouch for it. The inner lock makes a second walker thread wait for the first.
     inodes: Mutex<HashMap<InodeKey, Arc<Mutex<Option<Digest>>>>>,
@@ -183,6 +183,7 @@ impl<'s> ParallelVisitorBuilder<'s> for VisitorBuilder<'s, '_> {
             shared: self.0,
             found: Vec::new(),
             buf: Vec::new(),
+            folder: Folder::default(),
         })
     }
 }
@@ -192,6 +193,8 @@ struct Visitor<'a, 's> {
     shared: &'a Shared<'s>,
     found: Vec<Found>,
     buf: Vec<u8>,
+    /// The folder of the last file, kept open to reach the next ones by name.
+    folder: Folder,
 }
 
 impl Drop for Visitor<'_, '_> {
@@ -237,19 +240,23 @@ impl Visitor<'_, '_> {
         }
         let name = entry_name(entry)?;
         let leaf = if file_type.is_symlink() {
-            let target = std::fs::read_link(path)
+            let target = self
+                .folder
+                .read_link(path)
                 .map_err(|e| Error::io(format!("read link {}", path.display()), e))?;
-            TreeEntry::symlink(name, target.as_os_str().as_bytes().to_vec())
+            TreeEntry::symlink(name, target)
         } else if file_type.is_file() {
-            let meta = std::fs::symlink_metadata(path)
+            let entry = self
+                .folder
+                .stat(path)
                 .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
-            let stat = FileStat::of(&meta);
+            let stat = entry.stat;
             let digest = match self.shared.cache.get(&stat) {
                 Some(d) => d,
-                None => self.hash_file(path, stat)?,
+                None if entry.links == 1 => self.read_and_hash(path, stat)?,
+                None => self.hash_linked_file(path, stat)?,
             };
-            let exec = meta.permissions().mode() & 0o111 != 0;
-            TreeEntry::file(name, digest, stat.size, exec)
+            TreeEntry::file(name, digest, stat.size, entry.is_exec())
         } else {
             tracing::warn!(path = %path.display(), "skipping a special file (socket, fifo or device)");
             return Ok(());
@@ -258,7 +265,8 @@ impl Visitor<'_, '_> {
         Ok(())
     }
 
-    fn hash_file(&mut self, path: &Path, stat: FileStat) -> Result<Digest> {
+    /// Hashes a file with more than one name once per walk.
+    fn hash_linked_file(&mut self, path: &Path, stat: FileStat) -> Result<Digest> {
         let key = (stat.dev, stat.ino, stat.size, stat.mtime_ns, stat.ctime_ns);
         let slot = {
             let mut inodes = self
@@ -279,7 +287,9 @@ impl Visitor<'_, '_> {
 
     fn read_and_hash(&mut self, path: &Path, stat: FileStat) -> Result<Digest> {
         let read_at = SystemTime::now();
-        let (digest, read) = hash_file_contents(path, &mut self.buf)?;
+        let io = |e| Error::io(format!("read {}", path.display()), e);
+        let file = self.folder.open(path).map_err(io)?;
+        let (digest, read) = hash_contents(file, &mut self.buf).map_err(io)?;
         self.shared.files_read.fetch_add(1, Ordering::Relaxed);
         self.shared.bytes_read.fetch_add(read, Ordering::Relaxed);
         // Only remember the digest when the file did not change while we read it.
@@ -294,7 +304,12 @@ impl Visitor<'_, '_> {
 /// `buf` (grown to 64 KiB).
 pub(crate) fn hash_file_contents(path: &Path, buf: &mut Vec<u8>) -> Result<(Digest, u64)> {
     let io = |e| Error::io(format!("read {}", path.display()), e);
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    hash_contents(file, buf).map_err(io)
+}
+
+/// [`hash_file_contents`] of a file already open.
+fn hash_contents(mut file: std::fs::File, buf: &mut Vec<u8>) -> std::io::Result<(Digest, u64)> {
     buf.resize(64 * 1024, 0);
     let mut hasher = blake3::Hasher::new();
     let mut total = 0u64;
@@ -303,7 +318,7 @@ pub(crate) fn hash_file_contents(path: &Path, buf: &mut Vec<u8>) -> Result<(Dige
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io(e)),
+            Err(e) => return Err(e),
         };
         hasher.update(&buf[..n]);
         total += n as u64;

@@ -9,6 +9,7 @@
 //! - [`Remote`] is a REAPI v2 server behind the local store: the team's shared cache.
 //! - [`explain()`] turns two key records into [`Reason`]s, down to the file paths that changed.
 
+mod at;
 mod code;
 mod copy;
 mod explain;
