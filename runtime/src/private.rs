@@ -46,6 +46,20 @@ pub fn take_input<T: FromArtifact>(
     T::from_artifact(artifact, step, param)
 }
 
+/// Runs one step: `start` takes its inputs and calls its fn, `outputs` converts what the fn
+/// returns. Every step's `run` is this, so the async body is written and borrow checked once.
+pub fn run_step<'a, F, T, S, C>(start: S, outputs: C) -> BoxFuture<'a, Result<Vec<Artifact>>>
+where
+    S: FnOnce() -> Result<F>,
+    F: std::future::Future<Output = Result<T>> + Send + 'a,
+    C: FnOnce(T) -> Result<Vec<Artifact>> + Send + 'a,
+{
+    match start() {
+        Ok(fut) => Box::pin(async move { outputs(fut.await?) }),
+        Err(e) => Box::pin(std::future::ready(Err(e))),
+    }
+}
+
 /// A type a pipeline can return: what its steps return, never a `Secret`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a pipeline's output",

@@ -63,7 +63,8 @@ pub(super) fn expand(step: &Step) -> TokenStream {
             };
 
             // `#[inline]`, like `add`: the glue is codegened where a pipeline runs the step, not in
-            // every crate that defines steps.
+            // every crate that defines steps. The one async body is the runtime's `run_step`,
+            // borrow checked once for every step.
             #[inline]
             fn run(
                 __tanto_ctx: &::tanto::__private::Ctx,
@@ -72,7 +73,7 @@ pub(super) fn expand(step: &Step) -> TokenStream {
                 '_,
                 ::tanto::__private::Result<::tanto::__private::Vec<::tanto::__private::Artifact>>,
             > {
-                ::tanto::__private::Box::pin(async move { #run_body })
+                #run_body
             }
         }
 
@@ -112,21 +113,18 @@ pub(crate) fn companion(shape: &FnShape) -> TokenStream {
     }
 }
 
-/// `run`'s body: take each input in order, call the fn, turn its output into artifacts.
+/// `run`'s body: a closure that takes each input in order and calls the fn, and one that turns
+/// its output into artifacts, both handed to the runtime's `run_step`.
 fn run_body(ident: &Ident, name: &str, inputs: &[&Param], output: &Output) -> TokenStream {
-    let args: Vec<Ident> = (0..inputs.len())
-        .map(|i| format_ident!("__tanto_in{i}"))
-        .collect();
-    let takes = inputs.iter().zip(&args).map(|(input, arg)| {
+    let takes = inputs.iter().map(|input| {
         let ty = &input.ty;
         let param = input.name();
         // Spanned at the parameter's type, so "cannot be a step input" lands on it.
         let take = quote_spanned! {ty.span()=>
             ::tanto::__private::take_input::<#ty>(&mut __tanto_inputs, #name, #param)
         };
-        quote! { let #arg = #take?; }
+        quote!(#take?)
     });
-    let call = quote! { #ident(__tanto_ctx, #(#args),*).await? };
     let outs: Vec<Ident> = (0..output.types().len())
         .map(|i| format_ident!("__tanto_out{i}"))
         .collect();
@@ -136,16 +134,19 @@ fn run_body(ident: &Ident, name: &str, inputs: &[&Param], output: &Output) -> To
         let convert = quote_spanned!(ty.span()=> ::tanto::__private::output(#arg));
         quote!(#convert?)
     });
-    let bind = match output {
-        Output::Unit => quote! { #call; },
-        Output::One(_) => quote! { let __tanto_out0 = #call; },
-        Output::Tuple(_) => quote! { let (#(#outs,)*) = #call; },
+    let pattern = match output {
+        Output::Unit => quote!(()),
+        Output::One(_) => quote!(__tanto_out0),
+        Output::Tuple(_) => quote!((#(#outs,)*)),
     };
     quote! {
-        let mut __tanto_inputs = __tanto_inputs.into_iter();
-        #(#takes)*
-        #bind
-        ::tanto::__private::Ok(::tanto::__private::vec![#(#converts),*])
+        ::tanto::__private::run_step(
+            move || {
+                let mut __tanto_inputs = __tanto_inputs.into_iter();
+                ::tanto::__private::Ok(#ident(__tanto_ctx, #(#takes),*))
+            },
+            |#pattern| ::tanto::__private::Ok(::tanto::__private::vec![#(#converts),*]),
+        )
     }
 }
 

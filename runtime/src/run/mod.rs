@@ -4,6 +4,7 @@
 mod cache_cmd;
 mod engine;
 mod guards;
+mod job;
 mod log;
 mod options;
 mod outputs;

@@ -8,18 +8,19 @@ use std::time::{Duration, Instant};
 
 use std::panic::AssertUnwindSafe;
 
-use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use futures_util::{Future, FutureExt};
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::graph::{Node, Plan};
 use crate::report::{Event, EventSink};
+use crate::run::job::{panicked, run_job};
 use crate::run::summary::{Counts, Outcome, RunSummary, StepStatus};
 
 /// What a runner decided about a node whose inputs are ready.
@@ -115,7 +116,9 @@ impl Scheduler {
         let mut state: Vec<State> = (0..n).map(|_| State::Waiting).collect();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
         let permits = Arc::new(Semaphore::new(self.jobs));
-        let mut tasks = JoinSet::new();
+        // Every started node's future, polled here: a node that is ready at once (a cache hit,
+        // a no-op) costs no task; a job that waits runs as a task of its own.
+        let mut tasks = FuturesUnordered::new();
         let mut first_failure: Option<String> = None;
 
         // How many dependencies of each node have yet to finish; a node is ready at zero.
@@ -128,12 +131,13 @@ impl Scheduler {
             .collect();
         let mut ready: VecDeque<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
         self.spawn_ready(plan, &mut ready, &mut state, &runner, &permits, &mut tasks);
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = tasks.next().await {
             let finish = match joined {
                 Ok(finish) => finish,
-                // A task only ends without a value when it panicked inside the runner itself.
-                Err(e) => {
-                    tracing::error!("a scheduler task failed: {e}");
+                // A node only ends without a value when it panicked inside the runner itself.
+                Err(panic) => {
+                    let message = panicked("the runner", &*panic);
+                    tracing::error!("a scheduler task failed: {message}");
                     continue;
                 }
             };
@@ -276,7 +280,7 @@ impl Scheduler {
         }
     }
 
-    // Long, but one task body: what a step's task does from its slot to its finish event.
+    /// Starts every ready node that is still waiting.
     fn spawn_ready(
         &self,
         plan: &Plan,
@@ -284,7 +288,7 @@ impl Scheduler {
         state: &mut [State],
         runner: &Arc<dyn NodeRunner>,
         permits: &Arc<Semaphore>,
-        tasks: &mut JoinSet<Finish>,
+        tasks: &mut FuturesUnordered<BoxFuture<'static, NodeDone>>,
     ) {
         while let Some(index) = ready.pop_front() {
             if !matches!(state[index], State::Waiting) {
@@ -297,112 +301,141 @@ impl Scheduler {
             });
             state[index] = State::Running;
             let prepare = runner.prepare(node, inputs);
-            let label = node.label.clone();
-            let is_step = node.step().is_some();
-            let events = self.events.clone();
-            let permits = Arc::clone(permits);
-            let cancel = self.cancel.clone();
-            let keep_going = self.keep_going;
-            let log_dir = self.log_dir.clone();
-            tasks.spawn(async move {
-                // A step's time is its own: from its slot, not from its wait for one.
-                let mut started = Instant::now();
-                let prepared = tokio::select! {
+            tasks.push(
+                AssertUnwindSafe(self.node(index, node, prepare, permits))
+                    .catch_unwind()
+                    .boxed(),
+            );
+        }
+    }
+
+    /// What one started node does, from its lookup through its slot to its finish event.
+    // Long, but one node's life: each step of it sends the event a view expects next.
+    fn node(
+        &self,
+        index: usize,
+        node: &Node,
+        mut prepare: BoxFuture<'static, Result<Prepared>>,
+        permits: &Arc<Semaphore>,
+    ) -> impl Future<Output = Finish> + 'static {
+        let label = node.label.clone();
+        let is_step = node.step().is_some();
+        let events = self.events.clone();
+        let permits = Arc::clone(permits);
+        let cancel = self.cancel.clone();
+        let keep_going = self.keep_going;
+        let log_dir = self.log_dir.clone();
+        async move {
+            // A step's time is its own: from its slot, not from its wait for one.
+            let mut started = Instant::now();
+            // Cancellation is checked before each wait, and waited on only when the wait is
+            // not over at once: most lookups are.
+            let prepared = if cancel.is_cancelled() {
+                Err(Error::Cancelled)
+            } else if let Some(prepared) = (&mut prepare).now_or_never() {
+                prepared
+            } else {
+                tokio::select! {
                     biased;
                     () = cancel.cancelled() => Err(Error::Cancelled),
                     prepared = prepare => prepared,
-                };
-                // The permit is held until the step's end is reported, so events never show
-                // more than `jobs` steps running at once.
-                let mut permit = None;
-                let mut shared = false;
-                let (cached, result) = match prepared {
-                    Err(e) => (false, Err(e)),
-                    Ok(Prepared::Cached(outputs)) => {
-                        if is_step {
-                            send_test_reports(&events, &label, true, &outputs);
-                            events.send(Event::StepCached {
-                                step: label.clone(),
-                            });
-                        }
-                        (true, Ok(outputs))
+                }
+            };
+            // The permit is held until the step's end is reported, so events never show
+            // more than `jobs` steps running at once.
+            let mut permit = None;
+            let mut shared = false;
+            let (cached, result) = match prepared {
+                Err(e) => (false, Err(e)),
+                Ok(Prepared::Cached(outputs)) => {
+                    if is_step {
+                        send_test_reports(&events, &label, true, &outputs);
+                        events.send(Event::StepCached {
+                            step: label.clone(),
+                        });
                     }
-                    Ok(Prepared::Run {
-                        reason,
-                        job,
-                        shared_with,
-                    }) => {
-                        // A node that shares another's run waits on that run's slot.
-                        let slot = match &shared_with {
-                            Some(_) => true,
-                            None => {
-                                permit = tokio::select! {
+                    (true, Ok(outputs))
+                }
+                Ok(Prepared::Run {
+                    reason,
+                    job,
+                    shared_with,
+                }) => {
+                    // A node that shares another's run waits on that run's slot.
+                    let slot = match &shared_with {
+                        Some(_) => true,
+                        None => {
+                            permit = if cancel.is_cancelled() {
+                                None
+                            } else if let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
+                                Some(permit)
+                            } else {
+                                tokio::select! {
                                     biased;
                                     () = cancel.cancelled() => None,
                                     permit = permits.acquire_owned() => permit.ok(),
-                                };
-                                permit.is_some()
-                            }
-                        };
-                        if !slot {
-                            (false, Err(Error::Cancelled))
-                        } else {
-                            started = Instant::now();
-                            shared = shared_with.is_some();
-                            events.send(Event::StepStarted {
-                                step: label.clone(),
-                                reason,
-                                shared_with,
-                            });
-                            let result = AssertUnwindSafe(job).catch_unwind().await;
-                            (
-                                false,
-                                result.unwrap_or_else(|panic| Err(panicked(&label, &*panic))),
-                            )
+                                }
+                            };
+                            permit.is_some()
                         }
-                    }
-                };
-                let duration = started.elapsed();
-                let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-                match &result {
-                    Ok(outputs) if !cached && is_step => {
-                        send_test_reports(&events, &label, false, outputs);
-                        events.send(Event::StepFinished {
+                    };
+                    if !slot {
+                        (false, Err(Error::Cancelled))
+                    } else {
+                        started = Instant::now();
+                        shared = shared_with.is_some();
+                        events.send(Event::StepStarted {
                             step: label.clone(),
-                            duration_ms,
+                            reason,
+                            shared_with,
                         });
+                        (false, run_job(job, &label).await)
                     }
-                    Err(e) if !matches!(e, Error::Cancelled) => {
-                        let log_path = log_dir.map(|dir| {
-                            crate::report::LogFiles::path_for(&dir, &label)
-                                .display()
-                                .to_string()
-                        });
-                        events.send(Event::StepFailed {
-                            step: label.clone(),
-                            duration_ms,
-                            error: e.to_string(),
-                            kind: e.kind(),
-                            log_path,
-                        });
-                        if !keep_going {
-                            cancel.cancel();
-                        }
+                }
+            };
+            let duration = started.elapsed();
+            let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+            match &result {
+                Ok(outputs) if !cached && is_step => {
+                    send_test_reports(&events, &label, false, outputs);
+                    events.send(Event::StepFinished {
+                        step: label.clone(),
+                        duration_ms,
+                    });
+                }
+                Err(e) if !matches!(e, Error::Cancelled) => {
+                    let log_path = log_dir.map(|dir| {
+                        crate::report::LogFiles::path_for(&dir, &label)
+                            .display()
+                            .to_string()
+                    });
+                    events.send(Event::StepFailed {
+                        step: label.clone(),
+                        duration_ms,
+                        error: e.to_string(),
+                        kind: e.kind(),
+                        log_path,
+                    });
+                    if !keep_going {
+                        cancel.cancel();
                     }
-                    _ => {}
                 }
-                drop(permit);
-                Finish {
-                    index,
-                    cached,
-                    shared,
-                    duration,
-                    result,
-                }
-            });
+                _ => {}
+            }
+            drop(permit);
+            Finish {
+                index,
+                cached,
+                shared,
+                duration,
+                result,
+            }
         }
     }
 }
+
+/// What a node's future ends with: its finish, or the panic of the runner's lookup.
+type NodeDone = std::thread::Result<Finish>;
 
 /// Why steps that never started are skipped.
 /// Sends a `test_report` event for each [`TestReport`](crate::TestReport) among a step's
@@ -423,16 +456,6 @@ fn send_test_reports(events: &EventSink, label: &str, cached: bool, outputs: &[A
 
 fn cancel_reason(first_failure: Option<&str>) -> String {
     first_failure.map_or_else(|| "interrupted".to_owned(), |f| format!("cancelled: {f}"))
-}
-
-/// The error for a step whose code panicked.
-fn panicked(label: &str, panic: &(dyn std::any::Any + Send)) -> Error {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".to_owned());
-    Error::Other(format!("step `{label}` panicked: {message}"))
 }
 
 /// The plan as a petgraph graph whose node weights are plan indices, edges from dependency to
