@@ -120,6 +120,9 @@ fn an_image_the_daemon_lost_is_a_miss_with_a_reason() {
         plan.contains("is no longer in the daemon (removed or pruned)"),
         "{plan}"
     );
+    // The layer's files carry their times to the second: made again within the same second,
+    // the image would have the same content, and `read_back` would rightly stay cached.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let again = run(cache.path(), &["imaged", "--msg", &msg]);
     assert_eq!(of_kind(&again, "step_finished").len(), 2, "{again:?}");
     remove_images_of(&msg);
