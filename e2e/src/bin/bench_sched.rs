@@ -1,10 +1,11 @@
 //! Times the scheduler alone: a no-op runner over a 10k-node layered DAG, no containers.
 //!
 //! `bench_sched [NODES] [REPS]` prints one `ms=` line per repetition (the time of
-//! `Scheduler::run`, events drained as a view would) after one warm-up, and the time to build
-//! the plan as `plan_ms=`.
+//! `Scheduler::run`, its events read by a run's own queue and `report::drive`, with one view
+//! that counts them) after one warm-up, and the time to build the plan as `plan_ms=`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -13,7 +14,7 @@ use tanto::__internal::Artifact;
 use tanto::__internal::graph::{
     Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo, StepSettings,
 };
-use tanto::__internal::report::EventSink;
+use tanto::__internal::report::{EventSink, Hold, MAX_QUEUED_LINES, Stamped, View, drive};
 use tanto::__internal::run::{NodeRunner, Prepared, Scheduler};
 use tanto::Ctx;
 
@@ -100,21 +101,28 @@ impl NodeRunner for NoOp {
     }
 }
 
+/// A view that counts the events it is shown.
+struct Count(Arc<AtomicUsize>);
+
+impl View for Count {
+    fn event(&mut self, _: &Stamped) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 async fn once(plan: &Plan, jobs: usize) -> Result<f64, String> {
-    let (events, mut rx) = EventSink::channel();
-    let drain = tokio::spawn(async move {
-        let mut n = 0usize;
-        while rx.recv().await.is_some() {
-            n += 1;
-        }
-        n
-    });
+    // The queue and the loop a run's views read through.
+    let (events, rx) = EventSink::bounded(MAX_QUEUED_LINES, None);
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count: Box<dyn View> = Box::new(Count(Arc::clone(&seen)));
+    let drain = tokio::spawn(drive(rx, vec![count], Hold::default()));
     let scheduler = Scheduler::new(jobs, events);
     let started = Instant::now();
     let summary = scheduler.run(plan, Arc::new(NoOp)).await;
     let ms = started.elapsed().as_secs_f64() * 1e3;
     drop(scheduler);
-    let seen = drain.await.map_err(|e| e.to_string())?;
+    drain.await.map_err(|e| e.to_string())?;
+    let seen = seen.load(Ordering::Relaxed);
     if !summary.success() || summary.steps.len() != plan.nodes.len() {
         return Err(format!(
             "the no-op run did not finish every node: {:?}",

@@ -2,14 +2,15 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
-use tokio::sync::mpsc;
-
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::{Arc, PoisonError, RwLock};
+
+use serde::Serialize;
 
 use crate::artifact::TestReport;
 use crate::report::View;
-use crate::report::queue::{Bounds, EventReceiver};
+use crate::report::queue::{EventReceiver, Sender, queue};
 use crate::report::redact::Redactor;
 
 pub use crate::backend::Stream;
@@ -181,19 +182,17 @@ pub struct Stamped {
 /// show a secret.
 #[derive(Debug, Clone)]
 pub struct EventSink {
-    tx: Option<mpsc::UnboundedSender<Stamped>>,
+    tx: Option<Sender>,
     epoch: (Instant, SystemTime),
-    /// A bounded sink's queue accounting and tap.
-    bounds: Option<Arc<Bounds>>,
     redactor: Arc<RwLock<Redactor>>,
 }
 
 impl EventSink {
     /// A sink and a receiver that gets every event, however far behind it falls: for tests
     /// and tools that read them all. A run uses [`bounded`](Self::bounded).
-    pub fn channel() -> (Self, mpsc::UnboundedReceiver<Stamped>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Self::with(Some(tx), None), rx)
+    pub fn channel() -> (Self, EventReceiver) {
+        let (tx, rx) = queue(usize::MAX, None);
+        (Self::with(Some(tx)), rx)
     }
 
     /// A sink whose queue holds at most `max_lines` lines of output for the receiver: past
@@ -201,24 +200,36 @@ impl EventSink {
     /// next event says how many. `tap` (the log files) gets every event as it is sent, so it
     /// misses nothing.
     pub fn bounded(max_lines: usize, tap: Option<Box<dyn View>>) -> (Self, EventReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let bounds = Arc::new(Bounds::new(max_lines, tap));
-        let receiver = EventReceiver::new(rx, Arc::clone(&bounds));
-        (Self::with(Some(tx), Some(bounds)), receiver)
+        let (tx, rx) = queue(max_lines, tap);
+        (Self::with(Some(tx)), rx)
     }
 
     /// A sink that drops every event, for direct calls of a step outside a run.
     pub fn discard() -> Self {
-        Self::with(None, None)
+        Self::with(None)
     }
 
-    fn with(tx: Option<mpsc::UnboundedSender<Stamped>>, bounds: Option<Arc<Bounds>>) -> Self {
+    fn with(tx: Option<Sender>) -> Self {
         Self {
             tx,
             epoch: (Instant::now(), SystemTime::now()),
-            bounds,
             redactor: Arc::default(),
         }
+    }
+
+    /// Runs `work`, handing what each of its polls sends to the receiver in one wake-up when
+    /// the poll ends, instead of waking the receiver for each event: for the scheduler, whose
+    /// one turn can send thousands. Order is kept, and nothing is held back past the poll.
+    pub async fn batched<F: Future>(&self, work: F) -> F::Output {
+        let Some(tx) = &self.tx else {
+            return work.await;
+        };
+        let mut work = pin!(work);
+        poll_fn(|cx| {
+            let _turn = tx.turn();
+            work.as_mut().poll(cx)
+        })
+        .await
     }
 
     /// Redacts every form of `value` from what is sent from now on (and from
@@ -265,12 +276,7 @@ impl EventSink {
             ts_us: u64::try_from(ts_us).unwrap_or(u64::MAX),
             event,
         };
-        match &self.bounds {
-            Some(bounds) => bounds.send(tx, stamped),
-            None => {
-                let _ = tx.send(stamped);
-            }
-        }
+        tx.send(stamped);
     }
 }
 

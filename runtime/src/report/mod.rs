@@ -54,10 +54,15 @@ pub async fn drive(
     mut views: Vec<Box<dyn View>>,
     hold: Hold,
 ) -> Vec<Box<dyn View>> {
-    while let Some(event) = rx.recv().await {
+    while let Some(first) = rx.recv().await {
+        // A burst is shown under one hold check: the hold waits for its end, no longer.
         let _shown = hold.0.read().await;
-        for view in &mut views {
-            view.event(&event);
+        let mut next = Some(first);
+        while let Some(event) = next {
+            for view in &mut views {
+                view.event(&event);
+            }
+            next = rx.next_in_burst();
         }
     }
     for view in &mut views {

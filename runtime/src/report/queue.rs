@@ -1,34 +1,40 @@
-//! The run's event queue, bounded: a terminal that falls behind costs dropped lines of
-//! output, never memory without end or a step waiting on it; the step's log file is written
-//! as events happen, so it keeps every line.
+//! The run's event queue: bounded, so a terminal that falls behind costs dropped lines of
+//! output, never memory without end or a step waiting on it (the step's log file is written
+//! as events happen, so it keeps every line); and woken once per burst, so a scheduler that
+//! sends thousands of events in one turn does not wake the views' thread for each.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::report::{Event, Stamped, View};
 
 /// How many lines of output the run's queue holds for its views before it drops new ones.
 pub const MAX_QUEUED_LINES: usize = 10_000;
 
-/// What a bounded sink shares with its receiver: how many lines are queued, which were
-/// dropped, and the view fed as events happen (the log files).
-pub(crate) struct Bounds {
+/// What the senders and the receiver of a queue share.
+struct Shared {
+    state: Mutex<State>,
+    /// Lines of output queued and not yet taken: past `cap`, new ones are dropped.
     cap: usize,
     queued: AtomicUsize,
     dropped: Mutex<HashMap<String, u64>>,
+    /// The view fed as events are sent (the log files), so it misses nothing.
     tap: Option<Mutex<Box<dyn View>>>,
 }
 
-impl std::fmt::Debug for Bounds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bounds")
-            .field("cap", &self.cap)
-            .field("queued", &self.queued)
-            .finish_non_exhaustive()
-    }
+struct State {
+    events: VecDeque<Stamped>,
+    /// The receiver's waker, while it waits on an empty queue.
+    reader: Option<Waker>,
+    senders: usize,
+    /// Open turns (see [`Sender::turn`]): the reader is woken when the last one ends.
+    turns: usize,
+    receiver_gone: bool,
 }
 
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -36,103 +42,235 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Bounds {
-    pub(crate) fn new(cap: usize, tap: Option<Box<dyn View>>) -> Self {
-        Self {
-            cap,
-            queued: AtomicUsize::new(0),
-            dropped: Mutex::new(HashMap::new()),
-            tap: tap.map(Mutex::new),
+/// A queue of events for one receiver, holding at most `cap` lines of output.
+pub(crate) fn queue(cap: usize, tap: Option<Box<dyn View>>) -> (Sender, EventReceiver) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            events: VecDeque::new(),
+            reader: None,
+            senders: 1,
+            turns: 0,
+            receiver_gone: false,
+        }),
+        cap,
+        queued: AtomicUsize::new(0),
+        dropped: Mutex::new(HashMap::new()),
+        tap: tap.map(Mutex::new),
+    });
+    let receiver = EventReceiver {
+        shared: Arc::clone(&shared),
+        taken: VecDeque::new(),
+    };
+    (Sender(shared), receiver)
+}
+
+/// The sending side of a queue; the receiver sees the end of the stream once every sender
+/// is dropped.
+pub(crate) struct Sender(Arc<Shared>);
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("cap", &self.0.cap)
+            .field("queued", &self.0.queued)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for Sender {
+    fn clone(&self) -> Self {
+        lock(&self.0.state).senders += 1;
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        let reader = {
+            let mut state = lock(&self.0.state);
+            state.senders -= 1;
+            if state.senders == 0 {
+                state.reader.take()
+            } else {
+                None
+            }
+        };
+        if let Some(reader) = reader {
+            reader.wake();
         }
     }
+}
 
+impl Sender {
     /// Feeds `stamped` to the tap, then queues it, unless it is a line of output and the
     /// queue is full. Before a step's next event, a note says how many of its lines were
     /// dropped.
-    pub(crate) fn send(&self, tx: &mpsc::UnboundedSender<Stamped>, stamped: Stamped) {
-        if let Some(tap) = &self.tap {
+    pub(crate) fn send(&self, stamped: Stamped) {
+        let shared = &*self.0;
+        if let Some(tap) = &shared.tap {
             lock(tap).event(&stamped);
         }
         let is_line = matches!(stamped.event, Event::StepLog { .. });
         if let Event::StepLog { step, .. } = &stamped.event
-            && self.queued.load(Ordering::Relaxed) >= self.cap
+            && shared.queued.load(Ordering::Relaxed) >= shared.cap
         {
-            *lock(&self.dropped).entry(step.clone()).or_default() += 1;
+            *lock(&shared.dropped).entry(step.clone()).or_default() += 1;
             return;
         }
         let dropped: Vec<(String, u64)> = match (&stamped.event, stamped.event.step()) {
-            (Event::RunFinished { .. }, _) => lock(&self.dropped).drain().collect(),
-            (_, Some(step)) => lock(&self.dropped).remove_entry(step).into_iter().collect(),
+            (Event::RunFinished { .. }, _) => lock(&shared.dropped).drain().collect(),
+            (_, Some(step)) => lock(&shared.dropped).remove_entry(step).into_iter().collect(),
             (_, None) => Vec::new(),
         };
-        for (step, lines) in dropped {
-            let note = Event::StepNote {
-                step,
-                message: format!(
-                    "{lines} lines of output were not shown here because the display could not keep up; the step's log has every line"
-                ),
-            };
-            let _ = tx.send(Stamped {
-                ts_us: stamped.ts_us,
-                event: note,
-            });
+        let reader = {
+            let mut state = lock(&shared.state);
+            if state.receiver_gone {
+                return;
+            }
+            if is_line {
+                shared.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            for (step, lines) in dropped {
+                let note = Event::StepNote {
+                    step,
+                    message: format!(
+                        "{lines} lines of output were not shown here because the display could not keep up; the step's log has every line"
+                    ),
+                };
+                state.events.push_back(Stamped {
+                    ts_us: stamped.ts_us,
+                    event: note,
+                });
+            }
+            state.events.push_back(stamped);
+            // Within a turn, the turn's end wakes the reader.
+            if state.turns == 0 {
+                state.reader.take()
+            } else {
+                None
+            }
+        };
+        if let Some(reader) = reader {
+            reader.wake();
         }
-        if is_line {
-            self.queued.fetch_add(1, Ordering::Relaxed);
-        }
-        let _ = tx.send(stamped);
+    }
+
+    /// Opens a turn: what is sent until the returned guard drops reaches the reader in one
+    /// wake-up, when the guard drops (a panic's unwinding included).
+    pub(crate) fn turn(&self) -> Turn<'_> {
+        lock(&self.0.state).turns += 1;
+        Turn(&self.0)
     }
 }
 
-/// What the views of a run read: the events of a bounded [`EventSink`](crate::report::EventSink).
-#[derive(Debug)]
+/// An open turn of a queue; see [`Sender::turn`].
+pub(crate) struct Turn<'a>(&'a Shared);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let reader = {
+            let mut state = lock(&self.0.state);
+            state.turns -= 1;
+            if state.turns == 0 && !state.events.is_empty() {
+                state.reader.take()
+            } else {
+                None
+            }
+        };
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+    }
+}
+
+/// What the views of a run read: the events of an [`EventSink`](crate::report::EventSink),
+/// in the order they were sent. Each wake-up takes every event queued by then.
 pub struct EventReceiver {
-    rx: mpsc::UnboundedReceiver<Stamped>,
-    bounds: std::sync::Arc<Bounds>,
+    shared: Arc<Shared>,
+    /// Events taken from the queue and not yet handed out.
+    taken: VecDeque<Stamped>,
+}
+
+impl std::fmt::Debug for EventReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventReceiver")
+            .field("taken", &self.taken.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for EventReceiver {
+    fn drop(&mut self) {
+        let mut state = lock(&self.shared.state);
+        state.receiver_gone = true;
+        state.events.clear();
+    }
 }
 
 impl EventReceiver {
-    pub(crate) fn new(
-        rx: mpsc::UnboundedReceiver<Stamped>,
-        bounds: std::sync::Arc<Bounds>,
-    ) -> Self {
-        Self { rx, bounds }
-    }
-
     /// The next event; `None` once every sink is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Stamped> {
-        let stamped = self.rx.recv().await?;
-        self.taken(&stamped);
-        Some(stamped)
+        if self.taken.is_empty() {
+            poll_fn(|cx| {
+                let mut state = lock(&self.shared.state);
+                if !state.events.is_empty() {
+                    std::mem::swap(&mut self.taken, &mut state.events);
+                    Poll::Ready(())
+                } else if state.senders == 0 {
+                    Poll::Ready(())
+                } else {
+                    state.reader = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+        self.next_taken()
     }
 
     /// The next event if one is queued.
-    pub fn try_recv(&mut self) -> Result<Stamped, mpsc::error::TryRecvError> {
-        let stamped = self.rx.try_recv()?;
-        self.taken(&stamped);
-        Ok(stamped)
+    pub fn try_recv(&mut self) -> Result<Stamped, TryRecvError> {
+        if self.taken.is_empty() {
+            let mut state = lock(&self.shared.state);
+            if state.events.is_empty() {
+                return Err(if state.senders == 0 {
+                    TryRecvError::Disconnected
+                } else {
+                    TryRecvError::Empty
+                });
+            }
+            std::mem::swap(&mut self.taken, &mut state.events);
+        }
+        self.next_taken().ok_or(TryRecvError::Empty)
     }
 
     /// How many events are queued.
     pub fn len(&self) -> usize {
-        self.rx.len()
+        self.taken.len() + lock(&self.shared.state).events.len()
     }
 
     /// Whether no event is queued.
     pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+        self.len() == 0
     }
 
     /// Tells the tap the run is over (the log files flush).
     pub fn finish(&self) {
-        if let Some(tap) = &self.bounds.tap {
+        if let Some(tap) = &self.shared.tap {
             lock(tap).finish();
         }
     }
 
-    fn taken(&self, stamped: &Stamped) {
+    /// The next event of those the last wake-up took, without taking more: a view's burst.
+    pub(crate) fn next_in_burst(&mut self) -> Option<Stamped> {
+        self.next_taken()
+    }
+
+    fn next_taken(&mut self) -> Option<Stamped> {
+        let stamped = self.taken.pop_front()?;
         if matches!(stamped.event, Event::StepLog { .. }) {
-            self.bounds.queued.fetch_sub(1, Ordering::Relaxed);
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
         }
+        Some(stamped)
     }
 }

@@ -108,8 +108,13 @@ impl Scheduler {
 
     /// Runs `plan` with `runner`, returning when every node has finished, failed or been
     /// skipped.
-    // Long, but one event loop: its state (ready queue, pending counts, outcomes) is local to it.
     pub async fn run(&self, plan: &Plan, runner: Arc<dyn NodeRunner>) -> RunSummary {
+        // One wake-up of the views per turn of the loop, not one per event.
+        self.events.batched(self.run_loop(plan, runner)).await
+    }
+
+    // Long, but one event loop: its state (ready queue, pending counts, outcomes) is local to it.
+    async fn run_loop(&self, plan: &Plan, runner: Arc<dyn NodeRunner>) -> RunSummary {
         let started = Instant::now();
         let graph = dependency_graph(plan);
         let n = plan.nodes.len();

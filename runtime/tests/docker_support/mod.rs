@@ -11,10 +11,9 @@ use tanto::__internal::backend::{Backend, DockerBackend};
 use tanto::__internal::cache::{Store, hash_dir};
 use tanto::__internal::graph::{StepInfo, StepSettings};
 use tanto::__internal::input::{self as input, HostViews, ViewMode};
-use tanto::__internal::report::{Event, EventSink, Stamped, Stream};
+use tanto::__internal::report::{Event, EventReceiver, EventSink, Stamped, Stream};
 use tanto::__internal::step::RunContext;
 use tanto::{Ctx, Dir};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The image every test runs; `cargo xtask images` builds it.
 pub const BUSYBOX: &str = "tanto-test/busybox:latest";
@@ -39,7 +38,7 @@ pub async fn docker() -> DockerBackend {
 /// A run of its own (unique id, temporary store) against the daemon.
 pub struct Harness {
     pub run: Arc<RunContext>,
-    pub events: UnboundedReceiver<Stamped>,
+    pub events: EventReceiver,
     _store_dir: tempfile::TempDir,
 }
 

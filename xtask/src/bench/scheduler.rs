@@ -42,8 +42,9 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         workload: format!(
             "`Scheduler::run` over a hand-built plan of {NODES} step nodes in 100 layers of \
              100, each node reading two of the layer before (`bench_sched`), with a runner \
-             whose jobs return at once and the event stream drained as a view would; in \
-             process, after one warm-up run. Building the plan itself took {}.",
+             whose jobs return at once, and its events read as a run's views read them (the run's \
+             bounded queue and `report::drive`, one view counting them); in process, after \
+             one warm-up run. Building the plan itself took {}.",
             duration(plan)
         ),
         lines: vec![line],
