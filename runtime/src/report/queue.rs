@@ -274,3 +274,105 @@ impl EventReceiver {
         Some(stamped)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future as _;
+    use std::pin::pin;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Wake};
+
+    use futures_util::FutureExt as _;
+
+    use super::*;
+
+    /// A waker that counts its wake-ups.
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn note(n: usize) -> Stamped {
+        Stamped {
+            ts_us: n as u64,
+            event: Event::RunNote {
+                message: n.to_string(),
+            },
+        }
+    }
+
+    /// Polls the receiver once with a counting waker; returns what it got and the counter.
+    fn park(rx: &mut EventReceiver) -> (Poll<Option<Stamped>>, Arc<Counter>) {
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&counter));
+        let polled = pin!(rx.recv()).poll(&mut Context::from_waker(&waker));
+        (polled, counter)
+    }
+
+    #[test]
+    fn a_turn_wakes_its_reader_once_at_its_end_with_every_event_in_order() {
+        let (tx, mut rx) = queue(usize::MAX, None);
+        let (polled, wakes) = park(&mut rx);
+        assert!(polled.is_pending());
+        {
+            let _turn = tx.turn();
+            for n in 0..1000 {
+                tx.send(note(n));
+            }
+            assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "woken within the turn");
+        }
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        drop(tx);
+        let mut seen = Vec::new();
+        while let Some(stamped) = rx.recv().now_or_never().expect("queued") {
+            seen.push(stamped.ts_us);
+        }
+        assert_eq!(seen, (0..1000).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn outside_a_turn_a_parked_reader_is_woken_once_for_what_queues_before_it_runs() {
+        let (tx, mut rx) = queue(usize::MAX, None);
+        let (_, wakes) = park(&mut rx);
+        for n in 0..3 {
+            tx.send(note(n));
+        }
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        assert_eq!(rx.len(), 3);
+    }
+
+    #[test]
+    fn a_turn_that_panics_still_hands_its_events_over() {
+        let (tx, mut rx) = queue(usize::MAX, None);
+        let (_, wakes) = park(&mut rx);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _turn = tx.turn();
+            tx.send(note(7));
+            panic!("in the turn");
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        drop(tx);
+        assert_eq!(rx.try_recv().map(|s| s.ts_us), Ok(7));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    }
+
+    #[test]
+    fn the_last_sender_dropped_ends_the_stream_after_its_events() {
+        let (tx, mut rx) = queue(usize::MAX, None);
+        let other = tx.clone();
+        let (_, wakes) = park(&mut rx);
+        {
+            let _turn = tx.turn();
+            other.send(note(1));
+            drop(other);
+        }
+        drop(tx);
+        assert!(wakes.0.load(Ordering::SeqCst) >= 1);
+        assert_eq!(rx.recv().now_or_never(), Some(Some(note(1))));
+        assert_eq!(rx.recv().now_or_never(), Some(None));
+    }
+}
