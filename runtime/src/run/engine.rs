@@ -191,9 +191,15 @@ pub(super) async fn run(
             return EXIT_USAGE;
         }
     };
-    // Connecting to Docker overlaps hashing the inputs; bad input still fails at once,
-    // without waiting for the daemon.
-    let connect = tokio::spawn(DockerBackend::connect());
+    // Connecting to Docker overlaps hashing the inputs, and so does reaping what dead runs
+    // left, once connected; bad input still fails at once, without waiting for the daemon.
+    let connect = tokio::spawn(async {
+        let backend = Arc::new(DockerBackend::connect().await?);
+        // Beside the run: it removes only what dead owners left, and the run waits for it
+        // at its end.
+        let reaping = tokio::spawn(reap(Arc::clone(&backend)));
+        Ok::<_, Error>((backend, reaping))
+    });
     let inputs = match bind(raw, Arc::clone(&store)).await {
         Ok(inputs) => inputs,
         Err(e) => {
@@ -213,22 +219,12 @@ pub(super) async fn run(
     let hold = Hold::default();
     // For what this function prints itself, after the sink is gone.
     let redactor = events.redactor();
-    let backend: Arc<dyn Backend> = match backend {
-        Ok(b) => Arc::new(b),
+    let (backend, reaping): (Arc<dyn Backend>, _) = match backend {
+        Ok((backend, reaping)) => (backend, reaping),
         Err(e) => {
             eprintln!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
         }
-    };
-    // Beside the run: it removes only what dead owners left, and the run waits for it at
-    // its end.
-    let reaping = {
-        let backend = Arc::clone(&backend);
-        tokio::spawn(async move {
-            if let Err(e) = backend.reap_orphans().await {
-                tracing::warn!("could not reap containers left by dead runs: {e}");
-            }
-        })
     };
     let view_mode = match ViewMode::from_env() {
         Ok(mode) => mode,
@@ -380,6 +376,13 @@ pub(super) async fn run(
         print_outputs(plan, &summary);
     }
     code
+}
+
+/// Removes what runs whose owners are gone left on the daemon.
+async fn reap(backend: Arc<DockerBackend>) {
+    if let Err(e) = backend.reap_orphans().await {
+        tracing::warn!("could not reap containers left by dead runs: {e}");
+    }
 }
 
 /// Makes every secret among the run's inputs redacted from all that tanto prints and

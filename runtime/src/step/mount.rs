@@ -120,6 +120,7 @@ impl Container {
         };
         // Services first: the step's container starts only once they are ready.
         let leases = self.acquire_services().await?;
+        run.creating();
         let id = backend.start(&spec).await?;
         self.ctx
             .container_state()

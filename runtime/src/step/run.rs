@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +50,8 @@ pub struct RunContext {
     scratch_dirs: ScratchDirs,
     /// The removals of ended steps' containers still under way.
     closings: std::sync::Mutex<tokio::task::JoinSet<()>>,
+    /// Whether the run has asked the daemon for a container (see [`creating`](Self::creating)).
+    created: AtomicBool,
 }
 
 type ScratchDirs = Arc<std::sync::Mutex<Vec<std::path::PathBuf>>>;
@@ -104,6 +107,7 @@ impl RunContext {
             services: ServicePool::default(),
             scratch_dirs: ScratchDirs::default(),
             closings: std::sync::Mutex::default(),
+            created: AtomicBool::new(false),
         }
     }
 
@@ -166,6 +170,10 @@ impl RunContext {
         }
         self.views.remove_all();
         let registered = self.containers.remove_all(self.backend.as_ref()).await;
+        // Only a container of this run can start a nested run, or be left unregistered.
+        if !self.created.load(Ordering::SeqCst) {
+            return registered;
+        }
         let parent = format!("{LABEL_PARENT_RUN}={}", self.run_id);
         // Both listings at once: an interrupted run's cleanup waits for the slower, not both.
         let (unregistered, nested) = tokio::join!(
@@ -174,13 +182,19 @@ impl RunContext {
             self.backend.remove_labelled(&parent),
         );
         // Networks last: one that still has a container cannot go.
-        let networks = self
-            .backend
-            .remove_networks(&format!("{LABEL_RUN}={}", self.run_id))
-            .await;
-        let removed = registered? + unregistered? + nested?;
-        networks?;
-        Ok(removed)
+        if self.services.network_asked() {
+            self.backend
+                .remove_networks(&format!("{LABEL_RUN}={}", self.run_id))
+                .await?;
+        }
+        Ok(registered? + unregistered? + nested?)
+    }
+
+    /// Notes that the run is about to ask the daemon for a container: from then on, its end
+    /// lists the daemon's containers of the run and of runs nested in its steps. Called
+    /// before the request, so one whose answer never came (an interruption) is still found.
+    pub(crate) fn creating(&self) {
+        self.created.store(true, Ordering::SeqCst);
     }
 
     /// What undoes at once what can be undone without the daemon, for a run that must exit

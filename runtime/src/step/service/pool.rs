@@ -2,6 +2,7 @@
 //! for readiness, logged to the run's log folder and removed after the last hold.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,9 @@ const TAIL_LINES: usize = 20;
 pub(crate) struct ServicePool {
     entries: Mutex<HashMap<String, Arc<Entry>>>,
     network: tokio::sync::OnceCell<String>,
+    /// Whether the run's network was asked for: set before the request, whose answer an
+    /// interruption may lose.
+    network_asked: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +67,7 @@ impl ServicePool {
         self.network
             .get_or_try_init(|| async {
                 let name = format!("tanto-{}", run.run_id);
+                self.network_asked.store(true, Ordering::SeqCst);
                 run.backend
                     .create_network(&name, &labels(run, "network"))
                     .await?;
@@ -70,6 +75,11 @@ impl ServicePool {
             })
             .await
             .cloned()
+    }
+
+    /// Whether the run may have a network: its end lists them only then.
+    pub(crate) fn network_asked(&self) -> bool {
+        self.network_asked.load(Ordering::SeqCst)
     }
 
     /// Starts `service` for a step that binds it as `name`, or joins the instance that is
@@ -260,6 +270,7 @@ async fn start(
         network: network.to_owned(),
     };
     let failed = |why: String| Error::Other(format!("service `{name}` ({}) {why}", service.image));
+    run.creating();
     let id = run
         .backend
         .start_service(&spec)
