@@ -115,7 +115,7 @@ async fn once(plan: &Plan, jobs: usize) -> Result<f64, String> {
     let (events, rx) = EventSink::bounded(MAX_QUEUED_LINES, None);
     let seen = Arc::new(AtomicUsize::new(0));
     let count: Box<dyn View> = Box::new(Count(Arc::clone(&seen)));
-    let drain = tokio::spawn(drive(rx, vec![count], Hold::default()));
+    let drain = tokio::task::spawn_blocking(move || drive(rx, vec![count], Hold::default()));
     let scheduler = Scheduler::new(jobs, events);
     let started = Instant::now();
     let summary = scheduler.run(plan, Arc::new(NoOp)).await;

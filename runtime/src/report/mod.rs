@@ -48,15 +48,17 @@ impl Hold {
 }
 
 /// Feeds every event from `rx` to each view in turn until the stream ends, waiting while
-/// `hold` is held; then finishes the views and the receiver's tap.
-pub async fn drive(
+/// `hold` is held; then finishes the views and the receiver's tap. Blocking: views write to
+/// the terminal and to files, so this runs on a thread of its own (`spawn_blocking`), where a
+/// terminal that does not read stalls only the views, never a worker of the runtime.
+pub fn drive(
     mut rx: EventReceiver,
     mut views: Vec<Box<dyn View>>,
     hold: Hold,
 ) -> Vec<Box<dyn View>> {
-    while let Some(first) = rx.recv().await {
+    while let Some(first) = rx.recv_blocking() {
         // A burst is shown under one hold check: the hold waits for its end, no longer.
-        let _shown = hold.0.read().await;
+        let _shown = hold.0.blocking_read();
         let mut next = Some(first);
         while let Some(event) = next {
             for view in &mut views {

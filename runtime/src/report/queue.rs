@@ -4,10 +4,11 @@
 //! sends thousands of events in one turn does not wake the views' thread for each.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::poll_fn;
+use std::future::{Future as _, poll_fn};
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
 use tokio::sync::mpsc::error::TryRecvError;
 
@@ -119,7 +120,10 @@ impl Sender {
         }
         let dropped: Vec<(String, u64)> = match (&stamped.event, stamped.event.step()) {
             (Event::RunFinished { .. }, _) => lock(&shared.dropped).drain().collect(),
-            (_, Some(step)) => lock(&shared.dropped).remove_entry(step).into_iter().collect(),
+            (_, Some(step)) => lock(&shared.dropped)
+                .remove_entry(step)
+                .into_iter()
+                .collect(),
             (_, None) => Vec::new(),
         };
         let reader = {
@@ -183,6 +187,15 @@ impl Drop for Turn<'_> {
     }
 }
 
+/// Wakes a thread parked in [`EventReceiver::recv_blocking`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
 /// What the views of a run read: the events of an [`EventSink`](crate::report::EventSink),
 /// in the order they were sent. Each wake-up takes every event queued by then.
 pub struct EventReceiver {
@@ -226,6 +239,21 @@ impl EventReceiver {
             .await;
         }
         self.next_taken()
+    }
+
+    /// The next event, waiting on this thread; `None` once every sink is gone and the queue
+    /// is empty. Not for a runtime's worker.
+    pub fn recv_blocking(&mut self) -> Option<Stamped> {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut next = pin!(self.recv());
+        loop {
+            match next.as_mut().poll(&mut cx) {
+                Poll::Ready(stamped) => return stamped,
+                // A wake-up that comes before the park makes the park return at once.
+                Poll::Pending => std::thread::park(),
+            }
+        }
     }
 
     /// The next event if one is queued.
@@ -277,10 +305,7 @@ impl EventReceiver {
 
 #[cfg(test)]
 mod tests {
-    use std::future::Future as _;
-    use std::pin::pin;
     use std::sync::atomic::AtomicUsize;
-    use std::task::{Context, Wake};
 
     use futures_util::FutureExt as _;
 

@@ -234,7 +234,10 @@ pub(super) async fn run(
         }
     };
     let (views, human) = pick_views(&options, plan);
-    let view_task = tokio::spawn(drive(rx, views, hold.clone()));
+    let view_task = {
+        let hold = hold.clone();
+        tokio::task::spawn_blocking(move || drive(rx, views, hold))
+    };
     let context = RunContext::new(
         run_id.clone(),
         Arc::clone(&backend),
