@@ -11,7 +11,7 @@ use tanto::__internal::backend::{Backend, DockerBackend};
 use tanto::__internal::cache::{Store, hash_dir};
 use tanto::__internal::graph::{StepInfo, StepSettings};
 use tanto::__internal::input::{self as input, HostViews, ViewMode};
-use tanto::__internal::report::{Event, EventReceiver, EventSink, Stamped, Stream};
+use tanto::__internal::report::{Event, EventReceiver, EventSink, Stream};
 use tanto::__internal::step::RunContext;
 use tanto::{Ctx, Dir};
 
