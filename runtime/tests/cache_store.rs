@@ -406,3 +406,25 @@ fn open_default_honours_tanto_cache_dir() {
 fn as_an_unprivileged_user() {
     cache_support::rerun_as_unprivileged_user("as_an_unprivileged_user");
 }
+
+#[test]
+fn a_single_command_hint_holds_for_the_code_that_left_it_only() {
+    let (_dir, store) = store();
+    assert!(!store.single_command("build", "c0de").expect("read"));
+    store
+        .set_single_command("build", "c0de", true)
+        .expect("remember");
+    assert!(store.single_command("build", "c0de").expect("read"));
+    assert!(
+        !store.single_command("build", "ed17").expect("read"),
+        "an edit of the step's code forgets the hint"
+    );
+    assert!(!store.single_command("test", "c0de").expect("read"));
+    store
+        .set_single_command("build", "c0de", false)
+        .expect("forget");
+    assert!(!store.single_command("build", "c0de").expect("read"));
+    store
+        .set_single_command("build", "c0de", false)
+        .expect("forgetting twice is fine");
+}

@@ -27,7 +27,9 @@
 //! the bounded wait, or to reaping.
 //!
 //! Reaping is the second net, for what the keep-alive cannot cover (a container created but
-//! never started, an older tanto's containers): see [`orphaned`].
+//! never started, an older tanto's containers, and a step's single command run as its
+//! container's own process, which has no keep-alive: `Backend::create_command`): see
+//! [`orphaned`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -234,6 +234,29 @@ pub trait Backend: Send + Sync + fmt::Debug + ImageBackend {
     /// this process goes, and returns its id.
     fn start<'a>(&'a self, spec: &'a ContainerSpec) -> BoxFuture<'a, Result<String>>;
 
+    /// Creates, without starting it, a container that runs `command` as its own process
+    /// (PID 1) and exits with it, and returns its id: one exec fewer than [`start`] and
+    /// [`exec`], and nothing to end afterwards, for a step that runs one command. The
+    /// container does not remove itself: its files and exit code stay readable after it
+    /// exits, until [`remove`](Self::remove). `command` must have no secret variables (the
+    /// container's configuration would show them); it is an error.
+    ///
+    /// [`start`]: Self::start
+    /// [`exec`]: Self::exec
+    fn create_command<'a>(
+        &'a self,
+        spec: &'a ContainerSpec,
+        command: &'a ExecSpec,
+    ) -> BoxFuture<'a, Result<String>>;
+
+    /// Starts container `id`, made by [`create_command`](Self::create_command), with its
+    /// output attached from its first byte; the output ends when the command exits. The
+    /// returned id is the container's, for [`exit_code`](Self::exit_code).
+    fn start_command<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<StartedExec>>;
+
+    /// The exit code of container `id`'s command, once it has exited (waits for that).
+    fn exit_code<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<i64>>;
+
     /// Extracts the tar archive `tar` at `/` in container `id`.
     fn upload<'a>(&'a self, id: &'a str, tar: TarStream) -> BoxFuture<'a, Result<()>>;
 

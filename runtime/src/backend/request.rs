@@ -70,6 +70,35 @@ pub(super) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
     }
 }
 
+/// The request that creates `spec` as a container whose own process (PID 1) is `command`:
+/// the command's env, working directory and user as an exec would have them, the image's
+/// entrypoint cleared (an exec runs its argv as given), and no `AutoRemove`, so its exit code
+/// and files can be read once it has exited. Never with secret variables: the container's
+/// configuration is what `docker inspect` and a commit show.
+pub(super) fn command_body(spec: &ContainerSpec, command: &ExecSpec) -> ContainerCreateBody {
+    debug_assert!(command.secret_env.is_empty());
+    let mut body = create_body(spec);
+    let env: Vec<String> = (command.env.iter())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if let Some(host) = body.host_config.as_mut() {
+        host.auto_remove = Some(false);
+    }
+    ContainerCreateBody {
+        entrypoint: Some(vec![]),
+        cmd: Some(command.argv.clone()),
+        env: (!env.is_empty()).then_some(env),
+        working_dir: command.workdir.clone(),
+        user: command.user.clone(),
+        open_stdin: None,
+        stdin_once: None,
+        attach_stdin: None,
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..body
+    }
+}
+
 /// The request that creates `spec` as a command: its output attached, and with `terminal`
 /// its input too, on a terminal of its own (a shell).
 pub(super) fn exec_options(spec: &ExecSpec, terminal: bool) -> CreateExecOptions<String> {

@@ -2,6 +2,7 @@
 //! runs the step's fn with a context, records its outputs and explains why it ran.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
@@ -260,8 +261,14 @@ impl StepRunner {
         // Host folders and files the step read: they must still hold what the key says when
         // it ends.
         let host = host_inputs(&info, &inputs, &node.args, &self.is_step);
+        let code = CodeKey::of(&info).digest;
         async move {
             let ctx = Ctx::new(Arc::clone(&run), info, label.clone());
+            // The last run of this code ran one command: it may run as its container's PID 1.
+            match run.store.single_command(&history, &code) {
+                Ok(hint) => ctx.container_state().hint.store(hint, Ordering::Relaxed),
+                Err(e) => tracing::debug!("cannot read how `{label}` ran last: {e}"),
+            }
             let started = std::time::Instant::now();
             let body = run_fn(&ctx, inputs);
             let result = tokio::select! {
@@ -284,6 +291,16 @@ impl StepRunner {
             // Off the step's critical path: its dependents start while the daemon removes it,
             // and the run waits for every removal before it ends.
             ctx.close_in_background();
+            let cut_short = matches!(
+                &result,
+                Err(Error::Cancelled | Error::Timeout { .. } | Error::DaemonLost { .. })
+            );
+            if recipe.is_some() && !cut_short {
+                let single = ctx.container_state().ran_one_command();
+                if let Err(e) = run.store.set_single_command(&history, &code, single) {
+                    tracing::warn!("could not remember how `{label}` ran: {e}");
+                }
+            }
             if let Some(mut recipe) = recipe {
                 // For `shell STEP`: how its container was set up.
                 for (_, value) in &mut recipe.env {

@@ -27,6 +27,13 @@ static NEXT_COPY: AtomicU64 = AtomicU64::new(0);
 /// ends. Mounts are fixed once it runs; copies, env, working directory and user apply to each
 /// command of the builder they were declared on.
 ///
+/// When the last run of the step's code ran exactly one command, the first command runs as
+/// the container's own process (PID 1) instead of an exec in a keep-alive container, which
+/// saves an exec and the keep-alive's end. A step that then runs a second command goes on in
+/// a keep-alive container made from the first one's files: a process the first command left
+/// running in the background is gone, and the first command's variables stay set for later
+/// commands that do not set them. Secrets, `docker_socket` and `-i` never run this way.
+///
 /// ```no_run
 /// use tanto::prelude::*;
 ///

@@ -3,6 +3,7 @@
 //! files and folders out of the container.
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 
 use futures_util::StreamExt;
 
@@ -10,7 +11,7 @@ use crate::backend::{ExecSpec, PARENT_ENV, Parent, archive};
 use crate::error::{Error, Result};
 use crate::step::container::Container;
 use crate::step::lines::{Finished, KEEP, LogLines};
-use crate::step::live::{Gone, Slot};
+use crate::step::live::{Gone, Need, Slot};
 
 /// What a command printed and how it exited.
 ///
@@ -46,36 +47,44 @@ impl Container {
     pub(super) async fn run(&self, argv: Vec<String>, command: String) -> Result<ExecOutput> {
         let finished = self
             .guarded(async {
-                let (id, scratch) = self.live().await?;
-                let mut env = self.spec.env.clone();
-                if let Some(dir) = scratch {
-                    // A `docker_socket` step: what it starts through the socket is its own.
-                    env.push(("TMPDIR".to_owned(), dir.display().to_string()));
-                    let parent = Parent::value(&self.ctx.run().run_id, &id);
-                    env.push((PARENT_ENV.to_owned(), parent));
-                }
-                let spec = ExecSpec {
+                let mut spec = ExecSpec {
                     argv,
-                    env,
+                    env: self.spec.env.clone(),
                     workdir: self.spec.workdir.clone(),
                     user: self.spec.user.clone(),
                     secret_env: self.spec.secret_env.clone(),
                 };
-                *self
-                    .ctx
-                    .container_state()
+                let state = self.ctx.container_state();
+                let opened = self.open(Need::Command(&spec)).await?;
+                let single = opened.started.is_some();
+                if let Some(dir) = &opened.scratch {
+                    // A `docker_socket` step: what it starts through the socket is its own.
+                    spec.env
+                        .push(("TMPDIR".to_owned(), dir.display().to_string()));
+                    let parent = Parent::value(&self.ctx.run().run_id, &opened.id);
+                    spec.env.push((PARENT_ENV.to_owned(), parent));
+                }
+                state.commands.fetch_add(1, Ordering::Relaxed);
+                *state
                     .last
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) =
                     Some((spec.clone(), command.clone()));
                 let backend = &self.ctx.run().backend;
-                let mut started = backend.exec(&id, &spec).await?;
+                let mut started = match opened.started {
+                    Some(started) => started,
+                    None => backend.exec(&opened.id, &spec).await?,
+                };
                 let mut log = LogLines::new(&self.ctx);
                 while let Some(chunk) = started.output.next().await {
                     let (stream, bytes) = chunk?;
                     log.push(stream, &bytes);
                 }
-                let code = backend.exec_exit_code(&started.id).await?;
+                let code = if single {
+                    backend.exit_code(&started.id).await?
+                } else {
+                    backend.exec_exit_code(&started.id).await?
+                };
                 Ok(log.finish(code))
             })
             .await?;
@@ -167,7 +176,7 @@ impl Container {
                 self.ctx.label()
             )));
         }
-        let (id, _) = self.live().await?;
+        let id = self.open(Need::Files).await?.id;
         let limit = self
             .spec
             .max_output

@@ -2,14 +2,12 @@
 //! created by its first command.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use std::collections::HashSet;
 
-use futures_util::StreamExt as _;
-
-use crate::artifact::Secret;
-use crate::backend::{Backend, ExecSpec, LABEL_PARENT_STEP, archive};
+use crate::backend::{Backend, ContainerSpec, ExecSpec, LABEL_PARENT_STEP, StartedExec, archive};
 use crate::error::{Error, Result};
 use crate::step::container::{Container, CopyDecl, CopyFrom, MountDecl, owner_of};
 use crate::step::mount::copy_entries;
@@ -95,6 +93,16 @@ pub(crate) struct StepContainer {
     pub(crate) last: Mutex<Option<(ExecSpec, String)>>,
     /// The step's holds on the services it binds, given back when its container goes.
     pub(crate) services: Mutex<Vec<ServiceLease>>,
+    /// Whether the last run of the step's code ran exactly one command and needed nothing
+    /// else of a running container: its first command may run as the container's own process.
+    pub(crate) hint: AtomicBool,
+    /// How many commands ran in the container, secret files' writes included.
+    pub(crate) commands: AtomicU32,
+    /// Whether something needed the container running apart from its commands (a snapshot).
+    pub(crate) needs_live: AtomicBool,
+    /// The image that a container whose single command had run was committed to, so that a
+    /// later command could run in a container made from it; removed after that container.
+    pub(crate) temp_image: Mutex<Option<String>>,
 }
 
 impl StepContainer {
@@ -106,7 +114,17 @@ impl StepContainer {
             current: Mutex::new(None),
             last: Mutex::new(None),
             services: Mutex::new(Vec::new()),
+            hint: AtomicBool::new(false),
+            commands: AtomicU32::new(0),
+            needs_live: AtomicBool::new(false),
+            temp_image: Mutex::new(None),
         }
+    }
+
+    /// Whether the step ran exactly one command and needed nothing else of a running
+    /// container: what the next run of its code may run as the container's own process.
+    pub(crate) fn ran_one_command(&self) -> bool {
+        self.commands.load(Ordering::Relaxed) == 1 && !self.needs_live.load(Ordering::Relaxed)
     }
 
     /// Records that container `id` of step `step` is up; `nests` when it has the daemon's
@@ -141,6 +159,7 @@ impl StepContainer {
         let mut slot = self.slot.lock().await;
         *slot = next;
         let Some((id, nests)) = self.current().take() else {
+            self.remove_temp_image().await;
             self.release_services().await;
             return Ok(());
         };
@@ -152,13 +171,30 @@ impl StepContainer {
             Ok(())
         };
         match &removed {
-            Ok(()) => self.registry.forget(&id),
+            Ok(()) => {
+                self.registry.forget(&id);
+                self.remove_temp_image().await;
+            }
             // Keep it known, so the run's final cleanup tries again.
             Err(_) => *self.current() = Some((id, nests)),
         }
         // After the container: a service outlives its consumers' last command.
         self.release_services().await;
         removed.and(swept)
+    }
+
+    /// Removes the image that a fallback from a single command committed, if any.
+    pub(crate) async fn remove_temp_image(&self) {
+        let image = self
+            .temp_image
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(image) = image
+            && let Err(e) = self.backend.remove_image(&image).await
+        {
+            tracing::warn!("cannot remove the temporary image {image}: {e}");
+        }
     }
 
     /// Gives back the step's holds on its services.
@@ -193,6 +229,11 @@ impl Drop for StepContainer {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        let temp_image = self
+            .temp_image
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let Some((id, nests)) = current else {
             return;
         };
@@ -210,6 +251,11 @@ impl Drop for StepContainer {
                         tracing::debug!("cannot remove container {id}: {e}");
                     }
                     Err(e) => tracing::warn!("cannot remove container {id}: {e}"),
+                }
+                if let Some(image) = temp_image
+                    && let Err(e) = backend.remove_image(&image).await
+                {
+                    tracing::warn!("cannot remove the temporary image {image}: {e}");
                 }
                 if nests && let Err(e) = remove_nested(backend.as_ref(), &id).await {
                     tracing::warn!("cannot remove what ran inside container {id} left: {e}");
@@ -248,6 +294,43 @@ pub(crate) struct Live {
     /// `TMPDIR`, so bind mounts that the container asks the daemon for resolve on the host.
     /// Removed with the container.
     pub(super) scratch: Option<tempfile::TempDir>,
+    /// What it was created with, for the keep-alive container that replaces it when a
+    /// container that ran its single command as its own process must run another.
+    pub(super) created: ContainerSpec,
+    /// Whether its own process is a keep-alive or a step's single command.
+    pub(super) mode: Mode,
+}
+
+/// What a step's container runs as its own process (PID 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// The keep-alive: it runs until the step ends, each command an exec.
+    KeepAlive,
+    /// The step's single command, not started yet.
+    Created,
+    /// The step's single command, started: the container exits with it.
+    Ran,
+}
+
+/// What a use of the step's container needs of it.
+#[derive(Clone, Copy)]
+pub(super) enum Need<'a> {
+    /// Its files: one whose command has exited will do.
+    Files,
+    /// A running container, for an exec.
+    Running,
+    /// A command run: as the container's own process when the container is still to be made
+    /// and the step may (see [`Container::may_run_single`]), else as an exec.
+    Command(&'a ExecSpec),
+}
+
+/// The step's container, ready for a use.
+pub(super) struct Opened {
+    pub(super) id: String,
+    /// The shared scratch folder, with `docker_socket`.
+    pub(super) scratch: Option<std::path::PathBuf>,
+    /// The command of [`Need::Command`], when it started as the container's own process.
+    pub(super) started: Option<StartedExec>,
 }
 
 /// Why a step's container was removed.
@@ -262,15 +345,30 @@ pub(crate) enum Gone {
 }
 
 impl Container {
-    /// The step's container, created on first use, with this builder's copies in it, and its
-    /// shared scratch folder if it has one.
+    /// The step's container, running, created on first use, with this builder's copies in
+    /// it, and its shared scratch folder if it has one.
     pub(super) async fn live(&self) -> Result<(String, Option<std::path::PathBuf>)> {
+        // Not a command's: the next run must not make its container for one.
+        (self.ctx.container_state().needs_live).store(true, Ordering::Relaxed);
+        let opened = self.open(Need::Running).await?;
+        Ok((opened.id, opened.scratch))
+    }
+
+    /// The step's container, created on first use, with this builder's copies in it, ready
+    /// for `need`.
+    pub(super) async fn open(&self, need: Need<'_>) -> Result<Opened> {
         let label = self.ctx.label();
         let image = self.checked_image()?;
         let state = self.ctx.container_state();
         let mut slot = state.slot.lock().await;
+        let mut fresh_single = false;
         if let Slot::Empty = &*slot {
-            let live = self.create(image).await?;
+            let single = match need {
+                Need::Command(spec) if self.may_run_single(spec) => Some(spec),
+                _ => None,
+            };
+            fresh_single = single.is_some();
+            let live = self.create(image, single).await?;
             *slot = Slot::Live(Box::new(live));
         }
         let live = match &mut *slot {
@@ -302,6 +400,13 @@ impl Container {
                 m.target
             )));
         }
+        let pending_secrets =
+            (self.spec.secret_files.iter()).any(|(p, _)| !live.secrets.contains(p));
+        // Made for a single command: anything more needs a running container.
+        let more = !matches!(need, Need::Files) || pending_secrets;
+        if !fresh_single && live.mode != Mode::KeepAlive && more {
+            self.keep_alive(live).await?;
+        }
         let pending: Vec<&CopyDecl> = self
             .spec
             .copies
@@ -328,7 +433,19 @@ impl Container {
             live.secrets.insert(path.clone());
         }
         let scratch = live.scratch.as_ref().map(|d| d.path().to_path_buf());
-        Ok((live.id.clone(), scratch))
+        let started = if fresh_single {
+            // Its copies are in: the command starts, attached from its first byte.
+            let started = self.ctx.run().backend.start_command(&live.id).await?;
+            live.mode = Mode::Ran;
+            Some(started)
+        } else {
+            None
+        };
+        Ok(Opened {
+            id: live.id.clone(),
+            scratch,
+            started,
+        })
     }
 
     /// The builder's image reference, once its `with_*` calls are known to be sound.
@@ -342,41 +459,5 @@ impl Container {
                 "step `{label}` has no image: set `#[step(image = \"..\")]` or call `with_image`"
             ))
         })
-    }
-
-    /// Writes `secret` to `path` (mode 0400) in container `id` and gives it to the commands'
-    /// user: the value travels in the command's environment, never in its arguments or the
-    /// container's configuration.
-    async fn write_secret(&self, id: &str, path: &str, secret: &Secret) -> Result<()> {
-        let owner = self.spec.user.clone().unwrap_or_default();
-        let spec = ExecSpec {
-            argv: vec![
-                "sh".into(),
-                "-c".into(),
-                r#"umask 0377 && printf '%s' "$TANTO_SECRET" > "$1" && { [ -z "$2" ] || chown "$2" "$1"; }"#.into(),
-                "tanto-secret".into(),
-                path.to_owned(),
-                owner,
-            ],
-            env: Vec::new(),
-            workdir: None,
-            // Root writes it into the in-memory folder, then hands it to the commands' user.
-            user: Some("0".to_owned()),
-            secret_env: vec![("TANTO_SECRET".to_owned(), secret.clone())],
-        };
-        let backend = &self.ctx.run().backend;
-        let mut started = backend.exec(id, &spec).await?;
-        let mut said = Vec::new();
-        while let Some(chunk) = started.output.next().await {
-            said.extend_from_slice(&chunk?.1);
-        }
-        match backend.exec_exit_code(&started.id).await? {
-            0 => Ok(()),
-            code => Err(Error::Usage(format!(
-                "step `{}`: cannot write the secret file `{path}` (exit code {code}: {}); the image needs `sh` and `chown`, and the commands' user must exist in it",
-                self.ctx.label(),
-                String::from_utf8_lossy(&said).trim()
-            ))),
-        }
     }
 }

@@ -16,6 +16,7 @@ mod run;
 mod secrets;
 mod service;
 mod shell;
+mod single;
 
 pub use container::Container;
 pub use ctx::Ctx;

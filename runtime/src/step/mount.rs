@@ -9,13 +9,13 @@ use std::sync::Arc;
 use crate::artifact::Dir;
 use crate::backend::archive::{self, CopyEntry, CopySource};
 use crate::backend::{
-    ContainerSpec, ImageId, LABEL_HOST, LABEL_OWNER, LABEL_PARENT_RUN, LABEL_PARENT_STEP,
+    ContainerSpec, ExecSpec, ImageId, LABEL_HOST, LABEL_OWNER, LABEL_PARENT_RUN, LABEL_PARENT_STEP,
     LABEL_PID, LABEL_RUN, LABEL_STEP, Mount, MountSource, Owner, Parent, host_name,
 };
 use crate::error::{Error, Result};
 use crate::input::{HiddenKind, ViewMode};
 use crate::step::container::{Container, CopyFrom, MountKind};
-use crate::step::live::Live;
+use crate::step::live::{Live, Mode};
 use crate::step::run::RunContext;
 
 /// Where `docker_socket` mounts the daemon's socket in the container.
@@ -27,9 +27,11 @@ const MAX_MASKS: usize = 100;
 
 impl Container {
     /// Creates and starts the step's container from `image` with the declared mounts, and
-    /// registers it with the run.
+    /// registers it with the run. With `single`, the container is made to run that command as
+    /// its own process instead of a keep-alive, and left for [`Container::open`] to start
+    /// once the copies are in.
     // Long, but one match: each kind of declared mount becomes the daemon's mounts in one arm.
-    pub(super) async fn create(&self, image: &str) -> Result<Live> {
+    pub(super) async fn create(&self, image: &str, single: Option<&ExecSpec>) -> Result<Live> {
         let run = self.ctx.run();
         let backend = &run.backend;
         let settings = &self.ctx.step().settings;
@@ -121,10 +123,14 @@ impl Container {
         // Services first: the step's container starts only once they are ready.
         let leases = self.acquire_services().await?;
         run.creating();
-        let id = backend.start(&spec).await?;
+        let id = match single {
+            Some(command) => backend.create_command(&spec, command).await?,
+            None => backend.start(&spec).await?,
+        };
         self.ctx
             .container_state()
             .started(&id, self.ctx.label(), scratch.is_some());
+        // Before a single command starts: it runs with the services reachable.
         self.connect_services(&id, leases).await?;
         let live = Live {
             id,
@@ -135,6 +141,12 @@ impl Container {
             copies: Vec::new(),
             secrets: HashSet::new(),
             scratch,
+            created: spec,
+            mode: if single.is_some() {
+                Mode::Created
+            } else {
+                Mode::KeepAlive
+            },
         };
         if !uploads.is_empty() {
             // Remote read-only inputs: root-owned copies, made once when the container starts.

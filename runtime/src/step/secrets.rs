@@ -1,6 +1,12 @@
 //! Secrets into a step's container, only on purpose: per-command variables and in-memory files.
 
+use std::sync::atomic::Ordering;
+
+use futures_util::StreamExt as _;
+
 use crate::artifact::Secret;
+use crate::backend::ExecSpec;
+use crate::error::{Error, Result};
 use crate::step::container::{Container, MountKind};
 
 impl Container {
@@ -71,5 +77,45 @@ impl Container {
                     || path.starts_with(&format!("{dir}/"))
                     || path == *p
             })
+    }
+}
+
+impl Container {
+    /// Writes `secret` to `path` (mode 0400) in container `id` and gives it to the commands'
+    /// user: the value travels in the command's environment, never in its arguments or the
+    /// container's configuration.
+    pub(super) async fn write_secret(&self, id: &str, path: &str, secret: &Secret) -> Result<()> {
+        let owner = self.spec.user.clone().unwrap_or_default();
+        let spec = ExecSpec {
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                r#"umask 0377 && printf '%s' "$TANTO_SECRET" > "$1" && { [ -z "$2" ] || chown "$2" "$1"; }"#.into(),
+                "tanto-secret".into(),
+                path.to_owned(),
+                owner,
+            ],
+            env: Vec::new(),
+            workdir: None,
+            // Root writes it into the in-memory folder, then hands it to the commands' user.
+            user: Some("0".to_owned()),
+            secret_env: vec![("TANTO_SECRET".to_owned(), secret.clone())],
+        };
+        let backend = &self.ctx.run().backend;
+        let state = self.ctx.container_state();
+        state.commands.fetch_add(1, Ordering::Relaxed);
+        let mut started = backend.exec(id, &spec).await?;
+        let mut said = Vec::new();
+        while let Some(chunk) = started.output.next().await {
+            said.extend_from_slice(&chunk?.1);
+        }
+        match backend.exec_exit_code(&started.id).await? {
+            0 => Ok(()),
+            code => Err(Error::Usage(format!(
+                "step `{}`: cannot write the secret file `{path}` (exit code {code}: {}); the image needs `sh` and `chown`, and the commands' user must exist in it",
+                self.ctx.label(),
+                String::from_utf8_lossy(&said).trim()
+            ))),
+        }
     }
 }

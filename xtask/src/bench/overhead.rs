@@ -83,12 +83,13 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
              (the container's own `true`, waited for: {}), the container ended by closing its \
              keep-alive's stdin and its removal by the daemon waited for {} (bollard removing \
              its exited container: {}; removing a step's running container by force, as steps \
-             did before: {}). What a step pays over `bench_bollard` is the exec, and the end \
-             of a container that is still up when its command is done (its PID 1's exit, then \
-             the removal), where bollard's container has exited by the time it is waited for; \
-             the way down to 1.1× is to run a step's single command as its container's own \
-             process, which the keep-alive design (a later command needs a running container) \
-             does not allow yet.",
+             did before: {}). That is the path of a step without the hint that its code runs \
+             one command (its first run, or an empty store). This row's step has the hint \
+             from its warm store, so it runs `true` as its container's own process, as \
+             `bench_bollard` does: no exec, no keep-alive to end, and its exited container \
+             removed as bollard's is. What it pays on top is the attach of its output before \
+             the start, the image's resolution, its process start and store, and the run's \
+             end (its containers and networks listed by label).",
             q[0], p[0], q[1], p[1], q[2], p[2], q[3], p[3], f[3]
         ),
         "`docker run --rm` uses the default bridge network as a user would type it; the bollard \

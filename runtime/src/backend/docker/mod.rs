@@ -26,6 +26,7 @@ use crate::backend::{
 use crate::error::{Error, Result};
 
 mod connect;
+mod pid1;
 mod ping;
 mod tty;
 
@@ -141,6 +142,22 @@ impl Backend for DockerBackend {
             Ok(unclaimed.claim())
         }
         .boxed()
+    }
+
+    fn create_command<'a>(
+        &'a self,
+        spec: &'a ContainerSpec,
+        command: &'a ExecSpec,
+    ) -> BoxFuture<'a, Result<String>> {
+        self.create_command_impl(spec, command).boxed()
+    }
+
+    fn start_command<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<StartedExec>> {
+        self.start_command_impl(id).boxed()
+    }
+
+    fn exit_code<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<i64>> {
+        self.exit_code_impl(id).boxed()
     }
 
     fn upload<'a>(&'a self, id: &'a str, tar: TarStream) -> BoxFuture<'a, Result<()>> {

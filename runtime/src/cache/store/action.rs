@@ -273,6 +273,37 @@ impl Store {
         read_sealed(&self.recipe_path(step))
     }
 
+    fn single_path(&self, step: &str) -> PathBuf {
+        self.root
+            .join("single")
+            .join(Digest::of(step.as_bytes()).to_hex())
+    }
+
+    /// Remembers whether the step labelled `step`, whose code has digest `code`, ran exactly
+    /// one command in its container and needed nothing else of it running: a hint for its
+    /// next run, which may then run that command as the container's own process.
+    pub fn set_single_command(&self, step: &str, code: &str, single: bool) -> Result<()> {
+        let path = self.single_path(step);
+        if !single {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io(format!("remove {}", path.display()), e))
+                }
+                _ => Ok(()),
+            };
+        }
+        let json = serde_json::json!({ "code": code }).to_string();
+        self.write_atomic(&path, &seal(&json), true)
+    }
+
+    /// Whether the last run of the step labelled `step` with code digest `code` ran exactly
+    /// one command (see [`set_single_command`](Self::set_single_command)); a hint recorded
+    /// for other code does not count.
+    pub fn single_command(&self, step: &str, code: &str) -> Result<bool> {
+        let hint: Option<serde_json::Value> = read_sealed(&self.single_path(step))?;
+        Ok(hint.is_some_and(|h| h.get("code").and_then(|c| c.as_str()) == Some(code)))
+    }
+
     fn failure_path(&self, step: &str) -> PathBuf {
         self.root
             .join("failed")
