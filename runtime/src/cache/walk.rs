@@ -14,7 +14,7 @@ use std::ffi::CStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 
 use crate::cache::at::{Dir, Kind, Listed};
 use crate::cache::rules::{Chain, Rules};
@@ -141,7 +141,10 @@ pub(crate) fn walk<L: Leaves>(
         error: Mutex::new(None),
         done: Mutex::new(Vec::new()),
     };
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    // Asking reads the cgroup's CPU quota from files each time; a run hashes many inputs.
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    let threads =
+        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8)));
     std::thread::scope(|s| {
         for _ in 1..threads {
             s.spawn(|| walk.work());
