@@ -7,6 +7,7 @@
 //! the thread holds open (see [`crate::cache::at`]), nothing is queued per file, and the only
 //! path built per entry is one reused buffer for the rules and globs. No recursion: the stack
 //! is the walk's only memory of where it is, so a deep tree costs heap, not thread stack.
+//! One folder's files are one thread's: a tree that is one huge folder hashes on one core.
 //! Sub-folders are entered by their path from the root's descriptor with `O_NOFOLLOW`, so a
 //! folder that became a symlink since its parent was listed is refused, not followed.
 
