@@ -42,7 +42,7 @@ pub(crate) trait Leaves: Sync {
 pub(crate) struct Leaf {
     /// Its name, checked to be UTF-8.
     pub(crate) name: String,
-    /// File, symlink, special, or unknown if the listing did not say.
+    /// File, symlink or special file (`fstatat` decides when the listing did not say).
     pub(crate) kind: Kind,
 }
 
