@@ -21,10 +21,12 @@ mod remote;
 #[cfg(not(feature = "remote-cache"))]
 #[path = "remote/off.rs"]
 mod remote;
+mod rules;
 mod select;
 mod statcache;
 mod store;
 mod tree;
+mod walk;
 
 pub use code::{CodeItem, CodeKey, Cover, record_text};
 pub use copy::copy_tree;

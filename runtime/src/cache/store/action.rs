@@ -3,7 +3,7 @@
 //! A record file is sealed: its first line is the BLAKE3 hex digest of the JSON that follows,
 //! so a torn or edited record is detected on read and treated as a miss.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -351,21 +351,32 @@ impl Store {
     }
 
     /// Whether the tree `digest`, its sub-trees and all their blobs (of the right size) are
-    /// in the store.
+    /// in the store. Each tree is looked at once, however often it is referenced, and the
+    /// walk keeps its own stack, so a deep or much-shared tree from a hostile store cannot
+    /// exhaust the thread's stack or the time.
     fn has_tree_closure(&self, digest: &Digest) -> Result<bool> {
-        let Some(tree) = self.tree(digest)? else {
-            return Ok(false);
-        };
-        for e in tree.entries() {
-            let present = match e.kind {
-                EntryKind::File | EntryKind::Exec => {
-                    self.blob_intact(&e.digest, e.kind == EntryKind::Exec, e.size)
-                }
-                EntryKind::Dir => self.has_tree_closure(&e.digest)?,
-                EntryKind::Symlink => true,
-            };
-            if !present {
+        let mut seen = HashSet::from([*digest]);
+        let mut stack = vec![*digest];
+        while let Some(digest) = stack.pop() {
+            let Some(tree) = self.tree(&digest)? else {
                 return Ok(false);
+            };
+            for e in tree.entries() {
+                let present = match e.kind {
+                    EntryKind::File | EntryKind::Exec => {
+                        self.blob_intact(&e.digest, e.kind == EntryKind::Exec, e.size)
+                    }
+                    EntryKind::Dir => {
+                        if seen.insert(e.digest) {
+                            stack.push(e.digest);
+                        }
+                        true
+                    }
+                    EntryKind::Symlink => true,
+                };
+                if !present {
+                    return Ok(false);
+                }
             }
         }
         Ok(true)
@@ -385,5 +396,29 @@ mod tests {
         let last = edited.len() - 2;
         edited[last] = b'2';
         assert_eq!(unseal(&edited), None);
+    }
+
+    #[test]
+    fn a_deep_or_much_shared_tree_is_checked_without_recursion() {
+        use crate::cache::tree::{Tree, TreeEntry};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(tmp.path().join("store")).expect("store");
+        // 64 levels of two names for one sub-tree: 2^64 paths, 64 trees.
+        let mut shared = store.put_tree(&Tree::default()).expect("put");
+        for _ in 0..64 {
+            let tree = Tree::new(vec![
+                TreeEntry::dir("a", shared),
+                TreeEntry::dir("b", shared),
+            ]);
+            shared = store.put_tree(&tree.expect("tree")).expect("put");
+        }
+        assert!(store.has_tree_closure(&shared).expect("checks"));
+        // 20k levels, beyond what recursion on a test thread's stack survived.
+        let mut deep = store.put_tree(&Tree::default()).expect("put");
+        for _ in 0..20_000 {
+            let tree = Tree::new(vec![TreeEntry::dir("d", deep)]).expect("tree");
+            deep = store.put_tree(&tree).expect("put");
+        }
+        assert!(store.has_tree_closure(&deep).expect("checks"));
     }
 }

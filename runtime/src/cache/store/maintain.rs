@@ -313,20 +313,25 @@ impl Store {
         reach
     }
 
+    /// Marks the tree `digest` and everything under it reachable, with a stack of its own
+    /// rather than recursion, so a deep tree cannot exhaust the thread's stack.
     fn reach_tree(&self, digest: Digest, with_blobs: bool, reach: &mut Reach) {
-        if !reach.trees.insert(digest) {
-            return;
-        }
-        let Ok(Some(tree)) = self.tree(&digest) else {
-            return;
-        };
-        for e in tree.entries() {
-            match e.kind {
-                EntryKind::Dir => self.reach_tree(e.digest, with_blobs, reach),
-                EntryKind::File | EntryKind::Exec if with_blobs => {
-                    reach.blobs.insert((e.digest, e.kind == EntryKind::Exec));
+        let mut stack = vec![digest];
+        while let Some(digest) = stack.pop() {
+            if !reach.trees.insert(digest) {
+                continue;
+            }
+            let Ok(Some(tree)) = self.tree(&digest) else {
+                continue;
+            };
+            for e in tree.entries() {
+                match e.kind {
+                    EntryKind::Dir => stack.push(e.digest),
+                    EntryKind::File | EntryKind::Exec if with_blobs => {
+                        reach.blobs.insert((e.digest, e.kind == EntryKind::Exec));
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
     }
