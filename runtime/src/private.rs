@@ -25,7 +25,7 @@ pub fn wire<T, A: Wire<T>>(arg: A) -> Arg {
 
 /// What an argument past task `S`'s last parameter goes through: `Param` has no impls, so
 /// the bound reports it, and this body never runs.
-pub fn extra_arg<S: Param<I>, const I: usize, A>(arg: A) -> Arg {
+pub fn extra_arg<S, const I: usize, A: Param<S, I>>(arg: A) -> Arg {
     drop(arg);
     Arg::List(Vec::new())
 }

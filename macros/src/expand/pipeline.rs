@@ -250,7 +250,7 @@ fn extra_args(body: &Body) -> Option<TokenStream> {
         quote! {
             fn #wire<A>(arg: A) -> ::tanto::__private::Arg
             where
-                Self: ::tanto::__private::Param<#i>,
+                A: ::tanto::__private::Param<Self, #i>,
             {
                 ::tanto::__private::extra_arg::<Self, #i, A>(arg)
             }
