@@ -17,17 +17,26 @@ pub use std::time::Duration;
 pub use std::vec::Vec;
 pub use std::{cfg, concat, module_path, option_env, stringify, vec};
 
-/// Converts argument `arg` for parameter `I` of task `S`; the wiring check of one argument.
-pub fn wire<S, const I: usize, A>(arg: A) -> Arg
-where
-    S: Param<I>,
-    A: Wire<<S as Param<I>>::Type, S, <S as Param<I>>::Name>,
-{
+/// Converts argument `arg` for a parameter of type `T`; the wiring check of one argument
+/// (the bound that names the step and the parameter is on the fn that calls this).
+pub fn wire<T, A: Wire<T>>(arg: A) -> Arg {
     arg.into_arg()
+}
+
+/// What an argument past task `S`'s last parameter goes through: `Param` has no impls, so
+/// the bound reports it, and this body never runs.
+pub fn extra_arg<S, const I: usize, A: Param<S, I>>(arg: A) -> Arg {
+    drop(arg);
+    Arg::List(Vec::new())
 }
 
 /// Checks that task `S` takes `N` arguments.
 pub fn arity<S: Arity<N>, const N: usize>() {}
+
+/// Adds step `S` to the graph with `args`: every step's `Task::add`.
+pub fn add_step<S: Step>(b: &mut Builder, args: Vec<Arg>) -> S::Handles {
+    S::Handles::from_node(b.step(S::INFO, S::run, args))
+}
 
 /// Adds task `S` to the graph with `args`.
 pub fn call<S: Task>(b: &mut Builder, args: Vec<Arg>) -> S::Handles {

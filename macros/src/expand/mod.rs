@@ -123,57 +123,41 @@ pub(crate) enum Kind {
     Pipeline,
 }
 
-/// What steps and pipelines both implement: `Param<I>` per input, `Arity<N>`, the wiring check
-/// of each input, and the module of marker types and check traits named after the parameters.
+/// What steps and pipelines both implement: `Arity<N>`, the wiring check of each input, and
+/// the module of check traits named after the parameters.
 pub(crate) fn task_common(shape: &FnShape, inputs: &[&Param], kind: Kind) -> TokenStream {
     let ident = shape.ident();
     let cfgs = shape.cfgs();
     let markers_mod = markers_mod(shape);
     let vis = &shape.item.vis;
     let arity = Literal::usize_unsuffixed(inputs.len());
-    let params = inputs.iter().enumerate().map(|(i, input)| {
-        let i = Literal::usize_unsuffixed(i);
-        let ty = &input.ty;
-        let marker = match &input.ident {
-            Some(m) => quote!(#markers_mod::#m),
-            None => quote!(()),
-        };
-        quote! {
-            #(#cfgs)*
-            impl ::tanto::__private::Param<#i> for #ident {
-                type Type = #ty;
-                type Name = #marker;
-            }
-        }
-    });
     let wires = inputs.iter().enumerate().map(|(i, input)| {
         let wire = wire_fn(i);
-        let i = Literal::usize_unsuffixed(i);
         let ty = &input.ty;
+        // A pattern (only in the stub of a step with errors) has no name to report.
         let check = match &input.ident {
             Some(name) => {
                 let check = check_trait(name);
-                quote!(#markers_mod::#check<#ty, Self>)
+                quote!(#markers_mod::#check<#ty>)
             }
-            None => quote!(::tanto::__private::Wire<#ty, Self, ()>),
+            None => quote!(::tanto::__private::Wire<#ty>),
         };
-        // The argument's type is named apart from any type the parameter's may mention.
         quote! {
-            #[doc(hidden)]
-            #[allow(dead_code, unreachable_pub)]
             #vis fn #wire<__TantoArg>(arg: __TantoArg) -> ::tanto::__private::Arg
             where
                 __TantoArg: #check,
             {
-                ::tanto::__private::wire::<Self, #i, __TantoArg>(arg)
+                ::tanto::__private::wire::<#ty, __TantoArg>(arg)
             }
         }
     });
     // One fn per input that a pipeline passes each argument through, so a wrong one is
-    // reported with the message of the input's check trait, which names the parameter.
+    // reported with the message of the input's check trait, which names the parameter. The
+    // struct is hidden, so these are too.
     let wires = (!inputs.is_empty()).then(|| {
         quote! {
             #(#cfgs)*
+            #[allow(dead_code, unreachable_pub, missing_docs)]
             impl #ident {
                 #(#wires)*
             }
@@ -181,8 +165,6 @@ pub(crate) fn task_common(shape: &FnShape, inputs: &[&Param], kind: Kind) -> Tok
     });
     let markers = markers(shape, inputs, kind);
     quote! {
-        #(#params)*
-
         #(#cfgs)*
         impl ::tanto::__private::Arity<#arity> for #ident {}
 
@@ -192,8 +174,8 @@ pub(crate) fn task_common(shape: &FnShape, inputs: &[&Param], kind: Kind) -> Tok
     }
 }
 
-/// The module of zero-sized types named after the parameters (`Param::Name`), and of the check
-/// trait of each, whose `#[diagnostic::on_unimplemented]` names the task and the parameter.
+/// The module of the check trait of each input, whose `#[diagnostic::on_unimplemented]` names
+/// the task and the parameter.
 fn markers(shape: &FnShape, inputs: &[&Param], kind: Kind) -> TokenStream {
     let cfgs = shape.cfgs();
     let markers_mod = markers_mod(shape);
@@ -205,50 +187,42 @@ fn markers(shape: &FnShape, inputs: &[&Param], kind: Kind) -> TokenStream {
     };
     let task = shape.name();
     let checks = inputs.iter().filter_map(|input| {
-        let marker = input.ident.as_ref()?;
-        let check = check_trait(marker);
+        let name = input.ident.as_ref()?;
+        let check = check_trait(name);
         let message = format!(
             "{kind} `{task}` parameter `{}` expects `{{Expected}}`, but this argument is `{{Self}}`",
-            input.name()
+            ast::unraw(name)
         );
         // The blanket impl makes a failing check fail on `Wire`, and rustc then reports the
-        // check trait it started from, whose message is this input's own.
+        // check trait it started from, whose message is this input's own. `Expected` is a
+        // parameter because the parameter's type is written for the scope outside the module.
         Some(quote! {
-            #marker_vis struct #marker;
-
             #[diagnostic::on_unimplemented(
                 message = #message,
                 label = "expected `{Expected}` or `Handle<{Expected}>` here",
                 note = "an argument is a pipeline input, the output of an earlier step, or a literal of the parameter's type"
             )]
-            #marker_vis trait #check<Expected, Task>:
-                ::tanto::__private::Wire<Expected, Task, self::#marker>
-            {
-            }
+            #marker_vis trait #check<Expected>: ::tanto::__private::Wire<Expected> {}
 
-            impl<Expected, Task, Arg> #check<Expected, Task> for Arg
-            where
-                Arg: ::tanto::__private::Wire<Expected, Task, self::#marker>,
-            {
-            }
+            impl<Expected, Arg: ::tanto::__private::Wire<Expected>> #check<Expected> for Arg {}
         })
     });
     quote! {
         #(#cfgs)*
         #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code, unreachable_pub)]
+        #[allow(non_camel_case_types, unreachable_pub)]
         #vis mod #markers_mod {
             #(#checks)*
         }
     }
 }
 
-/// `__tanto_build`: the module of a task's marker types and check traits.
+/// `__tanto_build`: the module of a task's check traits.
 fn markers_mod(shape: &FnShape) -> Ident {
     format_ident!("__tanto_{}", shape.name())
 }
 
-/// `__tanto_src`: the check trait of parameter `src`, beside its marker type `src`.
+/// `__tanto_src`: the check trait of parameter `src`.
 fn check_trait(param: &Ident) -> Ident {
     format_ident!("__tanto_{}", ast::unraw(param))
 }

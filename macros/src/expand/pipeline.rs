@@ -241,20 +241,18 @@ fn if_tokens(i: &If, b: &Ident) -> TokenStream {
 
 /// `<Task>::__tanto_wire_N` for every `N` the body passes, for a task without input `N`: its
 /// inherent `__tanto_wire_N` comes first when it has one, so this only serves an extra
-/// argument, which `Param` then reports as having no parameter.
+/// argument, which `Param` (never implemented) then reports as having no parameter.
 fn extra_args(body: &Body) -> Option<TokenStream> {
     let most = body.calls().iter().map(|call| call.args.len()).max()?;
     let wires = (0..most).map(|i| {
         let wire = wire_fn(i);
         let i = Literal::usize_unsuffixed(i);
-        let param = quote!(<Self as ::tanto::__private::Param<#i>>);
         quote! {
             fn #wire<A>(arg: A) -> ::tanto::__private::Arg
             where
-                Self: ::tanto::__private::Param<#i>,
-                A: ::tanto::__private::Wire<#param::Type, Self, #param::Name>,
+                A: ::tanto::__private::Param<Self, #i>,
             {
-                ::tanto::__private::wire::<Self, #i, A>(arg)
+                ::tanto::__private::extra_arg::<Self, #i, A>(arg)
             }
         }
     });

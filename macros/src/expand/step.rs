@@ -32,13 +32,7 @@ pub(super) fn expand(step: &Step) -> TokenStream {
     let task = impl_task(
         shape,
         &output,
-        quote! {
-            <Self::Handles as ::tanto::__private::FromNode>::from_node(b.step(
-                <#ident as ::tanto::__private::Step>::INFO,
-                <#ident as ::tanto::__private::Step>::run,
-                args,
-            ))
-        },
+        quote!(::tanto::__private::add_step::<Self>(b, args)),
     );
     let common = task_common(shape, &inputs, Kind::Step);
 

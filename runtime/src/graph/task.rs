@@ -261,17 +261,16 @@ pub trait Pipeline: Task {
     }
 }
 
-/// The type of parameter `I` of a task, for wiring checks.
+/// Never implemented: the bound that reports an argument past the last parameter of task `S`.
+///
+/// A pipeline passes each argument through the callee's wiring check of that position; a
+/// position the callee has no check for falls through to one that bounds the argument by this
+/// trait, so the error is on the argument.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` has no parameter at position {I}",
+    message = "`{S}` has no parameter at position {I}",
     label = "this argument has no matching parameter"
 )]
-pub trait Param<const I: usize>: Task {
-    /// The parameter's type.
-    type Type;
-    /// A marker type named after the parameter, so wiring errors can name it.
-    type Name;
-}
+pub trait Param<S, const I: usize> {}
 
 /// Implemented by a task for exactly its number of parameters.
 #[diagnostic::on_unimplemented(
