@@ -210,12 +210,14 @@ pub(crate) async fn bind_late(ctx: &Ctx, script: String, after: u32) -> Result<(
     Ok(())
 }
 
-/// A service that stops after 3 s while one consumer still holds it, and a second consumer
-/// that binds it after that: it gets a new instance.
+/// A service that stops after 2 s while one consumer still holds it, and a second consumer
+/// that binds it 8 s after its step starts: it gets a new instance. The margin (the first
+/// instance must be up within 6 s of the steps' start) holds on a machine loaded by parallel
+/// builds, where creating and starting the first instance has taken more than 2 s.
 #[pipeline]
 pub fn svc_restarted() {
-    bind_one("busybox", "exec sleep 3", 0, 30, 7);
-    bind_late("exec sleep 3", 5);
+    bind_one("busybox", "exec sleep 2", 0, 30, 10);
+    bind_late("exec sleep 2", 8);
 }
 
 /// Binds two services under one name.
