@@ -5,7 +5,7 @@ mod docker_support;
 
 use std::time::{Duration, Instant};
 
-use docker_support::{Harness, SETTINGS, host_dir, unique};
+use docker_support::{Harness, SETTINGS, container_events, host_dir, unique, unix_seconds};
 use tanto::__internal::backend::{
     ContainerSpec, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, host_name,
 };
@@ -320,32 +320,4 @@ async fn a_step_ends_by_its_keep_alive_even_with_commands_still_running() {
     let actions = container_events(&id, since).await;
     assert!(actions.iter().any(|a| a == "destroy"), "{actions:?}");
     assert!(!actions.iter().any(|a| a == "kill"), "{actions:?}");
-}
-
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is past 1970")
-        .as_secs()
-}
-
-/// What the daemon reported doing to container `id` from `since` (seconds) until now.
-async fn container_events(id: &str, since: u64) -> Vec<String> {
-    use futures_util::StreamExt as _;
-    let docker = bollard::Docker::connect_with_local_defaults()
-        .expect("the daemon's address")
-        .negotiate_version()
-        .await
-        .expect("the daemon answers");
-    let filters = std::collections::HashMap::from([("container", vec![id])]);
-    let options = bollard::query_parameters::EventsOptionsBuilder::default()
-        .since(&since.to_string())
-        .until(&(unix_seconds() + 1).to_string())
-        .filters(&filters)
-        .build();
-    let events: Vec<_> = docker.events(Some(options)).collect().await;
-    events
-        .into_iter()
-        .map(|e| e.expect("an event").action.unwrap_or_default())
-        .collect()
 }

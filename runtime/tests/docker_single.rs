@@ -6,41 +6,9 @@ mod docker_support;
 
 use std::time::Duration;
 
-use docker_support::{Harness, SETTINGS};
+use docker_support::{Harness, SETTINGS, client, container_events, unix_seconds};
 use tanto::__internal::graph::StepSettings;
 use tanto::{Error, Secret};
-
-/// The daemon's events for container `id` since `since` (seconds), until now.
-async fn actions(id: &str, since: u64) -> Vec<String> {
-    use futures_util::StreamExt as _;
-    let docker = client().await;
-    let filters = std::collections::HashMap::from([("container", vec![id])]);
-    let options = bollard::query_parameters::EventsOptionsBuilder::default()
-        .since(&since.to_string())
-        .until(&(now() + 1).to_string())
-        .filters(&filters)
-        .build();
-    let events: Vec<_> = docker.events(Some(options)).collect().await;
-    events
-        .into_iter()
-        .map(|e| e.expect("an event").action.unwrap_or_default())
-        .collect()
-}
-
-async fn client() -> bollard::Docker {
-    bollard::Docker::connect_with_local_defaults()
-        .expect("the daemon's address")
-        .negotiate_version()
-        .await
-        .expect("the daemon answers")
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is past 1970")
-        .as_secs()
-}
 
 /// The id of the run's one container.
 fn only_container(h: &Harness) -> String {
@@ -52,7 +20,7 @@ fn only_container(h: &Harness) -> String {
 #[tokio::test]
 async fn a_hinted_command_runs_as_pid_1_with_its_output_and_exit_code() {
     let mut h = Harness::new().await;
-    let since = now() - 1;
+    let since = unix_seconds() - 1;
     let ctx = h.ctx("single", SETTINGS);
     ctx.expect_single_command();
     let c = ctx
@@ -81,7 +49,7 @@ async fn a_hinted_command_runs_as_pid_1_with_its_output_and_exit_code() {
 
     ctx.close().await.expect("close");
     h.assert_clean().await;
-    let actions = actions(&id, since).await;
+    let actions = container_events(&id, since).await;
     assert!(actions.iter().any(|a| a == "start"), "{actions:?}");
     assert!(actions.iter().any(|a| a == "destroy"), "{actions:?}");
     assert!(
@@ -154,7 +122,7 @@ async fn a_hinted_step_that_runs_two_commands_goes_on_and_leaves_nothing() {
 #[tokio::test]
 async fn secrets_never_reach_a_containers_configuration() {
     let h = Harness::new().await;
-    let since = now() - 1;
+    let since = unix_seconds() - 1;
     let ctx = h.ctx("secret", SETTINGS);
     ctx.expect_single_command();
     let secret = Secret::for_test("token", "s3cr3t-value-for-pid1");
@@ -175,7 +143,7 @@ async fn secrets_never_reach_a_containers_configuration() {
     ctx.close().await.expect("close");
     h.assert_clean().await;
     // It ran as an exec in a keep-alive container.
-    let actions = actions(&id, since).await;
+    let actions = container_events(&id, since).await;
     assert!(
         actions.iter().any(|a| a.starts_with("exec_create")),
         "{actions:?}"

@@ -188,3 +188,37 @@ pub fn host_dir(root: &Path, files: &[(&str, &str, bool)]) -> Dir {
     let digest = hash_dir(root).expect("hash the folder");
     Dir::new(root, digest)
 }
+
+/// Now, in seconds since 1970: what `docker events --since` takes.
+pub fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_secs()
+}
+
+/// A client of the daemon of its own, to look at what tanto did.
+pub async fn client() -> bollard::Docker {
+    bollard::Docker::connect_with_local_defaults()
+        .expect("the daemon's address")
+        .negotiate_version()
+        .await
+        .expect("the daemon answers")
+}
+
+/// What the daemon reported doing to container `id` from `since` (seconds) until now.
+pub async fn container_events(id: &str, since: u64) -> Vec<String> {
+    use futures_util::StreamExt as _;
+    let docker = client().await;
+    let filters = std::collections::HashMap::from([("container", vec![id])]);
+    let options = bollard::query_parameters::EventsOptionsBuilder::default()
+        .since(&since.to_string())
+        .until(&(unix_seconds() + 1).to_string())
+        .filters(&filters)
+        .build();
+    let events: Vec<_> = docker.events(Some(options)).collect().await;
+    events
+        .into_iter()
+        .map(|e| e.expect("an event").action.unwrap_or_default())
+        .collect()
+}

@@ -192,21 +192,9 @@ impl Backend for DockerBackend {
             let StartExecResults::Attached { output, input } = started else {
                 return Err(Error::Docker("a command started detached".into()));
             };
-            let endpoint = self.endpoint.clone();
-            let output = output.map(move |item| {
-                // Dropping the write half may end the session early on some transports.
-                let _keep = &input;
-                match item {
-                    Ok(bollard::container::LogOutput::StdErr { message }) => {
-                        Ok((Stream::Stderr, message))
-                    }
-                    Ok(log) => Ok((Stream::Stdout, log.into_bytes())),
-                    Err(e) => Err(docker_error(&endpoint, "read a command's output", &e)),
-                }
-            });
             Ok(StartedExec {
                 id: created.id,
-                output: output.boxed(),
+                output: self.command_output(output, input),
             })
         }
         .boxed()
@@ -411,6 +399,32 @@ impl Backend for DockerBackend {
 }
 
 impl DockerBackend {
+    /// A command's `output`, as the daemon attached it, each chunk named by its stream.
+    /// `input`, the connection's write half, lives as long as the output: dropping it may end
+    /// the session early on some transports.
+    pub(super) fn command_output<I: Send + 'static>(
+        &self,
+        output: impl futures_util::Stream<
+            Item = std::result::Result<bollard::container::LogOutput, bollard::errors::Error>,
+        > + Send
+        + 'static,
+        input: I,
+    ) -> BoxStream<'static, Result<(Stream, Bytes)>> {
+        let endpoint = self.endpoint.clone();
+        output
+            .map(move |item| {
+                let _keep = &input;
+                match item {
+                    Ok(bollard::container::LogOutput::StdErr { message }) => {
+                        Ok((Stream::Stderr, message))
+                    }
+                    Ok(log) => Ok((Stream::Stdout, log.into_bytes())),
+                    Err(e) => Err(docker_error(&endpoint, "read a command's output", &e)),
+                }
+            })
+            .boxed()
+    }
+
     /// The bollard client, for the other modules of the backend.
     pub(in crate::backend) fn docker(&self) -> &Docker {
         &self.docker

@@ -51,21 +51,9 @@ impl DockerBackend {
             .start_container(id, None)
             .await
             .map_err(|e| docker_error(&self.endpoint, "start a container", &e))?;
-        let endpoint = self.endpoint.clone();
-        let input = attached.input;
-        let output = attached.output.map(move |item| {
-            let _keep = &input;
-            match item {
-                Ok(bollard::container::LogOutput::StdErr { message }) => {
-                    Ok((Stream::Stderr, message))
-                }
-                Ok(log) => Ok((Stream::Stdout, log.into_bytes())),
-                Err(e) => Err(docker_error(&endpoint, "read a command's output", &e)),
-            }
-        });
         Ok(StartedExec {
             id: unclaimed.claim(),
-            output: output.boxed(),
+            output: self.command_output(attached.output, attached.input),
         })
     }
 
