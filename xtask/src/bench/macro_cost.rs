@@ -13,7 +13,9 @@ use super::report::{Line, Row, Target};
 
 const ITEMS: usize = 200;
 
-/// The workspace's profile, so every generated crate builds its dependencies the same way.
+/// The workspace's profile, for the incremental rebuilds: tanto and its dependencies build
+/// as they do in this workspace. The clean builds take a new user's default profile instead,
+/// under which Cargo builds a proc macro and its dependencies with `build-override`.
 const PROFILE: &str =
     "\n[profile.dev.package.\"*\"]\nopt-level = 1\n\n[profile.dev.package.blake3]\nopt-level = 3\n";
 
@@ -45,7 +47,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         let dir = base.join("clean").join(name);
         let manifest = format!(
             "[package]\nname = \"bench-{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [lib]\npath = \"lib.rs\"\nproc-macro = true\n\n[dependencies]\n{deps}{PROFILE}\n[workspace]\n"
+             [lib]\npath = \"lib.rs\"\nproc-macro = true\n\n[dependencies]\n{deps}\n[workspace]\n"
         );
         write(&dir.join("Cargo.toml"), &manifest)?;
         write(
@@ -205,13 +207,15 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         id: 6,
         title: "Macro cost",
         workload: format!(
-            "Clean `cargo build` (dev profile, the workspace's profile settings, one target \
+            "Clean `cargo build` (the default dev profile, as a new user's workspace has it, \
+             so Cargo builds the macros and syn with its `build-override` settings; one target \
              folder each, deleted before each build) of an empty proc-macro crate depending on \
              `tanto-macros`, against one depending on syn {syn} alone with the same features. \
              Then an incremental `cargo build` after editing one string in one function of a \
              generated crate of {ITEMS} `#[step]` async fns, against the same crate without the \
              attributes, and of the same crate with a `build.rs` calling \
-             `tanto_build::digests()` against it without; tanto itself is already built."
+             `tanto_build::digests()` against it without (these with the workspace's profile \
+             settings); tanto itself is already built."
         ),
         lines: vec![
             Line::versus(
