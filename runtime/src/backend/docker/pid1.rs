@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use super::DockerBackend;
 use crate::backend::cleanup::Unclaimed;
 use crate::backend::request::{command_body, docker_error, status};
-use crate::backend::{ContainerSpec, ExecSpec, StartedExec, Stream};
+use crate::backend::{ContainerSpec, ExecSpec, StartedExec};
 use crate::error::{Error, Result};
 
 impl DockerBackend {
