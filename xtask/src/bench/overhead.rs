@@ -71,9 +71,10 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         format!(
             "Where tanto's time goes (medians of the JSON events' timestamps): {} from process \
              start to `run_started` (CLI, store, connecting to Docker, resolving the image), {} \
-             to the step's start, {} in the step (container create, start, the exec of `true`), \
-             {} to `run_finished`, {} to exit (the step's container ended and removed, which \
-             starts in the background when the step ends; the view flushed).",
+             to the step's start, {} in the step (with the hint of its warm store: the container created with `true` \
+             as its own process, attached, started and waited for), {} to `run_finished`, {} \
+             to exit (the step's exited container removed, which starts in the background when \
+             the step ends; the view flushed).",
             m[0], m[1], m[2], m[3], m[4]
         ),
         format!(
