@@ -158,6 +158,10 @@ impl Dir {
             unsafe { libc::close(copy) };
             return Err(err);
         }
+        // The copy shares its position with our descriptor, which an earlier listing left at
+        // the end: every listing starts from the first entry.
+        // SAFETY: `stream` is an open directory stream.
+        unsafe { libc::rewinddir(stream) };
         let result = loop {
             // `readdir` tells its end from an error only by `errno`.
             clear_errno();
@@ -304,6 +308,13 @@ mod tests {
         let dir = root.open_below(b"a").unwrap();
         let (mut names, mut listed) = (Vec::new(), Vec::new());
         dir.list(&mut names, &mut listed).unwrap();
+        let first = listed.len();
+        dir.list(&mut names, &mut listed).unwrap();
+        assert_eq!(
+            listed.len(),
+            first,
+            "a second listing starts from the first entry"
+        );
         let mut seen: Vec<_> = listed
             .iter()
             .map(|e| (e.name(&names).to_vec(), e.kind))
