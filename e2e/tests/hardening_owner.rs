@@ -39,11 +39,14 @@ fn a_killed_runs_containers_end_by_themselves() {
     }
     let run = run.unwrap();
     let containers_of_run = |run: &str| daemon.containers(&format!("tanto.run={run}"));
+    // Killed once its keep-alive runs: a container created but never started has no
+    // keep-alive yet, and is reaping's to remove (`backend/lease.rs`), not this test's.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while containers_of_run(&run) == 0 {
+    while daemon.running(&format!("tanto.run={run}")) == 0 {
         assert!(
             Instant::now() < deadline,
-            "the step's container never appeared"
+            "the step's container never ran: {}",
+            daemon.states(&format!("tanto.run={run}"))
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -55,8 +58,9 @@ fn a_killed_runs_containers_end_by_themselves() {
     while containers_of_run(&run) > 0 {
         assert!(
             killed.elapsed() < Duration::from_secs(15),
-            "the container of a SIGKILLed run is still there after {:?}",
-            killed.elapsed()
+            "the container of a SIGKILLed run is still there after {:?}: {}",
+            killed.elapsed(),
+            daemon.states(&format!("tanto.run={run}"))
         );
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -169,6 +169,40 @@ impl PrivateDaemon {
         String::from_utf8_lossy(&out.stdout).lines().count()
     }
 
+    /// How many running containers of this daemon carry `label` (`key=value`).
+    pub fn running(&self, label: &str) -> usize {
+        let filter = format!("label={label}");
+        let out = self.docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &filter,
+            "--filter",
+            "status=running",
+        ]);
+        assert!(
+            out.status.success(),
+            "docker ps: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+
+    /// The states of this daemon's containers that carry `label`, one `id status` per line:
+    /// what a failed wait shows.
+    pub fn states(&self, label: &str) -> String {
+        let filter = format!("label={label}");
+        let out = self.docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.ID}} {{.Status}}",
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Sends `signal` to the daemon.
     pub fn signal(&self, signal: libc::c_int) {
         let pid = self.child.as_ref().expect("the daemon runs").id();
