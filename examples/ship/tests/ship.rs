@@ -75,18 +75,22 @@ fn release_exports_an_image_that_serves_and_reruns_fully_cached() {
     let loaded = docker(&["load", "-i", tar.to_str().unwrap()]);
     assert!(loaded.contains("package:latest"), "{loaded}");
     let id = docker(&["image", "inspect", "package:latest", "--format", "{{.Id}}"]);
-    let container = docker(&[
-        "run",
-        "-d",
-        "--rm",
-        "-p",
-        "127.0.0.1::8080",
-        "package:latest",
-    ]);
+    // Removed by `rm -f` below, which waits for it: with `--rm` too, Docker 20.10 can still
+    // be removing it when `rmi` asks.
+    let container = docker(&["run", "-d", "-p", "127.0.0.1::8080", "package:latest"]);
     let port = docker(&["port", &container, "8080/tcp"]);
     let port = port.rsplit(':').next().unwrap().to_owned();
     let page = get(&port);
     docker(&["rm", "-f", &container]);
+    let users = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("ancestor={id}"),
+        "--format",
+        "{{.ID}} {{.Status}} {{.Labels}}",
+    ]);
+    assert!(users.is_empty(), "containers still use the image: {users}");
     docker(&["rmi", "-f", "package:latest", &id]);
     assert!(
         page.contains("200 OK") && page.ends_with("hello from ship\n"),
