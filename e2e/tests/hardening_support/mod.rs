@@ -160,26 +160,22 @@ impl PrivateDaemon {
 
     /// How many containers (running or not) of this daemon carry `label` (`key=value`).
     pub fn containers(&self, label: &str) -> usize {
-        let out = self.docker(&["ps", "-aq", "--filter", &format!("label={label}")]);
-        assert!(
-            out.status.success(),
-            "docker ps: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).lines().count()
+        self.count(&["-a", "--filter", &format!("label={label}")])
     }
 
     /// How many running containers of this daemon carry `label` (`key=value`).
     pub fn running(&self, label: &str) -> usize {
-        let filter = format!("label={label}");
-        let out = self.docker(&[
-            "ps",
-            "-q",
+        self.count(&[
             "--filter",
-            &filter,
+            &format!("label={label}"),
             "--filter",
             "status=running",
-        ]);
+        ])
+    }
+
+    /// How many containers `docker ps -q` with `filters` lists on this daemon.
+    fn count(&self, filters: &[&str]) -> usize {
+        let out = self.docker(&[&["ps", "-q"], filters].concat());
         assert!(
             out.status.success(),
             "docker ps: {}",
