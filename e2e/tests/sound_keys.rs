@@ -112,12 +112,16 @@ impl Project {
         // Copied by `cp`, not by this process: a file this process holds open for writing is
         // inherited by what the other tests' threads fork meanwhile, and executing it then
         // fails with "Text file busy".
+        // Then renamed over the old one: a rename never needs the old file free, where
+        // overwriting it in place fails with "Text file busy" while anything still runs it.
+        let fresh = self.dir.join("keys-app.new");
         let copied = Command::new("cp")
             .arg(self.target.join("debug/keys-app"))
-            .arg(self.binary())
+            .arg(&fresh)
             .status()
             .unwrap();
         assert!(copied.success(), "cp keys-app failed");
+        std::fs::rename(&fresh, self.binary()).unwrap();
     }
 
     /// The app as this test last built it.
