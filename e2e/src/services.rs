@@ -199,10 +199,33 @@ pub fn svc_consumer_fails() {
     bind_then_fail();
 }
 
-/// Waits `after` seconds, then binds a busybox service that runs `script` and runs `true`.
+/// Whether this process has a service container that has exited and is not removed yet.
+fn own_service_exited() -> Result<bool> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=tanto.service", "--filter"])
+        .arg(format!("label=tanto.pid={}", std::process::id()))
+        .args(["--filter", "status=exited"])
+        .output()?;
+    if !out.status.success() {
+        return Err(Error::other(format!(
+            "docker ps failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(!out.stdout.is_empty())
+}
+
+/// Waits until a service of this run has exited while still held, then binds a busybox
+/// service that runs `script` and runs `true`.
 #[step(image = "tanto-test/busybox:latest")]
-pub(crate) async fn bind_late(ctx: &Ctx, script: String, after: u32) -> Result<()> {
-    tokio::time::sleep(Duration::from_secs(after.into())).await;
+pub(crate) async fn bind_late(ctx: &Ctx, script: String) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !own_service_exited()? {
+        if tokio::time::Instant::now() > deadline {
+            return Err(Error::other("no service of this run exited within 60 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // The same definition as `bind_one`'s, so the two would share one instance.
     let service = busybox(&script).with_timeout(Duration::from_secs(30));
     let c = ctx.container().with_service("svc", &service);
@@ -210,14 +233,13 @@ pub(crate) async fn bind_late(ctx: &Ctx, script: String, after: u32) -> Result<(
     Ok(())
 }
 
-/// A service that stops after 2 s while one consumer still holds it, and a second consumer
-/// that binds it 8 s after its step starts: it gets a new instance. The margin (the first
-/// instance must be up within 6 s of the steps' start) holds on a machine loaded by parallel
-/// builds, where creating and starting the first instance has taken more than 2 s.
+/// A service that stops after 2 s while one consumer still holds it for 20 s, and a second
+/// consumer that binds it once its container has exited (and is still held, so not removed):
+/// it gets a new instance.
 #[pipeline]
 pub fn svc_restarted() {
-    bind_one("busybox", "exec sleep 2", 0, 30, 10);
-    bind_late("exec sleep 2", 8);
+    bind_one("busybox", "exec sleep 2", 0, 30, 20);
+    bind_late("exec sleep 2");
 }
 
 /// Binds two services under one name.
