@@ -268,10 +268,7 @@ fn cache_commands_report_verify_and_prune() {
 #[test]
 fn identical_steps_in_flight_run_once() {
     let cache = tempfile::tempdir().unwrap();
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let daemon = support::daemon::DaemonEvents::watch();
     // `wide` calls `nap(1)` six times: one key.
     let out = output(fixture(cache.path()).args(["wide", "-j", "6", "--progress", "json"]));
     assert!(out.status.success());
@@ -296,25 +293,7 @@ fn identical_steps_in_flight_run_once() {
         "{text}"
     );
     assert!(text.contains("shares the run of `nap"), "{text}");
-    let until = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 1;
-    let created = output(std::process::Command::new("docker").args([
-        "events",
-        "--since",
-        &since.to_string(),
-        "--until",
-        &until.to_string(),
-        "--filter",
-        "event=create",
-        "--filter",
-        &format!("label=tanto.run={}", run_id(&events)),
-        "--format",
-        "{{.ID}}",
-    ]));
-    let count = String::from_utf8_lossy(&created.stdout).lines().count();
+    let count = support::daemon::created(&daemon.finish(), &run_id(&events));
     assert_eq!(count, 1, "one container for six identical steps");
 }
 

@@ -16,10 +16,7 @@ use support::*;
 fn containers_run_up_to_jobs_at_once_and_never_more() {
     for jobs in ["2", "3"] {
         let cache = tempfile::tempdir().unwrap();
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let daemon = daemon::DaemonEvents::watch();
         // Six steps with six keys: six containers, `-j` of them at a time.
         let out = output(fixture(cache.path()).args(["spread", "-j", jobs, "--progress", "json"]));
         assert!(
@@ -33,7 +30,7 @@ fn containers_run_up_to_jobs_at_once_and_never_more() {
         assert_eq!(peak_overlap(&events), want, "events, with -j {jobs}");
         let run = run_id(&events);
         assert_eq!(
-            peak_containers(&run, since),
+            daemon::peak_containers(&daemon.finish(), &run),
             want,
             "the daemon, with -j {jobs}"
         );

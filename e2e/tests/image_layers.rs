@@ -10,21 +10,14 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use support::daemon::DaemonEvents;
 use support::*;
 
 fn docker(args: &[&str]) -> String {
     let out = output(Command::new("docker").args(args));
     assert!(out.status.success(), "docker {args:?}: {out:?}");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// A folder with two files and a tool script beside it, under `root`.
@@ -93,39 +86,26 @@ fn stat(id: &str, format: &str, paths: &[&str]) -> String {
     docker(&args)
 }
 
-/// What the daemon says happened between `since` and now, filtered by `filters`.
-fn daemon_events(since: u64, filters: &[&str]) -> Vec<String> {
-    let (since, until) = (since.to_string(), (now() + 1).to_string());
-    let mut args = vec!["events", "--since", &since, "--until", &until];
-    for f in filters {
-        args.extend(["--filter", f]);
-    }
-    args.extend(["--format", "{{.Type}} {{.Action}} {{.ID}}"]);
-    docker(&args).lines().map(str::to_owned).collect()
-}
-
 #[test]
 fn files_on_a_base_make_an_image_without_any_container_the_same_bytes_the_same_image() {
     let name = format!("layers-{}", std::process::id());
     let root = tempfile::tempdir().unwrap();
     inputs(root.path(), "first\n");
 
-    let since = now();
+    let daemon = DaemonEvents::watch();
     let run = bundle(root.path(), &name);
     let made = images_of(&name);
     assert_eq!(made.len(), 1, "{made:?}");
     let id = &made[0];
     // No container of the run was created, let alone started: the image was loaded.
-    let label = format!("label=tanto.run={run}");
-    assert_eq!(
-        daemon_events(since, &["type=container", &label]),
-        Vec::<String>::new()
-    );
-    let image = format!("image={id}");
-    assert_eq!(
-        daemon_events(since, &["type=image", "event=load", &image]),
-        [format!("image load {id}")]
-    );
+    let seen = daemon.finish();
+    let of_run: Vec<_> = seen.iter().filter(|e| e.of_run(&run)).collect();
+    assert!(of_run.is_empty(), "{of_run:?}");
+    let loads: Vec<_> = seen
+        .iter()
+        .filter(|e| e.kind == "image" && e.action == "load" && e.id == *id)
+        .collect();
+    assert_eq!(loads.len(), 1, "{seen:?}");
 
     // The image runs the tool, which reads the folder: files, executable bit and env are there.
     let ran = docker(&["run", "--rm", "--network", "none", id]);

@@ -9,8 +9,9 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use support::daemon::{DaemonEvent, DaemonEvents};
 use support::*;
 
 /// The ids of the containers or (`what` = `network`) networks that carry `label`.
@@ -45,13 +46,6 @@ fn assert_nothing_left(run: &str) {
         Vec::<String>::new(),
         "networks of {run}"
     );
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// Runs `pipeline` with JSON progress and the store at `cache`.
@@ -143,103 +137,33 @@ fn a_service_inputs_image_id_is_in_its_consumers_key() {
 #[test]
 fn concurrent_consumers_share_one_instance() {
     let cache = tempfile::tempdir().unwrap();
-    let creations = ServiceCreations::watch();
+    let daemon = DaemonEvents::watch();
     let (out, events) = run(cache.path(), "pg_shared");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(peak_overlap(&events), 2, "both consumers ran at once");
     let run_id = run_id(&events);
-    assert_eq!(creations.of(&run_id), 1);
+    assert_eq!(service_creations(&daemon.finish(), &run_id), 1);
     assert_nothing_left(&run_id);
 }
 
 #[test]
 fn a_service_that_stopped_is_started_again_for_the_next_consumer() {
     let cache = tempfile::tempdir().unwrap();
-    let creations = ServiceCreations::watch();
+    let daemon = DaemonEvents::watch();
     let (out, events) = run(cache.path(), "svc_restarted");
     assert!(out.status.success(), "{}", stderr(&out));
     let run_id = run_id(&events);
-    assert_eq!(creations.of(&run_id), 2);
+    assert_eq!(service_creations(&daemon.finish(), &run_id), 2);
     assert_nothing_left(&run_id);
 }
 
-/// The daemon's creations and removals of service containers, as a live `docker events`
-/// stream started before the run. A live stream sees every event; asking afterwards with
-/// `--since` would read the daemon's short in-memory backlog, which other tests' containers
-/// can push a run's events out of.
-struct ServiceCreations {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl ServiceCreations {
-    /// Starts watching; `--since` covers the moment between the start and the subscription.
-    fn watch() -> Self {
-        let mut child = Command::new("docker")
-            .args(["events", "--since", &now().to_string()])
-            .args([
-                "--filter",
-                "type=container",
-                "--filter",
-                "label=tanto.service",
-            ])
-            .args(["--filter", "event=create", "--filter", "event=destroy"])
-            .args([
-                "--format",
-                "{{.Action}} {{index .Actor.Attributes \"tanto.run\"}}",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// How many service containers run `run_id` created. The run has ended and removed each
-    /// one, so the count is complete once every creation has its removal and the stream has
-    /// gone quiet (a replaced instance balances the count before its successor is created).
-    fn of(self, run_id: &str) -> usize {
-        let (mut created, mut destroyed) = (0, 0);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let balanced = created > 0 && created == destroyed;
-            let wait = if balanced {
-                Duration::from_secs(1)
-            } else {
-                deadline.saturating_duration_since(Instant::now())
-            };
-            let Ok(line) = self.lines.recv_timeout(wait) else {
-                break;
-            };
-            match line.split_once(' ') {
-                Some(("create", run)) if run == run_id => created += 1,
-                Some(("destroy", run)) if run == run_id => destroyed += 1,
-                _ => {}
-            }
-        }
-        drop(self);
-        assert_eq!(
-            created, destroyed,
-            "a service container of {run_id} was not removed"
-        );
-        created
-    }
-}
-
-impl Drop for ServiceCreations {
-    /// Ends the stream, also when a test fails before it counts.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// How many service containers run `run_id` created, among the daemon's `events`.
+fn service_creations(events: &[DaemonEvent], run_id: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e.of_run(run_id) && e.action == "create")
+        .filter(|e| e.attributes.contains_key("tanto.service"))
+        .count()
 }
 
 #[test]

@@ -7,9 +7,7 @@
 mod support;
 
 use support::buildgrid::BuildGrid;
-use support::remote_cache::{
-    containers_created, count, fixture, ok, run, run_id, sources, unix_now, warnings,
-};
+use support::remote_cache::{count, fixture, ok, run, run_id, sources, warnings};
 use support::servers::free_port;
 use support::{of_kind, output};
 
@@ -44,7 +42,7 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
     );
 
     // Machine B: another empty store, the same sources in another folder.
-    let since = unix_now();
+    let daemon = support::daemon::DaemonEvents::watch();
     let out = run(
         store_b.path(),
         &url,
@@ -54,7 +52,7 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
     let (ev, stderr) = ok(&out);
     assert_eq!(of_kind(&ev, "step_started").len(), 0, "{stderr}");
     assert_eq!(of_kind(&ev, "step_cached").len(), 3, "{stderr}");
-    assert_eq!(containers_created(&run_id(&ev), &since), 0);
+    assert_eq!(support::daemon::created(&daemon.finish(), &run_id(&ev)), 0);
     assert_eq!(count(&stderr, "hit"), 3, "{stderr}");
     assert_eq!(count(&stderr, "blob"), 0, "{stderr}");
     let stats = output(fixture(store_b.path()).args(["cache", "stats"]));

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use support::buildgrid::BuildGrid;
-use support::remote_cache::{containers_created, count, fixture, ok, run_id, unix_now};
+use support::remote_cache::{count, fixture, ok, run_id};
 use support::{of_kind, output};
 
 fn docker(args: &[&str]) -> String {
@@ -79,11 +79,11 @@ fn an_image_is_shared_and_loaded_only_when_a_step_or_out_needs_it() {
     // Machine B's daemon does not have it.
     docker(&["rmi", &built[0]]);
 
-    let since = unix_now();
+    let daemon = support::daemon::DaemonEvents::watch();
     let (ev, stderr) = ok(&imaged(store_b.path(), &url, &msg, &[]));
     assert_eq!(started(&ev), Vec::<String>::new(), "{stderr}");
     assert_eq!(of_kind(&ev, "step_cached").len(), 2, "{stderr}");
-    assert_eq!(containers_created(&run_id(&ev), &since), 0);
+    assert_eq!(support::daemon::created(&daemon.finish(), &run_id(&ev)), 0);
     assert_eq!(count(&stderr, "blob"), 0, "{stderr}");
     assert!(
         images_of(&msg).is_empty(),

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod buildgrid;
+pub mod daemon;
 pub mod host;
 pub mod podman;
 pub mod remote_cache;
@@ -107,50 +108,6 @@ pub fn peak_overlap(events: &[Value]) -> usize {
             _ => {}
         }
     }
-    edges.sort();
-    let (mut now, mut peak) = (0, 0);
-    for (_, d) in edges {
-        now += d;
-        peak = peak.max(now);
-    }
-    usize::try_from(peak).unwrap_or(0)
-}
-
-/// The largest number of containers of run `run_id` that were running at once, from the
-/// daemon's own `start` and `die` events between `since` and now (Unix seconds).
-pub fn peak_containers(run_id: &str, since: u64) -> usize {
-    let until = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after the epoch")
-        .as_secs()
-        + 1;
-    let out = output(Command::new("docker").args([
-        "events",
-        "--since",
-        &since.to_string(),
-        "--until",
-        &until.to_string(),
-        "--filter",
-        "type=container",
-        "--filter",
-        "event=start",
-        "--filter",
-        "event=die",
-        "--filter",
-        &format!("label=tanto.run={run_id}"),
-        "--format",
-        "{{.TimeNano}} {{.Action}}",
-    ]));
-    assert!(out.status.success(), "docker events failed: {out:?}");
-    let mut edges: Vec<(u128, i32)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (time, action) = l.split_once(' ')?;
-            let delta = if action == "start" { 1 } else { -1 };
-            Some((time.parse().ok()?, delta))
-        })
-        .collect();
-    // A container that dies at the very instant another starts was not running beside it.
     edges.sort();
     let (mut now, mut peak) = (0, 0);
     for (_, d) in edges {

@@ -76,33 +76,6 @@ pub fn count(stderr: &str, what: &str) -> u64 {
         .unwrap_or_else(|_| panic!("no count before `{what}` in {line}"))
 }
 
-/// How many containers carrying `tanto.run=<run_id>` were created since `since`.
-pub fn containers_created(run_id: &str, since: &str) -> usize {
-    let out = output(Command::new("docker").args([
-        "events",
-        "--since",
-        since,
-        "--until",
-        &unix_now(),
-        "--filter",
-        "type=container",
-        "--filter",
-        "event=create",
-        "--filter",
-        &format!("label=tanto.run={run_id}"),
-        "--format",
-        "{{.ID}}",
-    ]));
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
-pub fn unix_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("a clock after 1970");
-    format!("{}", now.as_secs() + 1)
-}
-
 /// The lines that warn about the remote cache, or about anything (the summary line aside).
 pub fn warnings(stderr: &str) -> Vec<&str> {
     stderr
