@@ -5,7 +5,7 @@ mod docker_support;
 
 use std::time::{Duration, Instant};
 
-use docker_support::{Harness, SETTINGS, container_events, host_dir, unique, unix_seconds};
+use docker_support::{DaemonWatch, Harness, SETTINGS, host_dir, unique};
 use tanto::__internal::backend::{
     ContainerSpec, LABEL_HOST, LABEL_PID, LABEL_RUN, LABEL_STEP, host_name,
 };
@@ -292,7 +292,7 @@ async fn limits_and_network_off_apply() {
 #[tokio::test]
 async fn a_step_ends_by_its_keep_alive_even_with_commands_still_running() {
     let mut h = Harness::new().await;
-    let since = unix_seconds() - 1;
+    let watch = DaemonWatch::start().await;
     let ctx = h.ctx("busy", SETTINGS);
     // A process left running in the background, and a command still running in another task
     // (a step that failed or returned without waiting for it).
@@ -317,7 +317,7 @@ async fn a_step_ends_by_its_keep_alive_even_with_commands_still_running() {
         .expect("the command's task does not panic");
     assert!(ended.is_err(), "the command was cut short: {ended:?}");
     // Its PID 1 exited by itself and took the rest with it: nothing was killed by the daemon.
-    let actions = container_events(&id, since).await;
+    let actions = watch.actions_of(&id).await;
     assert!(actions.iter().any(|a| a == "destroy"), "{actions:?}");
     assert!(!actions.iter().any(|a| a == "kill"), "{actions:?}");
 }

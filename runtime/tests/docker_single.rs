@@ -6,7 +6,7 @@ mod docker_support;
 
 use std::time::Duration;
 
-use docker_support::{Harness, SETTINGS, client, container_events, unix_seconds};
+use docker_support::{DaemonWatch, Harness, SETTINGS, client};
 use tanto::__internal::graph::StepSettings;
 use tanto::{Error, Secret};
 
@@ -20,7 +20,7 @@ fn only_container(h: &Harness) -> String {
 #[tokio::test]
 async fn a_hinted_command_runs_as_pid_1_with_its_output_and_exit_code() {
     let mut h = Harness::new().await;
-    let since = unix_seconds() - 1;
+    let watch = DaemonWatch::start().await;
     let ctx = h.ctx("single", SETTINGS);
     ctx.expect_single_command();
     let c = ctx
@@ -49,7 +49,7 @@ async fn a_hinted_command_runs_as_pid_1_with_its_output_and_exit_code() {
 
     ctx.close().await.expect("close");
     h.assert_clean().await;
-    let actions = container_events(&id, since).await;
+    let actions = watch.actions_of(&id).await;
     assert!(actions.iter().any(|a| a == "start"), "{actions:?}");
     assert!(actions.iter().any(|a| a == "destroy"), "{actions:?}");
     assert!(
@@ -122,7 +122,7 @@ async fn a_hinted_step_that_runs_two_commands_goes_on_and_leaves_nothing() {
 #[tokio::test]
 async fn secrets_never_reach_a_containers_configuration() {
     let h = Harness::new().await;
-    let since = unix_seconds() - 1;
+    let watch = DaemonWatch::start().await;
     let ctx = h.ctx("secret", SETTINGS);
     ctx.expect_single_command();
     let secret = Secret::for_test("token", "s3cr3t-value-for-pid1");
@@ -143,7 +143,7 @@ async fn secrets_never_reach_a_containers_configuration() {
     ctx.close().await.expect("close");
     h.assert_clean().await;
     // It ran as an exec in a keep-alive container.
-    let actions = container_events(&id, since).await;
+    let actions = watch.actions_of(&id).await;
     assert!(
         actions.iter().any(|a| a.starts_with("exec_create")),
         "{actions:?}"

@@ -189,14 +189,6 @@ pub fn host_dir(root: &Path, files: &[(&str, &str, bool)]) -> Dir {
     Dir::new(root, digest)
 }
 
-/// Now, in seconds since 1970: what `docker events --since` takes.
-pub fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is past 1970")
-        .as_secs()
-}
-
 /// A client of the daemon of its own, to look at what tanto did.
 pub async fn client() -> bollard::Docker {
     bollard::Docker::connect_with_local_defaults()
@@ -206,19 +198,72 @@ pub async fn client() -> bollard::Docker {
         .expect("the daemon answers")
 }
 
-/// What the daemon reported doing to container `id` from `since` (seconds) until now.
-pub async fn container_events(id: &str, since: u64) -> Vec<String> {
-    use futures_util::StreamExt as _;
-    let docker = client().await;
-    let filters = std::collections::HashMap::from([("container", vec![id])]);
-    let options = bollard::query_parameters::EventsOptionsBuilder::default()
-        .since(&since.to_string())
-        .until(&(unix_seconds() + 1).to_string())
-        .filters(&filters)
-        .build();
-    let events: Vec<_> = docker.events(Some(options)).collect().await;
-    events
-        .into_iter()
-        .map(|e| e.expect("an event").action.unwrap_or_default())
-        .collect()
+/// The daemon's events, watched live from [`DaemonWatch::start`] until
+/// [`DaemonWatch::actions_of`]. Asking afterwards with `since` would read the daemon's backlog
+/// of its last 256 events, which the other tests' containers can push a test's events out of.
+pub struct DaemonWatch {
+    events: tokio::task::JoinHandle<Vec<bollard::models::EventMessage>>,
+    sentinel: String,
+}
+
+impl DaemonWatch {
+    /// Starts watching; `since` the current instant covers the moment before the subscription.
+    pub async fn start() -> Self {
+        use futures_util::StreamExt as _;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the clock is past 1970");
+        let since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+        let sentinel = unique("tanto-test-sentinel");
+        let until = sentinel.clone();
+        let docker = client().await;
+        let events = tokio::spawn(async move {
+            let options = bollard::query_parameters::EventsOptionsBuilder::default()
+                .since(&since)
+                .build();
+            let mut stream = docker.events(Some(options));
+            let mut seen = Vec::new();
+            while let Some(event) = stream.next().await {
+                let event = event.expect("an event");
+                let name = event
+                    .actor
+                    .as_ref()
+                    .and_then(|a| a.attributes.as_ref())
+                    .and_then(|a| a.get("name"));
+                if event.action.as_deref() == Some("create") && name == Some(&until) {
+                    break;
+                }
+                seen.push(event);
+            }
+            seen
+        });
+        Self { events, sentinel }
+    }
+
+    /// What the daemon reported doing to container `id` since the start: the watch ends at a
+    /// sentinel network, created and removed now, since the stream is in order.
+    pub async fn actions_of(self, id: &str) -> Vec<String> {
+        let docker = client().await;
+        let request = bollard::models::NetworkCreateRequest {
+            name: self.sentinel.clone(),
+            ..Default::default()
+        };
+        docker
+            .create_network(request)
+            .await
+            .expect("the sentinel network");
+        docker
+            .remove_network(&self.sentinel)
+            .await
+            .expect("the sentinel network's removal");
+        let events = tokio::time::timeout(std::time::Duration::from_secs(30), self.events)
+            .await
+            .expect("the daemon's events show the sentinel network within 30 s")
+            .expect("the watch does not panic");
+        events
+            .into_iter()
+            .filter(|e| e.actor.as_ref().and_then(|a| a.id.as_deref()) == Some(id))
+            .map(|e| e.action.unwrap_or_default())
+            .collect()
+    }
 }
