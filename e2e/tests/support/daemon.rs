@@ -138,21 +138,15 @@ pub fn created(events: &[DaemonEvent], run_id: &str) -> usize {
 /// The largest number of containers of run `run_id` that were running at once, from the
 /// daemon's own `start` and `die` events.
 pub fn peak_containers(events: &[DaemonEvent], run_id: &str) -> usize {
-    let mut edges: Vec<(u128, i32)> = events
-        .iter()
-        .filter(|e| e.of_run(run_id))
-        .filter_map(|e| match e.action.as_str() {
-            "start" => Some((e.time_nano, 1)),
-            "die" => Some((e.time_nano, -1)),
-            _ => None,
-        })
-        .collect();
-    // A container that dies at the very instant another starts was not running beside it.
-    edges.sort();
-    let (mut now, mut peak) = (0, 0);
-    for (_, d) in edges {
-        now += d;
-        peak = peak.max(now);
-    }
-    usize::try_from(peak).unwrap_or(0)
+    super::peak(
+        events
+            .iter()
+            .filter(|e| e.of_run(run_id))
+            .filter_map(|e| match e.action.as_str() {
+                "start" => Some((e.time_nano, 1)),
+                "die" => Some((e.time_nano, -1)),
+                _ => None,
+            })
+            .collect(),
+    )
 }

@@ -99,15 +99,21 @@ pub fn containers_of_run(run_id: &str) -> usize {
 
 /// The largest number of steps running at once, from the events' timestamps.
 pub fn peak_overlap(events: &[Value]) -> usize {
-    let mut edges: Vec<(u64, i32)> = Vec::new();
+    let mut edges: Vec<(u128, i32)> = Vec::new();
     for e in events {
-        let ts = e["ts_us"].as_u64().expect("ts_us");
+        let ts = e["ts_us"].as_u64().expect("ts_us").into();
         match e["event"].as_str() {
             Some("step_started") => edges.push((ts, 1)),
             Some("step_finished" | "step_failed") => edges.push((ts, -1)),
             _ => {}
         }
     }
+    peak(edges)
+}
+
+/// The largest sum of `(time, +1 or -1)` edges at any time: how many things were running at
+/// once. An end at the very instant of a start comes first, so the two were not running together.
+pub fn peak(mut edges: Vec<(u128, i32)>) -> usize {
     edges.sort();
     let (mut now, mut peak) = (0, 0);
     for (_, d) in edges {
