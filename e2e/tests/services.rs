@@ -143,6 +143,10 @@ fn concurrent_consumers_share_one_instance() {
     assert_eq!(peak_overlap(&events), 2, "both consumers ran at once");
     let run_id = run_id(&events);
     assert_eq!(service_creations(&daemon.finish(), &run_id), 1);
+    // Each consumer's log says which of the two started it and which joined it.
+    let mut said = notes_starting_with(&events, &["starting service `db`", "joining service `db`"]);
+    said.sort();
+    assert_eq!(said, ["joining", "starting"], "{events:?}");
     assert_nothing_left(&run_id);
 }
 
@@ -154,7 +158,22 @@ fn a_service_that_stopped_is_started_again_for_the_next_consumer() {
     assert!(out.status.success(), "{}", stderr(&out));
     let run_id = run_id(&events);
     assert_eq!(service_creations(&daemon.finish(), &run_id), 2);
+    let said = notes_starting_with(
+        &events,
+        &["starting service `svc`", "joining service `svc`"],
+    );
+    assert_eq!(said, ["starting", "starting"], "{events:?}");
     assert_nothing_left(&run_id);
+}
+
+/// The first word of each step note that starts with one of `prefixes`, in order.
+fn notes_starting_with(events: &[serde_json::Value], prefixes: &[&str]) -> Vec<String> {
+    of_kind(events, "step_note")
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .filter(|m| prefixes.iter().any(|p| m.starts_with(p)))
+        .filter_map(|m| m.split(' ').next().map(str::to_owned))
+        .collect()
 }
 
 /// How many service containers run `run_id` created, among the daemon's `events`.

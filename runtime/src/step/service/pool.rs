@@ -83,11 +83,13 @@ impl ServicePool {
     }
 
     /// Starts `service` for a step that binds it as `name`, or joins the instance that is
-    /// up, and waits until it is ready. Errors name the service.
+    /// up, and waits until it is ready; `note` tells the step's log which of the two it does.
+    /// Errors name the service.
     pub(crate) async fn acquire(
         run: &Arc<RunContext>,
         name: &str,
         service: &Service,
+        note: &(dyn Fn(String) + Send + Sync),
     ) -> Result<ServiceLease> {
         let named = |e: Error| Error::Other(format!("service `{name}` ({}): {e}", service.image));
         let log = |line: &str| tracing::info!("service `{name}`: {line}");
@@ -124,8 +126,14 @@ impl ServicePool {
             }
         }
         if instance.is_none() {
+            note(format!("starting service `{name}` ({})", service.image));
             let started = start(run, name, service, &image_id, &digest, &network).await?;
             *instance = Some(started);
+        } else {
+            note(format!(
+                "joining service `{name}` ({}), which another step started",
+                service.image
+            ));
         }
         if let Some(i) = instance.as_ref() {
             lease.link.0.clone_from(&i.name);
@@ -215,9 +223,8 @@ impl Container {
         }
         let mut leases = Vec::new();
         for (name, service) in &self.spec.services {
-            self.ctx
-                .note(format!("starting service `{name}` ({})", service.image));
-            let lease = ServicePool::acquire(self.ctx.run(), name, service).await?;
+            let note = |line: String| self.ctx.note(line);
+            let lease = ServicePool::acquire(self.ctx.run(), name, service, &note).await?;
             self.ctx.note(format!("service `{name}` is ready"));
             leases.push(lease);
         }
