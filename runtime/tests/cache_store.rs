@@ -402,6 +402,35 @@ fn open_default_honours_tanto_cache_dir() {
     assert!(dir.path().join("c/blobs").is_dir(), "the child opened it");
 }
 
+/// Without `TANTO_CACHE_DIR`, the store is `tanto` in the user's cache folder:
+/// `$XDG_CACHE_HOME` when it is an absolute path, else `$HOME/.cache`. Each case runs in a
+/// child copy of this test binary, with its own environment.
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn default_root_is_in_the_user_cache_folder() {
+    const WANT: &str = "TANTO_TEST_WANT_ROOT";
+    let name = "default_root_is_in_the_user_cache_folder";
+    if rerun::is_child() {
+        let want = std::env::var_os(WANT).expect("the parent names the root");
+        assert_eq!(Store::default_root().expect("a root"), PathBuf::from(want));
+        return;
+    }
+    for (xdg, want) in [
+        (Some("/xdg/cache"), "/xdg/cache/tanto"),
+        (Some("xdg/cache"), "/home/someone/.cache/tanto"),
+        (None, "/home/someone/.cache/tanto"),
+    ] {
+        let mut child = rerun::command(name, &[("HOME", "/home/someone"), (WANT, want)]);
+        child.env_remove("TANTO_CACHE_DIR");
+        match xdg {
+            Some(dir) => child.env("XDG_CACHE_HOME", dir),
+            None => child.env_remove("XDG_CACHE_HOME"),
+        };
+        let out = child.output().expect("run the child");
+        rerun::assert_ran_alone(name, &out);
+    }
+}
+
 #[test]
 fn as_an_unprivileged_user() {
     cache_support::rerun_as_unprivileged_user("as_an_unprivileged_user");

@@ -11,8 +11,6 @@ use std::panic::AssertUnwindSafe;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use futures_util::{Future, FutureExt};
-use petgraph::Direction;
-use petgraph::graph::{DiGraph, NodeIndex};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -116,7 +114,9 @@ impl Scheduler {
     // Long, but one event loop: its state (ready queue, pending counts, outcomes) is local to it.
     async fn run_loop(&self, plan: &Plan, runner: Arc<dyn NodeRunner>) -> RunSummary {
         let started = Instant::now();
-        let graph = dependency_graph(plan);
+        // How many dependencies of each node have yet to finish (a node is ready at zero), and
+        // each node's dependents.
+        let (mut pending, dependents_of) = dependency_graph(plan);
         let n = plan.nodes.len();
         let mut state: Vec<State> = (0..n).map(|_| State::Waiting).collect();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
@@ -126,14 +126,6 @@ impl Scheduler {
         let mut tasks = FuturesUnordered::new();
         let mut first_failure: Option<String> = None;
 
-        // How many dependencies of each node have yet to finish; a node is ready at zero.
-        let mut pending: Vec<usize> = (0..n)
-            .map(|i| {
-                graph
-                    .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
-                    .count()
-            })
-            .collect();
         let mut ready: VecDeque<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
         self.spawn_ready(plan, &mut ready, &mut state, &runner, &permits, &mut tasks);
         while let Some(joined) = tasks.next().await {
@@ -165,17 +157,13 @@ impl Scheduler {
                         });
                     }
                     state[finish.index] = State::Finished(outputs);
-                    let mut unblocked: Vec<usize> = graph
-                        .neighbors_directed(NodeIndex::new(finish.index), Direction::Outgoing)
-                        .map(NodeIndex::index)
-                        .filter(|&d| {
-                            pending[d] -= 1;
-                            pending[d] == 0
-                        })
-                        .collect();
-                    // petgraph lists neighbours newest first; plan order keeps runs predictable.
-                    unblocked.sort_unstable();
-                    ready.extend(unblocked);
+                    // Dependents are listed in plan order, which keeps runs predictable.
+                    for &d in &dependents_of[finish.index] {
+                        pending[d] -= 1;
+                        if pending[d] == 0 {
+                            ready.push_back(d);
+                        }
+                    }
                 }
                 Err(error) => {
                     state[finish.index] = State::Failed;
@@ -206,7 +194,7 @@ impl Scheduler {
                         }) => why.clone(),
                         _ => format!("`{}` failed", node.label),
                     };
-                    for dependent in dependents(&graph, finish.index) {
+                    for dependent in dependents(&dependents_of, finish.index) {
                         if matches!(state[dependent], State::Waiting) {
                             state[dependent] = State::Skipped;
                             self.skip(plan, dependent, &reason, &mut outcomes);
@@ -463,35 +451,31 @@ fn cancel_reason(first_failure: Option<&str>) -> String {
     first_failure.map_or_else(|| "interrupted".to_owned(), |f| format!("cancelled: {f}"))
 }
 
-/// The plan as a petgraph graph whose node weights are plan indices, edges from dependency to
-/// dependent.
-fn dependency_graph(plan: &Plan) -> DiGraph<usize, ()> {
-    let mut graph = DiGraph::with_capacity(plan.nodes.len(), plan.nodes.len());
+/// Each node's count of dependencies and its dependents (in plan order), by plan index.
+fn dependency_graph(plan: &Plan) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut pending = vec![0; plan.nodes.len()];
+    let mut dependents = vec![Vec::new(); plan.nodes.len()];
     for node in &plan.nodes {
-        graph.add_node(node.id.index());
-    }
-    for node in &plan.nodes {
-        for dep in node.deps() {
-            graph.add_edge(
-                NodeIndex::new(dep.index()),
-                NodeIndex::new(node.id.index()),
-                (),
-            );
+        let deps = node.deps();
+        pending[node.id.index()] = deps.len();
+        for dep in deps {
+            dependents[dep.index()].push(node.id.index());
         }
     }
-    graph
+    (pending, dependents)
 }
 
-/// Every node that depends on `index`, directly or not.
-fn dependents(graph: &DiGraph<usize, ()>, index: usize) -> Vec<usize> {
-    let mut seen = vec![false; graph.node_count()];
-    let mut stack = vec![NodeIndex::new(index)];
+/// Every node that depends on `index`, directly or not, found depth first (a node's latest
+/// dependent first).
+fn dependents(dependents_of: &[Vec<usize>], index: usize) -> Vec<usize> {
+    let mut seen = vec![false; dependents_of.len()];
+    let mut stack = vec![index];
     let mut out = Vec::new();
     while let Some(at) = stack.pop() {
-        for next in graph.neighbors_directed(at, Direction::Outgoing) {
-            if !seen[next.index()] {
-                seen[next.index()] = true;
-                out.push(next.index());
+        for &next in dependents_of[at].iter().rev() {
+            if !seen[next] {
+                seen[next] = true;
+                out.push(next);
                 stack.push(next);
             }
         }

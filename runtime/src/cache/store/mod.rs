@@ -114,7 +114,7 @@ impl Store {
         if let Some(dir) = std::env::var_os("TANTO_CACHE_DIR").filter(|d| !d.is_empty()) {
             return Ok(PathBuf::from(dir));
         }
-        dirs::cache_dir().map(|d| d.join("tanto")).ok_or_else(|| {
+        user_cache_dir().map(|d| d.join("tanto")).ok_or_else(|| {
             Error::Store("no user cache folder is known here; set TANTO_CACHE_DIR".into())
         })
     }
@@ -369,4 +369,18 @@ fn unlock_staged(path: &Path) {
             unlock_staged(&e.path());
         }
     }
+}
+
+/// The user's cache folder, where the XDG base directory convention (and the `dirs` crate)
+/// puts it: `$XDG_CACHE_HOME` when it is an absolute path, else `~/.cache`, or
+/// `~/Library/Caches` on macOS. The home folder is `$HOME` when it is set and not empty,
+/// else the password database's.
+fn user_cache_dir() -> Option<PathBuf> {
+    if cfg!(target_os = "macos") {
+        return std::env::home_dir().map(|home| home.join("Library/Caches"));
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| std::env::home_dir().map(|home| home.join(".cache")))
 }
