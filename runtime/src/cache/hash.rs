@@ -319,7 +319,10 @@ mod tests {
             let whole = (Digest::of(&data), len as u64);
             let mut buf = Vec::new();
             assert_eq!(hash_contents(open(), &mut buf, None).unwrap(), whole);
-            assert_eq!(hash_contents(open(), &mut buf, Some(len as u64)).unwrap(), whole);
+            assert_eq!(
+                hash_contents(open(), &mut buf, Some(len as u64)).unwrap(),
+                whole
+            );
             // The file grew after its stat: every byte is still read.
             for said in [0, len as u64 / 2] {
                 assert_eq!(hash_contents(open(), &mut buf, Some(said)).unwrap(), whole);
