@@ -121,10 +121,24 @@ struct Hasher<'a> {
 /// An inode as one walk sees it: device, inode, size, and modification and change times.
 type InodeKey = (u64, u64, u64, i64, i64);
 
+/// A walking thread's own: its read buffer, and the digests it learnt in the folder it is in,
+/// handed to the stat cache together when the folder is done (one lock a folder, not a file).
+#[derive(Default)]
+struct Local {
+    buf: Vec<u8>,
+    learnt: Vec<(FileStat, Digest, SystemTime)>,
+}
+
 impl Leaves for Hasher<'_> {
+    type Local = Local;
+
+    fn folder_done(&self, local: &mut Local) {
+        self.cache.insert_many(local.learnt.drain(..));
+    }
+
     fn leaf(
         &self,
-        buf: &mut Vec<u8>,
+        local: &mut Local,
         dir: &Dir,
         name: &CStr,
         leaf: Leaf,
@@ -144,8 +158,8 @@ impl Leaves for Hasher<'_> {
                 let stat = entry.stat;
                 let digest = match self.cache.get(&stat) {
                     Some(d) => d,
-                    None if entry.links == 1 => self.read_and_hash(buf, dir, name, path, stat)?,
-                    None => self.hash_linked_file(buf, dir, name, path, stat)?,
+                    None if entry.links == 1 => self.read_and_hash(local, dir, name, path, stat)?,
+                    None => self.hash_linked_file(local, dir, name, path, stat)?,
                 };
                 TreeEntry::file(leaf.name, digest, stat.size, entry.is_exec())
             }
@@ -161,7 +175,7 @@ impl Hasher<'_> {
     /// Hashes a file with more than one name once per walk.
     fn hash_linked_file(
         &self,
-        buf: &mut Vec<u8>,
+        local: &mut Local,
         dir: &Dir,
         name: &CStr,
         path: &dyn Fn() -> PathBuf,
@@ -176,14 +190,14 @@ impl Hasher<'_> {
         if let Some(digest) = *slot {
             return Ok(digest);
         }
-        let digest = self.read_and_hash(buf, dir, name, path, stat)?;
+        let digest = self.read_and_hash(local, dir, name, path, stat)?;
         *slot = Some(digest);
         Ok(digest)
     }
 
     fn read_and_hash(
         &self,
-        buf: &mut Vec<u8>,
+        local: &mut Local,
         dir: &Dir,
         name: &CStr,
         path: &dyn Fn() -> PathBuf,
@@ -192,12 +206,12 @@ impl Hasher<'_> {
         let read_at = SystemTime::now();
         let io = |e| Error::io(format!("read {}", path().display()), e);
         let file = dir.open_file(name).map_err(io)?;
-        let (digest, read) = hash_contents(file, buf).map_err(io)?;
+        let (digest, read) = hash_contents(file, &mut local.buf, Some(stat.size)).map_err(io)?;
         self.files_read.fetch_add(1, Ordering::Relaxed);
         self.bytes_read.fetch_add(read, Ordering::Relaxed);
         // Only remember the digest when the file did not change while we read it.
         if read == stat.size {
-            self.cache.insert(stat, digest, read_at);
+            local.learnt.push((stat, digest, read_at));
         }
         Ok(digest)
     }
@@ -208,11 +222,20 @@ impl Hasher<'_> {
 pub(crate) fn hash_file_contents(path: &Path, buf: &mut Vec<u8>) -> Result<(Digest, u64)> {
     let io = |e| Error::io(format!("read {}", path.display()), e);
     let file = std::fs::File::open(path).map_err(io)?;
-    hash_contents(file, buf).map_err(io)
+    hash_contents(file, buf, None).map_err(io)
 }
 
-/// [`hash_file_contents`] of a file already open.
-fn hash_contents(mut file: std::fs::File, buf: &mut Vec<u8>) -> std::io::Result<(Digest, u64)> {
+/// [`hash_file_contents`] of a file already open, whose stat gave `size` if known.
+///
+/// A read of a regular file that returns less than it asked for has met the end, so when
+/// that end is where the stat put it, the read that would return nothing is skipped: one
+/// system call in five for small files. A file that grew since its stat gives more than
+/// `size` bytes and is read to its end as before.
+fn hash_contents(
+    mut file: std::fs::File,
+    buf: &mut Vec<u8>,
+    size: Option<u64>,
+) -> std::io::Result<(Digest, u64)> {
     buf.resize(64 * 1024, 0);
     let mut hasher = blake3::Hasher::new();
     let mut total = 0u64;
@@ -225,6 +248,9 @@ fn hash_contents(mut file: std::fs::File, buf: &mut Vec<u8>) -> std::io::Result<
         };
         hasher.update(&buf[..n]);
         total += n as u64;
+        if n < buf.len() && size == Some(total) {
+            break;
+        }
     }
     Ok((hasher.finalize().into(), total))
 }
@@ -281,6 +307,28 @@ fn build_trees(folders: Vec<Folder>, drop_empty: bool) -> Result<HashedDir> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_longer_than_its_stat_said_is_read_to_its_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        for len in [0, 1, 4096, 64 * 1024, 64 * 1024 + 1, 300_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&path, &data).unwrap();
+            let open = || std::fs::File::open(&path).unwrap();
+            let whole = (Digest::of(&data), len as u64);
+            let mut buf = Vec::new();
+            assert_eq!(hash_contents(open(), &mut buf, None).unwrap(), whole);
+            assert_eq!(
+                hash_contents(open(), &mut buf, Some(len as u64)).unwrap(),
+                whole
+            );
+            // The file grew after its stat: every byte is still read.
+            for said in [0, len as u64 / 2] {
+                assert_eq!(hash_contents(open(), &mut buf, Some(said)).unwrap(), whole);
+            }
+        }
+    }
 
     #[test]
     fn a_file_with_many_hard_links_is_read_once() {

@@ -24,6 +24,7 @@ mod remote;
 mod rules;
 mod select;
 mod statcache;
+mod statfile;
 mod store;
 mod tree;
 mod walk;

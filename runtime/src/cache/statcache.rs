@@ -10,11 +10,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::cache::statfile::{Record, Records, encode};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-
-const MAGIC: &[u8] = b"tanto-statcache-2\n";
-const RECORD: usize = 8 * 5 + 32 + 8;
 
 /// A file's stat data, as the stat cache compares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,38 +66,6 @@ impl Hasher for InodeHasher {
 
 type Map = HashMap<(u64, u64), Entry, BuildHasherDefault<InodeHasher>>;
 
-/// What was loaded, sorted by `(device, inode)`: the keys apart, so a binary search touches
-/// 16 bytes a step, and the entries beside them in the same order.
-///
-/// A file system hands out the inodes of one folder's files close together (they are mostly
-/// created together), so the files of the folder a walk is in sit in one small stretch of
-/// both arrays, which stays in the CPU's caches while the walk is there; a hash table would
-/// scatter them over the whole table (11 MB for 100k files), a cache miss each.
-#[derive(Debug, Default)]
-struct Sorted {
-    keys: Vec<(u64, u64)>,
-    entries: Vec<Entry>,
-}
-
-impl Sorted {
-    fn get(&self, key: &(u64, u64)) -> Option<&Entry> {
-        let i = self.keys.binary_search(key).ok()?;
-        self.entries.get(i)
-    }
-
-    fn contains_key(&self, key: &(u64, u64)) -> bool {
-        self.keys.binary_search(key).is_ok()
-    }
-
-    fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&(u64, u64), &Entry)> {
-        self.keys.iter().zip(&self.entries)
-    }
-}
-
 #[derive(Debug)]
 struct Entry {
     size: u64,
@@ -135,7 +101,9 @@ pub struct StatCache {
     racy_window: Duration,
     now_secs: u64,
     /// What was loaded: read without locking by the hashing threads.
-    loaded: Sorted,
+    loaded: Records,
+    /// The loaded records a hash used whose last-seen day is to be moved to today.
+    refreshed: Mutex<Vec<usize>>,
     /// What was learnt since.
     added: Mutex<Map>,
     dirty: AtomicBool,
@@ -167,7 +135,8 @@ impl StatCache {
             staging: None,
             racy_window: Self::DEFAULT_RACY_WINDOW,
             now_secs,
-            loaded: Sorted::default(),
+            loaded: Records::default(),
+            refreshed: Mutex::default(),
             added: Mutex::default(),
             dirty: AtomicBool::new(false),
         }
@@ -178,14 +147,14 @@ impl StatCache {
     pub fn load(file: impl Into<PathBuf>) -> Self {
         let file = file.into();
         let loaded = match std::fs::read(&file) {
-            Ok(bytes) => parse(&bytes).unwrap_or_else(|| {
+            Ok(bytes) => Records::parse(bytes).unwrap_or_else(|| {
                 tracing::warn!(path = %file.display(), "stat cache is damaged; starting cold");
-                Sorted::default()
+                Records::default()
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Sorted::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Records::default(),
             Err(e) => {
                 tracing::warn!(path = %file.display(), error = %e, "cannot read the stat cache; starting cold");
-                Sorted::default()
+                Records::default()
             }
         };
         Self {
@@ -219,7 +188,7 @@ impl StatCache {
         let Ok(added) = self.added.lock() else {
             return self.loaded.len();
         };
-        let new = added.keys().filter(|k| !self.loaded.contains_key(k));
+        let new = added.keys().filter(|k| self.loaded.find(k).is_none());
         self.loaded.len() + new.count()
     }
 
@@ -231,43 +200,56 @@ impl StatCache {
     /// The remembered digest of the file with stat data `stat`, if it is unchanged.
     pub fn get(&self, stat: &FileStat) -> Option<Digest> {
         let key = (stat.dev, stat.ino);
-        let matches = |e: &Entry| {
-            (e.size, e.mtime_ns, e.ctime_ns) == (stat.size, stat.mtime_ns, stat.ctime_ns)
-        };
-        let Some(e) = self.loaded.get(&key).filter(|e| matches(e)) else {
+        let want = (stat.size, stat.mtime_ns, stat.ctime_ns);
+        let loaded = self.loaded.find(&key).map(|i| (i, self.loaded.record(i)));
+        let Some((i, r)) = loaded.filter(|(_, r)| (r.size, r.mtime_ns, r.ctime_ns) == want) else {
             // Rare: the file is new or changed since loading, and will be read anyway.
             let added = self.added.lock().ok()?;
-            return added.get(&key).filter(|e| matches(e)).map(|e| e.digest);
+            let matches = |e: &&Entry| (e.size, e.mtime_ns, e.ctime_ns) == want;
+            return added.get(&key).filter(matches).map(|e| e.digest);
         };
         // Refresh the last-seen day at most daily, so a warm hash rarely forces a save.
-        if e.seen.load(Ordering::Relaxed) + 24 * 3600 < self.now_secs {
-            e.seen.store(self.now_secs, Ordering::Relaxed);
+        if r.seen + 24 * 3600 < self.now_secs
+            && let Ok(mut refreshed) = self.refreshed.lock()
+        {
+            refreshed.push(i);
             self.dirty.store(true, Ordering::Relaxed);
         }
-        Some(e.digest)
+        Some(r.digest)
     }
 
     /// Remembers that the file with stat data `stat`, read from `read_at` on, has `digest`,
     /// unless it changed too close to `read_at` to be trusted.
     pub fn insert(&self, stat: FileStat, digest: Digest, read_at: SystemTime) {
-        let limit = read_at
-            .checked_sub(self.racy_window)
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        if stat.mtime_ns >= limit || stat.ctime_ns >= limit {
+        self.insert_many([(stat, digest, read_at)]);
+    }
+
+    /// [`insert`](Self::insert) for many files at once, under one lock.
+    pub fn insert_many(&self, learnt: impl IntoIterator<Item = (FileStat, Digest, SystemTime)>) {
+        let trusted = learnt.into_iter().filter(|(stat, _, read_at)| {
+            let limit = read_at
+                .checked_sub(self.racy_window)
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            stat.mtime_ns < limit && stat.ctime_ns < limit
+        });
+        let mut trusted = trusted.peekable();
+        if trusted.peek().is_none() {
             return;
         }
         let Ok(mut added) = self.added.lock() else {
             return;
         };
-        let entry = Entry {
-            size: stat.size,
-            mtime_ns: stat.mtime_ns,
-            ctime_ns: stat.ctime_ns,
-            digest,
-            seen: AtomicU64::new(self.now_secs),
-        };
-        added.insert((stat.dev, stat.ino), entry);
+        for (stat, digest, _) in trusted {
+            let entry = Entry {
+                size: stat.size,
+                mtime_ns: stat.mtime_ns,
+                ctime_ns: stat.ctime_ns,
+                digest,
+                seen: AtomicU64::new(self.now_secs),
+            };
+            added.insert((stat.dev, stat.ino), entry);
+        }
         self.dirty.store(true, Ordering::Relaxed);
     }
 
@@ -278,39 +260,45 @@ impl StatCache {
             return Ok(());
         };
         let forget_before = self.now_secs.saturating_sub(Self::FORGET_AFTER.as_secs());
+        // Nothing learnt or used anew (each marks the cache dirty) and nothing to forget: a
+        // warm hash of an unchanged tree writes nothing.
+        if !self.dirty.load(Ordering::Relaxed) && !self.loaded.any_seen_before(forget_before) {
+            return Ok(());
+        }
         let added = self
             .added
             .lock()
             .map_err(|_| Error::Store("the stat cache lock is poisoned".into()))?;
-        let keep = |e: &Entry| e.seen.load(Ordering::Relaxed) >= forget_before;
+        let mut today = vec![false; self.loaded.len()];
+        for i in self.refreshed.lock().map(|r| r.clone()).unwrap_or_default() {
+            if let Some(t) = today.get_mut(i) {
+                *t = true;
+            }
+        }
         // Entries learnt this session replace loaded ones for the same inode.
-        let mut entries: Vec<(&(u64, u64), &Entry)> = added
-            .iter()
-            .chain(self.loaded.iter().filter(|(k, _)| !added.contains_key(k)))
-            .filter(|(_, e)| keep(e))
+        let learnt = added.iter().map(|(key, e)| Record {
+            key: *key,
+            size: e.size,
+            mtime_ns: e.mtime_ns,
+            ctime_ns: e.ctime_ns,
+            digest: e.digest,
+            seen: e.seen.load(Ordering::Relaxed),
+        });
+        let kept = self.loaded.iter().zip(today).filter_map(|(r, today)| {
+            let seen = if today { self.now_secs } else { r.seen };
+            (!added.contains_key(&r.key)).then_some(Record { seen, ..r })
+        });
+        let mut records: Vec<Record> = learnt
+            .chain(kept)
+            .filter(|r| r.seen >= forget_before)
             .collect();
-        // Saved in key order, so loading needs no sort.
-        entries.sort_unstable_by_key(|(k, _)| **k);
-        let kept = entries.len();
-        if !self.dirty.load(Ordering::Relaxed) && kept == self.loaded.len() + added.len() {
+        drop(added);
+        if !self.dirty.load(Ordering::Relaxed) && records.len() == self.len() {
             return Ok(());
         }
-        let mut out = Vec::with_capacity(MAGIC.len() + 8 + kept * RECORD + 32);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(kept as u64).to_le_bytes());
-        for ((dev, ino), e) in entries {
-            for n in [*dev, *ino, e.size] {
-                out.extend_from_slice(&n.to_le_bytes());
-            }
-            for t in [e.mtime_ns, e.ctime_ns] {
-                out.extend_from_slice(&t.to_le_bytes());
-            }
-            out.extend_from_slice(&e.digest.0);
-            out.extend_from_slice(&e.seen.load(Ordering::Relaxed).to_le_bytes());
-        }
-        drop(added);
-        let checksum = blake3::hash(&out);
-        out.extend_from_slice(checksum.as_bytes());
+        // Saved in key order, so loading needs no sort.
+        records.sort_unstable_by_key(|r| r.key);
+        let out = encode(&records);
 
         let dir = match &self.staging {
             Some(dir) => dir.as_path(),
@@ -323,45 +311,6 @@ impl StatCache {
         self.dirty.store(false, Ordering::Relaxed);
         Ok(())
     }
-}
-
-fn parse(bytes: &[u8]) -> Option<Sorted> {
-    let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
-    if blake3::hash(body).as_bytes() != checksum {
-        return None;
-    }
-    let rest = body.strip_prefix(MAGIC)?;
-    let (count, records) = rest.split_at_checked(8)?;
-    let count = usize::try_from(u64::from_le_bytes(count.try_into().ok()?)).ok()?;
-    if records.len() != count.checked_mul(RECORD)? {
-        return None;
-    }
-    let mut keys = Vec::with_capacity(count);
-    let mut entries = Vec::with_capacity(count);
-    for r in records.chunks_exact(RECORD) {
-        let u = |i: usize| r[i * 8..i * 8 + 8].try_into().ok().map(u64::from_le_bytes);
-        let t = |i: usize| r[i * 8..i * 8 + 8].try_into().ok().map(i64::from_le_bytes);
-        let entry = Entry {
-            size: u(2)?,
-            mtime_ns: t(3)?,
-            ctime_ns: t(4)?,
-            digest: Digest(r[40..72].try_into().ok()?),
-            seen: AtomicU64::new(u(9)?),
-        };
-        keys.push((u(0)?, u(1)?));
-        entries.push(entry);
-    }
-    // A file saved by an older version is in no particular order.
-    if !keys.is_sorted() {
-        let mut pairs: Vec<_> = keys.into_iter().zip(entries).collect();
-        pairs.sort_by_key(|(k, _)| *k);
-        (keys, entries) = pairs.into_iter().unzip();
-    }
-    // Two records for one inode never come from `save`: the file is damaged.
-    if keys.windows(2).any(|w| w[0] == w[1]) {
-        return None;
-    }
-    Some(Sorted { keys, entries })
 }
 
 #[cfg(test)]
@@ -399,6 +348,45 @@ mod tests {
         let bytes = std::fs::read(&file).expect("read");
         std::fs::write(&file, &bytes[..bytes.len() - 3]).expect("write");
         assert!(StatCache::load(&file).is_empty());
+    }
+
+    #[test]
+    fn a_save_writes_only_what_changed_and_keeps_every_new_entry() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("statcache");
+        let inode = || std::fs::metadata(&file).expect("saved").ino();
+        let cache = StatCache::load(&file);
+        cache.insert(STAT, Digest::of(b"x"), SystemTime::now());
+        // Last used two days ago: the next hash that uses it moves that to today.
+        let two_days_ago = cache.now_secs - 2 * 24 * 3600;
+        if let Ok(added) = cache.added.lock() {
+            added
+                .values()
+                .for_each(|e| e.seen.store(two_days_ago, Ordering::Relaxed));
+        }
+        cache.save().expect("saved");
+        let first = inode();
+
+        let warm = StatCache::load(&file);
+        warm.save().expect("nothing to save");
+        assert_eq!(inode(), first, "an unused cache is not written");
+        assert_eq!(warm.get(&STAT), Some(Digest::of(b"x")));
+        warm.save().expect("saved");
+        let refreshed = inode();
+        assert_ne!(refreshed, first, "a use on a new day is written");
+
+        let again = StatCache::load(&file);
+        assert_eq!(again.get(&STAT), Some(Digest::of(b"x")));
+        again.save().expect("nothing to save");
+        assert_eq!(inode(), refreshed, "a use on the same day is not written");
+        let new = FileStat { ino: 7, ..STAT };
+        again.insert(new, Digest::of(b"y"), SystemTime::now());
+        again.save().expect("saved");
+        let last = StatCache::load(&file);
+        assert_eq!(last.len(), 2);
+        assert_eq!(last.get(&new), Some(Digest::of(b"y")));
+        assert_eq!(last.get(&STAT), Some(Digest::of(b"x")));
     }
 
     #[test]

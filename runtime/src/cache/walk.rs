@@ -26,16 +26,23 @@ use crate::error::{Error, Result};
 
 /// What the walk asks of its user for each file and symlink it keeps.
 pub(crate) trait Leaves: Sync {
+    /// What each walking thread keeps for itself between calls (buffers, work to hand over
+    /// in bulk).
+    type Local: Default;
+
     /// The tree entry of the file or symlink (`kind`) called `name` in the open folder
-    /// `dir`, at `path`; `None` leaves it out. `buf` is the calling thread's own.
+    /// `dir`, at `path`; `None` leaves it out. `local` is the calling thread's own.
     fn leaf(
         &self,
-        buf: &mut Vec<u8>,
+        local: &mut Self::Local,
         dir: &Dir,
         name: &CStr,
         entry: Leaf,
         path: &dyn Fn() -> PathBuf,
     ) -> Result<Option<TreeEntry>>;
+
+    /// Called by a thread after each folder it listed, and before it stops.
+    fn folder_done(&self, _local: &mut Self::Local) {}
 }
 
 /// A file or symlink the walk keeps, as the listing saw it.
@@ -100,12 +107,12 @@ struct Walk<'a, L> {
 
 /// One thread's reusable buffers.
 #[derive(Default)]
-struct Scratch {
+struct Scratch<T> {
     names: Vec<u8>,
     listed: Vec<Listed>,
     path: Vec<u8>,
     abs: Vec<u8>,
-    buf: Vec<u8>,
+    local: T,
     found: Vec<Job>,
 }
 
@@ -170,7 +177,7 @@ pub(crate) fn walk<L: Leaves>(
 impl<L: Leaves> Walk<'_, L> {
     /// One thread's loop: take a folder, list it, until none is left or one failed.
     fn work(&self) {
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch::<L::Local>::default();
         let mut folders = Vec::new();
         loop {
             let job = {
@@ -198,6 +205,7 @@ impl<L: Leaves> Walk<'_, L> {
             };
             let id = job.id;
             let result = self.folder(job, &mut scratch);
+            self.leaves.folder_done(&mut scratch.local);
             let mut stack = self.stack.lock().unwrap_or_else(PoisonError::into_inner);
             stack.1 -= 1;
             match result {
@@ -240,7 +248,7 @@ impl<L: Leaves> Walk<'_, L> {
 
     /// Lists one folder: its sub-folders go to `scratch.found`, its files and symlinks are
     /// hashed into the returned folder.
-    fn folder(&self, job: Job, scratch: &mut Scratch) -> Result<Folder> {
+    fn folder(&self, job: Job, scratch: &mut Scratch<L::Local>) -> Result<Folder> {
         let io = |what: &str, e| Error::io(format!("{what} {}", self.abs(&job.rel).display()), e);
         let dir = if job.rel.is_empty() {
             Dir::open(self.root)
@@ -253,7 +261,7 @@ impl<L: Leaves> Walk<'_, L> {
             listed,
             path,
             abs,
-            buf,
+            local,
             found,
         } = scratch;
         dir.list(names, listed).map_err(|e| io("list folder", e))?;
@@ -330,7 +338,7 @@ impl<L: Leaves> Walk<'_, L> {
                 kind,
             };
             let full = || self.abs(path);
-            if let Some(entry) = self.leaves.leaf(buf, &dir, c_name, leaf, &full)? {
+            if let Some(entry) = self.leaves.leaf(local, &dir, c_name, leaf, &full)? {
                 leaves.push(entry);
             }
         }

@@ -12,9 +12,11 @@ use crate::artifact::DirSelect;
 struct Paths(Mutex<BTreeSet<PathBuf>>);
 
 impl Leaves for Paths {
+    type Local = ();
+
     fn leaf(
         &self,
-        _buf: &mut Vec<u8>,
+        _local: &mut (),
         _dir: &Dir,
         _name: &CStr,
         entry: Leaf,

@@ -1,12 +1,13 @@
 //! One run of a pipeline from the command line: bind inputs, connect, schedule, report, exit.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::artifact::Artifact;
-use crate::backend::{Backend, DockerBackend};
+use crate::backend::{Backend, DockerBackend, ImageId};
 use crate::cache::Store;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -191,14 +192,17 @@ pub(super) async fn run(
             return EXIT_USAGE;
         }
     };
-    // Connecting to Docker overlaps hashing the inputs, and so does reaping what dead runs
-    // left, once connected; bad input still fails at once, without waiting for the daemon.
-    let connect = tokio::spawn(async {
+    // Connecting to Docker overlaps hashing the inputs, and so do reaping what dead runs
+    // left and resolving the steps' images, once connected; bad input still fails at once,
+    // without waiting for the daemon.
+    let images = plan_images(plan, aliases);
+    let connect = tokio::spawn(async move {
         let backend = Arc::new(DockerBackend::connect().await?);
         // Beside the run: it removes only what dead owners left, and the run waits for it
         // at its end.
         let reaping = tokio::spawn(reap(Arc::clone(&backend)));
-        Ok::<_, Error>((backend, reaping))
+        let resolved = resolve_images(backend.as_ref(), images).await;
+        Ok::<_, Error>((backend, reaping, resolved))
     });
     let inputs = match bind(raw, Arc::clone(&store)).await {
         Ok(inputs) => inputs,
@@ -219,8 +223,8 @@ pub(super) async fn run(
     let hold = Hold::default();
     // For what this function prints itself, after the sink is gone.
     let redactor = events.redactor();
-    let (backend, reaping): (Arc<dyn Backend>, _) = match backend {
-        Ok((backend, reaping)) => (backend, reaping),
+    let (backend, reaping, resolved): (Arc<dyn Backend>, _, _) = match backend {
+        Ok((backend, reaping, resolved)) => (backend, reaping, resolved),
         Err(e) => {
             eprintln!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
@@ -246,7 +250,10 @@ pub(super) async fn run(
     )
     .with_image_aliases(aliases.iter().cloned())
     .with_view_mode(view_mode);
-    let mut context = context;
+    let (mut context, resolved) = match resolved {
+        Ok(ids) => (context.with_images(ids), Ok(())),
+        Err(e) => (context, Err(e)),
+    };
     context.interactive = options
         .interactive
         .as_ref()
@@ -266,7 +273,7 @@ pub(super) async fn run(
     let signals = watch_signals(cancel.clone(), context.abandon_handle(), events.clone());
     let context = Arc::new(context);
 
-    if let Err(e) = resolve_images(&context, plan).await {
+    if let Err(e) = resolved {
         drop((context, events));
         signals.abort();
         let _ = view_task.await;
@@ -438,18 +445,34 @@ fn explain_lost_daemon(summary: &RunSummary, endpoint: &str) {
     );
 }
 
-/// Resolves the image of every step that names one, pulling what is missing, before anything
-/// runs: a missing image is a configuration problem, found before the first step starts.
-async fn resolve_images(context: &RunContext, plan: &Plan) -> Result<()> {
-    let mut images: Vec<&str> = plan
+/// The image of every step that names one, aliases applied, each once.
+fn plan_images(plan: &Plan, aliases: &[(String, String)]) -> Vec<String> {
+    // The last alias of a name wins, as in the run's context.
+    let aliases: HashMap<&str, &str> = aliases
+        .iter()
+        .map(|(from, to)| (from.as_str(), to.as_str()))
+        .collect();
+    let mut images: Vec<String> = plan
         .steps()
         .filter_map(|(_, info)| info.settings.image)
+        .map(|image| aliases.get(image).copied().unwrap_or(image).to_owned())
         .collect();
     images.sort_unstable();
     images.dedup();
+    images
+}
+
+/// Resolves `images`, pulling what is missing, before anything runs: a missing image is a
+/// configuration problem, found before the first step starts.
+async fn resolve_images(
+    backend: &dyn Backend,
+    images: Vec<String>,
+) -> Result<Vec<(String, ImageId)>> {
+    let mut ids = Vec::with_capacity(images.len());
     for image in images {
         let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
-        context.resolve_image(image, &progress).await?;
+        let id = backend.resolve_image(&image, &progress).await?;
+        ids.push((image, id));
     }
-    Ok(())
+    Ok(ids)
 }

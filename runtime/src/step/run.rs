@@ -133,6 +133,13 @@ impl RunContext {
         self
     }
 
+    /// Takes the ids of images already resolved (their references with aliases applied), so
+    /// [`resolve_image`](Self::resolve_image) asks the daemon about them no more.
+    pub fn with_images(mut self, ids: impl IntoIterator<Item = (String, ImageId)>) -> Self {
+        self.images.get_mut().extend(ids);
+        self
+    }
+
     /// The id of image `reference`, pulled if missing; the same id for the whole run. Call it
     /// before computing a step's key.
     pub async fn resolve_image(&self, reference: &str, progress: Progress<'_>) -> Result<ImageId> {
