@@ -161,3 +161,58 @@ pub fn enter_item(b: &mut Builder, item: Json) {
 pub fn unbuilt<H: FromNode>() -> H {
     H::from_node(NodeId::UNBUILT)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(v: serde_json::Value) -> Artifact {
+        Artifact::Value(v)
+    }
+
+    #[tokio::test]
+    async fn inputs_are_taken_in_order() {
+        let mut inputs = Inputs::new(vec![value("a".into()), value(2.into())], "s");
+        let a: Option<String> = take_input(&mut inputs, "a");
+        let b: Option<u32> = take_input(&mut inputs, "b");
+        assert_eq!((a.as_deref(), b), (Some("a"), Some(2)));
+    }
+
+    #[tokio::test]
+    async fn the_first_input_that_fails_is_the_error() {
+        let mut inputs = Inputs::new(vec![value("a".into()), value("b".into())], "s");
+        let a: Option<u32> = take_input(&mut inputs, "a");
+        // Taken after a failure: `None`, and the first error stays.
+        let b: Option<String> = take_input(&mut inputs, "b");
+        assert_eq!((a, b), (None, None));
+        let err = inputs.fail().await.expect_err("an input failed");
+        let text = err.to_string();
+        assert!(text.contains("`a`"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_input_names_the_parameter() {
+        let mut inputs = Inputs::new(vec![value("a".into())], "s");
+        let _: Option<String> = take_input(&mut inputs, "a");
+        let b: Option<String> = take_input(&mut inputs, "b");
+        assert!(b.is_none());
+        let err = inputs.fail().await.expect_err("an input is missing");
+        assert_eq!(
+            err.to_string(),
+            Error::Wiring("step `s` parameter `b` got no input".into()).to_string()
+        );
+    }
+
+    #[tokio::test]
+    async fn run_step_converts_what_the_fn_returns() {
+        let out = run_step(async { Ok(7u32) }, one_output::<u32>).await;
+        assert!(matches!(out.as_deref(), Ok([Artifact::Value(v)]) if v == 7));
+        let none = run_step(async { Ok(()) }, no_output).await;
+        assert!(none.is_ok_and(|v| v.is_empty()));
+        let failed = run_step(
+            async { Err::<u32, _>(Error::Wiring("x".into())) },
+            one_output::<u32>,
+        );
+        assert!(failed.await.is_err());
+    }
+}
