@@ -1,6 +1,6 @@
 //! Collects every error found while parsing and validating, so one compile shows them all.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 
 /// The errors of one macro invocation, in the order they were found.
@@ -16,6 +16,12 @@ impl Ctxt {
 
     /// Records an error spanning `tokens`.
     pub(crate) fn error_spanned_by(&mut self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
+        // One instance of syn's generic constructor, not one per caller's types: less code to
+        // compile in every user's first build.
+        self.push_spanned(tokens.into_token_stream(), msg.to_string());
+    }
+
+    fn push_spanned(&mut self, tokens: TokenStream, msg: String) {
         self.errors.push(syn::Error::new_spanned(tokens, msg));
     }
 

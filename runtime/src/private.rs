@@ -43,30 +43,69 @@ pub fn call<S: Task>(b: &mut Builder, args: Vec<Arg>) -> S::Handles {
     S::add(b, args)
 }
 
-/// Takes the next input of a step, converting it to the parameter's type.
-pub fn take_input<T: FromArtifact>(
-    inputs: &mut std::vec::IntoIter<Artifact>,
-    step: &str,
-    param: &str,
-) -> Result<T> {
-    let artifact = inputs
-        .next()
-        .ok_or_else(|| Error::Wiring(format!("step `{step}` parameter `{param}` got no input")))?;
-    T::from_artifact(artifact, step, param)
+/// A step's inputs as its `run` takes them, in parameter order; the first input that cannot
+/// be taken is kept, and `run` returns it.
+pub struct Inputs {
+    iter: std::vec::IntoIter<Artifact>,
+    step: &'static str,
+    error: Option<Error>,
 }
 
-/// Runs one step: `start` takes its inputs and calls its fn, `outputs` converts what the fn
-/// returns. Every step's `run` is this, so the async body is written and borrow checked once.
-pub fn run_step<'a, F, T, S, C>(start: S, outputs: C) -> BoxFuture<'a, Result<Vec<Artifact>>>
-where
-    S: FnOnce() -> Result<F>,
-    F: std::future::Future<Output = Result<T>> + Send + 'a,
-    C: FnOnce(T) -> Result<Vec<Artifact>> + Send + 'a,
-{
-    match start() {
-        Ok(fut) => Box::pin(async move { outputs(fut.await?) }),
-        Err(e) => Box::pin(std::future::ready(Err(e))),
+impl Inputs {
+    /// The inputs `run` was given for step `step`.
+    pub fn new(inputs: Vec<Artifact>, step: &'static str) -> Self {
+        Inputs {
+            iter: inputs.into_iter(),
+            step,
+            error: None,
+        }
     }
+
+    /// What `run` returns when an input could not be taken: the first error.
+    pub fn fail<'a>(self) -> BoxFuture<'a, Result<Vec<Artifact>>> {
+        let step = self.step;
+        let error = self
+            .error
+            .unwrap_or_else(|| Error::Wiring(format!("step `{step}` lost an input")));
+        Box::pin(std::future::ready(Err(error)))
+    }
+}
+
+/// Takes the next input of a step, converting it to the parameter's type; `None` once an
+/// input has failed, whose error `inputs` keeps.
+pub fn take_input<T: FromArtifact>(inputs: &mut Inputs, param: &str) -> Option<T> {
+    if inputs.error.is_some() {
+        return None;
+    }
+    let step = inputs.step;
+    let taken = inputs
+        .iter
+        .next()
+        .ok_or_else(|| Error::Wiring(format!("step `{step}` parameter `{param}` got no input")))
+        .and_then(|artifact| T::from_artifact(artifact, step, param));
+    taken.map_err(|e| inputs.error = Some(e)).ok()
+}
+
+/// Runs one step: awaits its fn's future `fut` and converts what it returns with `outputs`.
+/// Every step's `run` is this, so the async body is written and borrow checked once.
+pub fn run_step<'a, F, T: 'a>(
+    fut: F,
+    outputs: fn(T) -> Result<Vec<Artifact>>,
+) -> BoxFuture<'a, Result<Vec<Artifact>>>
+where
+    F: std::future::Future<Output = Result<T>> + Send + 'a,
+{
+    Box::pin(async move { outputs(fut.await?) })
+}
+
+/// The outputs of a step that returns `()`: none.
+pub fn no_output(_: ()) -> Result<Vec<Artifact>> {
+    Ok(Vec::new())
+}
+
+/// The output of a step that returns one value.
+pub fn one_output<T: IntoArtifact>(value: T) -> Result<Vec<Artifact>> {
+    Ok(vec![value.into_artifact()?])
 }
 
 /// A type a pipeline can return: what its steps return, never a `Secret`.
@@ -121,4 +160,59 @@ pub fn enter_item(b: &mut Builder, item: Json) {
 /// of no node. The plan says which input it needed.
 pub fn unbuilt<H: FromNode>() -> H {
     H::from_node(NodeId::UNBUILT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(v: serde_json::Value) -> Artifact {
+        Artifact::Value(v)
+    }
+
+    #[tokio::test]
+    async fn inputs_are_taken_in_order() {
+        let mut inputs = Inputs::new(vec![value("a".into()), value(2.into())], "s");
+        let a: Option<String> = take_input(&mut inputs, "a");
+        let b: Option<u32> = take_input(&mut inputs, "b");
+        assert_eq!((a.as_deref(), b), (Some("a"), Some(2)));
+    }
+
+    #[tokio::test]
+    async fn the_first_input_that_fails_is_the_error() {
+        let mut inputs = Inputs::new(vec![value("a".into()), value("b".into())], "s");
+        let a: Option<u32> = take_input(&mut inputs, "a");
+        // Taken after a failure: `None`, and the first error stays.
+        let b: Option<String> = take_input(&mut inputs, "b");
+        assert_eq!((a, b), (None, None));
+        let err = inputs.fail().await.expect_err("an input failed");
+        let text = err.to_string();
+        assert!(text.contains("`a`"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_input_names_the_parameter() {
+        let mut inputs = Inputs::new(vec![value("a".into())], "s");
+        let _: Option<String> = take_input(&mut inputs, "a");
+        let b: Option<String> = take_input(&mut inputs, "b");
+        assert!(b.is_none());
+        let err = inputs.fail().await.expect_err("an input is missing");
+        assert_eq!(
+            err.to_string(),
+            Error::Wiring("step `s` parameter `b` got no input".into()).to_string()
+        );
+    }
+
+    #[tokio::test]
+    async fn run_step_converts_what_the_fn_returns() {
+        let out = run_step(async { Ok(7u32) }, one_output::<u32>).await;
+        assert!(matches!(out.as_deref(), Ok([Artifact::Value(v)]) if v == 7));
+        let none = run_step(async { Ok(()) }, no_output).await;
+        assert!(none.is_ok_and(|v| v.is_empty()));
+        let failed = run_step(
+            async { Err::<u32, _>(Error::Wiring("x".into())) },
+            one_output::<u32>,
+        );
+        assert!(failed.await.is_err());
+    }
 }

@@ -107,40 +107,52 @@ pub(crate) fn companion(shape: &FnShape) -> TokenStream {
     }
 }
 
-/// `run`'s body: a closure that takes each input in order and calls the fn, and one that turns
-/// its output into artifacts, both handed to the runtime's `run_step`.
+/// `run`'s body, with no closure: take each input in order (stopping at the first that fails),
+/// call the fn, and hand its future to the runtime's `run_step` with the fn that converts its
+/// output.
 fn run_body(ident: &Ident, name: &str, inputs: &[&Param], output: &Output) -> TokenStream {
+    let args: Vec<Ident> = (0..inputs.len())
+        .map(|i| format_ident!("__tanto_in{i}"))
+        .collect();
     let takes = inputs.iter().map(|input| {
         let ty = &input.ty;
         let param = input.name();
         // Spanned at the parameter's type, so "cannot be a step input" lands on it.
-        let take = quote_spanned! {ty.span()=>
-            ::tanto::__private::take_input::<#ty>(&mut __tanto_inputs, #name, #param)
-        };
-        quote!(#take?)
+        quote_spanned! {ty.span()=>
+            ::tanto::__private::take_input::<#ty>(&mut __tanto_inputs, #param)
+        }
     });
-    let outs: Vec<Ident> = (0..output.types().len())
-        .map(|i| format_ident!("__tanto_out{i}"))
-        .collect();
-    let converts = output.types().into_iter().zip(&outs).map(|(ty, out)| {
+    let take = if inputs.is_empty() {
+        quote!(let _ = __tanto_inputs;)
+    } else {
+        quote! {
+            let mut __tanto_inputs = ::tanto::__private::Inputs::new(__tanto_inputs, #name);
+            let (#(::tanto::__private::Some(#args),)*) = (#(#takes,)*) else {
+                return __tanto_inputs.fail();
+            };
+        }
+    };
+    let outputs = match output {
+        Output::Unit => quote!(::tanto::__private::no_output),
         // Spanned at the output's type, so "cannot be a step output" lands on it.
-        let arg = Ident::new(&out.to_string(), ty.span());
-        let convert = quote_spanned!(ty.span()=> ::tanto::__private::output(#arg));
-        quote!(#convert?)
-    });
-    let pattern = match output {
-        Output::Unit => quote!(()),
-        Output::One(_) => quote!(__tanto_out0),
-        Output::Tuple(_) => quote!((#(#outs,)*)),
+        Output::One(ty) => quote_spanned!(ty.span()=> ::tanto::__private::one_output::<#ty>),
+        Output::Tuple(tys) => {
+            let outs: Vec<Ident> = (0..tys.len())
+                .map(|i| format_ident!("__tanto_out{i}"))
+                .collect();
+            let converts = tys.iter().zip(&outs).map(|(ty, out)| {
+                let arg = Ident::new(&out.to_string(), ty.span());
+                let convert = quote_spanned!(ty.span()=> ::tanto::__private::output(#arg));
+                quote!(#convert?)
+            });
+            quote! {
+                |(#(#outs,)*)| ::tanto::__private::Ok(::tanto::__private::vec![#(#converts),*])
+            }
+        }
     };
     quote! {
-        ::tanto::__private::run_step(
-            move || {
-                let mut __tanto_inputs = __tanto_inputs.into_iter();
-                ::tanto::__private::Ok(#ident(__tanto_ctx, #(#takes),*))
-            },
-            |#pattern| ::tanto::__private::Ok(::tanto::__private::vec![#(#converts),*]),
-        )
+        #take
+        ::tanto::__private::run_step(#ident(__tanto_ctx, #(#args),*), #outputs)
     }
 }
 
