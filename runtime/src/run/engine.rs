@@ -1,6 +1,5 @@
 //! One run of a pipeline from the command line: bind inputs, connect, schedule, report, exit.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
@@ -29,7 +28,7 @@ use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
 use crate::run::signals::watch_signals;
 use crate::run::summary::{RunSummary, StepStatus};
-use crate::step::{Interactive, RunContext};
+use crate::step::{Interactive, RunContext, aliased};
 
 /// Runs `plan` with the command line's raw inputs and options; returns the exit code.
 pub fn execute(
@@ -447,15 +446,10 @@ fn explain_lost_daemon(summary: &RunSummary, endpoint: &str) {
 
 /// The image of every step that names one, aliases applied, each once.
 fn plan_images(plan: &Plan, aliases: &[(String, String)]) -> Vec<String> {
-    // The last alias of a name wins, as in the run's context.
-    let aliases: HashMap<&str, &str> = aliases
-        .iter()
-        .map(|(from, to)| (from.as_str(), to.as_str()))
-        .collect();
     let mut images: Vec<String> = plan
         .steps()
         .filter_map(|(_, info)| info.settings.image)
-        .map(|image| aliases.get(image).copied().unwrap_or(image).to_owned())
+        .map(|image| aliased(aliases, image).to_owned())
         .collect();
     images.sort_unstable();
     images.dedup();

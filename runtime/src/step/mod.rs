@@ -23,6 +23,7 @@ pub use ctx::Ctx;
 pub use exec::ExecOutput;
 pub use live::ContainerRegistry;
 pub use recipe::{Input, Placed, Recipe};
+pub(crate) use run::aliased;
 pub use run::{Abandon, RunContext};
 pub(crate) use service::service_input;
 pub use service::{Ready, Service};

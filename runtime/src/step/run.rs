@@ -35,8 +35,8 @@ pub struct RunContext {
     /// Image references resolved so far: a run uses one id per reference throughout, the one
     /// its cache keys recorded.
     images: tokio::sync::Mutex<HashMap<String, ImageId>>,
-    /// Image references that run as another image: `from → to`.
-    aliases: HashMap<String, String>,
+    /// Image references that run as another image: `(from, to)`, in the order set.
+    aliases: Vec<(String, String)>,
     /// The views of the run's host folders: what each leaves out, and its linked view.
     pub views: Arc<HostViews>,
     /// With `-i`: how a failed step's container is opened for a person.
@@ -100,7 +100,7 @@ impl RunContext {
             cancel: CancellationToken::new(),
             containers: ContainerRegistry::new(),
             images: tokio::sync::Mutex::new(HashMap::new()),
-            aliases: HashMap::new(),
+            aliases: Vec::new(),
             views: Arc::new(HostViews::new(store_for_views, ViewMode::default())),
             interactive: None,
             scratch: None,
@@ -143,10 +143,7 @@ impl RunContext {
     /// The id of image `reference`, pulled if missing; the same id for the whole run. Call it
     /// before computing a step's key.
     pub async fn resolve_image(&self, reference: &str, progress: Progress<'_>) -> Result<ImageId> {
-        let reference = self
-            .aliases
-            .get(reference)
-            .map_or(reference, String::as_str);
+        let reference = aliased(&self.aliases, reference);
         let mut images = self.images.lock().await;
         if let Some(id) = images.get(reference) {
             return Ok(id.clone());
@@ -241,5 +238,30 @@ impl std::fmt::Debug for RunContext {
             .field("store", &self.store)
             .field("containers", &self.containers)
             .finish_non_exhaustive()
+    }
+}
+
+/// The image a step that names `reference` runs: the last alias set for it, or itself.
+pub(crate) fn aliased<'a>(aliases: &'a [(String, String)], reference: &'a str) -> &'a str {
+    aliases
+        .iter()
+        .rev()
+        .find(|(from, _)| from == reference)
+        .map_or(reference, |(_, to)| to.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::aliased;
+
+    #[test]
+    fn the_last_alias_set_for_a_reference_wins_and_others_run_as_named() {
+        let aliases = [
+            ("rust:1".to_owned(), "mirror/rust:1".to_owned()),
+            ("rust:1".to_owned(), "offline/rust:1".to_owned()),
+        ];
+        assert_eq!(aliased(&aliases, "rust:1"), "offline/rust:1");
+        assert_eq!(aliased(&aliases, "busybox"), "busybox");
+        assert_eq!(aliased(&[], "rust:1"), "rust:1");
     }
 }
