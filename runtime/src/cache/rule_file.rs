@@ -137,7 +137,8 @@ impl Builder {
             line = rest.strip_suffix('\\').unwrap_or(rest);
         }
         let mut glob = line.to_owned();
-        if !anchored && !line.contains('/') && !(glob.starts_with("**/") || glob == "**") {
+        // A pattern without a `/` names a path at any depth, unless it already says so.
+        if !(anchored || line.contains('/') || glob.starts_with("**/") || glob == "**") {
             glob.insert_str(0, "**/");
         }
         // As the `ignore` crate writes `dir/**` (the same paths in `globset`).
