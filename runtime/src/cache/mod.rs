@@ -21,6 +21,7 @@ mod remote;
 #[cfg(not(feature = "remote-cache"))]
 #[path = "remote/off.rs"]
 mod remote;
+mod rule_file;
 mod rules;
 mod select;
 mod statcache;

@@ -1,5 +1,6 @@
 //! Ignore rules for the walk: `.ignore`, `.gitignore` and `.git/info/exclude`, with the
-//! precedence of the `ignore` crate's walker, matched by its `gitignore` engine.
+//! precedence of the `ignore` crate's walker, each file matched as its `gitignore` engine
+//! matches it (`rule_file.rs`).
 //!
 //! Each folder that has rules adds a link to a chain its sub-folders share; folders without
 //! rules add nothing. An entry is matched against the chain from its own folder up to the
@@ -14,29 +15,26 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ignore::Match;
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use crate::cache::rule_file::RuleFile;
 
 /// The three kinds of rule file of one folder, strongest first.
 struct Level {
-    kinds: [Gitignore; 3],
+    kinds: [RuleFile; 3],
 }
 
 impl Level {
     /// The rules of the folder `dir`; `git` is whether it holds a `.git`.
     fn read(dir: &Path, ignore: bool, gitignore: bool, git: bool) -> Option<Self> {
         let file = |wanted: bool, base: &Path, name: &str| {
-            if !wanted {
-                return Gitignore::empty();
+            if wanted {
+                RuleFile::read(&base.join(name))
+            } else {
+                RuleFile::empty()
             }
-            let mut builder = GitignoreBuilder::new(dir);
-            // A missing or unreadable file, or a bad line, adds no rule.
-            let _ = builder.add(base.join(name));
-            builder.build().unwrap_or_else(|_| Gitignore::empty())
         };
         let exclude = match git.then(|| git_common_dir(dir)).flatten() {
-            Some(common) => file(true, &common, "info/exclude"),
-            None => Gitignore::empty(),
+            Some(common) => RuleFile::read(&common.join("info/exclude")),
+            None => RuleFile::empty(),
         };
         let level = Level {
             kinds: [
@@ -45,7 +43,7 @@ impl Level {
                 exclude,
             ],
         };
-        (!level.kinds.iter().all(Gitignore::is_empty)).then_some(level)
+        (!level.kinds.iter().all(RuleFile::is_empty)).then_some(level)
     }
 }
 
@@ -85,8 +83,9 @@ pub(crate) struct Chain {
 pub(crate) struct Rules {
     ignore: bool,
     gitignore: bool,
-    /// The rules of the folders above the root, nearest first.
-    above: Vec<Level>,
+    /// The rules of the folders above the root, nearest first, each with where the path
+    /// relative to its folder starts in the root's absolute path.
+    above: Vec<(usize, Level)>,
     /// The root's absolute path, to which a path is joined for the rules above it.
     root: Vec<u8>,
 }
@@ -99,7 +98,14 @@ impl Rules {
         if ignore || gitignore {
             for dir in root.ancestors().skip(1) {
                 let git = gitignore && std::fs::metadata(dir.join(".git")).is_ok();
-                above.extend(Level::read(dir, ignore, gitignore, git));
+                let len = dir.as_os_str().len();
+                // Past the folder's path and the `/` after it (`/` itself ends in one).
+                let start = if dir.as_os_str().as_bytes().ends_with(b"/") {
+                    len
+                } else {
+                    len + 1
+                };
+                above.extend(Level::read(dir, ignore, gitignore, git).map(|l| (start, l)));
             }
         }
         let mut root = root.as_os_str().as_bytes().to_vec();
@@ -163,32 +169,25 @@ impl Rules {
             return false;
         }
         let mut found: [Option<bool>; 3] = [None; 3];
-        let mut note = |level: &Level, path: &Path| {
+        let mut note = |level: &Level, path: &[u8]| {
+            let path = Path::new(std::ffi::OsStr::from_bytes(path));
             for (slot, rules) in found.iter_mut().zip(&level.kinds) {
                 if slot.is_none() {
-                    *slot = match rules.matched(path, is_dir) {
-                        Match::None => None,
-                        Match::Ignore(_) => Some(true),
-                        Match::Whitelist(_) => Some(false),
-                    };
+                    *slot = rules.matched(path, is_dir);
                 }
             }
         };
         let mut link = chain;
         while let Some(c) = link {
-            note(
-                &c.level,
-                Path::new(std::ffi::OsStr::from_bytes(&rel[c.prefix..])),
-            );
+            note(&c.level, &rel[c.prefix..]);
             link = c.parent.as_ref();
         }
         if !self.above.is_empty() {
             scratch.clear();
             scratch.extend_from_slice(&self.root);
             scratch.extend_from_slice(rel);
-            let path = Path::new(std::ffi::OsStr::from_bytes(scratch));
-            for level in &self.above {
-                note(level, path);
+            for (start, level) in &self.above {
+                note(level, &scratch[*start..]);
             }
         }
         found.into_iter().flatten().next().unwrap_or(false)
