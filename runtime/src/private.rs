@@ -33,11 +33,6 @@ pub fn extra_arg<S, const I: usize, A: Param<S, I>>(arg: A) -> Arg {
 /// Checks that task `S` takes `N` arguments.
 pub fn arity<S: Arity<N>, const N: usize>() {}
 
-/// Adds step `S` to the graph with `args`: every step's `Task::add`.
-pub fn add_step<S: Step>(b: &mut Builder, args: Vec<Arg>) -> S::Handles {
-    S::Handles::from_node(b.step(S::INFO, S::run, args))
-}
-
 /// Adds task `S` to the graph with `args`.
 pub fn call<S: Task>(b: &mut Builder, args: Vec<Arg>) -> S::Handles {
     S::add(b, args)

@@ -1,11 +1,11 @@
 //! Generates a `#[step]`: the fn as written, and beside it a companion struct of the same name
-//! implementing `Task` and `Step`.
+//! implementing `Step` (and so, through the runtime's blanket impl, `Task`).
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
-use super::{Kind, hygienic, impl_task, param_infos, task_common};
+use super::{Kind, handles_type, hygienic, param_infos, task_common};
 use crate::ast::{self, FnShape, Output, Param, Step};
 use crate::attr::{Image, StepAttrs};
 
@@ -29,11 +29,7 @@ pub(super) fn expand(step: &Step) -> TokenStream {
     let settings = settings(&step.attrs);
     let run_body = run_body(ident, &name, &inputs, &output);
     let companion = companion(shape);
-    let task = impl_task(
-        shape,
-        &output,
-        quote!(::tanto::__private::add_step::<Self>(b, args)),
-    );
+    let handles = handles_type(&output);
     let common = task_common(shape, &inputs, Kind::Step);
 
     quote! {
@@ -41,10 +37,11 @@ pub(super) fn expand(step: &Step) -> TokenStream {
 
         #companion
 
-        #task
-
+        // The step's one impl: the runtime's blanket impl makes every `Step` a `Task`.
         #(#cfgs)*
         impl ::tanto::__private::Step for #ident {
+            type Handles = #handles;
+
             const INFO: ::tanto::__private::StepInfo = ::tanto::__private::StepInfo {
                 name: #name,
                 path: ::tanto::__private::concat!(::tanto::__private::module_path!(), "::", #fn_name),

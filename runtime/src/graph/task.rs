@@ -222,13 +222,33 @@ pub trait Task: 'static {
     fn add(b: &mut Builder, args: Vec<Arg>) -> Self::Handles;
 }
 
-/// A step: one unit of execution and caching. Implemented by `#[step]`.
-pub trait Step: Task {
+/// A step: one unit of execution and caching. Implemented by `#[step]`; every step is a
+/// [`Task`] through the one blanket impl below, so a step has a single impl of its own.
+// `Task`'s message: a type that is neither is reported through this bound of the blanket impl.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tanto step or pipeline",
+    label = "not a step",
+    note = "only functions marked `#[tanto::step]` or `#[tanto::pipeline]` can be called in a pipeline body"
+)]
+pub trait Step: 'static {
+    /// What a call returns inside a pipeline: a [`Handle`](crate::Handle), or a tuple of them.
+    type Handles: FromNode;
+
     /// The step's metadata.
     const INFO: StepInfo;
 
     /// Runs the step's fn with realized inputs, in parameter order.
     fn run(ctx: &Ctx, inputs: Vec<Artifact>) -> BoxFuture<'_, Result<Vec<Artifact>>>;
+}
+
+impl<S: Step> Task for S {
+    type Handles = S::Handles;
+
+    // Codegened only in a crate that adds the step to a pipeline.
+    #[inline]
+    fn add(b: &mut Builder, args: Vec<Arg>) -> S::Handles {
+        S::Handles::from_node(b.step(S::INFO, S::run, args))
+    }
 }
 
 /// Everything the runtime knows about a pipeline without running it.
