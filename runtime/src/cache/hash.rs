@@ -363,6 +363,32 @@ mod tests {
     }
 
     #[test]
+    fn files_opened_before_their_stat_hash_as_files_stat_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |i: usize, tag: &str| {
+            let name = format!("f{i:03}");
+            std::fs::write(tmp.path().join(name), format!("{tag}{i}").repeat(i + 1)).unwrap();
+        };
+        (0..200).for_each(|i| write(i, "a"));
+        std::fs::hard_link(tmp.path().join("f007"), tmp.path().join("link")).unwrap();
+        let hash = |cache: &StatCache| hash_dir_with(tmp.path(), &DirSelect::ALL, cache).unwrap();
+        let cache = StatCache::in_memory().with_racy_window(std::time::Duration::ZERO);
+        let cold = hash(&cache);
+        assert_eq!(cold.stats.files_read, 200, "the linked file is read once");
+        for e in cold.root().unwrap().entries() {
+            let bytes = std::fs::read(tmp.path().join(&e.name)).unwrap();
+            assert_eq!(e.digest, Digest::of(&bytes), "{}", e.name);
+        }
+        // Every other file changes size: the warm walk switches between stat-first (after a hit)
+        // and open-first (after a miss), and must match a walk that knows nothing.
+        (0..200).step_by(2).for_each(|i| write(i, "bb"));
+        let warm = hash(&cache);
+        assert_eq!(warm.stats.files_read, 100);
+        assert_eq!(warm.digest, hash(&StatCache::in_memory()).digest);
+        assert_ne!(warm.digest, cold.digest);
+    }
+
+    #[test]
     fn a_file_with_many_hard_links_is_read_once() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("a"), vec![7u8; 1 << 20]).unwrap();
