@@ -289,6 +289,9 @@ impl<L: Leaves> Walk<'_, L> {
         }
         let base = path.len();
 
+        let globs = self
+            .select
+            .in_folder(Path::new(std::ffi::OsStr::from_bytes(&job.rel)));
         let mut leaves = Vec::new();
         let mut subdirs = 0usize;
         for entry in listed.iter() {
@@ -311,7 +314,9 @@ impl<L: Leaves> Walk<'_, L> {
                 continue;
             }
             let rel = Path::new(std::ffi::OsStr::from_bytes(path));
-            if !self.select.is_empty() && self.select.prunes(rel, is_dir) {
+            if (is_dir && !self.select.is_empty() || globs.exclude)
+                && self.select.prunes(rel, is_dir)
+            {
                 continue;
             }
             let Ok(name) = std::str::from_utf8(name) else {
@@ -331,7 +336,8 @@ impl<L: Leaves> Walk<'_, L> {
                 });
                 continue;
             }
-            if let Some(include) = &self.select.include
+            if globs.include
+                && let Some(include) = &self.select.include
                 && !include.is_match(rel)
             {
                 continue;
