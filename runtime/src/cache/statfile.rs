@@ -7,8 +7,6 @@
 
 use std::cell::Cell;
 use std::cmp::Ordering;
-use std::io::Read as _;
-use std::path::Path;
 
 use crate::digest::Digest;
 
@@ -142,46 +140,6 @@ impl Records {
     pub(super) fn iter(&self) -> impl Iterator<Item = Record> + '_ {
         (0..self.count).map(|i| self.record(i))
     }
-}
-
-/// The whole file at `path`.
-///
-/// Its 8 MB per 100k records land in memory the kernel has to hand over page by page: with
-/// huge pages asked for (where the system grants them on request), reading it takes a third
-/// of the time (3.3 ms against 1.1 ms for 100k records, measured), and freeing it a quarter.
-pub(super) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
-    const HUGE: usize = 2 << 20;
-    let mut file = std::fs::File::open(path)?;
-    let len = usize::try_from(file.metadata()?.len()).unwrap_or(0);
-    // Room for the whole file in whole huge pages, and one byte to see its end.
-    let mut bytes = Vec::with_capacity(len.saturating_add(HUGE));
-    if len >= HUGE {
-        advise_huge_pages(&mut bytes);
-    }
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// Asks for huge pages under the unused capacity of `buf`, a hint that changes nothing else.
-#[allow(unsafe_code)]
-fn advise_huge_pages(buf: &mut Vec<u8>) {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        const HUGE: usize = 2 << 20;
-        let spare = buf.spare_capacity_mut();
-        let (start, end) = (
-            spare.as_ptr() as usize,
-            spare.as_ptr() as usize + spare.len(),
-        );
-        let (from, to) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
-        if from < to {
-            // SAFETY: `[from, to)` lies inside `buf`'s allocation, which this thread owns and
-            // nothing reads yet; `madvise` with this advice changes no byte of it.
-            unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
-        }
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let _ = buf;
 }
 
 /// The magic line, the count and `records`, without the checksum.
