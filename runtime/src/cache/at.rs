@@ -36,6 +36,24 @@ impl EntryStat {
     pub(crate) fn kind(&self) -> Kind {
         Kind::of_mode(self.mode)
     }
+
+    /// What `st`, filled by a stat call, says.
+    #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+    fn of(st: &libc::stat) -> Self {
+        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+        let stat = FileStat {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        };
+        Self {
+            stat,
+            mode: st.st_mode as u32,
+            links: st.st_nlink as u64,
+        }
+    }
 }
 
 /// What a listed entry is, as far as a walk cares.
@@ -218,21 +236,22 @@ impl Dir {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fstatat` succeeded, so it filled `st`.
-        let st = unsafe { st.assume_init() };
-        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
-        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
-        let stat = FileStat {
-            dev: st.st_dev as u64,
-            ino: st.st_ino as u64,
-            size: st.st_size as u64,
-            mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
-            ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
-        };
-        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
-        let mode = st.st_mode as u32;
-        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
-        let links = st.st_nlink as u64;
-        Ok(EntryStat { stat, mode, links })
+        Ok(EntryStat::of(&unsafe { st.assume_init() }))
+    }
+
+    /// Opens the file `name` of this folder for reading as [`open_file`](Self::open_file)
+    /// does, and stats what was opened: for a file that is to be read anyway, this saves
+    /// looking its name up twice.
+    pub(crate) fn open_and_stat(&self, name: &CStr) -> io::Result<(File, EntryStat)> {
+        let file = self.open_file(name)?;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `file` is open and `st` a buffer of the size `fstat` writes; it is read
+        // only when the call succeeds.
+        if unsafe { libc::fstat(file.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fstat` succeeded, so it filled `st`.
+        Ok((file, EntryStat::of(&unsafe { st.assume_init() })))
     }
 
     /// Opens the file `name` of this folder for reading; a symlink put in its place since

@@ -127,6 +127,13 @@ type InodeKey = (u64, u64, u64, i64, i64);
 struct Local {
     buf: Vec<u8>,
     learnt: Vec<(FileStat, Digest, SystemTime)>,
+    /// When this thread first read a file of the folder it is in: earlier than its reads of
+    /// the folder's other files, so it stands for them in the racy check (one clock read a
+    /// folder).
+    read_at: Option<SystemTime>,
+    /// Whether the last file this thread looked up was not in the stat cache: then the next
+    /// is likely read too, and is opened before its stat.
+    reading: bool,
 }
 
 impl Leaves for Hasher<'_> {
@@ -134,6 +141,7 @@ impl Leaves for Hasher<'_> {
 
     fn folder_done(&self, local: &mut Local) {
         self.cache.insert_many(local.learnt.drain(..));
+        local.read_at = None;
     }
 
     fn leaf(
@@ -152,14 +160,28 @@ impl Leaves for Hasher<'_> {
                 TreeEntry::symlink(leaf.name, target)
             }
             Kind::File => {
-                let entry = dir
-                    .stat(name)
-                    .map_err(|e| Error::io(format!("stat {}", path().display()), e))?;
+                // Looking a name up costs as much as a stat: a file about to be read is
+                // opened first and stats through its descriptor.
+                let (file, entry) = if local.reading {
+                    let (file, entry) = dir
+                        .open_and_stat(name)
+                        .map_err(|e| Error::io(format!("read {}", path().display()), e))?;
+                    (Some(file), entry)
+                } else {
+                    let entry = dir
+                        .stat(name)
+                        .map_err(|e| Error::io(format!("stat {}", path().display()), e))?;
+                    (None, entry)
+                };
                 let stat = entry.stat;
-                let digest = match self.cache.get(&stat) {
+                let cached = self.cache.get(&stat);
+                local.reading = cached.is_none();
+                let digest = match cached {
                     Some(d) => d,
-                    None if entry.links == 1 => self.read_and_hash(local, dir, name, path, stat)?,
-                    None => self.hash_linked_file(local, dir, name, path, stat)?,
+                    None if entry.links == 1 => {
+                        self.read_and_hash(local, dir, name, file, path, stat)?
+                    }
+                    None => self.hash_linked_file(local, dir, name, file, path, stat)?,
                 };
                 TreeEntry::file(leaf.name, digest, stat.size, entry.is_exec())
             }
@@ -178,6 +200,7 @@ impl Hasher<'_> {
         local: &mut Local,
         dir: &Dir,
         name: &CStr,
+        file: Option<std::fs::File>,
         path: &dyn Fn() -> PathBuf,
         stat: FileStat,
     ) -> Result<Digest> {
@@ -190,22 +213,31 @@ impl Hasher<'_> {
         if let Some(digest) = *slot {
             return Ok(digest);
         }
-        let digest = self.read_and_hash(local, dir, name, path, stat)?;
+        let digest = self.read_and_hash(local, dir, name, file, path, stat)?;
         *slot = Some(digest);
         Ok(digest)
     }
 
+    /// Reads and hashes the file `name` of `dir` (`file` when it is open already), whose
+    /// stat gave `stat`.
     fn read_and_hash(
         &self,
         local: &mut Local,
         dir: &Dir,
         name: &CStr,
+        file: Option<std::fs::File>,
         path: &dyn Fn() -> PathBuf,
         stat: FileStat,
     ) -> Result<Digest> {
-        let read_at = SystemTime::now();
+        // Taken before this file is opened (or, for one opened already, after it was), and
+        // never later than the read: a change the stat could have missed is then inside the
+        // racy window.
+        let read_at = *local.read_at.get_or_insert_with(SystemTime::now);
         let io = |e| Error::io(format!("read {}", path().display()), e);
-        let file = dir.open_file(name).map_err(io)?;
+        let file = match file {
+            Some(file) => file,
+            None => dir.open_file(name).map_err(io)?,
+        };
         let (digest, read) = hash_contents(file, &mut local.buf, Some(stat.size)).map_err(io)?;
         self.files_read.fetch_add(1, Ordering::Relaxed);
         self.bytes_read.fetch_add(read, Ordering::Relaxed);
@@ -328,6 +360,32 @@ mod tests {
                 assert_eq!(hash_contents(open(), &mut buf, Some(said)).unwrap(), whole);
             }
         }
+    }
+
+    #[test]
+    fn files_opened_before_their_stat_hash_as_files_stat_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |i: usize, tag: &str| {
+            let name = format!("f{i:03}");
+            std::fs::write(tmp.path().join(name), format!("{tag}{i}").repeat(i + 1)).unwrap();
+        };
+        (0..200).for_each(|i| write(i, "a"));
+        std::fs::hard_link(tmp.path().join("f007"), tmp.path().join("link")).unwrap();
+        let hash = |cache: &StatCache| hash_dir_with(tmp.path(), &DirSelect::ALL, cache).unwrap();
+        let cache = StatCache::in_memory().with_racy_window(std::time::Duration::ZERO);
+        let cold = hash(&cache);
+        assert_eq!(cold.stats.files_read, 200, "the linked file is read once");
+        for e in cold.root().unwrap().entries() {
+            let bytes = std::fs::read(tmp.path().join(&e.name)).unwrap();
+            assert_eq!(e.digest, Digest::of(&bytes), "{}", e.name);
+        }
+        // Every other file changes size: the warm walk switches between stat-first (after a hit)
+        // and open-first (after a miss), and must match a walk that knows nothing.
+        (0..200).step_by(2).for_each(|i| write(i, "bb"));
+        let warm = hash(&cache);
+        assert_eq!(warm.stats.files_read, 100);
+        assert_eq!(warm.digest, hash(&StatCache::in_memory()).digest);
+        assert_ne!(warm.digest, cold.digest);
     }
 
     #[test]

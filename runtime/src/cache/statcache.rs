@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cache::statfile::{Record, Records, encode};
+use crate::cache::statfile::{self, Record, Records, encode};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -146,8 +146,8 @@ impl StatCache {
     /// damage is logged), never an error, since a cold cache only costs time.
     pub fn load(file: impl Into<PathBuf>) -> Self {
         let file = file.into();
-        let loaded = match std::fs::read(&file) {
-            Ok(bytes) => Records::parse(bytes).unwrap_or_else(|| {
+        let loaded = match statfile::read(&file) {
+            Ok(records) => records.unwrap_or_else(|| {
                 tracing::warn!(path = %file.display(), "stat cache is damaged; starting cold");
                 Records::default()
             }),

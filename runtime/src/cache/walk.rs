@@ -149,12 +149,8 @@ pub(crate) fn walk<L: Leaves>(
         error: Mutex::new(None),
         done: Mutex::new(Vec::new()),
     };
-    // Asking reads the cgroup's CPU quota from files each time; a run hashes many inputs.
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    let threads =
-        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8)));
     std::thread::scope(|s| {
-        for _ in 1..threads {
+        for _ in 1..threads() {
             s.spawn(|| walk.work());
         }
         walk.work();
@@ -172,6 +168,13 @@ pub(crate) fn walk<L: Leaves>(
         .unwrap_or_else(PoisonError::into_inner);
     done.sort_unstable_by_key(|(id, _)| *id);
     Ok(done.into_iter().map(|(_, f)| f).collect())
+}
+
+/// How many threads hash a folder: the cores this process may use, at most 8.
+pub(crate) fn threads() -> usize {
+    // Asking reads the cgroup's CPU quota from files each time; a run hashes many inputs.
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8)))
 }
 
 impl<L: Leaves> Walk<'_, L> {
@@ -286,6 +289,9 @@ impl<L: Leaves> Walk<'_, L> {
         }
         let base = path.len();
 
+        let globs = self
+            .select
+            .in_folder(Path::new(std::ffi::OsStr::from_bytes(&job.rel)));
         let mut leaves = Vec::new();
         let mut subdirs = 0usize;
         for entry in listed.iter() {
@@ -308,7 +314,9 @@ impl<L: Leaves> Walk<'_, L> {
                 continue;
             }
             let rel = Path::new(std::ffi::OsStr::from_bytes(path));
-            if !self.select.is_empty() && self.select.prunes(rel, is_dir) {
+            if (is_dir && !self.select.is_empty() || globs.exclude)
+                && self.select.prunes(rel, is_dir)
+            {
                 continue;
             }
             let Ok(name) = std::str::from_utf8(name) else {
@@ -328,7 +336,8 @@ impl<L: Leaves> Walk<'_, L> {
                 });
                 continue;
             }
-            if let Some(include) = &self.select.include
+            if globs.include
+                && let Some(include) = &self.select.include
                 && !include.is_match(rel)
             {
                 continue;

@@ -161,8 +161,22 @@ impl Store {
     pub fn hash_input_dir(&self, path: &Path, select: &DirSelect) -> Result<HashedDir> {
         let cache = self.stat_cache();
         let hashed = hash_dir_with(path, select, cache)?;
-        self.put_trees(&hashed)?;
-        if let Err(e) = cache.save() {
+        let missing = self.missing_trees(&hashed);
+        let saved = if missing.is_empty() {
+            cache.save()
+        } else {
+            // A cold hash has both to write, and neither waits on the other: the stat cache
+            // is saved beside the trees, which creating files makes the slowest part.
+            std::thread::scope(|s| {
+                let saver = s.spawn(|| cache.save());
+                let put = self.put_missing_trees(&missing);
+                let saved = saver
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Store("saving the stat cache panicked".into())));
+                put.map(|()| saved)
+            })?
+        };
+        if let Err(e) = saved {
             tracing::warn!("could not save the stat cache: {e}");
         }
         Ok(hashed)
@@ -247,14 +261,43 @@ impl Store {
     /// Stores the trees (not the files) of a hashed folder, so a later miss can list the
     /// paths that changed.
     pub fn put_trees(&self, hashed: &HashedDir) -> Result<()> {
+        self.put_missing_trees(&self.missing_trees(hashed))
+    }
+
+    /// The trees of `hashed` the store does not hold, with their paths.
+    fn missing_trees<'a>(&self, hashed: &'a HashedDir) -> Vec<(PathBuf, &'a Tree)> {
         // The walk already hashed each tree's encoding: a tree the store holds costs a stat.
-        for (digest, tree) in &hashed.trees {
-            let path = self.tree_path(digest);
-            if !path.exists() {
-                self.write_atomic(&path, &tree.encode(), false)?;
-            }
+        let path = |d| self.tree_path(d);
+        let trees = hashed.trees.iter().map(|(d, tree)| (path(d), tree));
+        trees.filter(|(path, _)| !path.exists()).collect()
+    }
+
+    /// Writes `missing` trees on all cores: each is a new file, and creating a file costs the
+    /// file system more than writing a tree's bytes.
+    fn put_missing_trees(&self, missing: &[(PathBuf, &Tree)]) -> Result<()> {
+        let put = |share: &[(PathBuf, &Tree)]| {
+            share
+                .iter()
+                .try_for_each(|(path, tree)| self.write_atomic(path, &tree.encode(), false))
+        };
+        let threads = crate::cache::walk::threads().min(missing.len().div_ceil(8));
+        if threads <= 1 {
+            return put(missing);
         }
-        Ok(())
+        let share = missing.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let mut shares = missing.chunks(share);
+            let first = shares.next().unwrap_or_default();
+            let others: Vec<_> = shares.map(|c| s.spawn(move || put(c))).collect();
+            let mut result = put(first);
+            for other in others {
+                let done = other
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Store("writing trees panicked".into())));
+                result = result.and(done);
+            }
+            result
+        })
     }
 
     /// The tree with digest `digest`, verified; `None` when it is missing or was damaged (a
