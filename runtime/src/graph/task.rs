@@ -208,12 +208,9 @@ pub struct StepInfo {
 /// The runtime entry of a step: converts inputs, calls the fn, converts outputs.
 pub type RunFn = for<'a> fn(&'a Ctx, Vec<Artifact>) -> BoxFuture<'a, Result<Vec<Artifact>>>;
 
-/// Something that can be called inside a `#[pipeline]` body: a step or a pipeline.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a tanto step or pipeline",
-    label = "not a step",
-    note = "only functions marked `#[tanto::step]` or `#[tanto::pipeline]` can be called in a pipeline body"
-)]
+/// Something that can be called inside a `#[pipeline]` body: a step or a pipeline. A type
+/// that is neither is reported through [`Step`]'s message, since every step is a `Task` by
+/// the blanket impl below.
 pub trait Task: 'static {
     /// What a call returns inside a pipeline: a [`Handle`](crate::Handle), or a tuple of them.
     type Handles: FromNode;
@@ -224,7 +221,8 @@ pub trait Task: 'static {
 
 /// A step: one unit of execution and caching. Implemented by `#[step]`; every step is a
 /// [`Task`] through the one blanket impl below, so a step has a single impl of its own.
-// `Task`'s message: a type that is neither is reported through this bound of the blanket impl.
+// The message for a type that is neither a step nor a pipeline: rustc reports such a type
+// through this bound of the blanket impl.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a tanto step or pipeline",
     label = "not a step",
