@@ -8,17 +8,14 @@
 //! [`cli()`]. Steps see a [`Ctx`] and start their container with [`Ctx::container`]; they
 //! take and return [`Dir`], [`File`] and serde values, and fail with [`Error`].
 
-mod artifact;
-mod backend;
-mod cache;
-mod cli;
-mod digest;
-mod error;
-mod graph;
-mod input;
-mod report;
-mod run;
-mod step;
+mod docker;
+// Beside `__private`, which names it: the wiring check of the macros' expansions (where
+// rustc's notes point, so they name this crate).
+#[path = "graph/wire.rs"]
+mod wire;
+
+/// The engine's internals that the Docker backend implements and uses.
+use tanto_engine::__internal as engine;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -28,16 +25,11 @@ pub mod __private;
 #[path = "internal.rs"]
 pub mod __internal;
 
-pub use artifact::{
-    Dir, DirSelect, File, Image, Origin, Secret, TestCase, TestCounts, TestFailure, TestOutcome,
-    TestReport,
+pub use tanto_engine::{
+    Cli, Container, Ctx, Digest, Dir, DirSelect, Error, ExecOutput, File, Handle, Image, Origin,
+    Ready, Result, Secret, Service, Stream, TestCase, TestCounts, TestFailure, TestOutcome,
+    TestReport, cli,
 };
-pub use backend::Stream;
-pub use cli::{Cli, cli};
-pub use digest::Digest;
-pub use error::{Error, Result};
-pub use graph::Handle;
-pub use step::{Container, Ctx, ExecOutput, Ready, Service};
 pub use tanto_macros::{pipeline, step};
 
 /// What a pipeline file needs: `use tanto::prelude::*;`.

@@ -1,21 +1,25 @@
-//! Not public API: the paths that `#[step]` and `#[pipeline]` expansions name.
+//! Not public API: the paths that `#[step]` and `#[pipeline]` expansions name. They live in
+//! this crate, the one the macros name, and come from the engine's layers; [`docker`] is the
+//! container engine a step or pipeline connects to.
 
 pub use futures_util::future::BoxFuture;
 pub use serde_json::Value as Json;
 
-pub use crate::artifact::{Artifact, DirSelect, FromArtifact, IntoArtifact};
-pub use crate::error::{Error, Result};
-pub use crate::graph::{
-    Arg, Arity, Builder, CodeInfo, FromNode, Handle, NodeId, Param, ParamInfo, Pipeline,
-    PipelineInfo, RunFn, Step, StepInfo, StepSettings, Task, Wire,
-};
-pub use crate::step::Ctx;
+pub use crate::docker::connect as docker;
+pub use crate::wire::Wire;
 pub use std::boxed::Box;
 pub use std::option::Option::{None, Some};
 pub use std::result::Result::{Err, Ok};
 pub use std::time::Duration;
 pub use std::vec::Vec;
 pub use std::{cfg, concat, module_path, option_env, stringify, vec};
+pub use tanto_engine::__internal::backend::Connect;
+pub use tanto_engine::__internal::graph::{
+    Arg, Arity, Builder, CodeInfo, FromNode, NodeId, Param, ParamInfo, Pipeline, PipelineInfo,
+    RunFn, Step, StepInfo, StepSettings, Task,
+};
+pub use tanto_engine::__internal::{Artifact, FromArtifact, IntoArtifact};
+pub use tanto_engine::{Ctx, DirSelect, Error, Handle, Result};
 
 /// Converts argument `arg` for a parameter of type `T`; the wiring check of one argument
 /// (the bound that names the step and the parameter is on the fn that calls this).

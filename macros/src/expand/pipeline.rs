@@ -137,6 +137,10 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
                 params: &[#(#params_info),*],
             };
 
+            // The container engine: the Docker backend of the `tanto` crate, which plugs it in
+            // here, as its engine crate never names bollard.
+            const BACKEND: ::tanto::__private::Connect = ::tanto::__private::docker;
+
             fn build(
                 #b: &mut ::tanto::__private::Builder,
                 #args: ::tanto::__private::Vec<::tanto::__private::Arg>,

@@ -53,6 +53,9 @@ pub(super) fn expand(step: &Step) -> TokenStream {
                 settings: #settings,
             };
 
+            // The engine a standalone context connects to: the `tanto` crate's Docker backend.
+            const BACKEND: ::tanto::__private::Connect = ::tanto::__private::docker;
+
             // `#[inline]`, like `add`: the glue is codegened where a pipeline runs the step, not in
             // every crate that defines steps. The one async body is the runtime's `run_step`,
             // borrow checked once for every step.

@@ -3,7 +3,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::graph::{Arg, Handle};
+use tanto_engine::__internal::graph::Arg;
+use tanto_engine::Handle;
 
 /// An argument that can be passed to a step parameter of type `T`.
 ///

@@ -1,0 +1,107 @@
+//! The image operations of a container engine: committing a container, an image's content
+//! identity, saving it as a `docker load`-able tarball, pushing it to a registry and removing
+//! it. The Docker implementation is the `tanto` crate's.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use futures_util::future::BoxFuture;
+
+use crate::artifact::Secret;
+use crate::digest::Digest;
+use crate::error::Result;
+
+/// The configuration an image is committed with: what a container started from it runs, and
+/// its metadata. `None` keeps what the container's image had.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageSettings {
+    /// The program the image runs.
+    pub entrypoint: Option<Vec<String>>,
+    /// The arguments (or the program, without an entrypoint).
+    pub cmd: Option<Vec<String>>,
+    /// Variables set in the image, `KEY=VALUE`.
+    pub env: Vec<(String, String)>,
+    /// The working directory.
+    pub workdir: Option<String>,
+    /// The user the image runs as.
+    pub user: Option<String>,
+    /// Exposed ports, such as `8080/tcp`.
+    pub exposed_ports: Vec<String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What identifies an image by content, read from the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageContent {
+    /// The daemon's image id (`sha256:…`): changes with timestamps.
+    pub id: String,
+    /// BLAKE3 of the layers' uncompressed diff ids, the OS and architecture, and the
+    /// configuration (no creation time): equal for equal content, whenever it was made.
+    pub digest: Digest,
+}
+
+/// The image operations of a container engine; every [`Backend`](super::Backend) has them.
+pub trait ImageBackend {
+    /// Commits container `id` as a new image with `settings` and returns its content. The
+    /// container's own `tanto.*` labels are blanked, so they never tell one build from another.
+    fn commit<'a>(
+        &'a self,
+        id: &'a str,
+        settings: &'a ImageSettings,
+    ) -> BoxFuture<'a, Result<ImageContent>>;
+
+    /// Makes an image of `base` (an id or a name) with `layer`, an uncompressed tar archive,
+    /// as one more layer when there is one, and the configuration of `base` changed by
+    /// `settings`; returns its content. No container is created: the image is loaded
+    /// (`layered.rs` says why), and the same files on the same base make the same image id.
+    fn add_layer<'a>(
+        &'a self,
+        base: &'a str,
+        layer: Option<Vec<u8>>,
+        settings: &'a ImageSettings,
+    ) -> BoxFuture<'a, Result<ImageContent>>;
+
+    /// The content of image `reference` (an id or a name), or `None` when the daemon does
+    /// not have it.
+    fn image_content<'a>(
+        &'a self,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ImageContent>>>;
+
+    /// Writes image `id` to `dest` as a `docker save` tarball whose image is named `tag`
+    /// (`name:tag`) when `docker load` reads it; the daemon's tags are left as they are.
+    fn save_image<'a>(
+        &'a self,
+        id: &'a str,
+        tag: &'a str,
+        dest: &'a Path,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// Pushes image `id` as `reference` (`host:port/name:tag`) with `username` and
+    /// `password`, and returns the pushed manifest's digest (`sha256:…`). The password goes
+    /// to the daemon in the push's auth header only. The image keeps `reference` as a tag.
+    fn push_image<'a>(
+        &'a self,
+        id: &'a str,
+        reference: &'a str,
+        username: &'a str,
+        password: &'a Secret,
+    ) -> BoxFuture<'a, Result<String>>;
+
+    /// Removes image (or tag) `reference`; a missing one is not an error.
+    fn remove_image<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Writes image `id` to `dest` as a `docker save` tarball that names no tag: how the
+    /// shared cache carries an image to another machine.
+    fn export_image<'a>(&'a self, id: &'a str, dest: &'a Path) -> BoxFuture<'a, Result<()>>;
+
+    /// Loads `tarball`, a `docker save` tarball from elsewhere, when it holds image `id`
+    /// alone and names no tag (else nothing is loaded and it is an error); returns the
+    /// content the daemon reads back, for the caller to check.
+    fn load_image<'a>(
+        &'a self,
+        tarball: &'a Path,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ImageContent>>;
+}

@@ -1,0 +1,473 @@
+//! One run of a pipeline from the command line: bind inputs, connect, schedule, report, exit.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write as _};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::artifact::Artifact;
+use crate::backend::{Backend, ImageId};
+use crate::cache::Store;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::graph::{ParamInfo, Plan};
+use crate::input::{ViewMode, bind};
+use crate::report::{
+    Event, EventSink, Hold, JsonView, Junit, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout,
+    StepSummary, Summary, Trace, TtyView, View, drive, plural, tty,
+};
+use crate::run::log;
+use crate::run::options::{
+    EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
+};
+use crate::run::outputs::{
+    export_outputs, print_outputs, print_plan, print_plan_json, require_cache,
+};
+use crate::run::plan::check_steps;
+use crate::run::runner::StepRunner;
+use crate::run::scheduler::Scheduler;
+use crate::run::signals::watch_signals;
+use crate::run::summary::{RunSummary, StepStatus};
+use crate::step::{Interactive, RunContext, aliased};
+
+/// Runs `plan` with the command line's raw inputs and options; returns the exit code.
+pub fn execute(
+    plan: &Plan,
+    raw: Vec<(ParamInfo, Option<OsString>)>,
+    options: RunOptions,
+    aliases: &[(String, String)],
+) -> u8 {
+    if let Err(e) = init_logging().and_then(|()| check_options(&options)) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    for warning in &plan.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let code = runtime.block_on(run(plan, raw, options, aliases));
+    // A read of the terminal for a shell (-i) cannot be cancelled; the run is over, so nothing
+    // waits for it.
+    runtime.shutdown_background();
+    code
+}
+
+/// Checks what the flags name before anything runs: `--out` must be a folder (or not exist
+/// yet), `--trace` and `--junit` files that can be written.
+fn check_options(options: &RunOptions) -> Result<()> {
+    if let Some(out) = &options.out
+        && out.exists()
+        && !out.is_dir()
+    {
+        return Err(Error::Usage(format!(
+            "--out: `{}` is a file; name a folder (it is created when missing)",
+            out.display()
+        )));
+    }
+    if options.interactive.is_some()
+        && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal())
+    {
+        return Err(Error::Usage(
+            "-i opens a shell on this terminal, and there is none: run it from a terminal, or without -i".into(),
+        ));
+    }
+    for (flag, path) in [("--trace", &options.trace), ("--junit", &options.junit)] {
+        if let Some(path) = path {
+            std::fs::File::create(path).map_err(|e| {
+                Error::Usage(format!("{flag}: cannot write `{}`: {e}", path.display()))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Shows the runtime's warnings (a discarded cache entry, a container that could not be
+/// removed) on standard error; `TANTO_LOG` picks another level, e.g. `TANTO_LOG=debug`, or
+/// directives such as `tanto=debug`. A value that is neither is a usage error.
+pub(super) fn init_logging() -> Result<()> {
+    let directives = std::env::var("TANTO_LOG").unwrap_or_default();
+    let filter = log::Filter::parse(&directives).ok_or_else(|| {
+        Error::Usage(format!(
+            "TANTO_LOG=`{}` is not a log level: use one of {} (`warn` is the default), or directives such as `tanto=debug`",
+            directives.trim(),
+            log::LEVELS.join(", ")
+        ))
+    })?;
+    log::install(
+        filter,
+        std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+    );
+    Ok(())
+}
+
+/// A short unique id for this run, also on every container's `tanto.run` label.
+fn new_run_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!("{nanos}-{}", std::process::id());
+    Digest::of(seed.as_bytes()).short()
+}
+
+fn pick_views(options: &RunOptions, plan: &Plan) -> (Vec<Box<dyn View>>, bool) {
+    let ci = std::env::var_os("CI").is_some();
+    let terminal = std::io::stderr().is_terminal();
+    // The tree needs room and a terminal that moves the cursor.
+    let drawable = terminal
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        && usize::from(console::Term::stderr().size().1) >= tty::MIN_WIDTH;
+    let progress = match options.progress {
+        // A shell may take the terminal: plain lines wait for it, a live tree would not.
+        Progress::Auto | Progress::Tty if options.interactive.is_some() => Progress::Plain,
+        Progress::Auto if drawable && !ci => Progress::Tty,
+        Progress::Auto => Progress::Plain,
+        Progress::Tty if !drawable => {
+            eprintln!(
+                "tanto: `--progress tty` needs a terminal on standard error, not dumb and at least {} columns wide; showing plain progress",
+                tty::MIN_WIDTH
+            );
+            Progress::Plain
+        }
+        p => p,
+    };
+    let mut views: Vec<Box<dyn View>> = Vec::new();
+    let human = progress != Progress::Json;
+    match progress {
+        Progress::Json => views.push(Box::new(JsonView::new(Stdout))),
+        Progress::Tty => views.push(Box::new(TtyView::new(plan))),
+        _ => views.push(Box::new(PlainView::new(
+            std::io::stderr(),
+            std::env::var_os("GITHUB_ACTIONS").is_some(),
+        ))),
+    }
+    if let Some(path) = &options.trace {
+        views.push(Box::new(Trace::new(path.clone())));
+    }
+    if let Some(path) = &options.junit {
+        views.push(Box::new(Junit::new(path.clone())));
+    }
+    // GitHub Actions shows this file on the job's page.
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        views.push(Box::new(StepSummary::new(path.into())));
+    }
+    if human {
+        views.push(Box::new(Summary::new()));
+    }
+    (views, human)
+}
+
+fn log_dir(store: &Store, run_id: &str) -> std::path::PathBuf {
+    store.root().join("logs").join(run_id)
+}
+
+// Long, but linear: the phases of a run in order, each failing early with its exit code.
+pub(super) async fn run(
+    plan: &Plan,
+    raw: Vec<(ParamInfo, Option<OsString>)>,
+    options: RunOptions,
+    aliases: &[(String, String)],
+) -> u8 {
+    let store = match Store::open_default() {
+        Ok(store) => Arc::new(store),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    // Held until the run returns: no prune removes what this run mounts, links or records.
+    let _lease = match store.lease() {
+        Ok(lease) => lease,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    // Connecting to Docker overlaps hashing the inputs, and so do reaping what dead runs
+    // left and resolving the steps' images, once connected; bad input still fails at once,
+    // without waiting for the daemon.
+    let images = plan_images(plan, aliases);
+    let connect = options.connect;
+    let connect = tokio::spawn(async move {
+        let backend = connect().await?;
+        // Beside the run: it removes only what dead owners left, and the run waits for it
+        // at its end.
+        let reaping = tokio::spawn(reap(Arc::clone(&backend)));
+        let resolved = resolve_images(backend.as_ref(), images).await;
+        Ok::<_, Error>((backend, reaping, resolved))
+    });
+    let inputs = match bind(raw, Arc::clone(&store)).await {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            connect.abort();
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let backend = connect
+        .await
+        .unwrap_or_else(|e| Err(Error::Other(format!("connecting to Docker failed: {e}"))));
+    let run_id = new_run_id();
+    // The log files see every event as it happens; the views, a bounded queue of them.
+    let logs = Box::new(LogFiles::new(log_dir(&store, &run_id)));
+    let (events, rx) = EventSink::bounded(MAX_QUEUED_LINES, Some(logs));
+    guard_secrets(&inputs, &events);
+    let hold = Hold::default();
+    // For what this function prints itself, after the sink is gone.
+    let redactor = events.redactor();
+    let (backend, reaping, resolved): (Arc<dyn Backend>, _, _) = match backend {
+        Ok((backend, reaping, resolved)) => (backend, reaping, resolved),
+        Err(e) => {
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            return EXIT_USAGE;
+        }
+    };
+    let view_mode = match ViewMode::from_env() {
+        Ok(mode) => mode,
+        Err(e) => {
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            return EXIT_USAGE;
+        }
+    };
+    let (views, human) = pick_views(&options, plan);
+    let view_task = {
+        let hold = hold.clone();
+        tokio::task::spawn_blocking(move || drive(rx, views, hold))
+    };
+    let context = RunContext::new(
+        run_id.clone(),
+        Arc::clone(&backend),
+        Arc::clone(&store),
+        events.clone(),
+    )
+    .with_image_aliases(aliases.iter().cloned())
+    .with_view_mode(view_mode);
+    let (mut context, resolved) = match resolved {
+        Ok(ids) => (context.with_images(ids), Ok(())),
+        Err(e) => (context, Err(e)),
+    };
+    context.interactive = options
+        .interactive
+        .as_ref()
+        .map(|shell| Interactive::new(shell, options.keep_going, hold));
+    context.remote = match super::remote::connect(&options, &events).await {
+        Ok(remote) => remote,
+        Err(e) => {
+            drop((context, events));
+            let _ = view_task.await;
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            return EXIT_USAGE;
+        }
+    };
+    let cancel = context.cancel.clone();
+    // The watcher holds a sender of the views' channel: it is stopped before each wait for the
+    // views to drain, which ends only when every sender is gone.
+    let signals = watch_signals(cancel.clone(), context.abandon_handle(), events.clone());
+    let context = Arc::new(context);
+
+    if let Err(e) = resolved {
+        drop((context, events));
+        signals.abort();
+        let _ = view_task.await;
+        eprintln!("error: {}", redactor.redact(&e.to_string()));
+        return if matches!(e, Error::DaemonLost { .. }) {
+            EXIT_DAEMON
+        } else {
+            EXIT_USAGE
+        };
+    }
+    let runner = StepRunner::new(Arc::clone(&context), plan, inputs, options.no_cache.clone())
+        .and_then(|r| check_steps(plan, &options.plan_steps, "plan").map(|()| r));
+    let runner = match runner {
+        Ok(r) => Arc::new(r.require_cache(options.require_cache)),
+        Err(e) => {
+            drop((context, events));
+            signals.abort();
+            let _ = view_task.await;
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            return EXIT_USAGE;
+        }
+    };
+
+    if options.plan || options.require_cache {
+        let explained = runner.explain_plan(plan, &options.plan_steps).await;
+        let refused = options
+            .require_cache
+            .then(|| require_cache(&explained))
+            .flatten();
+        if options.plan || refused.is_some() {
+            drop((runner, context, events));
+            signals.abort();
+            let _ = tokio::join!(view_task, reaping);
+            if let Some(code) = refused {
+                return code;
+            }
+            if options.progress == Progress::Json {
+                return print_plan_json(plan, &explained);
+            }
+            return print_plan(&explained, &options.plan_steps);
+        }
+    }
+
+    events.send(Event::RunStarted {
+        run_id: run_id.clone(),
+        pipeline: plan.pipeline.name.to_owned(),
+        steps: plan.steps().count(),
+    });
+    let scheduler = Scheduler::new(options.jobs, events.clone())
+        .keep_going(options.keep_going)
+        .with_cancel(cancel.clone())
+        .with_log_dir(log_dir(&store, &run_id));
+    let summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
+    let fetched = match &options.out {
+        Some(_) if exit_code(&summary) == EXIT_OK => {
+            runner.materialize_outputs(plan, &summary).await
+        }
+        _ => Ok(()),
+    };
+    let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
+    if let Some(remote) = &context.remote {
+        eprintln!("{}", super::remote::summary_line(remote));
+    }
+    let cached = summary.counts().cached as u64;
+    if let Err(e) = store.add_hits(cached.saturating_sub(remote_hits), remote_hits) {
+        tracing::warn!("could not count this run's cache hits: {e}");
+    }
+    let _ = reaping.await;
+    let cleanup = context.remove_run().await.err();
+    if let Err(e) = store.save_stat_cache() {
+        tracing::warn!("could not save the stat cache: {e}");
+    }
+    drop((scheduler, runner, context, events));
+    signals.abort();
+    let _ = view_task.await;
+    let mut code = exit_code(&summary);
+    if code == EXIT_DAEMON {
+        // Says what the cleanup's failure would say, and what to do.
+        explain_lost_daemon(&summary, backend.endpoint());
+    } else if let Some(e) = cleanup {
+        eprintln!(
+            "warning: could not remove every container of run {run_id}: {e}; they end when tanto exits, and the next run removes what is left"
+        );
+    }
+    if code == EXIT_OK
+        && let Err(e) = fetched
+    {
+        eprintln!("error: --out: {}", redactor.redact(&e.to_string()));
+        code = EXIT_FAILED;
+    } else if code == EXIT_OK
+        && let Some(out) = &options.out
+    {
+        match export_outputs(plan, &summary, out, backend.as_ref()).await {
+            Ok(0) => eprintln!(
+                "tanto: `{}` has no outputs; nothing was written to {}",
+                plan.pipeline.name,
+                out.display()
+            ),
+            Ok(n) => eprintln!(
+                "tanto: {} written to {}",
+                plural(n, "output"),
+                out.display()
+            ),
+            Err(e) => {
+                eprintln!("error: {}", redactor.redact(&e.to_string()));
+                code = EXIT_FAILED;
+            }
+        }
+    } else if code == EXIT_OK && human {
+        print_outputs(plan, &summary);
+    }
+    code
+}
+
+/// Removes what runs whose owners are gone left on the daemon.
+async fn reap(backend: Arc<dyn Backend>) {
+    if let Err(e) = backend.reap_orphans().await {
+        tracing::warn!("could not reap containers left by dead runs: {e}");
+    }
+}
+
+/// Makes every secret among the run's inputs redacted from all that tanto prints and
+/// records; under GitHub Actions, also masked by the runner (`::add-mask::`), before anything
+/// else is printed.
+fn guard_secrets(inputs: &[Artifact], events: &EventSink) {
+    for input in inputs {
+        if let Artifact::Secret(secret) = input {
+            events.add_secret(secret.expose());
+        }
+    }
+    if std::env::var_os("GITHUB_ACTIONS").is_some() {
+        let redactor = events.redactor();
+        let mut err = std::io::stderr().lock();
+        for form in redactor.mask_lines() {
+            let _ = writeln!(err, "::add-mask::{form}");
+        }
+    }
+}
+
+/// The code a run ends with: a daemon that went away, and a missing image (a configuration
+/// problem, not a step's failure), have codes of their own.
+fn exit_code(summary: &RunSummary) -> u8 {
+    let kinds: Vec<&str> = summary.failure_kinds().collect();
+    if summary.interrupted {
+        EXIT_INTERRUPTED
+    } else if summary.success() {
+        EXIT_OK
+    } else if kinds.contains(&"daemon_lost") {
+        EXIT_DAEMON
+    } else if kinds.contains(&"image_unavailable") {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// Says, after a run the daemon's death ended, which step it ended and what to do.
+fn explain_lost_daemon(summary: &RunSummary, endpoint: &str) {
+    let step = summary.steps.iter().find_map(|s| match &s.status {
+        StepStatus::Failed {
+            kind: "daemon_lost",
+            ..
+        } => Some(s.label.as_str()),
+        _ => None,
+    });
+    let during = step.map_or_else(String::new, |step| format!(" during step `{step}`"));
+    eprintln!(
+        "error: the Docker daemon at {endpoint} went away{during}; start it again (or set DOCKER_HOST to one that runs) and re-run: nothing was cached as a failure, and the next run removes what this one left there"
+    );
+}
+
+/// The image of every step that names one, aliases applied, each once.
+fn plan_images(plan: &Plan, aliases: &[(String, String)]) -> Vec<String> {
+    let mut images: Vec<String> = plan
+        .steps()
+        .filter_map(|(_, info)| info.settings.image)
+        .map(|image| aliased(aliases, image).to_owned())
+        .collect();
+    images.sort_unstable();
+    images.dedup();
+    images
+}
+
+/// Resolves `images`, pulling what is missing, before anything runs: a missing image is a
+/// configuration problem, found before the first step starts.
+async fn resolve_images(
+    backend: &dyn Backend,
+    images: Vec<String>,
+) -> Result<Vec<(String, ImageId)>> {
+    let mut ids = Vec::with_capacity(images.len());
+    for image in images {
+        let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
+        let id = backend.resolve_image(&image, &progress).await?;
+        ids.push((image, id));
+    }
+    Ok(ids)
+}

@@ -1,0 +1,222 @@
+//! `BIN PIPELINE shell STEP`: a shell in a fresh container set up like the one `STEP` last ran
+//! in, its inputs taken from the cache (or, with `--run-upstream`, from a run made first).
+
+use std::ffi::OsString;
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+
+use crate::artifact::{Artifact, Dir};
+use crate::cache::Store;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::graph::{ParamInfo, Plan};
+use crate::input::bind;
+use crate::report::EventSink;
+use crate::run::engine::{init_logging, run};
+use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions};
+use crate::step::{Ctx, Recipe, RunContext, attach_shell};
+
+/// What `shell STEP` is asked.
+#[derive(Debug, Clone)]
+pub struct ShellRequest {
+    /// The step's label.
+    pub step: String,
+    /// Run the pipeline first when an input is not in the cache.
+    pub run_upstream: bool,
+    /// The shell to open.
+    pub shell: String,
+}
+
+/// Opens the shell; returns the exit code.
+pub fn shell_command(
+    plan: &Plan,
+    raw: Vec<(ParamInfo, Option<OsString>)>,
+    request: ShellRequest,
+    options: RunOptions,
+    aliases: &[(String, String)],
+) -> u8 {
+    if let Err(e) = init_logging() {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        eprintln!(
+            "error: `shell` opens a shell on this terminal, and there is none: run it from a terminal"
+        );
+        return EXIT_USAGE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let code = runtime.block_on(async {
+        match open(plan, raw, &request, options, aliases).await {
+            Ok(()) => EXIT_OK,
+            Err(e @ Error::Usage(_)) => {
+                eprintln!("error: {e}");
+                EXIT_USAGE
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_FAILED
+            }
+        }
+    });
+    // The read of the terminal for the shell cannot be cancelled; nothing waits for it.
+    runtime.shutdown_background();
+    code
+}
+
+async fn open(
+    plan: &Plan,
+    raw: Vec<(ParamInfo, Option<OsString>)>,
+    request: &ShellRequest,
+    options: RunOptions,
+    aliases: &[(String, String)],
+) -> Result<()> {
+    let node = plan.find(&request.step).filter(|n| n.step().is_some());
+    let Some((node, info)) = node.and_then(|n| n.step().map(|i| (n, *i))) else {
+        let known: Vec<String> = plan
+            .steps()
+            .map(|(n, _)| format!("`{}`", n.label))
+            .collect();
+        return Err(Error::Usage(format!(
+            "there is no step `{}` in `{}`; its steps are {}",
+            request.step,
+            plan.pipeline.name,
+            known.join(", ")
+        )));
+    };
+    let history = format!("{}/{}", plan.pipeline.name, node.label);
+    let store = Arc::new(Store::open_default()?);
+    let mut ran = false;
+    loop {
+        let inputs = bind(raw.clone(), Arc::clone(&store)).await?;
+        let found = match store.recipe::<Recipe>(&history)? {
+            None => Err(format!(
+                "`{}` has not run yet, so there is no container to set up like its",
+                node.label
+            )),
+            Some(recipe) => resolve(&store, &history, &recipe, &inputs).map(|dirs| (recipe, dirs)),
+        };
+        match found {
+            Ok((recipe, dirs)) => {
+                let _lease = store.lease()?;
+                let backend = (options.connect)().await?;
+                let run_id = format!("shell-{}", std::process::id());
+                let context = RunContext::new(run_id, backend, store, EventSink::discard())
+                    .with_image_aliases(aliases.iter().cloned());
+                return enter(
+                    Arc::new(context),
+                    info,
+                    &node.label,
+                    &recipe,
+                    dirs,
+                    &request.shell,
+                )
+                .await;
+            }
+            Err(why) if request.run_upstream && !ran => {
+                eprintln!("tanto: {why}; running `{}` first", plan.pipeline.name);
+                let options = RunOptions {
+                    keep_going: true,
+                    interactive: None,
+                    ..options.clone()
+                };
+                run(plan, raw.clone(), options, aliases).await;
+                ran = true;
+            }
+            Err(why) => {
+                return Err(Error::Usage(format!(
+                    "{why}: run `{}` first, or pass --run-upstream",
+                    plan.pipeline.name
+                )));
+            }
+        }
+    }
+}
+
+/// Each folder the recipe places, found by its digest among the bound inputs or in the store;
+/// else why not, naming the input and the step that makes it.
+fn resolve(
+    store: &Store,
+    history: &str,
+    recipe: &Recipe,
+    inputs: &[Artifact],
+) -> std::result::Result<Vec<(Digest, Dir)>, String> {
+    let mut dirs = Vec::new();
+    for placed in &recipe.inputs {
+        let digest = match &placed.what {
+            crate::step::Input::MountedDir { digest }
+            | crate::step::Input::CopiedDir { digest } => *digest,
+            _ => continue,
+        };
+        let bound = inputs.iter().find_map(|a| match a {
+            Artifact::Dir(d) if d.digest() == digest => Some(d.clone()),
+            _ => None,
+        });
+        match bound.map(Ok).unwrap_or_else(|| store.dir(digest)) {
+            Ok(dir) => dirs.push((digest, dir)),
+            Err(_) => {
+                let key = store.last_key(history).ok().flatten();
+                let input = key.as_ref().and_then(|k| {
+                    k.inputs
+                        .iter()
+                        .find(|(_, i)| i.digest == digest)
+                        .map(|(name, i)| (name.clone(), i.upstream.clone()))
+                });
+                return Err(match input {
+                    Some((name, Some(upstream))) => format!(
+                        "its input `{name}` at {} comes from `{upstream}`, whose result is not in the cache",
+                        placed.target
+                    ),
+                    Some((name, None)) => format!(
+                        "its input `{name}` at {} has changed since it ran",
+                        placed.target
+                    ),
+                    None => format!("the folder it had at {} is not in the cache", placed.target),
+                });
+            }
+        }
+    }
+    Ok(dirs)
+}
+
+/// Creates the container and opens the shell in it; removes it afterwards.
+async fn enter(
+    context: Arc<RunContext>,
+    info: crate::graph::StepInfo,
+    label: &str,
+    recipe: &Recipe,
+    dirs: Vec<(Digest, Dir)>,
+    shell: &str,
+) -> Result<()> {
+    let ctx = Ctx::new(Arc::clone(&context), info, label);
+    let dir_of = |digest: &Digest| {
+        dirs.iter()
+            .find(|(d, _)| d == digest)
+            .map(|(_, dir)| dir.clone())
+    };
+    let container = ctx.container().like(recipe, &dir_of);
+    eprintln!("tanto: a fresh container set up like the one `{label}` last ran in");
+    if let Some(command) = &recipe.command {
+        eprintln!("tanto: its last command was: {command}");
+    }
+    if !recipe.secret_env.is_empty() {
+        eprintln!(
+            "tanto: its secret variables ({}) are not set here",
+            recipe.secret_env.join(", ")
+        );
+    }
+    eprintln!("tanto: exit the shell to remove it\n");
+    let opened = attach_shell(&container, shell).await;
+    let closed = ctx.close().await;
+    let _ = context.remove_run().await;
+    opened.and(closed)
+}

@@ -1,0 +1,179 @@
+//! The Docker backend's cleaning up: removals and the listings before them wait a bounded
+//! time, a daemon that left one unanswered is not asked again for a while, and a container
+//! whose start was abandoned is removed.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::{ListContainersOptionsBuilder, WaitContainerOptionsBuilder};
+use futures_util::StreamExt as _;
+
+use crate::docker::DockerBackend;
+use crate::docker::request::{connection_failure, docker_error, status};
+use crate::engine::backend::Backend;
+use tanto_engine::{Error, Result};
+
+/// How long a removal, or the listing before one, may wait for the daemon. A daemon that
+/// does not answer one in this time is not asked to clean up again for [`STUCK_FOR`]: a run
+/// being interrupted ends in bounded time, and what it leaves ends with its keep-alive.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long cleanup requests fail at once after one went unanswered.
+const STUCK_FOR: Duration = Duration::from_secs(60);
+
+impl DockerBackend {
+    /// Runs `request`, a step of cleaning up (`doing` says which), within [`CLEANUP_TIMEOUT`];
+    /// fails at once while an earlier cleanup request is still unanswered.
+    pub(super) async fn cleanup<T>(
+        &self,
+        doing: &str,
+        request: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let stuck = |cause: String| Error::DaemonLost {
+            endpoint: self.endpoint.clone(),
+            doing: doing.to_owned(),
+            cause,
+        };
+        let until = *self
+            .stuck_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if until.is_some_and(|until| Instant::now() < until) {
+            return Err(stuck(format!(
+                "it has not answered a request for {}s",
+                CLEANUP_TIMEOUT.as_secs()
+            )));
+        }
+        match tokio::time::timeout(CLEANUP_TIMEOUT, request).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                *self
+                    .stuck_until
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + STUCK_FOR);
+                Err(stuck(format!(
+                    "no answer within {}s",
+                    CLEANUP_TIMEOUT.as_secs()
+                )))
+            }
+        }
+    }
+
+    /// Waits until container `id` no longer exists (a removal in progress ends); the caller
+    /// bounds the wait.
+    pub(super) async fn gone(&self, id: &str, doing: &str) -> Result<()> {
+        loop {
+            match self.docker.inspect_container(id, None).await {
+                Err(e) if status(&e) == Some(404) => return Ok(()),
+                Err(e) if connection_failure(&e).is_some() => {
+                    return Err(docker_error(&self.endpoint, doing, &e));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+}
+
+impl DockerBackend {
+    /// Waits until container `id`, which removes itself (`AutoRemove`), no longer exists; the
+    /// caller bounds the wait.
+    pub(super) async fn removed(&self, id: &str) -> Result<()> {
+        let options = WaitContainerOptionsBuilder::default()
+            .condition("removed")
+            .build();
+        let mut wait = self.docker.wait_container(id, Some(options));
+        while let Some(answer) = wait.next().await {
+            match answer {
+                // The daemon answers once the container is gone, with its exit code.
+                Ok(_) | Err(BollardError::DockerContainerWaitError { .. }) => {}
+                // Gone before the wait began.
+                Err(e) if status(&e) == Some(404) => {}
+                Err(e) => {
+                    return Err(docker_error(
+                        &self.endpoint,
+                        &format!("wait for container {id} to go"),
+                        &e,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A container being started: removed in the background if dropped before [`claim`]ed.
+///
+/// [`claim`]: Unclaimed::claim
+pub(super) struct Unclaimed {
+    pub(super) backend: Option<DockerBackend>,
+    pub(super) id: String,
+}
+
+impl Unclaimed {
+    /// The container's id, now the caller's to remove.
+    pub(super) fn claim(mut self) -> String {
+        self.backend = None;
+        std::mem::take(&mut self.id)
+    }
+}
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        let Some(backend) = self.backend.take() else {
+            return;
+        };
+        let id = std::mem::take(&mut self.id);
+        // Without a runtime the process is ending, and so is the container's keep-alive.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(e) = backend.remove(&id).await {
+                    tracing::debug!("cannot remove container {id}, whose start was abandoned: {e}");
+                }
+            });
+        }
+    }
+}
+
+/// A container as a listing shows it.
+pub(super) struct Listed {
+    pub(super) id: String,
+    pub(super) labels: HashMap<String, String>,
+    /// Whether it runs (or is paused, or restarting): anything but created, exited or dead.
+    pub(super) running: bool,
+    /// When it was created, in seconds since the Unix epoch.
+    pub(super) created: u64,
+}
+
+impl DockerBackend {
+    /// Every container, running or not, that has all of `labels` (`key` or `key=value`).
+    pub(super) async fn labelled(&self, labels: Vec<String>) -> Result<Vec<Listed>> {
+        use bollard::models::ContainerSummaryStateEnum as State;
+        let filters = HashMap::from([("label".to_owned(), labels)]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .cleanup("list containers", async {
+                self.docker
+                    .list_containers(Some(options))
+                    .await
+                    .map_err(|e| docker_error(&self.endpoint, "list containers", &e))
+            })
+            .await?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                Some(Listed {
+                    id: c.id?,
+                    labels: c.labels.unwrap_or_default(),
+                    running: !matches!(c.state, Some(State::CREATED | State::EXITED | State::DEAD)),
+                    created: c.created.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+                })
+            })
+            .collect())
+    }
+}

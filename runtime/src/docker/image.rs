@@ -1,0 +1,323 @@
+//! Images as values: committing a container, an image's content identity, saving it as a
+//! `docker load`-able tarball, pushing it to a registry and removing it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bollard::auth::DockerCredentials;
+use bollard::models::ContainerConfig;
+use bollard::query_parameters::{
+    CommitContainerOptionsBuilder, PushImageOptionsBuilder, RemoveImageOptionsBuilder,
+    TagImageOptionsBuilder,
+};
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+
+use crate::docker::DockerBackend;
+use crate::docker::request::{docker_error, server_message, split_reference, status};
+use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings};
+use tanto_engine::Digest;
+use tanto_engine::Secret;
+use tanto_engine::{Error, Result};
+
+/// The content digest of an inspected image.
+fn content_digest(image: &bollard::models::ImageInspect) -> Digest {
+    // Through `Value`, whose maps are sorted: a canonical encoding of the configuration.
+    let config = serde_json::to_value(&image.config).unwrap_or_default();
+    let layers = image.root_fs.as_ref().and_then(|r| r.layers.clone());
+    let record = serde_json::json!({
+        "layers": layers.unwrap_or_default(),
+        "os": image.os,
+        "architecture": image.architecture,
+        "variant": image.variant,
+        "config": config,
+    });
+    let mut h = blake3::Hasher::new();
+    h.update(b"tanto-image\0");
+    h.update(record.to_string().as_bytes());
+    h.finalize().into()
+}
+
+impl ImageBackend for DockerBackend {
+    fn commit<'a>(
+        &'a self,
+        id: &'a str,
+        settings: &'a ImageSettings,
+    ) -> BoxFuture<'a, Result<ImageContent>> {
+        async move {
+            let container = self
+                .docker
+                .inspect_container(id, None)
+                .await
+                .map_err(|e| docker_error(&self.endpoint, "inspect a container", &e))?;
+            let image = container.image.unwrap_or_default();
+            let base = self
+                .docker
+                .inspect_image(&image)
+                .await
+                .map_err(|e| docker_error(&self.endpoint, "inspect an image", &e))?;
+            let base = base.config.unwrap_or_default();
+            let mut labels: HashMap<String, String> = (container.config)
+                .and_then(|c| c.labels)
+                .unwrap_or_default()
+                .into_keys()
+                .filter(|k| k.starts_with("tanto."))
+                .map(|k| (k, String::new()))
+                .collect();
+            labels.extend(settings.labels.clone());
+            let env: Vec<String> = settings
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let config = ContainerConfig {
+                // Always given: left out, the container's keep-alive would become the image's.
+                entrypoint: Some(
+                    settings
+                        .entrypoint
+                        .clone()
+                        .or(base.entrypoint)
+                        .unwrap_or_default(),
+                ),
+                cmd: settings.cmd.clone().or(base.cmd),
+                env: (!env.is_empty()).then_some(env),
+                working_dir: settings.workdir.clone(),
+                user: settings.user.clone(),
+                exposed_ports: (!settings.exposed_ports.is_empty())
+                    .then(|| settings.exposed_ports.clone()),
+                labels: Some(labels),
+                ..Default::default()
+            };
+            let options = CommitContainerOptionsBuilder::default()
+                .container(id)
+                .pause(true)
+                .build();
+            let committed = self
+                .docker
+                .commit_container(options, config)
+                .await
+                .map_err(|e| docker_error(&self.endpoint, "commit a container", &e))?;
+            self.image_content(&committed.id).await?.ok_or_else(|| {
+                Error::Docker(format!(
+                    "image {} is missing right after it was committed",
+                    committed.id
+                ))
+            })
+        }
+        .boxed()
+    }
+
+    fn add_layer<'a>(
+        &'a self,
+        base: &'a str,
+        layer: Option<Vec<u8>>,
+        settings: &'a ImageSettings,
+    ) -> BoxFuture<'a, Result<ImageContent>> {
+        super::layered::add_layer(self, base, layer, settings).boxed()
+    }
+
+    fn image_content<'a>(
+        &'a self,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ImageContent>>> {
+        async move {
+            match self.docker.inspect_image(reference).await {
+                Ok(image) => Ok(Some(ImageContent {
+                    digest: content_digest(&image),
+                    id: image.id.unwrap_or_default(),
+                })),
+                Err(e) if status(&e) == Some(404) => Ok(None),
+                Err(e) => Err(docker_error(
+                    &self.endpoint,
+                    &format!("inspect image {reference}"),
+                    &e,
+                )),
+            }
+        }
+        .boxed()
+    }
+
+    fn save_image<'a>(
+        &'a self,
+        id: &'a str,
+        tag: &'a str,
+        dest: &'a Path,
+    ) -> BoxFuture<'a, Result<()>> {
+        async move {
+            // Saved by id, then named in the tarball's manifest: a tag in the daemon could not
+            // be taken back, since removing an image's last tag removes the image.
+            let raw = tempfile::Builder::new()
+                .prefix(".tanto-save-")
+                .tempfile_in(dest.parent().unwrap_or(Path::new(".")))
+                .map_err(|e| Error::io(format!("create a file beside {}", dest.display()), e))?;
+            write_stream(self, id, raw.path()).await?;
+            let (tag, dest) = (tag.to_owned(), dest.to_owned());
+            tokio::task::spawn_blocking(move || name_tarball(raw.path(), &tag, &dest))
+                .await
+                .map_err(|e| Error::Other(format!("writing an image tarball panicked: {e}")))?
+        }
+        .boxed()
+    }
+
+    fn push_image<'a>(
+        &'a self,
+        id: &'a str,
+        reference: &'a str,
+        username: &'a str,
+        password: &'a Secret,
+    ) -> BoxFuture<'a, Result<String>> {
+        async move {
+            let (repo, version) = split_reference(reference);
+            let registry = repo.split('/').next().unwrap_or(repo).to_owned();
+            let failed = |cause: String| {
+                Error::Other(format!(
+                    "cannot push {reference} to registry {registry}: {cause}"
+                ))
+            };
+            let tag = version.unwrap_or("latest");
+            let options = TagImageOptionsBuilder::default()
+                .repo(repo)
+                .tag(tag)
+                .build();
+            self.docker
+                .tag_image(id, Some(options))
+                .await
+                .map_err(|e| docker_error(&self.endpoint, &format!("tag image {id}"), &e))?;
+            let credentials = DockerCredentials {
+                username: Some(username.to_owned()),
+                password: Some(crate::engine::backend::expose(password).to_owned()),
+                serveraddress: Some(registry.clone()),
+                ..Default::default()
+            };
+            let options = PushImageOptionsBuilder::default().tag(tag).build();
+            let mut stream = self
+                .docker
+                .push_image(repo, Some(options), Some(credentials));
+            let mut digest = None;
+            let mut outcome = Ok(());
+            while let Some(info) = stream.next().await {
+                match info {
+                    Ok(info) => {
+                        if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                            outcome = Err(failed(detail));
+                            break;
+                        }
+                        // The last status line reads `TAG: digest: sha256:… size: N`.
+                        if let Some(status) = info.status
+                            && let Some((_, rest)) = status.split_once("digest: ")
+                        {
+                            digest = rest.split_whitespace().next().map(str::to_owned);
+                        }
+                    }
+                    Err(e) => {
+                        outcome = Err(failed(server_message(&e)));
+                        break;
+                    }
+                }
+            }
+            // The tag stays, as after `docker push`: removing an image's last tag would
+            // remove the image, and with it the cached result of the step that made it.
+            outcome?;
+            digest.ok_or_else(|| failed("the registry reported no manifest digest".into()))
+        }
+        .boxed()
+    }
+
+    fn remove_image<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let options = RemoveImageOptionsBuilder::default().build();
+            match self
+                .docker
+                .remove_image(reference, Some(options), None)
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if status(&e) == Some(404) => Ok(()),
+                Err(e) => Err(docker_error(
+                    &self.endpoint,
+                    &format!("remove image {reference}"),
+                    &e,
+                )),
+            }
+        }
+        .boxed()
+    }
+
+    fn export_image<'a>(&'a self, id: &'a str, dest: &'a Path) -> BoxFuture<'a, Result<()>> {
+        super::transfer::export(self, id, dest).boxed()
+    }
+
+    fn load_image<'a>(
+        &'a self,
+        tarball: &'a Path,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ImageContent>> {
+        super::transfer::load(self, tarball, id).boxed()
+    }
+}
+
+/// Streams `docker save` of `reference` into the file `dest`.
+async fn write_stream(backend: &DockerBackend, reference: &str, dest: &Path) -> Result<()> {
+    let io = |what: &str, e| Error::io(format!("{what} {}", dest.display()), e);
+    let mut file = tokio::fs::File::create(dest)
+        .await
+        .map_err(|e| io("create", e))?;
+    let mut stream = backend.docker.export_image(reference);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| docker_error(&backend.endpoint, &format!("save image {reference}"), &e))?;
+        file.write_all(&chunk).await.map_err(|e| io("write", e))?;
+    }
+    file.flush().await.map_err(|e| io("write", e))
+}
+
+/// Copies the `docker save` tarball `raw` to `dest` with `tag` as the name of its image in
+/// `manifest.json`, through a temporary file beside `dest`.
+fn name_tarball(raw: &Path, tag: &str, dest: &Path) -> Result<()> {
+    let io = |what: &str, e| Error::io(format!("{what} {}", dest.display()), e);
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let partial =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| io("create a file beside", e))?;
+    let reader = std::fs::File::open(raw).map_err(|e| io("read the image saved for", e))?;
+    let mut input = tar::Archive::new(std::io::BufReader::new(reader));
+    let mut output = tar::Builder::new(std::io::BufWriter::new(partial.as_file()));
+    let mut named = false;
+    for entry in input
+        .entries()
+        .map_err(|e| io("read the image saved for", e))?
+    {
+        let mut entry = entry.map_err(|e| io("read the image saved for", e))?;
+        let mut header = entry.header().clone();
+        if entry.path_bytes().as_ref() == b"manifest.json" {
+            let mut manifest: serde_json::Value =
+                serde_json::from_reader(&mut entry).map_err(|e| {
+                    Error::Docker(format!("the daemon saved an unreadable manifest: {e}"))
+                })?;
+            for image in manifest.as_array_mut().into_iter().flatten() {
+                image["RepoTags"] = serde_json::json!([tag]);
+                named = true;
+            }
+            let bytes = manifest.to_string().into_bytes();
+            header.set_size(bytes.len() as u64);
+            header.set_cksum();
+            output
+                .append(&header, bytes.as_slice())
+                .map_err(|e| io("write", e))?;
+        } else {
+            output
+                .append(&header, &mut entry)
+                .map_err(|e| io("write", e))?;
+        }
+    }
+    output.into_inner().map_err(|e| io("write", e))?;
+    if !named {
+        return Err(Error::Docker(
+            "the daemon saved an image without a manifest.json".into(),
+        ));
+    }
+    partial
+        .persist(dest)
+        .map_err(|e| io("rename into", e.error))?;
+    Ok(())
+}

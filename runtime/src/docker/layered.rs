@@ -1,0 +1,245 @@
+//! Images made without a container: a base image plus one layer of files, written as a
+//! `docker load` archive that holds only what the daemon lacks.
+//!
+//! Why a load and not a commit of a created (never started) container: a load needs no
+//! container at all (nothing to label, remove or reap, no lease), works the same on a remote
+//! daemon, and lets tanto write the image's configuration itself, without a creation time,
+//! so the image id (the SHA-256 of that configuration) is the same whenever the same files are
+//! put on the same base: a second build is a no-op for the daemon. The daemon's load takes a
+//! layer it already holds (found by its chain id) without reading its file, so the archive
+//! carries the new layer alone, never the base's, and costs the size of the files added.
+
+use std::collections::BTreeMap;
+
+use bollard::query_parameters::ImportImageOptionsBuilder;
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::docker::DockerBackend;
+use crate::docker::request::{docker_error, server_message, status};
+use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings};
+use tanto_engine::{Error, Result};
+
+/// The creation time every layered image records: the Unix epoch, as
+/// `SOURCE_DATE_EPOCH=0` would set it.
+const CREATED: &str = "1970-01-01T00:00:00Z";
+
+/// Loads image `base` plus `layer` (an uncompressed tar, when there is one) with `settings`
+/// into the daemon, and returns its content.
+pub(super) async fn add_layer(
+    backend: &DockerBackend,
+    base: &str,
+    layer: Option<Vec<u8>>,
+    settings: &ImageSettings,
+) -> Result<ImageContent> {
+    let inspected = match backend.docker.inspect_image(base).await {
+        Ok(image) => image,
+        Err(e) if status(&e) == Some(404) => {
+            return Err(Error::ImageUnavailable {
+                image: base.to_owned(),
+                cause: "the daemon does not have it".into(),
+            });
+        }
+        Err(e) => {
+            return Err(docker_error(
+                &backend.endpoint,
+                &format!("inspect image {base}"),
+                &e,
+            ));
+        }
+    };
+    let mut diff_ids: Vec<String> = (inspected.root_fs.as_ref())
+        .and_then(|r| r.layers.clone())
+        .unwrap_or_default();
+    let held = diff_ids.len();
+    if let Some(tar) = &layer {
+        diff_ids.push(format!("sha256:{}", hex(&Sha256::digest(tar))));
+    }
+    let base_config = serde_json::to_value(&inspected.config).unwrap_or_default();
+    let mut image = json!({
+        "architecture": inspected.architecture,
+        "os": inspected.os,
+        "created": CREATED,
+        "config": merged_config(base_config, settings),
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+        "history": [{ "created": CREATED, "created_by": "tanto: files added without a container" }],
+    });
+    if let Some(variant) = &inspected.variant {
+        image["variant"] = json!(variant);
+    }
+    // `Value`'s maps are sorted: the same image makes the same bytes, and so the same id.
+    let config = image.to_string().into_bytes();
+    let id = format!("sha256:{}", hex(&Sha256::digest(&config)));
+    let archive = load_archive(&id, &config, held, layer)
+        .map_err(|e| Error::io("write an image archive for the daemon", e))?;
+
+    let options = ImportImageOptionsBuilder::default().quiet(true).build();
+    let mut answers =
+        (backend.docker).import_image(options, bollard::body_full(archive.into()), None);
+    while let Some(answer) = answers.next().await {
+        answer.map_err(|e| match e {
+            bollard::errors::Error::DockerStreamError { .. } => Error::Docker(format!(
+                "the daemon at {} refused an image made from {base}: {}",
+                backend.endpoint,
+                server_message(&e)
+            )),
+            _ => docker_error(&backend.endpoint, &format!("load an image onto {base}"), &e),
+        })?;
+    }
+    backend.image_content(&id).await?.ok_or_else(|| {
+        Error::Docker(format!(
+            "the daemon at {} does not have image {id} right after loading it",
+            backend.endpoint
+        ))
+    })
+}
+
+/// The base image's configuration `base` with `settings` applied the way a commit applies
+/// them: variables by name, exposed ports and labels added, the rest replaced when set.
+fn merged_config(base: Value, settings: &ImageSettings) -> Value {
+    let mut config = match base {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let mut env: Vec<String> = match config.remove("Env") {
+        Some(Value::Array(vars)) => (vars.into_iter())
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (key, value) in &settings.env {
+        let prefix = format!("{key}=");
+        env.retain(|v| !v.starts_with(&prefix));
+        env.push(format!("{key}={value}"));
+    }
+    if !env.is_empty() {
+        config.insert("Env".into(), json!(env));
+    }
+    if let Some(entrypoint) = &settings.entrypoint {
+        config.insert("Entrypoint".into(), json!(entrypoint));
+    }
+    if let Some(cmd) = &settings.cmd {
+        config.insert("Cmd".into(), json!(cmd));
+    }
+    if let Some(workdir) = &settings.workdir {
+        config.insert("WorkingDir".into(), json!(workdir));
+    }
+    if let Some(user) = &settings.user {
+        config.insert("User".into(), json!(user));
+    }
+    let mut ports = object(config.remove("ExposedPorts"));
+    for port in &settings.exposed_ports {
+        ports.insert(port.clone(), json!({}));
+    }
+    if !ports.is_empty() {
+        config.insert("ExposedPorts".into(), Value::Object(ports));
+    }
+    let mut labels = object(config.remove("Labels"));
+    let added: BTreeMap<_, _> = settings.labels.iter().collect();
+    for (key, value) in added {
+        labels.insert(key.clone(), json!(value));
+    }
+    if !labels.is_empty() {
+        config.insert("Labels".into(), Value::Object(labels));
+    }
+    Value::Object(config)
+}
+
+fn object(value: Option<Value>) -> Map<String, Value> {
+    match value {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A `docker load` archive of image `id` whose configuration is `config`: its first `held`
+/// layers are the base's, which the daemon has (named, not included), then `layer`.
+fn load_archive(
+    id: &str,
+    config: &[u8],
+    held: usize,
+    layer: Option<Vec<u8>>,
+) -> std::io::Result<Vec<u8>> {
+    let hex_id = id.trim_start_matches("sha256:");
+    let config_name = format!("{hex_id}.json");
+    let mut layers: Vec<String> = (0..held).map(|i| format!("base/{i}.tar")).collect();
+    if layer.is_some() {
+        layers.push("added/layer.tar".into());
+    }
+    let manifest = json!([{ "Config": config_name, "RepoTags": null, "Layers": layers }]);
+    let mut out = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, bytes: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_size(bytes.len() as u64);
+        h.set_mtime(0);
+        out.append_data(&mut h, name, bytes)
+    };
+    add("manifest.json", manifest.to_string().as_bytes())?;
+    add(&config_name, config)?;
+    if let Some(layer) = &layer {
+        add("added/layer.tar", layer)?;
+    }
+    out.into_inner()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_replace_or_extend_the_base_configuration() {
+        let base = json!({
+            "Env": ["PATH=/bin", "MODE=base"],
+            "Cmd": ["sh"],
+            "ExposedPorts": { "80/tcp": {} },
+            "Labels": { "from": "base" },
+        });
+        let settings = ImageSettings {
+            entrypoint: Some(vec!["/app".into()]),
+            env: vec![("MODE".into(), "app".into())],
+            exposed_ports: vec!["8080/tcp".into()],
+            labels: [("title".to_owned(), "app".to_owned())].into(),
+            ..ImageSettings::default()
+        };
+        let merged = merged_config(base, &settings);
+        assert_eq!(
+            merged,
+            json!({
+                "Env": ["PATH=/bin", "MODE=app"],
+                "Entrypoint": ["/app"],
+                "Cmd": ["sh"],
+                "ExposedPorts": { "80/tcp": {}, "8080/tcp": {} },
+                "Labels": { "from": "base", "title": "app" },
+            })
+        );
+    }
+
+    #[test]
+    fn the_archive_names_the_base_layers_and_holds_only_the_new_one() {
+        let archive = load_archive("sha256:abc", b"{}", 2, Some(b"layer".to_vec())).unwrap();
+        let mut tar = tar::Archive::new(&archive[..]);
+        let mut names = Vec::new();
+        let mut manifest = String::new();
+        for entry in tar.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().display().to_string();
+            if name == "manifest.json" {
+                std::io::Read::read_to_string(&mut entry, &mut manifest).unwrap();
+            }
+            names.push(name);
+        }
+        assert_eq!(names, ["manifest.json", "abc.json", "added/layer.tar"]);
+        let manifest: Value = serde_json::from_str(&manifest).unwrap();
+        assert_eq!(
+            manifest[0]["Layers"],
+            json!(["base/0.tar", "base/1.tar", "added/layer.tar"])
+        );
+    }
+}
