@@ -110,7 +110,7 @@ pub(crate) struct Deps {
 }
 
 /// Tanto's own crates: versioned by the runtime's cache format, never keyed.
-const OWN: &[&str] = &["tanto", "tanto-macros", "tanto-build"];
+const OWN: &[&str] = &["tanto", "tanto-engine", "tanto-macros", "tanto-build"];
 
 impl Deps {
     /// The dependencies of package `name` `version` at `manifest_dir`, from the `Cargo.lock`

@@ -25,6 +25,7 @@ const IGNORED: &[&str] = &[
     "proc_macro",
     "test",
     "tanto",
+    "tanto_engine",
     "tanto_macros",
     "tanto_build",
 ];
