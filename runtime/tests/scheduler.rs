@@ -71,6 +71,27 @@ fn fan_out() -> Plan {
     )
 }
 
+/// `a` feeds `b` and `c`, and `d`, which heads the chain `d` → `e` → `f`, listed last.
+fn chain_last() -> Plan {
+    let mut b = Builder::new();
+    let arg = |node: NodeId| vec![Arg::Handle { node, part: 0 }];
+    let a = b.step(INFOS[0], never_called, vec![]);
+    b.step(INFOS[1], never_called, arg(a));
+    b.step(INFOS[2], never_called, arg(a));
+    let d = b.step(INFOS[3], never_called, arg(a));
+    let e = b.step(INFOS[4], never_called, arg(d));
+    b.step(INFOS[5], never_called, arg(e));
+    b.finish(
+        PipelineInfo {
+            name: "chain",
+            path: "chain",
+            doc: "",
+            params: &[] as &[ParamInfo],
+        },
+        vec![],
+    )
+}
+
 /// The steps that become ready together once `a` is done: more of them than any `-j` tested.
 const WAVE: [&str; 4] = ["b", "c", "d", "e"];
 
@@ -158,9 +179,18 @@ async fn run(
     keep_going: bool,
     fake: Arc<Fake>,
 ) -> (tanto::__internal::run::RunSummary, Vec<Stamped>) {
+    run_plan(&fan_out(), jobs, keep_going, fake).await
+}
+
+async fn run_plan(
+    plan: &Plan,
+    jobs: usize,
+    keep_going: bool,
+    fake: Arc<Fake>,
+) -> (tanto::__internal::run::RunSummary, Vec<Stamped>) {
     let (events, mut rx) = EventSink::channel();
     let scheduler = Scheduler::new(jobs, events).keep_going(keep_going);
-    let summary = scheduler.run(&fan_out(), Arc::new(Runner(fake))).await;
+    let summary = scheduler.run(plan, Arc::new(Runner(fake))).await;
     drop(scheduler);
     let mut seen = Vec::new();
     while let Ok(e) = rx.try_recv() {
@@ -291,4 +321,23 @@ async fn fail_fast_without_keep_going_stops_siblings_from_starting() {
             ..Counts::default()
         }
     );
+}
+
+#[tokio::test]
+async fn a_free_slot_goes_to_the_longest_chain_of_steps_first() {
+    let fake = Fake::new(vec![], 1);
+    let (summary, events) = run_plan(&chain_last(), 1, false, Arc::clone(&fake)).await;
+    assert!(summary.success(), "{:?}", summary.steps);
+    // `d` heads three steps and `e` two, against one for `b` and `c`: each takes the slot
+    // first, `e` too, though `b` and `c` waited for it since `a` ended; ties go in plan order.
+    let ran = fake.ran.lock().unwrap().clone();
+    assert_eq!(ran, ["a", "d", "e", "b", "c", "f"]);
+    let started: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::StepStarted { step, .. } => Some(step.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, ran);
 }

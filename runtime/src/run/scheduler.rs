@@ -1,5 +1,6 @@
-//! Runs a plan's nodes as their inputs become ready, up to `-j` at once, fail-fast or
-//! keep-going, and reports every transition as an event.
+//! Runs a plan's nodes as their inputs become ready, up to `-j` at once (a free slot going to
+//! the step with the longest chain of steps after it: `slots.rs`), fail-fast or keep-going, and
+//! reports every transition as an event.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -9,9 +10,7 @@ use std::time::{Duration, Instant};
 use std::panic::AssertUnwindSafe;
 
 use futures_util::future::BoxFuture;
-use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use futures_util::{Future, FutureExt};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
@@ -19,6 +18,9 @@ use crate::error::{Error, Result};
 use crate::graph::{Node, Plan};
 use crate::report::{Event, EventSink};
 use crate::run::job::{panicked, run_job};
+use crate::run::order::{chain_lengths, dependency_graph, dependents};
+use crate::run::slots::{Slot, Slots};
+use crate::run::started::Started;
 use crate::run::summary::{Counts, Outcome, RunSummary, StepStatus};
 
 /// What a runner decided about a node whose inputs are ready.
@@ -63,6 +65,9 @@ enum State {
 
 struct Finish {
     index: usize,
+    /// The node's `-j` slot, given back once the loop has started what its end made ready, so
+    /// that they can claim it by priority with the steps already waiting.
+    slot: Option<Slot>,
     cached: bool,
     shared: bool,
     duration: Duration,
@@ -120,14 +125,25 @@ impl Scheduler {
         let n = plan.nodes.len();
         let mut state: Vec<State> = (0..n).map(|_| State::Waiting).collect();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
-        let permits = Arc::new(Semaphore::new(self.jobs));
+        // A free slot goes to the waiting step with the longest chain of steps after it.
+        let is_step: Vec<bool> = plan.nodes.iter().map(|n| n.step().is_some()).collect();
+        let priorities = chain_lengths(&is_step, &dependents_of);
+        let permits = Slots::new(self.jobs);
         // Every started node's future, polled here: a node that is ready at once (a cache hit,
         // a no-op) costs no task; a job that waits runs as a task of its own.
-        let mut tasks = FuturesUnordered::new();
+        let mut tasks = Started::default();
         let mut first_failure: Option<String> = None;
 
         let mut ready: VecDeque<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
-        self.spawn_ready(plan, &mut ready, &mut state, &runner, &permits, &mut tasks);
+        self.spawn_ready(
+            plan,
+            &mut ready,
+            &mut state,
+            &runner,
+            (&permits, &priorities),
+            &mut tasks,
+        )
+        .await;
         while let Some(joined) = tasks.next().await {
             let finish = match joined {
                 Ok(finish) => finish,
@@ -138,6 +154,7 @@ impl Scheduler {
                     continue;
                 }
             };
+            let slot = finish.slot;
             let node = &plan.nodes[finish.index];
             let is_step = node.step().is_some();
             match finish.result {
@@ -211,8 +228,18 @@ impl Scheduler {
                     }
                 }
             } else {
-                self.spawn_ready(plan, &mut ready, &mut state, &runner, &permits, &mut tasks);
+                self.spawn_ready(
+                    plan,
+                    &mut ready,
+                    &mut state,
+                    &runner,
+                    (&permits, &priorities),
+                    &mut tasks,
+                )
+                .await;
             }
+            // After the nodes it made ready have asked for one.
+            drop(slot);
         }
 
         let mut outputs = HashMap::new();
@@ -274,15 +301,22 @@ impl Scheduler {
     }
 
     /// Starts every ready node that is still waiting.
-    fn spawn_ready(
+    async fn spawn_ready(
         &self,
         plan: &Plan,
         ready: &mut VecDeque<usize>,
         state: &mut [State],
         runner: &Arc<dyn NodeRunner>,
-        permits: &Arc<Semaphore>,
-        tasks: &mut FuturesUnordered<BoxFuture<'static, NodeDone>>,
+        (permits, priorities): (&Slots, &[u32]),
+        tasks: &mut Started<NodeDone>,
     ) {
+        // Started in order of priority, so that the first to reach a free slot are the nodes
+        // with the longest chains after them, when their lookups take no time.
+        if ready.len() > 1 {
+            ready
+                .make_contiguous()
+                .sort_by_key(|&i| (std::cmp::Reverse(priorities[i]), i));
+        }
         while let Some(index) = ready.pop_front() {
             if !matches!(state[index], State::Waiting) {
                 continue;
@@ -294,11 +328,11 @@ impl Scheduler {
             });
             state[index] = State::Running;
             let prepare = runner.prepare(node, inputs);
-            tasks.push(
-                AssertUnwindSafe(self.node(index, node, prepare, permits))
+            let started =
+                AssertUnwindSafe(self.node(index, priorities[index], node, prepare, permits))
                     .catch_unwind()
-                    .boxed(),
-            );
+                    .boxed();
+            tasks.push(started).await;
         }
     }
 
@@ -307,14 +341,15 @@ impl Scheduler {
     fn node(
         &self,
         index: usize,
+        priority: u32,
         node: &Node,
         mut prepare: BoxFuture<'static, Result<Prepared>>,
-        permits: &Arc<Semaphore>,
+        permits: &Slots,
     ) -> impl Future<Output = Finish> + 'static {
         let label = node.label.clone();
         let is_step = node.step().is_some();
         let events = self.events.clone();
-        let permits = Arc::clone(permits);
+        let permits = permits.clone();
         let cancel = self.cancel.clone();
         let keep_going = self.keep_going;
         let log_dir = self.log_dir.clone();
@@ -360,13 +395,14 @@ impl Scheduler {
                         None => {
                             permit = if cancel.is_cancelled() {
                                 None
-                            } else if let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
-                                Some(permit)
                             } else {
-                                tokio::select! {
-                                    biased;
-                                    () = cancel.cancelled() => None,
-                                    permit = permits.acquire_owned() => permit.ok(),
+                                match permits.try_take(priority, index) {
+                                    Ok(slot) => Some(slot),
+                                    Err(waiting) => tokio::select! {
+                                        biased;
+                                        () = cancel.cancelled() => None,
+                                        slot = waiting.slot() => Some(slot),
+                                    },
                                 }
                             };
                             permit.is_some()
@@ -415,9 +451,9 @@ impl Scheduler {
                 }
                 _ => {}
             }
-            drop(permit);
             Finish {
                 index,
+                slot: permit,
                 cached,
                 shared,
                 duration,
@@ -430,7 +466,6 @@ impl Scheduler {
 /// What a node's future ends with: its finish, or the panic of the runner's lookup.
 type NodeDone = std::thread::Result<Finish>;
 
-/// Why steps that never started are skipped.
 /// Sends a `test_report` event for each [`TestReport`](crate::TestReport) among a step's
 /// outputs, before the event that ends the step.
 fn send_test_reports(events: &EventSink, label: &str, cached: bool, outputs: &[Artifact]) {
@@ -447,38 +482,7 @@ fn send_test_reports(events: &EventSink, label: &str, cached: bool, outputs: &[A
     }
 }
 
+/// Why steps that never started are skipped.
 fn cancel_reason(first_failure: Option<&str>) -> String {
     first_failure.map_or_else(|| "interrupted".to_owned(), |f| format!("cancelled: {f}"))
-}
-
-/// Each node's count of dependencies and its dependents (in plan order), by plan index.
-fn dependency_graph(plan: &Plan) -> (Vec<usize>, Vec<Vec<usize>>) {
-    let mut pending = vec![0; plan.nodes.len()];
-    let mut dependents = vec![Vec::new(); plan.nodes.len()];
-    for node in &plan.nodes {
-        let deps = node.deps();
-        pending[node.id.index()] = deps.len();
-        for dep in deps {
-            dependents[dep.index()].push(node.id.index());
-        }
-    }
-    (pending, dependents)
-}
-
-/// Every node that depends on `index`, directly or not, found depth first (a node's latest
-/// dependent first).
-fn dependents(dependents_of: &[Vec<usize>], index: usize) -> Vec<usize> {
-    let mut seen = vec![false; dependents_of.len()];
-    let mut stack = vec![index];
-    let mut out = Vec::new();
-    while let Some(at) = stack.pop() {
-        for &next in dependents_of[at].iter().rev() {
-            if !seen[next] {
-                seen[next] = true;
-                out.push(next);
-                stack.push(next);
-            }
-        }
-    }
-    out
 }
