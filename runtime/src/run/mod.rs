@@ -7,7 +7,6 @@ mod guards;
 mod job;
 mod log;
 mod options;
-mod order;
 mod outputs;
 mod plan;
 mod remote;
@@ -15,8 +14,6 @@ mod runner;
 mod scheduler;
 mod shell_cmd;
 mod signals;
-mod slots;
-mod started;
 mod summary;
 
 pub use cache_cmd::cache_command;

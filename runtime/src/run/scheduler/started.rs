@@ -25,8 +25,8 @@ impl<T> Default for Started<T> {
 }
 
 impl<T> Started<T> {
-    /// Polls `node` once at once, so that a node whose lookup takes no time asks for its slot
-    /// before the loop gives back the slot of the node whose end made it ready.
+    /// Polls `node` once at once: a node whose lookup takes no time has ended before the loop
+    /// hands out the slot that the end of the node that made it ready gave back.
     pub(super) async fn push(&mut self, mut node: BoxFuture<'static, T>) {
         // Polled with the loop's own context; once in `going`, it is polled again with the
         // set's, which registers the wake-up that counts.
@@ -34,6 +34,21 @@ impl<T> Started<T> {
             Poll::Ready(done) => self.ended.push_back(done),
             Poll::Pending => self.going.push(node),
         }
+    }
+
+    /// Adds a node that has ended.
+    pub(super) fn ended(&mut self, done: T) {
+        self.ended.push_back(done);
+    }
+
+    /// Adds a node that waits, to be polled with the others.
+    pub(super) fn going(&mut self, node: BoxFuture<'static, T>) {
+        self.going.push(node);
+    }
+
+    /// Whether no node that ended when first polled waits to be taken.
+    pub(super) fn none_ended(&self) -> bool {
+        self.ended.is_empty()
     }
 
     /// The next node to end.
