@@ -104,6 +104,8 @@ struct Fake {
     /// When not zero, each step of [`WAVE`] waits until this many steps have run at once, so
     /// a machine slow to start the next one cannot end the first early and hide the overlap.
     gate: usize,
+    /// The step whose lookup panics, if any.
+    panics: Option<&'static str>,
     ran: Mutex<Vec<String>>,
 }
 
@@ -115,6 +117,7 @@ impl Fake {
             fail,
             sleep: Duration::from_millis(sleep_ms),
             gate: 0,
+            panics: None,
             ran: Mutex::new(Vec::new()),
         })
     }
@@ -151,6 +154,10 @@ impl NodeRunner for Runner {
         let fake = Arc::clone(&self.0);
         let label = node.label.clone();
         async move {
+            assert!(
+                fake.panics != Some(label.as_str()),
+                "the lookup of {label} broke"
+            );
             let job = async move {
                 let now = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
                 fake.peak.fetch_max(now, Ordering::SeqCst);
@@ -340,4 +347,32 @@ async fn a_free_slot_goes_to_the_longest_chain_of_steps_first() {
         })
         .collect();
     assert_eq!(started, ran);
+}
+
+#[tokio::test]
+async fn a_lookup_that_panics_fails_its_step_and_skips_its_dependents() {
+    let mut fake = Fake::new(vec![], 1);
+    Arc::get_mut(&mut fake).expect("not shared yet").panics = Some("b");
+    let (summary, events) = run(2, true, Arc::clone(&fake)).await;
+    let status = status(&summary);
+    assert!(
+        matches!(&status["b"], StepStatus::Failed { message, .. }
+            if message.contains("step `b` panicked: the lookup of b broke")),
+        "{:?}",
+        status["b"]
+    );
+    assert!(
+        matches!(&status["f"], StepStatus::Skipped(why) if why.contains("`b` failed")),
+        "{:?}",
+        status["f"]
+    );
+    for step in ["a", "c", "d", "e"] {
+        assert_eq!(status[step], StepStatus::Done, "{step}");
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.event, Event::StepFailed { step, .. } if step == "b")),
+        "the failure is reported"
+    );
 }

@@ -98,9 +98,6 @@ enum Progress {
     Ran(Finish),
 }
 
-/// What a node's future ends with: its progress, or the panic of the runner's lookup.
-type NodeDone = std::thread::Result<Progress>;
-
 /// The state of one run's loop.
 struct Walk<'p> {
     plan: &'p Plan,
@@ -120,7 +117,7 @@ struct Walk<'p> {
     first_failure: Option<String>,
     /// Every started node's future, polled here: a node that is ready at once (a cache hit,
     /// a no-op) costs no task; a job that waits runs as a task of its own.
-    tasks: Started<NodeDone>,
+    tasks: Started<Progress>,
 }
 
 impl Scheduler {
@@ -185,19 +182,12 @@ impl Scheduler {
         };
         self.start_ready(&mut walk, &runner);
         self.dispatch(&mut walk).await;
-        while let Some(joined) = walk.tasks.next().await {
-            match joined {
-                Ok(Progress::Looked { index, prepared }) => {
-                    self.looked(&mut walk, index, prepared);
-                }
-                Ok(Progress::Ran(finish)) => {
+        while let Some(progress) = walk.tasks.next().await {
+            match progress {
+                Progress::Looked { index, prepared } => self.looked(&mut walk, index, prepared),
+                Progress::Ran(finish) => {
                     walk.free += usize::from(finish.slot);
                     self.settle(&mut walk, finish);
-                }
-                // A node only ends without a value when it panicked inside the runner itself.
-                Err(panic) => {
-                    let message = panicked("the runner", &*panic);
-                    tracing::error!("a scheduler task failed: {message}");
                 }
             }
             if self.cancel.is_cancelled() {
@@ -263,8 +253,28 @@ impl Scheduler {
             walk.free -= usize::from(slot);
             let label = walk.plan.nodes[queued.index].label.clone();
             let is_step = walk.plan.nodes[queued.index].step().is_some();
-            let run = AssertUnwindSafe(self.clone().run_queued(queued, label, is_step, slot))
+            let index = queued.index;
+            let shared = !slot;
+            let run =
+                AssertUnwindSafe(
+                    self.clone()
+                        .run_queued(queued, label.clone(), is_step, slot),
+                )
                 .catch_unwind()
+                // Only the scheduler's own code is left to panic here (a job's panic is its
+                // error already): the node fails, and its slot comes back.
+                .map(move |ran| {
+                    ran.unwrap_or_else(|panic| {
+                        Progress::Ran(Finish {
+                            index,
+                            slot,
+                            cached: false,
+                            shared,
+                            duration: Duration::ZERO,
+                            result: Err(panicked(&label, &*panic)),
+                        })
+                    })
+                })
                 .boxed();
             walk.tasks.push(run).await;
         }
@@ -438,7 +448,7 @@ impl Scheduler {
                 _ => None,
             });
             walk.state[index] = State::Running;
-            match self.lookup(index, runner.prepare(node, inputs)) {
+            match self.lookup(index, &node.label, runner.prepare(node, inputs)) {
                 Ok(done) => walk.tasks.ended(done),
                 Err(waits) => walk.tasks.going(waits),
             }

@@ -6,15 +6,14 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 
-use super::Prepared;
-use super::queue::Queued;
 use std::panic::AssertUnwindSafe;
 
-use super::{Finish, NodeDone, Progress, Scheduler};
+use super::queue::Queued;
+use super::{Finish, Prepared, Progress, Scheduler};
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::report::{Event, EventSink};
-use crate::run::job::run_job;
+use crate::run::job::{panicked, run_job};
 
 impl Scheduler {
     /// A node's lookup: its end if it ends at once (most do: a cache hit, an input, a
@@ -23,26 +22,31 @@ impl Scheduler {
     pub(super) fn lookup(
         &self,
         index: usize,
+        label: &str,
         mut prepare: BoxFuture<'static, Result<Prepared>>,
-    ) -> std::result::Result<NodeDone, BoxFuture<'static, NodeDone>> {
+    ) -> std::result::Result<Progress, BoxFuture<'static, Progress>> {
         let looked = move |prepared| Progress::Looked { index, prepared };
         if self.cancel.is_cancelled() {
-            return Ok(Ok(looked(Err(Error::Cancelled))));
+            return Ok(looked(Err(Error::Cancelled)));
         }
+        // A lookup that panics fails its node.
         match std::panic::catch_unwind(AssertUnwindSafe(|| (&mut prepare).now_or_never())) {
-            Ok(Some(prepared)) => Ok(Ok(looked(prepared))),
-            Err(panic) => Ok(Err(panic)),
+            Ok(Some(prepared)) => Ok(looked(prepared)),
+            Err(panic) => Ok(looked(Err(panicked(label, &*panic)))),
             Ok(None) => {
                 let cancel = self.cancel.clone();
+                let label = label.to_owned();
                 let wait = async move {
                     let prepared = tokio::select! {
                         biased;
                         () = cancel.cancelled() => Err(Error::Cancelled),
-                        prepared = prepare => prepared,
+                        prepared = AssertUnwindSafe(prepare).catch_unwind() => {
+                            prepared.unwrap_or_else(|panic| Err(panicked(&label, &*panic)))
+                        }
                     };
                     looked(prepared)
                 };
-                Err(AssertUnwindSafe(wait).catch_unwind().boxed())
+                Err(wait.boxed())
             }
         }
     }
