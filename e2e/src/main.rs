@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         .pipeline(folders::view)
         .pipeline(folders::stored)
         .pipeline(sched::chatty)
+        .pipeline(sched::relay)
         .pipeline(folders::packed)
         .pipeline(secrets::secretive)
         .pipeline(secrets::secretive_fail)

@@ -121,6 +121,22 @@ pub fn chatty() -> String {
     gather(left, right)
 }
 
+/// Appends `+` to `prev` in a container, with one command.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn hop(ctx: &Ctx, prev: String) -> Result<String> {
+    let out = ctx.container().exec(["echo", &format!("{prev}+")]).await?;
+    Ok(out.stdout.trim_end().to_owned())
+}
+
+/// Three calls of one step in a chain: each step of the same code after the first may take
+/// the first's hint that it runs one command.
+#[pipeline]
+pub fn relay() -> String {
+    let one = hop("go");
+    let two = hop(one);
+    hop(two)
+}
+
 /// Sleeps 30 s under a one-second timeout.
 #[step(image = "tanto-test/busybox:latest", network = false, timeout = "1s")]
 pub async fn overdue(ctx: &Ctx) -> Result<()> {

@@ -453,3 +453,47 @@ fn trace_is_a_chrome_trace_of_the_steps_in_order() {
         .collect();
     assert_eq!(instants, ["names", "shout"], "{second}");
 }
+
+/// How many commands ran as execs in the containers of run `run_id`.
+fn execs(events: &[daemon::DaemonEvent], run_id: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e.of_run(run_id) && e.action.starts_with("exec_create"))
+        .count()
+}
+
+#[test]
+fn a_step_takes_the_one_command_hint_of_a_step_of_the_same_code_that_ended_in_its_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let daemon = daemon::DaemonEvents::watch();
+        let out = output(
+            fixture(cache.path())
+                .args(["relay", "--progress", "json"])
+                .args(extra),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let events = events(&out.stdout);
+        assert_eq!(of_kind(&events, "step_finished").len(), 3);
+        let run = run_id(&events);
+        let seen = daemon.finish();
+        assert_eq!(daemon::created(&seen, &run), 3, "one container per step");
+        assert_eq!(containers_of_run(&run), 0);
+        (execs(&seen, &run), out.stdout)
+    };
+    // An empty store: the first `hop` has no hint and runs its command as an exec in a
+    // keep-alive container; the two after it take its hint and run theirs as PID 1.
+    let (first, stdout) = run(&[]);
+    assert_eq!(first, 1, "only the first step of the code ran an exec");
+    assert!(
+        String::from_utf8_lossy(&stdout).contains("go+++"),
+        "each step saw the last one's output"
+    );
+    // Each label has its own hint now.
+    let (again, _) = run(&["--no-cache"]);
+    assert_eq!(again, 0, "every step ran its command as PID 1");
+}

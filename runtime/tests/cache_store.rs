@@ -439,21 +439,34 @@ fn as_an_unprivileged_user() {
 #[test]
 fn a_single_command_hint_holds_for_the_code_that_left_it_only() {
     let (_dir, store) = store();
-    assert!(!store.single_command("build", "c0de").expect("read"));
+    assert_eq!(store.single_command("build", "c0de").expect("read"), None);
     store
         .set_single_command("build", "c0de", true)
         .expect("remember");
-    assert!(store.single_command("build", "c0de").expect("read"));
-    assert!(
-        !store.single_command("build", "ed17").expect("read"),
+    assert_eq!(
+        store.single_command("build", "c0de").expect("read"),
+        Some(true)
+    );
+    assert_eq!(
+        store.single_command("build", "ed17").expect("read"),
+        None,
         "an edit of the step's code forgets the hint"
     );
-    assert!(!store.single_command("test", "c0de").expect("read"));
+    assert_eq!(store.single_command("test", "c0de").expect("read"), None);
     store
         .set_single_command("build", "c0de", false)
-        .expect("forget");
-    assert!(!store.single_command("build", "c0de").expect("read"));
+        .expect("remember");
+    assert_eq!(
+        store.single_command("build", "c0de").expect("read"),
+        Some(false),
+        "a step that ran several commands is known to"
+    );
     store
-        .set_single_command("build", "c0de", false)
-        .expect("forgetting twice is fine");
+        .set_single_command("build", "ed17", true)
+        .expect("remember");
+    assert_eq!(store.single_command("build", "c0de").expect("read"), None);
+    assert_eq!(
+        store.single_command("build", "ed17").expect("read"),
+        Some(true)
+    );
 }

@@ -71,6 +71,27 @@ fn fan_out() -> Plan {
     )
 }
 
+/// `a` feeds `b` and `c`, and `d`, which heads the chain `d` → `e` → `f`, listed last.
+fn chain_last() -> Plan {
+    let mut b = Builder::new();
+    let arg = |node: NodeId| vec![Arg::Handle { node, part: 0 }];
+    let a = b.step(INFOS[0], never_called, vec![]);
+    b.step(INFOS[1], never_called, arg(a));
+    b.step(INFOS[2], never_called, arg(a));
+    let d = b.step(INFOS[3], never_called, arg(a));
+    let e = b.step(INFOS[4], never_called, arg(d));
+    b.step(INFOS[5], never_called, arg(e));
+    b.finish(
+        PipelineInfo {
+            name: "chain",
+            path: "chain",
+            doc: "",
+            params: &[] as &[ParamInfo],
+        },
+        vec![],
+    )
+}
+
 /// The steps that become ready together once `a` is done: more of them than any `-j` tested.
 const WAVE: [&str; 4] = ["b", "c", "d", "e"];
 
@@ -83,6 +104,8 @@ struct Fake {
     /// When not zero, each step of [`WAVE`] waits until this many steps have run at once, so
     /// a machine slow to start the next one cannot end the first early and hide the overlap.
     gate: usize,
+    /// The step whose lookup panics, if any.
+    panics: Option<&'static str>,
     ran: Mutex<Vec<String>>,
 }
 
@@ -94,6 +117,7 @@ impl Fake {
             fail,
             sleep: Duration::from_millis(sleep_ms),
             gate: 0,
+            panics: None,
             ran: Mutex::new(Vec::new()),
         })
     }
@@ -130,6 +154,10 @@ impl NodeRunner for Runner {
         let fake = Arc::clone(&self.0);
         let label = node.label.clone();
         async move {
+            assert!(
+                fake.panics != Some(label.as_str()),
+                "the lookup of {label} broke"
+            );
             let job = async move {
                 let now = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
                 fake.peak.fetch_max(now, Ordering::SeqCst);
@@ -158,9 +186,18 @@ async fn run(
     keep_going: bool,
     fake: Arc<Fake>,
 ) -> (tanto::__internal::run::RunSummary, Vec<Stamped>) {
+    run_plan(&fan_out(), jobs, keep_going, fake).await
+}
+
+async fn run_plan(
+    plan: &Plan,
+    jobs: usize,
+    keep_going: bool,
+    fake: Arc<Fake>,
+) -> (tanto::__internal::run::RunSummary, Vec<Stamped>) {
     let (events, mut rx) = EventSink::channel();
     let scheduler = Scheduler::new(jobs, events).keep_going(keep_going);
-    let summary = scheduler.run(&fan_out(), Arc::new(Runner(fake))).await;
+    let summary = scheduler.run(plan, Arc::new(Runner(fake))).await;
     drop(scheduler);
     let mut seen = Vec::new();
     while let Ok(e) = rx.try_recv() {
@@ -290,5 +327,52 @@ async fn fail_fast_without_keep_going_stops_siblings_from_starting() {
             skipped: 4,
             ..Counts::default()
         }
+    );
+}
+
+#[tokio::test]
+async fn a_free_slot_goes_to_the_longest_chain_of_steps_first() {
+    let fake = Fake::new(vec![], 1);
+    let (summary, events) = run_plan(&chain_last(), 1, false, Arc::clone(&fake)).await;
+    assert!(summary.success(), "{:?}", summary.steps);
+    // `d` heads three steps and `e` two, against one for `b` and `c`: each takes the slot
+    // first, `e` too, though `b` and `c` waited for it since `a` ended; ties go in plan order.
+    let ran = fake.ran.lock().unwrap().clone();
+    assert_eq!(ran, ["a", "d", "e", "b", "c", "f"]);
+    let started: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::StepStarted { step, .. } => Some(step.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, ran);
+}
+
+#[tokio::test]
+async fn a_lookup_that_panics_fails_its_step_and_skips_its_dependents() {
+    let mut fake = Fake::new(vec![], 1);
+    Arc::get_mut(&mut fake).expect("not shared yet").panics = Some("b");
+    let (summary, events) = run(2, true, Arc::clone(&fake)).await;
+    let status = status(&summary);
+    assert!(
+        matches!(&status["b"], StepStatus::Failed { message, .. }
+            if message.contains("step `b` panicked: the lookup of b broke")),
+        "{:?}",
+        status["b"]
+    );
+    assert!(
+        matches!(&status["f"], StepStatus::Skipped(why) if why.contains("`b` failed")),
+        "{:?}",
+        status["f"]
+    );
+    for step in ["a", "c", "d", "e"] {
+        assert_eq!(status[step], StepStatus::Done, "{step}");
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.event, Event::StepFailed { step, .. } if step == "b")),
+        "the failure is reported"
     );
 }

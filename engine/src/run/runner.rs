@@ -265,10 +265,17 @@ impl StepRunner {
         async move {
             let ctx = Ctx::new(Arc::clone(&run), info, label.clone());
             // The last run of this code ran one command: it may run as its container's PID 1.
-            match run.store.single_command(&history, &code) {
-                Ok(hint) => ctx.container_state().hint.store(hint, Ordering::Relaxed),
-                Err(e) => tracing::debug!("cannot read how `{label}` ran last: {e}"),
-            }
+            // Without a record for this step, a step of the same code that ended in this run
+            // tells.
+            let recorded = match run.store.single_command(&history, &code) {
+                Ok(recorded) => recorded,
+                Err(e) => {
+                    tracing::debug!("cannot read how `{label}` ran last: {e}");
+                    None
+                }
+            };
+            let hint = recorded.or_else(|| run.single_by_code(&code)).unwrap_or(false);
+            ctx.container_state().hint.store(hint, Ordering::Relaxed);
             let started = std::time::Instant::now();
             let body = run_fn(&ctx, inputs);
             let result = tokio::select! {
@@ -297,7 +304,10 @@ impl StepRunner {
             );
             if recipe.is_some() && !cut_short {
                 let single = ctx.container_state().ran_one_command();
-                if let Err(e) = run.store.set_single_command(&history, &code, single) {
+                run.note_single(&code, single);
+                if recorded != Some(single)
+                    && let Err(e) = run.store.set_single_command(&history, &code, single)
+                {
                     tracing::warn!("could not remember how `{label}` ran: {e}");
                 }
             }

@@ -1,5 +1,11 @@
-//! Runs a plan's nodes as their inputs become ready, up to `-j` at once, fail-fast or
-//! keep-going, and reports every transition as an event.
+//! Runs a plan's nodes as their inputs become ready, up to `-j` at once (a free slot going to
+//! the step with the longest chain of steps after it: `queue.rs`), fail-fast or keep-going,
+//! and reports every transition as an event.
+//!
+//! Each node goes through two futures (`node.rs`): its lookup, then, if it must run, its job
+//! in a slot. Between the two it waits in the loop's queue, so the loop alone decides who gets
+//! a freed slot, and does so once the lookups that the freeing node's end started and that
+//! ended at once are in the queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -8,18 +14,26 @@ use std::time::{Duration, Instant};
 
 use std::panic::AssertUnwindSafe;
 
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use futures_util::stream::{FuturesUnordered, StreamExt as _};
-use futures_util::{Future, FutureExt};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::graph::{Node, Plan};
 use crate::report::{Event, EventSink};
-use crate::run::job::{panicked, run_job};
+use crate::run::job::panicked;
 use crate::run::summary::{Counts, Outcome, RunSummary, StepStatus};
+
+mod node;
+mod order;
+mod queue;
+mod started;
+
+use node::send_test_reports;
+use order::{chain_lengths, dependency_graph, dependents};
+use queue::{Queue, Queued};
+use started::Started;
 
 /// What a runner decided about a node whose inputs are ready.
 pub enum Prepared {
@@ -61,12 +75,49 @@ enum State {
     Skipped,
 }
 
+/// How a node ended.
 struct Finish {
     index: usize,
+    /// Whether it held a `-j` slot, which the loop gives back once it has looked up what the
+    /// node's end made ready, so that those compete for it by priority.
+    slot: bool,
     cached: bool,
     shared: bool,
     duration: Duration,
     result: Result<Vec<Artifact>>,
+}
+
+/// What a started node's future ends with.
+enum Progress {
+    /// Its lookup ended.
+    Looked {
+        index: usize,
+        prepared: Result<Prepared>,
+    },
+    /// Its job ended.
+    Ran(Finish),
+}
+
+/// The state of one run's loop.
+struct Walk<'p> {
+    plan: &'p Plan,
+    /// How many dependencies of each node have yet to finish (a node is ready at zero).
+    pending: Vec<usize>,
+    dependents_of: Vec<Vec<usize>>,
+    /// Each node's longest chain of steps after it: its claim on a free slot.
+    priorities: Vec<u32>,
+    state: Vec<State>,
+    outcomes: Vec<Option<Outcome>>,
+    /// Nodes whose inputs are ready, not yet started.
+    ready: VecDeque<usize>,
+    /// Steps to run, waiting for a slot.
+    queue: Queue,
+    /// Slots not held by a running step.
+    free: usize,
+    first_failure: Option<String>,
+    /// Every started node's future, polled here: a node that is ready at once (a cache hit,
+    /// a no-op) costs no task; a job that waits runs as a task of its own.
+    tasks: Started<Progress>,
 }
 
 impl Scheduler {
@@ -111,110 +162,218 @@ impl Scheduler {
         self.events.batched(self.run_loop(plan, runner)).await
     }
 
-    // Long, but one event loop: its state (ready queue, pending counts, outcomes) is local to it.
     async fn run_loop(&self, plan: &Plan, runner: Arc<dyn NodeRunner>) -> RunSummary {
         let started = Instant::now();
-        // How many dependencies of each node have yet to finish (a node is ready at zero), and
-        // each node's dependents.
-        let (mut pending, dependents_of) = dependency_graph(plan);
+        let (pending, dependents_of) = dependency_graph(plan);
         let n = plan.nodes.len();
-        let mut state: Vec<State> = (0..n).map(|_| State::Waiting).collect();
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
-        let permits = Arc::new(Semaphore::new(self.jobs));
-        // Every started node's future, polled here: a node that is ready at once (a cache hit,
-        // a no-op) costs no task; a job that waits runs as a task of its own.
-        let mut tasks = FuturesUnordered::new();
-        let mut first_failure: Option<String> = None;
+        let is_step: Vec<bool> = plan.nodes.iter().map(|n| n.step().is_some()).collect();
+        let mut walk = Walk {
+            plan,
+            priorities: chain_lengths(&is_step, &dependents_of),
+            ready: (0..n).filter(|&i| pending[i] == 0).collect(),
+            pending,
+            dependents_of,
+            state: (0..n).map(|_| State::Waiting).collect(),
+            outcomes: vec![None; n],
+            queue: Queue::default(),
+            free: self.jobs,
+            first_failure: None,
+            tasks: Started::default(),
+        };
+        self.start_ready(&mut walk, &runner);
+        self.dispatch(&mut walk).await;
+        while let Some(progress) = walk.tasks.next().await {
+            match progress {
+                Progress::Looked { index, prepared } => self.looked(&mut walk, index, prepared),
+                Progress::Ran(finish) => {
+                    walk.free += usize::from(finish.slot);
+                    self.settle(&mut walk, finish);
+                }
+            }
+            if self.cancel.is_cancelled() {
+                self.skip_the_rest(&mut walk);
+            } else {
+                self.start_ready(&mut walk, &runner);
+            }
+            // Once every lookup that ended at once is queued: a free slot then goes to the
+            // longest chain among all the steps that wait.
+            if walk.tasks.none_ended() {
+                self.dispatch(&mut walk).await;
+            }
+        }
+        self.summarize(plan, walk, started)
+    }
 
-        let mut ready: VecDeque<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
-        self.spawn_ready(plan, &mut ready, &mut state, &runner, &permits, &mut tasks);
-        while let Some(joined) = tasks.next().await {
-            let finish = match joined {
-                Ok(finish) => finish,
-                // A node only ends without a value when it panicked inside the runner itself.
-                Err(panic) => {
-                    let message = panicked("the runner", &*panic);
-                    tracing::error!("a scheduler task failed: {message}");
-                    continue;
+    /// What the loop does with a node whose lookup ended.
+    fn looked(&self, walk: &mut Walk<'_>, index: usize, prepared: Result<Prepared>) {
+        let node = &walk.plan.nodes[index];
+        let is_step = node.step().is_some();
+        let ended = |cached, result| Finish {
+            index,
+            slot: false,
+            cached,
+            shared: false,
+            // A node that did not run took no time.
+            duration: Duration::ZERO,
+            result,
+        };
+        match prepared {
+            Err(e) => {
+                self.report_end(&node.label, is_step, Duration::ZERO, &Err(&e));
+                self.settle(walk, ended(false, Err(e)));
+            }
+            Ok(Prepared::Cached(outputs)) => {
+                if is_step {
+                    send_test_reports(&self.events, &node.label, true, &outputs);
+                    self.events.send(Event::StepCached {
+                        step: node.label.clone(),
+                    });
                 }
-            };
-            let node = &plan.nodes[finish.index];
-            let is_step = node.step().is_some();
-            match finish.result {
-                Ok(outputs) => {
-                    if is_step {
-                        let status = if finish.cached {
-                            StepStatus::Cached
-                        } else if finish.shared {
-                            StepStatus::Shared
-                        } else {
-                            StepStatus::Done
-                        };
-                        outcomes[finish.index] = Some(Outcome {
-                            label: node.label.clone(),
-                            status,
-                            duration: finish.duration,
-                        });
-                    }
-                    state[finish.index] = State::Finished(outputs);
-                    // Dependents are listed in plan order, which keeps runs predictable.
-                    for &d in &dependents_of[finish.index] {
-                        pending[d] -= 1;
-                        if pending[d] == 0 {
-                            ready.push_back(d);
-                        }
-                    }
-                }
-                Err(error) => {
-                    state[finish.index] = State::Failed;
-                    let status = if matches!(error, Error::Cancelled) {
-                        let reason = cancel_reason(first_failure.as_deref());
-                        self.events.send(Event::StepSkipped {
-                            step: node.label.clone(),
-                            reason: reason.clone(),
-                        });
-                        StepStatus::Skipped(reason)
+                self.settle(walk, ended(true, Ok(outputs)));
+            }
+            Ok(Prepared::Run {
+                reason,
+                job,
+                shared_with,
+            }) => walk.queue.push(Queued {
+                priority: walk.priorities[index],
+                index,
+                reason,
+                job,
+                shared_with,
+            }),
+        }
+    }
+
+    /// Starts the queued steps that may run: those that share another's run, and the rest
+    /// while slots are free, longest chain first.
+    async fn dispatch(&self, walk: &mut Walk<'_>) {
+        while let Some(queued) = walk.queue.pop(walk.free) {
+            let slot = queued.shared_with.is_none();
+            walk.free -= usize::from(slot);
+            let label = walk.plan.nodes[queued.index].label.clone();
+            let is_step = walk.plan.nodes[queued.index].step().is_some();
+            let index = queued.index;
+            let shared = !slot;
+            let run =
+                AssertUnwindSafe(
+                    self.clone()
+                        .run_queued(queued, label.clone(), is_step, slot),
+                )
+                .catch_unwind()
+                // Only the scheduler's own code is left to panic here (a job's panic is its
+                // error already): the node fails, and its slot comes back.
+                .map(move |ran| {
+                    ran.unwrap_or_else(|panic| {
+                        Progress::Ran(Finish {
+                            index,
+                            slot,
+                            cached: false,
+                            shared,
+                            duration: Duration::ZERO,
+                            result: Err(panicked(&label, &*panic)),
+                        })
+                    })
+                })
+                .boxed();
+            walk.tasks.push(run).await;
+        }
+    }
+
+    /// Records how node `finish.index` ended, and readies its dependents or skips them.
+    fn settle(&self, walk: &mut Walk<'_>, finish: Finish) {
+        let node = &walk.plan.nodes[finish.index];
+        let is_step = node.step().is_some();
+        match finish.result {
+            Ok(outputs) => {
+                if is_step {
+                    let status = if finish.cached {
+                        StepStatus::Cached
+                    } else if finish.shared {
+                        StepStatus::Shared
                     } else {
-                        first_failure.get_or_insert_with(|| format!("`{}` failed", node.label));
-                        StepStatus::Failed {
-                            message: error.to_string(),
-                            kind: error.kind(),
-                        }
+                        StepStatus::Done
                     };
-                    outcomes[finish.index] = Some(Outcome {
+                    walk.outcomes[finish.index] = Some(Outcome {
                         label: node.label.clone(),
                         status,
                         duration: finish.duration,
                     });
-                    // A step that was cancelled did not fail: its dependents say why it stopped.
-                    let reason = match &outcomes[finish.index] {
-                        Some(Outcome {
-                            status: StepStatus::Skipped(why),
-                            ..
-                        }) => why.clone(),
-                        _ => format!("`{}` failed", node.label),
-                    };
-                    for dependent in dependents(&dependents_of, finish.index) {
-                        if matches!(state[dependent], State::Waiting) {
-                            state[dependent] = State::Skipped;
-                            self.skip(plan, dependent, &reason, &mut outcomes);
-                        }
+                }
+                walk.state[finish.index] = State::Finished(outputs);
+                // Dependents are listed in plan order, which keeps runs predictable.
+                for &d in &walk.dependents_of[finish.index] {
+                    walk.pending[d] -= 1;
+                    if walk.pending[d] == 0 {
+                        walk.ready.push_back(d);
                     }
                 }
             }
-            if self.cancel.is_cancelled() {
-                let reason = cancel_reason(first_failure.as_deref());
-                for (index, s) in state.iter_mut().enumerate() {
-                    if matches!(s, State::Waiting) {
-                        *s = State::Skipped;
-                        self.skip(plan, index, &reason, &mut outcomes);
+            Err(error) => {
+                walk.state[finish.index] = State::Failed;
+                let status = if matches!(error, Error::Cancelled) {
+                    let reason = cancel_reason(walk.first_failure.as_deref());
+                    self.events.send(Event::StepSkipped {
+                        step: node.label.clone(),
+                        reason: reason.clone(),
+                    });
+                    StepStatus::Skipped(reason)
+                } else {
+                    (walk.first_failure).get_or_insert_with(|| format!("`{}` failed", node.label));
+                    StepStatus::Failed {
+                        message: error.to_string(),
+                        kind: error.kind(),
+                    }
+                };
+                // A step that was cancelled did not fail: its dependents say why it stopped.
+                let reason = match &status {
+                    StepStatus::Skipped(why) => why.clone(),
+                    _ => format!("`{}` failed", node.label),
+                };
+                walk.outcomes[finish.index] = Some(Outcome {
+                    label: node.label.clone(),
+                    status,
+                    duration: finish.duration,
+                });
+                for dependent in dependents(&walk.dependents_of, finish.index) {
+                    if matches!(walk.state[dependent], State::Waiting) {
+                        walk.state[dependent] = State::Skipped;
+                        self.skip(walk.plan, dependent, &reason, &mut walk.outcomes);
                     }
                 }
-            } else {
-                self.spawn_ready(plan, &mut ready, &mut state, &runner, &permits, &mut tasks);
             }
         }
+    }
 
+    /// After a cancellation: skips what waits for its inputs or for a slot.
+    fn skip_the_rest(&self, walk: &mut Walk<'_>) {
+        while let Some(queued) = walk.queue.pop(usize::MAX) {
+            let finish = Finish {
+                index: queued.index,
+                slot: false,
+                cached: false,
+                shared: false,
+                duration: Duration::ZERO,
+                result: Err(Error::Cancelled),
+            };
+            self.settle(walk, finish);
+        }
+        let reason = cancel_reason(walk.first_failure.as_deref());
+        for index in 0..walk.state.len() {
+            if matches!(walk.state[index], State::Waiting) {
+                walk.state[index] = State::Skipped;
+                self.skip(walk.plan, index, &reason, &mut walk.outcomes);
+            }
+        }
+    }
+
+    fn summarize(&self, plan: &Plan, walk: Walk<'_>, started: Instant) -> RunSummary {
+        let Walk {
+            state,
+            mut outcomes,
+            first_failure,
+            ..
+        } = walk;
         let mut outputs = HashMap::new();
         for (index, s) in state.into_iter().enumerate() {
             if let State::Finished(artifacts) = s {
@@ -273,212 +432,31 @@ impl Scheduler {
         }
     }
 
-    /// Starts every ready node that is still waiting.
-    fn spawn_ready(
-        &self,
-        plan: &Plan,
-        ready: &mut VecDeque<usize>,
-        state: &mut [State],
-        runner: &Arc<dyn NodeRunner>,
-        permits: &Arc<Semaphore>,
-        tasks: &mut FuturesUnordered<BoxFuture<'static, NodeDone>>,
-    ) {
-        while let Some(index) = ready.pop_front() {
-            if !matches!(state[index], State::Waiting) {
+    /// Starts the lookup of every ready node that is still waiting, longest chain first.
+    fn start_ready(&self, walk: &mut Walk<'_>, runner: &Arc<dyn NodeRunner>) {
+        if walk.ready.len() > 1 {
+            let priorities = &walk.priorities;
+            (walk.ready.make_contiguous()).sort_by_key(|&i| (std::cmp::Reverse(priorities[i]), i));
+        }
+        while let Some(index) = walk.ready.pop_front() {
+            if !matches!(walk.state[index], State::Waiting) {
                 continue;
             }
-            let node = &plan.nodes[index];
-            let inputs = node.realize_args(|id| match &state[id.index()] {
+            let node = &walk.plan.nodes[index];
+            let inputs = node.realize_args(|id| match &walk.state[id.index()] {
                 State::Finished(outputs) => Some(outputs.as_slice()),
                 _ => None,
             });
-            state[index] = State::Running;
-            let prepare = runner.prepare(node, inputs);
-            tasks.push(
-                AssertUnwindSafe(self.node(index, node, prepare, permits))
-                    .catch_unwind()
-                    .boxed(),
-            );
-        }
-    }
-
-    /// What one started node does, from its lookup through its slot to its finish event.
-    // Long, but one node's life: each step of it sends the event a view expects next.
-    fn node(
-        &self,
-        index: usize,
-        node: &Node,
-        mut prepare: BoxFuture<'static, Result<Prepared>>,
-        permits: &Arc<Semaphore>,
-    ) -> impl Future<Output = Finish> + 'static {
-        let label = node.label.clone();
-        let is_step = node.step().is_some();
-        let events = self.events.clone();
-        let permits = Arc::clone(permits);
-        let cancel = self.cancel.clone();
-        let keep_going = self.keep_going;
-        let log_dir = self.log_dir.clone();
-        async move {
-            // A step's time is its own: from its slot, not from its wait for one.
-            let mut started = Instant::now();
-            // Cancellation is checked before each wait, and waited on only when the wait is
-            // not over at once: most lookups are.
-            let prepared = if cancel.is_cancelled() {
-                Err(Error::Cancelled)
-            } else if let Some(prepared) = (&mut prepare).now_or_never() {
-                prepared
-            } else {
-                tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => Err(Error::Cancelled),
-                    prepared = prepare => prepared,
-                }
-            };
-            // The permit is held until the step's end is reported, so events never show
-            // more than `jobs` steps running at once.
-            let mut permit = None;
-            let mut shared = false;
-            let (cached, result) = match prepared {
-                Err(e) => (false, Err(e)),
-                Ok(Prepared::Cached(outputs)) => {
-                    if is_step {
-                        send_test_reports(&events, &label, true, &outputs);
-                        events.send(Event::StepCached {
-                            step: label.clone(),
-                        });
-                    }
-                    (true, Ok(outputs))
-                }
-                Ok(Prepared::Run {
-                    reason,
-                    job,
-                    shared_with,
-                }) => {
-                    // A node that shares another's run waits on that run's slot.
-                    let slot = match &shared_with {
-                        Some(_) => true,
-                        None => {
-                            permit = if cancel.is_cancelled() {
-                                None
-                            } else if let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
-                                Some(permit)
-                            } else {
-                                tokio::select! {
-                                    biased;
-                                    () = cancel.cancelled() => None,
-                                    permit = permits.acquire_owned() => permit.ok(),
-                                }
-                            };
-                            permit.is_some()
-                        }
-                    };
-                    if !slot {
-                        (false, Err(Error::Cancelled))
-                    } else {
-                        started = Instant::now();
-                        shared = shared_with.is_some();
-                        events.send(Event::StepStarted {
-                            step: label.clone(),
-                            reason,
-                            shared_with,
-                        });
-                        (false, run_job(job, &label).await)
-                    }
-                }
-            };
-            let duration = started.elapsed();
-            let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-            match &result {
-                Ok(outputs) if !cached && is_step => {
-                    send_test_reports(&events, &label, false, outputs);
-                    events.send(Event::StepFinished {
-                        step: label.clone(),
-                        duration_ms,
-                    });
-                }
-                Err(e) if !matches!(e, Error::Cancelled) => {
-                    let log_path = log_dir.map(|dir| {
-                        crate::report::LogFiles::path_for(&dir, &label)
-                            .display()
-                            .to_string()
-                    });
-                    events.send(Event::StepFailed {
-                        step: label.clone(),
-                        duration_ms,
-                        error: e.to_string(),
-                        kind: e.kind(),
-                        log_path,
-                    });
-                    if !keep_going {
-                        cancel.cancel();
-                    }
-                }
-                _ => {}
-            }
-            drop(permit);
-            Finish {
-                index,
-                cached,
-                shared,
-                duration,
-                result,
+            walk.state[index] = State::Running;
+            match self.lookup(index, &node.label, runner.prepare(node, inputs)) {
+                Ok(done) => walk.tasks.ended(done),
+                Err(waits) => walk.tasks.going(waits),
             }
         }
     }
 }
-
-/// What a node's future ends with: its finish, or the panic of the runner's lookup.
-type NodeDone = std::thread::Result<Finish>;
 
 /// Why steps that never started are skipped.
-/// Sends a `test_report` event for each [`TestReport`](crate::TestReport) among a step's
-/// outputs, before the event that ends the step.
-fn send_test_reports(events: &EventSink, label: &str, cached: bool, outputs: &[Artifact]) {
-    for output in outputs {
-        if let Artifact::Value(value) = output
-            && let Some(report) = crate::artifact::TestReport::from_value(value)
-        {
-            events.send(Event::TestReport {
-                step: label.to_owned(),
-                cached,
-                report,
-            });
-        }
-    }
-}
-
 fn cancel_reason(first_failure: Option<&str>) -> String {
     first_failure.map_or_else(|| "interrupted".to_owned(), |f| format!("cancelled: {f}"))
-}
-
-/// Each node's count of dependencies and its dependents (in plan order), by plan index.
-fn dependency_graph(plan: &Plan) -> (Vec<usize>, Vec<Vec<usize>>) {
-    let mut pending = vec![0; plan.nodes.len()];
-    let mut dependents = vec![Vec::new(); plan.nodes.len()];
-    for node in &plan.nodes {
-        let deps = node.deps();
-        pending[node.id.index()] = deps.len();
-        for dep in deps {
-            dependents[dep.index()].push(node.id.index());
-        }
-    }
-    (pending, dependents)
-}
-
-/// Every node that depends on `index`, directly or not, found depth first (a node's latest
-/// dependent first).
-fn dependents(dependents_of: &[Vec<usize>], index: usize) -> Vec<usize> {
-    let mut seen = vec![false; dependents_of.len()];
-    let mut stack = vec![index];
-    let mut out = Vec::new();
-    while let Some(at) = stack.pop() {
-        for &next in dependents_of[at].iter().rev() {
-            if !seen[next] {
-                seen[next] = true;
-                out.push(next);
-                stack.push(next);
-            }
-        }
-    }
-    out
 }

@@ -52,6 +52,9 @@ pub struct RunContext {
     closings: std::sync::Mutex<tokio::task::JoinSet<()>>,
     /// Whether the run has asked the daemon for a container (see [`creating`](Self::creating)).
     created: AtomicBool,
+    /// How the run's ended steps ran, by the digest of their code: whether each ran exactly
+    /// one command (see [`single_by_code`](Self::single_by_code)).
+    single_by_code: std::sync::Mutex<HashMap<String, bool>>,
 }
 
 type ScratchDirs = Arc<std::sync::Mutex<Vec<std::path::PathBuf>>>;
@@ -108,7 +111,28 @@ impl RunContext {
             scratch_dirs: ScratchDirs::default(),
             closings: std::sync::Mutex::default(),
             created: AtomicBool::new(false),
+            single_by_code: std::sync::Mutex::default(),
         }
+    }
+
+    /// Whether the last step of this run with code digest `code` to end ran exactly one
+    /// command, if one has ended: the hint for another step of the same code (the instances
+    /// of one step fn in a fan-out or a matrix) whose own label has no record for that code.
+    pub(crate) fn single_by_code(&self, code: &str) -> Option<bool> {
+        let known = self
+            .single_by_code
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.get(code).copied()
+    }
+
+    /// Records how a step with code digest `code` ran (see
+    /// [`single_by_code`](Self::single_by_code)).
+    pub(crate) fn note_single(&self, code: &str, single: bool) {
+        self.single_by_code
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(code.to_owned(), single);
     }
 
     /// Removes `folder` when the context goes.

@@ -3,7 +3,10 @@
 //!
 //! The store keeps the hint per step, with the digest of the code that ran
 //! ([`Store::single_command`](crate::cache::Store::single_command)), so an edit of the step
-//! forgets it. A run without the hint uses the keep-alive container. Never as PID 1:
+//! forgets it. A step whose label has no record for its code takes the hint of the last step
+//! of the same code to end in the same run, if one has (the calls of one step fn in a
+//! fan-out, a chain or a matrix: [`RunContext::single_by_code`](crate::RunContext)). A run
+//! without the hint uses the keep-alive container. Never as PID 1:
 //!
 //! - a command with secret variables, or a step with secret files: a container's
 //!   configuration, which `docker inspect` and a commit show, would hold them;

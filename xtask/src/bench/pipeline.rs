@@ -305,10 +305,11 @@ fn notes(s: &Figures) -> Vec<String> {
              and {} along the critical path: the bound is the larger. tanto's 20 steps hold {} \
              of container time ({} ÷ {cpus}); along the graph's critical path they take {}. \
              One step takes {} in tanto against {} per `docker run` in the naive script: \
-             with an empty store no step has the hint that it runs one command, so each pays \
-             an exec and the end of a keep-alive container still up when its command is done \
-             on top of a `docker run`; the hinted line shows what those cost. The `-j` sweep \
-             lines are what the default follows.",
+             with an empty store a step has the hint that it runs one command only once a \
+             step of the same step fn has ended in the run (`ci20`'s 20 steps call five), and \
+             one without it pays an exec and the end of a keep-alive container still up when \
+             its command is done on top of a `docker run`; the hinted line shows what those \
+             cost. The `-j` sweep lines are what the default follows.",
             duration(phase(0, &s.cold_profile)),
             duration(phase(1, &s.cold_profile)),
             duration(phase(2, &s.cold_profile)),

@@ -283,25 +283,25 @@ impl Store {
     /// one command in its container and needed nothing else of it running: a hint for its
     /// next run, which may then run that command as the container's own process.
     pub fn set_single_command(&self, step: &str, code: &str, single: bool) -> Result<()> {
-        let path = self.single_path(step);
-        if !single {
-            return match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(Error::io(format!("remove {}", path.display()), e))
-                }
-                _ => Ok(()),
-            };
-        }
-        let json = serde_json::json!({ "code": code }).to_string();
-        self.write_atomic(&path, &seal(&json), true)
+        let json = serde_json::json!({ "code": code, "single": single }).to_string();
+        // Not synced: a hint that a crash loses costs a step some speed, never its result.
+        self.write_atomic(&self.single_path(step), &seal(&json), false)
     }
 
-    /// Whether the last run of the step labelled `step` with code digest `code` ran exactly
-    /// one command (see [`set_single_command`](Self::set_single_command)); a hint recorded
-    /// for other code does not count.
-    pub fn single_command(&self, step: &str, code: &str) -> Result<bool> {
+    /// How the last run of the step labelled `step` with code digest `code` ran (see
+    /// [`set_single_command`](Self::set_single_command)): `Some(true)` if it ran exactly one
+    /// command, `Some(false)` if not, `None` if that code has no record (a hint recorded for
+    /// other code does not count).
+    pub fn single_command(&self, step: &str, code: &str) -> Result<Option<bool>> {
         let hint: Option<serde_json::Value> = read_sealed(&self.single_path(step))?;
-        Ok(hint.is_some_and(|h| h.get("code").and_then(|c| c.as_str()) == Some(code)))
+        Ok(hint
+            .filter(|h| h.get("code").and_then(|c| c.as_str()) == Some(code))
+            // A record without the field is from a version that kept only the single ones.
+            .map(|h| {
+                h.get("single")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(true)
+            }))
     }
 
     fn failure_path(&self, step: &str) -> PathBuf {
