@@ -181,7 +181,6 @@ impl Scheduler {
             tasks: Started::default(),
         };
         self.start_ready(&mut walk, &runner);
-        self.dispatch(&mut walk).await;
         while let Some(progress) = walk.tasks.next().await {
             match progress {
                 Progress::Looked { index, prepared } => self.looked(&mut walk, index, prepared),
@@ -201,7 +200,7 @@ impl Scheduler {
                 self.dispatch(&mut walk).await;
             }
         }
-        self.summarize(plan, walk, started)
+        self.summarize(walk, started)
     }
 
     /// What the loop does with a node whose lookup ended.
@@ -367,8 +366,9 @@ impl Scheduler {
         }
     }
 
-    fn summarize(&self, plan: &Plan, walk: Walk<'_>, started: Instant) -> RunSummary {
+    fn summarize(&self, walk: Walk<'_>, started: Instant) -> RunSummary {
         let Walk {
+            plan,
             state,
             mut outcomes,
             first_failure,

@@ -1,6 +1,5 @@
-//! The scheduler's started nodes, each polled once as it starts: a node whose lookup takes no
-//! time (a cache hit, or a step that asks for a `-j` slot at once) gets that far before the
-//! loop goes on.
+//! The scheduler's started nodes: a lookup or a job that ends at once is kept in a queue of
+//! its own, so it costs no place in the set of futures the loop polls together.
 
 use std::collections::VecDeque;
 use std::task::Poll;
@@ -25,8 +24,8 @@ impl<T> Default for Started<T> {
 }
 
 impl<T> Started<T> {
-    /// Polls `node` once at once: a node whose lookup takes no time has ended before the loop
-    /// hands out the slot that the end of the node that made it ready gave back.
+    /// Polls `node` once at once, and keeps it with those that ended if it did (a job that
+    /// returns at once), else with those still going.
     pub(super) async fn push(&mut self, mut node: BoxFuture<'static, T>) {
         // Polled with the loop's own context; once in `going`, it is polled again with the
         // set's, which registers the wake-up that counts.
