@@ -13,6 +13,7 @@ mod at;
 mod code;
 mod copy;
 mod explain;
+mod glob;
 mod hash;
 mod key;
 mod keyring;

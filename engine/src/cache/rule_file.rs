@@ -1,45 +1,37 @@
 //! One ignore-rule file (`.ignore`, `.gitignore` or `info/exclude`) compiled for matching.
 //!
-//! Each line is turned into a `globset` glob exactly as the `ignore` crate's `gitignore`
-//! module turns it (comments, trailing spaces, `\!` and `\#`, `!` for a whitelist, a leading
-//! `/` to anchor, a trailing `/` for folders only, `**/` before a pattern without a `/`, `/*`
-//! after one ending in `/**`), and a path is matched the same way: the last pattern that names
-//! it wins, a folder-only pattern naming a folder. So the walk keeps what that crate's walker
-//! kept (`rule_file_tests.rs` checks both against it), without the crate and the walker,
-//! thread pool and file-system crates it brings into a user's build.
+//! Each line is turned into a glob (`cache/glob`, `globset`'s syntax) exactly as the `ignore`
+//! crate's `gitignore` module turns it (comments, trailing spaces, `\!` and `\#`, `!` for a
+//! whitelist, a leading `/` to anchor, a trailing `/` for folders only, `**/` before a pattern
+//! without a `/`, `/*` after one ending in `/**`), and a path is matched the same way: the last
+//! pattern that names it wins, a folder-only pattern naming a folder. So the walk keeps what
+//! that crate's walker kept (`rule_file_tests.rs` checks both against it), without the crate
+//! and the walker, thread pool and file-system crates it brings into a user's build.
 
-use std::cell::RefCell;
 use std::io::BufRead as _;
 use std::path::Path;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use super::glob::Glob;
 
 /// The patterns of one rule file, compiled; empty when it has none.
 pub(crate) struct RuleFile {
-    set: GlobSet,
-    /// Each pattern of `set`, in the file's order.
+    /// Each pattern, in the file's order.
     patterns: Vec<Pattern>,
 }
 
-/// What a pattern's match means.
-#[derive(Clone, Copy)]
+/// One line's pattern and what its match means.
 struct Pattern {
+    glob: Glob,
     /// `!pattern`: a match keeps the entry.
     whitelist: bool,
     /// `pattern/`: only folders match.
     only_dir: bool,
 }
 
-thread_local! {
-    /// The indices of the patterns matching one path, reused across calls.
-    static MATCHES: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-}
-
 impl RuleFile {
     /// A file with no rules.
     pub(crate) fn empty() -> Self {
         Self {
-            set: GlobSet::empty(),
             patterns: Vec::new(),
         }
     }
@@ -56,7 +48,6 @@ impl RuleFile {
             return Self::empty();
         };
         let mut rules = Builder {
-            set: GlobSetBuilder::new(),
             patterns: Vec::new(),
         };
         for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -79,24 +70,16 @@ impl RuleFile {
     /// How the rules judge `path` (relative to the file's folder): `Some(true)` ignored,
     /// `Some(false)` kept by a whitelist, `None` when no rule names it.
     pub(crate) fn matched(&self, path: &Path, is_dir: bool) -> Option<bool> {
-        if self.is_empty() {
-            return None;
-        }
-        MATCHES.with_borrow_mut(|matches| {
-            self.set.matches_into(path, matches);
-            matches
-                .iter()
-                .rev()
-                .map(|&i| self.patterns[i])
-                .find(|p| is_dir || !p.only_dir)
-                .map(|p| !p.whitelist)
-        })
+        self.patterns
+            .iter()
+            .rev()
+            .find(|p| (is_dir || !p.only_dir) && p.glob.is_match(path))
+            .map(|p| !p.whitelist)
     }
 }
 
 /// The patterns of a file being read.
 struct Builder {
-    set: GlobSetBuilder,
     patterns: Vec<Pattern>,
 }
 
@@ -110,16 +93,13 @@ impl Builder {
         if line.is_empty() {
             return;
         }
-        let mut pattern = Pattern {
-            whitelist: false,
-            only_dir: false,
-        };
+        let (mut whitelist, mut only_dir) = (false, false);
         let mut anchored = false;
         if line.starts_with("\\!") || line.starts_with("\\#") {
             line = &line[1..];
         } else {
             if let Some(rest) = line.strip_prefix('!') {
-                pattern.whitelist = true;
+                whitelist = true;
                 line = rest;
             }
             // A leading `/` anchors the pattern to the file's folder: no `**/` goes before it.
@@ -133,7 +113,7 @@ impl Builder {
             return;
         }
         if let Some(rest) = line.strip_suffix('/') {
-            pattern.only_dir = true;
+            only_dir = true;
             line = rest.strip_suffix('\\').unwrap_or(rest);
         }
         let mut glob = line.to_owned();
@@ -141,34 +121,24 @@ impl Builder {
         if !(anchored || line.contains('/') || glob.starts_with("**/") || glob == "**") {
             glob.insert_str(0, "**/");
         }
-        // As the `ignore` crate writes `dir/**` (the same paths in `globset`).
+        // As the `ignore` crate writes `dir/**` (the same paths).
         if glob.ends_with("/**") {
             glob.push_str("/*");
         }
-        let Ok(glob) = GlobBuilder::new(&glob)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .allow_unclosed_class(true)
-            .build()
-        else {
-            return;
-        };
-        self.set.add(glob);
-        self.patterns.push(pattern);
+        if let Ok(glob) = Glob::lenient(&glob) {
+            self.patterns.push(Pattern {
+                glob,
+                whitelist,
+                only_dir,
+            });
+        }
     }
 
-    /// The compiled file; a set that does not compile (one no line could show alone) adds
-    /// no rule at all, as the `ignore` crate's builder fails whole.
+    /// The compiled file. (The `ignore` crate's builder fails whole when its set of regexes
+    /// outgrows `globset`'s size limit, some megabytes of patterns; these globs have none.)
     fn build(self) -> RuleFile {
-        if self.patterns.is_empty() {
-            return RuleFile::empty();
-        }
-        match self.set.build() {
-            Ok(set) => RuleFile {
-                set,
-                patterns: self.patterns,
-            },
-            Err(_) => RuleFile::empty(),
+        RuleFile {
+            patterns: self.patterns,
         }
     }
 }

@@ -9,17 +9,16 @@
 
 use std::path::Path;
 
-use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
-
+use super::glob::{Glob, GlobError, Globs};
 use crate::artifact::DirSelect;
 use crate::error::{Error, Result};
 
 /// The compiled globs of a [`DirSelect`].
 pub(crate) struct Selection {
     /// Files and folders left out.
-    pub(crate) exclude: Option<GlobSet>,
+    pub(crate) exclude: Option<Globs>,
     /// When set, the only files and symlinks kept.
-    pub(crate) include: Option<GlobSet>,
+    pub(crate) include: Option<Globs>,
     /// Each include glob split into components, for [`Selection::may_include_under`].
     prefixes: Vec<Vec<Component>>,
     /// Each exclude glob split into components, for [`Selection::in_folder`].
@@ -29,7 +28,7 @@ pub(crate) struct Selection {
 /// One `/`-separated component of a glob.
 enum Component {
     /// Matches exactly one path component.
-    One(GlobMatcher),
+    One(Glob),
     /// Exactly `**`: anything may match below, and as the last component, everything does.
     Deep,
     /// A component too rich to judge alone: anything may match below.
@@ -69,7 +68,7 @@ impl Selection {
         // match all of `glob`'s, whichever is shorter, each judged alone.
         let along = |glob: &[Component]| {
             dir.iter().zip(glob).all(|(part, c)| match c {
-                Component::One(m) => m.is_match(part),
+                Component::One(m) => m.is_match(Path::new(part)),
                 Component::Deep | Component::Any => false,
             })
         };
@@ -97,7 +96,7 @@ impl Selection {
     /// Whether the walk may skip the entry at `rel` (relative to the root) whole.
     pub(crate) fn prunes(&self, rel: &Path, is_dir: bool) -> bool {
         if let Some(exclude) = &self.exclude
-            && (exclude.is_match(rel) || is_dir && exclude.is_match(rel.join("")))
+            && (exclude.is_match(rel) || is_dir && exclude.is_match(&rel.join("")))
         {
             return true;
         }
@@ -119,7 +118,7 @@ impl Selection {
                 };
                 match component {
                     Component::Deep | Component::Any => return true,
-                    Component::One(m) if m.is_match(part) => {}
+                    Component::One(m) if m.is_match(Path::new(part)) => {}
                     Component::One(_) => return false,
                 }
             }
@@ -140,30 +139,22 @@ fn components(glob: &str) -> Result<Vec<Component>> {
                 return Ok(Component::Any);
             }
             let one = Glob::new(part).map_err(|e| bad_glob(glob, &e))?;
-            Ok(Component::One(one.compile_matcher()))
+            Ok(Component::One(one))
         })
         .collect()
 }
 
-fn bad_glob(glob: &str, e: &globset::Error) -> Error {
+fn bad_glob(glob: &str, e: &GlobError) -> Error {
     Error::Usage(format!("invalid glob `{glob}` in a folder filter: {e}"))
 }
 
-fn glob_set(globs: &[&str]) -> Result<Option<GlobSet>> {
+fn glob_set(globs: &[&str]) -> Result<Option<Globs>> {
     if globs.is_empty() {
         return Ok(None);
     }
-    let mut set = GlobSetBuilder::new();
-    for g in globs {
-        let glob = GlobBuilder::new(g)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| bad_glob(g, &e))?;
-        set.add(glob);
-    }
-    set.build()
+    Globs::new(globs.iter().copied())
         .map(Some)
-        .map_err(|e| Error::Usage(format!("invalid folder filter: {e}")))
+        .map_err(|(glob, e)| bad_glob(glob, &e))
 }
 
 #[cfg(test)]
