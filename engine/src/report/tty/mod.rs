@@ -1,10 +1,11 @@
 //! The terminal view: the whole run as a live tree of its steps (waiting, running with their
 //! last lines, cached, done, failed), under a header with counts and the time so far.
 //!
-//! The picture is drawn by [`tree::Board`], a pure function of the events; indicatif redraws
-//! it in place ten times a second as one multi-line message, so no escape sequence is written
-//! by hand and the frame never outgrows the terminal (the board folds what does not fit).
+//! The picture is drawn by [`tree::Board`], a pure function of the events, and redrawn in
+//! place ten times a second by [`screen::Screen`] with `console`'s cursor commands; the frame
+//! never outgrows the terminal (the board folds what does not fit).
 
+mod screen;
 mod tree;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,10 +13,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use console::Term;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::graph::Plan;
 use crate::report::{Event, Stamped, View, shown};
+use screen::Screen;
 
 pub(crate) use tree::Board;
 
@@ -25,7 +26,7 @@ pub(crate) const MIN_WIDTH: usize = 40;
 /// Draws the run on a terminal.
 pub struct TtyView {
     board: Arc<Mutex<Board>>,
-    bar: ProgressBar,
+    screen: Arc<Mutex<Screen>>,
     ticker: Option<(JoinHandle<()>, Arc<Mutex<bool>>)>,
 }
 
@@ -36,41 +37,45 @@ fn now_us() -> u64 {
 }
 
 /// Draws `board` as it is now, sized to the terminal on standard error.
-fn draw(board: &Mutex<Board>, bar: &ProgressBar) {
+fn draw(board: &Mutex<Board>, screen: &Mutex<Screen>) {
     let (rows, cols) = Term::stderr().size();
     let frame = board.lock().unwrap_or_else(PoisonError::into_inner).render(
         now_us(),
         usize::from(cols),
         usize::from(rows),
     );
-    bar.set_message(frame.join("\n"));
+    screen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .draw(frame);
 }
 
 impl TtyView {
     /// A view of `plan`'s run drawing on standard error.
     pub fn new(plan: &Plan) -> Self {
         let board = Arc::new(Mutex::new(Board::new(plan, true)));
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
-        bar.set_style(
-            ProgressStyle::with_template("{msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
+        let screen = Arc::new(Mutex::new(Screen::stderr()));
         // Running steps' times and spinners move between events too.
         let stop = Arc::new(Mutex::new(false));
         let ticker = {
-            let (board, bar, stopped) = (Arc::clone(&board), bar.clone(), Arc::clone(&stop));
+            let (board, screen, stopped) =
+                (Arc::clone(&board), Arc::clone(&screen), Arc::clone(&stop));
             std::thread::Builder::new()
                 .name("tanto-tty".into())
                 .spawn(move || {
                     while !*stopped.lock().unwrap_or_else(PoisonError::into_inner) {
-                        draw(&board, &bar);
+                        draw(&board, &screen);
                         std::thread::sleep(Duration::from_millis(100));
                     }
                 })
                 .ok()
                 .map(|handle| (handle, stop))
         };
-        Self { board, bar, ticker }
+        Self {
+            board,
+            screen,
+            ticker,
+        }
     }
 }
 
@@ -78,7 +83,10 @@ impl View for TtyView {
     fn event(&mut self, stamped: &Stamped) {
         if let Event::RunNote { message } = &stamped.event {
             // Above the tree, between two of its frames.
-            self.bar.println(format!("tanto: {}", shown(message)));
+            self.screen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .println(&format!("tanto: {}", shown(message)));
             return;
         }
         self.board
@@ -93,7 +101,10 @@ impl View for TtyView {
             let _ = handle.join();
         }
         // The last picture stays on screen, above the summary.
-        draw(&self.board, &self.bar);
-        self.bar.finish();
+        draw(&self.board, &self.screen);
+        self.screen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .finish();
     }
 }
