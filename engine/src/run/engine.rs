@@ -44,6 +44,13 @@ pub fn execute(
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
     }
+    block_on(run(plan, raw, options, aliases))
+}
+
+/// Runs `command` to its exit code on a runtime of its own, which is then dropped without
+/// waiting for its blocking threads: a read of the terminal for a shell (`-i`, `shell`)
+/// cannot be cancelled, and once the command is over nothing waits for it.
+pub(crate) fn block_on(command: impl Future<Output = u8>) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,9 +61,7 @@ pub fn execute(
             return EXIT_FAILED;
         }
     };
-    let code = runtime.block_on(run(plan, raw, options, aliases));
-    // A read of the terminal for a shell (-i) cannot be cancelled; the run is over, so nothing
-    // waits for it.
+    let code = runtime.block_on(command);
     runtime.shutdown_background();
     code
 }

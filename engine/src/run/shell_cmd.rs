@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::bind;
 use crate::report::EventSink;
-use crate::run::engine::{init_logging, run};
+use crate::run::engine::{block_on, init_logging, run};
 use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions};
 use crate::step::{Ctx, Recipe, RunContext, attach_shell};
 
@@ -45,17 +45,7 @@ pub fn shell_command(
         );
         return EXIT_USAGE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return EXIT_FAILED;
-        }
-    };
-    let code = runtime.block_on(async {
+    block_on(async {
         match open(plan, raw, &request, options, aliases).await {
             Ok(()) => EXIT_OK,
             Err(e @ Error::Usage(_)) => {
@@ -67,10 +57,7 @@ pub fn shell_command(
                 EXIT_FAILED
             }
         }
-    });
-    // The read of the terminal for the shell cannot be cancelled; nothing waits for it.
-    runtime.shutdown_background();
-    code
+    })
 }
 
 async fn open(
