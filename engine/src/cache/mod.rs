@@ -28,6 +28,8 @@ mod select;
 mod statcache;
 mod statfile;
 mod store;
+#[cfg(test)]
+mod test_rng;
 mod tree;
 mod walk;
 

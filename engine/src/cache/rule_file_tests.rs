@@ -9,6 +9,7 @@ use ignore::gitignore::GitignoreBuilder;
 
 use super::RuleFile;
 use crate::cache::rules::Rules;
+use crate::cache::test_rng::Rng;
 
 /// Paths a pattern may name, relative to the rule file's folder.
 const PATHS: &[&str] = &[
@@ -189,18 +190,6 @@ fn each_kind_of_line_matches_as_the_ignore_crate_matches_it() {
         same_as_ignore(tmp.path(), text.as_bytes());
     }
     same_as_ignore(tmp.path(), b"a\n\xff\xfe\nb\n");
-}
-
-/// A small deterministic generator (xorshift), for lines no list above thought of.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 #[test]

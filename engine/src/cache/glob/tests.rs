@@ -8,6 +8,7 @@ use globset::{GlobBuilder, GlobSetBuilder};
 use super::parse::parse;
 use super::program::{Nfa, Program};
 use super::{Glob, GlobError};
+use crate::cache::test_rng::Rng;
 
 /// Paths to match, chosen to meet each token's edge: separators, dots, non-ASCII, newlines
 /// and glob characters in names.
@@ -201,18 +202,6 @@ fn each_kind_of_glob_matches_as_globset_matches_it() {
     ];
     let matching = globs.iter().filter(|g| same_as_globset(g) > 0).count();
     assert!(matching > 65, "{matching} of the globs matched a path");
-}
-
-/// A small deterministic generator (xorshift), for globs no list above thought of.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 #[test]
