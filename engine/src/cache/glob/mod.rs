@@ -18,7 +18,7 @@ use std::path::Path;
 use program::Program;
 
 /// A compiled glob.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Glob {
     program: Program,
 }
@@ -78,7 +78,7 @@ impl Glob {
 }
 
 /// Several globs, matching a path when one of them does.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Globs(Vec<Glob>);
 
 impl Globs {

@@ -15,7 +15,7 @@ use std::str::Chars;
 use super::GlobError;
 
 /// One piece of a glob.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(super) enum Token {
     /// This character.
     Literal(char),

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use super::parse::Token;
 
 /// A compiled glob.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) enum Program {
     /// Every path.
     All,
@@ -54,14 +54,15 @@ impl Program {
             }
             bytes
         };
+        if let Some(all) = lit(0, n) {
+            return Self::Exact(all);
+        }
         let shape = match tokens {
             [RecursivePrefix] => Some(Self::All),
-            _ if n > 0 && lit(0, n).is_some() => lit(0, n).map(Self::Exact),
-            [] => Some(Self::Exact(Vec::new())),
             [RecursivePrefix, ZeroOrMore, _, ..] => lit(2, n).map(Self::Suffix),
             [RecursivePrefix, _, ..] => lit(1, n).map(|l| Self::Basename(with_slash(l, true))),
             [ZeroOrMore, _, ..] => lit(1, n).map(Self::LastSuffix),
-            [.., _, ZeroOrMore] if n >= 2 => match &tokens[n - 2] {
+            [.., _, ZeroOrMore] => match &tokens[n - 2] {
                 RecursiveZeroOrMore if n >= 3 => {
                     lit(0, n - 2).map(|l| Self::Under(with_slash(l, false)))
                 }
@@ -112,7 +113,7 @@ enum Inst {
 }
 
 /// A glob as a Thompson NFA over bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Nfa {
     insts: Vec<Inst>,
     /// 256-bit byte sets.
