@@ -1,6 +1,8 @@
 //! tanto's globs match what `globset`'s match, with a literal separator as tanto always built
 //! them: glob for glob and path for path, errors included, on hand-picked and generated globs.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 
 use globset::{GlobBuilder, GlobSetBuilder};
@@ -52,6 +54,25 @@ const PATHS: &[&str] = &[
     "x.tar.gz",
 ];
 
+/// Paths that are not UTF-8 (a file name may be any bytes but `/` and NUL): a lone
+/// continuation byte, a lone lead byte, a byte no UTF-8 has, and one after a folder.
+const BYTE_PATHS: &[&[u8]] = &[
+    b"\xa9",
+    b"\xc3",
+    b"\x80",
+    b"\xff",
+    b"a/\xff",
+    b"\xc3\xa9\xa9",
+];
+
+/// Every path the globs are matched against.
+fn paths() -> impl Iterator<Item = &'static Path> {
+    PATHS
+        .iter()
+        .map(Path::new)
+        .chain(BYTE_PATHS.iter().map(|b| Path::new(OsStr::from_bytes(b))))
+}
+
 /// How `globset` judges `glob` against each path: `Err` when it refuses the glob, when it
 /// reads it (`build`) or compiles it (`GlobSetBuilder::build`, as tanto did).
 fn reference(glob: &str, lenient: bool) -> Result<Vec<bool>, ()> {
@@ -64,7 +85,7 @@ fn reference(glob: &str, lenient: bool) -> Result<Vec<bool>, ()> {
     let mut set = GlobSetBuilder::new();
     set.add(glob);
     let set = set.build().map_err(drop)?;
-    Ok(PATHS.iter().map(|p| set.is_match(p)).collect())
+    Ok(paths().map(|p| set.is_match(p)).collect())
 }
 
 /// Checks `glob` against `globset` on every path; with a shape of its own, against the NFA too.
@@ -80,20 +101,20 @@ fn same_as_globset(glob: &str) -> usize {
         };
         match (&ours, &want) {
             (Ok(ours), Ok(want)) => {
-                for (path, &want) in PATHS.iter().zip(want) {
+                for (path, &want) in paths().zip(want) {
                     matched += usize::from(lenient && want);
                     assert_eq!(
-                        ours.is_match(Path::new(path)),
+                        ours.is_match(path),
                         want,
                         "glob {glob:?} (lenient {lenient}), path {path:?}"
                     );
                 }
                 let tokens = parse(glob, lenient).unwrap();
                 let nfa = Nfa::new(&tokens);
-                for path in PATHS {
+                for path in paths() {
                     assert_eq!(
-                        nfa.is_match(path.as_bytes()),
-                        ours.program.is_match(path.as_bytes()),
+                        nfa.is_match(path.as_os_str().as_bytes()),
+                        ours.program.is_match(path.as_os_str().as_bytes()),
                         "glob {glob:?} ({:?}) against its NFA, path {path:?}",
                         ours.program,
                     );
@@ -199,6 +220,11 @@ fn each_kind_of_glob_matches_as_globset_matches_it() {
         "Cargo.*",
         "*.tar.gz",
         "target/*/x",
+        "?\u{a9}",
+        "*\u{a9}",
+        "[é]?",
+        "[!é]?",
+        "\u{c3}*",
     ];
     let matching = globs.iter().filter(|g| same_as_globset(g) > 0).count();
     assert!(matching > 65, "{matching} of the globs matched a path");
