@@ -257,17 +257,3 @@ fn key_detail(key: &KeyRecord, code: &CodeKey) -> Vec<String> {
 fn short(hex: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::UNIX_EPOCH;
-
-    #[test]
-    fn times_read_as_utc_dates() {
-        let at = |secs| utc(UNIX_EPOCH + Duration::from_secs(secs));
-        assert_eq!(at(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(at(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(at(1_796_046_302), "2026-11-30 13:45:02 UTC");
-    }
-}
