@@ -100,11 +100,15 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             samples.push(run.wall_ms);
         }
 
-        let bust = format!("{bust_base}-{}-{r}", std::process::id());
         let bk_out = b.fresh_dir("ci20-bk")?;
-        s.bk_cold.push(buildkit(&bust, &bk_out)?);
+        let (bust, cold) = tools::buildkit_once_more(b, |attempt| {
+            let bust = format!("{bust_base}-{}-{r}-{attempt}", std::process::id());
+            buildkit(&bust, &bk_out).map(|ms| (bust, ms))
+        })?;
+        s.bk_cold.push(cold);
         same("BuildKit's", &bk_out, &gate)?;
-        s.bk_cached.push(buildkit(&bust, &bk_out)?);
+        s.bk_cached
+            .push(tools::buildkit_once_more(b, |_| buildkit(&bust, &bk_out))?);
 
         let sh_out = b.fresh_dir("ci20-sh")?;
         let (total, steps) = naive(&script, &src, &sh_out)?;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::measure;
+use super::{Bench, measure};
 
 fn works(cmd: &mut Command) -> bool {
     cmd.stdout(Stdio::null())
@@ -48,6 +48,31 @@ pub(crate) fn buildkit_client() -> Result<PathBuf, String> {
          (`apt-get install -y docker-buildx`) or Debian's `docker.io`, then re-run"
             .into(),
     )
+}
+
+/// What BuildKit says when it fails intermittently while computing the cache key of a bind
+/// mount from the local context, a known flake of its own (moby/buildkit#1822, #990) that a
+/// fresh machine's first builds show: the same build then passes.
+const BUILDKIT_FLAKE: &str = "flightcontrol: exceeded retry timeout";
+
+/// Runs a BuildKit build, `build(attempt)`, and once more (`attempt` 1) when it fails with
+/// BuildKit's known flake, saying so; any other failure, or the flake twice, is an error. The
+/// attempt number lets a cold build take a fresh cache-busting argument, so the retry is cold
+/// too.
+pub(crate) fn buildkit_once_more<T>(
+    b: &Bench,
+    build: impl Fn(usize) -> Result<T, String>,
+) -> Result<T, String> {
+    match build(0) {
+        Err(e) if e.contains(BUILDKIT_FLAKE) => {
+            b.say(&format!(
+                "  BuildKit failed with its intermittent `{BUILDKIT_FLAKE}` \
+                 (moby/buildkit#1822); building again"
+            ));
+            build(1)
+        }
+        done => done,
+    }
 }
 
 /// The release binaries the rows run.
