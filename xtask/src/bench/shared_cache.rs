@@ -80,8 +80,9 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             "Where the remote run's time goes (medians of the JSON events' timestamps): {} \
              from process start to `run_started` (a new store, the tree hashed with an empty \
              stat cache, connecting and asking the server's capabilities), {} from there to \
-             `run_finished` (20 lookups, each a `GetActionResult` and a `FindMissingBlobs`, \
-             along the pipeline's dependency chains), {} to exit.",
+             `run_finished` (20 lookups along the pipeline's dependency chains, each one \
+             `GetActionResult`: every output of `ci20` is a value, which the result carries, so \
+             there is no blob to check with `FindMissingBlobs`), {} to exit.",
             m[0], m[1], m[2]
         )],
     })
