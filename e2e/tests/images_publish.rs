@@ -30,6 +30,7 @@ impl Registry {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let htpasswd = dir.path().join("htpasswd");
+        host::require("htpasswd", "apache2-utils");
         let made = output(
             Command::new("htpasswd")
                 .args(["-Bbc"])

@@ -1,8 +1,8 @@
-//! Installs what the suite's own servers need: a registry (`docker-registry`), a TCP proxy to
-//! the daemon (`socat`), Podman with `uidmap` for rootless runs, the plain user that
-//! rootless Podman runs as, `tmux`, the real terminal of the live-view and shell tests, and
-//! BuildGrid for the shared-cache tests (`buildgrid.rs`). The tests start and stop the servers
-//! themselves.
+//! Installs what the suite's own servers need: a registry (`docker-registry`, with `htpasswd`
+//! for its users), `openssl` for TLS certificates, a TCP proxy to the daemon (`socat`), Podman
+//! with `uidmap` for rootless runs, the plain user that rootless Podman runs as, `tmux`, the
+//! real terminal of the live-view and shell tests, and BuildGrid for the shared-cache tests
+//! (`buildgrid.rs`). The tests start and stop the servers themselves.
 
 use std::process::{Command, Stdio};
 
@@ -14,6 +14,11 @@ const TEST_USER: &str = "tanto-test";
 /// Each program the tests run, and the Debian package that has it.
 const PROGRAMS: &[(&str, &str)] = &[
     ("docker-registry", "docker-registry"),
+    // the registry tests' htpasswd files; a recommendation of `docker-registry`'s only, which
+    // an apt configured without recommendations leaves out
+    ("htpasswd", "apache2-utils"),
+    // the shared cache's TLS tests make their certificates with it
+    ("openssl", "openssl"),
     ("socat", "socat"),
     ("podman", "podman"),
     ("newuidmap", "uidmap"),

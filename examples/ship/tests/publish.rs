@@ -29,7 +29,12 @@ impl Registry {
             .arg(&htpasswd)
             .args(["ship", PASSWORD])
             .output()
-            .unwrap();
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `htpasswd` ({e}): install it with `apt-get install apache2-utils` \
+                     (`cargo xtask test` does, as root or with CI set)"
+                )
+            });
         assert!(made.status.success(), "htpasswd (apache2-utils): {made:?}");
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
