@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Bench;
-use super::macro_cost::{cargo_build, timing_units, write};
+use super::macro_cost::{AS_FROM_CRATES_IO, cargo_build, timing_units, write};
 use super::measure::Samples;
 use super::report::{Line, Row, Target};
 
@@ -103,7 +103,7 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
                 "[package]\nname = \"user-xtask\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
                  [dependencies]\ntanto = {{ path = {:?}, features = {features} }}\n\
                  cargo-steps = {{ path = {:?} }}\n\n\
-                 [build-dependencies]\ntanto-build = {{ path = {:?} }}\n\n[workspace]\n",
+                 [build-dependencies]\ntanto-build = {{ path = {:?} }}\n\n[workspace]\n{AS_FROM_CRATES_IO}",
                 path("runtime"),
                 path("examples/cargo-steps"),
                 path("build"),
@@ -142,7 +142,9 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
         id: 11,
         title: "Light first build",
         workload: "A clean `cargo build` (default dev profile, as a new user's workspace has it; \
-                   the target folder deleted before each build) of a small user xtask: four \
+                   the target folder deleted before each build; tanto's crates, path \
+                   dependencies here, built without incremental state as Cargo builds a \
+                   dependency from crates.io) of a small user xtask: four \
                    steps of its own and one pipeline that also calls three of `cargo-steps`' \
                    steps, with the build script calling `tanto_build::digests()` that the \
                    README suggests, and tanto's default features. Against a clean build of a \
