@@ -59,7 +59,7 @@ fn plan() -> Plan {
 #[test]
 fn labels_and_kinds() {
     let plan = plan();
-    let labels: Vec<&str> = plan.nodes.iter().map(|n| n.label.as_str()).collect();
+    let labels: Vec<&str> = plan.nodes.iter().map(|n| &*n.label).collect();
     assert_eq!(
         labels,
         [

@@ -154,18 +154,15 @@ impl NodeRunner for Runner {
         let fake = Arc::clone(&self.0);
         let label = node.label.clone();
         async move {
-            assert!(
-                fake.panics != Some(label.as_str()),
-                "the lookup of {label} broke"
-            );
+            assert!(fake.panics != Some(&*label), "the lookup of {label} broke");
             let job = async move {
                 let now = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
                 fake.peak.fetch_max(now, Ordering::SeqCst);
                 fake.wait_for_gate(&label).await;
                 tokio::time::sleep(fake.sleep).await;
                 fake.running.fetch_sub(1, Ordering::SeqCst);
-                fake.ran.lock().unwrap().push(label.clone());
-                if fake.fail.contains(&label.as_str()) {
+                fake.ran.lock().unwrap().push(label.to_string());
+                if fake.fail.contains(&&*label) {
                     Err(tanto::Error::Other(format!("{label} broke")))
                 } else {
                     Ok(vec![Artifact::Value(serde_json::json!(label))])
@@ -210,7 +207,7 @@ fn status(summary: &tanto::__internal::run::RunSummary) -> HashMap<String, StepS
     summary
         .steps
         .iter()
-        .map(|s| (s.label.clone(), s.status.clone()))
+        .map(|s| (s.label.to_string(), s.status.clone()))
         .collect()
 }
 
@@ -342,7 +339,7 @@ async fn a_free_slot_goes_to_the_longest_chain_of_steps_first() {
     let started: Vec<&str> = events
         .iter()
         .filter_map(|e| match &e.event {
-            Event::StepStarted { step, .. } => Some(step.as_str()),
+            Event::StepStarted { step, .. } => Some(&**step),
             _ => None,
         })
         .collect();
@@ -372,7 +369,7 @@ async fn a_lookup_that_panics_fails_its_step_and_skips_its_dependents() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(&e.event, Event::StepFailed { step, .. } if step == "b")),
+            .any(|e| matches!(&e.event, Event::StepFailed { step, .. } if &**step == "b")),
         "the failure is reported"
     );
 }

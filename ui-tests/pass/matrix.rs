@@ -123,7 +123,7 @@ fn values(pairs: &[(&str, serde_json::Value)]) -> InputValues {
 }
 
 fn labels(plan: &Plan) -> Vec<&str> {
-    plan.steps().map(|(n, _)| n.label.as_str()).collect()
+    plan.steps().map(|(n, _)| &*n.label).collect()
 }
 
 fn main() {
@@ -131,9 +131,9 @@ fn main() {
     // built, and the switch and the option read as left out.
     let plan = Plan::of::<matrix>();
     assert_eq!(labels(&plan), [] as [&str; 0]);
-    let unknown: Vec<&str> = plan.unknown.iter().map(|n| plan.node(*n).label.as_str()).collect();
+    let unknown: Vec<&str> = plan.unknown.iter().map(|n| &*plan.node(*n).label).collect();
     assert_eq!(unknown, ["toolchains", "profile"]);
-    let shaped: Vec<&str> = plan.shaped_by.iter().map(|(n, _)| plan.node(*n).label.as_str()).collect();
+    let shaped: Vec<&str> = plan.shaped_by.iter().map(|(n, _)| &*plan.node(*n).label).collect();
     assert_eq!(shaped, ["release", "channel"]);
 
     let plan = Plan::with::<matrix>(&values(&[
@@ -169,7 +169,7 @@ fn main() {
             "per_toolchain[1.81]/lint",
         ]
     );
-    let shaped: Vec<&str> = plan.shaped_by.iter().map(|(n, _)| plan.node(*n).label.as_str()).collect();
+    let shaped: Vec<&str> = plan.shaped_by.iter().map(|(n, _)| &*plan.node(*n).label).collect();
     assert_eq!(shaped, ["toolchains", "release", "profile", "channel"]);
 
     // The fan-in takes one list of the six cells, in loop order.
@@ -230,6 +230,6 @@ fn main() {
     let plan = Plan::with::<forwards>(&values(&[("levels", serde_json::json!(["warn", "deny"]))]))
         .unwrap();
     assert_eq!(labels(&plan), ["lints/lint[warn]", "lints/lint[deny]"]);
-    let shaped: Vec<&str> = plan.shaped_by.iter().map(|(n, _)| plan.node(*n).label.as_str()).collect();
+    let shaped: Vec<&str> = plan.shaped_by.iter().map(|(n, _)| &*plan.node(*n).label).collect();
     assert_eq!(shaped, ["levels"]);
 }

@@ -42,7 +42,7 @@ fn release(src: Dir) {
 fn main() {
     let plan = Plan::of::<release>();
     assert_eq!(plan.pipeline.name, "release");
-    let labels: Vec<&str> = plan.steps().map(|(n, _)| n.label.as_str()).collect();
+    let labels: Vec<&str> = plan.steps().map(|(n, _)| &*n.label).collect();
     assert_eq!(
         labels,
         [

@@ -102,14 +102,14 @@ mod tests {
         );
 
         let src = &plan.nodes[0];
-        assert_eq!(src.label, "src");
+        assert_eq!(&*src.label, "src");
         assert!(
             matches!(&src.kind, NodeKind::Input { param } if param.is_dir),
             "the first node is the `src: Dir` input: {src:?}"
         );
 
         let steps: Vec<_> = plan.steps().collect();
-        let labels: Vec<&str> = steps.iter().map(|(node, _)| node.label.as_str()).collect();
+        let labels: Vec<&str> = steps.iter().map(|(node, _)| &*node.label).collect();
         assert_eq!(
             labels,
             [
@@ -135,7 +135,7 @@ mod tests {
             part: 0,
         };
         for (node, info) in steps {
-            let step = &node.label;
+            let step: &str = &node.label;
             assert_eq!(
                 info.settings.image,
                 Some(cargo_steps::IMAGE),

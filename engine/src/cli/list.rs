@@ -29,7 +29,7 @@ pub(crate) fn render(entries: &[Entry]) -> String {
             .iter()
             .map(|(node, _)| *node)
             .chain(plan.unknown.iter().copied())
-            .map(|node| plan.node(node).label.as_str())
+            .map(|node| &*plan.node(node).label)
             .collect();
         for param in entry.info.params {
             if param.is_switch() {

@@ -1,6 +1,7 @@
 //! The graph a pipeline body builds: nodes, their arguments, and the finished [`Plan`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,8 +87,9 @@ impl std::fmt::Debug for NodeKind {
 pub struct Node {
     /// Its index.
     pub id: NodeId,
-    /// A unique label: the step's name, prefixed by the nested pipelines it is in.
-    pub label: String,
+    /// A unique label: the step's name, prefixed by the nested pipelines it is in. Shared by
+    /// every event and outcome about the node, which then cost no copy of it.
+    pub label: Arc<str>,
     /// What it is.
     pub kind: NodeKind,
     /// Its arguments, in parameter order.
@@ -211,7 +213,7 @@ impl Builder {
         let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
         self.nodes.push(Node {
             id,
-            label,
+            label: label.into(),
             kind,
             args,
         });

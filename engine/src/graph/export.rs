@@ -13,7 +13,7 @@ fn node_text(plan: &Plan, node: &Node) -> String {
             None => format!("{}: {}", param.name, param.ty),
         },
         NodeKind::Literal(value) => value.to_string(),
-        NodeKind::Step { .. } => node.label.clone(),
+        NodeKind::Step { .. } => node.label.to_string(),
     }
 }
 

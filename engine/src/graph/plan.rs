@@ -84,6 +84,6 @@ impl Plan {
 
     /// The node labelled `label`.
     pub fn find(&self, label: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.label == label)
+        self.nodes.iter().find(|n| *n.label == *label)
     }
 }

@@ -32,7 +32,7 @@ pub enum Event {
     /// A step will run, and why it is not cached.
     StepStarted {
         /// The step's label.
-        step: String,
+        step: Arc<str>,
         /// Why it runs: first run, code changed, input `src` changed, …
         reason: String,
         /// The step whose run this one shares (the same key runs once), if any.
@@ -41,7 +41,7 @@ pub enum Event {
     /// A line of a step's output.
     StepLog {
         /// The step's label.
-        step: String,
+        step: Arc<str>,
         /// stdout or stderr.
         stream: Stream,
         /// The line, without its newline.
@@ -51,7 +51,7 @@ pub enum Event {
     /// ran): never part of the step's output.
     StepNote {
         /// The step's label.
-        step: String,
+        step: Arc<str>,
         /// The message, one line.
         message: String,
     },
@@ -64,19 +64,19 @@ pub enum Event {
     /// A step's result came from the cache.
     StepCached {
         /// The step's label.
-        step: String,
+        step: Arc<str>,
     },
     /// A step ran and succeeded.
     StepFinished {
         /// The step's label.
-        step: String,
+        step: Arc<str>,
         /// How long it ran.
         duration_ms: u64,
     },
     /// A step failed.
     StepFailed {
         /// The step's label.
-        step: String,
+        step: Arc<str>,
         /// How long it ran.
         duration_ms: u64,
         /// What went wrong.
@@ -92,7 +92,7 @@ pub enum Event {
     /// failing. Comes before the step's `step_finished`, `step_cached` or `step_failed`.
     TestReport {
         /// The step's label.
-        step: String,
+        step: Arc<str>,
         /// Whether the report is the cached result of an earlier run.
         cached: bool,
         /// The outcome of every test.
@@ -101,7 +101,7 @@ pub enum Event {
     /// A step did not run because something it needs failed or the run was cancelled.
     StepSkipped {
         /// The step's label.
-        step: String,
+        step: Arc<str>,
         /// Why.
         reason: String,
     },

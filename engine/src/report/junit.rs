@@ -66,7 +66,7 @@ pub(crate) fn junit(summary: &Summary) -> String {
                 let error = summary
                     .failures
                     .iter()
-                    .find(|(s, ..)| s == step)
+                    .find(|(s, ..)| **s == **step)
                     .map_or("", |(_, e, _)| e.as_str());
                 Status::Failed {
                     message: Some(error.lines().next().unwrap_or_default()),

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::report::{Event, Stamped, View};
 
 /// Writes every step's log lines to `<dir>/<step>.log`.
 pub struct LogFiles {
     dir: PathBuf,
-    open: HashMap<String, BufWriter<fs::File>>,
+    open: HashMap<Arc<str>, BufWriter<fs::File>>,
 }
 
 impl LogFiles {
@@ -37,13 +38,13 @@ impl LogFiles {
         dir.join(format!("{name}.log"))
     }
 
-    fn writer(&mut self, step: &str) -> Option<&mut BufWriter<fs::File>> {
-        if !self.open.contains_key(step) {
+    fn writer(&mut self, step: &Arc<str>) -> Option<&mut BufWriter<fs::File>> {
+        if !self.open.contains_key(&**step) {
             fs::create_dir_all(&self.dir).ok()?;
             let file = fs::File::create(Self::path_for(&self.dir, step)).ok()?;
-            self.open.insert(step.to_owned(), BufWriter::new(file));
+            self.open.insert(Arc::clone(step), BufWriter::new(file));
         }
-        self.open.get_mut(step)
+        self.open.get_mut(&**step)
     }
 }
 

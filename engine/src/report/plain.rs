@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
+use std::sync::Arc;
 
 use crate::artifact::TestReport;
 use crate::report::text::{github_message, github_property, plural, shown};
@@ -18,7 +19,7 @@ const GROUP_BYTES: usize = 4 << 20;
 pub struct PlainView<W: Write + Send> {
     out: W,
     github: bool,
-    buffered: HashMap<String, Group>,
+    buffered: HashMap<Arc<str>, Group>,
 }
 
 /// The end of a step's log, held until the step ends to print as one group.

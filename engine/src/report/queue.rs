@@ -23,7 +23,7 @@ struct Shared {
     /// Lines of output queued and not yet taken: past `cap`, new ones are dropped.
     cap: usize,
     queued: AtomicUsize,
-    dropped: Mutex<HashMap<String, u64>>,
+    dropped: Mutex<HashMap<Arc<str>, u64>>,
     /// The view fed as events are sent (the log files), so it misses nothing.
     tap: Option<Mutex<Box<dyn View>>>,
 }
@@ -118,7 +118,7 @@ impl Sender {
             *lock(&shared.dropped).entry(step.clone()).or_default() += 1;
             return;
         }
-        let dropped: Vec<(String, u64)> = match (&stamped.event, stamped.event.step()) {
+        let dropped: Vec<(Arc<str>, u64)> = match (&stamped.event, stamped.event.step()) {
             (Event::RunFinished { .. }, _) => lock(&shared.dropped).drain().collect(),
             (_, Some(step)) => lock(&shared.dropped)
                 .remove_entry(step)

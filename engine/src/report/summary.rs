@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use crate::artifact::{TestOutcome, TestReport};
 use crate::report::text::shown;
@@ -17,10 +18,10 @@ pub struct Summary {
     pub(super) rows: Vec<(String, String, Option<u64>)>,
     index: BTreeMap<String, usize>,
     /// Each failed step: label, error, full log.
-    pub(super) failures: Vec<(String, String, Option<String>)>,
+    pub(super) failures: Vec<(Arc<str>, String, Option<String>)>,
     /// Each step's tests (the last report it sent), in the order they came: label, whether
     /// cached, the report. Merged reports are left out: their steps' own reports are here.
-    pub(super) reports: Vec<(String, bool, TestReport)>,
+    pub(super) reports: Vec<(Arc<str>, bool, TestReport)>,
 }
 
 impl Summary {
@@ -138,7 +139,7 @@ impl View for Summary {
             Event::StepFinished { step, duration_ms } => {
                 let shared = self
                     .index
-                    .get(step)
+                    .get(&**step)
                     .is_some_and(|&i| self.rows[i].1 == "shared");
                 let status = if shared { "shared" } else { "done" };
                 self.set(step, status, Some(*duration_ms));

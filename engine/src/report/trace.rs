@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -11,7 +12,7 @@ use crate::report::{Event, Stamped, View};
 pub struct Trace {
     path: PathBuf,
     start: Option<u64>,
-    open: HashMap<String, (u64, usize)>,
+    open: HashMap<Arc<str>, (u64, usize)>,
     lanes: Vec<bool>,
     events: Vec<serde_json::Value>,
 }

@@ -441,7 +441,7 @@ fn explain_lost_daemon(summary: &RunSummary, endpoint: &str) {
         StepStatus::Failed {
             kind: "daemon_lost",
             ..
-        } => Some(s.label.as_str()),
+        } => Some(&*s.label),
         _ => None,
     });
     let during = step.map_or_else(String::new, |step| format!(" during step `{step}`"));

@@ -134,7 +134,7 @@ impl StepRunner {
             };
             let code = CodeKey::of(info);
             let mut e = Explained {
-                label: node.label.clone(),
+                label: node.label.to_string(),
                 cached: false,
                 reason: None,
                 hit: None,
@@ -146,7 +146,7 @@ impl StepRunner {
                         .any(|d| after_side_effect.contains(&d.index())),
                 detail: Vec::new(),
             };
-            let wanted = detail.contains(&node.label);
+            let wanted = detail.iter().any(|d| **d == *node.label);
             let waiting: Vec<usize> = node
                 .deps()
                 .iter()

@@ -27,14 +27,14 @@ type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Ar
 pub struct StepRunner {
     pub(super) run: Arc<RunContext>,
     pipeline: &'static str,
-    pub(super) labels: Vec<String>,
+    pub(super) labels: Vec<Arc<str>>,
     pub(super) is_step: Vec<bool>,
     pub(super) inputs: HashMap<usize, Artifact>,
     forced: Option<Vec<String>>,
     require_cache: bool,
     /// Side effects and the steps downstream of them, which `--require-cache` lets run.
     after_side_effect: HashSet<usize>,
-    in_flight: Mutex<HashMap<Digest, (String, SharedJob)>>,
+    in_flight: Mutex<HashMap<Digest, (Arc<str>, SharedJob)>>,
     /// The steps that made the outputs of remote hits, by output digest.
     pub(super) producers: Mutex<HashMap<Digest, Producer>>,
 }
@@ -117,7 +117,7 @@ impl StepRunner {
         for ((param, artifact), arg) in info.params.iter().zip(inputs).zip(&node.args) {
             let upstream = match arg {
                 Arg::Handle { node, .. } if self.is_step[node.index()] => {
-                    self.labels.get(node.index()).map(String::as_str)
+                    self.labels.get(node.index()).map(|l| &**l)
                 }
                 // A fan-in's items are keyed by their content alone, like any value.
                 Arg::Handle { .. } | Arg::Literal(_) | Arg::List(_) => None,
@@ -422,7 +422,7 @@ impl NodeRunner for Arc<StepRunner> {
                             this.in_flight.lock().unwrap_or_else(|p| p.into_inner());
                         match in_flight.get(&digest) {
                             Some((first, job)) if !info.settings.side_effect => {
-                                (Some(first.clone()), job.clone())
+                                (Some(first.to_string()), job.clone())
                             }
                             _ => {
                                 let job = this.job(&node, info, run_fn, inputs, key, digest);

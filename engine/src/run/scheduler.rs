@@ -158,11 +158,14 @@ impl Scheduler {
     /// Runs `plan` with `runner`, returning when every node has finished, failed or been
     /// skipped.
     pub async fn run(&self, plan: &Plan, runner: Arc<dyn NodeRunner>) -> RunSummary {
-        // One wake-up of the views per turn of the loop, not one per event.
-        self.events.batched(self.run_loop(plan, runner)).await
+        // One wake-up of the views per turn of the loop, not one per event. The nodes' jobs
+        // share one copy of the scheduler: cloning it for each would take the locks of its
+        // cancellation token and of its event queue's sender count, twice a node.
+        let shared = Arc::new(self.clone());
+        self.events.batched(shared.run_loop(plan, runner)).await
     }
 
-    async fn run_loop(&self, plan: &Plan, runner: Arc<dyn NodeRunner>) -> RunSummary {
+    async fn run_loop(self: &Arc<Self>, plan: &Plan, runner: Arc<dyn NodeRunner>) -> RunSummary {
         let started = Instant::now();
         let (pending, dependents_of) = dependency_graph(plan);
         let n = plan.nodes.len();
@@ -246,7 +249,7 @@ impl Scheduler {
 
     /// Starts the queued steps that may run: those that share another's run, and the rest
     /// while slots are free, longest chain first.
-    async fn dispatch(&self, walk: &mut Walk<'_>) {
+    async fn dispatch(self: &Arc<Self>, walk: &mut Walk<'_>) {
         while let Some(queued) = walk.queue.pop(walk.free) {
             let slot = queued.shared_with.is_none();
             walk.free -= usize::from(slot);
@@ -255,26 +258,23 @@ impl Scheduler {
             let index = queued.index;
             let shared = !slot;
             let run =
-                AssertUnwindSafe(
-                    self.clone()
-                        .run_queued(queued, label.clone(), is_step, slot),
-                )
-                .catch_unwind()
-                // Only the scheduler's own code is left to panic here (a job's panic is its
-                // error already): the node fails, and its slot comes back.
-                .map(move |ran| {
-                    ran.unwrap_or_else(|panic| {
-                        Progress::Ran(Finish {
-                            index,
-                            slot,
-                            cached: false,
-                            shared,
-                            duration: Duration::ZERO,
-                            result: Err(panicked(&label, &*panic)),
+                AssertUnwindSafe(Arc::clone(self).run_queued(queued, label.clone(), is_step, slot))
+                    .catch_unwind()
+                    // Only the scheduler's own code is left to panic here (a job's panic is its
+                    // error already): the node fails, and its slot comes back.
+                    .map(move |ran| {
+                        ran.unwrap_or_else(|panic| {
+                            Progress::Ran(Finish {
+                                index,
+                                slot,
+                                cached: false,
+                                shared,
+                                duration: Duration::ZERO,
+                                result: Err(panicked(&label, &*panic)),
+                            })
                         })
                     })
-                })
-                .boxed();
+                    .boxed();
             walk.tasks.push(run).await;
         }
     }

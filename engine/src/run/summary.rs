@@ -1,6 +1,7 @@
 //! How a run ended: each step's outcome, the counts, and the outputs of what finished.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::artifact::Artifact;
@@ -30,7 +31,7 @@ pub enum StepStatus {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// The node's label.
-    pub label: String,
+    pub label: Arc<str>,
     /// How it ended.
     pub status: StepStatus,
     /// How long it ran (zero unless it ran).

@@ -27,7 +27,7 @@ use crate::step::run::RunContext;
 pub struct Ctx {
     run: Arc<RunContext>,
     step: StepInfo,
-    label: String,
+    label: Arc<str>,
     cancel: CancellationToken,
     started: Instant,
     container: Arc<StepContainer>,
@@ -42,7 +42,7 @@ impl Ctx {
     /// The context of step `step`, labelled `label` in the run. The step's timeout counts from
     /// here.
     #[doc(hidden)]
-    pub fn new(run: Arc<RunContext>, step: StepInfo, label: impl Into<String>) -> Self {
+    pub fn new(run: Arc<RunContext>, step: StepInfo, label: impl Into<Arc<str>>) -> Self {
         let cancel = run.cancel.child_token();
         let container = Arc::new(StepContainer::new(
             Arc::clone(&run.backend),

@@ -112,7 +112,7 @@ impl Harness {
                 stream,
                 line,
             } = stamped.event
-                && s == step
+                && *s == *step
             {
                 lines.push((stream, line));
             }

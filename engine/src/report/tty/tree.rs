@@ -3,6 +3,7 @@
 //! lines come out, so the layout is tested without a terminal.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use console::{Style, measure_text_width, truncate_str};
 
@@ -28,9 +29,9 @@ enum State {
 
 #[derive(Debug)]
 struct Row {
-    label: String,
+    label: Arc<str>,
     /// The labels of the steps it takes inputs from.
-    waits_on: Vec<String>,
+    waits_on: Vec<Arc<str>>,
     state: State,
     tail: VecDeque<String>,
 }
@@ -71,7 +72,7 @@ impl Board {
     }
 
     fn row(&mut self, label: &str) -> Option<&mut Row> {
-        self.rows.iter_mut().find(|r| r.label == label)
+        self.rows.iter_mut().find(|r| *r.label == *label)
     }
 
     /// Takes in one event that happened at `ts_us`.

@@ -1,6 +1,7 @@
 //! One node's futures as the scheduler starts them: its lookup, and its job in its slot, from
 //! the event that starts it to the one that ends it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
@@ -53,9 +54,9 @@ impl Scheduler {
 
     /// Runs a queued step's job in its slot, from its start event to its end event.
     pub(super) async fn run_queued(
-        self,
+        self: Arc<Self>,
         queued: Queued,
-        label: String,
+        label: Arc<str>,
         is_step: bool,
         slot: bool,
     ) -> Progress {
@@ -89,7 +90,7 @@ impl Scheduler {
     /// stops the run at a failure unless it keeps going.
     pub(super) fn report_end(
         &self,
-        label: &str,
+        label: &Arc<str>,
         is_step: bool,
         duration: Duration,
         result: &std::result::Result<&[Artifact], &Error>,
@@ -99,7 +100,7 @@ impl Scheduler {
             Ok(outputs) if is_step => {
                 send_test_reports(&self.events, label, false, outputs);
                 self.events.send(Event::StepFinished {
-                    step: label.to_owned(),
+                    step: Arc::clone(label),
                     duration_ms,
                 });
             }
@@ -110,7 +111,7 @@ impl Scheduler {
                         .to_string()
                 });
                 self.events.send(Event::StepFailed {
-                    step: label.to_owned(),
+                    step: Arc::clone(label),
                     duration_ms,
                     error: e.to_string(),
                     kind: e.kind(),
@@ -129,7 +130,7 @@ impl Scheduler {
 /// outputs, before the event that ends the step.
 pub(super) fn send_test_reports(
     events: &EventSink,
-    label: &str,
+    label: &Arc<str>,
     cached: bool,
     outputs: &[Artifact],
 ) {
@@ -138,7 +139,7 @@ pub(super) fn send_test_reports(
             && let Some(report) = crate::artifact::TestReport::from_value(value)
         {
             events.send(Event::TestReport {
-                step: label.to_owned(),
+                step: Arc::clone(label),
                 cached,
                 report,
             });
