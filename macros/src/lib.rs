@@ -132,7 +132,7 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 ///
 /// # let plan = tanto::__internal::graph::Plan::of::<ci>();
-/// # let labels: Vec<&str> = plan.steps().map(|(node, _)| node.label.as_str()).collect();
+/// # let labels: Vec<&str> = plan.steps().map(|(node, _)| &*node.label).collect();
 /// # assert_eq!(labels, ["fmt", "build", "smoke"]);
 /// ```
 ///
@@ -195,7 +195,7 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 ///
 /// # use tanto::__internal::graph::{InputValues, Plan};
-/// # let labels = |plan: &Plan| plan.steps().map(|(n, _)| n.label.clone()).collect::<Vec<_>>();
+/// # let labels = |plan: &Plan| plan.steps().map(|(n, _)| n.label.to_string()).collect::<Vec<_>>();
 /// # assert_eq!(labels(&Plan::of::<ci>()), ["test[1.80]", "test[stable]", "report"]);
 /// # let release = InputValues::from([("release".to_owned(), true.into())]);
 /// # let plan = Plan::with::<ci>(&release).unwrap();
