@@ -121,8 +121,10 @@ struct Hasher<'a> {
 /// An inode as one walk sees it: device, inode, size, and modification and change times.
 type InodeKey = (u64, u64, u64, i64, i64);
 
-/// A walking thread's own: its read buffer, and the digests it learnt in the folder it is in,
-/// handed to the stat cache together when the folder is done (one lock a folder, not a file).
+/// A walking thread's own: its read buffer, and the digests it learnt, handed to the stat
+/// cache together when it stops walking: one lock a thread, and none per file while the walk
+/// goes on, since a walk's own files are never looked up again in it (a file with several
+/// names is read once through `inodes`).
 #[derive(Default)]
 struct Local {
     buf: Vec<u8>,
@@ -140,8 +142,11 @@ impl Leaves for Hasher<'_> {
     type Local = Local;
 
     fn folder_done(&self, local: &mut Local) {
-        self.cache.insert_many(local.learnt.drain(..));
         local.read_at = None;
+    }
+
+    fn stopped(&self, local: &mut Local) {
+        self.cache.insert_many(local.learnt.drain(..));
     }
 
     fn leaf(

@@ -106,6 +106,8 @@ pub struct StatCache {
     refreshed: Mutex<Vec<usize>>,
     /// What was learnt since.
     added: Mutex<Map>,
+    /// Whether `added` holds anything: looked at without the lock.
+    any_added: AtomicBool,
     dirty: AtomicBool,
 }
 
@@ -138,6 +140,7 @@ impl StatCache {
             loaded: Records::default(),
             refreshed: Mutex::default(),
             added: Mutex::default(),
+            any_added: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
         }
     }
@@ -203,7 +206,12 @@ impl StatCache {
         let want = (stat.size, stat.mtime_ns, stat.ctime_ns);
         let loaded = self.loaded.find(&key).map(|i| (i, self.loaded.record(i)));
         let Some((i, r)) = loaded.filter(|(_, r)| (r.size, r.mtime_ns, r.ctime_ns) == want) else {
-            // Rare: the file is new or changed since loading, and will be read anyway.
+            // Rare: the file is new or changed since loading, and will be read anyway. A
+            // walk hands what it learnt over when it ends, so a cold walk finds nothing added
+            // and takes no lock per file.
+            if !self.any_added.load(Ordering::Acquire) {
+                return None;
+            }
             let added = self.added.lock().ok()?;
             let matches = |e: &&Entry| (e.size, e.mtime_ns, e.ctime_ns) == want;
             return added.get(&key).filter(matches).map(|e| e.digest);
@@ -226,30 +234,45 @@ impl StatCache {
 
     /// [`insert`](Self::insert) for many files at once, under one lock.
     pub fn insert_many(&self, learnt: impl IntoIterator<Item = (FileStat, Digest, SystemTime)>) {
-        let trusted = learnt.into_iter().filter(|(stat, _, read_at)| {
-            let limit = read_at
-                .checked_sub(self.racy_window)
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-            stat.mtime_ns < limit && stat.ctime_ns < limit
-        });
-        let mut trusted = trusted.peekable();
-        if trusted.peek().is_none() {
+        // Sorted out before the lock is taken, each read time's limit worked out once: a
+        // walk hands its files over together, one read time a folder.
+        let mut last: Option<(SystemTime, i64)> = None;
+        let mut limit_of = |read_at: SystemTime| match last {
+            Some((at, limit)) if at == read_at => limit,
+            _ => {
+                let limit = read_at
+                    .checked_sub(self.racy_window)
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+                last = Some((read_at, limit));
+                limit
+            }
+        };
+        let trusted: Vec<((u64, u64), Entry)> = learnt
+            .into_iter()
+            .filter(|(stat, _, read_at)| {
+                let limit = limit_of(*read_at);
+                stat.mtime_ns < limit && stat.ctime_ns < limit
+            })
+            .map(|(stat, digest, _)| {
+                let entry = Entry {
+                    size: stat.size,
+                    mtime_ns: stat.mtime_ns,
+                    ctime_ns: stat.ctime_ns,
+                    digest,
+                    seen: AtomicU64::new(self.now_secs),
+                };
+                ((stat.dev, stat.ino), entry)
+            })
+            .collect();
+        if trusted.is_empty() {
             return;
         }
         let Ok(mut added) = self.added.lock() else {
             return;
         };
-        for (stat, digest, _) in trusted {
-            let entry = Entry {
-                size: stat.size,
-                mtime_ns: stat.mtime_ns,
-                ctime_ns: stat.ctime_ns,
-                digest,
-                seen: AtomicU64::new(self.now_secs),
-            };
-            added.insert((stat.dev, stat.ino), entry);
-        }
+        added.extend(trusted);
+        self.any_added.store(true, Ordering::Release);
         self.dirty.store(true, Ordering::Relaxed);
     }
 
@@ -428,6 +451,35 @@ mod tests {
         };
         cache.insert(fresh, Digest::of(b"f"), now);
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn each_file_is_judged_by_its_own_read_time_and_found_before_any_save() {
+        let cache = StatCache::in_memory();
+        let read = SystemTime::now();
+        let ns = |t: SystemTime| t.duration_since(UNIX_EPOCH).expect("after 1970").as_nanos();
+        let changed = i64::try_from(ns(read) - 500_000_000).expect("fits");
+        let stat = |ino| FileStat {
+            ino,
+            mtime_ns: changed,
+            ctime_ns: changed,
+            ..STAT
+        };
+        assert_eq!(cache.get(&stat(1)), None, "nothing learnt yet");
+        // Changed half a second before the first read, but two seconds before the second:
+        // only the second is outside the racy window, whatever order they come in.
+        let later = read + Duration::from_secs(2);
+        cache.insert_many([
+            (stat(1), Digest::of(b"1"), read),
+            (stat(2), Digest::of(b"2"), later),
+            (stat(3), Digest::of(b"3"), read),
+            (stat(4), Digest::of(b"4"), later),
+        ]);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get(&stat(1)), None);
+        assert_eq!(cache.get(&stat(2)), Some(Digest::of(b"2")));
+        assert_eq!(cache.get(&stat(3)), None);
+        assert_eq!(cache.get(&stat(4)), Some(Digest::of(b"4")));
     }
 
     #[test]

@@ -41,8 +41,11 @@ pub(crate) trait Leaves: Sync {
         path: &dyn Fn() -> PathBuf,
     ) -> Result<Option<TreeEntry>>;
 
-    /// Called by a thread after each folder it listed, and before it stops.
+    /// Called by a thread after each folder it listed.
     fn folder_done(&self, _local: &mut Self::Local) {}
+
+    /// Called by a thread once, when it stops walking (the walk done or failed).
+    fn stopped(&self, _local: &mut Self::Local) {}
 }
 
 /// A file or symlink the walk keeps, as the listing saw it.
@@ -235,6 +238,7 @@ impl<L: Leaves> Walk<'_, L> {
                 }
             }
         }
+        self.leaves.stopped(&mut scratch.local);
         self.done
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
