@@ -36,7 +36,7 @@ pub enum Event {
         /// Why it runs: first run, code changed, input `src` changed, …
         reason: String,
         /// The step whose run this one shares (the same key runs once), if any.
-        shared_with: Option<String>,
+        shared_with: Option<Arc<str>>,
     },
     /// A line of a step's output.
     StepLog {

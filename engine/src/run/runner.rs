@@ -422,7 +422,7 @@ impl NodeRunner for Arc<StepRunner> {
                             this.in_flight.lock().unwrap_or_else(|p| p.into_inner());
                         match in_flight.get(&digest) {
                             Some((first, job)) if !info.settings.side_effect => {
-                                (Some(first.to_string()), job.clone())
+                                (Some(Arc::clone(first)), job.clone())
                             }
                             _ => {
                                 let job = this.job(&node, info, run_fn, inputs, key, digest);

@@ -47,7 +47,7 @@ pub enum Prepared {
         job: BoxFuture<'static, Result<Vec<Artifact>>>,
         /// The label of the node whose run this one shares (same key, one run), if any: it
         /// takes no `-j` slot and counts as shared, not as run.
-        shared_with: Option<String>,
+        shared_with: Option<Arc<str>>,
     },
 }
 

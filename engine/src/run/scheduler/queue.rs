@@ -10,6 +10,7 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
@@ -27,7 +28,7 @@ pub(super) struct Queued {
     /// Runs it.
     pub(super) job: BoxFuture<'static, Result<Vec<Artifact>>>,
     /// The step whose run it shares, if any: it takes no slot.
-    pub(super) shared_with: Option<String>,
+    pub(super) shared_with: Option<Arc<str>>,
 }
 
 impl Queued {
@@ -97,7 +98,7 @@ mod tests {
             index,
             reason: String::new(),
             job: async { Ok(Vec::new()) }.boxed(),
-            shared_with: shared.then(|| "other".to_owned()),
+            shared_with: shared.then(|| "other".into()),
         }
     }
 
