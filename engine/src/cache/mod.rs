@@ -27,6 +27,7 @@ mod rules;
 mod select;
 mod statcache;
 mod statfile;
+mod statlearnt;
 mod store;
 #[cfg(test)]
 mod test_rng;

@@ -1,16 +1,15 @@
 //! The stat cache: remembers each file's content digest by its stat data, so a warm re-hash
 //! of an unchanged tree only stats its files.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cache::statfile::{self, Record, Records, encode};
+use crate::cache::statlearnt::{Learnt, merge};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -43,39 +42,6 @@ impl FileStat {
     }
 }
 
-/// A multiplicative hasher for `(device, inode)` keys: inode numbers are handed out by the
-/// file system, not chosen by users, so SipHash's flood resistance buys nothing here.
-#[derive(Default)]
-struct InodeHasher(u64);
-
-impl Hasher for InodeHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type Map = HashMap<(u64, u64), Entry, BuildHasherDefault<InodeHasher>>;
-
-#[derive(Debug)]
-struct Entry {
-    size: u64,
-    mtime_ns: i64,
-    ctime_ns: i64,
-    digest: Digest,
-    /// When a hash last used this entry, in seconds since the epoch.
-    seen: AtomicU64,
-}
-
 /// Digests of files by stat data.
 ///
 /// An entry maps a file's identity `(device, inode)` to the `(size, mtime, ctime)` it had
@@ -105,7 +71,7 @@ pub struct StatCache {
     /// The loaded records a hash used whose last-seen day is to be moved to today.
     refreshed: Mutex<Vec<usize>>,
     /// What was learnt since.
-    added: Mutex<Map>,
+    added: Mutex<Learnt>,
     /// Whether `added` holds anything: looked at without the lock.
     any_added: AtomicBool,
     dirty: AtomicBool,
@@ -191,7 +157,9 @@ impl StatCache {
         let Ok(added) = self.added.lock() else {
             return self.loaded.len();
         };
-        let new = added.keys().filter(|k| self.loaded.find(k).is_none());
+        let new = added
+            .latest()
+            .filter(|r| self.loaded.find(&r.key).is_none());
         self.loaded.len() + new.count()
     }
 
@@ -212,9 +180,9 @@ impl StatCache {
             if !self.any_added.load(Ordering::Acquire) {
                 return None;
             }
-            let added = self.added.lock().ok()?;
-            let matches = |e: &&Entry| (e.size, e.mtime_ns, e.ctime_ns) == want;
-            return added.get(&key).filter(matches).map(|e| e.digest);
+            let mut added = self.added.lock().ok()?;
+            let matches = |r: &&Record| (r.size, r.mtime_ns, r.ctime_ns) == want;
+            return added.find(&key).filter(matches).map(|r| r.digest);
         };
         // Refresh the last-seen day at most daily, so a warm hash rarely forces a save.
         if r.seen + 24 * 3600 < self.now_secs
@@ -248,26 +216,27 @@ impl StatCache {
                 limit
             }
         };
-        let trusted: Vec<((u64, u64), Entry)> = learnt
+        let mut trusted: Vec<Record> = learnt
             .into_iter()
             .filter(|(stat, _, read_at)| {
                 let limit = limit_of(*read_at);
                 stat.mtime_ns < limit && stat.ctime_ns < limit
             })
-            .map(|(stat, digest, _)| {
-                let entry = Entry {
-                    size: stat.size,
-                    mtime_ns: stat.mtime_ns,
-                    ctime_ns: stat.ctime_ns,
-                    digest,
-                    seen: AtomicU64::new(self.now_secs),
-                };
-                ((stat.dev, stat.ino), entry)
+            .map(|(stat, digest, _)| Record {
+                key: (stat.dev, stat.ino),
+                size: stat.size,
+                mtime_ns: stat.mtime_ns,
+                ctime_ns: stat.ctime_ns,
+                digest,
+                seen: self.now_secs,
             })
             .collect();
         if trusted.is_empty() {
             return;
         }
+        // Each walking thread's batch is put in key order on its own core, so the save
+        // finds a few long runs to merge rather than one list to sort.
+        trusted.sort_by_key(|r| r.key);
         let Ok(mut added) = self.added.lock() else {
             return;
         };
@@ -298,30 +267,17 @@ impl StatCache {
                 *t = true;
             }
         }
-        // Entries learnt this session replace loaded ones for the same inode.
-        let learnt = added.iter().map(|(key, e)| Record {
-            key: *key,
-            size: e.size,
-            mtime_ns: e.mtime_ns,
-            ctime_ns: e.ctime_ns,
-            digest: e.digest,
-            seen: e.seen.load(Ordering::Relaxed),
-        });
-        let kept = self.loaded.iter().zip(today).filter_map(|(r, today)| {
+        // Entries learnt this session replace loaded ones for the same inode; both are in
+        // key order, so the file is written in it as they are merged, and loading needs no
+        // sort.
+        let kept = self.loaded.iter().zip(today).map(|(r, today)| {
             let seen = if today { self.now_secs } else { r.seen };
-            (!added.contains_key(&r.key)).then_some(Record { seen, ..r })
+            Record { seen, ..r }
         });
-        let mut records: Vec<Record> = learnt
-            .chain(kept)
-            .filter(|r| r.seen >= forget_before)
-            .collect();
+        let at_most = self.loaded.len() + added.handed_over();
+        let records = merge(kept, added.latest().copied()).filter(|r| r.seen >= forget_before);
+        let out = encode(records, at_most);
         drop(added);
-        if !self.dirty.load(Ordering::Relaxed) && records.len() == self.len() {
-            return Ok(());
-        }
-        // Saved in key order, so loading needs no sort.
-        records.sort_unstable_by_key(|r| r.key);
-        let out = encode(&records);
 
         let dir = match &self.staging {
             Some(dir) => dir.as_path(),
@@ -383,10 +339,11 @@ mod tests {
         cache.insert(STAT, Digest::of(b"x"), SystemTime::now());
         // Last used two days ago: the next hash that uses it moves that to today.
         let two_days_ago = cache.now_secs - 2 * 24 * 3600;
-        if let Ok(added) = cache.added.lock() {
+        if let Ok(mut added) = cache.added.lock() {
             added
-                .values()
-                .for_each(|e| e.seen.store(two_days_ago, Ordering::Relaxed));
+                .records_mut()
+                .iter_mut()
+                .for_each(|r| r.seen = two_days_ago);
         }
         cache.save().expect("saved");
         let first = inode();
@@ -489,10 +446,8 @@ mod tests {
         let cache = StatCache::load(&file);
         cache.insert(STAT, Digest::of(b"x"), SystemTime::now());
         let old = cache.now_secs - StatCache::FORGET_AFTER.as_secs() - 1;
-        if let Ok(added) = cache.added.lock() {
-            added
-                .values()
-                .for_each(|e| e.seen.store(old, Ordering::Relaxed));
+        if let Ok(mut added) = cache.added.lock() {
+            added.records_mut().iter_mut().for_each(|r| r.seen = old);
         }
         cache.save().expect("saved");
         assert!(StatCache::load(&file).is_empty());

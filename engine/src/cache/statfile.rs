@@ -73,7 +73,7 @@ impl Records {
             let mut all: Vec<Record> = records.iter().collect();
             all.sort_by_key(|r| r.key);
             records = Self {
-                bytes: body_of(&all),
+                bytes: body_of(all, count),
                 count,
             };
         }
@@ -177,12 +177,15 @@ pub(super) fn read(path: &Path) -> std::io::Result<Option<Records>> {
     Ok(Records::check(bytes, sum))
 }
 
-/// The magic line, the count and `records`, without the checksum.
-fn body_of(records: &[Record]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(START + records.len() * RECORD + 32);
+/// The magic line, the count and `records` (of which there are at most `at_most`: room is
+/// made for them and the checksum), without the checksum.
+fn body_of(records: impl IntoIterator<Item = Record>, at_most: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(START + at_most * RECORD + 32);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(records.len() as u64).to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes());
+    let mut count = 0u64;
     for r in records {
+        count += 1;
         for n in [r.key.0, r.key.1, r.size] {
             out.extend_from_slice(&n.to_le_bytes());
         }
@@ -192,12 +195,14 @@ fn body_of(records: &[Record]) -> Vec<u8> {
         out.extend_from_slice(&r.digest.0);
         out.extend_from_slice(&r.seen.to_le_bytes());
     }
+    out[MAGIC.len()..START].copy_from_slice(&count.to_le_bytes());
     out
 }
 
-/// The whole file for `records`, which are in key order, one per key.
-pub(super) fn encode(records: &[Record]) -> Vec<u8> {
-    let mut out = body_of(records);
+/// The whole file for `records`, which are in key order, one per key, and at most
+/// `at_most`, for which room is made at once.
+pub(super) fn encode(records: impl IntoIterator<Item = Record>, at_most: usize) -> Vec<u8> {
+    let mut out = body_of(records, at_most);
     let checksum =
         checksum_of(&mut out, &|_, _| Ok(())).unwrap_or_else(|_| *blake3::hash(&out).as_bytes());
     out.extend_from_slice(&checksum);
@@ -253,7 +258,7 @@ mod tests {
         let records: Vec<Record> = (0..300).map(|i| record(i % 2, i)).collect();
         let mut sorted = records.clone();
         sorted.sort_by_key(|r| r.key);
-        let loaded = Records::parse(encode(&sorted)).expect("intact");
+        let loaded = Records::parse(encode(sorted.iter().copied(), sorted.len())).expect("intact");
         assert_eq!(loaded.iter().collect::<Vec<_>>(), sorted);
         for r in records.iter().rev() {
             let i = loaded.find(&r.key).expect("found");
@@ -292,17 +297,17 @@ mod tests {
     #[test]
     fn an_unordered_file_is_sorted_and_damage_is_refused() {
         let unordered = [record(1, 9), record(0, 4), record(1, 2)];
-        let loaded = Records::parse(encode(&unordered)).expect("intact");
+        let loaded = Records::parse(encode(unordered, 3)).expect("intact");
         let keys: Vec<_> = loaded.iter().map(|r| r.key).collect();
         assert_eq!(keys, [(0, 4), (1, 2), (1, 9)]);
         assert!(loaded.find(&(1, 9)).is_some());
 
-        let twice = encode(&[record(1, 2), record(1, 2)]);
+        let twice = encode([record(1, 2), record(1, 2)], 2);
         assert!(Records::parse(twice).is_none(), "two records for one inode");
-        let mut flipped = encode(&unordered);
+        let mut flipped = encode(unordered, 3);
         flipped[START + 3] ^= 1;
         assert!(Records::parse(flipped).is_none(), "checksum");
-        let bytes = encode(&unordered);
+        let bytes = encode(unordered, 3);
         assert!(Records::parse(bytes[..bytes.len() - 1].to_vec()).is_none());
         assert!(Records::parse(Vec::new()).is_none());
     }
