@@ -196,6 +196,14 @@ pub(super) async fn run(
             return EXIT_USAGE;
         }
     };
+    // Connecting to the remote cache overlaps hashing the inputs too.
+    let remote = match super::remote::connect(&options) {
+        Ok(remote) => remote,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     // Connecting to Docker overlaps hashing the inputs, and so do reaping what dead runs
     // left and resolving the steps' images, once connected; bad input still fails at once,
     // without waiting for the daemon.
@@ -263,7 +271,11 @@ pub(super) async fn run(
         .interactive
         .as_ref()
         .map(|shell| Interactive::new(shell, options.keep_going, hold));
-    context.remote = match super::remote::connect(&options, &events).await {
+    let remote = match remote {
+        Some(connecting) => connecting.finish(&events).await,
+        None => Ok(None),
+    };
+    context.remote = match remote {
         Ok(remote) => remote,
         Err(e) => {
             drop((context, events));

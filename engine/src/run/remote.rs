@@ -36,13 +36,19 @@ pub(super) struct Producer {
     index: usize,
 }
 
-/// The run's remote cache: none without `--remote-cache` or `TANTO_REMOTE_CACHE`, or when
-/// the server cannot serve (one warning line said so). A malformed URL or CA file is an
-/// error.
-pub(super) async fn connect(
-    options: &RunOptions,
-    events: &EventSink,
-) -> Result<Option<Arc<Remote>>> {
+/// The run's connection to the remote cache, under way beside the hashing of its inputs and
+/// the connection to Docker: its handshake and capabilities call cost a round trip or more,
+/// which a remote server far away makes the larger part of a cached run.
+pub(super) struct Connecting {
+    token: Option<String>,
+    /// Aborted when the run ends before it is waited for.
+    task: Option<tokio::task::JoinHandle<Result<Option<Remote>>>>,
+}
+
+/// Starts connecting to the run's remote cache: none without `--remote-cache` or
+/// `TANTO_REMOTE_CACHE`. A malformed setting or a token that cannot be read is an error at
+/// once; a bad URL or CA file is one when the connection is [finished](Connecting::finish).
+pub(super) fn connect(options: &RunOptions) -> Result<Option<Connecting>> {
     let Some(mut config) =
         RemoteConfig::from_env(options.remote_cache.clone(), options.remote_upload)?
     else {
@@ -51,11 +57,35 @@ pub(super) async fn connect(
     if let Some(source) = &options.remote_token {
         config.token = Some(secret_value("remote-token", Some(source))?);
     }
-    // Whatever prints or records, never the token.
-    if let Some(token) = &config.token {
-        events.add_secret(token);
+    Ok(Some(Connecting {
+        token: config.token.clone(),
+        task: Some(tokio::spawn(Remote::connect(config))),
+    }))
+}
+
+impl Connecting {
+    /// The remote cache, or none when the server cannot serve (one warning line said so).
+    /// The token becomes a secret of `events` first: whatever prints or records, never it.
+    pub(super) async fn finish(mut self, events: &EventSink) -> Result<Option<Arc<Remote>>> {
+        if let Some(token) = &self.token {
+            events.add_secret(token);
+        }
+        let Some(task) = self.task.take() else {
+            return Ok(None);
+        };
+        let remote = task
+            .await
+            .map_err(|e| Error::Other(format!("connecting to the remote cache failed: {e}")))??;
+        Ok(remote.map(Arc::new))
     }
-    Ok(Remote::connect(config).await?.map(Arc::new))
+}
+
+impl Drop for Connecting {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
 }
 
 /// Sends a step's result to the remote cache when this run writes to it: its outputs, its
