@@ -4,7 +4,7 @@
 //! A cold walk of 100k files hands over 100k records and never looks one up again (its own
 //! files are not read twice), so filling a hash map for them, then walking the map to save
 //! it, was most of what a cold hash did after its walk. A list is appended to in one copy and
-//! saved from one sort of its keys.
+//! saved from one merge of its batches' keys.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -70,9 +70,9 @@ impl Learnt {
 
     /// The latest record of each key, in key order.
     pub(super) fn latest(&self) -> impl Iterator<Item = &Record> + '_ {
-        // A walk's records mostly come in inode order already, folder by folder, which the
-        // standard library's stable sort merges as runs; the position breaks ties, so the
-        // last of a key's records is the last of its run of equal keys.
+        // Each batch comes in key order (the thread that hands it over sorts it), so the
+        // standard library's stable sort only merges a few long runs; the position breaks
+        // ties, so the last of a key's records is the last of its run of equal keys.
         let mut order: Vec<((u64, u64), usize)> = self
             .list
             .iter()
