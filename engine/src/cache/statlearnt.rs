@@ -6,6 +6,7 @@
 //! it, was most of what a cold hash did after its walk. A list is appended to in one copy and
 //! saved from one merge of its batches' keys.
 
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -48,7 +49,7 @@ impl Learnt {
     /// Appends `records`, in the order they were learnt.
     pub(super) fn extend(&mut self, mut records: Vec<Record>) {
         if self.list.is_empty() {
-            std::mem::swap(&mut self.list, &mut records);
+            self.list = records;
         } else {
             self.list.append(&mut records);
         }
@@ -71,21 +72,17 @@ impl Learnt {
     /// The latest record of each key, in key order.
     pub(super) fn latest(&self) -> impl Iterator<Item = &Record> + '_ {
         // Each batch comes in key order (the thread that hands it over sorts it), so the
-        // standard library's stable sort only merges a few long runs; the position breaks
-        // ties, so the last of a key's records is the last of its run of equal keys.
-        let mut order: Vec<((u64, u64), usize)> = self
+        // standard library's stable sort only merges a few long runs. A key's records are
+        // ordered latest first, so the one kept of each run of equal keys is the latest.
+        let mut order: Vec<((u64, u64), Reverse<usize>)> = self
             .list
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.key, i))
+            .map(|(i, r)| (r.key, Reverse(i)))
             .collect();
         order.sort();
-        let keep = |n: usize| order.get(n + 1).is_none_or(|next| next.0 != order[n].0);
-        let kept: Vec<usize> = (0..order.len())
-            .filter(|&n| keep(n))
-            .map(|n| order[n].1)
-            .collect();
-        kept.into_iter().map(|i| &self.list[i])
+        order.dedup_by_key(|(key, _)| *key);
+        order.into_iter().map(|(_, Reverse(i))| &self.list[i])
     }
 
     /// Every record, for tests that age them.
