@@ -41,8 +41,9 @@ pub(super) struct Producer {
 /// which a remote server far away makes the larger part of a cached run.
 pub(super) struct Connecting {
     token: Option<String>,
-    /// Aborted when the run ends before it is waited for.
-    task: Option<tokio::task::JoinHandle<Result<Option<Remote>>>>,
+    /// Aborted when the run ends before it is waited for (aborting a finished task does
+    /// nothing).
+    task: tokio::task::JoinHandle<Result<Option<Remote>>>,
 }
 
 /// Starts connecting to the run's remote cache: none without `--remote-cache` or
@@ -59,7 +60,7 @@ pub(super) fn connect(options: &RunOptions) -> Result<Option<Connecting>> {
     }
     Ok(Some(Connecting {
         token: config.token.clone(),
-        task: Some(tokio::spawn(Remote::connect(config))),
+        task: tokio::spawn(Remote::connect(config)),
     }))
 }
 
@@ -70,10 +71,7 @@ impl Connecting {
         if let Some(token) = &self.token {
             events.add_secret(token);
         }
-        let Some(task) = self.task.take() else {
-            return Ok(None);
-        };
-        let remote = task
+        let remote = (&mut self.task)
             .await
             .map_err(|e| Error::Other(format!("connecting to the remote cache failed: {e}")))??;
         Ok(remote.map(Arc::new))
@@ -82,9 +80,7 @@ impl Connecting {
 
 impl Drop for Connecting {
     fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
+        self.task.abort();
     }
 }
 
