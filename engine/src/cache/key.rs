@@ -111,7 +111,8 @@ pub struct KeyRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Container settings by name: `env.NAME`, `workdir`, `user`, `network`, `memory`,
-    /// `cpus`, `cache./mount/path`, `docker_socket`.
+    /// `cpus`, `cache./mount/path`, `docker_socket`; and what step code can see of an input
+    /// beyond its digest, `input.PARAM.WHAT` (see [`KeyRecord::input_setting`]).
     pub settings: BTreeMap<String, String>,
     /// Each input by parameter name.
     pub inputs: BTreeMap<String, InputRecord>,
@@ -171,6 +172,21 @@ impl KeyRecord {
         self
     }
 
+    /// Records what step code can see of input `param` beyond its digest, as setting
+    /// `input.PARAM.WHAT` (a file's captured name, say), so a miss names it.
+    pub fn input_setting(&mut self, param: &str, what: &str, value: impl Into<String>) {
+        self.settings
+            .insert(format!("input.{param}.{what}"), value.into());
+    }
+
+    /// Leaves input `param` out: its record and its `input.PARAM.*` settings, for comparing
+    /// keys while its value is not known yet.
+    pub fn forget_input(&mut self, param: &str) {
+        self.inputs.remove(param);
+        let prefix = format!("input.{param}.");
+        self.settings.retain(|name, _| !name.starts_with(&prefix));
+    }
+
     /// The canonical encoding that [`KeyRecord::digest`] hashes.
     pub fn canonical_json(&self) -> String {
         // Serializing plain structs, strings and BTreeMaps cannot fail.
@@ -223,5 +239,26 @@ mod tests {
         assert_eq!(key.settings["cpus"], "1.500");
         let back: KeyRecord = serde_json::from_str(&key.canonical_json()).expect("parses");
         assert_eq!(back.digest(), key.digest());
+    }
+
+    #[test]
+    fn forgetting_an_input_drops_its_settings_and_only_its_own() {
+        let record = |digest: &[u8]| InputRecord {
+            kind: ArtifactKind::File,
+            digest: Digest::of(digest),
+            upstream: None,
+        };
+        let mut key = KeyRecord::new("ci::build", "code")
+            .input("files", record(b"a"))
+            .input("files2", record(b"b"));
+        key.input_setting("files", "name", "files.txt");
+        key.input_setting("files", "executable", "true");
+        key.input_setting("files2", "name", "other.txt");
+        key.settings.insert("env.files".into(), "1".into());
+        key.forget_input("files");
+        let names: Vec<_> = key.settings.keys().map(String::as_str).collect();
+        assert_eq!(names, ["env.files", "input.files2.name"]);
+        let inputs: Vec<_> = key.inputs.keys().map(String::as_str).collect();
+        assert_eq!(inputs, ["files2"]);
     }
 }

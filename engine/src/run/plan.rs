@@ -96,8 +96,8 @@ impl StepRunner {
             let mut waiting = false;
             arg.each_handle(&mut |node| waiting |= !known.contains_key(&node.index()));
             if waiting {
-                key.inputs.remove(param.name);
-                previous.inputs.remove(param.name);
+                key.forget_input(param.name);
+                previous.forget_input(param.name);
             }
         }
         let reasons = explain(Some(&previous), &key, self.run.store.as_ref());

@@ -133,20 +133,17 @@ impl StepRunner {
             // A service's value names its image by reference; the id is what it runs.
             if let Some(service) = service_input(param.ty, artifact) {
                 let id = self.image_id(service.image()).await?;
-                key.settings
-                    .insert(format!("input.{}.image", param.name), id);
+                key.input_setting(param.name, "image", id);
             }
             // Step code can read a file's captured name and its mode, and a mounted file keeps
             // the mode, so a renamed file, or one made executable, is another input even when
             // its bytes are the same; settings, so a miss names them.
             if let Artifact::File(file) = artifact {
                 if let Some(name) = file.name() {
-                    key.settings
-                        .insert(format!("input.{}.name", param.name), name.to_owned());
+                    key.input_setting(param.name, "name", name);
                 }
                 if file.is_executable() {
-                    key.settings
-                        .insert(format!("input.{}.executable", param.name), "true".into());
+                    key.input_setting(param.name, "executable", "true");
                 }
             }
         }

@@ -220,6 +220,26 @@ fn plan_after_an_edit_names_the_file() {
             && line.contains("src/lib.rs"),
         "{text}"
     );
+    // A step waiting on `list_files` gives only what is known: its own changed input and the
+    // upstream, not the captured name of a file that does not exist yet.
+    let line_of = |step: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(step))
+            .unwrap_or_else(|| panic!("no line for {step} in\n{text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        line_of("count_lines"),
+        "run count_lines input `src` changed: modified src/lib.rs; upstream `list_files` will run",
+        "{text}"
+    );
+    assert_eq!(
+        line_of("report"),
+        "run report upstream `list_files` will run",
+        "{text}"
+    );
     // --plan ran nothing: the next run still has everything to do for the changed input.
     let events = run_json(cache.path(), src.path());
     assert!(steps(&events, "step_started").contains(&"list_files".to_owned()));
