@@ -109,22 +109,26 @@ pub fn probe_fail(src: Dir) {
     probe(src);
 }
 
-/// Lists what `pack` made.
+/// Lists what `pack` made, beside the file `saved` made and one of its own bytes.
 #[step(image = "tanto-test/busybox:latest", network = false)]
-pub async fn look(ctx: &Ctx, made: Dir) -> Result<String> {
+pub async fn look(ctx: &Ctx, made: Dir, note: File) -> Result<String> {
     let c = ctx
         .container()
         .with_mounted_dir("/in", &made)
+        .with_file("/note.txt", &note)
+        .with_new_file("/own.txt", "own\n")
         .with_workdir("/in")
         .with_env("LOOKING", "yes");
     Ok(c.sh("ls").await?.stdout)
 }
 
-/// `pack` feeds `look`: a step whose input comes from another step, through the cache.
+/// `pack` and `saved` feed `look`: a step whose inputs, a folder and a file, come from other
+/// steps, through the cache.
 #[pipeline]
 pub fn unpacked(src: Dir) -> String {
     let made = pack(src);
-    look(made)
+    let note = saved("noted");
+    look(made, note)
 }
 
 /// How `src` reaches the container: the number of mounts at or under `/src` (0: uploaded),

@@ -333,13 +333,19 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
         "send-keys",
         "-t",
         "live",
-        "echo marker-$((6*7)) $LOOKING $(pwd) $(ls /in | tr '\\n' ' '); exit",
+        "echo marker-$((6*7)) $LOOKING $(pwd) $(ls /in | tr '\\n' ' ') $(cat /note.txt) $(test -e /own.txt && echo own || echo no-own); exit",
         "Enter",
     ]);
     let screen = wait_for(&tmux, "exit=");
     assert!(
-        screen.contains("marker-42 yes /in data.csv notes.txt"),
-        "the input came from the cache, mounted where the step mounts it:\n{screen}"
+        screen.contains(
+            "tanto: /own.txt is not set up here: bytes the step wrote, which are not recorded"
+        ),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("marker-42 yes /in data.csv notes.txt NOTED no-own"),
+        "the inputs came from the cache, mounted or copied where the step puts them:\n{screen}"
     );
     assert!(screen.contains("exit=0"), "{screen}");
     let out = Command::new("docker")

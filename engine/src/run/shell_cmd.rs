@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::io::IsTerminal as _;
 use std::sync::Arc;
 
-use crate::artifact::{Artifact, Dir};
+use crate::artifact::Artifact;
 use crate::cache::Store;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -14,7 +14,7 @@ use crate::input::bind;
 use crate::report::EventSink;
 use crate::run::engine::{block_on, init_logging, run};
 use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions};
-use crate::step::{Ctx, Recipe, RunContext, attach_shell};
+use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
 
 /// What `shell STEP` is asked.
 #[derive(Debug, Clone)]
@@ -90,10 +90,12 @@ async fn open(
                 "`{}` has not run yet, so there is no container to set up like its",
                 node.label
             )),
-            Some(recipe) => resolve(&store, &history, &recipe, &inputs).map(|dirs| (recipe, dirs)),
+            Some(recipe) => {
+                resolve(&store, &history, &recipe, &inputs).map(|found| (recipe, found))
+            }
         };
         match found {
-            Ok((recipe, dirs)) => {
+            Ok((recipe, found)) => {
                 let _lease = store.lease()?;
                 let backend = (options.connect)().await?;
                 let run_id = format!("shell-{}", std::process::id());
@@ -104,7 +106,7 @@ async fn open(
                     info,
                     &node.label,
                     &recipe,
-                    dirs,
+                    found,
                     &request.shell,
                 )
                 .await;
@@ -129,27 +131,36 @@ async fn open(
     }
 }
 
-/// Each folder the recipe places, found by its digest among the bound inputs or in the store;
-/// else why not, naming the input and the step that makes it.
+/// Each folder and file the recipe places, found by its digest among the bound inputs or in
+/// the store; else why not, naming the input and the step that makes it.
 fn resolve(
     store: &Store,
     history: &str,
     recipe: &Recipe,
     inputs: &[Artifact],
-) -> std::result::Result<Vec<(Digest, Dir)>, String> {
-    let mut dirs = Vec::new();
+) -> std::result::Result<Vec<(Digest, Artifact)>, String> {
+    let mut found = Vec::new();
     for placed in &recipe.inputs {
-        let digest = match &placed.what {
-            crate::step::Input::MountedDir { digest }
-            | crate::step::Input::CopiedDir { digest } => *digest,
-            _ => continue,
+        let Some(digest) = placed.what.digest() else {
+            continue;
         };
-        let bound = inputs.iter().find_map(|a| match a {
-            Artifact::Dir(d) if d.digest() == digest => Some(d.clone()),
-            _ => None,
+        let bound = inputs.iter().find(|a| match (a, &placed.what) {
+            (Artifact::Dir(d), Input::MountedDir { .. } | Input::CopiedDir { .. }) => {
+                d.digest() == digest
+            }
+            (Artifact::File(f), Input::CopiedFile { executable, .. }) => {
+                f.digest() == digest && f.is_executable() == *executable
+            }
+            _ => false,
         });
-        match bound.map(Ok).unwrap_or_else(|| store.dir(digest)) {
-            Ok(dir) => dirs.push((digest, dir)),
+        let stored = || match placed.what {
+            Input::CopiedFile { executable, .. } => {
+                store.file_as(digest, executable).map(Artifact::File)
+            }
+            _ => store.dir(digest).map(Artifact::Dir),
+        };
+        match bound.cloned().map(Ok).unwrap_or_else(stored) {
+            Ok(artifact) => found.push((digest, artifact)),
             Err(_) => {
                 let key = store.last_key(history).ok().flatten();
                 let input = key.as_ref().and_then(|k| {
@@ -167,12 +178,12 @@ fn resolve(
                         "its input `{name}` at {} has changed since it ran",
                         placed.target
                     ),
-                    None => format!("the folder it had at {} is not in the cache", placed.target),
+                    None => format!("what it had at {} is not in the cache", placed.target),
                 });
             }
         }
     }
-    Ok(dirs)
+    Ok(found)
 }
 
 /// Creates the container and opens the shell in it; removes it afterwards.
@@ -181,17 +192,23 @@ async fn enter(
     info: crate::graph::StepInfo,
     label: &str,
     recipe: &Recipe,
-    dirs: Vec<(Digest, Dir)>,
+    found: Vec<(Digest, Artifact)>,
     shell: &str,
 ) -> Result<()> {
     let ctx = Ctx::new(Arc::clone(&context), info, label);
-    let dir_of = |digest: &Digest| {
-        dirs.iter()
+    let artifact_of = |digest: &Digest| {
+        found
+            .iter()
             .find(|(d, _)| d == digest)
-            .map(|(_, dir)| dir.clone())
+            .map(|(_, artifact)| artifact.clone())
     };
-    let container = ctx.container().like(recipe, &dir_of);
+    let container = ctx.container().like(recipe, &artifact_of);
     eprintln!("tanto: a fresh container set up like the one `{label}` last ran in");
+    for placed in &recipe.inputs {
+        if let Some(why) = placed.what.left_out() {
+            eprintln!("tanto: {} is not set up here: {why}", placed.target);
+        }
+    }
     if let Some(command) = &recipe.command {
         eprintln!("tanto: its last command was: {command}");
     }

@@ -120,13 +120,10 @@ pub(super) struct CopyDecl {
 pub(super) enum CopyFrom {
     /// A folder: the entries its digest covers.
     Dir(Dir),
-    /// One file of the host.
-    File {
-        /// Where it is.
-        path: PathBuf,
-        /// Whether it gets the executable bits.
-        executable: bool,
-    },
+    /// A file artifact: its content, and the executable bits if it has them.
+    File(File),
+    /// One file of the host, copied as it is at the copy, without executable bits.
+    HostFile(PathBuf),
     /// Bytes given by the step.
     Bytes(Arc<[u8]>),
 }
@@ -199,11 +196,7 @@ impl Container {
     /// Puts a private, writable copy of `file` at `path`, executable if `file` is.
     pub fn with_file(&self, path: impl Into<String>, file: &File) -> Self {
         let path = path.into();
-        let source = CopyFrom::File {
-            path: file.path().to_path_buf(),
-            executable: file.is_executable(),
-        };
-        self.with(|s| s.copy(path, source))
+        self.with(|s| s.copy(path, CopyFrom::File(file.clone())))
     }
 
     /// Writes `contents` to a new file at `path` (mode 644).
@@ -221,11 +214,10 @@ impl Container {
         let bundle = std::path::Path::new(HOST_CA_BUNDLE);
         self.with(|s| {
             if bundle.is_file() {
-                let source = CopyFrom::File {
-                    path: bundle.to_path_buf(),
-                    executable: false,
-                };
-                s.copy(HOST_CA_BUNDLE.to_owned(), source);
+                s.copy(
+                    HOST_CA_BUNDLE.to_owned(),
+                    CopyFrom::HostFile(bundle.to_path_buf()),
+                );
                 for key in ["SSL_CERT_FILE", "CARGO_HTTP_CAINFO"] {
                     s.env.retain(|(k, _)| k != key);
                     s.env.push((key.to_owned(), HOST_CA_BUNDLE.to_owned()));
@@ -405,7 +397,7 @@ impl Spec {
         });
     }
 
-    fn copy(&mut self, target: String, source: CopyFrom) {
+    pub(super) fn copy(&mut self, target: String, source: CopyFrom) {
         self.check_target("copy", &target);
         self.copies.push(CopyDecl {
             id: NEXT_COPY.fetch_add(1, Ordering::Relaxed),

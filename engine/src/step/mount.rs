@@ -238,7 +238,14 @@ pub(super) async fn copy_entries(
                         root: dir.path().to_path_buf(),
                         skip: views.hidden(&dir)?.into_iter().map(|h| h.path).collect(),
                     },
-                    CopyFrom::File { path, executable } => CopySource::File { path, executable },
+                    CopyFrom::File(file) => CopySource::File {
+                        path: file.path().to_path_buf(),
+                        executable: file.is_executable(),
+                    },
+                    CopyFrom::HostFile(path) => CopySource::File {
+                        path,
+                        executable: false,
+                    },
                     CopyFrom::Bytes(bytes) => CopySource::Bytes(bytes),
                 };
                 Ok(CopyEntry { target, source })

@@ -1,11 +1,12 @@
 //! How a step's container was set up when it last ran, recorded in the store so that
 //! `BIN PIPELINE shell STEP` can open a fresh container just like it: its image, where its
-//! inputs were mounted or copied (by content digest), and its last command's env, working
-//! directory and user. Secrets are recorded by name only.
+//! inputs were mounted or copied (folders and files by content digest), and its last command's
+//! env, working directory and user. Secrets are recorded by name only, and bytes the step wrote
+//! (`with_new_file`) not at all: they may hold what a secret exposed.
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::Dir;
+use crate::artifact::Artifact;
 use crate::digest::Digest;
 use crate::step::Ctx;
 use crate::step::container::{Container, CopyFrom, MountKind};
@@ -53,6 +54,18 @@ pub enum Input {
         /// Its content digest.
         digest: Digest,
     },
+    /// A file with this digest, copied writable.
+    CopiedFile {
+        /// Its content digest.
+        digest: Digest,
+        /// Whether it had the executable bits.
+        executable: bool,
+    },
+    /// A file of this machine, copied from the same path again.
+    HostFile {
+        /// Its path on this machine.
+        path: String,
+    },
     /// A named volume.
     Cache {
         /// Its name.
@@ -60,8 +73,35 @@ pub enum Input {
     },
     /// The daemon's socket.
     DockerSocket,
-    /// Something that `shell` does not recreate: a file, bytes, a secret's folder.
+    /// Bytes the step wrote to a new file: not recorded, so not recreated.
+    NewFile,
+    /// The in-memory folder of the step's secret files: not recorded, so not recreated.
+    Secrets,
+    /// What another version of tanto recorded and this one does not know: not recreated.
+    #[serde(other)]
     Other,
+}
+
+impl Input {
+    /// The content digest of a folder or file input, which `shell` finds again.
+    pub fn digest(&self) -> Option<Digest> {
+        match self {
+            Input::MountedDir { digest }
+            | Input::CopiedDir { digest }
+            | Input::CopiedFile { digest, .. } => Some(*digest),
+            _ => None,
+        }
+    }
+
+    /// Why `shell` leaves this input out, for those it cannot recreate.
+    pub fn left_out(&self) -> Option<&'static str> {
+        match self {
+            Input::NewFile => Some("bytes the step wrote, which are not recorded"),
+            Input::Secrets => Some("the step's secret files, which are not recorded"),
+            Input::Other => Some("recorded by another version of tanto"),
+            _ => None,
+        }
+    }
 }
 
 impl Ctx {
@@ -85,7 +125,7 @@ impl Ctx {
                         volume: volume.clone(),
                     },
                     MountKind::DockerSocket => Input::DockerSocket,
-                    MountKind::Secrets => Input::Other,
+                    MountKind::Secrets => Input::Secrets,
                 },
             })
             .collect();
@@ -95,7 +135,14 @@ impl Ctx {
                 CopyFrom::Dir(dir) => Input::CopiedDir {
                     digest: dir.digest(),
                 },
-                _ => Input::Other,
+                CopyFrom::File(file) => Input::CopiedFile {
+                    digest: file.digest(),
+                    executable: file.is_executable(),
+                },
+                CopyFrom::HostFile(path) => Input::HostFile {
+                    path: path.to_string_lossy().into_owned(),
+                },
+                CopyFrom::Bytes(_) => Input::NewFile,
             },
         }));
         let last = state
@@ -123,22 +170,31 @@ impl Ctx {
 }
 
 impl Container {
-    /// This builder with `recipe`'s image, inputs (each folder given by `dir_of` its digest),
-    /// env, working directory and user: a container like the one the recipe was taken from.
-    pub(crate) fn like(&self, recipe: &Recipe, dir_of: &dyn Fn(&Digest) -> Option<Dir>) -> Self {
+    /// This builder with `recipe`'s image, inputs (each folder and file given by `found` its
+    /// digest), env, working directory and user: a container like the one the recipe was taken
+    /// from, but for what [`Input::left_out`] names.
+    pub(crate) fn like(
+        &self,
+        recipe: &Recipe,
+        found: &dyn Fn(&Digest) -> Option<Artifact>,
+    ) -> Self {
         let mut c = self.with_image(&recipe.image);
         for placed in &recipe.inputs {
-            c = match &placed.what {
-                Input::MountedDir { digest } => match dir_of(digest) {
-                    Some(dir) => c.with_mounted_dir(&placed.target, &dir),
-                    None => c,
-                },
-                Input::CopiedDir { digest } => match dir_of(digest) {
-                    Some(dir) => c.with_dir(&placed.target, &dir),
-                    None => c,
-                },
-                Input::Cache { volume } => c.with_cache(&placed.target, volume),
-                Input::DockerSocket | Input::Other => c,
+            let target = &placed.target;
+            let artifact = placed.what.digest().and_then(|d| found(&d));
+            c = match (&placed.what, artifact) {
+                (Input::MountedDir { .. }, Some(Artifact::Dir(dir))) => {
+                    c.with_mounted_dir(target, &dir)
+                }
+                (Input::CopiedDir { .. }, Some(Artifact::Dir(dir))) => c.with_dir(target, &dir),
+                (Input::CopiedFile { .. }, Some(Artifact::File(file))) => {
+                    c.with_file(target, &file)
+                }
+                (Input::HostFile { path }, _) => c.with(|s| {
+                    s.copy(target.clone(), CopyFrom::HostFile(path.into()));
+                }),
+                (Input::Cache { volume }, _) => c.with_cache(target, volume),
+                _ => c,
             };
         }
         for (key, value) in &recipe.env {
@@ -151,5 +207,32 @@ impl Container {
             c = c.with_user(user);
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_input_kind_of_another_version_reads_as_left_out() {
+        let placed: Placed = serde_json::from_str(
+            r#"{"target":"/x","what":{"kind":"from_the_future","path":"/y"}}"#,
+        )
+        .expect("parses");
+        assert_eq!(placed.what, Input::Other);
+        assert_eq!(
+            placed.what.left_out(),
+            Some("recorded by another version of tanto")
+        );
+        let file = Input::CopiedFile {
+            digest: Digest::of(b"a"),
+            executable: true,
+        };
+        let back: Input =
+            serde_json::from_str(&serde_json::to_string(&file).expect("encodes")).expect("parses");
+        assert_eq!(back, file);
+        assert_eq!(back.digest(), Some(Digest::of(b"a")));
+        assert_eq!(back.left_out(), None);
     }
 }
