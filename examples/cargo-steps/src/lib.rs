@@ -18,7 +18,8 @@
 //!
 //! Every step runs in [`IMAGE`] with the workspace mounted read-only at `/workspace`. Cargo's home
 //! (the registry) and the target folder live in the named cache volumes `cargo-home` and
-//! `cargo-target`, which are outside the cache key.
+//! `cargo-target`, which are outside the cache key. Every cargo command runs with `--locked`, so
+//! the workspace needs an up-to-date `Cargo.lock`: commit it, as a CI build would need it.
 
 mod reports;
 
