@@ -175,7 +175,9 @@ pub async fn test_report(ctx: &Ctx, src: Dir, retries: u32) -> Result<TestReport
 
 /// Runs shard `i` of `n` of the workspace's tests (nextest's `--partition count:i/n`, so the
 /// image needs nextest) and returns its [`TestReport`]. Each shard is a step of its own,
-/// cached on its own; a fan-in step merges their reports with [`TestReport::merge`]:
+/// cached on its own; a fan-in step merges their reports with [`TestReport::merge`].
+///
+/// For example, three shards merged:
 ///
 /// ```no_run
 /// use tanto::prelude::*;
