@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use crate::artifact::Artifact;
 use crate::cache::Store;
-use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::bind;
@@ -131,17 +130,19 @@ async fn open(
     }
 }
 
-/// Each folder and file the recipe places, found by its digest among the bound inputs or in
-/// the store; else why not, naming the input and the step that makes it.
+/// Each folder and file the recipe places, in its order (`None` for the other inputs), found
+/// by its digest among the bound inputs or in the store; else why not, naming the input and
+/// the step that makes it.
 fn resolve(
     store: &Store,
     history: &str,
     recipe: &Recipe,
     inputs: &[Artifact],
-) -> std::result::Result<Vec<(Digest, Artifact)>, String> {
+) -> std::result::Result<Vec<Option<Artifact>>, String> {
     let mut found = Vec::new();
     for placed in &recipe.inputs {
         let Some(digest) = placed.what.digest() else {
+            found.push(None);
             continue;
         };
         let bound = inputs.iter().find(|a| match (a, &placed.what) {
@@ -160,7 +161,7 @@ fn resolve(
             _ => store.dir(digest).map(Artifact::Dir),
         };
         match bound.cloned().map(Ok).unwrap_or_else(stored) {
-            Ok(artifact) => found.push((digest, artifact)),
+            Ok(artifact) => found.push(Some(artifact)),
             Err(_) => {
                 let key = store.last_key(history).ok().flatten();
                 let input = key.as_ref().and_then(|k| {
@@ -192,17 +193,11 @@ async fn enter(
     info: crate::graph::StepInfo,
     label: &str,
     recipe: &Recipe,
-    found: Vec<(Digest, Artifact)>,
+    found: Vec<Option<Artifact>>,
     shell: &str,
 ) -> Result<()> {
     let ctx = Ctx::new(Arc::clone(&context), info, label);
-    let artifact_of = |digest: &Digest| {
-        found
-            .iter()
-            .find(|(d, _)| d == digest)
-            .map(|(_, artifact)| artifact.clone())
-    };
-    let container = ctx.container().like(recipe, &artifact_of);
+    let container = ctx.container().like(recipe, &found);
     eprintln!("tanto: a fresh container set up like the one `{label}` last ran in");
     for placed in &recipe.inputs {
         if let Some(why) = placed.what.left_out() {

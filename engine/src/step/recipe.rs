@@ -170,18 +170,15 @@ impl Ctx {
 }
 
 impl Container {
-    /// This builder with `recipe`'s image, inputs (each folder and file given by `found` its
-    /// digest), env, working directory and user: a container like the one the recipe was taken
-    /// from, but for what [`Input::left_out`] names.
-    pub(crate) fn like(
-        &self,
-        recipe: &Recipe,
-        found: &dyn Fn(&Digest) -> Option<Artifact>,
-    ) -> Self {
+    /// This builder with `recipe`'s image, inputs (its folders and files found again, in
+    /// `found` at the same places as in `recipe.inputs`), env, working directory and user: a
+    /// container like the one the recipe was taken from, but for what [`Input::left_out`]
+    /// names.
+    pub(crate) fn like(&self, recipe: &Recipe, found: &[Option<Artifact>]) -> Self {
         let mut c = self.with_image(&recipe.image);
-        for placed in &recipe.inputs {
+        for (i, placed) in recipe.inputs.iter().enumerate() {
             let target = &placed.target;
-            let artifact = placed.what.digest().and_then(|d| found(&d));
+            let artifact = found.get(i).cloned().flatten();
             c = match (&placed.what, artifact) {
                 (Input::MountedDir { .. }, Some(Artifact::Dir(dir))) => {
                     c.with_mounted_dir(target, &dir)
