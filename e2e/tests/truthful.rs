@@ -184,6 +184,10 @@ fn a_missing_image_is_a_set_up_error_and_nothing_starts() {
         "{stderr}"
     );
     assert!(
+        stderr.contains("; build or load it locally (the `tanto-test/` images are made offline by `cargo xtask images` in a clone of tanto), or check that its registry is reachable\n"),
+        "{stderr}"
+    );
+    assert!(
         !stderr.contains("pulling tanto-test/missing:none: pulling"),
         "{stderr}"
     );

@@ -56,7 +56,8 @@ pub enum Error {
     Docker(String),
     /// An image is missing locally and could not be pulled.
     #[error(
-        "image `{image}` is not present and could not be pulled: {cause}; build or load it locally (for the test images run `cargo xtask images`), or check that its registry is reachable"
+        "image `{image}` is not present and could not be pulled: {cause}; build or load it locally{}, or check that its registry is reachable",
+        test_image_hint(.image)
     )]
     ImageUnavailable {
         /// The image reference.
@@ -131,6 +132,15 @@ pub enum Error {
     Other(String),
 }
 
+/// Where an image of tanto's own tests comes from, for the error that says it is missing.
+fn test_image_hint(image: &str) -> &'static str {
+    if image.starts_with("tanto-test/") {
+        " (the `tanto-test/` images are made offline by `cargo xtask images` in a clone of tanto)"
+    } else {
+        ""
+    }
+}
+
 fn format_tail(tail: &str) -> String {
     if tail.trim().is_empty() {
         " and printed nothing".to_owned()
@@ -197,3 +207,28 @@ from_std!(
     std::fmt::Error,
     serde_json::Error,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_test_image_is_said_to_come_from_cargo_xtask_images() {
+        let missing = |image: &str| {
+            Error::ImageUnavailable {
+                image: image.into(),
+                cause: "no such host".into(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            missing("acme/app:1"),
+            "image `acme/app:1` is not present and could not be pulled: no such host; build or load it locally, or check that its registry is reachable"
+        );
+        assert!(
+            missing("tanto-test/busybox:latest").contains(
+                "locally (the `tanto-test/` images are made offline by `cargo xtask images` in a clone of tanto), or"
+            )
+        );
+    }
+}
