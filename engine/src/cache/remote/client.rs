@@ -36,6 +36,16 @@ impl RemoteConfig {
         if rest.is_empty() || rest.contains(['/', '@', '?', '#']) {
             return Err(bad("expected only a host and a port after the scheme"));
         }
+        // An IPv6 host is in brackets: `[::1]:8980`.
+        let Some((host, port)) = rest.rsplit_once(':').filter(|_| !rest.ends_with(']')) else {
+            return Err(bad("no port after the host"));
+        };
+        if host.is_empty() {
+            return Err(bad("no host before the port"));
+        }
+        if !port.parse::<u16>().is_ok_and(|p| p > 0) {
+            return Err(bad(&format!("`{port}` is not a port (1 to 65535)")));
+        }
         let scheme = if tls { "https" } else { "http" };
         let endpoint = Endpoint::from_shared(format!("{scheme}://{rest}"))
             .map_err(|e| bad(&e.to_string()))?
@@ -299,5 +309,57 @@ pub(super) fn describe(status: &tonic::Status) -> String {
         what.to_owned()
     } else {
         format!("{what} ({message})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(url: &str) -> std::result::Result<(), String> {
+        let config = RemoteConfig {
+            url: url.into(),
+            instance: String::new(),
+            upload: false,
+            token: None,
+            ca_file: None,
+            timeout: CONNECT_TIMEOUT,
+        };
+        config.endpoint().map(drop).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_url_is_a_scheme_a_host_and_a_port() {
+        for url in [
+            "grpc://127.0.0.1:8980",
+            "grpcs://cache.example:443",
+            "grpc://[::1]:1",
+        ] {
+            assert_eq!(endpoint(url), Ok(()), "{url}");
+        }
+        for (url, why) in [
+            ("http://h:1", "unknown scheme"),
+            (
+                "grpc://",
+                "expected only a host and a port after the scheme",
+            ),
+            (
+                "grpc://h:1/x",
+                "expected only a host and a port after the scheme",
+            ),
+            ("grpc://h", "no port after the host"),
+            ("grpc://:80", "no host before the port"),
+            ("grpc://h:", "`` is not a port (1 to 65535)"),
+            ("grpc://h:0", "`0` is not a port (1 to 65535)"),
+            ("grpc://h:65536", "`65536` is not a port (1 to 65535)"),
+            ("grpc://[::1]", "no port after the host"),
+        ] {
+            assert_eq!(
+                endpoint(url),
+                Err(format!(
+                    "--remote-cache `{url}`: {why}; write grpc://HOST:PORT, or grpcs://HOST:PORT for TLS"
+                )),
+            );
+        }
     }
 }

@@ -25,8 +25,8 @@ impl Remote {
     /// The usage error that says how to build tanto with the shared cache.
     pub async fn connect(config: RemoteConfig) -> Result<Option<Self>> {
         Err(Error::Usage(format!(
-            "--remote-cache `{}`: this program was built without tanto's shared cache; enable \
-             it with `tanto = {{ version = \"0.1\", features = [\"remote-cache\"] }}` in its \
+            "--remote-cache (or TANTO_REMOTE_CACHE) `{}`: this program was built without \
+             tanto's shared cache; enable it with `tanto = {{ version = \"0.1\", features = [\"remote-cache\"] }}` in its \
              Cargo.toml",
             config.url
         )))
