@@ -331,6 +331,11 @@ fn require_cache_passes_a_warm_cache_and_refuses_an_edit_with_the_reason() {
     );
     let at = p.line_of("app/src/main.rs", "const SETUP");
     assert!(plan.contains(&format!("`SETUP` ({at})")), "{plan}");
+    assert!(
+        plan.lines()
+            .any(|l| l.trim_start().starts_with("code ") && l.ends_with(" covers 3 items:")),
+        "the step's fn, `IMAGE` and `SETUP`: {plan}"
+    );
     assert!(!plan.contains("deep"), "only the step named: {plan}");
 
     std::fs::write(p.path("input/a.txt"), "two\n").unwrap();

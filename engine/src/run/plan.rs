@@ -9,7 +9,7 @@ use crate::artifact::Artifact;
 use crate::cache::{CodeKey, Cover, KeyRecord, explain};
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind, Plan, StepInfo};
-use crate::report::utc;
+use crate::report::{plural, utc};
 use crate::run::runner::{Lookup, StepRunner};
 
 /// A step's verdict in `--plan`.
@@ -207,9 +207,9 @@ fn key_detail(key: &KeyRecord, code: &CodeKey) -> Vec<String> {
     let mut lines = vec![format!("key {}", key.digest().short())];
     let covered = match &code.cover {
         Cover::Items(_) => format!(
-            "code {} covers {} items:",
+            "code {} covers {}:",
             short(&key.code),
-            key.code_items.len()
+            plural(key.code_items.len(), "item")
         ),
         Cover::Crate => format!("code {} covers every source of its crate", short(&key.code)),
         Cover::Tokens => format!("code {} covers its own tokens only", short(&key.code)),
