@@ -80,6 +80,9 @@ fn out_writes_a_tarball_that_docker_loads_and_runs() {
     assert!(out.status.success(), "{out:?}");
     let tar = out_dir.path().join("package.tar");
     assert!(tar.is_file(), "no {}: {out:?}", tar.display());
+    // Readable by all, as every file `--out` writes.
+    let mode = std::os::unix::fs::PermissionsExt::mode(&tar.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o644);
     // The run leaves no tag behind: the tarball names the image, the daemon does not.
     assert!(docker(&["images", "-q", "package:latest"]).is_empty());
     // Exporting keeps the image: the step's cached result still stands.

@@ -316,6 +316,12 @@ fn name_tarball(raw: &Path, tag: &str, dest: &Path) -> Result<()> {
             "the daemon saved an image without a manifest.json".into(),
         ));
     }
+    // Readable by all, as every file `--out` writes (the temporary file is private).
+    let public = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    partial
+        .as_file()
+        .set_permissions(public)
+        .map_err(|e| io("write", e))?;
     partial
         .persist(dest)
         .map_err(|e| io("rename into", e.error))?;
