@@ -174,6 +174,32 @@ fn without_remote_upload_nothing_is_written() {
     let (_, stderr) = ok(&out);
     assert_eq!(count(&stderr, "result"), 3, "{stderr}");
     assert!(server.blob_count() > 0, "{stderr}");
+
+    // In the plain view, the line follows everything the view prints, its table included.
+    let third = tempfile::tempdir().expect("a temporary folder");
+    let out = output(
+        fixture(third.path())
+            .env("TANTO_REMOTE_CACHE", server.url())
+            .args(["shared", "--pause", "0", "--progress", "plain", "--src"])
+            .arg(src.path()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = |start: &str| lines.iter().rposition(|l| l.starts_with(start));
+    let remote = at("tanto: remote cache ").unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        lines[remote].ends_with(": 3 hits, 0 blobs fetched (0 bytes)"),
+        "{stderr}"
+    );
+    for view in [
+        "[listing] cached",
+        "tanto: 0 ran, 3 cached",
+        "STEP ",
+        "listing  cached",
+    ] {
+        assert!(at(view).is_some_and(|i| i < remote), "{view}: {stderr}");
+    }
 }
 
 #[test]

@@ -351,9 +351,11 @@ pub(super) async fn run(
         _ => Ok(()),
     };
     let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
-    if let Some(remote) = &context.remote {
-        eprintln!("{}", super::remote::summary_line(remote));
-    }
+    // Printed once the views are done, so it follows every line they print.
+    let remote_line = context
+        .remote
+        .as_ref()
+        .map(|r| super::remote::summary_line(r));
     let cached = summary.counts().cached as u64;
     if let Err(e) = store.add_hits(cached.saturating_sub(remote_hits), remote_hits) {
         tracing::warn!("could not count this run's cache hits: {e}");
@@ -366,6 +368,9 @@ pub(super) async fn run(
     drop((scheduler, runner, context, events));
     signals.abort();
     let _ = view_task.await;
+    if let Some(line) = remote_line {
+        eprintln!("{line}");
+    }
     let mut code = exit_code(&summary);
     if code == EXIT_DAEMON {
         // Says what the cleanup's failure would say, and what to do.
