@@ -69,6 +69,18 @@ async fn run_suite(ctx: &Ctx, src: &Dir, suite: Suite<'_>) -> Result<TestReport>
             package,
         ])
         .await?;
+        // Listed before the run, so that the run is the last command, which `-i` shows.
+        let ignored = c
+            .exec([
+                "sh",
+                "-c",
+                &format!(
+                    "{SETUP} && cargo nextest list {common} --run-ignored only --message-format oneline"
+                ),
+                package,
+            ])
+            .await?
+            .stdout;
         // 100: tests failed, which the report says.
         let run = c
             .allow_exit_codes([0, 100])
@@ -87,17 +99,6 @@ async fn run_suite(ctx: &Ctx, src: &Dir, suite: Suite<'_>) -> Result<TestReport>
             .file("/tmp/tanto-tests/junit.xml")
             .await?
             .read_to_string()?;
-        let ignored = c
-            .exec([
-                "sh",
-                "-c",
-                &format!(
-                    "{SETUP} && cargo nextest list {common} --run-ignored only --message-format oneline"
-                ),
-                package,
-            ])
-            .await?
-            .stdout;
         (
             run.exit_code,
             TestReport::from_junit(&junit)?.with_ignored(&ignored),
