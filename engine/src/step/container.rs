@@ -1,6 +1,5 @@
 //! The container builder that step bodies use: mounts, copies, env, and the commands run.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,7 +12,7 @@ use crate::step::mount::SOCKET_TARGET;
 use crate::step::service::Service;
 
 /// Where Debian-like systems keep the CA bundle, on the host and in the container.
-const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub(super) const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Gives each copy an identity, so the step's container receives it once.
 static NEXT_COPY: AtomicU64 = AtomicU64::new(0);
@@ -122,8 +121,8 @@ pub(super) enum CopyFrom {
     Dir(Dir),
     /// A file artifact: its content, and the executable bits if it has them.
     File(File),
-    /// One file of the host, copied as it is at the copy, without executable bits.
-    HostFile(PathBuf),
+    /// This machine's CA bundle ([`Container::with_host_ca_bundle`]), as it is at the copy.
+    HostCaBundle,
     /// Bytes given by the step.
     Bytes(Arc<[u8]>),
 }
@@ -214,10 +213,7 @@ impl Container {
         let bundle = std::path::Path::new(HOST_CA_BUNDLE);
         self.with(|s| {
             if bundle.is_file() {
-                s.copy(
-                    HOST_CA_BUNDLE.to_owned(),
-                    CopyFrom::HostFile(bundle.to_path_buf()),
-                );
+                s.copy(HOST_CA_BUNDLE.to_owned(), CopyFrom::HostCaBundle);
                 for key in ["SSL_CERT_FILE", "CARGO_HTTP_CAINFO"] {
                     s.env.retain(|(k, _)| k != key);
                     s.env.push((key.to_owned(), HOST_CA_BUNDLE.to_owned()));

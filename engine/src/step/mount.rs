@@ -14,7 +14,7 @@ use crate::backend::{
 };
 use crate::error::{Error, Result};
 use crate::input::{HiddenKind, ViewMode};
-use crate::step::container::{Container, CopyFrom, MountKind};
+use crate::step::container::{Container, CopyFrom, HOST_CA_BUNDLE, MountKind};
 use crate::step::live::{Live, Mode};
 use crate::step::run::RunContext;
 
@@ -242,8 +242,8 @@ pub(super) async fn copy_entries(
                         path: file.path().to_path_buf(),
                         executable: file.is_executable(),
                     },
-                    CopyFrom::HostFile(path) => CopySource::File {
-                        path,
+                    CopyFrom::HostCaBundle => CopySource::File {
+                        path: HOST_CA_BUNDLE.into(),
                         executable: false,
                     },
                     CopyFrom::Bytes(bytes) => CopySource::Bytes(bytes),

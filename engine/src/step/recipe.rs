@@ -61,11 +61,8 @@ pub enum Input {
         /// Whether it had the executable bits.
         executable: bool,
     },
-    /// A file of this machine, copied from the same path again.
-    HostFile {
-        /// Its path on this machine.
-        path: String,
-    },
+    /// This machine's CA bundle ([`Container::with_host_ca_bundle`]), copied again.
+    HostCaBundle,
     /// A named volume.
     Cache {
         /// Its name.
@@ -139,9 +136,7 @@ impl Ctx {
                     digest: file.digest(),
                     executable: file.is_executable(),
                 },
-                CopyFrom::HostFile(path) => Input::HostFile {
-                    path: path.to_string_lossy().into_owned(),
-                },
+                CopyFrom::HostCaBundle => Input::HostCaBundle,
                 CopyFrom::Bytes(_) => Input::NewFile,
             },
         }));
@@ -187,9 +182,7 @@ impl Container {
                 (Input::CopiedFile { .. }, Some(Artifact::File(file))) => {
                     c.with_file(target, &file)
                 }
-                (Input::HostFile { path }, _) => c.with(|s| {
-                    s.copy(target.clone(), CopyFrom::HostFile(path.into()));
-                }),
+                (Input::HostCaBundle, _) => c.with_host_ca_bundle(),
                 (Input::Cache { volume }, _) => c.with_cache(target, volume),
                 _ => c,
             };
