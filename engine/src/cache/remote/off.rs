@@ -25,9 +25,9 @@ impl Remote {
     /// The usage error that says how to build tanto with the shared cache.
     pub async fn connect(config: RemoteConfig) -> Result<Option<Self>> {
         Err(Error::Usage(format!(
-            "--remote-cache (or TANTO_REMOTE_CACHE) `{}`: this program was built without \
-             tanto's shared cache; enable it with `tanto = {{ version = \"0.1\", features = [\"remote-cache\"] }}` in its \
-             Cargo.toml",
+            "--remote-cache (or TANTO_REMOTE_CACHE) `{}`: this program was built without tanto's \
+             shared cache; enable it with `tanto = {{ version = \"0.1\", features = \
+             [\"remote-cache\"] }}` in its Cargo.toml",
             config.url
         )))
     }
