@@ -18,7 +18,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind, Plan};
 use crate::input::secret_value;
-use crate::report::{Event, EventSink};
+use crate::report::{Event, EventSink, plural};
 use crate::run::options::RunOptions;
 use crate::run::runner::StepRunner;
 use crate::run::summary::RunSummary;
@@ -136,21 +136,17 @@ async fn save_images(
 pub(super) fn summary_line(remote: &Remote) -> String {
     let s = remote.stats();
     let mut line = format!(
-        "tanto: remote cache {}: {} hit{}, {} blob{} fetched ({} bytes)",
+        "tanto: remote cache {}: {}, {} fetched ({} bytes)",
         remote.url(),
-        s.hits,
-        if s.hits == 1 { "" } else { "s" },
-        s.blobs_fetched,
-        if s.blobs_fetched == 1 { "" } else { "s" },
+        plural(s.hits as usize, "hit"),
+        plural(s.blobs_fetched as usize, "blob"),
         s.bytes_fetched,
     );
     if remote.uploads() {
         line.push_str(&format!(
-            ", {} result{} and {} blob{} sent ({} bytes)",
-            s.results_sent,
-            if s.results_sent == 1 { "" } else { "s" },
-            s.blobs_sent,
-            if s.blobs_sent == 1 { "" } else { "s" },
+            ", {} and {} sent ({} bytes)",
+            plural(s.results_sent as usize, "result"),
+            plural(s.blobs_sent as usize, "blob"),
             s.bytes_sent
         ));
     }
