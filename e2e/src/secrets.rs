@@ -4,7 +4,9 @@
 use tanto::prelude::*;
 
 /// Shows `token` every way a careless step might: whole, in two halves with a pause between,
-/// base64-encoded and read back from its file; then returns what it printed.
+/// base64-encoded alone and after a user name (as a Basic auth header holds it), each byte
+/// URL-escaped in lower case, across the cut of a line past 64 KiB and read back from its
+/// file; then returns what it printed.
 #[step(image = "tanto-test/busybox:latest", network = false)]
 pub async fn leaky(ctx: &Ctx, token: Secret) -> Result<String> {
     let c = ctx
@@ -15,6 +17,9 @@ pub async fn leaky(ctx: &Ctx, token: Secret) -> Result<String> {
         .sh(r#"echo "whole: $TOKEN"
 printf 'halves: %s' "$(printf %s "$TOKEN" | cut -c1-6)"; sleep 1; printf %s "$TOKEN" | cut -c7-
 echo "base64: $(printf %s "$TOKEN" | base64)"
+echo "basic: $(printf 'u:%s' "$TOKEN" | base64)"
+echo "escaped: $(printf %s "$TOKEN" | od -An -tx1 | tr -d ' \n' | sed 's/../%&/g')"
+{ head -c 65530 /dev/zero | tr '\0' x; echo "$TOKEN"; } >&2
 echo "file: $(cat /run/secrets/token) $(stat -c %a /run/secrets/token)"
 sleep 2"#)
         .await?;

@@ -1,7 +1,8 @@
-//! A secret never leaves tanto: a step that prints it whole, in two halves, base64-encoded,
-//! from its file and inside a failing command's arguments leaves no trace of it in the
-//! terminal (plain and GitHub Actions), the JSON events, the logs, the trace, the store, the
-//! `--out` folder or the container's configuration.
+//! A secret never leaves tanto: a step that prints it whole, in two halves, base64-encoded
+//! (alone and after a user name), URL-escaped, across a long line's cut, from its file and
+//! inside a failing command's arguments leaves no trace of it in the terminal (plain and
+//! GitHub Actions), the JSON events, the logs, the trace, the store, the `--out` folder or
+//! the container's configuration.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -22,6 +23,8 @@ fn forms() -> Vec<String> {
         VALUE.to_owned(),
         "dGFudG8tczNjcjN0LTdmOWMxZQ".to_owned(), // base64, padding or not
         "tanto%2Ds3cr3t%2D7f9c1e".to_owned(),    // URL-encoded
+        "%74%61%6e%74%6f%2d%73%33".to_owned(),   // URL-escaped byte by byte, in lower case
+        "0YW50by1zM2NyM3QtN2Y5YzFl".to_owned(),  // base64 of `u:` and the value
     ]
 }
 
@@ -57,6 +60,15 @@ fn walk(root: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// The end of `text`, for a message about a long output.
+fn tail(text: &str) -> &str {
+    let mut at = text.len().saturating_sub(2000);
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    &text[at..]
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -121,13 +133,22 @@ fn a_secret_shown_every_way_leaves_no_trace() {
         "[leaky] whole: ***",
         "[leaky] halves: ***",
         "[leaky] base64: ***",
+        "[leaky] basic: dTp***",
+        "[leaky] escaped: ***",
         "[leaky] file: *** 400",
     ] {
         assert!(stderr.contains(line), "`{line}` in:\n{stderr}");
     }
+    // The line past 64 KiB is cut after it is redacted: none of the secret shows at the cut.
+    assert!(
+        stderr.contains("xxx*** [… cut at 64 KiB]"),
+        "{}",
+        tail(&stderr)
+    );
+    assert!(!stderr.contains("xtanto"), "{}", tail(&stderr));
     assert_eq!(
         std::fs::read_to_string(out_dir.join("leaky.json")).unwrap(),
-        r#""whole: ***\nhalves: ***\nbase64: ***\nfile: *** 400\n""#,
+        r#""whole: ***\nhalves: ***\nbase64: ***\nbasic: dTp***\nescaped: ***\nfile: *** 400\n""#,
         "the returned value is masked before anything records it"
     );
     assert_tree_clean(&out_dir);

@@ -2,14 +2,15 @@
 //! kept for [`ExecOutput`] up to a limit, and the last lines of each stream kept for errors.
 //!
 //! What a container prints is hostile input: a command may print gigabytes, or one line
-//! without an end. Each stream costs at most [`KEEP`] for `ExecOutput`, [`LINE_MAX`] for the
-//! line being split, and [`TAIL_LINES`] short lines for errors, and each byte is looked at
+//! without an end. Each stream costs at most [`KEEP`] for `ExecOutput`, [`LINE_MAX`] (and the
+//! longest form of a secret) for the line being split, and [`TAIL_LINES`] short lines for errors, and each byte is looked at
 //! once. A step that needs more than [`KEEP`] of a command's output writes it to a file in
 //! the container and captures it with [`Container::file`](crate::Container::file).
 
 use std::collections::VecDeque;
 
 use crate::backend::Stream;
+use crate::report::Redactor;
 use crate::step::ctx::Ctx;
 use crate::step::exec::ExecOutput;
 
@@ -35,7 +36,7 @@ struct Stream1 {
     kept: Vec<u8>,
     /// How many bytes came after those.
     dropped: u64,
-    /// The line being split, up to [`LINE_MAX`] bytes.
+    /// The line being split, up to [`LINE_MAX`] bytes and the longest form of a secret.
     line: Vec<u8>,
     /// Whether the line being split passed [`LINE_MAX`] (and was logged already).
     cut: bool,
@@ -46,80 +47,83 @@ struct Stream1 {
 }
 
 impl Stream1 {
-    fn push(&mut self, bytes: &[u8], log: &mut impl FnMut(String)) {
+    fn push(&mut self, bytes: &[u8], redactor: &Redactor, log: &mut impl FnMut(String)) {
         self.written |= !bytes.is_empty();
         let room = KEEP.saturating_sub(self.kept.len()).min(bytes.len());
         self.kept.extend_from_slice(&bytes[..room]);
         self.dropped += (bytes.len() - room) as u64;
         let mut rest = bytes;
         while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-            self.extend_line(&rest[..nl], log);
+            self.extend_line(&rest[..nl], redactor, log);
             if self.cut {
                 self.cut = false;
             } else {
-                let line = self.take_line(false);
+                let line = self.take_line(redactor, false);
                 log(line);
             }
             rest = &rest[nl + 1..];
         }
-        self.extend_line(rest, log);
+        self.extend_line(rest, redactor, log);
     }
 
-    /// Adds `part` to the line being split; logs it at once, marked, when it grows past
-    /// [`LINE_MAX`], so a line that never ends still shows.
-    fn extend_line(&mut self, part: &[u8], log: &mut impl FnMut(String)) {
+    /// Adds `part` to the line being split; logs it at once, cut and marked, when it grows
+    /// past [`LINE_MAX`] and the longest form of a secret beyond (so one that straddles the cut
+    /// is masked whole), so a line that never ends still shows.
+    fn extend_line(&mut self, part: &[u8], redactor: &Redactor, log: &mut impl FnMut(String)) {
         if self.cut {
             return;
         }
-        let room = LINE_MAX - self.line.len();
+        let room = LINE_MAX + redactor.longest() - self.line.len();
         if part.len() <= room {
             self.line.extend_from_slice(part);
         } else {
             self.line.extend_from_slice(&part[..room]);
+            let line = self.take_line(redactor, true);
             self.cut = true;
-            let line = self.take_line(true);
             log(line);
         }
     }
 
-    fn take_line(&mut self, cut: bool) -> String {
+    /// The line being split, as text: cut at [`LINE_MAX`] and marked if longer (or `cut`, when
+    /// it goes on), and redacted wherever it is cut, so no cut leaves part of a secret that the
+    /// whole line's redaction would no longer find.
+    fn take_line(&mut self, redactor: &Redactor, cut: bool) -> String {
         let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
         let mut text = String::from_utf8_lossy(line).into_owned();
         self.line.clear();
-        if cut {
+        if cut || text.len() > LINE_MAX {
+            text = redactor.redact_cut(&text, LINE_MAX);
             text.push_str(CUT);
         }
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
         }
-        self.tail.push_back(shorten(&text, TAIL_LINE_MAX));
+        self.tail.push_back(shorten(&text, TAIL_LINE_MAX, redactor));
         text
     }
 
-    fn finish(&mut self, log: &mut impl FnMut(String)) {
+    fn finish(&mut self, redactor: &Redactor, log: &mut impl FnMut(String)) {
         if !self.cut && !self.line.is_empty() {
-            let line = self.take_line(false);
+            let line = self.take_line(redactor, false);
             log(line);
         }
     }
 }
 
-/// `text` cut to at most `max` bytes at a character boundary, marked when cut.
-fn shorten(text: &str, max: usize) -> String {
+/// `text` redacted and cut to at most `max` bytes at a character boundary, marked when cut.
+fn shorten(text: &str, max: usize, redactor: &Redactor) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    format!("{}…", redactor.redact_cut(text, max))
 }
 
 /// Splits a command's output into lines for the step's log as it streams, and keeps what
 /// [`ExecOutput`] and errors need.
 pub(super) struct LogLines<'a> {
     ctx: &'a Ctx,
+    /// The run's secrets, for lines cut before the events' own redaction sees them.
+    redactor: Redactor,
     streams: [Stream1; 2],
 }
 
@@ -138,6 +142,7 @@ impl<'a> LogLines<'a> {
     pub(super) fn new(ctx: &'a Ctx) -> Self {
         Self {
             ctx,
+            redactor: ctx.run().events.redactor(),
             streams: Default::default(),
         }
     }
@@ -145,14 +150,14 @@ impl<'a> LogLines<'a> {
     pub(super) fn push(&mut self, stream: Stream, bytes: &[u8]) {
         let ctx = self.ctx;
         let mut log = |line: String| ctx.log(stream, line);
-        self.streams[index(stream)].push(bytes, &mut log);
+        self.streams[index(stream)].push(bytes, &self.redactor, &mut log);
     }
 
     pub(super) fn finish(mut self, exit_code: i64) -> Finished {
         for stream in [Stream::Stdout, Stream::Stderr] {
             let ctx = self.ctx;
             let mut log = |line: String| ctx.log(stream, line);
-            self.streams[index(stream)].finish(&mut log);
+            self.streams[index(stream)].finish(&self.redactor, &mut log);
         }
         let [out, err] = self.streams;
         let tail = if err.written { &err.tail } else { &out.tail };
@@ -180,14 +185,19 @@ fn index(stream: Stream) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::MASK;
 
     fn split(chunks: &[&[u8]]) -> (Vec<String>, Stream1) {
+        split_with(&Redactor::default(), chunks)
+    }
+
+    fn split_with(redactor: &Redactor, chunks: &[&[u8]]) -> (Vec<String>, Stream1) {
         let mut lines = Vec::new();
         let mut s = Stream1::default();
         for chunk in chunks {
-            s.push(chunk, &mut |l| lines.push(l));
+            s.push(chunk, redactor, &mut |l| lines.push(l));
         }
-        s.finish(&mut |l| lines.push(l));
+        s.finish(redactor, &mut |l| lines.push(l));
         (lines, s)
     }
 
@@ -215,17 +225,56 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_that_straddles_a_cut_is_masked_whole_in_the_line_and_the_tail() {
+        let secret = "p@ss w/rd+Qz&=1";
+        let mut redactor = Redactor::default();
+        redactor.add(secret);
+        for before in [LINE_MAX - 5, LINE_MAX - 1, TAIL_LINE_MAX - 5] {
+            for ends in [true, false] {
+                let end = if ends { "\n" } else { "" };
+                let line = format!("{}{secret} and more{end}", "x".repeat(before));
+                let (head, rest) = line.as_bytes().split_at(before + 3);
+                let (lines, s) = split_with(&redactor, &[head, rest]);
+                // A whole line is logged as it is, for the events' redaction; a cut one and
+                // the tail's lines (cut at TAIL_LINE_MAX) are redacted where they are cut.
+                let cut = lines.iter().filter(|l| l.ends_with(CUT));
+                let tail = s.tail.iter().filter(|_| before < TAIL_LINE_MAX);
+                assert_eq!(cut.clone().count(), usize::from(before > TAIL_LINE_MAX));
+                for text in cut.chain(tail) {
+                    let end = &text[text.len().saturating_sub(40)..];
+                    assert!(!text.contains("p@s"), "{before} {ends}: ...{end}");
+                    assert!(text.contains(MASK), "{before} {ends}: ...{end}");
+                }
+                assert!(s.tail.iter().all(|t| !t.contains("p@s")));
+            }
+        }
+        // An unended line past the cut is logged once, cut and redacted, and the rest skipped.
+        let long = format!(
+            "{}{secret}{}",
+            "x".repeat(LINE_MAX - 4),
+            "z".repeat(1 << 20)
+        );
+        let (lines, _) = split_with(&redactor, &[long.as_bytes()]);
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].ends_with(&format!("xxxx{MASK}{CUT}")),
+            "{}",
+            &lines[0][LINE_MAX - 8..]
+        );
+    }
+
+    #[test]
     fn only_the_first_bytes_are_kept_and_the_tail_is_the_last_lines() {
         let mut s = Stream1::default();
         let chunk = vec![b'y'; 1 << 20];
         let mut total = 0;
         for _ in 0..20 {
-            s.push(&chunk, &mut |_| {});
+            s.push(&chunk, &Redactor::default(), &mut |_| {});
             total += chunk.len();
         }
         for n in 0..60 {
             let line = format!("\nline {n}");
-            s.push(line.as_bytes(), &mut |_| {});
+            s.push(line.as_bytes(), &Redactor::default(), &mut |_| {});
             total += line.len();
         }
         assert_eq!(s.kept.len(), KEEP);
