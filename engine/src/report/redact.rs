@@ -229,7 +229,7 @@ fn url_match(text: &str, at: usize, value: &[u8]) -> Option<usize> {
 fn hex_byte(pair: Option<&[u8]>) -> Option<u8> {
     let pair = pair?;
     let digit = |c: u8| (c as char).to_digit(16);
-    Some(u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?)
+    u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()
 }
 
 #[cfg(test)]
