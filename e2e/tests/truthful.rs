@@ -75,6 +75,38 @@ fn a_closed_pipe_mid_run_still_removes_every_container() {
 }
 
 #[test]
+fn a_closed_standard_error_ends_a_run_as_it_would_have() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = project();
+    // `2>&1 | head -1` closes the pipe that progress, the summary and the hints go to.
+    for (args, code) in [
+        (&["stored", "--text", "hi", "--progress", "plain"][..], 0),
+        (&["relay", "--plan"][..], 0),
+        (&["no_image", "--progress", "plain"][..], 2),
+        (&["probe_fail", "--progress", "plain", "--src"][..], 1),
+    ] {
+        let mut cmd = fixture(cache.path());
+        cmd.args(args);
+        if args.contains(&"--src") {
+            cmd.arg(src.path());
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
 fn a_step_time_is_its_own_not_its_wait_for_a_slot() {
     let cache = tempfile::tempdir().unwrap();
     // One slot: each nap waits for the others, then sleeps 10 s or 11 s.

@@ -9,6 +9,7 @@ use crate::cli::{Cli, Entry, list};
 use crate::graph::{InputValues, NodeKind, ParamInfo, to_dot, to_mermaid};
 use crate::input::value_of;
 use crate::report::print;
+use crate::report::say;
 use crate::run::{
     EXIT_OK, EXIT_USAGE, Progress, RunOptions, ShellRequest, default_jobs, shell_command,
 };
@@ -235,7 +236,7 @@ where
 {
     for entry in cli.entries() {
         if RESERVED.contains(&entry.info.name) {
-            eprintln!(
+            say!(
                 "error: a pipeline cannot be named `{}`: the name is a built-in command; rename the pipeline fn",
                 entry.info.name
             );
@@ -280,14 +281,15 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
                 NodeKind::Input { param } => format!("--{} is required: ", param.flag()),
                 _ => String::new(),
             };
-            eprintln!(
+            say!(
                 "error: {flag}the steps of `{}` depend on `{}`, which has no value",
-                entry.info.name, node.label
+                entry.info.name,
+                node.label
             );
             return EXIT_USAGE;
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return EXIT_USAGE;
         }
     };

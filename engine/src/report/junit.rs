@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::artifact::junit_xml::escape;
 use crate::artifact::{TestOutcome, TestReport};
+use crate::report::say;
 use crate::report::{Stamped, Summary, View};
 
 /// The name of the suite that holds one test case per step.
@@ -257,7 +258,7 @@ impl View for Junit {
     fn finish(&mut self) {
         let written = std::fs::write(&self.path, junit(&self.summary));
         if let Err(e) = written {
-            eprintln!(
+            say!(
                 "warning: --junit: cannot write `{}`: {e}",
                 self.path.display()
             );

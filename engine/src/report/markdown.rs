@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::artifact::TestOutcome;
+use crate::report::say;
 use crate::report::text::shown;
 use crate::report::{Stamped, Summary, View, human_duration};
 
@@ -114,7 +115,7 @@ impl View for StepSummary {
             .open(&self.path)
             .and_then(|mut f| f.write_all(text.as_bytes()));
         if let Err(e) = written {
-            eprintln!(
+            say!(
                 "warning: cannot append the run's summary to GITHUB_STEP_SUMMARY (`{}`): {e}",
                 self.path.display()
             );

@@ -22,6 +22,7 @@ pub use plain::PlainView;
 pub use queue::{EventReceiver, MAX_QUEUED_LINES};
 pub use redact::{MASK, Redactor};
 pub use summary::Summary;
+pub(crate) use text::say;
 pub(crate) use text::{Stdout, plural, print, shown, utc};
 pub use trace::Trace;
 pub use tty::TtyView;

@@ -85,6 +85,16 @@ pub(crate) fn utc(at: std::time::SystemTime) -> String {
     )
 }
 
+/// `eprintln!` that never panics: when standard error is a closed pipe (`BIN 2>&1 | head -1`)
+/// or fails, what tanto says about the run is dropped, and the run ends as it would have.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 /// Set once standard output is a closed pipe: nothing more is written to it.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::report::say;
 use crate::report::{Event, Stamped, View};
 
 /// Collects step spans and writes them as a Trace Event JSON file when the run ends.
@@ -96,7 +97,7 @@ impl View for Trace {
     fn finish(&mut self) {
         let text = serde_json::to_string_pretty(&self.to_json()).unwrap_or_default();
         if let Err(e) = std::fs::write(&self.path, text) {
-            eprintln!(
+            say!(
                 "tanto: cannot write the trace to {}: {e}",
                 self.path.display()
             );

@@ -2,13 +2,14 @@
 
 use crate::cache::{PruneOptions, Store};
 use crate::report::print;
+use crate::report::say;
 use crate::run::engine::init_logging;
 use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// `BIN cache stats|verify|prune`.
 pub fn cache_command(m: &clap::ArgMatches) -> u8 {
     if let Err(e) = init_logging() {
-        eprintln!("error: {e}");
+        say!("error: {e}");
         return EXIT_USAGE;
     }
     // Looking must not make a store: a missing one is an empty one.
@@ -22,14 +23,14 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
         }
         Ok(_) => {}
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return EXIT_USAGE;
         }
     }
     let store = match Store::open_default() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -58,7 +59,7 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
             let max_bytes = p.get_one::<u64>("max-size").copied();
             let max_age = p.get_one::<std::time::Duration>("max-age").copied();
             if max_bytes.is_none() && max_age.is_none() {
-                eprintln!("error: say what to prune with --max-size SIZE and/or --max-age AGE");
+                say!("error: say what to prune with --max-size SIZE and/or --max-age AGE");
                 return EXIT_USAGE;
             }
             let options = PruneOptions {
@@ -77,7 +78,7 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
     match result {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             EXIT_FAILED
         }
     }

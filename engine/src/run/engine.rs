@@ -12,6 +12,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
+use crate::report::say;
 use crate::report::{
     Event, EventSink, Hold, JsonView, Junit, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout,
     StepSummary, Summary, Trace, TtyView, View, drive, plural, tty,
@@ -38,7 +39,7 @@ pub fn execute(
     aliases: &[(String, String)],
 ) -> u8 {
     if let Err(e) = init_logging().and_then(|()| check_options(&options)) {
-        eprintln!("error: {e}");
+        say!("error: {e}");
         return EXIT_USAGE;
     }
     for warning in &plan.warnings {
@@ -57,7 +58,7 @@ pub(crate) fn block_on(command: impl Future<Output = u8>) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say!("error: cannot start the async runtime: {e}");
             return EXIT_FAILED;
         }
     };
@@ -136,7 +137,7 @@ fn pick_views(options: &RunOptions, plan: &Plan) -> (Vec<Box<dyn View>>, bool) {
         Progress::Auto if drawable && !ci => Progress::Tty,
         Progress::Auto => Progress::Plain,
         Progress::Tty if !drawable => {
-            eprintln!(
+            say!(
                 "tanto: `--progress tty` needs a terminal on standard error, not dumb and at least {} columns wide; showing plain progress",
                 tty::MIN_WIDTH
             );
@@ -184,7 +185,7 @@ pub(super) async fn run(
     let store = match Store::open_default() {
         Ok(store) => Arc::new(store),
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -192,7 +193,7 @@ pub(super) async fn run(
     let _lease = match store.lease() {
         Ok(lease) => lease,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -200,7 +201,7 @@ pub(super) async fn run(
     let remote = match super::remote::connect(&options) {
         Ok(remote) => remote,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -221,7 +222,7 @@ pub(super) async fn run(
         Ok(inputs) => inputs,
         Err(e) => {
             connect.abort();
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -239,14 +240,14 @@ pub(super) async fn run(
     let (backend, reaping, resolved): (Arc<dyn Backend>, _, _) = match backend {
         Ok((backend, reaping, resolved)) => (backend, reaping, resolved),
         Err(e) => {
-            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            say!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
         }
     };
     let view_mode = match ViewMode::from_env() {
         Ok(mode) => mode,
         Err(e) => {
-            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            say!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -280,7 +281,7 @@ pub(super) async fn run(
         Err(e) => {
             drop((context, events));
             let _ = view_task.await;
-            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            say!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -294,7 +295,7 @@ pub(super) async fn run(
         drop((context, events));
         signals.abort();
         let _ = view_task.await;
-        eprintln!("error: {}", redactor.redact(&e.to_string()));
+        say!("error: {}", redactor.redact(&e.to_string()));
         return if matches!(e, Error::DaemonLost { .. }) {
             EXIT_DAEMON
         } else {
@@ -309,7 +310,7 @@ pub(super) async fn run(
             drop((context, events));
             signals.abort();
             let _ = view_task.await;
-            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            say!("error: {}", redactor.redact(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -369,38 +370,38 @@ pub(super) async fn run(
     signals.abort();
     let _ = view_task.await;
     if let Some(line) = remote_line {
-        eprintln!("{line}");
+        say!("{line}");
     }
     let mut code = exit_code(&summary);
     if code == EXIT_DAEMON {
         // Says what the cleanup's failure would say, and what to do.
         explain_lost_daemon(&summary, backend.endpoint());
     } else if let Some(e) = cleanup {
-        eprintln!(
+        say!(
             "warning: could not remove every container of run {run_id}: {e}; they end when tanto exits, and the next run removes what is left"
         );
     }
     if code == EXIT_OK
         && let Err(e) = fetched
     {
-        eprintln!("error: --out: {}", redactor.redact(&e.to_string()));
+        say!("error: --out: {}", redactor.redact(&e.to_string()));
         code = EXIT_FAILED;
     } else if code == EXIT_OK
         && let Some(out) = &options.out
     {
         match export_outputs(plan, &summary, out, backend.as_ref()).await {
-            Ok(0) => eprintln!(
+            Ok(0) => say!(
                 "tanto: `{}` has no outputs; nothing was written to {}",
                 plan.pipeline.name,
                 out.display()
             ),
-            Ok(n) => eprintln!(
+            Ok(n) => say!(
                 "tanto: {} written to {}",
                 plural(n, "output"),
                 out.display()
             ),
             Err(e) => {
-                eprintln!("error: {}", redactor.redact(&e.to_string()));
+                say!("error: {}", redactor.redact(&e.to_string()));
                 code = EXIT_FAILED;
             }
         }
@@ -462,7 +463,7 @@ fn explain_lost_daemon(summary: &RunSummary, endpoint: &str) {
         _ => None,
     });
     let during = step.map_or_else(String::new, |step| format!(" during step `{step}`"));
-    eprintln!(
+    say!(
         "error: the Docker daemon at {endpoint} went away{during}; start it again (or set DOCKER_HOST to one that runs) and re-run: nothing was cached as a failure, and the next run removes what this one left there"
     );
 }
@@ -487,7 +488,7 @@ async fn resolve_images(
 ) -> Result<Vec<(String, ImageId)>> {
     let mut ids = Vec::with_capacity(images.len());
     for image in images {
-        let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
+        let progress = |line: &str| say!("tanto: pulling {image}: {line}");
         let id = backend.resolve_image(&image, &progress).await?;
         ids.push((image, id));
     }

@@ -8,6 +8,7 @@ use crate::artifact::{Artifact, Dir, File, Origin};
 use crate::cache::{ActionResult, Reason, hash_dir_with};
 use crate::error::{Error, Result};
 use crate::graph::{Arg, StepInfo};
+use crate::report::say;
 use crate::step::RunContext;
 
 /// A host input a step reads where it lies, by parameter.
@@ -83,7 +84,7 @@ pub(super) async fn moved_image(run: &RunContext, hit: &ActionResult) -> Option<
         if image == id {
             continue;
         }
-        let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
+        let progress = |line: &str| say!("tanto: pulling {image}: {line}");
         let now = match run.resolve_image(image, &progress).await {
             Ok(now) if now.to_string() == *id => continue,
             Ok(now) => now.to_string(),

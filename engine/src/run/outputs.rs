@@ -11,6 +11,7 @@ use crate::backend::Backend;
 use crate::cache::{copy_file, copy_tree, write_file};
 use crate::error::{Error, Result};
 use crate::graph::Plan;
+use crate::report::say;
 use crate::report::{plural, print, shown};
 use crate::run::options::{EXIT_OK, EXIT_USAGE};
 use crate::run::plan::Explained;
@@ -64,7 +65,7 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
         }
     }
     if stored {
-        eprintln!("tanto: `--out DIR` writes the folders and files above to DIR");
+        say!("tanto: `--out DIR` writes the folders and files above to DIR");
     }
 }
 
@@ -193,11 +194,11 @@ pub(super) fn require_cache(explained: &[Explained]) -> Option<u8> {
     if missing.is_empty() {
         return None;
     }
-    eprint!(
+    say!(
         "error: --require-cache: {} of {} would run:\n{}",
         missing.len(),
         plural(explained.len(), "step"),
-        plan_lines(&missing)
+        plan_lines(&missing).trim_end_matches('\n')
     );
     Some(EXIT_USAGE)
 }

@@ -14,6 +14,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
 use crate::input::ViewMode;
+use crate::report::say;
 use crate::report::{Event, utc};
 use crate::run::guards::{changed_during_run, host_inputs, moved_image, with_timeout};
 use crate::run::plan::{after_side_effects, check_steps};
@@ -89,7 +90,7 @@ impl StepRunner {
     }
 
     async fn image_id(&self, image: &str) -> Result<String> {
-        let progress = |line: &str| eprintln!("tanto: pulling {image}: {line}");
+        let progress = |line: &str| say!("tanto: pulling {image}: {line}");
         Ok(self.run.resolve_image(image, &progress).await?.to_string())
     }
 

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::bind;
 use crate::report::EventSink;
+use crate::report::say;
 use crate::run::engine::{block_on, init_logging, run};
 use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions};
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
@@ -35,11 +36,11 @@ pub fn shell_command(
     aliases: &[(String, String)],
 ) -> u8 {
     if let Err(e) = init_logging() {
-        eprintln!("error: {e}");
+        say!("error: {e}");
         return EXIT_USAGE;
     }
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
-        eprintln!(
+        say!(
             "error: `shell` opens a shell on this terminal, and there is none: run it from a terminal"
         );
         return EXIT_USAGE;
@@ -48,11 +49,11 @@ pub fn shell_command(
         match open(plan, raw, &request, options, aliases).await {
             Ok(()) => EXIT_OK,
             Err(e @ Error::Usage(_)) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 EXIT_USAGE
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 EXIT_FAILED
             }
         }
@@ -111,7 +112,7 @@ async fn open(
                 .await;
             }
             Err(why) if request.run_upstream && !ran => {
-                eprintln!("tanto: {why}; running `{}` first", plan.pipeline.name);
+                say!("tanto: {why}; running `{}` first", plan.pipeline.name);
                 let options = RunOptions {
                     keep_going: true,
                     interactive: None,
@@ -198,22 +199,22 @@ async fn enter(
 ) -> Result<()> {
     let ctx = Ctx::new(Arc::clone(&context), info, label);
     let container = ctx.container().like(recipe, &found);
-    eprintln!("tanto: a fresh container set up like the one `{label}` last ran in");
+    say!("tanto: a fresh container set up like the one `{label}` last ran in");
     for placed in &recipe.inputs {
         if let Some(why) = placed.what.left_out() {
-            eprintln!("tanto: {} is not set up here: {why}", placed.target);
+            say!("tanto: {} is not set up here: {why}", placed.target);
         }
     }
     if let Some(command) = &recipe.command {
-        eprintln!("tanto: its last command was: {command}");
+        say!("tanto: its last command was: {command}");
     }
     if !recipe.secret_env.is_empty() {
-        eprintln!(
+        say!(
             "tanto: its secret variables ({}) are not set here",
             recipe.secret_env.join(", ")
         );
     }
-    eprintln!("tanto: exit the shell to remove it\n");
+    say!("tanto: exit the shell to remove it\n");
     let opened = attach_shell(&container, shell).await;
     let closed = ctx.close().await;
     let _ = context.remove_run().await;

@@ -2,6 +2,7 @@
 
 use tokio_util::sync::CancellationToken;
 
+use crate::report::say;
 use crate::report::{Event, EventSink};
 use crate::run::options::EXIT_INTERRUPTED;
 use crate::step::Abandon;
@@ -52,7 +53,7 @@ pub(super) fn watch_signals(
                 }
             }
         }
-        eprintln!(
+        say!(
             "\ntanto: interrupted again; exiting now: the containers end with tanto, and the next run removes what is left"
         );
         abandon.now();

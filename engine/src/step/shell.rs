@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use crate::backend::{Backend, ExecSpec};
 use crate::error::{Error, Result};
 use crate::report::Hold;
+use crate::report::say;
 use crate::step::Ctx;
 use crate::step::container::Container;
 
@@ -51,7 +52,7 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
     let label = ctx.label();
     let state = ctx.container_state();
     let Some(id) = state.live_id() else {
-        eprintln!("tanto: `{label}` has no container left to open a shell in ({failure})");
+        say!("tanto: `{label}` has no container left to open a shell in ({failure})");
         return;
     };
     let last = state
@@ -62,10 +63,10 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
     let redact = |text: &str| ctx.run().events.redact(text);
     let first = failure.to_string();
     let first = first.lines().next().unwrap_or_default();
-    eprintln!("\ntanto: step `{label}` failed: {}", redact(first));
+    say!("\ntanto: step `{label}` failed: {}", redact(first));
     let spec = match last {
         Some((spec, command)) => {
-            eprintln!("tanto: the command was: {}", redact(&command));
+            say!("tanto: the command was: {}", redact(&command));
             ExecSpec {
                 argv: vec![interactive.shell.clone()],
                 ..spec
@@ -79,12 +80,12 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
             secret_env: Vec::new(),
         },
     };
-    eprintln!(
+    say!(
         "tanto: opening `{}` in its container, as the step left it; exit the shell to go on\n",
         interactive.shell
     );
     if let Err(e) = attach(ctx.run().backend.as_ref(), &id, &spec).await {
-        eprintln!("tanto: the shell could not run: {}", redact(&e.to_string()));
+        say!("tanto: the shell could not run: {}", redact(&e.to_string()));
     }
 }
 

@@ -13,6 +13,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use super::RemoteConfig;
 use super::proto::{bytestream as bs, re};
 use crate::error::{Error, Result};
+use crate::report::say;
 
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -257,7 +258,7 @@ impl Breaker {
     /// Opens the breaker; the first to open it prints the one warning line of the run.
     pub(super) fn trip(&self, url: &str, why: &str) {
         if !self.open.swap(true, Ordering::Relaxed) {
-            eprintln!(
+            say!(
                 "tanto: warning: the remote cache at {url} {why}; this run goes on with the local store only"
             );
         }

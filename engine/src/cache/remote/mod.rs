@@ -26,6 +26,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::report::say;
 use prost::Message as _;
 use proto::re;
 
@@ -106,7 +107,7 @@ impl Remote {
             .action_cache_update_capabilities
             .is_some_and(|c| c.update_enabled);
         if config.upload && !may_write {
-            eprintln!(
+            say!(
                 "tanto: warning: the remote cache at {} does not let clients write results; this run only reads from it",
                 config.url
             );
