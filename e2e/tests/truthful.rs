@@ -163,13 +163,22 @@ fn set_up_errors_exit_2_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").unwrap();
-    let cases: [(Vec<String>, Option<&str>, String); 3] = [
+    let under_file = file.join("out");
+    let cases: [(Vec<String>, Option<&str>, String); 4] = [
         (
             vec!["wide".into(), "--out".into(), file.display().to_string()],
             None,
             format!(
                 "error: --out: `{}` is a file; name a folder (it is created when missing)\n",
                 file.display()
+            ),
+        ),
+        (
+            vec!["wide".into(), "--out".into(), under_file.display().to_string()],
+            None,
+            format!(
+                "error: --out: cannot create the folder `{}`: Not a directory (os error 20); name one that can be made\n",
+                under_file.display()
             ),
         ),
         (
@@ -201,6 +210,52 @@ fn set_up_errors_exit_2_before_anything_runs() {
         assert_eq!(text(&out.stderr), expected, "{args:?}");
         assert!(out.stdout.is_empty(), "nothing ran: {}", text(&out.stdout));
     }
+    // A folder that can be made is not left behind by the check (`wide` has no outputs).
+    let later = dir.path().join("made/later");
+    let out = output(fixture(cache.path()).args(["wide", "--out"]).arg(&later));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`wide` has no outputs; nothing was written to"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("made").exists());
+}
+
+#[test]
+fn an_export_never_removes_a_folder_with_content_to_write_a_file() {
+    let cache = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    // `stored` exports the file `out.txt`; a folder of the user's is in its place.
+    let theirs = out_dir.path().join("out.txt");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("precious"), "keep").unwrap();
+    let run = || {
+        output(
+            fixture(cache.path())
+                .args(["stored", "--text", "hi", "--progress", "plain", "--out"])
+                .arg(out_dir.path()),
+        )
+    };
+    let out = run();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: --out: `{}` is a folder with content where an output puts a file; it was left as it is: move or remove it, or export to another folder",
+            theirs.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("precious")).unwrap(),
+        "keep"
+    );
+    // Moved away, the export goes through.
+    std::fs::remove_dir_all(&theirs).unwrap();
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "HI");
 }
 
 #[test]

@@ -4,8 +4,10 @@
 //! something a container made: a link `hooks -> ../.git/hooks` there must not let the next
 //! export write a `hooks/pre-commit` outside the destination. So nothing here follows a link
 //! below the destination folder: each existing entry is looked at with `symlink_metadata`, a
-//! folder is descended into only when it is a real folder, anything else in the way is
-//! removed first, and files are created with `O_CREAT | O_EXCL | O_NOFOLLOW`. (This guards
+//! folder is descended into only when it is a real folder, a link or a file of the same kind
+//! in the way is removed first, and files are created with `O_CREAT | O_EXCL | O_NOFOLLOW`.
+//! What would lose data is an error instead: a folder with content where a file goes, or a
+//! file with content where a folder goes. (This guards
 //! against what the copied content holds, not against another process racing to plant links
 //! in the destination while the copy runs.)
 
@@ -18,7 +20,8 @@ use crate::error::{Error, Result};
 
 /// Copies the folder `src` into `dest` (created if needed, merged if it exists): files keep
 /// their executable bit but become writable by their owner, symlinks are copied as links,
-/// and whatever an earlier copy left under a name is replaced, never written through.
+/// and a file or link an earlier copy left under a name is replaced, never written through
+/// (a folder with content where a file goes, or the reverse, is an error; see [`clear`]).
 /// Copies never share inodes with the store, so editing them cannot damage it.
 pub fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
     fs::create_dir_all(dest).map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
@@ -51,9 +54,9 @@ fn copy_children(src: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Copies the file `src` to `dest`, replacing whatever is at `dest` (a file, a link, a
-/// folder) without following it. The copy keeps `src`'s executable bits and is writable by
-/// its owner.
+/// Copies the file `src` to `dest`, replacing a file, a link or an empty folder at `dest`
+/// without following it (a folder with content is an error). The copy keeps `src`'s
+/// executable bits and is writable by its owner.
 pub(crate) fn copy_file(src: &Path, dest: &Path) -> Result<()> {
     let io = |e| Error::io(format!("copy {} to {}", src.display(), dest.display()), e);
     let mut from = fs::File::open(src).map_err(io)?;
@@ -66,7 +69,8 @@ pub(crate) fn copy_file(src: &Path, dest: &Path) -> Result<()> {
         .map_err(io)
 }
 
-/// Writes `bytes` to a new file `dest`, replacing whatever is there without following it.
+/// Writes `bytes` to a new file `dest`, replacing a file, a link or an empty folder there
+/// without following it (a folder with content is an error).
 pub(crate) fn write_file(dest: &Path, bytes: &[u8]) -> Result<()> {
     let io = |e| Error::io(format!("write {}", dest.display()), e);
     clear(dest)?;
@@ -83,10 +87,12 @@ fn create_new(path: &Path) -> io::Result<fs::File> {
         .open(path)
 }
 
-/// Makes `path` a real folder: one that is there is kept; a link or a file is replaced.
+/// Makes `path` a real folder: one that is there is kept; a link, or an empty file, is
+/// replaced; a file with content is an error (see [`clear`]).
 fn real_dir(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(meta) if meta.is_file() && meta.len() > 0 => return Err(in_the_way(path, "a file")),
         Ok(_) => clear(path)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(format!("stat {}", path.display()), e)),
@@ -94,16 +100,35 @@ fn real_dir(path: &Path) -> Result<()> {
     fs::create_dir(path).map_err(|e| Error::io(format!("create {}", path.display()), e))
 }
 
-/// Removes whatever is at `path`: a file, a link (not what it points to), or a folder with
-/// all it holds (`remove_dir_all` does not follow links either).
+/// Removes what is at `path` to make room for a file or a link: a file, a link (not what it
+/// points to) or an empty folder. A folder that holds something is an error, never removed:
+/// it may be the user's own, and what it holds would be lost.
 fn clear(path: &Path) -> Result<()> {
-    let removed = match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir(path).map_err(|e| {
+            if e.kind() == io::ErrorKind::DirectoryNotEmpty {
+                in_the_way(path, "a folder")
+            } else {
+                Error::io(format!("replace {}", path.display()), e)
+            }
+        }),
+        Ok(_) => {
+            fs::remove_file(path).map_err(|e| Error::io(format!("replace {}", path.display()), e))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    };
-    removed.map_err(|e| Error::io(format!("replace {}", path.display()), e))
+        Err(e) => Err(Error::io(format!("replace {}", path.display()), e)),
+    }
+}
+
+/// The error for `what` (a file or a folder with content) where an output puts the other
+/// kind: nothing is removed to make room.
+fn in_the_way(path: &Path, what: &str) -> Error {
+    Error::Other(format!(
+        "`{}` is {what} with content where an output puts a {}; it was left as it is: move or \
+         remove it, or export to another folder",
+        path.display(),
+        if what == "a file" { "folder" } else { "file" }
+    ))
 }
 
 #[cfg(test)]
@@ -137,5 +162,38 @@ mod tests {
             let got = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
             assert_eq!(got, want, "from {mode:o}");
         }
+    }
+
+    #[test]
+    fn what_holds_data_is_never_removed_to_make_room_for_the_other_kind() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        fs::create_dir_all(src.join("tree")).unwrap();
+        fs::write(src.join("tree/a"), "new").unwrap();
+        fs::write(src.join("files.txt"), "new").unwrap();
+        let dest = tmp.path().join("dest");
+        // A folder of the user's where a file goes, and a file where a folder goes.
+        fs::create_dir_all(dest.join("files.txt")).unwrap();
+        fs::write(dest.join("files.txt/precious"), "keep").unwrap();
+        fs::write(dest.join("tree"), "keep too").unwrap();
+        let err = copy_file(&src.join("files.txt"), &dest.join("files.txt")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is a folder with content where an output puts a file"),
+            "{err}"
+        );
+        let err = copy_tree(&src, &dest).unwrap_err();
+        assert!(err.to_string().contains("move or remove it"), "{err}");
+        assert_eq!(
+            fs::read_to_string(dest.join("files.txt/precious")).unwrap(),
+            "keep"
+        );
+        assert_eq!(fs::read_to_string(dest.join("tree")).unwrap(), "keep too");
+        // Empty ones, and links, hold nothing and are replaced.
+        fs::remove_file(dest.join("files.txt/precious")).unwrap();
+        fs::write(dest.join("tree"), "").unwrap();
+        copy_tree(&src, &dest).unwrap();
+        assert_eq!(fs::read_to_string(dest.join("files.txt")).unwrap(), "new");
+        assert_eq!(fs::read_to_string(dest.join("tree/a")).unwrap(), "new");
     }
 }

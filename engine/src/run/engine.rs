@@ -22,7 +22,7 @@ use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
 };
 use crate::run::outputs::{
-    export_outputs, print_outputs, print_plan, print_plan_json, require_cache,
+    check_out_dir, export_outputs, print_outputs, print_plan, print_plan_json, require_cache,
 };
 use crate::run::plan::check_steps;
 use crate::run::runner::StepRunner;
@@ -71,13 +71,9 @@ pub(crate) fn block_on(command: impl Future<Output = u8>) -> u8 {
 /// yet), `--trace` and `--junit` files that can be written.
 fn check_options(options: &RunOptions) -> Result<()> {
     if let Some(out) = &options.out
-        && out.exists()
-        && !out.is_dir()
+        && !options.plan
     {
-        return Err(Error::Usage(format!(
-            "--out: `{}` is a file; name a folder (it is created when missing)",
-            out.display()
-        )));
+        check_out_dir(out)?;
     }
     if options.interactive.is_some()
         && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal())
@@ -401,7 +397,7 @@ pub(super) async fn run(
                 out.display()
             ),
             Err(e) => {
-                say!("error: {}", redactor.redact(&e.to_string()));
+                say!("error: --out: {}", redactor.redact(&e.to_string()));
                 code = EXIT_FAILED;
             }
         }

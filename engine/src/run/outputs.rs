@@ -69,14 +69,41 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
     }
 }
 
+/// Checks, before anything runs, that `--out` names a folder that is there or can be made:
+/// one that cannot (a file in its path, a read-only place) is a usage error now rather than
+/// a failure after the run. The folders made to find out are removed again at once.
+pub(super) fn check_out_dir(out: &Path) -> Result<()> {
+    if out.is_dir() {
+        return Ok(());
+    }
+    if out.exists() {
+        return Err(Error::Usage(format!(
+            "--out: `{}` is a file; name a folder (it is created when missing)",
+            out.display()
+        )));
+    }
+    let missing: Vec<&Path> = out.ancestors().take_while(|a| !a.exists()).collect();
+    let made = std::fs::create_dir_all(out);
+    for folder in missing {
+        let _ = std::fs::remove_dir(folder);
+    }
+    made.map_err(|e| {
+        Error::Usage(format!(
+            "--out: cannot create the folder `{}`: {e}; name one that can be made",
+            out.display()
+        ))
+    })
+}
+
 /// Copies the pipeline's final outputs into `out`: folders merged in, files by the name they
 /// were captured by, values as `NAME.json` after the step that made them, images as
 /// `NAME.tar` (`docker load` names them `NAME:latest`). Returns how many
 /// outputs were written.
 ///
 /// Nothing outside `out` is created or written, whatever the outputs or an earlier export
-/// hold: a link is copied as a link and never written through, and what an earlier export
-/// left under a name is replaced (see [`copy_tree`](crate::cache::copy_tree)).
+/// hold: a link is copied as a link and never written through, and a file or link an earlier
+/// export left under a name is replaced; a folder or file with content in the way of the
+/// other kind is an error, never removed (see [`copy_tree`](crate::cache::copy_tree)).
 pub(super) async fn export_outputs(
     plan: &Plan,
     summary: &RunSummary,
