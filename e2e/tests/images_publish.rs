@@ -205,5 +205,11 @@ fn a_registry_that_is_down_fails_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("to registry {host}")), "{stderr}");
     assert!(stderr.contains("connection refused"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the image stays tagged {host}/tanto-e2e/app:1 in the daemon, as after `docker tag`"
+        )),
+        "{stderr}"
+    );
     assert!(!stderr.contains(PASSWORD), "{stderr}");
 }

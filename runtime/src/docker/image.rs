@@ -15,7 +15,7 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 
 use crate::docker::DockerBackend;
-use crate::docker::request::{docker_error, server_message, split_reference, status};
+use crate::docker::request::{docker_error, registry_of, server_message, split_reference, status};
 use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings};
 use tanto_engine::Digest;
 use tanto_engine::Secret;
@@ -169,13 +169,14 @@ impl ImageBackend for DockerBackend {
     ) -> BoxFuture<'a, Result<String>> {
         async move {
             let (repo, version) = split_reference(reference);
-            let registry = repo.split('/').next().unwrap_or(repo).to_owned();
+            let registry = registry_of(repo).to_owned();
+            let tag = version.unwrap_or("latest");
+            // Tagged before the push, as `docker push` needs; the tag stays either way (below).
             let failed = |cause: String| {
                 Error::Other(format!(
-                    "cannot push {reference} to registry {registry}: {cause}"
+                    "cannot push {reference} to registry {registry}: {cause}; the image stays tagged {repo}:{tag} in the daemon, as after `docker tag` (`docker rmi {repo}:{tag}` removes the tag)"
                 ))
             };
-            let tag = version.unwrap_or("latest");
             let options = TagImageOptionsBuilder::default()
                 .repo(repo)
                 .tag(tag)

@@ -132,6 +132,15 @@ pub(super) fn split_reference(reference: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// The registry a repository is pushed to and pulled from, as Docker reads its name: the first
+/// part when it names a host (it holds a `.` or a `:`, or is `localhost`), else Docker Hub.
+pub(super) fn registry_of(repo: &str) -> &str {
+    match repo.split_once('/') {
+        Some((host, _)) if host.contains(['.', ':']) || host == "localhost" => host,
+        _ => "docker.io",
+    }
+}
+
 pub(super) fn image_id(reference: &str, id: Option<String>) -> Result<ImageId> {
     id.map(ImageId::new)
         .ok_or_else(|| Error::Docker(format!("image {reference} has no id")))
@@ -223,6 +232,21 @@ mod tests {
             ("localhost:5000/y", Some("v2"))
         );
         assert_eq!(split_reference("a@sha256:00"), ("a@sha256:00", None));
+    }
+
+    #[test]
+    fn a_registry_is_named_only_by_a_host_like_first_part() {
+        for (repo, registry) in [
+            ("busybox", "docker.io"),
+            ("trial/app", "docker.io"),
+            ("library/busybox", "docker.io"),
+            ("localhost/app", "localhost"),
+            ("localhost:5000/x/y", "localhost:5000"),
+            ("127.0.0.1:5123/trial/app", "127.0.0.1:5123"),
+            ("ghcr.io/org/app", "ghcr.io"),
+        ] {
+            assert_eq!(registry_of(repo), registry, "{repo}");
+        }
     }
 
     /// A daemon that accepts a request, then goes away before it answers.
