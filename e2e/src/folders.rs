@@ -109,26 +109,28 @@ pub fn probe_fail(src: Dir) {
     probe(src);
 }
 
-/// Lists what `pack` made, beside the file `saved` made and one of its own bytes.
+/// Lists what `pack` made, beside the file `saved` made and one of its own bytes, with a
+/// secret in its env.
 #[step(image = "tanto-test/busybox:latest", network = false)]
-pub async fn look(ctx: &Ctx, made: Dir, note: File) -> Result<String> {
+pub async fn look(ctx: &Ctx, made: Dir, note: File, token: Secret) -> Result<String> {
     let c = ctx
         .container()
         .with_mounted_dir("/in", &made)
         .with_file("/note.txt", &note)
         .with_new_file("/own.txt", "own\n")
+        .with_secret_env("TOKEN", &token)
         .with_workdir("/in")
         .with_env("LOOKING", "yes");
     Ok(c.sh("ls").await?.stdout)
 }
 
 /// `pack` and `saved` feed `look`: a step whose inputs, a folder and a file, come from other
-/// steps, through the cache.
+/// steps, through the cache; `shell look` needs neither `--note` nor `--token`.
 #[pipeline]
-pub fn unpacked(src: Dir) -> String {
+pub fn unpacked(src: Dir, note: String, token: Secret) -> String {
     let made = pack(src);
-    let note = saved("noted");
-    look(made, note)
+    let note = saved(note);
+    look(made, note, token)
 }
 
 /// How `src` reaches the container: the number of mounts at or under `/src` (0: uploaded),

@@ -281,7 +281,8 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
         cache.path().display()
     );
     let tmux = Tmux::new();
-    // Nothing ran yet: it says which pipeline to run, or how to have it run.
+    // Nothing ran yet: it says which pipeline to run, or how to have it run. The shell asks
+    // for no value or secret (`--note`, `--token`): it sets up folders and files only.
     let first = format!(
         "{env} {fixture} unpacked shell look --src {}; echo \"exit=$?\"; sleep 60",
         src.path().display()
@@ -308,7 +309,7 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
     // --run-upstream runs the pipeline first; then the shell has `pack`'s output at /in.
     let tmux = Tmux::new();
     let second = format!(
-        "{env} {fixture} unpacked shell look --run-upstream --src {}; echo \"exit=$?\"; sleep 60",
+        "{env} TANTO_T=tok-3f1 {fixture} unpacked shell look --run-upstream --note noted --token env:TANTO_T --src {}; echo \"exit=$?\"; sleep 60",
         src.path().display()
     );
     tmux.run(&[
@@ -341,6 +342,10 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
         screen.contains(
             "tanto: /own.txt is not set up here: bytes the step wrote, which are not recorded"
         ),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("tanto: its secret variables (TOKEN) are not set here"),
         "{screen}"
     );
     assert!(

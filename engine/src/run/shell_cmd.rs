@@ -83,8 +83,15 @@ async fn open(
     let history = format!("{}/{}", plan.pipeline.name, node.label);
     let store = Arc::new(Store::open_default()?);
     let mut ran = false;
+    // Only folders and files are set up again, so only their flags are read: a secret or a
+    // value the pipeline needs is asked for by the run that `--run-upstream` makes, if any.
+    let placed: Vec<_> = raw
+        .iter()
+        .filter(|(p, value)| p.is_dir || (p.is_file && value.is_some()))
+        .cloned()
+        .collect();
     loop {
-        let inputs = bind(raw.clone(), Arc::clone(&store)).await?;
+        let inputs = bind(placed.clone(), Arc::clone(&store)).await?;
         let found = match store.recipe::<Recipe>(&history)? {
             None => Err(format!(
                 "`{}` has not run yet, so there is no container to set up like its",
