@@ -129,19 +129,27 @@ impl<W: Write + Send> View for PlainView<W> {
                 log_path,
                 ..
             } => {
+                // The first line here; the summary at the end repeats the whole error. A first
+                // line that announces the lines after it says where they are instead.
+                let mut lines = error.lines();
+                let first = lines.next().unwrap_or_default();
+                let first = match first.strip_suffix(':') {
+                    Some(head) if lines.next().is_some() => {
+                        format!("{head} (in the summary at the end)")
+                    }
+                    _ => first.to_owned(),
+                };
                 if self.github {
                     let title = format!("{step} (failed after {})", human_duration(*duration_ms));
                     self.flush_group(step, &title);
-                    let first = error.lines().next().unwrap_or_default();
                     let _ = writeln!(
                         self.out,
                         "::error title={}::{}",
                         github_property(&format!("step {step} failed")),
-                        github_message(first)
+                        github_message(&first)
                     );
                 }
-                // The first line here; the summary at the end repeats the whole error.
-                let first = shown(error.lines().next().unwrap_or_default());
+                let first = shown(&first);
                 let step = shown(step);
                 let mut text = format!(
                     "[{step}] FAILED after {}: {first}",
@@ -239,14 +247,31 @@ mod tests {
                 log_path: None,
             },
         });
+        view.event(&Stamped {
+            ts_us: 0,
+            event: Event::StepFailed {
+                step: "t".into(),
+                duration_ms: 5,
+                error: "command `sh` exited with code 7; the last lines it printed:\nboom".into(),
+                kind: "command_failed",
+                log_path: None,
+            },
+        });
         let text = String::from_utf8(view.out).unwrap();
+        assert!(
+            text.contains("[t] FAILED after 5ms: command `sh` exited with code 7; the last lines it printed (in the summary at the end)\n"),
+            "{text}"
+        );
         let commands: Vec<&str> = text.lines().filter(|l| l.starts_with("::")).collect();
         assert_eq!(
             commands,
             [
                 "::group::s (failed after 5ms)",
                 "::endgroup::",
-                "::error title=step s failed::exit 1"
+                "::error title=step s failed::exit 1",
+                "::group::t (failed after 5ms)",
+                "::endgroup::",
+                "::error title=step t failed::command `sh` exited with code 7; the last lines it printed (in the summary at the end)"
             ],
             "{text}"
         );
