@@ -137,14 +137,12 @@ impl Project {
         std::fs::write(&path, before.replacen(from, to, 1)).unwrap();
     }
 
-    /// The line of `rel` that holds `needle`, as `--plan` shows it: `src/main.rs:13`.
+    /// The line of `rel` that holds `needle`, as `--plan` shows it: `src/main.rs:13 in keys_app`.
     fn line_of(&self, rel: &str, needle: &str) -> String {
         let text = std::fs::read_to_string(self.path(rel)).unwrap();
         let n = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
-        format!(
-            "{}:{n}",
-            rel.trim_start_matches("app/").trim_start_matches("dep/")
-        )
+        let (krate, path) = rel.split_once('/').unwrap();
+        format!("{path}:{n} in keys_{krate}")
     }
 
     fn command(&self, args: &[&str]) -> Command {

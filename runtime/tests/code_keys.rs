@@ -57,7 +57,7 @@ fn a_miss_names_the_items_that_changed_appeared_or_went_away() {
     );
     assert_eq!(
         reasons(&old, &setup),
-        ["code changed: `SETUP` (src/lib.rs:27) used by this step"]
+        ["code changed: `SETUP` (src/lib.rs:27 in app) used by this step"]
     );
 
     let own = key(
@@ -70,7 +70,7 @@ fn a_miss_names_the_items_that_changed_appeared_or_went_away() {
     );
     assert_eq!(
         reasons(&old, &own),
-        ["code changed: the step's fn `build` (src/lib.rs:40)"]
+        ["code changed: the step's fn `build` (src/lib.rs:40 in app)"]
     );
 
     let bumped = key(
@@ -96,7 +96,9 @@ fn a_miss_names_the_items_that_changed_appeared_or_went_away() {
     );
     assert_eq!(
         reasons(&old, &swapped),
-        ["code changed: now uses `helper` (src/util.rs:3); no longer uses `SETUP` (src/lib.rs:27)"]
+        [
+            "code changed: now uses `helper` (src/util.rs:3 in app); no longer uses `SETUP` (src/lib.rs:27 in app)"
+        ]
     );
 }
 

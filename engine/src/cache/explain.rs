@@ -374,8 +374,9 @@ fn code_reason(old: &KeyRecord, new: &KeyRecord) -> Reason {
     if old.code_items.is_empty() || new.code_items.is_empty() {
         return Reason::CodeChanged;
     }
-    let located =
-        |(label, item): (&String, &crate::cache::CodeItem)| (label.clone(), item.at.clone());
+    let located = |(label, item): (&String, &crate::cache::CodeItem)| {
+        (label.clone(), new.item_place(label, item))
+    };
     let mut own = None;
     let mut changed = Vec::new();
     for (label, item) in &new.code_items {

@@ -172,6 +172,18 @@ impl KeyRecord {
         self
     }
 
+    /// Where the code item `label` is, as a miss and `--plan STEP` show it: an item's place in
+    /// its package with the step's crate named (every crate of a workspace has a
+    /// `src/lib.rs`), a dependency's version or path as it is; empty when it has none.
+    pub fn item_place(&self, label: &str, item: &CodeItem) -> String {
+        let krate = self.step.split("::").next().unwrap_or_default();
+        if label.starts_with('`') && !item.at.is_empty() && !krate.is_empty() {
+            format!("{} in {krate}", item.at)
+        } else {
+            item.at.clone()
+        }
+    }
+
     /// Records what step code can see of input `param` beyond its digest, as setting
     /// `input.PARAM.WHAT` (a file's captured name, say), so a miss names it.
     pub fn input_setting(&mut self, param: &str, what: &str, value: impl Into<String>) {

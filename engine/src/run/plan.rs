@@ -219,10 +219,9 @@ fn key_detail(key: &KeyRecord, code: &CodeKey) -> Vec<String> {
     let mut items: Vec<(&String, &crate::cache::CodeItem)> = key.code_items.iter().collect();
     items.sort_by_key(|(_, item)| !item.own);
     for (label, item) in items.iter().take(SHOWN_ITEMS) {
-        let at = if item.at.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", item.at)
+        let at = match key.item_place(label, item) {
+            place if place.is_empty() => place,
+            place => format!(" ({place})"),
         };
         let own = if item.own { ", the step's fn" } else { "" };
         lines.push(format!("  {label}{at} {}{own}", item.digest));
