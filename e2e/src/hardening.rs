@@ -19,6 +19,20 @@ pub fn shaped(script: String) -> Dir {
     shape_dir(script)
 }
 
+/// Runs `script` at `/`, then captures the folder `path`, spelled as the test chooses.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn capture_at(ctx: &Ctx, script: String, path: String) -> Result<Dir> {
+    let c = ctx.container().with_workdir("/");
+    c.sh(script).await?;
+    c.dir(path).await
+}
+
+/// The folder `--path` after `--script` ran.
+#[pipeline]
+pub fn captured(script: String, path: String) -> Dir {
+    capture_at(script, path)
+}
+
 /// Runs `script` in `/work`, then captures the file `/work/notes.txt`.
 #[step(image = "tanto-test/busybox:latest", network = false)]
 pub(crate) async fn shape_file(ctx: &Ctx, script: String) -> Result<File> {

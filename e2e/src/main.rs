@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         .pipeline(folders::unpacked)
         .pipeline(hardening::shaped)
         .pipeline(hardening::shaped_file)
+        .pipeline(hardening::captured)
         .pipeline(hardening::nested)
         .pipeline(services::pg)
         .pipeline(services::pg_shared)

@@ -1,5 +1,6 @@
 //! `--out` against outputs a container shaped to escape it: links from an earlier export, a
-//! file captured over a link, and a file that must keep the name it was captured by.
+//! file captured over a link, and a file that must keep the name it was captured by; and
+//! captures spelled to confuse: `X/.`, `..` and the container's root.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -116,22 +117,81 @@ fn a_file_output_keeps_its_name_and_never_writes_through_a_link() {
 }
 
 #[test]
-fn an_export_replaces_whatever_an_earlier_one_left_under_a_name() {
+fn an_export_replaces_files_and_links_but_never_a_folder_with_content() {
     let cache = tempfile::tempdir().unwrap();
     let project = tempfile::tempdir().unwrap();
     let dist = project.path().join("dist");
 
-    // A folder, then a file of the same name; then a link where the file was.
+    // A folder, then a file of the same name: refused, and the folder is left as it was
+    // (tanto cannot tell an earlier export from the user's own folder).
     export(
         cache.path(),
         "shaped",
         "mkdir -p x/y && echo 1 > x/y/z",
         &dist,
     );
+    let refused = output(
+        fixture(cache.path())
+            .args([
+                "shaped",
+                "--progress",
+                "plain",
+                "--script",
+                "echo 2 > x",
+                "--out",
+            ])
+            .arg(&dist),
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is a folder with content where an output puts a file"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(dist.join("x/y/z")).unwrap(), "1\n");
+    // Once it is moved away, the file; then a link where the file was.
+    std::fs::remove_dir_all(dist.join("x")).unwrap();
     export(cache.path(), "shaped", "echo 2 > x", &dist);
     assert_eq!(std::fs::read_to_string(dist.join("x")).unwrap(), "2\n");
     export(cache.path(), "shaped", "ln -s /etc x", &dist);
     let link = std::fs::read_link(dist.join("x")).unwrap();
     assert_eq!(link, Path::new("/etc"));
     assert_eq!(tree(&dist), ["x"]);
+}
+
+#[test]
+fn a_capture_spelled_with_dots_takes_the_folder_named_and_the_root_is_refused() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |path: &str, out: Option<&Path>| {
+        let mut cmd = fixture(cache.path());
+        cmd.args(["captured", "--progress", "plain", "--path", path]);
+        cmd.args(["--script", "mkdir -p /o/inner && echo x > /o/inner/f"]);
+        if let Some(out) = out {
+            cmd.arg("--out").arg(out);
+        }
+        output(&mut cmd)
+    };
+    // The archive of `/o/.` holds `/o`'s content with no folder around it: captured as `/o`.
+    for path in ["/o/.", "//o//", "/o/./"] {
+        let dist = tempfile::tempdir().unwrap();
+        let out = run(path, Some(dist.path()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{path}: {stderr}");
+        assert_eq!(tree(dist.path()), ["inner", "inner/f"], "{path}");
+    }
+    for (path, said) in [
+        (
+            "/",
+            "cannot capture `/`, the container's root folder: capture a folder under it",
+        ),
+        (
+            "/o/..",
+            "cannot capture `/o/..`: name it without `..`, whose end the container's links decide",
+        ),
+    ] {
+        let out = run(path, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{path}: {stderr}");
+        assert!(stderr.contains(said), "{path}: {stderr}");
+    }
 }

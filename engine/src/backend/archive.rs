@@ -236,10 +236,15 @@ pub(crate) fn unpack_single(
         let path = entry.path().map_err(io)?.into_owned();
         let unpacked = entry.unpack_in(dest).map_err(io)?;
         if unpacked && entry.header().entry_type().is_dir() {
-            // A read-only folder could be neither filled nor emptied into the store.
-            let dir = dest.join(&path);
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
-                .map_err(|e| Error::io(format!("make {} writable", dir.display()), e))?;
+            // A read-only folder could be neither filled nor emptied into the store. The
+            // folder is found as `unpack_in` placed it: the entry's path without its root and
+            // `.` parts, under `dest`; and only a real folder there is changed, never what a
+            // link there leads to.
+            let dir = dest.join(inside(&path));
+            if fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+                fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+                    .map_err(|e| Error::io(format!("make {} writable", dir.display()), e))?;
+            }
         }
     }
     let mut top = fs::read_dir(dest)
@@ -252,6 +257,17 @@ pub(crate) fn unpack_single(
             "expected one top-level entry in the archive from the container, found {n}"
         )))),
     }
+}
+
+/// An entry's path as `unpack_in` places it under its folder: its normal parts only (an
+/// entry with `..` is never unpacked).
+fn inside(path: &Path) -> PathBuf {
+    path.components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(part) => Some(part),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The bytes `entry` puts on disk as a file of its own: a file's size, a sparse file's full
@@ -447,6 +463,31 @@ mod tests {
         let tar = b.into_inner().unwrap();
         let result = unpack_single(&tar[..], &tmp.path().join("dest"), 1 << 20);
         assert!(!outside.join("pwned").exists(), "{result:?}");
+    }
+
+    #[test]
+    fn a_folder_entry_never_changes_a_folder_outside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o700)).unwrap();
+        // The archive of `/` names its entries from the root: a folder entry by an absolute
+        // path (written into the header by hand, as `tar` refuses to build one).
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = header(tar::EntryType::Directory, 0o755, 0, (0, 0));
+        let name = format!("{}/", outside.display());
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, io::empty()).unwrap();
+        // A link out, then a folder entry of the same name.
+        let mut h = header(tar::EntryType::Symlink, 0o777, 0, (0, 0));
+        b.append_link(&mut h, "esc", &outside).unwrap();
+        let mut h = header(tar::EntryType::Directory, 0o755, 0, (0, 0));
+        b.append_data(&mut h, "esc", io::empty()).unwrap();
+        let tar = b.into_inner().unwrap();
+        let _ = unpack_single(&tar[..], &tmp.path().join("dest"), 1 << 20);
+        let mode = fs::metadata(&outside).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "a folder outside the destination was changed");
     }
 
     #[test]

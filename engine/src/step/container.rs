@@ -319,7 +319,9 @@ impl Container {
         self.run(argv, shell_words(&["sh", "-c", script])).await
     }
 
-    /// Captures folder `path` of the container into the store.
+    /// Captures folder `path` of the container into the store. `path` is read without its `.`
+    /// parts and repeated slashes (`/out/.` is `/out`); a `..` in it, or the root `/`, is
+    /// refused.
     pub async fn dir(&self, path: impl AsRef<str>) -> Result<Dir> {
         let path = path.as_ref().to_owned();
         self.guarded(async {
@@ -341,7 +343,8 @@ impl Container {
     }
 
     /// Captures file `path` of the container into the store, keeping its executable bit and
-    /// its name (the last component of `path`, which `--out` writes it as).
+    /// its name (the last component of `path`, which `--out` writes it as). `path` is read as
+    /// [`dir`](Self::dir) reads it.
     pub async fn file(&self, path: impl AsRef<str>) -> Result<File> {
         let path = path.as_ref().to_owned();
         let name = std::path::Path::new(&path)

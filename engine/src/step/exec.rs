@@ -170,6 +170,7 @@ impl Container {
         &self,
         path: &str,
     ) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+        let path = &capture_path(self.ctx.label(), path)?;
         if let Some(secret) = self.secret_under(path) {
             return Err(Error::Usage(format!(
                 "step `{}`: cannot capture `{path}`: it holds the secret file `{secret}`; capture a folder without secrets",
@@ -281,6 +282,29 @@ pub(super) fn shell_words<S: AsRef<str>>(argv: &[S]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `path` as the daemon is asked for it: without `.` parts and repeated or trailing slashes,
+/// since the archive of `X/.` holds X's content with no folder around it. A `..`, whose end
+/// the container's links decide, and the root itself, whose archive names every entry from
+/// `/`, are refused.
+fn capture_path(label: &str, path: &str) -> Result<String> {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(Error::Usage(format!(
+            "step `{label}`: cannot capture `{path}`: name it without `..`, whose end the container's links decide"
+        )));
+    }
+    if parts.is_empty() {
+        return Err(Error::Usage(format!(
+            "step `{label}`: cannot capture `{path}`, the container's root folder: capture a folder under it"
+        )));
+    }
+    let lead = if path.starts_with('/') { "/" } else { "" };
+    Ok(format!("{lead}{}", parts.join("/")))
 }
 
 #[cfg(test)]
