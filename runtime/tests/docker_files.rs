@@ -52,13 +52,20 @@ async fn writable_copy_changes_leave_source_and_store_alone() {
     assert_eq!(stored.digest(), host.digest());
 
     let ctx = h.ctx("copies", SETTINGS);
+    // And a folder another container made, as a step's output is.
+    let made = ctx.container();
+    made.sh("mkdir -p /o/bin && echo made > /o/a.txt && echo x > /o/bin/run && chmod 555 /o /o/bin && chmod 444 /o/a.txt")
+        .await
+        .expect("make a folder");
+    let captured = made.dir("/o").await.expect("capture");
     let c = ctx
         .container()
         .with_dir("/host", &host)
         .with_dir("/stored", &stored)
+        .with_dir("/captured", &captured)
         .with_user("1000");
     let out = c
-        .sh("for d in /host /stored; do echo changed > $d/a.txt && rm $d/bin/run && touch $d/new; done; cat /host/a.txt; test -x /stored/bin || echo bad")
+        .sh("set -e; for d in /host /stored /captured; do echo changed > $d/a.txt; rm $d/bin/run; touch $d/new; done; cat /host/a.txt; test -x /stored/bin || echo bad")
         .await
         .expect("a non-root user may change its copies");
     assert_eq!(out.stdout, "changed\n");

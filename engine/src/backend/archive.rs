@@ -102,7 +102,9 @@ struct Subtree<'a> {
 
 impl Subtree<'_> {
     /// Appends `src` (a folder, a file or a link; `rel` under the folder's root) as `dest`,
-    /// keeping modes and modification times (cargo's freshness checks read them).
+    /// keeping modes and modification times (cargo's freshness checks read them), with the
+    /// owner's write bit added: the copy is the step's own to change, and the store's
+    /// folders and files are read-only.
     fn append<W: Write>(
         &self,
         tar: &mut tar::Builder<W>,
@@ -112,7 +114,7 @@ impl Subtree<'_> {
     ) -> io::Result<()> {
         let owner = self.owner;
         let meta = fs::symlink_metadata(src)?;
-        let mode = meta.mode() & 0o7777;
+        let mode = (meta.mode() & 0o7777) | 0o200;
         let mtime = u64::try_from(meta.mtime()).unwrap_or(0);
         let kind = meta.file_type();
         if kind.is_dir() {
