@@ -23,10 +23,22 @@ struct Shared {
     /// Lines of output queued and not yet taken: past `cap`, new ones are dropped.
     cap: usize,
     queued: AtomicUsize,
-    dropped: Mutex<HashMap<Arc<str>, u64>>,
+    dropped: Mutex<HashMap<Arc<str>, Dropped>>,
     /// The view fed as events are sent (the log files), so it misses nothing.
     tap: Option<Mutex<Box<dyn View>>>,
 }
+
+/// The lines of one step dropped since its last note about them.
+#[derive(Default)]
+struct Dropped {
+    lines: u64,
+    /// When the last note about them was queued (the event's `ts_us`).
+    noted_at: u64,
+}
+
+/// The least time between two notes about one step's dropped lines while its output goes
+/// on: a step that floods the display gets a note a second, not one per line that fits.
+const NOTE_EVERY_US: u64 = 1_000_000;
 
 struct State {
     events: VecDeque<Stamped>,
@@ -104,7 +116,8 @@ impl Drop for Sender {
 
 impl Sender {
     /// Feeds `stamped` to the tap, then queues it, unless it is a line of output and the
-    /// queue is full. Before a step's next event, a note says how many of its lines were
+    /// queue is full. Before a step's next event other than a line, or its next line a
+    /// second or more after the last such note, a note says how many of its lines were
     /// dropped.
     pub(crate) fn send(&self, stamped: Stamped) {
         let shared = &*self.0;
@@ -115,15 +128,28 @@ impl Sender {
         if let Event::StepLog { step, .. } = &stamped.event
             && shared.queued.load(Ordering::Relaxed) >= shared.cap
         {
-            *lock(&shared.dropped).entry(step.clone()).or_default() += 1;
+            lock(&shared.dropped).entry(step.clone()).or_default().lines += 1;
             return;
         }
         let dropped: Vec<(Arc<str>, u64)> = match (&stamped.event, stamped.event.step()) {
-            (Event::RunFinished { .. }, _) => lock(&shared.dropped).drain().collect(),
-            (_, Some(step)) => lock(&shared.dropped)
-                .remove_entry(step)
-                .into_iter()
+            (Event::RunFinished { .. }, _) => lock(&shared.dropped)
+                .drain()
+                .filter(|(_, d)| d.lines > 0)
+                .map(|(step, d)| (step, d.lines))
                 .collect(),
+            (_, Some(step)) => {
+                let mut all = lock(&shared.dropped);
+                let due = all.get_mut(step).filter(|d| {
+                    d.lines > 0
+                        && (!is_line || stamped.ts_us.saturating_sub(d.noted_at) >= NOTE_EVERY_US)
+                });
+                due.map(|d| {
+                    d.noted_at = stamped.ts_us;
+                    (Arc::from(step), std::mem::take(&mut d.lines))
+                })
+                .into_iter()
+                .collect()
+            }
             (_, None) => Vec::new(),
         };
         let reader = {
@@ -399,5 +425,53 @@ mod tests {
         assert!(wakes.0.load(Ordering::SeqCst) >= 1);
         assert_eq!(rx.recv().now_or_never(), Some(Some(note(1))));
         assert_eq!(rx.recv().now_or_never(), Some(None));
+    }
+
+    #[test]
+    fn a_flood_of_dropped_lines_is_noted_once_a_second_and_at_the_step_end() {
+        let (tx, mut rx) = queue(10, None);
+        let line = |ts_us: u64| Stamped {
+            ts_us,
+            event: Event::StepLog {
+                step: "s".into(),
+                stream: crate::report::Stream::Stdout,
+                line: "x".into(),
+            },
+        };
+        let (mut shown, mut notes, mut noted) = (0, 0, 0);
+        let mut take = |rx: &mut EventReceiver| {
+            while let Ok(stamped) = rx.try_recv() {
+                match stamped.event {
+                    Event::StepLog { .. } => shown += 1,
+                    Event::StepNote { message, .. } => {
+                        notes += 1;
+                        noted += message.split(' ').next().unwrap().parse::<u64>().unwrap();
+                    }
+                    _ => {}
+                }
+            }
+        };
+        // 100 000 lines over 2.5 s, the reader taking what is queued after every 100.
+        let total = 100_000;
+        for n in 0..total {
+            tx.send(line(n * 25));
+            if n % 100 == 99 {
+                take(&mut rx);
+            }
+        }
+        tx.send(Stamped {
+            ts_us: total * 25,
+            event: Event::StepFinished {
+                step: "s".into(),
+                duration_ms: 2500,
+            },
+        });
+        take(&mut rx);
+        assert!((2..=4).contains(&notes), "{notes} notes");
+        assert_eq!(
+            shown + noted,
+            total,
+            "every line is shown or counted in a note"
+        );
     }
 }
