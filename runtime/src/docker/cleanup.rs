@@ -21,6 +21,10 @@ use tanto_engine::{Error, Result};
 /// being interrupted ends in bounded time, and what it leaves ends with its keep-alive.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a daemon whose cleanup request went unanswered has to answer a ping, to show
+/// it is busy rather than gone.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How long cleanup requests fail at once after one went unanswered.
 const STUCK_FOR: Duration = Duration::from_secs(60);
 
@@ -49,6 +53,12 @@ impl DockerBackend {
         }
         match tokio::time::timeout(CLEANUP_TIMEOUT, request).await {
             Ok(answer) => answer,
+            // A daemon that answers a ping is busy with this request (a large container's
+            // removal), not gone: it goes on with it, and later requests are still asked.
+            Err(_) if self.answers().await => Err(Error::Docker(format!(
+                "{doing} took more than {}s, and the daemon, which answers otherwise, goes on with it",
+                CLEANUP_TIMEOUT.as_secs()
+            ))),
             Err(_) => {
                 *self
                     .stuck_until
@@ -60,6 +70,13 @@ impl DockerBackend {
                 )))
             }
         }
+    }
+
+    /// Whether the daemon answers a ping within [`PING_TIMEOUT`].
+    async fn answers(&self) -> bool {
+        tokio::time::timeout(PING_TIMEOUT, self.docker.ping())
+            .await
+            .is_ok_and(|answer| answer.is_ok())
     }
 
     /// Waits until container `id` no longer exists (a removal in progress ends); the caller
