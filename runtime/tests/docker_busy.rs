@@ -31,8 +31,8 @@ fn slow_delete_proxy(socket: &Path, hold: Duration) {
             let Ok(daemon) = UnixStream::connect(daemon_socket()) else {
                 return;
             };
-            let (mut from_client, mut to_client) = (client.try_clone().unwrap(), client);
-            let (mut to_daemon, mut from_daemon) = (daemon.try_clone().unwrap(), daemon);
+            let (mut from_client, mut to_client) = (client.try_clone().expect("clone"), client);
+            let (mut to_daemon, mut from_daemon) = (daemon.try_clone().expect("clone"), daemon);
             std::thread::spawn(move || {
                 let mut buf = vec![0; 64 << 10];
                 while let Ok(n @ 1..) = from_client.read(&mut buf) {
