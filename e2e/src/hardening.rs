@@ -19,6 +19,14 @@ pub fn shaped(script: String) -> Dir {
     shape_dir(script)
 }
 
+/// Two folders, shaped by `first` and `second`, both exported into one `--out`.
+#[pipeline]
+pub fn shaped_twice(first: String, second: String) -> (Dir, Dir) {
+    let a = shape_dir(first);
+    let b = shape_dir(second);
+    (a, b)
+}
+
 /// Runs `script` at `/`, then captures the folder `path`, spelled as the test chooses.
 #[step(image = "tanto-test/busybox:latest", network = false)]
 pub(crate) async fn capture_at(ctx: &Ctx, script: String, path: String) -> Result<Dir> {

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         .pipeline(hardening::shaped)
         .pipeline(hardening::shaped_file)
         .pipeline(hardening::captured)
+        .pipeline(hardening::shaped_twice)
         .pipeline(hardening::nested)
         .pipeline(services::pg)
         .pipeline(services::pg_shared)

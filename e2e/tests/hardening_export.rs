@@ -195,3 +195,34 @@ fn a_capture_spelled_with_dots_takes_the_folder_named_and_the_root_is_refused() 
         assert!(stderr.contains(said), "{path}: {stderr}");
     }
 }
+
+#[test]
+fn two_outputs_that_write_one_path_are_refused_before_anything_is_written() {
+    let cache = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let dist = project.path().join("dist");
+    let run = |first: &str, second: &str| {
+        output(
+            fixture(cache.path())
+                .args(["shaped_twice", "--progress", "plain", "--first", first])
+                .args(["--second", second, "--out"])
+                .arg(&dist),
+        )
+    };
+    let out = run("mkdir x && echo 1 > x/f", "mkdir x && echo 2 > x/f");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: --out: outputs `shape_dir` and `shape_dir-2` both write `x/f`, and one would replace the other; nothing was written"),
+        "{stderr}"
+    );
+    assert!(!dist.join("x").exists(), "{:?}", tree(&dist));
+    // Folders they share are merged.
+    let out = run("mkdir x && echo 1 > x/a", "mkdir x && echo 2 > x/b");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tree(&dist), ["x", "x/a", "x/b"]);
+}

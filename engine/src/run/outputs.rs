@@ -4,7 +4,8 @@
 //! Standard output carries what a command produces (outputs, the plan, JSON events); everything
 //! for people (progress, the summary, warnings, errors) goes to standard error.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use crate::artifact::{Artifact, File, is_plain_name};
 use crate::backend::Backend;
@@ -115,6 +116,9 @@ pub(super) async fn export_outputs(
     if outputs.is_empty() {
         return Ok(0);
     }
+    if outputs.len() > 1 {
+        clashes(&outputs)?;
+    }
     std::fs::create_dir_all(out).map_err(|e| Error::io(format!("create {}", out.display()), e))?;
     for (name, artifact) in &outputs {
         match artifact {
@@ -137,6 +141,56 @@ pub(super) async fn export_outputs(
         }
     }
     Ok(outputs.len())
+}
+
+/// Checks, before anything is written, that no two outputs write the same path under `--out`
+/// (two folders may share a folder, nothing else): the later would silently replace what the
+/// earlier wrote.
+fn clashes(outputs: &[(String, Artifact)]) -> Result<()> {
+    let mut written: HashMap<PathBuf, (&str, bool)> = HashMap::new();
+    for (name, artifact) in outputs {
+        let mut paths = Vec::new();
+        match artifact {
+            Artifact::Dir(d) => tree_paths(d.path(), Path::new(""), &mut paths)?,
+            Artifact::File(f) => paths.push((PathBuf::from(file_name(f, name)), false)),
+            Artifact::Value(_) => paths.push((PathBuf::from(format!("{name}.json")), false)),
+            Artifact::Image(_) => paths.push((PathBuf::from(format!("{name}.tar")), false)),
+            Artifact::Secret(_) => {}
+        }
+        for (path, is_dir) in paths {
+            match written.get(&path) {
+                Some(&(_, true)) if is_dir => {}
+                Some(&(other, _)) => {
+                    return Err(Error::Usage(format!(
+                        "outputs `{other}` and `{name}` both write `{}`, and one would replace the other; nothing was written: export them to separate folders, or rename one",
+                        path.display()
+                    )));
+                }
+                None => {
+                    written.insert(path, (name, is_dir));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every path under `root` (relative, after `rel`), and whether it is a real folder; links
+/// are not followed.
+fn tree_paths(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, bool)>) -> Result<()> {
+    let dir = root.join(rel);
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
+        let path = rel.join(entry.file_name());
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir {
+            tree_paths(root, &path, out)?;
+        }
+        out.push((path, is_dir));
+    }
+    Ok(())
 }
 
 /// The name a file output is exported as: the name it was captured by, else its own file
