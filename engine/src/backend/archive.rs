@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -131,9 +132,17 @@ impl Subtree<'_> {
                 }
             }
         } else if kind.is_symlink() {
+            let target = fs::read_link(src)?;
             let mut h = header(tar::EntryType::Symlink, 0o777, 0, owner);
             h.set_mtime(mtime);
-            tar.append_link(&mut h, dest, fs::read_link(src)?)?;
+            let bytes = target.as_os_str().as_bytes();
+            if bytes.len() <= 100 {
+                // Byte for byte: `append_link` writes a link to `/` as `//`.
+                h.set_link_name_literal(bytes)?;
+                tar.append_data(&mut h, dest, io::empty())?;
+            } else {
+                tar.append_link(&mut h, dest, target)?;
+            }
         } else if kind.is_file() {
             let mut h = header(tar::EntryType::Regular, mode, meta.len(), owner);
             h.set_mtime(mtime);

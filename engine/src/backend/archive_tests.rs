@@ -21,6 +21,7 @@ async fn copies_round_trip_with_modes_links_and_owner() {
     )
     .unwrap();
     std::os::unix::fs::symlink("sub/run.sh", src.path().join("link")).unwrap();
+    std::os::unix::fs::symlink("/", src.path().join("root")).unwrap();
 
     let entries = vec![
         CopyEntry {
@@ -43,6 +44,9 @@ async fn copies_round_trip_with_modes_links_and_owner() {
         let entry = entry.unwrap();
         let h = entry.header();
         assert_eq!(h.uid().unwrap(), 1000);
+        if entry.path().unwrap().ends_with("root") {
+            assert_eq!(entry.link_name_bytes().unwrap().as_ref(), b"/");
+        }
         seen.push((
             entry.path().unwrap().display().to_string(),
             h.mode().unwrap() & 0o777,
@@ -51,6 +55,7 @@ async fn copies_round_trip_with_modes_links_and_owner() {
     }
     assert!(seen.contains(&("work/src/sub/run.sh".into(), 0o755, false)));
     assert!(seen.contains(&("work/src/link".into(), 0o777, true)));
+    assert!(seen.contains(&("work/src/root".into(), 0o777, true)));
     assert!(seen.contains(&("etc/greeting".into(), 0o644, false)));
 }
 
