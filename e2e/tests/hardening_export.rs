@@ -194,6 +194,21 @@ fn a_capture_spelled_with_dots_takes_the_folder_named_and_the_root_is_refused() 
         assert_eq!(out.status.code(), Some(1), "{path}: {stderr}");
         assert!(stderr.contains(said), "{path}: {stderr}");
     }
+    // What cannot be kept is named by its path in the container, not tanto's staging folder.
+    let out = output(fixture(cache.path()).args([
+        "captured",
+        "--progress",
+        "plain",
+        "--path",
+        "/o",
+        "--script",
+        "mkdir -p /o/in && touch \"/o/in/bad$(printf '\\377')name\"",
+    ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("path /o/in/bad"), "{stderr}");
+    let staging = cache.path().join("tmp");
+    assert!(!stderr.contains(&staging.display().to_string()), "{stderr}");
 }
 
 #[test]

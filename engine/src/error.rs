@@ -158,6 +158,25 @@ impl Error {
         }
     }
 
+    /// The error with each mention of the host folder `staging` in its message replaced by
+    /// `to`, the folder of the container it holds a copy of: what a capture unpacked is named
+    /// by its path in the container, not by tanto's staging folder.
+    pub(crate) fn relocated(self, staging: &std::path::Path, to: &str) -> Self {
+        let from = staging.display().to_string();
+        let fix = |text: String| text.replace(&from, to);
+        match self {
+            Error::Io { context, source } => Error::Io {
+                context: fix(context),
+                source,
+            },
+            Error::Store(m) => Error::Store(fix(m)),
+            Error::Usage(m) => Error::Usage(fix(m)),
+            Error::Other(m) => Error::Other(fix(m)),
+            Error::Docker(m) => Error::Docker(fix(m)),
+            other => other,
+        }
+    }
+
     /// Wraps any error, or a message, as a step's failure: `Error::other(e)`,
     /// `Error::other("no binary was built")`.
     pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {

@@ -335,7 +335,7 @@ impl Container {
                         "step `{label}`: `{path}` in its container is not a folder; use `file` for a file"
                     )));
                 }
-                store.ingest_dir(&top)
+                store.ingest_dir(&top).map_err(|e| e.relocated(&top, &path))
             })
             .await
         })
@@ -364,7 +364,9 @@ impl Container {
                 };
                 use std::os::unix::fs::PermissionsExt;
                 let executable = meta.permissions().mode() & 0o111 != 0;
-                let file = store.ingest_file(&top, executable)?;
+                let file = store
+                    .ingest_file(&top, executable)
+                    .map_err(|e| e.relocated(&top, &path))?;
                 Ok(match name {
                     Some(name) => file.with_name(name),
                     None => file,

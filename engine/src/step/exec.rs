@@ -235,7 +235,11 @@ impl Container {
         match top {
             Ok(top) => Ok((staging, top)),
             Err(archive::Unpack::TooLarge) => Err(too_large()),
-            Err(archive::Unpack::Failed(e)) => Err(e),
+            // The archive's entries start at `path`'s last part, unpacked under `root`.
+            Err(archive::Unpack::Failed(e)) => {
+                let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+                Err(e.relocated(&staging.path().join("root"), parent))
+            }
         }
     }
 }
