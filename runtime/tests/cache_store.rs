@@ -364,6 +364,60 @@ fn prune_by_age_and_grace_for_fresh_objects() {
 }
 
 #[test]
+fn a_prune_to_nothing_leaves_nothing_that_explains_misses_or_holds_old_outputs() {
+    let (_tmp, store) = store();
+    // A result whose folder output is checked out, which the step downstream took as its
+    // input: its last key keeps that tree to explain its next miss.
+    let out = ingest(&store, &[("data", &[7u8; 10_000][..])]);
+    let k = key("ci::make", b"x");
+    record(&store, &k, &[Artifact::Dir(out.clone())]);
+    let last = KeyRecord::new("ci::take", "code").input(
+        "made",
+        InputRecord {
+            kind: ArtifactKind::Dir,
+            digest: out.digest(),
+            upstream: Some("make".into()),
+        },
+    );
+    store.set_last_key("ci/take", &last).expect("sets");
+    let before = store.stats().expect("stats");
+    assert!(before.trees >= 1 && before.checkouts >= 1, "{before:?}");
+
+    // Past its record's age, the output's checkout goes; its tree stays to explain a miss.
+    let report = store
+        .prune_with(&PruneOptions {
+            max_age: Some(Duration::ZERO),
+            grace: Duration::ZERO,
+            ..PruneOptions::default()
+        })
+        .expect("prunes");
+    assert_eq!((report.records, report.checkouts), (1, 1), "{report:?}");
+    assert!(!out.path().exists(), "the checkout is gone");
+    assert!(store.tree(&out.digest()).expect("reads").is_some());
+
+    // A size the trees do not fit in takes them too.
+    store
+        .prune_with(&PruneOptions {
+            max_bytes: Some(0),
+            grace: Duration::ZERO,
+            ..PruneOptions::default()
+        })
+        .expect("prunes");
+    let after = store.stats().expect("stats");
+    assert_eq!(
+        (
+            after.entries,
+            after.blobs,
+            after.trees,
+            after.checkouts,
+            after.bytes
+        ),
+        (0, 0, 0, 0, 0),
+        "{after:?}"
+    );
+}
+
+#[test]
 fn host_inputs_keep_their_trees_for_explanations() {
     let (_tmp, store) = store();
     let src = tempfile::tempdir().expect("tempdir");

@@ -1,8 +1,11 @@
-//! Keeping the store healthy: statistics, pruning least recently used results, verification.
+//! Keeping the store healthy: statistics and pruning least recently used results
+//! (verification is `verify.rs`).
 //!
 //! Pruning is mark and sweep. Action records are ordered by last use (a lookup hit refreshes
 //! the record's mtime); the oldest are dropped until the store fits, then every blob, tree and
-//! checkout that no remaining record (or step's last key) reaches is removed. A prune sweeps
+//! checkout that no remaining record (or step's last key) reaches is removed. A step's last
+//! key keeps the trees of its folder inputs, to explain its next miss, while they fit in
+//! the size asked for; a checkout is kept only for a kept record's output. A prune sweeps
 //! only while it holds the store alone (see `lease`), so no run that holds a lease can have an
 //! object removed under it. Objects changed within the grace period are spared as well, for
 //! whatever uses the store without a lease: such a user may have just written them and not
@@ -15,28 +18,25 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::action::read_sealed;
-use super::reports::{PruneOptions, PruneReport, StoreStats, VerifyReport};
+use super::reports::{PruneOptions, PruneReport, StoreStats};
 use super::{Store, remove_tree};
-use crate::artifact::DirSelect;
-use crate::cache::hash::{hash_dir_with, hash_file_contents};
 use crate::cache::key::{ArtifactKind, KeyRecord};
-use crate::cache::statcache::StatCache;
 use crate::cache::store::ActionResult;
-use crate::cache::tree::{EntryKind, Tree};
+use crate::cache::tree::EntryKind;
 use crate::digest::Digest;
 use crate::error::Result;
 
 /// One file found in a sharded object folder.
-struct Object {
-    path: PathBuf,
-    name: String,
+pub(super) struct Object {
+    pub(super) path: PathBuf,
+    pub(super) name: String,
     size: u64,
     /// The later of mtime and ctime, in nanoseconds since the epoch.
     changed: i128,
     mtime: SystemTime,
 }
 
-fn list_objects(dir: &Path) -> Vec<Object> {
+pub(super) fn list_objects(dir: &Path) -> Vec<Object> {
     let mut out = Vec::new();
     let Ok(shards) = std::fs::read_dir(dir) else {
         return out;
@@ -76,7 +76,7 @@ fn ns_since_epoch(t: SystemTime) -> i128 {
 /// A blob's identity: content digest and executable variant.
 type BlobId = (Digest, bool);
 
-fn parse_blob_name(name: &str) -> Option<BlobId> {
+pub(super) fn parse_blob_name(name: &str) -> Option<BlobId> {
     match name.strip_suffix(".x") {
         Some(hex) => Some((hex.parse().ok()?, true)),
         None => Some((name.parse().ok()?, false)),
@@ -88,6 +88,8 @@ fn parse_blob_name(name: &str) -> Option<BlobId> {
 struct Reach {
     blobs: HashSet<BlobId>,
     trees: HashSet<Digest>,
+    /// The trees reached as outputs, with their blobs: the ones whose checkouts are kept.
+    outputs: HashSet<Digest>,
 }
 
 impl Store {
@@ -103,7 +105,8 @@ impl Store {
             .iter()
             .flat_map(|v| v.iter())
             .map(|o| o.size)
-            .sum();
+            .sum::<u64>()
+            + unshared_bytes(&self.root.join("checkouts"));
         let (local_hits, remote_hits) = self.hits();
         Ok(StoreStats {
             entries: records.len() as u64,
@@ -235,11 +238,22 @@ impl Store {
             }
         }
 
-        let mut live = protected;
+        // The trees kept to explain misses go too when the records alone do not fit.
+        let fits = options.max_bytes.is_none_or(|max| {
+            let kept: u64 = own_bytes
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(b, _)| *b)
+                .sum();
+            kept + protected_bytes(&protected, &blob_sizes, &tree_sizes) <= max
+        });
+        let mut live = if fits { protected } else { Reach::default() };
         for (i, (object, _)) in records.iter().enumerate() {
             if keep[i] {
                 live.blobs.extend(reaches[i].blobs.iter().copied());
                 live.trees.extend(reaches[i].trees.iter().copied());
+                live.outputs.extend(reaches[i].outputs.iter().copied());
             } else if std::fs::remove_file(&object.path).is_ok() {
                 report.records += 1;
                 report.bytes_freed += object.size;
@@ -270,7 +284,7 @@ impl Store {
                 report.bytes_freed += o.size;
             }
         }
-        report.checkouts = self.sweep_checkouts(&live.trees, spare_after);
+        report.checkouts = self.sweep_checkouts(&live.outputs, spare_after);
         report.grace = options.grace;
         // Staging leftovers of killed runs; a day, since a long step may still be filling one.
         let day_ago = ns_since_epoch(now - Duration::from_secs(24 * 3600));
@@ -321,6 +335,9 @@ impl Store {
             if !reach.trees.insert(digest) {
                 continue;
             }
+            if with_blobs {
+                reach.outputs.insert(digest);
+            }
             let Ok(Some(tree)) = self.tree(&digest) else {
                 continue;
             };
@@ -355,71 +372,6 @@ impl Store {
         }
         removed
     }
-
-    /// Re-hashes every blob, tree, record and checkout, removes what is damaged and reports
-    /// it. Reads everything, so it takes as long as reading the store once. Holds a lease, so
-    /// a prune cannot remove objects under it (which would read as damage).
-    pub fn verify(&self) -> Result<VerifyReport> {
-        let _lease = self.lease()?;
-        let mut report = VerifyReport::default();
-        let mut buf = Vec::new();
-        for o in list_objects(&self.root.join("blobs")) {
-            report.blobs += 1;
-            let ok = parse_blob_name(&o.name).is_some_and(|(digest, _)| {
-                hash_file_contents(&o.path, &mut buf).is_ok_and(|(d, _)| d == digest)
-            });
-            if !ok {
-                report.problems.push(format!("blob {} is damaged", o.name));
-                let _ = std::fs::remove_file(&o.path);
-            }
-        }
-        for o in list_objects(&self.root.join("trees")) {
-            report.trees += 1;
-            let ok = std::fs::read(&o.path).is_ok_and(|bytes| {
-                Digest::of(&bytes).to_hex() == o.name && Tree::decode(&bytes).is_ok()
-            });
-            if !ok {
-                report.problems.push(format!("tree {} is damaged", o.name));
-                let _ = std::fs::remove_file(&o.path);
-            }
-        }
-        for o in list_objects(&self.root.join("ac")) {
-            report.records += 1;
-            let ok = read_sealed::<ActionResult>(&o.path)
-                .ok()
-                .flatten()
-                .is_some_and(|r| r.key.digest().to_hex() == o.name);
-            if !ok {
-                report
-                    .problems
-                    .push(format!("action record {} is damaged", o.name));
-                let _ = std::fs::remove_file(&o.path);
-            }
-        }
-        if let Ok(entries) = std::fs::read_dir(self.root.join("last")) {
-            for e in entries.flatten() {
-                report.last_keys += 1;
-                if read_sealed::<KeyRecord>(&e.path()).ok().flatten().is_none() {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    report.problems.push(format!("last key {name} is damaged"));
-                }
-            }
-        }
-        if let Ok(entries) = std::fs::read_dir(self.root.join("checkouts")) {
-            for e in entries.flatten() {
-                report.checkouts += 1;
-                let name = e.file_name().to_string_lossy().into_owned();
-                // A link to a sound copy elsewhere is not a checkout.
-                let real = e.file_type().is_ok_and(|t| t.is_dir());
-                let hashed = hash_dir_with(&e.path(), &DirSelect::ALL, &StatCache::in_memory());
-                if !real || !hashed.is_ok_and(|h| h.digest.to_hex() == name) {
-                    report.problems.push(format!("checkout {name} is damaged"));
-                    remove_tree(&e.path());
-                }
-            }
-        }
-        Ok(report)
-    }
 }
 
 /// Marks what `reach` holds as claimed and returns the bytes not claimed before.
@@ -450,6 +402,29 @@ fn protected_bytes(
 ) -> u64 {
     let mut claimed = HashSet::new();
     claim(reach, &mut claimed, blob_sizes, tree_sizes)
+}
+
+/// The bytes of the files under `dir` that no blob shares (one link): a checkout whose blobs
+/// were pruned holds them alone. Links are not followed.
+fn unshared_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                todo.push(entry.path());
+            } else if meta.is_file() && meta.nlink() == 1 {
+                total += meta.len();
+            }
+        }
+    }
+    total
 }
 
 fn sweep_tmp(tmp: &Path, older_than: i128) {

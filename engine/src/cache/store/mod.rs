@@ -8,6 +8,7 @@ mod ingest;
 mod lease;
 mod maintain;
 mod reports;
+mod verify;
 
 use std::collections::HashSet;
 use std::io::Write as _;
