@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 /// Copies the folder `src` into `dest` (created if needed, merged if it exists): files keep
 /// their executable bit but become writable by their owner, symlinks are copied as links,
 /// and a file or link an earlier copy left under a name is replaced, never written through
-/// (a folder with content where a file goes, or the reverse, is an error; see [`clear`]).
+/// (a folder with content where a file goes, or the reverse, is an error, and nothing is
+/// removed).
 /// Copies never share inodes with the store, so editing them cannot damage it.
 pub fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
     fs::create_dir_all(dest).map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
