@@ -69,7 +69,11 @@ pub(super) async fn load(backend: &DockerBackend, path: &Path, id: &str) -> Resu
 }
 
 /// Checks that the tarball at `path` names exactly one image, `id` (by its configuration,
-/// whose SHA-256 the daemon takes as the id), and no tag.
+/// whose SHA-256 the daemon takes as the id), and no tag. The tarball comes from the shared
+/// cache, so it is read as the daemon reads it: every entry, by its path without `.` parts
+/// (a second `./manifest.json` would win), and the manifests' keys as Go's JSON matches them,
+/// whatever their case: only the keys `docker save` writes are accepted, so none can name a
+/// tag in another spelling.
 fn check(path: &Path, id: &str) -> Result<()> {
     let bad = |why: String| Error::Docker(format!("a tarball of image {id} that {why}"));
     let hex = id
@@ -82,34 +86,88 @@ fn check(path: &Path, id: &str) -> Result<()> {
     let entries = archive
         .entries()
         .map_err(|e| bad(format!("cannot be read: {e}")))?;
+    let mut manifests = 0;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(format!("cannot be read: {e}")))?;
-        let name = entry.path_bytes().into_owned();
-        if name == b"repositories" {
-            return Err(bad("names repositories".into()));
+        let raw = entry.path_bytes().into_owned();
+        let parts: Vec<&[u8]> = raw
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty() && *p != b".")
+            .collect();
+        if parts.contains(&&b".."[..]) {
+            return Err(bad("holds a path with `..`".into()));
         }
-        if name != b"manifest.json" {
-            continue;
-        }
-        let manifest: serde_json::Value =
-            serde_json::from_reader(std::io::Read::take(&mut entry, 1 << 20))
-                .map_err(|e| bad(format!("has an unreadable manifest: {e}")))?;
-        let images = manifest.as_array().map(Vec::as_slice).unwrap_or_default();
-        let [image] = images else {
-            return Err(bad(format!("holds {} images, not one", images.len())));
+        let read = |entry: &mut tar::Entry<'_, _>| -> Result<serde_json::Value> {
+            serde_json::from_reader(std::io::Read::take(entry, 1 << 20))
+                .map_err(|e| bad(format!("has an unreadable manifest: {e}")))
         };
-        let tags = image.get("RepoTags").and_then(|t| t.as_array());
-        if tags.is_some_and(|t| !t.is_empty()) {
-            return Err(bad("names a tag".into()));
+        match parts.as_slice() {
+            [b"repositories"] => return Err(bad("names repositories".into())),
+            [b"index.json"] => check_index(&read(&mut entry)?).map_err(bad)?,
+            [b"manifest.json"] => {
+                manifests += 1;
+                if manifests > 1 {
+                    return Err(bad("holds more than one manifest.json".into()));
+                }
+                check_manifest(&read(&mut entry)?, hex).map_err(bad)?;
+            }
+            _ => {}
         }
-        let config = image.get("Config").and_then(|c| c.as_str()).unwrap_or("");
-        let named = config == format!("{hex}.json") || config == format!("blobs/sha256/{hex}");
-        if !named {
-            return Err(bad(format!("holds another image ({config:?})")));
-        }
-        return Ok(());
     }
-    Err(bad("has no manifest.json".into()))
+    if manifests == 0 {
+        return Err(bad("has no manifest.json".into()));
+    }
+    Ok(())
+}
+
+/// The keys of an image in `manifest.json` that `docker save` writes.
+const MANIFEST_KEYS: [&str; 4] = ["Config", "RepoTags", "Layers", "LayerSources"];
+
+/// Why `manifest` (of a tarball) is not one image, `hex`, without a tag, if it is not.
+fn check_manifest(manifest: &serde_json::Value, hex: &str) -> std::result::Result<(), String> {
+    let images = manifest.as_array().map(Vec::as_slice).unwrap_or_default();
+    let [image] = images else {
+        return Err(format!("holds {} images, not one", images.len()));
+    };
+    let image = image
+        .as_object()
+        .ok_or("has a manifest that is not an object")?;
+    if let Some(key) = image.keys().find(|k| !MANIFEST_KEYS.contains(&k.as_str())) {
+        return Err(format!("has a manifest with the key {key:?}"));
+    }
+    if image
+        .get("RepoTags")
+        .is_some_and(|t| !t.is_null() && t.as_array().is_none_or(|t| !t.is_empty()))
+    {
+        return Err("names a tag".into());
+    }
+    let config = image.get("Config").and_then(|c| c.as_str()).unwrap_or("");
+    if config != format!("{hex}.json") && config != format!("blobs/sha256/{hex}") {
+        return Err(format!("holds another image ({config:?})"));
+    }
+    Ok(())
+}
+
+/// Why the OCI `index.json` of a tarball could name an image, if it could: its manifests'
+/// annotations are how the daemon names what it loads, so only the keys that name nothing
+/// are accepted.
+fn check_index(index: &serde_json::Value) -> std::result::Result<(), String> {
+    const TOP: [&str; 3] = ["schemaVersion", "mediaType", "manifests"];
+    const DESCRIPTOR: [&str; 4] = ["mediaType", "digest", "size", "platform"];
+    let top = index
+        .as_object()
+        .ok_or("has an index.json that is not an object")?;
+    let descriptors = top.get("manifests").and_then(|m| m.as_array());
+    let keys = top.keys().filter(|k| !TOP.contains(&k.as_str()));
+    let inner = descriptors
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_object())
+        .flat_map(|d| d.keys().filter(|k| !DESCRIPTOR.contains(&k.as_str())));
+    match keys.chain(inner).next() {
+        Some(key) => Err(format!("has an index.json with the key {key:?}")),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -123,8 +181,10 @@ mod tests {
             let mut h = tar::Header::new_gnu();
             h.set_size(body.len() as u64);
             h.set_mode(0o644);
+            // Written as given (`./`, `..`), as a hostile tarball may hold them.
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
             h.set_cksum();
-            b.append_data(&mut h, name, body.as_bytes()).unwrap();
+            b.append(&h, body.as_bytes()).unwrap();
         }
         b.finish().unwrap();
         file
@@ -152,5 +212,52 @@ mod tests {
         let legacy = tarball(&[("repositories", "{}"), ("manifest.json", &ok)]);
         assert!(check(legacy.path(), &id).is_err());
         assert!(check(tarball(&[]).path(), &id).is_err());
+    }
+
+    #[test]
+    fn a_tag_in_another_spelling_or_a_second_manifest_is_refused() {
+        let hex = "a".repeat(64);
+        let id = format!("sha256:{hex}");
+        let ok = format!(r#"[{{"Config":"{hex}.json","RepoTags":null,"Layers":[]}}]"#);
+        let tagged = format!(r#"[{{"Config":"{hex}.json","RepoTags":["rust:1.95"]}}]"#);
+        // Go's JSON matches keys whatever their case (and `ſ` as `s`).
+        let cased =
+            format!(r#"[{{"Config":"{hex}.json","RepoTags":null,"repoTags":["rust:1.95"]}}]"#);
+        let folded = format!(r#"[{{"Config":"{hex}.json","RepoTagſ":["rust:1.95"]}}]"#);
+        let named = r#"{"schemaVersion":2,"manifests":[{"mediaType":"m","digest":"d","size":1,"annotations":{"io.containerd.image.name":"rust:1.95"}}]}"#;
+        let plain = r#"{"schemaVersion":2,"mediaType":"m","manifests":[{"mediaType":"m","digest":"d","size":1}]}"#;
+        for (files, why) in [
+            (
+                vec![
+                    ("manifest.json", ok.as_str()),
+                    ("./manifest.json", tagged.as_str()),
+                ],
+                "more than one manifest.json",
+            ),
+            (
+                vec![
+                    ("manifest.json", ok.as_str()),
+                    ("x/../manifest.json", tagged.as_str()),
+                ],
+                "`..`",
+            ),
+            (
+                vec![("manifest.json", cased.as_str())],
+                "the key \"repoTags\"",
+            ),
+            (
+                vec![("manifest.json", folded.as_str())],
+                "the key \"RepoTagſ\"",
+            ),
+            (
+                vec![("index.json", named), ("manifest.json", ok.as_str())],
+                "the key \"annotations\"",
+            ),
+        ] {
+            let err = check(tarball(&files).path(), &id).unwrap_err().to_string();
+            assert!(err.contains(why), "{files:?}: {err}");
+        }
+        let with_index = tarball(&[("index.json", plain), ("manifest.json", &ok)]);
+        assert!(check(with_index.path(), &id).is_ok());
     }
 }
