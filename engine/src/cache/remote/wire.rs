@@ -30,6 +30,15 @@ const MAX_TREE_ENTRIES: usize = 1_000_000;
 /// At most this deep a fetched folder.
 const MAX_TREE_DEPTH: usize = 256;
 
+/// The longest name of an entry (Linux's `NAME_MAX`), path (`PATH_MAX`) or link target a
+/// fetched tree may hold.
+const MAX_NAME: usize = 255;
+const MAX_PATH: usize = 4096;
+
+/// The most bytes the paths of a fetched tree may come to: a tree whose folders share a child
+/// by digest is small on the wire and lists that child once per place it appears.
+const MAX_PATH_BYTES: usize = 256 << 20;
+
 /// The SHA-256 digest of `bytes`, as REAPI names a blob.
 pub(super) fn sha(bytes: &[u8]) -> re::Digest {
     re::Digest {
@@ -250,6 +259,7 @@ pub(super) fn stage_tree(tree: &re::Tree, max_blob: u64) -> std::result::Result<
     let mut pending = vec![(std::path::PathBuf::new(), root, 0usize)];
     let mut entries = 0usize;
     let mut bytes = 0u64;
+    let mut path_bytes = 0usize;
     while let Some((at, dir, depth)) = pending.pop() {
         if depth > MAX_TREE_DEPTH {
             return Err("a tree nested deeper than 256 levels".into());
@@ -266,6 +276,14 @@ pub(super) fn stage_tree(tree: &re::Tree, max_blob: u64) -> std::result::Result<
             .chain(dir.directories.iter().map(|d| &d.name))
             .chain(dir.symlinks.iter().map(|l| &l.name));
         for name in names {
+            let path = at.as_os_str().len() + 1 + name.len();
+            path_bytes += path;
+            if name.len() > MAX_NAME || path > MAX_PATH || path_bytes > MAX_PATH_BYTES {
+                return Err(format!(
+                    "a tree whose names or paths are longer than a file system holds (at {:?}…)",
+                    name.chars().take(64).collect::<String>()
+                ));
+            }
             if !plain_name(name) {
                 return Err(format!(
                     "a tree entry named {:?}",
@@ -287,8 +305,11 @@ pub(super) fn stage_tree(tree: &re::Tree, max_blob: u64) -> std::result::Result<
             staged.files.push((at.join(&f.name), d, f.is_executable));
         }
         for l in &dir.symlinks {
-            if l.target.is_empty() || l.target.contains('\0') {
-                return Err(format!("the link {:?} has an empty or NUL target", l.name));
+            if l.target.is_empty() || l.target.contains('\0') || l.target.len() > MAX_PATH {
+                return Err(format!(
+                    "the link {:?} has an empty, NUL or overlong target",
+                    l.name
+                ));
             }
             staged.links.push((at.join(&l.name), l.target.clone()));
         }
@@ -427,5 +448,43 @@ mod tests {
                 .unwrap()
                 .contains("does not hold")
         );
+    }
+
+    #[test]
+    fn a_small_tree_that_shares_children_cannot_list_paths_without_end() {
+        // Each level holds two folders of long names, both the next level by digest: small on
+        // the wire, 2^20 places once expanded.
+        let mut level = re::Directory::default();
+        let mut children = Vec::new();
+        for _ in 0..20 {
+            let digest = sha(&level.encode_to_vec());
+            children.push(level);
+            let folder = |c: char| re::DirectoryNode {
+                name: c.to_string().repeat(200),
+                digest: Some(digest.clone()),
+            };
+            level = re::Directory {
+                directories: vec![folder('a'), folder('b')],
+                ..Default::default()
+            };
+        }
+        let tree = re::Tree {
+            root: Some(level),
+            children,
+        };
+        let err = stage_tree(&tree, 10).err().unwrap_or_default();
+        assert!(err.contains("longer than a file system holds"), "{err}");
+        let long = re::Tree {
+            root: Some(re::Directory {
+                symlinks: vec![re::SymlinkNode {
+                    name: "x".repeat(256),
+                    target: "t".into(),
+                    node_properties: None,
+                }],
+                ..Default::default()
+            }),
+            children: vec![],
+        };
+        assert!(stage_tree(&long, 10).is_err());
     }
 }
