@@ -8,7 +8,7 @@ use crate::artifact::{Artifact, Dir, File, Origin};
 use crate::cache::{ActionResult, Reason, hash_dir_with};
 use crate::error::{Error, Result};
 use crate::graph::{Arg, StepInfo};
-use crate::report::say;
+use crate::report::{say, shown};
 use crate::step::RunContext;
 
 /// A host input a step reads where it lies, by parameter.
@@ -78,17 +78,31 @@ pub(super) async fn changed_during_run(
 /// Why the recorded result `hit` no longer stands, if an image its step chose at run time now
 /// resolves to another id (or to none). An image chosen by its id (an `Image` input) cannot
 /// move, and need not be in the daemon for the result to stand: a step that runs from it
-/// loads it then.
-pub(super) async fn moved_image(run: &RunContext, hit: &ActionResult) -> Option<Reason> {
+/// loads it then. A `shared` result (from the remote cache, which another machine wrote) is
+/// checked against the images here only, never by pulling what it names.
+pub(super) async fn moved_image(
+    run: &RunContext,
+    hit: &ActionResult,
+    shared: bool,
+) -> Option<Reason> {
     for (image, id) in &hit.images {
         if image == id {
             continue;
         }
-        let progress = |line: &str| say!("tanto: pulling {image}: {line}");
-        let now = match run.resolve_image(image, &progress).await {
-            Ok(now) if now.to_string() == *id => continue,
-            Ok(now) => now.to_string(),
-            Err(e) => format!("nothing it resolves to ({e})"),
+        let now = if shared {
+            match run.local_image(image).await {
+                Ok(Some(now)) if now == *id => continue,
+                Ok(Some(now)) => now,
+                Ok(None) => "nothing here (a shared result is not checked by pulling)".into(),
+                Err(e) => format!("nothing it resolves to ({e})"),
+            }
+        } else {
+            let progress = |line: &str| say!("tanto: pulling {}: {}", shown(image), shown(line));
+            match run.resolve_image(image, &progress).await {
+                Ok(now) if now.to_string() == *id => continue,
+                Ok(now) => now.to_string(),
+                Err(e) => format!("nothing it resolves to ({e})"),
+            }
         };
         return Some(Reason::RuntimeImageChanged {
             image: image.clone(),

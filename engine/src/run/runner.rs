@@ -193,7 +193,7 @@ impl StepRunner {
             format!("its code cannot be keyed ({why}): never cached")
         } else {
             let stale = match store.lookup(&digest)? {
-                Some(hit) => match moved_image(&self.run, &hit).await {
+                Some(hit) => match moved_image(&self.run, &hit, false).await {
                     Some(moved) => Some(moved.to_string()),
                     None => {
                         let outputs = store.outputs(&hit)?;
@@ -201,17 +201,19 @@ impl StepRunner {
                             None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
                             // The remote cache may hold it, to load when it is needed.
                             gone => match self.remote_hit(node, inputs, &digest).await {
-                                Some((hit, outputs)) => match moved_image(&self.run, &hit).await {
-                                    Some(moved) => Some(moved.to_string()),
-                                    None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
-                                },
+                                Some((hit, outputs)) => {
+                                    match moved_image(&self.run, &hit, true).await {
+                                        Some(moved) => Some(moved.to_string()),
+                                        None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
+                                    }
+                                }
                                 None => gone,
                             },
                         }
                     }
                 },
                 None => match self.remote_hit(node, inputs, &digest).await {
-                    Some((hit, outputs)) => match moved_image(&self.run, &hit).await {
+                    Some((hit, outputs)) => match moved_image(&self.run, &hit, true).await {
                         Some(moved) => Some(moved.to_string()),
                         None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
                     },

@@ -177,6 +177,20 @@ impl RunContext {
         Ok(id)
     }
 
+    /// The id of image `reference` if the daemon has it, never pulled: for a result another
+    /// machine shared, whose images are only checked against what is here.
+    pub async fn local_image(&self, reference: &str) -> Result<Option<String>> {
+        let reference = aliased(&self.aliases, reference);
+        if let Some(id) = self.images.lock().await.get(reference) {
+            return Ok(Some(id.to_string()));
+        }
+        Ok(self
+            .backend
+            .image_content(reference)
+            .await?
+            .map(|content| content.id))
+    }
+
     /// Removes every container of this run (the registered ones, then any other that carries
     /// the run's label, then those that runs inside its `docker_socket` steps left), its
     /// network, and the
