@@ -41,6 +41,9 @@ use cas::FetchError;
 use client::{Breaker, Clients};
 use wire::{RECORD_TYPE, action_of, check_digest, output_path, short};
 
+/// The largest batch of blobs sent or read in one call, whatever a server allows.
+const MAX_BATCH: u64 = 4 << 20;
+
 /// The largest blob accepted from a server: what a step may output (`max_output`).
 const MAX_BLOB: u64 = 2 << 30;
 
@@ -113,10 +116,12 @@ impl Remote {
             );
             config.upload = false;
         }
+        // The server's batch limit, at most 4 MiB: a batch is held in memory whole, and a
+        // larger one would pass the client's own message limit.
         let batch = u64::try_from(cache.max_batch_total_size_bytes)
             .ok()
             .filter(|&b| b > 0)
-            .unwrap_or(4 << 20);
+            .map_or(MAX_BATCH, |b| b.min(MAX_BATCH));
         let max_blob = u64::try_from(cache.max_cas_blob_size_bytes)
             .ok()
             .filter(|&b| b > 0)
