@@ -15,6 +15,9 @@ pub(crate) mod xml;
 const TAIL_LINES: usize = 40;
 /// The most bytes of a failing test's output a report keeps.
 const TAIL_BYTES: usize = 8 << 10;
+
+/// The longest binary, test name or panic location a report keeps.
+const NAME_BYTES: usize = 1 << 10;
 /// The most bytes of a panic message a report keeps.
 const MESSAGE_BYTES: usize = 2 << 10;
 
@@ -121,8 +124,13 @@ impl TestReport {
     /// The format this version writes: the value of the `tanto_test_report` tag.
     pub const FORMAT: u32 = 1;
 
-    /// A report of `tests` run by `runner`, sorted by binary and name.
+    /// A report of `tests` run by `runner`, sorted by binary and name. What came from a
+    /// container is bounded here: a test's binary, name and panic location are cut at
+    /// [`NAME_BYTES`] each.
     pub fn new(runner: impl Into<String>, mut tests: Vec<TestCase>) -> Self {
+        for test in &mut tests {
+            test.bound();
+        }
         tests.sort_by(|a, b| (&a.binary, &a.name).cmp(&(&b.binary, &b.name)));
         Self {
             format: Self::FORMAT,
@@ -136,15 +144,13 @@ impl TestReport {
     pub fn merge(reports: impl IntoIterator<Item = TestReport>) -> Self {
         let mut runner = String::new();
         let mut tests: Vec<TestCase> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for report in reports {
             if runner.is_empty() {
                 runner = report.runner;
             }
             for test in report.tests {
-                if !tests
-                    .iter()
-                    .any(|t| t.binary == test.binary && t.name == test.name)
-                {
+                if seen.insert((test.binary.clone(), test.name.clone())) {
                     tests.push(test);
                 }
             }

@@ -119,23 +119,26 @@ impl TestReport {
     /// --message-format oneline`: `BINARY-ID TEST-NAME` per line), since its JUnit file leaves
     /// out the tests it did not run.
     pub fn with_ignored(mut self, listed: &str) -> Self {
+        let mut known: std::collections::HashSet<(String, String)> = self
+            .tests
+            .iter()
+            .map(|t| (t.binary.clone(), t.name.clone()))
+            .collect();
         for line in listed.lines() {
             let Some((binary, name)) = line.trim().split_once(' ') else {
                 continue;
             };
-            let known = self
-                .tests
-                .iter()
-                .any(|t| t.binary == binary && t.name == name.trim());
-            if !known {
-                self.tests.push(TestCase {
-                    binary: binary.to_owned(),
-                    name: name.trim().to_owned(),
-                    outcome: TestOutcome::Ignored,
-                    duration_ms: 0,
-                    attempts: 0,
-                    failure: None,
-                });
+            let mut test = TestCase {
+                binary: binary.to_owned(),
+                name: name.trim().to_owned(),
+                outcome: TestOutcome::Ignored,
+                duration_ms: 0,
+                attempts: 0,
+                failure: None,
+            };
+            test.bound();
+            if known.insert((test.binary.clone(), test.name.clone())) {
+                self.tests.push(test);
             }
         }
         Self::new(std::mem::take(&mut self.runner), self.tests)
@@ -271,6 +274,23 @@ fn tail(text: &str) -> String {
         cut += 1;
     }
     joined[cut..].to_owned()
+}
+
+impl TestCase {
+    /// Cuts what came from a container to [`NAME_BYTES`](super::NAME_BYTES): the binary, the
+    /// name and the panic's location.
+    pub(super) fn bound(&mut self) {
+        for text in [&mut self.binary, &mut self.name] {
+            if text.len() > super::NAME_BYTES {
+                *text = bounded(text, super::NAME_BYTES);
+            }
+        }
+        if let Some(file) = self.failure.as_mut().and_then(|f| f.file.as_mut())
+            && file.len() > super::NAME_BYTES
+        {
+            *file = bounded(file, super::NAME_BYTES);
+        }
+    }
 }
 
 /// `text` cut to at most `max` bytes, on a character boundary.

@@ -155,7 +155,8 @@ fn libtest_doctests_are_a_binary_of_their_own() {
 #[test]
 fn junit_text_drops_colours_and_controls_and_survives_escaping() {
     use super::xml::{clean, escape, read};
-    let coloured = "\u{1b}[31mred\u{1b}[0m \u{1b}]0;title\u{7}ok\u{0}\u{8}\ttab\r\n";
+    let coloured =
+        "\u{1b}[31mred\u{1b}[0m \u{1b}]0;title\u{7}ok\u{0}\u{8}\u{fffe}\u{ffff}\ttab\r\n";
     assert_eq!(clean(coloured), "red ok\ttab\r\n");
     let text = "a <b> & \"c\" 'd'\nnext";
     let xml = format!(
@@ -175,4 +176,23 @@ fn junit_text_drops_colours_and_controls_and_survives_escaping() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no <testsuites>"), "{err}");
+}
+
+#[test]
+fn what_a_container_listed_is_bounded_and_read_in_one_pass() {
+    // Listed tests, each once (a set, not a scan of those before), and names of a megabyte
+    // cut to a kilobyte.
+    let listed: String = (0..100_000)
+        .map(|n| format!("app t{}\n", n % 50_000))
+        .collect();
+    let report = TestReport::new("nextest", Vec::new()).with_ignored(&listed);
+    assert_eq!(report.tests.len(), 50_000);
+    let long = "x".repeat(1 << 20);
+    let report = TestReport::new("nextest", Vec::new())
+        .with_ignored(&format!("{long} {long}\n{long} {long}y\n"));
+    assert_eq!(report.tests.len(), 1, "one test once its name is cut");
+    let test = &report.tests[0];
+    assert!(test.binary.len() <= NAME_BYTES + 3 && test.name.len() <= NAME_BYTES + 3);
+    let merged = TestReport::merge([report.clone(), report]);
+    assert_eq!(merged.tests.len(), 1);
 }

@@ -245,7 +245,8 @@ pub(crate) fn clean(text: &str) -> String {
                 _ => {}
             },
             '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' => {}
+            // Not characters XML 1.0 allows.
+            c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => {}
             c => out.push(c),
         }
     }
