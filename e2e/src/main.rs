@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         .pipeline(hardening::shaped_twice)
         .pipeline(hardening::nested)
         .pipeline(services::pg)
+        .pipeline(services::svc_probe_hangs)
         .pipeline(services::pg_shared)
         .pipeline(services::pg_wired)
         .pipeline(services::svc_keyed)

@@ -166,6 +166,26 @@ pub fn svc_never() {
     );
 }
 
+/// Binds a service that prints one line of 100 000 bytes and whose readiness probe never
+/// ends: fails at its 3 s timeout, the line cut in the error.
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_probe_hangs(ctx: &Ctx) -> Result<()> {
+    let service = busybox("head -c 100000 /dev/zero | tr '\\0' x; echo; exec sleep 600")
+        .ready_when_exec(["sleep", "600"])
+        .with_timeout(Duration::from_secs(3));
+    ctx.container()
+        .with_service("svc", &service)
+        .sh("true")
+        .await?;
+    Ok(())
+}
+
+/// A service whose readiness probe hangs.
+#[pipeline]
+pub fn svc_probe_hangs() {
+    bind_probe_hangs();
+}
+
 /// A service that exits before it is ready.
 #[pipeline]
 pub fn svc_exits() {

@@ -203,6 +203,23 @@ fn a_never_ready_service_fails_within_its_timeout_with_its_log_tail() {
 }
 
 #[test]
+fn a_hanging_probe_ends_at_the_timeout_and_a_long_log_line_is_cut() {
+    let cache = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let (out, events) = run(cache.path(), "svc_probe_hangs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let err = failure(&events);
+    assert!(
+        err.contains("was not ready after 3s: `sleep 600` never exited with 0"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{}…", "x".repeat(100))), "{err}");
+    assert!(err.len() < 4096, "{} bytes", err.len());
+    assert_nothing_left(&run_id(&events));
+}
+
+#[test]
 fn bad_services_fail_naming_the_service_and_leave_nothing() {
     let cache = tempfile::tempdir().unwrap();
     let cases = [

@@ -209,6 +209,9 @@ pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 /// A container engine: the primitives that [`Container`](crate::Container) builds steps from.
 ///
 /// Object safe, so a run holds an `Arc<dyn Backend>`; the `tanto` crate's `DockerBackend`
+/// The most of a service container's log that [`Backend::logs`] keeps: its last 16 MiB.
+pub const LOG_KEEP: usize = 16 << 20;
+
 /// talks to Docker or to Podman's Docker-compatible socket.
 pub trait Backend: Send + Sync + fmt::Debug + ImageBackend {
     /// Where the engine is, for messages: `unix:///var/run/docker.sock`, `tcp://host:2375`.
@@ -357,7 +360,8 @@ pub trait Backend: Send + Sync + fmt::Debug + ImageBackend {
         Box::pin(async { Err(no_services(self.endpoint())) })
     }
 
-    /// Everything container `id` wrote to its stdout and stderr.
+    /// What container `id` wrote to its stdout and stderr: all of it, or its last
+    /// [`LOG_KEEP`] bytes after a line that says the rest was cut.
     fn logs<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<String>> {
         let _ = id;
         Box::pin(async { Err(no_services(self.endpoint())) })

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use crate::docker::DockerBackend;
 use crate::docker::lease::orphaned;
 use crate::docker::request::{docker_error, status};
-use crate::engine::backend::{LABEL_RUN, ServiceSpec, ServiceState};
+use crate::engine::backend::{LABEL_RUN, LOG_KEEP, ServiceSpec, ServiceState};
 use tanto_engine::Result;
 
 impl DockerBackend {
@@ -156,7 +156,8 @@ impl DockerBackend {
         })
     }
 
-    /// Everything container `id` wrote to its stdout and stderr, as text.
+    /// What container `id` wrote to its stdout and stderr, as text: its last
+    /// [`LOG_KEEP`] bytes, after a line saying how much came before them.
     pub(super) async fn logs_impl(&self, id: &str) -> Result<String> {
         let options = LogsOptionsBuilder::default()
             .stdout(true)
@@ -164,13 +165,30 @@ impl DockerBackend {
             .build();
         let mut stream = self.docker().logs(id, Some(options));
         let mut text = Vec::new();
+        let mut cut = 0usize;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| {
                 docker_error(self.endpoint_str(), "read a service container's log", &e)
             })?;
             text.extend_from_slice(&chunk.into_bytes());
+            // Drained in halves, so each byte moves at most twice.
+            if text.len() > 2 * LOG_KEEP {
+                let over = text.len() - LOG_KEEP;
+                text.drain(..over);
+                cut += over;
+            }
         }
-        Ok(String::from_utf8_lossy(&text).into_owned())
+        if text.len() > LOG_KEEP {
+            let over = text.len() - LOG_KEEP;
+            text.drain(..over);
+            cut += over;
+        }
+        let text = String::from_utf8_lossy(&text);
+        Ok(if cut > 0 {
+            format!("[… {cut} earlier bytes of its log cut]\n{text}")
+        } else {
+            text.into_owned()
+        })
     }
 
     /// The names and labels of the networks that carry `label`.

@@ -21,6 +21,9 @@ use crate::step::run::RunContext;
 /// How many of a service's last log lines an error shows.
 const TAIL_LINES: usize = 20;
 
+/// The longest line of a service's log an error shows: the rest of a line is cut.
+const TAIL_LINE_MAX: usize = 1 << 10;
+
 /// The services of one run that are up, by definition digest and the name they are bound
 /// under, with how many steps hold each.
 #[derive(Debug, Default)]
@@ -322,7 +325,14 @@ async fn wait_ready(
                 }
                 None => false,
             },
-            Some(Ready::Exec(argv)) => exec_succeeds(backend, id, &argv).await,
+            // A probe that hangs is cut off at the deadline (at least a second).
+            Some(Ready::Exec(argv)) => {
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_secs(1));
+                let probe = exec_succeeds(backend, id, &argv);
+                tokio::time::timeout(left, probe).await.unwrap_or(false)
+            }
             Some(Ready::Log(text)) => backend
                 .logs(id)
                 .await
@@ -372,9 +382,13 @@ async fn tail(run: &RunContext, id: &str) -> String {
     if lines.is_empty() {
         return "; it wrote nothing".to_owned();
     }
+    let redactor = run.events.redactor();
     let shown: Vec<String> = lines[from..]
         .iter()
-        .map(|l| format!("  {}", run.events.redact(l)))
+        .map(|l| match redactor.redact_cut(l, TAIL_LINE_MAX) {
+            cut if l.len() > TAIL_LINE_MAX => format!("  {cut}…"),
+            whole => format!("  {whole}"),
+        })
         .collect();
     format!("; its last log lines:\n{}", shown.join("\n"))
 }
