@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::bind;
 use crate::report::EventSink;
-use crate::report::say;
+use crate::report::{say, shown};
 use crate::run::engine::{block_on, init_logging, run};
 use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions};
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
@@ -209,16 +209,17 @@ async fn enter(
     say!("tanto: a fresh container set up like the one `{label}` last ran in");
     for placed in &recipe.inputs {
         if let Some(why) = placed.what.left_out() {
-            say!("tanto: {} is not set up here: {why}", placed.target);
+            say!("tanto: {} is not set up here: {why}", shown(&placed.target));
         }
     }
+    // What the recipe in the store says is shown, never obeyed by the terminal.
     if let Some(command) = &recipe.command {
-        say!("tanto: its last command was: {command}");
+        say!("tanto: its last command was: {}", shown(command));
     }
     if !recipe.secret_env.is_empty() {
         say!(
             "tanto: its secret variables ({}) are not set here",
-            recipe.secret_env.join(", ")
+            shown(&recipe.secret_env.join(", "))
         );
     }
     say!("tanto: exit the shell to remove it\n");
