@@ -1,6 +1,7 @@
 //! `--out` against outputs a container shaped to escape it: links from an earlier export, a
-//! file captured over a link, and a file that must keep the name it was captured by; and
-//! captures spelled to confuse: `X/.`, `..` and the container's root.
+//! file captured over a link, a file that must keep the name it was captured by, and a user's
+//! folder in the way of an output, which is never removed; and captures spelled to confuse:
+//! `X/.`, `..` and the container's root.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -240,4 +241,45 @@ fn two_outputs_that_write_one_path_are_refused_before_anything_is_written() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(tree(&dist), ["x", "x/a", "x/b"]);
+}
+
+#[test]
+fn an_export_never_removes_a_folder_with_content_to_write_a_file() {
+    let cache = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    // `stored` exports the file `out.txt`; a folder of the user's is in its place.
+    let theirs = out_dir.path().join("out.txt");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("precious"), "keep").unwrap();
+    let run = || {
+        output(
+            fixture(cache.path())
+                .args(["stored", "--text", "hi", "--progress", "plain", "--out"])
+                .arg(out_dir.path()),
+        )
+    };
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: --out: `{}` is a folder with content where an output puts a file; it was left as it is: move or remove it, or export to another folder",
+            theirs.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("precious")).unwrap(),
+        "keep"
+    );
+    // Moved away, the export goes through.
+    std::fs::remove_dir_all(&theirs).unwrap();
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "HI");
 }

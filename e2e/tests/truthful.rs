@@ -223,42 +223,6 @@ fn set_up_errors_exit_2_before_anything_runs() {
 }
 
 #[test]
-fn an_export_never_removes_a_folder_with_content_to_write_a_file() {
-    let cache = tempfile::tempdir().unwrap();
-    let out_dir = tempfile::tempdir().unwrap();
-    // `stored` exports the file `out.txt`; a folder of the user's is in its place.
-    let theirs = out_dir.path().join("out.txt");
-    std::fs::create_dir(&theirs).unwrap();
-    std::fs::write(theirs.join("precious"), "keep").unwrap();
-    let run = || {
-        output(
-            fixture(cache.path())
-                .args(["stored", "--text", "hi", "--progress", "plain", "--out"])
-                .arg(out_dir.path()),
-        )
-    };
-    let out = run();
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "error: --out: `{}` is a folder with content where an output puts a file; it was left as it is: move or remove it, or export to another folder",
-            theirs.display()
-        )),
-        "{stderr}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(theirs.join("precious")).unwrap(),
-        "keep"
-    );
-    // Moved away, the export goes through.
-    std::fs::remove_dir_all(&theirs).unwrap();
-    let out = run();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "HI");
-}
-
-#[test]
 fn a_missing_image_is_a_set_up_error_and_nothing_starts() {
     let cache = tempfile::tempdir().unwrap();
     let out = output(fixture(cache.path()).args(["no_image", "--progress", "json"]));

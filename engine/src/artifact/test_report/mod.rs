@@ -126,7 +126,7 @@ impl TestReport {
 
     /// A report of `tests` run by `runner`, sorted by binary and name. What came from a
     /// container is bounded here: a test's binary, name and panic location are cut at
-    /// [`NAME_BYTES`] each.
+    /// 1 KiB each.
     pub fn new(runner: impl Into<String>, mut tests: Vec<TestCase>) -> Self {
         for test in &mut tests {
             test.bound();
