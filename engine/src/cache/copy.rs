@@ -4,10 +4,10 @@
 //! something a container made: a link `hooks -> ../.git/hooks` there must not let the next
 //! export write a `hooks/pre-commit` outside the destination. So nothing here follows a link
 //! below the destination folder: each existing entry is looked at with `symlink_metadata`, a
-//! folder is descended into only when it is a real folder, a link or a file of the same kind
-//! in the way is removed first, and files are created with `O_CREAT | O_EXCL | O_NOFOLLOW`.
-//! What would lose data is an error instead: a folder with content where a file goes, or a
-//! file with content where a folder goes. (This guards
+//! folder is descended into only when it is a real folder, a link (or an earlier file where a
+//! file goes) in the way is removed first, and files are created with
+//! `O_CREAT | O_EXCL | O_NOFOLLOW`. What would lose data is an error instead: a folder with
+//! content where a file goes, or a file with content where a folder goes. (This guards
 //! against what the copied content holds, not against another process racing to plant links
 //! in the destination while the copy runs.)
 
@@ -93,7 +93,7 @@ fn create_new(path: &Path) -> io::Result<fs::File> {
 fn real_dir(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => return Ok(()),
-        Ok(meta) if meta.is_file() && meta.len() > 0 => return Err(in_the_way(path, "a file")),
+        Ok(meta) if meta.is_file() && meta.len() > 0 => return Err(in_the_way(path, false)),
         Ok(_) => clear(path)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(format!("stat {}", path.display()), e)),
@@ -108,7 +108,7 @@ fn clear(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => fs::remove_dir(path).map_err(|e| {
             if e.kind() == io::ErrorKind::DirectoryNotEmpty {
-                in_the_way(path, "a folder")
+                in_the_way(path, true)
             } else {
                 Error::io(format!("replace {}", path.display()), e)
             }
@@ -121,14 +121,18 @@ fn clear(path: &Path) -> Result<()> {
     }
 }
 
-/// The error for `what` (a file or a folder with content) where an output puts the other
-/// kind: nothing is removed to make room.
-fn in_the_way(path: &Path, what: &str) -> Error {
+/// The error for a folder (`folder`) or a file with content at `path` where an output puts
+/// the other kind: nothing is removed to make room.
+fn in_the_way(path: &Path, folder: bool) -> Error {
+    let (there, goes) = if folder {
+        ("a folder", "a file")
+    } else {
+        ("a file", "a folder")
+    };
     Error::Other(format!(
-        "`{}` is {what} with content where an output puts a {}; it was left as it is: move or \
+        "`{}` is {there} with content where an output puts {goes}; it was left as it is: move or \
          remove it, or export to another folder",
-        path.display(),
-        if what == "a file" { "folder" } else { "file" }
+        path.display()
     ))
 }
 

@@ -3,8 +3,8 @@
 //!
 //! What a container prints is hostile input: a command may print gigabytes, or one line
 //! without an end. Each stream costs at most [`KEEP`] for `ExecOutput`, [`LINE_MAX`] (and the
-//! longest form of a secret) for the line being split, and [`TAIL_LINES`] short lines for errors, and each byte is looked at
-//! once. A step that needs more than [`KEEP`] of a command's output writes it to a file in
+//! longest form of a secret) for the line being split, and [`TAIL_LINES`] short lines for
+//! errors, and each byte is looked at once. A step that needs more than [`KEEP`] of a command's output writes it to a file in
 //! the container and captures it with [`Container::file`](crate::Container::file).
 
 use std::collections::VecDeque;

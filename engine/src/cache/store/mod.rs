@@ -49,16 +49,17 @@ use crate::error::{Error, Result};
 ///
 /// Every object is written to a temp file in `tmp/` and renamed into place, so a reader (or a
 /// run killed mid-write) never sees a partial object. Objects are named by content, so
-/// concurrent runs writing the same object race harmlessly and need no lock between them.
-/// Only a prune removes what is sound, so a run holds a [`StoreLease`] ([`Store::lease`])
-/// while it uses the store and a prune sweeps only once no lease is held. Nothing is trusted by its name, since another machine, a killed run
-/// or a user may have left anything there: reads are verified (trees and records are re-hashed
-/// on load, blobs checked for size, mode and digest, checkouts re-hashed, with the stat cache
-/// vouching for what was verified before and has not changed since), an ingest reuses an
-/// object already there only after the same checks and replaces a damaged one, and anything
-/// damaged is discarded with a warning and treated as a miss; [`Store::verify`] re-hashes
-/// everything. The blobs and trees an ingest moved in are flushed to disk before it returns,
-/// and so before a record can point at them; records are flushed with their folder.
+/// concurrent runs writing the same object race harmlessly and need no lock between them. Only
+/// a prune removes what is sound, so a run holds a [`StoreLease`] ([`Store::lease`]) while it
+/// uses the store and a prune sweeps only once no lease is held. Nothing is trusted by its
+/// name, since another machine, a killed run or a user may have left anything there: reads are
+/// verified (trees and records are re-hashed on load, blobs checked for size, mode and digest,
+/// checkouts re-hashed, with the stat cache vouching for what was verified before and has not
+/// changed since), an ingest reuses an object already there only after the same checks and
+/// replaces a damaged one, and anything damaged is discarded with a warning and treated as a
+/// miss; [`Store::verify`] re-hashes everything. The blobs and trees an ingest moved in are
+/// flushed to disk before it returns, and so before a record can point at them; records are
+/// flushed with their folder.
 ///
 /// # Why not a library
 ///
