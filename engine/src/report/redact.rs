@@ -115,6 +115,16 @@ impl Redactor {
         masked(text, &found, end)
     }
 
+    /// `text` for a line of an error: as it is when it fits in `max` bytes (the error is
+    /// redacted whole where it is shown), else redacted, cut at `max`
+    /// ([`redact_cut`](Self::redact_cut)) and marked with `…`.
+    pub fn shorten(&self, text: &str, max: usize) -> String {
+        if text.len() <= max {
+            return text.to_owned();
+        }
+        format!("{}…", self.redact_cut(text, max))
+    }
+
     /// Where the forms are in `text`, in order and apart.
     fn find(&self, text: &str) -> Vec<Range<usize>> {
         let mut found: Vec<Range<usize>> = Vec::new();
@@ -126,7 +136,13 @@ impl Redactor {
                 }
             }
         }
-        for value in &self.values {
+        // A spelling that differs from the value has a `%` or a `+`; most lines have neither.
+        let values = if text.contains(['%', '+']) {
+            self.values.as_slice()
+        } else {
+            &[]
+        };
+        for value in values {
             let mut at = 0;
             while at < text.len() {
                 let taken = found.iter().find(|r| r.contains(&at)).map(|r| r.end);

@@ -98,7 +98,7 @@ impl Stream1 {
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
         }
-        self.tail.push_back(shorten(&text, TAIL_LINE_MAX, redactor));
+        self.tail.push_back(redactor.shorten(&text, TAIL_LINE_MAX));
         text
     }
 
@@ -108,14 +108,6 @@ impl Stream1 {
             log(line);
         }
     }
-}
-
-/// `text` redacted and cut to at most `max` bytes at a character boundary, marked when cut.
-fn shorten(text: &str, max: usize, redactor: &Redactor) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    format!("{}…", redactor.redact_cut(text, max))
 }
 
 /// Splits a command's output into lines for the step's log as it streams, and keeps what

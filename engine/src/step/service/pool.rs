@@ -385,10 +385,7 @@ async fn tail(run: &RunContext, id: &str) -> String {
     let redactor = run.events.redactor();
     let shown: Vec<String> = lines[from..]
         .iter()
-        .map(|l| match redactor.redact_cut(l, TAIL_LINE_MAX) {
-            cut if l.len() > TAIL_LINE_MAX => format!("  {cut}…"),
-            whole => format!("  {whole}"),
-        })
+        .map(|l| format!("  {}", redactor.shorten(&redactor.redact(l), TAIL_LINE_MAX)))
         .collect();
     format!("; its last log lines:\n{}", shown.join("\n"))
 }
