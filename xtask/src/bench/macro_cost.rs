@@ -13,8 +13,9 @@ use super::report::{Line, Row, Target};
 
 const ITEMS: usize = 200;
 
-/// The workspace's profile, for the incremental rebuilds: tanto and its dependencies build
-/// as they do in this workspace. The clean builds take a new user's default profile instead,
+/// The workspace's optimization levels, for the incremental rebuilds: tanto and its
+/// dependencies are optimized as they are in this workspace (with full debug info, as the
+/// table's rows were measured). The clean builds take a new user's default profile instead,
 /// under which Cargo builds a proc macro and its dependencies with `build-override`.
 const PROFILE: &str =
     "\n[profile.dev.package.\"*\"]\nopt-level = 1\n\n[profile.dev.package.blake3]\nopt-level = 3\n";
