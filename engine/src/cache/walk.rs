@@ -325,7 +325,8 @@ impl<L: Leaves> Walk<'_, L> {
             }
             let Ok(name) = std::str::from_utf8(name) else {
                 return Err(Error::Usage(format!(
-                    "path {} is not UTF-8; rename it or exclude it from the folder",
+                    "path {} is not UTF-8, and tanto keys files by their UTF-8 names; rename \
+                     it (an input folder can also exclude it)",
                     self.abs(path).display()
                 )));
             };

@@ -208,3 +208,39 @@ fn a_deep_tree_is_walked_without_recursion() {
     assert_eq!(dirs.len(), 601);
     assert_eq!(leaves.len(), 1);
 }
+
+#[test]
+fn a_name_that_is_not_utf8_is_refused_by_path_unless_excluded() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(tmp.path()).unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    let bad = root
+        .join("sub")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::write(&bad, "x").unwrap();
+
+    let selection = Selection::new(&DirSelect::ALL).unwrap();
+    let paths = Paths(Mutex::new(BTreeSet::new()));
+    let Err(err) = walk(&root, &selection, false, &paths) else {
+        panic!("a name that is not UTF-8 was walked");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains(&format!("path {} is not UTF-8", bad.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("rename it (an input folder can also exclude it)"),
+        "{err}"
+    );
+
+    let (_, leaves) = ours(
+        &root,
+        &DirSelect {
+            exclude: &["sub"],
+            ..DirSelect::ALL
+        },
+    );
+    assert!(leaves.is_empty(), "{leaves:?}");
+}
