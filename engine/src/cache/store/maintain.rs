@@ -219,6 +219,8 @@ impl Store {
                 keep[i] = object.mtime >= cutoff;
             }
         }
+        // The trees kept to explain misses go too when the records alone do not fit.
+        let mut fits = true;
         if let Some(max_bytes) = options.max_bytes {
             let mut total: u64 = own_bytes
                 .iter()
@@ -236,18 +238,8 @@ impl Store {
                     total = total.saturating_sub(own_bytes[i]);
                 }
             }
+            fits = total <= max_bytes;
         }
-
-        // The trees kept to explain misses go too when the records alone do not fit.
-        let fits = options.max_bytes.is_none_or(|max| {
-            let kept: u64 = own_bytes
-                .iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(b, _)| *b)
-                .sum();
-            kept + protected_bytes(&protected, &blob_sizes, &tree_sizes) <= max
-        });
         let mut live = if fits { protected } else { Reach::default() };
         for (i, (object, _)) in records.iter().enumerate() {
             if keep[i] {
