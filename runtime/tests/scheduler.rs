@@ -18,6 +18,7 @@ use tanto::__internal::graph::{
 use tanto::__internal::report::{Event, EventSink, Stamped};
 use tanto::__internal::run::{Counts, NodeRunner, Prepared, Scheduler, StepStatus};
 use tanto::Ctx;
+use tokio_util::sync::CancellationToken;
 
 fn never_called(_: &Ctx, _: Vec<Artifact>) -> BoxFuture<'_, tanto::Result<Vec<Artifact>>> {
     async {
@@ -106,6 +107,8 @@ struct Fake {
     gate: usize,
     /// The step whose lookup panics, if any.
     panics: Option<&'static str>,
+    /// The step that runs until the run is cancelled, with the run's token, if any.
+    waits_for_cancel: Option<(&'static str, CancellationToken)>,
     ran: Mutex<Vec<String>>,
 }
 
@@ -118,6 +121,7 @@ impl Fake {
             sleep: Duration::from_millis(sleep_ms),
             gate: 0,
             panics: None,
+            waits_for_cancel: None,
             ran: Mutex::new(Vec::new()),
         })
     }
@@ -159,6 +163,13 @@ impl NodeRunner for Runner {
                 let now = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
                 fake.peak.fetch_max(now, Ordering::SeqCst);
                 fake.wait_for_gate(&label).await;
+                if let Some((step, cancel)) = &fake.waits_for_cancel
+                    && **step == *label
+                {
+                    cancel.cancelled().await;
+                    fake.running.fetch_sub(1, Ordering::SeqCst);
+                    return Err(tanto::Error::Cancelled);
+                }
                 tokio::time::sleep(fake.sleep).await;
                 fake.running.fetch_sub(1, Ordering::SeqCst);
                 fake.ran.lock().unwrap().push(label.to_string());
@@ -193,7 +204,10 @@ async fn run_plan(
     fake: Arc<Fake>,
 ) -> (tanto::__internal::run::RunSummary, Vec<Stamped>) {
     let (events, mut rx) = EventSink::channel();
-    let scheduler = Scheduler::new(jobs, events).keep_going(keep_going);
+    let mut scheduler = Scheduler::new(jobs, events).keep_going(keep_going);
+    if let Some((_, cancel)) = &fake.waits_for_cancel {
+        scheduler = scheduler.with_cancel(cancel.clone());
+    }
     let summary = scheduler.run(plan, Arc::new(Runner(fake))).await;
     drop(scheduler);
     let mut seen = Vec::new();
@@ -287,6 +301,40 @@ async fn fail_fast_skips_what_has_not_started() {
         ),
         "{last:?}"
     );
+}
+
+#[tokio::test]
+async fn a_step_stopped_while_it_ran_says_so_and_its_dependents_were_cancelled() {
+    // In `chain_last`, `b` fails while `d`, which heads `e` and `f`, runs until it is stopped.
+    let mut fake = Fake::new(vec!["b"], 10);
+    Arc::get_mut(&mut fake)
+        .expect("not shared yet")
+        .waits_for_cancel = Some(("d", CancellationToken::new()));
+    let (summary, events) = run_plan(&chain_last(), 4, false, Arc::clone(&fake)).await;
+    let status = status(&summary);
+    assert!(
+        matches!(status["b"], StepStatus::Failed { .. }),
+        "{:?}",
+        status["b"]
+    );
+    assert_eq!(
+        status["d"],
+        StepStatus::Skipped("stopped while running: `b` failed".to_owned())
+    );
+    for step in ["e", "f"] {
+        assert_eq!(
+            status[step],
+            StepStatus::Skipped("cancelled: `b` failed".to_owned()),
+            "{step}"
+        );
+    }
+    let started = |step: &str| {
+        events
+            .iter()
+            .any(|e| matches!(&e.event, Event::StepStarted { step: s, .. } if &**s == step))
+    };
+    assert!(started("d"), "the stopped step had started");
+    assert!(!started("e"), "the cancelled step had not");
 }
 
 #[tokio::test]

@@ -98,7 +98,8 @@ pub enum Event {
         /// The outcome of every test.
         report: TestReport,
     },
-    /// A step did not run because something it needs failed or the run was cancelled.
+    /// A step did not run, or did not run to its end, because something it needs failed or
+    /// the run was cancelled (a step stopped while it ran has had its `StepStarted`).
     StepSkipped {
         /// The step's label.
         step: Arc<str>,

@@ -310,8 +310,14 @@ impl Scheduler {
             }
             Err(error) => {
                 walk.state[finish.index] = State::Failed;
-                let status = if matches!(error, Error::Cancelled) {
-                    let reason = cancel_reason(walk.first_failure.as_deref());
+                let cancelled = matches!(error, Error::Cancelled);
+                let status = if cancelled {
+                    // A step stopped while it ran says so; one that never started was cancelled.
+                    let reason = if finish.slot || finish.shared {
+                        stop_reason(walk.first_failure.as_deref())
+                    } else {
+                        cancel_reason(walk.first_failure.as_deref())
+                    };
                     self.events.send(Event::StepSkipped {
                         step: node.label.clone(),
                         reason: reason.clone(),
@@ -324,10 +330,11 @@ impl Scheduler {
                         kind: error.kind(),
                     }
                 };
-                // A step that was cancelled did not fail: its dependents say why it stopped.
-                let reason = match &status {
-                    StepStatus::Skipped(why) => why.clone(),
-                    _ => format!("`{}` failed", node.label),
+                // A step that was cancelled did not fail: its dependents say why the run stopped.
+                let reason = if cancelled {
+                    cancel_reason(walk.first_failure.as_deref())
+                } else {
+                    format!("`{}` failed", node.label)
                 };
                 walk.outcomes[finish.index] = Some(Outcome {
                     label: node.label.clone(),
@@ -459,4 +466,12 @@ impl Scheduler {
 /// Why steps that never started are skipped.
 fn cancel_reason(first_failure: Option<&str>) -> String {
     first_failure.map_or_else(|| "interrupted".to_owned(), |f| format!("cancelled: {f}"))
+}
+
+/// Why steps that were running were stopped.
+fn stop_reason(first_failure: Option<&str>) -> String {
+    first_failure.map_or_else(
+        || "stopped while running: interrupted".to_owned(),
+        |f| format!("stopped while running: {f}"),
+    )
 }

@@ -23,7 +23,8 @@ pub enum StepStatus {
         /// The failure's [`Error::kind`](crate::Error::kind).
         kind: &'static str,
     },
-    /// It did not run, for this reason.
+    /// It did not run, or was stopped while it ran by a failure elsewhere or Ctrl-C, for
+    /// this reason.
     Skipped(String),
 }
 
