@@ -5,7 +5,8 @@
 //! (standard and URL-safe, with and without padding, and the part of it that a longer text's
 //! base64 shows wherever the value starts in that text: `user:TOKEN` in a Basic auth header)
 //! and its URL encoding in any spelling (any characters escaped, hex digits of either case,
-//! `+` for a space). Output reaches the redactor as whole lines (a command's chunks are joined
+//! `+` for a space), and the value as Rust's `{:?}` and JSON escape it (a password holding `"` or
+//! `\` in an error's `format!("{:?}", ..)`). Output reaches the redactor as whole lines (a command's chunks are joined
 //! into lines first), so a value that a command writes in two pieces is caught as the line it
 //! makes.
 
@@ -60,9 +61,19 @@ impl Redactor {
                 })
                 .collect(),
         );
+        // The value as Rust's `{:?}` and JSON quote it (`"` and `\` escaped, control characters
+        // spelt out), without the quotes: at least as long as the value, so they count as it does.
+        let debug = format!("{value:?}");
+        let json = serde_json::Value::from(value).to_string();
+        let escaped = [debug, json].map(|q| q[1..q.len() - 1].to_owned());
         for form in forms {
             let counts = form == value || form.chars().count() >= MIN_FORM;
             if counts && !form.is_empty() && !self.forms.contains(&form) {
+                self.forms.push(form);
+            }
+        }
+        for form in escaped {
+            if !self.forms.contains(&form) {
                 self.forms.push(form);
             }
         }

@@ -122,3 +122,18 @@ fn json_values_are_masked_in_keys_and_strings() {
     r.redact_json(&mut v);
     assert_eq!(v, serde_json::json!({"***": ["x *** y", 1]}));
 }
+
+#[test]
+fn a_secret_quoted_by_debug_or_json_is_masked() {
+    let secret = "p\"q\\r-S3cr3t\tend";
+    let mut r = Redactor::default();
+    r.add(secret);
+    let debug = format!("bad token {:?}", format!("{secret}\n"));
+    assert_eq!(r.redact(&debug), "bad token \"***\\n\"");
+    let json = serde_json::json!({ "token": secret }).to_string();
+    assert_eq!(r.redact(&json), "{\"token\":\"***\"}");
+    // A short secret's quoted forms count as the secret itself does.
+    let mut short = Redactor::default();
+    short.add("\"");
+    assert_eq!(short.redact("say \\\" and \""), "say *** and ***");
+}
