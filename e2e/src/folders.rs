@@ -60,6 +60,12 @@ pub fn cutoff(src: Dir) -> String {
     shout(listed)
 }
 
+/// `names` alone: a second pipeline sharing `cutoff`'s first step.
+#[pipeline]
+pub fn names_only(src: Dir) -> String {
+    names(src)
+}
+
 /// Counts the files of `src`, slowly, so a test can edit `src` meanwhile.
 #[step(image = "tanto-test/busybox:latest", network = false)]
 pub async fn slow_count(ctx: &Ctx, src: Dir) -> Result<String> {

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         .pipeline(sched::failing)
         .pipeline(sched::sleepy)
         .pipeline(folders::cutoff)
+        .pipeline(folders::names_only)
         .pipeline(folders::selected)
         .pipeline(folders::bad_glob)
         .pipeline(folders::slow)

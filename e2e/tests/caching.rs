@@ -190,6 +190,42 @@ fn an_unchanged_upstream_output_keeps_dependents_cached() {
 }
 
 #[test]
+fn a_miss_is_explained_against_the_key_last_used_whether_it_ran_or_was_cached() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let src_arg = src.path().to_str().unwrap();
+    let names_reason = |pipeline: &str| {
+        let (code, events) = run(cache.path(), &[pipeline, "--src", src_arg]);
+        assert_eq!(code, Some(0), "{events:?}");
+        of_kind(&events, "step_started")
+            .iter()
+            .find(|e| e["step"] == "names")
+            .map(|e| e["reason"].as_str().unwrap().to_owned())
+    };
+    let write = |name: &str| std::fs::write(src.path().join(name), "x\n").unwrap();
+    write("a.txt");
+    assert_eq!(
+        names_reason("cutoff").as_deref(),
+        Some("first run: no previous result")
+    );
+    // Another pipeline finds `names` cached; its next miss is explained all the same.
+    assert_eq!(names_reason("names_only"), None);
+    write("b.txt");
+    assert_eq!(
+        names_reason("names_only").as_deref(),
+        Some("input `src` changed: added b.txt")
+    );
+    // A change undone is a hit, and the next miss is explained against it, not the change.
+    std::fs::remove_file(src.path().join("b.txt")).unwrap();
+    assert_eq!(names_reason("names_only"), None);
+    write("c.txt");
+    assert_eq!(
+        names_reason("names_only").as_deref(),
+        Some("input `src` changed: added c.txt")
+    );
+}
+
+#[test]
 fn a_source_edited_during_a_step_is_not_cached_under_the_old_key() {
     let cache = tempfile::tempdir().unwrap();
     let src = tempfile::tempdir().unwrap();

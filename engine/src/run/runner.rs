@@ -98,6 +98,20 @@ impl StepRunner {
         format!("{}/{label}", self.pipeline)
     }
 
+    /// Keeps `key` as the last key of the step labelled `label` in this pipeline when it is
+    /// not already: the next miss is explained against what the step last used, run or cached
+    /// (after a cached run of a step that another pipeline ran, or a change undone).
+    fn remember_hit(&self, label: &str, key: &KeyRecord) {
+        let history = self.history_name(label);
+        let store = &self.run.store;
+        let known = store.last_key(&history).ok().flatten();
+        if known.is_none_or(|k| k.digest() != key.digest())
+            && let Err(e) = store.set_last_key(&history, key)
+        {
+            tracing::warn!("could not remember the key of `{label}`: {e}");
+        }
+    }
+
     fn is_forced(&self, label: &str) -> bool {
         self.forced
             .as_ref()
@@ -198,7 +212,10 @@ impl StepRunner {
                     None => {
                         let outputs = store.outputs(&hit)?;
                         match self.missing_image(&outputs).await? {
-                            None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
+                            None => {
+                                self.remember_hit(&node.label, &key);
+                                return Ok(Lookup::Hit(Box::new(hit), outputs));
+                            }
                             // The remote cache may hold it, to load when it is needed.
                             gone => match self.remote_hit(node, inputs, &digest).await {
                                 Some((hit, outputs)) => {
