@@ -259,6 +259,31 @@ fn plan_explains_each_cell_for_the_flags_given() {
         "{text}"
     );
     assert!(text.contains("1 of 14 steps would run"), "{text}");
+
+    // With every cell's input to run again, the side effect still says why it runs at all.
+    std::fs::write(src.path().join("new.txt"), "new").unwrap();
+    let out = output(
+        fixture(cache.path())
+            .args([
+                "matrix",
+                "--toolchains",
+                "1.80",
+                "--release",
+                "--plan",
+                "--src",
+            ])
+            .arg(src.path()),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let publish = text
+        .lines()
+        .find(|l| l.contains("publish_results"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        publish.starts_with("run ")
+            && publish.ends_with(" a side effect: never cached; upstream `join_cells` will run"),
+        "{text}"
+    );
 }
 
 #[test]

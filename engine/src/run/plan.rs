@@ -77,14 +77,18 @@ pub struct Hit {
 const SHOWN_ITEMS: usize = 30;
 
 impl StepRunner {
-    /// Why a step whose upstream has yet to run would miss anyway: its own code, image,
-    /// settings or the inputs already known, compared with its last key.
+    /// Why a step whose upstream has yet to run would miss anyway: it runs whatever its key
+    /// (forced, a side effect), or its own code, image, settings or the inputs already known
+    /// differ from its last key.
     async fn partial_reason(
         &self,
         node: &Node,
         info: &StepInfo,
         known: &HashMap<usize, Vec<Artifact>>,
     ) -> Option<String> {
+        if let Some(why) = self.runs_anyway(&node.label, info) {
+            return Some(why);
+        }
         let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
         let mut key = self.key(node, info, &inputs).await.ok()?;
         let mut previous = self

@@ -112,6 +112,20 @@ impl StepRunner {
         }
     }
 
+    /// Why the step labelled `label` runs whatever its key: forced, a side effect, or code
+    /// that cannot be keyed.
+    pub(super) fn runs_anyway(&self, label: &str, info: &StepInfo) -> Option<String> {
+        if self.is_forced(label) {
+            Some(Reason::Forced.to_string())
+        } else if info.settings.side_effect {
+            Some("a side effect: never cached".to_owned())
+        } else {
+            let code = CodeKey::of(info);
+            let why = code.uncacheable()?;
+            Some(format!("its code cannot be keyed ({why}): never cached"))
+        }
+    }
+
     fn is_forced(&self, label: &str) -> bool {
         self.forced
             .as_ref()
@@ -199,12 +213,8 @@ impl StepRunner {
         let key = self.key(node, info, inputs).await?;
         let digest = key.digest();
         let store = &self.run.store;
-        let reason = if self.is_forced(&node.label) {
-            Reason::Forced.to_string()
-        } else if info.settings.side_effect {
-            "a side effect: never cached".to_owned()
-        } else if let Some(why) = CodeKey::of(info).uncacheable() {
-            format!("its code cannot be keyed ({why}): never cached")
+        let reason = if let Some(why) = self.runs_anyway(&node.label, info) {
+            why
         } else {
             let stale = match store.lookup(&digest)? {
                 Some(hit) => match moved_image(&self.run, &hit, false).await {
