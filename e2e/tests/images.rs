@@ -81,6 +81,24 @@ fn an_image_alias_runs_a_step_in_the_alias_target() {
 }
 
 #[test]
+fn an_image_that_is_not_a_reference_is_refused_before_anything_runs() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = output(
+        fixture(cache.path())
+            .arg("pull")
+            .env("TANTO_FIXTURE_PULL", "tanto-test/BusyBox:latest"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: step `from_registry`: its image `tanto-test/BusyBox:latest` (the alias of \
+         `tanto-test/pulled:none`) is not an image reference: the repository name must be \
+         lowercase (`BusyBox`)\n"
+    );
+    assert!(!cache.path().join("logs").exists(), "no run happened");
+}
+
+#[test]
 fn cpus_limits_the_container_to_its_share() {
     let cache = tempfile::tempdir().unwrap();
     let out = output(fixture(cache.path()).args(["limited", "--progress", "json"]));

@@ -213,3 +213,24 @@ fn a_registry_that_is_down_fails_naming_it() {
     );
     assert!(!stderr.contains(PASSWORD), "{stderr}");
 }
+
+#[test]
+fn a_reference_with_an_empty_tag_is_refused_before_anything_is_tagged() {
+    let cache = tempfile::tempdir().unwrap();
+    let msg = format!("empty-tag-{}", std::process::id());
+    let host = format!("127.0.0.1:{}", free_port());
+    let reference = format!("{host}/tanto-e2e/app:");
+    let out = push(cache.path(), &msg, &reference, PASSWORD);
+    let tagged = docker(None, &["images", "-q", &format!("{host}/tanto-e2e/app")]);
+    remove_images_of(&msg);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot push to `{reference}`: the tag after `:` is empty (leave out the `:` for \
+             `latest`)"
+        )),
+        "{stderr}"
+    );
+    assert!(tagged.stdout.is_empty(), "nothing was tagged: {tagged:?}");
+}

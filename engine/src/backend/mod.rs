@@ -11,6 +11,7 @@ pub mod archive;
 mod image;
 mod network;
 mod process;
+mod reference;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use image::{ImageBackend, ImageContent, ImageSettings};
 pub use network::{ServiceSpec, ServiceState};
 pub use process::{Liveness, Owner, PARENT_ENV, Parent, host_name, pid_alive};
+pub use reference::{ReferenceUse, check_reference};
 
 use crate::artifact::Secret;
 use crate::error::Result;

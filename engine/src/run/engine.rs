@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::artifact::Artifact;
-use crate::backend::{Backend, ImageId};
+use crate::backend::Backend;
 use crate::cache::Store;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -17,6 +17,7 @@ use crate::report::{
     Event, EventSink, Hold, JsonView, Junit, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout,
     StepSummary, Summary, Trace, TtyView, View, drive, plural, tty,
 };
+use crate::run::images::{plan_images, resolve_images};
 use crate::run::log;
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
@@ -29,7 +30,7 @@ use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
 use crate::run::signals::watch_signals;
 use crate::run::summary::{RunSummary, StepStatus};
-use crate::step::{Interactive, RunContext, aliased};
+use crate::step::{Interactive, RunContext};
 
 /// Runs `plan` with the command line's raw inputs and options; returns the exit code.
 pub fn execute(
@@ -204,7 +205,13 @@ pub(super) async fn run(
     // Connecting to Docker overlaps hashing the inputs, and so do reaping what dead runs
     // left and resolving the steps' images, once connected; bad input still fails at once,
     // without waiting for the daemon.
-    let images = plan_images(plan, aliases);
+    let images = match plan_images(plan, aliases) {
+        Ok(images) => images,
+        Err(e) => {
+            say!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let connect = options.connect;
     let connect = tokio::spawn(async move {
         let backend = connect().await?;
@@ -462,31 +469,4 @@ fn explain_lost_daemon(summary: &RunSummary, endpoint: &str) {
     say!(
         "error: the Docker daemon at {endpoint} went away{during}; start it again (or set DOCKER_HOST to one that runs) and re-run: nothing was cached as a failure, and the next run removes what this one left there"
     );
-}
-
-/// The image of every step that names one, aliases applied, each once.
-fn plan_images(plan: &Plan, aliases: &[(String, String)]) -> Vec<String> {
-    let mut images: Vec<String> = plan
-        .steps()
-        .filter_map(|(_, info)| info.settings.image)
-        .map(|image| aliased(aliases, image).to_owned())
-        .collect();
-    images.sort_unstable();
-    images.dedup();
-    images
-}
-
-/// Resolves `images`, pulling what is missing, before anything runs: a missing image is a
-/// configuration problem, found before the first step starts.
-async fn resolve_images(
-    backend: &dyn Backend,
-    images: Vec<String>,
-) -> Result<Vec<(String, ImageId)>> {
-    let mut ids = Vec::with_capacity(images.len());
-    for image in images {
-        let progress = |line: &str| say!("tanto: pulling {image}: {line}");
-        let id = backend.resolve_image(&image, &progress).await?;
-        ids.push((image, id));
-    }
-    Ok(ids)
 }

@@ -4,6 +4,7 @@
 mod cache_cmd;
 mod engine;
 mod guards;
+mod images;
 mod job;
 mod log;
 mod options;

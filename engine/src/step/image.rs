@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::artifact::Image;
-use crate::backend::ImageSettings;
+use crate::backend::{ImageSettings, ReferenceUse, check_reference};
 use crate::error::{Error, Result};
 use crate::step::container::{Container, MountKind};
 use crate::step::live::Slot;
@@ -187,6 +187,8 @@ impl crate::step::Ctx {
         username: &str,
         password: &crate::artifact::Secret,
     ) -> Result<String> {
+        check_reference(reference, ReferenceUse::Push)
+            .map_err(|why| Error::Usage(format!("cannot push to `{reference}`: {why}")))?;
         self.note(format!("pushing {} to {reference}", image.id()));
         let backend = &self.run().backend;
         let digest = backend
