@@ -97,12 +97,18 @@ fn pipeline_command(entry: &Entry) -> Command {
                 param.name
             ));
         } else if param.is_list() {
-            arg = arg.action(ArgAction::Append).help(format!(
-                "The items of `{}` ({}), separated by commas or given by repeating the flag",
-                param.name, param.ty
-            ));
+            arg = arg
+                .action(ArgAction::Append)
+                .allow_negative_numbers(true)
+                .help(format!(
+                    "The items of `{}` ({}), separated by commas or given by repeating the flag",
+                    param.name, param.ty
+                ));
         } else {
-            arg = arg.help(format!("The value of `{}` ({})", param.name, param.ty));
+            // `--offset -1` is a value, not a flag.
+            arg = arg
+                .allow_negative_numbers(true)
+                .help(format!("The value of `{}` ({})", param.name, param.ty));
         }
         // Global, so `PIPELINE shell STEP --src DIR` binds the inputs as a run does. Clap
         // refuses a global argument that is required; binding reports a missing one.

@@ -265,6 +265,24 @@ impl Builder {
         }
     }
 
+    /// Binds an argument given to a value parameter that the body passes on, as
+    /// [`Builder::param`]; a value the command line gave it is checked as a `T` here, so a bad
+    /// flag (`--mb abc` for a `u32`) is refused before anything runs, as a value the body
+    /// loops on is.
+    pub fn value_param<T: DeserializeOwned>(&mut self, name: &'static str, arg: &Arg) -> Handle<T> {
+        if let Arg::Handle { node, .. } = arg
+            && let Some(NodeKind::Input { param }) = self.nodes.get(node.index()).map(|n| &n.kind)
+            && let Some(value) = self.values.get(node)
+            && let Err(e) = serde_json::from_value::<T>(value.clone())
+        {
+            let error = format!("--{}: {e}", param.flag());
+            if !self.errors.contains(&error) {
+                self.errors.push(error);
+            }
+        }
+        self.param(name, arg)
+    }
+
     /// Binds an argument given to a pipeline parameter that its body loops or branches on as
     /// the parameter's value: a literal, or a top-level input the command line gave a value.
     /// `None` when the value is not known (the plan says which input it needed) or is not a

@@ -105,7 +105,11 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
                     values.push(ident);
                     return quote! { let #ident = #b.value::<#ty>(#param, &#args[#i]); };
                 }
-                // `Plan::of` and `Task::add` pass exactly one argument per parameter.
+                // `Plan::of` and `Task::add` pass exactly one argument per parameter; a value the
+                // command line gave is checked as the parameter's type before the run.
+                if is_value {
+                    return quote! { let #ident = #b.value_param::<#ty>(#param, &#args[#i]); };
+                }
                 quote! { let #ident = #b.param::<#ty>(#param, &#args[#i]); }
             });
             let binds: Vec<TokenStream> = binds.collect();
