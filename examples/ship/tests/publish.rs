@@ -118,6 +118,24 @@ fn publish_pushes_an_image_that_pulls_back_by_digest_and_serves() {
         .unwrap_or_else(|| panic!("no digest in {stdout}"))
         .to_owned();
     assert!(!String::from_utf8_lossy(&out.stderr).contains(PASSWORD));
+    // `ship` and `image-steps` both call `tanto_build::digests()`: the plan keys every step by
+    // the code it uses, with no note saying otherwise.
+    let plan = Command::new(env!("CARGO_BIN_EXE_ship"))
+        .env("TANTO_CACHE_DIR", cache.path())
+        .env("SHIP_TEST_PW", PASSWORD)
+        .args(["publish", "--plan", "--src"])
+        .arg(&service)
+        .args([
+            "--registry",
+            &registry.host,
+            "--password",
+            "env:SHIP_TEST_PW",
+        ])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.contains(" a side effect: never cached"), "{plan}");
+    assert!(!plan.contains("note on"), "{plan}");
 
     // The local copy goes (by the tag the push left, with the image), so the pull is real.
     let pushed = format!("{}/ship/hello-service:latest", registry.host);
