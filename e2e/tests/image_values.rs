@@ -68,6 +68,42 @@ fn a_step_runs_from_the_image_another_step_made_and_a_rerun_is_cached() {
 }
 
 #[test]
+fn out_never_removes_a_folder_with_content_where_the_tarball_goes() {
+    let cache = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let theirs = out_dir.path().join("package.tar");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("keep"), "mine").unwrap();
+    let msg = format!("in-the-way-{}", std::process::id());
+    let out = output(
+        fixture(cache.path())
+            .args(["imaged", "--msg", &msg, "--progress", "plain", "--out"])
+            .arg(out_dir.path()),
+    );
+    remove_images_of(&msg);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: --out: `{}` is a folder with content where an output puts a file; it was \
+             left as it is",
+            theirs.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("keep")).unwrap(),
+        "mine"
+    );
+    let left: Vec<_> = std::fs::read_dir(out_dir.path()).unwrap().collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "no temporary file is left beside it: {left:?}"
+    );
+}
+
+#[test]
 fn out_writes_a_tarball_that_docker_loads_and_runs() {
     let cache = tempfile::tempdir().unwrap();
     let out_dir = tempfile::tempdir().unwrap();

@@ -78,6 +78,16 @@ pub(crate) fn write_file(dest: &Path, bytes: &[u8]) -> Result<()> {
     io::Write::write_all(&mut create_new(dest).map_err(io)?, bytes).map_err(io)
 }
 
+/// Makes room at `path` for a file that is renamed into place: an empty folder there is
+/// removed, and a folder with content is an error, never removed; a file or a link stays, for
+/// the rename to replace.
+pub(crate) fn room_for_file(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => clear(path),
+        _ => Ok(()),
+    }
+}
+
 /// Creates the file `path`, failing if anything is there, a dangling link included.
 fn create_new(path: &Path) -> io::Result<fs::File> {
     fs::OpenOptions::new()

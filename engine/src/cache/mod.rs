@@ -36,7 +36,7 @@ mod walk;
 
 pub use code::{CodeItem, CodeKey, Cover, record_text};
 pub use copy::copy_tree;
-pub(crate) use copy::{copy_file, write_file};
+pub(crate) use copy::{copy_file, room_for_file, write_file};
 pub use explain::{Reason, explain};
 pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};

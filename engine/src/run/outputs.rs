@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::artifact::{Artifact, File, is_plain_name};
 use crate::backend::Backend;
-use crate::cache::{copy_file, copy_tree, write_file};
+use crate::cache::{copy_file, copy_tree, room_for_file, write_file};
 use crate::error::{Error, Result};
 use crate::graph::Plan;
 use crate::report::say;
@@ -136,6 +136,7 @@ pub(super) async fn export_outputs(
                 // A `docker save` tarball: the name as its tag, so `docker load` names it.
                 let tag = format!("{}:latest", name.to_lowercase());
                 let dest = out.join(format!("{name}.tar"));
+                room_for_file(&dest)?;
                 backend.save_image(i.id(), &tag, &dest).await?;
             }
         }
