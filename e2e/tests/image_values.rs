@@ -139,6 +139,24 @@ fn out_writes_a_tarball_that_docker_loads_and_runs() {
         "{{json .Config.ExposedPorts}} {{.Config.WorkingDir}} {{index .Config.Labels \"tanto.run\"}}|",
     ]);
     assert_eq!(config, r#"{"8080/tcp":{}} /srv |"#);
+    // Nothing of the container the step committed: no id, no host name, no labels naming the
+    // host, its boot or the process that ran the step.
+    let record = docker(&[
+        "image",
+        "inspect",
+        "package:latest",
+        "--format",
+        "{{.Container}}|{{.ContainerConfig.Hostname}}|{{json .ContainerConfig.Labels}}|{{.Config.Hostname}}",
+    ]);
+    assert_eq!(record, "||null|");
+    let tarball = std::fs::read(&tar).unwrap();
+    for name in ["tanto.owner\":\"", "tanto.host\":\"", "tanto.pid\":\""] {
+        // Kept blank: `"tanto.owner":""`, never with a value.
+        let valued = tarball
+            .windows(name.len() + 1)
+            .any(|w| w.starts_with(name.as_bytes()) && w[name.len()] != b'"');
+        assert!(!valued, "{name} with a value in the tarball");
+    }
     docker(&["rmi", "package:latest"]);
     remove_images_of(&msg);
 }

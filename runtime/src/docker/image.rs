@@ -98,12 +98,12 @@ impl ImageBackend for DockerBackend {
                 .commit_container(options, config)
                 .await
                 .map_err(|e| docker_error(&self.endpoint, "commit a container", &e))?;
-            self.image_content(&committed.id).await?.ok_or_else(|| {
-                Error::Docker(format!(
-                    "image {} is missing right after it was committed",
-                    committed.id
-                ))
-            })
+            let clean = super::layered::without_container(self, &committed.id).await;
+            // The commit itself has no tag and nothing else uses it.
+            if let Err(e) = self.remove_image(&committed.id).await {
+                tracing::warn!("could not remove the commit {}: {e}", committed.id);
+            }
+            clean
         }
         .boxed()
     }

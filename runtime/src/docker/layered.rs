@@ -33,6 +33,39 @@ pub(super) async fn add_layer(
     layer: Option<Vec<u8>>,
     settings: &ImageSettings,
 ) -> Result<ImageContent> {
+    load_onto(
+        backend,
+        base,
+        layer,
+        settings,
+        "tanto: files added without a container",
+    )
+    .await
+}
+
+/// Loads the committed image `id` again under a configuration tanto writes itself: the same
+/// layers and settings, without what a commit records of the container it came from
+/// (`container` and `container_config`, whose labels name the host, its boot and the
+/// process that ran the step), which every push and export of the image would otherwise
+/// carry. The committed image stays, for the caller to remove.
+pub(super) async fn without_container(backend: &DockerBackend, id: &str) -> Result<ImageContent> {
+    load_onto(
+        backend,
+        id,
+        None,
+        &ImageSettings::default(),
+        "tanto: a step's container, committed",
+    )
+    .await
+}
+
+async fn load_onto(
+    backend: &DockerBackend,
+    base: &str,
+    layer: Option<Vec<u8>>,
+    settings: &ImageSettings,
+    created_by: &str,
+) -> Result<ImageContent> {
     let inspected = match backend.docker.inspect_image(base).await {
         Ok(image) => image,
         Err(e) if status(&e) == Some(404) => {
@@ -56,14 +89,19 @@ pub(super) async fn add_layer(
     if let Some(tar) = &layer {
         diff_ids.push(format!("sha256:{}", hex(&Sha256::digest(tar))));
     }
-    let base_config = serde_json::to_value(&inspected.config).unwrap_or_default();
+    let mut base_config = serde_json::to_value(&inspected.config).unwrap_or_default();
+    // The image's parent and the host name a container had, never this image's own.
+    if let Some(config) = base_config.as_object_mut() {
+        config.remove("Image");
+        config.remove("Hostname");
+    }
     let mut image = json!({
         "architecture": inspected.architecture,
         "os": inspected.os,
         "created": CREATED,
         "config": merged_config(base_config, settings),
         "rootfs": { "type": "layers", "diff_ids": diff_ids },
-        "history": [{ "created": CREATED, "created_by": "tanto: files added without a container" }],
+        "history": [{ "created": CREATED, "created_by": created_by }],
     });
     if let Some(variant) = &inspected.variant {
         image["variant"] = json!(variant);
