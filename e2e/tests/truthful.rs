@@ -164,7 +164,15 @@ fn set_up_errors_exit_2_before_anything_runs() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").unwrap();
     let under_file = file.join("out");
-    let cases: [(Vec<String>, Option<&str>, String); 4] = [
+    let cases: [(Vec<String>, Option<&str>, String); 5] = [
+        (
+            // A folder that is there but where nothing can be written, even by root.
+            vec!["wide".into(), "--out".into(), "/sys".into()],
+            None,
+            "error: --out: cannot write in the folder `/sys`: permission denied; name a \
+             writable one\n"
+                .into(),
+        ),
         (
             vec!["wide".into(), "--out".into(), file.display().to_string()],
             None,

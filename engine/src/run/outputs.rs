@@ -70,12 +70,24 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
     }
 }
 
-/// Checks, before anything runs, that `--out` names a folder that is there or can be made:
-/// one that cannot (a file in its path, a read-only place) is a usage error now rather than
-/// a failure after the run. The folders made to find out are removed again at once.
+/// Checks, before anything runs, that `--out` names a folder that is there and writable or
+/// can be made: one that cannot (a file in its path, a read-only place) is a usage error now
+/// rather than a failure after the run, when a release pipeline may have pushed already. The
+/// file and folders made to find out are removed again at once.
 pub(super) fn check_out_dir(out: &Path) -> Result<()> {
     if out.is_dir() {
-        return Ok(());
+        return tempfile::Builder::new()
+            .prefix(".tanto-check-")
+            .tempfile_in(out)
+            .map(drop)
+            .map_err(|e| {
+                // The kind alone: the error names the random file tried.
+                Error::Usage(format!(
+                    "--out: cannot write in the folder `{}`: {}; name a writable one",
+                    out.display(),
+                    std::io::Error::from(e.kind())
+                ))
+            });
     }
     if out.exists() {
         return Err(Error::Usage(format!(
