@@ -185,6 +185,13 @@ fn a_wrong_password_fails_naming_the_registry_and_not_the_password() {
         "{stderr}"
     );
     assert!(stderr.contains("unauthorized"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "(the registry refused user `tanto` with the password given: check both, and that \
+             the user may push to "
+        ),
+        "{stderr}"
+    );
     assert!(!stderr.contains(wrong), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(wrong));
 }

@@ -172,7 +172,15 @@ impl ImageBackend for DockerBackend {
             let registry = registry_of(repo).to_owned();
             let tag = version.unwrap_or("latest");
             // Tagged before the push, as `docker push` needs; the tag stays either way (below).
-            let failed = |cause: String| {
+            let failed = |mut cause: String| {
+                // Docker passes on the registry's words; say what they mean for the step.
+                let refused = ["unauthorized", "authentication required", "denied"];
+                if refused.iter().any(|w| cause.to_lowercase().contains(w)) {
+                    cause.push_str(&format!(
+                        " (the registry refused user `{username}` with the password given: check \
+                         both, and that the user may push to {repo})"
+                    ));
+                }
                 Error::Other(format!(
                     "cannot push {reference} to registry {registry}: {cause}; the image stays tagged {repo}:{tag} in the daemon, as after `docker tag` (`docker rmi {repo}:{tag}` removes the tag)"
                 ))
