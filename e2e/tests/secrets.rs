@@ -304,6 +304,10 @@ fn sources_are_read_and_their_failures_never_show_the_value() {
     let missing = dir.path().join("missing");
     let cases = [
         (
+            "env:".to_owned(),
+            "error: --token: `env:` names no variable: write `env:NAME`\n".to_owned(),
+        ),
+        (
             "env:TANTO_TEST_NO_SUCH_VARIABLE".to_owned(),
             "error: --token: the variable `TANTO_TEST_NO_SUCH_VARIABLE` is not set\n".to_owned(),
         ),

@@ -132,6 +132,9 @@ pub(crate) fn secret_value(flag: &str, value: Option<&OsStr>) -> Result<String> 
         text
     };
     let value = if let Some(name) = source.strip_prefix("env:") {
+        if name.is_empty() {
+            return Err(usage("`env:` names no variable: write `env:NAME`".into()));
+        }
         std::env::var(name).map_err(|e| match e {
             std::env::VarError::NotPresent => usage(format!("the variable `{name}` is not set")),
             std::env::VarError::NotUnicode(_) => {
