@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod folders;
+pub mod grid;
 pub mod hardening;
 pub mod images;
 pub mod layers;
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
         .pipeline(bench::one)
         .pipeline(bench::ci20)
         .pipeline(matrix::matrix)
+        .pipeline(grid::grid)
         .pipeline(shared::shared)
         .pipeline(shared::shared_dir)
         .pipeline(shared::shared_logs)

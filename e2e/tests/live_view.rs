@@ -300,7 +300,7 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
     ]);
     let screen = wait_for(&tmux, "exit=");
     assert!(
-        screen.contains("error: `look` has not run yet, so there is no container to set up like its: run `unpacked` first, or pass --run-upstream"),
+        screen.contains("error: `look` has not run yet, so there is no record of its container to set up again: run `unpacked` first, or pass --run-upstream"),
         "{screen}"
     );
     assert!(screen.contains("exit=2"), "{screen}");

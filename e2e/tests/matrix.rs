@@ -175,7 +175,9 @@ fn graph_shows_the_cells_and_publish_only_with_release() {
         "the graph says the value it was drawn for: {plain}"
     );
     assert!(
-        plain.contains("([\"toolchains: Vec<String> = [#quot;1.80#quot;,#quot;1.81#quot;]\"])"),
+        plain.contains(
+            "([\"toolchains: Vec#lt;String#gt; = [#quot;1.80#quot;,#quot;1.81#quot;]\"])"
+        ),
         "{plain}"
     );
 

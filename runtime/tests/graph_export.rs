@@ -1,8 +1,9 @@
 //! The static shape of a pipeline, from `Plan::of`, exported as Mermaid and Graphviz DOT: a
 //! diamond of steps plus a nested pipeline, none of them run.
 
-use tanto::__internal::graph::{Arg, NodeKind, to_dot, to_mermaid};
+use tanto::__internal::graph::{Arg, NodeKind};
 use tanto::__internal::graph::{Pipeline as _, Plan};
+use tanto::__internal::report::{to_dot, to_mermaid};
 use tanto::prelude::*;
 
 /// Fetches the dependencies.

@@ -2,7 +2,8 @@
 //! that loops over its parameter gets a literal or its caller's input, and a step's output or a
 //! collected list there is refused when the plan is built, before anything runs.
 
-use tanto::__internal::graph::{InputValues, Plan, to_mermaid};
+use tanto::__internal::graph::{InputValues, Plan};
+use tanto::__internal::report::to_mermaid;
 use tanto::prelude::*;
 
 #[step(image = "tanto-test/busybox:latest")]
@@ -139,7 +140,7 @@ fn the_graph_is_drawn_for_the_values_given() {
     assert!(on.contains("[\"lints/lint[deny]\"]"), "{on}");
     // `levels` only reaches the nested pipeline, which loops over it: it shapes the graph too.
     assert!(
-        on.contains("levels: Vec<String> = [#quot;warn#quot;,#quot;deny#quot;]"),
+        on.contains("levels: Vec#lt;String#gt; = [#quot;warn#quot;,#quot;deny#quot;]"),
         "{on}"
     );
 }

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::cli::{Cli, Entry, list};
-use crate::graph::{InputValues, NodeKind, ParamInfo, to_dot, to_mermaid};
+use crate::graph::{InputValues, NodeKind, ParamInfo};
 use crate::input::value_of;
 use crate::report::print;
 use crate::report::say;
+use crate::report::{to_dot, to_mermaid};
 use crate::run::{
     EXIT_OK, EXIT_USAGE, Progress, RunOptions, ShellRequest, default_jobs, shell_command,
 };
@@ -287,8 +288,16 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
                 NodeKind::Input { param } => format!("--{} is required: ", param.flag()),
                 _ => String::new(),
             };
+            // `shell` runs nothing, but finds its step by a label the flag may shape.
+            let why = match shell.and_then(|sub| sub.get_one::<String>("step")) {
+                Some(step) => format!(
+                    "; `shell` needs it too, with the value the run had: it shapes the graph, so the step `{}` can only be found with it",
+                    crate::report::shown(step)
+                ),
+                None => String::new(),
+            };
             say!(
-                "error: {flag}the steps of `{}` depend on `{}`, which has no value",
+                "error: {flag}the steps of `{}` depend on `{}`, which has no value{why}",
                 entry.info.name,
                 node.label
             );

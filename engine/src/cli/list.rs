@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::cli::Entry;
 use crate::graph::InputValues;
+use crate::report::shown;
 
 /// The listing of every registered pipeline.
 pub(crate) fn render(entries: &[Entry]) -> String {
@@ -59,10 +60,11 @@ pub(crate) fn render(entries: &[Entry]) -> String {
         }
         for (node, info) in plan.steps() {
             let doc = first_paragraph(info.doc);
+            let label = shown(&node.label);
             if doc.is_empty() {
-                let _ = writeln!(out, "    - {}", node.label);
+                let _ = writeln!(out, "    - {label}");
             } else {
-                let _ = writeln!(out, "    - {}: {doc}", node.label);
+                let _ = writeln!(out, "    - {label}: {doc}");
             }
         }
     }

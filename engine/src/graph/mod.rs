@@ -1,13 +1,11 @@
 //! The pipeline graph: step metadata, typed handles, and the plan a pipeline builds.
 
 mod builder;
-mod export;
 mod handle;
 mod plan;
 mod task;
 
 pub use builder::{Arg, Builder, InputValues, Node, NodeId, NodeKind};
-pub use export::{to_dot, to_mermaid};
 pub use handle::{FromNode, Handle};
 pub use plan::Plan;
 pub use task::{

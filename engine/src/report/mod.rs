@@ -1,6 +1,7 @@
 //! The run's event stream and the views that read it.
 
 mod events;
+mod graph;
 mod json;
 mod junit;
 mod logs;
@@ -14,6 +15,7 @@ mod trace;
 pub(crate) mod tty;
 
 pub use events::{Event, EventSink, Stamped, Stream};
+pub use graph::{to_dot, to_mermaid};
 pub use json::JsonView;
 pub use junit::{Junit, STEPS_SUITE};
 pub use logs::LogFiles;
@@ -23,7 +25,7 @@ pub use queue::{EventReceiver, MAX_QUEUED_LINES};
 pub use redact::{MASK, Redactor};
 pub use summary::Summary;
 pub(crate) use text::say;
-pub(crate) use text::{Stdout, plural, print, shown, utc};
+pub(crate) use text::{Stdout, columns, padded, plural, print, shown, utc};
 pub use trace::Trace;
 pub use tty::TtyView;
 

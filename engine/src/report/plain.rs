@@ -120,7 +120,7 @@ impl<W: Write + Send> View for PlainView<W> {
                     let title = format!("{step} (done in {})", human_duration(*duration_ms));
                     self.flush_group(step, &title);
                 }
-                format!("[{step}] done in {}", human_duration(*duration_ms))
+                format!("[{}] done in {}", shown(step), human_duration(*duration_ms))
             }
             Event::StepFailed {
                 step,
@@ -276,6 +276,76 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("[s] ::add-mask::hunter2"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod labels {
+    use super::*;
+
+    /// Every line the plain view prints for a step labelled `step`, under GitHub Actions or not.
+    fn printed(step: &str, github: bool) -> String {
+        let mut view = PlainView::new(Vec::new(), github);
+        let step: Arc<str> = step.into();
+        for event in [
+            Event::StepStarted {
+                step: step.clone(),
+                reason: format!("upstream `{step}` changed"),
+                shared_with: None,
+            },
+            Event::StepLog {
+                step: step.clone(),
+                stream: crate::report::Stream::Stdout,
+                line: "out".into(),
+            },
+            Event::StepFinished {
+                step: step.clone(),
+                duration_ms: 5,
+            },
+            Event::StepCached { step: step.clone() },
+            Event::StepSkipped {
+                step: step.clone(),
+                reason: format!("`{step}` failed"),
+            },
+            Event::StepFailed {
+                step,
+                duration_ms: 5,
+                error: "exit 1".into(),
+                kind: "command_failed",
+                log_path: None,
+            },
+        ] {
+            view.event(&Stamped { ts_us: 0, event });
+        }
+        String::from_utf8(view.out).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_label_from_a_flag_is_shown_on_every_line_never_obeyed() {
+        let label = "pair[a\n::error title=injected::pwned,\u{1b}[31m1]";
+        for github in [false, true] {
+            let text = printed(label, github);
+            assert!(!text.contains('\u{1b}'), "{text}");
+            for line in text.lines() {
+                assert!(
+                    !line.starts_with("::error title=injected"),
+                    "a label cannot start a workflow command: {text}"
+                );
+                if !line.starts_with("::") {
+                    assert!(line.starts_with("[pair[a\\u{a}::error"), "{line}");
+                }
+            }
+        }
+        let github = printed(label, true);
+        assert!(
+            github.contains("[pair[a\\u{a}::error title=injected::pwned,1]] done in 5ms\n"),
+            "{github}"
+        );
+        assert!(
+            github
+                .contains("::group::pair[a\\u{a}::error title=injected::pwned,1] (done in 5ms)\n"),
+            "{github}"
+        );
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::artifact::{TestOutcome, TestReport};
-use crate::report::text::shown;
+use crate::report::text::{columns, padded, shown};
 use crate::report::{Event, Stamped, View, human_duration};
 
 /// Collects each step's final status for the closing table.
@@ -43,18 +43,12 @@ impl Summary {
 
     /// The table as text.
     pub fn render(&self) -> String {
-        let width = self
-            .rows
-            .iter()
-            .map(|r| r.0.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        let mut out = format!("{:<width$}  {:<8}  {}\n", "STEP", "STATUS", "TIME");
-        for (step, status, ms) in &self.rows {
+        let steps: Vec<String> = self.rows.iter().map(|r| shown(&r.0)).collect();
+        let width = steps.iter().map(|s| columns(s)).max().unwrap_or(4).max(4);
+        let mut out = format!("{}  {:<8}  {}\n", padded("STEP", width), "STATUS", "TIME");
+        for (step, (_, status, ms)) in steps.iter().zip(&self.rows) {
             let time = ms.map(human_duration).unwrap_or_else(|| "-".to_owned());
-            let step = shown(step);
-            out.push_str(&format!("{step:<width$}  {status:<8}  {time}\n"));
+            out.push_str(&format!("{}  {status:<8}  {time}\n", padded(step, width)));
         }
         out
     }
@@ -166,5 +160,31 @@ impl View for Summary {
             let _ = writeln!(err);
             let _ = err.write_all(self.render_with_failures().as_bytes());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lines_up_on_the_labels_as_printed() {
+        let mut summary = Summary::new();
+        for step in ["pair[a\n::error::x,1]", "pair[日本,1]", "fmt"] {
+            summary.event(&Stamped {
+                ts_us: 0,
+                event: Event::StepFinished {
+                    step: step.into(),
+                    duration_ms: 5,
+                },
+            });
+        }
+        assert_eq!(
+            summary.render(),
+            "STEP                      STATUS    TIME\n\
+             pair[a\\u{a}::error::x,1]  done      5ms\n\
+             pair[日本,1]              done      5ms\n\
+             fmt                       done      5ms\n"
+        );
     }
 }

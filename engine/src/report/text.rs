@@ -40,6 +40,19 @@ pub(crate) fn shown(line: &str) -> String {
     out
 }
 
+/// How many columns `shown` text takes on a terminal: what a table's width is measured by, so
+/// that its columns line up as printed (an escaped control is several columns, a wide
+/// character two).
+pub(crate) fn columns(shown: &str) -> usize {
+    console::measure_text_width(shown)
+}
+
+/// `shown` text padded with spaces to `width` [columns]; text as wide or wider is left as it is.
+pub(crate) fn padded(shown: &str, width: usize) -> String {
+    let pad = width.saturating_sub(columns(shown));
+    format!("{shown}{:pad$}", "")
+}
+
 /// `text` as the message of a GitHub Actions workflow command: [`shown`], then `%`, carriage
 /// returns and newlines escaped as the runner expects.
 pub(crate) fn github_message(text: &str) -> String {
@@ -159,6 +172,19 @@ mod tests {
         );
         assert_eq!(shown("tab\tkept"), "tab\tkept");
         assert_eq!(shown("c1 \u{9b}2J"), "c1 \\u{9b}2J");
+    }
+
+    #[test]
+    fn padding_counts_the_columns_printed() {
+        let label = shown("a\nb");
+        assert_eq!(columns(&label), 7, "{label}");
+        assert_eq!(padded(&label, 9), "a\\u{a}b  ");
+        assert_eq!(
+            padded("日本", 5),
+            "日本 ",
+            "a wide character takes two columns"
+        );
+        assert_eq!(padded("long", 2), "long");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::input::{ViewMode, bind};
 use crate::report::say;
 use crate::report::{
     Event, EventSink, Hold, JsonView, Junit, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout,
-    StepSummary, Summary, Trace, TtyView, View, drive, plural, tty,
+    StepSummary, Summary, Trace, TtyView, View, drive, plural, shown, tty,
 };
 use crate::run::images::{plan_images, resolve_images};
 use crate::run::log;
@@ -46,7 +46,7 @@ pub fn execute(
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
     }
-    block_on(run(plan, raw, options, aliases))
+    block_on(run(plan, raw, options, aliases, &mut None))
 }
 
 /// Runs `command` to its exit code on a runtime of its own, which is then dropped without
@@ -173,11 +173,13 @@ fn log_dir(store: &Store, run_id: &str) -> std::path::PathBuf {
 }
 
 // Long, but linear: the phases of a run in order, each failing early with its exit code.
+// `failed` is set to the first step (in plan order) that failed, for `shell --run-upstream`.
 pub(super) async fn run(
     plan: &Plan,
     raw: Vec<(ParamInfo, Option<OsString>)>,
     options: RunOptions,
     aliases: &[(String, String)],
+    failed: &mut Option<Arc<str>>,
 ) -> u8 {
     let store = match Store::open_default() {
         Ok(store) => Arc::new(store),
@@ -347,7 +349,14 @@ pub(super) async fn run(
         .keep_going(options.keep_going)
         .with_cancel(cancel.clone())
         .with_log_dir(log_dir(&store, &run_id));
+    let scheduler = match &context.interactive {
+        Some(i) => scheduler.with_early_failure(Arc::clone(&i.early_failure)),
+        None => scheduler,
+    };
     let summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
+    *failed = (summary.steps.iter())
+        .find(|s| matches!(s.status, StepStatus::Failed { .. }))
+        .map(|s| Arc::clone(&s.label));
     let fetched = match &options.out {
         Some(_) if exit_code(&summary) == EXIT_OK => {
             runner.materialize_outputs(plan, &summary).await
@@ -465,7 +474,9 @@ fn explain_lost_daemon(summary: &RunSummary, endpoint: &str) {
         } => Some(&*s.label),
         _ => None,
     });
-    let during = step.map_or_else(String::new, |step| format!(" during step `{step}`"));
+    let during = step.map_or_else(String::new, |step| {
+        format!(" during step `{}`", shown(step))
+    });
     say!(
         "error: the Docker daemon at {endpoint} went away{during}; start it again (or set DOCKER_HOST to one that runs) and re-run: nothing was cached as a failure, and the next run removes what this one left there"
     );

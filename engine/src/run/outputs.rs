@@ -13,7 +13,7 @@ use crate::cache::{copy_file, copy_tree, room_for_file, write_file};
 use crate::error::{Error, Result};
 use crate::graph::Plan;
 use crate::report::say;
-use crate::report::{plural, print, shown};
+use crate::report::{columns, padded, plural, print, shown};
 use crate::run::options::{EXIT_OK, EXIT_USAGE};
 use crate::run::plan::Explained;
 use crate::run::summary::RunSummary;
@@ -43,6 +43,7 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
     };
     let mut stored = false;
     for (name, artifact) in outputs {
+        let name = shown(&name);
         match artifact {
             Artifact::Dir(d) => {
                 stored = true;
@@ -224,10 +225,11 @@ fn file_name(file: &File, output: &str) -> String {
 /// with its key part by part under it when `--plan STEP` named it, then each note on what code
 /// keys cover, once, with the steps it is about.
 fn plan_lines(explained: &[&Explained]) -> String {
-    let width = explained.iter().map(|e| e.label.len()).max().unwrap_or(4);
+    let labels: Vec<String> = explained.iter().map(|e| shown(&e.label)).collect();
+    let width = labels.iter().map(|l| columns(l)).max().unwrap_or(4);
     let mut text = String::new();
     let mut notes: Vec<(&str, Vec<&str>)> = Vec::new();
-    for e in explained {
+    for (e, label) in explained.iter().zip(&labels) {
         let verdict = if e.cached { "cached" } else { "run" };
         let said = match (&e.reason, &e.hit) {
             (Some(reason), _) => Some(shown(reason)),
@@ -240,16 +242,18 @@ fn plan_lines(explained: &[&Explained]) -> String {
             (None, None) => None,
         };
         match said {
-            Some(said) => text.push_str(&format!("{verdict:<7} {:<width$}  {said}\n", e.label)),
-            None => text.push_str(&format!("{verdict:<7} {}\n", e.label)),
+            Some(said) => {
+                text.push_str(&format!("{verdict:<7} {}  {said}\n", padded(label, width)))
+            }
+            None => text.push_str(&format!("{verdict:<7} {label}\n")),
         }
         for line in &e.detail {
             text.push_str(&format!("{:8}{}\n", "", shown(line)));
         }
         if let Some(note) = &e.note {
             match notes.iter_mut().find(|(n, _)| n == note) {
-                Some((_, steps)) => steps.push(&e.label),
-                None => notes.push((note, vec![&e.label])),
+                Some((_, steps)) => steps.push(label),
+                None => notes.push((note, vec![label])),
             }
         }
     }
@@ -325,4 +329,36 @@ pub(super) fn print_plan_json(plan: &Plan, explained: &[Explained]) -> u8 {
     });
     print(&format!("{json}\n"));
     EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn explained(label: &str, cached: bool) -> Explained {
+        Explained {
+            label: label.to_owned(),
+            cached,
+            reason: (!cached).then(|| format!("upstream `{label}` will run")),
+            hit: None,
+            note: Some("the crate's code key".to_owned()),
+            after_side_effect: false,
+            detail: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_plan_shows_labels_never_obeys_them_and_lines_up_as_printed() {
+        let steps = [
+            explained("pair[a\n::error::x,\u{1b}[31m1]", false),
+            explained("fmt", false),
+        ];
+        let text = plan_lines(&steps.iter().collect::<Vec<_>>());
+        assert_eq!(
+            text,
+            "run     pair[a\\u{a}::error::x,1]  upstream `pair[a\\u{a}::error::x,1]` will run\n\
+             run     fmt                       upstream `fmt` will run\n\
+             note on `pair[a\\u{a}::error::x,1]`, `fmt`: the crate's code key\n"
+        );
+    }
 }

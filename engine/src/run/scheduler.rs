@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use std::panic::AssertUnwindSafe;
@@ -65,6 +65,7 @@ pub struct Scheduler {
     cancel: CancellationToken,
     events: EventSink,
     log_dir: Option<Arc<Path>>,
+    early_failure: Arc<OnceLock<Arc<str>>>,
 }
 
 enum State {
@@ -129,6 +130,7 @@ impl Scheduler {
             cancel: CancellationToken::new(),
             events,
             log_dir: None,
+            early_failure: Arc::default(),
         }
     }
 
@@ -147,6 +149,14 @@ impl Scheduler {
     /// Names `<dir>/<step>.log` as the full log of a failed step in its event.
     pub fn with_log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.log_dir = Some(Arc::from(dir.into()));
+        self
+    }
+
+    /// Reads in `failed` the label of a step that failed and cancelled the run before its job
+    /// ended (`-i` under fail-fast, whose shell keeps the job going): the steps cancelled
+    /// meanwhile say that its failure stopped them, not an interruption.
+    pub fn with_early_failure(mut self, failed: Arc<OnceLock<Arc<str>>>) -> Self {
+        self.early_failure = failed;
         self
     }
 
@@ -185,6 +195,11 @@ impl Scheduler {
         };
         self.start_ready(&mut walk, &runner);
         while let Some(progress) = walk.tasks.next().await {
+            if walk.first_failure.is_none()
+                && let Some(label) = self.early_failure.get()
+            {
+                walk.first_failure = Some(format!("`{label}` failed"));
+            }
             match progress {
                 Progress::Looked { index, prepared } => self.looked(&mut walk, index, prepared),
                 Progress::Ran(finish) => {

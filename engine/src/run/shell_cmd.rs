@@ -5,15 +5,17 @@ use std::ffi::OsString;
 use std::io::IsTerminal as _;
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::artifact::Artifact;
 use crate::cache::Store;
 use crate::error::{Error, Result};
-use crate::graph::{ParamInfo, Plan};
+use crate::graph::{ParamInfo, Plan, StepInfo};
 use crate::input::bind;
 use crate::report::EventSink;
 use crate::report::{say, shown};
 use crate::run::engine::{block_on, init_logging, run};
-use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions};
+use crate::run::options::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunOptions};
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
 
 /// What `shell STEP` is asked.
@@ -27,7 +29,9 @@ pub struct ShellRequest {
     pub shell: String,
 }
 
-/// Opens the shell; returns the exit code.
+/// Opens the shell; returns its exit code once the person exits it. Before it opens, the
+/// run's codes: 2 for a usage error (a shell the image does not have, too), 1 for another
+/// failure (an upstream run that failed), 130 for Ctrl-C, SIGTERM or SIGHUP.
 pub fn shell_command(
     plan: &Plan,
     raw: Vec<(ParamInfo, Option<OsString>)>,
@@ -46,8 +50,15 @@ pub fn shell_command(
         return EXIT_USAGE;
     }
     block_on(async {
-        match open(plan, raw, &request, options, aliases).await {
-            Ok(()) => EXIT_OK,
+        let interrupted = CancellationToken::new();
+        let signals = watch_signals(interrupted.clone());
+        let code = match open(plan, raw, &request, options, aliases, &interrupted).await {
+            // A code outside a byte's range cannot be an exit status; say it failed.
+            Ok(code) => u8::try_from(code).unwrap_or(EXIT_FAILED),
+            Err(Error::Cancelled) => {
+                say!("tanto: interrupted; the shell's container is removed");
+                EXIT_INTERRUPTED
+            }
             Err(e @ Error::Usage(_)) => {
                 say!("error: {e}");
                 EXIT_USAGE
@@ -56,8 +67,44 @@ pub fn shell_command(
                 say!("error: {e}");
                 EXIT_FAILED
             }
-        }
+        };
+        signals.abort();
+        code
     })
+}
+
+/// Cancels `interrupted` on Ctrl-C, SIGTERM or SIGHUP, which then end `shell` as they end a
+/// run: its container removed, exit code 130. (On the shell's raw terminal, Ctrl-C is a key
+/// for the shell.)
+fn watch_signals(interrupted: CancellationToken) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        interrupted.cancel();
+    })
+}
+
+/// `work`'s result, or [`Error::Cancelled`] once `interrupted` is cancelled.
+async fn unless<T>(
+    interrupted: &CancellationToken,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        biased;
+        () = interrupted.cancelled() => Err(Error::Cancelled),
+        result = work => result,
+    }
 }
 
 async fn open(
@@ -66,23 +113,26 @@ async fn open(
     request: &ShellRequest,
     options: RunOptions,
     aliases: &[(String, String)],
-) -> Result<()> {
+    interrupted: &CancellationToken,
+) -> Result<i64> {
     let node = plan.find(&request.step).filter(|n| n.step().is_some());
     let Some((node, info)) = node.and_then(|n| n.step().map(|i| (n, *i))) else {
         let known: Vec<String> = plan
             .steps()
-            .map(|(n, _)| format!("`{}`", n.label))
+            .map(|(n, _)| format!("`{}`", shown(&n.label)))
             .collect();
         return Err(Error::Usage(format!(
             "there is no step `{}` in `{}`; its steps are {}",
-            request.step,
+            shown(&request.step),
             plan.pipeline.name,
             known.join(", ")
         )));
     };
-    let history = format!("{}/{}", plan.pipeline.name, node.label);
+    let pipeline = plan.pipeline.name;
+    let history = format!("{pipeline}/{}", node.label);
     let store = Arc::new(Store::open_default()?);
-    let mut ran = false;
+    // The exit code of the run that `--run-upstream` made, and the first step that failed.
+    let mut ran: Option<(u8, Option<Arc<str>>)> = None;
     // Only folders and files are set up again, so only their flags are read: a secret or a
     // value the pipeline needs is asked for by the run that `--run-upstream` makes, if any.
     let placed: Vec<_> = raw
@@ -91,50 +141,73 @@ async fn open(
         .cloned()
         .collect();
     loop {
-        let inputs = bind(placed.clone(), Arc::clone(&store)).await?;
+        let inputs = unless(interrupted, bind(placed.clone(), Arc::clone(&store))).await?;
         let found = match store.recipe::<Recipe>(&history)? {
             None => Err(format!(
-                "`{}` has not run yet, so there is no container to set up like its",
-                node.label
+                "`{}` has not run yet, so there is no record of its container to set up again",
+                shown(&node.label)
             )),
             Some(recipe) => {
                 resolve(&store, &history, &recipe, &inputs).map(|found| (recipe, found))
             }
         };
-        match found {
-            Ok((recipe, found)) => {
+        match (found, &ran) {
+            (Ok((recipe, found)), _) => {
                 let _lease = store.lease()?;
-                let backend = (options.connect)().await?;
+                let backend = unless(interrupted, (options.connect)()).await?;
                 let run_id = format!("shell-{}", std::process::id());
                 let context = RunContext::new(run_id, backend, store, EventSink::discard())
                     .with_image_aliases(aliases.iter().cloned());
-                return enter(
-                    Arc::new(context),
+                let step = Step {
                     info,
-                    &node.label,
-                    &recipe,
-                    found,
-                    &request.shell,
-                )
-                .await;
+                    label: &node.label,
+                    recipe: &recipe,
+                };
+                return enter(Arc::new(context), step, found, &request.shell, interrupted).await;
             }
-            Err(why) if request.run_upstream && !ran => {
-                say!("tanto: {why}; running `{}` first", plan.pipeline.name);
+            (Err(why), None) if request.run_upstream => {
+                say!("tanto: {why}; running `{pipeline}` first");
                 let options = RunOptions {
                     keep_going: true,
                     interactive: None,
                     ..options.clone()
                 };
-                run(plan, raw.clone(), options, aliases).await;
-                ran = true;
+                let mut failed = None;
+                let code = run(plan, raw.clone(), options, aliases, &mut failed).await;
+                if code == EXIT_INTERRUPTED || interrupted.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                ran = Some((code, failed));
             }
-            Err(why) => {
+            (Err(why), None) => {
                 return Err(Error::Usage(format!(
-                    "{why}: run `{}` first, or pass --run-upstream",
-                    plan.pipeline.name
+                    "{why}: run `{pipeline}` first, or pass --run-upstream"
                 )));
             }
+            (Err(why), Some((code, failed))) => {
+                return Err(upstream_failed(pipeline, *code, failed.as_deref(), &why));
+            }
         }
+    }
+}
+
+/// Why `shell --run-upstream` still cannot set the step up after its run of `pipeline`, which
+/// ended with `code` (`failed` its first failed step): a run that failed is a failure, not a
+/// usage error, and says which step to look into.
+fn upstream_failed(pipeline: &str, code: u8, failed: Option<&str>, why: &str) -> Error {
+    match failed.map(shown) {
+        Some(step) => Error::Other(format!(
+            "the run of `{pipeline}` that --run-upstream made failed at `{step}` (see above): {why}; fix `{step}`, or open a shell like its container with `shell '{step}'`"
+        )),
+        None if code == EXIT_USAGE => Error::Usage(format!(
+            "the run of `{pipeline}` that --run-upstream made did not start (see above): {why}"
+        )),
+        None if code != EXIT_OK => Error::Other(format!(
+            "the run of `{pipeline}` that --run-upstream made failed (see above): {why}"
+        )),
+        None => Error::Other(format!(
+            "{why}, even after the run of `{pipeline}` that --run-upstream made"
+        )),
     }
 }
 
@@ -195,18 +268,33 @@ fn resolve(
     Ok(found)
 }
 
-/// Creates the container and opens the shell in it; removes it afterwards.
+/// The step `shell` sets up again: its settings, label and recipe.
+struct Step<'a> {
+    info: StepInfo,
+    label: &'a str,
+    recipe: &'a Recipe,
+}
+
+/// Creates the container and opens the shell in it; removes it afterwards, however the shell
+/// ends. Returns the shell's exit code.
 async fn enter(
     context: Arc<RunContext>,
-    info: crate::graph::StepInfo,
-    label: &str,
-    recipe: &Recipe,
+    step: Step<'_>,
     found: Vec<Option<Artifact>>,
     shell: &str,
-) -> Result<()> {
+    interrupted: &CancellationToken,
+) -> Result<i64> {
+    let Step {
+        info,
+        label,
+        recipe,
+    } = step;
     let ctx = Ctx::new(Arc::clone(&context), info, label);
     let container = ctx.container().like(recipe, &found);
-    say!("tanto: a fresh container set up like the one `{label}` last ran in");
+    say!(
+        "tanto: a fresh container, set up as `{}`'s was when it last ran",
+        shown(label)
+    );
     for placed in &recipe.inputs {
         if let Some(why) = placed.what.left_out() {
             say!("tanto: {} is not set up here: {why}", shown(&placed.target));
@@ -223,8 +311,9 @@ async fn enter(
         );
     }
     say!("tanto: exit the shell to remove it\n");
-    let opened = attach_shell(&container, shell).await;
+    let opened = unless(interrupted, attach_shell(&container, shell)).await;
     let closed = ctx.close().await;
     let _ = context.remove_run().await;
-    opened.and(closed)
+    let code = opened?;
+    closed.map(|()| code)
 }

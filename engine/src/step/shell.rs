@@ -2,6 +2,7 @@
 //! left it (same mounts, env, working directory and user as its last command).
 
 use std::process::{Command, Stdio};
+use std::sync::{Arc, OnceLock};
 
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -9,7 +10,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use crate::backend::{Backend, ExecSpec};
 use crate::error::{Error, Result};
 use crate::report::Hold;
-use crate::report::say;
+use crate::report::{say, shown};
 use crate::step::Ctx;
 use crate::step::container::Container;
 
@@ -23,6 +24,11 @@ pub struct Interactive {
     pub keep_going: bool,
     /// Holds the views back while the shell has the terminal.
     pub hold: Hold,
+    /// Under fail-fast, the label of the failed step whose shell cancelled the other steps,
+    /// set before it cancels them: its job ends only when the shell closes, and meanwhile
+    /// the scheduler (`Scheduler::with_early_failure`) says that this failure stopped them,
+    /// not an interruption.
+    pub early_failure: Arc<OnceLock<Arc<str>>>,
     /// One shell at a time.
     one: tokio::sync::Mutex<()>,
 }
@@ -34,6 +40,7 @@ impl Interactive {
             shell: shell.into(),
             keep_going,
             hold,
+            early_failure: Arc::default(),
             one: tokio::sync::Mutex::new(()),
         }
     }
@@ -45,14 +52,20 @@ impl Interactive {
 pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) {
     let _one = interactive.one.lock().await;
     if !interactive.keep_going {
-        // Fail-fast: the others stop now, not after the shell.
+        // Fail-fast: the others stop now, not after the shell, for this failure.
+        let _ = interactive.early_failure.set(Arc::from(ctx.label()));
         ctx.run().cancel.cancel();
     }
     let _held = interactive.hold.hold().await;
-    let label = ctx.label();
+    let label = shown(ctx.label());
+    // Redacted whole, so a secret that spans lines is masked too.
+    let failure = ctx.run().events.redact(&failure.to_string());
     let state = ctx.container_state();
     let Some(id) = state.live_id() else {
-        say!("tanto: `{label}` has no container left to open a shell in ({failure})");
+        say!(
+            "tanto: `{label}` has no container left to open a shell in ({})",
+            shown(&failure)
+        );
         return;
     };
     let last = state
@@ -60,13 +73,20 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let redact = |text: &str| ctx.run().events.redact(text);
-    let first = failure.to_string();
-    let first = first.lines().next().unwrap_or_default();
-    say!("\ntanto: step `{label}` failed: {}", redact(first));
+    // What the step and its command printed is shown, never obeyed by the terminal.
+    let shown_redacted = |text: &str| shown(&ctx.run().events.redact(text));
+    // The whole failure: a failed command's message goes on with the last lines it printed.
+    let mut lines = failure.lines();
+    say!(
+        "\ntanto: step `{label}` failed: {}",
+        shown(lines.next().unwrap_or_default())
+    );
+    for line in lines {
+        say!("{}", shown(line));
+    }
     let spec = match last {
         Some((spec, command)) => {
-            say!("tanto: the command was: {}", redact(&command));
+            say!("tanto: the command was: {}", shown_redacted(&command));
             ExecSpec {
                 argv: vec![interactive.shell.clone()],
                 ..spec
@@ -85,14 +105,17 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
         interactive.shell
     );
     if let Err(e) = attach(ctx.run().backend.as_ref(), &id, &spec).await {
-        say!("tanto: the shell could not run: {}", redact(&e.to_string()));
+        say!(
+            "tanto: the shell could not run: {}",
+            shown_redacted(&e.to_string())
+        );
     }
 }
 
 /// Opens `shell` on this terminal in the container of `container` (created now, with its
-/// mounts and copies), with its env, working directory and user; returns when the person
-/// exits it. For `BIN PIPELINE shell STEP`.
-pub(crate) async fn attach_shell(container: &Container, shell: &str) -> Result<()> {
+/// mounts and copies), with its env, working directory and user; returns the shell's exit
+/// code when the person exits it. For `BIN PIPELINE shell STEP`.
+pub(crate) async fn attach_shell(container: &Container, shell: &str) -> Result<i64> {
     let (id, _) = container.live().await?;
     let spec = ExecSpec {
         argv: vec![shell.to_owned()],
@@ -109,9 +132,18 @@ fn terminal_size() -> (u16, u16) {
     console::Term::stdout().size()
 }
 
+/// What the daemon writes on the command's terminal, in its place, when it cannot start it
+/// (`OCI runtime exec failed: … exec: "bash": executable file not found in $PATH`).
+const START_FAILED: &[u8] = b"OCI runtime exec failed";
+
+/// The most of the command's first output held back while it may be the daemon's
+/// [`START_FAILED`] message.
+const HELD_AT_MOST: usize = 4096;
+
 /// Runs `spec` in container `id` on this terminal, put in raw mode for the while, and resizes
-/// the command's terminal with this one.
-async fn attach(backend: &dyn Backend, id: &str, spec: &ExecSpec) -> Result<()> {
+/// the command's terminal with this one; returns the command's exit code. A command that
+/// cannot start is an error that says so, in place of the daemon's message on the terminal.
+async fn attach(backend: &dyn Backend, id: &str, spec: &ExecSpec) -> Result<i64> {
     let raw = RawTerminal::enter()?;
     let mut exec = backend.exec_interactive(id, spec, terminal_size()).await?;
     let mut input = exec.input;
@@ -129,10 +161,22 @@ async fn attach(backend: &dyn Backend, id: &str, spec: &ExecSpec) -> Result<()> 
     let mut stdout = tokio::io::stdout();
     let mut resized = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         .map_err(|e| Error::io("watch the terminal's size", e))?;
+    // The command's first output, held back while it may be the daemon's message instead.
+    let mut held: Option<Vec<u8>> = Some(Vec::new());
     loop {
         tokio::select! {
             chunk = exec.output.next() => match chunk {
                 Some(Ok(bytes)) => {
+                    let bytes = match held.as_mut() {
+                        Some(first) => {
+                            first.extend_from_slice(&bytes);
+                            if may_be_start_failure(first) {
+                                continue;
+                            }
+                            held.take().unwrap_or_default()
+                        }
+                        None => bytes.to_vec(),
+                    };
                     let _ = stdout.write_all(&bytes).await;
                     let _ = stdout.flush().await;
                 }
@@ -149,8 +193,55 @@ async fn attach(backend: &dyn Backend, id: &str, spec: &ExecSpec) -> Result<()> 
         }
     }
     keys.abort();
-    drop(raw);
-    Ok(())
+    match held {
+        Some(said) if said.starts_with(START_FAILED) => {
+            drop(raw);
+            Err(start_failed(&spec.argv[0], &String::from_utf8_lossy(&said)))
+        }
+        first => {
+            // Short output that only began like the daemon's message is the command's own.
+            if let Some(first) = first {
+                let _ = stdout.write_all(&first).await;
+                let _ = stdout.flush().await;
+            }
+            drop(raw);
+            backend.exec_exit_code(&exec.id).await
+        }
+    }
+}
+
+/// Whether `first`, the command's output so far, may still be the daemon's message that it
+/// could not start the command.
+fn may_be_start_failure(first: &[u8]) -> bool {
+    first.len() <= HELD_AT_MOST
+        && (START_FAILED.starts_with(first) || first.starts_with(START_FAILED))
+}
+
+/// The error for a shell that could not start, from what the daemon said: what happened, and
+/// which flag to pass.
+fn start_failed(shell: &str, said: &str) -> Error {
+    let other = if shell == "sh" {
+        "pass --shell with a shell it has (`--shell bash`, say)"
+    } else {
+        "pass --shell with a shell it has, such as `--shell sh`"
+    };
+    if said.contains("executable file not found") || said.contains("no such file or directory") {
+        Error::Usage(format!(
+            "`{}` cannot start in the container: its image has no `{}`; {other}",
+            shown(shell),
+            shown(shell)
+        ))
+    } else {
+        let said = said
+            .trim()
+            .strip_prefix("OCI runtime exec failed: ")
+            .unwrap_or(said.trim());
+        Error::Usage(format!(
+            "`{}` cannot start in the container: {}; {other}",
+            shown(shell),
+            shown(said)
+        ))
+    }
 }
 
 /// This terminal in raw mode (keys go through as typed, nothing echoed by the host), restored

@@ -159,7 +159,10 @@ impl Board {
             State::Waiting => {
                 let detail = match row.waits_on.as_slice() {
                     [] => "waiting for a slot".to_owned(),
-                    deps => format!("waiting on {}", deps.join(", ")),
+                    deps => {
+                        let deps: Vec<String> = deps.iter().map(|d| shown(d)).collect();
+                        format!("waiting on {}", deps.join(", "))
+                    }
                 };
                 ("·".to_owned(), dim.apply_to(detail).to_string())
             }
@@ -253,7 +256,8 @@ impl Board {
         let mut lines = Vec::new();
         let mut open: Vec<String> = Vec::new();
         for row in rows {
-            let path: Vec<&str> = row.label.split('/').collect();
+            let label = shown(&row.label);
+            let path: Vec<&str> = label.split('/').collect();
             let (branches, name) = path.split_at(path.len() - 1);
             let common = open
                 .iter()
@@ -367,6 +371,51 @@ mod tests {
                 "      line 3",
                 "      line 4",
                 "· package  waiting on fmt, checks/test",
+            ]
+        );
+    }
+
+    #[test]
+    fn labels_are_shown_never_obeyed() {
+        use crate::graph::{Builder, PipelineInfo, StepInfo, StepSettings};
+        let info = StepInfo {
+            name: "pair",
+            path: "pair",
+            doc: "",
+            tokens: "",
+            code: crate::graph::CodeInfo::NONE,
+            params: &[],
+            output: "()",
+            settings: StepSettings::DEFAULT,
+        };
+        let never: crate::graph::RunFn = |_, _| Box::pin(async { Ok(Vec::new()) });
+        let mut b = Builder::new();
+        b.enter_item("a\n::error::x\u{1b}[31m");
+        let first = b.step(info, never, Vec::new());
+        b.leave_item();
+        b.step(
+            info,
+            never,
+            vec![crate::graph::Arg::Handle {
+                node: first,
+                part: 0,
+            }],
+        );
+        let plan = b.finish(
+            PipelineInfo {
+                name: "ci",
+                path: "ci",
+                doc: "",
+                params: &[],
+            },
+            Vec::new(),
+        );
+        let lines = Board::new(&plan, false).render(0, 200, 20);
+        assert_eq!(
+            lines[1..],
+            [
+                "· pair[a\\u{a}::error::x]  waiting for a slot",
+                "· pair  waiting on pair[a\\u{a}::error::x]",
             ]
         );
     }

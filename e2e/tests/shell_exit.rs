@@ -1,0 +1,289 @@
+//! How `shell STEP` and `-i` end, read off a real terminal (tmux): the shell's own exit code,
+//! a shell the image lacks, a signal, an upstream run that fails, and the reasons the steps
+//! that `-i` cancels give.
+
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of the test's own, killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// A server whose pane runs `command` (then says its exit code and waits) on a wide
+    /// terminal, so no line of tanto's wraps.
+    fn start(command: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmux = Self {
+            socket: format!("tanto-shell-{}-{n}", std::process::id()),
+        };
+        // `exec` keeps the pid that `sh` prints: the fixture's, on its containers' run label.
+        let command = format!(
+            "sh -c 'echo \"pid=$$\"; exec \"$@\"' sh {command}; echo \"exit=$?\"; sleep 60"
+        );
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "250",
+            "-y",
+            "60",
+            &command,
+        ]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("tmux is needed for this test ({e}): `cargo xtask test` installs it")
+            });
+        assert!(out.status.success(), "tmux {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The pane's screen and its history.
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", "t"])
+    }
+
+    /// Waits until the screen shows `what`, and returns it.
+    fn wait_for(&self, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let screen = self.screen();
+            if screen.contains(what) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `{what}` on the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn keys(&self, line: &str) {
+        // The shell reads its terminal once its prompt is up.
+        std::thread::sleep(Duration::from_millis(500));
+        self.run(&["send-keys", "-t", "t", line, "Enter"]);
+    }
+
+    /// The pid of the fixture the pane runs, as it printed it first.
+    fn fixture_pid(&self) -> String {
+        let screen = self.wait_for("pid=");
+        let line = screen.lines().find(|l| l.starts_with("pid=")).unwrap();
+        line.trim_end()["pid=".len()..].to_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// `BIN grid ARGS` as a command line for the pane, with the store at `cache`.
+fn grid(cache: &Path, args: &str) -> String {
+    format!(
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} grid {args}",
+        cache.display(),
+        env!("CARGO_BIN_EXE_fixture")
+    )
+}
+
+/// A source folder with these marker files (`fail-1-serde`, `slow-2-serde`).
+fn source(markers: &[&str]) -> tempfile::TempDir {
+    let src = tempfile::tempdir().unwrap();
+    for marker in markers {
+        std::fs::write(src.path().join(marker), "").unwrap();
+    }
+    src
+}
+
+/// Runs `grid` to the end without a terminal, so `shell` has recipes to set up again.
+fn run_grid(cache: &Path, src: &Path) {
+    let out = support::output(
+        support::fixture(cache)
+            .args(["grid", "--ns", "1,2", "--progress", "plain", "--src"])
+            .arg(src),
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// How many containers carry `label`, waiting up to 30 s for them to go.
+fn left(label: &str) -> usize {
+    let count = || {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label={label}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    count()
+}
+
+#[test]
+fn shell_exits_with_the_shells_own_code_and_130_on_sigterm() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source(&[]);
+    run_grid(cache.path(), src.path());
+    let args = format!(
+        "shell 'cell[1,serde]' --ns 1,2 --src {}",
+        src.path().display()
+    );
+
+    let tmux = Tmux::start(&grid(cache.path(), &args));
+    tmux.wait_for("exit the shell to remove it");
+    let pid = tmux.fixture_pid();
+    tmux.keys("exit 3");
+    let screen = tmux.wait_for("exit=");
+    assert!(screen.contains("exit=3"), "the shell's code:\n{screen}");
+    assert_eq!(left(&format!("tanto.run=shell-{pid}")), 0, "nothing left");
+    drop(tmux);
+
+    // SIGTERM ends it as it ends a run: 130, its container removed.
+    let tmux = Tmux::start(&grid(cache.path(), &args));
+    tmux.wait_for("exit the shell to remove it");
+    let pid = tmux.fixture_pid();
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let screen = tmux.wait_for("exit=");
+    assert!(screen.contains("exit=130"), "{screen}");
+    assert!(
+        screen.contains("tanto: interrupted; the shell's container is removed"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Terminated"), "{screen}");
+    assert_eq!(left(&format!("tanto.run=shell-{pid}")), 0, "nothing left");
+}
+
+#[test]
+fn a_shell_the_image_lacks_is_an_error_that_names_the_flag() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source(&[]);
+    run_grid(cache.path(), src.path());
+    let args = format!(
+        "shell 'cell[2,default]' --ns 1,2 --shell bash --src {}",
+        src.path().display()
+    );
+    let tmux = Tmux::start(&grid(cache.path(), &args));
+    let pid = tmux.fixture_pid();
+    let screen = tmux.wait_for("exit=");
+    assert!(
+        screen.contains(
+            "error: `bash` cannot start in the container: its image has no `bash`; pass --shell with a shell it has, such as `--shell sh`"
+        ),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("OCI runtime"),
+        "the daemon's own message is not shown:\n{screen}"
+    );
+    assert!(screen.contains("exit=2"), "{screen}");
+    assert_eq!(left(&format!("tanto.run=shell-{pid}")), 0, "nothing left");
+}
+
+#[test]
+fn interactive_under_fail_fast_shows_the_tail_and_blames_the_failure_not_an_interruption() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source(&["fail-1-serde", "slow-2-serde"]);
+    let args = format!("--ns 1,2 -i -j 8 --src {}", src.path().display());
+    let tmux = Tmux::start(&grid(cache.path(), &args));
+    let screen = tmux.wait_for("exit the shell to go on");
+    // The header's promise is kept: the lines come before the command.
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    let header = lines
+        .iter()
+        .position(|l| {
+            l.starts_with("tanto: step `cell[1,serde]` failed: command `sh -c")
+                && l.ends_with("exited with code 7; the last lines it printed:")
+        })
+        .unwrap_or_else(|| panic!("no header:\n{screen}"));
+    assert_eq!(lines[header + 1], "failing", "{screen}");
+    assert!(
+        lines[header + 2].starts_with("tanto: the command was: sh -c"),
+        "{screen}"
+    );
+    tmux.keys("exit");
+    let screen = tmux.wait_for("exit=");
+    for said in [
+        "[cell[2,serde]] skipped: stopped while running: `cell[1,serde]` failed",
+        "[join_cells] skipped: cancelled: `cell[1,serde]` failed",
+    ] {
+        assert!(screen.contains(said), "no `{said}`:\n{screen}");
+    }
+    assert!(
+        !screen.contains("interrupted"),
+        "nothing was interrupted:\n{screen}"
+    );
+    assert!(screen.contains("exit=1"), "{screen}");
+    // The run's id names its folder of logs, and labels its containers.
+    let logs = std::fs::read_dir(cache.path().join("logs")).unwrap();
+    for run in logs {
+        let run = run.unwrap().file_name();
+        let label = format!("tanto.run={}", run.to_string_lossy());
+        assert_eq!(left(&label), 0, "nothing left");
+    }
+}
+
+#[test]
+fn shell_run_upstream_says_which_upstream_step_failed_and_exits_1() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source(&["fail-1-serde"]);
+    let args = format!(
+        "shell publish_results --ns 1,2 --release --run-upstream --src {}",
+        src.path().display()
+    );
+    let tmux = Tmux::start(&grid(cache.path(), &args));
+    let screen = tmux.wait_for("exit=");
+    assert!(
+        screen.contains("tanto: `publish_results` has not run yet, so there is no record of its container to set up again; running `grid` first"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(
+            "error: the run of `grid` that --run-upstream made failed at `cell[1,serde]` (see above): `publish_results` has not run yet, so there is no record of its container to set up again; fix `cell[1,serde]`, or open a shell like its container with `shell 'cell[1,serde]'`"
+        ),
+        "{screen}"
+    );
+    assert!(!screen.contains("or pass --run-upstream"), "{screen}");
+    assert!(screen.contains("exit=1"), "{screen}");
+}
+
+#[test]
+fn shell_without_a_flag_that_shapes_the_graph_says_why_it_needs_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source(&[]);
+    let out = support::output(
+        support::fixture(cache.path())
+            .args(["grid", "shell", "cell[1,serde]", "--src"])
+            .arg(src.path()),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --ns is required: the steps of `grid` depend on `ns`, which has no value; `shell` needs it too, with the value the run had: it shapes the graph, so the step `cell[1,serde]` can only be found with it\n"
+    );
+}
