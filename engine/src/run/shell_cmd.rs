@@ -16,6 +16,7 @@ use crate::report::EventSink;
 use crate::report::{say, shown};
 use crate::run::engine::{block_on, init_logging, run};
 use crate::run::options::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunOptions};
+use crate::run::signals::Stops;
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
 
 /// What `shell STEP` is asked.
@@ -77,21 +78,12 @@ pub fn shell_command(
 /// run: its container removed, exit code 130. (On the shell's raw terminal, Ctrl-C is a key
 /// for the shell.)
 fn watch_signals(interrupted: CancellationToken) -> tokio::task::JoinHandle<()> {
-    use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            return;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
+        if let Some(mut stops) = Stops::new()
+            && stops.next().await
+        {
+            interrupted.cancel();
         }
-        interrupted.cancel();
     })
 }
 

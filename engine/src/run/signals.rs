@@ -7,6 +7,49 @@ use crate::report::{Event, EventSink};
 use crate::run::options::EXIT_INTERRUPTED;
 use crate::step::Abandon;
 
+/// The signals that end a run or a shell: Ctrl-C, SIGTERM and SIGHUP.
+pub(super) struct Stops {
+    #[cfg(unix)]
+    each: [tokio::signal::unix::Signal; 3],
+}
+
+impl Stops {
+    /// Listens for them from now on; `None` when they cannot be watched.
+    pub(super) fn new() -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let each = [
+                signal(SignalKind::interrupt()).ok()?,
+                signal(SignalKind::terminate()).ok()?,
+                signal(SignalKind::hangup()).ok()?,
+            ];
+            Some(Self { each })
+        }
+        #[cfg(not(unix))]
+        {
+            Some(Self {})
+        }
+    }
+
+    /// Waits for the next one; `false` when none can come any more.
+    pub(super) async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            let [int, term, hup] = &mut self.each;
+            tokio::select! {
+                got = int.recv() => got.is_some(),
+                got = term.recv() => got.is_some(),
+                got = hup.recv() => got.is_some(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
+    }
+}
+
 /// Cancels the run on its first Ctrl-C, SIGTERM or SIGHUP: steps stop, their containers are
 /// removed, and the run exits 130 within the bounded waits of its cleanup. A second signal
 /// exits 130 at once, undoing only what needs no daemon ([`Abandon`]); the containers end
@@ -17,41 +60,21 @@ pub(super) fn watch_signals(
     events: EventSink,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-                signal(SignalKind::hangup()),
-            ) else {
-                return;
-            };
-            for first in [true, false] {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                    _ = hup.recv() => {}
-                }
-                if first {
-                    // Through the views, so the live tree prints it between two frames.
-                    events.send(Event::RunNote {
-                        message: "interrupted; stopping steps and removing their containers (again to exit at once)".into(),
-                    });
-                    cancel.cancel();
-                }
-            }
+        let Some(mut stops) = Stops::new() else {
+            return;
+        };
+        if !stops.next().await {
+            return;
         }
-        #[cfg(not(unix))]
-        {
-            for first in [true, false] {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    return;
-                }
-                if first {
-                    cancel.cancel();
-                }
-            }
+        // Through the views, so the live tree prints it between two frames.
+        events.send(Event::RunNote {
+            message:
+                "interrupted; stopping steps and removing their containers (again to exit at once)"
+                    .into(),
+        });
+        cancel.cancel();
+        if !stops.next().await {
+            return;
         }
         say!(
             "\ntanto: interrupted again; exiting now: the containers end with tanto, and the next run removes what is left"
