@@ -6,68 +6,21 @@
 
 mod support;
 
+use support::tmux::Tmux;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A tmux server of the test's own, killed when dropped.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new() -> Self {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let socket = format!("tanto-live-{}-{n}", std::process::id());
-        Self { socket }
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("tmux is needed for this test ({e}): `cargo xtask test` installs it")
-            });
-        assert!(out.status.success(), "tmux {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "live"])
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
 
 #[test]
 fn the_live_view_shows_the_tree_with_running_steps_and_their_last_lines() {
     let cache = tempfile::tempdir().unwrap();
-    let tmux = Tmux::new();
+    let tmux = Tmux::new("live", "live");
     let command = format!(
         "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} chatty; sleep 60",
         cache.path().display(),
         env!("CARGO_BIN_EXE_fixture")
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "live",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &command,
-    ]);
+    tmux.start(100, 30, &command);
     // Wait for the moment both steps have printed a few lines; structure, not timing.
     let deadline = Instant::now() + Duration::from_secs(60);
     let screen = loop {
@@ -170,39 +123,15 @@ fn interactive_opens_a_shell_in_the_failed_step_as_it_was() {
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("Cargo.toml"), "[package]\n").unwrap();
     std::fs::write(src.path().join("README.md"), "hi\n").unwrap();
-    let tmux = Tmux::new();
+    let tmux = Tmux::new("live", "live");
     let command = format!(
         "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} probe_fail -i --src {}; echo \"exit=$?\"; sleep 60",
         cache.path().display(),
         env!("CARGO_BIN_EXE_fixture"),
         src.path().display()
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "live",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
-    let wait_for = |what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let screen = tmux.screen();
-            if screen.contains(what) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no `{what}` on the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    let screen = wait_for("exit the shell to go on");
+    tmux.start(120, 40, &command);
+    let screen = tmux.wait_for(Tmux::screen, "exit the shell to go on");
     assert!(
         screen.contains("tanto: the command was: sh -c 'echo probing > /tmp/probe.log; exit 3'"),
         "the failed command is above the prompt:\n{screen}"
@@ -216,7 +145,7 @@ fn interactive_opens_a_shell_in_the_failed_step_as_it_was() {
         "ls /src; echo marker-$((6*7)) $PROBE $(pwd) $(cat /tmp/probe.log); exit",
         "Enter",
     ]);
-    let screen = wait_for("exit=");
+    let screen = tmux.wait_for(Tmux::screen, "exit=");
     assert!(
         screen.contains("Cargo.toml") && screen.contains("README.md"),
         "{screen}"
@@ -253,22 +182,6 @@ fn interactive_without_a_terminal_is_a_usage_error() {
     );
 }
 
-/// Waits until the screen of `tmux` shows `what`, and returns it.
-fn wait_for(tmux: &Tmux, what: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let screen = tmux.screen();
-        if screen.contains(what) {
-            return screen;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no `{what}` on the screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
@@ -280,25 +193,15 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
         "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={}",
         cache.path().display()
     );
-    let tmux = Tmux::new();
+    let tmux = Tmux::new("live", "live");
     // Nothing ran yet: it says which pipeline to run, or how to have it run. The shell asks
     // for no value or secret (`--note`, `--token`): it sets up folders and files only.
     let first = format!(
         "{env} {fixture} unpacked shell look --src {}; echo \"exit=$?\"; sleep 60",
         src.path().display()
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "live",
-        "-x",
-        "150",
-        "-y",
-        "40",
-        &first,
-    ]);
-    let screen = wait_for(&tmux, "exit=");
+    tmux.start(150, 40, &first);
+    let screen = tmux.wait_for(Tmux::screen, "exit=");
     assert!(
         screen.contains("error: `look` has not run yet, so there is no record of its container to set up again: run `unpacked` first, or pass --run-upstream"),
         "{screen}"
@@ -307,23 +210,13 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
     tmux.run(&["kill-server"]);
 
     // --run-upstream runs the pipeline first; then the shell has `pack`'s output at /in.
-    let tmux = Tmux::new();
+    let tmux = Tmux::new("live", "live");
     let second = format!(
         "{env} TANTO_T=tok-3f1 {fixture} unpacked shell look --run-upstream --note noted --token env:TANTO_T --src {}; echo \"exit=$?\"; sleep 60",
         src.path().display()
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "live",
-        "-x",
-        "150",
-        "-y",
-        "40",
-        &second,
-    ]);
-    let screen = wait_for(&tmux, "exit the shell to remove it");
+    tmux.start(150, 40, &second);
+    let screen = tmux.wait_for(Tmux::screen, "exit the shell to remove it");
     assert!(screen.contains("running `unpacked` first"), "{screen}");
     assert!(
         screen.contains("tanto: its last command was: sh -c ls"),
@@ -337,7 +230,7 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
         "echo marker-$((6*7)) $LOOKING $(pwd) $(ls /in | tr '\\n' ' ') $(cat /note.txt) $(test -e /own.txt && echo own || echo no-own); exit",
         "Enter",
     ]);
-    let screen = wait_for(&tmux, "exit=");
+    let screen = tmux.wait_for(Tmux::screen, "exit=");
     assert!(
         screen.contains(
             "tanto: /own.txt is not set up here: bytes the step wrote, which are not recorded"

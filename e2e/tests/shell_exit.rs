@@ -7,96 +7,39 @@
 
 mod support;
 
+use support::tmux::Tmux;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A tmux server of the test's own, killed when dropped.
-struct Tmux {
-    socket: String,
+/// A tmux server whose pane runs `command` (then says its exit code and waits) on a wide
+/// terminal, so no line of tanto's wraps.
+fn start(command: &str) -> Tmux {
+    let tmux = Tmux::new("shell", "t");
+    // `exec` keeps the pid that `sh` prints: the fixture's, on its containers' run label.
+    let command =
+        format!("sh -c 'echo \"pid=$$\"; exec \"$@\"' sh {command}; echo \"exit=$?\"; sleep 60");
+    tmux.start(250, 60, &command);
+    tmux
 }
 
-impl Tmux {
-    /// A server whose pane runs `command` (then says its exit code and waits) on a wide
-    /// terminal, so no line of tanto's wraps.
-    fn start(command: &str) -> Self {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmux = Self {
-            socket: format!("tanto-shell-{}-{n}", std::process::id()),
-        };
-        // `exec` keeps the pid that `sh` prints: the fixture's, on its containers' run label.
-        let command = format!(
-            "sh -c 'echo \"pid=$$\"; exec \"$@\"' sh {command}; echo \"exit=$?\"; sleep 60"
-        );
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "250",
-            "-y",
-            "60",
-            &command,
-        ]);
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("tmux is needed for this test ({e}): `cargo xtask test` installs it")
-            });
-        assert!(out.status.success(), "tmux {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The pane's screen and its history.
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", "t"])
-    }
-
-    /// Waits until the screen shows `what`, and returns it.
-    fn wait_for(&self, what: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let screen = self.screen();
-            if screen.contains(what) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no `{what}` on the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn keys(&self, line: &str) {
-        // The shell reads its terminal once its prompt is up.
-        std::thread::sleep(Duration::from_millis(500));
-        self.run(&["send-keys", "-t", "t", line, "Enter"]);
-    }
-
-    /// The pid of the fixture the pane runs, as it printed it first.
-    fn fixture_pid(&self) -> String {
-        let screen = self.wait_for("pid=");
-        let line = screen.lines().find(|l| l.starts_with("pid=")).unwrap();
-        line.trim_end()["pid=".len()..].to_owned()
-    }
+/// Waits until the pane's screen or history shows `what`, and returns them.
+fn wait_for(tmux: &Tmux, what: &str) -> String {
+    tmux.wait_for(Tmux::history, what)
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
+/// Types `line` and Enter, once the shell's prompt is up to read it.
+fn keys(tmux: &Tmux, line: &str) {
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&[line, "Enter"]);
+}
+
+/// The pid of the fixture the pane runs, as it printed it first.
+fn fixture_pid(tmux: &Tmux) -> String {
+    let screen = wait_for(tmux, "pid=");
+    let line = screen.lines().find(|l| l.starts_with("pid=")).unwrap();
+    line.trim_end()["pid=".len()..].to_owned()
 }
 
 /// `BIN grid ARGS` as a command line for the pane, with the store at `cache`.
@@ -153,23 +96,23 @@ fn shell_exits_with_the_shells_own_code_and_130_on_sigterm() {
         src.path().display()
     );
 
-    let tmux = Tmux::start(&grid(cache.path(), &args));
-    tmux.wait_for("exit the shell to remove it");
-    let pid = tmux.fixture_pid();
-    tmux.keys("exit 3");
-    let screen = tmux.wait_for("exit=");
+    let tmux = start(&grid(cache.path(), &args));
+    wait_for(&tmux, "exit the shell to remove it");
+    let pid = fixture_pid(&tmux);
+    keys(&tmux, "exit 3");
+    let screen = wait_for(&tmux, "exit=");
     assert!(screen.contains("exit=3"), "the shell's code:\n{screen}");
     assert_eq!(left(&format!("tanto.run=shell-{pid}")), 0, "nothing left");
     drop(tmux);
 
     // SIGTERM ends it as it ends a run: 130, its container removed.
-    let tmux = Tmux::start(&grid(cache.path(), &args));
-    tmux.wait_for("exit the shell to remove it");
-    let pid = tmux.fixture_pid();
+    let tmux = start(&grid(cache.path(), &args));
+    wait_for(&tmux, "exit the shell to remove it");
+    let pid = fixture_pid(&tmux);
     std::thread::sleep(Duration::from_millis(500));
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
-    let screen = tmux.wait_for("exit=");
+    let screen = wait_for(&tmux, "exit=");
     assert!(screen.contains("exit=130"), "{screen}");
     assert!(
         screen.contains("tanto: interrupted; the shell's container is removed"),
@@ -188,9 +131,9 @@ fn a_shell_the_image_lacks_is_an_error_that_names_the_flag() {
         "shell 'cell[2,default]' --ns 1,2 --shell bash --src {}",
         src.path().display()
     );
-    let tmux = Tmux::start(&grid(cache.path(), &args));
-    let pid = tmux.fixture_pid();
-    let screen = tmux.wait_for("exit=");
+    let tmux = start(&grid(cache.path(), &args));
+    let pid = fixture_pid(&tmux);
+    let screen = wait_for(&tmux, "exit=");
     assert!(
         screen.contains(
             "error: `bash` cannot start in the container: its image has no `bash`; pass --shell with a shell it has, such as `--shell sh`"
@@ -210,8 +153,8 @@ fn interactive_under_fail_fast_shows_the_tail_and_blames_the_failure_not_an_inte
     let cache = tempfile::tempdir().unwrap();
     let src = source(&["fail-1-serde", "slow-2-serde"]);
     let args = format!("--ns 1,2 -i -j 8 --src {}", src.path().display());
-    let tmux = Tmux::start(&grid(cache.path(), &args));
-    let screen = tmux.wait_for("exit the shell to go on");
+    let tmux = start(&grid(cache.path(), &args));
+    let screen = wait_for(&tmux, "exit the shell to go on");
     // The header's promise is kept: the lines come before the command.
     let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
     let header = lines
@@ -226,8 +169,8 @@ fn interactive_under_fail_fast_shows_the_tail_and_blames_the_failure_not_an_inte
         lines[header + 2].starts_with("tanto: the command was: sh -c"),
         "{screen}"
     );
-    tmux.keys("exit");
-    let screen = tmux.wait_for("exit=");
+    keys(&tmux, "exit");
+    let screen = wait_for(&tmux, "exit=");
     for said in [
         "[cell[2,serde]] skipped: stopped while running: `cell[1,serde]` failed",
         "[join_cells] skipped: cancelled: `cell[1,serde]` failed",
@@ -256,8 +199,8 @@ fn shell_run_upstream_says_which_upstream_step_failed_and_exits_1() {
         "shell publish_results --ns 1,2 --release --run-upstream --src {}",
         src.path().display()
     );
-    let tmux = Tmux::start(&grid(cache.path(), &args));
-    let screen = tmux.wait_for("exit=");
+    let tmux = start(&grid(cache.path(), &args));
+    let screen = wait_for(&tmux, "exit=");
     assert!(
         screen.contains("tanto: `publish_results` has not run yet, so there is no record of its container to set up again; running `grid` first"),
         "{screen}"

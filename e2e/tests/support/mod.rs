@@ -9,6 +9,7 @@ pub mod host;
 pub mod podman;
 pub mod remote_cache;
 pub mod servers;
+pub mod tmux;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,0 +1,94 @@
+//! A tmux server of a test's own: a real terminal to run the fixture in and read back.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of the test's own, killed when dropped; its one session is `session`.
+pub struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    /// A server named after `tag` (and this process), whose session `session` is not started
+    /// yet: [`Tmux::start`] starts it.
+    pub fn new(tag: &str, session: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            socket: format!("tanto-{tag}-{}-{n}", std::process::id()),
+            session: session.to_owned(),
+        }
+    }
+
+    /// Starts the session on a terminal of `width` × `height`, running `command`.
+    pub fn start(&self, width: u16, height: u16, command: &str) {
+        let (width, height) = (width.to_string(), height.to_string());
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            &self.session,
+            "-x",
+            &width,
+            "-y",
+            &height,
+            command,
+        ]);
+    }
+
+    /// Runs `tmux ARGS` against this server; what it printed.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("tmux is needed for this test ({e}): `cargo xtask test` installs it")
+            });
+        assert!(out.status.success(), "tmux {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The session's screen as it is now.
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", &self.session])
+    }
+
+    /// The session's screen and its history, wrapped lines joined.
+    pub fn history(&self) -> String {
+        self.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", &self.session])
+    }
+
+    /// Sends `keys` to the session (tmux key names: `C-c`, `Enter`).
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.session];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Waits up to 90 s until `read` (the screen, or its history) shows `what`; returns it.
+    pub fn wait_for(&self, read: fn(&Self) -> String, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let screen = read(self);
+            if screen.contains(what) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `{what}` on the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
