@@ -293,6 +293,23 @@ fn a_value_flag_of_the_wrong_type_exits_2_before_anything_runs() {
     assert!(!cache.path().join("logs").exists(), "no run happened");
 }
 
+#[test]
+fn a_junit_or_trace_file_that_cannot_be_written_fails_the_run() {
+    let cache = tempfile::tempdir().unwrap();
+    // `/dev/full` opens, so the check before the run passes, and every write to it fails.
+    for flag in ["--junit", "--trace"] {
+        let out = output(fixture(cache.path()).args(["wide", flag, "/dev/full"]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: {flag}: cannot write `/dev/full`: No space left on device (os error 28)"
+            )),
+            "{flag}: {stderr}"
+        );
+    }
+}
+
 /// The JSON events a run still has to print, one a line.
 type Events = std::io::Lines<BufReader<std::process::ChildStdout>>;
 

@@ -17,6 +17,7 @@ pub const STEPS_SUITE: &str = "tanto steps";
 pub struct Junit {
     path: PathBuf,
     summary: Summary,
+    unwritten: bool,
 }
 
 impl Junit {
@@ -25,6 +26,7 @@ impl Junit {
         Self {
             path,
             summary: Summary::new(),
+            unwritten: false,
         }
     }
 }
@@ -259,9 +261,14 @@ impl View for Junit {
         let written = std::fs::write(&self.path, junit(&self.summary));
         if let Err(e) = written {
             say!(
-                "warning: --junit: cannot write `{}`: {e}",
+                "error: --junit: cannot write `{}`: {e}",
                 self.path.display()
             );
+            self.unwritten = true;
         }
+    }
+
+    fn unwritten(&self) -> bool {
+        self.unwritten
     }
 }

@@ -36,6 +36,12 @@ pub trait View: Send {
 
     /// Called once after the last event.
     fn finish(&mut self) {}
+
+    /// Whether the view could not write the file the run was asked for (`--junit`, `--trace`),
+    /// having said so: the run then exits 1, as when `--out` cannot be written.
+    fn unwritten(&self) -> bool {
+        false
+    }
 }
 
 /// Holds the views back while a person uses the terminal (a shell into a failed step): events

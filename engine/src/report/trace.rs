@@ -16,6 +16,7 @@ pub struct Trace {
     open: HashMap<Arc<str>, (u64, usize)>,
     lanes: Vec<bool>,
     events: Vec<serde_json::Value>,
+    unwritten: bool,
 }
 
 impl Trace {
@@ -27,6 +28,7 @@ impl Trace {
             open: HashMap::new(),
             lanes: Vec::new(),
             events: Vec::new(),
+            unwritten: false,
         }
     }
 
@@ -98,9 +100,14 @@ impl View for Trace {
         let text = serde_json::to_string_pretty(&self.to_json()).unwrap_or_default();
         if let Err(e) = std::fs::write(&self.path, text) {
             say!(
-                "tanto: cannot write the trace to {}: {e}",
+                "error: --trace: cannot write `{}`: {e}",
                 self.path.display()
             );
+            self.unwritten = true;
         }
+    }
+
+    fn unwritten(&self) -> bool {
+        self.unwritten
     }
 }

@@ -380,7 +380,7 @@ pub(super) async fn run(
     }
     drop((scheduler, runner, context, events));
     signals.abort();
-    let _ = view_task.await;
+    let views = view_task.await.unwrap_or_default();
     if let Some(line) = remote_line {
         say!("{line}");
     }
@@ -419,6 +419,10 @@ pub(super) async fn run(
         }
     } else if code == EXIT_OK && human {
         print_outputs(plan, &summary);
+    }
+    // `--junit` or `--trace` could not be written (each said why).
+    if code == EXIT_OK && views.iter().any(|v| v.unwritten()) {
+        code = EXIT_FAILED;
     }
     code
 }
