@@ -88,3 +88,25 @@ fn a_label_from_a_flag_is_shown_never_obeyed_on_every_path() {
         "{dot}"
     );
 }
+
+#[test]
+fn an_error_listing_the_steps_shows_their_labels_never_obeyed() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let out = output(
+        fixture(cache.path())
+            .args(["matrix", "--toolchains", HOSTILE, "--src"])
+            .arg(src.path())
+            .args(["--no-cache", "nope\u{1b}[2J"]),
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    obeys_nothing(&stderr);
+    assert!(
+        stderr.starts_with(
+            "error: --no-cache: there is no step `nope` in `matrix`; its steps are `cell_input["
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("`{SHOWN}`")), "{stderr}");
+}

@@ -9,7 +9,7 @@ use crate::artifact::Artifact;
 use crate::cache::{CodeKey, Cover, KeyRecord, explain};
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind, Plan, StepInfo};
-use crate::report::{plural, utc};
+use crate::report::{plural, shown, utc};
 use crate::run::runner::{Lookup, StepRunner};
 
 /// A step's verdict in `--plan`.
@@ -48,12 +48,14 @@ pub(super) fn after_side_effects(plan: &Plan) -> HashSet<usize> {
 pub(crate) fn check_steps(plan: &Plan, steps: &[String], flag: &str) -> Result<()> {
     for step in steps {
         if plan.find(step).and_then(|n| n.step()).is_none() {
+            // Labels and what was typed are shown, never obeyed: a loop's items come from flags.
             let known: Vec<_> = plan
                 .steps()
-                .map(|(n, _)| format!("`{}`", n.label))
+                .map(|(n, _)| format!("`{}`", shown(&n.label)))
                 .collect();
             return Err(Error::Usage(format!(
-                "--{flag}: there is no step `{step}` in `{}`; its steps are {}",
+                "--{flag}: there is no step `{}` in `{}`; its steps are {}",
+                shown(step),
                 plan.pipeline.name,
                 known.join(", ")
             )));
