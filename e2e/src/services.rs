@@ -219,6 +219,21 @@ pub fn svc_consumer_fails() {
     bind_then_fail();
 }
 
+/// Binds a service that exits with 5 a second after it starts, and fails once it is gone.
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_then_lose(ctx: &Ctx) -> Result<()> {
+    let service = busybox("echo up; sleep 1; echo going; exit 5");
+    let c = ctx.container().with_service("fleeting", &service);
+    c.sh("sleep 4; exit 4").await?;
+    Ok(())
+}
+
+/// A consumer whose service dies while it runs: its failure says the service exited.
+#[pipeline]
+pub fn svc_dies() {
+    bind_then_lose();
+}
+
 /// Whether this process has a service container that has exited and is not removed yet.
 fn own_service_exited() -> Result<bool> {
     let out = std::process::Command::new("docker")

@@ -244,13 +244,28 @@ fn a_failed_consumers_log_shows_its_services_log() {
     let (out, events) = run(cache.path(), "svc_consumer_fails");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let run_id = run_id(&events);
-    let notes = of_kind(&events, "step_note");
-    assert!(
-        notes.iter().any(|n| {
-            let m = n["message"].as_str().unwrap_or_default();
-            m.contains("service `greeter`") && m.contains("service says hello")
-        }),
+    // A note a line, so the plain view shows each as a line of its own.
+    let notes: Vec<&str> = of_kind(&events, "step_note")
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    let at = notes
+        .iter()
+        .position(|m| *m == "service `greeter`: its last log lines:")
+        .unwrap_or_else(|| panic!("{notes:?}"));
+    assert_eq!(
+        notes.get(at + 1),
+        Some(&"  service says hello"),
         "{notes:?}"
+    );
+    assert!(!notes.iter().any(|m| m.contains("exited")), "{notes:?}");
+    let plain = output(fixture(cache.path()).args(["svc_consumer_fails", "--progress", "plain"]));
+    assert!(
+        String::from_utf8_lossy(&plain.stderr)
+            .lines()
+            .any(|l| l == "[bind_then_fail] tanto:   service says hello"),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
     );
     let log = cache.path().join("logs").join(&run_id);
     let step_log = std::fs::read_to_string(log.join("bind_then_fail.log")).unwrap();
@@ -261,6 +276,23 @@ fn a_failed_consumers_log_shows_its_services_log() {
 }
 
 /// Starts `svc_hold` and returns it with its run id once its service container is up.
+#[test]
+fn a_service_that_dies_during_the_step_is_named_in_its_failure() {
+    let cache = tempfile::tempdir().unwrap();
+    let (out, events) = run(cache.path(), "svc_dies");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let notes: Vec<&str> = of_kind(&events, "step_note")
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert!(
+        notes.contains(&"service `fleeting` exited with code 5 during the step"),
+        "{notes:?}"
+    );
+    assert!(notes.contains(&"  going"), "{notes:?}");
+    assert_nothing_left(&run_id(&events));
+}
+
 fn start_holding(cache: &std::path::Path) -> (std::process::Child, String) {
     let mut child = fixture(cache)
         .args(["svc_hold", "--progress", "json"])

@@ -193,8 +193,10 @@ impl Drop for ServiceLease {
 }
 
 impl crate::step::Ctx {
-    /// Notes the last log lines of each service the step binds, redacted: called when the
-    /// step failed, so its log shows what the services said.
+    /// Notes, for each service the step binds, whether it died during the step and its last
+    /// log lines, redacted, a note a line: called when the step failed, so its log shows what
+    /// the services did (a client of a service that died sees only a name that no longer
+    /// resolves).
     pub(crate) async fn note_service_logs(&self) {
         let leases: Vec<(String, String)> = (self.container_state().services.lock())
             .unwrap_or_else(PoisonError::into_inner)
@@ -202,11 +204,20 @@ impl crate::step::Ctx {
             .map(|l| (l.link.1.clone(), l.id.clone()))
             .collect();
         for (name, id) in leases {
+            // The network is not needed to tell whether it runs.
+            if let Ok(state) = self.run().backend.service_state(&id, "").await
+                && !state.running
+            {
+                let code = state.exit_code.map_or("?".to_owned(), |c| c.to_string());
+                self.note(format!(
+                    "service `{name}` exited with code {code} during the step"
+                ));
+            }
             let tail = tail(self.run(), &id).await;
-            self.note(format!(
-                "service `{name}`: {}",
-                tail.trim_start_matches("; ")
-            ));
+            let said = format!("service `{name}`: {}", tail.trim_start_matches("; "));
+            for line in said.lines() {
+                self.note(line.to_owned());
+            }
         }
     }
 }
