@@ -1,6 +1,6 @@
 //! The shared cache over TLS with a bearer token, against a real BuildGrid that requires both:
 //! refused without the token, unknown without the test authority, shared with both, and the
-//! token never printed.
+//! token never printed; and its settings given without a server.
 
 mod support;
 
@@ -64,4 +64,49 @@ fn tls_and_a_bearer_token_from_a_secret_source() {
     for text in [&stderr, &String::from_utf8_lossy(&out.stdout).into_owned()] {
         assert!(!text.contains(&token), "the token was printed");
     }
+}
+
+#[test]
+fn settings_without_a_server_are_refused_as_flags_and_said_as_variables() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = sources();
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = fixture(cache.path());
+        cmd.env_remove("TANTO_REMOTE_CACHE")
+            .args(["shared", "--pause", "0", "--src"])
+            .arg(src.path())
+            .args(extra)
+            .envs(env.iter().copied());
+        output(&mut cmd)
+    };
+    let out = run(&["--remote-upload", "--remote-token", "env:HOME"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --remote-upload and --remote-token need a shared cache: give --remote-cache URL \
+         or set TANTO_REMOTE_CACHE\n"
+    );
+    let out = run(
+        &[],
+        &[("TANTO_REMOTE_UPLOAD", "1"), ("TANTO_REMOTE_CA", "/none")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "warning: TANTO_REMOTE_UPLOAD, TANTO_REMOTE_CA set, but TANTO_REMOTE_CACHE is not (nor \
+             --remote-cache): nothing is shared this run\n"
+        ),
+        "{stderr}"
+    );
+    let out = run(
+        &["--remote-cache", "grpc://127.0.0.1:1"],
+        &[("TANTO_REMOTE_TIMEOUT", "0")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: TANTO_REMOTE_TIMEOUT `0` is not a number of seconds above 0 and below a day; \
+         write e.g. 10 or 0.5\n"
+    );
 }

@@ -18,7 +18,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind, Plan};
 use crate::input::secret_value;
-use crate::report::{Event, EventSink, plural};
+use crate::report::{Event, EventSink, plural, say};
 use crate::run::options::RunOptions;
 use crate::run::runner::StepRunner;
 use crate::run::summary::RunSummary;
@@ -53,6 +53,29 @@ pub(super) fn connect(options: &RunOptions) -> Result<Option<Connecting>> {
     let Some(mut config) =
         RemoteConfig::from_env(options.remote_cache.clone(), options.remote_upload)?
     else {
+        // Asked for by flag, sharing without a server is a mistake; set in the environment
+        // (a CI's variables for every job), it may be meant for other runs, and only said.
+        let flags: Vec<&str> = [
+            ("--remote-upload", options.remote_upload),
+            ("--remote-token", options.remote_token.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect();
+        if !flags.is_empty() {
+            let needs = if flags.len() == 1 { "needs" } else { "need" };
+            return Err(Error::Usage(format!(
+                "{} {needs} a shared cache: give --remote-cache URL or set TANTO_REMOTE_CACHE",
+                flags.join(" and ")
+            )));
+        }
+        let set = RemoteConfig::settings_without_url();
+        if !set.is_empty() {
+            say!(
+                "warning: {} set, but TANTO_REMOTE_CACHE is not (nor --remote-cache): nothing is shared this run",
+                set.join(", ")
+            );
+        }
         return Ok(None);
     };
     if let Some(source) = &options.remote_token {

@@ -45,6 +45,21 @@ impl std::fmt::Debug for RemoteConfig {
 }
 
 impl RemoteConfig {
+    /// The shared cache's variables set in the environment besides `TANTO_REMOTE_CACHE`
+    /// (`TANTO_REMOTE_UPLOAD`, …), for the warning that they do nothing without it.
+    pub fn settings_without_url() -> Vec<&'static str> {
+        [
+            "TANTO_REMOTE_UPLOAD",
+            "TANTO_REMOTE_TOKEN",
+            "TANTO_REMOTE_CA",
+            "TANTO_REMOTE_INSTANCE",
+            "TANTO_REMOTE_TIMEOUT",
+        ]
+        .into_iter()
+        .filter(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+        .collect()
+    }
+
     /// The configuration of a run: `url` from `--remote-cache` or else `TANTO_REMOTE_CACHE`
     /// (none: no remote cache), `upload` from `--remote-upload` or `TANTO_REMOTE_UPLOAD`.
     pub fn from_env(url: Option<String>, upload: bool) -> Result<Option<Self>> {
@@ -58,7 +73,7 @@ impl RemoteConfig {
                 Ok(s) if s > 0.0 && s < 86_400.0 => Duration::from_secs_f64(s),
                 _ => {
                     return Err(Error::Usage(format!(
-                        "TANTO_REMOTE_TIMEOUT `{secs}` is not a number of seconds; write e.g. 10 or 0.5"
+                        "TANTO_REMOTE_TIMEOUT `{secs}` is not a number of seconds above 0 and below a day; write e.g. 10 or 0.5"
                     )));
                 }
             },
