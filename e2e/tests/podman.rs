@@ -1,6 +1,8 @@
 //! Podman, which the README names beside Docker: a failing step on Podman 4.3's
 //! Docker-compatible socket, as root and rootless, reports its failure like on Docker and
-//! leaves no container behind. (`hello` runs there in `examples/hello/tests/podman.rs`.)
+//! leaves no container behind; a step that binds a service is refused there, since Podman
+//! ignores the links that name services. (`hello` runs there in
+//! `examples/hello/tests/podman.rs`.)
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -54,5 +56,37 @@ fn a_failing_step_on_rootful_podman_exits_1_and_leaves_nothing() {
 fn a_failing_step_on_rootless_podman_exits_1_and_leaves_nothing() {
     let podman = Podman::rootless();
     a_failure_is_reported_and_cleaned_up(&podman);
+    podman.stop();
+}
+
+#[test]
+fn a_step_that_binds_a_service_on_podman_is_refused_and_leaves_nothing() {
+    let podman = Podman::rootful();
+    podman.load("tanto-test/busybox:latest");
+    let cache = podman.work_dir().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    podman.hand_over(&cache);
+    let out = output(
+        podman
+            .command(std::path::Path::new(env!("CARGO_BIN_EXE_fixture")), &cache)
+            .args(["svc_consumer_fails", "--progress", "json"]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", podman.log());
+    let events = events(&out.stdout);
+    let failed = of_kind(&events, "step_failed");
+    assert_eq!(failed.len(), 1, "{events:?}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(
+            "is Podman, whose Docker-compatible API ignores the container links by which a step \
+             reaches its services by name; run steps that bind services on Docker"
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        podman.containers(),
+        0,
+        "the service and the step are removed"
+    );
     podman.stop();
 }

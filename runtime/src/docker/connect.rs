@@ -67,12 +67,12 @@ impl DockerBackend {
             },
         };
         // The daemon's version from one `/_ping`; `/version` only if that does not name it.
-        let pinged = match ping::api_version(&address, CONNECT_TIMEOUT).await {
+        let (pinged, podman) = match ping::api_version(&address, CONNECT_TIMEOUT).await {
             // Never newer than what bollard speaks.
-            Ok(version) if version < *bollard::API_DEFAULT_VERSION => Some(version),
-            Ok(_) => Some(*bollard::API_DEFAULT_VERSION),
+            Ok(p) if p.version < *bollard::API_DEFAULT_VERSION => (Some(p.version), p.podman),
+            Ok(p) => (Some(*bollard::API_DEFAULT_VERSION), p.podman),
             Err(PingError::Unreachable(cause)) => return Err(unreachable(cause)),
-            Err(PingError::NoVersion) => None,
+            Err(PingError::NoVersion) => (None, false),
         };
         let version = pinged.as_ref().unwrap_or(bollard::API_DEFAULT_VERSION);
         let docker = match &address {
@@ -97,6 +97,7 @@ impl DockerBackend {
             socket,
             leases: Leases::default(),
             stuck_until: Arc::default(),
+            podman,
         })
     }
 

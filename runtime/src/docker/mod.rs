@@ -80,6 +80,8 @@ pub struct DockerBackend {
     leases: Leases,
     /// Until when cleanup requests fail at once, after one went unanswered.
     pub(super) stuck_until: Arc<Mutex<Option<Instant>>>,
+    /// Whether the daemon is Podman's Docker-compatible socket, which ignores container links.
+    pub(super) podman: bool,
 }
 
 impl Backend for DockerBackend {

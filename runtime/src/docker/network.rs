@@ -50,6 +50,15 @@ impl DockerBackend {
         container: &str,
         links: &[(String, String)],
     ) -> Result<()> {
+        if self.podman && !links.is_empty() {
+            // Its API accepts the links and makes no name of them: the step would find no
+            // service, after each was ready.
+            return Err(tanto_engine::Error::Usage(format!(
+                "{} is Podman, whose Docker-compatible API ignores the container links by which a \
+                 step reaches its services by name; run steps that bind services on Docker",
+                self.endpoint_str()
+            )));
+        }
         let links = links.iter().map(|(t, a)| format!("{t}:{a}")).collect();
         let request = NetworkConnectRequest {
             container: container.to_owned(),

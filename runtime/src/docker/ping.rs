@@ -31,11 +31,20 @@ pub(super) enum PingError {
     NoVersion,
 }
 
+/// What a ping says of the daemon.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pinged {
+    /// The API version it names.
+    pub(super) version: ClientVersion,
+    /// Whether it is Podman's Docker-compatible socket (it names its own `Libpod-Api-Version`).
+    pub(super) podman: bool,
+}
+
 /// Pings the daemon at `address` and returns the API version it names, within `timeout`.
 pub(super) async fn api_version(
     address: &Address<'_>,
     timeout: Duration,
-) -> Result<ClientVersion, PingError> {
+) -> Result<Pinged, PingError> {
     let asked = async {
         match address {
             Address::Unix(path) => ask(tokio::net::UnixStream::connect(path).await?).await,
@@ -76,25 +85,33 @@ async fn ask(mut stream: impl AsyncRead + AsyncWrite + Unpin) -> std::io::Result
     Ok(head)
 }
 
-/// The version named by the `Api-Version` header of a successful answer's `head`; `None`
-/// for another status, a missing header or a value that is not `MAJOR.MINOR`.
-fn parse(head: &[u8]) -> Option<ClientVersion> {
+/// The version named by the `Api-Version` header of a successful answer's `head`, and
+/// whether a `Libpod-Api-Version` header says Podman answered; `None` for another status, a
+/// missing header or a value that is not `MAJOR.MINOR`.
+fn parse(head: &[u8]) -> Option<Pinged> {
     let head = String::from_utf8_lossy(head);
     let mut lines = head.split("\r\n");
     let status = lines.next()?;
     if !status.starts_with("HTTP/1.") || status.split(' ').nth(1) != Some("200") {
         return None;
     }
-    let value = lines.take_while(|l| !l.is_empty()).find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("api-version")
-            .then(|| value.trim())
-    })?;
-    let (major, minor) = value.split_once('.')?;
-    Some(ClientVersion {
-        major_version: major.parse().ok()?,
-        minor_version: minor.parse().ok()?,
+    let headers: Vec<(&str, &str)> = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, value)| (name.trim(), value.trim()))
+        .collect();
+    let header = |wanted: &str| {
+        (headers.iter())
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| *value)
+    };
+    let (major, minor) = header("api-version")?.split_once('.')?;
+    Some(Pinged {
+        version: ClientVersion {
+            major_version: major.parse().ok()?,
+            minor_version: minor.parse().ok()?,
+        },
+        podman: header("libpod-api-version").is_some(),
     })
 }
 
@@ -103,7 +120,7 @@ mod tests {
     use super::*;
 
     fn version(head: &str) -> Option<(usize, usize)> {
-        parse(head.as_bytes()).map(|v| (v.major_version, v.minor_version))
+        parse(head.as_bytes()).map(|p| (p.version.major_version, p.version.minor_version))
     }
 
     #[test]
@@ -112,6 +129,8 @@ mod tests {
         assert_eq!(version(docker), Some((1, 41)));
         let podman = "HTTP/1.1 200 OK\r\napi-version:1.41 \r\nLibpod-Api-Version: 4.3.1\r\n\r\n";
         assert_eq!(version(podman), Some((1, 41)));
+        assert_eq!(parse(podman.as_bytes()).map(|p| p.podman), Some(true));
+        assert_eq!(parse(docker.as_bytes()).map(|p| p.podman), Some(false));
     }
 
     #[test]
