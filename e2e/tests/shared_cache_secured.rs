@@ -110,3 +110,25 @@ fn settings_without_a_server_are_refused_as_flags_and_said_as_variables() {
          write e.g. 10 or 0.5\n"
     );
 }
+
+#[test]
+fn a_grpcs_url_at_a_plain_server_says_to_use_grpc() {
+    let server = BuildGrid::start("");
+    let url = server.url().replace("grpc://", "grpcs://");
+    let cache = tempfile::tempdir().unwrap();
+    let src = sources();
+    let out = output(
+        fixture(cache.path())
+            .env("TANTO_REMOTE_CACHE", &url)
+            .args(["shared", "--pause", "0", "--progress", "json", "--src"])
+            .arg(src.path()),
+    );
+    let (_, stderr) = ok(&out);
+    let warnings = warnings(&stderr);
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("answered, but not in TLS (")
+            && warnings[0].contains("): if it serves plain gRPC, use grpc://"),
+        "{stderr}"
+    );
+}

@@ -306,6 +306,12 @@ pub(super) fn describe(status: &tonic::Status) -> String {
         .filter(|c| !c.is_control())
         .take(160)
         .collect();
+    // What rustls says of an answer that is not TLS: a plain server at a `grpcs://` URL.
+    if message.contains("InvalidContentType") {
+        return format!(
+            "answered, but not in TLS ({message}): if it serves plain gRPC, use grpc://"
+        );
+    }
     if message.is_empty() {
         what.to_owned()
     } else {
