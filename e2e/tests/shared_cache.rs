@@ -41,7 +41,18 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
         server.log()
     );
 
-    // Machine B: another empty store, the same sources in another folder.
+    // Machine B: another empty store, the same sources in another folder. Its plan finds
+    // every step on the server, and keeps nothing: the run after it still asks the server.
+    let plan = output(
+        fixture(store_b.path())
+            .env("TANTO_REMOTE_CACHE", &url)
+            .args(["shared", "--pause", "0", "--plan", "--src"])
+            .arg(src_b.path()),
+    );
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.contains("0 of 3 steps would run"), "{plan}");
+    let kept = walkdir_files(&store_b.path().join("ac"));
+    assert!(kept.is_empty(), "the plan kept results: {kept:?}");
     let daemon = support::daemon::DaemonEvents::watch();
     let out = run(
         store_b.path(),
@@ -458,4 +469,21 @@ fn a_result_carries_its_steps_redacted_stdout_and_stderr() {
         !server.holds(TOKEN.as_bytes()),
         "the secret reached the server"
     );
+}
+
+/// Every file under `dir` (none when it is missing).
+fn walkdir_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }

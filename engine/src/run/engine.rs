@@ -310,7 +310,10 @@ pub(super) async fn run(
     let runner = StepRunner::new(Arc::clone(&context), plan, inputs, options.no_cache.clone())
         .and_then(|r| check_steps(plan, &options.plan_steps, "plan").map(|()| r));
     let runner = match runner {
-        Ok(r) => Arc::new(r.require_cache(options.require_cache)),
+        Ok(r) => Arc::new(
+            r.require_cache(options.require_cache)
+                .looking_only(options.plan),
+        ),
         Err(e) => {
             drop((context, events));
             signals.abort();

@@ -33,6 +33,8 @@ pub struct StepRunner {
     pub(super) inputs: HashMap<usize, Artifact>,
     forced: Option<Vec<String>>,
     require_cache: bool,
+    /// `--plan`: lookups write nothing to the store (no remote hit kept, no last key moved).
+    pub(super) looking_only: bool,
     /// Side effects and the steps downstream of them, which `--require-cache` lets run.
     after_side_effect: HashSet<usize>,
     in_flight: Mutex<HashMap<Digest, (Arc<str>, SharedJob)>>,
@@ -76,6 +78,7 @@ impl StepRunner {
             inputs,
             forced,
             require_cache: false,
+            looking_only: false,
             after_side_effect: after_side_effects(plan),
             in_flight: Mutex::new(HashMap::new()),
             producers: Mutex::new(HashMap::new()),
@@ -86,6 +89,13 @@ impl StepRunner {
     /// still run.
     pub fn require_cache(mut self, on: bool) -> Self {
         self.require_cache = on;
+        self
+    }
+
+    /// With `on`, lookups only look (`--plan`): a remote hit is not kept in the store, and no
+    /// step's last key moves, so a plan changes nothing the next run sees.
+    pub fn looking_only(mut self, on: bool) -> Self {
+        self.looking_only = on;
         self
     }
 
@@ -102,6 +112,9 @@ impl StepRunner {
     /// not already: the next miss is explained against what the step last used, run or cached
     /// (after a cached run of a step that another pipeline ran, or a change undone).
     fn remember_hit(&self, label: &str, key: &KeyRecord) {
+        if self.looking_only {
+            return;
+        }
         let history = self.history_name(label);
         let store = &self.run.store;
         let known = store.last_key(&history).ok().flatten();
