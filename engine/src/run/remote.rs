@@ -81,10 +81,28 @@ pub(super) fn connect(options: &RunOptions) -> Result<Option<Connecting>> {
     if let Some(source) = &options.remote_token {
         config.token = Some(secret_value("remote-token", Some(source))?);
     }
+    if config.token.is_some() && in_clear_beyond_this_machine(&config.url) {
+        say!(
+            "warning: the shared cache's token goes in clear text to {}: anyone on the way can read it; use grpcs://",
+            config.url
+        );
+    }
     Ok(Some(Connecting {
         token: config.token.clone(),
         task: tokio::spawn(Remote::connect(config)),
     }))
+}
+
+/// Whether `url` is plain `grpc://` to a host other than this machine's loopback.
+fn in_clear_beyond_this_machine(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("grpc://") else {
+        return false;
+    };
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => rest.split([':', '/']).next().unwrap_or_default(),
+    };
+    !(host == "localhost" || host == "::1" || host.starts_with("127."))
 }
 
 impl Connecting {
@@ -315,5 +333,20 @@ impl StepRunner {
             Some(outputs) => self.materialize(&outputs).await,
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_clear_beyond_this_machine as clear;
+
+    #[test]
+    fn a_token_in_clear_text_is_noticed_beyond_loopback_only() {
+        assert!(clear("grpc://cache.internal:8980"));
+        assert!(clear("grpc://10.0.0.5:8980/"));
+        assert!(!clear("grpc://127.0.0.1:8980"));
+        assert!(!clear("grpc://localhost:8980"));
+        assert!(!clear("grpc://[::1]:8980"));
+        assert!(!clear("grpcs://cache.internal:8980"));
     }
 }
