@@ -113,7 +113,7 @@ fn cache_verify_reports_a_damaged_blob_and_the_step_runs_again() {
     let cache = tempfile::tempdir().unwrap();
     let (code, first) = run(cache.path(), &["stored", "--text", "hello"]);
     assert_eq!(code, Some(0), "{first:?}");
-    let blobs: Vec<_> = walk(&cache.path().join("blobs"));
+    let blobs: Vec<_> = files_under(&cache.path().join("blobs"));
     assert_eq!(blobs.len(), 1, "the one output file: {blobs:?}");
     let blob = &blobs[0];
     assert_eq!(std::fs::read_to_string(blob).unwrap(), "HELLO");
@@ -140,19 +140,6 @@ fn cache_verify_reports_a_damaged_blob_and_the_step_runs_again() {
     assert_eq!(code, Some(0), "{events:?}");
     assert_eq!(steps(&events, "step_started"), ["saved"], "{events:?}");
     assert_eq!(std::fs::read_to_string(blob).unwrap(), "HELLO", "restored");
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        if entry.file_type().unwrap().is_dir() {
-            files.extend(walk(&entry.path()));
-        } else {
-            files.push(entry.path());
-        }
-    }
-    files
 }
 
 /// Overwrites the read-only store file `path` with as many other bytes: only its digest can

@@ -51,7 +51,7 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
     );
     let plan = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.contains("0 of 3 steps would run"), "{plan}");
-    let kept = walkdir_files(&store_b.path().join("ac"));
+    let kept = support::files_under(&store_b.path().join("ac"));
     assert!(kept.is_empty(), "the plan kept results: {kept:?}");
     let daemon = support::daemon::DaemonEvents::watch();
     let out = run(
@@ -469,21 +469,4 @@ fn a_result_carries_its_steps_redacted_stdout_and_stderr() {
         !server.holds(TOKEN.as_bytes()),
         "the secret reached the server"
     );
-}
-
-/// Every file under `dir` (none when it is missing).
-fn walkdir_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut todo = vec![dir.to_owned()];
-    while let Some(dir) = todo.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }

@@ -123,3 +123,20 @@ pub fn peak(mut edges: Vec<(u128, i32)>) -> usize {
     }
     usize::try_from(peak).unwrap_or(0)
 }
+
+/// Every file under `dir`, none when it is missing.
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}

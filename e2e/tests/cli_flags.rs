@@ -1,0 +1,59 @@
+//! Flags checked before a run and files a run is asked to write: a value flag of the wrong
+//! type exits 2 before anything runs, and a `--junit` or `--trace` file that cannot be written
+//! after the run fails it.
+
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::*;
+
+#[test]
+fn a_value_flag_of_the_wrong_type_exits_2_before_anything_runs() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    for (pause, why) in [
+        ("abc", "invalid type: string \"abc\", expected u32"),
+        ("-1", "invalid value: integer `-1`, expected u32"),
+        ("1.5", "invalid type: floating point `1.5`, expected u32"),
+        (
+            "99999999999",
+            "invalid value: integer `99999999999`, expected u32",
+        ),
+    ] {
+        for plan in [false, true] {
+            let mut cmd = fixture(cache.path());
+            cmd.args(["shared", "--pause", pause, "--src"])
+                .arg(src.path());
+            if plan {
+                cmd.arg("--plan");
+            }
+            let out = output(&mut cmd);
+            assert_eq!(out.status.code(), Some(2), "{pause} {plan}: {out:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stderr),
+                format!("error: --pause: {why}\n"),
+                "{pause} {plan}"
+            );
+        }
+    }
+    assert!(!cache.path().join("logs").exists(), "no run happened");
+}
+
+#[test]
+fn a_junit_or_trace_file_that_cannot_be_written_fails_the_run() {
+    let cache = tempfile::tempdir().unwrap();
+    // `/dev/full` opens, so the check before the run passes, and every write to it fails.
+    for flag in ["--junit", "--trace"] {
+        let out = output(fixture(cache.path()).args(["wide", flag, "/dev/full"]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: {flag}: cannot write `/dev/full`: No space left on device (os error 28)"
+            )),
+            "{flag}: {stderr}"
+        );
+    }
+}
