@@ -95,21 +95,26 @@ fn publish_pushes_an_image_that_pulls_back_by_digest_and_serves() {
     let cache = tempfile::tempdir().unwrap();
     let config = tempfile::tempdir().unwrap();
     let service = Path::new(env!("CARGO_MANIFEST_DIR")).join("service");
-    let out = Command::new(env!("CARGO_BIN_EXE_ship"))
-        .env("TANTO_CACHE_DIR", cache.path())
-        .env("SHIP_TEST_PW", PASSWORD)
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS")
-        .args(["publish", "--src"])
-        .arg(&service)
-        .args([
-            "--registry",
-            &registry.host,
-            "--password",
-            "env:SHIP_TEST_PW",
-        ])
-        .output()
-        .unwrap();
+    // `ship publish` of the service to the registry, with `extra` flags.
+    let publish = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ship"))
+            .env("TANTO_CACHE_DIR", cache.path())
+            .env("SHIP_TEST_PW", PASSWORD)
+            .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
+            .args(["publish", "--src"])
+            .arg(&service)
+            .args([
+                "--registry",
+                &registry.host,
+                "--password",
+                "env:SHIP_TEST_PW",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = publish(&[]);
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let digest = stdout
@@ -120,19 +125,7 @@ fn publish_pushes_an_image_that_pulls_back_by_digest_and_serves() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains(PASSWORD));
     // `ship` and `image-steps` both call `tanto_build::digests()`: the plan keys every step by
     // the code it uses, with no note saying otherwise.
-    let plan = Command::new(env!("CARGO_BIN_EXE_ship"))
-        .env("TANTO_CACHE_DIR", cache.path())
-        .env("SHIP_TEST_PW", PASSWORD)
-        .args(["publish", "--plan", "--src"])
-        .arg(&service)
-        .args([
-            "--registry",
-            &registry.host,
-            "--password",
-            "env:SHIP_TEST_PW",
-        ])
-        .output()
-        .unwrap();
+    let plan = publish(&["--plan"]);
     let plan = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.contains(" a side effect: never cached"), "{plan}");
     assert!(!plan.contains("note on"), "{plan}");

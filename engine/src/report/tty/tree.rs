@@ -288,21 +288,26 @@ mod tests {
     use super::*;
     use crate::backend::Stream;
 
-    fn plan() -> Plan {
-        use crate::graph::{Arg, Builder, PipelineInfo, StepInfo, StepSettings};
-        fn info(name: &'static str) -> StepInfo {
-            StepInfo {
-                name,
-                path: name,
-                doc: "",
-                tokens: "",
-                code: crate::graph::CodeInfo::NONE,
-                params: &[],
-                output: "()",
-                settings: StepSettings::DEFAULT,
-            }
+    /// A step named `name` that does nothing, for a plan's shape.
+    fn info(name: &'static str) -> crate::graph::StepInfo {
+        crate::graph::StepInfo {
+            name,
+            path: name,
+            doc: "",
+            tokens: "",
+            code: crate::graph::CodeInfo::NONE,
+            params: &[],
+            output: "()",
+            settings: crate::graph::StepSettings::DEFAULT,
         }
-        let never: crate::graph::RunFn = |_, _| Box::pin(async { Ok(Vec::new()) });
+    }
+
+    /// The run fn of a step that is never run.
+    const NEVER: crate::graph::RunFn = |_, _| Box::pin(async { Ok(Vec::new()) });
+
+    fn plan() -> Plan {
+        use crate::graph::{Arg, Builder, PipelineInfo};
+        let never = NEVER;
         let pipeline = |name| PipelineInfo {
             name,
             path: name,
@@ -377,18 +382,8 @@ mod tests {
 
     #[test]
     fn labels_are_shown_never_obeyed() {
-        use crate::graph::{Builder, PipelineInfo, StepInfo, StepSettings};
-        let info = StepInfo {
-            name: "pair",
-            path: "pair",
-            doc: "",
-            tokens: "",
-            code: crate::graph::CodeInfo::NONE,
-            params: &[],
-            output: "()",
-            settings: StepSettings::DEFAULT,
-        };
-        let never: crate::graph::RunFn = |_, _| Box::pin(async { Ok(Vec::new()) });
+        use crate::graph::{Builder, PipelineInfo};
+        let (info, never) = (info("pair"), NEVER);
         let mut b = Builder::new();
         b.enter_item("a\n::error::x\u{1b}[31m");
         let first = b.step(info, never, Vec::new());
