@@ -207,12 +207,12 @@ impl StepRunner {
         let remote = self.run.remote.as_ref()?;
         let hit = remote.lookup(digest).await?;
         let store = &self.run.store;
-        if !self.looking_only {
-            if let Err(e) = store.record(digest, &hit) {
-                tracing::warn!("could not keep the remote result of `{}`: {e}", node.label);
-            }
-            let _ = store.set_last_key(&self.history_name(&node.label), &hit.key);
+        if !self.looking_only
+            && let Err(e) = store.record(digest, &hit)
+        {
+            tracing::warn!("could not keep the remote result of `{}`: {e}", node.label);
         }
+        self.remember_hit(&node.label, &hit.key);
         let outputs = store.pending_outputs(&hit);
         let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
         for (index, output) in outputs.iter().enumerate() {

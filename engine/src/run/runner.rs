@@ -111,7 +111,7 @@ impl StepRunner {
     /// Keeps `key` as the last key of the step labelled `label` in this pipeline when it is
     /// not already: the next miss is explained against what the step last used, run or cached
     /// (after a cached run of a step that another pipeline ran, or a change undone).
-    fn remember_hit(&self, label: &str, key: &KeyRecord) {
+    pub(super) fn remember_hit(&self, label: &str, key: &KeyRecord) {
         if self.looking_only {
             return;
         }
