@@ -208,7 +208,7 @@ impl StepRunner {
         let hit = remote.lookup(digest).await?;
         let store = &self.run.store;
         if !self.looking_only
-            && let Err(e) = store.record(digest, &hit)
+            && let Err(e) = store.record_remote(digest, &hit)
         {
             tracing::warn!("could not keep the remote result of `{}`: {e}", node.label);
         }

@@ -172,6 +172,18 @@ impl Store {
     /// for a step that succeeded and whose outputs are in the store: failures, timeouts and
     /// missing outputs are never recorded.
     pub fn record(&self, key: &Digest, result: &ActionResult) -> Result<()> {
+        self.record_as(key, result, true)
+    }
+
+    /// Records `result`, found under `key` on the shared cache, whose outputs may not be in
+    /// the store yet (a lookup finds it once they are). Not flushed to disk: a crash that
+    /// loses it costs one call to the server again, where an `fsync` costs every remote hit
+    /// milliseconds.
+    pub fn record_remote(&self, key: &Digest, result: &ActionResult) -> Result<()> {
+        self.record_as(key, result, false)
+    }
+
+    fn record_as(&self, key: &Digest, result: &ActionResult, sync: bool) -> Result<()> {
         if result.key.digest() != *key {
             return Err(Error::Store(format!(
                 "refusing to record a result under key {} that belongs to key {}",
@@ -181,7 +193,7 @@ impl Store {
         }
         let json = serde_json::to_string(result)
             .map_err(|e| Error::Store(format!("cannot encode an action record: {e}")))?;
-        self.write_atomic(&self.action_path(key), &seal(&json), true)
+        self.write_atomic(&self.action_path(key), &seal(&json), sync)
     }
 
     /// The artifacts of a cached result, in output order.
@@ -249,10 +261,12 @@ impl Store {
         read_sealed(&self.last_key_path(step))
     }
 
-    /// Remembers `key` as the last key of the step labelled `step`.
+    /// Remembers `key` as the last key of the step labelled `step`. Not flushed to disk: it
+    /// only explains the next miss, and a crash that loses it costs that explanation, where
+    /// an `fsync` costs every hit whose key moved milliseconds.
     pub fn set_last_key(&self, step: &str, key: &KeyRecord) -> Result<()> {
         let json = key.canonical_json();
-        self.write_atomic(&self.last_key_path(step), &seal(&json), true)
+        self.write_atomic(&self.last_key_path(step), &seal(&json), false)
     }
 
     fn recipe_path(&self, step: &str) -> PathBuf {

@@ -5,7 +5,9 @@
 //! that costs a miss, never a wrong hit; still, a record should not outlive the blobs and
 //! trees it points at. So the objects an ingest moved in are flushed (their data, then the
 //! folders that name them) before it returns, and so before any record can point at them;
-//! records themselves are flushed with their folder.
+//! records themselves are flushed with their folder. Two writes are not, since losing them
+//! loses nothing a run needs: the record of a shared cache's hit (the server still has it)
+//! and a step's last key (it only explains the next miss).
 //!
 //! One `fsync` costs a few milliseconds on a journaling file system (3.6 ms per small file
 //! here), so an output of thousands of files is flushed with one `syncfs(2)` of the store's
@@ -159,6 +161,29 @@ mod tests {
                 .any(|e| e.starts_with("fsync ") && e.contains("/ac/")),
             "the record's folder is flushed after it: {after:#?}"
         );
+    }
+
+    #[test]
+    fn a_remote_hits_record_and_a_last_key_are_written_whole_but_not_flushed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(tmp.path().join("store")).expect("opens");
+        let key = KeyRecord::new("durable::remote", "code");
+        let result = ActionResult::new(key.clone(), &[], Duration::ZERO);
+        take_trace();
+        store
+            .record_remote(&key.digest(), &result)
+            .expect("records");
+        store.set_last_key("remote", &key).expect("remembers");
+        let trace = take_trace();
+        let renamed = |what: &str| {
+            trace
+                .iter()
+                .any(|e| e.starts_with("rename ") && e.contains(what))
+        };
+        assert!(renamed("/ac/") && renamed("/last/"), "{trace:#?}");
+        assert!(!trace.iter().any(|e| e.starts_with("fsync ")), "{trace:#?}");
+        let found = store.lookup(&key.digest()).expect("reads");
+        assert_eq!(found.map(|r| r.key.digest()), Some(key.digest()));
     }
 
     #[test]
