@@ -361,21 +361,21 @@ def read(digest):
     got = cas.BatchReadBlobs(re.BatchReadBlobsRequest(digests=[digest])).responses[0]
     assert got.status.code == 0, got.status
     return got.data
-def is_tanto(action):
+def is_tanto(action, what):
     path = os.path.join(objects, action.command_digest.hash[:2], action.command_digest.hash[2:])
     if not os.path.isfile(path):
         return False
     command = re.Command()
     command.ParseFromString(open(path, 'rb').read())
-    return list(command.arguments[:2]) == ['tanto', 'step-key']
-def tanto_actions():
+    return list(command.arguments[:2]) == ['tanto', what]
+def tanto_actions(what='step-key'):
     for prefix in sorted(os.listdir(objects)):
         for rest in sorted(os.listdir(os.path.join(objects, prefix))):
             data = open(os.path.join(objects, prefix, rest), 'rb').read()
             action = re.Action()
             try:
                 action.ParseFromString(data)
-                if not (action.HasField('command_digest') and is_tanto(action)):
+                if not (action.HasField('command_digest') and is_tanto(action, what)):
                     continue
             except Exception:
                 continue
@@ -393,19 +393,51 @@ print(json.dumps(found))
 "#;
 
 /// Puts the tarball argv[3] into the CAS and points the one image output of the tanto
-/// results at it.
+/// results at it, both in the action cache and in the pipeline's index (whose entries are
+/// tanto's own message: the action's digest, field 1, and its result, field 2).
 const SWAP_IMAGE: &str = r#"
 data = open(sys.argv[3], 'rb').read()
 sha = hashlib.sha256(data).hexdigest()
 os.makedirs(os.path.join(objects, sha[:2]), exist_ok=True)
 open(os.path.join(objects, sha[:2], sha[2:]), 'wb').write(data)
-swapped = 0
-for digest, result in list(tanto_actions()):
+def swap(result):
     record = json.loads(result.execution_metadata.auxiliary_metadata[0].value)
+    swapped = 0
     for f in result.output_files:
         if record['outputs'][int(f.path.split('/')[1])].get('image_id'):
             f.digest.hash, f.digest.size_bytes = sha, len(data)
-            ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=result))
             swapped += 1
+    return swapped
+def varint(b, i):
+    n = shift = 0
+    while True:
+        c = b[i]; i += 1; n |= (c & 0x7f) << shift; shift += 7
+        if c < 0x80:
+            return n, i
+def field(number, payload):
+    n, out = len(payload), bytearray([number << 3 | 2])
+    while n >= 0x80:
+        out.append(n & 0x7f | 0x80); n >>= 7
+    return bytes(out + bytes([n])) + payload
+def entry_fields(b):
+    i, found = 0, {}
+    while i < len(b):
+        key, i = varint(b, i); n, i = varint(b, i); found[key >> 3] = b[i:i + n]; i += n
+    return found
+swapped = 0
+for digest, result in list(tanto_actions()):
+    if swap(result):
+        ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=result))
+        swapped += 1
 assert swapped == 1, swapped
+indexed = 0
+for digest, index in list(tanto_actions('run-index')):
+    for entry in index.execution_metadata.auxiliary_metadata:
+        parts = entry_fields(entry.value)
+        result = re.ActionResult.FromString(parts[2])
+        if swap(result):
+            entry.value = field(1, parts[1]) + field(2, result.SerializeToString())
+            indexed += 1
+    ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=index))
+assert indexed == 1, indexed
 "#;

@@ -197,7 +197,7 @@ pub(super) async fn run(
         }
     };
     // Connecting to the remote cache overlaps hashing the inputs too.
-    let remote = match super::remote::connect(&options) {
+    let remote = match super::remote::connect(&options, plan) {
         Ok(remote) => remote,
         Err(e) => {
             say!("error: {e}");
@@ -366,6 +366,11 @@ pub(super) async fn run(
         }
         _ => Ok(()),
     };
+    if let Some(remote) = &context.remote
+        && !cancel.is_cancelled()
+    {
+        remote.write_index().await;
+    }
     let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
     // Printed once the views are done, so it follows every line they print.
     let remote_line = context

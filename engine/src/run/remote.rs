@@ -46,10 +46,11 @@ pub(super) struct Connecting {
     task: tokio::task::JoinHandle<Result<Option<Remote>>>,
 }
 
-/// Starts connecting to the run's remote cache: none without `--remote-cache` or
-/// `TANTO_REMOTE_CACHE`. A malformed setting or a token that cannot be read is an error at
-/// once; a bad URL or CA file is one when the connection is [finished](Connecting::finish).
-pub(super) fn connect(options: &RunOptions) -> Result<Option<Connecting>> {
+/// Starts connecting to the run's remote cache and reading the index of `plan`'s pipeline
+/// there: none without `--remote-cache` or `TANTO_REMOTE_CACHE`. A malformed setting or a
+/// token that cannot be read is an error at once; a bad URL or CA file is one when the
+/// connection is [finished](Connecting::finish).
+pub(super) fn connect(options: &RunOptions, plan: &Plan) -> Result<Option<Connecting>> {
     let Some(mut config) =
         RemoteConfig::from_env(options.remote_cache.clone(), options.remote_upload)?
     else {
@@ -78,6 +79,7 @@ pub(super) fn connect(options: &RunOptions) -> Result<Option<Connecting>> {
         }
         return Ok(None);
     };
+    config.index = Some(index_key(plan));
     if let Some(source) = &options.remote_token {
         config.token = Some(secret_value("remote-token", Some(source))?);
     }
@@ -91,6 +93,20 @@ pub(super) fn connect(options: &RunOptions) -> Result<Option<Connecting>> {
         token: config.token.clone(),
         task: tokio::spawn(Remote::connect(config)),
     }))
+}
+
+/// The key of the pipeline's index on the server: its name and its steps' labels, which
+/// hold the items of its matrices. Runs that share them share an index, whatever their
+/// other flags' values or their inputs; a flag's value never goes into it, nor a path of
+/// this machine. The lengths keep the parts apart.
+fn index_key(plan: &Plan) -> Digest {
+    let mut bytes = b"tanto pipeline index v1".to_vec();
+    let name = plan.pipeline.name;
+    for part in std::iter::once(name).chain(plan.steps().map(|(node, _)| &*node.label)) {
+        bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    Digest::of(&bytes)
 }
 
 /// Whether `url` is plain `grpc://` to a host other than this machine's loopback.
@@ -176,8 +192,12 @@ async fn save_images(
 /// One line about what the run did with the remote cache.
 pub(super) fn summary_line(remote: &Remote) -> String {
     let s = remote.stats();
+    let from_index = match s.from_index {
+        0 => String::new(),
+        n => format!(" ({n} from the pipeline's index)"),
+    };
     let mut line = format!(
-        "tanto: remote cache {}: {}, {} fetched ({} bytes)",
+        "tanto: remote cache {}: {}{from_index}, {} fetched ({} bytes)",
         remote.url(),
         plural(s.hits as usize, "hit"),
         plural(s.blobs_fetched as usize, "blob"),

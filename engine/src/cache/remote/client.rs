@@ -331,6 +331,7 @@ mod tests {
             token: None,
             ca_file: None,
             timeout: CONNECT_TIMEOUT,
+            index: None,
         };
         config.endpoint().map(drop).map_err(|e| e.to_string())
     }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 
 /// How long one small call (a lookup, a batch) may take before the server counts as slow,
@@ -29,6 +30,9 @@ pub struct RemoteConfig {
     /// How long one call may take before the server counts as slow (`TANTO_REMOTE_TIMEOUT`,
     /// in seconds; 10 by default).
     pub timeout: Duration,
+    /// The key of the pipeline's index on the server (the results of its last run that
+    /// wrote there, read in one call), chosen by the run; none to neither read nor write one.
+    pub index: Option<Digest>,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -40,6 +44,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("ca_file", &self.ca_file)
             .field("timeout", &self.timeout)
+            .field("index", &self.index)
             .finish()
     }
 }
@@ -87,6 +92,7 @@ impl RemoteConfig {
             token: var("TANTO_REMOTE_TOKEN"),
             ca_file: var("TANTO_REMOTE_CA").map(PathBuf::from),
             timeout,
+            index: None,
         }))
     }
 }
@@ -106,6 +112,8 @@ pub struct RemoteStats {
     pub bytes_sent: u64,
     /// Results written to the server's action cache.
     pub results_sent: u64,
+    /// Of the hits, those read from the pipeline's index rather than asked for one by one.
+    pub from_index: u64,
 }
 
 /// What a step wrote on its stdout and stderr, redacted: the action result's

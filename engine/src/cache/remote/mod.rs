@@ -2,8 +2,8 @@
 //! behind the local store, over gRPC.
 //!
 //! A run asks the local store first and the server on a local miss ([`Remote::lookup`]):
-//! one `GetActionResult` and one `FindMissingBlobs` over its outputs' top-level digests, no
-//! blob. The outputs of a remote hit stay on the server until a step that runs needs them or
+//! one `GetActionResult` (none when the pipeline's index, read when connecting, holds the
+//! key) and one `FindMissingBlobs` over its outputs' top-level digests, no blob. The outputs of a remote hit stay on the server until a step that runs needs them or
 //! `--out` exports them ([`Remote::fetch`]); then they are fetched, checked against their
 //! SHA-256 and, once ingested, against the BLAKE3 digest the record names, and land in the
 //! local store. With `upload`, a step that ran sends its outputs and its redacted stdout and
@@ -16,6 +16,7 @@
 mod cas;
 mod client;
 mod config;
+mod index;
 mod proto;
 mod upload;
 mod wire;
@@ -39,6 +40,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use cas::FetchError;
 use client::{Breaker, Clients};
+use index::RunIndex;
 use wire::{RECORD_TYPE, action_of, check_digest, output_path, short};
 
 /// The largest batch of blobs sent or read in one call, whatever a server allows.
@@ -57,7 +59,11 @@ pub struct Remote {
     max_blob: u64,
     /// Outputs of remote hits this run may fetch: BLAKE3 digest → record and wire digest.
     known: Mutex<HashMap<Digest, (OutputRecord, re::Digest)>>,
-    counters: [AtomicU64; 6],
+    /// The pipeline's index, read when connecting.
+    index: RunIndex,
+    /// The results the server holds that this run shared or found: its index, at its end.
+    shared: Mutex<Vec<(re::Digest, re::ActionResult)>>,
+    counters: [AtomicU64; 7],
 }
 
 impl std::fmt::Debug for Remote {
@@ -69,7 +75,8 @@ impl std::fmt::Debug for Remote {
 }
 
 impl Remote {
-    /// Connects to the server of `config` and asks its capabilities. A bad URL or CA file
+    /// Connects to the server of `config`, asks its capabilities and reads the pipeline's
+    /// index when `config` names one. A bad URL or CA file
     /// is an error; a server that is down or cannot serve tanto gives one warning line and
     /// `None`, and the run goes on with the local store.
     pub async fn connect(config: RemoteConfig) -> Result<Option<Self>> {
@@ -126,15 +133,21 @@ impl Remote {
             .ok()
             .filter(|&b| b > 0)
             .map_or(MAX_BLOB, |m| m.min(MAX_BLOB));
-        Ok(Some(Self {
+        let mut remote = Self {
             config,
             clients,
             breaker,
             batch_limit: batch.saturating_sub(64 * 1024).max(64 * 1024),
             max_blob,
             known: Mutex::default(),
+            index: RunIndex::default(),
+            shared: Mutex::default(),
             counters: Default::default(),
-        }))
+        };
+        if let Some(key) = &remote.config.index {
+            remote.index = remote.read_index(key).await;
+        }
+        Ok(Some(remote))
     }
 
     /// The server's URL, as configured.
@@ -157,6 +170,7 @@ impl Remote {
             blobs_sent: n(3),
             bytes_sent: n(4),
             results_sent: n(5),
+            from_index: n(6),
         }
     }
 
@@ -174,18 +188,38 @@ impl Remote {
     }
 
     /// The server's result for the step key `key`, if it has a sound one whose outputs are
-    /// all in its CAS. Reads the action result only; no output is fetched.
+    /// all in its CAS. Reads the action result only (from the pipeline's index when it has
+    /// one for the key); no output is fetched.
     pub async fn lookup(&self, key: &Digest) -> Option<ActionResult> {
+        let action = action_of(key).digest;
+        if let Some(found) = self.index.get(&action)
+            && let Some(record) = self.accept(&action, found, key).await
+        {
+            self.count(6, 1);
+            return Some(record);
+        }
         let request = re::GetActionResultRequest {
             instance_name: self.config.instance.clone(),
-            action_digest: Some(action_of(key).digest),
+            action_digest: Some(action.clone()),
             digest_function: re::SHA256,
         };
         let found = self
             .call(self.config.timeout, self.clients.get_action_result(request))
             .await
             .ok()??;
-        let (record, wires) = match read_result(&found, key, self.max_blob) {
+        self.accept(&action, &found, key).await
+    }
+
+    /// The record of `found`, the server's result for `action` of the step key `key`, when
+    /// it is sound and the outputs it names are all in the CAS; they become known to
+    /// [`fetch`](Self::fetch).
+    async fn accept(
+        &self,
+        action: &re::Digest,
+        found: &re::ActionResult,
+        key: &Digest,
+    ) -> Option<ActionResult> {
+        let (record, wires) = match read_result(found, key, self.max_blob) {
             Ok(read) => read,
             Err(why) => {
                 tracing::warn!(
@@ -209,7 +243,9 @@ impl Remote {
         for (output, wire) in wires {
             known.insert(output.digest, (output, wire));
         }
+        drop(known);
         self.count(0, 1);
+        self.remember_shared(action.clone(), found.clone());
         Some(record)
     }
 

@@ -125,6 +125,15 @@ impl Remote {
                 value: record,
             }],
         });
+        self.put(blobs).await?;
+        self.put_result(action.digest.clone(), ar.clone()).await?;
+        self.count(5, 1);
+        self.remember_shared(action.digest, ar);
+        Ok(())
+    }
+
+    /// Sends those of `blobs` the server lacks.
+    pub(super) async fn put(&self, blobs: Vec<Blob>) -> std::result::Result<(), String> {
         let mut unique = HashMap::new();
         for blob in blobs {
             unique.entry(blob.digest().hash.clone()).or_insert(blob);
@@ -144,10 +153,19 @@ impl Remote {
         self.send(send).await?;
         self.count(3, sent);
         self.count(4, bytes);
+        Ok(())
+    }
+
+    /// Writes `result` as the action cache's entry for `action`.
+    pub(super) async fn put_result(
+        &self,
+        action: re::Digest,
+        result: re::ActionResult,
+    ) -> std::result::Result<(), String> {
         let request = re::UpdateActionResultRequest {
             instance_name: self.config.instance.clone(),
-            action_digest: Some(action.digest),
-            action_result: Some(ar),
+            action_digest: Some(action),
+            action_result: Some(result),
             digest_function: re::SHA256,
         };
         self.call(
@@ -156,7 +174,6 @@ impl Remote {
         )
         .await
         .map_err(|f| f.to_string())?;
-        self.count(5, 1);
         Ok(())
     }
 }

@@ -108,8 +108,14 @@ pub(super) struct ActionBlobs {
 
 /// The REAPI action of the step key `key`: a command naming the key, an empty input root.
 pub(super) fn action_of(key: &Digest) -> ActionBlobs {
+    action_named("step-key", key)
+}
+
+/// The REAPI action `tanto WHAT HEX` with an empty input root: `step-key` for a step's
+/// result, `run-index` for a pipeline's [index](super::index).
+pub(super) fn action_named(what: &str, key: &Digest) -> ActionBlobs {
     let command = re::Command {
-        arguments: vec!["tanto".into(), "step-key".into(), key.to_hex()],
+        arguments: vec!["tanto".into(), what.into(), key.to_hex()],
     }
     .encode_to_vec();
     let action = re::Action {

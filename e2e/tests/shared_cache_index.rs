@@ -1,0 +1,141 @@
+//! The pipeline's index on a real BuildGrid: a run that writes to the shared cache leaves
+//! the results it shared and found under one action, and a run on an empty store reads its
+//! hits from there, in one call. The index only saves calls: a step whose key it lacks is
+//! asked for on its own, and runs when the server has nothing either.
+
+mod support;
+
+use support::buildgrid::BuildGrid;
+use support::of_kind;
+use support::remote_cache::{count, ok, run, sources};
+
+/// The steps that ran, by label.
+fn started(events: &[serde_json::Value]) -> Vec<String> {
+    of_kind(events, "step_started")
+        .iter()
+        .filter_map(|e| e["step"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// How many hits the summary line says came from the index: none when it says nothing.
+fn from_index(stderr: &str) -> u64 {
+    if stderr.contains(" from the pipeline's index)") {
+        count(stderr, "from the pipeline's index")
+    } else {
+        0
+    }
+}
+
+#[test]
+fn an_empty_store_reads_its_hits_from_the_index_but_a_folders_from_the_server() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let src = sources();
+    let store = || tempfile::tempdir().expect("a temporary folder");
+
+    // Run A shares every step, and the index of `shared` with them.
+    let (ev, stderr) = ok(&run(
+        store().path(),
+        &url,
+        &["shared", "--pause", "0", "--remote-upload"],
+        src.path(),
+    ));
+    assert_eq!(started(&ev).len(), 3, "{stderr}");
+    assert_eq!(from_index(&stderr), 0, "no index before run A: {stderr}");
+
+    // A second machine: the value and the file come from the index; `bundle`'s folder is
+    // asked for alone, since the server checks the files a folder names and the CAS would
+    // check only its tree.
+    let (ev, stderr) = ok(&run(
+        store().path(),
+        &url,
+        &["shared", "--pause", "0"],
+        src.path(),
+    ));
+    assert!(started(&ev).is_empty(), "{stderr}");
+    assert_eq!(count(&stderr, "hit"), 3, "{stderr}");
+    assert_eq!(from_index(&stderr), 2, "{stderr}");
+
+    // Another flag's value, under the same index: `bundle`'s key is on neither, so it runs;
+    // it makes the same folder, so its dependents' keys are the index's.
+    let (ev, stderr) = ok(&run(
+        store().path(),
+        &url,
+        &["shared", "--pause", "1"],
+        src.path(),
+    ));
+    assert_eq!(started(&ev), ["bundle"], "{stderr}");
+    assert_eq!(count(&stderr, "hit"), 2, "{stderr}");
+    assert_eq!(from_index(&stderr), 2, "{stderr}");
+}
+
+#[test]
+fn a_run_that_writes_indexes_its_hits_too_and_a_stale_entry_is_asked_for_alone() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let src = tempfile::tempdir().expect("a source folder");
+    let grid = |note: &str, upload: bool| {
+        std::fs::write(src.path().join("note.txt"), note).expect("write note.txt");
+        let store = tempfile::tempdir().expect("a temporary folder");
+        let mut args = vec!["grid", "--ns", "1,2"];
+        if upload {
+            args.push("--remote-upload");
+        }
+        ok(&run(store.path(), &url, &args, src.path()))
+    };
+
+    let (ev, stderr) = grid("first", true);
+    assert_eq!(started(&ev).len(), 5, "{stderr}");
+
+    // Another source: the four cells run; they print what they printed, so `join_cells` is
+    // the index's. This run writes, and indexes its cells and its hit.
+    let (ev, stderr) = grid("second", true);
+    assert_eq!(started(&ev).len(), 4, "{stderr}");
+    assert!(!started(&ev).contains(&"join_cells".to_owned()), "{stderr}");
+    assert_eq!(from_index(&stderr), 1, "{stderr}");
+    assert_eq!(count(&stderr, "result"), 4, "{stderr}");
+    let (ev, stderr) = grid("second", false);
+    assert!(started(&ev).is_empty(), "{stderr}");
+    assert_eq!(from_index(&stderr), 5, "{stderr}");
+
+    // The first source's cells left the index but not the server: each is asked for alone.
+    let (ev, stderr) = grid("first", false);
+    assert!(started(&ev).is_empty(), "{stderr}");
+    assert_eq!(count(&stderr, "hit"), 5, "{stderr}");
+    assert_eq!(from_index(&stderr), 1, "{stderr}");
+}
+
+#[test]
+fn an_index_belongs_to_one_pipeline_and_a_changed_source_misses_it() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let src = sources();
+    ok(&run(
+        tempfile::tempdir().expect("a temporary folder").path(),
+        &url,
+        &["shared", "--pause", "0", "--remote-upload"],
+        src.path(),
+    ));
+
+    // Another pipeline calling the same step with the same inputs: a hit, asked for alone.
+    let (ev, stderr) = ok(&run(
+        tempfile::tempdir().expect("a temporary folder").path(),
+        &url,
+        &["shared_dir"],
+        src.path(),
+    ));
+    assert!(started(&ev).is_empty(), "{stderr}");
+    assert_eq!(count(&stderr, "hit"), 1, "{stderr}");
+    assert_eq!(from_index(&stderr), 0, "{stderr}");
+
+    // An edited source: every key moved, so nothing comes from the index or the server.
+    std::fs::write(src.path().join("readme.txt"), "edited\n").expect("edit readme.txt");
+    let (ev, stderr) = ok(&run(
+        tempfile::tempdir().expect("a temporary folder").path(),
+        &url,
+        &["shared", "--pause", "0"],
+        src.path(),
+    ));
+    assert_eq!(started(&ev).len(), 3, "{stderr}");
+    assert_eq!(count(&stderr, "hit"), 0, "{stderr}");
+}
