@@ -42,6 +42,15 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
                 "the run with an empty store and a warm BuildGrid gave (ran, cached, failed, skipped) = {counts:?}"
             ));
         }
+        if !run
+            .stderr
+            .contains(": 20 hits (20 from the pipeline's index)")
+        {
+            return Err(format!(
+                "the run with an empty store did not read its hits from the pipeline's index: {}",
+                run.stderr
+            ));
+        }
         from_remote.push(run.wall_ms);
         let [start, first, steps, last, exit] = run.phases();
         for (p, ms) in phases.iter_mut().zip([start, first + steps + last, exit]) {
@@ -80,9 +89,11 @@ pub(crate) fn run(b: &Bench) -> Result<Row, String> {
             "Where the remote run's time goes (medians of the JSON events' timestamps): {} \
              from process start to `run_started` (a new store, the tree hashed with an empty \
              stat cache, connecting and asking the server's capabilities), {} from there to \
-             `run_finished` (20 lookups along the pipeline's dependency chains, each one \
-             `GetActionResult`: every output of `ci20` is a value, which the result carries, so \
-             there is no blob to check with `FindMissingBlobs`), {} to exit.",
+             `run_finished` (20 lookups along the pipeline's dependency chains, every one \
+             answered by the pipeline's index, which the run read with one `GetActionResult` \
+             beside its hashing; every output of `ci20` is a value, which the result carries, so \
+             there is no blob to check with `FindMissingBlobs`; each hit recorded in the new \
+             store), {} to exit.",
             m[0], m[1], m[2]
         )],
     })

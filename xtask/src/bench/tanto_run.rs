@@ -19,6 +19,8 @@ pub(crate) struct Run {
     pub(crate) exited_us: u64,
     /// The events, in order.
     pub(crate) events: Vec<Value>,
+    /// What it wrote on standard error (the shared cache's summary line among it).
+    pub(crate) stderr: String,
 }
 
 fn now_us() -> u64 {
@@ -64,6 +66,7 @@ pub(crate) fn run_with(
         spawned_us,
         exited_us,
         events,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
 }
 
