@@ -18,14 +18,15 @@ use crate::run::options::{EXIT_OK, EXIT_USAGE};
 use crate::run::plan::Explained;
 use crate::run::summary::RunSummary;
 
-/// Each final output of `plan` with its name: the label of the node that made it, with
-/// `-N` after it when that node made several (`build-2` for the second part of a tuple).
+/// Each final output of `plan` with its name: the label of the node that made it as it is
+/// shown (a control character as its escape), a `/` of a nested pipeline as `-`, with `-N`
+/// after it when that node made several (`build-2` for the second part of a tuple).
 fn named_outputs(plan: &Plan, summary: &RunSummary) -> Option<Vec<(String, Artifact)>> {
     let artifacts = summary.final_outputs(plan)?;
     let names = plan.outputs.iter().map(|(node, part)| {
         let label = &plan.nodes[node.index()].label;
         let parts = plan.outputs.iter().filter(|(n, _)| n == node).count();
-        let label = label.replace('/', "-");
+        let label = shown(label).replace('/', "-");
         if parts > 1 {
             format!("{label}-{}", part + 1)
         } else {
@@ -111,8 +112,8 @@ pub(super) fn check_out_dir(out: &Path) -> Result<()> {
 
 /// Copies the pipeline's final outputs into `out`: folders merged in, files by the name they
 /// were captured by, values as `NAME.json` after the step that made them, images as
-/// `NAME.tar` (`docker load` names them `NAME:latest`). Returns how many
-/// outputs were written.
+/// `NAME.tar`, which `docker load` names after NAME as a repository name may hold it
+/// ([`image_tag`]). Returns how many outputs were written.
 ///
 /// Nothing outside `out` is created or written, whatever the outputs or an earlier export
 /// hold: a link is copied as a link and never written through, and a file or link an earlier
@@ -146,8 +147,8 @@ pub(super) async fn export_outputs(
                 )));
             }
             Artifact::Image(i) => {
-                // A `docker save` tarball: the name as its tag, so `docker load` names it.
-                let tag = format!("{}:latest", name.to_lowercase());
+                // A `docker save` tarball with the name as its tag, so `docker load` names it.
+                let tag = image_tag(name);
                 let dest = out.join(format!("{name}.tar"));
                 room_for_file(&dest)?;
                 backend.save_image(i.id(), &tag, &dest).await?;
@@ -209,6 +210,36 @@ fn tree_paths(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, bool)>) -> Result
 
 /// The name a file output is exported as: the name it was captured by, else its own file
 /// name (a host file's), else the output's name; only ever one plain file name.
+/// The tag an image output's tarball carries: its output's name as an OCI repository name
+/// may hold it, `:latest`. Letters are lowercased, and any run of characters but `a`–`z` and
+/// `0`–`9` between two of those becomes the one `.` or `_` it is, or else `-`: a step fn may be
+/// named `Package` (with `non_snake_case` allowed) or `paquet_été`, and `docker load` refuses
+/// a tarball whose tag is no reference, such as `paquet_été:latest`.
+fn image_tag(name: &str) -> String {
+    const MAX: usize = 128;
+    let mut repo = String::new();
+    let mut gap: Option<char> = None;
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            let sep = gap.take().filter(|_| !repo.is_empty());
+            if repo.len() + usize::from(sep.is_some()) >= MAX {
+                break;
+            }
+            repo.extend(sep);
+            repo.push(c);
+        } else {
+            gap = Some(match (gap, c) {
+                (None, '.' | '_') => c,
+                _ => '-',
+            });
+        }
+    }
+    if repo.is_empty() {
+        repo.push_str("output");
+    }
+    format!("{repo}:latest")
+}
+
 fn file_name(file: &File, output: &str) -> String {
     let own = file
         .path()
@@ -345,6 +376,29 @@ mod tests {
             after_side_effect: false,
             detail: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_image_outputs_tag_is_a_reference_docker_load_takes() {
+        for (name, tag) in [
+            ("package", "package:latest"),
+            ("outer-package-2", "outer-package-2:latest"),
+            ("my_image.v2", "my_image.v2:latest"),
+            ("Package", "package:latest"),
+            ("paquet_été", "paquet-t:latest"),
+            ("a__b..c", "a-b-c:latest"),
+            ("[\\u{a}]", "u-a:latest"),
+            ("∕", "output:latest"),
+        ] {
+            assert_eq!(image_tag(name), tag, "{name}");
+            let used = crate::backend::ReferenceUse::Push;
+            assert_eq!(crate::backend::check_reference(&tag, used), Ok(()), "{tag}");
+        }
+        let long = image_tag(&"x".repeat(300));
+        assert_eq!(long, format!("{}:latest", "x".repeat(128)));
+        // Cut where a separator would come last: the name still ends in a letter.
+        let cut = image_tag(&format!("{}[y]", "x".repeat(127)));
+        assert_eq!(cut, format!("{}:latest", "x".repeat(127)));
     }
 
     #[test]
