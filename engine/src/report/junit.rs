@@ -34,7 +34,9 @@ impl Junit {
 /// How a test case ended, as JUnit says it.
 enum Status<'a> {
     Passed,
-    Skipped,
+    /// With why, when tanto knows: a step's reason (a failure upstream, the run stopped while
+    /// it ran); a test the harness ignored has none.
+    Skipped(Option<&'a str>),
     /// Failed tries before a pass: a `flakyFailure` each, with the first try's failure.
     Flaky {
         runs: usize,
@@ -78,7 +80,7 @@ pub(crate) fn junit(summary: &Summary) -> String {
                     reruns: 0,
                 }
             }
-            "skipped" => Status::Skipped,
+            "skipped" => Status::Skipped(summary.skips.get(step.as_str()).map(String::as_str)),
             _ => Status::Passed,
         };
         Case {
@@ -107,7 +109,7 @@ fn test_suites<'a>(step: &str, tests: &'a TestReport, suites: &mut Vec<(String, 
         let retries = test.attempts.saturating_sub(1) as usize;
         let status = match (test.outcome, &test.failure) {
             (TestOutcome::Passed, _) => Status::Passed,
-            (TestOutcome::Ignored, _) => Status::Skipped,
+            (TestOutcome::Ignored, _) => Status::Skipped(None),
             (TestOutcome::Flaky, f) => Status::Flaky {
                 runs: retries,
                 message: f.as_ref().map(|f| f.message.as_str()),
@@ -143,7 +145,7 @@ fn document(name: &str, suites: &[(String, Vec<Case<'_>>)]) -> String {
     let count = |cases: &[Case<'_>], f: fn(&Status<'_>) -> bool| {
         cases.iter().filter(|c| f(&c.status)).count()
     };
-    let skipped = |s: &Status<'_>| matches!(s, Status::Skipped);
+    let skipped = |s: &Status<'_>| matches!(s, Status::Skipped(_));
     let failed = |s: &Status<'_>| matches!(s, Status::Failed { .. });
     let all: Vec<&Case<'_>> = suites.iter().flat_map(|(_, c)| c).collect();
     let total = |f: fn(&Status<'_>) -> bool| all.iter().filter(|c| f(&c.status)).count();
@@ -221,7 +223,7 @@ fn test_case(x: &mut String, case: &Case<'_>) {
     };
     match &case.status {
         Status::Passed => {}
-        Status::Skipped => element(x, "skipped", None, None, None),
+        Status::Skipped(why) => element(x, "skipped", *why, None, None),
         Status::Flaky {
             runs,
             message,
@@ -270,5 +272,45 @@ impl View for Junit {
 
     fn unwritten(&self) -> bool {
         self.unwritten
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Event;
+
+    #[test]
+    fn a_skipped_step_says_why_and_a_stopped_run_shows_which_ran() {
+        let mut summary = Summary::new();
+        let events = [
+            Event::StepFinished {
+                step: "fmt".into(),
+                duration_ms: 3,
+            },
+            Event::StepSkipped {
+                step: "test[\"a\"]".into(),
+                reason: "stopped while running: interrupted (Ctrl-C)".into(),
+            },
+            Event::StepSkipped {
+                step: "publish".into(),
+                reason: "cancelled: interrupted (Ctrl-C)".into(),
+            },
+        ];
+        for event in events {
+            summary.event(&Stamped { ts_us: 0, event });
+        }
+        let xml = junit(&summary);
+        assert!(
+            xml.contains("<testcase name=\"test[&quot;a&quot;]\" classname=\"\"",)
+                && xml
+                    .contains("<skipped message=\"stopped while running: interrupted (Ctrl-C)\"/>")
+                && xml.contains("<skipped message=\"cancelled: interrupted (Ctrl-C)\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("tests=\"3\" skipped=\"2\" failures=\"0\""),
+            "{xml}"
+        );
     }
 }

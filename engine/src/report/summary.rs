@@ -19,6 +19,8 @@ pub struct Summary {
     index: BTreeMap<String, usize>,
     /// Each failed step: label, error, full log.
     pub(super) failures: Vec<(Arc<str>, String, Option<String>)>,
+    /// Why each skipped step was skipped (a failure upstream, stopped by Ctrl-C…), by label.
+    pub(super) skips: BTreeMap<String, String>,
     /// Each step's tests (the last report it sent), in the order they came: label, whether
     /// cached, the report. Merged reports are left out: their steps' own reports are here.
     pub(super) reports: Vec<(Arc<str>, bool, TestReport)>,
@@ -149,7 +151,10 @@ impl View for Summary {
                 self.failures
                     .push((step.clone(), error.clone(), log_path.clone()));
             }
-            Event::StepSkipped { step, .. } => self.set(step, "skipped", None),
+            Event::StepSkipped { step, reason } => {
+                self.set(step, "skipped", None);
+                self.skips.insert(step.to_string(), reason.clone());
+            }
             _ => {}
         }
     }
