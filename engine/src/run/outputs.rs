@@ -392,7 +392,7 @@ mod tests {
         ] {
             assert_eq!(image_tag(name), tag, "{name}");
             let used = crate::backend::ReferenceUse::Push;
-            assert_eq!(crate::backend::check_reference(&tag, used), Ok(()), "{tag}");
+            assert_eq!(crate::backend::check_reference(tag, used), Ok(()), "{tag}");
         }
         let long = image_tag(&"x".repeat(300));
         assert_eq!(long, format!("{}:latest", "x".repeat(128)));
