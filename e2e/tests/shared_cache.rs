@@ -51,6 +51,11 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
     );
     let plan = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.contains("0 of 3 steps would run"), "{plan}");
+    assert_eq!(
+        plan.matches(" on the shared cache, made ").count(),
+        3,
+        "{plan}"
+    );
     let kept = support::files_under(&store_b.path().join("ac"));
     assert!(kept.is_empty(), "the plan kept results: {kept:?}");
     let daemon = support::daemon::DaemonEvents::watch();

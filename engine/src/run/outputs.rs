@@ -265,8 +265,13 @@ fn plan_lines(explained: &[&Explained]) -> String {
         let said = match (&e.reason, &e.hit) {
             (Some(reason), _) => Some(shown(reason)),
             (None, Some(hit)) => Some(format!(
-                "hit record {}, made {} (the step ran {:.1} s)",
+                "hit record {}{}, made {} (the step ran {:.1} s)",
                 hit.record,
+                if hit.remote {
+                    " on the shared cache"
+                } else {
+                    ""
+                },
                 hit.made,
                 hit.ran.as_secs_f64()
             )),
@@ -334,14 +339,20 @@ pub(super) fn require_cache(explained: &[Explained]) -> Option<u8> {
 
 /// `--plan --progress json`: the plan as one JSON object on standard output, for tools:
 /// `{"pipeline":"ci","steps":[{"step":"fmt","cached":false,"reason":"…","hit":null,"note":null}],"would_run":1}`,
-/// where a hit is `{"record":"3f2a9c1b0d4e","made":"2026-11-30 13:45:02 UTC","ran_ms":1400}`
+/// where a hit is `{"record":"3f2a9c1b0d4e","made":"2026-11-30 13:45:02 UTC","ran_ms":1400,
+/// "remote":false}` (`remote`: the shared cache holds it, the local store does not)
 /// and a note says what the step's code key covers when it is not exactly what the step uses.
 pub(super) fn print_plan_json(plan: &Plan, explained: &[Explained]) -> u8 {
     let steps: Vec<serde_json::Value> = explained
         .iter()
         .map(|e| {
             let hit = e.hit.as_ref().map(|h| {
-                serde_json::json!({"record": h.record, "made": h.made, "ran_ms": h.ran.as_millis()})
+                serde_json::json!({
+                    "record": h.record,
+                    "made": h.made,
+                    "ran_ms": h.ran.as_millis(),
+                    "remote": h.remote,
+                })
             });
             serde_json::json!({
                 "step": e.label,

@@ -73,6 +73,8 @@ pub struct Hit {
     pub made: String,
     /// How long the step ran then.
     pub ran: Duration,
+    /// Whether the shared cache holds it (the local store does not).
+    pub remote: bool,
 }
 
 /// How many of a key's code items `--plan STEP` lists.
@@ -177,13 +179,14 @@ impl StepRunner {
             } else {
                 let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
                 match self.lookup(node, info, &inputs).await {
-                    Ok(Lookup::Hit(hit, outputs)) => {
+                    Ok(Lookup::Hit(hit, outputs, remote)) => {
                         known.insert(index, outputs);
                         e.cached = true;
                         e.hit = Some(Hit {
                             record: hit.key.digest().short(),
                             made: utc(hit.created),
                             ran: hit.duration,
+                            remote,
                         });
                         if wanted {
                             e.detail = key_detail(&hit.key, &code);

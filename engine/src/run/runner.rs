@@ -44,8 +44,8 @@ pub struct StepRunner {
 
 /// What a step's key lookup found.
 pub(super) enum Lookup {
-    /// The recorded result, and its outputs.
-    Hit(Box<ActionResult>, Vec<Artifact>),
+    /// The recorded result, its outputs, and whether the shared cache answered.
+    Hit(Box<ActionResult>, Vec<Artifact>, bool),
     Miss {
         key: KeyRecord,
         digest: Digest,
@@ -237,14 +237,16 @@ impl StepRunner {
                         match self.missing_image(&outputs).await? {
                             None => {
                                 self.remember_hit(&node.label, &key);
-                                return Ok(Lookup::Hit(Box::new(hit), outputs));
+                                return Ok(Lookup::Hit(Box::new(hit), outputs, false));
                             }
                             // The remote cache may hold it, to load when it is needed.
                             gone => match self.remote_hit(node, inputs, &digest).await {
                                 Some((hit, outputs)) => {
                                     match moved_image(&self.run, &hit, true).await {
                                         Some(moved) => Some(moved.to_string()),
-                                        None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
+                                        None => {
+                                            return Ok(Lookup::Hit(Box::new(hit), outputs, true));
+                                        }
                                     }
                                 }
                                 None => gone,
@@ -255,7 +257,7 @@ impl StepRunner {
                 None => match self.remote_hit(node, inputs, &digest).await {
                     Some((hit, outputs)) => match moved_image(&self.run, &hit, true).await {
                         Some(moved) => Some(moved.to_string()),
-                        None => return Ok(Lookup::Hit(Box::new(hit), outputs)),
+                        None => return Ok(Lookup::Hit(Box::new(hit), outputs, true)),
                     },
                     None => None,
                 },
@@ -441,7 +443,7 @@ impl NodeRunner for Arc<StepRunner> {
                 NodeKind::Step { info, run } => (**info, *run),
             };
             match this.lookup(&node, &info, &inputs).await? {
-                Lookup::Hit(_, outputs) => Ok(Prepared::Cached(outputs)),
+                Lookup::Hit(_, outputs, _) => Ok(Prepared::Cached(outputs)),
                 Lookup::Miss { reason, .. }
                     if this.require_cache && !this.after_side_effect.contains(&node.id.index()) =>
                 {
