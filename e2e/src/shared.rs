@@ -73,10 +73,30 @@ pub(crate) async fn telling(ctx: &Ctx, token: Secret) -> Result<()> {
     Ok(())
 }
 
-/// A step with known output and one that prints a secret, for the logs the shared cache
-/// keeps.
+/// Writes `token` into a file and keeps it, as a careless step would.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn spill(ctx: &Ctx, token: Secret) -> Result<File> {
+    let c = ctx.container().with_secret_env("TOKEN", &token);
+    c.sh("echo \"token: $TOKEN\" > /spilled.txt").await?;
+    c.file("/spilled.txt").await
+}
+
+/// Prints what `spilled` holds on both streams: a step without a secret input whose output
+/// shows one.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn reveal(ctx: &Ctx, spilled: File) -> Result<()> {
+    let c = ctx.container().with_file("/spilled.txt", &spilled);
+    c.sh("cat /spilled.txt; sed s/token/again/ /spilled.txt >&2")
+        .await?;
+    Ok(())
+}
+
+/// A step with known output, one that prints a secret, and one that prints a secret another
+/// step leaked into a file, for the logs the shared cache keeps.
 #[pipeline]
 pub fn shared_logs(src: Dir, token: Secret) -> u64 {
     telling(token);
+    let spilled = spill(token);
+    reveal(spilled);
     chatty(src)
 }

@@ -456,6 +456,8 @@ fn a_result_carries_its_steps_redacted_stdout_and_stderr() {
             .arg(src.path()),
     );
     let (_, stderr) = ok(&out);
+    // `telling` and `spill` are keyed by the secret's value, hashed with this store's own
+    // key: no other machine can hit them, so they are not shared.
     assert_eq!(count(&stderr, "result"), 2, "{stderr}");
     let mut logs = server.logs();
     logs.sort();

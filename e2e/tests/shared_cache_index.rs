@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::path::Path;
+
 use support::buildgrid::BuildGrid;
 use support::of_kind;
 use support::remote_cache::{count, ok, run, sources};
@@ -74,14 +76,17 @@ fn a_run_that_writes_indexes_its_hits_too_and_a_stale_entry_is_asked_for_alone()
     let server = BuildGrid::start("");
     let url = server.url();
     let src = tempfile::tempdir().expect("a source folder");
-    let grid = |note: &str, upload: bool| {
+    let grid_in = |store: &Path, note: &str, upload: bool| {
         std::fs::write(src.path().join("note.txt"), note).expect("write note.txt");
-        let store = tempfile::tempdir().expect("a temporary folder");
         let mut args = vec!["grid", "--ns", "1,2"];
         if upload {
             args.push("--remote-upload");
         }
-        ok(&run(store.path(), &url, &args, src.path()))
+        ok(&run(store, &url, &args, src.path()))
+    };
+    let grid = |note: &str, upload: bool| {
+        let store = tempfile::tempdir().expect("a temporary folder");
+        grid_in(store.path(), note, upload)
     };
 
     let (ev, stderr) = grid("first", true);
@@ -103,6 +108,29 @@ fn a_run_that_writes_indexes_its_hits_too_and_a_stale_entry_is_asked_for_alone()
     assert!(started(&ev).is_empty(), "{stderr}");
     assert_eq!(count(&stderr, "hit"), 5, "{stderr}");
     assert_eq!(from_index(&stderr), 1, "{stderr}");
+
+    // A machine whose store keeps its results: a local hit the index held stays in the index
+    // it writes, so the next empty store still reads all five from it.
+    let warm = tempfile::tempdir().expect("a temporary folder");
+    let (_, stderr) = grid_in(warm.path(), "third", true);
+    assert!(
+        stderr.contains("the pipeline's index written (5 results)"),
+        "{stderr}"
+    );
+    let (ev, stderr) = grid_in(warm.path(), "fourth", true);
+    assert_eq!(
+        started(&ev).len(),
+        4,
+        "`join_cells` is a local hit: {stderr}"
+    );
+    assert_eq!(count(&stderr, "hit"), 0, "{stderr}");
+    assert!(
+        stderr.contains("the pipeline's index written (5 results)"),
+        "{stderr}"
+    );
+    let (ev, stderr) = grid("fourth", false);
+    assert!(started(&ev).is_empty(), "{stderr}");
+    assert_eq!(from_index(&stderr), 5, "{stderr}");
 }
 
 #[test]

@@ -366,11 +366,7 @@ pub(super) async fn run(
         }
         _ => Ok(()),
     };
-    if let Some(remote) = &context.remote
-        && !cancel.is_cancelled()
-    {
-        remote.write_index().await;
-    }
+    let index_stopped = super::remote::write_index(context.remote.as_deref(), &cancel).await;
     let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
     // Printed once the views are done, so it follows every line they print.
     let remote_line = context
@@ -393,6 +389,9 @@ pub(super) async fn run(
         say!("{line}");
     }
     let mut code = exit_code(&summary);
+    if index_stopped && code == EXIT_OK {
+        code = EXIT_INTERRUPTED;
+    }
     if code == EXIT_DAEMON {
         // Says what the cleanup's failure would say, and what to do.
         explain_lost_daemon(&summary, backend.endpoint());

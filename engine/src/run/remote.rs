@@ -11,6 +11,7 @@ use std::sync::Arc;
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
 
 use crate::artifact::{Artifact, Image};
 use crate::cache::{ActionResult, KeyRecord, Remote, RemoteConfig, StepLogs};
@@ -95,14 +96,15 @@ pub(super) fn connect(options: &RunOptions, plan: &Plan) -> Result<Option<Connec
     }))
 }
 
-/// The key of the pipeline's index on the server: its name and its steps' labels, which
-/// hold the items of its matrices. Runs that share them share an index, whatever their
-/// other flags' values or their inputs; a flag's value never goes into it, nor a path of
-/// this machine. The lengths keep the parts apart.
+/// The key of the pipeline's index on the server: its fn's path (its crate's name first, so
+/// two projects' `ci` pipelines do not share one) and its steps' labels, which hold the items
+/// of its matrices. Runs that share them share an index, whatever their inputs and the
+/// values of flags that choose no steps; no path of this machine goes into it. The lengths
+/// keep the parts apart.
 fn index_key(plan: &Plan) -> Digest {
     let mut bytes = b"tanto pipeline index v1".to_vec();
-    let name = plan.pipeline.name;
-    for part in std::iter::once(name).chain(plan.steps().map(|(node, _)| &*node.label)) {
+    let path = plan.pipeline.path;
+    for part in std::iter::once(path).chain(plan.steps().map(|(node, _)| &*node.label)) {
         bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
         bytes.extend_from_slice(part.as_bytes());
     }
@@ -189,6 +191,24 @@ async fn save_images(
     Ok((Some(dir), images))
 }
 
+/// Writes the pipeline's index at the end of a run that writes to the shared cache, unless
+/// the run was stopped. Ctrl-C abandons it, saying so (the steps' results are shared
+/// already): then true, and the run exits as interrupted.
+pub(super) async fn write_index(remote: Option<&Remote>, cancel: &CancellationToken) -> bool {
+    let Some(remote) = remote.filter(|_| !cancel.is_cancelled()) else {
+        return false;
+    };
+    tokio::select! {
+        () = remote.write_index() => false,
+        () = cancel.cancelled() => {
+            say!(
+                "tanto: interrupted while writing the pipeline's index to the shared cache: the steps' results are shared, the index is not"
+            );
+            true
+        }
+    }
+}
+
 /// One line about what the run did with the remote cache.
 pub(super) fn summary_line(remote: &Remote) -> String {
     let s = remote.stats();
@@ -210,6 +230,12 @@ pub(super) fn summary_line(remote: &Remote) -> String {
             plural(s.blobs_sent as usize, "blob"),
             s.bytes_sent
         ));
+        if s.indexed > 0 {
+            line.push_str(&format!(
+                ", the pipeline's index written ({})",
+                plural(s.indexed as usize, "result")
+            ));
+        }
     }
     line
 }

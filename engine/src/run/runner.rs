@@ -237,6 +237,9 @@ impl StepRunner {
                         match self.missing_image(&outputs).await? {
                             None => {
                                 self.remember_hit(&node.label, &key);
+                                if let Some(remote) = &self.run.remote {
+                                    remote.keep_indexed(&digest);
+                                }
                                 return Ok(Lookup::Hit(Box::new(hit), outputs, false));
                             }
                             // The remote cache may hold it, to load when it is needed.
@@ -304,6 +307,10 @@ impl StepRunner {
         // it ends.
         let host = host_inputs(&info, &inputs, &node.args, &self.is_step);
         let code = CodeKey::of(&info).digest;
+        // Keyed by a secret's value, hashed with this store's own key: no other machine can
+        // hit the result, so it is not shared (nor what the step may have leaked into it).
+        let shareable = !(info.settings.secret_in_key
+            && inputs.iter().any(|a| matches!(a, Artifact::Secret(_))));
         async move {
             let ctx = Ctx::new(Arc::clone(&run), info, label.clone());
             // The last run of this code ran one command: it may run as its container's PID 1.
@@ -412,7 +419,7 @@ impl StepRunner {
                     .retain(|image, _| info.settings.image != Some(image.as_str()));
                 if let Err(e) = run.store.record(&digest, &record) {
                     tracing::warn!("could not cache the result of `{label}`: {e}");
-                } else if let Some(remote) = &run.remote {
+                } else if let Some(remote) = run.remote.as_ref().filter(|_| shareable) {
                     share(&run, remote, &digest, &record, &outputs, ctx.logs()).await;
                 }
             }

@@ -259,7 +259,7 @@ impl Breaker {
     pub(super) fn trip(&self, url: &str, why: &str) {
         if !self.open.swap(true, Ordering::Relaxed) {
             say!(
-                "tanto: warning: the remote cache at {url} {why}; this run goes on with the local store only"
+                "warning: the remote cache at {url} {why}; this run goes on with the local store only"
             );
         }
     }

@@ -114,6 +114,8 @@ pub struct RemoteStats {
     pub results_sent: u64,
     /// Of the hits, those read from the pipeline's index rather than asked for one by one.
     pub from_index: u64,
+    /// The results in the pipeline's index this run wrote; none when it wrote none.
+    pub indexed: u64,
 }
 
 /// What a step wrote on its stdout and stderr, redacted: the action result's

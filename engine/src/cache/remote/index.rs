@@ -26,7 +26,7 @@ use prost::Message;
 use super::Remote;
 use super::proto::protobuf::Any;
 use super::proto::re;
-use super::wire::{action_named, check_digest};
+use super::wire::{action_named, action_of, check_digest};
 use crate::digest::Digest;
 
 /// The `type_url` of one entry of an index.
@@ -141,17 +141,27 @@ impl Remote {
         }
     }
 
+    /// A local hit of the step key `key`: when the index read from the server holds it, it
+    /// stays in the index this run writes, so a machine whose store holds most results does
+    /// not shrink the index to the steps it ran.
+    pub fn keep_indexed(&self, key: &Digest) {
+        let action = action_of(key).digest;
+        if let Some(result) = self.index.get(&action) {
+            self.remember_shared(action, result.clone());
+        }
+    }
+
     /// Keeps `result`, which the server now holds for `action`, for this run's index.
     pub(super) fn remember_shared(&self, action: re::Digest, result: re::ActionResult) {
-        if self.config.index.is_some() {
+        if self.config.index.is_some() && self.config.upload {
             let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
             shared.push((action, result));
         }
     }
 
-    /// Writes the run's index when this run writes to the server: the results it shared and
-    /// those it found there, unless the index it read holds exactly those. Failures give the
-    /// run's one warning, never an error.
+    /// Writes the run's index when this run writes to the server: the results it shared, those
+    /// it found there, and its local hits that the index it read held; unless that index
+    /// holds exactly those. Failures give the run's one warning, never an error.
     pub async fn write_index(&self) {
         let Some(key) = &self.config.index else {
             return;
@@ -168,10 +178,18 @@ impl Remote {
             super::cas::Blob::Bytes(super::wire::sha(&action.action), action.action),
             super::cas::Blob::Bytes(super::wire::sha(&action.command), action.command),
         ];
+        let index = write(&results);
+        let entries = index
+            .execution_metadata
+            .as_ref()
+            .map_or(0, |m| m.auxiliary_metadata.len());
         let written = match self.put(blobs).await {
-            Ok(()) => self.put_result(action.digest, write(&results)).await,
+            Ok(_) => self.put_result(action.digest, index).await,
             Err(why) => Err(why),
         };
+        if written.is_ok() {
+            self.count(7, entries as u64);
+        }
         if let Err(why) = written
             && self.breaker.is_closed()
         {

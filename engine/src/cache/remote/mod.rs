@@ -63,7 +63,7 @@ pub struct Remote {
     index: RunIndex,
     /// The results the server holds that this run shared or found: its index, at its end.
     shared: Mutex<Vec<(re::Digest, re::ActionResult)>>,
-    counters: [AtomicU64; 7],
+    counters: [AtomicU64; 8],
 }
 
 impl std::fmt::Debug for Remote {
@@ -118,7 +118,7 @@ impl Remote {
             .is_some_and(|c| c.update_enabled);
         if config.upload && !may_write {
             say!(
-                "tanto: warning: the remote cache at {} does not let clients write results; this run only reads from it",
+                "warning: the remote cache at {} does not let clients write results; this run only reads from it",
                 config.url
             );
             config.upload = false;
@@ -171,6 +171,7 @@ impl Remote {
             bytes_sent: n(4),
             results_sent: n(5),
             from_index: n(6),
+            indexed: n(7),
         }
     }
 

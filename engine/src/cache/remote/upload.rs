@@ -125,15 +125,17 @@ impl Remote {
                 value: record,
             }],
         });
-        self.put(blobs).await?;
+        let (sent, bytes) = self.put(blobs).await?;
+        self.count(3, sent);
+        self.count(4, bytes);
         self.put_result(action.digest.clone(), ar.clone()).await?;
         self.count(5, 1);
         self.remember_shared(action.digest, ar);
         Ok(())
     }
 
-    /// Sends those of `blobs` the server lacks.
-    pub(super) async fn put(&self, blobs: Vec<Blob>) -> std::result::Result<(), String> {
+    /// Sends those of `blobs` the server lacks: how many, and their bytes.
+    pub(super) async fn put(&self, blobs: Vec<Blob>) -> std::result::Result<(u64, u64), String> {
         let mut unique = HashMap::new();
         for blob in blobs {
             unique.entry(blob.digest().hash.clone()).or_insert(blob);
@@ -151,9 +153,7 @@ impl Remote {
         let sent = send.len() as u64;
         let bytes: u64 = send.iter().map(|b| b.digest().size_bytes as u64).sum();
         self.send(send).await?;
-        self.count(3, sent);
-        self.count(4, bytes);
-        Ok(())
+        Ok((sent, bytes))
     }
 
     /// Writes `result` as the action cache's entry for `action`.
