@@ -210,7 +210,19 @@ impl<'a> Walker<'a> {
                             work.push((m, self.krate.items[m].module));
                         }
                     }
-                    None => found.extend(self.resolve(module, mac, &mut reach, 0)),
+                    None => {
+                        let targets = self.resolve(module, mac, &mut reach, 0);
+                        // A `macro_rules!` made reachable by path (`pub(crate) use wrap;` in
+                        // module `tricky`, called as `tricky::wrap!`): the path names no item,
+                        // so the crate's macros of that name are followed.
+                        if targets.iter().all(|t| matches!(t, Target::Module(_))) {
+                            for &m in self.krate.macros.get(&name).into_iter().flatten() {
+                                work.push((m, module));
+                                work.push((m, self.krate.items[m].module));
+                            }
+                        }
+                        found.extend(targets);
+                    }
                 }
             }
             for method in &refs.methods {

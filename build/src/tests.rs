@@ -419,3 +419,34 @@ fn records_list_fewer_items_when_they_would_not_fit_in_rustcs_environment() {
         );
     }
 }
+
+#[test]
+fn a_macro_called_by_its_path_after_a_use_is_in_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = r#"
+mod tricky {
+    macro_rules! wrap {
+        ($e:expr) => { format!("[{}]", $e) };
+    }
+    pub(crate) use wrap;
+}
+
+#[step]
+async fn by_path(ctx: &Ctx) -> Result<()> { let _ = tricky::wrap!("m"); Ok(()) }
+
+#[step]
+async fn by_crate_path(ctx: &Ctx) -> Result<()> { let _ = crate::tricky::wrap!("m"); Ok(()) }
+"#;
+    let before = records(dir.path(), lib, &[]);
+    for step in ["`by_path`", "`by_crate_path`"] {
+        assert!(
+            before[step].entries.iter().any(|e| e.starts_with("`wrap!`")),
+            "{step}: {:?}",
+            before[step]
+        );
+    }
+    let after = records(dir.path(), &lib.replace("\"[{}]\"", "\"<{}>\""), &[]);
+    for step in ["`by_path`", "`by_crate_path`"] {
+        assert_ne!(before[step].digest, after[step].digest, "{step}");
+    }
+}
