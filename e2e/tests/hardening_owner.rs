@@ -1,6 +1,7 @@
 //! A container's keep-alive ends with its owner: a run killed with SIGKILL leaves nothing
 //! running, even when no later run comes to reap it. On a private daemon, because every run
-//! on the machine's daemon (other tests' too) reaps what dead runs left.
+//! on the machine's daemon (other tests' too) reaps what dead runs left. And what a killed run
+//! staged in the store (its linked views, its temporary files) goes with the next run.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -64,4 +65,77 @@ fn a_killed_runs_containers_end_by_themselves() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The staging folders of processes under the store at `cache`, with what each holds besides
+/// its lock.
+fn staging_folders(cache: &std::path::Path) -> Vec<(std::path::PathBuf, usize)> {
+    std::fs::read_dir(cache.join("tmp"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("proc-"))
+        .map(|e| {
+            let held = std::fs::read_dir(e.path()).unwrap().count() - 1;
+            (e.path(), held)
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_runs_staged_files_go_with_the_next_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("kept.txt"), "kept").unwrap();
+    std::fs::create_dir(src.path().join("ignored")).unwrap();
+    std::fs::write(src.path().join("ignored/left.txt"), "left out").unwrap();
+    // A folder input that leaves a file out is mounted as a linked view, staged in the store.
+    std::fs::write(src.path().join(".gitignore"), "ignored/\n").unwrap();
+    let slow = |extra: &[&str]| {
+        let mut cmd = fixture(cache.path());
+        cmd.args(["slow", "--progress", "json"])
+            .args(extra)
+            .arg("--src")
+            .arg(src.path());
+        cmd
+    };
+    let mut child = slow(&[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "step_started" {
+            break;
+        }
+    }
+    // The view is made as the step's container is, after the step starts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let staged = loop {
+        let staged = staging_folders(cache.path());
+        if staged.iter().any(|(_, held)| *held > 0) || Instant::now() > deadline {
+            break staged;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(staged.len(), 1, "{staged:?}");
+    assert!(staged[0].1 > 0, "the run staged nothing: {staged:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        staged[0].0.exists(),
+        "nothing removes it before a run comes"
+    );
+
+    let out = support::output(&mut slow(&["--plan"]));
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !staged[0].0.exists(),
+        "the killed run's folder is still there"
+    );
+    assert_eq!(
+        staging_folders(cache.path()),
+        [],
+        "the plan's own folder went with it"
+    );
 }

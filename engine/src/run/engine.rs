@@ -196,6 +196,8 @@ pub(super) async fn run(
             return EXIT_USAGE;
         }
     };
+    // What runs killed with `kill -9` staged in the store, as `reap` does their containers.
+    store.reap_staging();
     // Connecting to the remote cache overlaps hashing the inputs too.
     let remote = match super::remote::connect(&options, plan) {
         Ok(remote) => remote,

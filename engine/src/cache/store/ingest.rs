@@ -168,7 +168,7 @@ impl Store {
                     io::ErrorKind::CrossesDevices | io::ErrorKind::PermissionDenied
                 ) =>
             {
-                let staged = tempfile::NamedTempFile::new_in(self.root.join("tmp")).map_err(io)?;
+                let staged = tempfile::NamedTempFile::new_in(self.staging_dir()).map_err(io)?;
                 std::fs::copy(src, staged.path()).map_err(io)?;
                 std::fs::set_permissions(staged.path(), mode).map_err(io)?;
                 let staged = staged.into_temp_path();

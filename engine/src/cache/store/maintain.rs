@@ -278,7 +278,9 @@ impl Store {
         }
         report.checkouts = self.sweep_checkouts(&live.outputs, spare_after);
         report.grace = options.grace;
-        // Staging leftovers of killed runs; a day, since a long step may still be filling one.
+        // Staging folders of processes now gone, then anything else a day old (what no
+        // process's folder holds: a version of tanto before them, say).
+        self.reap_staging();
         let day_ago = ns_since_epoch(now - Duration::from_secs(24 * 3600));
         sweep_tmp(&self.root.join("tmp"), spare_after.min(day_ago));
         drop(lock);
@@ -424,6 +426,9 @@ fn sweep_tmp(tmp: &Path, older_than: i128) {
         return;
     };
     for e in entries.flatten() {
+        if super::staging::is_staging(&e.file_name()) {
+            continue;
+        }
         let Ok(meta) = e.metadata() else { continue };
         if changed_ns(&meta) >= older_than {
             continue;

@@ -8,6 +8,7 @@ mod ingest;
 mod lease;
 mod maintain;
 mod reports;
+mod staging;
 mod verify;
 
 use std::collections::HashSet;
@@ -34,7 +35,9 @@ use crate::error::{Error, Result};
 /// # Layout
 ///
 /// ```text
-/// <root>/tmp/                   staging; every write lands here first, then is renamed
+/// <root>/tmp/proc-XXXXXX/       staging, one folder per process, held by a `flock` on its
+///                               `lock` file; every write lands here first, then is renamed;
+///                               the folder of a process that is gone is reaped
 /// <root>/blobs/ab/<hex>[.x]     file contents, read-only (`.x`: the executable variant)
 /// <root>/trees/ab/<hex>         tree objects in their canonical encoding
 /// <root>/checkouts/<hex>/       read-only folders built from hardlinks to blobs
@@ -79,6 +82,8 @@ pub struct Store {
     vouched: Arc<Mutex<HashSet<Digest>>>,
     /// How many [`StoreLease`]s this store and its clones hold.
     held: Arc<AtomicUsize>,
+    /// This process's staging folder under `tmp/`, made on first use.
+    staging: Arc<OnceLock<staging::Staging>>,
 }
 
 impl Store {
@@ -102,6 +107,7 @@ impl Store {
             stat_cache: Arc::default(),
             vouched: Arc::default(),
             held: Arc::default(),
+            staging: Arc::default(),
         })
     }
 
@@ -126,10 +132,32 @@ impl Store {
         &self.root
     }
 
-    /// A fresh temporary folder inside the store, on the same file system, for staging.
+    /// A fresh temporary folder inside the store, on the same file system, for staging: in
+    /// this process's staging folder, which the next run removes if this process is killed.
     pub fn temp_dir(&self) -> Result<tempfile::TempDir> {
-        tempfile::tempdir_in(self.root.join("tmp"))
+        tempfile::tempdir_in(self.staging_dir())
             .map_err(|e| Error::io("create a temporary folder in the store", e))
+    }
+
+    /// This process's staging folder, made on first use; `tmp/` itself when it cannot be
+    /// made (what is written there then says why).
+    fn staging_dir(&self) -> PathBuf {
+        let tmp = self.root.join("tmp");
+        if self.staging.get().is_none() {
+            match staging::Staging::new(&tmp) {
+                // Another thread may have made one first: this one then goes with its drop.
+                Ok(made) => drop(self.staging.set(made)),
+                Err(e) => tracing::debug!("cannot make a staging folder in the store: {e}"),
+            }
+        }
+        self.staging.get().map_or(tmp, |s| s.path().to_owned())
+    }
+
+    /// Removes the staging folders that processes now gone (killed, say) left under `tmp/`,
+    /// with the files and linked views in them; returns how many. Cheap: a run calls it when
+    /// it starts.
+    pub fn reap_staging(&self) -> usize {
+        staging::reap(&self.root.join("tmp"))
     }
 
     /// An empty, read-only file of the store, laid over the files that a `Dir` input leaves
@@ -140,7 +168,7 @@ impl Store {
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
             return Ok(path);
         }
-        let made = tempfile::NamedTempFile::new_in(self.root.join("tmp")).and_then(|tmp| {
+        let made = tempfile::NamedTempFile::new_in(self.staging_dir()).and_then(|tmp| {
             std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o444))?;
             tmp.persist(&path).map_err(|e| e.error)
         });
@@ -152,7 +180,7 @@ impl Store {
     /// hashing ([`Store::hash_input_dir`] does both).
     pub fn stat_cache(&self) -> &StatCache {
         self.stat_cache.get_or_init(|| {
-            StatCache::load(self.root.join("statcache")).staging_in(self.root.join("tmp"))
+            StatCache::load(self.root.join("statcache")).staging_in(self.staging_dir())
         })
     }
 
@@ -227,7 +255,7 @@ impl Store {
     /// folder naming it after (and its parent, which may have been created).
     fn write_atomic(&self, dest: &Path, bytes: &[u8], sync: bool) -> Result<()> {
         let io = |e| Error::io(format!("write {}", dest.display()), e);
-        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp")).map_err(io)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(self.staging_dir()).map_err(io)?;
         tmp.write_all(bytes).map_err(io)?;
         if sync {
             tmp.as_file().sync_all().map_err(io)?;

@@ -1,0 +1,130 @@
+//! Where a process stages what it writes into the store, and how what a killed one left is
+//! found.
+//!
+//! Each process that writes into the store gets a folder of its own under `tmp/`,
+//! `proc-XXXXXX`, holding a file `lock` on which it keeps an exclusive `flock` for as long as
+//! it lives; its temporary files, staged folders and linked views go there. The kernel
+//! releases the lock however the process ends, so a process that can take the lock knows the
+//! folder's owner is gone: a run killed with `kill -9` leaves its staged files for the next
+//! run to remove ([`Store::reap_staging`](super::Store::reap_staging)), as it leaves its
+//! containers. Unlike a pid, the lock means the same thing in every pid namespace and on every
+//! machine that shares the store's file system with working `flock`s (which the store's lease
+//! needs anyway). A folder is named `proc-…` only once its lock is held (it is renamed from
+//! `.new-…`), so a folder being made is never taken for a dead one.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The prefix of a process's staging folder.
+const PREFIX: &str = "proc-";
+
+/// The file whose lock its owner holds.
+const LOCK: &str = "lock";
+
+/// This process's staging folder, removed when the store's last clone goes.
+#[derive(Debug)]
+pub(super) struct Staging {
+    path: PathBuf,
+    /// Held, never read: the lock lives as long as the file stays open.
+    _lock: File,
+}
+
+impl Staging {
+    /// A new staging folder under `tmp`, its lock held.
+    pub(super) fn new(tmp: &Path) -> io::Result<Self> {
+        let partial = tempfile::Builder::new().prefix(".new-").tempdir_in(tmp)?;
+        let lock = File::create(partial.path().join(LOCK))?;
+        lock.try_lock().map_err(io::Error::other)?;
+        let name = partial
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().replacen(".new-", PREFIX, 1))
+            .unwrap_or_default();
+        let path = tmp.join(name);
+        let partial = partial.keep();
+        if let Err(e) = std::fs::rename(&partial, &path) {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e);
+        }
+        Ok(Self { path, _lock: lock })
+    }
+
+    /// The folder.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        super::remove_tree(&self.path);
+    }
+}
+
+/// Whether `name`, under `tmp/`, is a process's staging folder: reaped by its lock, never by
+/// its age.
+pub(super) fn is_staging(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with(PREFIX)
+}
+
+/// Removes the staging folders under `tmp` whose owners are gone (their lock can be taken),
+/// with what they hold; returns how many. A folder whose lock is held, or cannot be read, is
+/// left alone.
+pub(super) fn reap(tmp: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let mut reaped = 0;
+    for entry in entries.flatten() {
+        if !is_staging(&entry.file_name()) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(lock) = File::open(dir.join(LOCK)) else {
+            continue;
+        };
+        if lock.try_lock().is_ok() {
+            super::remove_tree(&dir);
+            reaped += 1;
+        }
+    }
+    reaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gone_owners_folder_is_reaped_and_a_living_ones_is_not() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mine = Staging::new(tmp.path()).expect("staging");
+        std::fs::write(mine.path().join("staged"), "x").expect("write");
+        assert!(
+            mine.path()
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(PREFIX))
+        );
+        // What a killed process leaves: its folder, its lock file, no one holding it, and a
+        // read-only folder of links as a linked view has.
+        let dead = tmp.path().join("proc-dead01");
+        std::fs::create_dir_all(dead.join("view/sub")).expect("mkdir");
+        std::fs::write(dead.join(LOCK), "").expect("lock file");
+        std::fs::write(dead.join("view/sub/file"), "y").expect("write");
+        let read_only = std::fs::Permissions::from_mode(0o555);
+        std::fs::set_permissions(dead.join("view/sub"), read_only).expect("chmod");
+        // Being made: not yet named `proc-`, so never taken for a dead one.
+        let new = tmp.path().join(".new-abc");
+        std::fs::create_dir(&new).expect("mkdir");
+
+        assert_eq!(reap(tmp.path()), 1);
+        assert!(!dead.exists());
+        assert!(mine.path().join("staged").exists() && new.exists());
+        let path = mine.path().to_owned();
+        drop(mine);
+        assert!(!path.exists(), "a staging folder goes with its store");
+    }
+
+    use std::os::unix::fs::PermissionsExt as _;
+}
