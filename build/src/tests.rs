@@ -440,7 +440,10 @@ async fn by_crate_path(ctx: &Ctx) -> Result<()> { let _ = crate::tricky::wrap!("
     let before = records(dir.path(), lib, &[]);
     for step in ["`by_path`", "`by_crate_path`"] {
         assert!(
-            before[step].entries.iter().any(|e| e.starts_with("`wrap!`")),
+            before[step]
+                .entries
+                .iter()
+                .any(|e| e.starts_with("`wrap!`")),
             "{step}: {:?}",
             before[step]
         );
