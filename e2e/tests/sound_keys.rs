@@ -335,6 +335,17 @@ fn require_cache_passes_a_warm_cache_and_refuses_an_edit_with_the_reason() {
         "the step's fn, `IMAGE` and `SETUP`: {plan}"
     );
     assert!(!plan.contains("deep"), "only the step named: {plan}");
+    // Lines added above it move it, not its key: still a hit, shown where it is now.
+    p.edit("app/src/main.rs", "const SETUP", "\n\n\nconst SETUP");
+    p.build();
+    let plan = p.plan(&["with_setup"]);
+    assert!(
+        plan_line(&plan, "with_setup").starts_with("cached"),
+        "{plan}"
+    );
+    let moved = p.line_of("app/src/main.rs", "const SETUP");
+    assert_ne!(moved, at);
+    assert!(plan.contains(&format!("`SETUP` ({moved})")), "{plan}");
 
     std::fs::write(p.path("input/a.txt"), "two\n").unwrap();
     let refused = p.run(&[

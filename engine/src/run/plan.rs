@@ -189,7 +189,10 @@ impl StepRunner {
                             remote,
                         });
                         if wanted {
-                            e.detail = key_detail(&hit.key, &code);
+                            // The same key, with its items where they are now: the record
+                            // holds where they were when the step ran.
+                            let now = self.key(node, info, &inputs).await.ok();
+                            e.detail = key_detail(now.as_ref().unwrap_or(&hit.key), &code);
                         }
                     }
                     Ok(Lookup::Miss { reason, key, .. }) => {
