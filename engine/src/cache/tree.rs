@@ -346,7 +346,8 @@ pub struct TreeDiff {
     pub added: Vec<String>,
     /// Paths only in the old folder.
     pub removed: Vec<String>,
-    /// Paths in both whose content, kind or link target differ.
+    /// Paths in both whose content, kind or link target differ; a file whose bytes are the
+    /// same says what changed instead: `run.sh (made executable)`.
     pub modified: Vec<String>,
     /// Whether some trees were missing, so the diff stops at the folders listed as modified.
     pub incomplete: bool,
@@ -397,7 +398,15 @@ fn diff_at(prefix: &str, old: Digest, new: Digest, source: &dyn TreeSource, out:
             (Some(a), Some(b)) if a.kind == EntryKind::Dir && b.kind == EntryKind::Dir => {
                 diff_at(&format!("{path}/"), a.digest, b.digest, source, out);
             }
-            (Some(a), Some(b)) if a != b => out.modified.push(path),
+            (Some(a), Some(b)) if a != b => out.modified.push(match (a.kind, b.kind) {
+                (EntryKind::File, EntryKind::Exec) if a.digest == b.digest => {
+                    format!("{path} (made executable)")
+                }
+                (EntryKind::Exec, EntryKind::File) if a.digest == b.digest => {
+                    format!("{path} (no longer executable)")
+                }
+                _ => path,
+            }),
             _ => {}
         }
     }

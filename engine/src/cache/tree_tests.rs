@@ -117,9 +117,19 @@ fn diff_lists_paths() {
         f("new", b"n"),
     ])
     .expect("ok"));
+    // The same bytes with another mode: the mode is what changed.
+    let run = |exec: bool| TreeEntry::file("run.sh", Digest::of(b"r"), 1, exec);
+    let plain = put(Tree::new(vec![run(false)]).expect("ok"));
+    let exec = put(Tree::new(vec![run(true)]).expect("ok"));
+    let other = TreeEntry::file("run.sh", Digest::of(b"s"), 1, true);
+    let both = put(Tree::new(vec![other]).expect("ok"));
     let diff = diff_trees(old, new, &trees);
     assert_eq!(diff.added, ["new", "src/z.rs"]);
     assert_eq!(diff.removed, ["old/", "src/y.rs"]);
     assert_eq!(diff.modified, ["src/x.rs"]);
     assert!(!diff.incomplete);
+    let modified = |a, b| diff_trees(a, b, &trees).modified;
+    assert_eq!(modified(plain, exec), ["run.sh (made executable)"]);
+    assert_eq!(modified(exec, plain), ["run.sh (no longer executable)"]);
+    assert_eq!(modified(plain, both), ["run.sh"]);
 }
