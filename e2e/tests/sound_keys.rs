@@ -335,6 +335,10 @@ fn require_cache_passes_a_warm_cache_and_refuses_an_edit_with_the_reason() {
         "the step's fn, `IMAGE` and `SETUP`: {plan}"
     );
     assert!(!plan.contains("deep"), "only the step named: {plan}");
+    assert!(
+        plan.ends_with("\n0 of 7 steps would run (1 shown)\n"),
+        "{plan}"
+    );
     // Lines added above it move it, not its key: still a hit, shown where it is now.
     p.edit("app/src/main.rs", "const SETUP", "\n\n\nconst SETUP");
     p.build();

@@ -309,8 +309,13 @@ pub(super) fn print_plan(explained: &[Explained], only: &[String]) -> u8 {
         .collect();
     let mut text = plan_lines(&shown);
     let runs = explained.iter().filter(|e| !e.cached).count();
+    // The count is the whole pipeline's, whatever was shown.
+    let shown_here = match shown.len() {
+        n if only.is_empty() || n == explained.len() => String::new(),
+        n => format!(" ({n} shown)"),
+    };
     text.push_str(&format!(
-        "\n{runs} of {} would run\n",
+        "\n{runs} of {} would run{shown_here}\n",
         plural(explained.len(), "step")
     ));
     print(&text);
