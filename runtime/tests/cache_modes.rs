@@ -28,11 +28,7 @@ fn store() -> (tempfile::TempDir, Store) {
 
 /// What is left in the store's staging area.
 fn staging_left(store: &Store) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(store.root().join("tmp"))
-        .expect("tmp")
-        .flatten()
-        .map(|e| e.path())
-        .collect()
+    store.staged()
 }
 
 #[test]

@@ -303,20 +303,13 @@ async fn containers_see_exactly_what_the_digest_covers() {
     }
     // One linked view per selection, kept for the run and removed with it; the host folder is
     // untouched.
-    let staging = || {
-        std::fs::read_dir(h.run.store.root().join("tmp"))
-            .expect("list")
-            .count()
-    };
     assert_eq!(
-        staging(),
+        h.run.store.staged().len(),
         2,
         "a linked view for each selection, for the run"
     );
     h.run.remove_run().await.expect("end the run");
-    let staging: Vec<_> = std::fs::read_dir(h.run.store.root().join("tmp"))
-        .expect("list the store's staging folder")
-        .collect();
+    let staging = h.run.store.staged();
     assert!(staging.is_empty(), "{staging:?}");
     assert_eq!(walk(&root), before);
     h.assert_clean().await;

@@ -153,6 +153,13 @@ impl Store {
         self.staging.get().map_or(tmp, |s| s.path().to_owned())
     }
 
+    /// What is staged in the store now, by this process and others: each file or folder
+    /// under `tmp/` but the staging folders themselves and their locks. Empty when nothing is
+    /// under way.
+    pub fn staged(&self) -> Vec<PathBuf> {
+        staging::staged(&self.root.join("tmp"))
+    }
+
     /// Removes the staging folders that processes now gone (killed, say) left under `tmp/`,
     /// with the files and linked views in them; returns how many. Cheap: a run calls it when
     /// it starts.

@@ -68,6 +68,28 @@ pub(super) fn is_staging(name: &std::ffi::OsStr) -> bool {
     name.to_string_lossy().starts_with(PREFIX)
 }
 
+/// What is staged under `tmp` now: the entries of the staging folders but their lock files,
+/// and anything else there.
+pub(super) fn staged(tmp: &Path) -> Vec<PathBuf> {
+    let mut staged = Vec::new();
+    for entry in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+        let inside = is_staging(&entry.file_name())
+            .then(|| std::fs::read_dir(entry.path()).ok())
+            .flatten();
+        match inside {
+            Some(inside) => staged.extend(
+                inside
+                    .flatten()
+                    .filter(|e| e.file_name() != LOCK)
+                    .map(|e| e.path()),
+            ),
+            None => staged.push(entry.path()),
+        }
+    }
+    staged.sort();
+    staged
+}
+
 /// Removes the staging folders under `tmp` whose owners are gone (their lock can be taken),
 /// with what they hold; returns how many. A folder whose lock is held, or cannot be read, is
 /// left alone.
@@ -118,6 +140,9 @@ mod tests {
         let new = tmp.path().join(".new-abc");
         std::fs::create_dir(&new).expect("mkdir");
 
+        let mut expected = vec![new.clone(), dead.join("view"), mine.path().join("staged")];
+        expected.sort();
+        assert_eq!(staged(tmp.path()), expected);
         assert_eq!(reap(tmp.path()), 1);
         assert!(!dead.exists());
         assert!(mine.path().join("staged").exists() && new.exists());
