@@ -24,9 +24,10 @@ use std::collections::{HashMap, HashSet};
 use prost::Message;
 
 use super::Remote;
+use super::cas::Blob;
 use super::proto::protobuf::Any;
 use super::proto::re;
-use super::wire::{action_named, action_of, check_digest};
+use super::wire::{ActionBlobs, action_named, action_of, check_digest, sha};
 use crate::digest::Digest;
 
 /// The `type_url` of one entry of an index.
@@ -38,6 +39,11 @@ const MAX_INDEX_BYTES: usize = 1 << 20;
 
 /// The most entries read from an index, whatever it holds.
 const MAX_INDEX_ENTRIES: usize = 20_000;
+
+/// The action whose result is the index under `key`.
+fn index_action(key: &Digest) -> ActionBlobs {
+    action_named("run-index", key)
+}
 
 /// One step's action-cache entry, as the index holds it.
 #[derive(Clone, PartialEq, Message)]
@@ -129,7 +135,7 @@ impl Remote {
     pub(super) async fn read_index(&self, key: &Digest) -> RunIndex {
         let request = re::GetActionResultRequest {
             instance_name: self.config.instance.clone(),
-            action_digest: Some(action_named("run-index", key).digest),
+            action_digest: Some(index_action(key).digest),
             digest_function: re::SHA256,
         };
         match self
@@ -173,10 +179,10 @@ impl Remote {
         if indexed(&results).next().is_none() || self.index.holds_exactly(&results) {
             return;
         }
-        let action = action_named("run-index", key);
+        let action = index_action(key);
         let blobs = vec![
-            super::cas::Blob::Bytes(super::wire::sha(&action.action), action.action),
-            super::cas::Blob::Bytes(super::wire::sha(&action.command), action.command),
+            Blob::Bytes(sha(&action.action), action.action),
+            Blob::Bytes(sha(&action.command), action.command),
         ];
         let index = write(&results);
         let entries = index
@@ -187,13 +193,13 @@ impl Remote {
             Ok(_) => self.put_result(action.digest, index).await,
             Err(why) => Err(why),
         };
-        if written.is_ok() {
-            self.count(7, entries as u64);
-        }
-        if let Err(why) = written
-            && self.breaker.is_closed()
-        {
-            tracing::warn!("could not write the pipeline's index to the remote cache: {why}");
+        match written {
+            Ok(()) => self.count(7, entries as u64),
+            // A fault opened the breaker, whose one warning said so.
+            Err(_) if !self.breaker.is_closed() => {}
+            Err(why) => {
+                tracing::warn!("could not write the pipeline's index to the remote cache: {why}");
+            }
         }
     }
 }
