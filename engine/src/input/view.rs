@@ -399,17 +399,7 @@ mod tests {
         );
         let (views, bound_dir) = bound(&root, dir.path(), DirSelect::DEFAULT);
         assert!(views.linked(&bound_dir).is_none());
-        // Nothing but this process's staging folder and its lock.
-        let mut staging = Vec::new();
-        for entry in fs::read_dir(dir.path().join("tmp")).unwrap().flatten() {
-            match fs::read_dir(entry.path()) {
-                Ok(inside) if entry.file_name().to_string_lossy().starts_with("proc-") => {
-                    staging.extend(inside.flatten().map(|e| e.path()));
-                    staging.retain(|p| !p.ends_with("lock"));
-                }
-                _ => staging.push(entry.path()),
-            }
-        }
+        let staging = Store::open(dir.path()).unwrap().staged();
         assert!(
             staging.is_empty(),
             "a failed view leaves nothing: {staging:?}"
