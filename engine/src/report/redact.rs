@@ -5,10 +5,11 @@
 //! (standard and URL-safe, with and without padding, and the part of it that a longer text's
 //! base64 shows wherever the value starts in that text: `user:TOKEN` in a Basic auth header)
 //! and its URL encoding in any spelling (any characters escaped, hex digits of either case,
-//! `+` for a space), and the value as Rust's `{:?}` and JSON escape it (a password holding `"` or
-//! `\` in an error's `format!("{:?}", ..)`). Output reaches the redactor as whole lines (a command's chunks are joined
-//! into lines first), so a value that a command writes in two pieces is caught as the line it
-//! makes.
+//! `+` for a space), and the value and each of its lines as Rust's `{:?}` and JSON escape them
+//! (a password holding `"` or `\`, or a line of a JSON key file, in an error's
+//! `format!("{:?}", ..)`). Output reaches the redactor as whole lines (a command's chunks are
+//! joined into lines first), so a value that a command writes in two pieces is caught as the
+//! line it makes.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -42,8 +43,11 @@ impl Redactor {
         self.values.push(value.to_owned());
         let mut forms = vec![value.to_owned()];
         let lines: Vec<&str> = value.lines().map(|l| l.trim_end_matches('\r')).collect();
+        // The value and each of its lines, as a command may print any one line of a file.
+        let mut plain = vec![value];
         if lines.len() > 1 {
-            forms.extend(lines.into_iter().map(str::to_owned));
+            plain.extend(lines.iter().copied());
+            forms.extend(lines.iter().map(|l| (*l).to_owned()));
         }
         for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
             forms.push(engine.encode(value));
@@ -61,19 +65,25 @@ impl Redactor {
                 })
                 .collect(),
         );
-        // The value as Rust's `{:?}` and JSON quote it (`"` and `\` escaped, control characters
-        // spelt out), without the quotes: at least as long as the value, so they count as it does.
-        let debug = format!("{value:?}");
-        let json = serde_json::Value::from(value).to_string();
-        let escaped = [debug, json].map(|q| q[1..q.len() - 1].to_owned());
+        // The value and each of its lines as Rust's `{:?}` and JSON quote them (`"` and `\`
+        // escaped, control characters spelt out), without the quotes: at least as long as what
+        // they quote, so they count as it does (a line of a JSON key file in an error's
+        // `format!("{:?}", out.stdout)`).
+        let escaped = plain.iter().flat_map(|text| {
+            let debug = format!("{text:?}");
+            let json = serde_json::Value::from(*text).to_string();
+            [debug, json].map(move |q| (*text, q[1..q.len() - 1].to_owned()))
+        });
+        let escaped: Vec<(&str, String)> = escaped.collect();
         for form in forms {
             let counts = form == value || form.chars().count() >= MIN_FORM;
             if counts && !form.is_empty() && !self.forms.contains(&form) {
                 self.forms.push(form);
             }
         }
-        for form in escaped {
-            if !self.forms.contains(&form) {
+        for (text, form) in escaped {
+            let counts = text == value || text.chars().count() >= MIN_FORM;
+            if counts && !form.is_empty() && !self.forms.contains(&form) {
                 self.forms.push(form);
             }
         }

@@ -137,3 +137,18 @@ fn a_secret_quoted_by_debug_or_json_is_masked() {
     short.add("\"");
     assert_eq!(short.redact("say \\\" and \""), "say *** and ***");
 }
+
+#[test]
+fn a_line_of_a_secret_of_several_lines_quoted_by_debug_or_json_is_masked() {
+    let key = "{\n  \"type\": \"service_account\",\n  \"private_key_id\": \"d3adb33fc0ffee1234567890\",\n}\n";
+    let mut r = Redactor::default();
+    r.add(key);
+    // `grep private_key_id` of the key file, in an error's `format!("{:?}", out.stdout)`.
+    let line = "  \"private_key_id\": \"d3adb33fc0ffee1234567890\",\n";
+    let debug = format!("bad token {line:?}");
+    assert_eq!(r.redact(&debug), "bad token \"***\\n\"");
+    let json = serde_json::json!({ "out": line }).to_string();
+    assert_eq!(r.redact(&json), "{\"out\":\"***\\n\"}");
+    // A short line's quoted forms are not masked on their own, as the line itself is not.
+    assert_eq!(r.redact("a \"}\" here"), "a \"}\" here");
+}
