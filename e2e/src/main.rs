@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         .pipeline(secrets::secretive)
         .pipeline(secrets::secretive_fail)
         .pipeline(secrets::secret_by_name)
+        .pipeline(secrets::lookalike)
         .pipeline(folders::probe_fail)
         .pipeline(folders::unpacked)
         .pipeline(hardening::shaped)

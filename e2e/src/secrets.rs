@@ -65,3 +65,50 @@ pub fn secretive(token: Secret) -> String {
 pub fn secretive_fail(token: Secret) {
     leaky_fail(token);
 }
+
+/// Returns `engine=postgres`, knowing no secret: a value that may read like one.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn db_name(ctx: &Ctx) -> Result<String> {
+    let out = ctx.container().sh("echo postgres").await?;
+    Ok(format!("engine={}", out.stdout.trim()))
+}
+
+/// The number of bytes of `name` as its container sees it.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn name_length(ctx: &Ctx, name: String) -> Result<String> {
+    let out = ctx
+        .container()
+        .exec(["sh", "-c", "printf %s \"$0\" | wc -c", &name])
+        .await?;
+    Ok(out.stdout.trim().to_owned())
+}
+
+/// Puts `token` in a file: what a step downstream reads from it is a secret's value.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn token_file(ctx: &Ctx, token: Secret) -> Result<File> {
+    let c = ctx.container().with_secret_env("TOKEN", &token);
+    c.sh("printf 'engine=%s' \"$TOKEN\" > /token.txt").await?;
+    c.file("/token.txt").await
+}
+
+/// Returns what `file` holds, knowing no secret itself.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn file_text(ctx: &Ctx, file: File) -> Result<String> {
+    let out = ctx
+        .container()
+        .with_file("/in.txt", &file)
+        .exec(["cat", "/in.txt"])
+        .await?;
+    Ok(out.stdout)
+}
+
+/// A value that reads like the secret from a step that cannot know it, its length downstream,
+/// and the secret itself from a step downstream of one that had it.
+#[pipeline]
+pub fn lookalike(token: Secret) -> (String, String, String) {
+    let name = db_name();
+    let length = name_length(name);
+    let file = token_file(token);
+    let leaked = file_text(file);
+    (name, length, leaked)
+}

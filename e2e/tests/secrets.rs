@@ -339,3 +339,44 @@ fn sources_are_read_and_their_failures_never_show_the_value() {
         assert_eq!(text(&out.stderr), expected, "{source}");
     }
 }
+
+#[test]
+fn only_steps_that_can_know_a_secret_have_their_values_masked() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let run = |value: &str, out: &str| {
+        let run = output(
+            fixture(cache.path())
+                .args(["lookalike", "--token", "env:TANTO_TEST_TOKEN", "--out"])
+                .arg(work.path().join(out))
+                .env("TANTO_TEST_TOKEN", value),
+        );
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        run
+    };
+    let read = |out: &str, name: &str| {
+        std::fs::read_to_string(work.path().join(out).join(format!("{name}.json"))).unwrap()
+    };
+    // The secret is `postgres`, which `db_name` prints knowing nothing of it.
+    let first = run("postgres", "first");
+    assert_eq!(read("first", "db_name"), r#""engine=postgres""#);
+    assert_eq!(
+        read("first", "name_length"),
+        r#""15""#,
+        "passed on as it is"
+    );
+    assert_eq!(
+        read("first", "file_text"),
+        r#""engine=***""#,
+        "read from the secret's file"
+    );
+    // Shown, it is masked wherever it is.
+    let stderr = text(&first.stderr);
+    assert!(!stderr.contains("postgres"), "{stderr}");
+
+    // Another secret: `db_name`'s recorded value is the one it returned.
+    run("another-s3cr3t", "second");
+    assert_eq!(read("second", "db_name"), r#""engine=postgres""#);
+    assert_eq!(read("second", "name_length"), r#""15""#);
+    assert_eq!(read("second", "file_text"), r#""engine=***""#);
+}

@@ -44,6 +44,24 @@ pub(super) fn after_side_effects(plan: &Plan) -> HashSet<usize> {
     after
 }
 
+/// The nodes of `plan` that can know a secret's value, by node index: a top-level input bound
+/// to a secret (`inputs`: the top-level inputs' artifacts by node index), a step given the
+/// daemon's socket (it could read another container's secret files), and every node
+/// downstream of one. A value that another step returns is its own, even where it happens to
+/// read like a secret: it is recorded and passed on as it is, and masked only where it is shown.
+pub(super) fn near_secrets(plan: &Plan, inputs: &HashMap<usize, Artifact>) -> HashSet<usize> {
+    let mut near = HashSet::new();
+    for node in &plan.nodes {
+        let secret = inputs.get(&node.id.index());
+        let own = matches!(secret, Some(Artifact::Secret(_)))
+            || node.step().is_some_and(|info| info.settings.docker_socket);
+        if own || node.deps().iter().any(|d| near.contains(&d.index())) {
+            near.insert(node.id.index());
+        }
+    }
+    near
+}
+
 /// Checks that each of `steps`, which flag `--flag` names, is a step of `plan`.
 pub(crate) fn check_steps(plan: &Plan, steps: &[String], flag: &str) -> Result<()> {
     for step in steps {

@@ -17,7 +17,7 @@ use crate::input::ViewMode;
 use crate::report::say;
 use crate::report::{Event, utc};
 use crate::run::guards::{changed_during_run, host_inputs, moved_image, with_timeout};
-use crate::run::plan::{after_side_effects, check_steps};
+use crate::run::plan::{after_side_effects, check_steps, near_secrets};
 use crate::run::remote::{Producer, share};
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::step::{Ctx, RunContext, open_shell, service_input};
@@ -37,6 +37,8 @@ pub struct StepRunner {
     pub(super) looking_only: bool,
     /// Side effects and the steps downstream of them, which `--require-cache` lets run.
     after_side_effect: HashSet<usize>,
+    /// The steps that can know a secret's value, whose returned values are redacted.
+    near_secrets: HashSet<usize>,
     in_flight: Mutex<HashMap<Digest, (Arc<str>, SharedJob)>>,
     /// The steps that made the outputs of remote hits, by output digest.
     pub(super) producers: Mutex<HashMap<Digest, Producer>>,
@@ -75,6 +77,7 @@ impl StepRunner {
             pipeline: plan.pipeline.name,
             labels: plan.nodes.iter().map(|n| n.label.clone()).collect(),
             is_step: plan.nodes.iter().map(|n| n.step().is_some()).collect(),
+            near_secrets: near_secrets(plan, &inputs),
             inputs,
             forced,
             require_cache: false,
@@ -311,6 +314,7 @@ impl StepRunner {
         // hit the result, so it is not shared (nor what the step may have leaked into it).
         let shareable = !(info.settings.secret_in_key
             && inputs.iter().any(|a| matches!(a, Artifact::Secret(_))));
+        let near_secrets = self.near_secrets.contains(&node.id.index());
         async move {
             let ctx = Ctx::new(Arc::clone(&run), info, label.clone());
             // The last run of this code ran one command: it may run as its container's PID 1.
@@ -392,9 +396,10 @@ impl StepRunner {
                 }
             };
             // A secret that a step put into a value it returns is masked before anything sees
-            // the value: its dependents, the store, the views.
+            // the value: its dependents, the store, the views. Only a step that can know one:
+            // another's value that merely reads like a secret is left as it is.
             let redactor = run.events.redactor();
-            if !redactor.is_empty() {
+            if near_secrets && !redactor.is_empty() {
                 for output in &mut outputs {
                     if let Artifact::Value(value) = output {
                         redactor.redact_json(value);
