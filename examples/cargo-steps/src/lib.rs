@@ -16,10 +16,21 @@
 //! # fn main() {}
 //! ```
 //!
-//! Every step runs in [`IMAGE`] with the workspace mounted read-only at `/workspace`. Cargo's home
-//! (the registry) and the target folder live in the named cache volumes `cargo-home` and
-//! `cargo-target`, which are outside the cache key. Every cargo command runs with `--locked`, so
-//! the workspace needs an up-to-date `Cargo.lock`: commit it, as a CI build would need it.
+//! Every step runs in [`IMAGE`] with the workspace at `/workspace`. Cargo's home (the registry)
+//! and the target folder live in the named cache volumes `cargo-home` and `cargo-target`, which
+//! are outside the cache key. Every cargo command runs with `--locked`, so the workspace needs
+//! an up-to-date `Cargo.lock`: commit it, as a CI build would need it.
+//!
+//! The target volume is shared by every workspace the daemon builds, and cargo decides that a
+//! package of the workspace is built already by its files' modification times: a checkout
+//! whose files are older than the last build of a package of the same name (another worktree,
+//! an older commit run again) would run that build's binaries. So the steps that build mount
+//! the workspace read-only at `/mnt/workspace` and copy it to `/workspace` before cargo runs
+//! (`fmt_check`, which builds nothing, mounts it at `/workspace`). The copy's files are newer
+//! than any build: the workspace's own packages are compiled again in every step, from rustc's
+//! incremental cache in the volume, which keeps that cheap when they did not change, while
+//! registry dependencies stay built. The price is the copy (of the files the `Dir` selects) and
+//! that compilation; a result depends only on the step's inputs.
 
 mod reports;
 
@@ -30,12 +41,23 @@ use tanto::prelude::*;
 /// `tanto::cli().image_alias(..)`, for example to an image built offline.
 pub const IMAGE: &str = "rust:1.95-slim";
 
-// The workspace is mounted at /workspace rather than /src: tools that shorten the workspace's
-// path in what they print (trybuild's `$WORKSPACE`) would also rewrite cargo's `registry/src`.
+/// Where the steps that build mount the workspace, read-only: [`SETUP`] copies it to
+/// `/workspace` before cargo runs.
+pub(crate) const MOUNT: &str = "/mnt/workspace";
+
+// The workspace is at /workspace rather than /src: tools that shorten the workspace's path in
+// what they print (trybuild's `$WORKSPACE`) would also rewrite cargo's `registry/src`.
+// It is a copy of the mount, made once per container (the step's later commands find it), whose
+// files all have the copy's mtime: cargo judges a path package fresh by its files' mtimes
+// against its last build in the shared `/target`, where another tree with the same package
+// (another checkout, a worktree, an older commit) may have built it later, and the mount's
+// files keep the host's mtimes. So the workspace's own packages are always built again,
+// from rustc's incremental cache in the volume; registry dependencies stay built.
 // CARGO_HOME is the shared volume itself, so that cargo's package-cache lock is shared too and
 // steps running at once never unpack the same crate over each other.
-pub(crate) const SETUP: &str =
-    "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /workspace";
+pub(crate) const SETUP: &str = "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; \
+     if [ ! -d /workspace ]; then rm -rf /workspace.partial && \
+     cp -R /mnt/workspace /workspace.partial && mv /workspace.partial /workspace; fi && cd /workspace";
 
 /// Checks that the workspace is formatted: `cargo fmt --all --check`.
 #[step(image = IMAGE, network = false)]
@@ -57,7 +79,7 @@ pub async fn fmt_check(ctx: &Ctx, src: Dir) -> Result<()> {
 )]
 pub async fn clippy(ctx: &Ctx, src: Dir) -> Result<()> {
     ctx.container()
-        .with_mounted_dir("/workspace", &src)
+        .with_mounted_dir(MOUNT, &src)
         .sh(&format!(
             "{SETUP} && cargo clippy --locked --workspace --all-targets -- -D warnings"
         ))
@@ -76,7 +98,7 @@ pub async fn clippy(ctx: &Ctx, src: Dir) -> Result<()> {
 pub async fn test(ctx: &Ctx, src: Dir) -> Result<String> {
     let out = ctx
         .container()
-        .with_mounted_dir("/workspace", &src)
+        .with_mounted_dir(MOUNT, &src)
         .sh(&format!("{SETUP} && cargo test --locked --workspace"))
         .await?;
     Ok(out.stdout)
@@ -112,7 +134,7 @@ pub async fn test_package(ctx: &Ctx, src: Dir, package: String) -> Result<String
     let script = format!("{SETUP} && cargo test --locked -p \"$0\"");
     let out = ctx
         .container()
-        .with_mounted_dir("/workspace", &src)
+        .with_mounted_dir(MOUNT, &src)
         .exec(["sh", "-c", &script, &package])
         .await?;
     Ok(out.stdout)
@@ -137,7 +159,7 @@ pub async fn test_package(ctx: &Ctx, src: Dir, package: String) -> Result<String
 pub async fn test_with_docker(ctx: &Ctx, src: Dir) -> Result<String> {
     let out = ctx
         .container()
-        .with_mounted_dir("/workspace", &src)
+        .with_mounted_dir(MOUNT, &src)
         .sh(&format!(
             "{SETUP} && cargo test --locked --workspace --all-targets && cargo test --locked --workspace --doc"
         ))
@@ -163,7 +185,7 @@ pub async fn test_package_with_docker(ctx: &Ctx, src: Dir, package: String) -> R
     );
     let out = ctx
         .container()
-        .with_mounted_dir("/workspace", &src)
+        .with_mounted_dir(MOUNT, &src)
         .exec(["sh", "-c", &script, &package])
         .await?;
     Ok(out.stdout)
@@ -178,7 +200,7 @@ pub async fn test_package_with_docker(ctx: &Ctx, src: Dir, package: String) -> R
     timeout = "30m"
 )]
 pub async fn doc(ctx: &Ctx, src: Dir) -> Result<Dir> {
-    let c = ctx.container().with_mounted_dir("/workspace", &src);
+    let c = ctx.container().with_mounted_dir(MOUNT, &src);
     c.sh(&format!(
         "{SETUP} && cargo doc --locked --workspace --no-deps && rm -rf /tmp/doc && cp -r /target/doc /tmp/doc"
     ))
@@ -194,7 +216,7 @@ pub async fn doc(ctx: &Ctx, src: Dir) -> Result<Dir> {
     timeout = "45m"
 )]
 pub async fn build(ctx: &Ctx, src: Dir, profile: String) -> Result<Dir> {
-    let c = ctx.container().with_mounted_dir("/workspace", &src);
+    let c = ctx.container().with_mounted_dir(MOUNT, &src);
     let dir = if profile == "dev" {
         "debug"
     } else {

@@ -8,7 +8,7 @@
 
 use tanto::prelude::*;
 
-use crate::{IMAGE, SETUP};
+use crate::{IMAGE, MOUNT, SETUP};
 
 /// What a test step runs: the packages, the retries and the shard.
 struct Suite<'a> {
@@ -26,8 +26,8 @@ struct Suite<'a> {
 
 /// The nextest profile the steps use, from a tool config file: a JUnit file in the container,
 /// the whole suite run even after a failure. The project's own nextest config still applies.
-/// Its store (run state) stays in the container: the workspace is read-only, and shards that
-/// share the target volume must not share it.
+/// Its store (run state) stays in the container, out of the workspace and of the target
+/// volume, which shards running at once share.
 const NEXTEST_CONFIG: &str = "[store]\ndir = \"/tmp/tanto-tests/store\"\n\
      [profile.tanto]\nfail-fast = false\n\
      [profile.tanto.junit]\npath = \"/tmp/tanto-tests/junit.xml\"\n\
@@ -38,7 +38,7 @@ const NEXTEST_CONFIG: &str = "[store]\ndir = \"/tmp/tanto-tests/store\"\n\
 async fn run_suite(ctx: &Ctx, src: &Dir, suite: Suite<'_>) -> Result<TestReport> {
     let c = ctx
         .container()
-        .with_mounted_dir("/workspace", src)
+        .with_mounted_dir(MOUNT, src)
         .with_new_file("/tmp/tanto-tests/nextest.toml", NEXTEST_CONFIG);
     // The package is an argument of the shell, never part of its script.
     let package = suite.package.unwrap_or_default();
