@@ -28,11 +28,12 @@ use crate::run::summary::{Counts, Outcome, RunSummary, StepStatus};
 mod node;
 mod order;
 mod queue;
+mod reports;
 mod started;
 
-use node::send_test_reports;
 use order::{chain_lengths, dependency_graph, dependents};
 use queue::{Queue, Queued};
+use reports::{Shown, Upstream, send_test_reports};
 use started::Started;
 
 /// What a runner decided about a node whose inputs are ready.
@@ -119,6 +120,8 @@ struct Walk<'p> {
     /// Every started node's future, polled here: a node that is ready at once (a cache hit,
     /// a no-op) costs no task; a job that waits runs as a task of its own.
     tasks: Started<Progress>,
+    /// The test reports of the steps that finished: what a fan-in's report repeats.
+    shown: Shown,
 }
 
 impl Scheduler {
@@ -146,7 +149,7 @@ impl Scheduler {
         self
     }
 
-    /// Names `<dir>/<step>.log` as the full log of a failed step in its event.
+    /// Names the step's log file under `dir` as the full log of a failed step in its event.
     pub fn with_log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.log_dir = Some(Arc::from(dir.into()));
         self
@@ -192,6 +195,7 @@ impl Scheduler {
             free: self.jobs,
             first_failure: None,
             tasks: Started::default(),
+            shown: Shown::new(n),
         };
         self.start_ready(&mut walk, &runner);
         while let Some(progress) = walk.tasks.next().await {
@@ -236,12 +240,14 @@ impl Scheduler {
         };
         match prepared {
             Err(e) => {
-                self.report_end(&node.label, is_step, Duration::ZERO, &Err(&e));
+                let none = Upstream::default();
+                self.report_end(&node.label, is_step, Duration::ZERO, &Err(&e), &none);
                 self.settle(walk, ended(false, Err(e)));
             }
             Ok(Prepared::Cached(outputs)) => {
                 if is_step {
-                    send_test_reports(&self.events, &node.label, true, &outputs);
+                    let upstream = walk.shown.upstream(walk.plan, index);
+                    send_test_reports(&self.events, &node.label, true, &outputs, &upstream);
                     self.events.send(Event::StepCached {
                         step: node.label.clone(),
                     });
@@ -272,24 +278,25 @@ impl Scheduler {
             let is_step = walk.plan.nodes[queued.index].step().is_some();
             let index = queued.index;
             let shared = !slot;
-            let run =
-                AssertUnwindSafe(Arc::clone(self).run_queued(queued, label.clone(), is_step, slot))
-                    .catch_unwind()
-                    // Only the scheduler's own code is left to panic here (a job's panic is its
-                    // error already): the node fails, and its slot comes back.
-                    .map(move |ran| {
-                        ran.unwrap_or_else(|panic| {
-                            Progress::Ran(Finish {
-                                index,
-                                slot,
-                                cached: false,
-                                shared,
-                                duration: Duration::ZERO,
-                                result: Err(panicked(&label, &*panic)),
-                            })
+            let upstream = walk.shown.upstream(walk.plan, index);
+            let run = Arc::clone(self).run_queued(queued, label.clone(), is_step, slot, upstream);
+            let run = AssertUnwindSafe(run)
+                .catch_unwind()
+                // Only the scheduler's own code is left to panic here (a job's panic is its
+                // error already): the node fails, and its slot comes back.
+                .map(move |ran| {
+                    ran.unwrap_or_else(|panic| {
+                        Progress::Ran(Finish {
+                            index,
+                            slot,
+                            cached: false,
+                            shared,
+                            duration: Duration::ZERO,
+                            result: Err(panicked(&label, &*panic)),
                         })
                     })
-                    .boxed();
+                })
+                .boxed();
             walk.tasks.push(run).await;
         }
     }
@@ -313,6 +320,7 @@ impl Scheduler {
                         status,
                         duration: finish.duration,
                     });
+                    walk.shown.record(finish.index, &outputs);
                 }
                 walk.state[finish.index] = State::Finished(outputs);
                 // Dependents are listed in plan order, which keeps runs predictable.

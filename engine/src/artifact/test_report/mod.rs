@@ -53,8 +53,10 @@ pub struct TestReport {
     pub format: u32,
     /// What ran the tests: `nextest` or `cargo test`.
     pub runner: String,
-    /// Whether this report merges reports that steps of the run return themselves (a
-    /// fan-in of shards): the views then show those, not this one again.
+    /// Set by the run in a `test_report` event, never by a step: whether each test of this
+    /// report is one that the steps its step takes outputs of reported already (a fan-in that
+    /// merges shards), so the views show those and leave this one out. A report a step builds
+    /// itself, with [`merge`](Self::merge) or not, is shown.
     #[serde(default)]
     pub merged: bool,
     /// Every test, sorted by binary and name.
@@ -141,6 +143,9 @@ impl TestReport {
     }
 
     /// One report of the tests of `reports` (the shards of one suite), each test once, sorted.
+    ///
+    /// Returned by a fan-in step whose inputs are the shards' reports, it is left out of the
+    /// views, which show the shards' own; merging reports a step built itself, it is shown.
     pub fn merge(reports: impl IntoIterator<Item = TestReport>) -> Self {
         let mut runner = String::new();
         let mut tests: Vec<TestCase> = Vec::new();
@@ -155,9 +160,7 @@ impl TestReport {
                 }
             }
         }
-        let mut merged = Self::new(runner, tests);
-        merged.merged = true;
-        merged
+        Self::new(runner, tests)
     }
 
     /// The tests that failed.

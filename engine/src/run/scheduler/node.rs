@@ -10,10 +10,11 @@ use futures_util::future::BoxFuture;
 use std::panic::AssertUnwindSafe;
 
 use super::queue::Queued;
+use super::reports::{Upstream, send_test_reports};
 use super::{Finish, Prepared, Progress, Scheduler};
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
-use crate::report::{Event, EventSink};
+use crate::report::Event;
 use crate::run::job::{panicked, run_job};
 
 impl Scheduler {
@@ -59,6 +60,7 @@ impl Scheduler {
         label: Arc<str>,
         is_step: bool,
         slot: bool,
+        upstream: Upstream,
     ) -> Progress {
         // A step's time is its own: from its slot, not from its wait for one.
         let started = Instant::now();
@@ -75,6 +77,7 @@ impl Scheduler {
             is_step,
             duration,
             &result.as_ref().map(|o| o.as_slice()),
+            &upstream,
         );
         Progress::Ran(Finish {
             index: queued.index,
@@ -94,11 +97,12 @@ impl Scheduler {
         is_step: bool,
         duration: Duration,
         result: &std::result::Result<&[Artifact], &Error>,
+        upstream: &Upstream,
     ) {
         let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         match result {
             Ok(outputs) if is_step => {
-                send_test_reports(&self.events, label, false, outputs);
+                send_test_reports(&self.events, label, false, outputs, upstream);
                 self.events.send(Event::StepFinished {
                     step: Arc::clone(label),
                     duration_ms,
@@ -122,27 +126,6 @@ impl Scheduler {
                 }
             }
             _ => {}
-        }
-    }
-}
-
-/// Sends a `test_report` event for each [`TestReport`](crate::TestReport) among a step's
-/// outputs, before the event that ends the step.
-pub(super) fn send_test_reports(
-    events: &EventSink,
-    label: &Arc<str>,
-    cached: bool,
-    outputs: &[Artifact],
-) {
-    for output in outputs {
-        if let Artifact::Value(value) = output
-            && let Some(report) = crate::artifact::TestReport::from_value(value)
-        {
-            events.send(Event::TestReport {
-                step: Arc::clone(label),
-                cached,
-                report,
-            });
         }
     }
 }
