@@ -9,7 +9,7 @@ use crate::cli::{Cli, Entry, list};
 use crate::graph::{InputValues, NodeKind, ParamInfo};
 use crate::input::value_of;
 use crate::report::print;
-use crate::report::say;
+use crate::report::{say, shown_lines};
 use crate::report::{to_dot, to_mermaid};
 use crate::run::{
     EXIT_OK, EXIT_USAGE, Progress, RunOptions, ShellRequest, default_jobs, shell_command,
@@ -304,7 +304,7 @@ fn run_pipeline(cli: &Cli, entry: &Entry, m: &ArgMatches) -> u8 {
             return EXIT_USAGE;
         }
         Err(e) => {
-            say!("error: {e}");
+            say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
     };

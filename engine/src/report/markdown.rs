@@ -53,8 +53,19 @@ fn plain(text: &str) -> String {
     out
 }
 
-/// The Markdown of a run's summary.
-pub(crate) fn markdown(summary: &Summary) -> String {
+/// The most bytes of Markdown one step of a GitHub Actions job may leave in
+/// `GITHUB_STEP_SUMMARY`: the runner drops the whole summary of a step that writes more.
+const GITHUB_LIMIT: usize = 1024 * 1024;
+
+/// The most characters of a failing test's message in its row.
+const MAX_MESSAGE: usize = 1000;
+
+/// What the note about rows left out may take, kept free under a budget.
+const NOTE_ROOM: usize = 512;
+
+/// The Markdown of a run's summary, in at most `budget` bytes: rows of failing and flaky tests
+/// that do not fit are counted in a note instead.
+pub(crate) fn markdown(summary: &Summary, budget: usize) -> String {
     let mut out = format!("### tanto: {}\n\n", code(&summary.pipeline));
     out.push_str("| step | status | time |\n|---|---|---|\n");
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
@@ -65,6 +76,7 @@ pub(crate) fn markdown(summary: &Summary) -> String {
     }
     let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("\n{}\n", counts.join(", ")));
+    let mut left_out = 0;
     for (step, cached, report) in &summary.reports {
         let cached = if *cached { " (cached)" } else { "" };
         out.push_str(&format!(
@@ -88,16 +100,32 @@ pub(crate) fn markdown(summary: &Summary) -> String {
             };
             let (at, message) = test.failure.as_ref().map_or_else(Default::default, |f| {
                 let lines: Vec<&str> = f.message.lines().map(str::trim).collect();
+                let mut message = lines.join(" ");
+                if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE) {
+                    message.truncate(cut);
+                    message.push('…');
+                }
                 (
                     f.location().map(|l| code(&l)).unwrap_or_default(),
-                    plain(&lines.join(" ")),
+                    plain(&message),
                 )
             });
-            out.push_str(&format!(
+            let row = format!(
                 "| {} | {outcome} | {at} | {message} |\n",
                 code(&format!("{} {}", test.binary, test.name))
-            ));
+            );
+            if left_out > 0 || out.len() + row.len() + NOTE_ROOM > budget {
+                left_out += 1;
+            } else {
+                out.push_str(&row);
+            }
         }
+    }
+    if left_out > 0 {
+        out.push_str(&format!(
+            "\n{left_out} more failing or flaky tests are not listed: a step's summary on GitHub \
+             holds at most 1 MiB. The run's log and `--junit` list them all.\n"
+        ));
     }
     out
 }
@@ -108,7 +136,10 @@ impl View for StepSummary {
     }
 
     fn finish(&mut self) {
-        let text = markdown(&self.summary);
+        // The file may hold what earlier commands of the job's step wrote.
+        let used = std::fs::metadata(&self.path).map_or(0, |m| m.len());
+        let budget = GITHUB_LIMIT.saturating_sub(usize::try_from(used).unwrap_or(usize::MAX));
+        let text = markdown(&self.summary, budget);
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -166,11 +197,55 @@ mod tests {
             summary.event(&Stamped { ts_us: 0, event });
         }
         assert_eq!(
-            markdown(&summary),
+            markdown(&summary, GITHUB_LIMIT),
             "### tanto: `ci`\n\n| step | status | time |\n|---|---|---|\n| `tests` | cached | - |\n\n\
              1 cached\n\n#### Tests of `tests` (cached): 1 failed\n\n\
              | test | outcome | where | message |\n|---|---|---|---|\n\
              | `app t\\|'x'` | **failed** | `src/a.rs:3` | &lt;img src=x&gt; \\| \\*\\*bold\\*\\* \\[link\\](u) |\n"
         );
+    }
+
+    #[test]
+    fn failing_tests_beyond_githubs_limit_are_counted_not_listed() {
+        let failed = |i: usize| TestCase {
+            binary: "app".into(),
+            name: format!("t{i}"),
+            outcome: TestOutcome::Failed,
+            duration_ms: 1,
+            attempts: 1,
+            failure: Some(TestFailure {
+                message: "x".repeat(1500),
+                file: None,
+                line: None,
+                output_tail: String::new(),
+            }),
+        };
+        let report = TestReport::new("nextest", (0..3000).map(failed).collect());
+        let mut summary = Summary::new();
+        let step = Event::TestReport {
+            step: "tests".into(),
+            cached: false,
+            report,
+        };
+        summary.event(&Stamped {
+            ts_us: 0,
+            event: step,
+        });
+        let text = markdown(&summary, GITHUB_LIMIT);
+        assert!(text.len() <= GITHUB_LIMIT, "{}", text.len());
+        let rows = text.lines().filter(|l| l.starts_with("| `app t")).count();
+        assert!(rows > 500, "{rows}");
+        assert!(
+            text.ends_with(&format!(
+                "\n{} more failing or flaky tests are not listed: a step's summary on GitHub holds \
+                 at most 1 MiB. The run's log and `--junit` list them all.\n",
+                3000 - rows
+            )),
+            "{}",
+            &text[text.len() - 300..]
+        );
+        assert!(text.contains(&format!("| {}… |", "x".repeat(MAX_MESSAGE))));
+        // A smaller budget, as when the file already holds other steps' summaries.
+        assert!(markdown(&summary, 10_000).len() <= 10_000);
     }
 }

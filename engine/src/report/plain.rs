@@ -207,15 +207,18 @@ pub(crate) fn annotations(report: &TestReport) -> Vec<String> {
         .failed()
         .map(|test| {
             let title = github_property(&format!("test {} failed", test.name));
-            let (mut place, mut message) = (String::new(), test.name.clone());
+            let (mut place, mut message) = (String::new(), github_message(&test.name));
             if let Some(failure) = &test.failure {
                 if let (Some(file), Some(line)) = (&failure.file, failure.line) {
                     place = format!("file={},line={line},", github_property(file));
                 }
-                let lines: Vec<&str> = failure.message.lines().map(str::trim).collect();
-                message = lines.join(" ");
+                // Its lines as the runner spells a line break in a message (`assert_eq!`'s
+                // `left:` and `right:` under each other).
+                let message_text = failure.message.trim_matches('\n');
+                let lines: Vec<String> = message_text.lines().map(github_message).collect();
+                message = lines.join("%0A");
             }
-            format!("::error {place}title={title}::{}", github_message(&message))
+            format!("::error {place}title={title}::{message}")
         })
         .collect()
 }
@@ -380,8 +383,8 @@ mod annotations {
         assert_eq!(
             annotations(&report),
             [
-                "::error file=src/lib.rs,line=7,title=test a%3A%3Aplain failed::100%25 wrong left: 1",
-                "::error file=src/we%2Cird%3Aname.rs,line=7,title=test b%3A%3Ax%2Cy%3Az failed:: ::add-mask::x",
+                "::error file=src/lib.rs,line=7,title=test a%3A%3Aplain failed::100%25 wrong%0A  left: 1",
+                "::error file=src/we%2Cird%3Aname.rs,line=7,title=test b%3A%3Ax%2Cy%3Az failed::::add-mask::x",
                 "::error title=test c%3A%3Anowhere failed::boom",
             ]
         );

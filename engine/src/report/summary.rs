@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::artifact::{TestOutcome, TestReport};
-use crate::report::text::{columns, padded, shown};
+use crate::report::text::{columns, padded, shown, shown_lines};
 use crate::report::{Event, Stamped, View, human_duration};
 
 /// Collects each step's final status for the closing table.
@@ -80,8 +80,8 @@ impl Summary {
                     if let Some(at) = failure.location() {
                         out.push_str(&format!(" at {}", shown(&at)));
                     }
-                    let message: Vec<String> = failure.message.lines().map(shown).collect();
-                    out.push_str(&format!(": {}", message.join("\n    ")));
+                    let message = shown_lines(&failure.message).replace('\n', "\n    ");
+                    out.push_str(&format!(": {message}"));
                 }
                 if test.outcome == TestOutcome::Flaky {
                     out.push_str(&format!(" (passed on try {})", test.attempts));
@@ -92,11 +92,10 @@ impl Summary {
         for (step, error, log) in &self.failures {
             // Each line of the error on its own: the tail of what the command printed is shown,
             // never obeyed.
-            let error: Vec<String> = error.lines().map(shown).collect();
             out.push_str(&format!(
                 "\nstep `{}` failed: {}\n",
                 shown(step),
-                error.join("\n")
+                shown_lines(error)
             ));
             if let Some(log) = log {
                 out.push_str(&format!("full log: {}\n", shown(log)));
@@ -191,5 +190,21 @@ mod tests {
              pair[日本,1]              done      5ms\n\
              fmt                       done      5ms\n"
         );
+    }
+
+    #[test]
+    fn no_line_of_a_failure_can_be_a_workflow_command() {
+        let mut summary = Summary::new();
+        let error = "command `sh` exited with code 7; the last lines it printed:\n\
+                     failing x\n::warning::injected\n  ::error::indented ##[error]legacy";
+        summary
+            .failures
+            .push(("echo[x]".into(), error.to_owned(), None));
+        let text = summary.render_with_failures();
+        for line in text.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{line:?} in:\n{text}");
+            assert!(!line.contains("##["), "{line:?} in:\n{text}");
+        }
+        assert!(text.contains("\n\\u{3a}:warning::injected\n"), "{text}");
     }
 }

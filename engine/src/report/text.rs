@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// `line` as it may be shown on one line: ANSI escape sequences removed (tools colour their
 /// output), a trailing carriage return dropped, and every other control character (a newline,
 /// a bare escape, a bell, C1 controls) written out as `\u{..}`, so nothing the text holds can
-/// move the cursor, start a new line or begin a workflow command.
+/// move the cursor or start a new line. The old form of a workflow command, which the GitHub
+/// Actions runner reads anywhere in a line, is written out too: `##[` as `#\u{23}[`. Text that
+/// may start a line of output goes through [`shown_lines`] instead.
 pub(crate) fn shown(line: &str) -> String {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let mut out = String::with_capacity(line.len());
@@ -34,10 +36,27 @@ pub(crate) fn shown(line: &str) -> String {
             c if c.is_control() => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
+            '#' if out.ends_with('#') && chars.peek() == Some(&'[') => out.push_str("\\u{23}"),
             c => out.push(c),
         }
     }
     out
+}
+
+/// `text` of one line or several, for where its lines start lines of the output (an error that
+/// quotes what a user typed or a command printed): each line [`shown`], and a `::` that starts
+/// one after blanks, which the GitHub Actions runner would read as a workflow command, written
+/// as `\u{3a}:`.
+pub(crate) fn shown_lines(text: &str) -> String {
+    let line_start = |line: &str| {
+        let shown = shown(line);
+        let blanks = shown.len() - shown.trim_start().len();
+        match shown[blanks..].strip_prefix("::") {
+            Some(rest) => format!("{}\\u{{3a}}:{rest}", &shown[..blanks]),
+            None => shown,
+        }
+    };
+    text.lines().map(line_start).collect::<Vec<_>>().join("\n")
 }
 
 /// How many columns `shown` text takes on a terminal: what a table's width is measured by, so
@@ -171,6 +190,22 @@ mod tests {
             "bell\\u{7}\\u{1b}]0;title\\u{7}"
         );
         assert_eq!(shown("tab\tkept"), "tab\tkept");
+        assert_eq!(
+            shown_lines("  ::error::x\n::a"),
+            "  \\u{3a}:error::x\n\\u{3a}:a",
+            "the runner reads a command after leading blanks"
+        );
+        assert_eq!(shown_lines("a ::b:: c"), "a ::b:: c");
+        assert_eq!(
+            shown("[x] ##[error]legacy ##[add-mask]t"),
+            "[x] #\\u{23}[error]legacy #\\u{23}[add-mask]t",
+            "the runner reads the old form anywhere in a line"
+        );
+        assert_eq!(shown("# [x] ## x #"), "# [x] ## x #");
+        assert_eq!(
+            shown_lines("failing x\n    ::warning::injected"),
+            "failing x\n    \\u{3a}:warning::injected"
+        );
         assert_eq!(shown("c1 \u{9b}2J"), "c1 \\u{9b}2J");
     }
 

@@ -2,14 +2,14 @@
 
 use crate::cache::{PruneOptions, Store};
 use crate::report::print;
-use crate::report::say;
+use crate::report::{say, shown_lines};
 use crate::run::engine::init_logging;
 use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// `BIN cache stats|verify|prune`.
 pub fn cache_command(m: &clap::ArgMatches) -> u8 {
     if let Err(e) = init_logging() {
-        say!("error: {e}");
+        say!("error: {}", shown_lines(&e.to_string()));
         return EXIT_USAGE;
     }
     // Looking must not make a store: a missing one is an empty one.
@@ -23,14 +23,14 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
         }
         Ok(_) => {}
         Err(e) => {
-            say!("error: {e}");
+            say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
     }
     let store = match Store::open_default() {
         Ok(s) => s,
         Err(e) => {
-            say!("error: {e}");
+            say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -79,7 +79,7 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
     match result {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            say!("error: {e}");
+            say!("error: {}", shown_lines(&e.to_string()));
             EXIT_FAILED
         }
     }

@@ -12,11 +12,11 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
-use crate::report::say;
 use crate::report::{
     Event, EventSink, Hold, JsonView, Junit, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout,
     StepSummary, Summary, Trace, TtyView, View, drive, plural, shown, tty,
 };
+use crate::report::{say, shown_lines};
 use crate::run::images::{plan_images, resolve_images};
 use crate::run::log;
 use crate::run::options::{
@@ -40,7 +40,7 @@ pub fn execute(
     aliases: &[(String, String)],
 ) -> u8 {
     if let Err(e) = init_logging().and_then(|()| check_options(&options)) {
-        say!("error: {e}");
+        say!("error: {}", shown_lines(&e.to_string()));
         return EXIT_USAGE;
     }
     for warning in &plan.warnings {
@@ -184,7 +184,7 @@ pub(super) async fn run(
     let store = match Store::open_default() {
         Ok(store) => Arc::new(store),
         Err(e) => {
-            say!("error: {e}");
+            say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -192,7 +192,7 @@ pub(super) async fn run(
     let _lease = match store.lease() {
         Ok(lease) => lease,
         Err(e) => {
-            say!("error: {e}");
+            say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -202,7 +202,7 @@ pub(super) async fn run(
     let remote = match super::remote::connect(&options, plan) {
         Ok(remote) => remote,
         Err(e) => {
-            say!("error: {e}");
+            say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -212,7 +212,7 @@ pub(super) async fn run(
     let images = match plan_images(plan, aliases) {
         Ok(images) => images,
         Err(e) => {
-            say!("error: {e}");
+            say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -229,7 +229,7 @@ pub(super) async fn run(
         Ok(inputs) => inputs,
         Err(e) => {
             connect.abort();
-            say!("error: {e}");
+            say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -247,14 +247,14 @@ pub(super) async fn run(
     let (backend, reaping, resolved): (Arc<dyn Backend>, _, _) = match backend {
         Ok((backend, reaping, resolved)) => (backend, reaping, resolved),
         Err(e) => {
-            say!("error: {}", redactor.redact(&e.to_string()));
+            say!("error: {}", shown_lines(&redactor.redact(&e.to_string())));
             return EXIT_USAGE;
         }
     };
     let view_mode = match ViewMode::from_env() {
         Ok(mode) => mode,
         Err(e) => {
-            say!("error: {}", redactor.redact(&e.to_string()));
+            say!("error: {}", shown_lines(&redactor.redact(&e.to_string())));
             return EXIT_USAGE;
         }
     };
@@ -288,7 +288,7 @@ pub(super) async fn run(
         Err(e) => {
             drop((context, events));
             let _ = view_task.await;
-            say!("error: {}", redactor.redact(&e.to_string()));
+            say!("error: {}", shown_lines(&redactor.redact(&e.to_string())));
             return EXIT_USAGE;
         }
     };
@@ -302,7 +302,7 @@ pub(super) async fn run(
         drop((context, events));
         signals.abort();
         let _ = view_task.await;
-        say!("error: {}", redactor.redact(&e.to_string()));
+        say!("error: {}", shown_lines(&redactor.redact(&e.to_string())));
         return if matches!(e, Error::DaemonLost { .. }) {
             EXIT_DAEMON
         } else {
@@ -320,7 +320,7 @@ pub(super) async fn run(
             drop((context, events));
             signals.abort();
             let _ = view_task.await;
-            say!("error: {}", redactor.redact(&e.to_string()));
+            say!("error: {}", shown_lines(&redactor.redact(&e.to_string())));
             return EXIT_USAGE;
         }
     };
@@ -405,7 +405,10 @@ pub(super) async fn run(
     if code == EXIT_OK
         && let Err(e) = fetched
     {
-        say!("error: --out: {}", redactor.redact(&e.to_string()));
+        say!(
+            "error: --out: {}",
+            shown_lines(&redactor.redact(&e.to_string()))
+        );
         code = EXIT_FAILED;
     } else if code == EXIT_OK
         && let Some(out) = &options.out
@@ -422,7 +425,10 @@ pub(super) async fn run(
                 out.display()
             ),
             Err(e) => {
-                say!("error: --out: {}", redactor.redact(&e.to_string()));
+                say!(
+                    "error: --out: {}",
+                    shown_lines(&redactor.redact(&e.to_string()))
+                );
                 code = EXIT_FAILED;
             }
         }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan, StepInfo};
 use crate::input::bind;
 use crate::report::EventSink;
-use crate::report::{say, shown};
+use crate::report::{say, shown, shown_lines};
 use crate::run::engine::{block_on, init_logging, run};
 use crate::run::options::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunOptions};
 use crate::run::signals::Stops;
@@ -41,7 +41,7 @@ pub fn shell_command(
     aliases: &[(String, String)],
 ) -> u8 {
     if let Err(e) = init_logging() {
-        say!("error: {e}");
+        say!("error: {}", shown_lines(&e.to_string()));
         return EXIT_USAGE;
     }
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
@@ -61,11 +61,11 @@ pub fn shell_command(
                 EXIT_INTERRUPTED
             }
             Err(e @ Error::Usage(_)) => {
-                say!("error: {e}");
+                say!("error: {}", shown_lines(&e.to_string()));
                 EXIT_USAGE
             }
             Err(e) => {
-                say!("error: {e}");
+                say!("error: {}", shown_lines(&e.to_string()));
                 EXIT_FAILED
             }
         };
