@@ -3,7 +3,7 @@
 //! it. The Docker implementation is the `tanto` crate's.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 
@@ -41,6 +41,17 @@ pub struct ImageContent {
     pub digest: Digest,
 }
 
+/// A layer to put on an image: an uncompressed tar archive in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerFile {
+    /// Where the archive is.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The SHA-256 of its bytes, `sha256:…`: the layer's diff id.
+    pub diff_id: String,
+}
+
 /// The image operations of a container engine; every [`Backend`](super::Backend) has them.
 pub trait ImageBackend {
     /// Commits container `id` as a new image with `settings` and returns its content. The
@@ -51,14 +62,14 @@ pub trait ImageBackend {
         settings: &'a ImageSettings,
     ) -> BoxFuture<'a, Result<ImageContent>>;
 
-    /// Makes an image of `base` (an id or a name) with `layer`, an uncompressed tar archive,
-    /// as one more layer when there is one, and the configuration of `base` changed by
+    /// Makes an image of `base` (an id or a name) with `layer` as one more layer when there
+    /// is one (streamed from its file, never read whole into memory), and the configuration of `base` changed by
     /// `settings`; returns its content. No container is created: the image is loaded
     /// (`layered.rs` says why), and the same files on the same base make the same image id.
     fn add_layer<'a>(
         &'a self,
         base: &'a str,
-        layer: Option<Vec<u8>>,
+        layer: Option<&'a LayerFile>,
         settings: &'a ImageSettings,
     ) -> BoxFuture<'a, Result<ImageContent>>;
 

@@ -94,11 +94,19 @@ impl Container {
     /// creation time, so the same files on the same base give the same image, id included.
     /// Otherwise the container is committed (`docker commit`), its `tanto.*` labels blanked.
     ///
-    /// Reproducible for copies: the copies are written with the modification time 0 (as
-    /// `SOURCE_DATE_EPOCH=0`), in sorted order, and so are the folders above them (mode 0755,
-    /// owned by root), so the same files copied onto the same image make the same content
-    /// digest, and the steps that take the image stay cached. What commands wrote keeps the
-    /// times they gave it.
+    /// Reproducible for copies when no command ran: the copies are written with the
+    /// modification time 0 (as `SOURCE_DATE_EPOCH=0`), in sorted order, and so are the
+    /// folders above them (mode 0755, owned by root), so the same files copied onto the same
+    /// image make the same content digest, and the steps that take the image stay cached.
+    /// After a command the image is the container exactly as the commands left it: the
+    /// copies keep the times they were copied with (what a command changed or removed stays
+    /// changed or removed), so the image is new whenever a copy's time is, and what commands
+    /// wrote keeps the times they gave it. Snapshot a builder that only copies, in a step of
+    /// its own, for an image the same files always make the same.
+    ///
+    /// The layer of copies is bounded like a capture, by
+    /// [`with_max_output`](Self::with_max_output): larger, it is
+    /// [`Error::OutputTooLarge`].
     ///
     /// ```no_run
     /// use tanto::prelude::*;
@@ -131,7 +139,12 @@ impl Container {
         }
         self.guarded(async {
             let (id, _) = self.live().await?;
-            self.pin_copy_times(&id).await?;
+            // Written again over what a command changed, the copies would undo it: their
+            // times are pinned only in a container no command ran in.
+            let commands = &self.ctx.container_state().commands;
+            if commands.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                self.pin_copy_times(&id).await?;
+            }
             let content = self.ctx.run().backend.commit(&id, &self.settings()).await?;
             Ok(Image::new(content.id, content.digest))
         })
@@ -151,7 +164,7 @@ impl Container {
         let layer = self.copies_layer().await?;
         let content = run
             .backend
-            .add_layer(&base, layer, &self.settings())
+            .add_layer(&base, layer.as_ref().map(|l| &l.file), &self.settings())
             .await?;
         Ok(Image::new(content.id, content.digest))
     }

@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::docker::DockerBackend;
 use crate::docker::request::{docker_error, registry_of, server_message, split_reference, status};
-use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings};
+use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings, LayerFile};
 use tanto_engine::Digest;
 use tanto_engine::Secret;
 use tanto_engine::{Error, Result};
@@ -111,7 +111,7 @@ impl ImageBackend for DockerBackend {
     fn add_layer<'a>(
         &'a self,
         base: &'a str,
-        layer: Option<Vec<u8>>,
+        layer: Option<&'a LayerFile>,
         settings: &'a ImageSettings,
     ) -> BoxFuture<'a, Result<ImageContent>> {
         super::layered::add_layer(self, base, layer, settings).boxed()

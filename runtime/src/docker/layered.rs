@@ -12,13 +12,14 @@
 use std::collections::BTreeMap;
 
 use bollard::query_parameters::ImportImageOptionsBuilder;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::docker::DockerBackend;
 use crate::docker::request::{docker_error, server_message, status};
-use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings};
+use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings, LayerFile};
 use tanto_engine::{Error, Result};
 
 /// The creation time every layered image records: the Unix epoch, as
@@ -26,11 +27,11 @@ use tanto_engine::{Error, Result};
 const CREATED: &str = "1970-01-01T00:00:00Z";
 
 /// Loads image `base` plus `layer` (an uncompressed tar, when there is one) with `settings`
-/// into the daemon, and returns its content.
+/// into the daemon, and returns its content. The layer's file is streamed to the daemon.
 pub(super) async fn add_layer(
     backend: &DockerBackend,
     base: &str,
-    layer: Option<Vec<u8>>,
+    layer: Option<&LayerFile>,
     settings: &ImageSettings,
 ) -> Result<ImageContent> {
     load_onto(
@@ -62,7 +63,7 @@ pub(super) async fn without_container(backend: &DockerBackend, id: &str) -> Resu
 async fn load_onto(
     backend: &DockerBackend,
     base: &str,
-    layer: Option<Vec<u8>>,
+    layer: Option<&LayerFile>,
     settings: &ImageSettings,
     created_by: &str,
 ) -> Result<ImageContent> {
@@ -86,8 +87,8 @@ async fn load_onto(
         .and_then(|r| r.layers.clone())
         .unwrap_or_default();
     let held = diff_ids.len();
-    if let Some(tar) = &layer {
-        diff_ids.push(format!("sha256:{}", hex(&Sha256::digest(tar))));
+    if let Some(layer) = layer {
+        diff_ids.push(layer.diff_id.clone());
     }
     let mut base_config = serde_json::to_value(&inspected.config).unwrap_or_default();
     // The image's parent and the host name a container had, never this image's own.
@@ -109,12 +110,30 @@ async fn load_onto(
     // `Value`'s maps are sorted: the same image makes the same bytes, and so the same id.
     let config = image.to_string().into_bytes();
     let id = format!("sha256:{}", hex(&Sha256::digest(&config)));
-    let archive = load_archive(&id, &config, held, layer)
+    let head = load_archive(&id, &config, held, layer.map(|l| l.size))
         .map_err(|e| Error::io("write an image archive for the daemon", e))?;
+    let body = match layer {
+        Some(layer) => {
+            let file = tokio::fs::File::open(&layer.path)
+                .await
+                .map_err(|e| Error::io("read a snapshot's layer", e))?;
+            let tail = Bytes::from(vec![0; padding(layer.size) + 1024]);
+            let read = futures_util::stream::try_unfold(file, |mut file| async move {
+                let mut buf = vec![0; 1 << 20];
+                let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf).await?;
+                buf.truncate(n);
+                Ok::<_, std::io::Error>((n > 0).then(|| (Bytes::from(buf), file)))
+            });
+            let chunks = futures_util::stream::once(async move { Ok(Bytes::from(head)) })
+                .chain(read)
+                .chain(futures_util::stream::once(async move { Ok(tail) }));
+            bollard::body_try_stream(chunks)
+        }
+        None => bollard::body_full(Bytes::from(head)),
+    };
 
     let options = ImportImageOptionsBuilder::default().quiet(true).build();
-    let mut answers =
-        (backend.docker).import_image(options, bollard::body_full(archive.into()), None);
+    let mut answers = (backend.docker).import_image(options, body, None);
     while let Some(answer) = answers.next().await {
         answer.map_err(|e| match e {
             bollard::errors::Error::DockerStreamError { .. } => Error::Docker(format!(
@@ -192,12 +211,15 @@ fn object(value: Option<Value>) -> Map<String, Value> {
 }
 
 /// A `docker load` archive of image `id` whose configuration is `config`: its first `held`
-/// layers are the base's, which the daemon has (named, not included), then `layer`.
+/// layers are the base's, which the daemon has (named, not included), then a layer of
+/// `layer` bytes when there is one. With a layer, the archive stops after that entry's header:
+/// its bytes, their [`padding`] and the archive's end (1024 zero bytes) are the caller's to
+/// send, so that the layer is streamed from its file.
 fn load_archive(
     id: &str,
     config: &[u8],
     held: usize,
-    layer: Option<Vec<u8>>,
+    layer: Option<u64>,
 ) -> std::io::Result<Vec<u8>> {
     let hex_id = id.trim_start_matches("sha256:");
     let config_name = format!("{hex_id}.json");
@@ -206,21 +228,35 @@ fn load_archive(
         layers.push("added/layer.tar".into());
     }
     let manifest = json!([{ "Config": config_name, "RepoTags": null, "Layers": layers }]);
-    let mut out = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, bytes: &[u8]| {
+    let header = |size: u64| {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
         h.set_mode(0o644);
-        h.set_size(bytes.len() as u64);
+        h.set_size(size);
         h.set_mtime(0);
-        out.append_data(&mut h, name, bytes)
+        h
     };
+    let mut out = tar::Builder::new(Vec::new());
+    let mut add =
+        |name: &str, bytes: &[u8]| out.append_data(&mut header(bytes.len() as u64), name, bytes);
     add("manifest.json", manifest.to_string().as_bytes())?;
     add(&config_name, config)?;
-    if let Some(layer) = &layer {
-        add("added/layer.tar", layer)?;
-    }
-    out.into_inner()
+    let mut archive = out.into_inner()?;
+    let Some(size) = layer else {
+        return Ok(archive);
+    };
+    // What `into_inner` ended the archive with: the layer's entry comes before it.
+    archive.truncate(archive.len() - 1024);
+    let mut h = header(size);
+    h.set_path("added/layer.tar")?;
+    h.set_cksum();
+    archive.extend_from_slice(h.as_bytes());
+    Ok(archive)
+}
+
+/// The zero bytes that round an entry of `size` bytes up to whole 512-byte blocks.
+fn padding(size: u64) -> usize {
+    usize::try_from((512 - size % 512) % 512).unwrap_or(0)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -261,7 +297,9 @@ mod tests {
 
     #[test]
     fn the_archive_names_the_base_layers_and_holds_only_the_new_one() {
-        let archive = load_archive("sha256:abc", b"{}", 2, Some(b"layer".to_vec())).unwrap();
+        let mut archive = load_archive("sha256:abc", b"{}", 2, Some(5)).unwrap();
+        archive.extend_from_slice(b"layer");
+        archive.extend(std::iter::repeat_n(0, padding(5) + 1024));
         let mut tar = tar::Archive::new(&archive[..]);
         let mut names = Vec::new();
         let mut manifest = String::new();
