@@ -28,7 +28,8 @@
 //! the workspace read-only at `/mnt/workspace` and copy it to `/workspace` before cargo runs
 //! (`fmt_check`, which builds nothing, mounts it at `/workspace`). The copy's files are newer
 //! than any build: the workspace's own packages are compiled again in every step, from rustc's
-//! incremental cache in the volume, which keeps that cheap when they did not change, while
+//! incremental cache in the volume, which keeps that cheap when they did not change (in full
+//! under a profile without incremental compilation, such as `build`'s `release`), while
 //! registry dependencies stay built. The price is the copy (of the files the `Dir` selects) and
 //! that compilation; a result depends only on the step's inputs.
 
