@@ -31,7 +31,7 @@ impl TestReport {
                     (
                         TestOutcome::Flaky,
                         attempts(case.flaky.len()),
-                        Some(TestFailure::read(head(first), text(first), &out)),
+                        Some(TestFailure::read(&case.name, first, &out)),
                     )
                 }
                 (Some((MainKind::Failed, main)), _) => {
@@ -44,7 +44,7 @@ impl TestReport {
                     (
                         TestOutcome::Failed,
                         attempts(retries),
-                        Some(TestFailure::read(head(main), text(main), &output)),
+                        Some(TestFailure::read(&case.name, main, &output)),
                     )
                 }
                 (Some((MainKind::Skipped, _)), _) => (TestOutcome::Ignored, 0, None),
@@ -65,7 +65,8 @@ impl TestReport {
     /// Reads what `cargo test -- -Z unstable-options --format json` prints, with cargo's
     /// `Running unittests src/lib.rs (target/debug/deps/app-0123abcd)` lines (its standard
     /// error, merged in) naming the binary of the lines that follow (`app`; `app doctests`
-    /// after `Doc-tests app`). Other lines are skipped.
+    /// after `Doc-tests app`). Other lines are skipped. A test that started and never ended
+    /// (its binary crashed, aborted or was killed) is a failure that says so.
     pub fn from_libtest_json(text: &str) -> Self {
         #[derive(Deserialize)]
         struct Line {
@@ -78,6 +79,8 @@ impl TestReport {
         }
         let mut binary = String::new();
         let mut tests = Vec::new();
+        // Tests that started and have not ended: those left when the output ends never did.
+        let mut started: Vec<(String, String)> = Vec::new();
         for raw in text.lines() {
             let raw = raw.trim();
             if let Some(running) = raw.strip_prefix("Running ") {
@@ -95,14 +98,19 @@ impl TestReport {
                 continue;
             };
             let outcome = match line.event.as_str() {
+                "started" => {
+                    started.push((binary.clone(), name));
+                    continue;
+                }
                 "ok" => TestOutcome::Passed,
                 "failed" | "timeout" => TestOutcome::Failed,
                 "ignored" => TestOutcome::Ignored,
                 _ => continue,
             };
             let output = line.stdout.unwrap_or_default();
-            let failure =
-                (outcome == TestOutcome::Failed).then(|| TestFailure::read("", "", &output));
+            let failure = (outcome == TestOutcome::Failed)
+                .then(|| TestFailure::read(&name, &Status::default(), &output));
+            started.retain(|(b, n)| (b, n) != (&binary, &name));
             tests.push(TestCase {
                 binary: binary.clone(),
                 name,
@@ -112,6 +120,7 @@ impl TestReport {
                 failure,
             });
         }
+        tests.extend(started.into_iter().map(unfinished));
         Self::new("cargo test", tests)
     }
 
@@ -145,14 +154,44 @@ impl TestReport {
     }
 }
 
+/// A test of `binary` that started and never ended.
+fn unfinished((binary, name): (String, String)) -> TestCase {
+    let message = "the test never ended: its binary exited while it ran (a crash, an abort or \
+                   a kill, by this test or another one running beside it); see the step's log";
+    TestCase {
+        binary,
+        name,
+        outcome: TestOutcome::Failed,
+        duration_ms: 0,
+        attempts: 1,
+        failure: Some(TestFailure {
+            message: message.to_owned(),
+            file: None,
+            line: None,
+            output_tail: String::new(),
+        }),
+    }
+}
+
 impl TestFailure {
-    /// Reads a failure from its summary line (`head`), its text and the test's output: the
-    /// panic's location and message when any of them holds a panic, else the first line.
-    pub(super) fn read(head: &str, text: &str, output: &str) -> Self {
-        let panic = [text, output, head].into_iter().find_map(Panic::find);
-        let (message, file, line) = match panic {
-            Some(p) => (p.message, Some(p.file), Some(p.line)),
-            None => {
+    /// Reads the failure of test `test` from its status element (its `message`, its `type`
+    /// and its text) and the test's output: the location and message of the panic of the
+    /// test's own thread when there is one (the last, as a test may catch panics before the
+    /// one that fails it), else of the first panic; else what kind of failure nextest says it
+    /// was (a timeout, an exit code other than a panic's); else the first line.
+    pub(super) fn read(test: &str, status: &Status, output: &str) -> Self {
+        let (head, text) = (head(status), self::text(status));
+        let panic = [text, output, head]
+            .into_iter()
+            .find_map(|text| Panic::find(text, test));
+        let told = status.kind.as_deref().filter(|k| {
+            let generic = ["test failure", "test failure with exit code 101"];
+            !k.trim().is_empty() && !generic.contains(&k.trim())
+        });
+        let (message, file, line) = match (panic, told) {
+            (Some(p), _) => (p.message, Some(p.file), Some(p.line)),
+            (None, Some(kind)) => (kind.trim().to_owned(), None, None),
+            (None, None) => {
                 let first = [head, text, output]
                     .into_iter()
                     .flat_map(str::lines)
@@ -184,14 +223,35 @@ struct Panic {
 }
 
 impl Panic {
-    /// The first panic in `text`: `thread 'name' (id) panicked at FILE:LINE:COL:` and the
-    /// message on the lines that follow, up to the backtrace or its note.
-    fn find(text: &str) -> Option<Self> {
-        let mut lines = text.lines();
+    /// The panic of `test` in `text`: the last one of a thread named `test` (libtest names a
+    /// test's thread after it) or `main`, else the first one. A panic is
+    /// `thread 'name' (id) panicked at FILE:LINE:COL:` and the message on the lines that
+    /// follow, up to the backtrace or its note.
+    fn find(text: &str, test: &str) -> Option<Self> {
+        let mut first = None;
+        let mut own = None;
+        for (thread, panic) in Self::all(text) {
+            if thread == test || thread == "main" {
+                own = Some(panic);
+            } else if first.is_none() {
+                first = Some(panic);
+            }
+        }
+        own.or(first)
+    }
+
+    /// Every panic in `text`, with the name of its thread.
+    fn all(text: &str) -> Vec<(&str, Self)> {
+        let mut found = Vec::new();
+        let mut lines = text.lines().peekable();
         while let Some(l) = lines.next() {
-            let Some((_, at)) = l.split_once(" panicked at ") else {
+            let Some((before, at)) = l.split_once(" panicked at ") else {
                 continue;
             };
+            let thread = before
+                .split_once('\'')
+                .and_then(|(_, rest)| rest.rsplit_once('\''))
+                .map_or("", |(name, _)| name);
             let at = at.trim().trim_end_matches(':');
             let mut parts = at.rsplitn(3, ':');
             let (Some(_col), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next())
@@ -199,21 +259,21 @@ impl Panic {
                 continue;
             };
             let Ok(line) = line.parse() else { continue };
-            let message: Vec<&str> = lines
-                .by_ref()
-                .take_while(|l| {
-                    !l.starts_with("stack backtrace:")
-                        && !l.starts_with("note: ")
-                        && !l.contains(" panicked at ")
-                })
-                .collect();
-            return Some(Self {
+            let mut message = Vec::new();
+            while let Some(l) = lines.next_if(|l| !l.contains(" panicked at ")) {
+                if l.starts_with("stack backtrace:") || l.starts_with("note: ") {
+                    break;
+                }
+                message.push(l);
+            }
+            let panic = Self {
                 file: file.trim_start_matches("./").to_owned(),
                 line,
                 message: message.join("\n").trim().to_owned(),
-            });
+            };
+            found.push((thread, panic));
         }
-        None
+        found
     }
 }
 

@@ -133,7 +133,11 @@ fn hostile_output_is_bounded_and_a_junk_file_is_a_clear_error() {
         "thread 't' panicked at src/a.rs:1:1:\n{}",
         "x".repeat(1 << 20)
     );
-    let failure = TestFailure::read("", &huge, &"line\n".repeat(100_000));
+    let status = super::xml::Status {
+        description: Some(huge),
+        ..Default::default()
+    };
+    let failure = TestFailure::read("t", &status, &"line\n".repeat(100_000));
     assert!(
         failure.message.len() <= MESSAGE_BYTES + 4,
         "{}",
@@ -198,4 +202,64 @@ fn what_a_container_listed_is_bounded_and_read_in_one_pass() {
     assert!(test.binary.len() <= NAME_BYTES + 3 && test.name.len() <= NAME_BYTES + 3);
     let merged = TestReport::merge([report.clone(), report]);
     assert_eq!(merged.tests.len(), 1);
+}
+
+#[test]
+fn the_panic_that_failed_a_test_is_its_own_threads_last() {
+    let output = "thread 'crashy::caught' (7) panicked at src/lib.rs:26:9:\ninner expected panic\n\
+                  note: run with `RUST_BACKTRACE=1`\n\
+                  thread 'other' panicked at src/fake.rs:99:1:\nfake message from a log line\n\
+                  thread 'crashy::caught' (7) panicked at src/lib.rs:28:5:\nthe real failure\n";
+    let failure = TestFailure::read("crashy::caught", &Default::default(), output);
+    assert_eq!(failure.message, "the real failure");
+    assert_eq!(failure.location().as_deref(), Some("src/lib.rs:28"));
+    // Only another thread's panic: that one, as before.
+    let spawned = "thread '<unnamed>' panicked at src/lib.rs:10:5:\nboom\n";
+    let failure = TestFailure::read("t", &Default::default(), spawned);
+    assert_eq!(failure.location().as_deref(), Some("src/lib.rs:10"));
+}
+
+#[test]
+fn a_timeout_or_an_exit_code_says_so_when_no_panic_does() {
+    let kind = |kind: &str| super::xml::Status {
+        kind: Some(kind.to_owned()),
+        ..Default::default()
+    };
+    let read = |k: &str| TestFailure::read("t", &kind(k), "running 1 test\n").message;
+    assert_eq!(read("test timeout"), "test timeout");
+    assert_eq!(
+        read("test failure with exit code 3"),
+        "test failure with exit code 3"
+    );
+    assert_eq!(
+        read("test failure"),
+        "running 1 test",
+        "nothing more to say"
+    );
+}
+
+#[test]
+fn a_test_whose_binary_died_under_it_is_a_failure_that_says_so() {
+    let text = "     Running unittests src/lib.rs (target/debug/deps/app-0123abcd)\n\
+                { \"type\": \"test\", \"event\": \"started\", \"name\": \"a\" }\n\
+                { \"type\": \"test\", \"event\": \"started\", \"name\": \"crash\" }\n\
+                { \"type\": \"test\", \"name\": \"a\", \"event\": \"ok\" }\n\
+                error: test failed, to rerun pass `--lib`\n";
+    let report = TestReport::from_libtest_json(text);
+    let outcomes: Vec<(&str, TestOutcome)> = report
+        .tests
+        .iter()
+        .map(|t| (t.name.as_str(), t.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("a", TestOutcome::Passed), ("crash", TestOutcome::Failed)]
+    );
+    let failure = report.tests[1].failure.as_ref().unwrap();
+    assert!(
+        failure.message.starts_with("the test never ended"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(report.tests[1].binary, "app");
 }

@@ -37,6 +37,8 @@ pub(super) enum MainKind {
 #[derive(Debug, Default)]
 pub(super) struct Status {
     pub message: Option<String>,
+    /// `type`: nextest's kind of failure (`test timeout`, `test failure with exit code 3`).
+    pub kind: Option<String>,
     pub description: Option<String>,
     pub system_out: Option<String>,
     pub system_err: Option<String>,
@@ -135,6 +137,7 @@ fn read_status(
 ) -> Result<Status, String> {
     let mut status = Status {
         message: attr(e, b"message")?,
+        kind: attr(e, b"type")?,
         ..Status::default()
     };
     if empty {
