@@ -128,6 +128,17 @@ fn out_writes_a_tarball_that_docker_loads_and_runs() {
     assert!(loaded.contains("package:latest"), "{loaded}");
     // Same configuration and layers, so the same id as the image the step made.
     let loaded_id = docker(&["image", "inspect", "package:latest", "--format", "{{.Id}}"]);
+    // Without `--out`, the output line names the image by the id `docker run` takes.
+    let shown =
+        output(fixture(cache.path()).args(["imaged", "--msg", &msg, "--progress", "plain"]));
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    let line = format!("output package: image {loaded_id} (content ");
+    assert!(stdout.contains(&line), "{stdout}");
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    assert!(
+        stderr.contains("`--out DIR` writes each image above to DIR as a tarball"),
+        "{stderr}"
+    );
     assert_eq!(vec![loaded_id], images_of(&msg));
     let printed = docker(&["run", "--rm", "--network", "none", "package:latest"]);
     assert_eq!(printed, msg);

@@ -42,7 +42,7 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
     let Some(outputs) = named_outputs(plan, summary) else {
         return;
     };
-    let mut stored = false;
+    let (mut stored, mut images) = (false, false);
     for (name, artifact) in outputs {
         let name = shown(&name);
         match artifact {
@@ -57,18 +57,27 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
             Artifact::Value(v) if v.is_null() => {}
             Artifact::Value(v) => print(&format!("output {name}: {v}\n")),
             Artifact::Secret(_) => print(&format!("output {name}: a secret, never shown\n")),
+            // The daemon's id first: what `docker run` takes.
             Artifact::Image(i) => {
-                stored = true;
+                images = true;
                 print(&format!(
-                    "output {name}: image {} ({})\n",
-                    i.digest().short(),
-                    i.id()
+                    "output {name}: image {} (content {})\n",
+                    i.id(),
+                    i.digest().short()
                 ));
             }
         }
     }
-    if stored {
-        say!("tanto: `--out DIR` writes the folders and files above to DIR");
+    match (stored, images) {
+        (false, false) => {}
+        (true, false) => say!("tanto: `--out DIR` writes the folders and files above to DIR"),
+        (false, true) => say!(
+            "tanto: `--out DIR` writes each image above to DIR as a tarball for `docker load`"
+        ),
+        (true, true) => say!(
+            "tanto: `--out DIR` writes the folders and files above to DIR, and each image as a \
+             tarball for `docker load`"
+        ),
     }
 }
 
