@@ -143,10 +143,18 @@ fn test_image_hint(image: &str) -> &'static str {
 
 fn format_tail(tail: &str) -> String {
     if tail.trim().is_empty() {
-        " and printed nothing".to_owned()
-    } else {
-        format!("; the last lines it printed:\n{}", tail.trim_end())
+        return " and printed nothing".to_owned();
     }
+    // The container runtime's own words when the command could not start at all.
+    let hint = if tail.contains("chdir to cwd") {
+        "\n(the command's working directory is not in the container: make it first, with \
+         `mkdir -p` in an earlier command, or mount a folder there)"
+    } else if tail.contains("executable file not found in $PATH") {
+        "\n(the program is not in the image: install it in the image, or give its full path)"
+    } else {
+        ""
+    };
+    format!("; the last lines it printed:\n{}{hint}", tail.trim_end())
 }
 
 impl Error {
@@ -249,5 +257,36 @@ mod tests {
                 "locally (the `tanto-test/` images are made offline by `cargo xtask images` in a clone of tanto), or"
             )
         );
+    }
+
+    #[test]
+    fn a_command_that_could_not_start_says_why_in_words() {
+        let failed = |tail: &str| {
+            Error::CommandFailed {
+                command: "ls".into(),
+                code: 126,
+                stderr_tail: tail.into(),
+            }
+            .to_string()
+        };
+        // Docker 20.10's words for a working directory the image lacks.
+        let cwd = "OCI runtime exec failed: exec failed: container_linux.go:380: starting \
+                   container process caused: chdir to cwd (\"/data\") set in config.json \
+                   failed: no such file or directory: unknown";
+        assert!(
+            failed(cwd).ends_with(
+                "unknown\n(the command's working directory is not in the container: make it \
+                 first, with `mkdir -p` in an earlier command, or mount a folder there)"
+            ),
+            "{}",
+            failed(cwd)
+        );
+        let path = "OCI runtime exec failed: exec failed: container_linux.go:380: starting \
+                    container process caused: exec: \"nope\": executable file not found in \
+                    $PATH: unknown";
+        assert!(failed(path).ends_with(
+            "(the program is not in the image: install it in the image, or give its full path)"
+        ));
+        assert!(failed("boom").ends_with("printed:\nboom"));
     }
 }

@@ -23,7 +23,9 @@ pub fn check_reference(reference: &str, usage: ReferenceUse) -> Result<(), Strin
         .chars()
         .find(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(format!("it holds {c:?}"));
+        return Err(format!(
+            "it holds {c:?}: a reference has no blanks or control characters (`REGISTRY/NAME:TAG`)"
+        ));
     }
     let (named, digest) = match reference.split_once('@') {
         Some((named, digest)) => (named, Some(digest)),

@@ -34,7 +34,10 @@ fn each_fault_is_named() {
     let digest = format!("sha256:{}", "ab".repeat(32));
     let cases: Vec<(String, &str)> = vec![
         ("".into(), "it is empty"),
-        ("a b".into(), "it holds ' '"),
+        (
+            "a b".into(),
+            "it holds ' ': a reference has no blanks or control characters (`REGISTRY/NAME:TAG`)",
+        ),
         (
             "127.0.0.1:5123/trialb/svc:".into(),
             "the tag after `:` is empty (leave out the `:` for `latest`)",

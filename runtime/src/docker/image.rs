@@ -182,7 +182,7 @@ impl ImageBackend for DockerBackend {
                     ));
                 }
                 Error::Other(format!(
-                    "cannot push {reference} to registry {registry}: {cause}; the image stays tagged {repo}:{tag} in the daemon, as after `docker tag` (`docker rmi {repo}:{tag}` removes the tag)"
+                    "cannot push {reference} to registry {registry}: {cause}; the image stays tagged {repo}:{tag} in the daemon, as after `docker tag` (`docker rmi {repo}:{tag}` removes the tag, and the image with it when that is its only tag: its step then runs again)"
                 ))
             };
             let options = TagImageOptionsBuilder::default()
