@@ -16,12 +16,13 @@ const RUST_IMAGE: &str = "tanto-test/rust:1.95";
     timeout = "30m"
 )]
 pub(crate) async fn build_examples(ctx: &Ctx, src: Dir) -> Result<()> {
+    // Set up as `cargo-steps` sets up its own builds in the shared volumes.
+    let setup = cargo_steps::SETUP;
     ctx.container()
-        .with_mounted_dir("/workspace", &src)
-        .sh(
-            "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; cd /workspace && \
-             cargo build --locked -p hello -p cargo-steps --all-targets",
-        )
+        .with_mounted_dir(cargo_steps::MOUNT, &src)
+        .sh(&format!(
+            "{setup} && cargo build --locked -p hello -p cargo-steps --all-targets"
+        ))
         .await?;
     Ok(())
 }

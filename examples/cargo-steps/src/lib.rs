@@ -43,8 +43,9 @@ use tanto::prelude::*;
 pub const IMAGE: &str = "rust:1.95-slim";
 
 /// Where the steps that build mount the workspace, read-only: [`SETUP`] copies it to
-/// `/workspace` before cargo runs.
-pub(crate) const MOUNT: &str = "/mnt/workspace";
+/// `/workspace` before cargo runs. A step of your own that runs cargo with the `cargo-home`
+/// and `cargo-target` volumes mounts it here too.
+pub const MOUNT: &str = "/mnt/workspace";
 
 // The workspace is at /workspace rather than /src: tools that shorten the workspace's path in
 // what they print (trybuild's `$WORKSPACE`) would also rewrite cargo's `registry/src`.
@@ -56,7 +57,11 @@ pub(crate) const MOUNT: &str = "/mnt/workspace";
 // from rustc's incremental cache in the volume; registry dependencies stay built.
 // CARGO_HOME is the shared volume itself, so that cargo's package-cache lock is shared too and
 // steps running at once never unpack the same crate over each other.
-pub(crate) const SETUP: &str = "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; \
+/// The shell commands the steps that build run before cargo, joined to theirs with `&&`: cargo's
+/// home and target folder in the `cargo-home` and `cargo-target` volumes, and the workspace
+/// mounted at [`MOUNT`] copied to `/workspace`, the working folder, so that a build in the
+/// shared target folder never counts as fresh for another tree's files.
+pub const SETUP: &str = "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; \
      if [ ! -d /workspace ]; then rm -rf /workspace.partial && \
      cp -R /mnt/workspace /workspace.partial && mv /workspace.partial /workspace; fi && cd /workspace";
 
