@@ -295,7 +295,13 @@ pub(super) async fn run(
     let cancel = context.cancel.clone();
     // The watcher holds a sender of the views' channel: it is stopped before each wait for the
     // views to drain, which ends only when every sender is gone.
-    let signals = watch_signals(cancel.clone(), context.abandon_handle(), events.clone());
+    let interrupted = context.interrupted.clone();
+    let signals = watch_signals(
+        cancel.clone(),
+        interrupted.clone(),
+        context.abandon_handle(),
+        events.clone(),
+    );
     let context = Arc::new(context);
 
     if let Err(e) = resolved {
@@ -392,6 +398,10 @@ pub(super) async fn run(
     }
     let mut code = exit_code(&summary);
     if index_stopped && code == EXIT_OK {
+        code = EXIT_INTERRUPTED;
+    }
+    // A signal that closed a `-i` shell came after the step's failure: still an interruption.
+    if interrupted.is_cancelled() && code != EXIT_DAEMON {
         code = EXIT_INTERRUPTED;
     }
     if code == EXIT_DAEMON {

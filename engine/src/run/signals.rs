@@ -5,7 +5,7 @@ use tokio_util::sync::CancellationToken;
 use crate::report::say;
 use crate::report::{Event, EventSink};
 use crate::run::options::EXIT_INTERRUPTED;
-use crate::step::Abandon;
+use crate::step::{Abandon, restore_terminal};
 
 /// The signals that end a run or a shell: Ctrl-C, SIGTERM and SIGHUP.
 pub(super) struct Stops {
@@ -50,12 +50,14 @@ impl Stops {
     }
 }
 
-/// Cancels the run on its first Ctrl-C, SIGTERM or SIGHUP: steps stop, their containers are
-/// removed, and the run exits 130 within the bounded waits of its cleanup. A second signal
-/// exits 130 at once, undoing only what needs no daemon ([`Abandon`]); the containers end
-/// with this process (their keep-alive) and the next run removes the rest.
+/// Cancels the run on its first Ctrl-C, SIGTERM or SIGHUP: steps stop, a `-i` shell that is
+/// open closes (`interrupted`), their containers are removed, and the run exits 130 within the
+/// bounded waits of its cleanup. A second signal restores the terminal and exits 130 at once,
+/// undoing only what needs no daemon ([`Abandon`]); the containers end with this process
+/// (their keep-alive) and the next run removes the rest.
 pub(super) fn watch_signals(
     cancel: CancellationToken,
+    interrupted: CancellationToken,
     abandon: Abandon,
     events: EventSink,
 ) -> tokio::task::JoinHandle<()> {
@@ -72,6 +74,7 @@ pub(super) fn watch_signals(
                 "interrupted; stopping steps and removing their containers (again to exit at once)"
                     .into(),
         });
+        interrupted.cancel();
         cancel.cancel();
         if !stops.next().await {
             return;
@@ -79,6 +82,7 @@ pub(super) fn watch_signals(
         say!(
             "\ntanto: interrupted again; exiting now: the containers end with tanto, and the next run removes what is left"
         );
+        restore_terminal();
         abandon.now();
         std::process::exit(i32::from(EXIT_INTERRUPTED));
     })

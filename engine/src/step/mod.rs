@@ -28,4 +28,4 @@ pub use run::{Abandon, RunContext};
 pub(crate) use service::service_input;
 pub use service::{Ready, Service};
 pub use shell::Interactive;
-pub(crate) use shell::{attach_shell, open as open_shell};
+pub(crate) use shell::{attach_shell, open as open_shell, restore_terminal};

@@ -30,6 +30,10 @@ pub struct RunContext {
     pub events: EventSink,
     /// Cancelled on Ctrl-C, SIGTERM, or fail-fast.
     pub cancel: CancellationToken,
+    /// Cancelled on Ctrl-C, SIGTERM or SIGHUP alone, never by fail-fast: it closes a `-i`
+    /// shell that is open (whose failure already cancelled the run under fail-fast), and the
+    /// run then exits 130.
+    pub interrupted: CancellationToken,
     /// The containers of the run that are up.
     pub containers: ContainerRegistry,
     /// Image references resolved so far: a run uses one id per reference throughout, the one
@@ -101,6 +105,7 @@ impl RunContext {
             remote: None,
             events,
             cancel: CancellationToken::new(),
+            interrupted: CancellationToken::new(),
             containers: ContainerRegistry::new(),
             images: tokio::sync::Mutex::new(HashMap::new()),
             aliases: Vec::new(),

@@ -2,7 +2,7 @@
 //! left it (same mounts, env, working directory and user as its last command).
 
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError};
 
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -57,6 +57,10 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
         ctx.run().cancel.cancel();
     }
     let _held = interactive.hold.hold().await;
+    let interrupted = ctx.run().interrupted.clone();
+    if interrupted.is_cancelled() {
+        return;
+    }
     let label = shown(ctx.label());
     // Redacted whole, so a secret that spans lines is masked too.
     let failure = ctx.run().events.redact(&failure.to_string());
@@ -104,7 +108,16 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
         "tanto: opening `{}` in its container, as the step left it; exit the shell to go on\n",
         interactive.shell
     );
-    if let Err(e) = attach(ctx.run().backend.as_ref(), &id, &spec).await {
+    // A signal closes the shell (its future, and with it the raw terminal, dropped first).
+    let attached = tokio::select! {
+        biased;
+        () = interrupted.cancelled() => {
+            say!("\ntanto: interrupted; closing the shell and removing the run's containers");
+            return;
+        }
+        attached = attach(ctx.run().backend.as_ref(), &id, &spec) => attached,
+    };
+    if let Err(e) = attached {
         say!(
             "tanto: the shell could not run: {}",
             shown_redacted(&e.to_string())
@@ -140,24 +153,38 @@ const START_FAILED: &[u8] = b"OCI runtime exec failed";
 /// [`START_FAILED`] message.
 const HELD_AT_MOST: usize = 4096;
 
+/// The error for a terminal that closed while the shell was open.
+fn terminal_closed() -> Error {
+    Error::Other("the terminal closed, so the shell was closed too".to_owned())
+}
+
 /// Runs `spec` in container `id` on this terminal, put in raw mode for the while, and resizes
 /// the command's terminal with this one; returns the command's exit code. A command that
-/// cannot start is an error that says so, in place of the daemon's message on the terminal.
+/// cannot start is an error that says so, in place of the daemon's message on the terminal;
+/// a terminal that closes (its input ends or fails, or writing to it fails) ends it with an
+/// error.
 async fn attach(backend: &dyn Backend, id: &str, spec: &ExecSpec) -> Result<i64> {
     let raw = RawTerminal::enter()?;
     let mut exec = backend.exec_interactive(id, spec, terminal_size()).await?;
     let mut input = exec.input;
-    // Keys go to the shell as they are typed. The read of standard input cannot be cancelled
-    // (it blocks a thread); at worst it takes one more key after the shell ends.
-    let keys = tokio::spawn(async move {
+    // Keys go to the shell as they are typed; the task ends `true` when the terminal's input
+    // ended (in raw mode Ctrl-D is a key, so only a closed terminal ends it). The read of
+    // standard input cannot be cancelled (it blocks a thread); at worst it takes one more key
+    // after the shell ends.
+    let mut keys = tokio::spawn(async move {
         let mut stdin = tokio::io::stdin();
         let mut buf = [0u8; 1024];
-        while let Ok(n) = stdin.read(&mut buf).await {
-            if n == 0 || input.write_all(&buf[..n]).await.is_err() || input.flush().await.is_err() {
-                break;
+        loop {
+            let n = match stdin.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(n) => n,
+            };
+            if input.write_all(&buf[..n]).await.is_err() || input.flush().await.is_err() {
+                return false;
             }
         }
     });
+    let mut keys_open = true;
     let mut stdout = tokio::io::stdout();
     let mut resized = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         .map_err(|e| Error::io("watch the terminal's size", e))?;
@@ -177,8 +204,10 @@ async fn attach(backend: &dyn Backend, id: &str, spec: &ExecSpec) -> Result<i64>
                         }
                         None => bytes.to_vec(),
                     };
-                    let _ = stdout.write_all(&bytes).await;
-                    let _ = stdout.flush().await;
+                    if stdout.write_all(&bytes).await.is_err() || stdout.flush().await.is_err() {
+                        keys.abort();
+                        return Err(terminal_closed());
+                    }
                 }
                 Some(Err(e)) => {
                     keys.abort();
@@ -189,6 +218,12 @@ async fn attach(backend: &dyn Backend, id: &str, spec: &ExecSpec) -> Result<i64>
             },
             _ = resized.recv() => {
                 let _ = backend.resize_exec(&exec.id, terminal_size()).await;
+            }
+            ended = &mut keys, if keys_open => {
+                keys_open = false;
+                if ended.unwrap_or(true) {
+                    return Err(terminal_closed());
+                }
             }
         }
     }
@@ -244,25 +279,35 @@ fn start_failed(shell: &str, said: &str) -> Error {
     }
 }
 
+/// The settings of the terminal that a [`RawTerminal`] changed, while it is in raw mode: what
+/// [`restore_terminal`] puts back when tanto exits at once.
+static SAVED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 /// This terminal in raw mode (keys go through as typed, nothing echoed by the host), restored
 /// when dropped, whatever happens meanwhile.
-struct RawTerminal {
-    saved: String,
-}
+struct RawTerminal;
 
 impl RawTerminal {
     fn enter() -> Result<Self> {
         let saved = stty(&["-g"])?;
         stty(&["raw", "-echo"])?;
-        Ok(Self {
-            saved: saved.trim().to_owned(),
-        })
+        *SAVED.lock().unwrap_or_else(PoisonError::into_inner) = Some(saved.trim().to_owned());
+        Ok(Self)
     }
 }
 
 impl Drop for RawTerminal {
     fn drop(&mut self) {
-        let _ = stty(&[self.saved.as_str()]);
+        restore_terminal();
+    }
+}
+
+/// Puts the terminal back as it was before a shell put it in raw mode, if one did: for a
+/// second signal, which exits at once, while a shell may be open.
+pub(crate) fn restore_terminal() {
+    let saved = SAVED.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(saved) = saved {
+        let _ = stty(&[saved.as_str()]);
     }
 }
 

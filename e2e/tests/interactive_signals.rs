@@ -1,0 +1,133 @@
+//! How a `-i` shell ends on a signal or a closed terminal, read off a real terminal (tmux):
+//! the first SIGTERM closes the shell, restores the terminal, removes the step's container, its
+//! service and the network, and exits 130; closing the terminal does the same cleanup.
+
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::tmux::Tmux;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server whose pane runs `command`, then says its exit code and whether the terminal
+/// is back in canonical mode (`tty=icanon`, `tty=-icanon` when left raw), and waits.
+fn start(command: &str) -> Tmux {
+    let tmux = Tmux::new("isig", "t");
+    // `exec` keeps the pid that `sh` prints: the fixture's, on its containers' pid label.
+    let command = format!(
+        "sh -c 'echo \"pid=$$\"; exec \"$@\"' sh {command}; echo \"exit=$?\"; \
+         echo \"tty=$(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon)\"; sleep 60"
+    );
+    tmux.start(250, 60, &command);
+    tmux
+}
+
+/// `BIN svc_consumer_fails -i` (a failing step that binds a service) for the pane, with the
+/// store at `cache`.
+fn failing_interactive(cache: &Path) -> String {
+    format!(
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} svc_consumer_fails -i",
+        cache.display(),
+        env!("CARGO_BIN_EXE_fixture")
+    )
+}
+
+/// The pid of the fixture the pane runs, once the shell is open.
+fn open_shell(tmux: &Tmux) -> String {
+    let screen = tmux.wait_for(Tmux::history, "exit the shell to go on");
+    let line = screen.lines().find(|l| l.starts_with("pid=")).unwrap();
+    // Let the shell's prompt come up.
+    std::thread::sleep(Duration::from_millis(800));
+    line.trim_end()["pid=".len()..].to_owned()
+}
+
+/// How many containers (or, `network`, networks) carry `label`.
+fn labelled(what: &str, label: &str) -> usize {
+    let args: &[&str] = if what == "network" {
+        &["network", "ls", "-q"]
+    } else {
+        &["ps", "-aq"]
+    };
+    let out = Command::new("docker")
+        .args(args)
+        .args(["--filter", &format!("label={label}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// Whether process `pid` is alive (a zombie is not).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .next()?
+                .to_owned();
+            Some(state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+/// Waits up to 30 s until `done` holds; whether it did.
+fn within_30s(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    true
+}
+
+/// Asserts that the run of `pid` left no container and no network.
+fn assert_nothing_left(pid: &str) {
+    let label = format!("tanto.pid={pid}");
+    assert!(
+        within_30s(|| labelled("container", &label) == 0),
+        "containers of {pid} left"
+    );
+    assert_eq!(labelled("network", &label), 0, "networks of {pid} left");
+}
+
+#[test]
+fn the_first_sigterm_closes_the_shell_restores_the_terminal_and_cleans_up() {
+    let cache = tempfile::tempdir().unwrap();
+    let tmux = start(&failing_interactive(cache.path()));
+    let pid = open_shell(&tmux);
+    assert_eq!(labelled("container", &format!("tanto.pid={pid}")), 2);
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let screen = tmux.wait_for(Tmux::history, "tty=");
+    assert!(screen.contains("exit=130"), "{screen}");
+    assert!(
+        screen.contains("tty=icanon"),
+        "the terminal left raw:\n{screen}"
+    );
+    assert!(
+        screen.contains("tanto: interrupted; closing the shell"),
+        "{screen}"
+    );
+    assert!(!screen.contains("interrupted again"), "{screen}");
+    assert_nothing_left(&pid);
+}
+
+#[test]
+fn closing_the_terminal_ends_the_run_and_cleans_up() {
+    let cache = tempfile::tempdir().unwrap();
+    let tmux = start(&failing_interactive(cache.path()));
+    let pid = open_shell(&tmux);
+    assert!(alive(&pid));
+    tmux.run(&["kill-session", "-t", "t"]);
+    assert!(within_30s(|| !alive(&pid)), "tanto {pid} still runs");
+    assert_nothing_left(&pid);
+}
