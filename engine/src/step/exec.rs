@@ -272,7 +272,9 @@ pub(super) fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// `argv` as a shell would read it back: plain words bare, others in single quotes.
+/// `argv` as a shell would read it back, on one line: plain words bare, others in single
+/// quotes, and one holding a control character (a script's newlines) in bash's `$'..'` form,
+/// so that an error's first line names the whole command.
 pub(super) fn shell_words<S: AsRef<str>>(argv: &[S]) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
     argv.iter()
@@ -280,12 +282,32 @@ pub(super) fn shell_words<S: AsRef<str>>(argv: &[S]) -> String {
             let a = a.as_ref();
             if !a.is_empty() && a.chars().all(plain) {
                 a.to_owned()
+            } else if a.chars().any(char::is_control) {
+                ansi_c_quoted(a)
             } else {
                 format!("'{}'", a.replace('\'', r"'\''"))
             }
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `text` in bash's `$'..'` quotes: `\`, `'` and control characters escaped.
+fn ansi_c_quoted(text: &str) -> String {
+    let mut out = String::from("$'");
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// `path` as the daemon is asked for it: without `.` parts and repeated or trailing slashes,
@@ -333,5 +355,9 @@ mod tests {
             r#"sh -c 'echo '\''hi'\'' there'"#
         );
         assert_eq!(shell_words(&[""]), "''");
+        assert_eq!(
+            shell_words(&["sh", "-c", "echo 'a'\nexit 7\t\\", "x\u{1b}"]),
+            r"sh -c $'echo \'a\'\nexit 7\t\\' $'x\u001b'"
+        );
     }
 }
