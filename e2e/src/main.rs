@@ -12,6 +12,7 @@ pub mod resolve;
 pub mod sched;
 pub mod secrets;
 pub mod services;
+pub mod services_apart;
 pub mod services_client;
 pub mod shared;
 pub mod test_reports;
@@ -71,6 +72,9 @@ fn main() -> ExitCode {
         .pipeline(services::svc_consumer_fails)
         .pipeline(services::svc_dies)
         .pipeline(services::svc_twice)
+        .pipeline(services_apart::pg_apart)
+        .pipeline(services_apart::svc_two_names)
+        .pipeline(services_apart::svc_started_by_timed_out)
         .pipeline(images::imaged)
         .pipeline(images::image_read)
         .pipeline(images::pushed)

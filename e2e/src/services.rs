@@ -1,5 +1,5 @@
 //! Pipelines for the services tests: a real PostgreSQL beside a step, two steps sharing one
-//! instance, and services that never become ready, exit early, have no image or share a name.
+//! (shared) instance, and services that never become ready, exit early, have no image or share a name.
 
 use std::time::Duration;
 
@@ -98,10 +98,10 @@ pub fn svc_keyed() {
     bind_given(svc);
 }
 
-/// Asks the `db` service who it is, then holds it for `hold` seconds.
+/// Asks the shared `db` service who it is, then holds it for `hold` seconds.
 #[step(image = "tanto-test/postgres:15")]
 pub(crate) async fn pg_user(ctx: &Ctx, n: u32, hold: u32) -> Result<String> {
-    let c = ctx.container().with_service("db", &postgres());
+    let c = ctx.container().with_service("db", &postgres().shared());
     let out = c
         .exec([
             "psql",
@@ -118,7 +118,7 @@ pub(crate) async fn pg_user(ctx: &Ctx, n: u32, hold: u32) -> Result<String> {
     Ok(out.stdout.trim().to_owned())
 }
 
-/// Two steps with their own keys that bind the same PostgreSQL at the same time.
+/// Two steps with their own keys that bind the same shared PostgreSQL at the same time.
 #[pipeline]
 pub fn pg_shared() {
     pg_user(1, 3);
@@ -131,8 +131,8 @@ fn busybox(script: &str) -> Service {
 }
 
 /// Binds a service (`image` `busybox` runs `script` in busybox, any other image runs as it
-/// is), ready when `port` accepts connections (at once when `port` is 0) within `timeout`
-/// seconds, then runs `sleep hold`.
+/// is; `shared` when the image ends with `+shared`), ready when `port` accepts connections (at
+/// once when `port` is 0) within `timeout` seconds, then runs `sleep hold`.
 #[step(image = "tanto-test/busybox:latest")]
 pub(crate) async fn bind_one(
     ctx: &Ctx,
@@ -142,12 +142,19 @@ pub(crate) async fn bind_one(
     timeout: u32,
     hold: u32,
 ) -> Result<()> {
+    let (image, shared) = match image.strip_suffix("+shared") {
+        Some(image) => (image.to_owned(), true),
+        None => (image, false),
+    };
     let mut service = busybox(&script).with_timeout(Duration::from_secs(timeout.into()));
     if image != "busybox" {
         service = Service::new(image);
     }
     if port > 0 {
         service = service.ready_when_port(port);
+    }
+    if shared {
+        service = service.shared();
     }
     let c = ctx.container().with_service("svc", &service);
     c.exec(["sleep", &hold.to_string()]).await?;
@@ -261,19 +268,21 @@ pub(crate) async fn bind_late(ctx: &Ctx, script: String) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // The same definition as `bind_one`'s, so the two would share one instance.
-    let service = busybox(&script).with_timeout(Duration::from_secs(30));
+    // The same shared definition as `bind_one`'s, so the two would share one instance.
+    let service = busybox(&script)
+        .with_timeout(Duration::from_secs(30))
+        .shared();
     let c = ctx.container().with_service("svc", &service);
     c.exec(["true"]).await?;
     Ok(())
 }
 
-/// A service that stops after 2 s while one consumer still holds it for 20 s, and a second
-/// consumer that binds it once its container has exited (and is still held, so not removed):
-/// it gets a new instance.
+/// A shared service that stops after 2 s while one consumer still holds it for 20 s, and a
+/// second consumer that binds it once its container has exited (and is still held, so not
+/// removed): it gets a new instance.
 #[pipeline]
 pub fn svc_restarted() {
-    bind_one("busybox", "exec sleep 2", 0, 30, 20);
+    bind_one("busybox+shared", "exec sleep 2", 0, 30, 20);
     bind_late("exec sleep 2");
 }
 

@@ -1,5 +1,5 @@
 //! Services against the real daemon: a step talks to a real PostgreSQL, two consumers share one
-//! instance, bad services fail naming themselves, and no ending (success, failure, Ctrl-C,
+//! shared instance, bad services fail naming themselves, and no ending (success, failure, Ctrl-C,
 //! kill -9 and the next run) leaves a container or a network behind.
 
 // A test fails loudly on any error, which is what `unwrap` does.
@@ -135,7 +135,7 @@ fn a_service_inputs_image_id_is_in_its_consumers_key() {
 }
 
 #[test]
-fn concurrent_consumers_share_one_instance() {
+fn concurrent_consumers_share_one_shared_instance() {
     let cache = tempfile::tempdir().unwrap();
     let daemon = DaemonEvents::watch();
     let (out, events) = run(cache.path(), "pg_shared");
@@ -143,10 +143,33 @@ fn concurrent_consumers_share_one_instance() {
     assert_eq!(peak_overlap(&events), 2, "both consumers ran at once");
     let run_id = run_id(&events);
     assert_eq!(service_creations(&daemon.finish(), &run_id), 1);
-    // Each consumer's log says which of the two started it and which joined it.
-    let mut said = notes_starting_with(&events, &["starting service `db`", "joining service `db`"]);
+    // Each consumer's log says which of the two started it and which joined it, and whose.
+    let mut said = notes_starting_with(
+        &events,
+        &[
+            "starting shared service `db`",
+            "joining shared service `db`",
+        ],
+    );
     said.sort();
     assert_eq!(said, ["joining", "starting"], "{events:?}");
+    let starter = of_kind(&events, "step_note")
+        .into_iter()
+        .find(|n| {
+            n["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("starting shared")
+        })
+        .map(|n| n["step"].as_str().unwrap().to_owned())
+        .unwrap();
+    let joined = format!("which step `{starter}` started");
+    assert!(
+        of_kind(&events, "step_note")
+            .iter()
+            .any(|n| n["message"].as_str().unwrap().ends_with(&joined)),
+        "{events:?}"
+    );
     assert_nothing_left(&run_id);
 }
 
@@ -160,7 +183,10 @@ fn a_service_that_stopped_is_started_again_for_the_next_consumer() {
     assert_eq!(service_creations(&daemon.finish(), &run_id), 2);
     let said = notes_starting_with(
         &events,
-        &["starting service `svc`", "joining service `svc`"],
+        &[
+            "starting shared service `svc`",
+            "joining shared service `svc`",
+        ],
     );
     assert_eq!(said, ["starting", "starting"], "{events:?}");
     assert_nothing_left(&run_id);

@@ -235,9 +235,10 @@ impl Container {
         })
     }
 
-    /// Binds `service`: it is started (or, when an identical one is up in this run, shared)
-    /// before the container's first command and is ready by then; the commands reach it as
-    /// host `name`. It goes when the last step that binds it ends. See [`Service`].
+    /// Binds `service`: a container of this binding's own is started before the container's
+    /// first command and is ready by then (a [`Service::shared`] one that is up in this run
+    /// is joined instead); the commands reach it as host `name`. It goes when the step ends
+    /// (a shared one, when the last step that binds it ends). See [`Service`].
     pub fn with_service(&self, name: impl Into<String>, service: &Service) -> Self {
         let (name, service) = (name.into(), service.clone());
         self.with(|s| {

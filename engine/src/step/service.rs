@@ -1,6 +1,7 @@
 //! Services: a database or a server beside a step. A [`Service`] is a value describing a
-//! container; the run starts it when the first step binds it, on the run's own network,
-//! shares it between steps that bind an identical one, and removes it after the last.
+//! container; the run starts one for each binding, on the run's own network, and removes it
+//! when the step ends (a [`Service::shared`] one is shared between the steps that bind it, and
+//! removed after the last).
 
 mod pool;
 
@@ -18,8 +19,10 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// A `Service` is a plain value: creating one starts nothing. A step binds it with
 /// [`Container::with_service`](crate::Container::with_service), and the step's container then
 /// reaches it by that name. It is started, on a network of the run's own, before the step's
-/// first command, and only once it is ready; steps of the run that bind an identical service
-/// at the same time share one container, which is removed when the last of them ends.
+/// first command, and only once it is ready. Each binding gets a container of its own, removed
+/// when the step ends, so what a step sees in it depends only on the step; a service marked
+/// [`shared`](Self::shared) is one container for every step of the run that binds it while it
+/// is up.
 ///
 /// It is `Serialize` and `Deserialize`, so a step can return one and a pipeline can pass it to
 /// other steps like any value; its part of their keys is its definition (image reference,
@@ -49,6 +52,10 @@ pub struct Service {
     ports: Vec<u16>,
     ready: Option<Ready>,
     timeout_ms: u64,
+    /// Left out when false, so a service that is not shared keeps the serde form (and the
+    /// keys) it had before sharing was a choice.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    shared: bool,
 }
 
 /// When a service counts as ready for the steps that bind it.
@@ -74,7 +81,35 @@ impl Service {
             ports: Vec::new(),
             ready: None,
             timeout_ms: DEFAULT_TIMEOUT.as_millis() as u64,
+            shared: false,
         }
+    }
+
+    /// Shares one container of this service between the steps of a run that bind it (the
+    /// same definition and image id) while it is up, instead of one per binding: it starts
+    /// once, for the first of them, and is removed when the last ends.
+    ///
+    /// The trade-off: the steps see each other's writes (a table one creates is there for
+    /// the other, two that create the same one collide), so a step's result can depend on
+    /// what ran beside it, and with it on `-j` and timing, while its cache key cannot say
+    /// so. Share a service only between steps that read it, or that each write where the
+    /// others do not (a database or a key prefix of their own).
+    ///
+    /// ```
+    /// use tanto::Service;
+    ///
+    /// let cache = Service::new("tanto-test/redis:7").with_port(6379).shared();
+    /// assert!(cache.is_shared());
+    /// assert!(!Service::new("tanto-test/redis:7").is_shared());
+    /// ```
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    /// Whether the steps that bind it share one container (see [`shared`](Self::shared)).
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     /// Runs `argv` instead of the image's command.
@@ -198,6 +233,22 @@ mod tests {
         assert_ne!(
             s.digest("sha256:a"),
             s.clone().with_port(2).digest("sha256:a")
+        );
+    }
+
+    #[test]
+    fn sharing_is_in_the_digest_and_an_unshared_service_keeps_its_serde_form() {
+        let s = Service::new("img").with_port(1);
+        assert!(
+            !serde_json::to_string(&s)
+                .unwrap_or_default()
+                .contains("shared")
+        );
+        assert_ne!(s.digest("sha256:a"), s.clone().shared().digest("sha256:a"));
+        let json = serde_json::to_string(&s.clone().shared()).unwrap_or_default();
+        assert_eq!(
+            serde_json::from_str::<Service>(&json).ok(),
+            Some(s.shared())
         );
     }
 

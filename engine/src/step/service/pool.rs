@@ -1,8 +1,9 @@
-//! The services of one run: started on first bind, shared by definition digest, checked
-//! for readiness, logged to the run's log folder and removed after the last hold.
+//! The services of one run: one started per binding (a shared one on its first, shared by
+//! definition digest), checked for readiness, logged to the run's log folder and removed
+//! after the last hold.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,11 +25,14 @@ const TAIL_LINES: usize = 20;
 /// The longest line of a service's log an error shows: the rest of a line is cut.
 const TAIL_LINE_MAX: usize = 1 << 10;
 
-/// The services of one run that are up, by definition digest and the name they are bound
-/// under, with how many steps hold each.
+/// The services of one run that are up, with how many steps hold each: a shared one by its
+/// definition digest, any other by a key of its binding's own.
 #[derive(Debug, Default)]
 pub(crate) struct ServicePool {
     entries: Mutex<HashMap<String, Arc<Entry>>>,
+    /// Numbers each binding's key and each container's name: a name is never used twice in a
+    /// run, so a start is never refused for the name of one an ended step left behind.
+    next: AtomicU64,
     network: tokio::sync::OnceCell<String>,
     /// Whether the run's network was asked for: set before the request, whose answer an
     /// interruption may lose.
@@ -48,13 +52,16 @@ struct Instance {
     name: String,
     /// The name it was first bound under, for its log file.
     bound: String,
+    /// The label of the step that started it.
+    started_by: String,
 }
 
 /// A step's hold on a running service; the service goes when the last hold is released.
 #[derive(Debug)]
 pub(crate) struct ServiceLease {
     run: Arc<RunContext>,
-    digest: String,
+    /// The pool's key of its entry.
+    key: String,
     entry: Arc<Entry>,
     /// The container name to link to, and the name the step reaches it by.
     pub(crate) link: (String, String),
@@ -85,11 +92,12 @@ impl ServicePool {
         self.network_asked.load(Ordering::SeqCst)
     }
 
-    /// Starts `service` for a step that binds it as `name`, or joins the instance that is
-    /// up, and waits until it is ready; `note` tells the step's log which of the two it does.
-    /// Errors name the service.
+    /// Starts `service` for step `step`, which binds it as `name`, and waits until it is
+    /// ready; a shared one that is up is joined instead. `note` tells the step's log which of
+    /// the two it does. Errors name the service.
     pub(crate) async fn acquire(
         run: &Arc<RunContext>,
+        step: &str,
         name: &str,
         service: &Service,
         note: &(dyn Fn(String) + Send + Sync),
@@ -102,16 +110,24 @@ impl ServicePool {
             .map_err(named)?;
         let digest = service.digest(image_id.as_str());
         let network = run.services.network(run).await.map_err(named)?;
+        let key = if service.is_shared() {
+            digest.clone()
+        } else {
+            format!(
+                "{digest}/{}",
+                run.services.next.fetch_add(1, Ordering::Relaxed)
+            )
+        };
         let entry = {
             let mut entries = run.services.lock();
-            let entry = Arc::clone(entries.entry(digest.clone()).or_default());
+            let entry = Arc::clone(entries.entry(key.clone()).or_default());
             *entry.users.lock().unwrap_or_else(PoisonError::into_inner) += 1;
             entry
         };
         // From here on the hold is counted, and dropping the lease gives it back.
         let mut lease = ServiceLease {
             run: Arc::clone(run),
-            digest: digest.clone(),
+            key,
             entry: Arc::clone(&entry),
             link: (String::new(), name.to_owned()),
             id: String::new(),
@@ -128,15 +144,30 @@ impl ServicePool {
                 stop(run, &dead).await;
             }
         }
-        if instance.is_none() {
-            note(format!("starting service `{name}` ({})", service.image));
-            let started = start(run, name, service, &image_id, &digest, &network).await?;
-            *instance = Some(started);
-        } else {
-            note(format!(
-                "joining service `{name}` ({}), which another step started",
-                service.image
-            ));
+        let shared = if service.is_shared() { "shared " } else { "" };
+        match instance.as_ref() {
+            None => {
+                note(format!(
+                    "starting {shared}service `{name}` ({})",
+                    service.image
+                ));
+                let binding = Binding {
+                    step,
+                    name,
+                    digest: &digest,
+                    network: &network,
+                };
+                *instance = Some(start(run, binding, service, &image_id).await?);
+            }
+            Some(up) if up.started_by == step => note(format!(
+                "joining {shared}service `{name}` ({}), which this step started as `{}`",
+                service.image, up.bound
+            )),
+            Some(up) => note(format!(
+                "joining {shared}service `{name}` ({}), which step `{}` started",
+                service.image,
+                crate::report::shown(&up.started_by)
+            )),
         }
         if let Some(i) = instance.as_ref() {
             lease.link.0.clone_from(&i.name);
@@ -172,7 +203,7 @@ impl ServiceLease {
         if *users > 0 {
             return None;
         }
-        entries.remove(&self.digest);
+        entries.remove(&self.key);
         self.entry.instance.try_lock().ok()?.take()
     }
 }
@@ -238,7 +269,8 @@ impl Container {
         let mut leases = Vec::new();
         for (name, service) in &self.spec.services {
             let note = |line: String| self.ctx.note(line);
-            let lease = ServicePool::acquire(self.ctx.run(), name, service, &note).await?;
+            let run = self.ctx.run();
+            let lease = ServicePool::acquire(run, self.ctx.label(), name, service, &note).await?;
             self.ctx.note(format!("service `{name}` is ready"));
             leases.push(lease);
         }
@@ -264,20 +296,56 @@ impl Container {
     }
 }
 
-/// Starts the container of `service`, bound as `name`, and waits until it is ready; on any
+/// What a start is for: the step, the name it binds the service under, the definition's
+/// digest and the run's network.
+struct Binding<'a> {
+    step: &'a str,
+    name: &'a str,
+    digest: &'a str,
+    network: &'a str,
+}
+
+/// A service container started but not ready yet: removed in the background if its start is
+/// dropped (its step timed out or was cancelled meanwhile), so it does not outlive the start.
+struct Unready {
+    run: Arc<RunContext>,
+    id: Option<String>,
+}
+
+impl Drop for Unready {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let run = Arc::clone(&self.run);
+            handle.spawn(async move {
+                if run.backend.remove(&id).await.is_ok() {
+                    run.containers.forget(&id);
+                }
+            });
+        }
+    }
+}
+
+/// Starts the container of `service` for `binding` and waits until it is ready; on any
 /// failure it is removed again and the error carries its last log lines.
 async fn start(
     run: &Arc<RunContext>,
-    name: &str,
+    binding: Binding<'_>,
     service: &Service,
     image_id: &crate::backend::ImageId,
-    digest: &str,
-    network: &str,
 ) -> Result<Instance> {
+    let Binding {
+        step,
+        name,
+        digest,
+        network,
+    } = binding;
+    let n = run.services.next.fetch_add(1, Ordering::Relaxed);
     let instance = Instance {
         id: String::new(),
-        name: format!("tanto-{}-{}", run.run_id, &digest[..12]),
+        name: format!("tanto-{}-{}-{n}", run.run_id, &digest[..12]),
         bound: name.to_owned(),
+        started_by: step.to_owned(),
     };
     let mut labels = labels(run, &format!("service:{name}"));
     labels.push((LABEL_SERVICE.to_owned(), digest.to_owned()));
@@ -298,12 +366,18 @@ async fn start(
         .await
         .map_err(|e| failed(format!("did not start: {e}")))?;
     run.containers.add(&id, &format!("service:{name}"));
+    let mut unready = Unready {
+        run: Arc::clone(run),
+        id: Some(id.clone()),
+    };
     let instance = Instance { id, ..instance };
     if let Err(why) = wait_ready(run.backend.as_ref(), &instance.id, network, service).await {
+        unready.id = None;
         let tail = tail(run, &instance.id).await;
         stop(run, &instance).await;
         return Err(failed(format!("{why}{tail}")));
     }
+    unready.id = None;
     Ok(instance)
 }
 
@@ -405,7 +479,12 @@ async fn tail(run: &RunContext, id: &str) -> String {
 async fn stop(run: &RunContext, instance: &Instance) {
     if let Ok(log) = run.backend.logs(&instance.id).await {
         let dir = run.store.root().join("logs").join(&run.run_id);
-        let path = LogFiles::path_for(&dir, &format!("service-{}", instance.bound));
+        let mut path = LogFiles::path_for(&dir, &format!("service-{}", instance.bound));
+        if path.exists() {
+            // Another step's instance bound under the same name kept its log there.
+            let label = format!("service-{} {}", instance.bound, instance.started_by);
+            path = LogFiles::path_for(&dir, &label);
+        }
         let _ = std::fs::create_dir_all(&dir);
         if let Err(e) = std::fs::write(&path, run.events.redact(&log)) {
             tracing::warn!("cannot write {}: {e}", path.display());
