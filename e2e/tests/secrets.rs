@@ -380,3 +380,24 @@ fn only_steps_that_can_know_a_secret_have_their_values_masked() {
     assert_eq!(read("second", "name_length"), r#""15""#);
     assert_eq!(read("second", "file_text"), r#""engine=***""#);
 }
+
+#[test]
+fn a_short_secret_is_warned_about_and_a_long_one_is_not() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |value: &str| {
+        let run = output(
+            fixture(cache.path())
+                .args(["lookalike", "--token", "env:TANTO_TEST_TOKEN"])
+                .env("TANTO_TEST_TOKEN", value),
+        );
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        text(&run.stderr)
+    };
+    let warning = "warning: the secret `token` is shorter than 8 characters: every place its \
+                   text shows in what tanto prints and records is masked as `***`, ordinary text \
+                   too; a real secret is longer";
+    let short = run("pg");
+    assert!(short.contains(warning), "{short}");
+    let long = run("a-longer-s3cr3t");
+    assert!(!long.contains("warning: the secret"), "{long}");
+}

@@ -459,6 +459,9 @@ async fn reap(backend: Arc<dyn Backend>) {
     }
 }
 
+/// A secret shorter than this is warned about: masking its text masks ordinary text too.
+const SHORT_SECRET: usize = 8;
+
 /// Makes every secret among the run's inputs redacted from all that tanto prints and
 /// records; under GitHub Actions, also masked by the runner (`::add-mask::`), before anything
 /// else is printed.
@@ -466,6 +469,14 @@ fn guard_secrets(inputs: &[Artifact], events: &EventSink) {
     for input in inputs {
         if let Artifact::Secret(secret) = input {
             events.add_secret(secret.expose());
+            if secret.expose().chars().count() < SHORT_SECRET {
+                say!(
+                    "warning: the secret `{}` is shorter than {SHORT_SECRET} characters: every \
+                     place its text shows in what tanto prints and records is masked as `***`, \
+                     ordinary text too; a real secret is longer",
+                    shown(secret.name())
+                );
+            }
         }
     }
     if std::env::var_os("GITHUB_ACTIONS").is_some() {
