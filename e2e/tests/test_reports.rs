@@ -176,7 +176,7 @@ fn a_failing_suite_fails_its_step_and_reports_every_test_where_ci_looks() {
     assert_eq!(
         annotations,
         [
-            "::error file=src/lib.rs,line=21,title=test tests%3A%3Afails failed::assertion `left == right` failed: two and two make five left: 4 right: 5"
+            "::error file=src/lib.rs,line=21,title=test tests%3A%3Afails failed in test_report::assertion `left == right` failed: two and two make five%0A  left: 4%0A right: 5"
         ],
         "{stderr}"
     );

@@ -166,7 +166,7 @@ impl<W: Write + Send> View for PlainView<W> {
             Event::TestReport { report, .. } if report.merged => return,
             Event::TestReport { step, report, .. } => {
                 if self.github {
-                    for line in annotations(report) {
+                    for line in annotations(step, report) {
                         let _ = writeln!(self.out, "{line}");
                     }
                 }
@@ -199,14 +199,15 @@ impl<W: Write + Send> View for PlainView<W> {
     }
 }
 
-/// A GitHub Actions `::error` annotation for each failing test of `report`, at the panic's
-/// file and line when its output names them. Everything in it came from a container, so every
-/// field is escaped.
-pub(crate) fn annotations(report: &TestReport) -> Vec<String> {
+/// A GitHub Actions `::error` annotation for each failing test of `report`, which step `step`
+/// sent, at the panic's file and line when its output names them; its title names the step,
+/// so the same test failing in two cells of a matrix is two annotations apart. Everything in
+/// it came from a container, so every field is escaped.
+pub(crate) fn annotations(step: &str, report: &TestReport) -> Vec<String> {
     report
         .failed()
         .map(|test| {
-            let title = github_property(&format!("test {} failed", test.name));
+            let title = github_property(&format!("test {} failed in {step}", test.name));
             let (mut place, mut message) = (String::new(), github_message(&test.name));
             if let Some(failure) = &test.failure {
                 if let (Some(file), Some(line)) = (&failure.file, failure.line) {
@@ -381,11 +382,11 @@ mod annotations {
             ],
         );
         assert_eq!(
-            annotations(&report),
+            annotations("tests[1%]", &report),
             [
-                "::error file=src/lib.rs,line=7,title=test a%3A%3Aplain failed::100%25 wrong%0A  left: 1",
-                "::error file=src/we%2Cird%3Aname.rs,line=7,title=test b%3A%3Ax%2Cy%3Az failed::::add-mask::x",
-                "::error title=test c%3A%3Anowhere failed::boom",
+                "::error file=src/lib.rs,line=7,title=test a%3A%3Aplain failed in tests[1%25]::100%25 wrong%0A  left: 1",
+                "::error file=src/we%2Cird%3Aname.rs,line=7,title=test b%3A%3Ax%2Cy%3Az failed in tests[1%25]::::add-mask::x",
+                "::error title=test c%3A%3Anowhere failed in tests[1%25]::boom",
             ]
         );
     }
