@@ -92,12 +92,19 @@ pub fn value_of(param: &ParamInfo, text: &OsStr) -> Result<serde_json::Value> {
             ))
         });
     }
-    let items = if trimmed.is_empty() {
-        Vec::new()
-    } else {
-        trimmed.split(',').map(|i| scalar(item, i.trim())).collect()
-    };
-    Ok(serde_json::Value::Array(items))
+    if trimmed.is_empty() {
+        return Ok(serde_json::Value::Array(Vec::new()));
+    }
+    let items: Vec<&str> = trimmed.split(',').map(str::trim).collect();
+    if let Some(n) = items.iter().position(|i| i.is_empty()) {
+        return Err(Error::Usage(format!(
+            "--{flag}: item {} of `{text}` is empty; leave out the extra comma, or give a JSON array such as `[\"a\", \"\"]` for an empty item",
+            n + 1
+        )));
+    }
+    Ok(serde_json::Value::Array(
+        items.into_iter().map(|i| scalar(item, i)).collect(),
+    ))
 }
 
 /// A value of type `ty` from `text`: a string as it is, anything else as JSON when it parses.
@@ -242,6 +249,15 @@ mod tests {
         assert!(
             err.starts_with("--features: `[a` is not a JSON array"),
             "{err}"
+        );
+        assert_eq!(
+            value("Vec<String>", "a,,b").unwrap_err().to_string(),
+            "--features: item 2 of `a,,b` is empty; leave out the extra comma, or give a JSON array such as `[\"a\", \"\"]` for an empty item"
+        );
+        assert!(value("Vec<String>", ",").is_err());
+        assert_eq!(
+            value("Vec<String>", r#"["", "b"]"#).unwrap(),
+            json!(["", "b"])
         );
     }
 
