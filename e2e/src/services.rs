@@ -302,3 +302,64 @@ pub(crate) async fn bind_twice(ctx: &Ctx) -> Result<()> {
 pub fn svc_twice() {
     bind_twice();
 }
+
+/// A service whose image is not given.
+#[pipeline]
+pub fn svc_no_image() {
+    bind_one("", "", 0, 30, 0);
+}
+
+/// Binds an idle busybox service under `name`.
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_as(ctx: &Ctx, name: String) -> Result<()> {
+    let c = ctx
+        .container()
+        .with_service(name, &busybox("exec sleep 600"));
+    c.exec(["true"]).await?;
+    Ok(())
+}
+
+/// A service bound as `localhost`, which names the step's own container.
+#[pipeline]
+pub fn svc_localhost() {
+    bind_as("localhost");
+}
+
+/// Binds a service whose readiness probe is not in its image.
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_probe_missing(ctx: &Ctx) -> Result<()> {
+    let service = busybox("exec sleep 600")
+        .ready_when_exec(["pg_isready", "-h", "127.0.0.1"])
+        .with_timeout(Duration::from_secs(30));
+    ctx.container()
+        .with_service("svc", &service)
+        .exec(["true"])
+        .await?;
+    Ok(())
+}
+
+/// A readiness probe the image lacks: fails at once, with the probe's exit code.
+#[pipeline]
+pub fn svc_probe_missing() {
+    bind_probe_missing();
+}
+
+/// Binds a service whose probe exits with 3 after saying why, never ready (2 s).
+#[step(image = "tanto-test/busybox:latest")]
+pub(crate) async fn bind_probe_fails(ctx: &Ctx) -> Result<()> {
+    let service = busybox("exec sleep 600")
+        .ready_when_exec(["sh", "-c", "echo no socket yet; exit 3"])
+        .with_timeout(Duration::from_secs(2));
+    ctx.container()
+        .with_service("svc", &service)
+        .exec(["true"])
+        .await?;
+    Ok(())
+}
+
+/// A readiness probe that keeps failing: the timeout's error shows its last exit code and
+/// output.
+#[pipeline]
+pub fn svc_probe_fails() {
+    bind_probe_fails();
+}

@@ -1,6 +1,7 @@
 //! How a `-i` shell ends on a signal or a closed terminal, read off a real terminal (tmux):
 //! the first SIGTERM closes the shell, restores the terminal, removes the step's container, its
-//! service and the network, and exits 130; closing the terminal does the same cleanup.
+//! service and the network, and exits 130; closing the terminal does the same cleanup. And
+//! what `-i` says when a failed step has no container to open.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -130,4 +131,18 @@ fn closing_the_terminal_ends_the_run_and_cleans_up() {
     tmux.run(&["kill-session", "-t", "t"]);
     assert!(within_30s(|| !alive(&pid)), "tanto {pid} still runs");
     assert_nothing_left(&pid);
+}
+
+#[test]
+fn a_service_that_never_became_ready_is_shown_after_a_colon_not_in_parentheses() {
+    let cache = tempfile::tempdir().unwrap();
+    let command = failing_interactive(cache.path()).replace("svc_consumer_fails", "svc_never");
+    let tmux = start(&command);
+    let screen = tmux.wait_for(Tmux::history, "tty=");
+    assert!(
+        screen.contains("has no container left to open a shell in; it failed:"),
+        "{screen}"
+    );
+    assert!(screen.contains("  warming up forever"), "{screen}");
+    assert!(!screen.lines().any(|l| l.trim() == ")"), "{screen}");
 }

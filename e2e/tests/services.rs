@@ -251,7 +251,6 @@ fn bad_services_fail_naming_the_service_and_leave_nothing() {
     let cases = [
         ("svc_exits", "exited with code 7 before it was ready"),
         ("svc_exits", "giving up"),
-        ("svc_missing", "tanto-test/no-such-image:1"),
         ("svc_twice", "service `db` is bound twice"),
     ];
     for (pipeline, expected) in cases {

@@ -104,6 +104,9 @@ pub enum Error {
         /// The limit that was hit.
         after: Duration,
     },
+    /// A service that a step binds was not ready within its timeout: its `kind` is `timeout`.
+    #[error("{0}")]
+    ServiceNotReady(String),
     /// The run was cancelled (Ctrl-C, SIGTERM, or another step's failure).
     #[error("cancelled")]
     Cancelled,
@@ -191,7 +194,8 @@ impl Error {
         Error::Step(Arc::from(error.into()))
     }
 
-    /// The variant's name in `snake_case`, as the `kind` of a `step_failed` event.
+    /// The variant's name in `snake_case`, as the `kind` of a `step_failed` event (a
+    /// service's readiness timeout is a `timeout` too).
     pub fn kind(&self) -> &'static str {
         match self {
             Error::DaemonUnreachable { .. } => "daemon_unreachable",
@@ -201,7 +205,7 @@ impl Error {
             Error::CommandFailed { .. } => "command_failed",
             Error::MissingPath { .. } => "missing_path",
             Error::OutputTooLarge { .. } => "output_too_large",
-            Error::Timeout { .. } => "timeout",
+            Error::Timeout { .. } | Error::ServiceNotReady(_) => "timeout",
             Error::Cancelled => "cancelled",
             Error::Wiring(_) => "wiring",
             Error::Usage(_) => "usage",

@@ -254,6 +254,14 @@ impl Container {
                 s.problems.push(format!(
                     "service name `{name}` is not a host name: use letters, digits, `-` and `.`"
                 ));
+            } else if name.trim_end_matches('.').eq_ignore_ascii_case("localhost") {
+                s.problems.push(format!(
+                    "service name `{name}` names the step's own container, so the service can never be reached by it: give it another name, such as `db`"
+                ));
+            } else if service.image().trim().is_empty() {
+                s.problems.push(format!(
+                    "service `{name}` has no image: give `Service::new` an image reference, such as `tanto-test/postgres:15`"
+                ));
             } else {
                 s.services.push((name, service));
             }

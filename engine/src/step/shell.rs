@@ -66,10 +66,11 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
     let failure = ctx.run().events.redact(&failure.to_string());
     let state = ctx.container_state();
     let Some(id) = state.live_id() else {
-        say!(
-            "tanto: `{label}` has no container left to open a shell in ({})",
-            shown(&failure)
-        );
+        // The failure may run over several lines (a service's last log lines): after a colon.
+        say!("tanto: `{label}` has no container left to open a shell in; it failed:");
+        for line in failure.lines() {
+            say!("  {}", shown(line));
+        }
         return;
     };
     let last = state

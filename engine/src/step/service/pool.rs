@@ -102,7 +102,14 @@ impl ServicePool {
         service: &Service,
         note: &(dyn Fn(String) + Send + Sync),
     ) -> Result<ServiceLease> {
-        let named = |e: Error| Error::Other(format!("service `{name}` ({}): {e}", service.image));
+        let named = |e: Error| match e {
+            // Still a missing image, for its `kind` and the run's exit code.
+            Error::ImageUnavailable { image, cause } => Error::ImageUnavailable {
+                image,
+                cause: format!("{cause} (the image of service `{name}`)"),
+            },
+            e => Error::Other(format!("service `{name}` ({}): {e}", service.image)),
+        };
         let log = |line: &str| tracing::info!("service `{name}`: {line}");
         let image_id = run
             .resolve_image(&service.image, &log)
@@ -371,32 +378,58 @@ async fn start(
         id: Some(id.clone()),
     };
     let instance = Instance { id, ..instance };
-    if let Err(why) = wait_ready(run.backend.as_ref(), &instance.id, network, service).await {
+    if let Err(not) = wait_ready(run.backend.as_ref(), &instance.id, network, service).await {
         unready.id = None;
         let tail = tail(run, &instance.id).await;
         stop(run, &instance).await;
-        return Err(failed(format!("{why}{tail}")));
+        let message = failed(format!("{}{tail}", not.why)).to_string();
+        return Err(if not.timed_out {
+            Error::ServiceNotReady(message)
+        } else {
+            Error::Other(message)
+        });
     }
     unready.id = None;
     Ok(instance)
 }
 
-/// Polls `service`'s readiness check until it passes, the container stops or the timeout ends.
+/// Why a service is not ready: its timeout ended, or something else (it exited, its probe
+/// cannot run).
+struct NotReady {
+    timed_out: bool,
+    why: String,
+}
+
+impl NotReady {
+    fn other(why: String) -> Self {
+        Self {
+            timed_out: false,
+            why,
+        }
+    }
+}
+
+/// Polls `service`'s readiness check until it passes, the container stops, its probe turns out
+/// not to be in the image, or the timeout ends.
 async fn wait_ready(
     backend: &dyn Backend,
     id: &str,
     network: &str,
     service: &Service,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), NotReady> {
     let deadline = Instant::now() + service.timeout();
+    // The last probe that ended, for the error.
+    let mut last: Option<Probe> = None;
     loop {
         let state = backend
             .service_state(id, network)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| NotReady::other(e.to_string()))?;
         if !state.running {
             let code = state.exit_code.map_or("?".to_owned(), |c| c.to_string());
-            return Err(format!("exited with code {code} before it was ready"));
+            return Err(NotReady::other(format!(
+                "exited with code {code} before it was ready"
+            )));
         }
         let ready = match service.ready() {
             None => true,
@@ -415,8 +448,21 @@ async fn wait_ready(
                 let left = deadline
                     .saturating_duration_since(Instant::now())
                     .max(Duration::from_secs(1));
-                let probe = exec_succeeds(backend, id, &argv);
-                tokio::time::timeout(left, probe).await.unwrap_or(false)
+                match tokio::time::timeout(left, probe(backend, id, &argv)).await {
+                    Ok(ran) if ran.cannot_run() => {
+                        return Err(NotReady::other(format!(
+                            "cannot be checked: its readiness probe `{}` cannot run in its container{}; use a command its image has",
+                            argv.join(" "),
+                            ran.said()
+                        )));
+                    }
+                    Ok(ran) => {
+                        let passed = ran.code == Some(0);
+                        last = Some(ran);
+                        passed
+                    }
+                    Err(_) => false,
+                }
             }
             Some(Ready::Log(text)) => backend
                 .logs(id)
@@ -429,20 +475,59 @@ async fn wait_ready(
         if Instant::now() >= deadline {
             let what = match service.ready() {
                 Some(Ready::Port(p)) => format!("port {p} never accepted connections"),
-                Some(Ready::Exec(argv)) => format!("`{}` never exited with 0", argv.join(" ")),
+                Some(Ready::Exec(argv)) => format!(
+                    "`{}` never exited with 0{}",
+                    argv.join(" "),
+                    last.as_ref().map(Probe::said).unwrap_or_default()
+                ),
                 Some(Ready::Log(text)) => format!("it never wrote a line containing `{text}`"),
                 None => "it never ran".to_owned(),
             };
-            return Err(format!(
-                "was not ready after {}s: {what}",
-                service.timeout().as_secs_f64()
-            ));
+            return Err(NotReady {
+                timed_out: true,
+                why: format!(
+                    "was not ready after {}s: {what}",
+                    service.timeout().as_secs_f64()
+                ),
+            });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-async fn exec_succeeds(backend: &dyn Backend, id: &str, argv: &[String]) -> bool {
+/// How a readiness probe ended: its exit code (`None` when it could not be asked for) and
+/// the start of what it printed.
+struct Probe {
+    code: Option<i64>,
+    output: String,
+}
+
+/// The most of a probe's output an error shows.
+const PROBE_OUTPUT_MAX: usize = 512;
+
+impl Probe {
+    /// Whether the probe's program is not in the image: a shell's 127 (or 126), or the
+    /// runtime's word that it found no such file.
+    fn cannot_run(&self) -> bool {
+        matches!(self.code, Some(126 | 127))
+            || self.output.contains("executable file not found")
+            || self.output.contains("no such file or directory")
+    }
+
+    /// Its exit code and output, as the end of an error message.
+    fn said(&self) -> String {
+        let code = self.code.map_or("?".to_owned(), |c| c.to_string());
+        let output = self.output.split_whitespace().collect::<Vec<_>>().join(" ");
+        if output.is_empty() {
+            format!(" (its last run exited with {code} and printed nothing)")
+        } else {
+            format!(" (its last run exited with {code}: {output})")
+        }
+    }
+}
+
+/// Runs `argv` in the service's container, to its end.
+async fn probe(backend: &dyn Backend, id: &str, argv: &[String]) -> Probe {
     let spec = ExecSpec {
         argv: argv.to_vec(),
         env: Vec::new(),
@@ -450,11 +535,27 @@ async fn exec_succeeds(backend: &dyn Backend, id: &str, argv: &[String]) -> bool
         user: None,
         secret_env: Vec::new(),
     };
-    let Ok(mut started) = backend.exec(id, &spec).await else {
-        return false;
+    let mut started = match backend.exec(id, &spec).await {
+        Ok(started) => started,
+        Err(e) => {
+            return Probe {
+                code: None,
+                output: e.to_string(),
+            };
+        }
     };
-    while started.output.next().await.is_some() {}
-    matches!(backend.exec_exit_code(&started.id).await, Ok(0))
+    let mut output = Vec::new();
+    while let Some(chunk) = started.output.next().await {
+        if let Ok((_, bytes)) = chunk
+            && output.len() < PROBE_OUTPUT_MAX
+        {
+            output.extend_from_slice(&bytes[..bytes.len().min(PROBE_OUTPUT_MAX - output.len())]);
+        }
+    }
+    Probe {
+        code: backend.exec_exit_code(&started.id).await.ok(),
+        output: String::from_utf8_lossy(&output).into_owned(),
+    }
 }
 
 /// The service's last log lines, redacted, as the end of an error message.
