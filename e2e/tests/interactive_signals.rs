@@ -1,7 +1,8 @@
 //! How a `-i` shell ends on a signal or a closed terminal, read off a real terminal (tmux):
 //! the first SIGTERM closes the shell, restores the terminal, removes the step's container, its
 //! service and the network, and exits 130; closing the terminal does the same cleanup. And
-//! what `-i` says when a failed step has no container to open.
+//! what `-i` says when a failed step has no container to open, and `shell STEP` about the
+//! services it does not start.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -145,4 +146,26 @@ fn a_service_that_never_became_ready_is_shown_after_a_colon_not_in_parentheses()
     );
     assert!(screen.contains("  warming up forever"), "{screen}");
     assert!(!screen.lines().any(|l| l.trim() == ")"), "{screen}");
+}
+
+#[test]
+fn shell_step_names_each_service_it_does_not_start() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = support::output(support::fixture(cache.path()).args([
+        "svc_consumer_fails",
+        "--progress",
+        "plain",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let command = failing_interactive(cache.path()).replace(" -i", " shell bind_then_fail");
+    let tmux = start(&command);
+    tmux.wait_for(Tmux::history, "exit the shell to remove it");
+    std::thread::sleep(Duration::from_millis(800));
+    tmux.keys(&["exit 0", "Enter"]);
+    let screen = tmux.wait_for(Tmux::history, "tty=");
+    assert!(
+        screen.contains("tanto: service `greeter` is not started here"),
+        "{screen}"
+    );
+    assert!(screen.contains("exit=0"), "{screen}");
 }

@@ -302,6 +302,12 @@ async fn enter(
             shown(&recipe.secret_env.join(", "))
         );
     }
+    for name in &recipe.services {
+        say!(
+            "tanto: service `{}` is not started here, so that name does not resolve",
+            shown(name)
+        );
+    }
     say!("tanto: exit the shell to remove it\n");
     let opened = unless(interrupted, attach_shell(&container, shell)).await;
     let closed = ctx.close().await;

@@ -29,6 +29,9 @@ pub struct Recipe {
     pub user: Option<String>,
     /// Its last command, as shown.
     pub command: Option<String>,
+    /// The names it bound services under: `shell` does not start them, and says so.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 /// Something put at `target` in the container.
@@ -160,6 +163,7 @@ impl Ctx {
             workdir: spec.as_ref().and_then(|s| s.workdir.clone()),
             user: spec.as_ref().and_then(|s| s.user.clone()),
             command,
+            services: live.services.clone(),
         })
     }
 }
