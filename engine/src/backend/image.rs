@@ -1,6 +1,7 @@
 //! The image operations of a container engine: committing a container, an image's content
-//! identity, saving it as a `docker load`-able tarball, pushing it to a registry and removing
-//! it. The Docker implementation is the `tanto` crate's.
+//! identity, saving it as a `docker load`-able tarball, pushing it to a registry, removing
+//! it, and reclaiming the images no cached result names. The Docker implementation is the
+//! `tanto` crate's.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,24 @@ pub struct LayerFile {
     pub size: u64,
     /// The SHA-256 of its bytes, `sha256:…`: the layer's diff id.
     pub diff_id: String,
+}
+
+/// What [`ImageBackend::reclaim_image`] did with an image no cached result names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reclaimed {
+    /// Removed; `size` is the image's size as the daemon gave it (`docker images`' column,
+    /// which counts the layers it shares with other images, and those stay).
+    Removed {
+        /// In bytes.
+        size: u64,
+    },
+    /// The daemon did not have it (any more).
+    Gone,
+    /// Left: it has these tags, so it is someone's.
+    Tagged(Vec<String>),
+    /// Left: a container (running or not) uses it, or another image is made from it; the
+    /// daemon's words.
+    InUse(String),
 }
 
 /// The image operations of a container engine; every [`Backend`](super::Backend) has them.
@@ -102,6 +121,14 @@ pub trait ImageBackend {
 
     /// Removes image (or tag) `reference`; a missing one is not an error.
     fn remove_image<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Removes image `id` (by id, never forced) unless something holds it: an image with a
+    /// tag, or one a container uses, is left, and the answer says which.
+    fn reclaim_image<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Reclaimed>>;
+
+    /// The size of image `id` as the daemon gives it (`docker images`' column), or `None`
+    /// when the daemon does not have it.
+    fn image_size<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<u64>>>;
 
     /// Writes image `id` to `dest` as a `docker save` tarball that names no tag: how the
     /// shared cache carries an image to another machine.

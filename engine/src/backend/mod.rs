@@ -22,7 +22,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
-pub use image::{ImageBackend, ImageContent, ImageSettings, LayerFile};
+pub use image::{ImageBackend, ImageContent, ImageSettings, LayerFile, Reclaimed};
 pub use network::{ServiceSpec, ServiceState};
 pub use process::{Liveness, Owner, PARENT_ENV, Parent, host_name, pid_alive};
 pub use reference::{ReferenceUse, check_reference};

@@ -43,8 +43,9 @@ pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
 pub use keyring::secret_key;
 pub use remote::{Remote, RemoteConfig, RemoteStats, StepLogs};
 pub use statcache::{FileStat, StatCache};
+pub(crate) use store::human_bytes;
 pub use store::{
-    ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreLease, StoreStats,
-    VerifyReport,
+    ActionResult, OutputRecord, PruneOptions, PruneReport, Store, StoreImages, StoreLease,
+    StoreStats, VerifyReport,
 };
 pub use tree::{EntryKind, Tree, TreeDiff, TreeEntry, TreeSource, Trees, diff_trees};

@@ -263,7 +263,10 @@ where
             print(&list::render(cli.entries()));
             EXIT_OK
         }
-        Some(("cache", sub)) => crate::run::cache_command(sub),
+        // Every pipeline names the same backend: the first one's reaches the daemon.
+        Some(("cache", sub)) => {
+            crate::run::cache_command(sub, cli.entries().first().map(|e| e.connect))
+        }
         Some((name, sub)) => match cli.entries().iter().find(|e| e.info.name == name) {
             Some(entry) => run_pipeline(cli, entry, sub),
             None => EXIT_USAGE,

@@ -1,13 +1,17 @@
-//! `BIN cache stats|verify|prune`: inspect, check and prune the store.
+//! `BIN cache stats|verify|prune`: inspect, check and prune the store, and the images its
+//! results made, which the daemon holds (`cache_images.rs`).
 
+use super::cache_images::{ImageReclaim, images_stats};
+use crate::backend::Connect;
 use crate::cache::{PruneOptions, Store};
 use crate::report::print;
 use crate::report::{say, shown_lines};
 use crate::run::engine::init_logging;
 use crate::run::options::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
-/// `BIN cache stats|verify|prune`.
-pub fn cache_command(m: &clap::ArgMatches) -> u8 {
+/// `BIN cache stats|verify|prune`; `connect` reaches the daemon that holds the images the
+/// cached results made.
+pub fn cache_command(m: &clap::ArgMatches, connect: Option<Connect>) -> u8 {
     if let Err(e) = init_logging() {
         say!("error: {}", shown_lines(&e.to_string()));
         return EXIT_USAGE;
@@ -35,7 +39,11 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
         }
     };
     let result = match m.subcommand() {
-        Some(("stats", _)) => store.stats().map(|s| print(&s.to_string())),
+        Some(("stats", _)) => store.stats().and_then(|s| {
+            let images = store.images()?;
+            print(&format!("{s}{}", images_stats(connect, &images)));
+            Ok(())
+        }),
         Some(("verify", _)) => match store.verify() {
             Ok(report) if report.is_clean() => {
                 print(&format!(
@@ -72,7 +80,14 @@ pub fn cache_command(m: &clap::ArgMatches) -> u8 {
                     .unwrap_or_default(),
                 ..PruneOptions::default()
             };
-            store.prune_with(&options).map(|r| print(&r.to_string()))
+            let mut images = ImageReclaim::default();
+            store
+                .prune_reclaiming(&options, |ids| {
+                    let (report, done) = ImageReclaim::run(connect, ids);
+                    images = report;
+                    done
+                })
+                .map(|r| print(&format!("{r}{images}")))
         }
         _ => Ok(()),
     };

@@ -2,6 +2,7 @@
 //! cached ones), report, export, and exit with a code that says how it went.
 
 mod cache_cmd;
+mod cache_images;
 mod engine;
 mod guards;
 mod images;

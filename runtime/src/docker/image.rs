@@ -1,5 +1,6 @@
 //! Images as values: committing a container, an image's content identity, saving it as a
-//! `docker load`-able tarball, pushing it to a registry and removing it.
+//! `docker load`-able tarball, pushing it to a registry, removing it, and reclaiming one no
+//! cached result names.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,7 +17,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::docker::DockerBackend;
 use crate::docker::request::{docker_error, registry_of, server_message, split_reference, status};
-use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings, LayerFile};
+use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings, LayerFile, Reclaimed};
 use tanto_engine::Digest;
 use tanto_engine::Secret;
 use tanto_engine::{Error, Result};
@@ -246,6 +247,56 @@ impl ImageBackend for DockerBackend {
                 Err(e) => Err(docker_error(
                     &self.endpoint,
                     &format!("remove image {reference}"),
+                    &e,
+                )),
+            }
+        }
+        .boxed()
+    }
+
+    fn reclaim_image<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Reclaimed>> {
+        async move {
+            let doing = format!("remove image {id}");
+            let image = match self.docker.inspect_image(id).await {
+                Ok(image) => image,
+                Err(e) if status(&e) == Some(404) => return Ok(Reclaimed::Gone),
+                Err(e) => return Err(docker_error(&self.endpoint, &doing, &e)),
+            };
+            // Removing an image by id removes its only tag with it: a tagged image is left.
+            let tags: Vec<String> = image
+                .repo_tags
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| t != "<none>:<none>")
+                .collect();
+            if !tags.is_empty() {
+                return Ok(Reclaimed::Tagged(tags));
+            }
+            let size = image.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+            let options = RemoveImageOptionsBuilder::default()
+                .force(false)
+                .noprune(false)
+                .build();
+            match self.docker.remove_image(id, Some(options), None).await {
+                Ok(_) => Ok(Reclaimed::Removed { size }),
+                Err(e) if status(&e) == Some(404) => Ok(Reclaimed::Gone),
+                Err(e) if status(&e) == Some(409) => Ok(Reclaimed::InUse(server_message(&e))),
+                Err(e) => Err(docker_error(&self.endpoint, &doing, &e)),
+            }
+        }
+        .boxed()
+    }
+
+    fn image_size<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
+        async move {
+            match self.docker.inspect_image(id).await {
+                Ok(image) => Ok(Some(
+                    image.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                )),
+                Err(e) if status(&e) == Some(404) => Ok(None),
+                Err(e) => Err(docker_error(
+                    &self.endpoint,
+                    &format!("inspect image {id}"),
                     &e,
                 )),
             }

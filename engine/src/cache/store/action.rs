@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::images::made_images;
 use super::{Store, discard, touch};
 use crate::artifact::{Artifact, Image};
 use crate::cache::key::{ArtifactKind, KeyRecord};
@@ -193,7 +194,19 @@ impl Store {
         }
         let json = serde_json::to_string(result)
             .map_err(|e| Error::Store(format!("cannot encode an action record: {e}")))?;
-        self.write_atomic(&self.action_path(key), &seal(&json), sync)
+        let path = self.action_path(key);
+        // The images the record replaced made that this one does not name are no result's
+        // now: the next `cache prune` removes them from the daemon.
+        let replaced = read_sealed::<ActionResult>(&path).ok().flatten();
+        self.write_atomic(&path, &seal(&json), sync)?;
+        if let Some(old) = replaced {
+            let named: HashSet<&str> = made_images(result).collect();
+            let orphans = made_images(&old).filter(|id| !named.contains(id));
+            if let Err(e) = self.remember_images(orphans) {
+                tracing::warn!("the image a replaced result made will stay in the daemon: {e}");
+            }
+        }
+        Ok(())
     }
 
     /// The artifacts of a cached result, in output order.

@@ -10,7 +10,9 @@
 //! object removed under it. Objects changed within the grace period are spared as well, for
 //! whatever uses the store without a lease: such a user may have just written them and not
 //! yet recorded the result that reaches them. One that loses such a race sees a missing
-//! output, which is a miss, never a wrong hit.
+//! output, which is a miss, never a wrong hit. The images the dropped results made are the
+//! daemon's: the prune hands their ids, with those replaced results left (`images.rs`), to
+//! its caller, which removes them from the daemon while the store is still held alone.
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt as _;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::action::read_sealed;
+use super::images::made_images;
 use super::reports::{PruneOptions, PruneReport, StoreStats};
 use super::{Store, remove_tree};
 use crate::cache::key::{ArtifactKind, KeyRecord};
@@ -170,9 +173,34 @@ impl Store {
     /// removed. The grace period covers users of the store that hold no lease: losing that
     /// race costs such a run a miss, never a wrong hit. A process must drop its own leases
     /// before it prunes, or the prune waits for them in vain.
+    ///
+    /// The images of the results it drops, which the daemon holds, are remembered for
+    /// [`Store::prune_reclaiming`] to remove; this prune leaves them.
+    pub fn prune_with(&self, options: &PruneOptions) -> Result<PruneReport> {
+        self.prune_reclaiming(options, |_| Vec::new())
+    }
+
+    /// Prunes as [`Store::prune_with`] does, then hands `reclaim` the ids of the images no
+    /// kept result names: those the dropped results made, and those of results replaced
+    /// since (see [`Store::images`]). `reclaim` removes what it can from the daemon and
+    /// returns the ids the store may forget; the others are remembered for the next prune.
+    /// It runs while the prune still holds the store alone, so no run can record a result
+    /// naming one of those images meanwhile.
+    pub fn prune_reclaiming(
+        &self,
+        options: &PruneOptions,
+        mut reclaim: impl FnMut(&[String]) -> Vec<String>,
+    ) -> Result<PruneReport> {
+        self.prune_inner(options, &mut reclaim)
+    }
+
     // Long, but one pass: mark what the kept records reach, then sweep each kind of object; the
     // phases share the reach set and the grace period.
-    pub fn prune_with(&self, options: &PruneOptions) -> Result<PruneReport> {
+    fn prune_inner(
+        &self,
+        options: &PruneOptions,
+        reclaim: &mut dyn FnMut(&[String]) -> Vec<String>,
+    ) -> Result<PruneReport> {
         let lock = self.lock_exclusive(options.wait)?;
 
         let now = SystemTime::now();
@@ -240,15 +268,22 @@ impl Store {
             }
             fits = total <= max_bytes;
         }
+        // Remembered before their records go, so a prune killed meanwhile loses none.
+        let dropped = records.iter().zip(&keep).filter(|(_, k)| !**k);
+        self.remember_images(dropped.flat_map(|((_, r), _)| made_images(r)))?;
         let mut live = if fits { protected } else { Reach::default() };
-        for (i, (object, _)) in records.iter().enumerate() {
+        let mut named = HashSet::new();
+        for (i, (object, result)) in records.iter().enumerate() {
             if keep[i] {
                 live.blobs.extend(reaches[i].blobs.iter().copied());
                 live.trees.extend(reaches[i].trees.iter().copied());
                 live.outputs.extend(reaches[i].outputs.iter().copied());
+                named.extend(made_images(result));
             } else if std::fs::remove_file(&object.path).is_ok() {
                 report.records += 1;
                 report.bytes_freed += object.size;
+            } else {
+                named.extend(made_images(result));
             }
         }
 
@@ -283,6 +318,7 @@ impl Store {
         self.reap_staging();
         let day_ago = ns_since_epoch(now - Duration::from_secs(24 * 3600));
         sweep_tmp(&self.root.join("tmp"), spare_after.min(day_ago));
+        report.images_waiting = self.reclaim_images(&named, reclaim);
         drop(lock);
         Ok(report)
     }

@@ -4,6 +4,7 @@
 mod action;
 mod checkout;
 mod durable;
+mod images;
 mod ingest;
 mod lease;
 mod maintain;
@@ -20,7 +21,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 pub use action::{ActionResult, OutputRecord};
+pub use images::StoreImages;
 pub use lease::StoreLease;
+pub(crate) use reports::human_bytes;
 pub use reports::{PruneOptions, PruneReport, StoreStats, VerifyReport};
 
 use crate::artifact::{DirSelect, File};
@@ -44,6 +47,8 @@ use crate::error::{Error, Result};
 /// <root>/ac/ab/<hex>            action records: step key → result, sealed with a checksum
 /// <root>/last/<hex>             the last key of each step label, for explanations
 /// <root>/statcache              the stat cache of hashed input folders
+/// <root>/reclaim/<hex>          the id of an image no result names any more, for a prune
+///                               to remove from the daemon (`hex`: BLAKE3 of the id)
 /// <root>/lease.lock             flock: shared by every run using the store, exclusive
 ///                               while pruning
 /// ```

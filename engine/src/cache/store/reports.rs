@@ -67,6 +67,9 @@ pub struct PruneReport {
     pub bytes_spared: u64,
     /// The grace period the prune honoured.
     pub grace: Duration,
+    /// Images no kept result names that are still to be removed from the daemon: the store
+    /// remembers them for the next prune.
+    pub images_waiting: u64,
 }
 
 /// What [`Store::verify`](super::Store::verify) checked and the damage it found (and removed).
@@ -141,7 +144,8 @@ fn human_age(age: Duration) -> String {
     }
 }
 
-fn human_bytes(n: u64) -> String {
+/// `45.8 KiB`, `1.2 GiB`.
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;
