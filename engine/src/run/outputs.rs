@@ -71,9 +71,9 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
     match (stored, images) {
         (false, false) => {}
         (true, false) => say!("tanto: `--out DIR` writes the folders and files above to DIR"),
-        (false, true) => say!(
-            "tanto: `--out DIR` writes each image above to DIR as a tarball for `docker load`"
-        ),
+        (false, true) => {
+            say!("tanto: `--out DIR` writes each image above to DIR as a tarball for `docker load`")
+        }
         (true, true) => say!(
             "tanto: `--out DIR` writes the folders and files above to DIR, and each image as a \
              tarball for `docker load`"
