@@ -12,10 +12,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
-use crate::report::{
-    Event, EventSink, Hold, JsonView, Junit, LogFiles, MAX_QUEUED_LINES, PlainView, Stdout,
-    StepSummary, Summary, Trace, TtyView, View, drive, plural, shown, tty,
-};
+use crate::report::{Event, EventSink, Hold, LogFiles, MAX_QUEUED_LINES, drive, plural, shown};
 use crate::report::{say, shown_lines};
 use crate::run::images::{plan_images, resolve_images};
 use crate::run::log;
@@ -30,6 +27,7 @@ use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
 use crate::run::signals::watch_signals;
 use crate::run::summary::{RunSummary, StepStatus};
+use crate::run::views::{log_dir, pick_views};
 use crate::step::{Interactive, RunContext};
 
 /// Runs `plan` with the command line's raw inputs and options; returns the exit code.
@@ -119,57 +117,6 @@ fn new_run_id() -> String {
         .map_or(0, |d| d.as_nanos());
     let seed = format!("{nanos}-{}", std::process::id());
     Digest::of(seed.as_bytes()).short()
-}
-
-fn pick_views(options: &RunOptions, plan: &Plan) -> (Vec<Box<dyn View>>, bool) {
-    let ci = std::env::var_os("CI").is_some();
-    let terminal = std::io::stderr().is_terminal();
-    // The tree needs room and a terminal that moves the cursor.
-    let drawable = terminal
-        && std::env::var("TERM").map_or(true, |t| t != "dumb")
-        && usize::from(console::Term::stderr().size().1) >= tty::MIN_WIDTH;
-    let progress = match options.progress {
-        // A shell may take the terminal: plain lines wait for it, a live tree would not.
-        Progress::Auto | Progress::Tty if options.interactive.is_some() => Progress::Plain,
-        Progress::Auto if drawable && !ci => Progress::Tty,
-        Progress::Auto => Progress::Plain,
-        Progress::Tty if !drawable => {
-            say!(
-                "tanto: `--progress tty` needs a terminal on standard error, not dumb and at least {} columns wide; showing plain progress",
-                tty::MIN_WIDTH
-            );
-            Progress::Plain
-        }
-        p => p,
-    };
-    let mut views: Vec<Box<dyn View>> = Vec::new();
-    let human = progress != Progress::Json;
-    match progress {
-        Progress::Json => views.push(Box::new(JsonView::new(Stdout))),
-        Progress::Tty => views.push(Box::new(TtyView::new(plan))),
-        _ => views.push(Box::new(PlainView::new(
-            std::io::stderr(),
-            std::env::var_os("GITHUB_ACTIONS").is_some(),
-        ))),
-    }
-    if let Some(path) = &options.trace {
-        views.push(Box::new(Trace::new(path.clone())));
-    }
-    if let Some(path) = &options.junit {
-        views.push(Box::new(Junit::new(path.clone())));
-    }
-    // GitHub Actions shows this file on the job's page.
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        views.push(Box::new(StepSummary::new(path.into())));
-    }
-    if human {
-        views.push(Box::new(Summary::new()));
-    }
-    (views, human)
-}
-
-fn log_dir(store: &Store, run_id: &str) -> std::path::PathBuf {
-    store.root().join("logs").join(run_id)
 }
 
 // Long, but linear: the phases of a run in order, each failing early with its exit code.
