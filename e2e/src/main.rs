@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         .pipeline(services::svc_hold)
         .pipeline(services::svc_restarted)
         .pipeline(services::svc_consumer_fails)
+        .pipeline(services::pg_fails)
         .pipeline(services::svc_dies)
         .pipeline(services::svc_twice)
         .pipeline(services::svc_no_image)

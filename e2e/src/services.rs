@@ -226,6 +226,27 @@ pub fn svc_consumer_fails() {
     bind_then_fail();
 }
 
+/// Creates a table `items` in its `db`, then fails on a column it lacks: a database test to
+/// debug in `shell`.
+#[step(image = "tanto-test/postgres:15")]
+pub(crate) async fn pg_create_then_fail(ctx: &Ctx) -> Result<()> {
+    let c = ctx
+        .container()
+        .with_service("db", &postgres())
+        .with_env("PGHOST", "db")
+        .with_env("PGUSER", "postgres");
+    let psql = |sql: &str| ["psql", "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql].map(str::to_owned);
+    c.exec(psql("create table items (id int)")).await?;
+    c.exec(psql("select name from items")).await?;
+    Ok(())
+}
+
+/// A step that binds PostgreSQL and fails.
+#[pipeline]
+pub fn pg_fails() {
+    pg_create_then_fail();
+}
+
 /// Binds a service that exits with 5 a second after it starts, and fails once it is gone.
 #[step(image = "tanto-test/busybox:latest")]
 pub(crate) async fn bind_then_lose(ctx: &Ctx) -> Result<()> {

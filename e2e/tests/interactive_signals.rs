@@ -2,7 +2,7 @@
 //! the first SIGTERM closes the shell, restores the terminal, removes the step's container, its
 //! service and the network, and exits 130; closing the terminal does the same cleanup. And
 //! what `-i` says when a failed step has no container to open, and `shell STEP` about the
-//! services it does not start.
+//! services it starts again.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -149,7 +149,7 @@ fn a_service_that_never_became_ready_is_shown_after_a_colon_not_in_parentheses()
 }
 
 #[test]
-fn shell_step_names_each_service_it_does_not_start() {
+fn shell_step_names_each_service_it_starts() {
     let cache = tempfile::tempdir().unwrap();
     let out = support::output(support::fixture(cache.path()).args([
         "svc_consumer_fails",
@@ -164,8 +164,11 @@ fn shell_step_names_each_service_it_does_not_start() {
     tmux.keys(&["exit 0", "Enter"]);
     let screen = tmux.wait_for(Tmux::history, "tty=");
     assert!(
-        screen.contains("tanto: service `greeter` is not started here"),
+        screen.contains(
+            "tanto: service `greeter` (tanto-test/busybox:latest) is started here, a fresh one"
+        ),
         "{screen}"
     );
+    assert!(!screen.contains("not started here"), "{screen}");
     assert!(screen.contains("exit=0"), "{screen}");
 }

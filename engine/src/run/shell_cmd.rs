@@ -267,8 +267,8 @@ struct Step<'a> {
     recipe: &'a Recipe,
 }
 
-/// Creates the container and opens the shell in it; removes it afterwards, however the shell
-/// ends. Returns the shell's exit code.
+/// Starts the services the step bound, creates the container and opens the shell in it;
+/// removes them all afterwards, however the shell ends. Returns the shell's exit code.
 async fn enter(
     context: Arc<RunContext>,
     step: Step<'_>,
@@ -302,14 +302,38 @@ async fn enter(
             shown(&recipe.secret_env.join(", "))
         );
     }
-    for name in &recipe.services {
+    for why in recipe.services_not_started() {
+        say!("tanto: {why}");
+    }
+    let services = recipe.services_to_start();
+    if !services.is_empty() {
+        let names: Vec<String> = (services.iter())
+            .map(|(name, _)| format!("`{}`", shown(name)))
+            .collect();
         say!(
-            "tanto: service `{}` is not started here, so that name does not resolve",
-            shown(name)
+            "tanto: starting its services ({}) and waiting until they are ready",
+            names.join(", ")
         );
     }
-    say!("tanto: exit the shell to remove it\n");
-    let opened = unless(interrupted, attach_shell(&container, shell)).await;
+    // The services start before the container, ready, on the shell's own network: as a
+    // step's, so one that is not ready fails the same way, naming it, with its last log lines.
+    let up = || {
+        for (name, service) in &services {
+            let fresh = if service.is_shared() {
+                "what the steps that shared it in the run wrote is not in it"
+            } else {
+                "what the step wrote to it is not in it"
+            };
+            say!(
+                "tanto: service `{}` ({}) is started here, a fresh one: {fresh}",
+                shown(name),
+                shown(service.image())
+            );
+        }
+        say!("tanto: exit the shell to remove it\n");
+    };
+    let opened = unless(interrupted, attach_shell(&container, shell, up)).await;
+    // However the shell ended: its container, then its services, then its network.
     let closed = ctx.close().await;
     let _ = context.remove_run().await;
     let code = opened?;

@@ -11,7 +11,7 @@ use crate::backend::{Backend, ContainerSpec, ExecSpec, LABEL_PARENT_STEP, Starte
 use crate::error::{Error, Result};
 use crate::step::container::{Container, CopyDecl, CopyFrom, MountDecl, owner_of};
 use crate::step::mount::copy_entries;
-use crate::step::service::ServiceLease;
+use crate::step::service::{Service, ServiceLease};
 
 /// The containers of a run that are up right now, by id, with the label of their step.
 ///
@@ -288,8 +288,8 @@ pub(crate) struct Live {
     pub(super) copies: Vec<(String, CopyFrom)>,
     /// The secret files already in it.
     pub(super) secrets: HashSet<String>,
-    /// The names of the services it was created with.
-    pub(super) services: Vec<String>,
+    /// The services it was created with, by the names it reaches them by.
+    pub(super) services: Vec<(String, Service)>,
     /// With `docker_socket`: a host folder mounted at the same path and made the container's
     /// `TMPDIR`, so bind mounts that the container asks the daemon for resolve on the host.
     /// Removed with the container.
@@ -388,7 +388,7 @@ impl Container {
             )));
         }
         if let Some((name, _)) =
-            (self.spec.services.iter()).find(|(n, _)| !live.services.contains(n))
+            (self.spec.services.iter()).find(|(n, _)| !live.services.iter().any(|(m, _)| m == n))
         {
             return Err(Error::Usage(format!(
                 "step `{label}`: cannot bind service `{name}` after its container started; bind every service before the first command"

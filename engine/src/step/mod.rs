@@ -22,7 +22,7 @@ pub use container::Container;
 pub use ctx::Ctx;
 pub use exec::ExecOutput;
 pub use live::ContainerRegistry;
-pub use recipe::{Input, Placed, Recipe};
+pub use recipe::{BoundService, Input, Placed, Recipe};
 pub(crate) use run::aliased;
 pub use run::{Abandon, RunContext};
 pub(crate) use service::service_input;

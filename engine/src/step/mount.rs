@@ -135,7 +135,7 @@ impl Container {
         let live = Live {
             id,
             image: image.to_owned(),
-            services: self.spec.services.iter().map(|(n, _)| n.clone()).collect(),
+            services: self.spec.services.clone(),
             mounts: self.spec.mounts.clone(),
             applied: HashSet::new(),
             copies: Vec::new(),

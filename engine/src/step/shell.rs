@@ -127,10 +127,16 @@ pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) 
 }
 
 /// Opens `shell` on this terminal in the container of `container` (created now, with its
-/// mounts and copies), with its env, working directory and user; returns the shell's exit
-/// code when the person exits it. For `BIN PIPELINE shell STEP`.
-pub(crate) async fn attach_shell(container: &Container, shell: &str) -> Result<i64> {
+/// mounts and copies, once its services are ready), with its env, working directory and user;
+/// `up` runs once it is up, before the shell opens. Returns the shell's exit code when the
+/// person exits it. For `BIN PIPELINE shell STEP`.
+pub(crate) async fn attach_shell(
+    container: &Container,
+    shell: &str,
+    up: impl FnOnce(),
+) -> Result<i64> {
     let (id, _) = container.live().await?;
+    up();
     let spec = ExecSpec {
         argv: vec![shell.to_owned()],
         env: container.spec.env.clone(),

@@ -1,0 +1,222 @@
+//! `shell STEP` for a step that binds a service, read off a real terminal (tmux): the shell
+//! starts the service again on a network of its own, ready, so its name resolves in the shell
+//! (`psql -h db` works), and removes the service and the network however the shell ends (its
+//! `exit`, SIGTERM while the service starts or while the shell is open, a closed terminal).
+
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::tmux::Tmux;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server whose pane runs `command` (then says its exit code and waits) on a wide
+/// terminal, so no line of tanto's wraps.
+fn start(command: &str) -> Tmux {
+    let tmux = Tmux::new("shellsvc", "t");
+    // `exec` keeps the pid that `sh` prints: the fixture's, on its containers' pid label.
+    let command =
+        format!("sh -c 'echo \"pid=$$\"; exec \"$@\"' sh {command}; echo \"exit=$?\"; sleep 60");
+    tmux.start(250, 60, &command);
+    tmux
+}
+
+/// `BIN pg_fails ARGS` for the pane, with the store at `cache`.
+fn pg_fails(cache: &Path, args: &str) -> String {
+    format!(
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} pg_fails {args}",
+        cache.display(),
+        env!("CARGO_BIN_EXE_fixture")
+    )
+}
+
+/// Runs `pg_fails` without a terminal: its step creates a table in its `db` and fails, and
+/// leaves its recipe for `shell`.
+fn run_failing(cache: &Path) {
+    let out = support::output(support::fixture(cache).args(["pg_fails", "--progress", "plain"]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("column \"name\" does not exist"), "{said}");
+}
+
+/// Waits until the pane's screen or history shows `what`, and returns them.
+fn wait_for(tmux: &Tmux, what: &str) -> String {
+    tmux.wait_for(Tmux::history, what)
+}
+
+/// Types `line` and Enter, once the shell's prompt is up to read it.
+fn keys(tmux: &Tmux, line: &str) {
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&[line, "Enter"]);
+}
+
+/// The pid of the fixture the pane runs, as it printed it first.
+fn fixture_pid(tmux: &Tmux) -> String {
+    let screen = wait_for(tmux, "pid=");
+    let line = screen.lines().find(|l| l.starts_with("pid=")).unwrap();
+    line.trim_end()["pid=".len()..].to_owned()
+}
+
+/// How many containers (or, `network`, networks) carry `label`.
+fn labelled(what: &str, label: &str) -> usize {
+    let args: &[&str] = if what == "network" {
+        &["network", "ls", "-q"]
+    } else {
+        &["ps", "-aq"]
+    };
+    let out = Command::new("docker")
+        .args(args)
+        .args(["--filter", &format!("label={label}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// Whether process `pid` is alive (a zombie is not).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .next()?
+                .to_owned();
+            Some(state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+/// Whether `done` holds within 30 s.
+fn within_30s(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    true
+}
+
+/// Asserts that fixture `pid` left no container and no network.
+fn assert_nothing_left(pid: &str) {
+    let label = format!("tanto.pid={pid}");
+    assert!(
+        within_30s(|| labelled("container", &label) == 0),
+        "containers of {pid} left"
+    );
+    assert!(
+        within_30s(|| labelled("network", &label) == 0),
+        "networks of {pid} left"
+    );
+}
+
+/// Waits for the open shell, checks what its header says of `db` and that the shell's own
+/// container, the service and the network are up, and that `psql -h db` reaches the service
+/// from the shell.
+fn psql_reaches_db(tmux: &Tmux, pid: &str) {
+    let screen = wait_for(tmux, "exit the shell to remove it");
+    assert!(
+        screen.contains("tanto: starting its services (`db`) and waiting until they are ready"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(
+            "tanto: service `db` (tanto-test/postgres:15) is started here, a fresh one: what the step wrote to it is not in it"
+        ),
+        "{screen}"
+    );
+    assert!(!screen.contains("not started here"), "{screen}");
+    let run = format!("tanto.run=shell-{pid}");
+    assert_eq!(
+        labelled("container", &run),
+        2,
+        "the shell's and the service's"
+    );
+    assert_eq!(labelled("network", &run), 1, "the shell's own network");
+    keys(
+        tmux,
+        "psql -h db -U postgres -qAt -c \"select 'answer-' || 6 * 7\"",
+    );
+    wait_for(tmux, "answer-42");
+}
+
+#[test]
+fn shell_starts_the_steps_service_so_its_name_resolves_and_exit_removes_it() {
+    let cache = tempfile::tempdir().unwrap();
+    run_failing(cache.path());
+    let tmux = start(&pg_fails(cache.path(), "shell pg_create_then_fail"));
+    let pid = fixture_pid(&tmux);
+    psql_reaches_db(&tmux, &pid);
+    // The step's last command's variables (PGHOST, PGUSER) are set, so it runs again as it
+    // ran; in a fresh service, where the step's table is not.
+    keys(
+        &tmux,
+        "psql -qAt -c \"select 'rows-' || count(*) from pg_tables where tablename = 'items'\"",
+    );
+    wait_for(&tmux, "rows-0");
+    keys(&tmux, "exit 0");
+    let screen = wait_for(&tmux, "exit=");
+    assert!(screen.contains("exit=0"), "{screen}");
+    assert_nothing_left(&pid);
+}
+
+#[test]
+fn shell_run_upstream_starts_the_service_and_sigterm_removes_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let tmux = start(&pg_fails(
+        cache.path(),
+        "shell pg_create_then_fail --run-upstream",
+    ));
+    let pid = fixture_pid(&tmux);
+    psql_reaches_db(&tmux, &pid);
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let screen = wait_for(&tmux, "exit=");
+    assert!(screen.contains("exit=130"), "{screen}");
+    assert!(
+        screen.contains("tanto: interrupted; the shell's container is removed"),
+        "{screen}"
+    );
+    assert_nothing_left(&pid);
+}
+
+#[test]
+fn sigterm_while_the_service_starts_removes_it_and_the_network() {
+    let cache = tempfile::tempdir().unwrap();
+    run_failing(cache.path());
+    let tmux = start(&pg_fails(cache.path(), "shell pg_create_then_fail"));
+    let pid = fixture_pid(&tmux);
+    wait_for(&tmux, "tanto: starting its services (`db`)");
+    // The service's container is up, not ready yet: PostgreSQL takes a while to accept.
+    let run = format!("tanto.run=shell-{pid}");
+    assert!(
+        within_30s(|| labelled("container", &run) == 1),
+        "no service"
+    );
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let screen = wait_for(&tmux, "exit=");
+    assert!(screen.contains("exit=130"), "{screen}");
+    assert!(!screen.contains("exit the shell to remove it"), "{screen}");
+    assert_nothing_left(&pid);
+}
+
+#[test]
+fn closing_the_terminal_removes_the_shells_service_and_network() {
+    let cache = tempfile::tempdir().unwrap();
+    run_failing(cache.path());
+    let tmux = start(&pg_fails(cache.path(), "shell pg_create_then_fail"));
+    let pid = fixture_pid(&tmux);
+    psql_reaches_db(&tmux, &pid);
+    tmux.run(&["kill-session", "-t", "t"]);
+    assert!(within_30s(|| !alive(&pid)), "tanto {pid} still runs");
+    assert_nothing_left(&pid);
+}
