@@ -370,9 +370,22 @@ fn only_steps_that_can_know_a_secret_have_their_values_masked() {
         r#""engine=***""#,
         "read from the secret's file"
     );
-    // Shown, it is masked wherever it is.
+    // Shown, it is masked wherever it is: the run's lines, and the output lines of a run
+    // without `--out`.
     let stderr = text(&first.stderr);
     assert!(!stderr.contains("postgres"), "{stderr}");
+    let shown = output(
+        fixture(cache.path())
+            .args(["lookalike", "--token", "env:TANTO_TEST_TOKEN"])
+            .env("TANTO_TEST_TOKEN", "postgres"),
+    );
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let stdout = text(&shown.stdout);
+    assert!(
+        stdout.contains("output db_name: \"engine=***\"\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("postgres"), "{stdout}");
 
     // Another secret: `db_name`'s recorded value is the one it returned.
     run("another-s3cr3t", "second");

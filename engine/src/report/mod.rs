@@ -25,7 +25,9 @@ pub use queue::{EventReceiver, MAX_QUEUED_LINES};
 pub use redact::{MASK, Redactor};
 pub use summary::Summary;
 pub(crate) use text::say;
-pub(crate) use text::{Stdout, columns, padded, plural, print, shown, shown_lines, utc};
+pub(crate) use text::{
+    Stdout, columns, github_escaped, padded, plural, print, shown, shown_lines, utc,
+};
 pub use trace::Trace;
 pub use tty::TtyView;
 

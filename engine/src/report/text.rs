@@ -72,10 +72,19 @@ pub(crate) fn padded(shown: &str, width: usize) -> String {
     format!("{shown}{:pad$}", "")
 }
 
-/// `text` as the message of a GitHub Actions workflow command: [`shown`], then `%`, carriage
-/// returns and newlines escaped as the runner expects.
+/// `text` as the message of a GitHub Actions workflow command: [`shown`], then
+/// [`github_escaped`].
 pub(crate) fn github_message(text: &str) -> String {
-    shown(text).replace('%', "%25")
+    github_escaped(&shown(text))
+}
+
+/// `text` as the data of a GitHub Actions workflow command, exactly: `%`, carriage returns and
+/// newlines escaped as the runner unescapes them (`::add-mask::` must register the text
+/// itself, never what the runner would read it as).
+pub(crate) fn github_escaped(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// `text` as a property of a GitHub Actions workflow command (`title=..`): like
@@ -226,5 +235,6 @@ mod tests {
     fn workflow_command_fields_are_escaped() {
         assert_eq!(github_message("100% done\nnext"), "100%25 done\\u{a}next");
         assert_eq!(github_property("a:b,c"), "a%3Ab%2Cc");
+        assert_eq!(github_escaped("p%25w\r\n\u{1b}"), "p%2525w%0D%0A\u{1b}");
     }
 }

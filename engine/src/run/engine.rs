@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
 use crate::report::{Event, EventSink, Hold, LogFiles, MAX_QUEUED_LINES, drive, plural, shown};
-use crate::report::{say, shown_lines};
+use crate::report::{github_escaped, say, shown_lines};
 use crate::run::images::{plan_images, resolve_images};
 use crate::run::log;
 use crate::run::options::{
@@ -230,6 +230,8 @@ pub(super) async fn run(
         Some(connecting) => connecting.finish(&events).await,
         None => Ok(None),
     };
+    // The shared cache's token is a secret of the run from here on.
+    let redactor = events.redactor();
     context.remote = match remote {
         Ok(remote) => remote,
         Err(e) => {
@@ -390,7 +392,7 @@ pub(super) async fn run(
             }
         }
     } else if code == EXIT_OK && human {
-        print_outputs(plan, &summary);
+        print_outputs(plan, &summary, &redactor);
     }
     // `--junit` or `--trace` could not be written (each said why).
     if code == EXIT_OK && views.iter().any(|v| v.unwritten()) {
@@ -430,7 +432,7 @@ fn guard_secrets(inputs: &[Artifact], events: &EventSink) {
         let redactor = events.redactor();
         let mut err = std::io::stderr().lock();
         for form in redactor.mask_lines() {
-            let _ = writeln!(err, "::add-mask::{form}");
+            let _ = writeln!(err, "::add-mask::{}", github_escaped(form));
         }
     }
 }

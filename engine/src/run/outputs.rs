@@ -13,7 +13,7 @@ use crate::cache::{copy_file, copy_tree, room_for_file, write_file};
 use crate::error::{Error, Result};
 use crate::graph::Plan;
 use crate::report::say;
-use crate::report::{columns, padded, plural, print, shown};
+use crate::report::{Redactor, columns, padded, plural, print, shown};
 use crate::run::options::{EXIT_OK, EXIT_USAGE};
 use crate::run::plan::Explained;
 use crate::run::summary::RunSummary;
@@ -36,9 +36,11 @@ fn named_outputs(plan: &Plan, summary: &RunSummary) -> Option<Vec<(String, Artif
     Some(names.zip(artifacts).collect())
 }
 
-/// Prints each final output: a value in full, a folder or file by its digest (its files are
-/// in the store, read-only; `--out DIR` copies them somewhere to use).
-pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
+/// Prints each final output: a value in full, shown and redacted with `redactor` as every line
+/// tanto prints is (a value that only reads like a secret is kept as it is, not shown as it
+/// is), a folder or file by its digest (its files are in the store, read-only; `--out DIR`
+/// copies them somewhere to use).
+pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary, redactor: &Redactor) {
     let Some(outputs) = named_outputs(plan, summary) else {
         return;
     };
@@ -55,7 +57,10 @@ pub(super) fn print_outputs(plan: &Plan, summary: &RunSummary) {
                 print(&format!("output {name}: file {}\n", f.digest().short()));
             }
             Artifact::Value(v) if v.is_null() => {}
-            Artifact::Value(v) => print(&format!("output {name}: {v}\n")),
+            Artifact::Value(v) => {
+                let value = shown(&redactor.redact(&v.to_string()));
+                print(&format!("output {name}: {value}\n"));
+            }
             Artifact::Secret(_) => print(&format!("output {name}: a secret, never shown\n")),
             // The daemon's id first: what `docker run` takes.
             Artifact::Image(i) => {
