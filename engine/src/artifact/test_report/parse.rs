@@ -76,30 +76,42 @@ impl TestReport {
             name: Option<String>,
             exec_time: Option<f64>,
             stdout: Option<String>,
+            test_count: Option<usize>,
         }
-        let mut binary = String::new();
+        let mut section = Section::default();
         let mut tests = Vec::new();
-        // Tests that started and have not ended: those left when the output ends never did.
-        let mut started: Vec<(String, String)> = Vec::new();
         for raw in text.lines() {
             let raw = raw.trim();
             if let Some(running) = raw.strip_prefix("Running ") {
-                binary = binary_of(running);
+                section.end(&mut tests);
+                section.binary = binary_of(running);
                 continue;
             }
             if let Some(crate_name) = raw.strip_prefix("Doc-tests ") {
-                binary = format!("{} doctests", crate_name.trim());
+                section.end(&mut tests);
+                section.binary = format!("{} doctests", crate_name.trim());
+                continue;
+            }
+            // cargo's words for a test binary that failed: `(exit status: 3)`, `(signal: 9, ..)`.
+            if raw.contains("process didn't exit successfully") {
+                section.status = raw
+                    .rsplit_once(" (")
+                    .map(|(_, status)| status.trim_end_matches(')').to_owned());
                 continue;
             }
             let Ok(line) = serde_json::from_str::<Line>(raw) else {
                 continue;
             };
+            if (line.kind.as_str(), line.event.as_str()) == ("suite", "started") {
+                section.test_count = line.test_count;
+                continue;
+            }
             let (Some(name), "test") = (line.name, line.kind.as_str()) else {
                 continue;
             };
             let outcome = match line.event.as_str() {
                 "started" => {
-                    started.push((binary.clone(), name));
+                    section.started.push(name);
                     continue;
                 }
                 "ok" => TestOutcome::Passed,
@@ -110,9 +122,10 @@ impl TestReport {
             let output = line.stdout.unwrap_or_default();
             let failure = (outcome == TestOutcome::Failed)
                 .then(|| TestFailure::read(&name, &Status::default(), &output));
-            started.retain(|(b, n)| (b, n) != (&binary, &name));
+            section.started.retain(|n| n != &name);
+            section.ended += 1;
             tests.push(TestCase {
-                binary: binary.clone(),
+                binary: section.binary.clone(),
                 name,
                 outcome,
                 duration_ms: line.exec_time.map_or(0, millis),
@@ -120,7 +133,7 @@ impl TestReport {
                 failure,
             });
         }
-        tests.extend(started.into_iter().map(unfinished));
+        section.end(&mut tests);
         Self::new("cargo test", tests)
     }
 
@@ -154,22 +167,56 @@ impl TestReport {
     }
 }
 
-/// A test of `binary` that started and never ended.
-fn unfinished((binary, name): (String, String)) -> TestCase {
-    let message = "the test never ended: its binary exited while it ran (a crash, an abort or \
-                   a kill, by this test or another one running beside it); see the step's log";
-    TestCase {
-        binary,
-        name,
-        outcome: TestOutcome::Failed,
-        duration_ms: 0,
-        attempts: 1,
-        failure: Some(TestFailure {
-            message: message.to_owned(),
-            file: None,
-            line: None,
-            output_tail: String::new(),
-        }),
+/// What libtest's lines said of the binary they are about so far.
+#[derive(Default)]
+struct Section {
+    binary: String,
+    /// `test_count` of its `suite` `started` line.
+    test_count: Option<usize>,
+    /// The tests that started and have not ended.
+    started: Vec<String>,
+    /// How many of its tests ended.
+    ended: usize,
+    /// How cargo said its process ended, when it failed.
+    status: Option<String>,
+}
+
+impl Section {
+    /// Ends the section: each test that started and never ended (its binary died under it) is
+    /// a failure that says so, with how the binary ended and how many of its tests never
+    /// started.
+    fn end(&mut self, tests: &mut Vec<TestCase>) {
+        let section = std::mem::take(self);
+        if section.started.is_empty() {
+            return;
+        }
+        let how = section
+            .status
+            .map_or_else(String::new, |status| format!(" ({status})"));
+        let seen = section.ended + section.started.len();
+        let never = match section.test_count {
+            Some(count) if count > seen => {
+                format!("; {} of its {count} tests never started", count - seen)
+            }
+            _ => String::new(),
+        };
+        let message = format!(
+            "the test never ended: its binary exited while it ran{how}, by a crash, an abort or \
+             a kill, of this test or of another one running beside it{never}; see the step's log"
+        );
+        tests.extend(section.started.into_iter().map(|name| TestCase {
+            binary: section.binary.clone(),
+            name,
+            outcome: TestOutcome::Failed,
+            duration_ms: 0,
+            attempts: 1,
+            failure: Some(TestFailure {
+                message: message.clone(),
+                file: None,
+                line: None,
+                output_tail: String::new(),
+            }),
+        }));
     }
 }
 

@@ -241,25 +241,34 @@ fn a_timeout_or_an_exit_code_says_so_when_no_panic_does() {
 #[test]
 fn a_test_whose_binary_died_under_it_is_a_failure_that_says_so() {
     let text = "     Running unittests src/lib.rs (target/debug/deps/app-0123abcd)\n\
+                { \"type\": \"suite\", \"event\": \"started\", \"test_count\": 8 }\n\
                 { \"type\": \"test\", \"event\": \"started\", \"name\": \"a\" }\n\
                 { \"type\": \"test\", \"event\": \"started\", \"name\": \"crash\" }\n\
                 { \"type\": \"test\", \"name\": \"a\", \"event\": \"ok\" }\n\
-                error: test failed, to rerun pass `--lib`\n";
+                error: test failed, to rerun pass `--lib`\n\
+                Caused by:\n  process didn't exit successfully: `/t/app-0123abcd` (exit status: 3)\n\
+                     Running tests/other.rs (target/debug/deps/other-0123abcd)\n\
+                { \"type\": \"test\", \"event\": \"started\", \"name\": \"b\" }\n\
+                { \"type\": \"test\", \"name\": \"b\", \"event\": \"ok\" }\n";
     let report = TestReport::from_libtest_json(text);
-    let outcomes: Vec<(&str, TestOutcome)> = report
+    let outcomes: Vec<(&str, &str, TestOutcome)> = report
         .tests
         .iter()
-        .map(|t| (t.name.as_str(), t.outcome))
+        .map(|t| (t.binary.as_str(), t.name.as_str(), t.outcome))
         .collect();
     assert_eq!(
         outcomes,
-        [("a", TestOutcome::Passed), ("crash", TestOutcome::Failed)]
+        [
+            ("app", "a", TestOutcome::Passed),
+            ("app", "crash", TestOutcome::Failed),
+            ("other", "b", TestOutcome::Passed)
+        ]
     );
     let failure = report.tests[1].failure.as_ref().unwrap();
-    assert!(
-        failure.message.starts_with("the test never ended"),
-        "{}",
-        failure.message
+    assert_eq!(
+        failure.message,
+        "the test never ended: its binary exited while it ran (exit status: 3), by a crash, an \
+         abort or a kill, of this test or of another one running beside it; 6 of its 8 tests \
+         never started; see the step's log"
     );
-    assert_eq!(report.tests[1].binary, "app");
 }
