@@ -4,6 +4,7 @@
 //! removed after the last).
 
 mod pool;
+mod ready;
 
 use std::time::Duration;
 
