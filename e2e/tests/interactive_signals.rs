@@ -9,11 +9,13 @@
 
 mod support;
 
+use support::leftovers::{alive, assert_nothing_left, labelled, within_30s};
+
 use support::tmux::Tmux;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A tmux server whose pane runs `command`, then says its exit code and whether the terminal
 /// is back in canonical mode (`tty=icanon`, `tty=-icanon` when left raw), and waits.
@@ -45,60 +47,6 @@ fn open_shell(tmux: &Tmux) -> String {
     // Let the shell's prompt come up.
     std::thread::sleep(Duration::from_millis(800));
     line.trim_end()["pid=".len()..].to_owned()
-}
-
-/// How many containers (or, `network`, networks) carry `label`.
-fn labelled(what: &str, label: &str) -> usize {
-    let args: &[&str] = if what == "network" {
-        &["network", "ls", "-q"]
-    } else {
-        &["ps", "-aq"]
-    };
-    let out = Command::new("docker")
-        .args(args)
-        .args(["--filter", &format!("label={label}")])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
-/// Whether process `pid` is alive (a zombie is not).
-fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let state = stat
-                .rsplit(')')
-                .next()?
-                .split_whitespace()
-                .next()?
-                .to_owned();
-            Some(state != "Z")
-        })
-        .unwrap_or(false)
-}
-
-/// Waits up to 30 s until `done` holds; whether it did.
-fn within_30s(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    true
-}
-
-/// Asserts that the run of `pid` left no container and no network.
-fn assert_nothing_left(pid: &str) {
-    let label = format!("tanto.pid={pid}");
-    assert!(
-        within_30s(|| labelled("container", &label) == 0),
-        "containers of {pid} left"
-    );
-    assert_eq!(labelled("network", &label), 0, "networks of {pid} left");
 }
 
 #[test]
