@@ -13,35 +13,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A tmux server whose pane runs `command` (then says its exit code and waits) on a wide
-/// terminal, so no line of tanto's wraps.
-fn start(command: &str) -> Tmux {
-    let tmux = Tmux::new("shell", "t");
-    // `exec` keeps the pid that `sh` prints: the fixture's, on its containers' run label.
-    let command =
-        format!("sh -c 'echo \"pid=$$\"; exec \"$@\"' sh {command}; echo \"exit=$?\"; sleep 60");
-    tmux.start(250, 60, &command);
-    tmux
-}
-
-/// Waits until the pane's screen or history shows `what`, and returns them.
-fn wait_for(tmux: &Tmux, what: &str) -> String {
-    tmux.wait_for(Tmux::history, what)
-}
-
-/// Types `line` and Enter, once the shell's prompt is up to read it.
-fn keys(tmux: &Tmux, line: &str) {
-    std::thread::sleep(Duration::from_millis(500));
-    tmux.keys(&[line, "Enter"]);
-}
-
-/// The pid of the fixture the pane runs, as it printed it first.
-fn fixture_pid(tmux: &Tmux) -> String {
-    let screen = wait_for(tmux, "pid=");
-    let line = screen.lines().find(|l| l.starts_with("pid=")).unwrap();
-    line.trim_end()["pid=".len()..].to_owned()
-}
-
 /// `BIN grid ARGS` as a command line for the pane, with the store at `cache`.
 fn grid(cache: &Path, args: &str) -> String {
     format!(
@@ -96,23 +67,23 @@ fn shell_exits_with_the_shells_own_code_and_130_on_sigterm() {
         src.path().display()
     );
 
-    let tmux = start(&grid(cache.path(), &args));
-    wait_for(&tmux, "exit the shell to remove it");
-    let pid = fixture_pid(&tmux);
-    keys(&tmux, "exit 3");
-    let screen = wait_for(&tmux, "exit=");
+    let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
+    tmux.wait_in_history("exit the shell to remove it");
+    let pid = tmux.pane_pid();
+    tmux.type_line("exit 3");
+    let screen = tmux.wait_in_history("exit=");
     assert!(screen.contains("exit=3"), "the shell's code:\n{screen}");
     assert_eq!(left(&format!("tanto.run=shell-{pid}")), 0, "nothing left");
     drop(tmux);
 
     // SIGTERM ends it as it ends a run: 130, its container removed.
-    let tmux = start(&grid(cache.path(), &args));
-    wait_for(&tmux, "exit the shell to remove it");
-    let pid = fixture_pid(&tmux);
+    let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
+    tmux.wait_in_history("exit the shell to remove it");
+    let pid = tmux.pane_pid();
     std::thread::sleep(Duration::from_millis(500));
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
-    let screen = wait_for(&tmux, "exit=");
+    let screen = tmux.wait_in_history("exit=");
     assert!(screen.contains("exit=130"), "{screen}");
     assert!(
         screen.contains("tanto: interrupted; the shell's container is removed"),
@@ -131,9 +102,9 @@ fn a_shell_the_image_lacks_is_an_error_that_names_the_flag() {
         "shell 'cell[2,default]' --ns 1,2 --shell bash --src {}",
         src.path().display()
     );
-    let tmux = start(&grid(cache.path(), &args));
-    let pid = fixture_pid(&tmux);
-    let screen = wait_for(&tmux, "exit=");
+    let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
+    let pid = tmux.pane_pid();
+    let screen = tmux.wait_in_history("exit=");
     assert!(
         screen.contains(
             "error: `bash` cannot start in the container: its image has no `bash`; pass --shell with a shell it has, such as `--shell sh`"
@@ -153,8 +124,8 @@ fn interactive_under_fail_fast_shows_the_tail_and_blames_the_failure_not_an_inte
     let cache = tempfile::tempdir().unwrap();
     let src = source(&["fail-1-serde", "slow-2-serde"]);
     let args = format!("--ns 1,2 -i -j 8 --src {}", src.path().display());
-    let tmux = start(&grid(cache.path(), &args));
-    let screen = wait_for(&tmux, "exit the shell to go on");
+    let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
+    let screen = tmux.wait_in_history("exit the shell to go on");
     // The header's promise is kept: the lines come before the command.
     let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
     let header = lines
@@ -169,8 +140,8 @@ fn interactive_under_fail_fast_shows_the_tail_and_blames_the_failure_not_an_inte
         lines[header + 2].starts_with("tanto: the command was: sh -c"),
         "{screen}"
     );
-    keys(&tmux, "exit");
-    let screen = wait_for(&tmux, "exit=");
+    tmux.type_line("exit");
+    let screen = tmux.wait_in_history("exit=");
     for said in [
         "[cell[2,serde]] skipped: stopped while running: `cell[1,serde]` failed",
         "[join_cells] skipped: cancelled: `cell[1,serde]` failed",
@@ -199,8 +170,8 @@ fn shell_run_upstream_says_which_upstream_step_failed_and_exits_1() {
         "shell publish_results --ns 1,2 --release --run-upstream --src {}",
         src.path().display()
     );
-    let tmux = start(&grid(cache.path(), &args));
-    let screen = wait_for(&tmux, "exit=");
+    let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
+    let screen = tmux.wait_in_history("exit=");
     assert!(
         screen.contains("tanto: `publish_results` has not run yet, so there is no record of its container to set up again; running `grid` first"),
         "{screen}"

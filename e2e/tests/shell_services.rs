@@ -14,18 +14,6 @@ use support::tmux::Tmux;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
-
-/// A tmux server whose pane runs `command` (then says its exit code and waits) on a wide
-/// terminal, so no line of tanto's wraps.
-fn start(command: &str) -> Tmux {
-    let tmux = Tmux::new("shellsvc", "t");
-    // `exec` keeps the pid that `sh` prints: the fixture's, on its containers' pid label.
-    let command =
-        format!("sh -c 'echo \"pid=$$\"; exec \"$@\"' sh {command}; echo \"exit=$?\"; sleep 60");
-    tmux.start(250, 60, &command);
-    tmux
-}
 
 /// `BIN pg_fails ARGS` for the pane, with the store at `cache`.
 fn pg_fails(cache: &Path, args: &str) -> String {
@@ -45,29 +33,11 @@ fn run_failing(cache: &Path) {
     assert!(said.contains("column \"name\" does not exist"), "{said}");
 }
 
-/// Waits until the pane's screen or history shows `what`, and returns them.
-fn wait_for(tmux: &Tmux, what: &str) -> String {
-    tmux.wait_for(Tmux::history, what)
-}
-
-/// Types `line` and Enter, once the shell's prompt is up to read it.
-fn keys(tmux: &Tmux, line: &str) {
-    std::thread::sleep(Duration::from_millis(500));
-    tmux.keys(&[line, "Enter"]);
-}
-
-/// The pid of the fixture the pane runs, as it printed it first.
-fn fixture_pid(tmux: &Tmux) -> String {
-    let screen = wait_for(tmux, "pid=");
-    let line = screen.lines().find(|l| l.starts_with("pid=")).unwrap();
-    line.trim_end()["pid=".len()..].to_owned()
-}
-
 /// Waits for the open shell, checks what its header says of `db` and that the shell's own
 /// container, the service and the network are up, and that `psql -h db` reaches the service
 /// from the shell.
 fn psql_reaches_db(tmux: &Tmux, pid: &str) {
-    let screen = wait_for(tmux, "exit the shell to remove it");
+    let screen = tmux.wait_in_history("exit the shell to remove it");
     assert!(
         screen.contains("tanto: starting its services (`db`) and waiting until they are ready"),
         "{screen}"
@@ -86,29 +56,28 @@ fn psql_reaches_db(tmux: &Tmux, pid: &str) {
         "the shell's and the service's"
     );
     assert_eq!(labelled("network", &run), 1, "the shell's own network");
-    keys(
-        tmux,
-        "psql -h db -U postgres -qAt -c \"select 'answer-' || 6 * 7\"",
-    );
-    wait_for(tmux, "answer-42");
+    tmux.type_line("psql -h db -U postgres -qAt -c \"select 'answer-' || 6 * 7\"");
+    tmux.wait_in_history("answer-42");
 }
 
 #[test]
 fn shell_starts_the_steps_service_so_its_name_resolves_and_exit_removes_it() {
     let cache = tempfile::tempdir().unwrap();
     run_failing(cache.path());
-    let tmux = start(&pg_fails(cache.path(), "shell pg_create_then_fail"));
-    let pid = fixture_pid(&tmux);
+    let tmux = Tmux::reporting(
+        "shellsvc",
+        &pg_fails(cache.path(), "shell pg_create_then_fail"),
+    );
+    let pid = tmux.pane_pid();
     psql_reaches_db(&tmux, &pid);
     // The step's last command's variables (PGHOST, PGUSER) are set, so it runs again as it
     // ran; in a fresh service, where the step's table is not.
-    keys(
-        &tmux,
+    tmux.type_line(
         "psql -qAt -c \"select 'rows-' || count(*) from pg_tables where tablename = 'items'\"",
     );
-    wait_for(&tmux, "rows-0");
-    keys(&tmux, "exit 0");
-    let screen = wait_for(&tmux, "exit=");
+    tmux.wait_in_history("rows-0");
+    tmux.type_line("exit 0");
+    let screen = tmux.wait_in_history("exit=");
     assert!(screen.contains("exit=0"), "{screen}");
     assert_nothing_left(&pid);
 }
@@ -116,15 +85,15 @@ fn shell_starts_the_steps_service_so_its_name_resolves_and_exit_removes_it() {
 #[test]
 fn shell_run_upstream_starts_the_service_and_sigterm_removes_it() {
     let cache = tempfile::tempdir().unwrap();
-    let tmux = start(&pg_fails(
-        cache.path(),
-        "shell pg_create_then_fail --run-upstream",
-    ));
-    let pid = fixture_pid(&tmux);
+    let tmux = Tmux::reporting(
+        "shellsvc",
+        &pg_fails(cache.path(), "shell pg_create_then_fail --run-upstream"),
+    );
+    let pid = tmux.pane_pid();
     psql_reaches_db(&tmux, &pid);
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
-    let screen = wait_for(&tmux, "exit=");
+    let screen = tmux.wait_in_history("exit=");
     assert!(screen.contains("exit=130"), "{screen}");
     assert!(
         screen.contains("tanto: interrupted; the shell's container is removed"),
@@ -137,9 +106,12 @@ fn shell_run_upstream_starts_the_service_and_sigterm_removes_it() {
 fn sigterm_while_the_service_starts_removes_it_and_the_network() {
     let cache = tempfile::tempdir().unwrap();
     run_failing(cache.path());
-    let tmux = start(&pg_fails(cache.path(), "shell pg_create_then_fail"));
-    let pid = fixture_pid(&tmux);
-    wait_for(&tmux, "tanto: starting its services (`db`)");
+    let tmux = Tmux::reporting(
+        "shellsvc",
+        &pg_fails(cache.path(), "shell pg_create_then_fail"),
+    );
+    let pid = tmux.pane_pid();
+    tmux.wait_in_history("tanto: starting its services (`db`)");
     // The service's container is up, not ready yet: PostgreSQL takes a while to accept.
     let run = format!("tanto.run=shell-{pid}");
     assert!(
@@ -148,7 +120,7 @@ fn sigterm_while_the_service_starts_removes_it_and_the_network() {
     );
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
-    let screen = wait_for(&tmux, "exit=");
+    let screen = tmux.wait_in_history("exit=");
     assert!(screen.contains("exit=130"), "{screen}");
     assert!(!screen.contains("exit the shell to remove it"), "{screen}");
     assert_nothing_left(&pid);
@@ -158,8 +130,11 @@ fn sigterm_while_the_service_starts_removes_it_and_the_network() {
 fn closing_the_terminal_removes_the_shells_service_and_network() {
     let cache = tempfile::tempdir().unwrap();
     run_failing(cache.path());
-    let tmux = start(&pg_fails(cache.path(), "shell pg_create_then_fail"));
-    let pid = fixture_pid(&tmux);
+    let tmux = Tmux::reporting(
+        "shellsvc",
+        &pg_fails(cache.path(), "shell pg_create_then_fail"),
+    );
+    let pid = tmux.pane_pid();
     psql_reaches_db(&tmux, &pid);
     tmux.run(&["kill-session", "-t", "t"]);
     assert!(within_30s(|| !alive(&pid)), "tanto {pid} still runs");

@@ -21,6 +21,40 @@ impl Tmux {
         }
     }
 
+    /// A server named after `tag` whose session `t` runs `command` on a wide terminal (250 ×
+    /// 60, so no line of tanto's wraps), after a line `pid=PID` (the pid `command` runs as,
+    /// through `exec`: the fixture's, on its containers' labels) and before `exit=CODE`, then
+    /// waits.
+    pub fn reporting(tag: &str, command: &str) -> Self {
+        let tmux = Self::new(tag, "t");
+        let command = format!(
+            "sh -c 'echo \"pid=$$\"; exec \"$@\"' sh {command}; echo \"exit=$?\"; sleep 60"
+        );
+        tmux.start(250, 60, &command);
+        tmux
+    }
+
+    /// Waits until the screen or its history shows `what`, and returns them.
+    pub fn wait_in_history(&self, what: &str) -> String {
+        self.wait_for(Self::history, what)
+    }
+
+    /// Types `line` and Enter, once a shell's prompt is up to read it.
+    pub fn type_line(&self, line: &str) {
+        std::thread::sleep(Duration::from_millis(500));
+        self.keys(&[line, "Enter"]);
+    }
+
+    /// The pid a [`Tmux::reporting`] pane printed first.
+    pub fn pane_pid(&self) -> String {
+        let screen = self.wait_in_history("pid=");
+        let line = screen
+            .lines()
+            .find(|l| l.starts_with("pid="))
+            .expect("a pid= line");
+        line.trim_end()["pid=".len()..].to_owned()
+    }
+
     /// Starts the session on a terminal of `width` × `height`, running `command`.
     pub fn start(&self, width: u16, height: u16, command: &str) {
         let (width, height) = (width.to_string(), height.to_string());
