@@ -124,5 +124,19 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .output();
+        // The server leaves its socket file behind, however it ended.
+        let _ = std::fs::remove_file(self.socket_path());
+    }
+}
+
+impl Tmux {
+    /// Where tmux keeps this server's socket: `$TMUX_TMPDIR` (or `/tmp`), `tmux-UID`, its name.
+    fn socket_path(&self) -> std::path::PathBuf {
+        use std::os::unix::fs::MetadataExt as _;
+        let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+        let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
+        std::path::Path::new(&dir)
+            .join(format!("tmux-{uid}"))
+            .join(&self.socket)
     }
 }
