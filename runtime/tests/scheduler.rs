@@ -4,6 +4,10 @@
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
 
+mod fake_runner_support;
+
+use fake_runner_support::{info, never_called};
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,42 +17,19 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tanto::__internal::Artifact;
 use tanto::__internal::graph::{
-    Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo, StepSettings,
+    Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo,
 };
 use tanto::__internal::report::{Event, EventSink, Stamped};
 use tanto::__internal::run::{Counts, NodeRunner, Prepared, Scheduler, StepStatus};
-use tanto::Ctx;
 use tokio_util::sync::CancellationToken;
 
-fn never_called(_: &Ctx, _: Vec<Artifact>) -> BoxFuture<'_, tanto::Result<Vec<Artifact>>> {
-    async {
-        Err(tanto::Error::Other(
-            "the fake runner never calls step fns".into(),
-        ))
-    }
-    .boxed()
-}
-
-const fn info(name: &'static str) -> StepInfo {
-    StepInfo {
-        name,
-        path: name,
-        doc: "",
-        tokens: "",
-        code: tanto::__internal::graph::CodeInfo::NONE,
-        params: &[],
-        output: "()",
-        settings: StepSettings::DEFAULT,
-    }
-}
-
 const INFOS: [StepInfo; 6] = [
-    info("a"),
-    info("b"),
-    info("c"),
-    info("d"),
-    info("e"),
-    info("f"),
+    info("a", "()"),
+    info("b", "()"),
+    info("c", "()"),
+    info("d", "()"),
+    info("e", "()"),
+    info("f", "()"),
 ];
 
 /// `a` feeds `b`, `c`, `d`, `e` (a fan-out); `f` depends on `b` only.

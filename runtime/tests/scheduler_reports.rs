@@ -4,46 +4,28 @@
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
 
+mod fake_runner_support;
+
+use fake_runner_support::{info, never_called};
+
 use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tanto::__internal::Artifact;
 use tanto::__internal::graph::{
-    Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo, StepSettings,
+    Arg, Builder, Node, NodeId, ParamInfo, PipelineInfo, Plan, StepInfo,
 };
 use tanto::__internal::report::{Event, EventSink};
 use tanto::__internal::run::{NodeRunner, Prepared, Scheduler};
-use tanto::{Ctx, TestCase, TestFailure, TestOutcome, TestReport};
-
-fn never_called(_: &Ctx, _: Vec<Artifact>) -> BoxFuture<'_, tanto::Result<Vec<Artifact>>> {
-    async {
-        Err(tanto::Error::Other(
-            "the fake runner calls no step fn".into(),
-        ))
-    }
-    .boxed()
-}
-
-const fn info(name: &'static str) -> StepInfo {
-    StepInfo {
-        name,
-        path: name,
-        doc: "",
-        tokens: "",
-        code: tanto::__internal::graph::CodeInfo::NONE,
-        params: &[],
-        output: "TestReport",
-        settings: StepSettings::DEFAULT,
-    }
-}
+use tanto::{TestCase, TestFailure, TestOutcome, TestReport};
 
 const INFOS: [StepInfo; 5] = [
-    info("shard1"),
-    info("shard2"),
-    info("fan_in"),
-    info("own"),
-    info("mixed"),
+    info("shard1", "TestReport"),
+    info("shard2", "TestReport"),
+    info("fan_in", "TestReport"),
+    info("own", "TestReport"),
+    info("mixed", "TestReport"),
 ];
 
 /// `shard1` and `shard2` feed `fan_in`, which merges them; `own` merges two reports of its
