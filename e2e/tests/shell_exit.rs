@@ -1,6 +1,6 @@
 //! How `shell STEP` and `-i` end, read off a real terminal (tmux): the shell's own exit code,
-//! a shell the image lacks, a signal, an upstream run that fails, and the reasons the steps
-//! that `-i` cancels give.
+//! a shell the image lacks, an image that is gone, a signal, an upstream run that fails, and
+//! the reasons the steps that `-i` cancels give.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -114,6 +114,41 @@ fn a_shell_the_image_lacks_is_an_error_that_names_the_flag() {
     assert!(
         !screen.contains("OCI runtime"),
         "the daemon's own message is not shown:\n{screen}"
+    );
+    assert!(screen.contains("exit=2"), "{screen}");
+    assert_eq!(left(&format!("tanto.run=shell-{pid}")), 0, "nothing left");
+}
+
+#[test]
+fn a_shell_whose_image_is_gone_says_so_and_exits_2_as_a_run_does() {
+    let cache = tempfile::tempdir().unwrap();
+    let image = format!("tanto-test/shell-gone-{}:latest", std::process::id());
+    let docker = |args: &[&str]| {
+        let status = Command::new("docker").args(args).status().unwrap();
+        assert!(status.success(), "docker {args:?}");
+    };
+    docker(&["tag", "tanto-test/busybox:latest", &image]);
+    let out = support::output(
+        support::fixture(cache.path())
+            .args(["pull", "--progress", "plain"])
+            .env("TANTO_FIXTURE_PULL", &image),
+    );
+    docker(&["rmi", &image]);
+    assert!(out.status.success(), "{out:?}");
+
+    let line = format!(
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} TANTO_FIXTURE_PULL={image} {} pull shell from_registry",
+        cache.path().display(),
+        env!("CARGO_BIN_EXE_fixture")
+    );
+    let tmux = Tmux::reporting("shell", &line);
+    let pid = tmux.pane_pid();
+    let screen = tmux.wait_in_history("exit=");
+    assert!(
+        screen.contains(&format!(
+            "error: image `{image}` is not present and could not be pulled"
+        )),
+        "the error names the image:\n{screen}"
     );
     assert!(screen.contains("exit=2"), "{screen}");
     assert_eq!(left(&format!("tanto.run=shell-{pid}")), 0, "nothing left");

@@ -79,6 +79,17 @@ fn shell_starts_the_steps_service_so_its_name_resolves_and_exit_removes_it() {
     tmux.type_line("exit 0");
     let screen = tmux.wait_in_history("exit=");
     assert!(screen.contains("exit=0"), "{screen}");
+    // The shell says where the service's output is kept, and it is there.
+    let logs = cache.path().join("logs").join(format!("shell-{pid}"));
+    assert!(
+        screen.contains(&format!(
+            "tanto: the services' output is kept in {}",
+            logs.display()
+        )),
+        "{screen}"
+    );
+    let log = std::fs::read_to_string(logs.join("service-db.log")).unwrap();
+    assert!(log.contains("database system is ready"), "{log}");
     assert_nothing_left(&pid);
 }
 

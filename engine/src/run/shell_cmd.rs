@@ -15,7 +15,9 @@ use crate::input::bind;
 use crate::report::EventSink;
 use crate::report::{say, shown, shown_lines};
 use crate::run::engine::{block_on, init_logging, run};
-use crate::run::options::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunOptions};
+use crate::run::options::{
+    EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunOptions,
+};
 use crate::run::signals::Stops;
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
 
@@ -31,8 +33,9 @@ pub struct ShellRequest {
 }
 
 /// Opens the shell; returns its exit code once the person exits it. Before it opens, the
-/// run's codes: 2 for a usage error (a shell the image does not have, too), 1 for another
-/// failure (an upstream run that failed), 130 for Ctrl-C, SIGTERM or SIGHUP.
+/// run's codes: 2 for a usage or configuration error (a shell or an image the daemon does not
+/// have, too), 3 for a daemon that went away, 1 for another failure (an upstream run that
+/// failed), 130 for Ctrl-C, SIGTERM or SIGHUP.
 pub fn shell_command(
     plan: &Plan,
     raw: Vec<(ParamInfo, Option<OsString>)>,
@@ -60,18 +63,27 @@ pub fn shell_command(
                 say!("tanto: interrupted; the shell's container is removed");
                 EXIT_INTERRUPTED
             }
-            Err(e @ Error::Usage(_)) => {
-                say!("error: {}", shown_lines(&e.to_string()));
-                EXIT_USAGE
-            }
             Err(e) => {
                 say!("error: {}", shown_lines(&e.to_string()));
-                EXIT_FAILED
+                code_of(&e)
             }
         };
         signals.abort();
         code
     })
+}
+
+/// The exit code of an error that kept the shell from opening: as a run's, 2 for a usage or
+/// configuration error (a missing image, a daemon that does not answer), 3 for a daemon that
+/// went away, 1 for the rest.
+fn code_of(e: &Error) -> u8 {
+    match e {
+        Error::Usage(_) | Error::ImageUnavailable { .. } | Error::DaemonUnreachable { .. } => {
+            EXIT_USAGE
+        }
+        Error::DaemonLost { .. } => EXIT_DAEMON,
+        _ => EXIT_FAILED,
+    }
 }
 
 /// Cancels `interrupted` on Ctrl-C, SIGTERM or SIGHUP, which then end `shell` as they end a
@@ -336,6 +348,12 @@ async fn enter(
     // However the shell ended: its container, then its services, then its network.
     let closed = ctx.close().await;
     let _ = context.remove_run().await;
+    if !services.is_empty() {
+        let logs = super::views::log_dir(&context.store, &context.run_id);
+        if logs.is_dir() {
+            say!("tanto: the services' output is kept in {}", logs.display());
+        }
+    }
     let code = opened?;
     closed.map(|()| code)
 }
