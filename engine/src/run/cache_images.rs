@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::backend::{Backend, Connect, Reclaimed};
 use crate::cache::{StoreImages, human_bytes};
 use crate::error::{Error, Result};
-use crate::report::shown;
+use crate::report::{plural, shown};
 
 /// What a prune did with the images no kept result names.
 #[derive(Debug, Default)]
@@ -78,19 +78,17 @@ impl fmt::Display for ImageReclaim {
         if self.removed > 0 || self.failed.is_none() {
             writeln!(
                 f,
-                "removed {} {} from the Docker daemon ({} as `docker images` sizes them; the \
+                "removed {} from the Docker daemon ({} as `docker images` sizes them; the \
                  layers they share with other images stay)",
-                self.removed,
-                plural(self.removed, "image", "images"),
+                plural(count(self.removed), "image"),
                 human_bytes(self.bytes)
             )?;
         }
         if self.gone > 0 {
             writeln!(
                 f,
-                "{} {} no cached result names had already left the daemon",
-                self.gone,
-                plural(self.gone, "image", "images")
+                "{} no cached result names had already left the daemon",
+                plural(count(self.gone), "image")
             )?;
         }
         for (id, tags) in &self.tagged {
@@ -113,12 +111,12 @@ impl fmt::Display for ImageReclaim {
             let waiting = left - self.in_use.len() as u64;
             writeln!(
                 f,
-                "{waiting} {} no cached result names {} not removed from the daemon ({}); the \
-                 next prune removes {}",
-                plural(waiting, "image", "images"),
-                plural(waiting, "was", "were"),
+                "{} no cached result names {} not removed from the daemon ({}); the next \
+                 prune removes {}",
+                plural(count(waiting), "image"),
+                one_or_many(waiting, "was", "were"),
                 shown(why),
-                plural(waiting, "it", "them")
+                one_or_many(waiting, "it", "them")
             )?;
         }
         Ok(())
@@ -189,6 +187,12 @@ fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     runtime.block_on(future)
 }
 
-fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+/// `one` for one, `many` for the rest: `was` or `were`.
+fn one_or_many<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
+}
+
+/// `n` as a count for [`plural`].
+fn count(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
