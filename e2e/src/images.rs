@@ -88,3 +88,24 @@ pub fn layered(msg: Option<String>, salt: Option<String>) -> String {
     let image = layer(msg, salt);
     cat_back(image)
 }
+
+/// Snapshots an image labelled with `--msg`, then fails: the daemon has the image, and no
+/// result names it.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn snapshot_then_fail(ctx: &Ctx, msg: Option<String>) -> Result<Image> {
+    let msg = msg.unwrap_or_default();
+    let image = ctx
+        .container()
+        .with_new_file("/srv/msg", msg.clone())
+        .with_label("org.example.msg", msg)
+        .snapshot()
+        .await?;
+    ctx.container().sh("exit 4").await?;
+    Ok(image)
+}
+
+/// One step that makes an image and then fails.
+#[pipeline]
+pub fn fails_after_image(msg: Option<String>) -> Image {
+    snapshot_then_fail(msg)
+}

@@ -84,6 +84,7 @@ fn main() -> ExitCode {
         .pipeline(images::image_read)
         .pipeline(images::pushed)
         .pipeline(images::layered)
+        .pipeline(images::fails_after_image)
         .pipeline(layers::bundled)
         .pipeline(services_client::pg_client)
         .pipeline(services_client::redis_client)

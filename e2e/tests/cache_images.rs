@@ -1,7 +1,7 @@
-//! The images cached results made, which the daemon holds: `cache prune` removes those no
-//! kept result names (replaced by a re-run, or dropped with their results), leaves one that is
-//! tagged or that a container uses, keeps them in mind when the daemon cannot be reached, and
-//! `cache stats` counts them apart from the store's bytes.
+//! The images steps made, which the daemon holds: `cache prune` removes those no kept result
+//! names (replaced by a re-run, dropped with their results, or made by a step that then
+//! failed), leaves one that is tagged or that a container uses, keeps them in mind when the
+//! daemon cannot be reached, and `cache stats` counts them apart from the store's bytes.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -92,6 +92,38 @@ fn cache_cmd(cache: &Path, args: &[&str], docker_host: Option<&str>) -> String {
     let out = output(cmd.arg("cache").args(args));
     assert!(out.status.success(), "{out:?}");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn prune_removes_the_image_of_a_step_that_failed_after_making_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let made = Made::new("failed");
+    let out = output(fixture(cache.path()).args([
+        "fails_after_image",
+        "--msg",
+        &made.msg,
+        "--progress",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        made.images().len(),
+        1,
+        "the step made its image, then failed"
+    );
+
+    let stats = cache_cmd(cache.path(), &["stats"], None);
+    assert!(stats.contains("unused images   1, "), "{stats}");
+    let pruned = cache_cmd(
+        cache.path(),
+        &["prune", "--max-age", "30d", "--grace", "0s"],
+        None,
+    );
+    assert!(
+        pruned.contains("removed 1 image from the Docker daemon ("),
+        "{pruned}"
+    );
+    assert!(made.images().is_empty(), "{:?}", made.images());
 }
 
 #[test]

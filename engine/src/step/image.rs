@@ -146,6 +146,7 @@ impl Container {
                 self.pin_copy_times(&id).await?;
             }
             let content = self.ctx.run().backend.commit(&id, &self.settings()).await?;
+            self.ctx.made_image(&content.id);
             Ok(Image::new(content.id, content.digest))
         })
         .await
@@ -166,6 +167,9 @@ impl Container {
             .backend
             .add_layer(&base, layer.as_ref().map(|l| &l.file), &self.settings())
             .await?;
+        if content.id != base {
+            self.ctx.made_image(&content.id);
+        }
         Ok(Image::new(content.id, content.digest))
     }
 
@@ -185,6 +189,19 @@ impl Container {
 }
 
 impl crate::step::Ctx {
+    /// Has the store remember image `id`, which this step made, for `cache prune` to remove
+    /// from the daemon unless a kept result names it by then: so an image whose step fails
+    /// after making it, or that the step never returns, is not left behind. One a result
+    /// records stays while the result does (a prune forgets it then).
+    fn made_image(&self, id: &str) {
+        if let Err(e) = self.run().store.remember_images([id]) {
+            tracing::warn!(
+                "step `{}`: image {id} is not remembered for `cache prune`: {e}",
+                self.label()
+            );
+        }
+    }
+
     /// Pushes `image` to a registry as `reference` (`host:port/name:tag`), logging in as
     /// `username` with `password`, and returns the pushed manifest's digest (`sha256:…`),
     /// by which `docker pull host:port/name@sha256:…` finds it again; the image keeps

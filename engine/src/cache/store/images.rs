@@ -48,7 +48,7 @@ impl Store {
 
     /// Remembers the images `ids` for the next `cache prune` to remove from the daemon, unless
     /// a result names them again by then.
-    pub(super) fn remember_images<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    pub(crate) fn remember_images<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
         for id in ids {
             let path = self.reclaim_path(id);
             if !path.exists() {
