@@ -173,3 +173,16 @@ pub async fn saved(ctx: &Ctx, text: String) -> Result<File> {
 pub fn stored(text: String) -> File {
     saved(text)
 }
+
+/// The name `notes` has on the host, as the step's code sees it, and what it holds.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn file_name(_ctx: &Ctx, notes: File) -> Result<String> {
+    let text = String::from_utf8_lossy(&notes.read()?).into_owned();
+    Ok(format!("{} {text}", notes.name().unwrap_or("(none)")))
+}
+
+/// One step that reads a file's host name.
+#[pipeline]
+pub fn named_file(notes: File) -> String {
+    file_name(notes)
+}

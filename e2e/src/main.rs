@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         .pipeline(sched::sleepy)
         .pipeline(folders::cutoff)
         .pipeline(folders::names_only)
+        .pipeline(folders::named_file)
         .pipeline(folders::selected)
         .pipeline(folders::bad_glob)
         .pipeline(folders::slow)

@@ -358,3 +358,44 @@ fn runs_racing_to_store_the_same_output_leave_one_sound_copy() {
     assert_eq!(code, Some(0));
     assert_eq!(steps(&events, "step_cached"), ["saved"], "{events:?}");
 }
+
+#[test]
+fn a_file_bound_under_another_name_or_made_executable_is_a_miss_that_says_so() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    std::fs::write(&a, "same").unwrap();
+    std::fs::write(&b, "same").unwrap();
+    let out = dir.path().join("out");
+    let ran = |file: &Path| {
+        let (code, events) = run(
+            cache.path(),
+            &[
+                "named_file",
+                "--notes",
+                file.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, Some(0), "{events:?}");
+        let started = of_kind(&events, "step_started");
+        let reason = started
+            .first()
+            .map(|e| e["reason"].as_str().unwrap().to_owned());
+        let output = std::fs::read_to_string(out.join("file_name.json")).unwrap();
+        (reason, output)
+    };
+    assert_eq!(ran(&a).1, r#""a.txt same""#);
+    // The same bytes under another name: the step can read the name, so it runs again.
+    let (reason, output) = ran(&b);
+    assert_eq!(
+        reason.as_deref(),
+        Some("input `notes` renamed from `a.txt` to `b.txt`")
+    );
+    assert_eq!(output, r#""b.txt same""#);
+    assert_eq!(ran(&b).0, None, "cached under its name");
+    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(ran(&b).0.as_deref(), Some("input `notes` made executable"));
+}

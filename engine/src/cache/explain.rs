@@ -229,6 +229,23 @@ impl fmt::Display for Reason {
                 write!(f, "image changed from {} to {}", show(old), show(new))
             }
             Reason::SettingChanged { name, old, new } => {
+                // A file input's mode and name, which keys hold as settings, read as what
+                // happened to the file.
+                let input = |what: &str| {
+                    (name.strip_prefix("input.")?.strip_suffix(what))
+                        .and_then(|p| p.strip_suffix('.'))
+                };
+                if let Some(param) = input("executable") {
+                    let how = if new.is_some() {
+                        "made executable"
+                    } else {
+                        "no longer executable"
+                    };
+                    return write!(f, "input `{param}` {how}");
+                }
+                if let (Some(param), Some(old), Some(new)) = (input("name"), old, new) {
+                    return write!(f, "input `{param}` renamed from `{old}` to `{new}`");
+                }
                 write!(
                     f,
                     "setting `{name}` changed from {} to {}",
@@ -412,5 +429,37 @@ fn code_reason(old: &KeyRecord, new: &KeyRecord) -> Reason {
         changed,
         added,
         removed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Trees;
+
+    fn reasons(change: impl Fn(&mut KeyRecord)) -> Vec<String> {
+        let mut old = KeyRecord::new("ci::read", "code");
+        old.input_setting("notes", "name", "notes.txt");
+        let mut new = old.clone();
+        change(&mut new);
+        let reasons = explain(Some(&old), &new, &Trees::new());
+        reasons.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_file_inputs_mode_and_name_read_as_what_happened_to_the_file() {
+        assert_eq!(
+            reasons(|k| k.input_setting("notes", "executable", "true")),
+            ["input `notes` made executable"]
+        );
+        assert_eq!(
+            reasons(|k| k.input_setting("notes", "name", "notes2.txt")),
+            ["input `notes` renamed from `notes.txt` to `notes2.txt`"]
+        );
+        // Another setting keeps its plain form.
+        assert_eq!(
+            reasons(|k| k.input_setting("notes", "image", "sha256:1")),
+            ["setting `input.notes.image` changed from (none) to sha256:1"]
+        );
     }
 }

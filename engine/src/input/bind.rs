@@ -49,9 +49,12 @@ fn bind_one(param: &ParamInfo, value: Option<&OsStr>, store: &Store) -> Result<A
             )));
         }
         let path = host_path(&flag, value, false)?;
+        // The step can read the name (`File::name`, and the path's own), so it is keyed, as a
+        // captured file's is; the folder it is in is the machine's, never keyed.
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         return store
             .hash_input_file(&path)
-            .map(Artifact::File)
+            .map(|file| Artifact::File(file.with_name(name.unwrap_or_default())))
             .map_err(named);
     }
     if param.is_secret() {
