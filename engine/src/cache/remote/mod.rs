@@ -18,6 +18,8 @@ mod client;
 mod config;
 mod index;
 mod proto;
+#[cfg(test)]
+mod read_tests;
 mod upload;
 mod wire;
 
@@ -415,7 +417,10 @@ fn read_result(
     for (i, output) in record.outputs.iter().enumerate() {
         let path = output_path(i);
         let wire = match output.kind {
-            ArtifactKind::Value => continue,
+            ArtifactKind::Value if output.value_intact() => continue,
+            ArtifactKind::Value => {
+                return Err(format!("output {i}'s value does not match its digest"));
+            }
             ArtifactKind::Secret => {
                 return Err(format!("output {i} is a secret, which is never shared"));
             }

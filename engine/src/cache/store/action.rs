@@ -42,6 +42,16 @@ pub struct OutputRecord {
 }
 
 impl OutputRecord {
+    /// Whether a value output's inline value is the one its digest names (true for the other
+    /// kinds, whose content is checked where it is kept): a record another machine wrote, or
+    /// a damaged one, may carry another value under the digest its dependents are keyed by.
+    pub fn value_intact(&self) -> bool {
+        self.kind != ArtifactKind::Value
+            || self.value.as_ref().is_some_and(|v| {
+                Digest::of(crate::artifact::canonical_json(v).as_bytes()) == self.digest
+            })
+    }
+
     /// The record of an output already in the store (see [`Store::ingest_dir`] and
     /// [`Store::ingest_file`]). A file that cannot be stat'ed gets an impossible size, so
     /// the record can never hit: a missing output is a miss.
@@ -157,6 +167,10 @@ impl Store {
         };
         if result.key.digest() != *key {
             discard(&path, "record belongs to another key");
+            return Ok(None);
+        }
+        if !result.outputs.iter().all(OutputRecord::value_intact) {
+            discard(&path, "a value it holds does not match its digest");
             return Ok(None);
         }
         for output in &result.outputs {
@@ -360,7 +374,7 @@ impl Store {
 
     fn has_output(&self, output: &OutputRecord) -> Result<bool> {
         match output.kind {
-            ArtifactKind::Value => Ok(output.value.is_some()),
+            ArtifactKind::Value => Ok(output.value_intact()),
             ArtifactKind::Secret => Ok(false),
             // The daemon holds it; the runner checks it is still there.
             ArtifactKind::Image => Ok(output.image_id.is_some()),

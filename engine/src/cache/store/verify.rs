@@ -8,7 +8,7 @@ use crate::artifact::DirSelect;
 use crate::cache::hash::{hash_dir_with, hash_file_contents};
 use crate::cache::key::KeyRecord;
 use crate::cache::statcache::StatCache;
-use crate::cache::store::ActionResult;
+use crate::cache::store::{ActionResult, OutputRecord};
 use crate::cache::tree::Tree;
 use crate::digest::Digest;
 use crate::error::Result;
@@ -46,7 +46,10 @@ impl Store {
             let ok = read_sealed::<ActionResult>(&o.path)
                 .ok()
                 .flatten()
-                .is_some_and(|r| r.key.digest().to_hex() == o.name);
+                .is_some_and(|r| {
+                    r.key.digest().to_hex() == o.name
+                        && r.outputs.iter().all(OutputRecord::value_intact)
+                });
             if !ok {
                 report
                     .problems
@@ -77,5 +80,35 @@ impl Store {
             }
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::artifact::Artifact;
+
+    #[test]
+    fn a_record_whose_value_is_not_the_one_its_digest_names_is_a_miss_and_damage() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(tmp.path().join("store")).expect("store");
+        let value = Artifact::Value(serde_json::json!("real"));
+        let result = ActionResult::new(KeyRecord::new("ci::v", "code"), &[value], Duration::ZERO);
+        let key = result.key.digest();
+        // Sealed as soundly as the real one, as a remote hit's record is.
+        let mut forged = result.clone();
+        forged.outputs[0].value = Some(serde_json::json!("EVIL"));
+        store.record(&key, &forged).expect("record");
+        assert!(store.lookup(&key).expect("lookup").is_none());
+        store.record(&key, &forged).expect("record");
+        let report = store.verify().expect("verify");
+        assert_eq!(
+            report.problems,
+            [format!("action record {} is damaged", key.to_hex())]
+        );
+        store.record(&key, &result).expect("record");
+        assert!(store.lookup(&key).expect("lookup").is_some());
     }
 }
