@@ -7,6 +7,11 @@
 //! every file of the crate; a path whose first segment is neither this crate's nor a
 //! dependency's keys it by every dependency when the manifest renames one; a file path that is
 //! not a literal makes the step uncacheable.
+//!
+//! A single name that resolves to nothing is dropped: the tokens cannot tell a local variable,
+//! a field or a parameter from an item, and every scope that can bind an item is modelled — a
+//! module's items, `use`s and globs, the items and `use`s inside the item itself (`local`) —
+//! so a name none of them binds is no item of the crate.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -15,6 +20,10 @@ use std::rc::Rc;
 
 use crate::load::{Crate, Kind, Name};
 use crate::scan::{self, Refs};
+
+mod local;
+
+use local::Scope;
 
 /// Crates whose code never enters a key: the toolchain's, and tanto's own (its behaviour is
 /// versioned by the runtime's cache format).
@@ -129,6 +138,8 @@ pub(crate) struct Walker<'a> {
     refs: RefCell<HashMap<usize, Rc<Refs>>>,
     /// The glob imports being resolved, by module and index.
     resolving: RefCell<HashSet<(usize, usize)>>,
+    /// The `use` declarations of items being resolved: by item, index, and whether a glob.
+    resolving_local: RefCell<HashSet<(usize, usize, bool)>>,
 }
 
 impl<'a> Walker<'a> {
@@ -139,6 +150,7 @@ impl<'a> Walker<'a> {
             renames,
             refs: RefCell::new(HashMap::new()),
             resolving: RefCell::new(HashSet::new()),
+            resolving_local: RefCell::new(HashSet::new()),
         }
     }
 
@@ -155,13 +167,13 @@ impl<'a> Walker<'a> {
     /// What `starts` reach.
     pub(crate) fn reach(&self, starts: impl IntoIterator<Item = usize>) -> Reach {
         let mut reach = Reach::default();
-        let mut seen: HashSet<(usize, usize)> = HashSet::new();
-        let mut work: Vec<(usize, usize)> = Vec::new();
+        let mut seen: HashSet<(usize, Scope)> = HashSet::new();
+        let mut work: Vec<(usize, Scope)> = Vec::new();
         for id in starts {
-            work.push((id, self.krate.items[id].module));
+            self.visit(id, &mut work);
         }
-        while let Some((id, module)) = work.pop() {
-            if !seen.insert((id, module)) {
+        while let Some((id, scope)) = work.pop() {
+            if !seen.insert((id, scope.clone())) {
                 continue;
             }
             reach.items.insert(id);
@@ -193,7 +205,7 @@ impl<'a> Walker<'a> {
                 {
                     continue;
                 }
-                found.extend(self.resolve(module, path, &mut reach, 0));
+                found.extend(self.resolve(&scope, path, &mut reach, 0));
             }
             for mac in &refs.macros {
                 let name = mac.last().cloned().unwrap_or_default();
@@ -206,19 +218,17 @@ impl<'a> Walker<'a> {
                     // Names in a macro's body resolve where it is called, and where it is defined.
                     Some(ids) => {
                         for &m in ids {
-                            work.push((m, module));
-                            work.push((m, self.krate.items[m].module));
+                            self.expand(m, &scope, &mut work);
                         }
                     }
                     None => {
-                        let targets = self.resolve(module, mac, &mut reach, 0);
+                        let targets = self.resolve(&scope, mac, &mut reach, 0);
                         // A `macro_rules!` made reachable by path (`pub(crate) use wrap;` in
                         // module `tricky`, called as `tricky::wrap!`): the path names no item,
                         // so the crate's macros of that name are followed.
                         if targets.iter().all(|t| matches!(t, Target::Module(_))) {
                             for &m in self.krate.macros.get(&name).into_iter().flatten() {
-                                work.push((m, module));
-                                work.push((m, self.krate.items[m].module));
+                                self.expand(m, &scope, &mut work);
                             }
                         }
                         found.extend(targets);
@@ -249,15 +259,24 @@ impl<'a> Walker<'a> {
         reach
     }
 
-    fn visit(&self, id: usize, work: &mut Vec<(usize, usize)>) {
+    fn visit(&self, id: usize, work: &mut Vec<(usize, Scope)>) {
         let item = &self.krate.items[id];
-        work.push((id, item.module));
+        work.push((id, Scope::module(item.module).with(item.module, id)));
         if matches!(item.kind, Kind::Type | Kind::Trait) {
             let ident = item.label.rsplit("::").next().unwrap_or_default();
             for &i in self.krate.impls_by_name.get(ident).into_iter().flatten() {
-                work.push((i, self.krate.items[i].module));
+                let module = self.krate.items[i].module;
+                work.push((i, Scope::module(module).with(module, i)));
             }
         }
+    }
+
+    /// `macro_rules!` `m`, called in `scope`: names in its body resolve there (with the `use`s
+    /// of the items it is called in), and where it is defined.
+    fn expand(&self, m: usize, scope: &Scope, work: &mut Vec<(usize, Scope)>) {
+        work.push((m, scope.with(scope.module, m)));
+        let module = self.krate.items[m].module;
+        work.push((m, Scope::module(module).with(module, m)));
     }
 
     /// The `cfg` keys on `module` and the modules around it.
@@ -280,10 +299,10 @@ impl<'a> Walker<'a> {
         module
     }
 
-    /// What `path`, written in `module`, may stand for.
+    /// What `path`, written in `scope`, may stand for.
     fn resolve(
         &self,
-        module: usize,
+        scope: &Scope,
         path: &[String],
         reach: &mut Reach,
         depth: usize,
@@ -292,6 +311,7 @@ impl<'a> Walker<'a> {
             return Vec::new();
         }
         let first = path[0].as_str();
+        let module = scope.module;
         let (mut targets, rest) = match first {
             "::" => {
                 return path
@@ -310,7 +330,7 @@ impl<'a> Walker<'a> {
                 (vec![Target::Module(far), Target::Module(near)], levels)
             }
             _ => {
-                let found = self.lookup(module, first, reach, depth);
+                let found = self.lookup(scope, first, reach, depth);
                 // Perhaps a dependency under another name: the manifest renames one.
                 if !found.certain && path.len() > 1 && self.renames {
                     reach.all_deps = true;
@@ -350,10 +370,14 @@ impl<'a> Walker<'a> {
         })
     }
 
-    /// A name as the first segment of a path in `module`: its items, imports and globs, then the
-    /// extern crates and the prelude.
-    fn lookup(&self, module: usize, name: &str, reach: &mut Reach, depth: usize) -> Found {
-        let mut found = self.lookup_in(module, name, reach, depth, &mut HashSet::new());
+    /// A name as the first segment of a path in `scope`: what the `use`s of its items bind, and
+    /// its module's items, imports and globs (both: a `use` in one block of a fn does not hide
+    /// the module's name elsewhere in it), then the extern crates and the prelude.
+    fn lookup(&self, scope: &Scope, name: &str, reach: &mut Reach, depth: usize) -> Found {
+        let mut found = self.local(scope, name, reach, depth);
+        let module = self.lookup_in(scope.module, name, reach, depth, &mut HashSet::new());
+        found.certain |= module.certain;
+        found.targets.extend(module.targets);
         if !found.certain {
             if IGNORED.contains(&name) {
                 found.targets.push(Target::Ignored);
@@ -389,11 +413,12 @@ impl<'a> Walker<'a> {
                 Name::Item(id) => found.targets.push(Target::Item(*id)),
                 Name::Module(id) => found.targets.push(Target::Module(*id)),
                 Name::Extern(c) => found.targets.extend(self.external(c)),
-                Name::Use(path) => {
-                    found
-                        .targets
-                        .extend(self.resolve(module, path, reach, depth + 1))
-                }
+                Name::Use(path) => found.targets.extend(self.resolve(
+                    &Scope::module(module),
+                    path,
+                    reach,
+                    depth + 1,
+                )),
             }
         }
         if !found.targets.is_empty() {
@@ -405,7 +430,7 @@ impl<'a> Walker<'a> {
             if !self.resolving.borrow_mut().insert((module, index)) {
                 continue;
             }
-            let targets = self.resolve(module, glob, reach, depth + 1);
+            let targets = self.resolve(&Scope::module(module), glob, reach, depth + 1);
             self.resolving.borrow_mut().remove(&(module, index));
             for target in targets {
                 match target {
@@ -448,7 +473,7 @@ impl<'a> Walker<'a> {
 
 /// What a name may stand for.
 #[derive(Default)]
-struct Found {
+pub(crate) struct Found {
     targets: Vec<Target>,
     /// Whether the crate, the prelude or a dependency of that name defines it, rather than
     /// perhaps a glob of another crate or a macro call.

@@ -1,5 +1,6 @@
 //! What an item's tokens refer to: paths, method names, macro calls, the names inside format
-//! strings, `cfg` keys, `env!` variables and `include_str!` files.
+//! strings, `cfg` keys, `env!` variables and `include_str!` files, and what the `use`
+//! declarations among them (in a fn body, a block, a macro argument) bind.
 //!
 //! The scan works on tokens, not on a syntax tree, so macro arguments (`format!("{SETUP}")`,
 //! `vec![helper()]`) are read like any other code. It over-approximates on purpose: a field or
@@ -8,7 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
+
+use crate::syntax::use_tree;
 
 /// What one item's tokens name.
 #[derive(Default, Debug, PartialEq, Eq)]
@@ -26,6 +29,11 @@ pub(crate) struct Refs {
     /// Files read by `include_str!`, `include_bytes!` and `include!`: `None` for a path that
     /// is not a literal the build script can work out.
     pub(crate) includes: Vec<Option<PathBuf>>,
+    /// What the `use` declarations among the tokens bind, `(name, path)`: those of a fn body,
+    /// a block or a macro argument. They resolve where the item's own names do.
+    pub(crate) uses: Vec<(String, Vec<String>)>,
+    /// Their glob imports, `use a::b::*`.
+    pub(crate) globs: Vec<Vec<String>>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -70,6 +78,11 @@ const KEYWORDS: &[&str] = &[
     "_",
 ];
 
+/// Whether `word` is a keyword that no path goes on from (`Self::X` does).
+fn is_keyword(word: &str) -> bool {
+    word != "Self" && KEYWORDS.contains(&word)
+}
+
 /// The references in `tokens`, an item of file `file`.
 pub(crate) fn refs(tokens: &TokenStream, file: &Path) -> Refs {
     let mut refs = Refs::default();
@@ -109,12 +122,22 @@ fn walk(stream: TokenStream, file: &Path, refs: &mut Refs) {
             TokenTree::Group(g) => walk(g.stream(), file, refs),
             TokenTree::Literal(lit) => format_names(&lit.to_string(), refs),
             TokenTree::Punct(_) => {
-                // `::name` starting a path: an extern crate.
-                let before_word = i > 0 && matches!(trees[i - 1], TokenTree::Ident(_));
-                if !before_word
+                // `a::b`, but not `use ::dep::x` or `as ::dep::T`.
+                let before_word = i > 0
+                    && matches!(&trees[i - 1], TokenTree::Ident(w) if !is_keyword(&w.to_string()));
+                let starts_path = !before_word
                     && is_path_sep(&trees, i)
-                    && matches!(trees.get(i + 2), Some(TokenTree::Ident(_)))
-                {
+                    && matches!(trees.get(i + 2), Some(TokenTree::Ident(_)));
+                // `Vec::<u8>::new`, `<T as Trait>::f`: an item of the type or the trait before,
+                // which bring their impls, or a trait's method.
+                if starts_path && after_generic_args(&trees, i) {
+                    let (path, next) = path_at(&trees, i + 2);
+                    refs.methods.extend(path);
+                    i = next;
+                    continue;
+                }
+                // `::name` starting a path: an extern crate.
+                if starts_path {
                     let (path, next) = path_at(&trees, i + 2);
                     let mut full = vec!["::".to_owned()];
                     full.extend(path);
@@ -129,6 +152,11 @@ fn walk(stream: TokenStream, file: &Path, refs: &mut Refs) {
                 if is_punct(prev, '\'') || (is_punct(prev, '$') && name != "crate") {
                     i += 1;
                     continue;
+                }
+                // Its paths are read as any others too, so what it names is reached even when
+                // only a method call uses it (`use dep::Ext as _;`), as before.
+                if ident == "use" {
+                    use_declaration(&trees, i, refs);
                 }
                 // `.name`: a method (when called) or a field; `x.0` never reaches here.
                 if is_punct(prev, '.') && !(i >= 2 && is_punct(trees.get(i - 2), '.')) {
@@ -149,12 +177,76 @@ fn walk(stream: TokenStream, file: &Path, refs: &mut Refs) {
     }
 }
 
+/// Whether the `::` at `trees[i]` follows generic arguments or a qualified self, `Vec::<u8>` or
+/// `<T as Trait>`, rather than `impl<T>` or `for<'a>` before a path that starts with `::`.
+fn after_generic_args(trees: &[TokenTree], i: usize) -> bool {
+    let arrow = |j: usize| {
+        j > 0
+            && matches!(&trees[j - 1], TokenTree::Punct(p)
+                if matches!(p.as_char(), '-' | '=') && p.spacing() == Spacing::Joint)
+    };
+    if i == 0 || !is_punct(trees.get(i - 1), '>') || arrow(i - 1) {
+        return false;
+    }
+    let mut depth = 0usize;
+    for j in (0..i).rev() {
+        match &trees[j] {
+            TokenTree::Punct(p) if p.as_char() == '>' && !arrow(j) => depth += 1,
+            TokenTree::Punct(p) if p.as_char() == '<' && !is_punct(trees.get(j + 1), '=') => {
+                depth -= 1;
+                if depth == 0 {
+                    let opener = j.checked_sub(1).map(|o| &trees[o]);
+                    return !matches!(opener, Some(TokenTree::Ident(w)) if w == "impl" || w == "for");
+                }
+            }
+            _ => {}
+        }
+    }
+    // No `<` opens it: a comparison, `a > ::b`.
+    false
+}
+
+/// Records what the `use` declaration at `trees[i]` binds. Not `use<'a>` in a bound, nor one
+/// syn cannot read (`use $m::*;` in a macro's body).
+fn use_declaration(trees: &[TokenTree], i: usize, refs: &mut Refs) {
+    if is_punct(trees.get(i + 1), '<') {
+        return;
+    }
+    let end = (i..trees.len())
+        .find(|&j| is_punct(trees.get(j), ';'))
+        .unwrap_or(trees.len());
+    let mut tokens = TokenStream::new();
+    let mut j = i;
+    while j < end {
+        // `$crate` in a macro's body is the crate.
+        if !(is_punct(trees.get(j), '$')
+            && matches!(trees.get(j + 1), Some(TokenTree::Ident(c)) if c == "crate"))
+        {
+            tokens.extend([trees[j].clone()]);
+        }
+        j += 1;
+    }
+    tokens.extend(";".parse::<TokenStream>());
+    let Ok(item) = syn::parse2::<syn::ItemUse>(tokens) else {
+        return;
+    };
+    let mut prefix = Vec::new();
+    if item.leading_colon.is_some() {
+        prefix.push("::".to_owned());
+    }
+    use_tree(&mut prefix, &item.tree, &mut refs.uses, &mut refs.globs);
+}
+
 /// The path `a::b::c` whose first word is at `trees[i]`, and the index after it.
 fn path_at(trees: &[TokenTree], mut i: usize) -> (Vec<String>, usize) {
     let mut path = Vec::new();
     while let Some(TokenTree::Ident(ident)) = trees.get(i) {
         path.push(ident.to_string());
         i += 1;
+        // `use ::dep::x`: a keyword is no segment of the path after it.
+        if is_keyword(&ident.to_string()) {
+            break;
+        }
         if is_path_sep(trees, i) && matches!(trees.get(i + 2), Some(TokenTree::Ident(_))) {
             i += 2;
         } else {
@@ -316,69 +408,4 @@ fn eval_str(tokens: &TokenStream) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scan(src: &str) -> Refs {
-        refs(&src.parse().expect("tokens"), Path::new("src/lib.rs"))
-    }
-
-    #[test]
-    fn paths_methods_macros_and_format_captures() {
-        let r = scan(
-            r#"fn f(x: &Config) -> u8 {
-                let s = format!("{SETUP} && {} {width:>8} {{literal}}", crate::a::b(), 'x');
-                x.render().len() + helper::<u8>(x.field) + ::dep::thing + $crate::m!()
-            }"#,
-        );
-        let paths: Vec<String> = r.paths.iter().map(|p| p.join("::")).collect();
-        for want in [
-            "Config",
-            "SETUP",
-            "width",
-            "crate::a::b",
-            "helper",
-            "::::dep::thing",
-            "crate::m",
-        ] {
-            assert!(
-                paths.contains(&want.to_owned()) || r.macros.iter().any(|m| m.join("::") == want),
-                "{want} in {paths:?}"
-            );
-        }
-        assert!(
-            !paths
-                .iter()
-                .any(|p| p == "literal" || p == "field" || p == "render"),
-            "{paths:?}"
-        );
-        assert_eq!(r.methods, ["render", "len"]);
-        assert!(r.macros.iter().any(|m| m == &["format"]));
-    }
-
-    #[test]
-    fn cfg_env_and_include() {
-        let r = scan(
-            r#"#[cfg(all(unix, feature = "x"))] fn f() {
-                if cfg!(target_os = "linux") { env!("HOME"); }
-                include_str!("data/a.txt"); include_bytes!(some_path());
-            }"#,
-        );
-        assert_eq!(r.cfgs, ["unix", "feature", "target_os"]);
-        assert_eq!(r.envs, ["HOME"]);
-        assert_eq!(r.includes, [Some(PathBuf::from("src/data/a.txt")), None]);
-    }
-
-    #[test]
-    fn docs_name_nothing() {
-        let r = scan("/// Runs `helper`.\n#[doc = \"more\"] fn f() { #![doc = \"inner\"] }");
-        assert!(r.paths.iter().all(|p| p != &["doc"]), "{r:?}");
-    }
-
-    #[test]
-    fn lifetimes_and_macro_variables_are_not_paths() {
-        let r = scan("macro_rules! m { ($x:expr) => { $x + 1 } } fn f<'a>(s: &'a str) {}");
-        let paths: Vec<String> = r.paths.iter().map(|p| p.join("::")).collect();
-        assert!(!paths.iter().any(|p| p == "a" || p == "x"), "{paths:?}");
-    }
-}
+mod tests;

@@ -453,3 +453,5 @@ async fn by_crate_path(ctx: &Ctx) -> Result<()> { let _ = crate::tricky::wrap!("
         assert_ne!(before[step].digest, after[step].digest, "{step}");
     }
 }
+
+mod local_uses;
