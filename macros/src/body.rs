@@ -13,6 +13,9 @@ pub(crate) struct Body {
     /// The final expression, without a semicolon: the pipeline's output. Always `None` in a
     /// loop or a branch, whose last call is a statement like the others.
     pub(crate) tail: Option<Value>,
+    /// The attributes on its statements, which the expansion would drop (a `#[cfg]` would
+    /// not remove its call from the plan): each is refused.
+    pub(crate) attrs: Vec<syn::Attribute>,
 }
 
 /// One statement of the body.
@@ -137,9 +140,11 @@ impl Body {
         let mut body = Body {
             stmts: Vec::new(),
             tail: None,
+            attrs: Vec::new(),
         };
         let count = block.stmts.len();
         for (i, stmt) in block.stmts.iter().enumerate() {
+            body.attrs.extend(stmt_attrs(stmt).iter().cloned());
             let stmt = match stmt {
                 syn::Stmt::Local(local) if is_new_list(local) => Stmt::List(local.clone()),
                 syn::Stmt::Local(local) => Stmt::Let {
@@ -295,6 +300,27 @@ fn control_flow(expr: &Expr) -> Option<Stmt> {
     Some(stmt)
 }
 
+/// The outer attributes of a statement the body rebuilds: a `let`, or an expression.
+fn stmt_attrs(stmt: &syn::Stmt) -> &[syn::Attribute] {
+    match stmt {
+        syn::Stmt::Local(local) => &local.attrs,
+        syn::Stmt::Expr(expr, _) => match expr {
+            Expr::Call(e) => &e.attrs,
+            Expr::MethodCall(e) => &e.attrs,
+            Expr::ForLoop(e) => &e.attrs,
+            Expr::If(e) => &e.attrs,
+            Expr::Match(e) => &e.attrs,
+            Expr::Block(e) => &e.attrs,
+            Expr::Assign(e) => &e.attrs,
+            Expr::Path(e) => &e.attrs,
+            Expr::Tuple(e) => &e.attrs,
+            Expr::Macro(e) => &e.attrs,
+            _ => &[],
+        },
+        syn::Stmt::Item(_) | syn::Stmt::Macro(_) => &[],
+    }
+}
+
 /// An arm's body: a block, one call, or `()`.
 fn arm_body(expr: &Expr) -> Result<Body, Box<Expr>> {
     match expr {
@@ -302,10 +328,12 @@ fn arm_body(expr: &Expr) -> Result<Body, Box<Expr>> {
         Expr::Call(call) => Ok(Body {
             stmts: vec![Stmt::Expr(Value::Call(Call::new(call)))],
             tail: None,
+            attrs: call.attrs.clone(),
         }),
         Expr::Tuple(t) if t.elems.is_empty() => Ok(Body {
             stmts: Vec::new(),
             tail: None,
+            attrs: t.attrs.clone(),
         }),
         Expr::Group(g) => arm_body(&g.expr),
         other => Err(Box::new(other.clone())),

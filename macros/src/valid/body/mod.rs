@@ -146,6 +146,12 @@ impl Check<'_> {
     }
 
     fn stmts(&mut self, body: &Body) {
+        for attr in &body.attrs {
+            self.cx.error_spanned_by(
+                attr,
+                "a pipeline's statements take no attributes: the pipeline's body is run to build the plan, and a `#[cfg]` here would not remove its call; branch on an input (`if extra { step(); }`), or put the attribute on the whole `#[pipeline]` fn",
+            );
+        }
         for stmt in &body.stmts {
             self.stmt(stmt);
         }
