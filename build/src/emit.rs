@@ -15,6 +15,10 @@ use crate::files::hash_rust_files;
 use crate::load::Crate;
 use crate::reach::Reach;
 use crate::tokens::{field, unit_digest};
+use tanto_tokens::compiled::READ_WHEN_COMPILED;
+
+/// What an unset variable or `cfg` key is hashed as.
+const UNSET: &str = "\0unset";
 
 /// The format of a record; the runtime refuses another.
 const FORMAT: &str = "1";
@@ -91,19 +95,29 @@ impl Composer<'_> {
                 }
             }
         }
+        // What the build script cannot see (unset here, maybe set by this very build script
+        // for rustc alone) the step's expansion reads when it is compiled.
+        let unseen = |seen: bool| {
+            if seen {
+                String::new()
+            } else {
+                READ_WHEN_COMPILED.to_owned()
+            }
+        };
         for key in &reach.cfgs {
+            let value = cfg_value(key);
             out.push(Entry {
                 label: format!("cfg `{key}`"),
-                at: String::new(),
-                digest: blake3::hash(cfg_value(key).as_bytes()),
+                at: unseen(value != UNSET),
+                digest: blake3::hash(value.as_bytes()),
             });
         }
         for name in &reach.envs {
             let value = std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
             out.push(Entry {
                 label: format!("env `{name}`"),
-                at: String::new(),
-                digest: blake3::hash(value.as_deref().unwrap_or("\0unset").as_bytes()),
+                at: unseen(value.is_some()),
+                digest: blake3::hash(value.as_deref().unwrap_or(UNSET).as_bytes()),
             });
         }
         for file in &reach.files {
@@ -149,7 +163,7 @@ fn cfg_value(key: &str) -> String {
         // The expansion adds `cfg!(test)` to every step's digest itself.
         "test" => String::new(),
         _ => std::env::var(format!("CARGO_CFG_{}", key.to_uppercase()))
-            .unwrap_or_else(|_| "\0unset".into()),
+            .unwrap_or_else(|_| UNSET.into()),
     }
 }
 

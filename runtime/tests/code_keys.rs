@@ -14,6 +14,7 @@ fn step(record: String) -> StepInfo {
         code: CodeInfo {
             record: Some(Box::leak(record.into_boxed_str())),
             crate_record: Some("1;ff;;;"),
+            compiled: &[],
             package: Some("app"),
             version: Some("0.1.0"),
             cfg_test: false,

@@ -1,6 +1,7 @@
 //! The canonical text of Rust tokens that tanto's code digests hash: one home for the form, so
 //! that `tanto-macros` (which embeds a step's tokens in it) and `tanto-build` (which finds the
-//! same step in the crate's sources by [`lookup_key`]) always agree.
+//! same step in the crate's sources by [`lookup_key`]) always agree. [`compiled`] is the other
+//! thing they agree on: which entries of a step's record the expansion reads when compiled.
 //!
 //! Whitespace and comments are not tokens, and doc attributes are left out, so none of them
 //! changes the text; any other edit to the code does. Every token is written with a tag and
@@ -17,6 +18,8 @@
 //! ```
 
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
+
+pub mod compiled;
 
 /// The canonical text of `stream`, doc attributes left out.
 pub fn canonical(stream: TokenStream) -> String {

@@ -6,6 +6,7 @@
 pub mod buildgrid;
 pub mod daemon;
 pub mod host;
+pub mod keys;
 pub mod leftovers;
 pub mod podman;
 pub mod remote_cache;

@@ -82,7 +82,11 @@ impl CodeKey {
         part(&mut h, info.tokens);
         part(&mut h, if code.cfg_test { "test" } else { "" });
         let (cover, items) = match (code.record, code.crate_record) {
-            (Some(record), _) => parse(record, &mut h, "items"),
+            (Some(record), _) => {
+                let (cover, mut items) = parse(record, &mut h, "items");
+                compiled(code.compiled, &mut h, &mut items);
+                (cover, items)
+            }
             (None, Some(record)) => match parse(record, &mut h, "crate") {
                 (Cover::Items(_), items) => (Cover::Crate, items),
                 other => other,
@@ -122,6 +126,23 @@ impl CodeKey {
                 "code keyed by the step's own tokens only: its crate's build script does not call `tanto_build::digests()`, so the items the step uses are not covered".into(),
             ),
             Cover::Uncacheable(why) => Some(format!("code cannot be keyed ({why}), so never cached")),
+        }
+    }
+}
+
+/// Keys the values the step was compiled with for what its record marks as read when
+/// compiled, and gives their items those values' digests, so a miss names the one that changed.
+fn compiled(
+    values: &[(&str, Option<&str>)],
+    h: &mut blake3::Hasher,
+    items: &mut BTreeMap<String, CodeItem>,
+) {
+    for (label, value) in values {
+        let value = value.unwrap_or("\0unset");
+        part(h, label);
+        part(h, value);
+        if let Some(item) = items.get_mut(*label) {
+            item.digest = blake3::hash(value.as_bytes()).to_hex()[..16].to_owned();
         }
     }
 }
@@ -277,6 +298,24 @@ mod tests {
                 .uncacheable()
                 .is_some_and(|w| w.contains("format 9"))
         );
+        // What the build script could not see is keyed by the value it was compiled with.
+        let record = "1;cc;`a`;;`a`|src/lib.rs:1|01;env `V`|read when compiled|02";
+        let compiled = |value| {
+            CodeKey::of(&info(CodeInfo {
+                record: Some(record),
+                compiled: match value {
+                    Some("v1") => &[("env `V`", Some("v1"))],
+                    Some(_) => &[("env `V`", Some("v2"))],
+                    None => &[("env `V`", None)],
+                },
+                ..CodeInfo::NONE
+            }))
+        };
+        let (v1, v2, unset) = (compiled(Some("v1")), compiled(Some("v2")), compiled(None));
+        assert_ne!(v1.digest, v2.digest);
+        assert_ne!(v1.digest, unset.digest);
+        assert_ne!(v1.items["env `V`"], v2.items["env `V`"], "a miss names it");
+        assert_eq!(v1.items["`a`"], v2.items["`a`"]);
         let in_test = CodeKey::of(&info(CodeInfo {
             cfg_test: true,
             ..CodeInfo::NONE

@@ -164,6 +164,10 @@ pub struct CodeInfo {
     /// The crate's record: set whenever the build script ran, so a step it did not find (one
     /// made by a macro) is keyed by the whole crate.
     pub crate_record: Option<&'static str>,
+    /// The values, as rustc compiled the step, of what its record marks as read when compiled:
+    /// variables and `cfg` keys the build script could not see (set by that build script for
+    /// rustc alone), each `(label, value)`.
+    pub compiled: &'static [(&'static str, Option<&'static str>)],
     /// The package the step is compiled in, `CARGO_PKG_NAME`.
     pub package: Option<&'static str>,
     /// Its version, `CARGO_PKG_VERSION`.
@@ -178,6 +182,7 @@ impl CodeInfo {
     pub const NONE: CodeInfo = CodeInfo {
         record: None,
         crate_record: None,
+        compiled: &[],
         package: None,
         version: None,
         cfg_test: false,

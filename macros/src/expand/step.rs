@@ -82,15 +82,44 @@ fn code_info(shape: &FnShape) -> TokenStream {
     let mut sig_and_block = shape.item.sig.to_token_stream();
     shape.item.block.to_tokens(&mut sig_and_block);
     let var = format!("TANTO_CODE_{}", tanto_tokens::lookup_key(sig_and_block));
+    let compiled = compiled(&var);
     quote! {
         ::tanto::__private::CodeInfo {
             record: ::tanto::__private::option_env!(#var),
+            compiled: &[#(#compiled),*],
             crate_record: ::tanto::__private::option_env!("TANTO_CODE"),
             package: ::tanto::__private::option_env!("CARGO_PKG_NAME"),
             version: ::tanto::__private::option_env!("CARGO_PKG_VERSION"),
             cfg_test: ::tanto::__private::cfg!(test),
         }
     }
+}
+
+/// The values of the variables and `cfg` keys the step's record marks as read when compiled
+/// (its build script could not see them), each `(label, value)`: rustc reads them here, where
+/// the step is compiled. The record is read from rustc's environment, which is this macro's.
+fn compiled(var: &str) -> Vec<TokenStream> {
+    use tanto_tokens::compiled::{Compiled, read_when_compiled};
+    let Ok(record) = std::env::var(var) else {
+        return Vec::new();
+    };
+    read_when_compiled(&record)
+        .into_iter()
+        .map(|(label, what)| match what {
+            Compiled::Env(name) => {
+                quote!((#label, ::tanto::__private::option_env!(#name)))
+            }
+            Compiled::Cfg(key) => {
+                let key = Ident::new(&key, proc_macro2::Span::call_site());
+                // The step's own code names the key, so a lint on it is the user's already.
+                quote!((#label, {
+                    #[allow(unexpected_cfgs)]
+                    let set = ::tanto::__private::cfg!(#key);
+                    if set { ::tanto::__private::Some("set") } else { ::tanto::__private::None }
+                }))
+            }
+        })
+        .collect()
 }
 
 /// The struct beside the fn, in the type namespace, that pipelines name: `build(src)` in a
