@@ -41,6 +41,20 @@ pub fn captured(script: String, path: String) -> Dir {
     capture_at(script, path)
 }
 
+/// Runs `script` at `/`, then captures the file `path`.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn capture_file_at(ctx: &Ctx, script: String, path: String) -> Result<File> {
+    let c = ctx.container().with_workdir("/");
+    c.sh(script).await?;
+    c.file(path).await
+}
+
+/// The file `--path` after `--script` ran.
+#[pipeline]
+pub fn captured_file(script: String, path: String) -> File {
+    capture_file_at(script, path)
+}
+
 /// Runs `script` in `/work`, then captures the file `/work/notes.txt`.
 #[step(image = "tanto-test/busybox:latest", network = false)]
 pub(crate) async fn shape_file(ctx: &Ctx, script: String) -> Result<File> {

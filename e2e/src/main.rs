@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         .pipeline(hardening::shaped)
         .pipeline(hardening::shaped_file)
         .pipeline(hardening::captured)
+        .pipeline(hardening::captured_file)
         .pipeline(hardening::shaped_twice)
         .pipeline(hardening::nested)
         .pipeline(services::pg)

@@ -283,3 +283,39 @@ fn an_export_never_removes_a_folder_with_content_to_write_a_file() {
     );
     assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "HI");
 }
+
+#[test]
+fn a_file_capture_of_a_fifo_a_link_or_the_kernels_files_says_what_it_is() {
+    let cache = tempfile::tempdir().unwrap();
+    for (script, path, said) in [
+        (
+            "mkfifo /pipe",
+            "/pipe",
+            "`/pipe` in its container is a fifo or a device file, which has no content to capture",
+        ),
+        (
+            "echo x > /real && ln -s /real /link",
+            "/link",
+            "`/link` in its container is a symbolic link; capture the file it points to",
+        ),
+        (
+            "true",
+            "/proc/self/status",
+            "cannot capture `/proc/self/status`: `/proc` and `/sys` are the kernel's views, which the daemon does not copy out; copy what you need to a file first",
+        ),
+    ] {
+        let out = output(fixture(cache.path()).args([
+            "captured_file",
+            "--progress",
+            "plain",
+            "--path",
+            path,
+            "--script",
+            script,
+        ]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{path}: {stderr}");
+        assert!(stderr.contains(said), "{path}: {stderr}");
+        assert!(!stderr.contains("top-level entry"), "{path}: {stderr}");
+    }
+}

@@ -206,6 +206,8 @@ impl Write for ChannelWriter {
 pub(crate) enum Unpack {
     /// The files passed the limit.
     TooLarge,
+    /// The one entry was a fifo or a device file, which has no content to keep.
+    Special,
     /// Anything else.
     Failed(Error),
 }
@@ -238,6 +240,7 @@ pub(crate) fn unpack_single(
     archive.set_overwrite(true);
     fs::create_dir_all(dest).map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
     let mut counted: u64 = 0;
+    let mut special = false;
     for entry in archive.entries().map_err(io)? {
         let mut entry = entry.map_err(io)?;
         counted = counted.saturating_add(full_size(&entry, dest).map_err(io)?);
@@ -247,6 +250,7 @@ pub(crate) fn unpack_single(
         let path = entry.path().map_err(io)?.into_owned();
         let kind = entry.header().entry_type();
         if kind.is_fifo() || kind.is_character_special() || kind.is_block_special() {
+            special = true;
             // As in a folder of the host: a fifo or a device has no content to keep.
             tracing::warn!(
                 path = %path.display(),
@@ -273,6 +277,7 @@ pub(crate) fn unpack_single(
         .map_err(|e| Error::io(format!("read {}", dest.display()), e))?;
     match top.len() {
         1 => Ok(top.remove(0).path()),
+        0 if special => Err(Unpack::Special),
         n => Err(Unpack::Failed(Error::Docker(format!(
             "expected one top-level entry in the archive from the container, found {n}"
         )))),

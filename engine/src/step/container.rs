@@ -365,10 +365,15 @@ impl Container {
             let label = self.ctx.label().to_owned();
             blocking(move || {
                 let _staging = staging;
-                let meta = std::fs::symlink_metadata(&top).ok().filter(|m| m.is_file());
-                let Some(meta) = meta else {
+                let meta = std::fs::symlink_metadata(&top).ok();
+                let Some(meta) = meta.clone().filter(|m| m.is_file()) else {
+                    let why = if meta.is_some_and(|m| m.is_symlink()) {
+                        "is a symbolic link; capture the file it points to"
+                    } else {
+                        "is not a regular file; use `dir` for a folder"
+                    };
                     return Err(Error::Usage(format!(
-                        "step `{label}`: `{path}` in its container is not a regular file; use `dir` for a folder"
+                        "step `{label}`: `{path}` in its container {why}"
                     )));
                 };
                 use std::os::unix::fs::PermissionsExt;

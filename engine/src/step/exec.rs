@@ -171,6 +171,16 @@ impl Container {
         path: &str,
     ) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
         let path = &capture_path(self.ctx.label(), path)?;
+        let kernels = ["/proc", "/sys"];
+        if kernels
+            .iter()
+            .any(|k| path == k || path.starts_with(&format!("{k}/")))
+        {
+            return Err(Error::Usage(format!(
+                "step `{}`: cannot capture `{path}`: `/proc` and `/sys` are the kernel's views, which the daemon does not copy out; copy what you need to a file first (`cat {path} > /tmp/copy`) and capture that",
+                self.ctx.label()
+            )));
+        }
         if let Some(secret) = self.secret_under(path) {
             return Err(Error::Usage(format!(
                 "step `{}`: cannot capture `{path}`: it holds the secret file `{secret}`; capture a folder without secrets",
@@ -235,6 +245,10 @@ impl Container {
         match top {
             Ok(top) => Ok((staging, top)),
             Err(archive::Unpack::TooLarge) => Err(too_large()),
+            Err(archive::Unpack::Special) => Err(Error::Usage(format!(
+                "step `{}`: `{path}` in its container is a fifo or a device file, which has no content to capture",
+                self.ctx.label()
+            ))),
             // The archive's entries start at `path`'s last part, unpacked under `root`.
             Err(archive::Unpack::Failed(e)) => {
                 let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
