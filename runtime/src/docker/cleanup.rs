@@ -8,10 +8,11 @@ use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use bollard::errors::Error as BollardError;
-use bollard::query_parameters::{ListContainersOptionsBuilder, WaitContainerOptionsBuilder};
+use bollard::query_parameters::WaitContainerOptionsBuilder;
 use futures_util::StreamExt as _;
 
 use crate::docker::DockerBackend;
+use crate::docker::inspect::escape;
 use crate::docker::request::{connection_failure, docker_error, status};
 use crate::engine::backend::Backend;
 use tanto_engine::{Error, Result};
@@ -83,7 +84,9 @@ impl DockerBackend {
     /// bounds the wait.
     pub(super) async fn gone(&self, id: &str, doing: &str) -> Result<()> {
         loop {
-            match self.docker.inspect_container(id, None).await {
+            // Read as plain JSON, so a state bollard does not know (Podman's `stopped`) is
+            // no error.
+            match self.inspect(id).await {
                 Err(e) if status(&e) == Some(404) => return Ok(()),
                 Err(e) if connection_failure(&e).is_some() => {
                     return Err(docker_error(&self.endpoint, doing, &e));
@@ -166,31 +169,60 @@ pub(super) struct Listed {
 
 impl DockerBackend {
     /// Every container, running or not, that has all of `labels` (`key` or `key=value`).
+    /// The listing is read as plain JSON: bollard's typed one fails on a state it does not
+    /// know, such as Podman's `stopped`.
     pub(super) async fn labelled(&self, labels: Vec<String>) -> Result<Vec<Listed>> {
-        use bollard::models::ContainerSummaryStateEnum as State;
-        let filters = HashMap::from([("label".to_owned(), labels)]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
+        let filters = serde_json::json!({ "label": labels }).to_string();
+        let path = format!("/containers/json?all=1&filters={}", escape(&filters));
         let list = self
             .cleanup("list containers", async {
-                self.docker
-                    .list_containers(Some(options))
+                self.get_json(&path)
                     .await
                     .map_err(|e| docker_error(&self.endpoint, "list containers", &e))
             })
             .await?;
-        Ok(list
-            .into_iter()
+        Ok((list.as_array().into_iter().flatten())
             .filter_map(|c| {
+                let labels = (c["Labels"].as_object().into_iter().flatten())
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect();
                 Some(Listed {
-                    id: c.id?,
-                    labels: c.labels.unwrap_or_default(),
-                    running: !matches!(c.state, Some(State::CREATED | State::EXITED | State::DEAD)),
-                    created: c.created.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+                    id: c["Id"].as_str()?.to_owned(),
+                    labels,
+                    running: running(c["State"].as_str().unwrap_or_default()),
+                    created: c["Created"].as_u64().unwrap_or(0),
                 })
             })
             .collect())
+    }
+}
+
+/// Whether a listing's state `state` is one of a container that runs (or is paused, or
+/// restarting): anything but created (Podman's `configured` too), exited (Podman's `stopped`
+/// too) or dead.
+fn running(state: &str) -> bool {
+    !matches!(
+        state,
+        "created" | "configured" | "exited" | "stopped" | "dead"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stopped_and_configured_are_not_running() {
+        for state in ["created", "configured", "exited", "stopped", "dead"] {
+            assert!(!super::running(state), "{state}");
+        }
+        for state in [
+            "running",
+            "paused",
+            "restarting",
+            "removing",
+            "stopping",
+            "",
+        ] {
+            assert!(super::running(state), "{state}");
+        }
     }
 }

@@ -47,21 +47,19 @@ impl ImageBackend for DockerBackend {
         settings: &'a ImageSettings,
     ) -> BoxFuture<'a, Result<ImageContent>> {
         async move {
+            // Read as plain JSON: a container whose own process ended (a single command run
+            // as PID 1) is `stopped` on Podman, a state bollard's typed inspect cannot read.
             let container = self
-                .docker
-                .inspect_container(id, None)
+                .inspect(id)
                 .await
                 .map_err(|e| docker_error(&self.endpoint, "inspect a container", &e))?;
-            let image = container.image.unwrap_or_default();
             let base = self
                 .docker
-                .inspect_image(&image)
+                .inspect_image(container.image())
                 .await
                 .map_err(|e| docker_error(&self.endpoint, "inspect an image", &e))?;
             let base = base.config.unwrap_or_default();
-            let mut labels: HashMap<String, String> = (container.config)
-                .and_then(|c| c.labels)
-                .unwrap_or_default()
+            let mut labels: HashMap<String, String> = (container.labels())
                 .into_keys()
                 .filter(|k| k.starts_with("tanto."))
                 .map(|k| (k, String::new()))
@@ -96,10 +94,22 @@ impl ImageBackend for DockerBackend {
                 .build();
             let committed = self
                 .docker
-                .commit_container(options, config)
+                .commit_container(options, config.clone())
                 .await
                 .map_err(|e| docker_error(&self.endpoint, "commit a container", &e))?;
-            let clean = super::layered::without_container(self, &committed.id).await;
+            // Podman's commit keeps the container's configuration whatever it is asked for:
+            // its layers go under the configuration a commit on Docker is asked for.
+            let podman_settings = ImageSettings {
+                labels: config
+                    .labels
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+                ..settings.clone()
+            };
+            let configured = (self.podman).then_some((container.image(), &podman_settings));
+            let clean = super::layered::without_container(self, &committed.id, configured).await;
             // The commit itself has no tag and nothing else uses it.
             if let Err(e) = self.remove_image(&committed.id).await {
                 tracing::warn!("could not remove the commit {}: {e}", committed.id);

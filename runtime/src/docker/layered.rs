@@ -1,5 +1,5 @@
 //! Images made without a container: a base image plus one layer of files, written as a
-//! `docker load` archive that holds only what the daemon lacks.
+//! `docker load` archive that holds only what the daemon lacks (on Docker).
 //!
 //! Why a load and not a commit of a created (never started) container: a load needs no
 //! container at all (nothing to label, remove or reap, no lease), works the same on a remote
@@ -8,12 +8,15 @@
 //! put on the same base: a second build is a no-op for the daemon. The daemon's load takes a
 //! layer it already holds (found by its chain id) without reading its file, so the archive
 //! carries the new layer alone, never the base's, and costs the size of the files added.
+//! Podman's load reads every layer from the archive, so there the base's layers go in it
+//! too ([`whole`](super::whole)), under the same configuration: the same image id and content.
 
 use std::collections::BTreeMap;
 
-use bollard::query_parameters::ImportImageOptionsBuilder;
+use bollard::models::{BuildInfo, ImageInspect};
+use bollard::query_parameters::{ImportImageOptions, ImportImageOptionsBuilder};
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -34,6 +37,10 @@ pub(super) async fn add_layer(
     layer: Option<&LayerFile>,
     settings: &ImageSettings,
 ) -> Result<ImageContent> {
+    let base = Base {
+        layers_of: base,
+        config_of: None,
+    };
     load_onto(
         backend,
         base,
@@ -49,40 +56,73 @@ pub(super) async fn add_layer(
 /// (`container` and `container_config`, whose labels name the host, its boot and the
 /// process that ran the step), which every push and export of the image would otherwise
 /// carry. The committed image stays, for the caller to remove.
-pub(super) async fn without_container(backend: &DockerBackend, id: &str) -> Result<ImageContent> {
+///
+/// With `configured` (`(image, settings)`), the configuration is instead that of `image`
+/// (the one the container was created from) with `settings` applied: for Podman, whose commit
+/// takes none of the configuration it is asked for and keeps the container's (its keep-alive
+/// as the entrypoint, its labels), so only its layers are the commit's.
+pub(super) async fn without_container(
+    backend: &DockerBackend,
+    id: &str,
+    configured: Option<(&str, &ImageSettings)>,
+) -> Result<ImageContent> {
+    let default = ImageSettings::default();
+    let (config_of, settings) = match configured {
+        Some((image, settings)) => (Some(image), settings),
+        None => (None, &default),
+    };
+    let base = Base {
+        layers_of: id,
+        config_of,
+    };
     load_onto(
         backend,
-        id,
+        base,
         None,
-        &ImageSettings::default(),
+        settings,
         "tanto: a step's container, committed",
     )
     .await
 }
 
+/// The images a layered image is made from: its layers are `layers_of`'s, its configuration
+/// (before the settings) is `config_of`'s, or `layers_of`'s too.
+#[derive(Clone, Copy)]
+struct Base<'a> {
+    layers_of: &'a str,
+    config_of: Option<&'a str>,
+}
+
+/// Inspects image `image`; a missing one is [`Error::ImageUnavailable`].
+async fn inspect_image(backend: &DockerBackend, image: &str) -> Result<ImageInspect> {
+    match backend.docker.inspect_image(image).await {
+        Ok(image) => Ok(image),
+        Err(e) if status(&e) == Some(404) => Err(Error::ImageUnavailable {
+            image: image.to_owned(),
+            cause: "the daemon does not have it".into(),
+        }),
+        Err(e) => Err(docker_error(
+            &backend.endpoint,
+            &format!("inspect image {image}"),
+            &e,
+        )),
+    }
+}
+
 async fn load_onto(
     backend: &DockerBackend,
-    base: &str,
+    base: Base<'_>,
     layer: Option<&LayerFile>,
     settings: &ImageSettings,
     created_by: &str,
 ) -> Result<ImageContent> {
-    let inspected = match backend.docker.inspect_image(base).await {
-        Ok(image) => image,
-        Err(e) if status(&e) == Some(404) => {
-            return Err(Error::ImageUnavailable {
-                image: base.to_owned(),
-                cause: "the daemon does not have it".into(),
-            });
-        }
-        Err(e) => {
-            return Err(docker_error(
-                &backend.endpoint,
-                &format!("inspect image {base}"),
-                &e,
-            ));
-        }
+    let inspected = inspect_image(backend, base.layers_of).await?;
+    let configured = match base.config_of {
+        Some(image) => inspect_image(backend, image).await?,
+        None => inspected.clone(),
     };
+    let base_id = inspected.id.as_deref().unwrap_or(base.layers_of);
+    let base = base.layers_of;
     let mut diff_ids: Vec<String> = (inspected.root_fs.as_ref())
         .and_then(|r| r.layers.clone())
         .unwrap_or_default();
@@ -90,26 +130,50 @@ async fn load_onto(
     if let Some(layer) = layer {
         diff_ids.push(layer.diff_id.clone());
     }
-    let mut base_config = serde_json::to_value(&inspected.config).unwrap_or_default();
+    let mut base_config = serde_json::to_value(&configured.config).unwrap_or_default();
     // The image's parent and the host name a container had, never this image's own.
     if let Some(config) = base_config.as_object_mut() {
         config.remove("Image");
         config.remove("Hostname");
     }
     let mut image = json!({
-        "architecture": inspected.architecture,
-        "os": inspected.os,
+        "architecture": configured.architecture,
+        "os": configured.os,
         "created": CREATED,
         "config": merged_config(base_config, settings),
         "rootfs": { "type": "layers", "diff_ids": diff_ids },
         "history": [{ "created": CREATED, "created_by": created_by }],
     });
-    if let Some(variant) = &inspected.variant {
+    if let Some(variant) = &configured.variant {
         image["variant"] = json!(variant);
     }
     // `Value`'s maps are sorted: the same image makes the same bytes, and so the same id.
     let config = image.to_string().into_bytes();
     let id = format!("sha256:{}", hex(&Sha256::digest(&config)));
+    if backend.podman {
+        // Podman loads no archive with a layer missing: the base's go in it too.
+        let parts = super::whole::Parts {
+            id: &id,
+            config,
+            held,
+            layer,
+        };
+        let archive = super::whole::archive(backend, base_id, parts).await?;
+        let body = bollard::body_try_stream(archive.chunks);
+        let loaded = send(
+            backend,
+            base,
+            backend.docker.import_image(quiet(), body, None),
+        )
+        .await;
+        let written = (archive.writer.await)
+            .map_err(|e| Error::Other(format!("writing an image archive panicked: {e}")))?;
+        // A failure to write the archive is the cause of the daemon's refusal of it (one
+        // that stopped reading it is not: the writer then ends without an error).
+        written?;
+        loaded?;
+        return loaded_content(backend, &id).await;
+    }
     let head = load_archive(&id, &config, held, layer.map(|l| l.size))
         .map_err(|e| Error::io("write an image archive for the daemon", e))?;
     let body = match layer {
@@ -131,9 +195,27 @@ async fn load_onto(
         }
         None => bollard::body_full(Bytes::from(head)),
     };
+    send(
+        backend,
+        base,
+        backend.docker.import_image(quiet(), body, None),
+    )
+    .await?;
+    loaded_content(backend, &id).await
+}
 
-    let options = ImportImageOptionsBuilder::default().quiet(true).build();
-    let mut answers = (backend.docker).import_image(options, body, None);
+/// The options of a `docker load` that answers once, not a line per layer.
+fn quiet() -> ImportImageOptions {
+    ImportImageOptionsBuilder::default().quiet(true).build()
+}
+
+/// Reads the daemon's answers to the `docker load` of an image made on `base`.
+async fn send(
+    backend: &DockerBackend,
+    base: &str,
+    answers: impl Stream<Item = std::result::Result<BuildInfo, bollard::errors::Error>>,
+) -> Result<()> {
+    let mut answers = std::pin::pin!(answers);
     while let Some(answer) = answers.next().await {
         answer.map_err(|e| match e {
             bollard::errors::Error::DockerStreamError { .. } => Error::Docker(format!(
@@ -144,7 +226,12 @@ async fn load_onto(
             _ => docker_error(&backend.endpoint, &format!("load an image onto {base}"), &e),
         })?;
     }
-    backend.image_content(&id).await?.ok_or_else(|| {
+    Ok(())
+}
+
+/// The content of image `id`, which the daemon was just sent.
+async fn loaded_content(backend: &DockerBackend, id: &str) -> Result<ImageContent> {
+    backend.image_content(id).await?.ok_or_else(|| {
         Error::Docker(format!(
             "the daemon at {} does not have image {id} right after loading it",
             backend.endpoint
@@ -227,7 +314,7 @@ fn load_archive(
     if layer.is_some() {
         layers.push("added/layer.tar".into());
     }
-    let manifest = json!([{ "Config": config_name, "RepoTags": null, "Layers": layers }]);
+    let manifest = manifest(&config_name, &layers);
     let header = |size: u64| {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
@@ -239,7 +326,7 @@ fn load_archive(
     let mut out = tar::Builder::new(Vec::new());
     let mut add =
         |name: &str, bytes: &[u8]| out.append_data(&mut header(bytes.len() as u64), name, bytes);
-    add("manifest.json", manifest.to_string().as_bytes())?;
+    add("manifest.json", manifest.as_bytes())?;
     add(&config_name, config)?;
     let mut archive = out.into_inner()?;
     let Some(size) = layer else {
@@ -252,6 +339,12 @@ fn load_archive(
     h.set_cksum();
     archive.extend_from_slice(h.as_bytes());
     Ok(archive)
+}
+
+/// The `manifest.json` of a `docker load` archive of one image, untagged, whose
+/// configuration is the entry `config_name` and whose layers are the entries `layers`.
+pub(super) fn manifest(config_name: &str, layers: &[String]) -> String {
+    json!([{ "Config": config_name, "RepoTags": null, "Layers": layers }]).to_string()
 }
 
 /// The zero bytes that round an entry of `size` bytes up to whole 512-byte blocks.

@@ -30,6 +30,7 @@ use tanto_engine::{Error, Result};
 mod cleanup;
 mod connect;
 mod image;
+mod inspect;
 mod layered;
 mod lease;
 mod network;
@@ -38,6 +39,7 @@ mod ping;
 mod request;
 mod transfer;
 mod tty;
+mod whole;
 
 /// The socket used when `DOCKER_HOST` is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";

@@ -146,22 +146,16 @@ impl DockerBackend {
 
     /// Whether container `id` runs, its exit code, and its address on `network`.
     pub(super) async fn service_state_impl(&self, id: &str, network: &str) -> Result<ServiceState> {
+        // Read as plain JSON: Podman's `stopped` (exited, not cleaned up yet) is no state
+        // bollard's typed inspect can read.
         let info = self
-            .docker()
-            .inspect_container(id, None)
+            .inspect(id)
             .await
             .map_err(|e| docker_error(self.endpoint_str(), "inspect a service container", &e))?;
-        let state = info.state.unwrap_or_default();
-        let ip = info
-            .network_settings
-            .and_then(|s| s.networks)
-            .and_then(|mut n| n.remove(network))
-            .and_then(|e| e.ip_address)
-            .filter(|ip| !ip.is_empty());
         Ok(ServiceState {
-            running: state.running.unwrap_or(false),
-            exit_code: state.exit_code,
-            ip,
+            running: info.running(),
+            exit_code: info.exit_code(),
+            ip: info.ip(network),
         })
     }
 

@@ -22,9 +22,18 @@ impl DockerBackend {
                 "a command with secret variables must run as an exec: a container's configuration shows its variables".into(),
             ));
         }
+        let mut body = command_body(spec, command);
+        // Podman takes an empty entrypoint for none given, and runs the image's with the
+        // command as its arguments: there the command's program is the entrypoint itself.
+        if self.podman
+            && let Some(cmd) = body.cmd.as_mut()
+            && !cmd.is_empty()
+        {
+            body.entrypoint = Some(vec![cmd.remove(0)]);
+        }
         let created = self
             .docker
-            .create_container(None, command_body(spec, command))
+            .create_container(None, body)
             .await
             .map_err(|e| docker_error(&self.endpoint, "create a container", &e))?;
         Ok(created.id)
