@@ -438,6 +438,10 @@ impl Check<'_> {
             // A list passed by reference, so another step can take it too.
             Expr::Reference(r)
                 if r.mutability.is_none() && matches!(self.lookup(&r.expr), Some((_, Name::List))) => {}
+            // A const or an enum variant by path (`images::BUSYBOX`, `Mode::Fast`), a value
+            // like a literal; anything else a path names fails its wiring check, on it.
+            Expr::Path(p)
+                if p.qself.is_none() && p.path.segments.iter().all(|s| s.arguments.is_none()) => {}
             Expr::Group(g) => self.arg(&g.expr),
             Expr::Call(_) => self.cx.error_spanned_by(
                 arg,
@@ -445,7 +449,7 @@ impl Check<'_> {
             ),
             _ => self.cx.error_spanned_by(
                 arg,
-                "an argument in a pipeline body must be a pipeline input, an earlier step's output, or a literal",
+                "an argument in a pipeline body must be a pipeline input, an earlier step's output, a literal or a const",
             ),
         }
     }
