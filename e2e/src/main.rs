@@ -97,5 +97,6 @@ fn main() -> ExitCode {
         .pipeline(shared::shared)
         .pipeline(shared::shared_dir)
         .pipeline(shared::shared_logs)
+        .pipeline(shared::remade)
         .run()
 }

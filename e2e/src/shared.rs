@@ -100,3 +100,40 @@ pub fn shared_logs(src: Dir, token: Secret) -> u64 {
     reveal(spilled);
     chatty(src)
 }
+
+/// `mib` MiB of random bytes as a file: a step whose output differs each time it runs, as
+/// most real builds' do.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn noise(ctx: &Ctx, src: Dir, mib: u32) -> Result<File> {
+    let c = ctx.container().with_mounted_dir("/src", &src);
+    c.sh(format!(
+        "dd if=/dev/urandom of=/noise.bin bs=1048576 count={mib} 2>/dev/null"
+    ))
+    .await?;
+    c.file("/noise.bin").await
+}
+
+/// Waits `secs` seconds in every run (a side effect), and says how long.
+#[step(image = "tanto-test/busybox:latest", network = false, side_effect)]
+pub(crate) async fn nap(ctx: &Ctx, secs: u32) -> Result<u32> {
+    ctx.container().sh(format!("sleep {secs}")).await?;
+    Ok(secs)
+}
+
+/// How many bytes `bytes` holds, read once `after` is done.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub(crate) async fn measure(ctx: &Ctx, bytes: File, after: u32) -> Result<u64> {
+    let c = ctx.container().with_file("/bytes.bin", &bytes);
+    let out = c.sh(format!("wc -c < /bytes.bin # after {after}")).await?;
+    Ok(out.stdout.trim().parse()?)
+}
+
+/// Random bytes (`mib` MiB) and their size, measured after a nap of `wait` seconds: the
+/// final output is the bytes, which no run makes twice alike.
+#[pipeline]
+pub fn remade(src: Dir, mib: u32, wait: u32) -> File {
+    let bytes = noise(src, mib);
+    let waited = nap(wait);
+    measure(bytes, waited);
+    bytes
+}

@@ -132,3 +132,44 @@ fn a_grpcs_url_at_a_plain_server_says_to_use_grpc() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_expired_token_is_said_to_be_refused_not_missing() {
+    let server = BuildGrid::start_secured("ci");
+    // Signed with the server's secret, expired an hour ago.
+    let made = std::process::Command::new(support::buildgrid::python())
+        .args([
+            "-c",
+            "import sys, time, jwt; \
+             print(jwt.encode({'exp': int(time.time()) - 3600, 'sub': 'tanto-test'}, \
+             open(sys.argv[1]).read(), algorithm='HS256'))",
+        ])
+        .arg(server.ca().with_file_name("jwt.secret"))
+        .output()
+        .expect("run PyJWT");
+    assert!(made.status.success(), "{made:?}");
+    let token_file = tempfile::NamedTempFile::new().expect("a token file");
+    std::fs::write(token_file.path(), &made.stdout).expect("write the token");
+    let store = tempfile::tempdir().expect("a temporary folder");
+    let src = sources();
+    let out = output(
+        fixture(store.path())
+            .env("TANTO_REMOTE_CACHE", server.url())
+            .env("TANTO_REMOTE_INSTANCE", "ci")
+            .env("TANTO_REMOTE_CA", server.ca())
+            .env_remove("TANTO_REMOTE_TOKEN")
+            .args(["shared_dir", "--progress", "json", "--src"])
+            .arg(src.path())
+            .arg("--remote-token")
+            .arg(format!("file:{}", token_file.path().display())),
+    );
+    let (_, stderr) = ok(&out);
+    let warned = warnings(&stderr);
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains("refused the credentials")
+            && warned[0].contains("expired or wrong: renew it")
+            && !warned[0].contains("set TANTO_REMOTE_TOKEN"),
+        "{stderr}"
+    );
+}

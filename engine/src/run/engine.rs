@@ -313,15 +313,15 @@ pub(super) async fn run(
         Some(i) => scheduler.with_early_failure(Arc::clone(&i.early_failure)),
         None => scheduler,
     };
-    let summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
+    let mut summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
     *failed = (summary.steps.iter())
         .find(|s| matches!(s.status, StepStatus::Failed { .. }))
         .map(|s| Arc::clone(&s.label));
     let fetched = match &options.out {
         Some(_) if exit_code(&summary) == EXIT_OK => {
-            runner.materialize_outputs(plan, &summary).await
+            runner.materialize_outputs(plan, &mut summary).await
         }
-        _ => Ok(()),
+        _ => Ok(Vec::new()),
     };
     let index_stopped = super::remote::write_index(context.remote.as_deref(), &cancel).await;
     let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
@@ -362,7 +362,7 @@ pub(super) async fn run(
         );
     }
     if code == EXIT_OK
-        && let Err(e) = fetched
+        && let Err(e) = &fetched
     {
         say!(
             "error: --out: {}",
@@ -372,6 +372,12 @@ pub(super) async fn run(
     } else if code == EXIT_OK
         && let Some(out) = &options.out
     {
+        // Its shared output could not be fetched: what the step made here again is written.
+        for label in fetched.iter().flatten() {
+            say!(
+                "warning: --out: the output of `{label}` was made here again (the shared one could not be fetched), and differs from the shared one"
+            );
+        }
         match export_outputs(plan, &summary, out, backend.as_ref()).await {
             Ok(0) => say!(
                 "tanto: `{}` has no outputs; nothing was written to {}",

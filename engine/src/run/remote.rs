@@ -1,28 +1,27 @@
 //! The run's side of the shared cache: connecting, asking it after a local miss, sharing a
 //! step's result with its logs and its images (saved from the daemon as tarballs), fetching
-//! a remote hit's outputs when a step that runs or `--out` needs them (loading an image into
-//! the daemon, and running the step that made them again when they cannot be fetched or an
-//! image loads as something else), and the summary line.
+//! a remote hit's outputs when a step that runs or `--out` needs them (`fetch.rs`: loading an
+//! image into the daemon, and running the step that made them again when they cannot be
+//! fetched or an image loads as something else), and the summary line.
+
+mod fetch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
-use crate::artifact::{Artifact, Image};
+use crate::artifact::Artifact;
 use crate::cache::{ActionResult, KeyRecord, Remote, RemoteConfig, StepLogs};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::graph::{Node, NodeKind, Plan};
+use crate::graph::{Node, Plan};
 use crate::input::secret_value;
-use crate::report::{Event, EventSink, plural, say};
+use crate::report::{EventSink, plural, say};
 use crate::run::options::RunOptions;
 use crate::run::runner::StepRunner;
-use crate::run::summary::RunSummary;
 use crate::step::RunContext;
 
 /// The step that made an output of a remote hit, kept so it can run here when the output
@@ -35,6 +34,8 @@ pub(super) struct Producer {
     digest: Digest,
     /// Which of its outputs this is.
     index: usize,
+    /// What it made in this output's place when it ran here after all.
+    remade: Option<Artifact>,
 }
 
 /// The run's connection to the remote cache, under way beside the hashing of its inputs and
@@ -270,115 +271,10 @@ impl StepRunner {
                     key: hit.key.clone(),
                     digest: *digest,
                     index,
+                    remade: None,
                 });
         }
         Some((hit, outputs))
-    }
-
-    /// Makes sure the store holds each of `artifacts` before a step reads them: an output of
-    /// a remote hit is fetched, and when that fails (the server went away, a blob does not
-    /// match its digest) the step that made it runs here instead, saying why.
-    pub(super) fn materialize<'a>(
-        self: &'a Arc<Self>,
-        artifacts: &'a [Artifact],
-    ) -> BoxFuture<'a, Result<()>> {
-        async move {
-            let Some(remote) = &self.run.remote else {
-                return Ok(());
-            };
-            for artifact in artifacts {
-                let fetched = match artifact {
-                    Artifact::Image(image) => self.load_image(remote, image).await,
-                    _ => remote.fetch(&self.run.store, artifact).await,
-                };
-                let Err(why) = fetched else {
-                    continue;
-                };
-                let producer = self
-                    .producers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&artifact.digest())
-                    .cloned();
-                let Some(producer) = producer else {
-                    return Err(why);
-                };
-                self.run_again(producer, artifact, &why).await?;
-            }
-            Ok(())
-        }
-        .boxed()
-    }
-
-    /// Makes sure the daemon holds `image` when a remote hit made it: its tarball is fetched
-    /// and loaded, and an image that loads with another content digest than the record's is
-    /// an error (the step that made it runs here instead).
-    async fn load_image(&self, remote: &Remote, image: &Image) -> Result<()> {
-        let backend = &self.run.backend;
-        if backend.image_content(image.id()).await?.is_some() {
-            return Ok(());
-        }
-        let Some((_staging, tarball, id)) =
-            remote.fetch_image(&self.run.store, &image.digest()).await?
-        else {
-            return Ok(());
-        };
-        let loaded = backend.load_image(&tarball, &id).await.map_err(|e| {
-            Error::Store(format!(
-                "could not load image {} from the remote cache: {e}",
-                image.digest().short()
-            ))
-        })?;
-        if loaded.digest != image.digest() {
-            // Ours to remove: nothing else on this machine asked for it.
-            let _ = backend.remove_image(&loaded.id).await;
-            return Err(Error::Store(format!(
-                "image {} from the remote cache loaded with content digest {}, not the one \
-                 recorded",
-                image.digest().short(),
-                loaded.digest.short()
-            )));
-        }
-        Ok(())
-    }
-
-    /// Runs the step of a remote hit whose output could not be fetched.
-    async fn run_again(
-        self: &Arc<Self>,
-        p: Producer,
-        wanted: &Artifact,
-        why: &Error,
-    ) -> Result<()> {
-        let label = p.node.label.clone();
-        self.run.events.send(Event::StepNote {
-            step: label.clone(),
-            message: format!("`{label}` runs here after all: {why}"),
-        });
-        let NodeKind::Step { info, run } = &p.node.kind else {
-            return Err(Error::Store(format!("`{label}` is not a step")));
-        };
-        self.materialize(&p.inputs).await?;
-        let job = self.job(&p.node, **info, *run, p.inputs.clone(), p.key, p.digest);
-        let outputs = job.await.map_err(|e| Error::clone(&e))?;
-        match outputs.get(p.index) {
-            Some(made) if made.digest() == wanted.digest() => Ok(()),
-            _ => Err(Error::Store(format!(
-                "`{label}` ran again after its remote output could not be fetched, and made \
-                 something else this time; run the pipeline again"
-            ))),
-        }
-    }
-
-    /// Fetches the final outputs of a run for `--out`.
-    pub(super) async fn materialize_outputs(
-        self: &Arc<Self>,
-        plan: &Plan,
-        summary: &RunSummary,
-    ) -> Result<()> {
-        match summary.final_outputs(plan) {
-            Some(outputs) => self.materialize(&outputs).await,
-            None => Ok(()),
-        }
     }
 }
 

@@ -39,7 +39,7 @@ pub struct StepRunner {
     after_side_effect: HashSet<usize>,
     /// The steps that can know a secret's value, whose returned values are redacted.
     near_secrets: HashSet<usize>,
-    in_flight: Mutex<HashMap<Digest, (Arc<str>, SharedJob)>>,
+    pub(super) in_flight: Mutex<HashMap<Digest, (Arc<str>, SharedJob)>>,
     /// The steps that made the outputs of remote hits, by output digest.
     pub(super) producers: Mutex<HashMap<Digest, Producer>>,
 }
@@ -464,13 +464,13 @@ impl NodeRunner for Arc<StepRunner> {
                         node.label
                     )))
                 }
-                Lookup::Miss {
-                    key,
-                    digest,
-                    reason,
-                } => {
-                    // Outputs of remote hits this step reads are fetched now.
-                    this.materialize(&inputs).await?;
+                missed => {
+                    // Outputs of remote hits this step reads are fetched now, or made again.
+                    let (inputs, lookup) = this.fetch_inputs(&node, &info, inputs, missed).await?;
+                    let (key, digest, reason) = match lookup.into_miss() {
+                        Ok(miss) => miss,
+                        Err(outputs) => return Ok(Prepared::Cached(outputs)),
+                    };
                     let (shared_with, job) = {
                         let mut in_flight =
                             this.in_flight.lock().unwrap_or_else(|p| p.into_inner());

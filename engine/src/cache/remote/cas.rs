@@ -10,7 +10,8 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt as _;
 
 use super::Remote;
-use super::client::{Fault, call};
+use super::client::{Fault, call, seconds, watched};
+use super::progress::Progress;
 use super::proto::bytestream::{ReadRequest, WriteRequest};
 use super::proto::re;
 use super::wire::{check_digest, short};
@@ -57,11 +58,6 @@ impl std::fmt::Display for FetchError {
 }
 
 impl Remote {
-    /// A generous timeout for moving `size` bytes: the call timeout and a second per MiB.
-    fn transfer_timeout(&self, size: u64) -> std::time::Duration {
-        self.config.timeout + std::time::Duration::from_secs(size / (1024 * 1024))
-    }
-
     /// The blobs among `digests` the server does not have.
     pub(super) async fn find_missing(
         &self,
@@ -168,6 +164,10 @@ impl Remote {
             .await
             .map_err(|e| format!("read {}: {e}", path.display()))?;
         let total = d.size_bytes;
+        // A blob of any size may take as long as it keeps moving: the call times out after
+        // the call timeout without the server taking a chunk (or, after the last, answering).
+        let progress = std::sync::Arc::new(Progress::new());
+        let moved = std::sync::Arc::clone(&progress);
         let stream = async_stream(move |tx| async move {
             let mut offset = 0i64;
             loop {
@@ -191,9 +191,21 @@ impl Remote {
                 }
             }
         });
-        self.call(
-            self.transfer_timeout(total as u64),
-            self.clients.write(stream),
+        let stream = stream.inspect(move |_| moved.moved());
+        let timeout = self.config.timeout;
+        let why = format!(
+            "took no part of blob {} for {}",
+            short(&d.hash),
+            seconds(timeout)
+        );
+        let write = self.clients.write(stream);
+        watched(
+            &self.breaker,
+            &self.config.url,
+            timeout,
+            &progress,
+            &why,
+            write,
         )
         .await
         .map_err(|f| f.to_string())?;
@@ -253,6 +265,9 @@ impl Remote {
             .map_err(|e| FetchError::Local(format!("{}: {e}", dest.display())))
     }
 
+    /// Fetches blob `d` by ByteStream into `dest`. A blob of any size may take as long as it
+    /// keeps coming: the call times out after the call timeout without an answer, or without
+    /// a chunk of the blob.
     async fn fetch_stream(&self, d: &re::Digest, size: u64, dest: &Path) -> Result<(), FetchError> {
         let request = ReadRequest {
             resource_name: format!("{}blobs/{}/{}", self.prefix(), d.hash, d.size_bytes),
@@ -261,48 +276,49 @@ impl Remote {
         };
         let local = |e: std::io::Error| FetchError::Local(format!("{}: {e}", dest.display()));
         let mut file = std::fs::File::create(dest).map_err(local)?;
-        let timeout = self.transfer_timeout(size);
-        let work = async {
-            let Some(mut stream) = self
-                .call(timeout, self.clients.read(request))
-                .await
-                .map_err(FetchError::Fault)?
-            else {
-                return Err(FetchError::Missing(format!(
-                    "blob {} is not in the remote cache",
+        let timeout = self.config.timeout;
+        let Some(mut stream) = self
+            .call(timeout, self.clients.read(request))
+            .await
+            .map_err(FetchError::Fault)?
+        else {
+            return Err(FetchError::Missing(format!(
+                "blob {} is not in the remote cache",
+                short(&d.hash)
+            )));
+        };
+        let mut hasher = Sha256::new();
+        let mut got = 0u64;
+        loop {
+            let message = match tokio::time::timeout(timeout, stream.next()).await {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                Err(_) => {
+                    let why = format!(
+                        "sent no part of blob {} for {}",
+                        short(&d.hash),
+                        seconds(timeout)
+                    );
+                    self.breaker.trip(&self.config.url, &why);
+                    return Err(FetchError::Fault(Fault::Down(why)));
+                }
+            };
+            let message = message.map_err(|s| {
+                let why = self.breaker.describe(&s);
+                self.breaker.trip(&self.config.url, &why);
+                FetchError::Fault(Fault::Down(why))
+            })?;
+            got += message.data.len() as u64;
+            if got > size {
+                return Err(FetchError::Damaged(format!(
+                    "blob {} is longer than its digest says",
                     short(&d.hash)
                 )));
-            };
-            let mut hasher = Sha256::new();
-            let mut got = 0u64;
-            while let Some(message) = stream.next().await {
-                let message = message.map_err(|s| {
-                    self.breaker
-                        .trip(&self.config.url, &super::client::describe(&s));
-                    FetchError::Fault(Fault::Down(super::client::describe(&s)))
-                })?;
-                got += message.data.len() as u64;
-                if got > size {
-                    return Err(FetchError::Damaged(format!(
-                        "blob {} is longer than its digest says",
-                        short(&d.hash)
-                    )));
-                }
-                hasher.update(&message.data);
-                file.write_all(&message.data).map_err(local)?;
             }
-            verify(d, hasher, got)
-        };
-        match tokio::time::timeout(timeout, work).await {
-            Ok(r) => r,
-            Err(_) => {
-                self.breaker
-                    .trip(&self.config.url, "was too slow sending a blob");
-                Err(FetchError::Fault(Fault::Down(
-                    "was too slow sending a blob".into(),
-                )))
-            }
+            hasher.update(&message.data);
+            file.write_all(&message.data).map_err(local)?;
         }
+        verify(d, hasher, got)
     }
 }
 

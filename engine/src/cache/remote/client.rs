@@ -11,6 +11,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::RemoteConfig;
+use super::progress::Progress;
 use super::proto::{bytestream as bs, re};
 use crate::error::{Error, Result};
 use crate::report::say;
@@ -244,12 +245,26 @@ impl std::fmt::Display for Fault {
 }
 
 /// The circuit breaker of one run: closed until the first failure, then open for good.
-#[derive(Default)]
 pub(super) struct Breaker {
     open: AtomicBool,
+    /// Whether the calls bear a token: what a refusal of the credentials asks for.
+    token: bool,
 }
 
 impl Breaker {
+    /// A closed breaker for calls that bear a token, or none.
+    pub(super) fn new(token: bool) -> Self {
+        Self {
+            open: AtomicBool::new(false),
+            token,
+        }
+    }
+
+    /// `status` in a few words (see [`describe`]), for calls with or without a token.
+    pub(super) fn describe(&self, status: &tonic::Status) -> String {
+        describe(status, self.token)
+    }
+
     /// Whether calls are still made.
     pub(super) fn is_closed(&self) -> bool {
         !self.open.load(Ordering::Relaxed)
@@ -276,25 +291,54 @@ pub(super) async fn call<T, F>(
 where
     F: std::future::Future<Output = tonic::Result<tonic::Response<T>>>,
 {
+    let why = format!("did not answer within {}", seconds(timeout));
+    watched(breaker, url, timeout, &Progress::new(), &why, fut).await
+}
+
+/// Runs one call until `idle` passes without `progress` (which its request or its answer
+/// marks as they move), then gives up saying `why`; otherwise as [`call`].
+pub(super) async fn watched<T, F>(
+    breaker: &Breaker,
+    url: &str,
+    idle: Duration,
+    progress: &Progress,
+    why: &str,
+    fut: F,
+) -> std::result::Result<Option<T>, Fault>
+where
+    F: std::future::Future<Output = tonic::Result<tonic::Response<T>>>,
+{
     if !breaker.is_closed() {
         return Err(Fault::Off);
     }
-    let why = match tokio::time::timeout(timeout, fut).await {
-        Ok(Ok(response)) => return Ok(Some(response.into_inner())),
-        Ok(Err(status)) if status.code() == tonic::Code::NotFound => return Ok(None),
-        Ok(Err(status)) => describe(&status),
-        Err(_) => format!("did not answer within {} s", timeout.as_secs()),
+    let why = match progress.within(idle, fut).await {
+        Some(Ok(response)) => return Ok(Some(response.into_inner())),
+        Some(Err(status)) if status.code() == tonic::Code::NotFound => return Ok(None),
+        Some(Err(status)) => breaker.describe(&status),
+        None => why.to_owned(),
     };
     breaker.trip(url, &why);
     Err(Fault::Down(why))
 }
 
-/// A status in a few words, bounded: the server's message is hostile input too.
-pub(super) fn describe(status: &tonic::Status) -> String {
+/// A timeout in words: `10 s`, `0.5 s`.
+pub(super) fn seconds(timeout: Duration) -> String {
+    format!("{} s", timeout.as_secs_f64())
+}
+
+/// A status in a few words, bounded: the server's message is hostile input too. A refusal of
+/// the credentials asks for a token when the calls bear none (`token`), and for a new one
+/// when they do.
+fn describe(status: &tonic::Status, token: bool) -> String {
     use tonic::Code;
     let what = match status.code() {
         Code::Unavailable => "is unreachable",
-        Code::Unauthenticated => "refused the credentials (set TANTO_REMOTE_TOKEN)",
+        Code::Unauthenticated if token => {
+            "refused the credentials (the token given is expired or wrong: renew it)"
+        }
+        Code::Unauthenticated => {
+            "refused the credentials (none were given: set TANTO_REMOTE_TOKEN or give --remote-token)"
+        }
         Code::PermissionDenied => "refused the request (permission denied)",
         Code::DeadlineExceeded => "was too slow",
         Code::Unimplemented => "does not serve this part of REAPI v2",
@@ -322,6 +366,16 @@ pub(super) fn describe(status: &tonic::Status) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_token_asks_for_a_new_one_and_no_token_for_one() {
+        let refused = tonic::Status::unauthenticated("");
+        let given = Breaker::new(true).describe(&refused);
+        assert!(given.contains("expired or wrong: renew it"), "{given}");
+        assert!(!given.contains("set TANTO_REMOTE_TOKEN"), "{given}");
+        let none = Breaker::new(false).describe(&refused);
+        assert!(none.contains("set TANTO_REMOTE_TOKEN"), "{none}");
+    }
 
     fn endpoint(url: &str) -> std::result::Result<(), String> {
         let config = RemoteConfig {

@@ -17,6 +17,7 @@ mod cas;
 mod client;
 mod config;
 mod index;
+mod progress;
 mod proto;
 #[cfg(test)]
 mod read_tests;
@@ -83,7 +84,7 @@ impl Remote {
     /// `None`, and the run goes on with the local store.
     pub async fn connect(config: RemoteConfig) -> Result<Option<Self>> {
         let clients = Clients::new(&config)?;
-        let breaker = Breaker::default();
+        let breaker = Breaker::new(config.token.is_some());
         let request = re::GetCapabilitiesRequest {
             instance_name: config.instance.clone(),
         };

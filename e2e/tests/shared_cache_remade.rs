@@ -1,0 +1,294 @@
+//! Faults of the shared cache met while fetching, against a real BuildGrid: an output that
+//! cannot be fetched is made here again by a step that is not reproducible (random bytes),
+//! and what reads it, a step that runs or `--out`, gets the new one instead of a failed run;
+//! a server that stalls (stopped with SIGSTOP) is given up after `TANTO_REMOTE_TIMEOUT`
+//! without data, whatever the blob's size, and the run leaves no staging folder behind.
+
+mod support;
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::buildgrid::BuildGrid;
+use support::of_kind;
+use support::remote_cache::{fixture, ok, run, sources, warnings};
+
+/// Run A: `remade` with `mib` MiB of noise, uploaded.
+fn upload(store: &Path, url: &str, src: &Path, mib: &str) {
+    ok(&run(
+        store,
+        url,
+        &["remade", "--mib", mib, "--wait", "0", "--remote-upload"],
+        src,
+    ));
+}
+
+/// The labels of the steps that started.
+fn started(events: &[Value]) -> Vec<&str> {
+    of_kind(events, "step_started")
+        .iter()
+        .filter_map(|e| e["step"].as_str())
+        .collect()
+}
+
+/// The messages of the notes about step `step`.
+fn notes<'a>(events: &'a [Value], step: &str) -> Vec<&'a str> {
+    of_kind(events, "step_note")
+        .iter()
+        .filter(|e| e["step"] == step)
+        .filter_map(|e| e["message"].as_str())
+        .collect()
+}
+
+/// What is left under the store's `tmp/` once its runs ended.
+fn staged(store: &Path) -> Vec<String> {
+    std::fs::read_dir(store.join("tmp"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_step_that_runs_reads_what_its_producer_made_again_here() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let (store_a, store_b) = (
+        tempfile::tempdir().expect("a temporary folder"),
+        tempfile::tempdir().expect("a temporary folder"),
+    );
+    let (src_a, src_b) = (sources(), sources());
+    upload(store_a.path(), &url, src_a.path(), "1");
+    // The noise is the largest blob: after the lookup, its fetch finds it damaged.
+    let damaged = server.damage_largest_blob();
+
+    let out = run(
+        store_b.path(),
+        &url,
+        &[
+            "remade",
+            "--mib",
+            "1",
+            "--wait",
+            "0",
+            "--no-cache",
+            "measure",
+        ],
+        src_b.path(),
+    );
+    let (ev, stderr) = ok(&out);
+    assert_eq!(started(&ev), ["nap", "measure"], "{stderr}");
+    let noted = notes(&ev, "noise");
+    assert!(
+        noted.iter().any(|n| n.contains("runs here after all")
+            && n.contains(&damaged[..12])
+            && n.contains("does not match its digest")),
+        "{noted:?} {stderr}"
+    );
+    assert!(
+        noted
+            .iter()
+            .any(|n| n.contains("not") && n.contains("as on the shared cache")),
+        "{noted:?} {stderr}"
+    );
+    let measured = of_kind(&ev, "step_started")
+        .into_iter()
+        .find(|e| e["step"] == "measure")
+        .and_then(|e| e["reason"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        measured.contains("`noise` ran here again"),
+        "{measured} {stderr}"
+    );
+
+    // What ran here is in B's store under the keys of what it read: cached, all of it.
+    let closed = format!("grpc://127.0.0.1:{}", support::servers::free_port());
+    let (ev, stderr) = ok(&run(
+        store_b.path(),
+        &closed,
+        &["remade", "--mib", "1", "--wait", "0"],
+        src_b.path(),
+    ));
+    assert_eq!(started(&ev), ["nap"], "{stderr}");
+}
+
+#[test]
+fn out_writes_what_a_producer_made_again_here() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let (store_a, store_b) = (
+        tempfile::tempdir().expect("a temporary folder"),
+        tempfile::tempdir().expect("a temporary folder"),
+    );
+    let (src_a, src_b) = (sources(), sources());
+    upload(store_a.path(), &url, src_a.path(), "1");
+    server.damage_largest_blob();
+
+    let dest = tempfile::tempdir().expect("a temporary folder");
+    let out = run(
+        store_b.path(),
+        &url,
+        &[
+            "remade",
+            "--mib",
+            "1",
+            "--wait",
+            "0",
+            "--out",
+            dest.path().to_str().expect("a UTF-8 path"),
+        ],
+        src_b.path(),
+    );
+    let (_, stderr) = ok(&out);
+    let written = std::fs::metadata(dest.path().join("noise.bin"))
+        .unwrap_or_else(|e| panic!("no noise.bin in {}: {e}; {stderr}", dest.path().display()));
+    assert_eq!(written.len(), 1024 * 1024, "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: --out: the output of `noise` was made here again (the shared one could \
+             not be fetched), and differs from the shared one"
+        ),
+        "{stderr}"
+    );
+}
+
+/// The processes of the BuildGrid that listens on `port`, and those they started.
+fn server_pids(port: &str) -> Vec<u32> {
+    let procs: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid, String::from_utf8_lossy(&cmdline).into_owned()))
+        })
+        .collect();
+    let listens = |cmdline: &str| {
+        cmdline.contains("buildgrid.server.app")
+            && cmdline.split('\0').any(|arg| {
+                arg.ends_with("buildgrid.yml")
+                    && std::fs::read_to_string(arg)
+                        .is_ok_and(|c| c.contains(&format!("127.0.0.1:{port}\"")))
+            })
+    };
+    let mut pids: Vec<u32> = procs
+        .iter()
+        .filter(|(_, _, c)| listens(c))
+        .map(|p| p.0)
+        .collect();
+    loop {
+        let children: Vec<u32> = procs
+            .iter()
+            .filter(|(pid, ppid, _)| pids.contains(ppid) && !pids.contains(pid))
+            .map(|p| p.0)
+            .collect();
+        if children.is_empty() {
+            return pids;
+        }
+        pids.extend(children);
+    }
+}
+
+/// Sends `signal` to `pids`.
+fn signal(signal: &str, pids: &[u32]) {
+    for pid in pids {
+        let _ = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status();
+    }
+}
+
+/// Lets stopped processes go on when dropped, however the test ends.
+struct Stopped(Vec<u32>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal("-CONT", &self.0);
+    }
+}
+
+#[test]
+fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let port = url.rsplit(':').next().expect("a port").to_owned();
+    let pids = server_pids(&port);
+    assert!(!pids.is_empty(), "no process of BuildGrid on port {port}");
+    let (store_a, store_b) = (
+        tempfile::tempdir().expect("a temporary folder"),
+        tempfile::tempdir().expect("a temporary folder"),
+    );
+    let (src_a, src_b) = (sources(), sources());
+    // 48 MiB: by ByteStream, and a whole-transfer limit of a second per MiB would wait 49 s.
+    upload(store_a.path(), &url, src_a.path(), "48");
+
+    // Run B finds `noise` on the server; once `nap` runs, the server stops, and `measure`,
+    // forced, must fetch the noise from it when `nap` is done.
+    let mut child = fixture(store_b.path())
+        .env("TANTO_REMOTE_CACHE", &url)
+        .env("TANTO_REMOTE_TIMEOUT", "1")
+        .args([
+            "remade",
+            "--mib",
+            "48",
+            "--wait",
+            "3",
+            "--no-cache",
+            "measure",
+            "--progress",
+            "json",
+            "--src",
+        ])
+        .arg(src_b.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the fixture");
+    let stderr = child.stderr.take().expect("its stderr");
+    let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut events = Vec::new();
+    let mut stopped = None;
+    let lines = std::io::BufReader::new(child.stdout.take().expect("its stdout")).lines();
+    for line in lines.map_while(Result::ok) {
+        let event: Value = serde_json::from_str(&line).unwrap_or_default();
+        events.push(event);
+        let cached = of_kind(&events, "step_cached")
+            .iter()
+            .any(|e| e["step"] == "noise");
+        if stopped.is_none() && cached && started(&events).contains(&"nap") {
+            signal("-STOP", &pids);
+            stopped = Some((Stopped(pids.clone()), Instant::now()));
+        }
+    }
+    let status = child.wait().expect("the fixture's exit");
+    let stderr = stderr.join().expect("its stderr");
+    let (_guard, at) = stopped.unwrap_or_else(|| panic!("the server was never stopped: {stderr}"));
+    let waited = at.elapsed();
+    assert!(status.success(), "the run failed: {stderr}");
+    // `nap` (3 s), the stalled fetch (1 s), `noise` made here again and `measure`.
+    assert!(
+        waited < Duration::from_secs(30),
+        "the run ended {waited:?} after the server stopped: {stderr}"
+    );
+    assert_eq!(started(&events), ["nap", "measure"], "{stderr}");
+    let warned = warnings(&stderr);
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(warned[0].contains("1 s"), "{stderr}");
+    // The fetch cut short left nothing staged; this run's own folder went with it.
+    assert_eq!(staged(store_b.path()), Vec::<String>::new(), "{stderr}");
+}
