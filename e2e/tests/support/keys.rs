@@ -2,6 +2,9 @@
 //! build scripts (sharing one target folder across the suite's runs, so only they compile), run
 //! in real containers, edited and rebuilt: what the tests of sound keys drive.
 
+// A test fails loudly on any error, which is what `unwrap` does.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
