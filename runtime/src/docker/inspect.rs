@@ -117,8 +117,9 @@ pub(super) fn escape(text: &str) -> String {
         .collect()
 }
 
-/// Sends `GET path` over HTTP/1.0 (the daemon answers, unchunked, and closes) and returns the
-/// answer's status and body.
+/// Sends `GET path` over HTTP/1.0 and returns the answer's status and body, read as far as
+/// its length (or its last chunk) says, or to the end of the connection when it says neither:
+/// a proxy in front of the daemon may keep the connection open after the answer.
 async fn get(
     mut stream: impl AsyncRead + AsyncWrite + Unpin,
     path: &str,
@@ -127,41 +128,52 @@ async fn get(
         .write_all(format!("GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n").as_bytes())
         .await?;
     let mut answer = Vec::with_capacity(16 << 10);
-    (&mut stream)
-        .take(MAX_ANSWER as u64 + 1)
-        .read_to_end(&mut answer)
-        .await?;
-    if answer.len() > MAX_ANSWER {
-        return Err(std::io::Error::other(format!(
-            "the daemon's answer to GET {path} is over {MAX_ANSWER} bytes"
-        )));
+    let mut buf = vec![0; 16 << 10];
+    loop {
+        if answer.len() > MAX_ANSWER {
+            return Err(std::io::Error::other(format!(
+                "the daemon's answer to GET {path} is over {MAX_ANSWER} bytes"
+            )));
+        }
+        if let Some((status, body, true)) = parse(&answer) {
+            return Ok((status, body));
+        }
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
     }
-    parse(&answer).ok_or_else(|| {
+    let (status, body, _) = parse(&answer).ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("the daemon's answer to GET {path} is not HTTP"),
         )
-    })
+    })?;
+    Ok((status, body))
 }
 
-/// The status and body of the HTTP answer `answer`; a chunked body is joined.
-fn parse(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
+/// The status and body of the HTTP answer `answer` (a chunked body joined), and whether the
+/// answer says where it ends (a length or chunks), so nothing more is to come; `None` while
+/// the head, or a body whose end it says, is not all there.
+fn parse(answer: &[u8]) -> Option<(u16, Vec<u8>, bool)> {
     let end = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&answer[..end]).ok()?;
     let mut body = &answer[end + 4..];
     let mut lines = head.split("\r\n");
     let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let mut chunked = false;
+    let (mut chunked, mut framed) = (false, false);
     for (name, value) in lines.filter_map(|l| l.split_once(':')) {
         let (name, value) = (name.trim(), value.trim());
         if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = value.eq_ignore_ascii_case("chunked");
         } else if name.eq_ignore_ascii_case("content-length") {
             body = body.get(..value.parse().ok()?)?;
+            framed = true;
         }
     }
     if !chunked {
-        return Some((status, body.to_vec()));
+        return Some((status, body.to_vec(), framed));
     }
     let mut joined = Vec::with_capacity(body.len());
     loop {
@@ -170,7 +182,7 @@ fn parse(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
         let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
         body = &body[line + 2..];
         if size == 0 {
-            return Some((status, joined));
+            return Some((status, joined, true));
         }
         joined.extend_from_slice(body.get(..size)?);
         body = body.get(size + 2..)?;
@@ -185,10 +197,16 @@ mod tests {
     fn an_answer_is_read_whole_or_chunked() {
         let plain =
             b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-        assert_eq!(parse(plain), Some((200, b"{}".to_vec())));
+        assert_eq!(parse(plain), Some((200, b"{}".to_vec(), true)));
         let chunked = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n5\r\n\":1}\n\r\n0\r\n\r\n";
-        assert_eq!(parse(chunked), Some((404, b"{\"a\":1}\n".to_vec())));
+        assert_eq!(parse(chunked), Some((404, b"{\"a\":1}\n".to_vec(), true)));
         assert_eq!(parse(b"HTTP/1.0 200 OK\r\n"), None);
+        // Not all there yet: more is read.
+        assert_eq!(parse(&plain[..plain.len() - 1]), None);
+        assert_eq!(parse(&chunked[..chunked.len() - 5]), None);
+        // No length: the body is what came before the connection closed.
+        let unframed = b"HTTP/1.0 200 OK\r\n\r\n[1]";
+        assert_eq!(parse(unframed), Some((200, b"[1]".to_vec(), false)));
     }
 
     #[test]
