@@ -315,14 +315,7 @@ fn load_archive(
         layers.push("added/layer.tar".into());
     }
     let manifest = manifest(&config_name, &layers);
-    let header = |size: u64| {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(0o644);
-        h.set_size(size);
-        h.set_mtime(0);
-        h
-    };
+    let header = file_header;
     let mut out = tar::Builder::new(Vec::new());
     let mut add =
         |name: &str, bytes: &[u8]| out.append_data(&mut header(bytes.len() as u64), name, bytes);
@@ -354,6 +347,16 @@ fn padding(size: u64) -> usize {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The header of a file of `size` bytes in a load archive: a plain file, mode 0644, time 0.
+pub(super) fn file_header(size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_size(size);
+    h.set_mtime(0);
+    h
 }
 
 #[cfg(test)]

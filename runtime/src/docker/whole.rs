@@ -153,14 +153,7 @@ impl Job {
                 self.held
             )));
         }
-        let header = |size: u64| {
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_mode(0o644);
-            h.set_size(size);
-            h.set_mtime(0);
-            h
-        };
+        let header = super::layered::file_header;
         if let Some((path, size)) = &self.layer {
             let file =
                 std::fs::File::open(path).map_err(|e| Error::io("read a snapshot's layer", e))?;
