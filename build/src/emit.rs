@@ -223,6 +223,9 @@ pub(crate) fn record(
     }
     let notes: Vec<String> = notes.iter().map(|n| escape(n)).collect();
     let mut out = format!("{FORMAT};{digest};{};{}", escape(own), notes.join("|"));
+    // What the expansion reads when compiled is listed first, so no fold hides it from it.
+    let mut entries: Vec<&Entry> = entries.iter().collect();
+    entries.sort_by_key(|e| e.at != READ_WHEN_COMPILED);
     for e in entries.iter().take(listed) {
         let hex = e.digest.to_hex();
         out.push_str(&format!(
@@ -233,9 +236,34 @@ pub(crate) fn record(
         ));
     }
     if entries.len() > listed {
-        let rest = code_digest(&entries[listed..]).to_hex();
+        let rest: Vec<Entry> = entries[listed..].iter().map(|e| (*e).clone()).collect();
+        let rest = code_digest(&rest).to_hex();
         let more = entries.len() - listed;
         out.push_str(&format!(";{more} more items||{}", &rest[..16]));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_read_when_compiled_is_listed_however_many_entries_there_are() {
+        let entry = |label: String, at: &str| Entry {
+            label,
+            at: at.to_owned(),
+            digest: blake3::hash(b"x"),
+        };
+        let mut entries: Vec<Entry> = (0..300)
+            .map(|i| entry(format!("`item{i:03}`"), "src/lib.rs:1"))
+            .collect();
+        entries.push(entry("env `ZZ_LAST`".into(), READ_WHEN_COMPILED));
+        let text = record(&entries, "`item000`", &[], None, LISTED);
+        let read = tanto_tokens::compiled::read_when_compiled(&text);
+        assert_eq!(read.len(), 1, "{text}");
+        assert!(text.contains(";101 more items||"), "{text}");
+        // The digest is over every entry, whatever the listing's order.
+        assert!(text.starts_with(&format!("1;{};", code_digest(&entries).to_hex())));
+    }
 }
