@@ -226,6 +226,11 @@ pub(crate) fn record(
     // What the expansion reads when compiled is listed first, so no fold hides it from it.
     let mut entries: Vec<&Entry> = entries.iter().collect();
     entries.sort_by_key(|e| e.at != READ_WHEN_COMPILED);
+    let compiled = entries
+        .iter()
+        .filter(|e| e.at == READ_WHEN_COMPILED)
+        .count();
+    let listed = listed.max(compiled);
     for e in entries.iter().take(listed) {
         let hex = e.digest.to_hex();
         out.push_str(&format!(
@@ -263,6 +268,10 @@ mod tests {
         let read = tanto_tokens::compiled::read_when_compiled(&text);
         assert_eq!(read.len(), 1, "{text}");
         assert!(text.contains(";101 more items||"), "{text}");
+        // Even where records list nothing else, to fit rustc's environment.
+        let text = record(&entries, "`item000`", &[], None, 0);
+        assert_eq!(tanto_tokens::compiled::read_when_compiled(&text).len(), 1);
+        assert!(text.contains(";300 more items||"), "{text}");
         // The digest is over every entry, whatever the listing's order.
         assert!(text.starts_with(&format!("1;{};", code_digest(&entries).to_hex())));
     }

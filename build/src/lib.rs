@@ -65,6 +65,7 @@ use std::path::{Path, PathBuf};
 
 use emit::{Composer, code_digest, record};
 use reach::Walker;
+use tanto_tokens::compiled::READ_WHEN_COMPILED;
 
 /// How many bytes all steps' records may take together in rustc's environment (Linux allows a
 /// few MiB for arguments and environment together, and 128 KiB for one string).
@@ -158,6 +159,8 @@ pub fn analyse(dir: &Path, name: &str, version: &str, lock: Option<&Path>) -> An
     let mut conflicts = HashSet::new();
     let mut parts = std::collections::HashMap::new();
     let mut everything: Vec<emit::Entry> = Vec::new();
+    // What the expansion reads when compiled, by label, for the crate's record.
+    let mut compiled: std::collections::BTreeMap<String, emit::Entry> = Default::default();
     let mut crate_notes = BTreeSet::new();
     let mut crate_uncacheable = None;
     for (root, (_, krate)) in crates.iter().enumerate() {
@@ -193,6 +196,9 @@ pub fn analyse(dir: &Path, name: &str, version: &str, lock: Option<&Path>) -> An
         crate_notes.extend(all.notes.iter().cloned());
         let (entries, uncacheable) = composer.entries(root, krate, &all);
         crate_uncacheable = crate_uncacheable.or(uncacheable);
+        for e in entries.iter().filter(|e| e.at == READ_WHEN_COMPILED) {
+            compiled.entry(e.label.clone()).or_insert_with(|| e.clone());
+        }
         everything.extend(entries.into_iter().map(|mut e| {
             e.label = format!(
                 "{} in {}",
@@ -230,6 +236,9 @@ pub fn analyse(dir: &Path, name: &str, version: &str, lock: Option<&Path>) -> An
         digest: crate_digest,
     };
     let notes: Vec<String> = crate_notes.into_iter().collect();
-    analysis.crate_wide = record(&[summary], "", &notes, crate_uncacheable.as_deref(), 1);
+    // What the expansion reads when compiled, for the steps keyed by the crate's record.
+    let mut listed = vec![summary];
+    listed.extend(compiled.into_values());
+    analysis.crate_wide = record(&listed, "", &notes, crate_uncacheable.as_deref(), 1);
     analysis
 }

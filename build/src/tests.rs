@@ -454,4 +454,5 @@ async fn by_crate_path(ctx: &Ctx) -> Result<()> { let _ = crate::tricky::wrap!("
     }
 }
 
+mod compiled;
 mod local_uses;

@@ -88,7 +88,10 @@ impl CodeKey {
                 (cover, items)
             }
             (None, Some(record)) => match parse(record, &mut h, "crate") {
-                (Cover::Items(_), items) => (Cover::Crate, items),
+                (Cover::Items(_), mut items) => {
+                    compiled(code.compiled, &mut h, &mut items);
+                    (Cover::Crate, items)
+                }
                 other => other,
             },
             (None, None) => {
@@ -316,6 +319,19 @@ mod tests {
         assert_ne!(v1.digest, unset.digest);
         assert_ne!(v1.items["env `V`"], v2.items["env `V`"], "a miss names it");
         assert_eq!(v1.items["`a`"], v2.items["`a`"]);
+        // So is a step keyed by the crate's record.
+        let by_crate = |compiled| {
+            CodeKey::of(&info(CodeInfo {
+                crate_record: Some("1;dd;;;the crate|x|00;env `V`|read when compiled|02"),
+                compiled,
+                ..CodeInfo::NONE
+            }))
+            .digest
+        };
+        assert_ne!(
+            by_crate(&[("env `V`", Some("v1"))]),
+            by_crate(&[("env `V`", Some("v2"))])
+        );
         let in_test = CodeKey::of(&info(CodeInfo {
             cfg_test: true,
             ..CodeInfo::NONE
