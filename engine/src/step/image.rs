@@ -194,7 +194,7 @@ impl crate::step::Ctx {
     /// after making it, or that the step never returns, is not left behind. One a result
     /// records stays while the result does (a prune forgets it then).
     fn made_image(&self, id: &str) {
-        if let Err(e) = self.run().store.remember_images([id]) {
+        if let Err(e) = self.run().store.remember_made_image(id) {
             tracing::warn!(
                 "step `{}`: image {id} is not remembered for `cache prune`: {e}",
                 self.label()

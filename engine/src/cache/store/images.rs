@@ -48,7 +48,7 @@ impl Store {
 
     /// Remembers the images `ids` for the next `cache prune` to remove from the daemon, unless
     /// a result names them again by then.
-    pub(crate) fn remember_images<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    pub(super) fn remember_images<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
         for id in ids {
             let path = self.reclaim_path(id);
             if !path.exists() {
@@ -57,6 +57,19 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Remembers image `id`, which a step just made, as [`remember_images`] does, without
+    /// flushing it to disk: the step's record or failure, written right after on the same
+    /// disk, is flushed, and a snapshot pays no `fsync` of its own.
+    ///
+    /// [`remember_images`]: Self::remember_images
+    pub(crate) fn remember_made_image(&self, id: &str) -> Result<()> {
+        let path = self.reclaim_path(id);
+        if path.exists() {
+            return Ok(());
+        }
+        self.write_atomic(&path, id.as_bytes(), false)
     }
 
     /// The images the store remembers to reclaim (see [`Store::images`]).
