@@ -107,7 +107,7 @@ fn settings_without_a_server_are_refused_as_flags_and_said_as_variables() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "error: TANTO_REMOTE_TIMEOUT `0` is not a number of seconds above 0 and below a day; \
-         write e.g. 10 or 0.5\n"
+         write e.g. 10, 10s, 0.5 or 500ms\n"
     );
 }
 

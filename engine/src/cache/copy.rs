@@ -71,11 +71,15 @@ pub(crate) fn copy_file(src: &Path, dest: &Path) -> Result<()> {
 }
 
 /// Writes `bytes` to a new file `dest`, replacing a file, a link or an empty folder there
-/// without following it (a folder with content is an error).
+/// without following it (a folder with content is an error). The file has mode 0644, as a
+/// copied file without an executable bit has.
 pub(crate) fn write_file(dest: &Path, bytes: &[u8]) -> Result<()> {
     let io = |e| Error::io(format!("write {}", dest.display()), e);
     clear(dest)?;
-    io::Write::write_all(&mut create_new(dest).map_err(io)?, bytes).map_err(io)
+    let mut file = create_new(dest).map_err(io)?;
+    io::Write::write_all(&mut file, bytes).map_err(io)?;
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(io)
 }
 
 /// Makes room at `path` for a file that is renamed into place: an empty folder there is
@@ -149,6 +153,16 @@ fn in_the_way(path: &Path, folder: bool) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_written_file_has_the_mode_of_a_copied_one() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dest = tmp.path().join("value.json");
+        write_file(&dest, b"1").expect("write");
+        let mode = fs::metadata(&dest).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        assert_eq!(fs::read(&dest).expect("read"), b"1");
+    }
 
     #[test]
     fn a_file_over_a_dangling_link_replaces_the_link() {

@@ -74,14 +74,11 @@ impl RemoteConfig {
         };
         let timeout = match var("TANTO_REMOTE_TIMEOUT") {
             None => CALL_TIMEOUT,
-            Some(secs) => match secs.parse::<f64>() {
-                Ok(s) if s > 0.0 && s < 86_400.0 => Duration::from_secs_f64(s),
-                _ => {
-                    return Err(Error::Usage(format!(
-                        "TANTO_REMOTE_TIMEOUT `{secs}` is not a number of seconds above 0 and below a day; write e.g. 10 or 0.5"
-                    )));
-                }
-            },
+            Some(text) => parse_timeout(&text).ok_or_else(|| {
+                Error::Usage(format!(
+                    "TANTO_REMOTE_TIMEOUT `{text}` is not a number of seconds above 0 and below a day; write e.g. 10, 10s, 0.5 or 500ms"
+                ))
+            })?,
         };
         let upload = upload
             || var("TANTO_REMOTE_UPLOAD").is_some_and(|v| !matches!(v.as_str(), "0" | "false"));
@@ -126,4 +123,32 @@ pub struct StepLogs {
     pub stdout: Vec<u8>,
     /// Its standard error, line by line.
     pub stderr: Vec<u8>,
+}
+
+/// A timeout in seconds, `10` or `0.5`, or with a unit, `10s` or `500ms`: above 0 and below a
+/// day.
+fn parse_timeout(text: &str) -> Option<Duration> {
+    let (number, scale) = match (text.strip_suffix("ms"), text.strip_suffix('s')) {
+        (Some(ms), _) => (ms, 0.001),
+        (None, Some(secs)) => (secs, 1.0),
+        (None, None) => (text, 1.0),
+    };
+    let secs = number.trim().parse::<f64>().ok()? * scale;
+    (secs > 0.0 && secs < 86_400.0).then(|| Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_is_seconds_with_or_without_a_unit() {
+        assert_eq!(parse_timeout("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_timeout("3s"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_timeout("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("250ms"), Some(Duration::from_millis(250)));
+        for bad in ["0", "0s", "-1", "ten", "3m", "86400", "", "NaN"] {
+            assert_eq!(parse_timeout(bad), None, "{bad}");
+        }
+    }
 }
