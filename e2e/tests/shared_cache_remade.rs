@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::buildgrid::BuildGrid;
-use support::of_kind;
 use support::remote_cache::{fixture, ok, run, sources, warnings};
+use support::{of_kind, steps};
 
 /// Run A: `remade` with `mib` MiB of noise, uploaded.
 fn upload(store: &Path, url: &str, src: &Path, mib: &str) {
@@ -24,14 +24,6 @@ fn upload(store: &Path, url: &str, src: &Path, mib: &str) {
         &["remade", "--mib", mib, "--wait", "0", "--remote-upload"],
         src,
     ));
-}
-
-/// The labels of the steps that started.
-fn started(events: &[Value]) -> Vec<&str> {
-    of_kind(events, "step_started")
-        .iter()
-        .filter_map(|e| e["step"].as_str())
-        .collect()
 }
 
 /// The messages of the notes about step `step`.
@@ -83,7 +75,7 @@ fn a_step_that_runs_reads_what_its_producer_made_again_here() {
         src_b.path(),
     );
     let (ev, stderr) = ok(&out);
-    assert_eq!(started(&ev), ["nap", "measure"], "{stderr}");
+    assert_eq!(steps(&ev, "step_started"), ["nap", "measure"], "{stderr}");
     let noted = notes(&ev, "noise");
     assert!(
         noted.iter().any(|n| n.contains("runs here after all")
@@ -116,7 +108,7 @@ fn a_step_that_runs_reads_what_its_producer_made_again_here() {
         &["remade", "--mib", "1", "--wait", "0"],
         src_b.path(),
     ));
-    assert_eq!(started(&ev), ["nap"], "{stderr}");
+    assert_eq!(steps(&ev, "step_started"), ["nap"], "{stderr}");
 }
 
 #[test]
@@ -270,7 +262,8 @@ fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
         let cached = of_kind(&events, "step_cached")
             .iter()
             .any(|e| e["step"] == "noise");
-        if stopped.is_none() && cached && started(&events).contains(&"nap") {
+        if stopped.is_none() && cached && steps(&events, "step_started").iter().any(|s| s == "nap")
+        {
             signal("-STOP", &pids);
             stopped = Some((Stopped(pids.clone()), Instant::now()));
         }
@@ -285,7 +278,11 @@ fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
         waited < Duration::from_secs(30),
         "the run ended {waited:?} after the server stopped: {stderr}"
     );
-    assert_eq!(started(&events), ["nap", "measure"], "{stderr}");
+    assert_eq!(
+        steps(&events, "step_started"),
+        ["nap", "measure"],
+        "{stderr}"
+    );
     let warned = warnings(&stderr);
     assert_eq!(warned.len(), 1, "{stderr}");
     assert!(warned[0].contains("1 s"), "{stderr}");

@@ -93,21 +93,23 @@ impl StepRunner {
     ) -> Result<(Vec<Artifact>, Lookup)> {
         for _ in 0..ROUNDS {
             let fetched = self.materialize(&inputs).await?;
-            let mut remade: Vec<String> = Vec::new();
-            for (old, new) in inputs.iter().zip(&fetched) {
-                if old.digest() != new.digest()
-                    && let Some(p) = self.producer_of(old)
-                    && !remade.contains(&format!("`{}`", p.node.label))
-                {
-                    remade.push(format!("`{}`", p.node.label));
-                }
-            }
             if fetched
                 .iter()
                 .map(Artifact::digest)
                 .eq(inputs.iter().map(Artifact::digest))
             {
                 return Ok((fetched, missed));
+            }
+            let mut remade: Vec<String> = Vec::new();
+            for (old, new) in inputs.iter().zip(&fetched) {
+                if old.digest() != new.digest()
+                    && let Some(p) = self.producer_of(old)
+                {
+                    let label = format!("`{}`", p.node.label);
+                    if !remade.contains(&label) {
+                        remade.push(label);
+                    }
+                }
             }
             inputs = fetched;
             missed = self.lookup(node, info, &inputs).await?;
