@@ -12,7 +12,7 @@ use bollard::query_parameters::WaitContainerOptionsBuilder;
 use futures_util::StreamExt as _;
 
 use crate::docker::DockerBackend;
-use crate::docker::inspect::escape;
+use crate::docker::http::escape;
 use crate::docker::request::{connection_failure, docker_error, status};
 use crate::engine::backend::Backend;
 use tanto_engine::{Error, Result};

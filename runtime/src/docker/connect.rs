@@ -7,7 +7,8 @@ use bollard::Docker;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 
-use super::ping::{self, Address, PingError};
+use super::http::Address;
+use super::ping::{self, PingError};
 use super::*;
 use crate::docker::lease::Leases;
 use crate::docker::request::{connection_failure, server_message, split_reference};
@@ -47,24 +48,15 @@ impl DockerBackend {
         } else {
             None
         };
-        let address = match &socket {
-            Some(path) => {
-                if !std::path::Path::new(path).exists() {
-                    return Err(unreachable(format!("no socket at {path}")));
-                }
-                Address::Unix(path)
-            }
-            None => match host
-                .strip_prefix("tcp://")
-                .or_else(|| host.strip_prefix("http://"))
-            {
-                Some(rest) => Address::Tcp(rest.split('/').next().unwrap_or(rest)),
-                None => {
-                    return Err(Error::Usage(format!(
-                        "DOCKER_HOST `{host}` is not supported: use unix:///path/to/docker.sock or tcp://host:port"
-                    )));
-                }
-            },
+        if let Some(path) = &socket
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(unreachable(format!("no socket at {path}")));
+        }
+        let Some(address) = Address::of(socket.as_deref(), host) else {
+            return Err(Error::Usage(format!(
+                "DOCKER_HOST `{host}` is not supported: use unix:///path/to/docker.sock or tcp://host:port"
+            )));
         };
         // The daemon's version from one `/_ping`; `/version` only if that does not name it.
         let (pinged, podman) = match ping::api_version(&address, CONNECT_TIMEOUT).await {

@@ -29,6 +29,7 @@ use tanto_engine::{Error, Result};
 
 mod cleanup;
 mod connect;
+mod http;
 mod image;
 mod inspect;
 mod layered;
