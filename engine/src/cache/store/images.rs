@@ -49,14 +49,8 @@ impl Store {
     /// Remembers the images `ids` for the next `cache prune` to remove from the daemon, unless
     /// a result names them again by then.
     pub(super) fn remember_images<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
-        for id in ids {
-            let path = self.reclaim_path(id);
-            if !path.exists() {
-                // Flushed: an id lost in a crash is an image no prune ever removes.
-                self.write_atomic(&path, id.as_bytes(), true)?;
-            }
-        }
-        Ok(())
+        // Flushed: an id lost in a crash is an image no prune ever removes.
+        ids.into_iter().try_for_each(|id| self.remember(id, true))
     }
 
     /// Remembers image `id`, which a step just made, as [`remember_images`] does, without
@@ -65,11 +59,17 @@ impl Store {
     ///
     /// [`remember_images`]: Self::remember_images
     pub(crate) fn remember_made_image(&self, id: &str) -> Result<()> {
+        self.remember(id, false)
+    }
+
+    /// Writes image `id`'s file to reclaim, flushed to disk when `flush` says so, unless it
+    /// is there already.
+    fn remember(&self, id: &str, flush: bool) -> Result<()> {
         let path = self.reclaim_path(id);
         if path.exists() {
             return Ok(());
         }
-        self.write_atomic(&path, id.as_bytes(), false)
+        self.write_atomic(&path, id.as_bytes(), flush)
     }
 
     /// The images the store remembers to reclaim (see [`Store::images`]).
