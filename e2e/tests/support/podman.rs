@@ -27,6 +27,17 @@ pub struct Podman {
     pub socket: PathBuf,
 }
 
+/// The OCI runtime settings for this host's cgroups: none where they are all cgroup v2
+/// (Podman's default, crun, runs there), and runc with cgroupfs on a hybrid host (v1
+/// controllers with a cgroup v2 tree beside them), where crun refuses every container.
+fn runtime() -> String {
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return String::new();
+    }
+    require("runc", "runc");
+    "runtime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n".to_owned()
+}
+
 impl Podman {
     /// Podman as root. Needs root; says so otherwise.
     pub fn rootful() -> Self {
@@ -71,11 +82,10 @@ impl Podman {
         }
         // Without `default_ulimits` every container fails on setrlimit here; file locks live
         // in the storage folder, where shared-memory ones would stay in /dev/shm.
-        std::fs::write(
-            dir.join("containers.conf"),
-            "[containers]\ndefault_ulimits = []\n\n[engine]\nlock_type = \"file\"\n",
-        )
-        .expect("write containers.conf");
+        let mut conf =
+            "[containers]\ndefault_ulimits = []\n\n[engine]\nlock_type = \"file\"\n".to_owned();
+        conf.push_str(&runtime());
+        std::fs::write(dir.join("containers.conf"), conf).expect("write containers.conf");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
         if let Some(user) = user {
             let status = Command::new("chown")

@@ -147,12 +147,16 @@ impl Service {
         }
         std::fs::create_dir_all(dir.join("run"))
             .map_err(|e| format!("create {}: {e}", dir.display()))?;
-        // Without `default_ulimits` every container fails on setrlimit here.
-        std::fs::write(
-            dir.join("containers.conf"),
-            "[containers]\ndefault_ulimits = []\n\n[engine]\nlock_type = \"file\"\n",
-        )
-        .map_err(|e| format!("write containers.conf: {e}"))?;
+        // Without `default_ulimits` every container fails on setrlimit here. On a host with
+        // hybrid cgroups (v1 controllers, a v2 tree beside them) crun, Podman's default
+        // runtime, refuses every container: runc runs them.
+        let mut conf =
+            "[containers]\ndefault_ulimits = []\n\n[engine]\nlock_type = \"file\"\n".to_owned();
+        if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            conf.push_str("runtime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n");
+        }
+        std::fs::write(dir.join("containers.conf"), conf)
+            .map_err(|e| format!("write containers.conf: {e}"))?;
         let socket = dir.join("podman.sock");
         let log = std::fs::File::create(dir.join("service.log"))
             .map_err(|e| format!("create the service's log: {e}"))?;
