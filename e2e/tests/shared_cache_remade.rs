@@ -75,14 +75,35 @@ fn a_step_that_runs_reads_what_its_producer_made_again_here() {
         src_b.path(),
     );
     let (ev, stderr) = ok(&out);
-    assert_eq!(steps(&ev, "step_started"), ["nap", "measure"], "{stderr}");
-    let noted = notes(&ev, "noise");
-    assert!(
-        noted.iter().any(|n| n.contains("runs here after all")
-            && n.contains(&damaged[..12])
-            && n.contains("does not match its digest")),
-        "{noted:?} {stderr}"
+    // `noise` was a remote hit, and ran here after all: its events and the counts say so.
+    assert_eq!(
+        steps(&ev, "step_started"),
+        ["nap", "noise", "measure"],
+        "{stderr}"
     );
+    let rerun = of_kind(&ev, "step_started")
+        .into_iter()
+        .find(|e| e["step"] == "noise")
+        .and_then(|e| e["reason"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        rerun.starts_with("runs here after all")
+            && rerun.contains(&damaged[..12])
+            && rerun.contains("does not match its digest"),
+        "{rerun} {stderr}"
+    );
+    assert!(
+        steps(&ev, "step_finished").contains(&"noise".to_owned()),
+        "{stderr}"
+    );
+    let finished = &of_kind(&ev, "run_finished")[0];
+    assert_eq!(
+        (&finished["ran"], &finished["cached"]),
+        (&3.into(), &0.into()),
+        "{stderr}"
+    );
+    let noted = notes(&ev, "noise");
     assert!(
         noted
             .iter()
@@ -138,7 +159,10 @@ fn out_writes_what_a_producer_made_again_here() {
         ],
         src_b.path(),
     );
-    let (_, stderr) = ok(&out);
+    let (ev, stderr) = ok(&out);
+    // `noise` ran here for `--out`, after the run: its own events say so.
+    assert_eq!(steps(&ev, "step_started"), ["nap", "noise"], "{stderr}");
+    assert_eq!(steps(&ev, "step_finished"), ["nap", "noise"], "{stderr}");
     let written = std::fs::metadata(dest.path().join("noise.bin"))
         .unwrap_or_else(|e| panic!("no noise.bin in {}: {e}; {stderr}", dest.path().display()));
     assert_eq!(written.len(), 1024 * 1024, "{stderr}");
@@ -280,7 +304,7 @@ fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
     );
     assert_eq!(
         steps(&events, "step_started"),
-        ["nap", "measure"],
+        ["nap", "noise", "measure"],
         "{stderr}"
     );
     let warned = warnings(&stderr);

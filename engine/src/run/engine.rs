@@ -323,6 +323,7 @@ pub(super) async fn run(
         }
         _ => Ok(Vec::new()),
     };
+    runner.count_ran_again(&mut summary);
     let index_stopped = super::remote::write_index(context.remote.as_deref(), &cancel).await;
     let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
     // Printed once the views are done, so it follows every line they print.

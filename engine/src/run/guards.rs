@@ -1,6 +1,7 @@
 //! What a step's run is held to, around what its key can hold before it runs: its timeout,
 //! the host inputs it read (which must still hold what its key says when it ends), and the
-//! images it chose at run time (whose tags must not have moved since its result was recorded).
+//! images it chose at run time (whose tags must not have moved since its result was recorded)
+//! or made (which must still be in the daemon).
 
 use std::sync::Arc;
 
@@ -111,6 +112,25 @@ pub(super) async fn moved_image(
         });
     }
     None
+}
+
+/// Why cached `outputs` cannot be used when an image among them is no longer in the daemon
+/// (pruned, say): a miss, never an error.
+pub(super) async fn missing_image(
+    run: &RunContext,
+    outputs: &[Artifact],
+) -> Result<Option<String>> {
+    for output in outputs {
+        if let Artifact::Image(image) = output
+            && run.backend.image_content(image.id()).await?.is_none()
+        {
+            return Ok(Some(format!(
+                "its output image {} is no longer in the daemon (removed or pruned)",
+                image.id()
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// Runs `body` under the step's timeout, if it has one.

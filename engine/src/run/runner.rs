@@ -16,10 +16,13 @@ use crate::graph::{Arg, Node, NodeKind, Plan, RunFn, StepInfo};
 use crate::input::ViewMode;
 use crate::report::say;
 use crate::report::{Event, utc};
-use crate::run::guards::{changed_during_run, host_inputs, moved_image, with_timeout};
+use crate::run::guards::{
+    changed_during_run, host_inputs, missing_image, moved_image, with_timeout,
+};
 use crate::run::plan::{after_side_effects, check_steps, near_secrets};
 use crate::run::remote::{Producer, share};
 use crate::run::scheduler::{NodeRunner, Prepared};
+use crate::run::summary::RunSummary;
 use crate::step::{Ctx, RunContext, open_shell, service_input};
 
 type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Arc<Error>>>>;
@@ -204,22 +207,6 @@ impl StepRunner {
         Ok(key)
     }
 
-    /// Why cached `outputs` cannot be used when an image among them is no longer in the
-    /// daemon (pruned, say): a miss, never an error.
-    async fn missing_image(&self, outputs: &[Artifact]) -> Result<Option<String>> {
-        for output in outputs {
-            if let Artifact::Image(image) = output
-                && self.run.backend.image_content(image.id()).await?.is_none()
-            {
-                return Ok(Some(format!(
-                    "its output image {} is no longer in the daemon (removed or pruned)",
-                    image.id()
-                )));
-            }
-        }
-        Ok(None)
-    }
-
     pub(super) async fn lookup(
         &self,
         node: &Node,
@@ -237,7 +224,7 @@ impl StepRunner {
                     Some(moved) => Some(moved.to_string()),
                     None => {
                         let outputs = store.outputs(&hit)?;
-                        match self.missing_image(&outputs).await? {
+                        match missing_image(&self.run, &outputs).await? {
                             None => {
                                 self.remember_hit(&node.label, &key);
                                 if let Some(remote) = &self.run.remote {
@@ -440,6 +427,10 @@ impl StepRunner {
 }
 
 impl NodeRunner for Arc<StepRunner> {
+    fn settle(&self, summary: &mut RunSummary) {
+        self.count_ran_again(summary);
+    }
+
     fn prepare(&self, node: &Node, inputs: Vec<Artifact>) -> BoxFuture<'static, Result<Prepared>> {
         let this = Arc::clone(self);
         let node = node.clone();

@@ -7,7 +7,7 @@
 //! a freed slot, and does so once the lookups that the freeing node's end started and that
 //! ended at once are in the queue.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -23,13 +23,14 @@ use crate::error::{Error, Result};
 use crate::graph::{Node, Plan};
 use crate::report::{Event, EventSink};
 use crate::run::job::panicked;
-use crate::run::summary::{Counts, Outcome, RunSummary, StepStatus};
+use crate::run::summary::{Outcome, RunSummary, StepStatus};
 
 mod node;
 mod order;
 mod queue;
 mod reports;
 mod started;
+mod summarize;
 
 use order::{chain_lengths, dependency_graph, dependents};
 use queue::{Queue, Queued};
@@ -56,6 +57,10 @@ pub enum Prepared {
 pub trait NodeRunner: Send + Sync + 'static {
     /// Looks the node up (cache, bindings) and returns its outputs or the job that makes them.
     fn prepare(&self, node: &Node, inputs: Vec<Artifact>) -> BoxFuture<'static, Result<Prepared>>;
+
+    /// Corrects `summary` for what the scheduler did not see, before the run's end is
+    /// reported: a cached step that ran after all, when what it made could not be fetched.
+    fn settle(&self, _summary: &mut RunSummary) {}
 }
 
 /// Runs plans.
@@ -222,7 +227,7 @@ impl Scheduler {
                 self.dispatch(&mut walk).await;
             }
         }
-        self.summarize(walk, started)
+        self.summarize(walk, started, runner.as_ref())
     }
 
     /// What the loop does with a node whose lookup ended.
@@ -394,57 +399,6 @@ impl Scheduler {
                 self.skip(walk.plan, index, &reason, &mut walk.outcomes);
             }
         }
-    }
-
-    fn summarize(&self, walk: Walk<'_>, started: Instant) -> RunSummary {
-        let Walk {
-            plan,
-            state,
-            mut outcomes,
-            first_failure,
-            ..
-        } = walk;
-        let mut outputs = HashMap::new();
-        for (index, s) in state.into_iter().enumerate() {
-            if let State::Finished(artifacts) = s {
-                outputs.insert(index, artifacts);
-            }
-        }
-        let steps: Vec<Outcome> = plan
-            .nodes
-            .iter()
-            .filter(|node| node.step().is_some())
-            .map(|node| {
-                outcomes[node.id.index()].take().unwrap_or_else(|| Outcome {
-                    label: node.label.clone(),
-                    status: StepStatus::Skipped("not reached".to_owned()),
-                    duration: Duration::ZERO,
-                })
-            })
-            .collect();
-        let interrupted = self.cancel.is_cancelled() && first_failure.is_none();
-        let summary = RunSummary {
-            steps,
-            outputs,
-            interrupted,
-            duration: started.elapsed(),
-        };
-        let Counts {
-            ran,
-            shared,
-            cached,
-            failed,
-            skipped,
-        } = summary.counts();
-        self.events.send(Event::RunFinished {
-            ran,
-            shared,
-            cached,
-            failed,
-            skipped,
-            duration_ms: u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
-        });
-        summary
     }
 
     fn skip(&self, plan: &Plan, index: usize, reason: &str, outcomes: &mut [Option<Outcome>]) {

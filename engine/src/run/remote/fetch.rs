@@ -5,6 +5,7 @@
 //! the shared output: whatever reads it then reads the new one, under a key of its own.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
@@ -17,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind, Plan, StepInfo};
 use crate::report::Event;
 use crate::run::runner::{Lookup, StepRunner};
-use crate::run::summary::RunSummary;
+use crate::run::summary::{RunSummary, StepStatus};
 
 /// How many times a step's inputs are fetched before it runs: once, and once more after
 /// a step that made one ran here again (its new outputs are local: nothing is left to
@@ -187,22 +188,41 @@ impl StepRunner {
             let digest = key.digest();
             (key, digest)
         };
-        let job = {
+        // The step's own events, as if it ran from the start: it was cached, it runs now.
+        let (job, started) = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             match in_flight.get(&digest) {
-                Some((_, job)) => job.clone(),
+                Some((_, job)) => (job.clone(), None),
                 None => {
-                    self.run.events.send(Event::StepNote {
+                    self.run.events.send(Event::StepStarted {
                         step: label.clone(),
-                        message: format!("`{label}` runs here after all: {why}"),
+                        reason: format!("runs here after all: {why}"),
+                        shared_with: None,
                     });
                     let job = self.job(&p.node, **info, *run, inputs, key, digest);
                     in_flight.insert(digest, (label.clone(), job.clone()));
-                    job
+                    (job, Some(Instant::now()))
                 }
             }
         };
-        let outputs = job.await.map_err(|e| Error::clone(&e))?;
+        let outputs = job.await.map_err(|e| Error::clone(&e));
+        if let Some(started) = started {
+            let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.run.events.send(match &outputs {
+                Ok(_) => Event::StepFinished {
+                    step: label.clone(),
+                    duration_ms,
+                },
+                Err(e) => Event::StepFailed {
+                    step: label.clone(),
+                    duration_ms,
+                    error: e.to_string(),
+                    kind: e.kind(),
+                    log_path: None,
+                },
+            });
+        }
+        let outputs = outputs?;
         let made = outputs.get(p.index).cloned().ok_or_else(|| {
             Error::Store(format!(
                 "`{label}` ran again after its remote output could not be fetched, and made fewer outputs"
@@ -230,6 +250,19 @@ impl StepRunner {
             });
         }
         Ok(made)
+    }
+
+    /// Counts the steps that ran here after all (their remote hit's output could not be
+    /// fetched) as run in `summary`, not cached.
+    pub(in crate::run) fn count_ran_again(&self, summary: &mut RunSummary) {
+        let producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        for p in producers.values().filter(|p| p.remade.is_some()) {
+            for step in &mut summary.steps {
+                if step.label == p.node.label && step.status == StepStatus::Cached {
+                    step.status = StepStatus::Done;
+                }
+            }
+        }
     }
 
     /// Fetches the final outputs of a run for `--out`, in `summary`: an output made here again
