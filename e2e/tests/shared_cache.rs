@@ -310,15 +310,16 @@ fn a_damaged_blob_is_never_served_and_its_step_runs_here_instead() {
         src_b.path(),
     );
     let (ev, stderr) = ok(&out);
-    let notes: Vec<String> = of_kind(&ev, "step_note")
+    // The step that made it starts again, for `--out`, and says why.
+    let reasons: Vec<String> = of_kind(&ev, "step_started")
         .iter()
-        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert!(
-        notes
-            .iter()
-            .any(|n| n.contains(&damaged[..12]) && n.contains("does not match its digest")),
-        "no note names the damaged blob {damaged}: {notes:?} {stderr}"
+        reasons.iter().any(|r| r.starts_with("runs here after all")
+            && r.contains(&damaged[..12])
+            && r.contains("does not match its digest")),
+        "no start names the damaged blob {damaged}: {reasons:?} {stderr}"
     );
     // A pipeline's one folder output is written as the folder itself.
     let got = dest.path();

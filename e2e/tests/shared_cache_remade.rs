@@ -2,7 +2,8 @@
 //! cannot be fetched is made here again by a step that is not reproducible (random bytes),
 //! and what reads it, a step that runs or `--out`, gets the new one instead of a failed run;
 //! a server that stalls (stopped with SIGSTOP) is given up after `TANTO_REMOTE_TIMEOUT`
-//! without data, whatever the blob's size, and the run leaves no staging folder behind.
+//! without data, whatever the blob's size, and the run leaves no staging folder behind; a
+//! result whose output left the server's CAS is a miss that says so.
 
 mod support;
 
@@ -130,6 +131,39 @@ fn a_step_that_runs_reads_what_its_producer_made_again_here() {
         src_b.path(),
     ));
     assert_eq!(steps(&ev, "step_started"), ["nap"], "{stderr}");
+}
+
+#[test]
+fn a_miss_says_the_shared_result_lost_its_outputs() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let (store_a, store_b) = (
+        tempfile::tempdir().expect("a temporary folder"),
+        tempfile::tempdir().expect("a temporary folder"),
+    );
+    let (src_a, src_b) = (sources(), sources());
+    upload(store_a.path(), &url, src_a.path(), "1");
+    // The noise is the largest blob: gone, as an eviction would leave the server.
+    server.remove_largest_blob();
+
+    let (ev, stderr) = ok(&run(
+        store_b.path(),
+        &url,
+        &["remade", "--mib", "1", "--wait", "0"],
+        src_b.path(),
+    ));
+    let reason = of_kind(&ev, "step_started")
+        .into_iter()
+        .find(|e| e["step"] == "noise")
+        .and_then(|e| e["reason"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        reason,
+        "first run: no previous result; the shared cache has a result for this key, but 1 of \
+         its 1 outputs is gone from the server's storage",
+        "{stderr}"
+    );
 }
 
 #[test]

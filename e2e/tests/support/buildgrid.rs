@@ -215,22 +215,7 @@ impl BuildGrid {
 
     /// Flips a byte in the middle of the largest blob, keeping its size; returns its hash.
     pub fn damage_largest_blob(&self) -> String {
-        let mut largest: Option<(u64, PathBuf)> = None;
-        for prefix in std::fs::read_dir(self.objects())
-            .expect("BuildGrid's objects")
-            .flatten()
-        {
-            for blob in std::fs::read_dir(prefix.path())
-                .expect("a prefix folder")
-                .flatten()
-            {
-                let size = blob.metadata().expect("a blob's size").len();
-                if largest.as_ref().is_none_or(|(s, _)| size > *s) {
-                    largest = Some((size, blob.path()));
-                }
-            }
-        }
-        let (_, path) = largest.expect("a blob in BuildGrid");
+        let (_, path) = self.largest_blob();
         let mut bytes = std::fs::read(&path).expect("read the blob");
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0xff;

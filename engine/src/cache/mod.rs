@@ -41,7 +41,7 @@ pub use explain::{Reason, explain};
 pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
 pub use keyring::secret_key;
-pub use remote::{Remote, RemoteConfig, RemoteStats, StepLogs};
+pub use remote::{Remote, RemoteConfig, RemoteFound, RemoteStats, StepLogs};
 pub use statcache::{FileStat, StatCache};
 pub(crate) use store::human_bytes;
 pub use store::{

@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
-use crate::cache::{ActionResult, KeyRecord, Remote, RemoteConfig, StepLogs};
+use crate::cache::{ActionResult, KeyRecord, Remote, RemoteConfig, RemoteFound, StepLogs};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Node, Plan};
@@ -244,15 +244,22 @@ pub(super) fn summary_line(remote: &Remote) -> String {
 impl StepRunner {
     /// Asks the remote cache for `digest` after a local miss; a hit is remembered in the
     /// local store (its record, and the step's last key) and its outputs are pending: known
-    /// by digest, fetched when needed.
+    /// by digest, fetched when needed. A miss gives what the server had that it could not
+    /// serve, for the miss's reason.
     pub(super) async fn remote_hit(
         &self,
         node: &Node,
         inputs: &[Artifact],
         digest: &Digest,
-    ) -> Option<(ActionResult, Vec<Artifact>)> {
-        let remote = self.run.remote.as_ref()?;
-        let hit = remote.lookup(digest).await?;
+    ) -> Result<(ActionResult, Vec<Artifact>), Option<String>> {
+        let Some(remote) = self.run.remote.as_ref() else {
+            return Err(None);
+        };
+        let hit = match remote.lookup(digest).await {
+            RemoteFound::Hit(hit) => *hit,
+            RemoteFound::Unusable(why) => return Err(Some(why)),
+            RemoteFound::Nothing => return Err(None),
+        };
         let store = &self.run.store;
         if !self.looking_only
             && let Err(e) = store.record_remote(digest, &hit)
@@ -274,7 +281,7 @@ impl StepRunner {
                     remade: None,
                 });
         }
-        Some((hit, outputs))
+        Ok((hit, outputs))
     }
 }
 

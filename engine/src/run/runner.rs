@@ -219,6 +219,8 @@ impl StepRunner {
         let reason = if let Some(why) = self.runs_anyway(&node.label, info) {
             why
         } else {
+            // What the shared cache had for this key and could not serve, said after the rest.
+            let mut unusable = None;
             let stale = match store.lookup(&digest)? {
                 Some(hit) => match moved_image(&self.run, &hit, false).await {
                     Some(moved) => Some(moved.to_string()),
@@ -234,7 +236,7 @@ impl StepRunner {
                             }
                             // The remote cache may hold it, to load when it is needed.
                             gone => match self.remote_hit(node, inputs, &digest).await {
-                                Some((hit, outputs)) => {
+                                Ok((hit, outputs)) => {
                                     match moved_image(&self.run, &hit, true).await {
                                         Some(moved) => Some(moved.to_string()),
                                         None => {
@@ -242,23 +244,26 @@ impl StepRunner {
                                         }
                                     }
                                 }
-                                None => gone,
+                                Err(_) => gone,
                             },
                         }
                     }
                 },
                 None => match self.remote_hit(node, inputs, &digest).await {
-                    Some((hit, outputs)) => match moved_image(&self.run, &hit, true).await {
+                    Ok((hit, outputs)) => match moved_image(&self.run, &hit, true).await {
                         Some(moved) => Some(moved.to_string()),
                         None => return Ok(Lookup::Hit(Box::new(hit), outputs, true)),
                     },
-                    None => None,
+                    Err(why) => {
+                        unusable = why;
+                        None
+                    }
                 },
             };
             let history = self.history_name(&node.label);
             let previous = store.last_key(&history)?;
             let reasons = explain(previous.as_ref(), &key, store);
-            if let Some(stale) = stale {
+            let reason = if let Some(stale) = stale {
                 stale
             } else if !reasons.is_empty() {
                 reasons
@@ -271,6 +276,10 @@ impl StepRunner {
             } else {
                 // The same key as last time, and no result: it was there, and is gone.
                 "its cached result was removed (pruned or damaged)".to_owned()
+            };
+            match unusable {
+                Some(why) => format!("{reason}; {why}"),
+                None => reason,
             }
         };
         Ok(Lookup::Miss {

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::cache::store::ActionResult;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -151,4 +152,15 @@ mod timeout_tests {
             assert_eq!(parse_timeout(bad), None, "{bad}");
         }
     }
+}
+
+/// What the shared cache holds for a step key.
+#[derive(Debug)]
+pub enum RemoteFound {
+    /// A sound result whose outputs are all in the server's CAS.
+    Hit(Box<ActionResult>),
+    /// A result the server cannot serve, and why, in words a miss's reason ends with.
+    Unusable(String),
+    /// Nothing usable: no result, or a server that failed (which has said so once).
+    Nothing,
 }

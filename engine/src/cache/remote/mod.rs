@@ -34,7 +34,7 @@ use crate::report::say;
 use prost::Message as _;
 use proto::re;
 
-pub use config::{RemoteConfig, RemoteStats, StepLogs};
+pub use config::{RemoteConfig, RemoteFound, RemoteStats, StepLogs};
 
 use crate::artifact::Artifact;
 use crate::cache::key::ArtifactKind;
@@ -191,27 +191,33 @@ impl Remote {
         }
     }
 
-    /// The server's result for the step key `key`, if it has a sound one whose outputs are
-    /// all in its CAS. Reads the action result only (from the pipeline's index when it has
-    /// one for the key); no output is fetched.
-    pub async fn lookup(&self, key: &Digest) -> Option<ActionResult> {
+    /// What the server holds for the step key `key`: a sound result whose outputs are all in
+    /// its CAS, or one it cannot serve and why. Reads the action result only (from the
+    /// pipeline's index when it has one for the key); no output is fetched.
+    pub async fn lookup(&self, key: &Digest) -> RemoteFound {
         let action = action_of(key).digest;
-        if let Some(found) = self.index.get(&action)
-            && let Some(record) = self.accept(&action, found, key).await
-        {
+        let indexed = match self.index.get(&action) {
+            Some(found) => self.accept(&action, found, key).await,
+            None => RemoteFound::Nothing,
+        };
+        if let RemoteFound::Hit(record) = indexed {
             self.count(6, 1);
-            return Some(record);
+            return RemoteFound::Hit(record);
         }
         let request = re::GetActionResultRequest {
             instance_name: self.config.instance.clone(),
             action_digest: Some(action.clone()),
             digest_function: re::SHA256,
         };
-        let found = self
+        // A server may answer NOT_FOUND for a result whose outputs left its CAS: what the
+        // index found out is then the answer.
+        match self
             .call(self.config.timeout, self.clients.get_action_result(request))
             .await
-            .ok()??;
-        self.accept(&action, &found, key).await
+        {
+            Ok(Some(found)) => self.accept(&action, &found, key).await,
+            Ok(None) | Err(_) => indexed,
+        }
     }
 
     /// The record of `found`, the server's result for `action` of the step key `key`, when
@@ -222,7 +228,7 @@ impl Remote {
         action: &re::Digest,
         found: &re::ActionResult,
         key: &Digest,
-    ) -> Option<ActionResult> {
+    ) -> RemoteFound {
         let (record, wires) = match read_result(found, key, self.max_blob) {
             Ok(read) => read,
             Err(why) => {
@@ -230,18 +236,25 @@ impl Remote {
                     "ignoring the remote cache's result for key {}: {why}",
                     key.short()
                 );
-                return None;
+                return RemoteFound::Nothing;
             }
         };
         let digests: Vec<re::Digest> = wires.iter().map(|(_, w)| w.clone()).collect();
+        let total = digests.len();
         let missing = if digests.is_empty() {
             Vec::new()
         } else {
-            self.find_missing(digests).await.ok()?
+            match self.find_missing(digests).await {
+                Ok(missing) => missing,
+                Err(_) => return RemoteFound::Nothing,
+            }
         };
         if !missing.is_empty() {
-            tracing::debug!(key = %key.short(), "a remote result's outputs are gone from its CAS: a miss");
-            return None;
+            return RemoteFound::Unusable(format!(
+                "the shared cache has a result for this key, but {} of its {total} outputs {} gone from the server's storage",
+                missing.len(),
+                if missing.len() == 1 { "is" } else { "are" }
+            ));
         }
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         for (output, wire) in wires {
@@ -250,7 +263,7 @@ impl Remote {
         drop(known);
         self.count(0, 1);
         self.remember_shared(action.clone(), found.clone());
-        Some(record)
+        RemoteFound::Hit(Box::new(record))
     }
 
     /// Makes sure the store holds `artifact`, fetching it when it is the output of a remote

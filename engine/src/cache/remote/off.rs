@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[path = "config.rs"]
 mod config;
 
-pub use config::{RemoteConfig, RemoteStats, StepLogs};
+pub use config::{RemoteConfig, RemoteFound, RemoteStats, StepLogs};
 
 use crate::artifact::Artifact;
 use crate::cache::store::{ActionResult, Store};
@@ -48,7 +48,7 @@ impl Remote {
     }
 
     /// Never called: there is no server.
-    pub async fn lookup(&self, _: &Digest) -> Option<ActionResult> {
+    pub async fn lookup(&self, _: &Digest) -> RemoteFound {
         match self.never {}
     }
 
