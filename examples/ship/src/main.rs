@@ -44,9 +44,10 @@ async fn package(ctx: &Ctx, bin: File) -> Result<Image> {
         .await
 }
 
-/// Starts the service from `image` and asks it for a page.
+/// Starts the service from `image` and asks it for a page; returns the image, tested, so
+/// that what ships it reads it from here and waits for the test.
 #[step(network = false)]
-async fn smoke(ctx: &Ctx, image: Image) -> Result<String> {
+async fn smoke(ctx: &Ctx, image: Image) -> Result<Image> {
     let out = ctx
         .container()
         .from(&image)
@@ -58,7 +59,7 @@ async fn smoke(ctx: &Ctx, image: Image) -> Result<String> {
             out.stdout
         )));
     }
-    Ok(out.stdout.trim().to_owned())
+    Ok(image)
 }
 
 /// Where the image goes in `registry`.
@@ -90,9 +91,10 @@ fn pack(src: Dir) -> Image {
 fn publish(src: Dir, registry: String, password: Secret) -> String {
     let bin = build(src);
     let image = package(bin);
-    smoke(image);
+    // What `smoke` returns: the push waits for the test, and a failed test stops it.
+    let tested = smoke(image);
     let to = reference(registry);
-    push(image, to, "ship", password)
+    push(tested, to, "ship", password)
 }
 
 fn main() -> std::process::ExitCode {

@@ -129,6 +129,18 @@ fn publish_pushes_an_image_that_pulls_back_by_digest_and_serves() {
     let plan = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.contains(" a side effect: never cached"), "{plan}");
     assert!(!plan.contains("note on"), "{plan}");
+    // The push reads the image `smoke` returns: it waits for the smoke test.
+    let graph = publish(&["--graph", "mermaid"]);
+    let graph = String::from_utf8_lossy(&graph.stdout);
+    let node = |label: &str| {
+        let shape = format!("[\"{label}\"]");
+        let line = graph.lines().find(|l| l.trim_end().ends_with(&shape));
+        let id = line.and_then(|l| l.trim().strip_suffix(shape.as_str()));
+        id.unwrap_or_else(|| panic!("no node `{label}` in {graph}"))
+            .to_owned()
+    };
+    let edge = format!("{} --> {}", node("smoke"), node("publish"));
+    assert!(graph.lines().any(|l| l.trim() == edge), "{graph}");
 
     // The local copy goes (by the tag the push left, with the image), so the pull is real.
     let pushed = format!("{}/ship/hello-service:latest", registry.host);
