@@ -338,6 +338,19 @@ fn sources_are_read_and_their_failures_never_show_the_value() {
         assert_clean("a source's error", &out.stderr);
         assert_eq!(text(&out.stderr), expected, "{source}");
     }
+    // The flag's help names the sources, not a value.
+    let help = output(fixture(cache.path()).args(["secret_by_name", "--help"]));
+    let help = text(&help.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        help.contains(
+            "--token <SOURCE> Where the secret `token` comes from: `env:NAME`, `file:PATH` or \
+             `cmd:COMMAND` (never the value itself)"
+        ),
+        "{help}"
+    );
 }
 
 #[test]

@@ -92,6 +92,11 @@ fn pipeline_command(entry: &Entry) -> Command {
             arg = arg
                 .value_parser(value_parser!(PathBuf))
                 .help(format!("The file bound to `{}`", param.name));
+        } else if param.is_secret() {
+            arg = arg.value_name("SOURCE").help(format!(
+                "Where the secret `{}` comes from: `env:NAME`, `file:PATH` or `cmd:COMMAND` (never the value itself)",
+                param.name
+            ));
         } else if param.is_switch() {
             arg = arg.action(ArgAction::SetTrue).help(format!(
                 "Sets `{}` (a `bool`, false when left out)",
@@ -423,7 +428,8 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     Ok((number * scale as f64) as u64)
 }
 
-/// Parses an age like `30d`, `12h`, `90m` or `45s`.
+/// Parses an age like `30d`, `12h`, `90m` or `45s`, or `0`. Any other number needs its unit:
+/// `30` could mean 30 days as well as 30 hours, and a prune that guesses removes results.
 pub(crate) fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -431,14 +437,23 @@ pub(crate) fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("`{text}` is not an age like `30d` or `12h`"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" | "" => n * 3600,
-        "d" => n * 86_400,
-        "w" => n * 7 * 86_400,
+    let scale: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "" if n == 0 => 0,
+        "" => {
+            return Err(format!(
+                "`{text}` needs a unit: `{n}d` (days), `{n}h`, `{n}m` or `{n}s`"
+            ));
+        }
         _ => return Err(format!("`{text}` has an unknown unit: use s, m, h, d or w")),
     };
+    let secs = n
+        .checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too long an age"))?;
     Ok(std::time::Duration::from_secs(secs))
 }
 
@@ -454,5 +469,11 @@ mod tests {
         assert!(parse_size("ten").is_err());
         assert_eq!(parse_age("2d").map(|d| d.as_secs()), Ok(172_800));
         assert!(parse_age("2y").is_err());
+        assert_eq!(parse_age("0").map(|d| d.as_secs()), Ok(0));
+        assert_eq!(
+            parse_age("30"),
+            Err("`30` needs a unit: `30d` (days), `30h`, `30m` or `30s`".to_owned())
+        );
+        assert!(parse_age("99999999999999999w").is_err());
     }
 }
