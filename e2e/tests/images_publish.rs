@@ -214,6 +214,13 @@ fn a_registry_that_is_down_fails_naming_it() {
     assert!(stderr.contains("connection refused"), "{stderr}");
     assert!(
         stderr.contains(&format!(
+            "(no registry answers at {host}, as the daemon sees it: start it, or check the host \
+             and port of the reference)"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
             "the image stays tagged {host}/tanto-e2e/app:1 in the daemon, as after `docker tag`"
         )),
         "{stderr}"

@@ -19,6 +19,11 @@ pub fn check_reference(reference: &str, usage: ReferenceUse) -> Result<(), Strin
     if reference.is_empty() {
         return Err("it is empty".to_owned());
     }
+    if let Some((scheme, _)) = reference.split_once("://") {
+        return Err(format!(
+            "a reference has no scheme: drop `{scheme}://` (`REGISTRY/NAME:TAG`)"
+        ));
+    }
     if let Some(c) = reference
         .chars()
         .find(|c| c.is_whitespace() || c.is_control())

@@ -66,6 +66,10 @@ fn each_fault_is_named() {
             "the port of the registry `host:abc` is not a number",
         ),
         (
+            "https://127.0.0.1:5000/app:v1".into(),
+            "a reference has no scheme: drop `https://` (`REGISTRY/NAME:TAG`)",
+        ),
+        (
             "bad_host.io/app".into(),
             "the registry `bad_host.io` is not a host name",
         ),

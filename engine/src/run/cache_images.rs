@@ -97,7 +97,8 @@ impl fmt::Display for ImageReclaim {
                 "left image {id}: it is tagged {}, so it is yours now (`docker rmi {}` removes \
                  it)",
                 shown(&tags.join(", ")),
-                shown(&tags[0])
+                // Untagging one of several tags leaves the image: each must go.
+                shown(&tags.join(" "))
             )?;
         }
         for (id, why) in &self.in_use {
@@ -195,4 +196,25 @@ fn one_or_many<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
 /// `n` as a count for [`plural`].
 fn count(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageReclaim;
+
+    #[test]
+    fn an_image_left_for_its_tags_is_removed_by_naming_every_tag() {
+        let report = ImageReclaim {
+            asked: 1,
+            tagged: vec![("sha256:c783".into(), vec!["app:v2".into(), "app:v3".into()])],
+            ..ImageReclaim::default()
+        };
+        assert!(
+            report.to_string().contains(
+                "left image sha256:c783: it is tagged app:v2, app:v3, so it is yours now \
+                 (`docker rmi app:v2 app:v3` removes it)"
+            ),
+            "{report}"
+        );
+    }
 }

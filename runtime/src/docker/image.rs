@@ -186,10 +186,17 @@ impl ImageBackend for DockerBackend {
             let failed = |mut cause: String| {
                 // Docker passes on the registry's words; say what they mean for the step.
                 let refused = ["unauthorized", "authentication required", "denied"];
-                if refused.iter().any(|w| cause.to_lowercase().contains(w)) {
+                let unreachable = ["connection refused", "no such host", "i/o timeout"];
+                let lower = cause.to_lowercase();
+                if refused.iter().any(|w| lower.contains(w)) {
                     cause.push_str(&format!(
                         " (the registry refused user `{username}` with the password given: check \
                          both, and that the user may push to {repo})"
+                    ));
+                } else if unreachable.iter().any(|w| lower.contains(w)) {
+                    cause.push_str(&format!(
+                        " (no registry answers at {registry}, as the daemon sees it: start it, or \
+                         check the host and port of the reference)"
                     ));
                 }
                 Error::Other(format!(
