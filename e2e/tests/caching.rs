@@ -399,3 +399,41 @@ fn a_file_bound_under_another_name_or_made_executable_is_a_miss_that_says_so() {
     std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(ran(&b).0.as_deref(), Some("input `notes` made executable"));
 }
+
+#[test]
+fn plan_changes_nothing_in_the_store() {
+    let cache = tempfile::tempdir().unwrap();
+    let (code, first) = run(cache.path(), &["stored", "--text", "hello"]);
+    assert_eq!(code, Some(0), "{first:?}");
+    let records = files_under(&cache.path().join("ac"));
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = &records[0];
+    let plan = || output(fixture(cache.path()).args(["stored", "--text", "hello", "--plan"]));
+
+    // A hit is not marked as used: the record keeps its old time, which prune goes by.
+    let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+    let opened = std::fs::File::open(record).unwrap();
+    opened.set_modified(long_ago).unwrap();
+    let out = plan();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cached"),
+        "{out:?}"
+    );
+    let modified = std::fs::metadata(record).unwrap().modified().unwrap();
+    assert_eq!(modified, long_ago, "--plan marked the record as used");
+
+    // A damaged record is said to be damaged and left for `cache verify` or a run.
+    damage(record);
+    let damaged = std::fs::read(record).unwrap();
+    let out = plan();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a damaged cache entry, left as it is"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(record).unwrap(), damaged, "--plan removed it");
+    let verify = output(fixture(cache.path()).args(["cache", "verify"]));
+    assert_eq!(verify.status.code(), Some(1), "{verify:?}");
+}

@@ -129,7 +129,8 @@ pub(super) async fn run(
     failed: &mut Option<Arc<str>>,
 ) -> u8 {
     let store = match Store::open_default() {
-        Ok(store) => Arc::new(store),
+        // `--plan` reads the store and changes nothing in it.
+        Ok(store) => Arc::new(store.looking_only(options.plan)),
         Err(e) => {
             say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::images::made_images;
-use super::{Store, discard, touch};
+use super::{Store, discard};
 use crate::artifact::{Artifact, Image};
 use crate::cache::key::{ArtifactKind, KeyRecord};
 use crate::cache::tree::EntryKind;
@@ -133,6 +133,14 @@ fn unseal(bytes: &[u8]) -> Option<&[u8]> {
 
 /// Reads and verifies a sealed record; a damaged one is discarded and reads as `None`.
 pub(super) fn read_sealed<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    read_sealed_or(path, discard)
+}
+
+/// Reads and verifies a sealed record; a damaged one goes to `damaged` and reads as `None`.
+fn read_sealed_or<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    damaged: impl FnOnce(&Path, &str),
+) -> Result<Option<T>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -140,12 +148,17 @@ pub(super) fn read_sealed<T: serde::de::DeserializeOwned>(path: &Path) -> Result
     };
     let parsed = unseal(&bytes).and_then(|json| serde_json::from_slice(json).ok());
     if parsed.is_none() {
-        discard(path, "record is truncated or does not match its checksum");
+        damaged(path, "record is truncated or does not match its checksum");
     }
     Ok(parsed)
 }
 
 impl Store {
+    /// [`read_sealed`], leaving a damaged record as it is when looking only.
+    fn read_record<T: serde::de::DeserializeOwned>(&self, path: &Path) -> Result<Option<T>> {
+        read_sealed_or(path, |path, why| self.discard(path, why))
+    }
+
     pub(super) fn action_path(&self, key: &Digest) -> PathBuf {
         let hex = key.to_hex();
         self.root.join("ac").join(&hex[..2]).join(hex)
@@ -162,15 +175,15 @@ impl Store {
     /// reads as a miss; a hit marks the record as recently used for [`Store::prune`].
     pub fn lookup(&self, key: &Digest) -> Result<Option<ActionResult>> {
         let path = self.action_path(key);
-        let Some(result) = read_sealed::<ActionResult>(&path)? else {
+        let Some(result) = self.read_record::<ActionResult>(&path)? else {
             return Ok(None);
         };
         if result.key.digest() != *key {
-            discard(&path, "record belongs to another key");
+            self.discard(&path, "record belongs to another key");
             return Ok(None);
         }
         if !result.outputs.iter().all(OutputRecord::value_intact) {
-            discard(&path, "a value it holds does not match its digest");
+            self.discard(&path, "a value it holds does not match its digest");
             return Ok(None);
         }
         for output in &result.outputs {
@@ -179,7 +192,7 @@ impl Store {
                 return Ok(None);
             }
         }
-        touch(&path);
+        self.touch(&path);
         Ok(Some(result))
     }
 
@@ -285,7 +298,7 @@ impl Store {
 
     /// The key the step labelled `step` ran with last, for explaining a miss.
     pub fn last_key(&self, step: &str) -> Result<Option<KeyRecord>> {
-        read_sealed(&self.last_key_path(step))
+        self.read_record(&self.last_key_path(step))
     }
 
     /// Remembers `key` as the last key of the step labelled `step`. Not flushed to disk: it
@@ -311,7 +324,7 @@ impl Store {
 
     /// How the container of the step labelled `step` was set up when it last ran, if it ran.
     pub fn recipe<T: serde::de::DeserializeOwned>(&self, step: &str) -> Result<Option<T>> {
-        read_sealed(&self.recipe_path(step))
+        self.read_record(&self.recipe_path(step))
     }
 
     fn single_path(&self, step: &str) -> PathBuf {
@@ -334,7 +347,7 @@ impl Store {
     /// command, `Some(false)` if not, `None` if that code has no record (a hint recorded for
     /// other code does not count).
     pub fn single_command(&self, step: &str, code: &str) -> Result<Option<bool>> {
-        let hint: Option<serde_json::Value> = read_sealed(&self.single_path(step))?;
+        let hint: Option<serde_json::Value> = self.read_record(&self.single_path(step))?;
         Ok(hint
             .filter(|h| h.get("code").and_then(|c| c.as_str()) == Some(code))
             // A record without the field is from a version that kept only the single ones.
@@ -366,7 +379,7 @@ impl Store {
             key: Digest,
             at: u64,
         }
-        let failure: Option<Failure> = read_sealed(&self.failure_path(step))?;
+        let failure: Option<Failure> = self.read_record(&self.failure_path(step))?;
         Ok(failure
             .filter(|f| f.key == *key)
             .map(|f| UNIX_EPOCH + Duration::from_secs(f.at)))

@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 
-use super::{ActionResult, Store, discard};
+use super::{ActionResult, Store};
 use crate::cache::key::ArtifactKind;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -86,7 +86,7 @@ impl Store {
             if entry.file_name().to_str() == Some(&Digest::of(id.as_bytes()).to_hex()) {
                 ids.insert(id);
             } else {
-                discard(&path, "the image to reclaim does not match its name");
+                self.discard(&path, "the image to reclaim does not match its name");
             }
         }
         ids

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::durable::Unsynced;
-use super::{Store, create_parent, discard, remove_tree, unlock_staged};
+use super::{Store, create_parent, remove_tree, unlock_staged};
 use crate::artifact::{Dir, DirSelect, File};
 use crate::cache::hash::{HashedDir, hash_dir_with, hash_file_contents};
 use crate::cache::statcache::{FileStat, StatCache};
@@ -50,7 +50,7 @@ impl Store {
                 true
             }
             _ => {
-                discard(&path, "blob content does not match its digest");
+                self.discard(&path, "blob content does not match its digest");
                 false
             }
         }

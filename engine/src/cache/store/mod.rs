@@ -89,6 +89,9 @@ pub struct Store {
     held: Arc<AtomicUsize>,
     /// This process's staging folder under `tmp/`, made on first use.
     staging: Arc<OnceLock<staging::Staging>>,
+    /// Reads change nothing (`--plan`): a damaged entry is left as it is, a hit not marked
+    /// as used.
+    looking: bool,
 }
 
 impl Store {
@@ -113,7 +116,31 @@ impl Store {
             vouched: Arc::default(),
             held: Arc::default(),
             staging: Arc::default(),
+            looking: false,
         })
+    }
+
+    /// With `on`, what a lookup reads changes nothing in the store (`--plan`): a damaged
+    /// entry is reported and left, and a hit is not marked as recently used.
+    pub fn looking_only(mut self, on: bool) -> Self {
+        self.looking = on;
+        self
+    }
+
+    /// Removes a damaged object, logging why; only logs it when looking only.
+    fn discard(&self, path: &Path, why: &str) {
+        if self.looking {
+            tracing::warn!(path = %path.display(), "a damaged cache entry, left as it is: {why}");
+        } else {
+            discard(path, why);
+        }
+    }
+
+    /// Marks the object at `path` as just used, for [`Store::prune`], unless looking only.
+    fn touch(&self, path: &Path) {
+        if !self.looking {
+            touch(path);
+        }
     }
 
     /// Opens the store at `TANTO_CACHE_DIR`, or else in the user's cache folder
@@ -355,7 +382,7 @@ impl Store {
             .then(|| Tree::decode(&bytes).ok())
             .flatten();
         if tree.is_none() {
-            discard(&path, "tree object does not match its digest");
+            self.discard(&path, "tree object does not match its digest");
         }
         Ok(tree)
     }
