@@ -26,8 +26,8 @@ impl Remote {
     pub async fn connect(config: RemoteConfig) -> Result<Option<Self>> {
         Err(Error::Usage(format!(
             "--remote-cache (or TANTO_REMOTE_CACHE) `{}`: this program was built without tanto's \
-             shared cache; enable it with `tanto = {{ version = \"0.1\", features = \
-             [\"remote-cache\"] }}` in its Cargo.toml",
+             shared cache; enable it with `features = [\"remote-cache\"]` on the `tanto` \
+             dependency in its Cargo.toml",
             config.url
         )))
     }
