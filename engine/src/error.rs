@@ -26,7 +26,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// assert!(version("x").is_err());
 /// assert_eq!(version("0.1").unwrap_err().to_string(), "`0.1` is not a released version");
 /// ```
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The Docker daemon could not be reached.
@@ -160,6 +160,13 @@ fn format_tail(tail: &str) -> String {
     format!("; the last lines it printed:\n{}{hint}", tail.trim_end())
 }
 
+/// The message, as `Display` gives it: what a test or `main` that returns `Result` prints
+/// when it fails, where the variant's fields would hide the words that say what to do.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
 impl Error {
     /// An I/O error with what we were doing when it happened.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {

@@ -83,6 +83,27 @@ impl Ctx {
     /// # }
     /// ```
     pub async fn standalone<S: Step>() -> Result<Self> {
+        Self::standalone_with_aliases::<S>(Vec::<(String, String)>::new()).await
+    }
+
+    /// [`Ctx::standalone`], running each image `from` as image `to` wherever the step names
+    /// it, as `tanto::cli().image_alias(from, to)` does in a run: for a step whose image is
+    /// not on this machine and cannot be pulled (a published step's, offline).
+    ///
+    /// ```no_run
+    /// # use tanto::prelude::*;
+    /// # #[step(image = "rust:1.95-slim")]
+    /// # async fn fmt_check(ctx: &Ctx) -> Result<()> { Ok(()) }
+    /// # async fn test() -> Result<()> {
+    /// let ctx =
+    ///     Ctx::standalone_with_aliases::<fmt_check>([("rust:1.95-slim", "mirror/rust:1.95")])
+    ///         .await?;
+    /// # ctx.close().await
+    /// # }
+    /// ```
+    pub async fn standalone_with_aliases<S: Step>(
+        aliases: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+    ) -> Result<Self> {
         let store = tempfile::Builder::new()
             .prefix("tanto-standalone-")
             .tempdir()
@@ -94,6 +115,7 @@ impl Ctx {
             Arc::new(Store::open(store.path())?),
             EventSink::discard(),
         )
+        .with_image_aliases(aliases.into_iter().map(|(f, t)| (f.into(), t.into())))
         .keeping(store);
         Ok(Self::new(Arc::new(run), S::INFO, S::INFO.name))
     }
