@@ -179,5 +179,12 @@ fn a_second_signal_during_cleanup_exits_at_once() {
         took < Duration::from_secs(3),
         "exited {took:?} after the second signal"
     );
+    assert!(
+        stderr.contains(
+            "tanto: interrupted again; exiting now: the steps' containers end with tanto; \
+             services and the run's network stay up until the next run removes them"
+        ),
+        "{stderr}"
+    );
     next_run_reaps(&daemon, &run);
 }

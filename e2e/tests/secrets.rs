@@ -347,7 +347,7 @@ fn sources_are_read_and_their_failures_never_show_the_value() {
     assert!(
         help.contains(
             "--token <SOURCE> Where the secret `token` comes from: `env:NAME`, `file:PATH` or \
-             `cmd:COMMAND` (never the value itself)"
+             `cmd:COMMAND` (never the value itself) [required]"
         ),
         "{help}"
     );

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
-use crate::cli::{Cli, Entry, list};
+use crate::cli::{Cli, Entry, flag, list};
 use crate::graph::{InputValues, NodeKind, ParamInfo};
 use crate::input::value_of;
 use crate::report::print;
@@ -75,50 +75,9 @@ fn pipeline_command(entry: &Entry) -> Command {
         .about(about)
         .long_about(doc.to_owned());
     for param in entry.info.params {
-        let flag = param.flag();
-        let mut arg = Arg::new(param.name).long(flag);
-        if !param.is_switch() {
-            arg = arg.value_name(param.ty.to_uppercase());
-        }
-        if param.is_dir {
-            arg = arg
-                .value_parser(value_parser!(PathBuf))
-                .default_value(".")
-                .help(match param.select.describe() {
-                    Some(select) => format!("The folder bound to `{}` ({select})", param.name),
-                    None => format!("The folder bound to `{}`", param.name),
-                });
-        } else if param.is_file {
-            arg = arg
-                .value_parser(value_parser!(PathBuf))
-                .help(format!("The file bound to `{}`", param.name));
-        } else if param.is_secret() {
-            arg = arg.value_name("SOURCE").help(format!(
-                "Where the secret `{}` comes from: `env:NAME`, `file:PATH` or `cmd:COMMAND` (never the value itself)",
-                param.name
-            ));
-        } else if param.is_switch() {
-            arg = arg.action(ArgAction::SetTrue).help(format!(
-                "Sets `{}` (a `bool`, false when left out)",
-                param.name
-            ));
-        } else if param.is_list() {
-            arg = arg
-                .action(ArgAction::Append)
-                .allow_negative_numbers(true)
-                .help(format!(
-                    "The items of `{}` ({}), separated by commas or given by repeating the flag",
-                    param.name, param.ty
-                ));
-        } else {
-            // `--offset -1` is a value, not a flag.
-            arg = arg
-                .allow_negative_numbers(true)
-                .help(format!("The value of `{}` ({})", param.name, param.ty));
-        }
         // Global, so `PIPELINE shell STEP --src DIR` binds the inputs as a run does. Clap
         // refuses a global argument that is required; binding reports a missing one.
-        cmd = cmd.arg(arg.global(true));
+        cmd = cmd.arg(flag::input_arg(param).global(true));
     }
     cmd = cmd.subcommand_negates_reqs(true).subcommand(
         Command::new("shell")

@@ -1,6 +1,7 @@
 //! The command line that `tanto::cli()` builds from the pipelines a binary registers.
 
 mod args;
+mod flag;
 mod list;
 
 use std::ffi::OsString;

@@ -80,7 +80,7 @@ pub(super) fn watch_signals(
             return;
         }
         say!(
-            "\ntanto: interrupted again; exiting now: the containers end with tanto, and the next run removes what is left"
+            "\ntanto: interrupted again; exiting now: the steps' containers end with tanto; services and the run's network stay up until the next run removes them"
         );
         restore_terminal();
         abandon.now();
