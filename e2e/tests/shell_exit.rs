@@ -236,3 +236,21 @@ fn shell_without_a_flag_that_shapes_the_graph_says_why_it_needs_it() {
         "error: --ns is required: the steps of `grid` depend on `ns`, which has no value; `shell` needs it too, with the value the run had: it shapes the graph, so the step `cell[1,serde]` can only be found with it\n"
     );
 }
+
+#[test]
+fn shell_names_an_unknown_step_before_it_asks_for_a_terminal() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source(&[]);
+    // No terminal here: the unknown step is still what is said.
+    let out = support::output(
+        support::fixture(cache.path())
+            .args(["grid", "--ns", "1", "shell", "nope", "--src"])
+            .arg(src.path()),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: there is no step `nope` in `grid`; its steps are `cell["),
+        "{stderr}"
+    );
+}

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::artifact::Artifact;
 use crate::cache::Store;
 use crate::error::{Error, Result};
-use crate::graph::{ParamInfo, Plan, StepInfo};
+use crate::graph::{Node, ParamInfo, Plan, StepInfo};
 use crate::input::bind;
 use crate::report::EventSink;
 use crate::report::{say, shown, shown_lines};
@@ -47,6 +47,11 @@ pub fn shell_command(
         say!("error: {}", shown_lines(&e.to_string()));
         return EXIT_USAGE;
     }
+    // A step that is not there is the first thing to say, terminal or not.
+    if let Err(e) = step_of(plan, &request.step) {
+        say!("error: {}", shown_lines(&e.to_string()));
+        return EXIT_USAGE;
+    }
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         say!(
             "error: `shell` opens a shell on this terminal, and there is none: run it from a terminal"
@@ -70,6 +75,24 @@ pub fn shell_command(
         };
         signals.abort();
         code
+    })
+}
+
+/// The node and metadata of the step labelled `label` in `plan`, or the usage error that
+/// lists its steps.
+fn step_of<'p>(plan: &'p Plan, label: &str) -> Result<(&'p Node, StepInfo)> {
+    let node = plan.find(label).filter(|n| n.step().is_some());
+    node.and_then(|n| n.step().map(|i| (n, *i))).ok_or_else(|| {
+        let known: Vec<String> = plan
+            .steps()
+            .map(|(n, _)| format!("`{}`", shown(&n.label)))
+            .collect();
+        Error::Usage(format!(
+            "there is no step `{}` in `{}`; its steps are {}",
+            shown(label),
+            plan.pipeline.name,
+            known.join(", ")
+        ))
     })
 }
 
@@ -119,19 +142,7 @@ async fn open(
     aliases: &[(String, String)],
     interrupted: &CancellationToken,
 ) -> Result<i64> {
-    let node = plan.find(&request.step).filter(|n| n.step().is_some());
-    let Some((node, info)) = node.and_then(|n| n.step().map(|i| (n, *i))) else {
-        let known: Vec<String> = plan
-            .steps()
-            .map(|(n, _)| format!("`{}`", shown(&n.label)))
-            .collect();
-        return Err(Error::Usage(format!(
-            "there is no step `{}` in `{}`; its steps are {}",
-            shown(&request.step),
-            plan.pipeline.name,
-            known.join(", ")
-        )));
-    };
+    let (node, info) = step_of(plan, &request.step)?;
     let pipeline = plan.pipeline.name;
     let history = format!("{pipeline}/{}", node.label);
     let store = Arc::new(Store::open_default()?);
