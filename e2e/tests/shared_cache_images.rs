@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use support::buildgrid::BuildGrid;
 use support::remote_cache::{count, fixture, ok, run_id};
-use support::{of_kind, output};
+use support::{of_kind, output, started_reason};
 
 fn docker(args: &[&str]) -> String {
     let out = output(Command::new("docker").args(args));
@@ -169,12 +169,7 @@ fn a_tarball_of_another_image_is_never_loaded_and_the_step_runs_here() {
     ));
     // `layer`, a remote hit, runs here after all: the shared image is refused.
     assert_eq!(started(&ev), ["layer", "cat_back"], "{stderr}");
-    let rerun = of_kind(&ev, "step_started")
-        .into_iter()
-        .find(|e| e["step"] == "layer")
-        .and_then(|e| e["reason"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let rerun = started_reason(&ev, "layer");
     assert!(
         rerun.starts_with("runs here after all") && rerun.contains("another image"),
         "{rerun} {stderr}"

@@ -15,16 +15,23 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::buildgrid::BuildGrid;
 use support::remote_cache::{fixture, ok, run, sources, warnings};
-use support::{of_kind, steps};
+use support::{of_kind, started_reason, steps};
 
-/// Run A: `remade` with `mib` MiB of noise, uploaded.
-fn upload(store: &Path, url: &str, src: &Path, mib: &str) {
+/// Run A, on a machine of its own: `remade` with `mib` MiB of noise, uploaded to `url`.
+fn upload(url: &str, mib: &str) {
+    let store = tempfile::tempdir().expect("a temporary folder");
+    let src = sources();
     ok(&run(
-        store,
+        store.path(),
         url,
         &["remade", "--mib", mib, "--wait", "0", "--remote-upload"],
-        src,
+        src.path(),
     ));
+}
+
+/// Machine B: an empty store, and the same sources as A's.
+fn machine_b() -> (tempfile::TempDir, tempfile::TempDir) {
+    (tempfile::tempdir().expect("a temporary folder"), sources())
 }
 
 /// The messages of the notes about step `step`.
@@ -52,12 +59,8 @@ fn staged(store: &Path) -> Vec<String> {
 fn a_step_that_runs_reads_what_its_producer_made_again_here() {
     let server = BuildGrid::start("");
     let url = server.url();
-    let (store_a, store_b) = (
-        tempfile::tempdir().expect("a temporary folder"),
-        tempfile::tempdir().expect("a temporary folder"),
-    );
-    let (src_a, src_b) = (sources(), sources());
-    upload(store_a.path(), &url, src_a.path(), "1");
+    upload(&url, "1");
+    let (store_b, src_b) = machine_b();
     // The noise is the largest blob: after the lookup, its fetch finds it damaged.
     let damaged = server.damage_largest_blob();
 
@@ -82,12 +85,7 @@ fn a_step_that_runs_reads_what_its_producer_made_again_here() {
         ["nap", "noise", "measure"],
         "{stderr}"
     );
-    let rerun = of_kind(&ev, "step_started")
-        .into_iter()
-        .find(|e| e["step"] == "noise")
-        .and_then(|e| e["reason"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let rerun = started_reason(&ev, "noise");
     assert!(
         rerun.starts_with("runs here after all")
             && rerun.contains(&damaged[..12])
@@ -111,12 +109,7 @@ fn a_step_that_runs_reads_what_its_producer_made_again_here() {
             .any(|n| n.contains("not") && n.contains("as on the shared cache")),
         "{noted:?} {stderr}"
     );
-    let measured = of_kind(&ev, "step_started")
-        .into_iter()
-        .find(|e| e["step"] == "measure")
-        .and_then(|e| e["reason"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let measured = started_reason(&ev, "measure");
     assert!(
         measured.contains("`noise` ran here again"),
         "{measured} {stderr}"
@@ -137,12 +130,8 @@ fn a_step_that_runs_reads_what_its_producer_made_again_here() {
 fn a_miss_says_the_shared_result_lost_its_outputs() {
     let server = BuildGrid::start("");
     let url = server.url();
-    let (store_a, store_b) = (
-        tempfile::tempdir().expect("a temporary folder"),
-        tempfile::tempdir().expect("a temporary folder"),
-    );
-    let (src_a, src_b) = (sources(), sources());
-    upload(store_a.path(), &url, src_a.path(), "1");
+    upload(&url, "1");
+    let (store_b, src_b) = machine_b();
     // The noise is the largest blob: gone, as an eviction would leave the server.
     server.remove_largest_blob();
 
@@ -152,12 +141,7 @@ fn a_miss_says_the_shared_result_lost_its_outputs() {
         &["remade", "--mib", "1", "--wait", "0"],
         src_b.path(),
     ));
-    let reason = of_kind(&ev, "step_started")
-        .into_iter()
-        .find(|e| e["step"] == "noise")
-        .and_then(|e| e["reason"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let reason = started_reason(&ev, "noise");
     assert_eq!(
         reason,
         "first run: no previous result; the shared cache has a result for this key, but 1 of \
@@ -170,12 +154,8 @@ fn a_miss_says_the_shared_result_lost_its_outputs() {
 fn out_writes_what_a_producer_made_again_here() {
     let server = BuildGrid::start("");
     let url = server.url();
-    let (store_a, store_b) = (
-        tempfile::tempdir().expect("a temporary folder"),
-        tempfile::tempdir().expect("a temporary folder"),
-    );
-    let (src_a, src_b) = (sources(), sources());
-    upload(store_a.path(), &url, src_a.path(), "1");
+    upload(&url, "1");
+    let (store_b, src_b) = machine_b();
     server.damage_largest_blob();
 
     let dest = tempfile::tempdir().expect("a temporary folder");
@@ -279,13 +259,9 @@ fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
     let port = url.rsplit(':').next().expect("a port").to_owned();
     let pids = server_pids(&port);
     assert!(!pids.is_empty(), "no process of BuildGrid on port {port}");
-    let (store_a, store_b) = (
-        tempfile::tempdir().expect("a temporary folder"),
-        tempfile::tempdir().expect("a temporary folder"),
-    );
-    let (src_a, src_b) = (sources(), sources());
     // 48 MiB: by ByteStream, and a whole-transfer limit of a second per MiB would wait 49 s.
-    upload(store_a.path(), &url, src_a.path(), "48");
+    upload(&url, "48");
+    let (store_b, src_b) = machine_b();
 
     // Run B finds `noise` on the server; once `nap` runs, the server stops, and `measure`,
     // forced, must fetch the noise from it when `nap` is done.

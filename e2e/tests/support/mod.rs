@@ -62,6 +62,16 @@ pub fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == kind).collect()
 }
 
+/// Why step `step` started, from its `step_started` event in `events` (empty if it did not).
+pub fn started_reason(events: &[Value], step: &str) -> String {
+    of_kind(events, "step_started")
+        .into_iter()
+        .find(|e| e["step"] == step)
+        .and_then(|e| e["reason"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The labels of the steps of `events` with event kind `kind`, in order.
 pub fn steps(events: &[Value], kind: &str) -> Vec<String> {
     of_kind(events, kind)
