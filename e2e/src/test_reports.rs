@@ -1,5 +1,6 @@
-//! Pipelines for the test-report tests: a suite through `cargo_steps::test_report` with a
-//! retry, and one split over three shards whose reports a fan-in step merges.
+//! Pipelines through `cargo-steps`: a suite through `cargo_steps::test_report` with a retry,
+//! one split over three shards whose reports a fan-in step merges, and a workspace's binaries
+//! and docs.
 
 use tanto::Cli;
 use tanto::prelude::*;
@@ -35,6 +36,18 @@ pub fn sharded(src: Dir) -> TestReport {
     merge_reports(shards)
 }
 
+/// The binaries of the workspace in `src`, built with the dev profile.
+#[pipeline]
+pub fn built(src: Dir) -> Dir {
+    cargo_steps::build(src, "dev")
+}
+
+/// The rustdoc of the workspace in `src`.
+#[pipeline]
+pub fn documented(src: Dir) -> Dir {
+    cargo_steps::doc(src)
+}
+
 /// Adds these pipelines, and runs `cargo_steps`' image as the offline one, or as
 /// `TANTO_FIXTURE_RUST` (an image without nextest, say).
 pub(crate) fn register(cli: Cli) -> Cli {
@@ -43,4 +56,6 @@ pub(crate) fn register(cli: Cli) -> Cli {
         .pipeline(tested)
         .pipeline(unsharded)
         .pipeline(sharded)
+        .pipeline(built)
+        .pipeline(documented)
 }

@@ -102,3 +102,81 @@ fn a_tree_older_than_the_last_build_of_its_package_still_runs_its_own_tests() {
         "{events:#?}"
     );
 }
+
+/// Writes a workspace of one package `name`, with a binary of that name when `bin`, else a
+/// library alone.
+fn write_package(dir: &Path, name: &str, bin: bool) {
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n"
+    );
+    let lock = format!("version = 4\n\n[[package]]\nname = \"{name}\"\nversion = \"0.1.0\"\n");
+    let (source, code) = if bin {
+        ("src/main.rs", "//! A binary.\n\nfn main() {}\n")
+    } else {
+        (
+            "src/lib.rs",
+            "//! A library.\n\n/// One.\npub fn one() -> u8 {\n    1\n}\n",
+        )
+    };
+    fs::create_dir_all(dir.join("src")).expect("the package's folder is made");
+    for (file, text) in [
+        ("Cargo.toml", manifest.as_str()),
+        ("Cargo.lock", &lock),
+        (source, code),
+    ] {
+        fs::write(dir.join(file), text).expect("the package's file is written");
+    }
+}
+
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("the output folder")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn build_and_doc_return_their_own_workspaces_outputs_only() {
+    let cache = tempfile::tempdir().expect("a temporary folder");
+    let trees = tempfile::tempdir().expect("a temporary folder");
+    let (tool, lib) = (trees.path().join("tool"), trees.path().join("lib"));
+    write_package(&tool, "cargostepstool", true);
+    write_package(&lib, "cargostepslib", false);
+    // Each pipeline runs over `tool` first, which leaves its binary and docs in the volume,
+    // then over `lib`, whose outputs must not hold them.
+    let outputs = |pipeline: &str, src: &Path| {
+        let out = tempfile::tempdir().expect("a temporary folder");
+        let run = output(
+            fixture(cache.path())
+                .args([pipeline, "--src"])
+                .arg(src)
+                .arg("--out")
+                .arg(out.path()),
+        );
+        assert!(
+            run.status.success(),
+            "{pipeline}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        out
+    };
+
+    assert_eq!(names(outputs("built", &tool).path()), ["cargostepstool"]);
+    assert_eq!(names(outputs("built", &lib).path()), Vec::<String>::new());
+
+    assert!(names(outputs("documented", &tool).path()).contains(&"cargostepstool".to_owned()));
+    let docs = outputs("documented", &lib);
+    let listed = names(docs.path());
+    assert!(listed.contains(&"cargostepslib".to_owned()), "{listed:?}");
+    assert!(!listed.contains(&"cargostepstool".to_owned()), "{listed:?}");
+    let crates = fs::read_to_string(docs.path().join("crates.js")).expect("crates.js");
+    assert!(!crates.contains("cargostepstool"), "{crates}");
+}

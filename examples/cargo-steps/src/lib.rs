@@ -31,7 +31,9 @@
 //! incremental cache in the volume, which keeps that cheap when they did not change (in full
 //! under a profile without incremental compilation, such as `build`'s `release`), while
 //! registry dependencies stay built. The price is the copy (of the files the `Dir` selects) and
-//! that compilation; a result depends only on the step's inputs.
+//! that compilation; a result depends only on the step's inputs. For the same reason [`doc`]
+//! and [`build`] return only what their own cargo command made, never the other workspaces'
+//! docs or binaries in the shared folder ([`OUTPUTS_LOCK`]).
 
 mod reports;
 
@@ -207,12 +209,23 @@ pub async fn test_package_with_docker(ctx: &Ctx, src: Dir, package: String) -> R
 )]
 pub async fn doc(ctx: &Ctx, src: Dir) -> Result<Dir> {
     let c = ctx.container().with_mounted_dir(MOUNT, &src);
+    // `/target/doc` holds the docs of every workspace the volume documented: it is emptied
+    // first, under [`OUTPUTS_LOCK`], so the copy holds this workspace's alone (with
+    // `--no-deps` nothing else is documented again, and the workspace's own crates always
+    // are: the copy's files are newer than any build).
     c.sh(&format!(
-        "{SETUP} && cargo doc --locked --workspace --no-deps && rm -rf /tmp/doc && cp -r /target/doc /tmp/doc"
+        "{SETUP} && exec 9>{OUTPUTS_LOCK} && flock 9 && rm -rf /target/doc && \
+         cargo doc --locked --workspace --no-deps && rm -rf /tmp/doc && cp -r /target/doc /tmp/doc"
     ))
     .await?;
     c.dir("/tmp/doc").await
 }
+
+/// The lock, in the `cargo-target` volume, that [`doc`] and [`build`] hold from their cargo
+/// command to the copy of what it made (on a file descriptor of the step's shell, so it goes
+/// when that command ends, however it ends): what they copy out of the shared folder is then what
+/// their own command left there, never another workspace's.
+pub const OUTPUTS_LOCK: &str = "/target/.cargo-steps-outputs.lock";
 
 /// Builds the workspace's binaries with `profile` and returns them.
 #[step(
@@ -223,15 +236,14 @@ pub async fn doc(ctx: &Ctx, src: Dir) -> Result<Dir> {
 )]
 pub async fn build(ctx: &Ctx, src: Dir, profile: String) -> Result<Dir> {
     let c = ctx.container().with_mounted_dir(MOUNT, &src);
-    let dir = if profile == "dev" {
-        "debug"
-    } else {
-        profile.as_str()
-    };
+    // The profile's folder in the shared volume holds the binaries of every workspace built
+    // there: only those cargo names as this build's executables are copied.
     c.sh(&format!(
-        "{SETUP} && cargo build --locked --workspace --bins --profile {profile} && \
-         rm -rf /tmp/bin && mkdir -p /tmp/bin && \
-         find /target/{dir} -maxdepth 1 -type f -perm -u+x -exec cp {{}} /tmp/bin/ \\;"
+        r#"{SETUP} && exec 9>{OUTPUTS_LOCK} && flock 9 && \
+           cargo build --locked --workspace --bins --profile {profile} \
+           --message-format=json-render-diagnostics > /tmp/build.json && \
+           rm -rf /tmp/bin && mkdir -p /tmp/bin && \
+           grep -o '"executable":"[^"]*"' /tmp/build.json | cut -d'"' -f4 | xargs -r cp -t /tmp/bin/"#
     ))
     .await?;
     c.dir("/tmp/bin").await
