@@ -203,7 +203,7 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
     tmux.start(150, 40, &first);
     let screen = tmux.wait_for(Tmux::screen, "exit=");
     assert!(
-        screen.contains("error: `look` has not run yet, so there is no record of its container to set up again: run `unpacked` first, or pass --run-upstream"),
+        screen.contains("error: `look` has not run yet, so there is no record of its container to set up again: pass --run-upstream to run `unpacked` with `look` run again"),
         "{screen}"
     );
     assert!(screen.contains("exit=2"), "{screen}");
@@ -217,7 +217,10 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
     );
     tmux.start(150, 40, &second);
     let screen = tmux.wait_for(Tmux::screen, "exit the shell to remove it");
-    assert!(screen.contains("running `unpacked` first"), "{screen}");
+    assert!(
+        screen.contains("running `unpacked` first, with `look` run again"),
+        "{screen}"
+    );
     assert!(
         screen.contains("tanto: its last command was: sh -c ls"),
         "{screen}"

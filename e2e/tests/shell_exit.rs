@@ -208,7 +208,7 @@ fn shell_run_upstream_says_which_upstream_step_failed_and_exits_1() {
     let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
     let screen = tmux.wait_in_history("exit=");
     assert!(
-        screen.contains("tanto: `publish_results` has not run yet, so there is no record of its container to set up again; running `grid` first"),
+        screen.contains("tanto: `publish_results` has not run yet, so there is no record of its container to set up again; running `grid` first, with `publish_results` run again"),
         "{screen}"
     );
     assert!(
@@ -217,7 +217,7 @@ fn shell_run_upstream_says_which_upstream_step_failed_and_exits_1() {
         ),
         "{screen}"
     );
-    assert!(!screen.contains("or pass --run-upstream"), "{screen}");
+    assert!(!screen.contains("pass --run-upstream"), "{screen}");
     assert!(screen.contains("exit=1"), "{screen}");
 }
 
@@ -253,4 +253,42 @@ fn shell_names_an_unknown_step_before_it_asks_for_a_terminal() {
         stderr.starts_with("error: there is no step `nope` in `grid`; its steps are `cell["),
         "{stderr}"
     );
+}
+
+#[test]
+fn after_a_change_undone_run_upstream_runs_the_step_again_for_its_shell() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source(&[]);
+    run_grid(cache.path(), src.path());
+    // The step runs with `edited`, then is a hit of its first run once it is gone: its
+    // recorded container had `edited`, which no cache holds.
+    let edited = src.path().join("edited");
+    std::fs::write(&edited, "x").unwrap();
+    run_grid(cache.path(), src.path());
+    std::fs::remove_file(&edited).unwrap();
+    run_grid(cache.path(), src.path());
+    let args = format!(
+        "shell 'cell[1,serde]' --ns 1,2 --src {}",
+        src.path().display()
+    );
+
+    let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
+    let screen = tmux.wait_in_history("exit=");
+    assert!(
+        screen.contains("pass --run-upstream to run `grid` with `cell[1,serde]` run again"),
+        "{screen}"
+    );
+    assert!(screen.contains("exit=2"), "{screen}");
+    drop(tmux);
+
+    let upstream = format!("{args} --run-upstream");
+    let tmux = Tmux::reporting("shell", &grid(cache.path(), &upstream));
+    tmux.wait_in_history("exit the shell to remove it");
+    tmux.type_line("exit 4");
+    let screen = tmux.wait_in_history("exit=");
+    assert!(
+        screen.contains("running `grid` first, with `cell[1,serde]` run again"),
+        "{screen}"
+    );
+    assert!(screen.contains("exit=4"), "{screen}");
 }

@@ -181,10 +181,16 @@ async fn open(
                 return enter(Arc::new(context), step, found, &request.shell, interrupted).await;
             }
             (Err(why), None) if request.run_upstream => {
-                say!("tanto: {why}; running `{pipeline}` first");
+                // The step itself runs, cached or not: only a run records its container as it
+                // is set up with today's inputs (a hit, after a change undone, records none).
+                say!(
+                    "tanto: {why}; running `{pipeline}` first, with `{}` run again",
+                    shown(&node.label)
+                );
                 let options = RunOptions {
                     keep_going: true,
                     interactive: None,
+                    no_cache: Some(vec![node.label.to_string()]),
                     ..options.clone()
                 };
                 let mut failed = None;
@@ -196,7 +202,8 @@ async fn open(
             }
             (Err(why), None) => {
                 return Err(Error::Usage(format!(
-                    "{why}: run `{pipeline}` first, or pass --run-upstream"
+                    "{why}: pass --run-upstream to run `{pipeline}` with `{}` run again",
+                    shown(&node.label)
                 )));
             }
             (Err(why), Some((code, failed))) => {
