@@ -132,6 +132,16 @@ fn editing_one_cells_input_reruns_that_cell_and_the_fan_in_only() {
     let (events, _) = run(cache.path(), src.path(), &[]);
     assert_eq!(of_kind(&events, "step_started").len(), 0, "nothing changed");
     assert_eq!(of_kind(&events, "step_cached").len(), 13);
+
+    // A step fn's name forces each of its cells, and only them.
+    let (events, _) = run(cache.path(), src.path(), &["--no-cache", "cell"]);
+    let forced: Vec<&Value> = of_kind(&events, "step_started");
+    let labels: Vec<&str> = forced.iter().filter_map(|e| e["step"].as_str()).collect();
+    assert_eq!(labels, CELLS, "{events:?}");
+    assert!(
+        forced.iter().all(|e| e["reason"] == "forced to run"),
+        "{forced:?}"
+    );
 }
 
 #[test]

@@ -73,7 +73,7 @@ fn pipeline_command(entry: &Entry) -> Command {
     let about = list::first_paragraph(doc);
     let mut cmd = Command::new(entry.info.name)
         .about(about)
-        .long_about(doc.to_owned());
+        .long_about(list::unlinked(doc));
     for param in entry.info.params {
         // Global, so `PIPELINE shell STEP --src DIR` binds the inputs as a run does. Clap
         // refuses a global argument that is required; binding reports a missing one.

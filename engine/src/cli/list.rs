@@ -72,14 +72,50 @@ pub(crate) fn render(entries: &[Entry]) -> String {
 }
 
 /// The first paragraph of a rustdoc, on one line: what `--list` shows of a pipeline or step,
-/// whole sentences rather than a first line cut mid-sentence.
+/// whole sentences rather than a first line cut mid-sentence, with its links as their text.
 pub(crate) fn first_paragraph(doc: &str) -> String {
-    doc.lines()
+    let paragraph = doc
+        .lines()
         .map(str::trim)
         .skip_while(|l| l.is_empty())
         .take_while(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    unlinked(&paragraph)
+}
+
+/// `text` with each Markdown link as its text: `[text](target)`, `[text][ref]`, and an
+/// intra-doc link to an item, ``[`Item`]``. Other brackets (`cell[1,serde]`) stay.
+pub(crate) fn unlinked(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let (inner, tail) = (&after[..close], &after[close + 1..]);
+        let target_end = match tail.chars().next() {
+            Some('(') => tail.find(')').map(|i| i + 1),
+            Some('[') => tail.find(']').map(|i| i + 1),
+            _ if inner.len() > 1 && inner.starts_with('`') && inner.ends_with('`') => Some(0),
+            _ => None,
+        };
+        match target_end {
+            Some(end) => {
+                out.push_str(inner);
+                rest = &tail[end..];
+            }
+            None => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -94,5 +130,17 @@ mod tests {
             "Builds the workspace and returns its target folder."
         );
         assert_eq!(first_paragraph(""), "");
+    }
+
+    #[test]
+    fn links_read_as_their_text_and_other_brackets_stay() {
+        assert_eq!(
+            first_paragraph(
+                "Returns a [`TestReport`], as [`test`](fn@crate::test) does, or [docs][d]; \
+                 `cell[1,serde]` and [a list] stay."
+            ),
+            "Returns a `TestReport`, as `test` does, or docs; `cell[1,serde]` and [a list] stay."
+        );
+        assert_eq!(first_paragraph("an [open one"), "an [open one");
     }
 }

@@ -22,7 +22,7 @@ use crate::run::options::{
 use crate::run::outputs::{
     check_out_dir, export_outputs, print_outputs, print_plan, print_plan_json, require_cache,
 };
-use crate::run::plan::check_steps;
+use crate::run::plan::steps_named;
 use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
 use crate::run::signals::watch_signals;
@@ -265,12 +265,23 @@ pub(super) async fn run(
             EXIT_USAGE
         };
     }
-    let runner = StepRunner::new(Arc::clone(&context), plan, inputs, options.no_cache.clone())
-        .and_then(|r| check_steps(plan, &options.plan_steps, "plan").map(|()| r));
-    let runner = match runner {
-        Ok(r) => Arc::new(
-            r.require_cache(options.require_cache)
-                .looking_only(options.plan),
+    // A step fn's name stands for each of its labels in a loop.
+    let named = |steps: &[String], flag| steps_named(plan, steps, flag);
+    let prepared = (|| {
+        let forced = (options.no_cache.as_deref())
+            .map(|s| named(s, "no-cache"))
+            .transpose()?;
+        let plan_steps = named(&options.plan_steps, "plan")?;
+        let runner = StepRunner::new(Arc::clone(&context), plan, inputs, forced)?;
+        Ok::<_, Error>((runner, plan_steps))
+    })();
+    let (runner, plan_steps) = match prepared {
+        Ok((r, steps)) => (
+            Arc::new(
+                r.require_cache(options.require_cache)
+                    .looking_only(options.plan),
+            ),
+            steps,
         ),
         Err(e) => {
             drop((context, events));
@@ -282,7 +293,7 @@ pub(super) async fn run(
     };
 
     if options.plan || options.require_cache {
-        let explained = runner.explain_plan(plan, &options.plan_steps).await;
+        let explained = runner.explain_plan(plan, &plan_steps).await;
         let refused = options
             .require_cache
             .then(|| require_cache(&explained))
@@ -297,7 +308,7 @@ pub(super) async fn run(
             if options.progress == Progress::Json {
                 return print_plan_json(plan, &explained);
             }
-            return print_plan(&explained, &options.plan_steps);
+            return print_plan(&explained, &plan_steps);
         }
     }
 

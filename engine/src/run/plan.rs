@@ -62,6 +62,30 @@ pub(super) fn near_secrets(plan: &Plan, inputs: &HashMap<usize, Artifact>) -> Ha
     near
 }
 
+/// The labels of the steps that `steps`, which flag `--flag` names, stand for: a label, or a
+/// step fn's name standing for each of its labels in a loop (`test_package` for
+/// `test_package[a]` and `test_package[b]`); an error names one that is neither.
+pub(crate) fn steps_named(plan: &Plan, steps: &[String], flag: &str) -> Result<Vec<String>> {
+    let mut labels = Vec::new();
+    for step in steps {
+        if plan.find(step).and_then(|n| n.step()).is_some() {
+            labels.push(step.clone());
+            continue;
+        }
+        let prefix = format!("{step}[");
+        let cells: Vec<String> = (plan.steps())
+            .filter(|(n, _)| n.label.starts_with(&prefix))
+            .map(|(n, _)| n.label.to_string())
+            .collect();
+        if !cells.is_empty() {
+            labels.extend(cells);
+            continue;
+        }
+        check_steps(plan, std::slice::from_ref(step), flag)?;
+    }
+    Ok(labels)
+}
+
 /// Checks that each of `steps`, which flag `--flag` names, is a step of `plan`.
 pub(crate) fn check_steps(plan: &Plan, steps: &[String], flag: &str) -> Result<()> {
     for step in steps {
