@@ -165,12 +165,13 @@ pub(super) async fn run(
         }
     };
     let connect = options.connect;
+    let owned_aliases = aliases.to_vec();
     let connect = tokio::spawn(async move {
         let backend = connect().await?;
         // Beside the run: it removes only what dead owners left, and the run waits for it
         // at its end.
         let reaping = tokio::spawn(reap(Arc::clone(&backend)));
-        let resolved = resolve_images(backend.as_ref(), images).await;
+        let resolved = resolve_images(backend.as_ref(), images, &owned_aliases).await;
         Ok::<_, Error>((backend, reaping, resolved))
     });
     let inputs = match bind(raw, Arc::clone(&store)).await {
