@@ -66,7 +66,7 @@ pub enum Error {
         cause: String,
     },
     /// A command in a container exited with a code the step did not allow.
-    #[error("command `{command}` exited with code {code}{}", format_tail(.stderr_tail))]
+    #[error("command `{}` exited with code {code}{}", short_command(.command), format_tail(.stderr_tail))]
     CommandFailed {
         /// The command, as a shell-like string.
         command: String,
@@ -142,6 +142,20 @@ fn test_image_hint(image: &str) -> &'static str {
     } else {
         ""
     }
+}
+
+/// A command as an error shows it: whole up to 160 characters, else its start and its end,
+/// where a script's own command is (a long setup before it, say), around a `…`.
+fn short_command(command: &str) -> std::borrow::Cow<'_, str> {
+    const HEAD: usize = 40;
+    const TAIL: usize = 100;
+    let count = command.chars().count();
+    if count <= 160 {
+        return command.into();
+    }
+    let head: String = command.chars().take(HEAD).collect();
+    let tail: String = command.chars().skip(count - TAIL).collect();
+    format!("{} … {}", head.trim_end(), tail.trim_start()).into()
 }
 
 fn format_tail(tail: &str) -> String {
@@ -267,6 +281,32 @@ mod tests {
             missing("tanto-test/busybox:latest").contains(
                 "locally (the `tanto-test/` images are made offline by `cargo xtask images` in a clone of tanto), or"
             )
+        );
+    }
+
+    #[test]
+    fn a_long_command_shows_its_start_and_its_end() {
+        let setup = "export CARGO_HOME=/cargo-home; ".repeat(8);
+        let script = format!("sh -c '{setup}cargo clippy --locked --workspace -- -D warnings'");
+        let failed = Error::CommandFailed {
+            command: script,
+            code: 101,
+            stderr_tail: String::new(),
+        };
+        assert_eq!(
+            failed.to_string(),
+            "command `sh -c 'export CARGO_HOME=/cargo-home; ex … O_HOME=/cargo-home; export \
+             CARGO_HOME=/cargo-home; cargo clippy --locked --workspace -- -D warnings'` exited \
+             with code 101 and printed nothing"
+        );
+        let short = Error::CommandFailed {
+            command: "sh -c 'exit 3'".into(),
+            code: 3,
+            stderr_tail: String::new(),
+        };
+        assert_eq!(
+            short.to_string(),
+            "command `sh -c 'exit 3'` exited with code 3 and printed nothing"
         );
     }
 
