@@ -418,6 +418,8 @@ pub(super) async fn run(
     if code == EXIT_OK && views.iter().any(|v| v.unwritten()) {
         code = EXIT_FAILED;
     }
+    // The run is over: what a task given up still has staged goes now, not with the task.
+    store.remove_staging();
     code
 }
 

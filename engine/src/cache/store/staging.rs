@@ -62,6 +62,18 @@ impl Drop for Staging {
     }
 }
 
+impl super::Store {
+    /// Removes this process's staging folder now, with what it holds, whoever else still holds
+    /// the store: the end of a run, when a task given up (a fetch from a server that stalled)
+    /// may keep a clone until the runtime, which does not wait for it, drops it after the
+    /// process has exited. Its lock stays held until then; a later use makes nothing there.
+    pub fn remove_staging(&self) {
+        if let Some(staging) = self.staging.get() {
+            super::remove_tree(staging.path());
+        }
+    }
+}
+
 /// Whether `name`, under `tmp/`, is a process's staging folder: reaped by its lock, never by
 /// its age.
 pub(super) fn is_staging(name: &std::ffi::OsStr) -> bool {
