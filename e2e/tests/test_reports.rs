@@ -422,3 +422,21 @@ fn without_nextest_the_step_reads_cargo_tests_json() {
         "2 of 4 tests failed: tests::fails (src/lib.rs:21), tests::flaky (src/lib.rs:39)"
     );
 }
+
+#[test]
+fn a_missing_alias_says_which_image_it_stands_in_for() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let out = output(
+        fixture(cache.path())
+            .env("TANTO_FIXTURE_RUST", "tanto-test/missing:alias")
+            .args(["unsharded", "--src"])
+            .arg(src.path()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("; it is what `image_alias` runs for `rust:1.95-slim`; build or load"),
+        "{stderr}"
+    );
+}

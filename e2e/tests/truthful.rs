@@ -255,21 +255,6 @@ fn a_missing_image_is_a_set_up_error_and_nothing_starts() {
         "no step started: {}",
         text(&out.stdout)
     );
-
-    // An alias's image that is missing says which image it stands in for.
-    let src = tempfile::tempdir().unwrap();
-    let out = output(
-        fixture(cache.path())
-            .env("TANTO_FIXTURE_RUST", "tanto-test/missing:alias")
-            .args(["unsharded", "--src"])
-            .arg(src.path()),
-    );
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("; it is what `image_alias` runs for `rust:1.95-slim`; build or load"),
-        "{stderr}"
-    );
 }
 
 #[test]
