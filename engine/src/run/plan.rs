@@ -88,22 +88,31 @@ pub(crate) fn steps_named(plan: &Plan, steps: &[String], flag: &str) -> Result<V
 
 /// Checks that each of `steps`, which flag `--flag` names, is a step of `plan`.
 pub(crate) fn check_steps(plan: &Plan, steps: &[String], flag: &str) -> Result<()> {
-    for step in steps {
-        if plan.find(step).and_then(|n| n.step()).is_none() {
-            // Labels and what was typed are shown, never obeyed: a loop's items come from flags.
-            let known: Vec<_> = plan
-                .steps()
-                .map(|(n, _)| format!("`{}`", shown(&n.label)))
-                .collect();
-            return Err(Error::Usage(format!(
-                "--{flag}: there is no step `{}` in `{}`; its steps are {}",
-                shown(step),
-                plan.pipeline.name,
-                known.join(", ")
-            )));
-        }
+    match steps
+        .iter()
+        .find(|step| plan.find(step).and_then(|n| n.step()).is_none())
+    {
+        Some(step) => Err(Error::Usage(format!(
+            "--{flag}: {}",
+            no_such_step(plan, step)
+        ))),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Says that `plan` has no step labelled `step`, and lists those it has. Labels and what was
+/// typed are shown, never obeyed: a loop's items come from flags.
+pub(crate) fn no_such_step(plan: &Plan, step: &str) -> String {
+    let known: Vec<_> = plan
+        .steps()
+        .map(|(n, _)| format!("`{}`", shown(&n.label)))
+        .collect();
+    format!(
+        "there is no step `{}` in `{}`; its steps are {}",
+        shown(step),
+        plan.pipeline.name,
+        known.join(", ")
+    )
 }
 
 /// The action-cache record a step hit.

@@ -18,6 +18,7 @@ use crate::run::engine::{block_on, init_logging, run};
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunOptions,
 };
+use crate::run::plan::no_such_step;
 use crate::run::signals::Stops;
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
 
@@ -82,18 +83,8 @@ pub fn shell_command(
 /// lists its steps.
 fn step_of<'p>(plan: &'p Plan, label: &str) -> Result<(&'p Node, StepInfo)> {
     let node = plan.find(label).filter(|n| n.step().is_some());
-    node.and_then(|n| n.step().map(|i| (n, *i))).ok_or_else(|| {
-        let known: Vec<String> = plan
-            .steps()
-            .map(|(n, _)| format!("`{}`", shown(&n.label)))
-            .collect();
-        Error::Usage(format!(
-            "there is no step `{}` in `{}`; its steps are {}",
-            shown(label),
-            plan.pipeline.name,
-            known.join(", ")
-        ))
-    })
+    node.and_then(|n| n.step().map(|i| (n, *i)))
+        .ok_or_else(|| Error::Usage(no_such_step(plan, label)))
 }
 
 /// The exit code of an error that kept the shell from opening: as a run's, 2 for a usage or

@@ -213,6 +213,10 @@ impl StepRunner {
                     step: label.clone(),
                     duration_ms,
                 },
+                Err(Error::Cancelled) => Event::StepSkipped {
+                    step: label.clone(),
+                    reason: "stopped while running".to_owned(),
+                },
                 Err(e) => Event::StepFailed {
                     step: label.clone(),
                     duration_ms,
