@@ -5,18 +5,25 @@ use std::time::{Duration, Instant};
 
 /// A tmux server of the test's own, killed when dropped; its one session is `session`.
 pub struct Tmux {
-    socket: String,
+    /// The server's socket, in `_dir`: nothing of it is left in `/tmp/tmux-UID`.
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
     session: String,
 }
 
 impl Tmux {
-    /// A server named after `tag` (and this process), whose session `session` is not started
-    /// yet: [`Tmux::start`] starts it.
+    /// A server named after `tag`, its socket in a folder of its own, whose session `session`
+    /// is not started yet: [`Tmux::start`] starts it.
     pub fn new(tag: &str, session: &str) -> Self {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = tempfile::Builder::new()
+            .prefix("tanto-tmux-")
+            .tempdir()
+            .expect("a folder for the tmux server's socket");
         Self {
-            socket: format!("tanto-{tag}-{}-{n}", std::process::id()),
+            socket: dir.path().join(format!("{tag}-{n}")),
+            _dir: dir,
             session: session.to_owned(),
         }
     }
@@ -74,7 +81,7 @@ impl Tmux {
     /// Runs `tmux ARGS` against this server; what it printed.
     pub fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .args(args)
             .output()
@@ -121,22 +128,11 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        // Its socket goes with its folder.
         let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
             .output();
-        // The server leaves its socket file behind, however it ended.
-        let _ = std::fs::remove_file(self.socket_path());
-    }
-}
-
-impl Tmux {
-    /// Where tmux keeps this server's socket: `$TMUX_TMPDIR` (or `/tmp`), `tmux-UID`, its name.
-    fn socket_path(&self) -> std::path::PathBuf {
-        use std::os::unix::fs::MetadataExt as _;
-        let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
-        let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
-        std::path::Path::new(&dir)
-            .join(format!("tmux-{uid}"))
-            .join(&self.socket)
     }
 }
