@@ -45,8 +45,7 @@ pub(super) fn input_arg(param: &ParamInfo) -> Arg {
         arg = arg.allow_negative_numbers(true);
         format!("The value of `{name}` ({})", param.ty)
     };
-    let required = !param.is_dir && !param.is_switch() && !param.is_optional();
-    arg.help(if required {
+    arg.help(if param.is_required() {
         format!("{help} [required]")
     } else {
         help

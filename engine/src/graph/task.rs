@@ -66,6 +66,13 @@ impl ParamInfo {
         !(self.is_dir || self.is_file || self.is_secret())
     }
 
+    /// Whether leaving its flag out is an error: a folder defaults to `.`, a switch to
+    /// `false` and an `Option` to `None` (its [`absent_value`](Self::absent_value)); a file,
+    /// a secret and any other value must be given.
+    pub fn is_required(&self) -> bool {
+        !self.is_dir && self.absent_value().is_none()
+    }
+
     /// The value of a value input whose flag is left out, where leaving it out means one:
     /// `false` for a switch, `null` (`None`) for an `Option`.
     pub fn absent_value(&self) -> Option<serde_json::Value> {
