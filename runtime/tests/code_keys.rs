@@ -139,3 +139,37 @@ fn without_items_on_both_sides_the_code_changed_is_all_there_is_to_say() {
     );
     assert_eq!(old.digest(), new.digest());
 }
+
+#[test]
+fn a_miss_after_the_code_could_not_be_keyed_says_what_keyed_it_then() {
+    let new = key("aa", &BEFORE);
+    // The build script gave no digest: the step could not be keyed, and said why.
+    let unkeyed = KeyRecord::for_step(&step("1;;`build`;include_str! of a variable;".into()), None);
+    assert!(unkeyed.code_items.is_empty());
+    assert_eq!(
+        reasons(&unkeyed, &new),
+        [
+            "the step's code was keyed by nothing (it could not be keyed: include_str! of a variable) before, and by the items it uses now"
+        ]
+    );
+    // No build script: the step's own tokens alone.
+    let mut info = step(String::new());
+    info.code = CodeInfo::NONE;
+    let tokens = KeyRecord::for_step(&info, None);
+    assert_eq!(
+        reasons(&tokens, &new),
+        [
+            "the step's code was keyed by its own tokens alone (no `tanto_build::digests()` in its crate's build script) before, and by the items it uses now"
+        ]
+    );
+    assert_eq!(
+        reasons(&new, &tokens),
+        [
+            "the step's code was keyed by the items it uses before, and by its own tokens alone (no `tanto_build::digests()` in its crate's build script) now"
+        ]
+    );
+    // What the key covered is not the key: the same code keyed the same way is no miss.
+    let mut bare = new.clone();
+    bare.code_cover = Some(tanto::__internal::cache::Cover::Tokens);
+    assert_eq!(bare.digest(), new.digest());
+}

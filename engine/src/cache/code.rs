@@ -28,7 +28,8 @@ pub struct CodeItem {
 }
 
 /// What a step's code digest covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Cover {
     /// What the build script found the step to use; the notes name the coarser keys it took
     /// where the sources could not tell.

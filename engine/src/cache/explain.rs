@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::cache::code::Cover;
 use crate::cache::key::{ArtifactKind, KeyRecord};
 use crate::cache::tree::{TreeDiff, TreeSource, diff_trees};
 
@@ -32,6 +33,14 @@ pub enum Reason {
     },
     /// The step's code (or its path) changed, and the key holds no item to say which part.
     CodeChanged,
+    /// What the code key covers changed: the step's code could not be keyed before, or its
+    /// crate's build script did not call `tanto_build::digests()`, and now it does.
+    CodeCoverChanged {
+        /// What it covered, in words.
+        old: String,
+        /// What it covers now.
+        new: String,
+    },
     /// Items the step's code uses changed: its own fn, a const, a helper, a dependency.
     CodeItemsChanged {
         /// The step's own fn, with where it is, when it changed.
@@ -191,6 +200,10 @@ impl fmt::Display for Reason {
                 write!(f, "the cache format changed from {old} to {new}")
             }
             Reason::CodeChanged => f.write_str("the step's code changed"),
+            Reason::CodeCoverChanged { old, new } => write!(
+                f,
+                "the step's code was keyed by {old} before, and by {new} now"
+            ),
             Reason::CodeItemsChanged {
                 own,
                 changed,
@@ -389,7 +402,16 @@ pub fn explain(old: Option<&KeyRecord>, new: &KeyRecord, trees: &dyn TreeSource)
 /// Which items of the step's code changed, when both keys list them.
 fn code_reason(old: &KeyRecord, new: &KeyRecord) -> Reason {
     if old.code_items.is_empty() || new.code_items.is_empty() {
-        return Reason::CodeChanged;
+        // A key from before covers were recorded says nothing of what it covered.
+        let covers = |key: &KeyRecord| match &key.code_cover {
+            _ if !key.code_items.is_empty() => Some(covered(&Cover::Items(Vec::new()))),
+            Some(cover) => Some(covered(cover)),
+            None => None,
+        };
+        return match (covers(old), covers(new)) {
+            (Some(old), Some(new)) if old != new => Reason::CodeCoverChanged { old, new },
+            _ => Reason::CodeChanged,
+        };
     }
     let located = |(label, item): (&String, &crate::cache::CodeItem)| {
         (label.clone(), new.item_place(label, item))
@@ -429,6 +451,19 @@ fn code_reason(old: &KeyRecord, new: &KeyRecord) -> Reason {
         changed,
         added,
         removed,
+    }
+}
+
+/// What a code key covers, in words.
+fn covered(cover: &Cover) -> String {
+    match cover {
+        Cover::Items(_) => "the items it uses".to_owned(),
+        Cover::Crate => "every source of its crate".to_owned(),
+        Cover::Tokens => {
+            "its own tokens alone (no `tanto_build::digests()` in its crate's build script)"
+                .to_owned()
+        }
+        Cover::Uncacheable(why) => format!("nothing (it could not be keyed: {why})"),
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::Artifact;
-use crate::cache::code::{CodeItem, CodeKey};
+use crate::cache::code::{CodeItem, CodeKey, Cover};
 use crate::digest::Digest;
 use crate::graph::StepInfo;
 
@@ -104,6 +104,11 @@ pub struct KeyRecord {
     /// (and their locations) out.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub code_items: BTreeMap<String, CodeItem>,
+    /// What the code digest covered when it lists no items: the step's own tokens, or
+    /// nothing (code that cannot be keyed), so a miss after that changes can say so. Not
+    /// keyed, like the items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_cover: Option<Cover>,
     /// The step's `version = ".."` salt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
@@ -126,6 +131,7 @@ impl KeyRecord {
             step: step.into(),
             code: code.into(),
             code_items: BTreeMap::new(),
+            code_cover: None,
             version: None,
             image: None,
             settings: BTreeMap::new(),
@@ -140,6 +146,7 @@ impl KeyRecord {
         let code = CodeKey::of(info);
         let mut key = Self::new(info.path, code.digest);
         key.code_items = code.items;
+        key.code_cover = (key.code_items.is_empty()).then_some(code.cover);
         key.version = s.version.map(str::to_owned);
         key.image = image_id.map(str::to_owned);
         let settings = &mut key.settings;
@@ -207,10 +214,12 @@ impl KeyRecord {
 
     /// The step's key: BLAKE3 of the canonical encoding, without the upstream labels (only
     /// an upstream output's content counts, so renaming the step that made it is no miss) and
-    /// without the code items (the code digest covers them; their locations must not count).
+    /// without the code items and cover (the code digest covers them; their locations must not
+    /// count).
     pub fn digest(&self) -> Digest {
         let mut bare = self.clone();
         bare.code_items.clear();
+        bare.code_cover = None;
         for input in bare.inputs.values_mut() {
             input.upstream = None;
         }
