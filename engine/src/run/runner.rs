@@ -52,7 +52,7 @@ pub(super) enum Lookup {
     /// The recorded result, its outputs, and whether the shared cache answered.
     Hit(Box<ActionResult>, Vec<Artifact>, bool),
     Miss {
-        key: KeyRecord,
+        key: Box<KeyRecord>,
         digest: Digest,
         reason: String,
     },
@@ -283,7 +283,7 @@ impl StepRunner {
             }
         };
         Ok(Lookup::Miss {
-            key,
+            key: Box::new(key),
             digest,
             reason,
         })

@@ -36,7 +36,7 @@ impl Lookup {
                 key,
                 digest,
                 reason,
-            } => Ok((key, digest, reason)),
+            } => Ok((*key, digest, reason)),
         }
     }
 }
