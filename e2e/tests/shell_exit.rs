@@ -175,8 +175,24 @@ fn interactive_under_fail_fast_shows_the_tail_and_blames_the_failure_not_an_inte
         lines[header + 2].starts_with("tanto: the command was: sh -c"),
         "{screen}"
     );
+    // The shell's time is the person's: the step's failure does not count it.
+    let held = std::time::Duration::from_secs(5);
+    std::thread::sleep(held);
     tmux.type_line("exit");
     let screen = tmux.wait_in_history("exit=");
+    let failed_after = screen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("[cell[1,serde]] FAILED after "))
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("no FAILED line:\n{screen}"));
+    let seconds = match failed_after.strip_suffix("ms") {
+        Some(ms) => ms.parse::<f64>().map(|ms| ms / 1000.0),
+        None => failed_after.trim_end_matches('s').parse::<f64>(),
+    };
+    assert!(
+        seconds.is_ok_and(|s| s < held.as_secs_f64()),
+        "the step's time holds the shell's {held:?}: FAILED after {failed_after}\n{screen}"
+    );
     for said in [
         "[cell[2,serde]] skipped: stopped while running: `cell[1,serde]` failed",
         "[join_cells] skipped: cancelled: `cell[1,serde]` failed",

@@ -323,7 +323,7 @@ pub(super) async fn run(
         .with_cancel(cancel.clone())
         .with_log_dir(log_dir(&store, &run_id));
     let scheduler = match &context.interactive {
-        Some(i) => scheduler.with_early_failure(Arc::clone(&i.early_failure)),
+        Some(i) => scheduler.with_shells(Arc::clone(&i.log)),
         None => scheduler,
     };
     let mut summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::panic::AssertUnwindSafe;
@@ -24,6 +24,7 @@ use crate::graph::{Node, Plan};
 use crate::report::{Event, EventSink};
 use crate::run::job::panicked;
 use crate::run::summary::{Outcome, RunSummary, StepStatus};
+use crate::step::ShellLog;
 
 mod node;
 mod order;
@@ -71,7 +72,7 @@ pub struct Scheduler {
     cancel: CancellationToken,
     events: EventSink,
     log_dir: Option<Arc<Path>>,
-    early_failure: Arc<OnceLock<Arc<str>>>,
+    shells: Arc<ShellLog>,
 }
 
 enum State {
@@ -138,7 +139,7 @@ impl Scheduler {
             cancel: CancellationToken::new(),
             events,
             log_dir: None,
-            early_failure: Arc::default(),
+            shells: Arc::default(),
         }
     }
 
@@ -160,11 +161,12 @@ impl Scheduler {
         self
     }
 
-    /// Reads in `failed` the label of a step that failed and cancelled the run before its job
-    /// ended (`-i` under fail-fast, whose shell keeps the job going): the steps cancelled
-    /// meanwhile say that its failure stopped them, not an interruption.
-    pub fn with_early_failure(mut self, failed: Arc<OnceLock<Arc<str>>>) -> Self {
-        self.early_failure = failed;
+    /// Reads in `shells` what `-i`'s shells, which keep a failed step's job going, did: the
+    /// label of a step that failed and cancelled the run before its job ended, so the steps
+    /// cancelled meanwhile say that its failure stopped them, not an interruption; and how long
+    /// each step's job waited on a shell, which is not the step's time.
+    pub fn with_shells(mut self, shells: Arc<ShellLog>) -> Self {
+        self.shells = shells;
         self
     }
 
@@ -205,7 +207,7 @@ impl Scheduler {
         self.start_ready(&mut walk, &runner);
         while let Some(progress) = walk.tasks.next().await {
             if walk.first_failure.is_none()
-                && let Some(label) = self.early_failure.get()
+                && let Some(label) = self.shells.early_failure()
             {
                 walk.first_failure = Some(format!("`{label}` failed"));
             }

@@ -27,5 +27,5 @@ pub(crate) use run::aliased;
 pub use run::{Abandon, RunContext};
 pub(crate) use service::service_input;
 pub use service::{Ready, Service};
-pub use shell::Interactive;
+pub use shell::{Interactive, ShellLog};
 pub(crate) use shell::{attach_shell, open as open_shell, restore_terminal};

@@ -1,8 +1,10 @@
 //! `-i`: a shell, on the user's terminal, in the container of a step that failed, as the step
 //! left it (same mounts, env, working directory and user as its last command).
 
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -24,11 +26,8 @@ pub struct Interactive {
     pub keep_going: bool,
     /// Holds the views back while the shell has the terminal.
     pub hold: Hold,
-    /// Under fail-fast, the label of the failed step whose shell cancelled the other steps,
-    /// set before it cancels them: its job ends only when the shell closes, and meanwhile
-    /// the scheduler (`Scheduler::with_early_failure`) says that this failure stopped them,
-    /// not an interruption.
-    pub early_failure: Arc<OnceLock<Arc<str>>>,
+    /// What the shells tell the run's scheduler (`Scheduler::with_shells`).
+    pub log: Arc<ShellLog>,
     /// One shell at a time.
     one: tokio::sync::Mutex<()>,
 }
@@ -40,20 +39,55 @@ impl Interactive {
             shell: shell.into(),
             keep_going,
             hold,
-            early_failure: Arc::default(),
+            log: Arc::default(),
             one: tokio::sync::Mutex::new(()),
         }
     }
 }
 
+/// What a run's `-i` shells tell its scheduler: its job goes on while a failed step's shell
+/// is open, so the scheduler learns here why the others stopped and how long the shell kept
+/// the job.
+#[derive(Debug, Default)]
+pub struct ShellLog {
+    /// Under fail-fast, the label of the failed step whose shell cancelled the other steps,
+    /// set before it cancels them, so the steps cancelled meanwhile say that its failure
+    /// stopped them, not an interruption.
+    early_failure: OnceLock<Arc<str>>,
+    /// How long each step's job waited on a shell (its own, or another's first): the
+    /// person's time, not the step's.
+    open_for: Mutex<HashMap<Arc<str>, Duration>>,
+}
+
+impl ShellLog {
+    /// The failed step whose shell stopped the run, under fail-fast.
+    pub fn early_failure(&self) -> Option<&Arc<str>> {
+        self.early_failure.get()
+    }
+
+    /// How long the job of the step labelled `label` waited on a shell, forgotten once read.
+    pub fn take_open_for(&self, label: &str) -> Duration {
+        let mut open_for = self.open_for.lock().unwrap_or_else(PoisonError::into_inner);
+        open_for.remove(label).unwrap_or_default()
+    }
+}
+
 /// Opens a shell in the container of the step of `ctx`, which failed with `failure`, and
 /// returns when the person exits it. Failures to open it are printed, not returned: the step's
-/// own failure is what the run reports.
+/// own failure is what the run reports. The time it takes is logged as the person's
+/// ([`ShellLog`]).
 pub(crate) async fn open(ctx: &Ctx, interactive: &Interactive, failure: &Error) {
+    let started = Instant::now();
+    open_shell(ctx, interactive, failure).await;
+    let mut open_for = (interactive.log.open_for.lock()).unwrap_or_else(PoisonError::into_inner);
+    *open_for.entry(Arc::from(ctx.label())).or_default() += started.elapsed();
+}
+
+async fn open_shell(ctx: &Ctx, interactive: &Interactive, failure: &Error) {
     let _one = interactive.one.lock().await;
     if !interactive.keep_going {
         // Fail-fast: the others stop now, not after the shell, for this failure.
-        let _ = interactive.early_failure.set(Arc::from(ctx.label()));
+        let _ = interactive.log.early_failure.set(Arc::from(ctx.label()));
         ctx.run().cancel.cancel();
     }
     let _held = interactive.hold.hold().await;

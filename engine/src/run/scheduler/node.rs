@@ -71,7 +71,8 @@ impl Scheduler {
             shared_with: queued.shared_with,
         });
         let result = run_job(queued.job, &label).await;
-        let duration = started.elapsed();
+        // An `-i` shell kept the job going: the person's time, not the step's.
+        let duration = (started.elapsed()).saturating_sub(self.shells.take_open_for(&label));
         self.report_end(
             &label,
             is_step,
