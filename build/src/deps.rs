@@ -6,82 +6,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::files::{hash_rust_files, manifest_name, manifest_paths};
+use crate::files::{hash_rust_files, manifest_dependencies, manifest_name, manifest_paths};
+use crate::lock::{LockPackage, parse_lock};
 use crate::tokens::field;
-
-/// One `[[package]]` of `Cargo.lock`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LockPackage {
-    pub(crate) name: String,
-    pub(crate) version: String,
-    pub(crate) source: Option<String>,
-    pub(crate) checksum: Option<String>,
-    /// `name`, `name version` or `name version (source)`.
-    pub(crate) dependencies: Vec<String>,
-}
-
-/// The packages of a `Cargo.lock`.
-pub(crate) fn parse_lock(text: &str) -> Vec<LockPackage> {
-    let mut packages: Vec<LockPackage> = Vec::new();
-    let mut in_deps = false;
-    for line in text.lines().map(str::trim) {
-        if line == "[[package]]" {
-            packages.push(LockPackage {
-                name: String::new(),
-                version: String::new(),
-                source: None,
-                checksum: None,
-                dependencies: Vec::new(),
-            });
-            in_deps = false;
-            continue;
-        }
-        let Some(package) = packages.last_mut() else {
-            continue;
-        };
-        if in_deps {
-            if line.starts_with(']') {
-                in_deps = false;
-            } else if let Some(dep) = line.trim_end_matches(',').strip_prefix('"') {
-                package
-                    .dependencies
-                    .push(dep.trim_end_matches('"').to_owned());
-            }
-            continue;
-        }
-        let Some((key, value)) = line.split_once(" = ") else {
-            if line.starts_with('[') {
-                packages.push(LockPackage {
-                    name: String::new(),
-                    version: String::new(),
-                    source: None,
-                    checksum: None,
-                    dependencies: Vec::new(),
-                });
-            }
-            continue;
-        };
-        let text = value.trim_matches('"').to_owned();
-        match key {
-            "name" => package.name = text,
-            "version" => package.version = text,
-            "source" => package.source = Some(text),
-            "checksum" => package.checksum = Some(text),
-            "dependencies" => {
-                in_deps = !value.contains(']');
-                for dep in value.trim_matches(['[', ']']).split(',') {
-                    let dep = dep.trim().trim_matches('"');
-                    if !dep.is_empty() {
-                        package.dependencies.push(dep.to_owned());
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    packages.retain(|p| !p.name.is_empty());
-    packages
-}
 
 /// A dependency as a key sees it.
 #[derive(Debug, Clone)]
@@ -101,6 +28,9 @@ pub(crate) struct Deps {
     root: Option<PathBuf>,
     /// Dependencies of the package by the name its code uses, to their lock index.
     by_code_name: HashMap<String, usize>,
+    /// When no lock lists the package: the names its manifest gives its dependencies (tanto's
+    /// own left out), none of which can be keyed, and why.
+    unlocked: Option<(Vec<String>, String)>,
     /// Path packages by name, found from the manifests; filled on first need.
     path_dirs: RefCell<Option<HashMap<String, PathBuf>>>,
     manifest_dir: PathBuf,
@@ -123,13 +53,35 @@ impl Deps {
         let me = packages
             .iter()
             .position(|p| p.name == name && p.version == version && p.source.is_none())
-            .or_else(|| packages.iter().position(|p| p.name == name));
+            .or_else(|| {
+                packages
+                    .iter()
+                    .position(|p| p.name == name && p.version == version)
+            });
         let mut by_code_name = HashMap::new();
-        if let Some(me) = me {
-            for spec in &packages[me].dependencies {
-                if let Some(i) = find(&packages, spec) {
-                    by_code_name.insert(packages[i].name.replace('-', "_"), i);
+        let mut unlocked = None;
+        match me {
+            Some(me) => {
+                for spec in &packages[me].dependencies {
+                    if let Some(i) = find(&packages, spec) {
+                        by_code_name.insert(packages[i].name.replace('-', "_"), i);
+                    }
                 }
+            }
+            None => {
+                let manifest =
+                    std::fs::read_to_string(manifest_dir.join("Cargo.toml")).unwrap_or_default();
+                let own: Vec<String> = OWN.iter().map(|o| o.replace('-', "_")).collect();
+                let named: Vec<String> = manifest_dependencies(&manifest)
+                    .into_iter()
+                    .filter(|n| !own.contains(n))
+                    .collect();
+                let why = format!(
+                    "no Cargo.lock the build uses lists `{name}` {version} (looked above the \
+                     build's target folder and above the package), so the versions of its \
+                     dependencies are unknown"
+                );
+                unlocked = Some((named, why));
             }
         }
         let watched = lock.map(Path::to_path_buf).into_iter().collect();
@@ -137,6 +89,7 @@ impl Deps {
             packages,
             root: lock.and_then(Path::parent).map(Path::to_path_buf),
             by_code_name,
+            unlocked,
             path_dirs: RefCell::new(None),
             manifest_dir: manifest_dir.to_path_buf(),
             memo: RefCell::new(HashMap::new()),
@@ -151,13 +104,19 @@ impl Deps {
 
     /// The names the package's code may use for its dependencies.
     pub(crate) fn code_names(&self) -> HashSet<String> {
-        self.by_code_name.keys().cloned().collect()
+        let unlocked = self.unlocked.iter().flat_map(|(names, _)| names);
+        self.by_code_name.keys().chain(unlocked).cloned().collect()
     }
 
     /// The identity of the dependency the code calls `code_name`.
     pub(crate) fn identity(&self, code_name: &str) -> Identity {
         match self.by_code_name.get(code_name) {
             Some(&i) => self.identity_of(i),
+            None if let Some((_, why)) = &self.unlocked => Identity {
+                label: format!("crate `{code_name}`"),
+                at: String::new(),
+                digest: Err(why.clone()),
+            },
             None => Identity {
                 label: format!("crate `{code_name}`"),
                 at: String::new(),
@@ -169,6 +128,7 @@ impl Deps {
     /// Every dependency's identity, tanto's own left out.
     pub(crate) fn all(&self) -> Vec<Identity> {
         let mut names: Vec<&String> = self.by_code_name.keys().collect();
+        names.extend(self.unlocked.iter().flat_map(|(names, _)| names));
         names.sort();
         names
             .into_iter()

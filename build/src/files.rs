@@ -139,17 +139,73 @@ pub(crate) fn renames_a_dependency(manifest: &str) -> bool {
     })
 }
 
-/// The `Cargo.lock` that holds the package at `manifest_dir`: the nearest one above it, or,
-/// for a package unpacked from a registry or a git checkout (whose own lock, if any, is not the
-/// one the build uses), the nearest one above the build's output folder.
-pub(crate) fn find_lock(manifest_dir: &Path, out_dir: Option<&Path>) -> Option<PathBuf> {
-    let s = manifest_dir.to_string_lossy();
-    let downloaded = s.contains("/registry/src/") || s.contains("/git/checkouts/");
-    let start = if downloaded { out_dir? } else { manifest_dir };
-    start
-        .ancestors()
-        .map(|a| a.join("Cargo.lock"))
-        .find(|l| l.is_file())
+/// The `members` of a manifest's `[workspace]`, as written (a glob only as a last `/*`).
+pub(crate) fn manifest_members(manifest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut section = "";
+    let mut in_members = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if !in_members && line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let rest = if in_members {
+            line
+        } else if section == "[workspace]"
+            && let Some(value) = line.strip_prefix("members")
+            && let Some(value) = value.trim_start().strip_prefix('=')
+        {
+            in_members = true;
+            value.trim_start().trim_start_matches('[')
+        } else {
+            continue;
+        };
+        let (values, closed) = match rest.split_once(']') {
+            Some((values, _)) => (values, true),
+            None => (rest, false),
+        };
+        out.extend(
+            values
+                .split(',')
+                .map(|v| v.trim().trim_matches(['"', '\'']))
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
+        );
+        in_members = !closed;
+    }
+    out
+}
+
+/// The names a manifest's dependencies (of every kind and target, not a workspace's shared
+/// ones) go by in code: each table's keys, `-` read as `_`.
+pub(crate) fn manifest_dependencies(manifest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_table = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if let Some(header) = line.strip_prefix('[') {
+            let header = header.trim_end_matches(']').trim();
+            let shared = header.starts_with("workspace");
+            in_table = header.ends_with("dependencies") && !shared;
+            if !shared && let Some((_, name)) = header.rsplit_once("dependencies.") {
+                out.push(name.trim_matches(['"', '\'']).to_owned());
+            }
+            continue;
+        }
+        if in_table && let Some(at) = line.find(['=', '.', ' ']) {
+            let name = line[..at].trim_matches(['"', '\'']);
+            if !name.is_empty() {
+                out.push(name.to_owned());
+            }
+        }
+    }
+    for name in &mut out {
+        *name = name.replace('-', "_");
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 #[cfg(test)]
@@ -188,5 +244,22 @@ path = "src/main.rs"
         assert!(renames_a_dependency(
             "[dependencies.alias]\npackage = \"real\"\n"
         ));
+        assert_eq!(
+            manifest_dependencies(manifest),
+            ["other", "steps", "third", "xpath"]
+        );
+        let deps = "[dev-dependencies]\nmy-lib.workspace = true\n\
+                    [target.'cfg(unix)'.build-dependencies]\n\"quoted\" = \"1\"\n\
+                    [workspace.dependencies]\nshared = \"2\"\n";
+        assert_eq!(manifest_dependencies(deps), ["my_lib", "quoted"]);
+    }
+
+    #[test]
+    fn a_workspace_names_its_members() {
+        let one_line =
+            "[package]\nmembers = [\"no\"]\n[workspace]\nmembers = [\"a\", \"crates/*\"]\n";
+        assert_eq!(manifest_members(one_line), ["a", "crates/*"]);
+        let lines = "[workspace]\nresolver = \"3\"\nmembers = [\n    \"x\", # first\n    'y',\n]\n[dependencies]\nz = \"1\"\n";
+        assert_eq!(manifest_members(lines), ["x", "y"]);
     }
 }

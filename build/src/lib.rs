@@ -52,6 +52,7 @@ mod deps;
 mod emit;
 mod files;
 mod load;
+mod lock;
 mod reach;
 mod scan;
 mod syntax;
@@ -87,7 +88,7 @@ pub fn digests() {
     let name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
     let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
     let out_dir = std::env::var_os("OUT_DIR").map(PathBuf::from);
-    let lock = files::find_lock(&dir, out_dir.as_deref());
+    let lock = lock::find_lock(&dir, out_dir.as_deref(), &name, &version);
     let analysis = analyse(&dir, &name, &version, lock.as_deref());
     let mut out = String::new();
     for file in &analysis.read {

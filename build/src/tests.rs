@@ -33,7 +33,14 @@ fn records(
     for (rel, text) in files {
         write(dir, rel, text);
     }
-    let analysis = analyse(dir, "app", "0.1.0", None);
+    // A lock that lists the package, with no dependencies: unlocked, every name its manifest
+    // gives a dependency would make a step that uses it uncacheable.
+    write(
+        dir,
+        "Cargo.lock",
+        "[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n",
+    );
+    let analysis = analyse(dir, "app", "0.1.0", Some(&dir.join("Cargo.lock")));
     analysis
         .steps
         .values()
@@ -456,3 +463,4 @@ async fn by_crate_path(ctx: &Ctx) -> Result<()> { let _ = crate::tricky::wrap!("
 
 mod compiled;
 mod local_uses;
+mod unlocked;
