@@ -346,7 +346,7 @@ fn runs_racing_to_store_the_same_output_leave_one_sound_copy() {
     let verify = output(fixture(cache.path()).args(["cache", "verify"]));
     assert!(
         String::from_utf8_lossy(&verify.stdout)
-            .starts_with("the cache is sound: 1 cached results, 1 last keys, 1 blobs, "),
+            .starts_with("the cache is sound: 1 cached results, 3 records of last runs, 1 blobs, "),
         "{verify:?}"
     );
     let stats = stats(cache.path());

@@ -490,7 +490,7 @@ fn cache_reports_count_one_thing_by_one_name_and_looking_creates_nothing() {
     assert!(stats.contains("cached results  2\n"), "{stats}");
     let verify = text(&output(fixture(root.path()).args(["cache", "verify"])).stdout);
     assert!(
-        verify.starts_with("the cache is sound: 2 cached results, 2 last keys, "),
+        verify.starts_with("the cache is sound: 2 cached results, 6 records of last runs, "),
         "{verify}"
     );
 }

@@ -165,10 +165,18 @@ fn a_corrupted_blob_is_detected_and_discarded() {
     let report = store.verify().expect("verifies");
     assert_eq!(
         report.problems.len(),
-        2,
-        "the blob and the checkout sharing its inode"
+        3,
+        "the blob, the checkout sharing its inode, and the record that names the folder: {:?}",
+        report.problems
     );
     assert!(report.problems[0].contains("blob"), "{:?}", report.problems);
+    assert_eq!(
+        report.problems[2],
+        format!(
+            "action record {} names an output that is no longer in the store",
+            k.digest().to_hex()
+        )
+    );
     assert!(!blob.exists());
     assert!(store.lookup(&k.digest()).expect("lookup").is_none());
     assert!(store.verify().expect("verifies").is_clean());

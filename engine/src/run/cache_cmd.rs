@@ -47,8 +47,12 @@ pub fn cache_command(m: &clap::ArgMatches, connect: Option<Connect>) -> u8 {
         Some(("verify", _)) => match store.verify() {
             Ok(report) if report.is_clean() => {
                 print(&format!(
-                    "the cache is sound: {} cached results, {} last keys, {} blobs, {} trees, {} checkouts checked\n",
-                    report.records, report.last_keys, report.blobs, report.trees, report.checkouts
+                    "the cache is sound: {} cached results, {} records of last runs, {} blobs, {} trees, {} checkouts checked\n",
+                    report.records,
+                    report.step_records,
+                    report.blobs,
+                    report.trees,
+                    report.checkouts
                 ));
                 Ok(())
             }

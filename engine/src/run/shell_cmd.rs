@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
-use crate::cache::Store;
+use crate::cache::{Recorded, Store};
 use crate::error::{Error, Result};
 use crate::graph::{Node, ParamInfo, Plan, StepInfo};
 use crate::input::bind;
@@ -149,11 +149,15 @@ async fn open(
     loop {
         let inputs = unless(interrupted, bind(placed.clone(), Arc::clone(&store))).await?;
         let found = match store.recipe::<Recipe>(&history)? {
-            None => Err(format!(
+            Recorded::None => Err(format!(
                 "`{}` has not run yet, so there is no record of its container to set up again",
                 shown(&node.label)
             )),
-            Some(recipe) => {
+            Recorded::Damaged => Err(format!(
+                "the record of `{}`'s container was damaged (it has been removed), so there is none to set it up again from",
+                shown(&node.label)
+            )),
+            Recorded::Found(recipe) => {
                 resolve(&store, &history, &recipe, &inputs).map(|found| (recipe, found))
             }
         };

@@ -116,6 +116,17 @@ impl ActionResult {
     }
 }
 
+/// What the store holds of a step's record that is not a result (its container's recipe).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded<T> {
+    /// The record.
+    Found(T),
+    /// None was ever recorded.
+    None,
+    /// One was, but it was damaged, and has been discarded (or, looking only, left as it is).
+    Damaged,
+}
+
 /// Seals `json` with its checksum line.
 fn seal(json: &str) -> Vec<u8> {
     let mut out = Digest::of(json.as_bytes()).to_hex().into_bytes();
@@ -137,7 +148,7 @@ pub(super) fn read_sealed<T: serde::de::DeserializeOwned>(path: &Path) -> Result
 }
 
 /// Reads and verifies a sealed record; a damaged one goes to `damaged` and reads as `None`.
-fn read_sealed_or<T: serde::de::DeserializeOwned>(
+pub(super) fn read_sealed_or<T: serde::de::DeserializeOwned>(
     path: &Path,
     damaged: impl FnOnce(&Path, &str),
 ) -> Result<Option<T>> {
@@ -323,8 +334,15 @@ impl Store {
     }
 
     /// How the container of the step labelled `step` was set up when it last ran, if it ran.
-    pub fn recipe<T: serde::de::DeserializeOwned>(&self, step: &str) -> Result<Option<T>> {
-        self.read_record(&self.recipe_path(step))
+    /// A damaged record is discarded and reads as [`Recorded::Damaged`].
+    pub fn recipe<T: serde::de::DeserializeOwned>(&self, step: &str) -> Result<Recorded<T>> {
+        let path = self.recipe_path(step);
+        let existed = path.exists();
+        Ok(match self.read_record(&path)? {
+            Some(recipe) => Recorded::Found(recipe),
+            None if existed => Recorded::Damaged,
+            None => Recorded::None,
+        })
     }
 
     fn single_path(&self, step: &str) -> PathBuf {
@@ -385,7 +403,7 @@ impl Store {
             .map(|f| UNIX_EPOCH + Duration::from_secs(f.at)))
     }
 
-    fn has_output(&self, output: &OutputRecord) -> Result<bool> {
+    pub(super) fn has_output(&self, output: &OutputRecord) -> Result<bool> {
         match output.kind {
             ArtifactKind::Value => Ok(output.value_intact()),
             ArtifactKind::Secret => Ok(false),

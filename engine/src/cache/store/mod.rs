@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-pub use action::{ActionResult, OutputRecord};
+pub use action::{ActionResult, OutputRecord, Recorded};
 pub use images::StoreImages;
 pub use lease::StoreLease;
 pub(crate) use reports::human_bytes;

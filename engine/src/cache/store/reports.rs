@@ -81,8 +81,9 @@ pub struct VerifyReport {
     pub trees: u64,
     /// Cached results (action records) checked.
     pub records: u64,
-    /// Last keys (what explains a miss) checked.
-    pub last_keys: u64,
+    /// Records of steps' last runs checked: last keys (what explains a miss), container
+    /// recipes (what `shell` sets up again), failures and single-command hints.
+    pub step_records: u64,
     /// Checkouts re-hashed.
     pub checkouts: u64,
     /// One line per damaged entry, which has been removed.

@@ -1,12 +1,11 @@
 //! Checking the store: every object re-hashed, and what is damaged removed.
 
-use super::action::read_sealed;
+use super::action::read_sealed_or;
 use super::maintain::{list_objects, parse_blob_name};
 use super::reports::VerifyReport;
 use super::{Store, remove_tree};
 use crate::artifact::DirSelect;
 use crate::cache::hash::{hash_dir_with, hash_file_contents};
-use crate::cache::key::KeyRecord;
 use crate::cache::statcache::StatCache;
 use crate::cache::store::{ActionResult, OutputRecord};
 use crate::cache::tree::Tree;
@@ -14,8 +13,8 @@ use crate::digest::Digest;
 use crate::error::Result;
 
 impl Store {
-    /// Re-hashes every blob, tree, record and checkout, removes what is damaged and reports
-    /// it. Reads everything, so it takes as long as reading the store once. Holds a lease, so
+    /// Re-hashes every blob, tree, checkout and record, removes what is damaged (and each
+    /// result that names something removed) and reports it. Reads everything, so it takes as long as reading the store once. Holds a lease, so
     /// a prune cannot remove objects under it (which would read as damage).
     pub fn verify(&self) -> Result<VerifyReport> {
         let _lease = self.lease()?;
@@ -41,31 +40,6 @@ impl Store {
                 let _ = std::fs::remove_file(&o.path);
             }
         }
-        for o in list_objects(&self.root.join("ac")) {
-            report.records += 1;
-            let ok = read_sealed::<ActionResult>(&o.path)
-                .ok()
-                .flatten()
-                .is_some_and(|r| {
-                    r.key.digest().to_hex() == o.name
-                        && r.outputs.iter().all(OutputRecord::value_intact)
-                });
-            if !ok {
-                report
-                    .problems
-                    .push(format!("action record {} is damaged", o.name));
-                let _ = std::fs::remove_file(&o.path);
-            }
-        }
-        if let Ok(entries) = std::fs::read_dir(self.root.join("last")) {
-            for e in entries.flatten() {
-                report.last_keys += 1;
-                if read_sealed::<KeyRecord>(&e.path()).ok().flatten().is_none() {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    report.problems.push(format!("last key {name} is damaged"));
-                }
-            }
-        }
         if let Ok(entries) = std::fs::read_dir(self.root.join("checkouts")) {
             for e in entries.flatten() {
                 report.checkouts += 1;
@@ -75,6 +49,59 @@ impl Store {
                 let hashed = hash_dir_with(&e.path(), &DirSelect::ALL, &StatCache::in_memory());
                 if !real || !hashed.is_ok_and(|h| h.digest.to_hex() == name) {
                     report.problems.push(format!("checkout {name} is damaged"));
+                    remove_tree(&e.path());
+                }
+            }
+        }
+        for o in list_objects(&self.root.join("ac")) {
+            report.records += 1;
+            let result = read_sealed_or::<ActionResult>(&o.path, |_, _| {})
+                .ok()
+                .flatten()
+                .filter(|r| {
+                    r.key.digest().to_hex() == o.name
+                        && r.outputs.iter().all(OutputRecord::value_intact)
+                });
+            let problem = match result {
+                None => Some(format!("action record {} is damaged", o.name)),
+                // What it names may have been removed above as damaged: a record that can
+                // never be a hit again would read as sound to every later check.
+                Some(r)
+                    if !r
+                        .outputs
+                        .iter()
+                        .all(|out| self.has_output(out).unwrap_or(false)) =>
+                {
+                    Some(format!(
+                        "action record {} names an output that is no longer in the store",
+                        o.name
+                    ))
+                }
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                report.problems.push(problem);
+                let _ = std::fs::remove_file(&o.path);
+            }
+        }
+        // What a step's last run left besides its result: each sealed, each only a hint or an
+        // explanation, so a damaged one is removed and reported like the rest.
+        for (folder, what) in [
+            ("last", "last key"),
+            ("recipes", "container recipe"),
+            ("failed", "failure record"),
+            ("single", "single-command hint"),
+        ] {
+            let Ok(entries) = std::fs::read_dir(self.root.join(folder)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                report.step_records += 1;
+                let sound = read_sealed_or::<serde_json::Value>(&e.path(), |_, _| {})
+                    .is_ok_and(|r| r.is_some());
+                if !sound {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    report.problems.push(format!("{what} {name} is damaged"));
                     remove_tree(&e.path());
                 }
             }
@@ -89,6 +116,73 @@ mod tests {
 
     use super::*;
     use crate::artifact::Artifact;
+    use crate::cache::key::KeyRecord;
+    use crate::cache::store::Recorded;
+
+    #[test]
+    fn a_damaged_record_of_a_last_run_is_reported_and_removed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(tmp.path().join("store")).expect("store");
+        let step = "ci/build";
+        store
+            .set_last_key(step, &KeyRecord::new("ci::build", "code"))
+            .expect("last key");
+        store
+            .set_recipe(step, &serde_json::json!({"image": "busybox"}))
+            .expect("recipe");
+        store
+            .set_last_failure(step, &Digest::of(b"key"), std::time::SystemTime::now())
+            .expect("failure");
+        store.set_single_command(step, "code", true).expect("hint");
+        let clean = store.verify().expect("verify");
+        assert!(clean.is_clean(), "{:?}", clean.problems);
+        assert_eq!(clean.step_records, 4);
+        let name = Digest::of(step.as_bytes()).to_hex();
+        for folder in ["last", "recipes", "failed", "single"] {
+            std::fs::write(
+                tmp.path().join("store").join(folder).join(&name),
+                b"garbage",
+            )
+            .expect("damage");
+        }
+        let report = store.verify().expect("verify");
+        let mut problems = report.problems.clone();
+        problems.sort();
+        assert_eq!(
+            problems,
+            [
+                format!("container recipe {name} is damaged"),
+                format!("failure record {name} is damaged"),
+                format!("last key {name} is damaged"),
+                format!("single-command hint {name} is damaged"),
+            ]
+        );
+        assert!(store.verify().expect("verify").is_clean());
+        assert_eq!(
+            store.recipe::<serde_json::Value>(step).expect("read"),
+            Recorded::None
+        );
+    }
+
+    #[test]
+    fn a_damaged_recipe_reads_as_damaged_not_as_never_recorded() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(tmp.path().join("store")).expect("store");
+        store
+            .set_recipe("ci/test", &serde_json::json!(1))
+            .expect("recipe");
+        let name = Digest::of(b"ci/test").to_hex();
+        std::fs::write(tmp.path().join("store/recipes").join(name), b"x").expect("damage");
+        assert_eq!(
+            store.recipe::<serde_json::Value>("ci/test").expect("read"),
+            Recorded::Damaged
+        );
+        assert_eq!(
+            store.recipe::<serde_json::Value>("ci/test").expect("read"),
+            Recorded::None,
+            "discarded"
+        );
+    }
 
     #[test]
     fn a_record_whose_value_is_not_the_one_its_digest_names_is_a_miss_and_damage() {
