@@ -363,3 +363,28 @@ fn a_single_command_hint_holds_for_the_code_that_left_it_only() {
         Some(true)
     );
 }
+
+#[test]
+fn looking_only_hashes_a_folder_without_writing_its_trees_or_stat_cache() {
+    let (tmp, _) = store();
+    let src = tmp.path().join("src");
+    write(&src, "a/b.txt", b"b");
+    write(&src, "c.txt", b"c");
+    let store = Store::open(tmp.path().join("looked"))
+        .expect("store")
+        .looking_only(true);
+    let hashed = store
+        .hash_input_dir(&src, &tanto::DirSelect::ALL)
+        .expect("hash");
+    let trees = std::fs::read_dir(store.root().join("trees")).expect("trees");
+    assert_eq!(trees.count(), 0, "no tree written");
+    assert!(
+        !store.root().join("statcache").exists(),
+        "no stat cache saved"
+    );
+    let top = store
+        .tree(&hashed.digest)
+        .expect("read")
+        .expect("kept in memory");
+    assert_eq!(top.entries().len(), 2, "{top:?}");
+}

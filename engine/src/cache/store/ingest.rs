@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::durable::Unsynced;
-use super::{Store, create_parent, remove_tree, unlock_staged};
+use super::staging::unlock_staged;
+use super::{Store, create_parent, remove_tree};
 use crate::artifact::{Dir, DirSelect, File};
 use crate::cache::hash::{HashedDir, hash_dir_with, hash_file_contents};
 use crate::cache::statcache::{FileStat, StatCache};

@@ -29,9 +29,10 @@ pub use reports::{PruneOptions, PruneReport, StoreStats, VerifyReport};
 use crate::artifact::{DirSelect, File};
 use crate::cache::hash::{HashedDir, hash_dir_with, hash_file_contents};
 use crate::cache::statcache::StatCache;
-use crate::cache::tree::{Tree, TreeSource};
+use crate::cache::tree::{Tree, TreeSource, Trees};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use staging::unlock_staged;
 
 /// The content-addressed store: blobs, trees, checkouts and the action cache in one folder.
 ///
@@ -92,6 +93,8 @@ pub struct Store {
     /// Reads change nothing (`--plan`): a damaged entry is left as it is, a hit not marked
     /// as used.
     looking: bool,
+    /// Looking only, the trees of the folders hashed, which are kept here instead.
+    looked: Arc<Mutex<Trees>>,
 }
 
 impl Store {
@@ -117,11 +120,13 @@ impl Store {
             held: Arc::default(),
             staging: Arc::default(),
             looking: false,
+            looked: Arc::default(),
         })
     }
 
-    /// With `on`, what a lookup reads changes nothing in the store (`--plan`): a damaged
-    /// entry is reported and left, and a hit is not marked as recently used.
+    /// With `on`, the store changes nothing (`--plan`): a damaged entry is reported and left,
+    /// a hit is not marked as recently used, and the trees of hashed folders and the stat
+    /// cache stay in memory.
     pub fn looking_only(mut self, on: bool) -> Self {
         self.looking = on;
         self
@@ -230,6 +235,11 @@ impl Store {
     pub fn hash_input_dir(&self, path: &Path, select: &DirSelect) -> Result<HashedDir> {
         let cache = self.stat_cache();
         let hashed = hash_dir_with(path, select, cache)?;
+        if self.looking {
+            let mut looked = self.looked.lock().unwrap_or_else(|e| e.into_inner());
+            looked.extend(hashed.trees.iter().map(|(d, tree)| (*d, tree.clone())));
+            return Ok(hashed);
+        }
         let missing = self.missing_trees(&hashed);
         let saved = if missing.is_empty() {
             cache.save()
@@ -327,12 +337,6 @@ impl Store {
         Ok(digest)
     }
 
-    /// Stores the trees (not the files) of a hashed folder, so a later miss can list the
-    /// paths that changed.
-    pub fn put_trees(&self, hashed: &HashedDir) -> Result<()> {
-        self.put_missing_trees(&self.missing_trees(hashed))
-    }
-
     /// The trees of `hashed` the store does not hold, with their paths.
     fn missing_trees<'a>(&self, hashed: &'a HashedDir) -> Vec<(PathBuf, &'a Tree)> {
         // The walk already hashed each tree's encoding: a tree the store holds costs a stat.
@@ -375,7 +379,10 @@ impl Store {
         let path = self.tree_path(digest);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let looked = self.looked.lock().unwrap_or_else(|e| e.into_inner());
+                return Ok(looked.get(digest).cloned());
+            }
             Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
         };
         let tree = (Digest::of(&bytes) == *digest)
@@ -452,34 +459,6 @@ fn remove_tree(path: &Path) {
             let _ = std::fs::remove_file(path);
         }
         Err(_) => {}
-    }
-}
-
-/// Gives the owner of a staged tree read, write and search permission on every folder and
-/// read permission on every file, so it can be hashed, moved from and removed whatever modes
-/// it arrived with. Symlinks are neither followed nor changed. Best effort: what cannot be
-/// changed surfaces as an error of the step that needs it.
-fn unlock_staged(path: &Path) {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return;
-    };
-    let mode = meta.permissions().mode();
-    if meta.is_file() {
-        if mode & 0o400 == 0 {
-            set_mode(path, (mode | 0o400) & 0o7777);
-        }
-        return;
-    }
-    if !meta.is_dir() {
-        return;
-    }
-    if mode & 0o700 != 0o700 {
-        set_mode(path, (mode | 0o700) & 0o7777);
-    }
-    if let Ok(entries) = std::fs::read_dir(path) {
-        for e in entries.flatten() {
-            unlock_staged(&e.path());
-        }
     }
 }
 

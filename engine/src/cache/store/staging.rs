@@ -14,7 +14,10 @@
 
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+
+use super::set_mode;
 
 /// The prefix of a process's staging folder.
 const PREFIX: &str = "proc-";
@@ -124,6 +127,34 @@ pub(super) fn reap(tmp: &Path) -> usize {
         }
     }
     reaped
+}
+
+/// Gives the owner of a staged tree read, write and search permission on every folder and
+/// read permission on every file, so it can be hashed, moved from and removed whatever modes
+/// it arrived with. Symlinks are neither followed nor changed. Best effort: what cannot be
+/// changed surfaces as an error of the step that needs it.
+pub(super) fn unlock_staged(path: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    if meta.is_file() {
+        if mode & 0o400 == 0 {
+            set_mode(path, (mode | 0o400) & 0o7777);
+        }
+        return;
+    }
+    if !meta.is_dir() {
+        return;
+    }
+    if mode & 0o700 != 0o700 {
+        set_mode(path, (mode | 0o700) & 0o7777);
+    }
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            unlock_staged(&e.path());
+        }
+    }
 }
 
 #[cfg(test)]
