@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         .pipeline(folders::bad_glob)
         .pipeline(folders::slow)
         .pipeline(sched::silent)
+        .pipeline(sched::panicky)
         .pipeline(sched::no_image)
         .pipeline(sched::late)
         .pipeline(sched::effects)

@@ -184,3 +184,16 @@ pub async fn half_cpu(ctx: &Ctx) -> Result<String> {
 pub fn limited() -> String {
     half_cpu()
 }
+
+/// Runs a command in its container, then panics.
+#[step(image = "tanto-test/busybox:latest", network = false)]
+pub async fn blows_up(ctx: &Ctx) -> Result<()> {
+    ctx.container().exec(["true"]).await?;
+    panic!("a bug in the step's own code");
+}
+
+/// One step whose code panics.
+#[pipeline]
+pub fn panicky() {
+    blows_up();
+}

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
@@ -19,6 +20,7 @@ use crate::report::{Event, utc};
 use crate::run::guards::{
     changed_during_run, host_inputs, missing_image, moved_image, with_timeout,
 };
+use crate::run::job::panicked;
 use crate::run::plan::{after_side_effects, check_steps, near_secrets};
 use crate::run::remote::{Producer, share};
 use crate::run::scheduler::{NodeRunner, Prepared};
@@ -326,7 +328,10 @@ impl StepRunner {
             let hint = recorded.or_else(|| run.single_by_code(&code)).unwrap_or(false);
             ctx.container_state().hint.store(hint, Ordering::Relaxed);
             let started = std::time::Instant::now();
-            let body = run_fn(&ctx, inputs);
+            // A panic in the step's code is a failure like any other, remembered as one.
+            let body = std::panic::AssertUnwindSafe(run_fn(&ctx, inputs))
+                .catch_unwind()
+                .map(|ran| ran.unwrap_or_else(|panic| Err(panicked(&label, &*panic))));
             let result = tokio::select! {
                 biased;
                 () = ctx.cancel_token().cancelled() => Err(Error::Cancelled),
@@ -376,17 +381,10 @@ impl StepRunner {
                 Err(e) => {
                     // A step's own failure is remembered (never cached) so the next run can say
                     // so; a cancelled run or a lost daemon says nothing about the step.
-                    if !matches!(e, Error::Cancelled | Error::DaemonLost { .. }) {
-                        let remembered = run.store.set_last_key(&history, &key).and_then(|()| {
-                            run.store.set_last_failure(
-                                &history,
-                                &digest,
-                                std::time::SystemTime::now(),
-                            )
-                        });
-                        if let Err(e) = remembered {
-                            tracing::warn!("could not remember the failure of `{label}`: {e}");
-                        }
+                    if !matches!(e, Error::Cancelled | Error::DaemonLost { .. })
+                        && let Err(e) = run.store.set_last_failure(&history, &key, SystemTime::now())
+                    {
+                        tracing::warn!("could not remember the failure of `{label}`: {e}");
                     }
                     return Err(e);
                 }

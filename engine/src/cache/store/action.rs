@@ -382,11 +382,12 @@ impl Store {
             .join(Digest::of(step.as_bytes()).to_hex())
     }
 
-    /// Remembers that the step labelled `step` failed with key `key` at `at`, so the next run
-    /// explains its miss as that failure (failures themselves are never cached).
-    pub fn set_last_failure(&self, step: &str, key: &Digest, at: SystemTime) -> Result<()> {
+    /// Remembers that the step labelled `step` failed with key `key` at `at`, as its last key
+    /// too, so the next run explains its miss as that failure (failures are never cached).
+    pub fn set_last_failure(&self, step: &str, key: &KeyRecord, at: SystemTime) -> Result<()> {
+        self.set_last_key(step, key)?;
         let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let json = serde_json::json!({ "key": key, "at": secs }).to_string();
+        let json = serde_json::json!({ "key": key.digest(), "at": secs }).to_string();
         self.write_atomic(&self.failure_path(step), &seal(&json), true)
     }
 

@@ -125,13 +125,14 @@ mod tests {
         let store = Store::open(tmp.path().join("store")).expect("store");
         let step = "ci/build";
         store
-            .set_last_key(step, &KeyRecord::new("ci::build", "code"))
-            .expect("last key");
-        store
             .set_recipe(step, &serde_json::json!({"image": "busybox"}))
             .expect("recipe");
         store
-            .set_last_failure(step, &Digest::of(b"key"), std::time::SystemTime::now())
+            .set_last_failure(
+                step,
+                &KeyRecord::new("ci::build", "code"),
+                std::time::SystemTime::now(),
+            )
             .expect("failure");
         store.set_single_command(step, "code", true).expect("hint");
         let clean = store.verify().expect("verify");
