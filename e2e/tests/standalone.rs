@@ -40,3 +40,63 @@ async fn without_it_the_failure_prints_its_message() {
         "{printed}"
     );
 }
+
+/// The `tanto-standalone-*` folders in `tmp`.
+fn private_stores(tmp: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("tanto-standalone-"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Starts a process holding a standalone context, with `tmp` as its temporary folder, and
+/// waits until it has made it.
+fn hold(tmp: &std::path::Path) -> std::process::Child {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_standalone_hold"))
+        .env("TMPDIR", tmp)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    child
+}
+
+#[test]
+fn the_store_a_killed_test_left_is_reaped_by_the_next_context() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut killed = hold(tmp.path());
+    let left = private_stores(tmp.path());
+    assert_eq!(left.len(), 1, "{left:?}");
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert_eq!(
+        private_stores(tmp.path()),
+        left,
+        "a killed process removes nothing"
+    );
+
+    let mut living = hold(tmp.path());
+    let now = private_stores(tmp.path());
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(
+        now, left,
+        "the killed one's store is reaped, the new one's made"
+    );
+    // A living owner's store is never taken for a dead one's.
+    let mut other = hold(tmp.path());
+    assert_eq!(private_stores(tmp.path()).len(), 2);
+    for child in [&mut living, &mut other] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

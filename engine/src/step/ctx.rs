@@ -62,7 +62,8 @@ impl Ctx {
 
     /// A context for calling step `S` directly, outside a pipeline: in a unit test of the step,
     /// against the Docker daemon at `DOCKER_HOST` (or the local socket). Its outputs go to a
-    /// temporary store that lives as long as the context and its clones; call
+    /// temporary store that lives as long as the context and its clones (a test killed first,
+    /// by Ctrl-C, leaves it for the next standalone context to remove); call
     /// [`close`](Self::close) when done, to remove the step's container at once.
     ///
     /// ```no_run
@@ -104,19 +105,15 @@ impl Ctx {
     pub async fn standalone_with_aliases<S: Step>(
         aliases: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
     ) -> Result<Self> {
-        let store = tempfile::Builder::new()
-            .prefix("tanto-standalone-")
-            .tempdir()
-            .map_err(|e| Error::io("create a temporary store", e))?;
+        let store = Store::open_private()?;
         let backend = S::BACKEND().await?;
         let run = RunContext::new(
             format!("standalone-{}", std::process::id()),
             backend,
-            Arc::new(Store::open(store.path())?),
+            Arc::new(store),
             EventSink::discard(),
         )
-        .with_image_aliases(aliases.into_iter().map(|(f, t)| (f.into(), t.into())))
-        .keeping(store);
+        .with_image_aliases(aliases.into_iter().map(|(f, t)| (f.into(), t.into())));
         Ok(Self::new(Arc::new(run), S::INFO, S::INFO.name))
     }
 

@@ -45,8 +45,6 @@ pub struct RunContext {
     pub views: Arc<HostViews>,
     /// With `-i`: how a failed step's container is opened for a person.
     pub interactive: Option<Interactive>,
-    /// A folder removed with the context: the temporary store of a standalone context.
-    scratch: Option<tempfile::TempDir>,
     /// The services that are up, and the run's network, made when a step first binds one.
     pub(crate) services: ServicePool,
     /// The scratch folders of the run's `docker_socket` steps (each removed with its step),
@@ -111,7 +109,6 @@ impl RunContext {
             aliases: Vec::new(),
             views: Arc::new(HostViews::new(store_for_views, ViewMode::default())),
             interactive: None,
-            scratch: None,
             services: ServicePool::default(),
             scratch_dirs: ScratchDirs::default(),
             closings: std::sync::Mutex::default(),
@@ -138,12 +135,6 @@ impl RunContext {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(code.to_owned(), single);
-    }
-
-    /// Removes `folder` when the context goes.
-    pub(crate) fn keeping(mut self, folder: tempfile::TempDir) -> Self {
-        self.scratch = Some(folder);
-        self
     }
 
     /// Shows containers what host `Dir`s leave out as `mode` says.

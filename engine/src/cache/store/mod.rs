@@ -95,6 +95,8 @@ pub struct Store {
     looking: bool,
     /// Looking only, the trees of the folders hashed, which are kept here instead.
     looked: Arc<Mutex<Trees>>,
+    /// The folder of a private store ([`Store::open_private`]), removed with the last clone.
+    private: Option<Arc<staging::Staging>>,
 }
 
 impl Store {
@@ -121,7 +123,21 @@ impl Store {
             staging: Arc::default(),
             looking: false,
             looked: Arc::default(),
+            private: None,
         })
+    }
+
+    /// A store of its own in the system's temporary folder (`tanto-standalone-…`), for a
+    /// context outside any run: removed with its last clone or, when its process is killed
+    /// first, by the next process that opens one (it is locked like a staging folder).
+    pub fn open_private() -> Result<Self> {
+        let tmp = std::env::temp_dir();
+        staging::reap(&tmp, staging::PRIVATE);
+        let owned = staging::Staging::new(&tmp, staging::PRIVATE)
+            .map_err(|e| Error::io("create a temporary store", e))?;
+        let mut store = Self::open(owned.path())?;
+        store.private = Some(Arc::new(owned));
+        Ok(store)
     }
 
     /// With `on`, the store changes nothing (`--plan`): a damaged entry is reported and left,
@@ -181,7 +197,7 @@ impl Store {
     fn staging_dir(&self) -> PathBuf {
         let tmp = self.root.join("tmp");
         if self.staging.get().is_none() {
-            match staging::Staging::new(&tmp) {
+            match staging::Staging::new(&tmp, staging::PREFIX) {
                 // Another thread may have made one first: this one then goes with its drop.
                 Ok(made) => drop(self.staging.set(made)),
                 Err(e) => tracing::debug!("cannot make a staging folder in the store: {e}"),
@@ -201,7 +217,7 @@ impl Store {
     /// with the files and linked views in them; returns how many. Cheap: a run calls it when
     /// it starts.
     pub fn reap_staging(&self) -> usize {
-        staging::reap(&self.root.join("tmp"))
+        staging::reap(&self.root.join("tmp"), staging::PREFIX)
     }
 
     /// An empty, read-only file of the store, laid over the files that a `Dir` input leaves

@@ -20,7 +20,11 @@ use std::path::{Path, PathBuf};
 use super::set_mode;
 
 /// The prefix of a process's staging folder.
-const PREFIX: &str = "proc-";
+pub(super) const PREFIX: &str = "proc-";
+
+/// The prefix of a private store's folder in the system's temporary folder, which is locked
+/// and reaped the same way.
+pub(super) const PRIVATE: &str = "tanto-standalone-";
 
 /// The file whose lock its owner holds.
 const LOCK: &str = "lock";
@@ -34,15 +38,17 @@ pub(super) struct Staging {
 }
 
 impl Staging {
-    /// A new staging folder under `tmp`, its lock held.
-    pub(super) fn new(tmp: &Path) -> io::Result<Self> {
-        let partial = tempfile::Builder::new().prefix(".new-").tempdir_in(tmp)?;
+    /// A new folder `<prefix>…` under `tmp`, its lock held.
+    pub(super) fn new(tmp: &Path, prefix: &str) -> io::Result<Self> {
+        let partial = tempfile::Builder::new()
+            .prefix(&format!(".new-{prefix}"))
+            .tempdir_in(tmp)?;
         let lock = File::create(partial.path().join(LOCK))?;
         lock.try_lock().map_err(io::Error::other)?;
         let name = partial
             .path()
             .file_name()
-            .map(|n| n.to_string_lossy().replacen(".new-", PREFIX, 1))
+            .map(|n| n.to_string_lossy().replacen(".new-", "", 1))
             .unwrap_or_default();
         let path = tmp.join(name);
         let partial = partial.keep();
@@ -105,16 +111,16 @@ pub(super) fn staged(tmp: &Path) -> Vec<PathBuf> {
     staged
 }
 
-/// Removes the staging folders under `tmp` whose owners are gone (their lock can be taken),
-/// with what they hold; returns how many. A folder whose lock is held, or cannot be read, is
-/// left alone.
-pub(super) fn reap(tmp: &Path) -> usize {
+/// Removes the folders `<prefix>…` under `tmp` whose owners are gone (their lock can be
+/// taken), with what they hold; returns how many. A folder whose lock is held, or cannot be
+/// read, is left alone.
+pub(super) fn reap(tmp: &Path, prefix: &str) -> usize {
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return 0;
     };
     let mut reaped = 0;
     for entry in entries.flatten() {
-        if !is_staging(&entry.file_name()) {
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
             continue;
         }
         let dir = entry.path();
@@ -164,7 +170,7 @@ mod tests {
     #[test]
     fn a_gone_owners_folder_is_reaped_and_a_living_ones_is_not() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let mine = Staging::new(tmp.path()).expect("staging");
+        let mine = Staging::new(tmp.path(), PREFIX).expect("staging");
         std::fs::write(mine.path().join("staged"), "x").expect("write");
         assert!(
             mine.path()
@@ -186,7 +192,7 @@ mod tests {
         let mut expected = vec![new.clone(), dead.join("view"), mine.path().join("staged")];
         expected.sort();
         assert_eq!(staged(tmp.path()), expected);
-        assert_eq!(reap(tmp.path()), 1);
+        assert_eq!(reap(tmp.path(), PREFIX), 1);
         assert!(!dead.exists());
         assert!(mine.path().join("staged").exists() && new.exists());
         let path = mine.path().to_owned();
