@@ -156,7 +156,6 @@ pub(crate) fn manifest_members(manifest: &str) -> Vec<String> {
             && let Some(value) = line.strip_prefix("members")
             && let Some(value) = value.trim_start().strip_prefix('=')
         {
-            in_members = true;
             value.trim_start().trim_start_matches('[')
         } else {
             continue;

@@ -44,7 +44,7 @@ async fn without_it_the_failure_prints_its_message() {
 /// The `tanto-standalone-*` folders in `tmp`.
 fn private_stores(tmp: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(tmp)
-        .unwrap()
+        .expect("the temporary folder lists")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("tanto-standalone-"))
@@ -61,12 +61,12 @@ fn hold(tmp: &std::path::Path) -> std::process::Child {
         .env("TMPDIR", tmp)
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .expect("the holder starts");
     let mut line = String::new();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.stdout.take().expect("its stdout is piped");
     std::io::BufReader::new(stdout)
         .read_line(&mut line)
-        .unwrap();
+        .expect("the holder says it is ready");
     assert_eq!(line, "ready\n");
     child
 }

@@ -45,7 +45,7 @@ pub use remote::{Remote, RemoteConfig, RemoteFound, RemoteStats, StepLogs};
 pub use statcache::{FileStat, StatCache};
 pub(crate) use store::human_bytes;
 pub use store::{
-    ActionResult, OutputRecord, PruneOptions, Recorded, PruneReport, Store, StoreImages, StoreLease,
-    StoreStats, VerifyReport,
+    ActionResult, OutputRecord, PruneOptions, PruneReport, Recorded, Store, StoreImages,
+    StoreLease, StoreStats, VerifyReport,
 };
 pub use tree::{EntryKind, Tree, TreeDiff, TreeEntry, TreeSource, Trees, diff_trees};

@@ -199,6 +199,4 @@ mod tests {
         drop(mine);
         assert!(!path.exists(), "a staging folder goes with its store");
     }
-
-    use std::os::unix::fs::PermissionsExt as _;
 }
