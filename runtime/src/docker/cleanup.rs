@@ -17,13 +17,14 @@ use crate::docker::request::{connection_failure, docker_error, status};
 use crate::engine::backend::Backend;
 use tanto_engine::{Error, Result};
 
-/// How long a removal, or the listing before one, may wait for the daemon. A daemon that
-/// does not answer one in this time is not asked to clean up again for [`STUCK_FOR`]: a run
-/// being interrupted ends in bounded time, and what it leaves ends with its keep-alive.
-const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a removal, or the listing before one, may wait for the daemon, the ping that tells
+/// a busy daemon from a gone one included. A daemon that does not answer one in this time is
+/// not asked to clean up again for [`STUCK_FOR`]: a run being interrupted ends in bounded time,
+/// and what it leaves ends with its keep-alive.
+pub(super) const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a daemon whose cleanup request went unanswered has to answer a ping, to show
-/// it is busy rather than gone.
+/// it is busy rather than gone (at most a quarter of what is left of the cleanup's time).
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long cleanup requests fail at once after one went unanswered.
@@ -37,6 +38,17 @@ impl DockerBackend {
         doing: &str,
         request: impl Future<Output = Result<T>>,
     ) -> Result<T> {
+        self.cleanup_within(doing, CLEANUP_TIMEOUT, request).await
+    }
+
+    /// [`cleanup`](Self::cleanup) within `budget`, which bounds the request and the ping
+    /// after an unanswered one together: what is left of a cleanup's time after a wait.
+    pub(super) async fn cleanup_within<T>(
+        &self,
+        doing: &str,
+        budget: Duration,
+        request: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
         let stuck = |cause: String| Error::DaemonLost {
             endpoint: self.endpoint.clone(),
             doing: doing.to_owned(),
@@ -47,35 +59,33 @@ impl DockerBackend {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if until.is_some_and(|until| Instant::now() < until) {
-            return Err(stuck(format!(
-                "it has not answered a request for {}s",
-                CLEANUP_TIMEOUT.as_secs()
-            )));
+            return Err(stuck(
+                "it has left an earlier request to clean up unanswered".to_owned(),
+            ));
         }
-        match tokio::time::timeout(CLEANUP_TIMEOUT, request).await {
+        let ping = PING_TIMEOUT.min(budget / 4);
+        let wait = budget - ping;
+        match tokio::time::timeout(wait, request).await {
             Ok(answer) => answer,
             // A daemon that answers a ping is busy with this request (a large container's
             // removal), not gone: it goes on with it, and later requests are still asked.
-            Err(_) if self.answers().await => Err(Error::Docker(format!(
-                "{doing} took more than {}s, and the daemon, which answers otherwise, goes on with it",
-                CLEANUP_TIMEOUT.as_secs()
+            Err(_) if self.answers(ping).await => Err(Error::Docker(format!(
+                "{doing} took more than {}, and the daemon, which answers otherwise, goes on with it",
+                seconds(wait)
             ))),
             Err(_) => {
                 *self
                     .stuck_until
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + STUCK_FOR);
-                Err(stuck(format!(
-                    "no answer within {}s",
-                    CLEANUP_TIMEOUT.as_secs()
-                )))
+                Err(stuck(format!("no answer within {}", seconds(budget))))
             }
         }
     }
 
-    /// Whether the daemon answers a ping within [`PING_TIMEOUT`].
-    async fn answers(&self) -> bool {
-        tokio::time::timeout(PING_TIMEOUT, self.docker.ping())
+    /// Whether the daemon answers a ping within `within`.
+    async fn answers(&self, within: Duration) -> bool {
+        tokio::time::timeout(within, self.docker.ping())
             .await
             .is_ok_and(|answer| answer.is_ok())
     }
@@ -205,6 +215,11 @@ fn running(state: &str) -> bool {
         state,
         "created" | "configured" | "exited" | "stopped" | "dead"
     )
+}
+
+/// `8s`, or `3.75s`.
+fn seconds(d: Duration) -> String {
+    format!("{}s", (d.as_millis() as f64 / 10.0).round() / 100.0)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
-use crate::docker::cleanup::Unclaimed;
+use crate::docker::cleanup::{CLEANUP_TIMEOUT, Unclaimed};
 use crate::docker::lease::{Leases, orphaned};
 use crate::docker::request::{
     create_body, docker_error, exec_options, image_id, server_message, status,
@@ -278,30 +278,7 @@ impl Backend for DockerBackend {
     }
 
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>> {
-        async move {
-            let options = RemoveContainerOptionsBuilder::default()
-                .force(true)
-                .v(true)
-                .build();
-            let doing = format!("remove container {id}");
-            let removed = self
-                .cleanup(&doing, async {
-                    match self.docker.remove_container(id, Some(options)).await {
-                        Ok(()) => Ok(()),
-                        // Gone already.
-                        Err(e) if status(&e) == Some(404) => Ok(()),
-                        // Being removed by someone else (its keep-alive ended, or another
-                        // cleanup): removed means gone, so wait for that removal.
-                        Err(e) if status(&e) == Some(409) => self.gone(id, &doing).await,
-                        Err(e) => Err(docker_error(&self.endpoint, &doing, &e)),
-                    }
-                })
-                .await;
-            // Whatever the daemon said: without its stdin the container ends by itself.
-            self.leases.release(id);
-            removed
-        }
-        .boxed()
+        self.remove_within(id, CLEANUP_TIMEOUT).boxed()
     }
 
     fn end<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>> {
@@ -310,20 +287,22 @@ impl Backend for DockerBackend {
             if !self.leases.release(id) {
                 return self.remove(id).await;
             }
-            match tokio::time::timeout(END_WAIT, self.removed(id)).await {
-                Ok(Ok(())) => Ok(()),
+            let started = Instant::now();
+            let ended = tokio::time::timeout(END_WAIT, self.removed(id)).await;
+            match ended {
+                Ok(Ok(())) => return Ok(()),
                 Ok(Err(e)) => {
-                    tracing::debug!("cannot wait for container {id} to remove itself: {e}");
-                    self.remove(id).await
+                    tracing::debug!("cannot wait for container {id} to remove itself: {e}")
                 }
-                Err(_) => {
-                    tracing::debug!(
-                        "container {id} did not remove itself within {}s",
-                        END_WAIT.as_secs()
-                    );
-                    self.remove(id).await
-                }
+                Err(_) => tracing::debug!(
+                    "container {id} did not remove itself within {}s",
+                    END_WAIT.as_secs()
+                ),
             }
+            // The wait counts: a daemon that does not answer keeps an interrupted run waiting
+            // one cleanup's time in all.
+            let left = CLEANUP_TIMEOUT.saturating_sub(started.elapsed());
+            self.remove_within(id, left).await
         }
         .boxed()
     }
@@ -453,5 +432,32 @@ impl DockerBackend {
     /// Where the daemon is, for errors.
     fn endpoint_str(&self) -> &str {
         &self.endpoint
+    }
+}
+
+impl DockerBackend {
+    /// Removes container `id` by force, waiting for the daemon at most `budget`.
+    async fn remove_within(&self, id: &str, budget: Duration) -> Result<()> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let doing = format!("remove container {id}");
+        let removed = self
+            .cleanup_within(&doing, budget, async {
+                match self.docker.remove_container(id, Some(options)).await {
+                    Ok(()) => Ok(()),
+                    // Gone already.
+                    Err(e) if status(&e) == Some(404) => Ok(()),
+                    // Being removed by someone else (its keep-alive ended, or another
+                    // cleanup): removed means gone, so wait for that removal.
+                    Err(e) if status(&e) == Some(409) => self.gone(id, &doing).await,
+                    Err(e) => Err(docker_error(&self.endpoint, &doing, &e)),
+                }
+            })
+            .await;
+        // Whatever the daemon said: without its stdin the container ends by itself.
+        self.leases.release(id);
+        removed
     }
 }
