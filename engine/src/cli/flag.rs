@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, value_parser};
 
 use crate::graph::ParamInfo;
+use crate::input::written_as_json;
 
 /// The flag that binds `param`.
 pub(super) fn input_arg(param: &ParamInfo) -> Arg {
@@ -36,14 +37,23 @@ pub(super) fn input_arg(param: &ParamInfo) -> Arg {
         format!("Sets `{name}` (a `bool`, false when left out)")
     } else if param.is_list() {
         arg = arg.action(ArgAction::Append).allow_negative_numbers(true);
+        let json = match param.list_item() {
+            Some(item) if written_as_json(item) => ", each as JSON, or all as a JSON array",
+            _ => "",
+        };
         format!(
-            "The items of `{name}` ({}), separated by commas or given by repeating the flag",
+            "The items of `{name}` ({}), separated by commas or given by repeating the flag{json}",
             param.ty
         )
     } else {
         // `--offset -1` is a value, not a flag.
         arg = arg.allow_negative_numbers(true);
-        format!("The value of `{name}` ({})", param.ty)
+        let json = if written_as_json(param.ty) {
+            ", as JSON (a unit enum variant by its name alone)"
+        } else {
+            ""
+        };
+        format!("The value of `{name}` ({}){json}", param.ty)
     };
     arg.help(if param.is_required() {
         format!("{help} [required]")
@@ -91,6 +101,16 @@ mod tests {
         assert_eq!(
             flag("bool").1,
             "Sets `variants` (a `bool`, false when left out)"
+        );
+        assert_eq!(
+            flag("Limits").1,
+            "The value of `variants` (Limits), as JSON (a unit enum variant by its name alone) \
+             [required]"
+        );
+        assert_eq!(
+            flag("Vec<Target>").1,
+            "The items of `variants` (Vec<Target>), separated by commas or given by repeating \
+             the flag, each as JSON, or all as a JSON array [required]"
         );
     }
 }

@@ -110,6 +110,39 @@ pub fn value_of(param: &ParamInfo, text: &OsStr) -> Result<serde_json::Value> {
     ))
 }
 
+/// Whether a value of type `ty` (an item's, for a list) is given as JSON on the command line:
+/// a struct, a tuple, an enum with data, a map. Text, numbers, `bool` and `char` are written as
+/// they are, and so is a unit enum variant, by its name.
+pub(crate) fn written_as_json(ty: &str) -> bool {
+    let ty = ty.trim();
+    let inner = ty
+        .strip_prefix("Option<")
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or(ty);
+    let name = inner.rsplit("::").next().unwrap_or(inner).trim();
+    !matches!(
+        name,
+        "String"
+            | "PathBuf"
+            | "bool"
+            | "char"
+            | "u8"
+            | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "usize"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "isize"
+            | "f32"
+            | "f64"
+    )
+}
+
 /// A value of type `ty` from `text`: a string as it is, anything else as JSON when it parses.
 fn scalar(ty: &str, text: &str) -> serde_json::Value {
     let ty = ty.rsplit("::").next().unwrap_or(ty).trim();
@@ -270,6 +303,14 @@ mod tests {
         assert_eq!(value("bool", "true").unwrap(), json!(true));
         assert_eq!(value("Profile", "Release").unwrap(), json!("Release"));
         assert_eq!(value("Option<String>", "2").unwrap(), json!("2"));
+        assert_eq!(
+            value("Limits", r#"{"cpus": 2}"#).unwrap(),
+            json!({"cpus": 2})
+        );
+        assert!(super::written_as_json("Limits") && super::written_as_json("Option<(u8, u8)>"));
+        assert!(
+            !super::written_as_json("Option<u32>") && !super::written_as_json("std::path::PathBuf")
+        );
     }
 
     #[test]

@@ -6,6 +6,6 @@
 mod bind;
 mod view;
 
-pub(crate) use bind::secret_value;
 pub use bind::{bind, host_dir, value_of};
+pub(crate) use bind::{secret_value, written_as_json};
 pub use view::{Hidden, HiddenKind, HostViews, ViewMode};
