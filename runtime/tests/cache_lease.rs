@@ -64,6 +64,33 @@ fn as_an_unprivileged_user() {
 }
 
 #[test]
+fn a_folder_or_a_link_in_the_lock_files_place_is_named_with_what_to_do() {
+    let (tmp, store) = store();
+    let lock = tmp.path().join("store/lease.lock");
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::write(&elsewhere, "kept").expect("write");
+    for place in ["folder", "link"] {
+        let _ = std::fs::remove_file(&lock);
+        let _ = std::fs::remove_dir(&lock);
+        if place == "folder" {
+            std::fs::create_dir(&lock).expect("mkdir");
+        } else {
+            std::os::unix::fs::symlink(&elsewhere, &lock).expect("symlink");
+        }
+        let err = store.lease().map(drop).expect_err(place).to_string();
+        assert!(
+            err.starts_with(&format!("cache: {} is not a file (", lock.display()))
+                && err.ends_with(
+                    "): the store keeps its lock there; remove what is in its place, or set \
+                     TANTO_CACHE_DIR to another folder"
+                ),
+            "{place}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&elsewhere).expect("read"), "kept");
+}
+
+#[test]
 fn a_lease_held_by_another_thread_keeps_prune_from_removing() {
     let (_tmp, store) = store();
     fill(&store);

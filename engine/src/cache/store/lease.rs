@@ -117,7 +117,15 @@ impl Store {
             .truncate(false)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(|e| Error::io(format!("open {}", path.display()), e))
+            .map_err(|e| match e.raw_os_error() {
+                // A folder, or a symlink (never followed), in the lock file's place.
+                Some(libc::EISDIR | libc::ELOOP) => Error::Store(format!(
+                    "{} is not a file ({e}): the store keeps its lock there; remove what is in \
+                     its place, or set TANTO_CACHE_DIR to another folder",
+                    path.display()
+                )),
+                _ => Error::io(format!("open {}", path.display()), e),
+            })
     }
 
     fn lock_error(&self, e: std::io::Error) -> Error {
