@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::files::{manifest_members, manifest_paths};
 
 /// One `[[package]]` of `Cargo.lock`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct LockPackage {
     pub(crate) name: String,
     pub(crate) version: String,
@@ -27,13 +27,7 @@ pub(crate) fn parse_lock(text: &str) -> Vec<LockPackage> {
     let mut in_deps = false;
     for line in text.lines().map(str::trim) {
         if line == "[[package]]" {
-            packages.push(LockPackage {
-                name: String::new(),
-                version: String::new(),
-                source: None,
-                checksum: None,
-                dependencies: Vec::new(),
-            });
+            packages.push(LockPackage::default());
             in_deps = false;
             continue;
         }
@@ -51,14 +45,9 @@ pub(crate) fn parse_lock(text: &str) -> Vec<LockPackage> {
             continue;
         }
         let Some((key, value)) = line.split_once(" = ") else {
+            // Another table (`[metadata]`): what follows is no package's.
             if line.starts_with('[') {
-                packages.push(LockPackage {
-                    name: String::new(),
-                    version: String::new(),
-                    source: None,
-                    checksum: None,
-                    dependencies: Vec::new(),
-                });
+                packages.push(LockPackage::default());
             }
             continue;
         };
