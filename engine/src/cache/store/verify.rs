@@ -1,6 +1,7 @@
 //! Checking the store: every object re-hashed, and what is damaged removed.
 
 use super::action::read_sealed_or;
+use super::images::made_images;
 use super::maintain::{list_objects, parse_blob_name};
 use super::reports::VerifyReport;
 use super::{Store, remove_tree};
@@ -14,8 +15,9 @@ use crate::error::Result;
 
 impl Store {
     /// Re-hashes every blob, tree, checkout and record, removes what is damaged (and each
-    /// result that names something removed) and reports it. Reads everything, so it takes as long as reading the store once. Holds a lease, so
-    /// a prune cannot remove objects under it (which would read as damage).
+    /// result that names something removed) and reports it. Reads everything, so it takes as
+    /// long as reading the store once. Holds a lease, so a prune cannot remove objects under it
+    /// (which would read as damage).
     pub fn verify(&self) -> Result<VerifyReport> {
         let _lease = self.lease()?;
         let mut report = VerifyReport::default();
@@ -65,13 +67,17 @@ impl Store {
             let problem = match result {
                 None => Some(format!("action record {} is damaged", o.name)),
                 // What it names may have been removed above as damaged: a record that can
-                // never be a hit again would read as sound to every later check.
+                // never be a hit again would read as sound to every later check. Sound itself,
+                // it leaves the images it made to the next prune, as a dropped result does.
                 Some(r)
                     if !r
                         .outputs
                         .iter()
                         .all(|out| self.has_output(out).unwrap_or(false)) =>
                 {
+                    if let Err(e) = self.remember_images(made_images(&r)) {
+                        tracing::warn!("cannot remember the images of a removed result: {e}");
+                    }
                     Some(format!(
                         "action record {} names an output that is no longer in the store",
                         o.name
@@ -205,5 +211,39 @@ mod tests {
         );
         store.record(&key, &result).expect("record");
         assert!(store.lookup(&key).expect("lookup").is_some());
+    }
+
+    #[test]
+    fn a_result_removed_for_a_lost_output_leaves_its_image_to_reclaim() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(tmp.path().join("store")).expect("store");
+        let host = tmp.path().join("notes.txt");
+        std::fs::write(&host, "never stored").expect("write");
+        // A file the store does not hold stands for one a verify removed as damaged.
+        let lost = Artifact::File(store.hash_input_file(&host).expect("hash"));
+        let image = Artifact::Image(crate::artifact::Image::new(
+            "sha256:made".to_owned(),
+            Digest::of(b"made"),
+        ));
+        let result = ActionResult::new(
+            KeyRecord::new("ci::pack", "code"),
+            &[image, lost],
+            Duration::ZERO,
+        );
+        let key = result.key.digest();
+        store.record(&key, &result).expect("record");
+        assert!(store.images_to_reclaim().is_empty());
+        let report = store.verify().expect("verify");
+        assert_eq!(
+            report.problems,
+            [format!(
+                "action record {} names an output that is no longer in the store",
+                key.to_hex()
+            )]
+        );
+        assert_eq!(
+            store.images_to_reclaim().into_iter().collect::<Vec<_>>(),
+            ["sha256:made"]
+        );
     }
 }
