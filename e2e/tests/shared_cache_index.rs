@@ -167,3 +167,42 @@ fn an_index_belongs_to_one_pipeline_and_a_changed_source_misses_it() {
     assert_eq!(started(&ev).len(), 3, "{stderr}");
     assert_eq!(count(&stderr, "hit"), 0, "{stderr}");
 }
+
+#[test]
+fn a_run_that_stops_at_a_failure_keeps_the_entries_it_did_not_reach() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let src = tempfile::tempdir().expect("a source folder");
+    std::fs::write(src.path().join("note.txt"), "first").expect("write note.txt");
+    let grid = |upload: bool| {
+        let store = tempfile::tempdir().expect("a temporary folder");
+        let mut args = vec!["grid", "--ns", "1,2", "--keep-going"];
+        if upload {
+            args.push("--remote-upload");
+        }
+        run(store.path(), &url, &args, src.path())
+    };
+    let (_, stderr) = ok(&grid(true));
+    assert!(
+        stderr.contains("the pipeline's index written (5 results)"),
+        "{stderr}"
+    );
+
+    // A failing cell: every key changes with the source, three cells are shared, and
+    // `join_cells` is never reached. The index keeps the five it held besides the three.
+    let fail = src.path().join("fail-2-serde");
+    std::fs::write(&fail, "").expect("write the failure's file");
+    let failed = grid(true);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the pipeline's index written (8 results)"),
+        "{stderr}"
+    );
+
+    // The source as it was: a new machine reads all five from the index.
+    std::fs::remove_file(&fail).expect("remove the failure's file");
+    let (ev, stderr) = ok(&grid(false));
+    assert!(started(&ev).is_empty(), "{stderr}");
+    assert_eq!(from_index(&stderr), 5, "{stderr}");
+}

@@ -193,14 +193,18 @@ async fn save_images(
 }
 
 /// Writes the pipeline's index at the end of a run that writes to the shared cache, unless
-/// the run was stopped. Ctrl-C abandons it, saying so (the steps' results are shared
-/// already): then true, and the run exits as interrupted.
-pub(super) async fn write_index(remote: Option<&Remote>, cancel: &CancellationToken) -> bool {
+/// the run was stopped; `whole` when the run reached every step. Ctrl-C abandons it, saying so
+/// (the steps' results are shared already): then true, and the run exits as interrupted.
+pub(super) async fn write_index(
+    remote: Option<&Remote>,
+    whole: bool,
+    cancel: &CancellationToken,
+) -> bool {
     let Some(remote) = remote.filter(|_| !cancel.is_cancelled()) else {
         return false;
     };
     tokio::select! {
-        () = remote.write_index() => false,
+        () = remote.write_index(whole) => false,
         () = cancel.cancelled() => {
             say!(
                 "tanto: interrupted while writing the pipeline's index to the shared cache: the steps' results are shared, the index is not"

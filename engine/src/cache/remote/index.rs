@@ -56,9 +56,10 @@ struct IndexEntry {
     result: Option<re::ActionResult>,
 }
 
-/// An index read from the server: each action's result by the hash of its digest.
+/// An index read from the server: each action's digest and result by the hash of its digest,
+/// in the order it held them.
 #[derive(Default)]
-pub(super) struct RunIndex(HashMap<String, re::ActionResult>);
+pub(super) struct RunIndex(HashMap<String, (usize, re::Digest, re::ActionResult)>);
 
 impl RunIndex {
     /// The entries of the index entry `found`. It is hostile input: an entry that does not
@@ -74,14 +75,31 @@ impl RunIndex {
             .filter(|(action, result)| {
                 check_digest(action, u64::MAX).is_ok() && result.output_directories.is_empty()
             })
-            .map(|(action, result)| (action.hash, result))
+            .enumerate()
+            .map(|(at, (action, result))| (action.hash.clone(), (at, action, result)))
             .collect();
         Self(entries)
     }
 
     /// The result the index holds for `action`.
     pub(super) fn get(&self, action: &re::Digest) -> Option<&re::ActionResult> {
-        self.0.get(&action.hash)
+        self.0.get(&action.hash).map(|(_, _, result)| result)
+    }
+
+    /// `results`, then the entries of the index that they do not hold, in the index's order:
+    /// what a run that did not reach every step writes, so that the steps it did not reach
+    /// keep their entries (the next whole run's index drops those it no longer finds).
+    fn after(
+        &self,
+        mut results: Vec<(re::Digest, re::ActionResult)>,
+    ) -> Vec<(re::Digest, re::ActionResult)> {
+        let mut rest: Vec<_> = self.0.values().collect();
+        rest.sort_by_key(|(at, _, _)| *at);
+        results.extend(
+            rest.into_iter()
+                .map(|(_, action, result)| (action.clone(), result.clone())),
+        );
+        results
     }
 
     /// Whether the index holds exactly the actions an index of `results` would.
@@ -166,16 +184,22 @@ impl Remote {
     }
 
     /// Writes the run's index when this run writes to the server: the results it shared, those
-    /// it found there, and its local hits that the index it read held; unless that index
-    /// holds exactly those. Failures give the run's one warning, never an error.
-    pub async fn write_index(&self) {
+    /// it found there, and its local hits that the index it read held, and, when the run did
+    /// not reach every step (`whole` is false: a step failed), the entries of that index too;
+    /// unless that index holds exactly those. Failures give the run's one warning, never an
+    /// error.
+    pub async fn write_index(&self, whole: bool) {
         let Some(key) = &self.config.index else {
             return;
         };
         if !self.config.upload || !self.breaker.is_closed() {
             return;
         }
-        let results = std::mem::take(&mut *self.shared.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut results =
+            std::mem::take(&mut *self.shared.lock().unwrap_or_else(|p| p.into_inner()));
+        if !whole {
+            results = self.index.after(results);
+        }
         if indexed(&results).next().is_none() || self.index.holds_exactly(&results) {
             return;
         }
@@ -331,5 +355,23 @@ mod tests {
         let index = RunIndex::read(&found);
         assert_eq!(index.0.len(), 1);
         assert_eq!(index.get(&digest(1)), Some(&result("good")));
+    }
+
+    #[test]
+    fn a_run_that_stopped_short_keeps_the_entries_it_did_not_reach() {
+        let read = RunIndex::read(&write(&[
+            (digest(1), result("a")),
+            (digest(2), result("b")),
+            (digest(3), result("c")),
+        ]));
+        // It ran `a` again with another result, and a new step; `b` and `c` it never reached.
+        let merged = read.after(vec![(digest(1), result("a'")), (digest(4), result("d"))]);
+        let index = RunIndex::read(&write(&merged));
+        assert_eq!(index.get(&digest(1)), Some(&result("a'")), "its own first");
+        assert_eq!(index.get(&digest(2)), Some(&result("b")));
+        assert_eq!(index.get(&digest(3)), Some(&result("c")));
+        assert_eq!(index.get(&digest(4)), Some(&result("d")));
+        // One that reached nothing new leaves the index as it was: nothing to write.
+        assert!(read.holds_exactly(&read.after(Vec::new())));
     }
 }

@@ -67,7 +67,7 @@ impl Remote {
     }
 
     /// Never called: there is no server.
-    pub async fn write_index(&self) {
+    pub async fn write_index(&self, _: bool) {
         match self.never {}
     }
 
