@@ -437,3 +437,27 @@ fn plan_changes_nothing_in_the_store() {
     let verify = output(fixture(cache.path()).args(["cache", "verify"]));
     assert_eq!(verify.status.code(), Some(1), "{verify:?}");
 }
+
+#[test]
+fn plan_makes_no_store_where_there_is_none() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("never-used");
+    let tmp = root.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = output(
+        fixture(&missing)
+            .env("TMPDIR", &tmp)
+            .args(["stored", "--text", "hello", "--plan"]),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("first run: no previous result"), "{shown}");
+    assert!(!missing.exists(), "--plan made a store");
+    // The empty store that stood in for it is gone with the run.
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -128,9 +128,14 @@ pub(super) async fn run(
     aliases: &[(String, String)],
     failed: &mut Option<Arc<str>>,
 ) -> u8 {
-    let store = match Store::open_default() {
-        // `--plan` reads the store and changes nothing in it.
-        Ok(store) => Arc::new(store.looking_only(options.plan)),
+    // `--plan` reads the store and changes nothing in it, nor makes one.
+    let opened = if options.plan {
+        Store::open_to_look()
+    } else {
+        Store::open_default()
+    };
+    let store = match opened {
+        Ok(store) => Arc::new(store),
         Err(e) => {
             say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;

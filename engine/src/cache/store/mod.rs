@@ -127,19 +127,6 @@ impl Store {
         })
     }
 
-    /// A store of its own in the system's temporary folder (`tanto-standalone-…`), for a
-    /// context outside any run: removed with its last clone or, when its process is killed
-    /// first, by the next process that opens one (it is locked like a staging folder).
-    pub fn open_private() -> Result<Self> {
-        let tmp = std::env::temp_dir();
-        staging::reap(&tmp, staging::PRIVATE);
-        let owned = staging::Staging::new(&tmp, staging::PRIVATE)
-            .map_err(|e| Error::io("create a temporary store", e))?;
-        let mut store = Self::open(owned.path())?;
-        store.private = Some(Arc::new(owned));
-        Ok(store)
-    }
-
     /// With `on`, the store changes nothing (`--plan`): a damaged entry is reported and left,
     /// a hit is not marked as recently used, and the trees of hashed folders and the stat
     /// cache stay in memory.

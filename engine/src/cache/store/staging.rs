@@ -10,14 +10,18 @@
 //! containers. Unlike a pid, the lock means the same thing in every pid namespace and on every
 //! machine that shares the store's file system with working `flock`s (which the store's lease
 //! needs anyway). A folder is named `proc-…` only once its lock is held (it is renamed from
-//! `.new-…`), so a folder being made is never taken for a dead one.
+//! `.new-…`), so a folder being made is never taken for a dead one. A private store (a
+//! standalone context's, or `--plan`'s where no store exists) is locked the same way in the
+//! system's temporary folder.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::set_mode;
+use crate::error::{Error, Result};
 
 /// The prefix of a process's staging folder.
 pub(super) const PREFIX: &str = "proc-";
@@ -72,6 +76,31 @@ impl Drop for Staging {
 }
 
 impl super::Store {
+    /// A store of its own in the system's temporary folder (`tanto-standalone-…`), for a
+    /// context outside any run: removed with its last clone or, when its process is killed
+    /// first, by the next process that opens one (it is locked like a staging folder).
+    pub fn open_private() -> Result<Self> {
+        let tmp = std::env::temp_dir();
+        reap(&tmp, PRIVATE);
+        let owned =
+            Staging::new(&tmp, PRIVATE).map_err(|e| Error::io("create a temporary store", e))?;
+        let mut store = Self::open(owned.path())?;
+        store.private = Some(Arc::new(owned));
+        Ok(store)
+    }
+
+    /// The store at [`Store::default_root`](super::Store::default_root), to look at only
+    /// (`--plan`): where none exists yet, none is made; an empty private store stands in.
+    pub fn open_to_look() -> Result<Self> {
+        let root = Self::default_root()?;
+        let store = if root.exists() {
+            Self::open(root)?
+        } else {
+            Self::open_private()?
+        };
+        Ok(store.looking_only(true))
+    }
+
     /// Removes this process's staging folder now, with what it holds, whoever else still holds
     /// the store: the end of a run, when a task given up (a fetch from a server that stalled)
     /// may keep a clone until the runtime, which does not wait for it, drops it after the
@@ -79,6 +108,10 @@ impl super::Store {
     pub fn remove_staging(&self) {
         if let Some(staging) = self.staging.get() {
             super::remove_tree(staging.path());
+        }
+        // A private store is a staging folder too: the whole of it goes.
+        if let Some(private) = &self.private {
+            super::remove_tree(private.path());
         }
     }
 }
