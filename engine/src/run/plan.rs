@@ -62,26 +62,27 @@ pub(super) fn near_secrets(plan: &Plan, inputs: &HashMap<usize, Artifact>) -> Ha
     near
 }
 
-/// The labels of the steps that `steps`, which flag `--flag` names, stand for: a label, or a
-/// step fn's name standing for each of its labels in a loop (`test_package` for
-/// `test_package[a]` and `test_package[b]`); an error names one that is neither.
+/// The labels of the steps that `steps`, which flag `--flag` names, stand for: a label; a step
+/// fn's name, for each step it made (`test_package` for `test_package[a]`, `test_package[b]`
+/// and `lint/test_package`); or a nested pipeline's label, for each step in it (`lint`, or
+/// `check[1.80]` for `check[1.80]/clippy`). An error names one that is none of these.
 pub(crate) fn steps_named(plan: &Plan, steps: &[String], flag: &str) -> Result<Vec<String>> {
     let mut labels = Vec::new();
     for step in steps {
-        if plan.find(step).and_then(|n| n.step()).is_some() {
-            labels.push(step.clone());
-            continue;
-        }
-        let prefix = format!("{step}[");
-        let cells: Vec<String> = (plan.steps())
-            .filter(|(n, _)| n.label.starts_with(&prefix))
+        let found: Vec<String> = (plan.steps())
+            .filter(|(n, info)| {
+                let label = &*n.label;
+                info.name == step.as_str()
+                    || label.strip_prefix(step.as_str()).is_some_and(|rest| {
+                        rest.is_empty() || rest.starts_with('/') || rest.starts_with('[')
+                    })
+            })
             .map(|(n, _)| n.label.to_string())
             .collect();
-        if !cells.is_empty() {
-            labels.extend(cells);
-            continue;
+        if found.is_empty() {
+            check_steps(plan, std::slice::from_ref(step), flag)?;
         }
-        check_steps(plan, std::slice::from_ref(step), flag)?;
+        labels.extend(found);
     }
     Ok(labels)
 }
@@ -318,4 +319,78 @@ fn key_detail(key: &KeyRecord, code: &CodeKey) -> Vec<String> {
 
 fn short(hex: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::steps_named;
+    use crate::graph::{Builder, CodeInfo, PipelineInfo, RunFn, StepInfo, StepSettings};
+
+    const fn info(name: &'static str) -> StepInfo {
+        StepInfo {
+            name,
+            path: name,
+            doc: "",
+            tokens: "",
+            code: CodeInfo::NONE,
+            params: &[],
+            output: "()",
+            settings: StepSettings::DEFAULT,
+        }
+    }
+
+    const fn pipeline(name: &'static str) -> PipelineInfo {
+        PipelineInfo {
+            name,
+            path: name,
+            doc: "",
+            params: &[],
+        }
+    }
+
+    /// `build`, `build` again, `lint/clippy`, `check[1.80]/clippy` and `test[a]`.
+    fn plan() -> crate::graph::Plan {
+        let never: RunFn = |_, _| Box::pin(async { Ok(Vec::new()) });
+        let mut b = Builder::new();
+        b.step(info("build"), never, Vec::new());
+        b.step(info("build"), never, Vec::new());
+        b.nested(pipeline("lint"), |b| {
+            b.step(info("clippy"), never, Vec::new())
+        });
+        b.enter_item("1.80");
+        b.nested(pipeline("check"), |b| {
+            b.step(info("clippy"), never, Vec::new())
+        });
+        b.leave_item();
+        b.enter_item("a");
+        b.step(info("test"), never, Vec::new());
+        b.leave_item();
+        b.finish(pipeline("ci"), Vec::new())
+    }
+
+    fn named(steps: &[&str]) -> Result<Vec<String>, String> {
+        let steps: Vec<String> = steps.iter().map(|s| (*s).to_owned()).collect();
+        steps_named(&plan(), &steps, "plan").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_name_stands_for_the_steps_it_made_and_a_nested_pipeline_for_its_steps() {
+        assert_eq!(named(&["build"]).unwrap(), ["build", "build-2"]);
+        assert_eq!(named(&["build-2"]).unwrap(), ["build-2"]);
+        assert_eq!(
+            named(&["clippy"]).unwrap(),
+            ["lint/clippy", "check[1.80]/clippy"]
+        );
+        assert_eq!(named(&["lint"]).unwrap(), ["lint/clippy"]);
+        assert_eq!(named(&["check"]).unwrap(), ["check[1.80]/clippy"]);
+        assert_eq!(named(&["check[1.80]"]).unwrap(), ["check[1.80]/clippy"]);
+        assert_eq!(named(&["test"]).unwrap(), ["test[a]"]);
+        // A prefix of a name is no name.
+        assert_eq!(
+            named(&["lin"]).unwrap_err(),
+            "--plan: there is no step `lin` in `ci`; its steps are `build`, `build-2`, \
+             `lint/clippy`, `check[1.80]/clippy`, `test[a]`"
+        );
+        assert!(named(&["che"]).is_err() && named(&["buil"]).is_err());
+    }
 }
