@@ -117,18 +117,24 @@ fn cache_verify_reports_a_damaged_blob_and_the_step_runs_again() {
     assert_eq!(blobs.len(), 1, "the one output file: {blobs:?}");
     let blob = &blobs[0];
     assert_eq!(std::fs::read_to_string(blob).unwrap(), "HELLO");
+    let records = files_under(&cache.path().join("ac"));
+    assert_eq!(records.len(), 1, "{records:?}");
     damage(blob);
 
+    // The result that names the blob goes with it: it could never be a hit again.
     let verify = output(fixture(cache.path()).args(["cache", "verify"]));
     assert_eq!(verify.status.code(), Some(1), "damage found: {verify:?}");
     assert_eq!(
         String::from_utf8_lossy(&verify.stdout),
         format!(
             "removed: blob {} is damaged\n\
+             removed: action record {} names an output that is no longer in the store\n\
              the damaged entries above were removed; the steps they served will run again\n",
-            blob.file_name().unwrap().to_str().unwrap()
+            blob.file_name().unwrap().to_str().unwrap(),
+            records[0].file_name().unwrap().to_str().unwrap()
         )
     );
+    assert!(!records[0].exists());
     let again = output(fixture(cache.path()).args(["cache", "verify"]));
     assert!(
         again.status.success()
