@@ -218,6 +218,24 @@ pub struct StepInfo {
     pub settings: StepSettings,
 }
 
+#[cfg(test)]
+impl StepInfo {
+    /// A step named `name` with no parameters, no code and no output, for a plan's shape in
+    /// tests.
+    pub(crate) const fn shape(name: &'static str) -> Self {
+        Self {
+            name,
+            path: name,
+            doc: "",
+            tokens: "",
+            code: CodeInfo::NONE,
+            params: &[],
+            output: "()",
+            settings: StepSettings::DEFAULT,
+        }
+    }
+}
+
 /// The runtime entry of a step: converts inputs, calls the fn, converts outputs.
 pub type RunFn = for<'a> fn(&'a Ctx, Vec<Artifact>) -> BoxFuture<'a, Result<Vec<Artifact>>>;
 

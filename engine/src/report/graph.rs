@@ -103,24 +103,14 @@ pub fn to_dot(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{Builder, CodeInfo, PipelineInfo, RunFn, StepInfo, StepSettings};
+    use crate::graph::{Builder, PipelineInfo, RunFn, StepInfo};
 
     /// A plan of one step looped over `item`.
     fn plan(item: &str) -> Plan {
-        let info = StepInfo {
-            name: "pair",
-            path: "pair",
-            doc: "",
-            tokens: "",
-            code: CodeInfo::NONE,
-            params: &[],
-            output: "()",
-            settings: StepSettings::DEFAULT,
-        };
         let never: RunFn = |_, _| Box::pin(async { Ok(Vec::new()) });
         let mut b = Builder::new();
         b.enter_item(item);
-        b.step(info, never, Vec::new());
+        b.step(StepInfo::shape("pair"), never, Vec::new());
         b.leave_item();
         let pipeline = PipelineInfo {
             name: "ci",

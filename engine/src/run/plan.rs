@@ -324,20 +324,7 @@ fn short(hex: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::steps_named;
-    use crate::graph::{Builder, CodeInfo, PipelineInfo, RunFn, StepInfo, StepSettings};
-
-    const fn info(name: &'static str) -> StepInfo {
-        StepInfo {
-            name,
-            path: name,
-            doc: "",
-            tokens: "",
-            code: CodeInfo::NONE,
-            params: &[],
-            output: "()",
-            settings: StepSettings::DEFAULT,
-        }
-    }
+    use crate::graph::{Builder, PipelineInfo, RunFn, StepInfo};
 
     const fn pipeline(name: &'static str) -> PipelineInfo {
         PipelineInfo {
@@ -352,18 +339,18 @@ mod tests {
     fn plan() -> crate::graph::Plan {
         let never: RunFn = |_, _| Box::pin(async { Ok(Vec::new()) });
         let mut b = Builder::new();
-        b.step(info("build"), never, Vec::new());
-        b.step(info("build"), never, Vec::new());
+        b.step(StepInfo::shape("build"), never, Vec::new());
+        b.step(StepInfo::shape("build"), never, Vec::new());
         b.nested(pipeline("lint"), |b| {
-            b.step(info("clippy"), never, Vec::new())
+            b.step(StepInfo::shape("clippy"), never, Vec::new())
         });
         b.enter_item("1.80");
         b.nested(pipeline("check"), |b| {
-            b.step(info("clippy"), never, Vec::new())
+            b.step(StepInfo::shape("clippy"), never, Vec::new())
         });
         b.leave_item();
         b.enter_item("a");
-        b.step(info("test"), never, Vec::new());
+        b.step(StepInfo::shape("test"), never, Vec::new());
         b.leave_item();
         b.finish(pipeline("ci"), Vec::new())
     }

@@ -287,20 +287,7 @@ impl Board {
 mod tests {
     use super::*;
     use crate::backend::Stream;
-
-    /// A step named `name` that does nothing, for a plan's shape.
-    fn info(name: &'static str) -> crate::graph::StepInfo {
-        crate::graph::StepInfo {
-            name,
-            path: name,
-            doc: "",
-            tokens: "",
-            code: crate::graph::CodeInfo::NONE,
-            params: &[],
-            output: "()",
-            settings: crate::graph::StepSettings::DEFAULT,
-        }
-    }
+    use crate::graph::StepInfo;
 
     /// The run fn of a step that is never run.
     const NEVER: crate::graph::RunFn = |_, _| Box::pin(async { Ok(Vec::new()) });
@@ -315,12 +302,12 @@ mod tests {
             params: &[],
         };
         let mut b = Builder::new();
-        let fmt = b.step(info("fmt"), never, Vec::new());
+        let fmt = b.step(StepInfo::shape("fmt"), never, Vec::new());
         let test = b.nested(pipeline("checks"), |b| {
-            b.step(info("test"), never, Vec::new())
+            b.step(StepInfo::shape("test"), never, Vec::new())
         });
         b.step(
-            info("package"),
+            StepInfo::shape("package"),
             never,
             vec![
                 Arg::Handle { node: fmt, part: 0 },
@@ -383,7 +370,7 @@ mod tests {
     #[test]
     fn labels_are_shown_never_obeyed() {
         use crate::graph::{Builder, PipelineInfo};
-        let (info, never) = (info("pair"), NEVER);
+        let (info, never) = (StepInfo::shape("pair"), NEVER);
         let mut b = Builder::new();
         b.enter_item("a\n::error::x\u{1b}[31m");
         let first = b.step(info, never, Vec::new());
