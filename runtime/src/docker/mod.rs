@@ -55,6 +55,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// removed by force: far longer than a loaded daemon takes.
 const END_WAIT: Duration = Duration::from_secs(5);
 
+// `end` spends what is left of a removal's time after this wait on the removal itself.
+const _: () = assert!(END_WAIT.as_secs() * 2 <= CLEANUP_TIMEOUT.as_secs());
+
 /// Connects to the daemon named by `DOCKER_HOST`, or to [`DEFAULT_HOST`]: the engine's
 /// [`Connect`](crate::engine::backend::Connect) for Docker, which the macros' expansions name.
 pub fn connect() -> BoxFuture<'static, Result<Arc<dyn Backend>>> {
