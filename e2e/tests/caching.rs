@@ -148,6 +148,25 @@ fn cache_verify_reports_a_damaged_blob_and_the_step_runs_again() {
     assert_eq!(std::fs::read_to_string(blob).unwrap(), "HELLO", "restored");
 }
 
+#[test]
+fn a_changed_flag_value_says_what_it_was_and_is() {
+    let cache = tempfile::tempdir().unwrap();
+    let reason = |text: &str| {
+        let (code, events) = run(cache.path(), &["stored", "--text", text]);
+        assert_eq!(code, Some(0), "{events:?}");
+        let started = of_kind(&events, "step_started");
+        assert_eq!(started.len(), 1, "{events:?}");
+        started[0]["reason"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(reason("hello"), "first run: no previous result");
+    assert_eq!(
+        reason("hello again"),
+        "input `text` changed from \"hello\" to \"hello again\""
+    );
+    // A value too long to show is named only.
+    assert_eq!(reason(&"long ".repeat(20)), "input `text` changed");
+}
+
 /// Overwrites the read-only store file `path` with as many other bytes: only its digest can
 /// tell.
 fn damage(path: &Path) {

@@ -32,6 +32,7 @@ fn key_for(n: u64) -> KeyRecord {
             kind: ArtifactKind::Value,
             digest: Digest::of(&n.to_le_bytes()),
             upstream: None,
+            value: None,
         },
     )
 }

@@ -24,6 +24,7 @@ fn base() -> KeyRecord {
             kind: ArtifactKind::Value,
             digest: Digest::of(b"\"release\""),
             upstream: None,
+            value: None,
         },
     )
 }
@@ -106,6 +107,7 @@ fn a_changed_folder_input_names_its_paths() {
         kind: ArtifactKind::Dir,
         digest,
         upstream: None,
+        value: None,
     };
     let old = base().input("src", dir_input(hashed(&store)));
 
@@ -163,6 +165,7 @@ fn upstream_changes_name_the_step_and_its_name_is_not_in_the_key() {
         kind: ArtifactKind::Dir,
         digest,
         upstream: Some("build".into()),
+        value: None,
     };
     // Early cutoff (same output bytes, same key, dependents stay cached) is shown end to end
     // by `an_unchanged_upstream_output_keeps_dependents_cached` in e2e/tests/cli.rs.

@@ -37,6 +37,7 @@ fn fill(store: &Store) {
             kind: ArtifactKind::Value,
             digest: Digest::of(b"1"),
             upstream: None,
+            value: None,
         },
     );
     let result = ActionResult::new(key.clone(), &[Artifact::Dir(dir)], Duration::ZERO);

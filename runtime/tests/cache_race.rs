@@ -28,6 +28,7 @@ fn key() -> KeyRecord {
             kind: ArtifactKind::Value,
             digest: Digest::of(b"one input"),
             upstream: None,
+            value: None,
         },
     )
 }

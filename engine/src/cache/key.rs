@@ -48,7 +48,15 @@ pub struct InputRecord {
     /// (early cutoff).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
+    /// The value itself, as compact JSON, when the input is a value of at most 80 bytes that
+    /// no step made (a flag, a literal, a cell of a loop), so a miss can say what it was and
+    /// what it is. Not keyed: the digest covers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
+
+/// The longest value, as compact JSON, that an [`InputRecord`] keeps to show in a miss.
+const SHOWN_VALUE: usize = 80;
 
 impl InputRecord {
     /// The record of `artifact`, produced by step `upstream` if it came from a handle.
@@ -60,10 +68,16 @@ impl InputRecord {
             Artifact::Secret(_) => ArtifactKind::Secret,
             Artifact::Image(_) => ArtifactKind::Image,
         };
+        // A step's output is shown by the step that made it; a secret is never a `Value`.
+        let value = match artifact {
+            Artifact::Value(v) if upstream.is_none() => Some(v.to_string()),
+            _ => None,
+        };
         Self {
             kind,
             digest: artifact.digest(),
             upstream: upstream.map(str::to_owned),
+            value: value.filter(|v| v.len() <= SHOWN_VALUE),
         }
     }
 }
@@ -81,7 +95,7 @@ impl InputRecord {
 /// key.image = Some("sha256:1234".into());
 /// key.inputs.insert(
 ///     "src".into(),
-///     InputRecord { kind: ArtifactKind::Dir, digest: Digest::of(b"tree"), upstream: None },
+///     InputRecord { kind: ArtifactKind::Dir, digest: Digest::of(b"tree"), upstream: None, value: None },
 /// );
 /// // The record read back from its stored form has the same key.
 /// let stored: KeyRecord = serde_json::from_str(&key.canonical_json())?;
@@ -213,15 +227,16 @@ impl KeyRecord {
     }
 
     /// The step's key: BLAKE3 of the canonical encoding, without the upstream labels (only
-    /// an upstream output's content counts, so renaming the step that made it is no miss) and
-    /// without the code items and cover (the code digest covers them; their locations must not
-    /// count).
+    /// an upstream output's content counts, so renaming the step that made it is no miss),
+    /// without the values kept to show in a miss (their digests count), and without the code
+    /// items and cover (the code digest covers them; their locations must not count).
     pub fn digest(&self) -> Digest {
         let mut bare = self.clone();
         bare.code_items.clear();
         bare.code_cover = None;
         for input in bare.inputs.values_mut() {
             input.upstream = None;
+            input.value = None;
         }
         let mut h = blake3::Hasher::new();
         h.update(b"tanto-key\0");
@@ -263,11 +278,25 @@ mod tests {
     }
 
     #[test]
+    fn a_value_kept_to_show_is_not_keyed() {
+        let value = InputRecord::of(&Artifact::Value(serde_json::json!("1.80")), None);
+        assert_eq!(value.value.as_deref(), Some("\"1.80\""));
+        let mut hidden = value.clone();
+        hidden.value = None;
+        let key = |input| KeyRecord::new("ci::build", "code").input("toolchain", input);
+        assert_eq!(key(value).digest(), key(hidden).digest());
+        // A secret is never kept, whatever its size.
+        let secret = crate::artifact::Secret::for_test("token", "hunter2");
+        assert_eq!(InputRecord::of(&Artifact::Secret(secret), None).value, None);
+    }
+
+    #[test]
     fn forgetting_an_input_drops_its_settings_and_only_its_own() {
         let record = |digest: &[u8]| InputRecord {
             kind: ArtifactKind::File,
             digest: Digest::of(digest),
             upstream: None,
+            value: None,
         };
         let mut key = KeyRecord::new("ci::build", "code")
             .input("files", record(b"a"))

@@ -17,6 +17,7 @@ mod glob;
 mod hash;
 mod key;
 mod keyring;
+mod reason;
 #[cfg(feature = "remote-cache")]
 mod remote;
 #[cfg(not(feature = "remote-cache"))]
@@ -37,10 +38,11 @@ mod walk;
 pub use code::{CodeItem, CodeKey, Cover, record_text};
 pub use copy::copy_tree;
 pub(crate) use copy::{copy_file, room_for_file, write_file};
-pub use explain::{Reason, explain};
+pub use explain::explain;
 pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
 pub use keyring::secret_key;
+pub use reason::Reason;
 pub use remote::{Remote, RemoteConfig, RemoteFound, RemoteStats, StepLogs};
 pub use statcache::{FileStat, StatCache};
 pub(crate) use store::human_bytes;

@@ -42,6 +42,7 @@ pub fn key(step: &str, input: &[u8]) -> KeyRecord {
             kind: ArtifactKind::Value,
             digest: Digest::of(input),
             upstream: None,
+            value: None,
         },
     )
 }
