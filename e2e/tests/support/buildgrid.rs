@@ -268,6 +268,28 @@ impl BuildGrid {
         );
     }
 
+    /// Rewrites `from` as `to` in the tanto record of every step result the server keeps,
+    /// and in those of the pipeline's index (a hostile server, or another machine's lie):
+    /// returns how many records it changed.
+    pub fn forge_records(&self, from: &str, to: &str) -> usize {
+        let out = Command::new(python())
+            .args(["-c", &format!("{PRELUDE}{FORGE}")])
+            .arg(self.objects())
+            .arg(format!("127.0.0.1:{}", self.server.port))
+            .args([from, to])
+            .output()
+            .expect("run BuildGrid's python");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a count")
+    }
+
     /// Whether any blob the server keeps contains `needle`.
     pub fn holds(&self, needle: &[u8]) -> bool {
         let mut pending = vec![self.objects()];
@@ -366,6 +388,24 @@ def tanto_actions(what='step-key'):
                 continue
             digest = re.Digest(hash=prefix + rest, size_bytes=len(data))
             yield digest, ac.GetActionResult(re.GetActionResultRequest(action_digest=digest))
+# Length-delimited protobuf fields by hand, for an entry of the pipeline's index: its key
+# (field 1) and its result (field 2).
+def varint(b, i):
+    n = shift = 0
+    while True:
+        c = b[i]; i += 1; n |= (c & 0x7f) << shift; shift += 7
+        if c < 0x80:
+            return n, i
+def field(number, payload):
+    n, out = len(payload), bytearray([number << 3 | 2])
+    while n >= 0x80:
+        out.append(n & 0x7f | 0x80); n >>= 7
+    return bytes(out + bytes([n])) + payload
+def entry_fields(b):
+    i, found = 0, {}
+    while i < len(b):
+        key, i = varint(b, i); n, i = varint(b, i); found[key >> 3] = b[i:i + n]; i += n
+    return found
 "#;
 
 /// Prints, as JSON pairs, the stdout and stderr of each tanto result.
@@ -393,22 +433,6 @@ def swap(result):
             f.digest.hash, f.digest.size_bytes = sha, len(data)
             swapped += 1
     return swapped
-def varint(b, i):
-    n = shift = 0
-    while True:
-        c = b[i]; i += 1; n |= (c & 0x7f) << shift; shift += 7
-        if c < 0x80:
-            return n, i
-def field(number, payload):
-    n, out = len(payload), bytearray([number << 3 | 2])
-    while n >= 0x80:
-        out.append(n & 0x7f | 0x80); n >>= 7
-    return bytes(out + bytes([n])) + payload
-def entry_fields(b):
-    i, found = 0, {}
-    while i < len(b):
-        key, i = varint(b, i); n, i = varint(b, i); found[key >> 3] = b[i:i + n]; i += n
-    return found
 swapped = 0
 for digest, result in list(tanto_actions()):
     if swap(result):
@@ -425,4 +449,30 @@ for digest, index in list(tanto_actions('run-index')):
             indexed += 1
     ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=index))
 assert indexed == 1, indexed
+"#;
+
+/// Replaces argv[3] with argv[4] in each tanto record's JSON, in the step results and in the
+/// index's entries; prints how many it changed.
+const FORGE: &str = r#"
+source, forged = sys.argv[3].encode(), sys.argv[4].encode()
+def forge(result):
+    record = result.execution_metadata.auxiliary_metadata[0]
+    if source not in record.value:
+        return 0
+    record.value = record.value.replace(source, forged)
+    return 1
+changed = 0
+for digest, result in list(tanto_actions()):
+    if forge(result):
+        ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=result))
+        changed += 1
+for digest, index in list(tanto_actions('run-index')):
+    for entry in index.execution_metadata.auxiliary_metadata:
+        parts = entry_fields(entry.value)
+        result = re.ActionResult.FromString(parts[2])
+        if forge(result):
+            entry.value = field(1, parts[1]) + field(2, result.SerializeToString())
+            changed += 1
+    ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=index))
+print(changed)
 "#;

@@ -254,16 +254,20 @@ impl StepRunner {
         &self,
         node: &Node,
         inputs: &[Artifact],
-        digest: &Digest,
+        key: &KeyRecord,
     ) -> Result<(ActionResult, Vec<Artifact>), Option<String>> {
         let Some(remote) = self.run.remote.as_ref() else {
             return Err(None);
         };
-        let hit = match remote.lookup(digest).await {
+        let digest = &key.digest();
+        let mut hit = match remote.lookup(digest).await {
             RemoteFound::Hit(hit) => *hit,
             RemoteFound::Unusable(why) => return Err(Some(why)),
             RemoteFound::Nothing => return Err(None),
         };
+        // The same key, with what only explains it (code items' places, upstream labels, the
+        // values shown in a miss) as this machine has them, not as another machine wrote them.
+        hit.key = key.clone();
         let store = &self.run.store;
         if !self.looking_only
             && let Err(e) = store.record_remote(digest, &hit)
