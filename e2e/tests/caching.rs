@@ -163,6 +163,12 @@ fn a_changed_flag_value_says_what_it_was_and_is() {
         reason("hello again"),
         "input `text` changed from \"hello\" to \"hello again\""
     );
+    // `--plan STEP` shows it among the parts of the key.
+    let plan = output(fixture(cache.path()).args(["stored", "--text", "hi", "--plan", "saved"]));
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    let line = plan.lines().map(str::trim_start);
+    let mut line = line.filter(|l| l.starts_with("input `text` value "));
+    assert!(line.next().unwrap().ends_with(" = \"hi\""), "{plan}");
     // A value too long to show is named only.
     assert_eq!(reason(&"long ".repeat(20)), "input `text` changed");
 }

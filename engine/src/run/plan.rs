@@ -309,8 +309,12 @@ fn key_detail(key: &KeyRecord, code: &CodeKey) -> Vec<String> {
             .map_or(String::new(), |u| format!(" from step `{u}`"));
         let kind = serde_json::to_value(input.kind).ok();
         let kind = kind.as_ref().and_then(|k| k.as_str()).unwrap_or("input");
+        let value = input
+            .value
+            .as_ref()
+            .map_or(String::new(), |v| format!(" = {v}"));
         lines.push(format!(
-            "input `{param}` {kind} {}{from}",
+            "input `{param}` {kind} {}{from}{value}",
             input.digest.short()
         ));
     }
