@@ -1,7 +1,8 @@
 //! The pipeline's index on a real BuildGrid: a run that writes to the shared cache leaves
 //! the results it shared and found under one action, and a run on an empty store reads its
 //! hits from there, in one call. The index only saves calls: a step whose key it lacks is
-//! asked for on its own, and runs when the server has nothing either.
+//! asked for on its own, and runs when the server has nothing either. A run that fails keeps
+//! the entries of the steps it did not reach.
 
 mod support;
 
@@ -174,24 +175,38 @@ fn a_run_that_stops_at_a_failure_keeps_the_entries_it_did_not_reach() {
     let url = server.url();
     let src = tempfile::tempdir().expect("a source folder");
     std::fs::write(src.path().join("note.txt"), "first").expect("write note.txt");
-    let grid = |upload: bool| {
+    let grid_with = |upload: bool, keep_going: bool| {
         let store = tempfile::tempdir().expect("a temporary folder");
-        let mut args = vec!["grid", "--ns", "1,2", "--keep-going"];
+        let mut args = vec!["grid", "--ns", "1,2"];
+        if keep_going {
+            args.push("--keep-going");
+        }
         if upload {
             args.push("--remote-upload");
         }
         run(store.path(), &url, &args, src.path())
     };
+    let grid = |upload: bool| grid_with(upload, true);
     let (_, stderr) = ok(&grid(true));
     assert!(
         stderr.contains("the pipeline's index written (5 results)"),
         "{stderr}"
     );
 
-    // A failing cell: every key changes with the source, three cells are shared, and
-    // `join_cells` is never reached. The index keeps the five it held besides the three.
+    // A failing cell. A run that stops at it (no `--keep-going`) writes the index too: what
+    // it shared before it stopped, which the timing decides, and the five it held.
     let fail = src.path().join("fail-2-serde");
     std::fs::write(&fail, "").expect("write the failure's file");
+    let stopped = grid_with(true, false);
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the pipeline's index written ("),
+        "{stderr}"
+    );
+
+    // With `--keep-going`: every key changes with the source, three cells are shared, and
+    // `join_cells` is never reached. The index keeps the five it held besides the three.
     let failed = grid(true);
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert_eq!(failed.status.code(), Some(1), "{stderr}");

@@ -343,7 +343,7 @@ pub(super) async fn run(
     };
     runner.count_ran_again(&mut summary);
     let (remote, whole) = (context.remote.as_deref(), summary.success());
-    let index_stopped = super::remote::write_index(remote, whole, &cancel).await;
+    let index_stopped = super::remote::write_index(remote, whole, &interrupted).await;
     let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
     // Printed once the views are done, so it follows every line they print.
     let remote_line = context

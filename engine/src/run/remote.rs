@@ -193,19 +193,20 @@ async fn save_images(
 }
 
 /// Writes the pipeline's index at the end of a run that writes to the shared cache, unless
-/// the run was stopped; `whole` when the run reached every step. Ctrl-C abandons it, saying so
-/// (the steps' results are shared already): then true, and the run exits as interrupted.
+/// the run was interrupted (a run that stopped at a failure writes it); `whole` when the run
+/// reached every step. Ctrl-C abandons it, saying so (the steps' results are shared already):
+/// then true, and the run exits as interrupted.
 pub(super) async fn write_index(
     remote: Option<&Remote>,
     whole: bool,
-    cancel: &CancellationToken,
+    interrupted: &CancellationToken,
 ) -> bool {
-    let Some(remote) = remote.filter(|_| !cancel.is_cancelled()) else {
+    let Some(remote) = remote.filter(|_| !interrupted.is_cancelled()) else {
         return false;
     };
     tokio::select! {
         () = remote.write_index(whole) => false,
-        () = cancel.cancelled() => {
+        () = interrupted.cancelled() => {
             say!(
                 "tanto: interrupted while writing the pipeline's index to the shared cache: the steps' results are shared, the index is not"
             );
