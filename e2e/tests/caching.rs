@@ -149,6 +149,21 @@ fn cache_verify_reports_a_damaged_blob_and_the_step_runs_again() {
 }
 
 #[test]
+fn a_run_names_the_output_it_found_damaged() {
+    let cache = tempfile::tempdir().unwrap();
+    assert_eq!(run(cache.path(), &["stored", "--text", "hi"]).0, Some(0));
+    let blobs = files_under(&cache.path().join("blobs"));
+    damage(&blobs[0]);
+    let (code, events) = run(cache.path(), &["stored", "--text", "hi"]);
+    assert_eq!(code, Some(0), "{events:?}");
+    let blob = &blobs[0].file_name().unwrap().to_str().unwrap()[..12];
+    let reason = format!(
+        "its cached result's file `out.txt` ({blob}) is no longer in the store (damaged or removed)"
+    );
+    assert_eq!(of_kind(&events, "step_started")[0]["reason"], *reason);
+}
+
+#[test]
 fn a_changed_flag_value_says_what_it_was_and_is() {
     let cache = tempfile::tempdir().unwrap();
     let reason = |text: &str| {
@@ -171,15 +186,6 @@ fn a_changed_flag_value_says_what_it_was_and_is() {
     assert!(line.next().unwrap().ends_with(" = \"hi\""), "{plan}");
     // A value too long to show is named only.
     assert_eq!(reason(&"long ".repeat(20)), "input `text` changed");
-}
-
-/// Overwrites the read-only store file `path` with as many other bytes: only its digest can
-/// tell.
-fn damage(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    let len = std::fs::metadata(path).unwrap().len();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::write(path, vec![b'#'; usize::try_from(len).unwrap()]).unwrap();
 }
 
 #[test]

@@ -152,3 +152,13 @@ pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Overwrites the read-only store file `path` with as many other bytes: only its digest can
+/// tell.
+pub fn damage(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let len = std::fs::metadata(path).expect("the file to damage").len();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let len = usize::try_from(len).expect("a size that fits");
+    std::fs::write(path, vec![b'#'; len]).expect("overwrite the file");
+}

@@ -277,7 +277,7 @@ impl StepRunner {
                 format!("the last run failed (at {})", utc(at))
             } else {
                 // The same key as last time, and no result: it was there, and is gone.
-                "its cached result was removed (pruned or damaged)".to_owned()
+                store.why_no_result(&digest)
             };
             match unusable {
                 Some(why) => format!("{reason}; {why}"),

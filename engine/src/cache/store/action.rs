@@ -13,7 +13,6 @@ use super::images::made_images;
 use super::{Store, discard};
 use crate::artifact::{Artifact, Image};
 use crate::cache::key::{ArtifactKind, KeyRecord};
-use crate::cache::tree::EntryKind;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -403,57 +402,6 @@ impl Store {
             .filter(|f| f.key == *key)
             .map(|f| UNIX_EPOCH + Duration::from_secs(f.at)))
     }
-
-    pub(super) fn has_output(&self, output: &OutputRecord) -> Result<bool> {
-        match output.kind {
-            ArtifactKind::Value => Ok(output.value_intact()),
-            ArtifactKind::Secret => Ok(false),
-            // The daemon holds it; the runner checks it is still there.
-            ArtifactKind::Image => Ok(output.image_id.is_some()),
-            ArtifactKind::File => {
-                Ok(self.blob_intact(&output.digest, output.executable, output.size))
-            }
-            ArtifactKind::Dir => {
-                if self.checkout_intact(&output.digest) {
-                    self.vouch_checkout(output.digest);
-                    return Ok(true);
-                }
-                self.has_tree_closure(&output.digest)
-            }
-        }
-    }
-
-    /// Whether the tree `digest`, its sub-trees and all their blobs (of the right size) are
-    /// in the store. Each tree is looked at once, however often it is referenced, and the
-    /// walk keeps its own stack, so a deep or much-shared tree from a hostile store cannot
-    /// exhaust the thread's stack or the time.
-    fn has_tree_closure(&self, digest: &Digest) -> Result<bool> {
-        let mut seen = HashSet::from([*digest]);
-        let mut stack = vec![*digest];
-        while let Some(digest) = stack.pop() {
-            let Some(tree) = self.tree(&digest)? else {
-                return Ok(false);
-            };
-            for e in tree.entries() {
-                let present = match e.kind {
-                    EntryKind::File | EntryKind::Exec => {
-                        self.blob_intact(&e.digest, e.kind == EntryKind::Exec, e.size)
-                    }
-                    EntryKind::Dir => {
-                        if seen.insert(e.digest) {
-                            stack.push(e.digest);
-                        }
-                        true
-                    }
-                    EntryKind::Symlink => true,
-                };
-                if !present {
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
-    }
 }
 
 #[cfg(test)]
@@ -469,29 +417,5 @@ mod tests {
         let last = edited.len() - 2;
         edited[last] = b'2';
         assert_eq!(unseal(&edited), None);
-    }
-
-    #[test]
-    fn a_deep_or_much_shared_tree_is_checked_without_recursion() {
-        use crate::cache::tree::{Tree, TreeEntry};
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(tmp.path().join("store")).expect("store");
-        // 64 levels of two names for one sub-tree: 2^64 paths, 64 trees.
-        let mut shared = store.put_tree(&Tree::default()).expect("put");
-        for _ in 0..64 {
-            let tree = Tree::new(vec![
-                TreeEntry::dir("a", shared),
-                TreeEntry::dir("b", shared),
-            ]);
-            shared = store.put_tree(&tree.expect("tree")).expect("put");
-        }
-        assert!(store.has_tree_closure(&shared).expect("checks"));
-        // 20k levels, beyond what recursion on a test thread's stack survived.
-        let mut deep = store.put_tree(&Tree::default()).expect("put");
-        for _ in 0..20_000 {
-            let tree = Tree::new(vec![TreeEntry::dir("d", deep)]).expect("tree");
-            deep = store.put_tree(&tree).expect("put");
-        }
-        assert!(store.has_tree_closure(&deep).expect("checks"));
     }
 }

@@ -8,6 +8,7 @@ mod images;
 mod ingest;
 mod lease;
 mod maintain;
+mod present;
 mod reports;
 mod staging;
 mod verify;
