@@ -406,6 +406,23 @@ def entry_fields(b):
     while i < len(b):
         key, i = varint(b, i); n, i = varint(b, i); found[key >> 3] = b[i:i + n]; i += n
     return found
+# Applies `change` (true when it changed the result) to every tanto result in the action
+# cache and in the pipeline's index, and saves what changed: (results, index entries).
+def rewrite(change):
+    results = entries = 0
+    for digest, result in list(tanto_actions()):
+        if change(result):
+            ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=result))
+            results += 1
+    for digest, index in list(tanto_actions('run-index')):
+        for entry in index.execution_metadata.auxiliary_metadata:
+            parts = entry_fields(entry.value)
+            result = re.ActionResult.FromString(parts[2])
+            if change(result):
+                entry.value = field(1, parts[1]) + field(2, result.SerializeToString())
+                entries += 1
+        ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=index))
+    return results, entries
 "#;
 
 /// Prints, as JSON pairs, the stdout and stderr of each tanto result.
@@ -433,22 +450,8 @@ def swap(result):
             f.digest.hash, f.digest.size_bytes = sha, len(data)
             swapped += 1
     return swapped
-swapped = 0
-for digest, result in list(tanto_actions()):
-    if swap(result):
-        ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=result))
-        swapped += 1
-assert swapped == 1, swapped
-indexed = 0
-for digest, index in list(tanto_actions('run-index')):
-    for entry in index.execution_metadata.auxiliary_metadata:
-        parts = entry_fields(entry.value)
-        result = re.ActionResult.FromString(parts[2])
-        if swap(result):
-            entry.value = field(1, parts[1]) + field(2, result.SerializeToString())
-            indexed += 1
-    ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=index))
-assert indexed == 1, indexed
+counts = rewrite(swap)
+assert counts == (1, 1), counts
 "#;
 
 /// Replaces argv[3] with argv[4] in each tanto record's JSON, in the step results and in the
@@ -461,18 +464,5 @@ def forge(result):
         return 0
     record.value = record.value.replace(source, forged)
     return 1
-changed = 0
-for digest, result in list(tanto_actions()):
-    if forge(result):
-        ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=result))
-        changed += 1
-for digest, index in list(tanto_actions('run-index')):
-    for entry in index.execution_metadata.auxiliary_metadata:
-        parts = entry_fields(entry.value)
-        result = re.ActionResult.FromString(parts[2])
-        if forge(result):
-            entry.value = field(1, parts[1]) + field(2, result.SerializeToString())
-            changed += 1
-    ac.UpdateActionResult(re.UpdateActionResultRequest(action_digest=digest, action_result=index))
-print(changed)
+print(sum(rewrite(forge)))
 "#;
