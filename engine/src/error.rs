@@ -96,8 +96,9 @@ pub enum Error {
         /// The limit, as people read it (`2 GiB`).
         limit: String,
     },
-    /// A step ran past its timeout and was killed.
-    #[error("step `{step}` timed out after {}s and was killed; raise `timeout` on the step if it needs longer", .after.as_secs())]
+    /// A step ran past its timeout and was killed. The message leaves the step's label to
+    /// where it is shown: the views, the summary and the events each name the step.
+    #[error("timed out after {}s and was killed; raise the step's `timeout` if it needs longer", .after.as_secs())]
     Timeout {
         /// The step's label.
         step: String,
