@@ -49,8 +49,8 @@ pub struct InputRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
     /// The value itself, as compact JSON, when the input is a value of at most 80 bytes that
-    /// no step made (a flag, a literal, a cell of a loop), so a miss can say what it was and
-    /// what it is. Not keyed: the digest covers it.
+    /// is not one step's output (a flag, a literal, a loop's cell, a fan-in's list), so a miss
+    /// can say what it was and what it is. Not keyed: the digest covers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
@@ -68,7 +68,7 @@ impl InputRecord {
             Artifact::Secret(_) => ArtifactKind::Secret,
             Artifact::Image(_) => ArtifactKind::Image,
         };
-        // A step's output is shown by the step that made it; a secret is never a `Value`.
+        // One step's output is named by that step instead; a secret is never a `Value`.
         let value = match artifact {
             Artifact::Value(v) if upstream.is_none() => Some(v.to_string()),
             _ => None,

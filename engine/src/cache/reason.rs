@@ -87,8 +87,8 @@ pub enum Reason {
         /// Paths modified.
         modified: Vec<String>,
     },
-    /// A value given to the step (a flag, a literal, a loop's cell) changed, and both keys
-    /// kept it to show.
+    /// A value given to the step (a flag, a literal, a loop's cell, a fan-in's list) changed,
+    /// and both keys kept it to show.
     ValueChanged {
         /// The parameter.
         param: String,

@@ -10,6 +10,8 @@ use crate::digest::Digest;
 use crate::error::Result;
 
 impl Store {
+    /// Whether `output` of a recorded result is still here, sound: a value against its
+    /// digest, a file's blob, a folder's checkout or every tree and blob it reaches.
     pub(super) fn has_output(&self, output: &OutputRecord) -> Result<bool> {
         match output.kind {
             ArtifactKind::Value => Ok(output.value_intact()),
