@@ -234,10 +234,17 @@ impl BuildGrid {
     /// `stdout_digest` and `stderr_digest` blobs with `BatchReadBlobs` (by BuildGrid's own
     /// client protos, from its virtualenv). Only for a server that is not secured.
     pub fn logs(&self) -> Vec<(String, String)> {
+        serde_json::from_str(&self.script(READ_LOGS, &[])).expect("the logs as JSON")
+    }
+
+    /// Runs the python `script` after [`PRELUDE`], with the objects folder, the server's
+    /// address and `args` as its arguments, and returns what it printed.
+    fn script(&self, script: &str, args: &[&std::ffi::OsStr]) -> String {
         let out = Command::new(python())
-            .args(["-c", &format!("{PRELUDE}{READ_LOGS}")])
+            .args(["-c", &format!("{PRELUDE}{script}")])
             .arg(self.objects())
             .arg(format!("127.0.0.1:{}", self.server.port))
+            .args(args)
             .output()
             .expect("run BuildGrid's python");
         assert!(
@@ -245,49 +252,22 @@ impl BuildGrid {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let found: Vec<(String, String)> =
-            serde_json::from_slice(&out.stdout).expect("the logs as JSON");
-        found
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Serves the `docker save` tarball `tarball` as the image output of the one tanto
     /// result that has one (a hostile server): the blob goes into its CAS and the result is
     /// updated to name it.
     pub fn swap_image_output(&self, tarball: &std::path::Path) {
-        let out = Command::new(python())
-            .args(["-c", &format!("{PRELUDE}{SWAP_IMAGE}")])
-            .arg(self.objects())
-            .arg(format!("127.0.0.1:{}", self.server.port))
-            .arg(tarball)
-            .output()
-            .expect("run BuildGrid's python");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.script(SWAP_IMAGE, &[tarball.as_os_str()]);
     }
 
     /// Rewrites `from` as `to` in the tanto record of every step result the server keeps,
     /// and in those of the pipeline's index (a hostile server, or another machine's lie):
     /// returns how many records it changed.
     pub fn forge_records(&self, from: &str, to: &str) -> usize {
-        let out = Command::new(python())
-            .args(["-c", &format!("{PRELUDE}{FORGE}")])
-            .arg(self.objects())
-            .arg(format!("127.0.0.1:{}", self.server.port))
-            .args([from, to])
-            .output()
-            .expect("run BuildGrid's python");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("a count")
+        let changed = self.script(FORGE, &[from.as_ref(), to.as_ref()]);
+        changed.trim().parse().expect("a count")
     }
 
     /// Whether any blob the server keeps contains `needle`.
