@@ -58,6 +58,27 @@ pub struct InputRecord {
 /// The longest value, as compact JSON, that an [`InputRecord`] keeps to show in a miss.
 const SHOWN_VALUE: usize = 80;
 
+/// `value` as compact JSON, if that is at most [`SHOWN_VALUE`] bytes: the writing stops
+/// there, so a large value (a fan-in of test reports) costs no second full encoding.
+fn shown(value: &serde_json::Value) -> Option<String> {
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() + buf.len() > SHOWN_VALUE {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped(Vec::with_capacity(SHOWN_VALUE));
+    serde_json::to_writer(&mut out, value).ok()?;
+    String::from_utf8(out.0).ok()
+}
+
 impl InputRecord {
     /// The record of `artifact`, produced by step `upstream` if it came from a handle.
     pub fn of(artifact: &Artifact, upstream: Option<&str>) -> Self {
@@ -70,14 +91,14 @@ impl InputRecord {
         };
         // One step's output is named by that step instead; a secret is never a `Value`.
         let value = match artifact {
-            Artifact::Value(v) if upstream.is_none() => Some(v.to_string()),
+            Artifact::Value(v) if upstream.is_none() => shown(v),
             _ => None,
         };
         Self {
             kind,
             digest: artifact.digest(),
             upstream: upstream.map(str::to_owned),
-            value: value.filter(|v| v.len() <= SHOWN_VALUE),
+            value,
         }
     }
 }
@@ -285,6 +306,10 @@ mod tests {
         hidden.value = None;
         let key = |input| KeyRecord::new("ci::build", "code").input("toolchain", input);
         assert_eq!(key(value).digest(), key(hidden).digest());
+        // 80 bytes of JSON are kept, 81 are not.
+        let sized = |n| InputRecord::of(&Artifact::Value(serde_json::json!("x".repeat(n))), None);
+        assert_eq!(sized(78).value.map(|v| v.len()), Some(80));
+        assert_eq!(sized(79).value, None);
         // A secret is never kept, whatever its size.
         let secret = crate::artifact::Secret::for_test("token", "hunter2");
         assert_eq!(InputRecord::of(&Artifact::Secret(secret), None).value, None);

@@ -256,11 +256,11 @@ impl StepRunner {
         node: &Node,
         inputs: &[Artifact],
         key: &KeyRecord,
+        digest: &Digest,
     ) -> Result<(ActionResult, Vec<Artifact>), Option<String>> {
         let Some(remote) = self.run.remote.as_ref() else {
             return Err(None);
         };
-        let digest = &key.digest();
         let mut hit = match remote.lookup(digest).await {
             RemoteFound::Hit(hit) => *hit,
             RemoteFound::Unusable(why) => return Err(Some(why)),

@@ -237,7 +237,7 @@ impl StepRunner {
                                 return Ok(Lookup::Hit(Box::new(hit), outputs, false));
                             }
                             // The remote cache may hold it, to load when it is needed.
-                            gone => match self.remote_hit(node, inputs, &key).await {
+                            gone => match self.remote_hit(node, inputs, &key, &digest).await {
                                 Ok((hit, outputs)) => {
                                     match moved_image(&self.run, &hit, true).await {
                                         Some(moved) => Some(moved.to_string()),
@@ -251,7 +251,7 @@ impl StepRunner {
                         }
                     }
                 },
-                None => match self.remote_hit(node, inputs, &key).await {
+                None => match self.remote_hit(node, inputs, &key, &digest).await {
                     Ok((hit, outputs)) => match moved_image(&self.run, &hit, true).await {
                         Some(moved) => Some(moved.to_string()),
                         None => return Ok(Lookup::Hit(Box::new(hit), outputs, true)),
