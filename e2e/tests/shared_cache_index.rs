@@ -175,38 +175,26 @@ fn a_run_that_stops_at_a_failure_keeps_the_entries_it_did_not_reach() {
     let url = server.url();
     let src = tempfile::tempdir().expect("a source folder");
     std::fs::write(src.path().join("note.txt"), "first").expect("write note.txt");
-    let grid_with = |upload: bool, keep_going: bool| {
+    let grid_with = |upload: bool, how: &[&str]| {
         let store = tempfile::tempdir().expect("a temporary folder");
         let mut args = vec!["grid", "--ns", "1,2"];
-        if keep_going {
-            args.push("--keep-going");
-        }
+        args.extend(how);
         if upload {
             args.push("--remote-upload");
         }
         run(store.path(), &url, &args, src.path())
     };
-    let grid = |upload: bool| grid_with(upload, true);
+    let grid = |upload: bool| grid_with(upload, &["--keep-going"]);
     let (_, stderr) = ok(&grid(true));
     assert!(
         stderr.contains("the pipeline's index written (5 results)"),
         "{stderr}"
     );
 
-    // A failing cell. A run that stops at it (no `--keep-going`) writes the index too: what
-    // it shared before it stopped, which the timing decides, and the five it held.
+    // A failing cell: every key changes with the source, three cells are shared, and
+    // `join_cells` is never reached. The index keeps the five it held besides the three.
     let fail = src.path().join("fail-2-serde");
     std::fs::write(&fail, "").expect("write the failure's file");
-    let stopped = grid_with(true, false);
-    let stderr = String::from_utf8_lossy(&stopped.stderr);
-    assert_eq!(stopped.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("the pipeline's index written ("),
-        "{stderr}"
-    );
-
-    // With `--keep-going`: every key changes with the source, three cells are shared, and
-    // `join_cells` is never reached. The index keeps the five it held besides the three.
     let failed = grid(true);
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert_eq!(failed.status.code(), Some(1), "{stderr}");
@@ -215,7 +203,19 @@ fn a_run_that_stops_at_a_failure_keeps_the_entries_it_did_not_reach() {
         "{stderr}"
     );
 
+    // Another note, and a run that stops at the failure (no `--keep-going`); one step at a
+    // time, the failing cell comes last, so three are shared before it: they join the eight.
+    std::fs::write(src.path().join("note.txt"), "second").expect("write note.txt");
+    let stopped = grid_with(true, &["-j", "1"]);
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the pipeline's index written (11 results)"),
+        "{stderr}"
+    );
+
     // The source as it was: a new machine reads all five from the index.
+    std::fs::write(src.path().join("note.txt"), "first").expect("write note.txt");
     std::fs::remove_file(&fail).expect("remove the failure's file");
     let (ev, stderr) = ok(&grid(false));
     assert!(started(&ev).is_empty(), "{stderr}");
