@@ -2,17 +2,32 @@
 //! image registry (`docker-registry`). Each is stopped, and its files removed, when dropped.
 //! A missing program fails the test with the command that installs it; nothing is skipped.
 
+use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::host::require;
 
-/// A port on 127.0.0.1 that nothing listened on a moment ago.
+/// A port on 127.0.0.1 that nothing listened on a moment ago, and that this process has not
+/// handed out before: the kernel may give a port it just freed to the next bind, and the tests
+/// of one binary start their servers side by side, where two on one port would connect each
+/// test to whichever server bound it.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("its address").port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().expect("its address").port();
+        if GIVEN
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(port)
+        {
+            return port;
+        }
+    }
 }
 
 /// A server process of this test, killed and reaped when dropped.
