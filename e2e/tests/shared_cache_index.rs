@@ -185,6 +185,14 @@ fn a_run_that_stops_at_a_failure_keeps_the_entries_it_did_not_reach() {
         run(store.path(), &url, &args, src.path())
     };
     let grid = |upload: bool| grid_with(upload, &["--keep-going"]);
+    // A writing run that fails, and the index it writes, of `entries` results.
+    let fails_writing = |how: &[&str], entries: usize| {
+        let failed = grid_with(true, how);
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert_eq!(failed.status.code(), Some(1), "{stderr}");
+        let written = format!("the pipeline's index written ({entries} results)");
+        assert!(stderr.contains(&written), "{stderr}");
+    };
     let (_, stderr) = ok(&grid(true));
     assert!(
         stderr.contains("the pipeline's index written (5 results)"),
@@ -195,24 +203,12 @@ fn a_run_that_stops_at_a_failure_keeps_the_entries_it_did_not_reach() {
     // `join_cells` is never reached. The index keeps the five it held besides the three.
     let fail = src.path().join("fail-2-serde");
     std::fs::write(&fail, "").expect("write the failure's file");
-    let failed = grid(true);
-    let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert_eq!(failed.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("the pipeline's index written (8 results)"),
-        "{stderr}"
-    );
+    fails_writing(&["--keep-going"], 8);
 
     // Another note, and a run that stops at the failure (no `--keep-going`); one step at a
     // time, the failing cell comes last, so three are shared before it: they join the eight.
     std::fs::write(src.path().join("note.txt"), "second").expect("write note.txt");
-    let stopped = grid_with(true, &["-j", "1"]);
-    let stderr = String::from_utf8_lossy(&stopped.stderr);
-    assert_eq!(stopped.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("the pipeline's index written (11 results)"),
-        "{stderr}"
-    );
+    fails_writing(&["-j", "1"], 11);
 
     // The source as it was: a new machine reads all five from the index.
     std::fs::write(src.path().join("note.txt"), "first").expect("write note.txt");
