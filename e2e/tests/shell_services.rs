@@ -1,7 +1,8 @@
 //! `shell STEP` for a step that binds a service, read off a real terminal (tmux): the shell
 //! starts the service again on a network of its own, ready, so its name resolves in the shell
 //! (`psql -h db` works), and removes the service and the network however the shell ends (its
-//! `exit`, SIGTERM while the service starts or while the shell is open, a closed terminal).
+//! `exit`, SIGTERM while the service starts or while the shell is open, a closed terminal);
+//! and for a step whose service was never ready, that it has no container to set up again.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -15,13 +16,18 @@ use support::tmux::Tmux;
 use std::path::Path;
 use std::process::Command;
 
-/// `BIN pg_fails ARGS` for the pane, with the store at `cache`.
-fn pg_fails(cache: &Path, args: &str) -> String {
+/// `BIN ARGS` for the pane, with the store at `cache`.
+fn fixture_line(cache: &Path, args: &str) -> String {
     format!(
-        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} pg_fails {args}",
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} {args}",
         cache.display(),
         env!("CARGO_BIN_EXE_fixture")
     )
+}
+
+/// `BIN pg_fails ARGS` for the pane, with the store at `cache`.
+fn pg_fails(cache: &Path, args: &str) -> String {
+    fixture_line(cache, &format!("pg_fails {args}"))
 }
 
 /// Runs `pg_fails` without a terminal: its step creates a table in its `db` and fails, and
@@ -149,5 +155,53 @@ fn closing_the_terminal_removes_the_shells_service_and_network() {
     psql_reaches_db(&tmux, &pid);
     tmux.run(&["kill-session", "-t", "t"]);
     assert!(within_30s(|| !alive(&pid)), "tanto {pid} still runs");
+    assert_nothing_left(&pid);
+}
+
+#[test]
+fn a_step_whose_service_was_never_ready_has_no_container_to_shell_into_and_says_so() {
+    let cache = tempfile::tempdir().unwrap();
+    let out =
+        support::output(support::fixture(cache.path()).args(["svc_never", "--progress", "plain"]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let why = "`bind_one` failed before its container started when it last ran, so there is no record of one to set up again";
+
+    let tmux = Tmux::reporting(
+        "shellsvc",
+        &fixture_line(cache.path(), "svc_never shell bind_one"),
+    );
+    let screen = tmux.wait_in_history("exit=");
+    assert!(
+        screen.contains(&format!(
+            "error: {why}: pass --run-upstream to run `svc_never` with `bind_one` run again"
+        )),
+        "{screen}"
+    );
+    assert!(screen.contains("exit=2"), "{screen}");
+    drop(tmux);
+
+    // Run again, the step fails again, before its container: the shell it would offer is
+    // the one that just failed.
+    let tmux = Tmux::reporting(
+        "shellsvc",
+        &fixture_line(cache.path(), "svc_never shell bind_one --run-upstream"),
+    );
+    let pid = tmux.pane_pid();
+    let screen = tmux.wait_in_history("exit=");
+    assert!(
+        screen.contains(&format!(
+            "tanto: {why}; running `svc_never` first, with `bind_one` run again"
+        )),
+        "{screen}"
+    );
+    assert!(screen.contains("was not ready after 3s"), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "error: the run of `svc_never` that --run-upstream made failed at `bind_one` itself (see above): {why}; fix what its output says, then open the shell again"
+        )),
+        "{screen}"
+    );
+    assert!(!screen.contains("shell 'bind_one'"), "{screen}");
+    assert!(screen.contains("exit=1"), "{screen}");
     assert_nothing_left(&pid);
 }

@@ -149,10 +149,7 @@ async fn open(
     loop {
         let inputs = unless(interrupted, bind(placed.clone(), Arc::clone(&store))).await?;
         let found = match store.recipe::<Recipe>(&history)? {
-            Recorded::None => Err(format!(
-                "`{}` has not run yet, so there is no record of its container to set up again",
-                shown(&node.label)
-            )),
+            Recorded::None => Err(never_set_up(&store, &history, &node.label)),
             Recorded::Damaged => Err(format!(
                 "the record of `{}`'s container was damaged (it has been removed), so there is none to set it up again from",
                 shown(&node.label)
@@ -202,17 +199,59 @@ async fn open(
                 )));
             }
             (Err(why), Some((code, failed))) => {
-                return Err(upstream_failed(pipeline, *code, failed.as_deref(), &why));
+                let failed = Failed {
+                    pipeline,
+                    code: *code,
+                    step: failed.as_deref(),
+                    asked: &node.label,
+                };
+                return Err(upstream_failed(&failed, &why));
             }
         }
     }
 }
 
-/// Why `shell --run-upstream` still cannot set the step up after its run of `pipeline`, which
-/// ended with `code` (`failed` its first failed step): a run that failed is a failure, not a
-/// usage error, and says which step to look into.
-fn upstream_failed(pipeline: &str, code: u8, failed: Option<&str>, why: &str) -> Error {
-    match failed.map(shown) {
+/// Why the store holds no record of the container of the step labelled `label` (`history`
+/// in the store): it has not run here, its last run failed before a container started (a
+/// service that was never ready, an image it could not get), or its last run started none.
+fn never_set_up(store: &Store, history: &str, label: &str) -> String {
+    let label = shown(label);
+    let Some(key) = store.last_key(history).ok().flatten() else {
+        return format!(
+            "`{label}` has not run yet, so there is no record of its container to set up again"
+        );
+    };
+    if let Ok(Some(_)) = store.last_failure(history, &key.digest()) {
+        format!(
+            "`{label}` failed before its container started when it last ran, so there is no record of one to set up again"
+        )
+    } else {
+        format!(
+            "`{label}` last ran without a container of its own here (its result came from the shared cache, or it started none), so there is no record of one to set up again"
+        )
+    }
+}
+
+/// The run of `pipeline` that `shell --run-upstream` made for the step labelled `asked`: its
+/// exit code and the first step that failed in it.
+struct Failed<'a> {
+    pipeline: &'a str,
+    code: u8,
+    step: Option<&'a str>,
+    asked: &'a str,
+}
+
+/// Why `shell --run-upstream` still cannot set the step up after its run, which failed: a
+/// run that failed is a failure, not a usage error, and says which step to look into. A
+/// shell like the container of the step that failed is offered only for another step: the
+/// asked one failed before it had a container, or the shell would be open.
+fn upstream_failed(run: &Failed<'_>, why: &str) -> Error {
+    let Failed { pipeline, code, .. } = *run;
+    let itself = run.step == Some(run.asked);
+    match run.step.map(shown) {
+        Some(step) if itself => Error::Other(format!(
+            "the run of `{pipeline}` that --run-upstream made failed at `{step}` itself (see above): {why}; fix what its output says, then open the shell again"
+        )),
         Some(step) => Error::Other(format!(
             "the run of `{pipeline}` that --run-upstream made failed at `{step}` (see above): {why}; fix `{step}`, or open a shell like its container with `shell '{step}'`"
         )),
@@ -369,4 +408,62 @@ async fn enter(
     }
     let code = opened?;
     closed.map(|()| code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::KeyRecord;
+    use std::time::SystemTime;
+
+    #[test]
+    fn no_record_of_a_container_says_whether_the_step_ran_failed_or_started_none() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(tmp.path().join("store")).expect("opens");
+        let why = |step: &str| never_set_up(&store, &format!("p/{step}"), step);
+        assert_eq!(
+            why("new"),
+            "`new` has not run yet, so there is no record of its container to set up again"
+        );
+        let key = KeyRecord::new("p::failed", "code");
+        store
+            .set_last_failure("p/failed", &key, SystemTime::now())
+            .expect("remembers");
+        assert_eq!(
+            why("failed"),
+            "`failed` failed before its container started when it last ran, so there is no record of one to set up again"
+        );
+        // A later run with another key that was a hit (or ran without a container) is not
+        // the failure.
+        store
+            .set_last_key("p/failed", &KeyRecord::new("p::failed", "edited"))
+            .expect("remembers");
+        store.set_last_key("p/hit", &key).expect("remembers");
+        for step in ["failed", "hit"] {
+            assert_eq!(
+                why(step),
+                format!(
+                    "`{step}` last ran without a container of its own here (its result came from the shared cache, or it started none), so there is no record of one to set up again"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_that_failed_at_the_asked_step_offers_no_shell_of_it() {
+        let run = |step| Failed {
+            pipeline: "ci",
+            code: EXIT_FAILED,
+            step,
+            asked: "db_test",
+        };
+        assert_eq!(
+            upstream_failed(&run(Some("db_test")), "why").to_string(),
+            "the run of `ci` that --run-upstream made failed at `db_test` itself (see above): why; fix what its output says, then open the shell again"
+        );
+        assert_eq!(
+            upstream_failed(&run(Some("build")), "why").to_string(),
+            "the run of `ci` that --run-upstream made failed at `build` (see above): why; fix `build`, or open a shell like its container with `shell 'build'`"
+        );
+    }
 }
