@@ -152,7 +152,9 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - branch with `if`, `if let` or `match` on such values: the branch taken adds its steps,
 /// - end with the pipeline's output: a binding, a tuple of bindings, or a step call.
 ///
-/// Arguments are the pipeline's parameters, earlier bindings, loop variables, or literals.
+/// Arguments are the pipeline's parameters, earlier bindings, loop variables, collected lists,
+/// literals, or consts, each as it is or by `&` (`count(&versions);`, then a loop over
+/// `&versions`).
 /// Closures, macro calls, `.await`, `while`, `loop`, other calls and method calls are rejected,
 /// as is a loop or a branch over a step's output, a `Dir`, a `File` or a `Secret`: the graph
 /// is known before anything runs. A value input the body loops or branches on is read from the

@@ -6,15 +6,9 @@ async fn fmt(_ctx: &Ctx, src: Dir) -> Result<()> {
     Ok(())
 }
 
-#[step]
-async fn build(_ctx: &Ctx, src: Dir, profile: String) -> Result<Dir> {
-    let _ = profile;
-    Ok(src)
-}
-
 #[pipeline]
 fn ci(src: Dir) {
-    fmt(&src);
+    fmt(&mut src);
 }
 
 fn main() {}

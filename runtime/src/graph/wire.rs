@@ -8,7 +8,7 @@ use tanto_engine::Handle;
 
 /// An argument that can be passed to a step parameter of type `T`.
 ///
-/// A handle of the same type, a value of the same type (or a reference to one), a string
+/// A handle of the same type, a value of the same type (or a reference to either), a string
 /// literal for a `String`, or, for a `Vec<T>`, the `Vec<Handle<T>>` a loop collected (fan-in).
 /// The pipeline macro checks each argument at its span against a trait of the parameter's own
 /// that requires this one, so a wrong wiring is a compile error on the user's argument that
@@ -29,6 +29,13 @@ impl<T> Wire<T> for Handle<T> {
             node: self.node(),
             part: self.part(),
         }
+    }
+}
+
+/// The same edge as the handle itself: a pipeline body may pass any argument by `&`.
+impl<T> Wire<T> for &Handle<T> {
+    fn into_arg(self) -> Arg {
+        (*self).into_arg()
     }
 }
 

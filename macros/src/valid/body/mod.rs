@@ -435,9 +435,13 @@ impl Check<'_> {
             _ if is_binding(arg) => {}
             Expr::Lit(_) => {}
             Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) && matches!(&*u.expr, Expr::Lit(_)) => {}
-            // A list passed by reference, so another step can take it too.
-            Expr::Reference(r)
-                if r.mutability.is_none() && matches!(self.lookup(&r.expr), Some((_, Name::List))) => {}
+            // An argument passed by reference, so the body can use it again: a list or a value
+            // given to more than one step, or looped over after a step took it.
+            Expr::Reference(r) if r.mutability.is_none() => self.arg(&r.expr),
+            Expr::Reference(_) => self.cx.error_spanned_by(
+                arg,
+                "a step cannot change its caller's value: pass the argument as it is, or by `&`",
+            ),
             // A const or an enum variant by path (`images::BUSYBOX`, `Mode::Fast`), a value
             // like a literal; anything else a path names fails its wiring check, on it.
             Expr::Path(p)
