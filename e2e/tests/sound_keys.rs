@@ -96,6 +96,22 @@ fn each_edit_reruns_exactly_the_steps_whose_code_reaches_it() {
         "{plan}"
     );
     assert_eq!(p.started(&[]), ["plain"]);
+
+    // Its attribute only: a setting no key names, so the miss says the attribute is what changed.
+    p.edit(
+        "app/src/main.rs",
+        "#[step(image = IMAGE, network = false)]\nasync fn plain",
+        "#[step(image = IMAGE, network = false, timeout = \"5m\")]\nasync fn plain",
+    );
+    p.build();
+    let plan = p.plan(&[]);
+    assert!(
+        plan_line(&plan, "plain").ends_with(&format!(
+            "code changed: the attributes of the step's fn `plain` ({at})"
+        )),
+        "{plan}"
+    );
+    assert_eq!(p.started(&[]), ["plain"]);
 }
 
 #[test]

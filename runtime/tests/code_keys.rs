@@ -4,13 +4,14 @@
 use tanto::__internal::cache::{KeyRecord, Reason, Trees, explain, record_text};
 use tanto::__internal::graph::{CodeInfo, StepInfo, StepSettings};
 
-/// A step whose build-script record is `record` (leaked: `StepInfo` holds `&'static str`s).
-fn step(record: String) -> StepInfo {
+/// A step whose build-script record is `record` and whose signature and body are `tokens`
+/// (leaked: `StepInfo` holds `&'static str`s).
+fn step_with(tokens: &'static str, record: String) -> StepInfo {
     StepInfo {
         name: "build",
         path: "app::build",
         doc: "",
-        tokens: "c0de",
+        tokens,
         code: CodeInfo {
             record: Some(Box::leak(record.into_boxed_str())),
             crate_record: Some("1;ff;;;"),
@@ -23,6 +24,11 @@ fn step(record: String) -> StepInfo {
         output: "()",
         settings: StepSettings::DEFAULT,
     }
+}
+
+/// A step whose build-script record is `record`.
+fn step(record: String) -> StepInfo {
+    step_with("c0de", record)
 }
 
 fn key(digest: &str, entries: &[(&str, &str, &str)]) -> KeyRecord {
@@ -61,17 +67,24 @@ fn a_miss_names_the_items_that_changed_appeared_or_went_away() {
         ["code changed: `SETUP` (src/lib.rs:27 in app) used by this step"]
     );
 
-    let own = key(
-        "cc",
-        &[
-            ("`build`", "src/lib.rs:40", "00000000000000f1"),
-            BEFORE[1],
-            BEFORE[2],
-        ],
+    let edited = [
+        ("`build`", "src/lib.rs:40", "00000000000000f1"),
+        BEFORE[1],
+        BEFORE[2],
+    ];
+    let own = KeyRecord::for_step(
+        &step_with("c0de + 1", record_text("cc", "`build`", &edited)),
+        None,
     );
     assert_eq!(
         reasons(&old, &own),
         ["code changed: the step's fn `build` (src/lib.rs:40 in app)"]
+    );
+    // The fn's item changed and its signature and body did not: an attribute did
+    // (`#[step(timeout = ..)]`, which no setting names).
+    assert_eq!(
+        reasons(&old, &key("cc", &edited)),
+        ["code changed: the attributes of the step's fn `build` (src/lib.rs:40 in app)"]
     );
 
     let bumped = key(

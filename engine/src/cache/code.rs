@@ -25,6 +25,11 @@ pub struct CodeItem {
     /// Whether it is the step's own fn.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub own: bool,
+    /// For the step's own fn: the first 16 hex digits of the digest of its signature and body
+    /// alone, without its attributes, so a miss can say that only its attributes changed
+    /// (`#[step(timeout = ..)]`). Shown, never keyed: the item's digest covers it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
 }
 
 /// What a step's code digest covers.
@@ -82,7 +87,7 @@ impl CodeKey {
         part(&mut h, info.name);
         part(&mut h, info.tokens);
         part(&mut h, if code.cfg_test { "test" } else { "" });
-        let (cover, items) = match (code.record, code.crate_record) {
+        let (cover, mut items) = match (code.record, code.crate_record) {
             (Some(record), _) => {
                 let (cover, mut items) = parse(record, &mut h, "items");
                 compiled(code.compiled, &mut h, &mut items);
@@ -102,6 +107,9 @@ impl CodeKey {
                 (Cover::Tokens, BTreeMap::new())
             }
         };
+        if let Some(own) = items.values_mut().find(|i| i.own) {
+            own.body = blake3::hash(info.tokens.as_bytes()).to_hex()[..16].to_owned();
+        }
         Self {
             digest: h.finalize().to_hex().to_string(),
             items,
@@ -195,7 +203,15 @@ fn parse(record: &str, h: &mut blake3::Hasher, kind: &str) -> (Cover, BTreeMap<S
             continue;
         };
         let own = label == own;
-        items.insert(label, CodeItem { digest, at, own });
+        items.insert(
+            label,
+            CodeItem {
+                digest,
+                at,
+                own,
+                body: String::new(),
+            },
+        );
     }
     (Cover::Items(notes), items)
 }

@@ -139,15 +139,16 @@ fn code_reason(old: &KeyRecord, new: &KeyRecord) -> Reason {
         (label.clone(), new.item_place(label, item))
     };
     let mut own = None;
+    let mut attributes_only = false;
     let mut changed = Vec::new();
     for (label, item) in &new.code_items {
-        if old
-            .code_items
-            .get(label)
-            .is_some_and(|o| o.digest != item.digest)
-        {
+        let Some(was) = old.code_items.get(label) else {
+            continue;
+        };
+        if was.digest != item.digest {
             if item.own {
                 own = Some(located((label, item)));
+                attributes_only = !item.body.is_empty() && was.body == item.body;
             } else {
                 changed.push(located((label, item)));
             }
@@ -170,6 +171,7 @@ fn code_reason(old: &KeyRecord, new: &KeyRecord) -> Reason {
     }
     Reason::CodeItemsChanged {
         own,
+        attributes_only,
         changed,
         added,
         removed,

@@ -37,6 +37,9 @@ pub enum Reason {
     CodeItemsChanged {
         /// The step's own fn, with where it is, when it changed.
         own: Option<(String, String)>,
+        /// Whether the own fn changed in its attributes only (`#[step(timeout = ..)]`), its
+        /// signature and body as they were.
+        attributes_only: bool,
         /// Other items whose digest changed, with where they are now.
         changed: Vec<(String, String)>,
         /// Items it uses now and did not before.
@@ -208,6 +211,7 @@ impl fmt::Display for Reason {
             ),
             Reason::CodeItemsChanged {
                 own,
+                attributes_only,
                 changed,
                 added,
                 removed,
@@ -215,10 +219,12 @@ impl fmt::Display for Reason {
                 f.write_str("code changed: ")?;
                 let mut parts = Vec::new();
                 if let Some(own) = own {
-                    parts.push(format!(
-                        "the step's fn {}",
-                        items(std::slice::from_ref(own))
-                    ));
+                    let what = if *attributes_only {
+                        "the attributes of the step's fn"
+                    } else {
+                        "the step's fn"
+                    };
+                    parts.push(format!("{what} {}", items(std::slice::from_ref(own))));
                 }
                 if !changed.is_empty() {
                     parts.push(format!("{} used by this step", items(changed)));
