@@ -254,7 +254,7 @@ fn shell_without_a_flag_that_shapes_the_graph_says_why_it_needs_it() {
 }
 
 #[test]
-fn shell_names_an_unknown_step_before_it_asks_for_a_terminal() {
+fn shell_names_an_unknown_or_ambiguous_step_before_it_asks_for_a_terminal() {
     let cache = tempfile::tempdir().unwrap();
     let src = source(&[]);
     // No terminal here: the unknown step is still what is said.
@@ -268,6 +268,18 @@ fn shell_names_an_unknown_step_before_it_asks_for_a_terminal() {
     assert!(
         stderr.starts_with("error: there is no step `nope` in `grid`; its steps are `cell["),
         "{stderr}"
+    );
+    // A step fn's name stands for the steps it made, as for `--plan`: here two, so `shell`
+    // asks for one.
+    let out = support::output(
+        support::fixture(cache.path())
+            .args(["grid", "--ns", "1", "shell", "cell", "--src"])
+            .arg(src.path()),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: `cell` stands for 2 steps of `grid`; name one by its label: `cell[1,default]`, `cell[1,serde]`\n"
     );
 }
 

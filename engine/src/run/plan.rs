@@ -87,6 +87,31 @@ pub(crate) fn steps_named(plan: &Plan, steps: &[String], flag: &str) -> Result<V
     Ok(labels)
 }
 
+/// The one step of `plan` that `name` stands for, as [`steps_named`] reads it: a label, or a
+/// step fn's name or a nested pipeline's label that stands for exactly one step. An error
+/// names what it is not, or lists the steps it stands for.
+pub(crate) fn one_step<'p>(plan: &'p Plan, name: &str) -> Result<&'p Node> {
+    let step = |label: &str| plan.find(label).filter(|n| n.step().is_some());
+    if let Some(node) = step(name) {
+        return Ok(node);
+    }
+    let labels = steps_named(plan, &[name.to_owned()], "").unwrap_or_default();
+    match labels.as_slice() {
+        [] => Err(Error::Usage(no_such_step(plan, name))),
+        [one] => step(one).ok_or_else(|| Error::Usage(no_such_step(plan, name))),
+        many => {
+            let listed: Vec<String> = many.iter().map(|l| format!("`{}`", shown(l))).collect();
+            Err(Error::Usage(format!(
+                "`{}` stands for {} steps of `{}`; name one by its label: {}",
+                shown(name),
+                many.len(),
+                plan.pipeline.name,
+                listed.join(", ")
+            )))
+        }
+    }
+}
+
 /// Checks that each of `steps`, which flag `--flag` names, is a step of `plan`.
 pub(crate) fn check_steps(plan: &Plan, steps: &[String], flag: &str) -> Result<()> {
     match steps
@@ -327,7 +352,7 @@ fn short(hex: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::steps_named;
+    use super::{one_step, steps_named};
     use crate::graph::{Builder, PipelineInfo, RunFn, StepInfo};
 
     const fn pipeline(name: &'static str) -> PipelineInfo {
@@ -383,5 +408,23 @@ mod tests {
              `lint/clippy`, `check[1.80]/clippy`, `test[a]`"
         );
         assert!(named(&["che"]).is_err() && named(&["buil"]).is_err());
+    }
+
+    #[test]
+    fn one_step_takes_a_name_that_stands_for_one_and_lists_the_steps_of_one_that_does_not() {
+        let plan = plan();
+        let one = |name: &str| one_step(&plan, name).map(|n| n.label.to_string());
+        assert_eq!(one("build-2").unwrap(), "build-2");
+        assert_eq!(one("test").unwrap(), "test[a]");
+        assert_eq!(one("check").unwrap(), "check[1.80]/clippy");
+        assert_eq!(
+            one("clippy").unwrap_err().to_string(),
+            "`clippy` stands for 2 steps of `ci`; name one by its label: `lint/clippy`, `check[1.80]/clippy`"
+        );
+        assert_eq!(
+            one("lin").unwrap_err().to_string(),
+            "there is no step `lin` in `ci`; its steps are `build`, `build-2`, `lint/clippy`, \
+             `check[1.80]/clippy`, `test[a]`"
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::run::engine::{block_on, init_logging, run};
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunOptions,
 };
-use crate::run::plan::no_such_step;
+use crate::run::plan::{no_such_step, one_step};
 use crate::run::signals::Stops;
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
 
@@ -79,11 +79,12 @@ pub fn shell_command(
     })
 }
 
-/// The node and metadata of the step labelled `label` in `plan`, or the usage error that
-/// lists its steps.
+/// The node and metadata of the step `label` stands for in `plan` (its label, or a step fn's
+/// name that made one step), or the usage error that lists its steps.
 fn step_of<'p>(plan: &'p Plan, label: &str) -> Result<(&'p Node, StepInfo)> {
-    let node = plan.find(label).filter(|n| n.step().is_some());
-    node.and_then(|n| n.step().map(|i| (n, *i)))
+    let node = one_step(plan, label)?;
+    node.step()
+        .map(|i| (node, *i))
         .ok_or_else(|| Error::Usage(no_such_step(plan, label)))
 }
 
