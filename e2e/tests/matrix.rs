@@ -296,6 +296,46 @@ fn plan_explains_each_cell_for_the_flags_given() {
             && publish.ends_with(" a side effect: never cached; upstream `join_cells` will run"),
         "{text}"
     );
+
+    // The key of a step that takes what steps that will run make is not known: `--plan STEP`
+    // shows the parts that are, and says which input is not, with no digest made up for it.
+    let out = output(
+        fixture(cache.path())
+            .args([
+                "matrix",
+                "--toolchains",
+                "1.80",
+                "--plan",
+                "join_cells",
+                "--src",
+            ])
+            .arg(src.path()),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let detail: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
+        .collect();
+    assert_eq!(
+        detail.first().map(|l| l.trim()),
+        Some("key not known yet: it depends on what steps that will run make"),
+        "{text}"
+    );
+    assert_eq!(
+        detail.last().map(|l| l.trim()),
+        Some("input `results` not known yet: made by steps that will run"),
+        "{text}"
+    );
+    assert!(
+        detail.iter().any(|l| l.trim().starts_with("image sha256:")),
+        "{text}"
+    );
+    assert_eq!(
+        detail.iter().filter(|l| l.contains("`results`")).count(),
+        1,
+        "{text}"
+    );
 }
 
 #[test]

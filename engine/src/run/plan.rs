@@ -170,20 +170,14 @@ impl StepRunner {
         if let Some(why) = self.runs_anyway(&node.label, info) {
             return Some(why);
         }
-        let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
-        let mut key = self.key(node, info, &inputs).await.ok()?;
+        let key = self.known_key(node, info, known).await?;
         let mut previous = self
             .run
             .store
             .last_key(&self.history_name(&node.label))
             .ok()??;
-        for (param, arg) in info.params.iter().zip(&node.args) {
-            let mut waiting = false;
-            arg.each_handle(&mut |node| waiting |= !known.contains_key(&node.index()));
-            if waiting {
-                key.forget_input(param.name);
-                previous.forget_input(param.name);
-            }
+        for param in waiting_params(node, info, known) {
+            previous.forget_input(param);
         }
         let reasons = explain(Some(&previous), &key, self.run.store.as_ref());
         (!reasons.is_empty()).then(|| {
@@ -193,6 +187,21 @@ impl StepRunner {
                 .collect::<Vec<_>>()
                 .join("; ")
         })
+    }
+
+    /// The key of a step that waits on steps that will run, without the inputs they make.
+    async fn known_key(
+        &self,
+        node: &Node,
+        info: &StepInfo,
+        known: &HashMap<usize, Vec<Artifact>>,
+    ) -> Option<KeyRecord> {
+        let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
+        let mut key = self.key(node, info, &inputs).await.ok()?;
+        for param in waiting_params(node, info, known) {
+            key.forget_input(param);
+        }
+        Some(key)
     }
 
     /// What `--plan` shows: each step cached or not, and why, without running anything; with
@@ -245,12 +254,15 @@ impl StepRunner {
                     reason = format!("{own}; {reason}");
                 }
                 e.reason = Some(reason);
-                if wanted {
-                    let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
-                    if let Ok(key) = self.key(node, info, &inputs).await {
-                        e.detail = key_detail(&key, &code);
-                        e.detail
-                            .push("inputs from steps that will run are not known yet".into());
+                if wanted && let Some(key) = self.known_key(node, info, &known).await {
+                    // Its key is not known until they have run: only the parts that are.
+                    e.detail = key_detail(&key, &code);
+                    e.detail[0] =
+                        "key not known yet: it depends on what steps that will run make".into();
+                    for param in waiting_params(node, info, &known) {
+                        e.detail.push(format!(
+                            "input `{param}` not known yet: made by steps that will run"
+                        ));
                     }
                 }
             } else {
@@ -292,6 +304,25 @@ impl StepRunner {
 
 /// Every part of `key`, one line each: the key, its code (what it covers, item by item), the
 /// image, the settings and the inputs.
+/// The parameters of `node` (step `info`) that take the output of a step not in `known`,
+/// which will run.
+fn waiting_params(
+    node: &Node,
+    info: &StepInfo,
+    known: &HashMap<usize, Vec<Artifact>>,
+) -> Vec<&'static str> {
+    let waits = |arg: &crate::graph::Arg| {
+        let mut waiting = false;
+        arg.each_handle(&mut |node| waiting |= !known.contains_key(&node.index()));
+        waiting
+    };
+    (info.params.iter().zip(&node.args))
+        .filter(|(_, arg)| waits(arg))
+        .map(|(param, _)| param.name)
+        .collect()
+}
+
+/// What `--plan STEP` shows of `key`, its first line the key itself.
 fn key_detail(key: &KeyRecord, code: &CodeKey) -> Vec<String> {
     let mut lines = vec![format!("key {}", key.digest().short())];
     let covered = match &code.cover {
