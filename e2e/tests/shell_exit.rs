@@ -1,6 +1,6 @@
 //! How `shell STEP` and `-i` end, read off a real terminal (tmux): the shell's own exit code,
-//! a shell the image lacks, an image that is gone, a signal, an upstream run that fails, and
-//! the reasons the steps that `-i` cancels give.
+//! a shell the image lacks, an image that is gone, a signal, an upstream run that fails,
+//! the reasons the steps that `-i` cancels give, and the plain progress `-i` shows.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -319,4 +319,24 @@ fn after_a_change_undone_run_upstream_runs_the_step_again_for_its_shell() {
         "{screen}"
     );
     assert!(screen.contains("exit=4"), "{screen}");
+}
+
+#[test]
+fn interactive_with_tty_progress_says_it_shows_plain_lines() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source(&[]);
+    let args = format!("--ns 1 -i --progress tty --src {}", src.path().display());
+    let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
+    let screen = tmux.wait_in_history("exit=");
+    assert!(
+        screen.contains(
+            "tanto: `-i` shows plain progress: a live tree would draw over the shell it may open"
+        ),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("tanto: running `grid` (3 steps, run "),
+        "{screen}"
+    );
+    assert!(screen.contains("exit=0"), "{screen}");
 }

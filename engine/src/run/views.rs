@@ -21,7 +21,13 @@ pub(super) fn pick_views(options: &RunOptions, plan: &Plan) -> (Vec<Box<dyn View
         && usize::from(console::Term::stderr().size().1) >= tty::MIN_WIDTH;
     let progress = match options.progress {
         // A shell may take the terminal: plain lines wait for it, a live tree would not.
-        Progress::Auto | Progress::Tty if options.interactive.is_some() => Progress::Plain,
+        Progress::Auto if options.interactive.is_some() => Progress::Plain,
+        Progress::Tty if options.interactive.is_some() => {
+            say!(
+                "tanto: `-i` shows plain progress: a live tree would draw over the shell it may open"
+            );
+            Progress::Plain
+        }
         Progress::Auto if drawable && !ci => Progress::Tty,
         Progress::Auto => Progress::Plain,
         Progress::Tty if !drawable => {
