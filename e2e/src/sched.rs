@@ -10,12 +10,12 @@ pub async fn nap(ctx: &Ctx, secs: u32) -> Result<()> {
     Ok(())
 }
 
-/// Prints to stderr, then exits 3.
+/// Prints a line to stdout, one to stderr and one more to stdout, then exits 3.
 #[step(image = "tanto-test/busybox:latest", network = false)]
 pub async fn broken(ctx: &Ctx, after: u32) -> Result<()> {
     ctx.container()
         .sh(&format!(
-            "sleep {after}; echo 'something broke' >&2; exit 3"
+            "sleep {after}; echo 'checking'; sleep 0.2; echo 'something broke' >&2; sleep 0.2; echo 'giving up'; exit 3"
         ))
         .await?;
     Ok(())

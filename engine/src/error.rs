@@ -66,15 +66,15 @@ pub enum Error {
         cause: String,
     },
     /// A command in a container exited with a code the step did not allow.
-    #[error("command `{}` exited with code {code}{}", short_command(.command), format_tail(.stderr_tail))]
+    #[error("command `{}` exited with code {code}{}", short_command(.command), format_tail(.tail))]
     CommandFailed {
         /// The command, as a shell-like string.
         command: String,
         /// Its exit code.
         code: i64,
-        /// The last lines of its standard error (of its standard output when it wrote nothing
-        /// to standard error).
-        stderr_tail: String,
+        /// The last lines it printed, of its standard output and standard error in the order
+        /// they came.
+        tail: String,
     },
     /// A path that a step asked to capture is not in its container.
     #[error("step `{step}`: no `{path}` in its container; check that its commands create it")]
@@ -292,7 +292,7 @@ mod tests {
         let failed = Error::CommandFailed {
             command: script,
             code: 101,
-            stderr_tail: String::new(),
+            tail: String::new(),
         };
         assert_eq!(
             failed.to_string(),
@@ -303,7 +303,7 @@ mod tests {
         let short = Error::CommandFailed {
             command: "sh -c 'exit 3'".into(),
             code: 3,
-            stderr_tail: String::new(),
+            tail: String::new(),
         };
         assert_eq!(
             short.to_string(),
@@ -317,7 +317,7 @@ mod tests {
             Error::CommandFailed {
                 command: "ls".into(),
                 code: 126,
-                stderr_tail: tail.into(),
+                tail: tail.into(),
             }
             .to_string()
         };

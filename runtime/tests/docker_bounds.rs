@@ -103,12 +103,10 @@ async fn output_past_what_is_kept_is_flagged_and_errors_show_the_real_end() {
         .await
         .expect_err("exits 4");
     match err {
-        tanto::Error::CommandFailed {
-            code, stderr_tail, ..
-        } => {
+        tanto::Error::CommandFailed { code, tail, .. } => {
             assert_eq!(code, 4);
-            assert!(stderr_tail.ends_with("the real reason"), "{stderr_tail}");
-            assert!(stderr_tail.lines().count() <= 50);
+            assert!(tail.ends_with("the real reason"), "{tail}");
+            assert!(tail.lines().count() <= 50);
         }
         other => panic!("{other:?}"),
     }

@@ -37,7 +37,7 @@ async fn exec_returns_output_and_exit_code() {
 }
 
 #[tokio::test]
-async fn unexpected_exit_code_carries_command_code_and_stderr_tail() {
+async fn unexpected_exit_code_carries_command_code_and_output_tail() {
     let h = Harness::new().await;
     let ctx = h.ctx("fails", SETTINGS);
     let script = "for i in $(seq 1 80); do echo line$i >&2; done; exit 7";
@@ -50,12 +50,12 @@ async fn unexpected_exit_code_carries_command_code_and_stderr_tail() {
         Error::CommandFailed {
             command,
             code,
-            stderr_tail,
+            tail,
         } => {
             assert_eq!(*code, 7);
             assert!(command.starts_with("sh -c 'for i in"), "{command}");
-            let lines: Vec<&str> = stderr_tail.lines().collect();
-            assert_eq!(lines.len(), 50, "{stderr_tail}");
+            let lines: Vec<&str> = tail.lines().collect();
+            assert_eq!(lines.len(), 50, "{tail}");
             assert_eq!(lines.first(), Some(&"line31"));
             assert_eq!(lines.last(), Some(&"line80"));
         }

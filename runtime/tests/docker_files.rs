@@ -22,13 +22,10 @@ async fn mounted_dir_is_visible_and_read_only() {
         .sh("echo changed > /in/a.txt")
         .await
         .expect_err("a read-only mount refuses writes");
-    let Error::CommandFailed { stderr_tail, .. } = &write else {
+    let Error::CommandFailed { tail, .. } = &write else {
         panic!("expected CommandFailed, got {write:?}");
     };
-    assert!(
-        stderr_tail.contains("Read-only file system"),
-        "{stderr_tail}"
-    );
+    assert!(tail.contains("Read-only file system"), "{tail}");
     assert_eq!(hash_dir(src.path()).expect("hash"), src.digest());
 
     ctx.close().await.expect("close");

@@ -69,11 +69,9 @@ async fn a_failing_single_command_fails_the_step_with_its_stderr() {
         .await
         .expect_err("exit code 7 is not allowed");
     match err {
-        Error::CommandFailed {
-            code, stderr_tail, ..
-        } => {
+        Error::CommandFailed { code, tail, .. } => {
             assert_eq!(code, 7);
-            assert!(stderr_tail.contains("broken"), "{stderr_tail}");
+            assert!(tail.contains("broken"), "{tail}");
         }
         other => panic!("{other:?}"),
     }

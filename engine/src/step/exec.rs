@@ -108,7 +108,7 @@ impl Container {
         Err(Error::CommandFailed {
             command,
             code: output.exit_code,
-            stderr_tail: tail,
+            tail,
         })
     }
 

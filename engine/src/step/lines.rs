@@ -1,11 +1,13 @@
 //! A command's output as it streams, in bounded memory: split into log lines as it comes,
-//! kept for [`ExecOutput`] up to a limit, and the last lines of each stream kept for errors.
+//! kept for [`ExecOutput`] up to a limit, and the last lines it printed, from both streams in
+//! the order they came, kept for errors.
 //!
 //! What a container prints is hostile input: a command may print gigabytes, or one line
-//! without an end. Each stream costs at most [`KEEP`] for `ExecOutput`, [`LINE_MAX`] (and the
-//! longest form of a secret) for the line being split, and [`TAIL_LINES`] short lines for
-//! errors, and each byte is looked at once. A step that needs more than [`KEEP`] of a command's output writes it to a file in
-//! the container and captures it with [`Container::file`](crate::Container::file).
+//! without an end. Each stream costs at most [`KEEP`] for `ExecOutput` and [`LINE_MAX`] (and
+//! the longest form of a secret) for the line being split, the command [`TAIL_LINES`] short
+//! lines for errors, and each byte is looked at once. A step that needs more than [`KEEP`] of a
+//! command's output writes it to a file in the container and captures it with
+//! [`Container::file`](crate::Container::file).
 
 use std::collections::VecDeque;
 
@@ -20,7 +22,7 @@ pub(super) const KEEP: usize = 16 << 20;
 /// The longest log line: a longer one is shown up to here, marked, and its rest skipped.
 pub(super) const LINE_MAX: usize = 64 << 10;
 
-/// How many of the last lines of each stream an error shows.
+/// How many of the last lines a command printed an error shows.
 pub(super) const TAIL_LINES: usize = 50;
 
 /// The longest line an error shows.
@@ -40,15 +42,28 @@ struct Stream1 {
     line: Vec<u8>,
     /// Whether the line being split passed [`LINE_MAX`] (and was logged already).
     cut: bool,
-    /// The last lines, shortened, for errors.
-    tail: VecDeque<String>,
-    /// Whether anything was written to the stream.
-    written: bool,
+}
+
+/// The last [`TAIL_LINES`] lines a command printed, on either stream, each shortened to
+/// [`TAIL_LINE_MAX`] and redacted where it is cut, for errors.
+#[derive(Default)]
+struct Tail(VecDeque<String>);
+
+impl Tail {
+    fn push(&mut self, redactor: &Redactor, line: &str) {
+        if self.0.len() == TAIL_LINES {
+            self.0.pop_front();
+        }
+        self.0.push_back(redactor.shorten(line, TAIL_LINE_MAX));
+    }
+
+    fn text(&self) -> String {
+        self.0.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
 }
 
 impl Stream1 {
     fn push(&mut self, bytes: &[u8], redactor: &Redactor, log: &mut impl FnMut(String)) {
-        self.written |= !bytes.is_empty();
         let room = KEEP.saturating_sub(self.kept.len()).min(bytes.len());
         self.kept.extend_from_slice(&bytes[..room]);
         self.dropped += (bytes.len() - room) as u64;
@@ -95,10 +110,6 @@ impl Stream1 {
             text = redactor.redact_cut(&text, LINE_MAX);
             text.push_str(CUT);
         }
-        if self.tail.len() == TAIL_LINES {
-            self.tail.pop_front();
-        }
-        self.tail.push_back(redactor.shorten(&text, TAIL_LINE_MAX));
         text
     }
 
@@ -117,14 +128,15 @@ pub(super) struct LogLines<'a> {
     /// The run's secrets, for lines cut before the events' own redaction sees them.
     redactor: Redactor,
     streams: [Stream1; 2],
+    tail: Tail,
 }
 
 /// What a finished command's output came to.
 pub(super) struct Finished {
     /// The command's exit code and kept output.
     pub(super) output: ExecOutput,
-    /// The last lines of standard error, or of standard output when it wrote nothing to
-    /// standard error (`docker exec` reports a missing program there).
+    /// The last lines it printed, standard output's and standard error's in the order they
+    /// came.
     pub(super) tail: String,
     /// How many bytes past [`KEEP`] each stream wrote: stdout, stderr.
     pub(super) dropped: [u64; 2],
@@ -136,24 +148,30 @@ impl<'a> LogLines<'a> {
             ctx,
             redactor: ctx.run().events.redactor(),
             streams: Default::default(),
+            tail: Tail::default(),
         }
     }
 
     pub(super) fn push(&mut self, stream: Stream, bytes: &[u8]) {
-        let ctx = self.ctx;
-        let mut log = |line: String| ctx.log(stream, line);
-        self.streams[index(stream)].push(bytes, &self.redactor, &mut log);
+        let (ctx, redactor, tail) = (self.ctx, &self.redactor, &mut self.tail);
+        let mut log = |line: String| {
+            tail.push(redactor, &line);
+            ctx.log(stream, line);
+        };
+        self.streams[index(stream)].push(bytes, redactor, &mut log);
     }
 
     pub(super) fn finish(mut self, exit_code: i64) -> Finished {
         for stream in [Stream::Stdout, Stream::Stderr] {
-            let ctx = self.ctx;
-            let mut log = |line: String| ctx.log(stream, line);
-            self.streams[index(stream)].finish(&self.redactor, &mut log);
+            let (ctx, redactor, tail) = (self.ctx, &self.redactor, &mut self.tail);
+            let mut log = |line: String| {
+                tail.push(redactor, &line);
+                ctx.log(stream, line);
+            };
+            self.streams[index(stream)].finish(redactor, &mut log);
         }
+        let tail = self.tail.text();
         let [out, err] = self.streams;
-        let tail = if err.written { &err.tail } else { &out.tail };
-        let tail = tail.iter().cloned().collect::<Vec<_>>().join("\n");
         Finished {
             output: ExecOutput {
                 exit_code,
@@ -179,32 +197,37 @@ mod tests {
     use super::*;
     use crate::report::MASK;
 
-    fn split(chunks: &[&[u8]]) -> (Vec<String>, Stream1) {
+    fn split(chunks: &[&[u8]]) -> (Vec<String>, Stream1, Tail) {
         split_with(&Redactor::default(), chunks)
     }
 
-    fn split_with(redactor: &Redactor, chunks: &[&[u8]]) -> (Vec<String>, Stream1) {
+    /// The lines logged, the stream, and the tail of the lines, as `LogLines` keeps it.
+    fn split_with(redactor: &Redactor, chunks: &[&[u8]]) -> (Vec<String>, Stream1, Tail) {
         let mut lines = Vec::new();
         let mut s = Stream1::default();
         for chunk in chunks {
             s.push(chunk, redactor, &mut |l| lines.push(l));
         }
         s.finish(redactor, &mut |l| lines.push(l));
-        (lines, s)
+        let mut tail = Tail::default();
+        for line in &lines {
+            tail.push(redactor, line);
+        }
+        (lines, s, tail)
     }
 
     #[test]
     fn lines_split_across_chunks_and_lose_their_carriage_return() {
-        let (lines, s) = split(&[b"a\r\nb", b"c\nd"]);
+        let (lines, s, tail) = split(&[b"a\r\nb", b"c\nd"]);
         assert_eq!(lines, ["a", "bc", "d"]);
         assert_eq!(s.kept, b"a\r\nbc\nd");
-        assert_eq!(s.tail, ["a", "bc", "d"]);
+        assert_eq!(tail.text(), "a\nbc\nd");
     }
 
     #[test]
     fn a_line_longer_than_the_limit_is_logged_once_cut_and_marked() {
         let long = vec![b'x'; LINE_MAX + 10];
-        let (lines, _) = split(&[&long[..100], &long[100..], b"\nnext\n"]);
+        let (lines, _, _) = split(&[&long[..100], &long[100..], b"\nnext\n"]);
         assert_eq!(
             lines.len(),
             2,
@@ -226,18 +249,18 @@ mod tests {
                 let end = if ends { "\n" } else { "" };
                 let line = format!("{}{secret} and more{end}", "x".repeat(before));
                 let (head, rest) = line.as_bytes().split_at(before + 3);
-                let (lines, s) = split_with(&redactor, &[head, rest]);
+                let (lines, _, tail) = split_with(&redactor, &[head, rest]);
                 // A whole line is logged as it is, for the events' redaction; a cut one and
                 // the tail's lines (cut at TAIL_LINE_MAX) are redacted where they are cut.
                 let cut = lines.iter().filter(|l| l.ends_with(CUT));
-                let tail = s.tail.iter().filter(|_| before < TAIL_LINE_MAX);
+                let shown = tail.0.iter().filter(|_| before < TAIL_LINE_MAX);
                 assert_eq!(cut.clone().count(), usize::from(before > TAIL_LINE_MAX));
-                for text in cut.chain(tail) {
+                for text in cut.chain(shown) {
                     let end = &text[text.len().saturating_sub(40)..];
                     assert!(!text.contains("p@s"), "{before} {ends}: ...{end}");
                     assert!(text.contains(MASK), "{before} {ends}: ...{end}");
                 }
-                assert!(s.tail.iter().all(|t| !t.contains("p@s")));
+                assert!(tail.0.iter().all(|t| !t.contains("p@s")));
             }
         }
         // An unended line past the cut is logged once, cut and redacted, and the rest skipped.
@@ -246,7 +269,7 @@ mod tests {
             "x".repeat(LINE_MAX - 4),
             "z".repeat(1 << 20)
         );
-        let (lines, _) = split_with(&redactor, &[long.as_bytes()]);
+        let (lines, _, _) = split_with(&redactor, &[long.as_bytes()]);
         assert_eq!(lines.len(), 1);
         assert!(
             lines[0].ends_with(&format!("xxxx{MASK}{CUT}")),
@@ -258,23 +281,27 @@ mod tests {
     #[test]
     fn only_the_first_bytes_are_kept_and_the_tail_is_the_last_lines() {
         let mut s = Stream1::default();
+        let mut tail = Tail::default();
+        let redactor = Redactor::default();
         let chunk = vec![b'y'; 1 << 20];
         let mut total = 0;
         for _ in 0..20 {
-            s.push(&chunk, &Redactor::default(), &mut |_| {});
+            s.push(&chunk, &redactor, &mut |l| tail.push(&redactor, &l));
             total += chunk.len();
         }
         for n in 0..60 {
             let line = format!("\nline {n}");
-            s.push(line.as_bytes(), &Redactor::default(), &mut |_| {});
+            s.push(line.as_bytes(), &redactor, &mut |l| {
+                tail.push(&redactor, &l)
+            });
             total += line.len();
         }
         assert_eq!(s.kept.len(), KEEP);
         assert_eq!(s.dropped, (total - KEEP) as u64);
-        assert_eq!(s.tail.len(), TAIL_LINES);
-        assert_eq!(s.tail.back().map(String::as_str), Some("line 58"));
+        assert_eq!(tail.0.len(), TAIL_LINES);
+        assert_eq!(tail.0.back().map(String::as_str), Some("line 58"));
         assert!(
-            s.tail
+            tail.0
                 .iter()
                 .all(|l| l.len() <= TAIL_LINE_MAX + '…'.len_utf8())
         );
