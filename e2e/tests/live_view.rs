@@ -200,10 +200,10 @@ fn shell_opens_a_container_like_a_steps_last_with_its_upstream_input_from_the_ca
         "{env} {fixture} unpacked shell look --src {}; echo \"exit=$?\"; sleep 60",
         src.path().display()
     );
-    tmux.start(150, 40, &first);
+    tmux.start(220, 40, &first);
     let screen = tmux.wait_for(Tmux::screen, "exit=");
     assert!(
-        screen.contains("error: `look` has not run yet, so there is no record of its container to set up again: pass --run-upstream to run `unpacked` with `look` run again"),
+        screen.contains("error: `look` has not run yet, so there is no record of its container to set up again: pass --run-upstream, with --note and --token, to run `unpacked` with `look` run again"),
         "{screen}"
     );
     assert!(screen.contains("exit=2"), "{screen}");

@@ -194,8 +194,18 @@ async fn open(
                 ran = Some((code, failed));
             }
             (Err(why), None) => {
+                // The run needs every required flag, where the shell only those of folders.
+                let missing: Vec<String> = (raw.iter())
+                    .filter(|(p, value)| value.is_none() && p.is_required())
+                    .map(|(p, _)| format!("--{}", p.flag()))
+                    .collect();
+                let with = match missing.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(", with {one},"),
+                    [rest @ .., last] => format!(", with {} and {last},", rest.join(", ")),
+                };
                 return Err(Error::Usage(format!(
-                    "{why}: pass --run-upstream to run `{pipeline}` with `{}` run again",
+                    "{why}: pass --run-upstream{with} to run `{pipeline}` with `{}` run again",
                     shown(&node.label)
                 )));
             }
