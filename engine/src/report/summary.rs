@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::artifact::{TestOutcome, TestReport};
+use crate::graph::Plan;
 use crate::report::text::{columns, padded, shown, shown_lines};
 use crate::report::{Event, Stamped, View, human_duration};
 
@@ -17,6 +18,8 @@ pub struct Summary {
     /// Each step: label, status, how long it ran.
     pub(super) rows: Vec<(String, String, Option<u64>)>,
     index: BTreeMap<String, usize>,
+    /// Each step's place in the plan, by label: the table's order, when known.
+    order: BTreeMap<String, usize>,
     /// Each failed step: label, error, full log.
     pub(super) failures: Vec<(Arc<str>, String, Option<String>)>,
     /// Why each skipped step was skipped (a failure upstream, stopped by Ctrl-C…), by label.
@@ -27,9 +30,19 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// An empty summary.
+    /// An empty summary, its rows in the order the steps first show up.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty summary whose table lists the steps in `plan`'s order, whatever order they ran
+    /// in, so two runs of a pipeline read alike.
+    pub fn in_plan_order(plan: &Plan) -> Self {
+        let order = plan.steps().enumerate();
+        Self {
+            order: order.map(|(i, (n, _))| (n.label.to_string(), i)).collect(),
+            ..Self::default()
+        }
     }
 
     fn set(&mut self, step: &str, status: &str, duration_ms: Option<u64>) {
@@ -45,10 +58,13 @@ impl Summary {
 
     /// The table as text.
     pub fn render(&self) -> String {
-        let steps: Vec<String> = self.rows.iter().map(|r| shown(&r.0)).collect();
+        let mut rows: Vec<&(String, String, Option<u64>)> = self.rows.iter().collect();
+        // Stable: a step the plan does not list keeps its place after those it does.
+        rows.sort_by_key(|r| self.order.get(&r.0).copied().unwrap_or(usize::MAX));
+        let steps: Vec<String> = rows.iter().map(|r| shown(&r.0)).collect();
         let width = steps.iter().map(|s| columns(s)).max().unwrap_or(4).max(4);
         let mut out = format!("{}  {:<8}  {}\n", padded("STEP", width), "STATUS", "TIME");
-        for (step, (_, status, ms)) in steps.iter().zip(&self.rows) {
+        for (step, (_, status, ms)) in steps.iter().zip(rows) {
             let time = ms.map(human_duration).unwrap_or_else(|| "-".to_owned());
             out.push_str(&format!("{}  {status:<8}  {time}\n", padded(step, width)));
         }
@@ -206,5 +222,38 @@ mod tests {
             assert!(!line.contains("##["), "{line:?} in:\n{text}");
         }
         assert!(text.contains("\n\\u{3a}:warning::injected\n"), "{text}");
+    }
+
+    #[test]
+    fn the_table_lists_the_steps_in_the_plans_order_whatever_order_they_ended_in() {
+        use crate::graph::{Builder, PipelineInfo, RunFn, StepInfo};
+        let never: RunFn = |_, _| Box::pin(async { Ok(Vec::new()) });
+        let mut b = Builder::new();
+        for name in ["fetch", "build", "test"] {
+            b.step(StepInfo::shape(name), never, Vec::new());
+        }
+        let info = PipelineInfo {
+            name: "ci",
+            path: "ci",
+            doc: "",
+            params: &[],
+        };
+        let mut summary = Summary::in_plan_order(&b.finish(info, Vec::new()));
+        for (step, ms) in [("test", 3), ("fetch", 1), ("build", 2)] {
+            summary.event(&Stamped {
+                ts_us: 0,
+                event: Event::StepFinished {
+                    step: step.into(),
+                    duration_ms: ms,
+                },
+            });
+        }
+        assert_eq!(
+            summary.render(),
+            "STEP   STATUS    TIME\n\
+             fetch  done      1ms\n\
+             build  done      2ms\n\
+             test   done      3ms\n"
+        );
     }
 }

@@ -60,7 +60,7 @@ pub(super) fn pick_views(options: &RunOptions, plan: &Plan) -> (Vec<Box<dyn View
         views.push(Box::new(StepSummary::new(path.into())));
     }
     if human {
-        views.push(Box::new(Summary::new()));
+        views.push(Box::new(Summary::in_plan_order(plan)));
     }
     (views, human)
 }
