@@ -216,6 +216,29 @@ fn graph_shows_the_cells_and_publish_only_with_release() {
         let edge = format!("{} --> {join}", node(&release, cell));
         assert!(release.contains(&edge), "{edge}: {release}");
     }
+    // A dotted arrow from each input a loop or a branch went by to the steps it chose.
+    let input = |name: &str| {
+        let line = (release.lines())
+            .find(|l| l.contains(&format!("([\"{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {release}"));
+        line.trim().split('(').next().unwrap().to_owned()
+    };
+    for cell in CELLS {
+        let edge = format!("{} -.-> {}", input("toolchains"), node(&release, cell));
+        assert!(release.contains(&edge), "{edge}: {release}");
+    }
+    let edge = format!(
+        "{} -.-> {}",
+        input("release"),
+        node(&release, "publish_results")
+    );
+    assert!(release.contains(&edge), "{edge}: {release}");
+    // Each cell, each cell's `cell_input` step, and `publish_results`.
+    assert_eq!(
+        release.matches(" -.-> ").count(),
+        2 * CELLS.len() + 1,
+        "{release}"
+    );
 
     let dot = graph(
         "dot",

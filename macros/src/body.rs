@@ -191,28 +191,7 @@ impl Body {
     /// pipeline's inputs among them are bound as values, known when the plan is built.
     pub(crate) fn plan_names(&self) -> BTreeSet<String> {
         let mut names = BTreeSet::new();
-        self.visit(&mut |stmt| match stmt {
-            Stmt::For(f) => idents(&f.expr.expr, &mut names),
-            Stmt::If(i) => {
-                let mut branch = Some(i);
-                while let Some(i) = branch {
-                    idents(&i.expr.cond, &mut names);
-                    branch = match &i.otherwise {
-                        Some(Else::If(next)) => Some(next),
-                        _ => None,
-                    };
-                }
-            }
-            Stmt::Match(m) => {
-                idents(&m.expr.expr, &mut names);
-                for arm in &m.arms {
-                    if let syn::Pat::Guard(g) = &arm.arm.pat {
-                        idents(&g.guard, &mut names);
-                    }
-                }
-            }
-            _ => {}
-        });
+        self.visit(&mut |stmt| names.extend(stmt.choice_names()));
         names
     }
 
@@ -237,6 +216,36 @@ impl Stmt {
             },
             call => Stmt::Expr(call),
         }
+    }
+
+    /// The names a loop or a branch goes by: every identifier in the expression a `for` goes
+    /// over, in an `if`'s conditions, and in a `match`'s scrutinee and guards. Empty for
+    /// another statement.
+    pub(crate) fn choice_names(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        match self {
+            Stmt::For(f) => idents(&f.expr.expr, &mut names),
+            Stmt::If(i) => {
+                let mut branch = Some(i);
+                while let Some(i) = branch {
+                    idents(&i.expr.cond, &mut names);
+                    branch = match &i.otherwise {
+                        Some(Else::If(next)) => Some(next),
+                        _ => None,
+                    };
+                }
+            }
+            Stmt::Match(m) => {
+                idents(&m.expr.expr, &mut names);
+                for arm in &m.arms {
+                    if let syn::Pat::Guard(g) = &arm.arm.pat {
+                        idents(&g.guard, &mut names);
+                    }
+                }
+            }
+            _ => {}
+        }
+        names
     }
 
     /// The bodies a loop or branch holds.

@@ -135,3 +135,74 @@ fn dot() {
     assert!(text.contains("n4 -> n6;"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+#[step(image = "rust:1.95-slim")]
+async fn test(_ctx: &Ctx, src: Dir, toolchain: String) -> Result<()> {
+    let _ = (src, toolchain);
+    Ok(())
+}
+
+/// Tests each toolchain with a nested pipeline; publishes under `--ship`.
+#[pipeline]
+fn matrix(src: Dir, toolchains: Vec<String>, ship: bool) {
+    for toolchain in &toolchains {
+        each(src, toolchain);
+    }
+    if ship {
+        let out = bundle_one(src);
+        publish(out, "stable");
+    }
+}
+
+/// One toolchain, its pipeline's own choice.
+#[pipeline]
+fn each(src: Dir, toolchain: String) {
+    for flavour in ["min"] {
+        test(src, flavour);
+    }
+    if !toolchain.is_empty() {
+        test(src, toolchain);
+    }
+}
+
+#[step(image = "rust:1.95-slim")]
+async fn bundle_one(_ctx: &Ctx, src: Dir) -> Result<File> {
+    let _ = src;
+    unimplemented!("not run by this test")
+}
+
+#[test]
+fn an_input_a_loop_or_a_branch_goes_by_chose_the_steps_it_added_and_draws_as_such() {
+    let values = [
+        ("toolchains".to_owned(), serde_json::json!(["1.80"])),
+        ("ship".to_owned(), serde_json::json!(true)),
+    ];
+    let plan = Plan::with::<matrix>(&values.into_iter().collect()).expect("builds");
+    let id = |label: &str| plan.find(label).expect(label).id;
+    let chosen = |label: &str| plan.find(label).expect(label).chosen_by.clone();
+    // The loop over `toolchains` chose the nested pipeline's steps, and its own branch on
+    // the item (the input `toolchain` it was given as a literal) chose nothing more.
+    assert_eq!(chosen("each[1.80]/test[min]"), [id("toolchains")]);
+    assert_eq!(chosen("each[1.80]/test"), [id("toolchains")]);
+    assert_eq!(chosen("bundle_one"), [id("ship")]);
+    assert_eq!(chosen("publish"), [id("ship")]);
+    // Not a dependency: its value is known before the run.
+    assert_eq!(
+        plan.find("publish").expect("publish").deps(),
+        [id("bundle_one")]
+    );
+    let (ship, publish) = (id("ship").index(), id("publish").index());
+    let mermaid = to_mermaid(&plan);
+    assert!(
+        mermaid.contains(&format!("\n    n{ship} -.-> n{publish}\n")),
+        "{mermaid}"
+    );
+    let dot = to_dot(&plan);
+    assert!(
+        dot.contains(&format!("\n    n{ship} -> n{publish} [style=dashed];\n")),
+        "{dot}"
+    );
+    // A step that takes an input's output is drawn as such, not as chosen by it.
+    let src = id("src").index();
+    assert!(!mermaid.contains(&format!("n{src} -.->")), "{mermaid}");
+}

@@ -232,4 +232,7 @@ fn main() {
     assert_eq!(labels(&plan), ["lints/lint[warn]", "lints/lint[deny]"]);
     let shaped: Vec<&str> = plan.shaped_by.iter().map(|(n, _)| &*plan.node(*n).label).collect();
     assert_eq!(shaped, ["levels"]);
+    // The input it forwards chose the nested pipeline's steps, which `--graph` draws.
+    let levels = plan.find("levels").unwrap().id;
+    assert_eq!(plan.find("lints/lint[warn]").unwrap().chosen_by, [levels]);
 }

@@ -94,6 +94,10 @@ pub struct Node {
     pub kind: NodeKind,
     /// Its arguments, in parameter order.
     pub args: Vec<Arg>,
+    /// The inputs whose values chose this node: those of the loops and branches around its
+    /// call. `--graph` draws them; they are no dependency, since their values are known
+    /// before the run.
+    pub chosen_by: Vec<NodeId>,
 }
 
 impl Node {
@@ -179,6 +183,11 @@ pub struct Builder {
     values: HashMap<NodeId, serde_json::Value>,
     shaped_by: Vec<(NodeId, serde_json::Value)>,
     unknown: Vec<NodeId>,
+    /// For each pipeline being built, outermost first: the node each value its body loops or
+    /// branches on came from, by parameter name.
+    value_nodes: Vec<HashMap<&'static str, NodeId>>,
+    /// The nodes whose values chose the current call: those of each loop and branch around it.
+    choosing: Vec<Vec<NodeId>>,
     pub(super) errors: Vec<String>,
 }
 
@@ -211,11 +220,15 @@ impl Builder {
             format!("{base}-{uses}")
         };
         let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
+        let mut chosen_by: Vec<NodeId> = self.choosing.iter().flatten().copied().collect();
+        chosen_by.sort_unstable();
+        chosen_by.dedup();
         self.nodes.push(Node {
             id,
             label: label.into(),
             kind,
             args,
+            chosen_by,
         });
         id
     }
@@ -288,6 +301,13 @@ impl Builder {
     /// `None` when the value is not known (the plan says which input it needed) or is not a
     /// `T` (the plan cannot be built, and says why).
     pub fn value<T: DeserializeOwned>(&mut self, param: &'static str, arg: &Arg) -> Option<T> {
+        if let Arg::Handle { node, .. } = arg {
+            let depth = self.pipelines.len();
+            if self.value_nodes.len() <= depth {
+                self.value_nodes.resize_with(depth + 1, HashMap::new);
+            }
+            self.value_nodes[depth].insert(param, *node);
+        }
         let (value, flag) = match arg {
             Arg::Literal(value) => (value.clone(), None),
             Arg::Handle { node, .. } => {
@@ -361,6 +381,23 @@ impl Builder {
         self.items.pop();
     }
 
+    /// Enters a loop or a branch over an expression that names `names`: the nodes added until
+    /// [`Builder::leave_choice`] are chosen by the values among them that the body was given
+    /// (its inputs, known before the run), each its node's [`Node::chosen_by`]. Other names
+    /// (a const, a loop's variable) choose nothing of their own.
+    pub fn enter_choice(&mut self, names: &[&str]) {
+        let known = self.value_nodes.get(self.pipelines.len());
+        let nodes = names
+            .iter()
+            .filter_map(|n| known.and_then(|k| k.get(*n)).copied());
+        self.choosing.push(nodes.collect());
+    }
+
+    /// Leaves the loop or branch entered last.
+    pub fn leave_choice(&mut self) {
+        self.choosing.pop();
+    }
+
     /// Runs `body` with labels prefixed by the name of `pipeline`, nested in the one being
     /// built. A `#[dir(..)]` selection on its parameters does not apply there (the folder
     /// arrives as the outer pipeline selected it), which the plan's warnings say.
@@ -383,6 +420,7 @@ impl Builder {
         let out = body(self);
         self.items = items;
         self.pipelines.pop();
+        self.value_nodes.truncate(self.pipelines.len() + 1);
         self.scope.pop();
         out
     }

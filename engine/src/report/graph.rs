@@ -48,17 +48,24 @@ fn dot_text(text: &str) -> String {
     shown(text).replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn edges(plan: &Plan) -> Vec<(usize, usize)> {
+/// Each edge, from a node to one that takes its output, or (`chosen`) from an input to a
+/// node a loop or a branch over its value chose, which takes no output of it.
+fn edges(plan: &Plan) -> Vec<(usize, usize, bool)> {
     let mut edges = Vec::new();
     for node in &plan.nodes {
-        for dep in node.deps() {
-            edges.push((dep.index(), node.id.index()));
+        let deps = node.deps();
+        for dep in &deps {
+            edges.push((dep.index(), node.id.index(), false));
+        }
+        for by in node.chosen_by.iter().filter(|by| !deps.contains(by)) {
+            edges.push((by.index(), node.id.index(), true));
         }
     }
     edges
 }
 
-/// The plan as a Mermaid flowchart: inputs as rounded nodes, steps as boxes.
+/// The plan as a Mermaid flowchart: inputs as rounded nodes, steps as boxes, and a dotted
+/// arrow from an input to each step a loop or a branch over its value chose.
 pub fn to_mermaid(plan: &Plan) -> String {
     let mut out = String::from("flowchart TD\n");
     for node in &plan.nodes {
@@ -69,13 +76,15 @@ pub fn to_mermaid(plan: &Plan) -> String {
             _ => writeln!(out, "    n{i}([\"{text}\"])"),
         };
     }
-    for (from, to) in edges(plan) {
-        let _ = writeln!(out, "    n{from} --> n{to}");
+    for (from, to, chosen) in edges(plan) {
+        let arrow = if chosen { "-.->" } else { "-->" };
+        let _ = writeln!(out, "    n{from} {arrow} n{to}");
     }
     out
 }
 
-/// The plan as a Graphviz DOT digraph.
+/// The plan as a Graphviz DOT digraph, a dashed edge from an input to each step a loop or a
+/// branch over its value chose.
 pub fn to_dot(plan: &Plan) -> String {
     let mut out = format!(
         "digraph \"{}\" {{\n    rankdir=TB;\n",
@@ -93,8 +102,9 @@ pub fn to_dot(plan: &Plan) -> String {
             node.id.index()
         );
     }
-    for (from, to) in edges(plan) {
-        let _ = writeln!(out, "    n{from} -> n{to};");
+    for (from, to, chosen) in edges(plan) {
+        let style = if chosen { " [style=dashed]" } else { "" };
+        let _ = writeln!(out, "    n{from} -> n{to}{style};");
     }
     out.push_str("}\n");
     out

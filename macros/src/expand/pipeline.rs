@@ -189,6 +189,18 @@ fn stmt_tokens(stmt: &Stmt, b: &Ident) -> TokenStream {
             let value = value_tokens(value, b);
             quote! { #receiver #dot #method(#value); }
         }
+        Stmt::For(_) | Stmt::If(_) | Stmt::Match(_) => choice_tokens(stmt, b),
+        Stmt::Use(item) => quote! { #item },
+        Stmt::Let { .. } | Stmt::Expr(_) | Stmt::Item(_) | Stmt::Macro(_) => {
+            unreachable!("a pipeline body with errors is not expanded")
+        }
+    }
+}
+
+/// A loop or a branch, between the builder's `enter_choice` and `leave_choice` with the names
+/// it goes by, so the steps it adds name the inputs that chose them.
+fn choice_tokens(stmt: &Stmt, b: &Ident) -> TokenStream {
+    let inner = match stmt {
         Stmt::For(f) => for_tokens(f, b),
         Stmt::If(i) => if_tokens(i, b),
         Stmt::Match(m) => {
@@ -203,10 +215,17 @@ fn stmt_tokens(stmt: &Stmt, b: &Ident) -> TokenStream {
             });
             quote! { match #scrutinee { #(#arms)* } }
         }
-        Stmt::Use(item) => quote! { #item },
-        Stmt::Let { .. } | Stmt::Expr(_) | Stmt::Item(_) | Stmt::Macro(_) => {
-            unreachable!("a pipeline body with errors is not expanded")
-        }
+        _ => unreachable!("only a loop or a branch chooses steps"),
+    };
+    let names = stmt.choice_names();
+    if names.is_empty() {
+        return inner;
+    }
+    let names = names.iter();
+    quote! {
+        #b.enter_choice(&[#(#names),*]);
+        #inner
+        #b.leave_choice();
     }
 }
 
