@@ -297,19 +297,17 @@ fn plan_explains_each_cell_for_the_flags_given() {
 
     // With every cell's input to run again, the side effect still says why it runs at all.
     std::fs::write(src.path().join("new.txt"), "new").unwrap();
-    let out = output(
-        fixture(cache.path())
-            .args([
-                "matrix",
-                "--toolchains",
-                "1.80",
-                "--release",
-                "--plan",
-                "--src",
-            ])
-            .arg(src.path()),
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let plan = |flags: &[&str]| {
+        let out = output(
+            fixture(cache.path())
+                .args(["matrix", "--toolchains", "1.80"])
+                .args(flags)
+                .arg("--src")
+                .arg(src.path()),
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = plan(&["--release", "--plan"]);
     let publish = text
         .lines()
         .find(|l| l.contains("publish_results"))
@@ -322,19 +320,7 @@ fn plan_explains_each_cell_for_the_flags_given() {
 
     // The key of a step that takes what steps that will run make is not known: `--plan STEP`
     // shows the parts that are, and says which input is not, with no digest made up for it.
-    let out = output(
-        fixture(cache.path())
-            .args([
-                "matrix",
-                "--toolchains",
-                "1.80",
-                "--plan",
-                "join_cells",
-                "--src",
-            ])
-            .arg(src.path()),
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = plan(&["--plan", "join_cells"]);
     let detail: Vec<&str> = text
         .lines()
         .skip(1)
