@@ -224,12 +224,12 @@ fn shell_run_upstream_says_which_upstream_step_failed_and_exits_1() {
     let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
     let screen = tmux.wait_in_history("exit=");
     assert!(
-        screen.contains("tanto: `publish_results` has not run yet, so there is no record of its container to set up again; running `grid` first, with `publish_results` run again"),
+        screen.contains("tanto: running `grid` first, with `publish_results` run again, so its shell has today's inputs"),
         "{screen}"
     );
     assert!(
         screen.contains(
-            "error: the run of `grid` that --run-upstream made failed at `cell[1,serde]` (see above): `publish_results` has not run yet, so there is no record of its container to set up again; fix `cell[1,serde]`, or open a shell like its container with `shell 'cell[1,serde]'`"
+            "error: the run of `grid` that --run-upstream made failed at `cell[1,serde]` (see above): `publish_results` did not run; fix `cell[1,serde]`, or open a shell like its container with `shell 'cell[1,serde]'`"
         ),
         "{screen}"
     );
@@ -339,4 +339,30 @@ fn interactive_with_tty_progress_says_it_shows_plain_lines() {
         "{screen}"
     );
     assert!(screen.contains("exit=0"), "{screen}");
+}
+
+#[test]
+fn run_upstream_runs_first_even_after_a_run_so_the_shell_has_todays_inputs() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = source(&[]);
+    run_grid(cache.path(), src.path());
+    // The step's record is there, and everything it had is in the cache: without a run, the
+    // shell would have the folder as it was.
+    std::fs::write(src.path().join("today.txt"), "new-today\n").unwrap();
+    let args = format!(
+        "shell 'cell[1,serde]' --ns 1,2 --run-upstream --src {}",
+        src.path().display()
+    );
+    let tmux = Tmux::reporting("shell", &grid(cache.path(), &args));
+    tmux.wait_in_history("exit the shell to remove it");
+    tmux.type_line("cat /src/today.txt; exit 5");
+    let screen = tmux.wait_in_history("exit=");
+    assert!(
+        screen.contains(
+            "tanto: running `grid` first, with `cell[1,serde]` run again, so its shell has today's inputs"
+        ),
+        "{screen}"
+    );
+    assert!(screen.lines().any(|l| l.trim() == "new-today"), "{screen}");
+    assert!(screen.contains("exit=5"), "{screen}");
 }

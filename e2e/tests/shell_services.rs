@@ -189,9 +189,9 @@ fn a_step_whose_service_was_never_ready_has_no_container_to_shell_into_and_says_
     let pid = tmux.pane_pid();
     let screen = tmux.wait_in_history("exit=");
     assert!(
-        screen.contains(&format!(
-            "tanto: {why}; running `svc_never` first, with `bind_one` run again"
-        )),
+        screen.contains(
+            "tanto: running `svc_never` first, with `bind_one` run again, so its shell has today's inputs"
+        ),
         "{screen}"
     );
     assert!(screen.contains("was not ready after 3s"), "{screen}");

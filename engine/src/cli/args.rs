@@ -87,7 +87,7 @@ fn pipeline_command(entry: &Entry) -> Command {
                 Arg::new("run-upstream")
                     .long("run-upstream")
                     .action(ArgAction::SetTrue)
-                    .help("Run the pipeline first when an input of STEP is not in the cache"),
+                    .help("Run the pipeline first, with STEP run again, so the shell has today's inputs"),
             ),
     );
     cmd.arg(

@@ -26,7 +26,7 @@ use crate::run::plan::steps_named;
 use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
 use crate::run::signals::watch_signals;
-use crate::run::summary::{RunSummary, StepStatus};
+use crate::run::summary::{Outcome, RunSummary, StepStatus};
 use crate::run::views::{log_dir, pick_views};
 use crate::step::{Interactive, RunContext};
 
@@ -44,7 +44,7 @@ pub fn execute(
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
     }
-    block_on(run(plan, raw, options, aliases, &mut None))
+    block_on(run(plan, raw, options, aliases, &mut Vec::new()))
 }
 
 /// Runs `command` to its exit code on a runtime of its own, which is then dropped without
@@ -120,13 +120,13 @@ fn new_run_id() -> String {
 }
 
 // Long, but linear: the phases of a run in order, each failing early with its exit code.
-// `failed` is set to the first step (in plan order) that failed, for `shell --run-upstream`.
+// `steps` is set to each step's outcome, in plan order, for `shell --run-upstream`.
 pub(super) async fn run(
     plan: &Plan,
     raw: Vec<(ParamInfo, Option<OsString>)>,
     options: RunOptions,
     aliases: &[(String, String)],
-    failed: &mut Option<Arc<str>>,
+    steps: &mut Vec<Outcome>,
 ) -> u8 {
     // `--plan` reads the store and changes nothing in it, nor makes one.
     let opened = if options.plan {
@@ -332,9 +332,7 @@ pub(super) async fn run(
         None => scheduler,
     };
     let mut summary = scheduler.run(plan, Arc::new(Arc::clone(&runner))).await;
-    *failed = (summary.steps.iter())
-        .find(|s| matches!(s.status, StepStatus::Failed { .. }))
-        .map(|s| Arc::clone(&s.label));
+    steps.clone_from(&summary.steps);
     let fetched = match &options.out {
         Some(_) if exit_code(&summary) == EXIT_OK => {
             runner.materialize_outputs(plan, &mut summary).await

@@ -20,6 +20,7 @@ use crate::run::options::{
 };
 use crate::run::plan::{no_such_step, one_step};
 use crate::run::signals::Stops;
+use crate::run::summary::StepStatus;
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
 
 /// What `shell STEP` is asked.
@@ -138,8 +139,11 @@ async fn open(
     let pipeline = plan.pipeline.name;
     let history = format!("{pipeline}/{}", node.label);
     let store = Arc::new(Store::open_default()?);
-    // The exit code of the run that `--run-upstream` made, and the first step that failed.
-    let mut ran: Option<(u8, Option<Arc<str>>)> = None;
+    // The run that `--run-upstream` makes first, and how it went.
+    let ran = match request.run_upstream {
+        true => Some(run_first(plan, &raw, node, options.clone(), aliases, interrupted).await?),
+        false => None,
+    };
     // Only folders and files are set up again, so only their flags are read: a secret or a
     // value the pipeline needs is asked for by the run that `--run-upstream` makes, if any.
     let placed: Vec<_> = raw
@@ -147,79 +151,103 @@ async fn open(
         .filter(|(p, value)| p.is_dir || (p.is_file && value.is_some()))
         .cloned()
         .collect();
-    loop {
-        let inputs = unless(interrupted, bind(placed.clone(), Arc::clone(&store))).await?;
-        let found = match store.recipe::<Recipe>(&history)? {
-            Recorded::None => Err(never_set_up(&store, &history, &node.label)),
-            Recorded::Damaged => Err(format!(
-                "the record of `{}`'s container was damaged (it has been removed), so there is none to set it up again from",
-                shown(&node.label)
-            )),
-            Recorded::Found(recipe) => {
-                resolve(&store, &history, &recipe, &inputs).map(|found| (recipe, found))
-            }
-        };
-        match (found, &ran) {
-            (Ok((recipe, found)), _) => {
-                let _lease = store.lease()?;
-                let backend = unless(interrupted, (options.connect)()).await?;
-                let run_id = format!("shell-{}", std::process::id());
-                let context = RunContext::new(run_id, backend, store, EventSink::discard())
-                    .with_image_aliases(aliases.iter().cloned());
-                let step = Step {
-                    info,
-                    label: &node.label,
-                    recipe: &recipe,
-                };
-                return enter(Arc::new(context), step, found, &request.shell, interrupted).await;
-            }
-            (Err(why), None) if request.run_upstream => {
-                // The step itself runs, cached or not: only a run records its container as it
-                // is set up with today's inputs (a hit, after a change undone, records none).
-                say!(
-                    "tanto: {why}; running `{pipeline}` first, with `{}` run again",
-                    shown(&node.label)
-                );
-                let options = RunOptions {
-                    keep_going: true,
-                    interactive: None,
-                    no_cache: Some(vec![node.label.to_string()]),
-                    ..options.clone()
-                };
-                let mut failed = None;
-                let code = run(plan, raw.clone(), options, aliases, &mut failed).await;
-                if code == EXIT_INTERRUPTED || interrupted.is_cancelled() {
-                    return Err(Error::Cancelled);
-                }
-                ran = Some((code, failed));
-            }
-            (Err(why), None) => {
-                // The run needs every required flag, where the shell only those of folders.
-                let missing: Vec<String> = (raw.iter())
-                    .filter(|(p, value)| value.is_none() && p.is_required())
-                    .map(|(p, _)| format!("--{}", p.flag()))
-                    .collect();
-                let with = match missing.as_slice() {
-                    [] => String::new(),
-                    [one] => format!(", with {one},"),
-                    [rest @ .., last] => format!(", with {} and {last},", rest.join(", ")),
-                };
-                return Err(Error::Usage(format!(
-                    "{why}: pass --run-upstream{with} to run `{pipeline}` with `{}` run again",
-                    shown(&node.label)
-                )));
-            }
-            (Err(why), Some((code, failed))) => {
-                let failed = Failed {
-                    pipeline,
-                    code: *code,
-                    step: failed.as_deref(),
-                    asked: &node.label,
-                };
-                return Err(upstream_failed(&failed, &why));
-            }
+    let inputs = unless(interrupted, bind(placed, Arc::clone(&store))).await?;
+    let found = match store.recipe::<Recipe>(&history)? {
+        Recorded::None => Err(never_set_up(&store, &history, &node.label)),
+        Recorded::Damaged => Err(format!(
+            "the record of `{}`'s container was damaged (it has been removed), so there is none to set it up again from",
+            shown(&node.label)
+        )),
+        Recorded::Found(recipe) => {
+            resolve(&store, &history, &recipe, &inputs).map(|found| (recipe, found))
+        }
+    };
+    let (recipe, found) = match (found, ran) {
+        (Ok(found), _) => found,
+        (Err(why), Some(ran)) => return Err(upstream_failed(&ran, &why)),
+        (Err(why), None) => return Err(Error::Usage(run_upstream_hint(plan, &raw, node, &why))),
+    };
+    let _lease = store.lease()?;
+    let backend = unless(interrupted, (options.connect)()).await?;
+    let run_id = format!("shell-{}", std::process::id());
+    let context = RunContext::new(run_id, backend, store, EventSink::discard())
+        .with_image_aliases(aliases.iter().cloned());
+    let step = Step {
+        info,
+        label: &node.label,
+        recipe: &recipe,
+    };
+    enter(Arc::new(context), step, found, &request.shell, interrupted).await
+}
+
+/// Runs `plan` with the step of `node` run again, cached or not: only a run records its
+/// container as today's inputs set it up (a hit, after a change undone, records none). The
+/// run goes on past a failure, so the step runs unless what it takes failed. Returns how the
+/// run went, or why the step did not run in it.
+async fn run_first<'a>(
+    plan: &'a Plan,
+    raw: &[(ParamInfo, Option<OsString>)],
+    node: &'a Node,
+    options: RunOptions,
+    aliases: &[(String, String)],
+    interrupted: &CancellationToken,
+) -> Result<Ran<'a>> {
+    let pipeline = plan.pipeline.name;
+    say!(
+        "tanto: running `{pipeline}` first, with `{}` run again, so its shell has today's inputs",
+        shown(&node.label)
+    );
+    let options = RunOptions {
+        keep_going: true,
+        interactive: None,
+        no_cache: Some(vec![node.label.to_string()]),
+        ..options
+    };
+    let mut steps = Vec::new();
+    let code = run(plan, raw.to_vec(), options, aliases, &mut steps).await;
+    if code == EXIT_INTERRUPTED || interrupted.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let ran = Ran {
+        pipeline,
+        code,
+        failed: (steps.iter())
+            .find(|s| matches!(s.status, StepStatus::Failed { .. }))
+            .map(|s| Arc::clone(&s.label)),
+        asked: &node.label,
+    };
+    let step = steps.iter().find(|s| s.label == node.label);
+    match step.map(|s| &s.status) {
+        Some(StepStatus::Done | StepStatus::Shared | StepStatus::Failed { .. }) => Ok(ran),
+        _ => {
+            let why = format!("`{}` did not run", shown(&node.label));
+            Err(upstream_failed(&ran, &why))
         }
     }
+}
+
+/// Why `shell` cannot set the step up, and how `--run-upstream` would: the run needs every
+/// required flag, where the shell reads only those of folders and files.
+fn run_upstream_hint(
+    plan: &Plan,
+    raw: &[(ParamInfo, Option<OsString>)],
+    node: &Node,
+    why: &str,
+) -> String {
+    let missing: Vec<String> = (raw.iter())
+        .filter(|(p, value)| value.is_none() && p.is_required())
+        .map(|(p, _)| format!("--{}", p.flag()))
+        .collect();
+    let with = match missing.as_slice() {
+        [] => String::new(),
+        [one] => format!(", with {one},"),
+        [rest @ .., last] => format!(", with {} and {last},", rest.join(", ")),
+    };
+    format!(
+        "{why}: pass --run-upstream{with} to run `{}` with `{}` run again",
+        plan.pipeline.name,
+        shown(&node.label)
+    )
 }
 
 /// Why the store holds no record of the container of the step labelled `label` (`history`
@@ -245,21 +273,21 @@ fn never_set_up(store: &Store, history: &str, label: &str) -> String {
 
 /// The run of `pipeline` that `shell --run-upstream` made for the step labelled `asked`: its
 /// exit code and the first step that failed in it.
-struct Failed<'a> {
+struct Ran<'a> {
     pipeline: &'a str,
     code: u8,
-    step: Option<&'a str>,
+    failed: Option<Arc<str>>,
     asked: &'a str,
 }
 
-/// Why `shell --run-upstream` still cannot set the step up after its run, which failed: a
-/// run that failed is a failure, not a usage error, and says which step to look into. A
+/// Why `shell --run-upstream` cannot set the step up after its run: a run that failed is a
+/// failure, not a usage error, and says which step to look into. A
 /// shell like the container of the step that failed is offered only for another step: the
 /// asked one failed before it had a container, or the shell would be open.
-fn upstream_failed(run: &Failed<'_>, why: &str) -> Error {
-    let Failed { pipeline, code, .. } = *run;
-    let itself = run.step == Some(run.asked);
-    match run.step.map(shown) {
+fn upstream_failed(run: &Ran<'_>, why: &str) -> Error {
+    let (pipeline, code) = (run.pipeline, run.code);
+    let itself = run.failed.as_deref() == Some(run.asked);
+    match run.failed.as_deref().map(shown) {
         Some(step) if itself => Error::Other(format!(
             "the run of `{pipeline}` that --run-upstream made failed at `{step}` itself (see above): {why}; fix what its output says, then open the shell again"
         )),
@@ -462,10 +490,10 @@ mod tests {
 
     #[test]
     fn a_run_that_failed_at_the_asked_step_offers_no_shell_of_it() {
-        let run = |step| Failed {
+        let run = |failed: Option<&str>| Ran {
             pipeline: "ci",
             code: EXIT_FAILED,
-            step,
+            failed: failed.map(Arc::from),
             asked: "db_test",
         };
         assert_eq!(
