@@ -281,6 +281,17 @@ fn shell_names_an_unknown_or_ambiguous_step_before_it_asks_for_a_terminal() {
         String::from_utf8_lossy(&out.stderr),
         "error: `cell` stands for 2 steps of `grid`; name one by its label: `cell[1,default]`, `cell[1,serde]`\n"
     );
+    // A step that only other values of the flags that change the graph add: they are named.
+    let out = support::output(
+        support::fixture(cache.path())
+            .args(["grid", "--ns", "1", "shell", "publish_results", "--src"])
+            .arg(src.path()),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: there is no step `publish_results` in `grid`; its steps are `cell[1,default]`, `cell[1,serde]`, `join_cells` (with the values given to --ns, --release, which change the graph; other values may add it)\n"
+    );
 }
 
 #[test]

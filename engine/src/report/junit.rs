@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::artifact::junit_xml::escape;
 use crate::artifact::{TestOutcome, TestReport};
+use crate::graph::Plan;
 use crate::report::say;
 use crate::report::{Stamped, Summary, View};
 
@@ -21,11 +22,11 @@ pub struct Junit {
 }
 
 impl Junit {
-    /// A view that writes `path`.
-    pub fn new(path: PathBuf) -> Self {
+    /// A view that writes `path`, its cases in `plan`'s order.
+    pub fn new(path: PathBuf, plan: &Plan) -> Self {
         Self {
             path,
-            summary: Summary::new(),
+            summary: Summary::in_plan_order(plan),
             unwritten: false,
         }
     }
@@ -65,7 +66,7 @@ struct Case<'a> {
 /// binary of each step's test report, named `STEP: BINARY`.
 pub(crate) fn junit(summary: &Summary) -> String {
     let mut suites: Vec<(String, Vec<Case<'_>>)> = Vec::new();
-    let steps = summary.rows.iter().map(|(step, row, ms)| {
+    let steps = summary.ordered_rows().into_iter().map(|(step, row, ms)| {
         let status = match row.as_str() {
             "FAILED" => {
                 let error = summary

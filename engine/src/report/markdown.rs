@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::artifact::TestOutcome;
+use crate::graph::Plan;
 use crate::report::say;
 use crate::report::text::shown;
 use crate::report::{Stamped, Summary, View, human_duration};
@@ -18,11 +19,11 @@ pub struct StepSummary {
 }
 
 impl StepSummary {
-    /// A view that appends to `path`.
-    pub fn new(path: PathBuf) -> Self {
+    /// A view that appends to `path`, its steps in `plan`'s order.
+    pub fn new(path: PathBuf, plan: &Plan) -> Self {
         Self {
             path,
-            summary: Summary::new(),
+            summary: Summary::in_plan_order(plan),
         }
     }
 }
@@ -69,7 +70,7 @@ pub(crate) fn markdown(summary: &Summary, budget: usize) -> String {
     let mut out = format!("### tanto: {}\n\n", code(&summary.pipeline));
     out.push_str("| step | status | time |\n|---|---|---|\n");
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
-    for (step, status, ms) in &summary.rows {
+    for (step, status, ms) in summary.ordered_rows() {
         let time = ms.map_or_else(|| "-".to_owned(), human_duration);
         out.push_str(&format!("| {} | {status} | {time} |\n", code(step)));
         *counts.entry(status.as_str()).or_default() += 1;

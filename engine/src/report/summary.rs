@@ -35,8 +35,8 @@ impl Summary {
         Self::default()
     }
 
-    /// An empty summary whose table lists the steps in `plan`'s order, whatever order they ran
-    /// in, so two runs of a pipeline read alike.
+    /// An empty summary whose rows list the steps in `plan`'s order, whatever order they ran
+    /// in, so two runs of a pipeline read alike (the table, JUnit's cases, the Markdown).
     pub fn in_plan_order(plan: &Plan) -> Self {
         let order = plan.steps().enumerate();
         Self {
@@ -56,11 +56,17 @@ impl Summary {
         }
     }
 
+    /// The rows in the plan's order when it is known (a step the plan does not list keeps
+    /// its place after those it does), else in the order the steps first showed up.
+    pub(super) fn ordered_rows(&self) -> Vec<&(String, String, Option<u64>)> {
+        let mut rows: Vec<&(String, String, Option<u64>)> = self.rows.iter().collect();
+        rows.sort_by_key(|r| self.order.get(&r.0).copied().unwrap_or(usize::MAX));
+        rows
+    }
+
     /// The table as text.
     pub fn render(&self) -> String {
-        let mut rows: Vec<&(String, String, Option<u64>)> = self.rows.iter().collect();
-        // Stable: a step the plan does not list keeps its place after those it does.
-        rows.sort_by_key(|r| self.order.get(&r.0).copied().unwrap_or(usize::MAX));
+        let rows = self.ordered_rows();
         let steps: Vec<String> = rows.iter().map(|r| shown(&r.0)).collect();
         let width = steps.iter().map(|s| columns(s)).max().unwrap_or(4).max(4);
         let mut out = format!("{}  {:<8}  {}\n", padded("STEP", width), "STATUS", "TIME");
@@ -255,5 +261,16 @@ mod tests {
              build  done      2ms\n\
              test   done      3ms\n"
         );
+        // JUnit's cases and the Markdown table too.
+        for (text, quoted) in [
+            (crate::report::junit::junit(&summary), "name=\"{}\""),
+            (crate::report::markdown::markdown(&summary, 1 << 16), "`{}`"),
+        ] {
+            let places = ["fetch", "build", "test"].map(|s| text.find(&quoted.replace("{}", s)));
+            assert!(
+                places.is_sorted() && places.iter().all(Option::is_some),
+                "{text}"
+            );
+        }
     }
 }

@@ -133,12 +133,26 @@ pub(crate) fn no_such_step(plan: &Plan, step: &str) -> String {
         .steps()
         .map(|(n, _)| format!("`{}`", shown(&n.label)))
         .collect();
-    format!(
+    let mut text = format!(
         "there is no step `{}` in `{}`; its steps are {}",
         shown(step),
         plan.pipeline.name,
         known.join(", ")
-    )
+    );
+    // A step a loop or a branch adds only for some values is not there for others.
+    let flags: Vec<String> = (plan.shaped_by.iter())
+        .filter_map(|(node, _)| match &plan.node(*node).kind {
+            NodeKind::Input { param } => Some(format!("--{}", param.flag())),
+            _ => None,
+        })
+        .collect();
+    if !flags.is_empty() {
+        text.push_str(&format!(
+            " (with the values given to {}, which change the graph; other values may add it)",
+            flags.join(", ")
+        ));
+    }
+    text
 }
 
 /// The action-cache record a step hit.

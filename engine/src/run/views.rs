@@ -53,11 +53,11 @@ pub(super) fn pick_views(options: &RunOptions, plan: &Plan) -> (Vec<Box<dyn View
         views.push(Box::new(Trace::new(path.clone())));
     }
     if let Some(path) = &options.junit {
-        views.push(Box::new(Junit::new(path.clone())));
+        views.push(Box::new(Junit::new(path.clone(), plan)));
     }
     // GitHub Actions shows this file on the job's page.
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        views.push(Box::new(StepSummary::new(path.into())));
+        views.push(Box::new(StepSummary::new(path.into(), plan)));
     }
     if human {
         views.push(Box::new(Summary::in_plan_order(plan)));
