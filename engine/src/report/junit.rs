@@ -99,11 +99,15 @@ pub(crate) fn junit(summary: &Summary) -> String {
     document(&format!("tanto {}", summary.pipeline), &suites)
 }
 
-/// A suite per binary of `tests`, named `STEP: BINARY`, added to `suites`.
+/// A suite per binary of `tests`, named `STEP: BINARY` (`STEP` when the binary is not known),
+/// added to `suites`.
 fn test_suites<'a>(step: &str, tests: &'a TestReport, suites: &mut Vec<(String, Vec<Case<'a>>)>) {
     let first = suites.len();
     for test in &tests.tests {
-        let name = format!("{step}: {}", test.binary);
+        let name = match test.binary.as_str() {
+            "" => step.to_owned(),
+            binary => format!("{step}: {binary}"),
+        };
         if suites.len() == first || suites.last().is_some_and(|(n, _)| *n != name) {
             suites.push((name, Vec::new()));
         }
@@ -279,6 +283,7 @@ impl View for Junit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifact::TestCase;
     use crate::report::Event;
 
     #[test]
@@ -313,5 +318,30 @@ mod tests {
             xml.contains("tests=\"3\" skipped=\"2\" failures=\"0\""),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn a_test_whose_binary_is_not_known_is_named_by_its_step_and_name_alone() {
+        let test = TestCase {
+            binary: String::new(),
+            name: "tests::fails".into(),
+            outcome: TestOutcome::Failed,
+            duration_ms: 1,
+            attempts: 1,
+            failure: None,
+        };
+        assert_eq!(test.full_name(), "tests::fails");
+        let mut summary = Summary::new();
+        summary.event(&Stamped {
+            ts_us: 0,
+            event: Event::TestReport {
+                step: "unit".into(),
+                cached: false,
+                report: TestReport::new("libtest", vec![test]),
+            },
+        });
+        let xml = junit(&summary);
+        assert!(xml.contains("<testsuite name=\"unit\""), "{xml}");
+        assert!(!xml.contains("unit: "), "{xml}");
     }
 }

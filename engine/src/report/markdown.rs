@@ -113,7 +113,7 @@ pub(crate) fn markdown(summary: &Summary, budget: usize) -> String {
             });
             let row = format!(
                 "| {} | {outcome} | {at} | {message} |\n",
-                code(&format!("{} {}", test.binary, test.name))
+                code(&test.full_name())
             );
             if left_out > 0 || out.len() + row.len() + NOTE_ROOM > budget {
                 left_out += 1;

@@ -93,11 +93,7 @@ impl Summary {
                     TestOutcome::Flaky => "flaky ",
                     _ => continue,
                 };
-                out.push_str(&format!(
-                    "  {what} {} {}",
-                    shown(&test.binary),
-                    shown(&test.name)
-                ));
+                out.push_str(&format!("  {what} {}", shown(&test.full_name())));
                 if let Some(failure) = &test.failure {
                     if let Some(at) = failure.location() {
                         out.push_str(&format!(" at {}", shown(&at)));

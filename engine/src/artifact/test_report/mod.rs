@@ -239,6 +239,18 @@ impl TestCounts {
     }
 }
 
+impl TestCase {
+    /// The test as a report line names it: `BINARY NAME`, or its name alone when the binary is
+    /// not known (libtest's JSON without cargo's `Running` lines).
+    pub fn full_name(&self) -> String {
+        if self.binary.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} {}", self.binary, self.name)
+        }
+    }
+}
+
 impl TestFailure {
     /// `src/lib.rs:21`, when the failure has a location.
     pub fn location(&self) -> Option<String> {
