@@ -333,7 +333,9 @@ fn plan_explains_each_cell_for_the_flags_given() {
     );
     assert_eq!(
         detail.last().map(|l| l.trim()),
-        Some("input `results` not known yet: made by steps that will run"),
+        Some(
+            "input `results` not known yet: made by `cell[1.80,default]`, `cell[1.80,serde]` and `cell[1.80,full]`, which will run"
+        ),
         "{text}"
     );
     assert!(

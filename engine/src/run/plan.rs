@@ -273,10 +273,20 @@ impl StepRunner {
                     e.detail = key_detail(&key, &code);
                     e.detail[0] =
                         "key not known yet: it depends on what steps that will run make".into();
-                    for param in waiting_params(node, info, &known) {
-                        e.detail.push(format!(
-                            "input `{param}` not known yet: made by steps that will run"
-                        ));
+                    for (param, arg) in info.params.iter().zip(&node.args) {
+                        let mut makers = Vec::new();
+                        arg.each_handle(&mut |n| {
+                            if !known.contains_key(&n.index()) {
+                                makers.push(format!("`{}`", shown(&self.labels[n.index()])));
+                            }
+                        });
+                        if !makers.is_empty() {
+                            e.detail.push(format!(
+                                "input `{}` not known yet: made by {}, which will run",
+                                param.name,
+                                listed(&makers)
+                            ));
+                        }
                     }
                 }
             } else {
@@ -334,6 +344,16 @@ fn waiting_params(
         .filter(|(_, arg)| waits(arg))
         .map(|(param, _)| param.name)
         .collect()
+}
+
+/// `items` joined for a sentence, the first three and how many more.
+fn listed(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first @ .., last] if items.len() <= 3 => format!("{} and {last}", first.join(", ")),
+        _ => format!("{} and {} more", items[..3].join(", "), items.len() - 3),
+    }
 }
 
 /// What `--plan STEP` shows of `key`, its first line the key itself.
@@ -397,7 +417,7 @@ fn short(hex: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{one_step, steps_named};
+    use super::{listed, one_step, steps_named};
     use crate::graph::{Builder, PipelineInfo, RunFn, StepInfo};
 
     const fn pipeline(name: &'static str) -> PipelineInfo {
@@ -471,5 +491,14 @@ mod tests {
             "there is no step `lin` in `ci`; its steps are `build`, `build-2`, `lint/clippy`, \
              `check[1.80]/clippy`, `test[a]`"
         );
+    }
+
+    #[test]
+    fn a_list_in_a_sentence_names_three_and_counts_the_rest() {
+        let items = |n: usize| (1..=n).map(|i| format!("`s{i}`")).collect::<Vec<_>>();
+        assert_eq!(listed(&items(1)), "`s1`");
+        assert_eq!(listed(&items(2)), "`s1` and `s2`");
+        assert_eq!(listed(&items(3)), "`s1`, `s2` and `s3`");
+        assert_eq!(listed(&items(5)), "`s1`, `s2`, `s3` and 2 more");
     }
 }
