@@ -148,6 +148,7 @@ fn matrix(src: Dir, toolchains: Vec<String>, ship: bool) {
     for toolchain in &toolchains {
         each(src, toolchain);
     }
+    tally(&toolchains);
     if ship {
         let out = bundle_one(src);
         publish(out, "stable");
@@ -163,6 +164,11 @@ fn each(src: Dir, toolchain: String) {
     if !toolchain.is_empty() {
         test(src, toolchain);
     }
+}
+
+#[step(image = "rust:1.95-slim")]
+async fn tally(_ctx: &Ctx, toolchains: Vec<String>) -> Result<u64> {
+    Ok(toolchains.len() as u64)
 }
 
 #[step(image = "rust:1.95-slim")]
@@ -205,4 +211,18 @@ fn an_input_a_loop_or_a_branch_goes_by_chose_the_steps_it_added_and_draws_as_suc
     // A step that takes an input's output is drawn as such, not as chosen by it.
     let src = id("src").index();
     assert!(!mermaid.contains(&format!("n{src} -.->")), "{mermaid}");
+    // So is one that takes the value of an input the body loops over, which reaches it as a
+    // literal: an edge, no dependency.
+    let tally = plan.find("tally").expect("tally");
+    assert_eq!(tally.reads, [id("toolchains")]);
+    assert!(tally.deps().is_empty());
+    let (toolchains, tally) = (id("toolchains").index(), tally.id.index());
+    assert!(
+        mermaid.contains(&format!("\n    n{toolchains} --> n{tally}\n")),
+        "{mermaid}"
+    );
+    assert!(
+        dot.contains(&format!("\n    n{toolchains} -> n{tally};\n")),
+        "{dot}"
+    );
 }

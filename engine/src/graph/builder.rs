@@ -98,6 +98,9 @@ pub struct Node {
     /// call. `--graph` draws them; they are no dependency, since their values are known
     /// before the run.
     pub chosen_by: Vec<NodeId>,
+    /// The inputs whose values it takes as literals, bound before the run because the body
+    /// loops or branches on them too: `--graph` draws them as edges; no dependency either.
+    pub reads: Vec<NodeId>,
 }
 
 impl Node {
@@ -188,6 +191,8 @@ pub struct Builder {
     value_nodes: Vec<HashMap<&'static str, NodeId>>,
     /// The nodes whose values chose the current call: those of each loop and branch around it.
     choosing: Vec<Vec<NodeId>>,
+    /// The nodes whose values the next step takes as literals.
+    reading: Vec<NodeId>,
     pub(super) errors: Vec<String>,
 }
 
@@ -229,6 +234,7 @@ impl Builder {
             kind,
             args,
             chosen_by,
+            reads: Vec::new(),
         });
         id
     }
@@ -250,14 +256,28 @@ impl Builder {
 
     /// Adds a step node and returns its id.
     pub fn step(&mut self, info: StepInfo, run: RunFn, args: Vec<Arg>) -> NodeId {
-        self.push(
+        let reads = std::mem::take(&mut self.reading);
+        let id = self.push(
             info.name,
             NodeKind::Step {
                 info: Box::new(info),
                 run,
             },
             args,
-        )
+        );
+        self.nodes[id.index()].reads = reads;
+        id
+    }
+
+    /// Tells the builder that the next call takes the values the body was given under `names`
+    /// as literals: the step it adds records their nodes as [`Node::reads`]. (A nested
+    /// pipeline's steps do not: its parameters bind the values again.)
+    pub fn reads(&mut self, names: &[&str]) {
+        let known = self.value_nodes.get(self.pipelines.len());
+        let nodes = names
+            .iter()
+            .filter_map(|n| known.and_then(|k| k.get(*n)).copied());
+        self.reading = nodes.collect();
     }
 
     /// Binds an argument given to a pipeline as the handle its body uses.
@@ -413,6 +433,7 @@ impl Builder {
                 ));
             }
         }
+        self.reading.clear();
         let segment = self.segment(name);
         self.scope.push(segment);
         self.pipelines.push(name);

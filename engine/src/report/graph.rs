@@ -48,12 +48,20 @@ fn dot_text(text: &str) -> String {
     shown(text).replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// Each edge, from a node to one that takes its output, or (`chosen`) from an input to a
-/// node a loop or a branch over its value chose, which takes no output of it.
+/// Each edge, from a node to one that takes its output (or an input's value, bound before the
+/// run), or (`chosen`) from an input to a node a loop or a branch over its value chose, which
+/// takes no output of it.
 fn edges(plan: &Plan) -> Vec<(usize, usize, bool)> {
     let mut edges = Vec::new();
     for node in &plan.nodes {
-        let deps = node.deps();
+        let mut deps = node.deps();
+        deps.extend(
+            node.reads
+                .iter()
+                .filter(|r| !deps.contains(r))
+                .copied()
+                .collect::<Vec<_>>(),
+        );
         for dep in &deps {
             edges.push((dep.index(), node.id.index(), false));
         }

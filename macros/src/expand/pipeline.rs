@@ -1,6 +1,8 @@
 //! Generates a `#[pipeline]`: a unit struct of the fn's name implementing `Pipeline` and `Task`,
 //! whose `build` is the body with each step call rewritten into checked graph calls.
 
+use std::collections::BTreeSet;
+
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ReturnType;
@@ -123,7 +125,15 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
                 }
             });
             let extra_args = extra_args(body);
-            let stmts = body_tokens(body, &b);
+            let scope = Scope {
+                b: &b,
+                values: (inputs.iter())
+                    .filter(|i| !(i.is("Dir") || i.is("File") || i.is("Secret")))
+                    .map(|i| i.name())
+                    .filter(|name| plan_names.contains(name))
+                    .collect(),
+            };
+            let stmts = body_tokens(body, &scope);
             quote! { #extra_args #(#binds)* #known #stmts }
         }
         None => quote! {
@@ -155,41 +165,57 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
     }
 }
 
-/// The body with each step call rewritten; `valid::body` has rejected everything else.
-fn body_tokens(body: &Body, b: &Ident) -> TokenStream {
-    let stmts = body.stmts.iter().map(|stmt| stmt_tokens(stmt, b));
-    let tail = body.tail.as_ref().map(|tail| value_tokens(tail, b));
-    quote! { #(#stmts)* #tail }
+/// What the rewritten body needs: the builder's name, and the pipeline's inputs bound as their
+/// values (those it loops or branches on), by name.
+struct Scope<'a> {
+    b: &'a Ident,
+    values: BTreeSet<String>,
 }
 
-fn value_tokens(value: &Value, b: &Ident) -> TokenStream {
-    match value {
-        Value::Other(expr) => quote! { #expr },
-        Value::Call(call) => call_tokens(call, b),
+/// The name of a plain identifier expression, unraw.
+fn plain_name(expr: &syn::Expr) -> Option<String> {
+    match expr {
+        syn::Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(crate::ast::unraw),
+        syn::Expr::Group(g) => plain_name(&g.expr),
+        _ => None,
     }
 }
 
-fn stmt_tokens(stmt: &Stmt, b: &Ident) -> TokenStream {
+/// The body with each step call rewritten; `valid::body` has rejected everything else.
+fn body_tokens(body: &Body, cx: &Scope<'_>) -> TokenStream {
+    let stmts = body.stmts.iter().map(|stmt| stmt_tokens(stmt, cx));
+    let tail = body.tail.as_ref().map(|tail| value_tokens(tail, cx));
+    quote! { #(#stmts)* #tail }
+}
+
+fn value_tokens(value: &Value, cx: &Scope<'_>) -> TokenStream {
+    match value {
+        Value::Other(expr) => quote! { #expr },
+        Value::Call(call) => call_tokens(call, cx),
+    }
+}
+
+fn stmt_tokens(stmt: &Stmt, cx: &Scope<'_>) -> TokenStream {
     match stmt {
         Stmt::Let {
             local,
             value: Some(Value::Call(call)),
         } => {
             let pat = &local.pat;
-            let call = call_tokens(call, b);
+            let call = call_tokens(call, cx);
             quote! { let #pat = #call; }
         }
         Stmt::Expr(Value::Call(call)) => {
-            let call = call_tokens(call, b);
+            let call = call_tokens(call, cx);
             quote! { #call; }
         }
         Stmt::List(local) => quote! { #local },
         Stmt::Push { value, call, .. } => {
             let (receiver, dot, method) = (&call.receiver, &call.dot_token, &call.method);
-            let value = value_tokens(value, b);
+            let value = value_tokens(value, cx);
             quote! { #receiver #dot #method(#value); }
         }
-        Stmt::For(_) | Stmt::If(_) | Stmt::Match(_) => choice_tokens(stmt, b),
+        Stmt::For(_) | Stmt::If(_) | Stmt::Match(_) => choice_tokens(stmt, cx),
         Stmt::Use(item) => quote! { #item },
         Stmt::Let { .. } | Stmt::Expr(_) | Stmt::Item(_) | Stmt::Macro(_) => {
             unreachable!("a pipeline body with errors is not expanded")
@@ -199,10 +225,11 @@ fn stmt_tokens(stmt: &Stmt, b: &Ident) -> TokenStream {
 
 /// A loop or a branch, between the builder's `enter_choice` and `leave_choice` with the names
 /// it goes by, so the steps it adds name the inputs that chose them.
-fn choice_tokens(stmt: &Stmt, b: &Ident) -> TokenStream {
+fn choice_tokens(stmt: &Stmt, cx: &Scope<'_>) -> TokenStream {
+    let b = cx.b;
     let inner = match stmt {
-        Stmt::For(f) => for_tokens(f, b),
-        Stmt::If(i) => if_tokens(i, b),
+        Stmt::For(f) => for_tokens(f, cx),
+        Stmt::If(i) => if_tokens(i, cx),
         Stmt::Match(m) => {
             let scrutinee = &m.expr.expr;
             let arms = m.arms.iter().map(|arm| {
@@ -210,14 +237,16 @@ fn choice_tokens(stmt: &Stmt, b: &Ident) -> TokenStream {
                     unreachable!("a pipeline body with errors is not expanded")
                 };
                 let pat = &arm.arm.pat;
-                let body = body_tokens(body, b);
+                let body = body_tokens(body, cx);
                 quote! { #pat => { #body } }
             });
             quote! { match #scrutinee { #(#arms)* } }
         }
         _ => unreachable!("only a loop or a branch chooses steps"),
     };
-    let names = stmt.choice_names();
+    let names: Vec<String> = (stmt.choice_names().into_iter())
+        .filter(|n| cx.values.contains(n))
+        .collect();
     if names.is_empty() {
         return inner;
     }
@@ -231,11 +260,12 @@ fn choice_tokens(stmt: &Stmt, b: &Ident) -> TokenStream {
 
 /// A loop over values known before the run, unrolled as the body runs: each iteration's item
 /// labels the steps it adds.
-fn for_tokens(f: &For, b: &Ident) -> TokenStream {
+fn for_tokens(f: &For, cx: &Scope<'_>) -> TokenStream {
+    let b = cx.b;
     let (pat, iter) = (&f.expr.pat, &f.expr.expr);
     let item = hygienic("__tanto_item");
     let label = hygienic("__tanto_label");
-    let body = body_tokens(&f.body, b);
+    let body = body_tokens(&f.body, cx);
     // Spanned at what the loop goes over, so an item that is not a plan value (a handle) is
     // reported there.
     let items = quote_spanned! {iter.span()=> ::tanto::__private::plan_items(#iter) };
@@ -250,16 +280,16 @@ fn for_tokens(f: &For, b: &Ident) -> TokenStream {
 }
 
 /// An `if` on values known before the run: the branch taken adds its steps.
-fn if_tokens(i: &If, b: &Ident) -> TokenStream {
+fn if_tokens(i: &If, cx: &Scope<'_>) -> TokenStream {
     let cond = &i.expr.cond;
-    let then = body_tokens(&i.then, b);
+    let then = body_tokens(&i.then, cx);
     let otherwise = i.otherwise.as_ref().map(|e| match e {
         Else::Block(body) => {
-            let body = body_tokens(body, b);
+            let body = body_tokens(body, cx);
             quote! { else { #body } }
         }
         Else::If(next) => {
-            let next = if_tokens(next, b);
+            let next = if_tokens(next, cx);
             quote! { else #next }
         }
     });
@@ -294,7 +324,8 @@ fn extra_args(body: &Body) -> Option<TokenStream> {
 
 /// One step call: the callee's path in type position (its companion), an arity check at the
 /// callee, a wiring check at each argument, then the call into the builder.
-fn call_tokens(call: &Call, b: &Ident) -> TokenStream {
+fn call_tokens(call: &Call, cx: &Scope<'_>) -> TokenStream {
+    let b = cx.b;
     let Some(path) = call.path() else {
         unreachable!("a pipeline body with errors is not expanded")
     };
@@ -311,12 +342,23 @@ fn call_tokens(call: &Call, b: &Ident) -> TokenStream {
     // One alias, so a callee that is not a type is reported once, at its path.
     let alias = quote_spanned! {span=> type #task = #path; };
     let arity = quote_spanned! {span=> ::tanto::__private::arity::<#task, #count>(); };
+    // An input bound as its value reaches the step as a literal: the builder is told which,
+    // so the graph still draws the edge.
+    let reads: Vec<String> = (call.args.iter())
+        .filter_map(|arg| match arg {
+            syn::Expr::Reference(r) => plain_name(&r.expr),
+            other => plain_name(other),
+        })
+        .filter(|n| cx.values.contains(n))
+        .collect();
+    let reads = (!reads.is_empty()).then(|| quote! { #b.reads(&[#(#reads),*]); });
     // The block is spanned at the callee, so a mismatch with its output is reported there.
     quote_spanned! {span=>
         {
             #alias
             #arity
             let #args = ::tanto::__private::vec![#(#wires),*];
+            #reads
             ::tanto::__private::call::<#task>(#b, #args)
         }
     }
