@@ -273,11 +273,16 @@ impl Builder {
     /// as literals: the step it adds records their nodes as [`Node::reads`]. (A nested
     /// pipeline's steps do not: its parameters bind the values again.)
     pub fn reads(&mut self, names: &[&str]) {
+        self.reading = self.value_nodes_of(names);
+    }
+
+    /// The nodes the values the body was given under `names` came from; another name (a
+    /// const, a loop's variable) has none.
+    fn value_nodes_of(&self, names: &[&str]) -> Vec<NodeId> {
         let known = self.value_nodes.get(self.pipelines.len());
-        let nodes = names
-            .iter()
-            .filter_map(|n| known.and_then(|k| k.get(*n)).copied());
-        self.reading = nodes.collect();
+        (names.iter())
+            .filter_map(|n| known.and_then(|k| k.get(*n)).copied())
+            .collect()
     }
 
     /// Binds an argument given to a pipeline as the handle its body uses.
@@ -406,11 +411,8 @@ impl Builder {
     /// (its inputs, known before the run), each its node's [`Node::chosen_by`]. Other names
     /// (a const, a loop's variable) choose nothing of their own.
     pub fn enter_choice(&mut self, names: &[&str]) {
-        let known = self.value_nodes.get(self.pipelines.len());
-        let nodes = names
-            .iter()
-            .filter_map(|n| known.and_then(|k| k.get(*n)).copied());
-        self.choosing.push(nodes.collect());
+        let nodes = self.value_nodes_of(names);
+        self.choosing.push(nodes);
     }
 
     /// Leaves the loop or branch entered last.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::artifact::Artifact;
 use crate::cache::{CodeKey, Cover, KeyRecord, explain};
 use crate::error::{Error, Result};
-use crate::graph::{Node, NodeKind, Plan, StepInfo};
+use crate::graph::{Node, NodeId, NodeKind, Plan, StepInfo};
 use crate::report::{plural, shown, utc};
 use crate::run::runner::{Lookup, StepRunner};
 
@@ -190,7 +190,7 @@ impl StepRunner {
             .store
             .last_key(&self.history_name(&node.label))
             .ok()??;
-        for param in waiting_params(node, info, known) {
+        for (param, _) in waiting_params(node, info, known) {
             previous.forget_input(param);
         }
         let reasons = explain(Some(&previous), &key, self.run.store.as_ref());
@@ -212,7 +212,7 @@ impl StepRunner {
     ) -> Option<KeyRecord> {
         let inputs = node.realize_args(|id| known.get(&id.index()).map(Vec::as_slice));
         let mut key = self.key(node, info, &inputs).await.ok()?;
-        for param in waiting_params(node, info, known) {
+        for (param, _) in waiting_params(node, info, known) {
             key.forget_input(param);
         }
         Some(key)
@@ -273,20 +273,14 @@ impl StepRunner {
                     e.detail = key_detail(&key, &code);
                     e.detail[0] =
                         "key not known yet: it depends on what steps that will run make".into();
-                    for (param, arg) in info.params.iter().zip(&node.args) {
-                        let mut makers = Vec::new();
-                        arg.each_handle(&mut |n| {
-                            if !known.contains_key(&n.index()) {
-                                makers.push(format!("`{}`", shown(&self.labels[n.index()])));
-                            }
-                        });
-                        if !makers.is_empty() {
-                            e.detail.push(format!(
-                                "input `{}` not known yet: made by {}, which will run",
-                                param.name,
-                                listed(&makers)
-                            ));
-                        }
+                    for (param, makers) in waiting_params(node, info, &known) {
+                        let makers: Vec<String> = (makers.iter())
+                            .map(|n| format!("`{}`", shown(&self.labels[n.index()])))
+                            .collect();
+                        e.detail.push(format!(
+                            "input `{param}` not known yet: made by {}, which will run",
+                            listed(&makers)
+                        ));
                     }
                 }
             } else {
@@ -328,21 +322,25 @@ impl StepRunner {
 
 /// Every part of `key`, one line each: the key, its code (what it covers, item by item), the
 /// image, the settings and the inputs.
-/// The parameters of `node` (step `info`) that take the output of a step not in `known`,
-/// which will run.
+/// The parameters of `node` (step `info`) that take the output of steps not in `known`,
+/// which will run, each with those steps.
 fn waiting_params(
     node: &Node,
     info: &StepInfo,
     known: &HashMap<usize, Vec<Artifact>>,
-) -> Vec<&'static str> {
+) -> Vec<(&'static str, Vec<NodeId>)> {
     let waits = |arg: &crate::graph::Arg| {
-        let mut waiting = false;
-        arg.each_handle(&mut |node| waiting |= !known.contains_key(&node.index()));
-        waiting
+        let mut makers = Vec::new();
+        arg.each_handle(&mut |node| {
+            if !known.contains_key(&node.index()) && !makers.contains(&node) {
+                makers.push(node);
+            }
+        });
+        makers
     };
     (info.params.iter().zip(&node.args))
-        .filter(|(_, arg)| waits(arg))
-        .map(|(param, _)| param.name)
+        .map(|(param, arg)| (param.name, waits(arg)))
+        .filter(|(_, makers)| !makers.is_empty())
         .collect()
 }
 

@@ -281,9 +281,9 @@ struct Ran<'a> {
 }
 
 /// Why `shell --run-upstream` cannot set the step up after its run: a run that failed is a
-/// failure, not a usage error, and says which step to look into. A
-/// shell like the container of the step that failed is offered only for another step: the
-/// asked one failed before it had a container, or the shell would be open.
+/// failure, not a usage error, and says which step to look into. A shell like the container
+/// of the step that failed is offered only for another step: the asked one failed before it
+/// had a container, or the shell would be open.
 fn upstream_failed(run: &Ran<'_>, why: &str) -> Error {
     let (pipeline, code) = (run.pipeline, run.code);
     let itself = run.failed.as_deref() == Some(run.asked);
