@@ -288,6 +288,15 @@ pub(crate) fn last_segment_is(ty: &Type, name: &str) -> bool {
     }
 }
 
+/// A plain name, `x`, even in invisible delimiters.
+pub(crate) fn plain_name(expr: &syn::Expr) -> Option<&Ident> {
+    match expr {
+        syn::Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+        syn::Expr::Group(g) => plain_name(&g.expr),
+        _ => None,
+    }
+}
+
 pub(crate) fn unraw(ident: &Ident) -> String {
     syn::ext::IdentExt::unraw(ident).to_string()
 }

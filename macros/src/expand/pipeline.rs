@@ -9,7 +9,7 @@ use syn::ReturnType;
 use syn::spanned::Spanned as _;
 
 use super::{Kind, handles_type, hygienic, impl_task, param_infos, respan, task_common, wire_fn};
-use crate::ast::{Param, Pipeline};
+use crate::ast::{Param, Pipeline, plain_name, unraw};
 use crate::body::{Body, Call, Else, For, If, Stmt, Value};
 
 /// The expansion of a valid pipeline.
@@ -170,15 +170,6 @@ fn impl_pipeline(pipeline: &Pipeline, inputs: &[&Param], body: Option<&Body>) ->
 struct Scope<'a> {
     b: &'a Ident,
     values: BTreeSet<String>,
-}
-
-/// The name of a plain identifier expression, unraw.
-fn plain_name(expr: &syn::Expr) -> Option<String> {
-    match expr {
-        syn::Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(crate::ast::unraw),
-        syn::Expr::Group(g) => plain_name(&g.expr),
-        _ => None,
-    }
 }
 
 /// The body with each step call rewritten; `valid::body` has rejected everything else.
@@ -349,6 +340,7 @@ fn call_tokens(call: &Call, cx: &Scope<'_>) -> TokenStream {
             syn::Expr::Reference(r) => plain_name(&r.expr),
             other => plain_name(other),
         })
+        .map(unraw)
         .filter(|n| cx.values.contains(n))
         .collect();
     let reads = (!reads.is_empty()).then(|| quote! { #b.reads(&[#(#reads),*]); });

@@ -6,6 +6,7 @@ use quote::{ToTokens, quote};
 use syn::{BinOp, Expr, Pat};
 
 use super::{ALLOWED, Context};
+pub(super) use crate::ast::plain_name;
 use crate::ast::unraw;
 use crate::ctxt::Ctxt;
 
@@ -52,15 +53,6 @@ pub(super) fn pat_idents(pat: &Pat, out: &mut Vec<String>) {
         fn visit_expr(&mut self, _: &'ast Expr) {}
     }
     syn::visit::Visit::visit_pat(&mut Idents(out), pat);
-}
-
-/// A plain name, `x`, even in invisible delimiters.
-pub(super) fn plain_name(expr: &Expr) -> Option<&syn::Ident> {
-    match expr {
-        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
-        Expr::Group(g) => plain_name(&g.expr),
-        _ => None,
-    }
 }
 
 /// Whether `expr` is a plain name: a pipeline input, an earlier binding, or a loop variable.
