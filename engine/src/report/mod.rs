@@ -26,7 +26,7 @@ pub use redact::{MASK, Redactor};
 pub use summary::Summary;
 pub(crate) use text::say;
 pub(crate) use text::{
-    Stdout, columns, github_escaped, padded, plural, print, shown, shown_lines, utc,
+    Stdout, columns, github_escaped, listed, padded, plural, print, shown, shown_lines, utc,
 };
 pub use trace::Trace;
 pub use tty::TtyView;

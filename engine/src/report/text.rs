@@ -102,6 +102,16 @@ pub(crate) fn plural(n: usize, noun: &str) -> String {
     }
 }
 
+/// `items` joined for a sentence, the first three and how many more.
+pub(crate) fn listed(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first @ .., last] if items.len() <= 3 => format!("{} and {last}", first.join(", ")),
+        _ => format!("{} and {} more", items[..3].join(", "), items.len() - 3),
+    }
+}
+
 /// `at` as people read it in UTC: `2026-11-30 13:45:02 UTC`.
 pub(crate) fn utc(at: std::time::SystemTime) -> String {
     let secs = at
@@ -236,5 +246,14 @@ mod tests {
         assert_eq!(github_message("100% done\nnext"), "100%25 done\\u{a}next");
         assert_eq!(github_property("a:b,c"), "a%3Ab%2Cc");
         assert_eq!(github_escaped("p%25w\r\n\u{1b}"), "p%2525w%0D%0A\u{1b}");
+    }
+
+    #[test]
+    fn a_list_in_a_sentence_names_three_and_counts_the_rest() {
+        let items = |n: usize| (1..=n).map(|i| format!("`s{i}`")).collect::<Vec<_>>();
+        assert_eq!(listed(&items(1)), "`s1`");
+        assert_eq!(listed(&items(2)), "`s1` and `s2`");
+        assert_eq!(listed(&items(3)), "`s1`, `s2` and `s3`");
+        assert_eq!(listed(&items(5)), "`s1`, `s2`, `s3` and 2 more");
     }
 }

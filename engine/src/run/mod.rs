@@ -17,6 +17,7 @@ mod scheduler;
 mod shell_cmd;
 mod signals;
 mod summary;
+mod upstream;
 mod views;
 
 pub use cache_cmd::cache_command;

@@ -9,7 +9,7 @@ use crate::artifact::Artifact;
 use crate::cache::{CodeKey, Cover, KeyRecord, explain};
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeId, NodeKind, Plan, StepInfo};
-use crate::report::{plural, shown, utc};
+use crate::report::{listed, plural, shown, utc};
 use crate::run::runner::{Lookup, StepRunner};
 
 /// A step's verdict in `--plan`.
@@ -344,16 +344,6 @@ fn waiting_params(
         .collect()
 }
 
-/// `items` joined for a sentence, the first three and how many more.
-fn listed(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [first @ .., last] if items.len() <= 3 => format!("{} and {last}", first.join(", ")),
-        _ => format!("{} and {} more", items[..3].join(", "), items.len() - 3),
-    }
-}
-
 /// What `--plan STEP` shows of `key`, its first line the key itself.
 fn key_detail(key: &KeyRecord, code: &CodeKey) -> Vec<String> {
     let mut lines = vec![format!("key {}", key.digest().short())];
@@ -415,7 +405,7 @@ fn short(hex: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{listed, one_step, steps_named};
+    use super::{one_step, steps_named};
     use crate::graph::{Builder, PipelineInfo, RunFn, StepInfo};
 
     const fn pipeline(name: &'static str) -> PipelineInfo {
@@ -489,14 +479,5 @@ mod tests {
             "there is no step `lin` in `ci`; its steps are `build`, `build-2`, `lint/clippy`, \
              `check[1.80]/clippy`, `test[a]`"
         );
-    }
-
-    #[test]
-    fn a_list_in_a_sentence_names_three_and_counts_the_rest() {
-        let items = |n: usize| (1..=n).map(|i| format!("`s{i}`")).collect::<Vec<_>>();
-        assert_eq!(listed(&items(1)), "`s1`");
-        assert_eq!(listed(&items(2)), "`s1` and `s2`");
-        assert_eq!(listed(&items(3)), "`s1`, `s2` and `s3`");
-        assert_eq!(listed(&items(5)), "`s1`, `s2`, `s3` and 2 more");
     }
 }
