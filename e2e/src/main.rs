@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         .pipeline(sched::panicky)
         .pipeline(sched::no_image)
         .pipeline(sched::late)
+        .pipeline(sched::dawdling)
         .pipeline(sched::effects)
         .pipeline(resolve::alias)
         .pipeline(resolve::pull)

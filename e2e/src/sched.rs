@@ -1,5 +1,5 @@
 //! Pipelines for the scheduler and the CLI: fan-outs, failures, a step that sleeps until
-//! interrupted, a missing image, timeouts, side effects, a CPU limit and the live view.
+//! interrupted, a missing image, timeouts (in a command and in a step's own code), side effects, a CPU limit and the live view.
 
 use tanto::prelude::*;
 
@@ -137,10 +137,11 @@ pub fn relay() -> String {
     hop(two)
 }
 
-/// Sleeps 30 s under a one-second timeout.
+/// Prints a line and half of one, then sleeps 30 s under a one-second timeout.
 #[step(image = "tanto-test/busybox:latest", network = false, timeout = "1s")]
 pub async fn overdue(ctx: &Ctx) -> Result<()> {
-    ctx.container().exec(["sleep", "30"]).await?;
+    let script = "echo waiting for the lock; printf 'still waiting'; sleep 30";
+    ctx.container().exec(["sh", "-c", script]).await?;
     Ok(())
 }
 
@@ -148,6 +149,20 @@ pub async fn overdue(ctx: &Ctx) -> Result<()> {
 #[pipeline]
 pub fn late() {
     overdue();
+}
+
+/// Runs a command, then waits 30 s in its own code under a one-second timeout.
+#[step(image = "tanto-test/busybox:latest", network = false, timeout = "1s")]
+pub async fn dawdles(ctx: &Ctx) -> Result<()> {
+    ctx.container().exec(["echo", "done"]).await?;
+    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    Ok(())
+}
+
+/// One step whose own code runs past its timeout, after its command ended.
+#[pipeline]
+pub fn dawdling() {
+    dawdles();
 }
 
 /// Says `n`, as a deploy would act: a side effect, never cached.

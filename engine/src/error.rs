@@ -98,12 +98,18 @@ pub enum Error {
     },
     /// A step ran past its timeout and was killed. The message leaves the step's label to
     /// where it is shown: the views, the summary and the events each name the step.
-    #[error("timed out after {}s and was killed; raise the step's `timeout` if it needs longer", .after.as_secs())]
+    #[error("timed out after {}s{} and was killed; raise the step's `timeout` if it needs longer{}", .after.as_secs(), during(.command.as_deref(), .tail), cut_tail(.command.is_some(), .tail))]
     Timeout {
         /// The step's label.
         step: String,
         /// The limit that was hit.
         after: Duration,
+        /// The command that was running in the step's container when the limit was hit, as a
+        /// shell-like string; `None` when none was (the step's own code was).
+        command: Option<String>,
+        /// The last lines that command printed, of its standard output and standard error in
+        /// the order they came; empty when it printed nothing or none was running.
+        tail: String,
     },
     /// A service that a step binds was not ready within its timeout: its `kind` is `timeout`.
     #[error("{0}")]
@@ -157,6 +163,28 @@ fn short_command(command: &str) -> std::borrow::Cow<'_, str> {
     let head: String = command.chars().take(HEAD).collect();
     let tail: String = command.chars().skip(count - TAIL).collect();
     format!("{} … {}", head.trim_end(), tail.trim_start()).into()
+}
+
+/// What was running when a step timed out, for [`Error::Timeout`]'s message.
+fn during(command: Option<&str>, tail: &str) -> String {
+    match command {
+        None => String::new(),
+        Some(command) if tail.trim().is_empty() => {
+            format!(
+                " during `{}`, which printed nothing,",
+                short_command(command)
+            )
+        }
+        Some(command) => format!(" during `{}`", short_command(command)),
+    }
+}
+
+/// The last lines a command that timed out printed, for [`Error::Timeout`]'s message.
+fn cut_tail(running: bool, tail: &str) -> String {
+    if !running || tail.trim().is_empty() {
+        return String::new();
+    }
+    format!("; the last lines it printed:\n{}", tail.trim_end())
 }
 
 fn format_tail(tail: &str) -> String {

@@ -108,19 +108,20 @@ async fn timeout_kills_the_step() {
     };
     let ctx = h.ctx("slow", settings);
     let started = Instant::now();
+    // A line, then one without its end: both are what the error shows.
     let err = ctx
         .container()
-        .sh("sleep 30")
+        .sh("echo starting; printf 'half a line'; sleep 30")
         .await
         .expect_err("the step times out");
     let took = started.elapsed();
     assert!(
-        matches!(&err, Error::Timeout { step, after } if step == "slow" && *after == Duration::from_secs(1)),
+        matches!(&err, Error::Timeout { step, after, .. } if step == "slow" && *after == Duration::from_secs(1)),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
-        "timed out after 1s and was killed; raise the step's `timeout` if it needs longer"
+        "timed out after 1s during `sh -c 'echo starting; printf '\\''half a line'\\''; sleep 30'` and was killed; raise the step's `timeout` if it needs longer; the last lines it printed:\nstarting\nhalf a line"
     );
     // Far below the 30 s the command asked for, with room for a loaded machine.
     assert!(took < Duration::from_secs(15), "took {took:?}");

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use crate::artifact::{Artifact, Dir, File, Origin};
 use crate::cache::{ActionResult, Reason, hash_dir_with};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph::{Arg, StepInfo};
 use crate::report::{say, shown};
-use crate::step::RunContext;
+use crate::step::{Ctx, RunContext};
 
 /// A host input a step reads where it lies, by parameter.
 #[derive(Debug, Clone)]
@@ -133,22 +133,18 @@ pub(super) async fn missing_image(
     Ok(None)
 }
 
-/// Runs `body` under the step's timeout, if it has one.
-pub(super) async fn with_timeout<F>(
-    limit: Option<std::time::Duration>,
-    label: &str,
-    body: F,
-) -> Result<Vec<Artifact>>
+/// Runs `body` under the step's timeout, if it has one. A command cut short by it is named in
+/// the error, with its last lines.
+pub(super) async fn with_timeout<F>(ctx: &Ctx, body: F) -> Result<Vec<Artifact>>
 where
     F: std::future::Future<Output = Result<Vec<Artifact>>>,
 {
-    match limit {
+    match ctx.step().settings.timeout {
         None => body.await,
-        Some(after) => tokio::time::timeout(after, body).await.unwrap_or_else(|_| {
-            Err(Error::Timeout {
-                step: label.to_owned(),
-                after,
-            })
-        }),
+        Some(after) => match tokio::time::timeout(after, body).await {
+            Ok(result) => result,
+            // The body is dropped by now, and with it the command it ran.
+            Err(_) => Err(ctx.timeout_error()),
+        },
     }
 }

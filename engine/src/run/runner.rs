@@ -335,7 +335,7 @@ impl StepRunner {
             let result = tokio::select! {
                 biased;
                 () = ctx.cancel_token().cancelled() => Err(Error::Cancelled),
-                result = with_timeout(info.settings.timeout, &label, body) => result,
+                result = with_timeout(&ctx, body) => result,
             };
             let recipe = ctx.recipe().await;
             if let (Err(e), Some(interactive)) = (&result, &run.interactive)

@@ -160,6 +160,24 @@ impl Ctx {
         self.step.settings.timeout.map(|t| self.started + t)
     }
 
+    /// The error of a step that ran past its `timeout`: it names the command that was running
+    /// then, with its last lines, when one was.
+    pub(crate) fn timeout_error(&self) -> Error {
+        let cut = self
+            .container
+            .cut
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let (command, tail) = cut.map_or((None, String::new()), |(c, t)| (Some(c), t));
+        Error::Timeout {
+            step: self.label.to_string(),
+            after: self.step.settings.timeout.unwrap_or_default(),
+            command,
+            tail,
+        }
+    }
+
     /// Reports one line of the step's output.
     pub fn log(&self, stream: Stream, line: impl Into<String>) {
         let line = line.into();

@@ -75,7 +75,7 @@ impl Container {
                     Some(started) => started,
                     None => backend.exec(&opened.id, &spec).await?,
                 };
-                let mut log = LogLines::new(&self.ctx);
+                let mut log = LogLines::new(&self.ctx, &command);
                 while let Some(chunk) = started.output.next().await {
                     let (stream, bytes) = chunk?;
                     log.push(stream, &bytes);
@@ -87,7 +87,18 @@ impl Container {
                 };
                 Ok(log.finish(code))
             })
-            .await?;
+            .await
+            .inspect_err(|e| {
+                // Only a timeout names the command it cut short.
+                if !matches!(e, Error::Timeout { .. }) {
+                    self.ctx
+                        .container_state()
+                        .cut
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .take();
+                }
+            })?;
         let Finished {
             output,
             tail,
@@ -150,15 +161,8 @@ impl Container {
                 if let Err(e) = state.remove(Slot::Gone(Gone::TimedOut)).await {
                     tracing::warn!("step `{}`: {e}", self.ctx.label());
                 }
-                Err(self.timeout_error())
+                Err(self.ctx.timeout_error())
             }
-        }
-    }
-
-    pub(super) fn timeout_error(&self) -> Error {
-        Error::Timeout {
-            step: self.ctx.label().to_owned(),
-            after: self.ctx.step().settings.timeout.unwrap_or_default(),
         }
     }
 

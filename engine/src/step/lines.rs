@@ -123,12 +123,19 @@ impl Stream1 {
 
 /// Splits a command's output into lines for the step's log as it streams, and keeps what
 /// [`ExecOutput`] and errors need.
+///
+/// Dropped before [`finish`](Self::finish), when the step's deadline or cancellation cuts the
+/// command short, it logs the lines still being split and leaves the command and its last
+/// lines for the timeout's error ([`Ctx::timeout_error`]).
 pub(super) struct LogLines<'a> {
     ctx: &'a Ctx,
+    /// The command, as shown.
+    command: &'a str,
     /// The run's secrets, for lines cut before the events' own redaction sees them.
     redactor: Redactor,
     streams: [Stream1; 2],
     tail: Tail,
+    finished: bool,
 }
 
 /// What a finished command's output came to.
@@ -143,35 +150,41 @@ pub(super) struct Finished {
 }
 
 impl<'a> LogLines<'a> {
-    pub(super) fn new(ctx: &'a Ctx) -> Self {
+    pub(super) fn new(ctx: &'a Ctx, command: &'a str) -> Self {
         Self {
             ctx,
+            command,
             redactor: ctx.run().events.redactor(),
             streams: Default::default(),
             tail: Tail::default(),
+            finished: false,
         }
     }
 
     pub(super) fn push(&mut self, stream: Stream, bytes: &[u8]) {
         let (ctx, redactor, tail) = (self.ctx, &self.redactor, &mut self.tail);
-        let mut log = |line: String| {
+        self.streams[index(stream)].push(bytes, redactor, &mut |line| {
             tail.push(redactor, &line);
             ctx.log(stream, line);
-        };
-        self.streams[index(stream)].push(bytes, redactor, &mut log);
+        });
+    }
+
+    /// Logs the lines still being split, of both streams.
+    fn flush(&mut self) {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let (ctx, redactor, tail) = (self.ctx, &self.redactor, &mut self.tail);
+            self.streams[index(stream)].finish(redactor, &mut |line| {
+                tail.push(redactor, &line);
+                ctx.log(stream, line);
+            });
+        }
     }
 
     pub(super) fn finish(mut self, exit_code: i64) -> Finished {
-        for stream in [Stream::Stdout, Stream::Stderr] {
-            let (ctx, redactor, tail) = (self.ctx, &self.redactor, &mut self.tail);
-            let mut log = |line: String| {
-                tail.push(redactor, &line);
-                ctx.log(stream, line);
-            };
-            self.streams[index(stream)].finish(redactor, &mut log);
-        }
+        self.flush();
+        self.finished = true;
         let tail = self.tail.text();
-        let [out, err] = self.streams;
+        let [out, err] = std::mem::take(&mut self.streams);
         Finished {
             output: ExecOutput {
                 exit_code,
@@ -182,6 +195,18 @@ impl<'a> LogLines<'a> {
             tail,
             dropped: [out.dropped, err.dropped],
         }
+    }
+}
+
+impl Drop for LogLines<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.flush();
+        *(self.ctx.container_state().cut.lock())
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((self.command.to_owned(), self.tail.text()));
     }
 }
 

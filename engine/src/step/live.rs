@@ -91,6 +91,9 @@ pub(crate) struct StepContainer {
     /// The last command run in it, as run and as shown: what a shell into a failed step
     /// starts from.
     pub(crate) last: Mutex<Option<(ExecSpec, String)>>,
+    /// The command that the step's deadline or cancellation cut short, as shown, and the
+    /// last lines it printed: what a timeout's error names.
+    pub(crate) cut: Mutex<Option<(String, String)>>,
     /// The step's holds on the services it binds, given back when its container goes.
     pub(crate) services: Mutex<Vec<ServiceLease>>,
     /// Whether the last run of the step's code ran exactly one command and needed nothing
@@ -113,6 +116,7 @@ impl StepContainer {
             slot: tokio::sync::Mutex::new(Slot::Empty),
             current: Mutex::new(None),
             last: Mutex::new(None),
+            cut: Mutex::new(None),
             services: Mutex::new(Vec::new()),
             hint: AtomicBool::new(false),
             commands: AtomicU32::new(0),
@@ -378,7 +382,7 @@ impl Container {
                     "step `{label}` has ended and its container is gone; keep every command inside the step"
                 )));
             }
-            Slot::Gone(Gone::TimedOut) => return Err(self.timeout_error()),
+            Slot::Gone(Gone::TimedOut) => return Err(self.ctx.timeout_error()),
             Slot::Gone(Gone::Cancelled) | Slot::Empty => return Err(Error::Cancelled),
         };
         if live.image != image {
