@@ -128,6 +128,15 @@ fn editing_one_cells_input_reruns_that_cell_and_the_fan_in_only() {
         .collect();
     assert_eq!(reran.len(), 6, "{started:?}");
     assert!(joined.ends_with("1.81/full: less"), "{joined}");
+    // The cell says what the value it was given was and is.
+    let reason = of_kind(&events, "step_started")
+        .into_iter()
+        .find(|e| e["step"] == "cell[1.81,full]")
+        .map(|e| e["reason"].clone());
+    assert_eq!(
+        reason.unwrap(),
+        "input `input` from step `cell_input[1.81,full]` changed from \"everything\" to \"less\""
+    );
 
     let (events, _) = run(cache.path(), src.path(), &[]);
     assert_eq!(of_kind(&events, "step_started").len(), 0, "nothing changed");

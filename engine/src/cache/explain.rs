@@ -97,10 +97,16 @@ pub fn explain(old: Option<&KeyRecord>, new: &KeyRecord, trees: &dyn TreeSource)
                 paths.extend(diff.added);
                 paths.extend(diff.removed);
                 paths.sort();
+                let (old, new) = match (&a.value, &b.value) {
+                    (Some(old), Some(new)) => (Some(old.clone()), Some(new.clone())),
+                    _ => (None, None),
+                };
                 Reason::UpstreamChanged {
                     param,
                     upstream: upstream.clone(),
                     paths,
+                    old,
+                    new,
                 }
             }
             None => match (&a.value, &b.value) {
@@ -242,14 +248,19 @@ mod tests {
             change(value(json!(3), None), value(json!({"a": [1]}), None)),
             ["input `toolchain` changed from 3 to {\"a\":[1]}"]
         );
-        // A value too long to keep, or one a step made, is named only.
+        // A value too long to keep is named only.
         let long = json!("x".repeat(100));
         assert_eq!(
-            change(value(json!("1.80"), None), value(long, None)),
+            change(value(json!("1.80"), None), value(long.clone(), None)),
             ["input `toolchain` changed"]
         );
+        // One a step made is named with that step.
         assert_eq!(
             change(value(json!(1), Some("make")), value(json!(2), Some("make"))),
+            ["input `toolchain` from step `make` changed from 1 to 2"]
+        );
+        assert_eq!(
+            change(value(json!(1), Some("make")), value(long, Some("make"))),
             ["input `toolchain` from step `make` changed"]
         );
     }

@@ -48,9 +48,9 @@ pub struct InputRecord {
     /// (early cutoff).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
-    /// The value itself, as compact JSON, when the input is a value of at most 80 bytes that
-    /// is not one step's output (a flag, a literal, a loop's cell, a fan-in's list), so a miss
-    /// can say what it was and what it is. Not keyed: the digest covers it.
+    /// The value itself, as compact JSON, when the input is a value of at most 80 bytes (a
+    /// flag, a literal, a loop's cell, a fan-in's list, a step's output), so a miss can say
+    /// what it was and what it is. Not keyed: the digest covers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
@@ -89,9 +89,9 @@ impl InputRecord {
             Artifact::Secret(_) => ArtifactKind::Secret,
             Artifact::Image(_) => ArtifactKind::Image,
         };
-        // One step's output is named by that step instead; a secret is never a `Value`.
+        // A secret is never a `Value`.
         let value = match artifact {
-            Artifact::Value(v) if upstream.is_none() => shown(v),
+            Artifact::Value(v) => shown(v),
             _ => None,
         };
         Self {

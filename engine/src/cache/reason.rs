@@ -108,6 +108,12 @@ pub enum Reason {
         upstream: String,
         /// For a folder, the paths that differ, when both trees are in the store.
         paths: Vec<String>,
+        /// For a value of at most 80 bytes of JSON, what it was, when both keys kept it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        old: Option<String>,
+        /// What it is now, beside `old`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        new: Option<String>,
     },
     /// The step's parameters changed (added or removed).
     ParamsChanged {
@@ -290,8 +296,13 @@ impl fmt::Display for Reason {
                 param,
                 upstream,
                 paths: changed,
+                old,
+                new,
             } => {
                 write!(f, "input `{param}` from step `{upstream}` changed")?;
+                if let (Some(old), Some(new)) = (old, new) {
+                    write!(f, " from {old} to {new}")?;
+                }
                 paths(f, &[], &[], changed)
             }
             Reason::ParamsChanged { added, removed } => {
