@@ -1,6 +1,6 @@
-//! Flags checked before a run and files a run is asked to write: a value flag of the wrong
-//! type exits 2 before anything runs, and a `--junit` or `--trace` file that cannot be written
-//! after the run fails it.
+//! Flags checked before a run and files a run is asked to write: an unknown pipeline or a value
+//! flag of the wrong type exits 2 before anything runs, and a `--junit` or `--trace` file that
+//! cannot be written after the run fails it.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -56,4 +56,34 @@ fn a_junit_or_trace_file_that_cannot_be_written_fails_the_run() {
             "{flag}: {stderr}"
         );
     }
+}
+
+#[test]
+fn an_unknown_pipeline_exits_2_listing_the_pipelines() {
+    let cache = tempfile::tempdir().unwrap();
+    for (name, clap_says) in [
+        ("nosuch", "error: unrecognized subcommand 'nosuch'\n"),
+        (
+            "matrx",
+            "error: unrecognized subcommand 'matrx'\n\n  tip: a similar subcommand exists: 'matrix'\n",
+        ),
+    ] {
+        let out = output(fixture(cache.path()).arg(name));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.starts_with(clap_says), "{stderr}");
+        let last = stderr.lines().last().unwrap();
+        assert!(
+            last.starts_with("pipelines: `tested`, `unsharded`, `sharded`, "),
+            "{last}"
+        );
+        assert!(last.contains(", `matrix`, "), "{last}");
+        assert!(
+            last.ends_with(
+                "` (and the `cache` command); `--list` shows each pipeline with its steps"
+            ),
+            "{last}"
+        );
+    }
+    assert!(!cache.path().join("logs").exists(), "no run happened");
 }

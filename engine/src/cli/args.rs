@@ -219,6 +219,15 @@ where
         Err(e) => {
             let code = e.exit_code();
             let _ = e.print();
+            if e.kind() == clap::error::ErrorKind::InvalidSubcommand {
+                let names: Vec<String> = (cli.entries().iter())
+                    .map(|e| format!("`{}`", e.info.name))
+                    .collect();
+                say!(
+                    "pipelines: {} (and the `cache` command); `--list` shows each pipeline with its steps",
+                    names.join(", ")
+                );
+            }
             return u8::try_from(code).unwrap_or(EXIT_USAGE);
         }
     };
