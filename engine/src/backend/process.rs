@@ -8,7 +8,8 @@
 //! shared by machines and containers that may use one daemon, and a pid means nothing outside
 //! its namespace; together the four name one process of one boot, once. An owner of this boot
 //! and this pid namespace can be judged here: it is alive while `/proc/PID/stat` shows the
-//! same start time. Any other owner (another machine, an earlier boot, a nested run inside a
+//! same start time and a state other than a zombie's (a process that exited and is not reaped
+//! yet: its parent, or a container's init, may take a while). Any other owner (another machine, an earlier boot, a nested run inside a
 //! container) cannot be judged from here, and is left to its container's keep-alive, which
 //! ends by itself when its owner goes (see the Docker backend).
 
@@ -88,7 +89,7 @@ impl Owner {
                 boot,
                 namespace: namespace_of("self").unwrap_or(0),
                 pid,
-                start: start_time("self").unwrap_or(0),
+                start: stat("self").map_or(0, |s| s.start),
             }
         })
     }
@@ -133,8 +134,11 @@ impl Owner {
                 Liveness::Dead
             };
         }
-        match start_time(&self.pid.to_string()) {
-            Some(start) if start == self.start => Liveness::Alive,
+        match stat(&self.pid.to_string()) {
+            // `Z`: exited, not reaped yet; `X`: being reaped.
+            Some(stat) if stat.start == self.start && !matches!(stat.state, 'Z' | 'X') => {
+                Liveness::Alive
+            }
             Some(_) => Liveness::Dead,
             None if pid_alive(i64::from(self.pid)) => Liveness::Alive,
             None => Liveness::Dead,
@@ -186,13 +190,24 @@ impl Parent {
     }
 }
 
-/// The start time of process `pid` (`self` for this one) in clock ticks since boot.
-fn start_time(pid: &str) -> Option<u64> {
+/// What `/proc/PID/stat` says of a process.
+struct Stat {
+    /// Its state (field 3): `R`, `S`, `Z` for a zombie…
+    state: char,
+    /// Its start time in clock ticks since boot (field 22).
+    start: u64,
+}
+
+/// What `/proc/PID/stat` says of process `pid` (`self` for this one).
+fn stat(pid: &str) -> Option<Stat> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may itself hold spaces and `)`.
     let after_name = &stat[stat.rfind(')')? + 1..];
-    // Field 22 of the line; the fields after the name start at field 3.
-    after_name.split_whitespace().nth(22 - 3)?.parse().ok()
+    // The fields after the name start at field 3.
+    let mut fields = after_name.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let start = fields.nth(22 - 4)?.parse().ok()?;
+    Some(Stat { state, start })
 }
 
 /// The inode of the pid namespace of process `pid`: `/proc/PID/ns/pid` reads `pid:[INODE]`.
@@ -223,6 +238,29 @@ mod tests {
             ..Owner::current().clone()
         };
         assert_eq!(owner.liveness(), Liveness::Dead);
+    }
+
+    #[test]
+    fn an_exited_child_not_yet_reaped_is_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id().to_string();
+        // Unreaped, it stays a zombie, with its pid and start time, until `wait`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let start = loop {
+            let now = stat(&pid).unwrap();
+            if now.state == 'Z' {
+                break now.start;
+            }
+            assert!(std::time::Instant::now() < deadline, "`true` never exited");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let owner = Owner {
+            pid: child.id(),
+            start,
+            ..Owner::current().clone()
+        };
+        assert_eq!(owner.liveness(), Liveness::Dead);
+        child.wait().unwrap();
     }
 
     #[test]
