@@ -53,7 +53,7 @@ pub fn image_read(msg: Option<String>) -> String {
 /// The image of `--msg`, pushed as `--reference` by user `tanto` with `--password`: prints
 /// the manifest digest.
 #[pipeline]
-pub fn pushed(msg: Option<String>, reference: String, password: Secret) -> String {
+pub fn pushed(msg: Option<String>, reference: PushTarget, password: Secret) -> String {
     let image = package(msg);
     image_steps::publish(image, reference, "tanto", password)
 }

@@ -1,7 +1,8 @@
 //! Publishing an image: `image_steps::publish` pushes it to a real `docker-registry` with
 //! htpasswd auth on 127.0.0.1, and it is pulled back by digest after the local copy is gone;
-//! a registry that is down, or refuses the password, fails with exit code 1 and a message
-//! that names the registry and the cause and never the password.
+//! a registry that is down, never answers, or refuses the password, or a reference that goes
+//! to Docker Hub, fails with exit code 1 and a message that names the registry and the cause
+//! and never the password; a bad reference exits 2 before anything runs.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -222,22 +223,72 @@ fn a_registry_that_is_down_fails_naming_it() {
 }
 
 #[test]
-fn a_reference_with_an_empty_tag_is_refused_before_anything_is_tagged() {
+fn a_bad_reference_exits_2_before_anything_runs() {
     let cache = tempfile::tempdir().unwrap();
-    let msg = format!("empty-tag-{}", std::process::id());
+    let msg = format!("bad-reference-{}", std::process::id());
     let host = format!("127.0.0.1:{}", free_port());
-    let reference = format!("{host}/tanto-e2e/app:");
+    for (reference, why) in [
+        (
+            format!("{host}/tanto-e2e/app:"),
+            "the tag after `:` is empty (leave out the `:` for `latest`)".to_owned(),
+        ),
+        (
+            format!("{host}/Tanto-E2e/app:1"),
+            "the repository name must be lowercase (`Tanto-E2e`)".to_owned(),
+        ),
+        (
+            format!("{host}/tanto-e2e/app@sha256:{}", "0".repeat(64)),
+            "a push target takes a tag, not a digest (the push returns the digest)".to_owned(),
+        ),
+    ] {
+        let out = push(cache.path(), &msg, &reference, PASSWORD);
+        let tagged = docker(None, &["images", "-q", &format!("{host}/tanto-e2e/app")]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("error: --reference: cannot push to `{reference}`: {why}\n")
+        );
+        assert!(tagged.stdout.is_empty(), "nothing was tagged: {tagged:?}");
+    }
+    assert!(!cache.path().join("logs").exists(), "no run happened");
+    remove_images_of(&msg);
+}
+
+#[test]
+fn a_reference_without_a_host_says_it_goes_to_docker_hub() {
+    let cache = tempfile::tempdir().unwrap();
+    let msg = format!("hub-{}", std::process::id());
+    let reference = format!("tanto-e2e/{msg}:1");
     let out = push(cache.path(), &msg, &reference, PASSWORD);
-    let tagged = docker(None, &["images", "-q", &format!("{host}/tanto-e2e/app")]);
+    let _ = docker(None, &["rmi", &reference]);
     remove_images_of(&msg);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(&format!(
-            "cannot push to `{reference}`: the tag after `:` is empty (leave out the `:` for \
-             `latest`)"
+            "(`{reference}` names no registry, so it goes to Docker Hub, which the daemon cannot reach: to push to a registry of your own, put its host first, `HOST:PORT/{reference}`)"
         )),
         "{stderr}"
     );
-    assert!(tagged.stdout.is_empty(), "nothing was tagged: {tagged:?}");
+}
+
+#[test]
+fn a_registry_that_never_answers_says_so() {
+    let cache = tempfile::tempdir().unwrap();
+    let msg = format!("mute-{}", std::process::id());
+    // The kernel takes the connections into the backlog; nothing ever answers them.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("127.0.0.1:{}", mute.local_addr().unwrap().port());
+    let reference = format!("{host}/tanto-e2e/app:1");
+    let out = push(cache.path(), &msg, &reference, PASSWORD);
+    drop(mute);
+    remove_images_of(&msg);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "(something at {host} took the connection but did not answer in time, as the daemon sees it: check that a registry listens there, and that it is not stuck)"
+        )),
+        "{stderr}"
+    );
 }

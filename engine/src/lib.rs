@@ -30,4 +30,4 @@ pub use cli::{Cli, cli};
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use graph::Handle;
-pub use step::{Container, Ctx, ExecOutput, Ready, Service};
+pub use step::{Container, Ctx, ExecOutput, PushTarget, Ready, Service};

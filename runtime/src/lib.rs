@@ -27,15 +27,15 @@ pub mod __internal;
 
 pub use tanto_engine::{
     Cli, Container, Ctx, Digest, Dir, DirSelect, Error, ExecOutput, File, Handle, Image, Origin,
-    Ready, Result, Secret, Service, Stream, TestCase, TestCounts, TestFailure, TestOutcome,
-    TestReport, cli,
+    PushTarget, Ready, Result, Secret, Service, Stream, TestCase, TestCounts, TestFailure,
+    TestOutcome, TestReport, cli,
 };
 pub use tanto_macros::{pipeline, step};
 
 /// What a pipeline file needs: `use tanto::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Container, Ctx, Dir, Error, File, Handle, Image, Result, Secret, Service, TestReport,
-        pipeline, step,
+        Container, Ctx, Dir, Error, File, Handle, Image, PushTarget, Result, Secret, Service,
+        TestReport, pipeline, step,
     };
 }

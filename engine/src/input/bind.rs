@@ -123,6 +123,7 @@ pub(crate) fn written_as_json(ty: &str) -> bool {
     !matches!(
         name,
         "String"
+            | "PushTarget"
             | "PathBuf"
             | "bool"
             | "char"
@@ -146,7 +147,10 @@ pub(crate) fn written_as_json(ty: &str) -> bool {
 /// A value of type `ty` from `text`: a string as it is, anything else as JSON when it parses.
 fn scalar(ty: &str, text: &str) -> serde_json::Value {
     let ty = ty.rsplit("::").next().unwrap_or(ty).trim();
-    if matches!(ty, "String" | "PathBuf" | "Option<String>") {
+    if matches!(
+        ty,
+        "String" | "PushTarget" | "PathBuf" | "Option<String>" | "Option<PushTarget>"
+    ) {
         serde_json::Value::String(text.to_owned())
     } else {
         serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use crate::artifact::Image;
-use crate::backend::{ImageSettings, ReferenceUse, check_reference};
+use crate::backend::ImageSettings;
 use crate::error::{Error, Result};
 use crate::step::container::{Container, MountKind};
 use crate::step::live::Slot;
+use crate::step::target::PushTarget;
 
 /// What a builder declares for the image a snapshot makes, beyond env, workdir and user.
 #[derive(Debug, Clone, Default)]
@@ -202,7 +203,8 @@ impl crate::step::Ctx {
         }
     }
 
-    /// Pushes `image` to a registry as `reference` (`host:port/name:tag`), logging in as
+    /// Pushes `image` to a registry as `reference` (`host:port/name:tag`, checked when the
+    /// [`PushTarget`] was made), logging in as
     /// `username` with `password`, and returns the pushed manifest's digest (`sha256:…`),
     /// by which `docker pull host:port/name@sha256:…` finds it again; the image keeps
     /// `reference` as a tag in the daemon, as after `docker push`. The password reaches
@@ -213,12 +215,11 @@ impl crate::step::Ctx {
     pub async fn push_image(
         &self,
         image: &Image,
-        reference: &str,
+        reference: &PushTarget,
         username: &str,
         password: &crate::artifact::Secret,
     ) -> Result<String> {
-        check_reference(reference, ReferenceUse::Push)
-            .map_err(|why| Error::Usage(format!("cannot push to `{reference}`: {why}")))?;
+        let reference = reference.as_str();
         self.note(format!("pushing {} to {reference}", image.id()));
         let backend = &self.run().backend;
         let digest = backend

@@ -17,6 +17,7 @@ mod secrets;
 mod service;
 mod shell;
 mod single;
+mod target;
 
 pub use container::Container;
 pub use ctx::Ctx;
@@ -29,3 +30,4 @@ pub(crate) use service::service_input;
 pub use service::{Ready, Service};
 pub use shell::{Interactive, ShellLog};
 pub(crate) use shell::{attach_shell, open as open_shell, restore_terminal};
+pub use target::PushTarget;

@@ -9,9 +9,10 @@
 //!     ctx.container().with_cmd(["sh"]).snapshot().await
 //! }
 //!
-//! /// Builds the image and pushes it as `REFERENCE`; prints the manifest digest.
+//! /// Builds the image and pushes it as `--reference HOST:PORT/NAME:TAG` (checked before
+//! /// anything runs); prints the manifest digest.
 //! #[pipeline]
-//! fn ship(reference: String, password: Secret) -> String {
+//! fn ship(reference: PushTarget, password: Secret) -> String {
 //!     let image = package();
 //!     publish(image, reference, "ci", password)
 //! }
@@ -30,7 +31,7 @@ use tanto::prelude::*;
 pub async fn publish(
     ctx: &Ctx,
     image: Image,
-    reference: String,
+    reference: PushTarget,
     username: String,
     password: Secret,
 ) -> Result<String> {

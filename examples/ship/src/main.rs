@@ -62,10 +62,11 @@ async fn smoke(ctx: &Ctx, image: Image) -> Result<Image> {
     Ok(image)
 }
 
-/// Where the image goes in `registry`.
+/// Where the image goes in `registry`; a registry that makes no reference fails here, before
+/// the build is done.
 #[step]
-async fn reference(_ctx: &Ctx, registry: String) -> Result<String> {
-    Ok(format!("{registry}/ship/hello-service:latest"))
+async fn reference(_ctx: &Ctx, registry: String) -> Result<PushTarget> {
+    PushTarget::new(format!("{registry}/ship/hello-service:latest"))
 }
 
 /// Builds the service in `--src`, packages it and smoke-tests the image.

@@ -16,7 +16,9 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 
 use crate::docker::DockerBackend;
-use crate::docker::request::{docker_error, registry_of, server_message, split_reference, status};
+use crate::docker::request::{
+    DOCKER_HUB, docker_error, registry_of, server_message, split_reference, status,
+};
 use crate::engine::backend::{ImageBackend, ImageContent, ImageSettings, LayerFile, Reclaimed};
 use tanto_engine::Digest;
 use tanto_engine::Secret;
@@ -183,24 +185,10 @@ impl ImageBackend for DockerBackend {
             let registry = registry_of(repo).to_owned();
             let tag = version.unwrap_or("latest");
             // Tagged before the push, as `docker push` needs; the tag stays either way (below).
-            let failed = |mut cause: String| {
-                // Docker passes on the registry's words; say what they mean for the step.
-                let refused = ["unauthorized", "authentication required", "denied"];
-                let unreachable = ["connection refused", "no such host", "i/o timeout"];
-                let lower = cause.to_lowercase();
-                if refused.iter().any(|w| lower.contains(w)) {
-                    cause.push_str(&format!(
-                        " (the registry refused user `{username}` with the password given: check \
-                         both, and that the user may push to {repo})"
-                    ));
-                } else if unreachable.iter().any(|w| lower.contains(w)) {
-                    cause.push_str(&format!(
-                        " (no registry answers at {registry}, as the daemon sees it: start it, or \
-                         check the host and port of the reference)"
-                    ));
-                }
+            let failed = |cause: String| {
+                let hint = push_hint(&cause, reference, &registry, repo, username);
                 Error::Other(format!(
-                    "cannot push {reference} to registry {registry}: {cause}; the image stays tagged {repo}:{tag} in the daemon, as after `docker tag` (`docker rmi {repo}:{tag}` removes the tag, and the image with it when that is its only tag: its step then runs again)"
+                    "cannot push {reference} to registry {registry}: {cause}{hint}; the image stays tagged {repo}:{tag} in the daemon, as after `docker tag` (`docker rmi {repo}:{tag}` removes the tag, and the image with it when that is its only tag: its step then runs again)"
                 ))
             };
             let options = TagImageOptionsBuilder::default()
@@ -403,4 +391,37 @@ fn name_tarball(raw: &Path, tag: &str, dest: &Path) -> Result<()> {
         .persist(dest)
         .map_err(|e| io("rename into", e.error))?;
     Ok(())
+}
+
+/// What a push's failure means for the step, from the registry's words as the daemon passes
+/// them on: `cause`, for a push of `reference` to `registry` as `username`.
+fn push_hint(cause: &str, reference: &str, registry: &str, repo: &str, username: &str) -> String {
+    let refused = ["unauthorized", "authentication required", "denied"];
+    let unreachable = ["connection refused", "no such host", "i/o timeout"];
+    let slow = [
+        "context deadline exceeded",
+        "timeout exceeded",
+        "timeout awaiting response",
+    ];
+    let lower = cause.to_lowercase();
+    let said = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    if said(&refused) {
+        format!(
+            " (the registry refused user `{username}` with the password given: check both, and that the user may push to {repo})"
+        )
+    } else if registry == DOCKER_HUB && !reference.starts_with(DOCKER_HUB) && said(&unreachable) {
+        format!(
+            " (`{reference}` names no registry, so it goes to Docker Hub, which the daemon cannot reach: to push to a registry of your own, put its host first, `HOST:PORT/{reference}`)"
+        )
+    } else if said(&unreachable) {
+        format!(
+            " (no registry answers at {registry}, as the daemon sees it: start it, or check the host and port of the reference)"
+        )
+    } else if said(&slow) {
+        format!(
+            " (something at {registry} took the connection but did not answer in time, as the daemon sees it: check that a registry listens there, and that it is not stuck)"
+        )
+    } else {
+        String::new()
+    }
 }

@@ -137,9 +137,12 @@ pub(super) fn split_reference(reference: &str) -> (&str, Option<&str>) {
 pub(super) fn registry_of(repo: &str) -> &str {
     match repo.split_once('/') {
         Some((host, _)) if host.contains(['.', ':']) || host == "localhost" => host,
-        _ => "docker.io",
+        _ => DOCKER_HUB,
     }
 }
+
+/// The registry of a repository whose name has no host: Docker Hub, as Docker reads it.
+pub(super) const DOCKER_HUB: &str = "docker.io";
 
 pub(super) fn image_id(reference: &str, id: Option<String>) -> Result<ImageId> {
     id.map(ImageId::new)
