@@ -1,5 +1,6 @@
 //! How `shell STEP` and `-i` end, read off a real terminal (tmux): the shell's own exit code,
-//! a shell the image lacks, an image that is gone, a signal, an upstream run that fails,
+//! a shell the image lacks, an image that is gone, a step that started no container, a
+//! signal, an upstream run that fails,
 //! the reasons the steps that `-i` cancels give, and the plain progress `-i` shows.
 
 // A test fails loudly on any error, which is what `unwrap` does.
@@ -376,4 +377,51 @@ fn run_upstream_runs_first_even_after_a_run_so_the_shell_has_todays_inputs() {
     );
     assert!(screen.lines().any(|l| l.trim() == "new-today"), "{screen}");
     assert!(screen.contains("exit=5"), "{screen}");
+}
+
+#[test]
+fn a_step_that_started_no_container_says_so_without_offering_to_run_it_again() {
+    let cache = tempfile::tempdir().unwrap();
+    let msg = format!("no-container-{}", std::process::id());
+    // `layer` copies a file onto busybox and snapshots it: no container.
+    let out = support::output(support::fixture(cache.path()).args([
+        "layered",
+        "--msg",
+        &msg,
+        "--progress",
+        "plain",
+    ]));
+    let line = format!(
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} layered --msg {msg} shell layer",
+        cache.path().display(),
+        env!("CARGO_BIN_EXE_fixture")
+    );
+    let screen = out
+        .status
+        .success()
+        .then(|| Tmux::reporting("none", &line).wait_in_history("exit="));
+    let images = Command::new("docker")
+        .args([
+            "images",
+            "-q",
+            "--filter",
+            &format!("label=org.example.msg={msg}"),
+        ])
+        .output()
+        .unwrap();
+    for id in String::from_utf8_lossy(&images.stdout).lines() {
+        Command::new("docker")
+            .args(["rmi", "-f", id])
+            .output()
+            .unwrap();
+    }
+    let screen = screen.unwrap_or_else(|| panic!("{out:?}"));
+    assert!(
+        screen.contains(
+            "error: `layer` started no container when it last ran: it did its work without one (through the daemon, as a push does, or in its own code), so there is no container to open a shell like\n"
+        ),
+        "{screen}"
+    );
+    assert!(!screen.contains("--run-upstream"), "{screen}");
+    assert!(screen.contains("exit=2"), "{screen}");
 }

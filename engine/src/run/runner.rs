@@ -25,7 +25,7 @@ use crate::run::plan::{after_side_effects, check_steps, near_secrets};
 use crate::run::remote::{Producer, share};
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::run::summary::RunSummary;
-use crate::step::{Ctx, RunContext, open_shell, service_input};
+use crate::step::{Ctx, Recipe, RunContext, open_shell, service_input};
 
 type SharedJob = Shared<BoxFuture<'static, std::result::Result<Vec<Artifact>, Arc<Error>>>>;
 
@@ -365,16 +365,9 @@ impl StepRunner {
                     tracing::warn!("could not remember how `{label}` ran: {e}");
                 }
             }
-            if let Some(mut recipe) = recipe {
-                // For `shell STEP`: how its container was set up.
-                for (_, value) in &mut recipe.env {
-                    *value = run.events.redact(value);
-                }
-                // A command line may hold what a secret variable expanded to.
-                recipe.command = recipe.command.map(|c| run.events.redact(&c));
-                if let Err(e) = run.store.set_recipe(&history, &recipe) {
-                    tracing::warn!("could not remember how `{label}` ran: {e}");
-                }
+            // For `shell STEP`: how its container was set up, or that it started none.
+            if recipe.is_some() || !cut_short {
+                Recipe::remember(&run, &history, &label, recipe);
             }
             let mut outputs = match result {
                 Ok(outputs) => outputs,

@@ -150,19 +150,26 @@ async fn open(
         .cloned()
         .collect();
     let inputs = unless(interrupted, bind(placed, Arc::clone(&store))).await?;
-    let found = match store.recipe::<Recipe>(&history)? {
-        Recorded::None => Err(never_set_up(&store, &history, &node.label)),
-        Recorded::Damaged => Err(format!(
-            "the record of `{}`'s container was damaged (it has been removed), so there is none to set it up again from",
-            shown(&node.label)
-        )),
-        Recorded::Found(recipe) => {
-            resolve(&store, &history, &recipe, &inputs).map(|found| (recipe, found))
-        }
+    // `Found(None)`: the step ran and started no container.
+    let (found, rerun_helps) = match store.recipe::<Option<Recipe>>(&history)? {
+        Recorded::None => never_set_up(&store, &history, &node.label, false),
+        Recorded::Found(None) => never_set_up(&store, &history, &node.label, true),
+        Recorded::Damaged => (
+            Err(format!(
+                "the record of `{}`'s container was damaged (it has been removed), so there is none to set it up again from",
+                shown(&node.label)
+            )),
+            true,
+        ),
+        Recorded::Found(Some(recipe)) => (
+            resolve(&store, &history, &recipe, &inputs).map(|found| (recipe, found)),
+            true,
+        ),
     };
     let (recipe, found) = match (found, ran) {
         (Ok(found), _) => found,
         (Err(why), Some(ran)) => return Err(upstream_failed(&ran, &why)),
+        (Err(why), None) if !rerun_helps => return Err(Error::Usage(why)),
         (Err(why), None) => return Err(Error::Usage(run_upstream_hint(plan, &raw, node, &why))),
     };
     let _lease = store.lease()?;
@@ -180,22 +187,38 @@ async fn open(
 
 /// Why the store holds no record of the container of the step labelled `label` (`history`
 /// in the store): it has not run here, its last run failed before a container started (a
-/// service that was never ready, an image it could not get), or its last run started none.
-fn never_set_up(store: &Store, history: &str, label: &str) -> String {
+/// service that was never ready, an image it could not get), it ran and started none
+/// (`started_none`: it works through the daemon, as a push does, or in its own code), or its
+/// result came from the shared cache. With whether running it again may record one: not for
+/// a step that started none.
+fn never_set_up<T>(
+    store: &Store,
+    history: &str,
+    label: &str,
+    started_none: bool,
+) -> (std::result::Result<T, String>, bool) {
     let label = shown(label);
     let Some(key) = store.last_key(history).ok().flatten() else {
-        return format!(
+        let why = format!(
             "`{label}` has not run yet, so there is no record of its container to set up again"
         );
+        return (Err(why), true);
     };
     if let Ok(Some(_)) = store.last_failure(history, &key.digest()) {
-        format!(
+        let why = format!(
             "`{label}` failed before its container started when it last ran, so there is no record of one to set up again"
-        )
+        );
+        (Err(why), true)
+    } else if started_none {
+        let why = format!(
+            "`{label}` started no container when it last ran: it did its work without one (through the daemon, as a push does, or in its own code), so there is no container to open a shell like"
+        );
+        (Err(why), false)
     } else {
-        format!(
-            "`{label}` last ran without a container of its own here (its result came from the shared cache, or it started none), so there is no record of one to set up again"
-        )
+        let why = format!(
+            "`{label}` last ran without a container of its own here (its result came from the shared cache), so there is no record of one to set up again"
+        );
+        (Err(why), true)
     }
 }
 
@@ -352,32 +375,56 @@ mod tests {
     fn no_record_of_a_container_says_whether_the_step_ran_failed_or_started_none() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let store = Store::open(tmp.path().join("store")).expect("opens");
-        let why = |step: &str| never_set_up(&store, &format!("p/{step}"), step);
+        let why = |step: &str, started_none| {
+            let (why, rerun_helps) =
+                never_set_up::<()>(&store, &format!("p/{step}"), step, started_none);
+            (why.expect_err("no record"), rerun_helps)
+        };
         assert_eq!(
-            why("new"),
-            "`new` has not run yet, so there is no record of its container to set up again"
+            why("new", false),
+            (
+                "`new` has not run yet, so there is no record of its container to set up again"
+                    .to_owned(),
+                true
+            )
         );
         let key = KeyRecord::new("p::failed", "code");
         store
             .set_last_failure("p/failed", &key, SystemTime::now())
             .expect("remembers");
-        assert_eq!(
-            why("failed"),
-            "`failed` failed before its container started when it last ran, so there is no record of one to set up again"
-        );
-        // A later run with another key that was a hit (or ran without a container) is not
-        // the failure.
+        // A failure before a container started is that, whether or not one was recorded.
+        for started_none in [false, true] {
+            assert_eq!(
+                why("failed", started_none),
+                (
+                    "`failed` failed before its container started when it last ran, so there is no record of one to set up again".to_owned(),
+                    true
+                )
+            );
+        }
+        // A later run with another key that was a hit is not the failure.
         store
             .set_last_key("p/failed", &KeyRecord::new("p::failed", "edited"))
             .expect("remembers");
         store.set_last_key("p/hit", &key).expect("remembers");
         for step in ["failed", "hit"] {
             assert_eq!(
-                why(step),
-                format!(
-                    "`{step}` last ran without a container of its own here (its result came from the shared cache, or it started none), so there is no record of one to set up again"
+                why(step, false),
+                (
+                    format!(
+                        "`{step}` last ran without a container of its own here (its result came from the shared cache), so there is no record of one to set up again"
+                    ),
+                    true
                 )
             );
         }
+        // One that ran and started none: running it again would not start one either.
+        assert_eq!(
+            why("hit", true),
+            (
+                "`hit` started no container when it last ran: it did its work without one (through the daemon, as a push does, or in its own code), so there is no container to open a shell like".to_owned(),
+                false
+            )
+        );
     }
 }

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::artifact::Artifact;
 use crate::digest::Digest;
 use crate::report::Redactor;
-use crate::step::Ctx;
 use crate::step::container::{Container, CopyFrom, MountKind};
 use crate::step::live::Slot;
 use crate::step::service::Service;
+use crate::step::{Ctx, RunContext};
 
 /// A step's container, as it last ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +82,24 @@ impl BoundService {
 }
 
 impl Recipe {
+    /// Records in `run`'s store, for `shell STEP`, how the step labelled `label` (`history`
+    /// there) set up its container, with what a secret exposed in its env or command masked;
+    /// `None` records that it ran and started none (it did its work through the daemon, or in
+    /// its own code), so `shell` can say so rather than offer to run it again.
+    pub(crate) fn remember(run: &RunContext, history: &str, label: &str, recipe: Option<Recipe>) {
+        let recipe = recipe.map(|mut recipe| {
+            for (_, value) in &mut recipe.env {
+                *value = run.events.redact(value);
+            }
+            // A command line may hold what a secret variable expanded to.
+            recipe.command = recipe.command.map(|c| run.events.redact(&c));
+            recipe
+        });
+        if let Err(e) = run.store.set_recipe(history, &recipe) {
+            tracing::warn!("could not remember how `{label}` ran: {e}");
+        }
+    }
+
     /// The services `shell` starts again, by the names the step bound them under.
     pub fn services_to_start(&self) -> Vec<(&str, &Service)> {
         (self.service_definitions.iter())
