@@ -62,11 +62,19 @@ fn each_edit_reruns_exactly_the_steps_whose_code_reaches_it() {
             .ends_with(&format!("code changed: `SETUP` ({at}) used by this step")),
         "{plan}"
     );
-    assert!(
-        plan_line(&plan, "after_setup").ends_with("upstream `with_setup` will run"),
+    // Its own parts are unchanged: it runs if what `with_setup` makes changes, which it does.
+    assert_eq!(
+        plan_line(&plan, "after_setup"),
+        "maybe   after_setup  upstream `with_setup` will run",
         "{plan}"
     );
     assert!(plan_line(&plan, "plain").starts_with("cached"), "{plan}");
+    assert!(
+        plan.ends_with(
+            "\n1 of 7 steps would run, and 1 more may, if what they take from those changes\n"
+        ),
+        "{plan}"
+    );
     assert_eq!(p.started(&[]), ["after_setup", "with_setup"]);
 
     // A helper two calls away.
@@ -213,7 +221,12 @@ fn require_cache_passes_a_warm_cache_and_refuses_an_edit_with_the_reason() {
     let refused = p.run(&["keys", "--src", "input", "--require-cache"]);
     assert_eq!(refused.status.code(), Some(2));
     let said = text(&refused.stderr);
-    assert!(said.contains("3 of 7 steps would run"), "{said}");
+    assert!(
+        said.contains(
+            "error: --require-cache: 2 of 7 steps would run, and 1 more may, if what they take from those changes:"
+        ),
+        "{said}"
+    );
     assert!(said.contains("code changed: `SETUP`"), "{said}");
     assert!(said.contains("upstream `with_setup` will run"), "{said}");
 }

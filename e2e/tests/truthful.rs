@@ -370,33 +370,6 @@ fn tty_progress_without_a_terminal_falls_back_to_plain() {
 }
 
 #[test]
-fn the_plan_is_json_for_tools_and_graph_with_plan_is_refused() {
-    let cache = tempfile::tempdir().unwrap();
-    let src = project();
-    let out = output(
-        fixture(cache.path())
-            .args(["cutoff", "--plan", "--progress", "json", "--src"])
-            .arg(src.path()),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(plan["pipeline"], "cutoff");
-    assert_eq!(plan["would_run"], 2);
-    assert_eq!(plan["steps"][0]["step"], "names");
-    assert_eq!(plan["steps"][0]["cached"], false);
-    assert_eq!(plan["steps"][0]["reason"], "first run: no previous result");
-
-    let out = output(fixture(cache.path()).args(["cutoff", "--plan", "--graph", "dot"]));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr)
-            .contains("the argument '--plan [<STEP>...]' cannot be used with '--graph <FORMAT>'"),
-        "{}",
-        text(&out.stderr)
-    );
-}
-
-#[test]
 fn list_shows_a_docs_whole_first_paragraph() {
     let cache = tempfile::tempdir().unwrap();
     let out = output(fixture(cache.path()).arg("--list"));

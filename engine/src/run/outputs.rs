@@ -275,7 +275,11 @@ fn plan_lines(explained: &[&Explained]) -> String {
     let mut text = String::new();
     let mut notes: Vec<(&str, Vec<&str>)> = Vec::new();
     for (e, label) in explained.iter().zip(&labels) {
-        let verdict = if e.cached { "cached" } else { "run" };
+        let verdict = match (e.cached, e.may) {
+            (true, _) => "cached",
+            (false, true) => "maybe",
+            (false, false) => "run",
+        };
         let said = match (&e.reason, &e.hit) {
             (Some(reason), _) => Some(shown(reason)),
             (None, Some(hit)) => Some(format!(
@@ -322,18 +326,31 @@ pub(super) fn print_plan(explained: &[Explained], only: &[String]) -> u8 {
         .filter(|e| only.is_empty() || only.contains(&e.label))
         .collect();
     let mut text = plan_lines(&shown);
-    let runs = explained.iter().filter(|e| !e.cached).count();
     // The count is the whole pipeline's, whatever was shown.
     let shown_here = match shown.len() {
         n if only.is_empty() || n == explained.len() => String::new(),
         n => format!(" ({n} shown)"),
     };
     text.push_str(&format!(
-        "\n{runs} of {} would run{shown_here}\n",
-        plural(explained.len(), "step")
+        "\n{}{shown_here}\n",
+        counted(explained, &explained.iter().collect::<Vec<_>>())
     ));
     print(&text);
     EXIT_OK
+}
+
+/// How many of `explained`'s steps `those` would run for sure, and how many more may.
+fn counted(explained: &[Explained], those: &[&Explained]) -> String {
+    let runs = those.iter().filter(|e| !e.cached && !e.may).count();
+    let may = those.iter().filter(|e| !e.cached && e.may).count();
+    let more = match may {
+        0 => String::new(),
+        n => format!(", and {n} more may, if what they take from those changes"),
+    };
+    format!(
+        "{runs} of {} would run{more}",
+        plural(explained.len(), "step")
+    )
 }
 
 /// `--require-cache`: `None` when every step is cached (side effects and what follows them
@@ -348,16 +365,16 @@ pub(super) fn require_cache(explained: &[Explained]) -> Option<u8> {
         return None;
     }
     say!(
-        "error: --require-cache: {} of {} would run:\n{}",
-        missing.len(),
-        plural(explained.len(), "step"),
+        "error: --require-cache: {}:\n{}",
+        counted(explained, &missing),
         plan_lines(&missing).trim_end_matches('\n')
     );
     Some(EXIT_USAGE)
 }
 
 /// `--plan --progress json`: the plan as one JSON object on standard output, for tools:
-/// `{"pipeline":"ci","steps":[{"step":"fmt","cached":false,"reason":"…","hit":null,"note":null}],"would_run":1}`,
+/// `{"pipeline":"ci","steps":[{"step":"fmt","cached":false,"may_run":false,"reason":"…","hit":null,"note":null}],"would_run":1,"may_run":0}`
+/// (`may_run`: the step runs only if what steps that will run make for it changes),
 /// where a hit is `{"record":"3f2a9c1b0d4e","made":"2026-11-30 13:45:02 UTC","ran_ms":1400,
 /// "remote":false}` (`remote`: the shared cache holds it, the local store does not)
 /// and a note says what the step's code key covers when it is not exactly what the step uses.
@@ -376,17 +393,24 @@ pub(super) fn print_plan_json(plan: &Plan, explained: &[Explained]) -> u8 {
             serde_json::json!({
                 "step": e.label,
                 "cached": e.cached,
+                "may_run": e.may,
                 "reason": e.reason,
                 "hit": hit,
                 "note": e.note,
             })
         })
         .collect();
-    let would_run = explained.iter().filter(|e| !e.cached).count();
+    let count = |may| {
+        explained
+            .iter()
+            .filter(|e| !e.cached && e.may == may)
+            .count()
+    };
     let json = serde_json::json!({
         "pipeline": plan.pipeline.name,
         "steps": steps,
-        "would_run": would_run,
+        "would_run": count(false),
+        "may_run": count(true),
     });
     print(&format!("{json}\n"));
     EXIT_OK
@@ -400,6 +424,7 @@ mod tests {
         Explained {
             label: label.to_owned(),
             cached,
+            may: false,
             reason: (!cached).then(|| format!("upstream `{label}` will run")),
             hit: None,
             note: Some("the crate's code key".to_owned()),

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crate::artifact::Artifact;
-use crate::cache::{CodeKey, Cover, KeyRecord, explain};
+use crate::cache::{CodeKey, Cover, KeyRecord, Reason, explain};
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeId, NodeKind, Plan, StepInfo};
 use crate::report::{listed, plural, shown, utc};
@@ -19,6 +19,9 @@ pub struct Explained {
     pub label: String,
     /// Whether its result is in the cache.
     pub cached: bool,
+    /// Whether it runs only if what steps that will run make for it changes: it waits on
+    /// them, and its own parts of the key are as when it last ran.
+    pub may: bool,
     /// Why it would run.
     pub reason: Option<String>,
     /// For a hit, the record it found.
@@ -185,11 +188,11 @@ impl StepRunner {
             return Some(why);
         }
         let key = self.known_key(node, info, known).await?;
-        let mut previous = self
-            .run
-            .store
-            .last_key(&self.history_name(&node.label))
-            .ok()??;
+        let mut previous = match self.run.store.last_key(&self.history_name(&node.label)) {
+            Ok(Some(previous)) => previous,
+            Ok(None) => return Some(Reason::FirstRun.to_string()),
+            Err(_) => return None,
+        };
         for (param, _) in waiting_params(node, info, known) {
             previous.forget_input(param);
         }
@@ -244,6 +247,7 @@ impl StepRunner {
             let mut e = Explained {
                 label: node.label.to_string(),
                 cached: false,
+                may: false,
                 reason: None,
                 hit: None,
                 note: code.note().filter(|_| code.uncacheable().is_none()),
@@ -264,8 +268,9 @@ impl StepRunner {
             if let Some(&first) = waiting.first() {
                 let mut reason = format!("upstream `{}` will run", self.labels[first]);
                 let own = self.partial_reason(node, info, &known).await;
-                if let Some(own) = &own {
-                    reason = format!("{own}; {reason}");
+                match &own {
+                    Some(own) => reason = format!("{own}; {reason}"),
+                    None => e.may = true,
                 }
                 e.reason = Some(reason);
                 if wanted && let Some(key) = self.known_key(node, info, &known).await {
