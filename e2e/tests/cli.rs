@@ -19,11 +19,7 @@ fn containers_run_up_to_jobs_at_once_and_never_more() {
         let daemon = daemon::DaemonEvents::watch();
         // Six steps with six keys: six containers, `-j` of them at a time.
         let out = output(fixture(cache.path()).args(["spread", "-j", jobs, "--progress", "json"]));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{out:?}");
         let events = events(&out.stdout);
         assert_eq!(of_kind(&events, "step_finished").len(), 6);
         let want: usize = jobs.parse().unwrap();
@@ -101,6 +97,7 @@ type Field = (&'static str, fn(&Value) -> bool);
 fn schema(kind: &str) -> &'static [Field] {
     const STR: fn(&Value) -> bool = Value::is_string;
     const INT: fn(&Value) -> bool = Value::is_u64;
+    const BOOL: fn(&Value) -> bool = Value::is_boolean;
     const STR_OR_NULL: fn(&Value) -> bool = |v| v.is_string() || v.is_null();
     match kind {
         "run_started" => &[("run_id", STR), ("pipeline", STR), ("steps", INT)],
@@ -116,13 +113,14 @@ fn schema(kind: &str) -> &'static [Field] {
             ("kind", STR),
             ("log_path", STR_OR_NULL),
         ],
-        "step_skipped" => &[("step", STR), ("reason", STR)],
+        "step_skipped" => &[("step", STR), ("reason", STR), ("stopped", BOOL)],
         "run_finished" => &[
             ("ran", INT),
             ("shared", INT),
             ("cached", INT),
             ("failed", INT),
             ("skipped", INT),
+            ("stopped", INT),
             ("duration_ms", INT),
         ],
         other => panic!("undocumented event kind `{other}`"),

@@ -195,7 +195,7 @@ fn interactive_under_fail_fast_shows_the_tail_and_blames_the_failure_not_an_inte
         "the step's time holds the shell's {held:?}: FAILED after {failed_after}\n{screen}"
     );
     for said in [
-        "[cell[2,serde]] skipped: stopped while running: `cell[1,serde]` failed",
+        "[cell[2,serde]] stopped while running: `cell[1,serde]` failed",
         "[join_cells] skipped: cancelled: `cell[1,serde]` failed",
     ] {
         assert!(screen.contains(said), "no `{said}`:\n{screen}");

@@ -300,7 +300,20 @@ async fn a_step_stopped_while_it_ran_says_so_and_its_dependents_were_cancelled()
     );
     assert_eq!(
         status["d"],
-        StepStatus::Skipped("stopped while running: `b` failed".to_owned())
+        StepStatus::Stopped("stopped while running: `b` failed".to_owned())
+    );
+    assert_eq!(summary.counts().stopped, 1);
+    let last = &events.last().expect("events").event;
+    assert!(
+        matches!(
+            last,
+            Event::RunFinished {
+                stopped: 1,
+                skipped: 2,
+                ..
+            }
+        ),
+        "{last:?}"
     );
     for step in ["e", "f"] {
         assert_eq!(

@@ -105,6 +105,8 @@ pub enum Event {
         step: Arc<str>,
         /// Why.
         reason: String,
+        /// Whether it had started: a failure elsewhere or Ctrl-C stopped it while it ran.
+        stopped: bool,
     },
     /// The run ended.
     RunFinished {
@@ -116,8 +118,10 @@ pub enum Event {
         cached: usize,
         /// Steps that failed.
         failed: usize,
-        /// Steps that were skipped.
+        /// Steps that did not run.
         skipped: usize,
+        /// Steps that started and were stopped while they ran.
+        stopped: usize,
         /// How long the run took.
         duration_ms: u64,
     },

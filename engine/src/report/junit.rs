@@ -81,7 +81,10 @@ pub(crate) fn junit(summary: &Summary) -> String {
                     reruns: 0,
                 }
             }
-            "skipped" => Status::Skipped(summary.skips.get(step.as_str()).map(String::as_str)),
+            // JUnit has no "stopped": a step stopped while it ran did not pass or fail.
+            "skipped" | "stopped" => {
+                Status::Skipped(summary.skips.get(step.as_str()).map(String::as_str))
+            }
             _ => Status::Passed,
         };
         Case {
@@ -297,10 +300,12 @@ mod tests {
             Event::StepSkipped {
                 step: "test[\"a\"]".into(),
                 reason: "stopped while running: interrupted (Ctrl-C)".into(),
+                stopped: true,
             },
             Event::StepSkipped {
                 step: "publish".into(),
                 reason: "cancelled: interrupted (Ctrl-C)".into(),
+                stopped: false,
             },
         ];
         for event in events {

@@ -160,7 +160,13 @@ impl<W: Write + Send> View for PlainView<W> {
                 }
                 text
             }
-            Event::StepSkipped { step, reason } => {
+            // A stopped step's reason says it was stopped while it ran.
+            Event::StepSkipped {
+                step,
+                reason,
+                stopped: true,
+            } => format!("[{}] {}", shown(step), shown(reason)),
+            Event::StepSkipped { step, reason, .. } => {
                 format!("[{}] skipped: {}", shown(step), shown(reason))
             }
             Event::TestReport { report, .. } if report.merged => return,
@@ -178,6 +184,7 @@ impl<W: Write + Send> View for PlainView<W> {
                 cached,
                 failed,
                 skipped,
+                stopped,
                 duration_ms,
             } => {
                 let shared = if *shared > 0 {
@@ -185,8 +192,13 @@ impl<W: Write + Send> View for PlainView<W> {
                 } else {
                     String::new()
                 };
+                let stopped = if *stopped > 0 {
+                    format!(", {stopped} stopped")
+                } else {
+                    String::new()
+                };
                 format!(
-                    "tanto: {ran} ran, {shared}{cached} cached, {failed} failed, {skipped} skipped in {}",
+                    "tanto: {ran} ran, {shared}{cached} cached, {failed} failed, {skipped} skipped{stopped} in {}",
                     human_duration(*duration_ms)
                 )
             }
@@ -310,6 +322,7 @@ mod labels {
             Event::StepSkipped {
                 step: step.clone(),
                 reason: format!("`{step}` failed"),
+                stopped: false,
             },
             Event::StepFailed {
                 step,

@@ -168,8 +168,12 @@ impl View for Summary {
                 self.failures
                     .push((step.clone(), error.clone(), log_path.clone()));
             }
-            Event::StepSkipped { step, reason } => {
-                self.set(step, "skipped", None);
+            Event::StepSkipped {
+                step,
+                reason,
+                stopped,
+            } => {
+                self.set(step, if *stopped { "stopped" } else { "skipped" }, None);
                 self.skips.insert(step.to_string(), reason.clone());
             }
             _ => {}
@@ -207,6 +211,32 @@ mod tests {
              pair[a\\u{a}::error::x,1]  done      5ms\n\
              pair[日本,1]              done      5ms\n\
              fmt                       done      5ms\n"
+        );
+    }
+
+    #[test]
+    fn a_step_stopped_while_it_ran_reads_stopped_and_one_never_started_skipped() {
+        let mut summary = Summary::new();
+        for (step, stopped) in [("test", true), ("publish", false)] {
+            let reason = if stopped {
+                "stopped while running: x"
+            } else {
+                "cancelled: x"
+            };
+            summary.event(&Stamped {
+                ts_us: 0,
+                event: Event::StepSkipped {
+                    step: step.into(),
+                    reason: reason.into(),
+                    stopped,
+                },
+            });
+        }
+        assert_eq!(
+            summary.render(),
+            "STEP     STATUS    TIME\n\
+             test     stopped   -\n\
+             publish  skipped   -\n"
         );
     }
 

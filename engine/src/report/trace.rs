@@ -91,7 +91,8 @@ impl View for Trace {
             }
             Event::StepFinished { step, .. } => self.close(step, at, "done"),
             Event::StepFailed { step, .. } => self.close(step, at, "failed"),
-            Event::StepSkipped { step, .. } => self.close(step, at, "cancelled"),
+            // Only a step that started has a span to close.
+            Event::StepSkipped { step, .. } => self.close(step, at, "stopped"),
             _ => {}
         }
     }

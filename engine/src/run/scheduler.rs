@@ -343,7 +343,8 @@ impl Scheduler {
                 let cancelled = matches!(error, Error::Cancelled);
                 let status = if cancelled {
                     // A step stopped while it ran says so; one that never started was cancelled.
-                    let reason = if finish.slot || finish.shared {
+                    let stopped = finish.slot || finish.shared;
+                    let reason = if stopped {
                         stop_reason(walk.first_failure.as_deref())
                     } else {
                         cancel_reason(walk.first_failure.as_deref())
@@ -351,8 +352,13 @@ impl Scheduler {
                     self.events.send(Event::StepSkipped {
                         step: node.label.clone(),
                         reason: reason.clone(),
+                        stopped,
                     });
-                    StepStatus::Skipped(reason)
+                    if stopped {
+                        StepStatus::Stopped(reason)
+                    } else {
+                        StepStatus::Skipped(reason)
+                    }
                 } else {
                     (walk.first_failure).get_or_insert_with(|| format!("`{}` failed", node.label));
                     StepStatus::Failed {
@@ -409,6 +415,7 @@ impl Scheduler {
             self.events.send(Event::StepSkipped {
                 step: node.label.clone(),
                 reason: reason.to_owned(),
+                stopped: false,
             });
             outcomes[index] = Some(Outcome {
                 label: node.label.clone(),

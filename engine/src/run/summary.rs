@@ -23,9 +23,11 @@ pub enum StepStatus {
         /// The failure's [`Error::kind`](crate::Error::kind).
         kind: &'static str,
     },
-    /// It did not run, or was stopped while it ran by a failure elsewhere or Ctrl-C, for
-    /// this reason.
+    /// It did not run, for this reason: something it needs failed, or the run was cancelled
+    /// before it started.
     Skipped(String),
+    /// It started, and a failure elsewhere or Ctrl-C stopped it while it ran, for this reason.
+    Stopped(String),
 }
 
 /// One node's result in a run.
@@ -52,6 +54,8 @@ pub struct Counts {
     pub failed: usize,
     /// Did not run.
     pub skipped: usize,
+    /// Started, and were stopped while they ran.
+    pub stopped: usize,
 }
 
 /// The result of a whole run.
@@ -89,6 +93,7 @@ impl RunSummary {
                 StepStatus::Cached => c.cached += 1,
                 StepStatus::Failed { .. } => c.failed += 1,
                 StepStatus::Skipped(_) => c.skipped += 1,
+                StepStatus::Stopped(_) => c.stopped += 1,
             }
         }
         c

@@ -20,11 +20,23 @@ const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 #[derive(Debug, Clone, PartialEq)]
 enum State {
     Waiting,
-    Running { since_us: u64 },
+    Running {
+        since_us: u64,
+    },
     Cached,
-    Done { ms: u64 },
-    Failed { ms: u64 },
-    Skipped { reason: String },
+    Done {
+        ms: u64,
+    },
+    Failed {
+        ms: u64,
+    },
+    Skipped {
+        reason: String,
+    },
+    /// Started, then stopped by a failure elsewhere or Ctrl-C: `reason` says so.
+    Stopped {
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
@@ -92,9 +104,19 @@ impl Board {
             Event::StepFailed {
                 step, duration_ms, ..
             } => (step, State::Failed { ms: *duration_ms }),
-            Event::StepSkipped { step, reason } => (
+            Event::StepSkipped {
+                step,
+                reason,
+                stopped: false,
+            } => (
                 step,
                 State::Skipped {
+                    reason: shown(reason),
+                },
+            ),
+            Event::StepSkipped { step, reason, .. } => (
+                step,
+                State::Stopped {
                     reason: shown(reason),
                 },
             ),
@@ -130,6 +152,7 @@ impl Board {
         let cached = count(|s| matches!(s, State::Cached));
         let failed = count(|s| matches!(s, State::Failed { .. }));
         let skipped = count(|s| matches!(s, State::Skipped { .. }));
+        let stopped = count(|s| matches!(s, State::Stopped { .. }));
         let elapsed = self
             .started_us
             .map_or(0, |start| now_us.saturating_sub(start) / 1000);
@@ -142,6 +165,9 @@ impl Board {
         ];
         if skipped > 0 {
             parts.push(format!("{skipped} skipped"));
+        }
+        if stopped > 0 {
+            parts.push(format!("{stopped} stopped"));
         }
         format!(
             "{} {} · {} · {}",
@@ -194,6 +220,11 @@ impl Board {
                 self.style(Style::new().yellow()).apply_to("-").to_string(),
                 dim.apply_to(format!("skipped: {reason}")).to_string(),
             ),
+            // The reason reads "stopped while running: …".
+            State::Stopped { reason } => (
+                self.style(Style::new().yellow()).apply_to("■").to_string(),
+                dim.apply_to(reason).to_string(),
+            ),
         }
     }
 
@@ -205,7 +236,7 @@ impl Board {
         let finished = |r: &Row| {
             matches!(
                 r.state,
-                State::Done { .. } | State::Cached | State::Skipped { .. }
+                State::Done { .. } | State::Cached | State::Skipped { .. } | State::Stopped { .. }
             )
         };
         let mut lines = self.tree(now_us, &|_| true, true);

@@ -216,6 +216,7 @@ impl StepRunner {
                 Err(Error::Cancelled) => Event::StepSkipped {
                     step: label.clone(),
                     reason: "stopped while running".to_owned(),
+                    stopped: true,
                 },
                 Err(e) => Event::StepFailed {
                     step: label.clone(),

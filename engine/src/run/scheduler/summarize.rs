@@ -54,6 +54,7 @@ impl Scheduler {
             cached,
             failed,
             skipped,
+            stopped,
         } = summary.counts();
         self.events.send(Event::RunFinished {
             ran,
@@ -61,6 +62,7 @@ impl Scheduler {
             cached,
             failed,
             skipped,
+            stopped,
             duration_ms: u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
         });
         summary
