@@ -27,8 +27,17 @@ async fn one_container_per_step_with_labels() {
         "both builders use the step's one container"
     );
     assert_eq!(h.run.containers.len(), 1);
-    let (_, step) = &h.run.containers.containers()[0];
+    let (id, step) = &h.run.containers.containers()[0];
     assert_eq!(step, "labelled");
+    // Named for its run and step, as `docker ps` shows it.
+    let named = std::process::Command::new("docker")
+        .args(["inspect", "--format", "{{.Name}}", id])
+        .output()
+        .expect("docker inspect");
+    let name = String::from_utf8_lossy(&named.stdout).trim().to_owned();
+    let prefix = format!("/tanto-{}-labelled-", h.run.run_id);
+    assert!(name.starts_with(&prefix), "{name}");
+    assert!(name[prefix.len()..].parse::<u64>().is_ok(), "{name}");
 
     ctx.close().await.expect("close");
     ctx.close().await.expect("closing twice is fine");

@@ -29,6 +29,7 @@ use tanto_engine::{Error, Result};
 
 mod cleanup;
 mod connect;
+mod create;
 mod http;
 mod image;
 mod inspect;
@@ -137,17 +138,12 @@ impl Backend for DockerBackend {
 
     fn start<'a>(&'a self, spec: &'a ContainerSpec) -> BoxFuture<'a, Result<String>> {
         async move {
-            let body = create_body(spec);
-            let created = self
-                .docker
-                .create_container(None, body)
-                .await
-                .map_err(|e| docker_error(&self.endpoint, "create a container", &e))?;
+            let id = self.create_named(spec, create_body(spec)).await?;
             // From here until it is returned, a container whose start is abandoned (a
             // deadline, a cancellation) is removed rather than left for the run's end.
             let unclaimed = Unclaimed {
                 backend: Some(self.clone()),
-                id: created.id,
+                id,
             };
             let id = unclaimed.id.as_str();
             // Attached before it starts, so its keep-alive never runs without an owner.

@@ -31,12 +31,7 @@ impl DockerBackend {
         {
             body.entrypoint = Some(vec![cmd.remove(0)]);
         }
-        let created = self
-            .docker
-            .create_container(None, body)
-            .await
-            .map_err(|e| docker_error(&self.endpoint, "create a container", &e))?;
-        Ok(created.id)
+        self.create_named(spec, body).await
     }
 
     pub(super) async fn start_command_impl(&self, id: &str) -> Result<StartedExec> {
