@@ -90,13 +90,13 @@ pub(crate) fn steps_named(plan: &Plan, steps: &[String], flag: &str) -> Result<V
     Ok(labels)
 }
 
-/// The one step of `plan` that `name` stands for, as [`steps_named`] reads it: a label, or a
+/// The one step of `plan` that `name` stands for, with its metadata, as [`steps_named`] reads it: a label, or a
 /// step fn's name or a nested pipeline's label that stands for exactly one step. An error
 /// names what it is not, or lists the steps it stands for.
-pub(crate) fn one_step<'p>(plan: &'p Plan, name: &str) -> Result<&'p Node> {
-    let step = |label: &str| plan.find(label).filter(|n| n.step().is_some());
-    if let Some(node) = step(name) {
-        return Ok(node);
+pub(crate) fn one_step<'p>(plan: &'p Plan, name: &str) -> Result<(&'p Node, &'p StepInfo)> {
+    let step = |label: &str| plan.find(label).and_then(|n| Some((n, n.step()?)));
+    if let Some(found) = step(name) {
+        return Ok(found);
     }
     let labels = steps_named(plan, &[name.to_owned()], "").unwrap_or_default();
     match labels.as_slice() {
@@ -177,17 +177,18 @@ const SHOWN_ITEMS: usize = 30;
 impl StepRunner {
     /// Why a step whose upstream has yet to run would miss anyway: it runs whatever its key
     /// (forced, a side effect), or its own code, image, settings or the inputs already known
-    /// differ from its last key.
-    async fn partial_reason(
+    /// differ from its last key; `key` is its key without the inputs not known yet.
+    fn partial_reason(
         &self,
         node: &Node,
         info: &StepInfo,
         known: &HashMap<usize, Vec<Artifact>>,
+        key: Option<&KeyRecord>,
     ) -> Option<String> {
         if let Some(why) = self.runs_anyway(&node.label, info) {
             return Some(why);
         }
-        let key = self.known_key(node, info, known).await?;
+        let key = key?;
         let mut previous = match self.run.store.last_key(&self.history_name(&node.label)) {
             Ok(Some(previous)) => previous,
             Ok(None) => return Some(Reason::FirstRun.to_string()),
@@ -196,7 +197,7 @@ impl StepRunner {
         for (param, _) in waiting_params(node, info, known) {
             previous.forget_input(param);
         }
-        let reasons = explain(Some(&previous), &key, self.run.store.as_ref());
+        let reasons = explain(Some(&previous), key, self.run.store.as_ref());
         (!reasons.is_empty()).then(|| {
             reasons
                 .iter()
@@ -267,13 +268,14 @@ impl StepRunner {
                 .collect();
             if let Some(&first) = waiting.first() {
                 let mut reason = format!("upstream `{}` will run", self.labels[first]);
-                let own = self.partial_reason(node, info, &known).await;
+                let key = self.known_key(node, info, &known).await;
+                let own = self.partial_reason(node, info, &known, key.as_ref());
                 match &own {
                     Some(own) => reason = format!("{own}; {reason}"),
                     None => e.may = true,
                 }
                 e.reason = Some(reason);
-                if wanted && let Some(key) = self.known_key(node, info, &known).await {
+                if wanted && let Some(key) = key {
                     // Its key is not known until they have run: only the parts that are.
                     e.detail = key_detail(&key, &code);
                     e.detail[0] =
@@ -471,7 +473,7 @@ mod tests {
     #[test]
     fn one_step_takes_a_name_that_stands_for_one_and_lists_the_steps_of_one_that_does_not() {
         let plan = plan();
-        let one = |name: &str| one_step(&plan, name).map(|n| n.label.to_string());
+        let one = |name: &str| one_step(&plan, name).map(|(n, _)| n.label.to_string());
         assert_eq!(one("build-2").unwrap(), "build-2");
         assert_eq!(one("test").unwrap(), "test[a]");
         assert_eq!(one("check").unwrap(), "check[1.80]/clippy");

@@ -16,7 +16,7 @@ use crate::report::EventSink;
 use crate::report::{say, shown, shown_lines};
 use crate::run::engine::{block_on, init_logging};
 use crate::run::options::{EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, RunOptions};
-use crate::run::plan::{no_such_step, one_step};
+use crate::run::plan::one_step;
 use crate::run::signals::Stops;
 use crate::run::upstream::{run_first, run_upstream_hint, upstream_failed};
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
@@ -81,10 +81,7 @@ pub fn shell_command(
 /// The node and metadata of the step `label` stands for in `plan` (its label, or a step fn's
 /// name that made one step), or the usage error that lists its steps.
 fn step_of<'p>(plan: &'p Plan, label: &str) -> Result<(&'p Node, StepInfo)> {
-    let node = one_step(plan, label)?;
-    node.step()
-        .map(|i| (node, *i))
-        .ok_or_else(|| Error::Usage(no_such_step(plan, label)))
+    one_step(plan, label).map(|(node, info)| (node, *info))
 }
 
 /// The exit code of an error that kept the shell from opening: as a run's, 2 for a usage or

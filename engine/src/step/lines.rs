@@ -162,21 +162,15 @@ impl<'a> LogLines<'a> {
     }
 
     pub(super) fn push(&mut self, stream: Stream, bytes: &[u8]) {
-        let (ctx, redactor, tail) = (self.ctx, &self.redactor, &mut self.tail);
-        self.streams[index(stream)].push(bytes, redactor, &mut |line| {
-            tail.push(redactor, &line);
-            ctx.log(stream, line);
-        });
+        let log = &mut logger(self.ctx, &self.redactor, &mut self.tail, stream);
+        self.streams[index(stream)].push(bytes, &self.redactor, log);
     }
 
     /// Logs the lines still being split, of both streams.
     fn flush(&mut self) {
         for stream in [Stream::Stdout, Stream::Stderr] {
-            let (ctx, redactor, tail) = (self.ctx, &self.redactor, &mut self.tail);
-            self.streams[index(stream)].finish(redactor, &mut |line| {
-                tail.push(redactor, &line);
-                ctx.log(stream, line);
-            });
+            let log = &mut logger(self.ctx, &self.redactor, &mut self.tail, stream);
+            self.streams[index(stream)].finish(&self.redactor, log);
         }
     }
 
@@ -207,6 +201,19 @@ impl Drop for LogLines<'_> {
         *(self.ctx.container_state().cut.lock())
             .unwrap_or_else(std::sync::PoisonError::into_inner) =
             Some((self.command.to_owned(), self.tail.text()));
+    }
+}
+
+/// Where each whole line of `stream` goes: the tail kept for errors, and the step's log.
+fn logger<'b>(
+    ctx: &'b Ctx,
+    redactor: &'b Redactor,
+    tail: &'b mut Tail,
+    stream: Stream,
+) -> impl FnMut(String) + 'b {
+    move |line| {
+        tail.push(redactor, &line);
+        ctx.log(stream, line);
     }
 }
 
