@@ -129,7 +129,7 @@ fn dot() {
         "{text}"
     );
     assert!(
-        text.contains("n5 [label=\"\\\"stable\\\"\", shape=ellipse];"),
+        text.contains("n5 [label=\"release/channel = \\\"stable\\\"\", shape=ellipse];"),
         "{text}"
     );
     assert!(text.contains("n4 -> n6;"), "{text}");

@@ -10,14 +10,15 @@ use crate::graph::{Node, NodeKind, Plan};
 use crate::report::shown;
 
 /// A node as the graph shows it; an input the body loops or branches on with its value, since
-/// the graph is drawn for that value: `release: bool = true`.
+/// the graph is drawn for that value: `release: bool = true`; a value given to a nested
+/// pipeline with the parameter it binds: `check[1.80]/toolchain = "1.80"`.
 fn node_text(plan: &Plan, node: &Node) -> String {
     match &node.kind {
         NodeKind::Input { param } => match plan.shaped_by.iter().find(|(n, _)| *n == node.id) {
             Some((_, value)) => format!("{}: {} = {value}", param.name, param.ty),
             None => format!("{}: {}", param.name, param.ty),
         },
-        NodeKind::Literal(value) => value.to_string(),
+        NodeKind::Literal(value) => format!("{} = {value}", node.label),
         NodeKind::Step { .. } => node.label.to_string(),
     }
 }
