@@ -425,3 +425,24 @@ fn a_step_that_started_no_container_says_so_without_offering_to_run_it_again() {
     assert!(!screen.contains("--run-upstream"), "{screen}");
     assert!(screen.contains("exit=2"), "{screen}");
 }
+
+#[test]
+fn run_upstream_without_a_flag_its_run_needs_is_refused_before_anything() {
+    let root = tempfile::tempdir().unwrap();
+    let cache = root.path().join("never-used");
+    let line = format!(
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} pushed shell publish --run-upstream",
+        cache.display(),
+        env!("CARGO_BIN_EXE_fixture")
+    );
+    let screen = Tmux::reporting("flags", &line).wait_in_history("exit=");
+    assert!(
+        screen.contains(
+            "error: --run-upstream runs `pushed` first, which needs --reference and --password too\n"
+        ),
+        "{screen}"
+    );
+    assert!(!screen.contains("running `pushed` first"), "{screen}");
+    assert!(screen.contains("exit=2"), "{screen}");
+    assert!(!cache.exists(), "a store was made");
+}

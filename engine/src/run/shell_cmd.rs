@@ -18,7 +18,7 @@ use crate::run::engine::{block_on, init_logging};
 use crate::run::options::{EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, RunOptions};
 use crate::run::plan::one_step;
 use crate::run::signals::Stops;
-use crate::run::upstream::{run_first, run_upstream_hint, upstream_failed};
+use crate::run::upstream::{check_run_flags, run_first, run_upstream_hint, upstream_failed};
 use crate::step::{Ctx, Input, Recipe, RunContext, attach_shell};
 
 /// What `shell STEP` is asked.
@@ -133,6 +133,9 @@ async fn open(
     let (node, info) = step_of(plan, &request.step)?;
     let pipeline = plan.pipeline.name;
     let history = format!("{pipeline}/{}", node.label);
+    if request.run_upstream {
+        check_run_flags(plan, &raw)?;
+    }
     let store = Arc::new(Store::open_default()?);
     // The run that `--run-upstream` makes first, and how it went.
     let ran = match request.run_upstream {

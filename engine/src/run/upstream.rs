@@ -67,20 +67,41 @@ pub(super) fn run_upstream_hint(
     node: &Node,
     why: &str,
 ) -> String {
-    let missing: Vec<String> = (raw.iter())
-        .filter(|(p, value)| value.is_none() && p.is_required())
-        .map(|(p, _)| format!("--{}", p.flag()))
-        .collect();
-    let with = match missing.as_slice() {
-        [] => String::new(),
-        [one] => format!(", with {one},"),
-        [rest @ .., last] => format!(", with {} and {last},", rest.join(", ")),
+    let with = match missing_flags(raw) {
+        None => String::new(),
+        Some(flags) => format!(", with {flags},"),
     };
     format!(
         "{why}: pass --run-upstream{with} to run `{}` with `{}` run again",
         plan.pipeline.name,
         shown(&node.label)
     )
+}
+
+/// The flags the run that `--run-upstream` makes needs and `raw` lacks, all of them: `--a,
+/// --b and --c`.
+fn missing_flags(raw: &[(ParamInfo, Option<OsString>)]) -> Option<String> {
+    let missing: Vec<String> = (raw.iter())
+        .filter(|(p, value)| value.is_none() && p.is_required())
+        .map(|(p, _)| format!("--{}", p.flag()))
+        .collect();
+    match missing.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        [rest @ .., last] => Some(format!("{} and {last}", rest.join(", "))),
+    }
+}
+
+/// Refuses `--run-upstream` without a flag its run needs, before anything runs or a store is
+/// made: the shell reads only the flags of folders and files, the run all of them.
+pub(super) fn check_run_flags(plan: &Plan, raw: &[(ParamInfo, Option<OsString>)]) -> Result<()> {
+    match missing_flags(raw) {
+        None => Ok(()),
+        Some(flags) => Err(Error::Usage(format!(
+            "--run-upstream runs `{}` first, which needs {flags} too",
+            plan.pipeline.name
+        ))),
+    }
 }
 
 /// The run of `pipeline` that `shell --run-upstream` made for the step labelled `asked`: its
