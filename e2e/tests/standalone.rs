@@ -1,6 +1,7 @@
 //! A step called directly with a standalone context, as a unit test calls it: an image that is
 //! not on this machine runs as the image an alias maps it to, as in a run, and without the
-//! alias the failure a test prints (its `Debug`) is the message that says what to do.
+//! alias the failure a test prints (its `Debug`) is the message that says what to do. A
+//! published step (`cargo_steps::clippy`) says what its workspace lacks.
 
 use tanto::prelude::*;
 
@@ -38,6 +39,35 @@ async fn without_it_the_failure_prints_its_message() {
             "image `{ABSENT}` is not present and could not be pulled: "
         )),
         "{printed}"
+    );
+}
+
+#[tokio::test]
+async fn a_workspace_without_its_lock_file_is_told_why_cargo_steps_fail() {
+    let ctx = Ctx::standalone_with_aliases::<cargo_steps::clippy>([(
+        cargo_steps::IMAGE,
+        "tanto-test/rust:1.95",
+    )])
+    .await
+    .expect("a standalone context");
+    let folder = tempfile::tempdir().expect("a folder");
+    std::fs::write(
+        folder.path().join("Cargo.toml"),
+        "[package]\nname = \"nolock\"\nversion = \"0.1.0\"\n",
+    )
+    .expect("a manifest");
+    std::fs::write(folder.path().join(".gitignore"), "Cargo.lock\n").expect("an ignore file");
+    std::fs::write(folder.path().join("Cargo.lock"), "version = 4\n").expect("a lock file");
+    let src = ctx.host_dir(folder.path()).expect("the folder binds");
+    let failed = cargo_steps::clippy(&ctx, src)
+        .await
+        .expect_err("no lock file");
+    ctx.close().await.expect("close");
+    assert!(
+        failed.to_string().ends_with(
+            "the last lines it printed:\ncargo-steps: the workspace has no Cargo.lock, and cargo runs with --locked: commit one (a .gitignore that lists it leaves it out of the Dir; #[dir(gitignore = false)] or removing it from .gitignore takes it in)"
+        ),
+        "{failed}"
     );
 }
 

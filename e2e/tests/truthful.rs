@@ -243,7 +243,7 @@ fn a_missing_image_is_a_set_up_error_and_nothing_starts() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("; build or load it locally (the `tanto-test/` images are made offline by `cargo xtask images` in a clone of tanto), or check that its registry is reachable\n"),
+        stderr.contains("; build or load it locally (the `tanto-test/` images are made offline by `cargo xtask images` in a clone of tanto), map it to one this machine has (`tanto::cli().image_alias(\"tanto-test/missing:none\", \"LOCAL\")`, or `Ctx::standalone_with_aliases` in a test), or check that its registry is reachable\n"),
         "{stderr}"
     );
     assert!(

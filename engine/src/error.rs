@@ -56,7 +56,7 @@ pub enum Error {
     Docker(String),
     /// An image is missing locally and could not be pulled.
     #[error(
-        "image `{image}` is not present and could not be pulled: {cause}; build or load it locally{}, or check that its registry is reachable",
+        "image `{image}` is not present and could not be pulled: {cause}; build or load it locally{}, map it to one this machine has (`tanto::cli().image_alias(\"{image}\", \"LOCAL\")`, or `Ctx::standalone_with_aliases` in a test), or check that its registry is reachable",
         test_image_hint(.image)
     )]
     ImageUnavailable {
@@ -304,7 +304,7 @@ mod tests {
         };
         assert_eq!(
             missing("acme/app:1"),
-            "image `acme/app:1` is not present and could not be pulled: no such host; build or load it locally, or check that its registry is reachable"
+            "image `acme/app:1` is not present and could not be pulled: no such host; build or load it locally, map it to one this machine has (`tanto::cli().image_alias(\"acme/app:1\", \"LOCAL\")`, or `Ctx::standalone_with_aliases` in a test), or check that its registry is reachable"
         );
         assert!(
             missing("tanto-test/busybox:latest").contains(

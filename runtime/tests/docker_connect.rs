@@ -119,7 +119,7 @@ async fn missing_image_without_registry_is_a_clear_error() {
     let message = err.to_string();
     assert!(message.contains(image), "{message}");
     assert!(
-        message.ends_with("; build or load it locally, or check that its registry is reachable"),
+        message.ends_with(&format!("; build or load it locally, map it to one this machine has (`tanto::cli().image_alias(\"{image}\", \"LOCAL\")`, or `Ctx::standalone_with_aliases` in a test), or check that its registry is reachable")),
         "{message}"
     );
     // Only a `tanto-test/` image is said to come from this project's `cargo xtask images`.

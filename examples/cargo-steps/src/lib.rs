@@ -62,10 +62,12 @@ pub const MOUNT: &str = "/mnt/workspace";
 /// The shell commands the steps that build run before cargo, joined to theirs with `&&`: cargo's
 /// home and target folder in the `cargo-home` and `cargo-target` volumes, and the workspace
 /// mounted at [`MOUNT`] copied to `/workspace`, the working folder, so that a build in the
-/// shared target folder never counts as fresh for another tree's files.
+/// shared target folder never counts as fresh for another tree's files. A workspace without
+/// `Cargo.lock` fails here, saying why, rather than in cargo's words about `--locked`.
 pub const SETUP: &str = "export CARGO_HOME=/cargo-home CARGO_TARGET_DIR=/target CARGO_TERM_COLOR=never; \
      if [ ! -d /workspace ]; then rm -rf /workspace.partial && \
-     cp -R /mnt/workspace /workspace.partial && mv /workspace.partial /workspace; fi && cd /workspace";
+     cp -R /mnt/workspace /workspace.partial && mv /workspace.partial /workspace; fi && cd /workspace && \
+     { [ -f Cargo.lock ] || { echo 'cargo-steps: the workspace has no Cargo.lock, and cargo runs with --locked: commit one (a .gitignore that lists it leaves it out of the Dir; #[dir(gitignore = false)] or removing it from .gitignore takes it in)' >&2; exit 1; }; }";
 
 /// Checks that the workspace is formatted: `cargo fmt --all --check`.
 #[step(image = IMAGE, network = false)]

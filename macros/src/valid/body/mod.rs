@@ -366,10 +366,17 @@ impl Check<'_> {
             Expr::MethodCall(m) => {
                 let list: Vec<String> = METHODS.iter().map(|m| format!("`{m}`")).collect();
                 let (last, rest) = list.split_last().unwrap_or((&list[0], &[]));
+                // A copy made to use the value after the loop too: a borrow does that.
+                let hint = match crate::ast::plain_name(&m.receiver) {
+                    Some(name) if ["clone", "to_vec", "to_owned"].iter().any(|c| m.method == c) => {
+                        format!("; to use `{name}` after the loop too, loop over `&{name}`")
+                    }
+                    _ => String::new(),
+                };
                 self.cx.error_spanned_by(
                     &m.method,
                     format!(
-                        "`{}` cannot be called here: a loop or a branch of a pipeline body calls only {} or {last} on values known before the run",
+                        "`{}` cannot be called here: a loop or a branch of a pipeline body calls only {} or {last} on values known before the run{hint}",
                         m.method,
                         rest.join(", "),
                     ),
