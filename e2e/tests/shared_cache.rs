@@ -74,7 +74,7 @@ fn a_second_machine_is_fully_cached_and_fetches_only_what_out_needs() {
     let stats = output(fixture(store_b.path()).args(["cache", "stats"]));
     let stats = String::from_utf8_lossy(&stats.stdout);
     assert!(
-        stats.contains("local hits      0\nremote hits     3\n"),
+        stats.contains("local hits      0 (all runs)\nremote hits     3 (all runs)\n"),
         "{stats}"
     );
 

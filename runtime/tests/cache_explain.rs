@@ -61,6 +61,15 @@ fn each_component_has_its_reason() {
             new: Some("sha256:bbb".into())
         }]
     );
+    // An id reads as its first 12 hex digits, as `docker images` shows it.
+    let (a, b) = ("sha256:b2378a1c9e0f", "sha256:70764f2d9a1b");
+    let (mut old_id, mut new_id) = (old.clone(), old.clone());
+    old_id.image = Some(format!("{a}{}", "0".repeat(52)));
+    new_id.image = Some(format!("{b}{}", "1".repeat(52)));
+    assert_eq!(
+        texts(&explain(Some(&old_id), &new_id, &store)),
+        ["image changed from b2378a1c9e0f to 70764f2d9a1b"]
+    );
 
     let mut new = old.clone();
     new.settings.insert("workdir".into(), "/app".into());

@@ -252,9 +252,14 @@ impl fmt::Display for Reason {
             Reason::VersionChanged { old, new } => {
                 write!(f, "version changed from {} to {}", show(old), show(new))
             }
-            Reason::ImageChanged { old, new } => {
-                write!(f, "image changed from {} to {}", show(old), show(new))
-            }
+            // The image is keyed by its id: the same reference moved (rebuilt, pulled again),
+            // or another one, which the step's code changing says too.
+            Reason::ImageChanged { old, new } => write!(
+                f,
+                "image changed from {} to {}",
+                old.as_deref().map_or("(none)", short_id),
+                new.as_deref().map_or("(none)", short_id)
+            ),
             Reason::SettingChanged { name, old, new } => {
                 // A file input's mode and name, which keys hold as settings, read as what
                 // happened to the file.

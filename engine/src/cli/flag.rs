@@ -39,7 +39,7 @@ pub(super) fn input_arg(param: &ParamInfo) -> Arg {
         arg = arg.action(ArgAction::Append).allow_negative_numbers(true);
         let json = match param.list_item() {
             Some(item) if written_as_json(item) => ", each as JSON, or all as a JSON array",
-            _ => "",
+            _ => ", or all as a JSON array (for items that hold a comma)",
         };
         format!(
             "The items of `{name}` ({}), separated by commas or given by repeating the flag{json}",
@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(
             help,
             "The items of `variants` (Vec<String>), separated by commas or given by repeating \
-             the flag [required]"
+             the flag, or all as a JSON array (for items that hold a comma) [required]"
         );
         assert_eq!(
             flag("Option<u32>").1,

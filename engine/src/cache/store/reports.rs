@@ -104,8 +104,9 @@ impl std::fmt::Display for StoreStats {
         writeln!(f, "trees           {}", self.trees)?;
         writeln!(f, "checkouts       {}", self.checkouts)?;
         writeln!(f, "size            {}", human_bytes(self.bytes))?;
-        writeln!(f, "local hits      {}", self.local_hits)?;
-        writeln!(f, "remote hits     {}", self.remote_hits)
+        // Counted over every run with this store, results since pruned included.
+        writeln!(f, "local hits      {} (all runs)", self.local_hits)?;
+        writeln!(f, "remote hits     {} (all runs)", self.remote_hits)
     }
 }
 
