@@ -97,7 +97,7 @@ fn a_miss_names_the_items_that_changed_appeared_or_went_away() {
     );
     assert_eq!(
         reasons(&old, &bumped),
-        ["code changed: crate `serde` (1.0.2) used by this step"]
+        ["code changed: crate `serde` (from 1.0.1 to 1.0.2) used by this step"]
     );
 
     let swapped = key(

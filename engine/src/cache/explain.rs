@@ -155,6 +155,9 @@ fn code_reason(old: &KeyRecord, new: &KeyRecord) -> Reason {
             if item.own {
                 own = Some(located((label, item)));
                 attributes_only = !item.body.is_empty() && was.body == item.body;
+            } else if label.starts_with("crate `") && !was.at.is_empty() && was.at != item.at {
+                // A dependency's place is its version: what it was, and is.
+                changed.push((label.clone(), format!("from {} to {}", was.at, item.at)));
             } else {
                 changed.push(located((label, item)));
             }
