@@ -327,6 +327,16 @@ fn plan_explains_each_cell_for_the_flags_given() {
         "{text}"
     );
 
+    // Three cells where the last run had six: the fan-in runs whatever they make, no `maybe`.
+    let text = plan(&["--plan"]);
+    let join =
+        (text.lines().find(|l| l.contains(" join_cells "))).unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        join.starts_with("run ")
+            && join.contains(" input `results` changed from 6 to 3 items; upstream `cell"),
+        "{text}"
+    );
+
     // The key of a step that takes what steps that will run make is not known: `--plan STEP`
     // shows the parts that are, and says which input is not, with no digest made up for it.
     let text = plan(&["--plan", "join_cells"]);

@@ -308,7 +308,7 @@ mod tests {
         );
         assert!(
             missing("tanto-test/busybox:latest").contains(
-                "locally (the `tanto-test/` images are made offline by `cargo xtask images` in a clone of tanto), or"
+                "locally (the `tanto-test/` images are made offline by `cargo xtask images` in a clone of tanto), map it"
             )
         );
     }

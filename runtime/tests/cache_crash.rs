@@ -33,6 +33,7 @@ fn key_for(n: u64) -> KeyRecord {
             digest: Digest::of(&n.to_le_bytes()),
             upstream: None,
             value: None,
+            items: None,
         },
     )
 }

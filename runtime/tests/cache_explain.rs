@@ -25,6 +25,7 @@ fn base() -> KeyRecord {
             digest: Digest::of(b"\"release\""),
             upstream: None,
             value: None,
+            items: None,
         },
     )
 }
@@ -117,6 +118,7 @@ fn a_changed_folder_input_names_its_paths() {
         digest,
         upstream: None,
         value: None,
+        items: None,
     };
     let old = base().input("src", dir_input(hashed(&store)));
 
@@ -175,6 +177,7 @@ fn upstream_changes_name_the_step_and_its_name_is_not_in_the_key() {
         digest,
         upstream: Some("build".into()),
         value: None,
+        items: None,
     };
     // Early cutoff (same output bytes, same key, dependents stay cached) is shown end to end
     // by `an_unchanged_upstream_output_keeps_dependents_cached` in e2e/tests/cli.rs.

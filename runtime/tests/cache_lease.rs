@@ -38,6 +38,7 @@ fn fill(store: &Store) {
             digest: Digest::of(b"1"),
             upstream: None,
             value: None,
+            items: None,
         },
     );
     let result = ActionResult::new(key.clone(), &[Artifact::Dir(dir)], Duration::ZERO);

@@ -90,6 +90,7 @@ fn a_prune_to_nothing_leaves_nothing_that_explains_misses_or_holds_old_outputs()
             digest: out.digest(),
             upstream: Some("make".into()),
             value: None,
+            items: None,
         },
     );
     store.set_last_key("ci/take", &last).expect("sets");

@@ -29,6 +29,7 @@ fn key() -> KeyRecord {
             digest: Digest::of(b"one input"),
             upstream: None,
             value: None,
+            items: None,
         },
     )
 }

@@ -109,12 +109,16 @@ pub fn explain(old: Option<&KeyRecord>, new: &KeyRecord, trees: &dyn TreeSource)
                     new,
                 }
             }
-            None => match (&a.value, &b.value) {
-                (Some(old), Some(new)) => Reason::ValueChanged {
+            None => match (&a.value, &b.value, a.items, b.items) {
+                (Some(old), Some(new), ..) => Reason::ValueChanged {
                     param,
                     old: old.clone(),
                     new: new.clone(),
                 },
+                // A list too long to show: its length, when that changed.
+                (.., Some(old), Some(new)) if old != new => {
+                    Reason::ItemsChanged { param, old, new }
+                }
                 _ => Reason::InputChanged {
                     param,
                     added: diff.added,
@@ -263,8 +267,17 @@ mod tests {
             ["input `toolchain` from step `make` changed from 1 to 2"]
         );
         assert_eq!(
-            change(value(json!(1), Some("make")), value(long, Some("make"))),
+            change(
+                value(json!(1), Some("make")),
+                value(long.clone(), Some("make"))
+            ),
             ["input `toolchain` from step `make` changed"]
+        );
+        // A list too long to show says how many items it held and holds.
+        let list = |n: usize| value(json!(vec![long.clone(); n]), None);
+        assert_eq!(
+            change(list(2), list(3)),
+            ["input `toolchain` changed from 2 to 3 items"]
         );
     }
 }

@@ -53,6 +53,11 @@ pub struct InputRecord {
     /// what it was and what it is. Not keyed: the digest covers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// For a list (a JSON array, such as a fan-in's), how many items it holds, so a miss,
+    /// or `--plan` before the items are known, can say that its length changed. Not keyed:
+    /// the digest covers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<usize>,
 }
 
 /// The longest value, as compact JSON, that an [`InputRecord`] keeps to show in a miss.
@@ -94,11 +99,16 @@ impl InputRecord {
             Artifact::Value(v) => shown(v),
             _ => None,
         };
+        let items = match artifact {
+            Artifact::Value(serde_json::Value::Array(items)) => Some(items.len()),
+            _ => None,
+        };
         Self {
             kind,
             digest: artifact.digest(),
             upstream: upstream.map(str::to_owned),
             value,
+            items,
         }
     }
 }
@@ -258,6 +268,7 @@ impl KeyRecord {
         for input in bare.inputs.values_mut() {
             input.upstream = None;
             input.value = None;
+            input.items = None;
         }
         let mut h = blake3::Hasher::new();
         h.update(b"tanto-key\0");
@@ -304,6 +315,7 @@ mod tests {
         assert_eq!(value.value.as_deref(), Some("\"1.80\""));
         let mut hidden = value.clone();
         hidden.value = None;
+        hidden.items = Some(3);
         let key = |input| KeyRecord::new("ci::build", "code").input("toolchain", input);
         assert_eq!(key(value).digest(), key(hidden).digest());
         // 80 bytes of JSON are kept, 81 are not.
@@ -322,6 +334,7 @@ mod tests {
             digest: Digest::of(digest),
             upstream: None,
             value: None,
+            items: None,
         };
         let mut key = KeyRecord::new("ci::build", "code")
             .input("files", record(b"a"))

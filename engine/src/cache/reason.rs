@@ -115,6 +115,15 @@ pub enum Reason {
         #[serde(skip_serializing_if = "Option::is_none")]
         new: Option<String>,
     },
+    /// A list input too long to show (a fan-in's) holds another number of items.
+    ItemsChanged {
+        /// The parameter.
+        param: String,
+        /// How many items it held.
+        old: usize,
+        /// How many it holds now.
+        new: usize,
+    },
     /// The step's parameters changed (added or removed).
     ParamsChanged {
         /// Parameters that are new.
@@ -296,6 +305,9 @@ impl fmt::Display for Reason {
             }
             Reason::ValueChanged { param, old, new } => {
                 write!(f, "input `{param}` changed from {old} to {new}")
+            }
+            Reason::ItemsChanged { param, old, new } => {
+                write!(f, "input `{param}` changed from {old} to {new} items")
             }
             Reason::UpstreamChanged {
                 param,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::artifact::Artifact;
 use crate::cache::{CodeKey, Cover, KeyRecord, Reason, explain};
 use crate::error::{Error, Result};
-use crate::graph::{Node, NodeId, NodeKind, Plan, StepInfo};
+use crate::graph::{Arg, Node, NodeId, NodeKind, Plan, StepInfo};
 use crate::report::{listed, plural, shown, utc};
 use crate::run::runner::{Lookup, StepRunner};
 
@@ -194,10 +194,25 @@ impl StepRunner {
             Ok(None) => return Some(Reason::FirstRun.to_string()),
             Err(_) => return None,
         };
+        // A list not known yet that holds another number of items (a fan-in over another
+        // matrix) changes the key whatever its items are.
+        let mut reasons = Vec::new();
         for (param, _) in waiting_params(node, info, known) {
+            let items = info
+                .params
+                .iter()
+                .zip(&node.args)
+                .find(|(p, _)| p.name == param);
+            if let Some((_, Arg::List(items))) = items
+                && let Some(old) = previous.inputs.get(param).and_then(|i| i.items)
+                && old != items.len()
+            {
+                let (param, new) = (param.to_owned(), items.len());
+                reasons.push(Reason::ItemsChanged { param, old, new });
+            }
             previous.forget_input(param);
         }
-        let reasons = explain(Some(&previous), key, self.run.store.as_ref());
+        reasons.extend(explain(Some(&previous), key, self.run.store.as_ref()));
         (!reasons.is_empty()).then(|| {
             reasons
                 .iter()

@@ -43,6 +43,7 @@ pub fn key(step: &str, input: &[u8]) -> KeyRecord {
             digest: Digest::of(input),
             upstream: None,
             value: None,
+            items: None,
         },
     )
 }
