@@ -198,12 +198,8 @@ impl StepRunner {
         // matrix) changes the key whatever its items are.
         let mut reasons = Vec::new();
         for (param, _) in waiting_params(node, info, known) {
-            let items = info
-                .params
-                .iter()
-                .zip(&node.args)
-                .find(|(p, _)| p.name == param);
-            if let Some((_, Arg::List(items))) = items
+            let arg = (info.params.iter().zip(&node.args)).find(|(p, _)| p.name == param);
+            if let Some((_, Arg::List(items))) = arg
                 && let Some(old) = previous.inputs.get(param).and_then(|i| i.items)
                 && old != items.len()
             {
@@ -213,13 +209,8 @@ impl StepRunner {
             previous.forget_input(param);
         }
         reasons.extend(explain(Some(&previous), key, self.run.store.as_ref()));
-        (!reasons.is_empty()).then(|| {
-            reasons
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
+        let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+        (!reasons.is_empty()).then(|| reasons.join("; "))
     }
 
     /// The key of a step that waits on steps that will run, without the inputs they make.
