@@ -139,12 +139,11 @@ pub(super) async fn with_timeout<F>(ctx: &Ctx, body: F) -> Result<Vec<Artifact>>
 where
     F: std::future::Future<Output = Result<Vec<Artifact>>>,
 {
-    match ctx.step().settings.timeout {
-        None => body.await,
-        Some(after) => match tokio::time::timeout(after, body).await {
-            Ok(result) => result,
-            // The body is dropped by now, and with it the command it ran.
-            Err(_) => Err(ctx.timeout_error()),
-        },
-    }
+    let Some(after) = ctx.step().settings.timeout else {
+        return body.await;
+    };
+    // The body is dropped at the end of this statement, and with it the command it ran,
+    // which leaves what it printed for the error.
+    let outcome = tokio::time::timeout(after, body).await;
+    outcome.unwrap_or_else(|_| Err(ctx.timeout_error()))
 }
