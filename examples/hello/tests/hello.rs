@@ -235,9 +235,16 @@ fn plan_after_an_edit_names_the_file() {
         "run count_lines input `src` changed: modified src/lib.rs; upstream `list_files` will run",
         "{text}"
     );
+    // Its own parts are as when it last ran: it runs only if what those make changes.
     assert_eq!(
         line_of("report"),
-        "run report upstream `list_files` will run",
+        "maybe report upstream `list_files` will run",
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "\n3 of 4 steps would run, and 1 more may, if what they take from those changes\n"
+        ),
         "{text}"
     );
     // --plan ran nothing: the next run still has everything to do for the changed input.
