@@ -126,7 +126,13 @@ impl InputRecord {
 /// key.image = Some("sha256:1234".into());
 /// key.inputs.insert(
 ///     "src".into(),
-///     InputRecord { kind: ArtifactKind::Dir, digest: Digest::of(b"tree"), upstream: None, value: None },
+///     InputRecord {
+///         kind: ArtifactKind::Dir,
+///         digest: Digest::of(b"tree"),
+///         upstream: None,
+///         value: None,
+///         items: None,
+///     },
 /// );
 /// // The record read back from its stored form has the same key.
 /// let stored: KeyRecord = serde_json::from_str(&key.canonical_json())?;
