@@ -14,13 +14,18 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// `BIN grid ARGS` as a command line for the pane, with the store at `cache`.
-fn grid(cache: &Path, args: &str) -> String {
+/// `BIN ARGS` as a command line for the pane, with the store at `cache`.
+fn fixture_line(cache: &Path, args: &str) -> String {
     format!(
-        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} grid {args}",
+        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} {args}",
         cache.display(),
         env!("CARGO_BIN_EXE_fixture")
     )
+}
+
+/// `BIN grid ARGS` as a command line for the pane, with the store at `cache`.
+fn grid(cache: &Path, args: &str) -> String {
+    fixture_line(cache, &format!("grid {args}"))
 }
 
 /// A source folder with these marker files (`fail-1-serde`, `slow-2-serde`).
@@ -391,11 +396,7 @@ fn a_step_that_started_no_container_says_so_without_offering_to_run_it_again() {
         "--progress",
         "plain",
     ]));
-    let line = format!(
-        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} layered --msg {msg} shell layer",
-        cache.path().display(),
-        env!("CARGO_BIN_EXE_fixture")
-    );
+    let line = fixture_line(cache.path(), &format!("layered --msg {msg} shell layer"));
     let screen = out
         .status
         .success()
@@ -430,11 +431,7 @@ fn a_step_that_started_no_container_says_so_without_offering_to_run_it_again() {
 fn run_upstream_without_a_flag_its_run_needs_is_refused_before_anything() {
     let root = tempfile::tempdir().unwrap();
     let cache = root.path().join("never-used");
-    let line = format!(
-        "env -u CI -u GITHUB_ACTIONS TERM=xterm-256color TANTO_CACHE_DIR={} {} pushed shell publish --run-upstream",
-        cache.display(),
-        env!("CARGO_BIN_EXE_fixture")
-    );
+    let line = fixture_line(&cache, "pushed shell publish --run-upstream");
     let screen = Tmux::reporting("flags", &line).wait_in_history("exit=");
     assert!(
         screen.contains(
