@@ -178,6 +178,19 @@ fn without_remote_upload_nothing_is_written() {
     );
     assert!(!stderr.contains("sent"), "{stderr}");
 
+    // A variable that says no writes nothing.
+    for no in ["no", "off", "0"] {
+        let other = tempfile::tempdir().expect("a temporary folder");
+        let (_, stderr) = ok(&output(
+            fixture(other.path())
+                .env("TANTO_REMOTE_CACHE", server.url())
+                .env("TANTO_REMOTE_UPLOAD", no)
+                .args(["shared", "--pause", "0", "--progress", "json", "--src"])
+                .arg(src.path()),
+        ));
+        assert_eq!(server.blob_count(), 0, "written with {no}: {stderr}");
+    }
+
     // CI's switch: the variable writes as the flag does.
     let other = tempfile::tempdir().expect("a temporary folder");
     let out = output(
@@ -217,6 +230,20 @@ fn without_remote_upload_nothing_is_written() {
     ] {
         assert!(at(view).is_some_and(|i| i < remote), "{view}: {stderr}");
     }
+
+    // `--require-cache` asks for each key before the run does: each counts once.
+    let fourth = tempfile::tempdir().expect("a temporary folder");
+    let out = run(
+        fourth.path(),
+        &server.url(),
+        &["shared", "--pause", "0", "--require-cache"],
+        src.path(),
+    );
+    let (_, stderr) = ok(&out);
+    assert!(
+        stderr.contains(": 3 hits (2 from the pipeline's index), 0 blobs fetched (0 bytes)\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -235,6 +262,14 @@ fn a_closed_port_gives_one_warning_and_the_run_goes_on() {
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(
         warnings[0].contains(&url) && warnings[0].contains("local store"),
+        "{stderr}"
+    );
+    // The run's last line says that nothing was shared, where the figures would be.
+    assert!(
+        stderr.ends_with(&format!(
+            "tanto: remote cache {url}: not used this run (the warning above says why): nothing \
+             was read from it or shared\n"
+        )),
         "{stderr}"
     );
 }
@@ -269,6 +304,11 @@ fn a_server_stopped_mid_run_gives_one_warning_and_the_run_goes_on() {
     let warnings = warnings(&stderr);
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].contains("local store"), "{stderr}");
+    // The figures say what was not shared.
+    assert!(
+        stderr.contains(" NOT shared (the warning above says why)\n"),
+        "{stderr}"
+    );
     // What ran is in the local store: the next run, without a server, is cached.
     let closed = format!("grpc://127.0.0.1:{}", free_port());
     let (ev, _) = ok(&run(

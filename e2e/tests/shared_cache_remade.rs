@@ -102,11 +102,17 @@ fn a_step_that_runs_reads_what_its_producer_made_again_here() {
         (&3.into(), &0.into()),
         "{stderr}"
     );
+    // A hit whose step ran here after all is not counted as one.
+    assert!(
+        stderr.contains(&format!("tanto: remote cache {url}: 0 hits, ")),
+        "{stderr}"
+    );
     let noted = notes(&ev, "noise");
     assert!(
-        noted
-            .iter()
-            .any(|n| n.contains("not") && n.contains("as on the shared cache")),
+        noted.iter().any(
+            |n| n.starts_with("`noise` ran here and its output 0 came out as ")
+                && n.contains(", not as the shared cache's ")
+        ),
         "{noted:?} {stderr}"
     );
     let measured = started_reason(&ev, "measure");

@@ -101,6 +101,16 @@ fn settings_without_a_server_are_refused_as_flags_and_said_as_variables() {
     );
     let out = run(
         &["--remote-cache", "grpc://127.0.0.1:1"],
+        &[("TANTO_REMOTE_UPLOAD", "maybe")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: TANTO_REMOTE_UPLOAD `maybe` is neither on (1, true, yes, on) nor off (0, false, \
+         no, off); set it to 1 for a run that writes to the shared cache, or unset it\n"
+    );
+    let out = run(
+        &["--remote-cache", "grpc://127.0.0.1:1"],
         &[("TANTO_REMOTE_TIMEOUT", "0")],
     );
     assert_eq!(out.status.code(), Some(2), "{out:?}");

@@ -233,6 +233,7 @@ pub(super) async fn run(
         .interactive
         .as_ref()
         .map(|shell| Interactive::new(shell, options.keep_going, hold));
+    let unused_remote = remote.as_ref().map(super::remote::Connecting::unused_line);
     let remote = match remote {
         Some(connecting) => connecting.finish(&events).await,
         None => Ok(None),
@@ -344,10 +345,10 @@ pub(super) async fn run(
     let index_stopped = super::remote::write_index(remote, whole, &interrupted).await;
     let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
     // Printed once the views are done, so it follows every line they print.
-    let remote_line = context
-        .remote
-        .as_ref()
-        .map(|r| super::remote::summary_line(r));
+    let remote_line = match context.remote.as_deref() {
+        Some(remote) => Some(super::remote::summary_line(remote)),
+        None => unused_remote,
+    };
     let cached = summary.counts().cached as u64;
     if let Err(e) = store.add_hits(cached.saturating_sub(remote_hits), remote_hits) {
         tracing::warn!("could not count this run's cache hits: {e}");

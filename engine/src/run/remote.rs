@@ -43,6 +43,8 @@ pub(super) struct Producer {
 /// which a remote server far away makes the larger part of a cached run.
 pub(super) struct Connecting {
     token: Option<String>,
+    /// What the end of a run that could not use the server says instead of its figures.
+    unused: String,
     /// Aborted when the run ends before it is waited for (aborting a finished task does
     /// nothing).
     task: tokio::task::JoinHandle<Result<Option<Remote>>>,
@@ -82,6 +84,7 @@ pub(super) fn connect(options: &RunOptions, plan: &Plan) -> Result<Option<Connec
         return Ok(None);
     };
     config.index = Some(index_key(plan));
+    config.by_flag |= options.remote_upload || options.remote_token.is_some();
     if let Some(source) = &options.remote_token {
         config.token = Some(secret_value("remote-token", Some(source))?);
     }
@@ -91,7 +94,12 @@ pub(super) fn connect(options: &RunOptions, plan: &Plan) -> Result<Option<Connec
             config.url
         );
     }
+    let shared = if config.upload { " or shared" } else { "" };
     Ok(Some(Connecting {
+        unused: format!(
+            "tanto: remote cache {}: not used this run (the warning above says why): nothing was read from it{shared}",
+            config.url
+        ),
         token: config.token.clone(),
         task: tokio::spawn(Remote::connect(config)),
     }))
@@ -125,6 +133,12 @@ fn in_clear_beyond_this_machine(url: &str) -> bool {
 }
 
 impl Connecting {
+    /// The line that ends a run that could not use the server, in place of
+    /// [`summary_line`]'s.
+    pub(super) fn unused_line(&self) -> String {
+        self.unused.clone()
+    }
+
     /// The remote cache, or none when the server cannot serve (one warning line said so).
     /// The token becomes a secret of `events` first: whatever prints or records, never it.
     pub(super) async fn finish(mut self, events: &EventSink) -> Result<Option<Arc<Remote>>> {
@@ -240,6 +254,12 @@ pub(super) fn summary_line(remote: &Remote) -> String {
             line.push_str(&format!(
                 ", the pipeline's index written ({})",
                 plural(s.indexed as usize, "result")
+            ));
+        }
+        if s.not_shared > 0 {
+            line.push_str(&format!(
+                "; {} NOT shared (the warning above says why)",
+                plural(s.not_shared as usize, "result")
             ));
         }
     }

@@ -379,6 +379,7 @@ mod tests {
 
     fn endpoint(url: &str) -> std::result::Result<(), String> {
         let config = RemoteConfig {
+            by_flag: true,
             url: url.into(),
             instance: String::new(),
             upload: false,

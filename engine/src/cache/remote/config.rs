@@ -19,6 +19,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct RemoteConfig {
     /// `grpc://host:port` or `grpcs://host:port` (TLS), as given.
     pub url: String,
+    /// Whether a flag asked for the shared cache (`--remote-cache`, `--remote-upload`, `--remote-token`), not the environment alone.
+    pub by_flag: bool,
     /// The REAPI `instance_name` (`TANTO_REMOTE_INSTANCE`; empty by default).
     pub instance: String,
     /// Whether this run may write (`--remote-upload`, `TANTO_REMOTE_UPLOAD=1`).
@@ -40,6 +42,7 @@ impl std::fmt::Debug for RemoteConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteConfig")
             .field("url", &self.url)
+            .field("by_flag", &self.by_flag)
             .field("instance", &self.instance)
             .field("upload", &self.upload)
             .field("token", &self.token.as_ref().map(|_| "***"))
@@ -70,6 +73,7 @@ impl RemoteConfig {
     /// (none: no remote cache), `upload` from `--remote-upload` or `TANTO_REMOTE_UPLOAD`.
     pub fn from_env(url: Option<String>, upload: bool) -> Result<Option<Self>> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let by_flag = url.is_some();
         let Some(url) = url.or_else(|| var("TANTO_REMOTE_CACHE")) else {
             return Ok(None);
         };
@@ -81,10 +85,18 @@ impl RemoteConfig {
                 ))
             })?,
         };
-        let upload = upload
-            || var("TANTO_REMOTE_UPLOAD").is_some_and(|v| !matches!(v.as_str(), "0" | "false"));
+        let upload = match var("TANTO_REMOTE_UPLOAD") {
+            _ if upload => true,
+            None => false,
+            Some(text) => parse_switch(&text).ok_or_else(|| {
+                Error::Usage(format!(
+                    "TANTO_REMOTE_UPLOAD `{text}` is neither on (1, true, yes, on) nor off (0, false, no, off); set it to 1 for a run that writes to the shared cache, or unset it"
+                ))
+            })?,
+        };
         Ok(Some(Self {
             url,
+            by_flag,
             instance: var("TANTO_REMOTE_INSTANCE").unwrap_or_default(),
             upload,
             token: var("TANTO_REMOTE_TOKEN"),
@@ -114,6 +126,8 @@ pub struct RemoteStats {
     pub from_index: u64,
     /// The results in the pipeline's index this run wrote; none when it wrote none.
     pub indexed: u64,
+    /// Results this run was to share and did not: the server failed or went away.
+    pub not_shared: u64,
 }
 
 /// What a step wrote on its stdout and stderr, redacted: the action result's
@@ -138,9 +152,31 @@ fn parse_timeout(text: &str) -> Option<Duration> {
     (secs > 0.0 && secs < 86_400.0).then(|| Duration::from_secs_f64(secs))
 }
 
+/// A switch's value in the environment: on or off, in any case; anything else is none.
+fn parse_switch(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod timeout_tests {
     use super::*;
+
+    #[test]
+    fn a_switch_is_on_or_off_and_nothing_else() {
+        for on in ["1", "true", "TRUE", "yes", "On"] {
+            assert_eq!(parse_switch(on), Some(true), "{on}");
+        }
+        for off in ["0", "false", "False", "no", "OFF"] {
+            assert_eq!(parse_switch(off), Some(false), "{off}");
+        }
+        for bad in ["2", "garbage", "n", "y", "enable"] {
+            assert_eq!(parse_switch(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_timeout_is_seconds_with_or_without_a_unit() {

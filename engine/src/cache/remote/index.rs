@@ -23,11 +23,11 @@ use std::collections::{HashMap, HashSet};
 
 use prost::Message;
 
-use super::Remote;
 use super::cas::Blob;
 use super::proto::protobuf::Any;
 use super::proto::re;
 use super::wire::{ActionBlobs, action_named, action_of, check_digest, sha};
+use super::{Counter, Remote};
 use crate::digest::Digest;
 
 /// The `type_url` of one entry of an index.
@@ -218,7 +218,7 @@ impl Remote {
             Err(why) => Err(why),
         };
         match written {
-            Ok(()) => self.count(7, entries as u64),
+            Ok(()) => self.count(Counter::Indexed, entries as u64),
             // A fault opened the breaker, whose one warning said so.
             Err(_) if !self.breaker.is_closed() => {}
             Err(why) => {

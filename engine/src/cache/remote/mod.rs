@@ -66,7 +66,23 @@ pub struct Remote {
     index: RunIndex,
     /// The results the server holds that this run shared or found: its index, at its end.
     shared: Mutex<Vec<(re::Digest, re::ActionResult)>>,
-    counters: [AtomicU64; 8],
+    /// The step keys the server answered, each with whether the pipeline's index did: a key
+    /// asked for again (`--require-cache` asks before the run does) counts once, and one whose
+    /// step ran here after all ([`forget_hit`](Self::forget_hit)) not at all.
+    hits: Mutex<HashMap<Digest, bool>>,
+    counters: [AtomicU64; 7],
+}
+
+/// What a run counts as it goes with the server, for [`RemoteStats`].
+#[derive(Debug, Clone, Copy)]
+enum Counter {
+    BlobsFetched,
+    BytesFetched,
+    BlobsSent,
+    BytesSent,
+    ResultsSent,
+    Indexed,
+    NotShared,
 }
 
 impl std::fmt::Debug for Remote {
@@ -145,6 +161,7 @@ impl Remote {
             known: Mutex::default(),
             index: RunIndex::default(),
             shared: Mutex::default(),
+            hits: Mutex::default(),
             counters: Default::default(),
         };
         if let Some(key) = &remote.config.index {
@@ -165,21 +182,35 @@ impl Remote {
 
     /// What the run did with the server so far.
     pub fn stats(&self) -> RemoteStats {
-        let n = |i: usize| self.counters[i].load(Ordering::Relaxed);
+        let n = |c: Counter| self.counters[c as usize].load(Ordering::Relaxed);
+        let hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
         RemoteStats {
-            hits: n(0),
-            blobs_fetched: n(1),
-            bytes_fetched: n(2),
-            blobs_sent: n(3),
-            bytes_sent: n(4),
-            results_sent: n(5),
-            from_index: n(6),
-            indexed: n(7),
+            hits: hits.len() as u64,
+            blobs_fetched: n(Counter::BlobsFetched),
+            bytes_fetched: n(Counter::BytesFetched),
+            blobs_sent: n(Counter::BlobsSent),
+            bytes_sent: n(Counter::BytesSent),
+            results_sent: n(Counter::ResultsSent),
+            from_index: hits.values().filter(|&&indexed| indexed).count() as u64,
+            indexed: n(Counter::Indexed),
+            not_shared: n(Counter::NotShared),
         }
     }
 
-    fn count(&self, i: usize, by: u64) {
-        self.counters[i].fetch_add(by, Ordering::Relaxed);
+    fn count(&self, c: Counter, by: u64) {
+        self.counters[c as usize].fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// Counts the step key `key` as a hit, answered by the pipeline's index or not.
+    fn count_hit(&self, key: &Digest, indexed: bool) {
+        let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        hits.entry(*key).or_insert(indexed);
+    }
+
+    /// No longer counts the step key `key` as a hit: its output could not be fetched, and its
+    /// step ran here instead.
+    pub fn forget_hit(&self, key: &Digest) {
+        (self.hits.lock().unwrap_or_else(|p| p.into_inner())).remove(key);
     }
 
     /// `instance/` for resource names, or nothing.
@@ -201,7 +232,7 @@ impl Remote {
             None => RemoteFound::Nothing,
         };
         if let RemoteFound::Hit(record) = indexed {
-            self.count(6, 1);
+            self.count_hit(key, true);
             return RemoteFound::Hit(record);
         }
         let request = re::GetActionResultRequest {
@@ -215,7 +246,13 @@ impl Remote {
             .call(self.config.timeout, self.clients.get_action_result(request))
             .await
         {
-            Ok(Some(found)) => self.accept(&action, &found, key).await,
+            Ok(Some(found)) => {
+                let asked = self.accept(&action, &found, key).await;
+                if matches!(asked, RemoteFound::Hit(_)) {
+                    self.count_hit(key, false);
+                }
+                asked
+            }
             Ok(None) | Err(_) => indexed,
         }
     }
@@ -261,7 +298,6 @@ impl Remote {
             known.insert(output.digest, (output, wire));
         }
         drop(known);
-        self.count(0, 1);
         self.remember_shared(action.clone(), found.clone());
         RemoteFound::Hit(Box::new(record))
     }
@@ -363,8 +399,8 @@ impl Remote {
         staging: &Path,
     ) -> std::result::Result<(), FetchError> {
         self.fetch_to(d, dest, staging).await?;
-        self.count(1, 1);
-        self.count(2, d.size_bytes as u64);
+        self.count(Counter::BlobsFetched, 1);
+        self.count(Counter::BytesFetched, d.size_bytes as u64);
         Ok(())
     }
 

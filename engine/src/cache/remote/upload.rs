@@ -10,7 +10,7 @@ use super::cas::Blob;
 use super::proto::protobuf::Any;
 use super::proto::re;
 use super::wire::{self, RECORD_TYPE, action_of, output_path, sha, sha_file};
-use super::{Remote, StepLogs};
+use super::{Counter, Remote, StepLogs};
 use crate::cache::key::ArtifactKind;
 use crate::cache::store::{ActionResult, Store};
 use crate::digest::Digest;
@@ -29,17 +29,22 @@ impl Remote {
         logs: StepLogs,
         images: &HashMap<Digest, PathBuf>,
     ) {
-        if !self.config.upload || !self.breaker.is_closed() {
+        if !self.config.upload {
             return;
         }
-        // A fault opened the breaker, whose one warning said so; anything else is told here.
-        if let Err(why) = self.try_upload(store, key, result, logs, images).await
-            && self.breaker.is_closed()
-        {
-            tracing::warn!(
-                "could not share the result of key {} with the remote cache: {why}",
-                key.short()
-            );
+        if !self.breaker.is_closed() {
+            self.count(Counter::NotShared, 1);
+            return;
+        }
+        if let Err(why) = self.try_upload(store, key, result, logs, images).await {
+            self.count(Counter::NotShared, 1);
+            // A fault opened the breaker, whose one warning said so; anything else is told here.
+            if self.breaker.is_closed() {
+                tracing::warn!(
+                    "could not share the result of key {} with the remote cache: {why}",
+                    key.short()
+                );
+            }
         }
     }
 
@@ -126,10 +131,10 @@ impl Remote {
             }],
         });
         let (sent, bytes) = self.put(blobs).await?;
-        self.count(3, sent);
-        self.count(4, bytes);
+        self.count(Counter::BlobsSent, sent);
+        self.count(Counter::BytesSent, bytes);
         self.put_result(action.digest.clone(), ar.clone()).await?;
-        self.count(5, 1);
+        self.count(Counter::ResultsSent, 1);
         self.remember_shared(action.digest, ar);
         Ok(())
     }

@@ -94,9 +94,10 @@ pub(super) fn check_digest(d: &re::Digest, max: u64) -> std::result::Result<u64,
     }
 }
 
-/// The first 12 characters of a hash, for messages (bounded, whatever the server sent).
+/// A SHA-256 hash as messages show it: `sha256:` and its first 12 characters (bounded, whatever
+/// the server sent), so it is not read as one of tanto's own BLAKE3 digests.
 pub(super) fn short(hash: &str) -> String {
-    hash.chars().take(12).collect()
+    format!("sha256:{}", hash.chars().take(12).collect::<String>())
 }
 
 /// The `Action` and `Command` a step key stands for, encoded, and the action's digest.

@@ -233,6 +233,10 @@ impl StepRunner {
                 "`{label}` ran again after its remote output could not be fetched, and made fewer outputs"
             ))
         })?;
+        // It ran here: its remote hit is no longer one.
+        if let Some(remote) = &self.run.remote {
+            remote.forget_hit(&p.digest);
+        }
         // Every output of that run stands in for the one the remote hit recorded.
         let mut first = false;
         let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
@@ -247,8 +251,9 @@ impl StepRunner {
             self.run.events.send(Event::StepNote {
                 step: label.clone(),
                 message: format!(
-                    "`{label}` made output {} here as {}, not {} as on the shared cache: what reads it here reads this one",
+                    "`{label}` ran here and its output {} came out as {} {}, not as the shared cache's {}: the steps that read it here read the one made here",
                     p.index,
+                    made.kind(),
                     made.digest().short(),
                     wanted.digest().short()
                 ),
