@@ -232,8 +232,9 @@ impl BuildGrid {
     /// The stdout and stderr of every tanto result in the action cache, read as a client
     /// would: each tanto `Action` in the CAS is asked for with `GetActionResult`, and its
     /// `stdout_digest` and `stderr_digest` blobs with `BatchReadBlobs` (by BuildGrid's own
-    /// client protos, from its virtualenv). Only for a server that is not secured.
-    pub fn logs(&self) -> Vec<(String, String)> {
+    /// client protos, from its virtualenv), or none for a result shared without a log. Only for
+    /// a server that is not secured.
+    pub fn logs(&self) -> Vec<Option<(String, String)>> {
         serde_json::from_str(&self.script(READ_LOGS, &[])).expect("the logs as JSON")
     }
 
@@ -409,7 +410,11 @@ def rewrite(change):
 const READ_LOGS: &str = r#"
 found = []
 for _, result in tanto_actions():
-    assert result.HasField('stdout_digest') and result.HasField('stderr_digest'), result
+    if not result.HasField('stdout_digest'):
+        assert not result.HasField('stderr_digest'), result
+        found.append(None)
+        continue
+    assert result.HasField('stderr_digest'), result
     found.append((read(result.stdout_digest).decode(), read(result.stderr_digest).decode()))
 print(json.dumps(found))
 "#;

@@ -17,7 +17,7 @@ use crate::artifact::Artifact;
 use crate::cache::{ActionResult, KeyRecord, Remote, RemoteConfig, RemoteFound, StepLogs};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::graph::{Node, Plan};
+use crate::graph::{Node, Plan, StepInfo};
 use crate::input::secret_value;
 use crate::report::{EventSink, plural, say};
 use crate::run::options::RunOptions;
@@ -167,7 +167,7 @@ pub(super) async fn share(
     digest: &Digest,
     record: &ActionResult,
     outputs: &[Artifact],
-    logs: StepLogs,
+    logs: Option<StepLogs>,
 ) {
     if !remote.uploads() {
         return;
@@ -183,6 +183,13 @@ pub(super) async fn share(
     remote
         .upload(&run.store, digest, record, logs, &images)
         .await;
+}
+
+/// Whether a step's result may be shared: not when it is keyed by a secret's value, hashed
+/// with this store's own key, since no other machine can hit it (nor should it see what the
+/// step may have leaked into it).
+pub(super) fn shareable(info: &StepInfo, inputs: &[Artifact]) -> bool {
+    !(info.settings.secret_in_key && inputs.iter().any(|a| matches!(a, Artifact::Secret(_))))
 }
 
 /// Each image among `outputs` saved from the daemon as a tarball in a new folder of the
@@ -267,6 +274,23 @@ pub(super) fn summary_line(remote: &Remote) -> String {
 }
 
 impl StepRunner {
+    /// Shares a local hit, `hit` under `digest` with its `outputs`, when this run writes to
+    /// the remote cache and the server lacks it (see [`Remote::lacks`]), without a log.
+    pub(super) async fn share_hit(
+        &self,
+        (info, inputs): (&StepInfo, &[Artifact]),
+        digest: &Digest,
+        hit: &ActionResult,
+        outputs: &[Artifact],
+    ) {
+        let Some(remote) = self.run.remote.as_deref() else {
+            return;
+        };
+        if !self.looking_only && shareable(info, inputs) && remote.lacks(digest).await {
+            share(&self.run, remote, digest, hit, outputs, None).await;
+        }
+    }
+
     /// Asks the remote cache for `digest` after a local miss; a hit is remembered in the
     /// local store (its record, and the step's last key) and its outputs are pending: known
     /// by digest, fetched when needed. A miss gives what the server had that it could not

@@ -231,9 +231,8 @@ impl StepRunner {
                         match missing_image(&self.run, &outputs).await? {
                             None => {
                                 self.remember_hit(&node.label, &key);
-                                if let Some(remote) = &self.run.remote {
-                                    remote.keep_indexed(&digest);
-                                }
+                                self.share_hit((info, inputs), &digest, &hit, &outputs)
+                                    .await;
                                 return Ok(Lookup::Hit(Box::new(hit), outputs, false));
                             }
                             // The remote cache may hold it, to load when it is needed.
@@ -308,10 +307,7 @@ impl StepRunner {
         // it ends.
         let host = host_inputs(&info, &inputs, &node.args, &self.is_step);
         let code = CodeKey::of(&info).digest;
-        // Keyed by a secret's value, hashed with this store's own key: no other machine can
-        // hit the result, so it is not shared (nor what the step may have leaked into it).
-        let shareable = !(info.settings.secret_in_key
-            && inputs.iter().any(|a| matches!(a, Artifact::Secret(_))));
+        let shareable = super::remote::shareable(&info, &inputs);
         let near_secrets = self.near_secrets.contains(&node.id.index());
         async move {
             let ctx = Ctx::new(Arc::clone(&run), info, label.clone());
@@ -412,7 +408,7 @@ impl StepRunner {
                 if let Err(e) = run.store.record(&digest, &record) {
                     tracing::warn!("could not cache the result of `{label}`: {e}");
                 } else if let Some(remote) = run.remote.as_ref().filter(|_| shareable) {
-                    share(&run, remote, &digest, &record, &outputs, ctx.logs()).await;
+                    share(&run, remote, &digest, &record, &outputs, Some(ctx.logs())).await;
                 }
             }
             if let Err(e) = run.store.set_last_key(&history, &key) {

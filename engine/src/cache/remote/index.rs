@@ -27,7 +27,7 @@ use super::cas::Blob;
 use super::proto::protobuf::Any;
 use super::proto::re;
 use super::wire::{ActionBlobs, action_named, action_of, check_digest, sha};
-use super::{Counter, Remote};
+use super::{Counter, Remote, RemoteFound};
 use crate::digest::Digest;
 
 /// The `type_url` of one entry of an index.
@@ -165,14 +165,31 @@ impl Remote {
         }
     }
 
-    /// A local hit of the step key `key`: when the index read from the server holds it, it
-    /// stays in the index this run writes, so a machine whose store holds most results does
-    /// not shrink the index to the steps it ran.
-    pub fn keep_indexed(&self, key: &Digest) {
+    /// For a local hit of the step key `key` in a run that writes: whether the server lacks
+    /// its result, which the run then shares from its store, so a server that lost results
+    /// (restarted, evicted them, or was down when they were made) gets them back from the
+    /// next run that writes. A result the index read from the server holds, or that this run
+    /// shared already, is not asked for: it stays in the index this run writes, so a machine
+    /// whose store holds most results does not shrink the index to the steps it ran. Any
+    /// other is asked for; one the server cannot serve (outputs gone from its CAS) counts as
+    /// lacking. False in a run that does not write, or once the server failed.
+    pub async fn lacks(&self, key: &Digest) -> bool {
+        if !self.config.upload || !self.breaker.is_closed() {
+            return false;
+        }
         let action = action_of(key).digest;
         if let Some(result) = self.index.get(&action) {
             self.remember_shared(action, result.clone());
+            return false;
         }
+        let known = (self.shared.lock().unwrap_or_else(|p| p.into_inner()))
+            .iter()
+            .any(|(shared, _)| shared.hash == action.hash);
+        if known {
+            return false;
+        }
+        !matches!(self.ask(&action, key).await, Some(RemoteFound::Hit(_)))
+            && self.breaker.is_closed()
     }
 
     /// Keeps `result`, which the server now holds for `action`, for this run's index.

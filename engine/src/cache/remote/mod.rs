@@ -235,26 +235,31 @@ impl Remote {
             self.count_hit(key, true);
             return RemoteFound::Hit(record);
         }
+        // A server may answer NOT_FOUND for a result whose outputs left its CAS: what the
+        // index found out is then the answer.
+        match self.ask(&action, key).await {
+            Some(RemoteFound::Hit(record)) => {
+                self.count_hit(key, false);
+                RemoteFound::Hit(record)
+            }
+            Some(asked) => asked,
+            None => indexed,
+        }
+    }
+
+    /// Asks the server for its result for `action`, of the step key `key`: none when it has
+    /// none or fails.
+    async fn ask(&self, action: &re::Digest, key: &Digest) -> Option<RemoteFound> {
         let request = re::GetActionResultRequest {
             instance_name: self.config.instance.clone(),
             action_digest: Some(action.clone()),
             digest_function: re::SHA256,
         };
-        // A server may answer NOT_FOUND for a result whose outputs left its CAS: what the
-        // index found out is then the answer.
-        match self
+        let found = self
             .call(self.config.timeout, self.clients.get_action_result(request))
             .await
-        {
-            Ok(Some(found)) => {
-                let asked = self.accept(&action, &found, key).await;
-                if matches!(asked, RemoteFound::Hit(_)) {
-                    self.count_hit(key, false);
-                }
-                asked
-            }
-            Ok(None) | Err(_) => indexed,
-        }
+            .ok()??;
+        Some(self.accept(action, &found, key).await)
     }
 
     /// The record of `found`, the server's result for `action` of the step key `key`, when

@@ -86,7 +86,7 @@ impl Remote {
     }
 
     /// Never called: there is no server.
-    pub fn keep_indexed(&self, _: &Digest) {
+    pub async fn lacks(&self, _: &Digest) -> bool {
         match self.never {}
     }
 
@@ -96,7 +96,7 @@ impl Remote {
         _: &Store,
         _: &Digest,
         _: &ActionResult,
-        _: StepLogs,
+        _: Option<StepLogs>,
         _: &HashMap<Digest, PathBuf>,
     ) {
         match self.never {}

@@ -16,8 +16,9 @@ use crate::cache::store::{ActionResult, Store};
 use crate::digest::Digest;
 
 impl Remote {
-    /// Sends the result of the step key `key`, its outputs and its logs, when this run may
-    /// write: the blobs the server lacks, then the action result. An image output travels as
+    /// Sends the result of the step key `key`, its outputs and its logs (none for a result
+    /// shared from the local store, which keeps no log of it), when this run may write: the
+    /// blobs the server lacks, then the action result. An image output travels as
     /// the `docker save` tarball `images` holds for its digest (the run saves it: the daemon
     /// holds images); a result with an image that has none there is not shared. Failures
     /// give the run's one warning, never an error.
@@ -26,7 +27,7 @@ impl Remote {
         store: &Store,
         key: &Digest,
         result: &ActionResult,
-        logs: StepLogs,
+        logs: Option<StepLogs>,
         images: &HashMap<Digest, PathBuf>,
     ) {
         if !self.config.upload {
@@ -53,7 +54,7 @@ impl Remote {
         store: &Store,
         key: &Digest,
         result: &ActionResult,
-        logs: StepLogs,
+        logs: Option<StepLogs>,
         images: &HashMap<Digest, PathBuf>,
     ) -> std::result::Result<(), String> {
         let action = action_of(key);
@@ -117,11 +118,13 @@ impl Remote {
                 ArtifactKind::Secret => return Ok(()),
             }
         }
-        let (stdout, stderr) = (sha(&logs.stdout), sha(&logs.stderr));
-        ar.stdout_digest = Some(stdout.clone());
-        ar.stderr_digest = Some(stderr.clone());
-        blobs.push(Blob::Bytes(stdout, logs.stdout));
-        blobs.push(Blob::Bytes(stderr, logs.stderr));
+        if let Some(logs) = logs {
+            let (stdout, stderr) = (sha(&logs.stdout), sha(&logs.stderr));
+            ar.stdout_digest = Some(stdout.clone());
+            ar.stderr_digest = Some(stderr.clone());
+            blobs.push(Blob::Bytes(stdout, logs.stdout));
+            blobs.push(Blob::Bytes(stderr, logs.stderr));
+        }
         let record = serde_json::to_vec(result).map_err(|e| e.to_string())?;
         ar.execution_metadata = Some(re::ExecutedActionMetadata {
             worker: "tanto".into(),
