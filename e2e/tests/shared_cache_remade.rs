@@ -329,3 +329,119 @@ fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
     // The fetch cut short left nothing staged; this run's own folder went with it.
     assert_eq!(staged(store_b.path()), Vec::<String>::new(), "{stderr}");
 }
+
+/// Starts the fixture on `store` with `args` and `--src src`, sharing with `url` under a
+/// `TANTO_REMOTE_TIMEOUT` of 5 s, and calls `on_event` with the events so far and its pid
+/// after each one: its events, its stderr and how it exited.
+fn follow(
+    (store, src, url): (&Path, &Path, &str),
+    args: &[&str],
+    mut on_event: impl FnMut(&[Value], u32),
+) -> (Vec<Value>, String, std::process::ExitStatus) {
+    let mut child = fixture(store)
+        .env("TANTO_REMOTE_CACHE", url)
+        .env("TANTO_REMOTE_TIMEOUT", "5")
+        .args(args)
+        .args(["--progress", "json", "--src"])
+        .arg(src)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the fixture");
+    let stderr = child.stderr.take().expect("its stderr");
+    let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut events = Vec::new();
+    let lines = std::io::BufReader::new(child.stdout.take().expect("its stdout")).lines();
+    for line in lines.map_while(Result::ok) {
+        events.push(serde_json::from_str::<Value>(&line).unwrap_or_default());
+        on_event(&events, child.id());
+    }
+    let status = child.wait().expect("the fixture's exit");
+    (events, stderr.join().expect("its stderr"), status)
+}
+
+#[test]
+fn a_stalled_upload_is_not_the_steps_time_and_holds_up_no_step() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let port = url.rsplit(':').next().expect("a port").to_owned();
+    let pids = server_pids(&port);
+    assert!(!pids.is_empty(), "no process of BuildGrid on port {port}");
+    let (store, src) = machine_b();
+    // Once `bundle` runs (3 s), the server stops: its upload, and those of the steps after
+    // it, stall until the 5 s timeout.
+    let mut stopped = None;
+    let (events, stderr, status) = follow(
+        (store.path(), src.path(), &url),
+        &["shared", "--pause", "3", "--remote-upload"],
+        |events, _| {
+            if stopped.is_none() && steps(events, "step_started").iter().any(|s| s == "bundle") {
+                signal("-STOP", &pids);
+                stopped = Some(Stopped(pids.clone()));
+            }
+        },
+    );
+    assert!(stopped.is_some(), "the server was never stopped: {stderr}");
+    assert!(status.success(), "the run failed: {stderr}");
+    // Each step's time is its own: `bundle` took its 3 s, not 3 s and the stalled 5 s, and
+    // `weigh` and `listing` ran without waiting for its upload.
+    for e in of_kind(&events, "step_finished") {
+        assert!(
+            e["duration_ms"].as_u64().is_some_and(|ms| ms < 6000),
+            "{e} {stderr}"
+        );
+    }
+    assert_eq!(of_kind(&events, "step_finished").len(), 3, "{stderr}");
+    let warned = warnings(&stderr);
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(warned[0].contains("5 s"), "{stderr}");
+    assert!(
+        stderr.contains(": 0 hits, 0 blobs fetched (0 bytes), 0 results and 0 blobs sent (0 bytes); 3 results NOT shared (the warning above says why)\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ctrl_c_while_results_are_shared_abandons_them_at_once() {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let port = url.rsplit(':').next().expect("a port").to_owned();
+    let pids = server_pids(&port);
+    assert!(!pids.is_empty(), "no process of BuildGrid on port {port}");
+    let (store, src) = machine_b();
+    // The server stops as the one step starts; once it is done, its upload stalls and
+    // Ctrl-C comes.
+    let mut stopped = None;
+    let mut interrupted = None;
+    let (events, stderr, status) = follow(
+        (store.path(), src.path(), &url),
+        &["shared_dir", "--remote-upload"],
+        |events, pid| {
+            if stopped.is_none() && !of_kind(events, "step_started").is_empty() {
+                signal("-STOP", &pids);
+                stopped = Some(Stopped(pids.clone()));
+            }
+            if interrupted.is_none() && !of_kind(events, "step_finished").is_empty() {
+                signal("-INT", &[pid]);
+                interrupted = Some(Instant::now());
+            }
+        },
+    );
+    let at = interrupted.unwrap_or_else(|| panic!("no Ctrl-C was sent: {stderr}"));
+    assert!(stopped.is_some(), "the server was never stopped: {stderr}");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        at.elapsed() < Duration::from_secs(4),
+        "the run waited {:?} for the stalled uploads: {stderr}",
+        at.elapsed()
+    );
+    assert!(
+        stderr.contains(
+            "tanto: interrupted while sharing results with the shared cache: those under way are \
+             not shared, nor is the pipeline's index\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(of_kind(&events, "run_finished").len(), 1, "{stderr}");
+    assert_eq!(staged(store.path()), Vec::<String>::new(), "{stderr}");
+}

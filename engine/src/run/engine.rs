@@ -341,8 +341,7 @@ pub(super) async fn run(
         _ => Ok(Vec::new()),
     };
     runner.count_ran_again(&mut summary);
-    let (remote, whole) = (context.remote.as_deref(), summary.success());
-    let index_stopped = super::remote::write_index(remote, whole, &interrupted).await;
+    let index_stopped = super::remote::finish(&context, summary.success(), &interrupted).await;
     let remote_hits = context.remote.as_ref().map_or(0, |r| r.stats().hits);
     // Printed once the views are done, so it follows every line they print.
     let remote_line = match context.remote.as_deref() {

@@ -158,31 +158,40 @@ impl Drop for Connecting {
     }
 }
 
-/// Sends a step's result to the remote cache when this run writes to it: its outputs, its
-/// redacted `logs`, and each image output saved from the daemon as a tarball. An image that
-/// cannot be saved keeps the result local, with a warning.
-pub(super) async fn share(
-    run: &RunContext,
-    remote: &Remote,
-    digest: &Digest,
-    record: &ActionResult,
-    outputs: &[Artifact],
+/// Sends a step's result to the remote cache, in the background, when this run writes to it:
+/// its outputs, its redacted `logs` (none for a local hit, whose logs the store does not
+/// keep), and each image output saved from the daemon as a tarball; `only_if_lacking` for a
+/// local hit, which is sent only when the server lacks it ([`Remote::lacks`]). An image that
+/// cannot be saved keeps the result local, with a warning. [`finish`] waits for it.
+pub(super) fn share(
+    run: &Arc<RunContext>,
+    digest: Digest,
+    record: ActionResult,
+    outputs: Vec<Artifact>,
     logs: Option<StepLogs>,
+    only_if_lacking: bool,
 ) {
-    if !remote.uploads() {
+    let Some(remote) = run.remote.clone().filter(|r| r.uploads()) else {
         return;
-    }
-    // The tarballs live as long as this folder: until the upload is done.
-    let (_staging, images) = match save_images(run, outputs).await {
-        Ok(saved) => saved,
-        Err(e) => {
-            tracing::warn!("could not save an image to share it with the remote cache: {e}");
+    };
+    let run_for_it = Arc::clone(run);
+    run.sharing(async move {
+        let run = run_for_it;
+        if only_if_lacking && !remote.lacks(&digest).await {
             return;
         }
-    };
-    remote
-        .upload(&run.store, digest, record, logs, &images)
-        .await;
+        // The tarballs live as long as this folder: until the upload is done.
+        let (_staging, images) = match save_images(&run, &outputs).await {
+            Ok(saved) => saved,
+            Err(e) => {
+                tracing::warn!("could not save an image to share it with the remote cache: {e}");
+                return;
+            }
+        };
+        remote
+            .upload(&run.store, &digest, &record, logs, &images)
+            .await;
+    });
 }
 
 /// Whether a step's result may be shared: not when it is keyed by a secret's value, hashed
@@ -213,18 +222,23 @@ async fn save_images(
     Ok((Some(dir), images))
 }
 
-/// Writes the pipeline's index at the end of a run that writes to the shared cache, unless
-/// the run was interrupted (a run that stopped at a failure writes it); `whole` when the run
-/// reached every step. Ctrl-C abandons it, saying so (the steps' results are shared already):
-/// then true, and the run exits as interrupted.
-pub(super) async fn write_index(
-    remote: Option<&Remote>,
-    whole: bool,
-    interrupted: &CancellationToken,
-) -> bool {
-    let Some(remote) = remote.filter(|_| !interrupted.is_cancelled()) else {
+/// Ends the run's sharing: waits for the results still being sent, then writes the
+/// pipeline's index, unless the run was interrupted (a run that stopped at a failure writes
+/// it); `whole` when the run reached every step. Ctrl-C abandons what is under way, saying
+/// so: then true, and the run exits as interrupted.
+pub(super) async fn finish(run: &RunContext, whole: bool, interrupted: &CancellationToken) -> bool {
+    let Some(remote) = run.remote.as_deref() else {
         return false;
     };
+    if run.shared(interrupted).await {
+        say!(
+            "tanto: interrupted while sharing results with the shared cache: those under way are not shared, nor is the pipeline's index"
+        );
+        return true;
+    }
+    if interrupted.is_cancelled() {
+        return false;
+    }
     tokio::select! {
         () = remote.write_index(whole) => false,
         () = interrupted.cancelled() => {
@@ -276,7 +290,7 @@ pub(super) fn summary_line(remote: &Remote) -> String {
 impl StepRunner {
     /// Shares a local hit, `hit` under `digest` with its `outputs`, when this run writes to
     /// the remote cache and the server lacks it (see [`Remote::lacks`]), without a log.
-    pub(super) async fn share_hit(
+    pub(super) fn share_hit(
         &self,
         (info, inputs): (&StepInfo, &[Artifact]),
         digest: &Digest,
@@ -286,8 +300,15 @@ impl StepRunner {
         let Some(remote) = self.run.remote.as_deref() else {
             return;
         };
-        if !self.looking_only && shareable(info, inputs) && remote.lacks(digest).await {
-            share(&self.run, remote, digest, hit, outputs, None).await;
+        if !self.looking_only && shareable(info, inputs) && remote.uploads() {
+            share(
+                &self.run,
+                *digest,
+                hit.clone(),
+                outputs.to_vec(),
+                None,
+                true,
+            );
         }
     }
 

@@ -231,8 +231,7 @@ impl StepRunner {
                         match missing_image(&self.run, &outputs).await? {
                             None => {
                                 self.remember_hit(&node.label, &key);
-                                self.share_hit((info, inputs), &digest, &hit, &outputs)
-                                    .await;
+                                self.share_hit((info, inputs), &digest, &hit, &outputs);
                                 return Ok(Lookup::Hit(Box::new(hit), outputs, false));
                             }
                             // The remote cache may hold it, to load when it is needed.
@@ -407,8 +406,8 @@ impl StepRunner {
                     .retain(|image, _| info.settings.image != Some(image.as_str()));
                 if let Err(e) = run.store.record(&digest, &record) {
                     tracing::warn!("could not cache the result of `{label}`: {e}");
-                } else if let Some(remote) = run.remote.as_ref().filter(|_| shareable) {
-                    share(&run, remote, &digest, &record, &outputs, Some(ctx.logs())).await;
+                } else if shareable {
+                    share(&run, digest, record, outputs.clone(), Some(ctx.logs()), false);
                 }
             }
             if let Err(e) = run.store.set_last_key(&history, &key) {

@@ -52,6 +52,8 @@ pub struct RunContext {
     scratch_dirs: ScratchDirs,
     /// The removals of ended steps' containers still under way.
     closings: std::sync::Mutex<tokio::task::JoinSet<()>>,
+    /// The results being shared with the remote cache, off the steps' own time.
+    sharings: std::sync::Mutex<tokio::task::JoinSet<()>>,
     /// Whether the run has asked the daemon for a container (see [`creating`](Self::creating)).
     created: AtomicBool,
     /// How the run's ended steps ran, by the digest of their code: whether each ran exactly
@@ -112,6 +114,7 @@ impl RunContext {
             services: ServicePool::default(),
             scratch_dirs: ScratchDirs::default(),
             closings: std::sync::Mutex::default(),
+            sharings: std::sync::Mutex::default(),
             created: AtomicBool::new(false),
             single_by_code: std::sync::Mutex::default(),
         }
@@ -252,6 +255,43 @@ impl RunContext {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .spawn(removal);
+    }
+
+    /// Runs `sharing`, a result being sent to the remote cache, in the background until
+    /// [`shared`](Self::shared) waits for it: neither the step nor the steps that wait on
+    /// it wait for its upload.
+    pub(crate) fn sharing(&self, sharing: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.sharings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .spawn(sharing);
+    }
+
+    /// Waits for the results being shared, or, once `interrupted` is cancelled, abandons
+    /// those still under way (a result is only written once its blobs are sent, so an
+    /// abandoned one is never half there): whether it abandoned any.
+    pub(crate) async fn shared(&self, interrupted: &CancellationToken) -> bool {
+        let mut sharings = std::mem::take(
+            &mut *self
+                .sharings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        loop {
+            tokio::select! {
+                biased;
+                () = interrupted.cancelled() => {
+                    let abandoned = !sharings.is_empty();
+                    sharings.shutdown().await;
+                    return abandoned;
+                }
+                next = sharings.join_next() => match next {
+                    None => return false,
+                    Some(Err(e)) if e.is_panic() => tracing::warn!("sharing a result panicked: {e}"),
+                    Some(_) => {}
+                },
+            }
+        }
     }
 
     /// Remembers a scratch folder of a `docker_socket` step, for [`Abandon::now`].
