@@ -20,6 +20,8 @@ pub struct Summary {
     index: BTreeMap<String, usize>,
     /// Each step's place in the plan, by label: the table's order, when known.
     order: BTreeMap<String, usize>,
+    /// When each step that started did, by label: a stopped step's time is from there.
+    started_at: BTreeMap<String, u64>,
     /// Each failed step: label, error, full log.
     pub(super) failures: Vec<(Arc<str>, String, Option<String>)>,
     /// Why each skipped step was skipped (a failure upstream, stopped by Ctrl-C…), by label.
@@ -146,6 +148,7 @@ impl View for Summary {
                 } else {
                     "running"
                 };
+                self.started_at.insert(step.to_string(), stamped.ts_us);
                 self.set(step, status, None);
             }
             Event::StepCached { step } => self.set(step, "cached", None),
@@ -173,7 +176,11 @@ impl View for Summary {
                 reason,
                 stopped,
             } => {
-                self.set(step, if *stopped { "stopped" } else { "skipped" }, None);
+                // A stopped step ran until then; a skipped one never started.
+                let ran_ms = (self.started_at.get(&**step))
+                    .filter(|_| *stopped)
+                    .map(|&at| stamped.ts_us.saturating_sub(at) / 1000);
+                self.set(step, if *stopped { "stopped" } else { "skipped" }, ran_ms);
                 self.skips.insert(step.to_string(), reason.clone());
             }
             _ => {}
@@ -217,6 +224,14 @@ mod tests {
     #[test]
     fn a_step_stopped_while_it_ran_reads_stopped_and_one_never_started_skipped() {
         let mut summary = Summary::new();
+        summary.event(&Stamped {
+            ts_us: 0,
+            event: Event::StepStarted {
+                step: "test".into(),
+                reason: "first run".into(),
+                shared_with: None,
+            },
+        });
         for (step, stopped) in [("test", true), ("publish", false)] {
             let reason = if stopped {
                 "stopped while running: x"
@@ -224,7 +239,7 @@ mod tests {
                 "cancelled: x"
             };
             summary.event(&Stamped {
-                ts_us: 0,
+                ts_us: 6_200_000,
                 event: Event::StepSkipped {
                     step: step.into(),
                     reason: reason.into(),
@@ -235,7 +250,7 @@ mod tests {
         assert_eq!(
             summary.render(),
             "STEP     STATUS    TIME\n\
-             test     stopped   -\n\
+             test     stopped   6.2s\n\
              publish  skipped   -\n"
         );
     }
