@@ -183,3 +183,44 @@ fn an_expired_token_is_said_to_be_refused_not_missing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_token_is_guarded_as_a_secret_before_anything_is_printed() {
+    let cache = tempfile::tempdir().unwrap();
+    let src = sources();
+    let url = format!("grpc://127.0.0.1:{}", support::servers::free_port());
+    let out = output(
+        fixture(cache.path())
+            .env("TANTO_REMOTE_CACHE", &url)
+            .env("GITHUB_ACTIONS", "true")
+            .env("TANTO_TEST_TOKEN", "tok5")
+            .args([
+                "shared",
+                "--pause",
+                "0",
+                "--remote-token",
+                "env:TANTO_TEST_TOKEN",
+            ])
+            .args(["--progress", "plain", "--src"])
+            .arg(src.path()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The runner is told to mask it, a short one is said to be short, and no line shows it
+    // (the line of the unreachable server may come first: it is masked by tanto itself).
+    assert!(stderr.lines().any(|l| l == "::add-mask::tok5"), "{stderr}");
+    assert!(
+        (stderr.lines())
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .all(|l| !l.contains("tok5")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "warning: the secret `remote-token` is shorter than 8 characters: every place its \
+             text shows in what tanto prints and records is masked as `***`, ordinary text too; \
+             a real secret is longer\n"
+        ),
+        "{stderr}"
+    );
+}

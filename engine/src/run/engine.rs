@@ -1,11 +1,11 @@
 //! One run of a pipeline from the command line: bind inputs, connect, schedule, report, exit.
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write as _};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::artifact::Artifact;
+use super::secrets::guard_secrets;
 use crate::backend::Backend;
 use crate::cache::Store;
 use crate::digest::Digest;
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::graph::{ParamInfo, Plan};
 use crate::input::{ViewMode, bind};
 use crate::report::{Event, EventSink, Hold, LogFiles, MAX_QUEUED_LINES, drive, plural, shown};
-use crate::report::{github_escaped, say, shown_lines};
+use crate::report::{say, shown_lines};
 use crate::run::images::{plan_images, resolve_images};
 use crate::run::log;
 use crate::run::options::{
@@ -194,7 +194,8 @@ pub(super) async fn run(
     // The log files see every event as it happens; the views, a bounded queue of them.
     let logs = Box::new(LogFiles::new(log_dir(&store, &run_id)));
     let (events, rx) = EventSink::bounded(MAX_QUEUED_LINES, Some(logs));
-    guard_secrets(&inputs, &events);
+    let token = remote.as_ref().and_then(super::remote::Connecting::token);
+    guard_secrets(&inputs, token, &events);
     let hold = Hold::default();
     // For what this function prints itself, after the sink is gone.
     let redactor = events.redactor();
@@ -235,7 +236,7 @@ pub(super) async fn run(
         .map(|shell| Interactive::new(shell, options.keep_going, hold));
     let unused_remote = remote.as_ref().map(super::remote::Connecting::unused_line);
     let remote = match remote {
-        Some(connecting) => connecting.finish(&events).await,
+        Some(connecting) => connecting.finish().await,
         None => Ok(None),
     };
     // The shared cache's token is a secret of the run from here on.
@@ -431,35 +432,6 @@ pub(super) async fn run(
 async fn reap(backend: Arc<dyn Backend>) {
     if let Err(e) = backend.reap_orphans().await {
         tracing::warn!("could not reap containers left by dead runs: {e}");
-    }
-}
-
-/// A secret shorter than this is warned about: masking its text masks ordinary text too.
-const SHORT_SECRET: usize = 8;
-
-/// Makes every secret among the run's inputs redacted from all that tanto prints and
-/// records; under GitHub Actions, also masked by the runner (`::add-mask::`), before anything
-/// else is printed.
-fn guard_secrets(inputs: &[Artifact], events: &EventSink) {
-    for input in inputs {
-        if let Artifact::Secret(secret) = input {
-            events.add_secret(secret.expose());
-            if secret.expose().chars().count() < SHORT_SECRET {
-                say!(
-                    "warning: the secret `{}` is shorter than {SHORT_SECRET} characters: every \
-                     place its text shows in what tanto prints and records is masked as `***`, \
-                     ordinary text too; a real secret is longer",
-                    shown(secret.name())
-                );
-            }
-        }
-    }
-    if std::env::var_os("GITHUB_ACTIONS").is_some() {
-        let redactor = events.redactor();
-        let mut err = std::io::stderr().lock();
-        for form in redactor.mask_lines() {
-            let _ = writeln!(err, "::add-mask::{}", github_escaped(form));
-        }
     }
 }
 

@@ -14,6 +14,7 @@ mod plan;
 mod remote;
 mod runner;
 mod scheduler;
+mod secrets;
 mod shell_cmd;
 mod signals;
 mod summary;

@@ -19,7 +19,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Node, Plan, StepInfo};
 use crate::input::secret_value;
-use crate::report::{EventSink, plural, say};
+use crate::report::{plural, say};
 use crate::run::options::RunOptions;
 use crate::run::runner::StepRunner;
 use crate::step::RunContext;
@@ -139,12 +139,14 @@ impl Connecting {
         self.unused.clone()
     }
 
+    /// The token sent to the server, which the run makes a secret of its events before it
+    /// prints anything: whatever prints or records, never it.
+    pub(super) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// The remote cache, or none when the server cannot serve (one warning line said so).
-    /// The token becomes a secret of `events` first: whatever prints or records, never it.
-    pub(super) async fn finish(mut self, events: &EventSink) -> Result<Option<Arc<Remote>>> {
-        if let Some(token) = &self.token {
-            events.add_secret(token);
-        }
+    pub(super) async fn finish(mut self) -> Result<Option<Arc<Remote>>> {
         let remote = (&mut self.task)
             .await
             .map_err(|e| Error::Other(format!("connecting to the remote cache failed: {e}")))??;

@@ -14,7 +14,7 @@ use super::RemoteConfig;
 use super::progress::Progress;
 use super::proto::{bytestream as bs, re};
 use crate::error::{Error, Result};
-use crate::report::say;
+use crate::report::{Redactor, say};
 
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -247,22 +247,27 @@ impl std::fmt::Display for Fault {
 /// The circuit breaker of one run: closed until the first failure, then open for good.
 pub(super) struct Breaker {
     open: AtomicBool,
-    /// Whether the calls bear a token: what a refusal of the credentials asks for.
-    token: bool,
+    /// The token the calls bear, in each form a server's message may echo it in; empty when
+    /// they bear none (what a refusal of the credentials then asks for).
+    token: Redactor,
 }
 
 impl Breaker {
-    /// A closed breaker for calls that bear a token, or none.
-    pub(super) fn new(token: bool) -> Self {
+    /// A closed breaker for calls that bear `token`, or none.
+    pub(super) fn new(token: Option<&str>) -> Self {
+        let mut redactor = Redactor::default();
+        if let Some(token) = token {
+            redactor.add(token);
+        }
         Self {
             open: AtomicBool::new(false),
-            token,
+            token: redactor,
         }
     }
 
-    /// `status` in a few words (see [`describe`]), for calls with or without a token.
+    /// `status` in a few words (see [`describe`]), the token masked in what the server said.
     pub(super) fn describe(&self, status: &tonic::Status) -> String {
-        describe(status, self.token)
+        describe(status, &self.token)
     }
 
     /// Whether calls are still made.
@@ -329,11 +334,11 @@ pub(super) fn seconds(timeout: Duration) -> String {
 /// A status in a few words, bounded: the server's message is hostile input too. A refusal of
 /// the credentials asks for a token when the calls bear none (`token`), and for a new one
 /// when they do.
-fn describe(status: &tonic::Status, token: bool) -> String {
+fn describe(status: &tonic::Status, token: &Redactor) -> String {
     use tonic::Code;
     let what = match status.code() {
         Code::Unavailable => "is unreachable",
-        Code::Unauthenticated if token => {
+        Code::Unauthenticated if !token.is_empty() => {
             "refused the credentials (the token given is expired or wrong: renew it)"
         }
         Code::Unauthenticated => {
@@ -344,12 +349,12 @@ fn describe(status: &tonic::Status, token: bool) -> String {
         Code::Unimplemented => "does not serve this part of REAPI v2",
         _ => "failed",
     };
-    let message: String = status
-        .message()
-        .chars()
+    // Masked before it is cut, and cut past the longest form, so no part of the token shows.
+    let message: String = (status.message().chars())
         .filter(|c| !c.is_control())
-        .take(160)
+        .take(160 + token.longest())
         .collect();
+    let message: String = token.redact(&message).chars().take(160).collect();
     // What rustls says of an answer that is not TLS: a plain server at a `grpcs://` URL.
     if message.contains("InvalidContentType") {
         return format!(
@@ -370,11 +375,35 @@ mod tests {
     #[test]
     fn a_refused_token_asks_for_a_new_one_and_no_token_for_one() {
         let refused = tonic::Status::unauthenticated("");
-        let given = Breaker::new(true).describe(&refused);
+        let given = Breaker::new(Some("tok-1f2e3d4c")).describe(&refused);
         assert!(given.contains("expired or wrong: renew it"), "{given}");
         assert!(!given.contains("set TANTO_REMOTE_TOKEN"), "{given}");
-        let none = Breaker::new(false).describe(&refused);
+        let none = Breaker::new(None).describe(&refused);
         assert!(none.contains("set TANTO_REMOTE_TOKEN"), "{none}");
+    }
+
+    #[test]
+    fn a_server_that_echoes_the_token_never_gets_it_printed() {
+        let token = "tok-1f2e3d4c5b6a";
+        let breaker = Breaker::new(Some(token));
+        for message in [
+            format!("bad bearer {token}"),
+            format!("{}bad bearer {token}", "x".repeat(150)),
+            format!("{}{token}", "x".repeat(158)),
+            format!(
+                "bad {}",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, token)
+            ),
+        ] {
+            let said = breaker.describe(&tonic::Status::unauthenticated(message.clone()));
+            assert!(said.contains("renew it"), "{said}");
+            assert!(!said.contains("tok-1f"), "{message} -> {said}");
+            assert!(!said.contains("dG9rLTFm"), "{message} -> {said}");
+        }
+        let said = breaker.describe(&tonic::Status::unauthenticated(format!(
+            "bad bearer {token}"
+        )));
+        assert!(said.ends_with("(bad bearer ***)"), "{said}");
     }
 
     fn endpoint(url: &str) -> std::result::Result<(), String> {

@@ -100,7 +100,7 @@ impl Remote {
     /// `None`, and the run goes on with the local store.
     pub async fn connect(config: RemoteConfig) -> Result<Option<Self>> {
         let clients = Clients::new(&config)?;
-        let breaker = Breaker::new(config.token.is_some());
+        let breaker = Breaker::new(config.token.as_deref());
         let request = re::GetCapabilitiesRequest {
             instance_name: config.instance.clone(),
         };
