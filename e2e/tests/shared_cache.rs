@@ -471,6 +471,8 @@ fn a_step_that_runs_fetches_its_remote_inputs() {
     assert_eq!(started, ["listing"], "{stderr}");
     // `bundle`'s folder: its tree, readme, data, big.bin and the script.
     assert_eq!(count(&stderr, "blob"), 5, "{stderr}");
+    // 5 MiB of big.bin and a few hundred bytes more, as people read it.
+    assert!(stderr.contains("5 blobs fetched (5.0 MiB)\n"), "{stderr}");
     let listing = std::fs::read_to_string(dest.path().join("listing.txt")).expect("read an output");
     assert!(listing.contains("5242880 ./big.bin"), "{listing}");
 }

@@ -224,3 +224,24 @@ fn the_token_is_guarded_as_a_secret_before_anything_is_printed() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_instance_the_server_does_not_know_points_at_its_variable() {
+    let server = BuildGrid::start("");
+    let cache = tempfile::tempdir().unwrap();
+    let src = sources();
+    let (ev, stderr) = ok(&output(
+        fixture(cache.path())
+            .env("TANTO_REMOTE_CACHE", server.url())
+            .env("TANTO_REMOTE_INSTANCE", "nope")
+            .args(["shared", "--pause", "0", "--progress", "json", "--src"])
+            .arg(src.path()),
+    ));
+    assert_eq!(of_kind(&ev, "step_started").len(), 3, "{stderr}");
+    let warned = warnings(&stderr);
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains("[nope]): check TANTO_REMOTE_INSTANCE"),
+        "{stderr}"
+    );
+}

@@ -45,7 +45,6 @@ pub use keyring::secret_key;
 pub use reason::Reason;
 pub use remote::{Remote, RemoteConfig, RemoteFound, RemoteStats, StepLogs};
 pub use statcache::{FileStat, StatCache};
-pub(crate) use store::human_bytes;
 pub use store::{
     ActionResult, OutputRecord, PruneOptions, PruneReport, Recorded, Store, StoreImages,
     StoreLease, StoreStats, VerifyReport,

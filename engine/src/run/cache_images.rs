@@ -6,8 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::backend::{Backend, Connect, Reclaimed};
-use crate::cache::{StoreImages, human_bytes};
+use crate::cache::StoreImages;
 use crate::error::{Error, Result};
+use crate::report::human_bytes;
 use crate::report::{plural, shown};
 
 /// What a prune did with the images no kept result names.

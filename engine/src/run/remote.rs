@@ -19,7 +19,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Node, Plan, StepInfo};
 use crate::input::secret_value;
-use crate::report::{plural, say};
+use crate::report::{human_bytes, plural, say};
 use crate::run::options::RunOptions;
 use crate::run::runner::StepRunner;
 use crate::step::RunContext;
@@ -259,19 +259,24 @@ pub(super) fn summary_line(remote: &Remote) -> String {
         0 => String::new(),
         n => format!(" ({n} from the pipeline's index)"),
     };
+    // Exact below a KiB, as people read it above.
+    let size = |n: u64| match n {
+        0..1024 => format!("{n} bytes"),
+        _ => human_bytes(n),
+    };
     let mut line = format!(
-        "tanto: remote cache {}: {}{from_index}, {} fetched ({} bytes)",
+        "tanto: remote cache {}: {}{from_index}, {} fetched ({})",
         remote.url(),
         plural(s.hits as usize, "hit"),
         plural(s.blobs_fetched as usize, "blob"),
-        s.bytes_fetched,
+        size(s.bytes_fetched),
     );
     if remote.uploads() {
         line.push_str(&format!(
-            ", {} and {} sent ({} bytes)",
+            ", {} and {} sent ({})",
             plural(s.results_sent as usize, "result"),
             plural(s.blobs_sent as usize, "blob"),
-            s.bytes_sent
+            size(s.bytes_sent)
         ));
         if s.indexed > 0 {
             line.push_str(&format!(

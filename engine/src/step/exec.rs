@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 
 use crate::backend::{ExecSpec, PARENT_ENV, Parent, archive};
 use crate::error::{Error, Result};
+use crate::report::human_bytes;
 use crate::step::container::Container;
 use crate::step::lines::{Finished, KEEP, LogLines};
 use crate::step::live::{Gone, Need, Slot};
@@ -271,25 +272,6 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Other(format!("a file operation panicked: {e}")))?
 }
 
-/// `bytes` as people read it: `512 B`, `3.2 MiB`, `1.5 GiB`.
-pub(super) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value.fract() == 0.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// `argv` as a shell would read it back, on one line: plain words bare, others in single
 /// quotes, and one holding a control character (a script's newlines) in bash's `$'..'` form,
 /// so that an error's first line names the whole command.
@@ -354,13 +336,6 @@ fn capture_path(label: &str, path: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_people_write_them() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(2 << 30), "2 GiB");
-        assert_eq!(human_bytes(1536 << 10), "1.5 MiB");
-    }
 
     #[test]
     fn commands_read_back_like_a_shell() {

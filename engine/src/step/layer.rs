@@ -18,8 +18,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::backend::{LayerFile, TarStream, archive};
 use crate::error::{Error, Result};
+use crate::report::human_bytes;
 use crate::step::container::{Container, owner_of};
-use crate::step::exec::human_bytes;
 use crate::step::mount::copy_entries;
 
 /// The modification time every copied entry of a snapshot gets: the Unix epoch, as

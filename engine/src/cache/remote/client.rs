@@ -361,6 +361,11 @@ fn describe(status: &tonic::Status, token: &Redactor) -> String {
             "answered, but not in TLS ({message}): if it serves plain gRPC, use grpc://"
         );
     }
+    // A server that does not know the instance asked for (BuildGrid: "Invalid instance
+    // name"), whatever code it gives.
+    if message.to_ascii_lowercase().contains("instance") {
+        return format!("{what} ({message}): check TANTO_REMOTE_INSTANCE");
+    }
     if message.is_empty() {
         what.to_owned()
     } else {
@@ -380,6 +385,15 @@ mod tests {
         assert!(!given.contains("set TANTO_REMOTE_TOKEN"), "{given}");
         let none = Breaker::new(None).describe(&refused);
         assert!(none.contains("set TANTO_REMOTE_TOKEN"), "{none}");
+    }
+
+    #[test]
+    fn an_unknown_instance_points_at_its_variable() {
+        let status = tonic::Status::invalid_argument("Invalid instance name: [nope]");
+        assert_eq!(
+            Breaker::new(None).describe(&status),
+            "failed (Invalid instance name: [nope]): check TANTO_REMOTE_INSTANCE"
+        );
     }
 
     #[test]

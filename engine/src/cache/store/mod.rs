@@ -24,7 +24,6 @@ use std::time::SystemTime;
 pub use action::{ActionResult, OutputRecord, Recorded};
 pub use images::StoreImages;
 pub use lease::StoreLease;
-pub(crate) use reports::human_bytes;
 pub use reports::{PruneOptions, PruneReport, StoreStats, VerifyReport};
 
 use crate::artifact::{DirSelect, File};

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::report::human_bytes;
+
 /// How much the store holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -143,21 +145,5 @@ fn human_age(age: Duration) -> String {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} s")
-    }
-}
-
-/// `45.8 KiB`, `1.2 GiB`.
-pub(crate) fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
