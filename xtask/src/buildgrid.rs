@@ -23,30 +23,32 @@ fn venv() -> Option<PathBuf> {
     )
 }
 
-/// Creates the virtualenv and installs BuildGrid into it, unless it is there.
+/// The file written into the virtualenv once BuildGrid is installed in it.
+const READY: &str = "tanto-ready";
+
+/// Creates the virtualenv and installs BuildGrid into it, unless that was done.
 pub(crate) fn ensure() -> Result<(), String> {
     let venv = venv().ok_or("set HOME or TANTO_TEST_BUILDGRID_VENV for BuildGrid's virtualenv")?;
-    if venv.join("bin").join("python").exists() {
+    if venv.join(READY).exists() {
         return Ok(());
     }
     let parent = venv
         .parent()
         .ok_or("BuildGrid's virtualenv needs a parent folder")?;
     std::fs::create_dir_all(parent).map_err(|e| format!("create {}: {e}", parent.display()))?;
-    // Made beside its place and renamed in, so a half-made one is never used; the tests call
-    // its interpreter by path, which finds the virtualenv wherever it is.
-    let staging = parent.join(format!(".buildgrid-{}", std::process::id()));
+    // Made in its place, so that its scripts (`bgd`) name its own interpreter, and marked
+    // ready last: a half-made one (an install cut short) is made again.
     eprintln!(
         "xtask: installing BuildGrid {VERSION} from PyPI into {}",
         venv.display()
     );
     sh(&format!(
-        "rm -rf '{s}' && python3 -m venv '{s}' && '{s}/bin/python' -m pip install -q \
+        "rm -rf '{v}' && python3 -m venv '{v}' && '{v}/bin/python' -m pip install -q \
          --disable-pip-version-check buildgrid=={VERSION}",
-        s = staging.display()
+        v = venv.display()
     ))
     .map_err(|e| format!("{e}; BuildGrid needs python3-venv and PyPI"))?;
-    std::fs::rename(&staging, &venv).map_err(|e| format!("rename {}: {e}", staging.display()))
+    std::fs::write(venv.join(READY), VERSION).map_err(|e| format!("mark {}: {e}", venv.display()))
 }
 
 /// A BuildGrid server of this process (for `cargo xtask bench`), stopped when dropped.
