@@ -240,6 +240,16 @@ fn server_pids(port: &str) -> Vec<u32> {
     }
 }
 
+/// A BuildGrid, its URL, and the processes that serve it, for signals.
+fn stoppable() -> (BuildGrid, String, Vec<u32>) {
+    let server = BuildGrid::start("");
+    let url = server.url();
+    let port = url.rsplit(':').next().expect("a port").to_owned();
+    let pids = server_pids(&port);
+    assert!(!pids.is_empty(), "no process of BuildGrid on port {port}");
+    (server, url, pids)
+}
+
 /// Sends `signal` to `pids`.
 fn signal(signal: &str, pids: &[u32]) {
     for pid in pids {
@@ -260,11 +270,7 @@ impl Drop for Stopped {
 
 #[test]
 fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
-    let server = BuildGrid::start("");
-    let url = server.url();
-    let port = url.rsplit(':').next().expect("a port").to_owned();
-    let pids = server_pids(&port);
-    assert!(!pids.is_empty(), "no process of BuildGrid on port {port}");
+    let (_server, url, pids) = stoppable();
     // 48 MiB: by ByteStream, and a whole-transfer limit of a second per MiB would wait 49 s.
     upload(&url, "48");
     let (store_b, src_b) = machine_b();
@@ -362,11 +368,7 @@ fn follow(
 
 #[test]
 fn a_stalled_upload_is_not_the_steps_time_and_holds_up_no_step() {
-    let server = BuildGrid::start("");
-    let url = server.url();
-    let port = url.rsplit(':').next().expect("a port").to_owned();
-    let pids = server_pids(&port);
-    assert!(!pids.is_empty(), "no process of BuildGrid on port {port}");
+    let (_server, url, pids) = stoppable();
     let (store, src) = machine_b();
     // Once `bundle` runs (3 s), the server stops: its upload, and those of the steps after
     // it, stall until the 5 s timeout.
@@ -403,11 +405,7 @@ fn a_stalled_upload_is_not_the_steps_time_and_holds_up_no_step() {
 
 #[test]
 fn ctrl_c_while_results_are_shared_abandons_them_at_once() {
-    let server = BuildGrid::start("");
-    let url = server.url();
-    let port = url.rsplit(':').next().expect("a port").to_owned();
-    let pids = server_pids(&port);
-    assert!(!pids.is_empty(), "no process of BuildGrid on port {port}");
+    let (_server, url, pids) = stoppable();
     let (store, src) = machine_b();
     // The server stops as the one step starts; once it is done, its upload stalls and
     // Ctrl-C comes.

@@ -4,10 +4,31 @@
 
 mod support;
 
+use std::path::Path;
+use std::process::Output;
+
 use support::buildgrid::BuildGrid;
 use support::remote_cache::{count, fixture, ok, run, sources};
 use support::servers::free_port;
 use support::{of_kind, output};
+
+/// `shared_logs` over `src` on the store `store`, writing to `url`, with `token` as its
+/// secret.
+fn shared_logs(store: &Path, url: &str, token: &str, src: &Path) -> Output {
+    output(
+        fixture(store)
+            .env("TANTO_REMOTE_CACHE", url)
+            .env("TANTO_TEST_TOKEN", token)
+            .args([
+                "shared_logs",
+                "--token",
+                "env:TANTO_TEST_TOKEN",
+                "--remote-upload",
+            ])
+            .args(["--progress", "json", "--src"])
+            .arg(src),
+    )
+}
 
 #[test]
 fn a_result_carries_its_steps_redacted_stdout_and_stderr() {
@@ -15,22 +36,7 @@ fn a_result_carries_its_steps_redacted_stdout_and_stderr() {
     let server = BuildGrid::start("");
     let store = tempfile::tempdir().expect("a temporary folder");
     let src = sources();
-    let out = output(
-        fixture(store.path())
-            .env("TANTO_REMOTE_CACHE", server.url())
-            .env("TANTO_TEST_TOKEN", TOKEN)
-            .args([
-                "shared_logs",
-                "--token",
-                "env:TANTO_TEST_TOKEN",
-                "--remote-upload",
-                "--progress",
-                "json",
-                "--src",
-            ])
-            .arg(src.path()),
-    );
-    let (_, stderr) = ok(&out);
+    let (_, stderr) = ok(&shared_logs(store.path(), &server.url(), TOKEN, src.path()));
     // `telling` and `spill` are keyed by the secret's value, hashed with this store's own
     // key: no other machine can hit them, so they are not shared.
     assert_eq!(count(&stderr, "result"), 2, "{stderr}");
@@ -71,21 +77,7 @@ fn a_run_that_writes_shares_the_local_hits_the_server_lacks() {
         stderr.contains("nothing was read from it or shared"),
         "{stderr}"
     );
-    let with_token = |url: &str| {
-        output(
-            fixture(store.path())
-                .env("TANTO_REMOTE_CACHE", url)
-                .env("TANTO_TEST_TOKEN", TOKEN)
-                .args([
-                    "shared_logs",
-                    "--token",
-                    "env:TANTO_TEST_TOKEN",
-                    "--remote-upload",
-                ])
-                .args(["--progress", "json", "--src"])
-                .arg(src.path()),
-        )
-    };
+    let with_token = |url: &str| shared_logs(store.path(), url, TOKEN, src.path());
     ok(&with_token(&down));
 
     // Up again, and empty: the next run that writes is fully cached and shares them all.
