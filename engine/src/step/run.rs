@@ -281,6 +281,8 @@ impl RunContext {
             tokio::select! {
                 biased;
                 () = interrupted.cancelled() => {
+                    // Those done already are not abandoned.
+                    while sharings.try_join_next().is_some() {}
                     let abandoned = !sharings.is_empty();
                     sharings.shutdown().await;
                     return abandoned;
