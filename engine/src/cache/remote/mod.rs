@@ -17,6 +17,7 @@ mod cas;
 mod client;
 mod config;
 mod index;
+mod lookup;
 mod progress;
 mod proto;
 #[cfg(test)]
@@ -38,13 +39,13 @@ pub use config::{RemoteConfig, RemoteFound, RemoteStats, StepLogs};
 
 use crate::artifact::Artifact;
 use crate::cache::key::ArtifactKind;
-use crate::cache::store::{ActionResult, OutputRecord, Store};
+use crate::cache::store::{OutputRecord, Store};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use cas::FetchError;
 use client::{Breaker, Clients};
 use index::RunIndex;
-use wire::{RECORD_TYPE, action_of, check_digest, output_path, short};
+use wire::short;
 
 /// The largest batch of blobs sent or read in one call, whatever a server allows.
 const MAX_BATCH: u64 = 4 << 20;
@@ -222,91 +223,6 @@ impl Remote {
         }
     }
 
-    /// What the server holds for the step key `key`: a sound result whose outputs are all in
-    /// its CAS, or one it cannot serve and why. Reads the action result only (from the
-    /// pipeline's index when it has one for the key); no output is fetched.
-    pub async fn lookup(&self, key: &Digest) -> RemoteFound {
-        let action = action_of(key).digest;
-        let indexed = match self.index.get(&action) {
-            Some(found) => self.accept(&action, found, key).await,
-            None => RemoteFound::Nothing,
-        };
-        if let RemoteFound::Hit(record) = indexed {
-            self.count_hit(key, true);
-            return RemoteFound::Hit(record);
-        }
-        // A server may answer NOT_FOUND for a result whose outputs left its CAS: what the
-        // index found out is then the answer.
-        match self.ask(&action, key).await {
-            Some(RemoteFound::Hit(record)) => {
-                self.count_hit(key, false);
-                RemoteFound::Hit(record)
-            }
-            Some(asked) => asked,
-            None => indexed,
-        }
-    }
-
-    /// Asks the server for its result for `action`, of the step key `key`: none when it has
-    /// none or fails.
-    async fn ask(&self, action: &re::Digest, key: &Digest) -> Option<RemoteFound> {
-        let request = re::GetActionResultRequest {
-            instance_name: self.config.instance.clone(),
-            action_digest: Some(action.clone()),
-            digest_function: re::SHA256,
-        };
-        let found = self
-            .call(self.config.timeout, self.clients.get_action_result(request))
-            .await
-            .ok()??;
-        Some(self.accept(action, &found, key).await)
-    }
-
-    /// The record of `found`, the server's result for `action` of the step key `key`, when
-    /// it is sound and the outputs it names are all in the CAS; they become known to
-    /// [`fetch`](Self::fetch).
-    async fn accept(
-        &self,
-        action: &re::Digest,
-        found: &re::ActionResult,
-        key: &Digest,
-    ) -> RemoteFound {
-        let (record, wires) = match read_result(found, key, self.max_blob) {
-            Ok(read) => read,
-            Err(why) => {
-                tracing::warn!(
-                    "ignoring the remote cache's result for key {}: {why}",
-                    key.short()
-                );
-                return RemoteFound::Nothing;
-            }
-        };
-        let digests: Vec<re::Digest> = wires.iter().map(|(_, w)| w.clone()).collect();
-        let total = digests.len();
-        let missing = if digests.is_empty() {
-            Vec::new()
-        } else {
-            match self.find_missing(digests).await {
-                Ok(missing) => missing,
-                Err(_) => return RemoteFound::Nothing,
-            }
-        };
-        if !missing.is_empty() {
-            return RemoteFound::Unusable(format!(
-                "the shared cache has a result for this key, but {} of its {total} outputs {} gone from the server's storage",
-                missing.len(),
-                if missing.len() == 1 { "is" } else { "are" }
-            ));
-        }
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        for (output, wire) in wires {
-            known.insert(output.digest, (output, wire));
-        }
-        drop(known);
-        self.remember_shared(action.clone(), found.clone());
-        RemoteFound::Hit(Box::new(record))
-    }
-
     /// Makes sure the store holds `artifact`, fetching it when it is the output of a remote
     /// hit that is not there yet. Whatever the server sends is checked: a blob that does not
     /// match its digest, or a folder or file whose BLAKE3 digest is not the one recorded, is
@@ -445,70 +361,6 @@ impl Remote {
         }
         Ok(())
     }
-}
-
-/// The tanto record inside a server's `ActionResult`, checked against `key`, and each output
-/// that lives in the CAS with its wire digest.
-fn read_result(
-    found: &re::ActionResult,
-    key: &Digest,
-    max_blob: u64,
-) -> std::result::Result<(ActionResult, Vec<(OutputRecord, re::Digest)>), String> {
-    let any = found
-        .execution_metadata
-        .as_ref()
-        .and_then(|m| {
-            m.auxiliary_metadata
-                .iter()
-                .find(|a| a.type_url == RECORD_TYPE)
-        })
-        .ok_or("it holds no tanto record")?;
-    let record: ActionResult =
-        serde_json::from_slice(&any.value).map_err(|_| "its tanto record does not parse")?;
-    if record.key.digest() != *key {
-        return Err("its record belongs to another key".into());
-    }
-    let mut wires = Vec::new();
-    for (i, output) in record.outputs.iter().enumerate() {
-        let path = output_path(i);
-        let wire = match output.kind {
-            ArtifactKind::Value if output.value_intact() => continue,
-            ArtifactKind::Value => {
-                return Err(format!("output {i}'s value does not match its digest"));
-            }
-            ArtifactKind::Secret => {
-                return Err(format!("output {i} is a secret, which is never shared"));
-            }
-            ArtifactKind::Image if output.image_id.is_none() => {
-                return Err(format!("output {i} is an image without an id"));
-            }
-            ArtifactKind::Dir => found
-                .output_directories
-                .iter()
-                .find(|d| d.path == path)
-                .and_then(|d| d.tree_digest.clone()),
-            ArtifactKind::Image => found
-                .output_files
-                .iter()
-                .find(|f| f.path == path)
-                .and_then(|f| f.digest.clone()),
-            ArtifactKind::File => found
-                .output_files
-                .iter()
-                .find(|f| f.path == path && f.is_executable == output.executable)
-                .and_then(|f| f.digest.clone()),
-        };
-        let wire = wire.ok_or_else(|| format!("output {i} is not in the action result"))?;
-        let size = check_digest(&wire, max_blob)?;
-        if output.kind == ArtifactKind::File && size != output.size {
-            return Err(format!(
-                "output {i} has size {size} where the record says {}",
-                output.size
-            ));
-        }
-        wires.push((output.clone(), wire));
-    }
-    Ok((record, wires))
 }
 
 fn mark_executable(path: &Path, executable: bool) {

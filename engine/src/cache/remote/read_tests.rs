@@ -3,9 +3,14 @@
 
 use std::time::Duration;
 
+use super::lookup::read_result;
 use super::proto::protobuf::Any;
-use super::*;
+use super::proto::re;
+use super::wire::RECORD_TYPE;
+use crate::artifact::Artifact;
 use crate::cache::key::KeyRecord;
+use crate::cache::store::ActionResult;
+use crate::digest::Digest;
 
 /// A server's action result holding `record` as tanto's record.
 fn found(record: &ActionResult) -> re::ActionResult {
