@@ -5,7 +5,8 @@ use tanto::prelude::*;
 
 /// Shows `token` every way a careless step might: whole, in two halves with a pause between,
 /// base64-encoded alone and after a user name (as a Basic auth header holds it), each byte
-/// URL-escaped in lower case, across the cut of a line past 64 KiB and read back from its
+/// URL-escaped in lower case, split by a colour code, across the cut of a line past 64 KiB
+/// (as it is, and with a colour code after each of its characters) and read back from its
 /// file; then returns what it printed.
 #[step(image = "tanto-test/busybox:latest", network = false)]
 pub async fn leaky(ctx: &Ctx, token: Secret) -> Result<String> {
@@ -20,6 +21,9 @@ echo "base64: $(printf %s "$TOKEN" | base64)"
 echo "basic: $(printf 'u:%s' "$TOKEN" | base64)"
 echo "escaped: $(printf %s "$TOKEN" | od -An -tx1 | tr -d ' \n' | sed 's/../%&/g')"
 { head -c 65530 /dev/zero | tr '\0' x; echo "$TOKEN"; } >&2
+E=$(printf '\033')
+printf 'coloured: %s\033[0m%s\n' "$(printf %s "$TOKEN" | cut -c1-6)" "$(printf %s "$TOKEN" | cut -c7-)"
+{ head -c 65530 /dev/zero | tr '\0' y; printf %s "$TOKEN" | sed "s/./&$E[1;31m/g"; echo; } >&2
 echo "file: $(cat /run/secrets/token) $(stat -c %a /run/secrets/token)"
 sleep 2"#)
         .await?;

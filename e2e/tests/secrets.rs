@@ -1,5 +1,6 @@
 //! A secret never leaves tanto: a step that prints it whole, in two halves, base64-encoded
-//! (alone and after a user name), URL-escaped, across a long line's cut, from its file and
+//! (alone and after a user name), URL-escaped, split by a colour code, across a long line's
+//! cut (with and without colour codes in it), from its file and
 //! inside a failing command's arguments leaves no trace of it in the terminal (plain and
 //! GitHub Actions), the JSON events, the logs, the trace, the store, the `--out` folder or
 //! the container's configuration.
@@ -28,11 +29,31 @@ fn forms() -> Vec<String> {
     ]
 }
 
+/// Asserts that no form of the secret is in `bytes`, as they are or as a terminal shows them
+/// (a colour code inside the secret does not hide it).
 fn assert_clean(what: &str, bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
+    let shown = without_colours(&text);
     for form in forms() {
         assert!(!text.contains(&form), "{what} holds `{form}`:\n{text}");
+        assert!(!shown.contains(&form), "{what} shows `{form}`:\n{shown}");
     }
+}
+
+/// `text` without its colour codes: `ESC [`, up to a byte from `@` to `~`.
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\u{1b}[") {
+        out.push_str(&rest[..at]);
+        let code = &rest[at + 2..];
+        let end = code
+            .find(|c| ('@'..='~').contains(&c))
+            .map_or(code.len(), |e| e + 1);
+        rest = &code[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every file under `root`, read whole and searched.
@@ -135,6 +156,7 @@ fn a_secret_shown_every_way_leaves_no_trace() {
         "[leaky] base64: ***",
         "[leaky] basic: dTp***",
         "[leaky] escaped: ***",
+        "[leaky] coloured: ***",
         "[leaky] file: *** 400",
     ] {
         assert!(stderr.contains(line), "`{line}` in:\n{stderr}");
@@ -146,9 +168,16 @@ fn a_secret_shown_every_way_leaves_no_trace() {
         tail(&stderr)
     );
     assert!(!stderr.contains("xtanto"), "{}", tail(&stderr));
+    // So is one whose secret has a colour code after each character, which the line loses.
+    assert!(
+        stderr.contains("yyy*** [… cut at 64 KiB]"),
+        "{}",
+        tail(&stderr)
+    );
+    assert!(!stderr.contains("yt"), "{}", tail(&stderr));
     assert_eq!(
         std::fs::read_to_string(out_dir.join("leaky.json")).unwrap(),
-        r#""whole: ***\nhalves: ***\nbase64: ***\nbasic: dTp***\nescaped: ***\nfile: *** 400\n""#,
+        r#""whole: ***\nhalves: ***\nbase64: ***\nbasic: dTp***\nescaped: ***\ncoloured: ***\nfile: *** 400\n""#,
         "the returned value is masked before anything records it"
     );
     assert_tree_clean(&out_dir);

@@ -1,5 +1,6 @@
 //! The run's event stream and the views that read it.
 
+mod csi;
 mod events;
 mod graph;
 mod json;
@@ -14,6 +15,7 @@ mod text;
 mod trace;
 pub(crate) mod tty;
 
+pub(crate) use csi::Csi;
 pub use events::{Event, EventSink, Stamped, Stream};
 pub use graph::{to_dot, to_mermaid};
 pub use json::JsonView;

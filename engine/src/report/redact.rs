@@ -146,8 +146,33 @@ impl Redactor {
         format!("{}…", self.redact_cut(text, max))
     }
 
-    /// Where the forms are in `text`, in order and apart.
+    /// Where the forms are in `text`, in order and apart: in `text` as it is, and in `text` as
+    /// it shows without its colour codes, where a code inside a secret no longer parts it
+    /// (such a secret is masked with the codes inside it).
     fn find(&self, text: &str) -> Vec<Range<usize>> {
+        let mut found = self.find_in(text);
+        if !text.contains("\u{1b}[") {
+            return found;
+        }
+        let (shown, from) = super::csi::visible(text);
+        for r in self.find_in(&shown) {
+            let mut range = from[r.start]..from[r.end - 1] + 1;
+            // One range for what overlaps, so no part of either shows.
+            found.retain(|f| {
+                let apart = !overlap(f, &range);
+                if !apart {
+                    range = range.start.min(f.start)..range.end.max(f.end);
+                }
+                apart
+            });
+            found.push(range);
+        }
+        found.sort_by_key(|r| r.start);
+        found
+    }
+
+    /// Where the forms are in `text` as it is, in order and apart.
+    fn find_in(&self, text: &str) -> Vec<Range<usize>> {
         let mut found: Vec<Range<usize>> = Vec::new();
         for form in &self.forms {
             for (at, _) in text.match_indices(form.as_str()) {

@@ -152,3 +152,25 @@ fn a_line_of_a_secret_of_several_lines_quoted_by_debug_or_json_is_masked() {
     // A short line's quoted forms are not masked on their own, as the line itself is not.
     assert_eq!(r.redact("a \"}\" here"), "a \"}\" here");
 }
+
+#[test]
+fn a_secret_split_by_colour_codes_is_masked_with_the_codes_inside_it() {
+    let mut r = Redactor::default();
+    r.add("s3cr3t-t0ken");
+    let split = "a \u{1b}[1ms3cr3t\u{1b}[0m-t0\u{1b}[31mken\u{1b}[0m b";
+    assert_eq!(r.redact(split), "a \u{1b}[1m***\u{1b}[0m b");
+    assert_eq!(
+        crate::report::shown(&r.redact(split)),
+        "a *** b",
+        "what every view shows"
+    );
+    // A form found as it is and one found once the codes are gone make one mask.
+    let both = "s3cr3t-t0ken\u{1b}[0m s3cr\u{1b}[0m3t-t0ken";
+    assert_eq!(r.redact(both), "***\u{1b}[0m ***");
+    // Cut inside the secret: masked whole, so no part of it shows.
+    assert_eq!(r.redact_cut(split, 8), "a \u{1b}[1m***");
+    assert_eq!(
+        r.redact("\u{1b}[31mplain\u{1b}[0m"),
+        "\u{1b}[31mplain\u{1b}[0m"
+    );
+}

@@ -11,27 +11,19 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// `line` as it may be shown on one line: ANSI escape sequences removed (tools colour their
-/// output), a trailing carriage return dropped, and every other control character (a newline,
+/// `line` as it may be shown on one line: colour codes removed ([`csi`](super::csi): tools
+/// colour their output), a trailing carriage return dropped, and every other control character (a newline,
 /// a bare escape, a bell, C1 controls) written out as `\u{..}`, so nothing the text holds can
 /// move the cursor or start a new line. The old form of a workflow command, which the GitHub
 /// Actions runner reads anywhere in a line, is written out too: `##[` as `#\u{23}[`. Text that
 /// may start a line of output goes through [`shown_lines`] instead.
 pub(crate) fn shown(line: &str) -> String {
     let line = line.strip_suffix('\r').unwrap_or(line);
+    let line = super::csi::stripped(line);
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\u{1b}' if chars.peek() == Some(&'[') => {
-                chars.next();
-                // A CSI sequence ends at its final byte, `@` to `~`.
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
             '\t' => out.push(c),
             c if c.is_control() => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));

@@ -9,10 +9,11 @@
 //! command's output writes it to a file in the container and captures it with
 //! [`Container::file`](crate::Container::file).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use crate::backend::Stream;
-use crate::report::Redactor;
+use crate::report::{Csi, Redactor};
 use crate::step::ctx::Ctx;
 use crate::step::exec::ExecOutput;
 
@@ -28,6 +29,9 @@ pub(super) const TAIL_LINES: usize = 50;
 /// The longest line an error shows.
 const TAIL_LINE_MAX: usize = 1 << 10;
 
+/// The byte that starts a colour code.
+const ESC: u8 = 0x1b;
+
 /// What ends a log line that was longer than [`LINE_MAX`].
 const CUT: &str = " [… cut at 64 KiB]";
 
@@ -42,6 +46,10 @@ struct Stream1 {
     line: Vec<u8>,
     /// Whether the line being split passed [`LINE_MAX`] (and was logged already).
     cut: bool,
+    /// Set once the line being split fills its room with colour codes in it: the line
+    /// has lost them, and what comes of it passes through this, so its room counts the bytes
+    /// that show (a code inside a secret cannot push the secret's end past what is read).
+    plain: Option<Csi>,
 }
 
 /// The last [`TAIL_LINES`] lines a command printed, on either stream, each shortened to
@@ -88,9 +96,26 @@ impl Stream1 {
         if self.cut {
             return;
         }
-        let room = LINE_MAX + redactor.longest() - self.line.len();
+        let max = LINE_MAX + redactor.longest();
+        let mut part = Cow::Borrowed(part);
+        if let Some(csi) = &mut self.plain {
+            let mut shown = Vec::with_capacity(part.len());
+            csi.filter(&part, &mut shown);
+            part = Cow::Owned(shown);
+        } else if self.line.len() + part.len() > max
+            && (self.line.contains(&ESC) || part.contains(&ESC))
+        {
+            let mut csi = Csi::default();
+            let mut shown = Vec::with_capacity(self.line.len() + part.len());
+            csi.filter(&self.line, &mut shown);
+            csi.filter(&part, &mut shown);
+            self.line.clear();
+            self.plain = Some(csi);
+            part = Cow::Owned(shown);
+        }
+        let room = max - self.line.len();
         if part.len() <= room {
-            self.line.extend_from_slice(part);
+            self.line.extend_from_slice(&part);
         } else {
             self.line.extend_from_slice(&part[..room]);
             let line = self.take_line(redactor, true);
@@ -103,6 +128,9 @@ impl Stream1 {
     /// it goes on), and redacted wherever it is cut, so no cut leaves part of a secret that the
     /// whole line's redaction would no longer find.
     fn take_line(&mut self, redactor: &Redactor, cut: bool) -> String {
+        if let Some(mut csi) = self.plain.take() {
+            csi.end(&mut |b, _| self.line.push(b));
+        }
         let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
         let mut text = String::from_utf8_lossy(line).into_owned();
         self.line.clear();
@@ -308,6 +336,42 @@ mod tests {
             "{}",
             &lines[0][LINE_MAX - 8..]
         );
+    }
+
+    #[test]
+    fn colour_codes_cannot_push_a_secret_past_what_a_cut_line_reads() {
+        let secret = "p@ss w/rd+Qz&=1";
+        let mut redactor = Redactor::default();
+        redactor.add(secret);
+        let coloured: String = secret.chars().map(|c| format!("{c}\u{1b}[1;31m")).collect();
+        for before in [LINE_MAX - 5, LINE_MAX - 1000] {
+            for ends in [true, false] {
+                let end = if ends { "\n" } else { "" };
+                let codes = "\u{1b}[0m".repeat(if before < LINE_MAX - 5 { 200 } else { 0 });
+                let line = format!(
+                    "{codes}{}{coloured}{}{end}",
+                    "x".repeat(before),
+                    "z".repeat(100)
+                );
+                let (head, rest) = line.as_bytes().split_at(line.len() / 2 + 7);
+                let (lines, _, _) = split_with(&redactor, &[head, rest]);
+                let shown: Vec<String> = lines.iter().map(|l| crate::report::shown(l)).collect();
+                assert!(
+                    shown
+                        .iter()
+                        .all(|l| !l.contains("xp") && !l.contains("p@s")),
+                    "{before} {ends}: {:?}",
+                    shown
+                        .iter()
+                        .map(|l| &l[l.len().saturating_sub(60)..])
+                        .collect::<Vec<_>>()
+                );
+                assert!(shown.iter().any(|l| l.contains(MASK)), "{before} {ends}");
+            }
+        }
+        // A line that stays short keeps its colours.
+        let (lines, _, _) = split(&[b"\x1b[31mred\x1b[0m\n"]);
+        assert_eq!(lines, ["\u{1b}[31mred\u{1b}[0m"]);
     }
 
     #[test]
