@@ -161,7 +161,7 @@ fn an_export_replaces_files_and_links_but_never_a_folder_with_content() {
 }
 
 #[test]
-fn a_capture_spelled_with_dots_takes_the_folder_named_and_the_root_is_refused() {
+fn a_capture_spelled_with_dots_takes_the_folder_named_and_what_cannot_be_kept_is_refused() {
     let cache = tempfile::tempdir().unwrap();
     let run = |path: &str, out: Option<&Path>| {
         let mut cmd = fixture(cache.path());
@@ -209,6 +209,27 @@ fn a_capture_spelled_with_dots_takes_the_folder_named_and_the_root_is_refused() 
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("path /o/in/bad"), "{stderr}");
     let staging = cache.path().join("tmp");
+    assert!(!stderr.contains(&staging.display().to_string()), "{stderr}");
+    // A folder 1000 levels deep is refused with the limit, not a crash (it overflowed the
+    // stack).
+    let out = output(fixture(cache.path()).args([
+        "captured",
+        "--progress",
+        "plain",
+        "--path",
+        "/o",
+        "--script",
+        "mkdir /o && cd /o && i=0; while [ $i -lt 1000 ]; do mkdir d && cd d; i=$((i+1)); done",
+    ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "folder d/d/d/d/…/d in /o is more than 256 levels down, and tanto keeps folders at \
+             most 256 levels deep: flatten it, or leave it out"
+        ),
+        "{stderr}"
+    );
     assert!(!stderr.contains(&staging.display().to_string()), "{stderr}");
 }
 

@@ -14,6 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
+/// How many levels below its root a folder may sit in a tree: what tanto reads from a host
+/// folder, captures from a container or fetches from the shared cache is refused deeper,
+/// so every walk over a tree in the store is bounded (and may recurse).
+pub(crate) const MAX_DEPTH: usize = 256;
+
 /// The first bytes of every encoded tree: format name and version.
 const MAGIC: &[u8] = b"tanto-tree-1\n";
 

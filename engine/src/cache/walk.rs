@@ -6,7 +6,9 @@
 //! sub-folders and hashes its files, so a folder's files are reached by name in the folder
 //! the thread holds open (see [`crate::cache::at`]), nothing is queued per file, and the only
 //! path built per entry is one reused buffer for the rules and globs. No recursion: the stack
-//! is the walk's only memory of where it is, so a deep tree costs heap, not thread stack.
+//! is the walk's only memory of where it is, so a deep tree costs heap, not thread stack. A
+//! folder more than [`MAX_DEPTH`] levels down is refused, which bounds every later walk over
+//! the tree in the store.
 //! One folder's files are one thread's: a tree that is one huge folder hashes on one core.
 //! Sub-folders are entered by their path from the root's descriptor with `O_NOFOLLOW`, so a
 //! folder that became a symlink since its parent was listed is refused, not followed.
@@ -20,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use crate::cache::at::{Dir, Kind, Listed};
 use crate::cache::rules::{Chain, Rules};
 use crate::cache::select::Selection;
-use crate::cache::tree::{Tree, TreeEntry};
+use crate::cache::tree::{MAX_DEPTH, Tree, TreeEntry};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -87,6 +89,8 @@ struct Job {
     name: String,
     /// Its path from the root ("" for the root).
     rel: Vec<u8>,
+    /// How many levels below the root it is.
+    depth: usize,
     /// The rules in force in its parent.
     chain: Option<Arc<Chain>>,
 }
@@ -142,6 +146,7 @@ pub(crate) fn walk<L: Leaves>(
                 parent: 0,
                 name: String::new(),
                 rel: Vec::new(),
+                depth: 0,
                 chain: None,
             }],
             0,
@@ -325,18 +330,27 @@ impl<L: Leaves> Walk<'_, L> {
             }
             let Ok(name) = std::str::from_utf8(name) else {
                 return Err(Error::Usage(format!(
-                    "path {} is not UTF-8, and tanto keys files by their UTF-8 names; rename \
-                     it (an input folder can also exclude it)",
+                    "path {} is not UTF-8, and tanto keys files by their UTF-8 names: rename \
+                     it, or leave it out",
                     self.abs(path).display()
                 )));
             };
             if is_dir {
+                if job.depth == MAX_DEPTH {
+                    return Err(Error::Usage(format!(
+                        "folder {} in {} is more than {MAX_DEPTH} levels down, and tanto keeps \
+                         folders at most {MAX_DEPTH} levels deep: flatten it, or leave it out",
+                        abbreviated(path),
+                        self.root.display()
+                    )));
+                }
                 subdirs += 1;
                 found.push(Job {
                     id: self.next_id.fetch_add(1, Ordering::Relaxed),
                     parent: job.id,
                     name: name.to_owned(),
                     rel: path.clone(),
+                    depth: job.depth + 1,
                     chain: chain.clone(),
                 });
                 continue;
@@ -381,6 +395,16 @@ impl<L: Leaves> Walk<'_, L> {
             listing,
         })
     }
+}
+
+/// A deep path `rel` as an error shows it: its first components and its last, around `…`.
+fn abbreviated(rel: &[u8]) -> String {
+    let rel = String::from_utf8_lossy(rel);
+    let parts: Vec<&str> = rel.split('/').collect();
+    if parts.len() <= 8 {
+        return rel.into_owned();
+    }
+    format!("{}/…/{}", parts[..4].join("/"), parts[parts.len() - 1])
 }
 
 #[cfg(test)]

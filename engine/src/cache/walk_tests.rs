@@ -195,18 +195,36 @@ fn the_walk_keeps_what_the_ignore_walker_kept() {
 }
 
 #[test]
-fn a_deep_tree_is_walked_without_recursion() {
+fn a_tree_as_deep_as_the_limit_is_walked_and_a_deeper_one_refused() {
+    use crate::cache::tree::MAX_DEPTH;
     let tmp = tempfile::tempdir().unwrap();
     let mut rel = PathBuf::new();
-    for _ in 0..600 {
+    for _ in 0..MAX_DEPTH {
         rel.push("d");
     }
     std::fs::create_dir_all(tmp.path().join(&rel)).unwrap();
     std::fs::write(tmp.path().join(&rel).join("f"), "x").unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
     let (dirs, leaves) = ours(&root, &DirSelect::ALL);
-    assert_eq!(dirs.len(), 601);
+    assert_eq!(dirs.len(), MAX_DEPTH + 1);
     assert_eq!(leaves.len(), 1);
+
+    // One more level, as a container or a user's folder may hold (1000 levels overflowed the
+    // stack of a later walk over the tree).
+    std::fs::create_dir(tmp.path().join(&rel).join("deeper")).unwrap();
+    let selection = Selection::new(&DirSelect::ALL).unwrap();
+    let paths = Paths(Mutex::new(BTreeSet::new()));
+    let Err(err) = walk(&root, &selection, false, &paths) else {
+        panic!("a folder deeper than the limit was walked");
+    };
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "folder d/d/d/d/…/deeper in {} is more than 256 levels down, and tanto keeps \
+             folders at most 256 levels deep: flatten it, or leave it out",
+            root.display()
+        )
+    );
 }
 
 #[test]
@@ -231,7 +249,7 @@ fn a_name_that_is_not_utf8_is_refused_by_path_unless_excluded() {
         "{err}"
     );
     assert!(
-        err.contains("rename it (an input folder can also exclude it)"),
+        err.contains("tanto keys files by their UTF-8 names: rename it, or leave it out"),
         "{err}"
     );
 

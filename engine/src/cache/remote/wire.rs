@@ -17,7 +17,7 @@ use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 
 use super::proto::re;
-use crate::cache::tree::{EntryKind, TreeSource};
+use crate::cache::tree::{EntryKind, MAX_DEPTH, TreeSource};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -26,9 +26,6 @@ pub(super) const RECORD_TYPE: &str = "tanto.dev/tanto.ActionResult.v1+json";
 
 /// At most this many entries in one fetched folder, all levels together.
 const MAX_TREE_ENTRIES: usize = 1_000_000;
-
-/// At most this deep a fetched folder.
-const MAX_TREE_DEPTH: usize = 256;
 
 /// The longest name of an entry (Linux's `NAME_MAX`), path (`PATH_MAX`) or link target a
 /// fetched tree may hold.
@@ -179,7 +176,7 @@ fn directory_of(
     children: &mut HashMap<String, re::Directory>,
     depth: usize,
 ) -> Result<re::Directory> {
-    if depth > MAX_TREE_DEPTH {
+    if depth > MAX_DEPTH {
         return Err(Error::Store("a folder nested too deep to share".into()));
     }
     let tree = source
@@ -268,8 +265,8 @@ pub(super) fn stage_tree(tree: &re::Tree, max_blob: u64) -> std::result::Result<
     let mut bytes = 0u64;
     let mut path_bytes = 0usize;
     while let Some((at, dir, depth)) = pending.pop() {
-        if depth > MAX_TREE_DEPTH {
-            return Err("a tree nested deeper than 256 levels".into());
+        if depth > MAX_DEPTH {
+            return Err(format!("a tree nested deeper than {MAX_DEPTH} levels"));
         }
         entries += dir.files.len() + dir.directories.len() + dir.symlinks.len();
         if entries > MAX_TREE_ENTRIES {
