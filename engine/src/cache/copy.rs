@@ -4,19 +4,23 @@
 //! something a container made: a link `hooks -> ../.git/hooks` there must not let the next
 //! export write a `hooks/pre-commit` outside the destination. So nothing here follows a link
 //! below the destination folder: each existing entry is looked at with `symlink_metadata`, a
-//! folder is descended into only when it is a real folder, a link (or an earlier file where a
-//! file goes) in the way is removed first, and files are created with
-//! `O_CREAT | O_EXCL | O_NOFOLLOW`. What would lose data is an error instead: a folder with
-//! content where a file goes, or a file with content where a folder goes. (This guards
-//! against what the copied content holds, not against another process racing to plant links
-//! in the destination while the copy runs.)
+//! folder is descended into only when it is a real folder, and a file or link is written
+//! beside its place under a name of its own (`O_CREAT | O_EXCL`), then renamed over what was
+//! there, which replaces a file or a link and never writes through one. What would lose data
+//! is an error instead: a folder with content where a file goes, or a file with content where
+//! a folder goes. A copy stopped part way (Ctrl-C, a full disk, `kill -9`) leaves every file
+//! either as it was or whole. (This guards against what the copied content holds, not
+//! against another process racing to plant links in the destination while the copy runs.)
 
 use std::fs;
-use std::io;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::io::{self, Read as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+/// How much of a file is copied between two looks at whether to stop.
+const STRIDE: u64 = 64 << 20;
 
 /// Copies the folder `src` into `dest` (created if needed, merged if it exists): files keep
 /// their executable bit but become writable by their owner, symlinks are copied as links,
@@ -25,13 +29,22 @@ use crate::error::{Error, Result};
 /// removed).
 /// Copies never share inodes with the store, so editing them cannot damage it.
 pub fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
-    fs::create_dir_all(dest).map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
-    copy_children(src, dest)
+    copy_tree_until(src, dest, &|| false)
 }
 
-fn copy_children(src: &Path, dest: &Path) -> Result<()> {
+/// [`copy_tree`], which ends with [`Error::Cancelled`] as soon as `stop` says so: between two
+/// entries, or every 64 MiB of a file. What was written by then is whole.
+pub(crate) fn copy_tree_until(src: &Path, dest: &Path, stop: &dyn Fn() -> bool) -> Result<()> {
+    fs::create_dir_all(dest).map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
+    copy_children(src, dest, stop)
+}
+
+fn copy_children(src: &Path, dest: &Path, stop: &dyn Fn() -> bool) -> Result<()> {
     let entries = fs::read_dir(src).map_err(|e| Error::io(format!("read {}", src.display()), e))?;
     for entry in entries {
+        if stop() {
+            return Err(Error::Cancelled);
+        }
         let entry = entry.map_err(|e| Error::io(format!("read {}", src.display()), e))?;
         let from = entry.path();
         let to = dest.join(entry.file_name());
@@ -40,15 +53,14 @@ fn copy_children(src: &Path, dest: &Path) -> Result<()> {
             .map_err(|e| Error::io(format!("stat {}", from.display()), e))?;
         if kind.is_dir() {
             real_dir(&to)?;
-            copy_children(&from, &to)?;
+            copy_children(&from, &to, stop)?;
         } else if kind.is_symlink() {
             let target = fs::read_link(&from)
                 .map_err(|e| Error::io(format!("read link {}", from.display()), e))?;
-            clear(&to)?;
-            std::os::unix::fs::symlink(&target, &to)
-                .map_err(|e| Error::io(format!("create link {}", to.display()), e))?;
+            replace(&to, |part| std::os::unix::fs::symlink(&target, part))
+                .map_err(|e| e.context(&format!("create link {}", to.display())))?;
         } else if kind.is_file() {
-            copy_file(&from, &to)?;
+            copy_file(&from, &to, stop)?;
         }
         // Sockets, fifos and devices are never in the store.
     }
@@ -57,29 +69,104 @@ fn copy_children(src: &Path, dest: &Path) -> Result<()> {
 
 /// Copies the file `src` to `dest`, replacing a file, a link or an empty folder at `dest`
 /// without following it (a folder with content is an error). The copy keeps `src`'s
-/// executable bits and is writable by its owner.
-pub(crate) fn copy_file(src: &Path, dest: &Path) -> Result<()> {
-    let io = |e| Error::io(format!("copy {} to {}", src.display(), dest.display()), e);
-    let mut from = fs::File::open(src).map_err(io)?;
-    let mode = (from.metadata().map_err(io)?.permissions().mode() & 0o755) | 0o600;
-    clear(dest)?;
-    let mut to = create_new(dest).map_err(io)?;
-    io::copy(&mut from, &mut to).map_err(io)?;
-    // Through the open file: the mode is exact whatever the umask, and no path is followed.
-    to.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(io)
+/// executable bits and is writable by its owner. It stops as [`copy_tree_until`] does,
+/// leaving `dest` as it was.
+pub(crate) fn copy_file(src: &Path, dest: &Path, stop: &dyn Fn() -> bool) -> Result<()> {
+    let what = format!("copy {} to {}", src.display(), dest.display());
+    let mut from = fs::File::open(src).map_err(|e| Error::io(what.clone(), e))?;
+    let meta = from.metadata().map_err(|e| Error::io(what.clone(), e))?;
+    let mode = (meta.permissions().mode() & 0o755) | 0o600;
+    let copy = |to: &mut fs::File| loop {
+        if stop() {
+            return Err(io::Error::from(io::ErrorKind::Interrupted));
+        }
+        // `io::copy` of a `Take<File>` into a file still copies in the kernel.
+        if io::copy(&mut (&mut from).take(STRIDE), to)? < STRIDE {
+            return Ok(());
+        }
+    };
+    replace_file(dest, mode, copy).map_err(|e| e.context(&what))
 }
 
 /// Writes `bytes` to a new file `dest`, replacing a file, a link or an empty folder there
 /// without following it (a folder with content is an error). The file has mode 0644, as a
 /// copied file without an executable bit has.
 pub(crate) fn write_file(dest: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e| Error::io(format!("write {}", dest.display()), e);
-    clear(dest)?;
-    let mut file = create_new(dest).map_err(io)?;
-    io::Write::write_all(&mut file, bytes).map_err(io)?;
-    file.set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(io)
+    let write = |to: &mut fs::File| io::Write::write_all(to, bytes);
+    replace_file(dest, 0o644, write).map_err(|e| e.context(&format!("write {}", dest.display())))
+}
+
+/// How writing beside a path and renaming into it went wrong.
+enum Replace {
+    /// A folder with content is in the way, or the like: said in full.
+    Refused(Error),
+    /// Stopped when asked to.
+    Stopped,
+    /// Writing or renaming failed.
+    Io(io::Error),
+}
+
+impl Replace {
+    /// The error, with `what` was being done when it was an I/O error.
+    fn context(self, what: &str) -> Error {
+        match self {
+            Replace::Refused(e) => e,
+            Replace::Stopped => Error::Cancelled,
+            Replace::Io(e) => Error::io(what.to_owned(), e),
+        }
+    }
+}
+
+/// A file of mode `mode` at `dest`, whose bytes `write` puts in: see [`replace`].
+fn replace_file(
+    dest: &Path,
+    mode: u32,
+    mut write: impl FnMut(&mut fs::File) -> io::Result<()>,
+) -> std::result::Result<(), Replace> {
+    replace(dest, |part| {
+        let mut to = part_file(part)?;
+        let written = write(&mut to)
+            // Through the open file: the mode is exact whatever the umask.
+            .and_then(|()| to.set_permissions(fs::Permissions::from_mode(mode)));
+        if written.is_err() {
+            let _ = fs::remove_file(part);
+        }
+        written
+    })
+}
+
+/// Puts a new entry at `dest`: `make` creates it at a free name beside `dest` (failing with
+/// `AlreadyExists` when the name is taken, and removing what it made when it fails
+/// otherwise), then it is renamed over `dest`, which replaces a file or a link and follows
+/// neither. An empty folder at `dest` is removed first, a folder with content refused; so
+/// `dest` ends either as it was or as the new entry, whole.
+fn replace(
+    dest: &Path,
+    make: impl FnMut(&Path) -> io::Result<()>,
+) -> std::result::Result<(), Replace> {
+    room_for_file(dest).map_err(Replace::Refused)?;
+    let folder = dest.parent().unwrap_or(Path::new("."));
+    let part = match tempfile::Builder::new()
+        .prefix(".tanto-part-")
+        .make_in(folder, make)
+    {
+        Ok(part) => part.into_temp_path(),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(Replace::Stopped),
+        Err(e) => return Err(Replace::Io(e)),
+    };
+    // Removed if the rename fails.
+    part.persist(dest).map_err(|e| Replace::Io(e.error))
+}
+
+/// Creates the file `path` for writing, failing if anything is there.
+fn part_file(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Makes room at `path` for a file that is renamed into place: an empty folder there is
@@ -92,16 +179,6 @@ pub(crate) fn room_for_file(path: &Path) -> Result<()> {
     }
 }
 
-/// Creates the file `path`, failing if anything is there, a dangling link included.
-fn create_new(path: &Path) -> io::Result<fs::File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .mode(0o600)
-        .open(path)
-}
-
 /// Makes `path` a real folder: one that is there is kept; a link, or an empty file, is
 /// replaced; a file with content is an error (see [`clear`]).
 fn real_dir(path: &Path) -> Result<()> {
@@ -112,7 +189,14 @@ fn real_dir(path: &Path) -> Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(format!("stat {}", path.display()), e)),
     }
-    fs::create_dir(path).map_err(|e| Error::io(format!("create {}", path.display()), e))
+    match fs::create_dir(path) {
+        // Another export into the same folder made it since.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            _ => Err(Error::io(format!("create {}", path.display()), e)),
+        },
+        made => made.map_err(|e| Error::io(format!("create {}", path.display()), e)),
+    }
 }
 
 /// Removes what is at `path` to make room for a file or a link: a file, a link (not what it
@@ -171,7 +255,7 @@ mod tests {
         fs::write(&src, "new").unwrap();
         let dest = tmp.path().join("dest");
         std::os::unix::fs::symlink(tmp.path().join("nowhere"), &dest).unwrap();
-        copy_file(&src, &dest).unwrap();
+        copy_file(&src, &dest, &|| false).unwrap();
         assert!(
             !tmp.path().join("nowhere").exists(),
             "the link was followed"
@@ -187,7 +271,7 @@ mod tests {
             fs::write(&src, "x").unwrap();
             fs::set_permissions(&src, fs::Permissions::from_mode(mode)).unwrap();
             let dest = tmp.path().join(format!("dest{mode:o}"));
-            copy_file(&src, &dest).unwrap();
+            copy_file(&src, &dest, &|| false).unwrap();
             let got = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
             assert_eq!(got, want, "from {mode:o}");
         }
@@ -205,7 +289,8 @@ mod tests {
         fs::create_dir_all(dest.join("files.txt")).unwrap();
         fs::write(dest.join("files.txt/precious"), "keep").unwrap();
         fs::write(dest.join("tree"), "keep too").unwrap();
-        let err = copy_file(&src.join("files.txt"), &dest.join("files.txt")).unwrap_err();
+        let err =
+            copy_file(&src.join("files.txt"), &dest.join("files.txt"), &|| false).unwrap_err();
         assert!(
             err.to_string()
                 .contains("is a folder with content where an output puts a file"),
@@ -224,5 +309,82 @@ mod tests {
         copy_tree(&src, &dest).unwrap();
         assert_eq!(fs::read_to_string(dest.join("files.txt")).unwrap(), "new");
         assert_eq!(fs::read_to_string(dest.join("tree/a")).unwrap(), "new");
+    }
+
+    /// The names in `folder`.
+    fn names(folder: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_copy_stopped_part_way_leaves_each_file_as_it_was_or_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        fs::create_dir(&src).unwrap();
+        // Past one stride, so the stop comes inside the file.
+        let big = vec![7u8; usize::try_from(STRIDE).unwrap() + 10];
+        fs::write(src.join("big"), &big).unwrap();
+        let dest = tmp.path().join("dest");
+        fs::create_dir(&dest).unwrap();
+        fs::write(dest.join("big"), "the last export").unwrap();
+        let looks = std::cell::Cell::new(0);
+        let stop_second = || {
+            looks.set(looks.get() + 1);
+            looks.get() > 2
+        };
+        let err = copy_tree_until(&src, &dest, &stop_second).unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
+        assert_eq!(looks.get(), 3, "stopped inside the file, after one stride");
+        assert_eq!(
+            fs::read_to_string(dest.join("big")).unwrap(),
+            "the last export"
+        );
+        assert_eq!(names(&dest), ["big"], "nothing is left beside it");
+
+        copy_tree_until(&src, &dest, &|| false).unwrap();
+        assert_eq!(fs::read(dest.join("big")).unwrap(), big);
+        assert_eq!(names(&dest), ["big"]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_nothing_beside_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("value.json");
+        fs::write(&dest, "old").unwrap();
+        let err = replace_file(&dest, 0o644, |to| {
+            io::Write::write_all(to, b"half")?;
+            Err(io::Error::other("disk full"))
+        })
+        .map_err(|e| e.context("write value.json"))
+        .unwrap_err();
+        assert_eq!(err.to_string(), "write value.json: disk full");
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "old");
+        assert_eq!(names(tmp.path()), ["value.json"]);
+    }
+
+    #[test]
+    fn copies_into_one_folder_at_once_all_end_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        for n in 0..300 {
+            let folder = src.join(format!("d{n}/e"));
+            fs::create_dir_all(&folder).unwrap();
+            fs::write(folder.join("f"), format!("{n}")).unwrap();
+        }
+        let dest = tmp.path().join("dest");
+        std::thread::scope(|s| {
+            let copies: Vec<_> = (0..4).map(|_| s.spawn(|| copy_tree(&src, &dest))).collect();
+            for copy in copies {
+                copy.join().unwrap().unwrap();
+            }
+        });
+        assert_eq!(names(&dest).len(), 300);
+        assert_eq!(fs::read_to_string(dest.join("d7/e/f")).unwrap(), "7");
+        assert!(names(&dest.join("d7/e")) == ["f"], "nothing beside");
     }
 }

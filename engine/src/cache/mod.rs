@@ -37,7 +37,7 @@ mod walk;
 
 pub use code::{CodeItem, CodeKey, Cover, record_text};
 pub use copy::copy_tree;
-pub(crate) use copy::{copy_file, room_for_file, write_file};
+pub(crate) use copy::{copy_file, copy_tree_until, room_for_file, write_file};
 pub use explain::explain;
 pub use hash::{HashStats, HashedDir, hash_dir, hash_dir_with};
 pub use key::{ArtifactKind, CACHE_FORMAT, InputRecord, KeyRecord};
@@ -50,3 +50,12 @@ pub use store::{
     StoreLease, StoreStats, VerifyReport,
 };
 pub use tree::{EntryKind, Tree, TreeDiff, TreeEntry, TreeSource, Trees, diff_trees};
+
+/// Runs blocking file work (the store, a copy, a walk) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> crate::error::Result<T> + Send + 'static,
+) -> crate::error::Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        crate::error::Error::Other(format!("a file operation failed to finish: {e}"))
+    })?
+}

@@ -397,7 +397,7 @@ pub(super) async fn run(
                 "warning: --out: the output of `{label}` was made here again (the shared one could not be fetched), and differs from the shared one"
             );
         }
-        match export_outputs(plan, &summary, out, backend.as_ref()).await {
+        match export_outputs(plan, &summary, out, backend.as_ref(), &interrupted).await {
             Ok(0) => say!(
                 "tanto: `{}` has no outputs; nothing was written to {}",
                 plan.pipeline.name,
@@ -408,6 +408,13 @@ pub(super) async fn run(
                 plural(n, "output"),
                 out.display()
             ),
+            Err(Error::Cancelled) => {
+                say!(
+                    "tanto: interrupted: --out stopped before every output was in {}; each file there is as it was or whole",
+                    out.display()
+                );
+                code = EXIT_INTERRUPTED;
+            }
             Err(e) => {
                 say!(
                     "error: --out: {}",

@@ -7,9 +7,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::artifact::{Artifact, File, is_plain_name};
 use crate::backend::Backend;
-use crate::cache::{copy_file, copy_tree, room_for_file, write_file};
+use crate::cache::{blocking, copy_file, copy_tree_until, room_for_file, write_file};
 use crate::error::{Error, Result};
 use crate::graph::Plan;
 use crate::report::say;
@@ -133,11 +135,16 @@ pub(super) fn check_out_dir(out: &Path) -> Result<()> {
 /// hold: a link is copied as a link and never written through, and a file or link an earlier
 /// export left under a name is replaced; a folder or file with content in the way of the
 /// other kind is an error, never removed (see [`copy_tree`](crate::cache::copy_tree)).
+///
+/// Ctrl-C (`interrupted`) stops it with [`Error::Cancelled`], between two files or part way
+/// through a large one: each file under `out` is then as it was or whole, as after any
+/// failure (written beside and renamed into place).
 pub(super) async fn export_outputs(
     plan: &Plan,
     summary: &RunSummary,
     out: &Path,
     backend: &dyn Backend,
+    interrupted: &CancellationToken,
 ) -> Result<usize> {
     let outputs = named_outputs(plan, summary)
         .ok_or_else(|| Error::Other("the pipeline produced no outputs to export".into()))?;
@@ -149,9 +156,21 @@ pub(super) async fn export_outputs(
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(format!("create {}", out.display()), e))?;
     for (name, artifact) in &outputs {
+        if interrupted.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let stopped = interrupted.clone();
+        let stop = move || stopped.is_cancelled();
+        let out = out.to_owned();
         match artifact {
-            Artifact::Dir(d) => copy_tree(d.path(), out)?,
-            Artifact::File(f) => copy_file(f.path(), &out.join(file_name(f, name)))?,
+            Artifact::Dir(d) => {
+                let from = d.path().to_owned();
+                blocking(move || copy_tree_until(&from, &out, &stop)).await?;
+            }
+            Artifact::File(f) => {
+                let (from, to) = (f.path().to_owned(), out.join(file_name(f, name)));
+                blocking(move || copy_file(&from, &to, &stop)).await?;
+            }
             Artifact::Value(v) => {
                 write_file(&out.join(format!("{name}.json")), v.to_string().as_bytes())?
             }
@@ -165,7 +184,11 @@ pub(super) async fn export_outputs(
                 let tag = image_tag(name);
                 let dest = out.join(format!("{name}.tar"));
                 room_for_file(&dest)?;
-                backend.save_image(i.id(), &tag, &dest).await?;
+                // Dropped on Ctrl-C, the save removes what it wrote beside `dest`.
+                tokio::select! {
+                    saved = backend.save_image(i.id(), &tag, &dest) => saved?,
+                    () = interrupted.cancelled() => return Err(Error::Cancelled),
+                }
             }
         }
     }

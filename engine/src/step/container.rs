@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::artifact::{Dir, File, Secret};
+use crate::cache::blocking;
 use crate::error::{Error, Result};
 use crate::step::ctx::Ctx;
-use crate::step::exec::{ExecOutput, blocking, shell_words};
+use crate::step::exec::{ExecOutput, shell_words};
 use crate::step::image::ImageDecl;
 use crate::step::mount::SOCKET_TARGET;
 use crate::step::service::Service;

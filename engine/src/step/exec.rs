@@ -263,15 +263,6 @@ impl Container {
     }
 }
 
-/// Runs blocking file work off the async threads.
-pub(super) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Other(format!("a file operation panicked: {e}")))?
-}
-
 /// `argv` as a shell would read it back, on one line: plain words bare, others in single
 /// quotes, and one holding a control character (a script's newlines) in bash's `$'..'` form,
 /// so that an error's first line names the whole command.

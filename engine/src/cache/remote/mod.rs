@@ -38,6 +38,7 @@ use proto::re;
 pub use config::{RemoteConfig, RemoteFound, RemoteStats, StepLogs};
 
 use crate::artifact::Artifact;
+use crate::cache::blocking;
 use crate::cache::key::ArtifactKind;
 use crate::cache::store::{OutputRecord, Store};
 use crate::digest::Digest;
@@ -366,10 +367,4 @@ impl Remote {
 fn mark_executable(path: &Path, executable: bool) {
     let mode = if executable { 0o755 } else { 0o644 };
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Store(format!("a store task failed: {e}")))?
 }
