@@ -188,3 +188,86 @@ fn a_second_signal_during_cleanup_exits_at_once() {
     );
     next_run_reaps(&daemon, &run);
 }
+
+/// A daemon that answers `/_ping` and `/version` and never anything else, on a socket in
+/// `dir`: what a daemon that hangs while a run resolves its images looks like. Each request
+/// it holds is sent on the channel.
+fn hanging_daemon(dir: &std::path::Path) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::Write;
+    use std::os::unix::net::UnixListener;
+    let socket = dir.join("docker.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let (held, requests) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let held = held.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut head = String::new();
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                        head.push_str(&line);
+                        line.clear();
+                    }
+                    let Some(path) = head.split_whitespace().nth(1).map(str::to_owned) else {
+                        return;
+                    };
+                    let body = if path.ends_with("/_ping") {
+                        "OK".to_owned()
+                    } else if path.ends_with("/version") {
+                        r#"{"ApiVersion":"1.41","Version":"20.10.24","MinAPIVersion":"1.12"}"#
+                            .to_owned()
+                    } else {
+                        let _ = held.send(path);
+                        std::thread::sleep(Duration::from_secs(600));
+                        return;
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("unix://{}", socket.display()), requests)
+}
+
+#[test]
+fn a_signal_before_the_steps_start_ends_the_run_at_once_when_the_daemon_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (host, requests) = hanging_daemon(dir.path());
+    let cache = tempfile::tempdir().unwrap();
+    let child = fixture(cache.path())
+        .env("DOCKER_HOST", &host)
+        .args(["sleepy", "--progress", "plain"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The run is waiting on the daemon for the step's image (and for the reaping of what
+    // dead runs left, beside it).
+    while !requests
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap()
+        .contains("/images/tanto-test/busybox")
+    {}
+    let interrupted = Instant::now();
+    signal(&child, libc::SIGINT);
+    let (status, stderr) = wait_within(child, Duration::from_secs(10), "SIGINT while resolving");
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        interrupted.elapsed()
+    );
+    assert_eq!(status.code(), Some(130), "{status:?} {stderr}");
+    assert_eq!(
+        stderr,
+        "tanto: interrupted before any step started; nothing ran\n"
+    );
+}

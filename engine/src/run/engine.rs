@@ -25,7 +25,7 @@ use crate::run::outputs::{
 use crate::run::plan::steps_named;
 use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
-use crate::run::signals::watch_signals;
+use crate::run::signals::{Stops, stopped_early, until_stopped, watch_signals};
 use crate::run::summary::{Outcome, RunSummary, StepStatus};
 use crate::run::views::{log_dir, pick_views};
 use crate::step::{Interactive, RunContext};
@@ -128,6 +128,8 @@ pub(super) async fn run(
     aliases: &[(String, String)],
     steps: &mut Vec<Outcome>,
 ) -> u8 {
+    // From here a signal is the run's: before the steps start it ends the run at once.
+    let mut stops = Stops::new();
     // `--plan` reads the store and changes nothing in it, nor makes one.
     let opened = if options.plan {
         Store::open_to_look()
@@ -171,7 +173,7 @@ pub(super) async fn run(
     };
     let connect = options.connect;
     let owned_aliases = aliases.to_vec();
-    let connect = tokio::spawn(async move {
+    let mut connect = tokio::spawn(async move {
         let backend = connect().await?;
         // Beside the run: it removes only what dead owners left, and the run waits for it
         // at its end.
@@ -179,17 +181,24 @@ pub(super) async fn run(
         let resolved = resolve_images(backend.as_ref(), images, &owned_aliases).await;
         Ok::<_, Error>((backend, reaping, resolved))
     });
-    let inputs = match bind(raw, Arc::clone(&store)).await {
-        Ok(inputs) => inputs,
-        Err(e) => {
+    let inputs = match until_stopped(&mut stops, bind(raw, Arc::clone(&store))).await {
+        Some(Ok(inputs)) => inputs,
+        Some(Err(e)) => {
             connect.abort();
             say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
+        None => {
+            connect.abort();
+            return stopped_early();
+        }
     };
-    let backend = connect
-        .await
-        .unwrap_or_else(|e| Err(Error::Other(format!("connecting to Docker failed: {e}"))));
+    let Some(backend) = until_stopped(&mut stops, &mut connect).await else {
+        connect.abort();
+        return stopped_early();
+    };
+    let backend =
+        backend.unwrap_or_else(|e| Err(Error::Other(format!("connecting to Docker failed: {e}"))));
     let run_id = new_run_id();
     // The log files see every event as it happens; the views, a bounded queue of them.
     let logs = Box::new(LogFiles::new(log_dir(&store, &run_id)));
@@ -236,7 +245,14 @@ pub(super) async fn run(
         .map(|shell| Interactive::new(shell, options.keep_going, hold));
     let unused_remote = remote.as_ref().map(super::remote::Connecting::unused_line);
     let remote = match remote {
-        Some(connecting) => connecting.finish().await,
+        Some(connecting) => match until_stopped(&mut stops, connecting.finish()).await {
+            Some(remote) => remote,
+            None => {
+                drop((context, events));
+                let _ = view_task.await;
+                return stopped_early();
+            }
+        },
         None => Ok(None),
     };
     // The shared cache's token is a secret of the run from here on.
@@ -255,6 +271,7 @@ pub(super) async fn run(
     // views to drain, which ends only when every sender is gone.
     let interrupted = context.interrupted.clone();
     let signals = watch_signals(
+        stops,
         cancel.clone(),
         interrupted.clone(),
         context.abandon_handle(),

@@ -50,19 +50,45 @@ impl Stops {
     }
 }
 
-/// Cancels the run on its first Ctrl-C, SIGTERM or SIGHUP: steps stop, a `-i` shell that is
+/// `work`, or `None` when Ctrl-C, SIGTERM or SIGHUP comes first (`stops` is `None` when they
+/// cannot be watched: `work` then runs to its end). For what a run does before its steps
+/// start (hashing its inputs, connecting, resolving images): a daemon or a server that does
+/// not answer cannot hold the run past the signal.
+pub(super) async fn until_stopped<T>(
+    stops: &mut Option<Stops>,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    match stops {
+        Some(stops) => tokio::select! {
+            done = work => Some(done),
+            true = stops.next() => None,
+        },
+        None => Some(work.await),
+    }
+}
+
+/// What a run stopped by a signal before its steps started says, and its exit code: nothing
+/// of it was left.
+pub(super) fn stopped_early() -> u8 {
+    say!("tanto: interrupted before any step started; nothing ran");
+    EXIT_INTERRUPTED
+}
+
+/// Cancels the run on its first Ctrl-C, SIGTERM or SIGHUP (watched by `stops`, listening
+/// since the run began): steps stop, a `-i` shell that is
 /// open closes (`interrupted`), their containers are removed, and the run exits 130 within the
 /// bounded waits of its cleanup. A second signal restores the terminal and exits 130 at once,
 /// undoing only what needs no daemon ([`Abandon`]); the containers end with this process
 /// (their keep-alive) and the next run removes the rest.
 pub(super) fn watch_signals(
+    stops: Option<Stops>,
     cancel: CancellationToken,
     interrupted: CancellationToken,
     abandon: Abandon,
     events: EventSink,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let Some(mut stops) = Stops::new() else {
+        let Some(mut stops) = stops else {
             return;
         };
         if !stops.next().await {

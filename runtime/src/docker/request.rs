@@ -169,6 +169,13 @@ pub(super) fn server_message(e: &BollardError) -> String {
 /// `doing`: [`Error::DaemonLost`] when the connection itself failed (the daemon stopped or
 /// restarted), else what the daemon said.
 pub(super) fn docker_error(endpoint: &str, doing: &str, e: &BollardError) -> Error {
+    if matches!(e, BollardError::RequestTimeoutError) {
+        return Error::Docker(format!(
+            "{doing}: Docker at {endpoint} did not answer within {} s; check that it is \
+             running and answers (`docker info`), then run again",
+            super::REQUEST_TIMEOUT.as_secs()
+        ));
+    }
     match connection_failure(e) {
         Some(cause) => Error::DaemonLost {
             endpoint: endpoint.to_owned(),
@@ -218,6 +225,20 @@ pub(super) fn connection_failure(e: &BollardError) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_that_timed_out_names_the_daemon_and_what_to_do() {
+        let e = docker_error(
+            "unix:///var/run/docker.sock",
+            "inspect image busybox",
+            &BollardError::RequestTimeoutError,
+        );
+        assert_eq!(
+            e.to_string(),
+            "docker: inspect image busybox: Docker at unix:///var/run/docker.sock did not answer \
+             within 600 s; check that it is running and answers (`docker info`), then run again"
+        );
+    }
 
     #[test]
     fn references_split_into_name_and_tag() {
