@@ -110,3 +110,34 @@ fn an_error_listing_the_steps_shows_their_labels_never_obeyed() {
     );
     assert!(stderr.contains(&format!("`{SHOWN}`")), "{stderr}");
 }
+
+#[test]
+fn labels_that_differ_only_by_what_is_not_shown_are_told_apart() {
+    let cache = tempfile::tempdir().unwrap();
+    // A colour code is dropped where a label is shown, so these two read alike.
+    let src = tempfile::tempdir().unwrap();
+    let out = output(
+        fixture(cache.path())
+            .args([
+                "matrix",
+                "--toolchains",
+                r#"["\u001b[31mred","red"]"#,
+                "--src",
+            ])
+            .arg(src.path())
+            .arg("--plan"),
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    obeys_nothing(&stdout);
+    let labels: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|l| l.starts_with("cell[red,default]"))
+        .collect();
+    assert_eq!(
+        labels,
+        ["cell[red,default]", "cell[red,default]-2"],
+        "{stdout}"
+    );
+}

@@ -15,6 +15,7 @@ mod graph;
 mod input;
 mod report;
 mod run;
+mod shown;
 mod step;
 
 #[doc(hidden)]

@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::artifact::Artifact;
 use crate::graph::{Handle, ParamInfo, PipelineInfo, Plan, RunFn, StepInfo};
+use crate::shown::shown;
 
 /// The values of a pipeline's value inputs, by parameter name, in their JSON form: what the
 /// command line gave, for the inputs that loop or branch the pipeline's graph.
@@ -180,6 +180,7 @@ pub struct Builder {
     pipelines: Vec<&'static str>,
     /// The items of the loops around the current call, outermost first, as label text.
     items: Vec<String>,
+    /// How many nodes took each label, as it shows (two that differ by a colour code alike).
     label_uses: HashMap<String, usize>,
     warnings: Vec<String>,
     /// What the command line gave each top-level input node.
@@ -217,7 +218,7 @@ impl Builder {
             base.push('/');
         }
         base.push_str(&self.segment(name));
-        let uses = self.label_uses.entry(base.clone()).or_insert(0);
+        let uses = self.label_uses.entry(shown(&base)).or_insert(0);
         *uses += 1;
         let label = if *uses == 1 {
             base

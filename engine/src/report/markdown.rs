@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use crate::artifact::TestOutcome;
 use crate::graph::Plan;
 use crate::report::say;
-use crate::report::text::shown;
 use crate::report::{Stamped, Summary, View, human_duration};
+use crate::shown::shown;
 
 /// Appends the run's Markdown summary to a file when the run ends (GitHub Actions shows the
 /// file `GITHUB_STEP_SUMMARY` names on the job's page).

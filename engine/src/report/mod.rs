@@ -1,6 +1,5 @@
 //! The run's event stream and the views that read it.
 
-mod csi;
 mod events;
 mod graph;
 mod json;
@@ -15,7 +14,7 @@ mod text;
 mod trace;
 pub(crate) mod tty;
 
-pub(crate) use csi::Csi;
+pub(crate) use crate::shown::shown;
 pub use events::{Event, EventSink, Stamped, Stream};
 pub use graph::{to_dot, to_mermaid};
 pub use json::JsonView;
@@ -28,7 +27,7 @@ pub use redact::{MASK, Redactor};
 pub use summary::Summary;
 pub(crate) use text::say;
 pub(crate) use text::{
-    Stdout, columns, github_escaped, listed, padded, plural, print, shown, shown_lines, utc,
+    Stdout, columns, github_escaped, listed, padded, plural, print, shown_lines, utc,
 };
 pub use trace::Trace;
 pub use tty::TtyView;

@@ -6,8 +6,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::artifact::TestReport;
-use crate::report::text::{github_message, github_property, plural, shown};
+use crate::report::text::{github_message, github_property, plural};
 use crate::report::{Event, Stamped, View, human_duration};
+use crate::shown::shown;
 
 /// The most lines of one step a GitHub Actions group holds: its last ones.
 const GROUP_LINES: usize = 5_000;

@@ -154,7 +154,7 @@ impl Redactor {
         if !text.contains("\u{1b}[") {
             return found;
         }
-        let (shown, from) = super::csi::visible(text);
+        let (shown, from) = crate::shown::csi::visible(text);
         for r in self.find_in(&shown) {
             let mut range = from[r.start]..from[r.end - 1] + 1;
             // One range for what overlaps, so no part of either shows.

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use crate::artifact::{TestOutcome, TestReport};
 use crate::graph::Plan;
-use crate::report::text::{columns, padded, shown, shown_lines};
+use crate::report::text::{columns, padded, shown_lines};
 use crate::report::{Event, Stamped, View, human_duration};
+use crate::shown::shown;
 
 /// Collects each step's final status for the closing table.
 #[derive(Debug, Default)]

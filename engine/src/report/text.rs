@@ -7,33 +7,9 @@
 //! escapes what it puts inside a workflow command of its own with [`github_message`] and
 //! [`github_property`].
 
-use std::fmt::Write as _;
+use crate::shown::shown;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// `line` as it may be shown on one line: colour codes removed ([`csi`](super::csi): tools
-/// colour their output), a trailing carriage return dropped, and every other control character (a newline,
-/// a bare escape, a bell, C1 controls) written out as `\u{..}`, so nothing the text holds can
-/// move the cursor or start a new line. The old form of a workflow command, which the GitHub
-/// Actions runner reads anywhere in a line, is written out too: `##[` as `#\u{23}[`. Text that
-/// may start a line of output goes through [`shown_lines`] instead.
-pub(crate) fn shown(line: &str) -> String {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let line = super::csi::stripped(line);
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\t' => out.push(c),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            '#' if out.ends_with('#') && chars.peek() == Some(&'[') => out.push_str("\\u{23}"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// `text` of one line or several, for where its lines start lines of the output (an error that
 /// quotes what a user typed or a command printed): each line [`shown`], and a `::` that starts

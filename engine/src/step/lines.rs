@@ -13,7 +13,8 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use crate::backend::Stream;
-use crate::report::{Csi, Redactor};
+use crate::report::Redactor;
+use crate::shown::csi::Csi;
 use crate::step::ctx::Ctx;
 use crate::step::exec::ExecOutput;
 
