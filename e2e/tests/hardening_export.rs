@@ -306,7 +306,7 @@ fn an_export_never_removes_a_folder_with_content_to_write_a_file() {
 }
 
 #[test]
-fn a_file_capture_of_a_fifo_a_link_or_the_kernels_files_says_what_it_is() {
+fn a_capture_of_a_fifo_a_link_a_device_or_the_kernels_files_says_what_it_is() {
     let cache = tempfile::tempdir().unwrap();
     for (script, path, said) in [
         (
@@ -317,7 +317,12 @@ fn a_file_capture_of_a_fifo_a_link_or_the_kernels_files_says_what_it_is() {
         (
             "echo x > /real && ln -s /real /link",
             "/link",
-            "`/link` in its container is a symbolic link; capture the file it points to",
+            "`/link` in its container is a symbolic link; capture the file it points to, `/real`",
+        ),
+        (
+            "true",
+            "/dev/zero",
+            "cannot capture `/dev/zero`: `/dev` is the container's own device folder, a tmpfs, which the daemon does not copy out; copy what you need to a file first",
         ),
         (
             "true",
@@ -338,5 +343,25 @@ fn a_file_capture_of_a_fifo_a_link_or_the_kernels_files_says_what_it_is() {
         assert_eq!(out.status.code(), Some(1), "{path}: {stderr}");
         assert!(stderr.contains(said), "{path}: {stderr}");
         assert!(!stderr.contains("top-level entry"), "{path}: {stderr}");
+        // Said once, as what it is: not also warned about as a file of a folder.
+        assert!(!stderr.contains("WARN"), "{path}: {stderr}");
     }
+    // A folder's capture of a link says so too (it said to use `file`, which refuses links).
+    let out = output(fixture(cache.path()).args([
+        "captured",
+        "--progress",
+        "plain",
+        "--path",
+        "/l",
+        "--script",
+        "mkdir /real && ln -s /real /l",
+    ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "`/l` in its container is a symbolic link; capture the folder it points to, `/real`"
+        ),
+        "{stderr}"
+    );
 }

@@ -251,11 +251,14 @@ pub(crate) fn unpack_single(
         let kind = entry.header().entry_type();
         if kind.is_fifo() || kind.is_character_special() || kind.is_block_special() {
             special = true;
-            // As in a folder of the host: a fifo or a device has no content to keep.
-            tracing::warn!(
-                path = %path.display(),
-                "skipping a special file (fifo or device) of a folder captured from a container"
-            );
+            // As in a folder of the host: a fifo or a device has no content to keep. The
+            // entry captured itself is refused by the caller instead.
+            if inside(&path).components().count() > 1 {
+                tracing::warn!(
+                    path = %path.display(),
+                    "skipping a special file (fifo or device) of a folder captured from a container"
+                );
+            }
             continue;
         }
         let unpacked = entry.unpack_in(dest).map_err(io)?;

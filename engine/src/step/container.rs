@@ -340,9 +340,17 @@ impl Container {
             let label = self.ctx.label().to_owned();
             blocking(move || {
                 let _staging = staging;
-                if !std::fs::symlink_metadata(&top).is_ok_and(|m| m.is_dir()) {
+                let meta = std::fs::symlink_metadata(&top).ok();
+                if !meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
+                    let why = match std::fs::read_link(&top) {
+                        Ok(to) => format!(
+                            "is a symbolic link; capture the folder it points to, `{}`",
+                            to.display()
+                        ),
+                        Err(_) => "is not a folder; use `file` for a file".to_owned(),
+                    };
                     return Err(Error::Usage(format!(
-                        "step `{label}`: `{path}` in its container is not a folder; use `file` for a file"
+                        "step `{label}`: `{path}` in its container {why}"
                     )));
                 }
                 store.ingest_dir(&top).map_err(|e| e.relocated(&top, &path))
@@ -368,10 +376,12 @@ impl Container {
                 let _staging = staging;
                 let meta = std::fs::symlink_metadata(&top).ok();
                 let Some(meta) = meta.clone().filter(|m| m.is_file()) else {
-                    let why = if meta.is_some_and(|m| m.is_symlink()) {
-                        "is a symbolic link; capture the file it points to"
-                    } else {
-                        "is not a regular file; use `dir` for a folder"
+                    let why = match std::fs::read_link(&top) {
+                        Ok(to) => format!(
+                            "is a symbolic link; capture the file it points to, `{}`",
+                            to.display()
+                        ),
+                        Err(_) => "is not a regular file; use `dir` for a folder".to_owned(),
                     };
                     return Err(Error::Usage(format!(
                         "step `{label}`: `{path}` in its container {why}"

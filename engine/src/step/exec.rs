@@ -176,13 +176,19 @@ impl Container {
         path: &str,
     ) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
         let path = &capture_path(self.ctx.label(), path)?;
-        let kernels = ["/proc", "/sys"];
-        if kernels
-            .iter()
-            .any(|k| path == k || path.starts_with(&format!("{k}/")))
-        {
+        // What the daemon's archive never holds, though the container shows it.
+        let unseen = [
+            ("/proc", "`/proc` and `/sys` are the kernel's views"),
+            ("/sys", "`/proc` and `/sys` are the kernel's views"),
+            (
+                "/dev",
+                "`/dev` is the container's own device folder, a tmpfs",
+            ),
+        ];
+        let under = |top: &str| path == top || path.starts_with(&format!("{top}/"));
+        if let Some((_, what)) = unseen.iter().find(|(top, _)| under(top)) {
             return Err(Error::Usage(format!(
-                "step `{}`: cannot capture `{path}`: `/proc` and `/sys` are the kernel's views, which the daemon does not copy out; copy what you need to a file first (`cat {path} > /tmp/copy`) and capture that",
+                "step `{}`: cannot capture `{path}`: {what}, which the daemon does not copy out; copy what you need to a file first (`cat {path} > /tmp/copy`) and capture that",
                 self.ctx.label()
             )));
         }
