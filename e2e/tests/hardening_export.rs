@@ -160,6 +160,19 @@ fn an_export_replaces_files_and_links_but_never_a_folder_with_content() {
     assert_eq!(tree(&dist), ["x"]);
 }
 
+/// Runs `pipeline` (`captured` or `captured_file`) capturing `path` after `script`, and
+/// returns what it said, having checked that the step failed.
+fn failed_capture(cache: &Path, pipeline: &str, path: &str, script: &str) -> String {
+    let out = output(
+        fixture(cache)
+            .args([pipeline, "--progress", "plain", "--path", path])
+            .args(["--script", script]),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{path}: {stderr}");
+    stderr
+}
+
 #[test]
 fn a_capture_spelled_with_dots_takes_the_folder_named_and_what_cannot_be_kept_is_refused() {
     let cache = tempfile::tempdir().unwrap();
@@ -196,33 +209,16 @@ fn a_capture_spelled_with_dots_takes_the_folder_named_and_what_cannot_be_kept_is
         assert!(stderr.contains(said), "{path}: {stderr}");
     }
     // What cannot be kept is named by its path in the container, not tanto's staging folder.
-    let out = output(fixture(cache.path()).args([
-        "captured",
-        "--progress",
-        "plain",
-        "--path",
-        "/o",
-        "--script",
-        "mkdir -p /o/in && touch \"/o/in/bad$(printf '\\377')name\"",
-    ]));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let bad_name = "mkdir -p /o/in && touch \"/o/in/bad$(printf '\\377')name\"";
+    let stderr = failed_capture(cache.path(), "captured", "/o", bad_name);
     assert!(stderr.contains("path /o/in/bad"), "{stderr}");
     let staging = cache.path().join("tmp");
     assert!(!stderr.contains(&staging.display().to_string()), "{stderr}");
     // A folder 1000 levels deep is refused with the limit, not a crash (it overflowed the
     // stack).
-    let out = output(fixture(cache.path()).args([
-        "captured",
-        "--progress",
-        "plain",
-        "--path",
-        "/o",
-        "--script",
-        "mkdir /o && cd /o && i=0; while [ $i -lt 1000 ]; do mkdir d && cd d; i=$((i+1)); done",
-    ]));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let deep =
+        "mkdir /o && cd /o && i=0; while [ $i -lt 1000 ]; do mkdir d && cd d; i=$((i+1)); done";
+    let stderr = failed_capture(cache.path(), "captured", "/o", deep);
     assert!(
         stderr.contains(
             "folder d/d/d/d/…/d in /o is more than 256 levels down, and tanto keeps folders at \
@@ -330,34 +326,19 @@ fn a_capture_of_a_fifo_a_link_a_device_or_the_kernels_files_says_what_it_is() {
             "cannot capture `/proc/self/status`: `/proc` and `/sys` are the kernel's views, which the daemon does not copy out; copy what you need to a file first",
         ),
     ] {
-        let out = output(fixture(cache.path()).args([
-            "captured_file",
-            "--progress",
-            "plain",
-            "--path",
-            path,
-            "--script",
-            script,
-        ]));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{path}: {stderr}");
+        let stderr = failed_capture(cache.path(), "captured_file", path, script);
         assert!(stderr.contains(said), "{path}: {stderr}");
         assert!(!stderr.contains("top-level entry"), "{path}: {stderr}");
         // Said once, as what it is: not also warned about as a file of a folder.
         assert!(!stderr.contains("WARN"), "{path}: {stderr}");
     }
     // A folder's capture of a link says so too (it said to use `file`, which refuses links).
-    let out = output(fixture(cache.path()).args([
+    let stderr = failed_capture(
+        cache.path(),
         "captured",
-        "--progress",
-        "plain",
-        "--path",
         "/l",
-        "--script",
         "mkdir /real && ln -s /real /l",
-    ]));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    );
     assert!(
         stderr.contains(
             "`/l` in its container is a symbolic link; capture the folder it points to, `/real`"
