@@ -277,10 +277,10 @@ fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
 
     // Run B finds `noise` on the server; once `nap` runs, the server stops, and `measure`,
     // forced, must fetch the noise from it when `nap` is done.
-    let mut child = fixture(store_b.path())
-        .env("TANTO_REMOTE_CACHE", &url)
-        .env("TANTO_REMOTE_TIMEOUT", "1")
-        .args([
+    let mut stopped = None;
+    let (events, stderr, status) = follow(
+        (store_b.path(), src_b.path(), &url, "1"),
+        &[
             "remade",
             "--mib",
             "48",
@@ -288,34 +288,20 @@ fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
             "3",
             "--no-cache",
             "measure",
-            "--progress",
-            "json",
-            "--src",
-        ])
-        .arg(src_b.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the fixture");
-    let stderr = child.stderr.take().expect("its stderr");
-    let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let mut events = Vec::new();
-    let mut stopped = None;
-    let lines = std::io::BufReader::new(child.stdout.take().expect("its stdout")).lines();
-    for line in lines.map_while(Result::ok) {
-        let event: Value = serde_json::from_str(&line).unwrap_or_default();
-        events.push(event);
-        let cached = of_kind(&events, "step_cached")
-            .iter()
-            .any(|e| e["step"] == "noise");
-        if stopped.is_none() && cached && steps(&events, "step_started").iter().any(|s| s == "nap")
-        {
-            signal("-STOP", &pids);
-            stopped = Some((Stopped(pids.clone()), Instant::now()));
-        }
-    }
-    let status = child.wait().expect("the fixture's exit");
-    let stderr = stderr.join().expect("its stderr");
+        ],
+        |events, _| {
+            let cached = of_kind(events, "step_cached")
+                .iter()
+                .any(|e| e["step"] == "noise");
+            if stopped.is_none()
+                && cached
+                && steps(events, "step_started").iter().any(|s| s == "nap")
+            {
+                signal("-STOP", &pids);
+                stopped = Some((Stopped(pids.clone()), Instant::now()));
+            }
+        },
+    );
     let (_guard, at) = stopped.unwrap_or_else(|| panic!("the server was never stopped: {stderr}"));
     let waited = at.elapsed();
     assert!(status.success(), "the run failed: {stderr}");
@@ -337,16 +323,16 @@ fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
 }
 
 /// Starts the fixture on `store` with `args` and `--src src`, sharing with `url` under a
-/// `TANTO_REMOTE_TIMEOUT` of 5 s, and calls `on_event` with the events so far and its pid
-/// after each one: its events, its stderr and how it exited.
+/// `TANTO_REMOTE_TIMEOUT` of `timeout` seconds, and calls `on_event` with the events so far
+/// and its pid after each one: its events, its stderr and how it exited.
 fn follow(
-    (store, src, url): (&Path, &Path, &str),
+    (store, src, url, timeout): (&Path, &Path, &str, &str),
     args: &[&str],
     mut on_event: impl FnMut(&[Value], u32),
 ) -> (Vec<Value>, String, std::process::ExitStatus) {
     let mut child = fixture(store)
         .env("TANTO_REMOTE_CACHE", url)
-        .env("TANTO_REMOTE_TIMEOUT", "5")
+        .env("TANTO_REMOTE_TIMEOUT", timeout)
         .args(args)
         .args(["--progress", "json", "--src"])
         .arg(src)
@@ -374,7 +360,7 @@ fn a_stalled_upload_is_not_the_steps_time_and_holds_up_no_step() {
     // it, stall until the 5 s timeout.
     let mut stopped = None;
     let (events, stderr, status) = follow(
-        (store.path(), src.path(), &url),
+        (store.path(), src.path(), &url, "5"),
         &["shared", "--pause", "3", "--remote-upload"],
         |events, _| {
             if stopped.is_none() && steps(events, "step_started").iter().any(|s| s == "bundle") {
@@ -412,7 +398,7 @@ fn ctrl_c_while_results_are_shared_abandons_them_at_once() {
     let mut stopped = None;
     let mut interrupted = None;
     let (events, stderr, status) = follow(
-        (store.path(), src.path(), &url),
+        (store.path(), src.path(), &url, "5"),
         &["shared_dir", "--remote-upload"],
         |events, pid| {
             if stopped.is_none() && !of_kind(events, "step_started").is_empty() {
