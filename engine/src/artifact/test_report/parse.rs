@@ -225,7 +225,8 @@ impl TestFailure {
     /// and its text) and the test's output: the location and message of the panic of the
     /// test's own thread when there is one (the last, as a test may catch panics before the
     /// one that fails it), else of the first panic; else what kind of failure nextest says it
-    /// was (a timeout, an exit code other than a panic's); else the first line.
+    /// was (a timeout, an abort, an exit code other than a panic's) with its message; else
+    /// the first line.
     pub(super) fn read(test: &str, status: &Status, output: &str) -> Self {
         let (head, text) = (head(status), self::text(status));
         let panic = [text, output, head]
@@ -237,7 +238,13 @@ impl TestFailure {
         });
         let (message, file, line) = match (panic, told) {
             (Some(p), _) => (p.message, Some(p.file), Some(p.line)),
-            (None, Some(kind)) => (kind.trim().to_owned(), None, None),
+            // With nextest's words for it when it has some: `test abort: process aborted
+            // with signal 6 (SIGABRT)`.
+            (None, Some(kind)) => match head.trim() {
+                "" => (kind.trim().to_owned(), None, None),
+                said if said == kind.trim() => (said.to_owned(), None, None),
+                said => (format!("{}: {said}", kind.trim()), None, None),
+            },
             (None, None) => {
                 let first = [head, text, output]
                     .into_iter()

@@ -236,6 +236,16 @@ fn a_timeout_or_an_exit_code_says_so_when_no_panic_does() {
         "running 1 test",
         "nothing more to say"
     );
+    // A crash: the kind and what nextest says of it (its `message`), not the kind alone.
+    let aborted = super::xml::Status {
+        kind: Some("test abort".to_owned()),
+        message: Some("process aborted with signal 6 (SIGABRT)".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(
+        TestFailure::read("t", &aborted, "about to abort\n").message,
+        "test abort: process aborted with signal 6 (SIGABRT)"
+    );
 }
 
 #[test]
