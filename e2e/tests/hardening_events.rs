@@ -1,5 +1,6 @@
 //! A display that falls behind costs dropped lines, said in a note, never memory or a stuck
-//! step; the step's log file keeps every line, written as the step prints them.
+//! step; the step's log file keeps every line, written as the step prints them, its colours
+//! kept and nothing else a terminal would obey.
 
 // A test fails loudly on any error, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]
@@ -72,5 +73,22 @@ fn a_reader_that_falls_behind_loses_lines_but_the_log_keeps_them() {
     assert_eq!(
         logged.lines().filter(|l| l.parse::<u32>().is_ok()).count(),
         200_000
+    );
+}
+
+#[test]
+fn the_log_file_keeps_colours_and_nothing_else_a_terminal_would_obey() {
+    let cache = tempfile::tempdir().unwrap();
+    // Clears the screen, prints in red, retitles the terminal and hides text behind a `\r`.
+    let script = r"printf '\033[2J\033[31mred\033[0m \033]0;pwned\007 seen\rhidden\n'";
+    let out = fixture(cache.path())
+        .args(["shaped", "--progress", "plain", "--script", script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let log = std::fs::read_to_string(log_file(cache.path(), "shape_dir").unwrap()).unwrap();
+    assert_eq!(
+        log, "\u{1b}[31mred\u{1b}[0m \\u{1b}]0;pwned\\u{7} seen\\u{d}hidden\n",
+        "{log:?}"
     );
 }

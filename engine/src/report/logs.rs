@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::report::{Event, Stamped, View};
+use crate::shown::kept;
 
 /// The most characters of a label a log file's name keeps.
 const NAME_MAX: usize = 64;
@@ -70,17 +71,18 @@ impl View for LogFiles {
         match &stamped.event {
             Event::StepLog { step, line, .. } => {
                 if let Some(w) = self.writer(step) {
-                    let _ = writeln!(w, "{line}");
+                    let _ = writeln!(w, "{}", kept(line));
                 }
             }
             Event::StepNote { step, message } => {
                 if let Some(w) = self.writer(step) {
-                    let _ = writeln!(w, "tanto: {message}");
+                    let _ = writeln!(w, "tanto: {}", kept(message));
                 }
             }
             Event::StepFailed { step, error, .. } => {
                 if let Some(w) = self.writer(step) {
-                    let _ = writeln!(w, "error: {error}");
+                    let kept: Vec<_> = error.lines().map(kept).collect();
+                    let _ = writeln!(w, "error: {}", kept.join("\n"));
                     let _ = w.flush();
                 }
             }

@@ -59,6 +59,16 @@ impl Csi {
     }
 }
 
+/// The length of the sequence `text` starts with, or 0 when it starts with none.
+pub(crate) fn sequence_len(text: &str) -> usize {
+    let Some(rest) = text.strip_prefix("\u{1b}[") else {
+        return 0;
+    };
+    rest.bytes()
+        .position(|b| (b'@'..=b'~').contains(&b))
+        .map_or(text.len(), |end| 2 + end + 1)
+}
+
 /// `text` as it shows, without its sequences, and the offset in `text` of each byte of it.
 pub(crate) fn visible(text: &str) -> (String, Vec<usize>) {
     let mut shown = Vec::with_capacity(text.len());
@@ -113,6 +123,32 @@ mod tests {
             "a character inside one goes whole"
         );
         assert_eq!(stripped("plain"), "plain");
+        assert_eq!(sequence_len("\u{1b}[1;31mx"), 7);
+        assert_eq!(sequence_len("\u{1b}[12"), 4);
+        assert_eq!(sequence_len("x\u{1b}[1m"), 0);
+    }
+
+    #[test]
+    fn the_stream_and_the_sequences_read_the_grammar_alike() {
+        for text in [
+            "a\u{1b}[1;31mb",
+            "\u{1b}[é;1mc",
+            "\u{1b}\u{1b}[0md\u{1b}",
+            "e\u{1b}[12",
+        ] {
+            let mut by_sequences = String::new();
+            let mut at = 0;
+            while let Some(c) = text[at..].chars().next() {
+                match sequence_len(&text[at..]) {
+                    0 => {
+                        by_sequences.push(c);
+                        at += c.len_utf8();
+                    }
+                    n => at += n,
+                }
+            }
+            assert_eq!(visible(text).0, by_sequences, "{text:?}");
+        }
     }
 
     #[test]

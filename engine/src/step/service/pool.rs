@@ -420,7 +420,9 @@ async fn stop(run: &RunContext, instance: &Instance) {
             path = LogFiles::path_for(&dir, &label);
         }
         let _ = std::fs::create_dir_all(&dir);
-        if let Err(e) = std::fs::write(&path, run.events.redact(&log)) {
+        let log = run.events.redact(&log);
+        let kept: Vec<_> = log.lines().map(crate::shown::kept).collect();
+        if let Err(e) = std::fs::write(&path, kept.join("\n") + "\n") {
             tracing::warn!("cannot write {}: {e}", path.display());
         }
     }
