@@ -112,7 +112,10 @@ impl Summary {
         }
         for (step, error, log) in &self.failures {
             // Each line of the error on its own: the tail of what the command printed is shown,
-            // never obeyed.
+            // never obeyed. An error that starts by naming the step does not name it twice.
+            let error = error
+                .strip_prefix(&format!("step `{step}`: "))
+                .unwrap_or(error);
             out.push_str(&format!(
                 "\nstep `{}` failed: {}\n",
                 shown(step),
@@ -270,6 +273,19 @@ mod tests {
             assert!(!line.contains("##["), "{line:?} in:\n{text}");
         }
         assert!(text.contains("\n\\u{3a}:warning::injected\n"), "{text}");
+    }
+
+    #[test]
+    fn a_failure_that_names_its_step_names_it_once() {
+        let mut summary = Summary::new();
+        let error = "step `edge`: service name `localhost` names the step's own container";
+        summary
+            .failures
+            .push(("edge".into(), error.to_owned(), None));
+        assert_eq!(
+            summary.render_with_failures().lines().last(),
+            Some("step `edge` failed: service name `localhost` names the step's own container")
+        );
     }
 
     #[test]
