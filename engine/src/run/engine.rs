@@ -16,13 +16,13 @@ use crate::report::{Event, EventSink, Hold, LogFiles, MAX_QUEUED_LINES, drive, p
 use crate::report::{say, shown_lines};
 use crate::run::images::{plan_images, resolve_images};
 use crate::run::log;
+use crate::run::named::steps_named;
 use crate::run::options::{
     EXIT_DAEMON, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Progress, RunOptions,
 };
 use crate::run::outputs::{
     check_out_dir, export_outputs, print_outputs, print_plan, print_plan_json, require_cache,
 };
-use crate::run::plan::steps_named;
 use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
 use crate::run::signals::{Stops, stopped_early, until_stopped, watch_signals};

@@ -8,6 +8,7 @@ mod guards;
 mod images;
 mod job;
 mod log;
+mod named;
 mod options;
 mod outputs;
 mod plan;

@@ -21,7 +21,8 @@ use crate::run::guards::{
     changed_during_run, host_inputs, missing_image, moved_image, with_timeout,
 };
 use crate::run::job::panicked;
-use crate::run::plan::{after_side_effects, check_steps, near_secrets};
+use crate::run::named::check_steps;
+use crate::run::plan::{after_side_effects, near_secrets};
 use crate::run::remote::{Producer, share};
 use crate::run::scheduler::{NodeRunner, Prepared};
 use crate::run::summary::RunSummary;
