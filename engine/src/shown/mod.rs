@@ -23,9 +23,7 @@ pub(crate) fn shown(line: &str) -> String {
     while let Some(c) = chars.next() {
         match c {
             '\t' => out.push(c),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
+            c if c.is_control() => written_out(c, &mut out),
             '#' if out.ends_with('#') && chars.peek() == Some(&'[') => out.push_str("\\u{23}"),
             c => out.push(c),
         }
@@ -54,13 +52,18 @@ pub(crate) fn kept(line: &str) -> Cow<'_, str> {
             continue;
         }
         if c.is_control() && c != '\t' {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            written_out(c, &mut out);
         } else {
             out.push(c);
         }
         at += c.len_utf8();
     }
     Cow::Owned(out)
+}
+
+/// Writes the control character `c` out as `\u{..}`.
+fn written_out(c: char, out: &mut String) {
+    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
 }
 
 #[cfg(test)]

@@ -340,15 +340,8 @@ impl Container {
             let label = self.ctx.label().to_owned();
             blocking(move || {
                 let _staging = staging;
-                let meta = std::fs::symlink_metadata(&top).ok();
-                if !meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
-                    let why = match std::fs::read_link(&top) {
-                        Ok(to) => format!(
-                            "is a symbolic link; capture the folder it points to, `{}`",
-                            to.display()
-                        ),
-                        Err(_) => "is not a folder; use `file` for a file".to_owned(),
-                    };
+                if !std::fs::symlink_metadata(&top).is_ok_and(|m| m.is_dir()) {
+                    let why = not_a(&top, "folder", "is not a folder; use `file` for a file");
                     return Err(Error::Usage(format!(
                         "step `{label}`: `{path}` in its container {why}"
                     )));
@@ -376,13 +369,11 @@ impl Container {
                 let _staging = staging;
                 let meta = std::fs::symlink_metadata(&top).ok();
                 let Some(meta) = meta.clone().filter(|m| m.is_file()) else {
-                    let why = match std::fs::read_link(&top) {
-                        Ok(to) => format!(
-                            "is a symbolic link; capture the file it points to, `{}`",
-                            to.display()
-                        ),
-                        Err(_) => "is not a regular file; use `dir` for a folder".to_owned(),
-                    };
+                    let why = not_a(
+                        &top,
+                        "file",
+                        "is not a regular file; use `dir` for a folder",
+                    );
                     return Err(Error::Usage(format!(
                         "step `{label}`: `{path}` in its container {why}"
                     )));
@@ -400,6 +391,18 @@ impl Container {
             .await
         })
         .await
+    }
+}
+
+/// Why `top`, captured as a `what` (`file`, `folder`), is not one: a link, and where it
+/// points, or else `otherwise`.
+fn not_a(top: &std::path::Path, what: &str, otherwise: &str) -> String {
+    match std::fs::read_link(top) {
+        Ok(to) => format!(
+            "is a symbolic link; capture the {what} it points to, `{}`",
+            to.display()
+        ),
+        Err(_) => otherwise.to_owned(),
     }
 }
 
