@@ -30,10 +30,20 @@ fn obeys_nothing(text: &str) {
 /// `matrix` over an empty source with the hostile toolchain and `extra` flags; its stdout
 /// and stderr.
 fn matrix(cache: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> (String, String) {
+    matrix_of(cache, HOSTILE, extra, env)
+}
+
+/// [`matrix`] over the toolchains `toolchains`, a JSON list.
+fn matrix_of(
+    cache: &std::path::Path,
+    toolchains: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (String, String) {
     let src = tempfile::tempdir().unwrap();
     let out = output(
         fixture(cache)
-            .args(["matrix", "--toolchains", HOSTILE, "--src"])
+            .args(["matrix", "--toolchains", toolchains, "--src"])
             .arg(src.path())
             .args(extra)
             .envs(env.iter().copied()),
@@ -115,20 +125,8 @@ fn an_error_listing_the_steps_shows_their_labels_never_obeyed() {
 fn labels_that_differ_only_by_what_is_not_shown_are_told_apart() {
     let cache = tempfile::tempdir().unwrap();
     // A colour code is dropped where a label is shown, so these two read alike.
-    let src = tempfile::tempdir().unwrap();
-    let out = output(
-        fixture(cache.path())
-            .args([
-                "matrix",
-                "--toolchains",
-                r#"["\u001b[31mred","red"]"#,
-                "--src",
-            ])
-            .arg(src.path())
-            .arg("--plan"),
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{stdout}");
+    let toolchains = r#"["\u001b[31mred","red"]"#;
+    let (stdout, _) = matrix_of(cache.path(), toolchains, &["--plan"], &[]);
     obeys_nothing(&stdout);
     let labels: Vec<&str> = stdout
         .lines()
