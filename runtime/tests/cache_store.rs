@@ -213,6 +213,44 @@ fn a_truncated_record_or_tree_is_a_miss() {
 }
 
 #[test]
+fn a_record_or_tree_that_is_a_folder_or_huge_is_a_miss_and_discarded() {
+    let (_tmp, store) = store();
+    let k = key("ci::build", b"1");
+    let hex = k.digest().to_hex();
+    let path = store.root().join("ac").join(&hex[..2]).join(&hex);
+    record(&store, &k, &[Artifact::Value(serde_json::json!(1))]);
+    std::fs::remove_file(&path).expect("removes");
+    std::fs::create_dir_all(path.join("inside")).expect("a folder in its place");
+    // Once a miss, the step runs and records anew: the store mends itself.
+    assert!(
+        store
+            .lookup(&k.digest())
+            .expect("a miss, not an error")
+            .is_none()
+    );
+    assert!(!path.exists(), "the folder was discarded");
+    record(&store, &k, &[Artifact::Value(serde_json::json!(1))]);
+    assert!(store.lookup(&k.digest()).expect("lookup").is_some());
+    // A sparse 50 GiB record is not read into memory.
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(50 << 30).expect("grows");
+    assert!(store.lookup(&k.digest()).expect("a miss").is_none());
+    assert!(!path.exists());
+
+    let out = ingest(&store, &[("a.txt", b"a")]);
+    let tree_hex = out.digest().to_hex();
+    let tree = store
+        .root()
+        .join("trees")
+        .join(&tree_hex[..2])
+        .join(&tree_hex);
+    std::fs::remove_file(&tree).expect("removes");
+    std::fs::create_dir(&tree).expect("a folder in its place");
+    assert!(store.tree(&out.digest()).expect("a miss").is_none());
+    assert!(!tree.exists());
+}
+
+#[test]
 fn concurrent_writers_leave_a_clean_store() {
     let (_tmp, store) = store();
     std::thread::scope(|s| {

@@ -60,9 +60,8 @@ impl Records {
         if sum != checksum {
             return None;
         }
-        let count = body.strip_prefix(MAGIC)?.get(..8)?;
-        let count = usize::try_from(u64::from_le_bytes(count.try_into().ok()?)).ok()?;
-        if body_len != START.checked_add(count.checked_mul(RECORD)?)? {
+        let count = records_in(body)?;
+        if body_len != START + count * RECORD {
             return None;
         }
         bytes.truncate(body_len);
@@ -164,6 +163,17 @@ pub(super) fn read(path: &Path) -> std::io::Result<Option<Records>> {
     let Some(body_len) = len.checked_sub(32) else {
         return Ok(None);
     };
+    // The length the header's count gives, checked before room is made for the file: one
+    // grown or replaced by hand (a sparse 30 GiB one, say) is damaged, not read whole.
+    let mut head = [0u8; START];
+    match file.read_exact_at(&mut head, 0) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    if records_in(&head).is_none_or(|count| START + count * RECORD != body_len) {
+        return Ok(None);
+    }
     let mut bytes = vec![0u8; len];
     let (body, stored) = bytes.split_at_mut(body_len);
     let read = |part: &mut [u8], at: usize| file.read_exact_at(part, at as u64);
@@ -175,6 +185,18 @@ pub(super) fn read(path: &Path) -> std::io::Result<Option<Records>> {
         Err(e) => return Err(e),
     };
     Ok(Records::check(bytes, sum))
+}
+
+/// The most records a file may hold: more than any tree a walk hashes (its files are counted
+/// by the million), and few enough that room for them can be made.
+const MAX_RECORDS: usize = 1 << 26;
+
+/// The count of records that `body`, the start of a file, says follow; `None` when it is not
+/// a stat cache or claims more than [`MAX_RECORDS`].
+fn records_in(body: &[u8]) -> Option<usize> {
+    let count = body.strip_prefix(MAGIC)?.get(..8)?;
+    let count = usize::try_from(u64::from_le_bytes(count.try_into().ok()?)).ok()?;
+    (count <= MAX_RECORDS).then_some(count)
 }
 
 /// The magic line, the count and `records` (of which there are at most `at_most`: room is
@@ -310,5 +332,26 @@ mod tests {
         let bytes = encode(unordered, 3);
         assert!(Records::parse(bytes[..bytes.len() - 1].to_vec()).is_none());
         assert!(Records::parse(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn a_file_longer_than_its_count_says_is_damaged_and_never_read_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("statcache");
+        let intact = encode([record(0, 4), record(1, 2)], 2);
+        std::fs::write(&path, &intact).expect("writes");
+        assert_eq!(read(&path).expect("reads").expect("intact").count, 2);
+        // Grown to 64 GiB, sparse: refused from its header, no room made for it.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(64 << 30).expect("grows");
+        assert!(read(&path).expect("reads").is_none());
+        // A header that claims more records than a file may hold.
+        let mut claims = intact.clone();
+        let many = (MAX_RECORDS as u64 + 1).to_le_bytes();
+        claims[MAGIC.len()..START].copy_from_slice(&many);
+        std::fs::write(&path, &claims).expect("writes");
+        assert!(read(&path).expect("reads").is_none());
+        std::fs::write(&path, &intact[..START - 1]).expect("writes");
+        assert!(read(&path).expect("reads").is_none(), "no whole header");
     }
 }

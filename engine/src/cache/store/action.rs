@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::images::made_images;
+use super::object::{Found, read_object};
 use super::{Store, discard};
 use crate::artifact::{Artifact, Image};
 use crate::cache::key::{ArtifactKind, KeyRecord};
@@ -151,10 +152,13 @@ pub(super) fn read_sealed_or<T: serde::de::DeserializeOwned>(
     path: &Path,
     damaged: impl FnOnce(&Path, &str),
 ) -> Result<Option<T>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
+    let bytes = match read_object(path)? {
+        Found::Bytes(b) => b,
+        Found::None => return Ok(None),
+        Found::Damaged(why) => {
+            damaged(path, &format!("record: {why}"));
+            return Ok(None);
+        }
     };
     let parsed = unseal(&bytes).and_then(|json| serde_json::from_slice(json).ok());
     if parsed.is_none() {

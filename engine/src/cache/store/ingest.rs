@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::durable::Unsynced;
+use super::object::{Found, read_object};
 use super::staging::unlock_staged;
 use super::{Store, create_parent, remove_tree};
 use crate::artifact::{Dir, DirSelect, File};
@@ -129,7 +130,7 @@ impl Store {
         let bytes = tree.encode();
         let digest = Digest::of(&bytes);
         let path = self.tree_path(&digest);
-        if std::fs::read(&path).is_ok_and(|found| found == bytes) {
+        if matches!(read_object(&path), Ok(Found::Bytes(found)) if found == bytes) {
             return Ok(());
         }
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {

@@ -8,6 +8,7 @@ mod images;
 mod ingest;
 mod lease;
 mod maintain;
+mod object;
 mod present;
 mod reports;
 mod staging;
@@ -32,6 +33,7 @@ use crate::cache::statcache::StatCache;
 use crate::cache::tree::{Tree, TreeSource, Trees};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use object::{Found, read_object};
 use staging::unlock_staged;
 
 /// The content-addressed store: blobs, trees, checkouts and the action cache in one folder.
@@ -380,13 +382,16 @@ impl Store {
     /// damaged tree is removed).
     pub fn tree(&self, digest: &Digest) -> Result<Option<Tree>> {
         let path = self.tree_path(digest);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let bytes = match read_object(&path)? {
+            Found::Bytes(b) => b,
+            Found::None => {
                 let looked = self.looked.lock().unwrap_or_else(|e| e.into_inner());
                 return Ok(looked.get(digest).cloned());
             }
-            Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
+            Found::Damaged(why) => {
+                self.discard(&path, &format!("tree object: {why}"));
+                return Ok(None);
+            }
         };
         let tree = (Digest::of(&bytes) == *digest)
             .then(|| Tree::decode(&bytes).ok())
@@ -447,7 +452,7 @@ fn touch(path: &Path) {
 /// Removes a damaged object, logging why.
 fn discard(path: &Path, why: &str) {
     tracing::warn!(path = %path.display(), "discarding a damaged cache entry: {why}");
-    let _ = std::fs::remove_file(path);
+    remove_tree(path);
 }
 
 /// Removes a folder tree, making its read-only folders writable first. A symlink (or file)

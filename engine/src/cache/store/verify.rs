@@ -3,6 +3,7 @@
 use super::action::read_sealed_or;
 use super::images::made_images;
 use super::maintain::{list_objects, parse_blob_name};
+use super::object::{Found, read_object};
 use super::reports::VerifyReport;
 use super::{Store, remove_tree};
 use crate::artifact::DirSelect;
@@ -22,6 +23,20 @@ impl Store {
         let _lease = self.lease()?;
         let mut report = VerifyReport::default();
         let mut buf = Vec::new();
+        // Where a blob, tree or record should be, no write leaves anything but a file.
+        for (folder, what) in [
+            ("blobs", "blob"),
+            ("trees", "tree"),
+            ("ac", "action record"),
+        ] {
+            for path in not_files(&self.root.join(folder)) {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                report
+                    .problems
+                    .push(format!("{what} {name} is damaged: it is not a file"));
+                remove_tree(&path);
+            }
+        }
         for o in list_objects(&self.root.join("blobs")) {
             report.blobs += 1;
             let ok = parse_blob_name(&o.name).is_some_and(|(digest, _)| {
@@ -34,9 +49,8 @@ impl Store {
         }
         for o in list_objects(&self.root.join("trees")) {
             report.trees += 1;
-            let ok = std::fs::read(&o.path).is_ok_and(|bytes| {
-                Digest::of(&bytes).to_hex() == o.name && Tree::decode(&bytes).is_ok()
-            });
+            let ok = matches!(read_object(&o.path), Ok(Found::Bytes(bytes))
+                if Digest::of(&bytes).to_hex() == o.name && Tree::decode(&bytes).is_ok());
             if !ok {
                 report.problems.push(format!("tree {} is damaged", o.name));
                 let _ = std::fs::remove_file(&o.path);
@@ -116,6 +130,16 @@ impl Store {
     }
 }
 
+/// What is in the shards of the object folder `dir` and is not a file (a folder or a link).
+fn not_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let shards = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    let entries = shards.filter_map(|shard| std::fs::read_dir(shard.path()).ok());
+    (entries.flatten().flatten())
+        .filter(|e| e.file_type().is_ok_and(|t| !t.is_file()))
+        .map(|e| e.path())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -169,6 +193,34 @@ mod tests {
             store.recipe::<serde_json::Value>(step).expect("read"),
             Recorded::None
         );
+    }
+
+    #[test]
+    fn a_folder_or_link_where_an_object_should_be_is_reported_and_removed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("store");
+        let store = Store::open(&root).expect("store");
+        let name = "ab".repeat(32);
+        for folder in ["ac", "trees"] {
+            std::fs::create_dir_all(root.join(folder).join("ab").join(&name).join("in"))
+                .expect("a folder in an object's place");
+        }
+        std::fs::create_dir_all(root.join("blobs/ab")).expect("shard");
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, b"not the store's").expect("writes");
+        std::os::unix::fs::symlink(&outside, root.join("blobs/ab").join(&name)).expect("link");
+        let mut problems = store.verify().expect("verify").problems;
+        problems.sort();
+        assert_eq!(
+            problems,
+            [
+                format!("action record {name} is damaged: it is not a file"),
+                format!("blob {name} is damaged: it is not a file"),
+                format!("tree {name} is damaged: it is not a file"),
+            ]
+        );
+        assert!(store.verify().expect("verify").is_clean());
+        assert!(outside.exists(), "only the link was removed");
     }
 
     #[test]
