@@ -271,3 +271,50 @@ fn a_signal_before_the_steps_start_ends_the_run_at_once_when_the_daemon_hangs() 
         "tanto: interrupted before any step started; nothing ran\n"
     );
 }
+
+/// The name of the file `--out` is writing in `out`, beside its place, once there is one.
+fn part_in(out: &std::path::Path) -> Option<String> {
+    let entries = std::fs::read_dir(out).ok()?.flatten();
+    let names = entries.map(|e| e.file_name().to_string_lossy().into_owned());
+    names.into_iter().find(|n| n.starts_with(".tanto-part-"))
+}
+
+#[test]
+fn ctrl_c_while_out_writes_ends_the_copy_and_keeps_every_file_whole() {
+    let cache = tempfile::tempdir().unwrap();
+    let dist = tempfile::tempdir().unwrap();
+    let out = dist.path().join("out");
+    // 320 MiB, five of the copy's 64 MiB strides between two looks at the signal.
+    let script = "dd if=/dev/zero of=/big bs=1048576 count=320 2>/dev/null";
+    let args = ["captured_file", "--script", script, "--path", "/big"];
+    let filled = fixture(cache.path()).args(args).output().unwrap();
+    assert!(filled.status.success(), "{filled:?}");
+    let child = fixture(cache.path())
+        .args(args)
+        .args(["--progress", "plain", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while part_in(&out).is_none() {
+        assert!(Instant::now() < deadline, "--out never started its copy");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Held while the signal comes, so the copy cannot finish first.
+    signal(&child, libc::SIGSTOP);
+    signal(&child, libc::SIGINT);
+    signal(&child, libc::SIGCONT);
+    let (status, stderr) = wait_within(child, Duration::from_secs(10), "SIGINT during --out");
+    assert_eq!(status.code(), Some(130), "{status:?} {stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "tanto: interrupted: --out stopped before every output was in {}; each file there is as it was or whole\n",
+            out.display()
+        )),
+        "{stderr}"
+    );
+    // Nothing cut short under its own name, and nothing left beside it.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "{stderr}");
+}

@@ -25,7 +25,7 @@ use crate::run::outputs::{
 };
 use crate::run::runner::StepRunner;
 use crate::run::scheduler::Scheduler;
-use crate::run::signals::{Stops, stopped_early, until_stopped, watch_signals};
+use crate::run::signals::{Stops, stopped_early, until_stopped, watch_export, watch_signals};
 use crate::run::summary::{Outcome, RunSummary, StepStatus};
 use crate::run::views::{log_dir, pick_views};
 use crate::step::{Interactive, RunContext};
@@ -376,6 +376,8 @@ pub(super) async fn run(
         tracing::warn!("could not save the stat cache: {e}");
     }
     drop((scheduler, runner, context, events));
+    // Listening before the run's watcher stops, so no signal falls between the two.
+    let export_stops = options.out.as_ref().and_then(|_| Stops::new());
     signals.abort();
     let views = view_task.await.unwrap_or_default();
     if let Some(line) = remote_line {
@@ -414,7 +416,10 @@ pub(super) async fn run(
                 "warning: --out: the output of `{label}` was made here again (the shared one could not be fetched), and differs from the shared one"
             );
         }
-        match export_outputs(plan, &summary, out, backend.as_ref(), &interrupted).await {
+        let watcher = watch_export(export_stops, interrupted.clone());
+        let exported = export_outputs(plan, &summary, out, backend.as_ref(), &interrupted).await;
+        watcher.abort();
+        match exported {
             Ok(0) => say!(
                 "tanto: `{}` has no outputs; nothing was written to {}",
                 plan.pipeline.name,

@@ -113,3 +113,28 @@ pub(super) fn watch_signals(
         std::process::exit(i32::from(EXIT_INTERRUPTED));
     })
 }
+
+/// Cancels `interrupted` on the first Ctrl-C, SIGTERM or SIGHUP while `--out` writes the
+/// outputs, which is after the run's own watcher (which speaks through the views) has stopped;
+/// a second exits 130 at once. Either way each file `--out` wrote is whole or as it was, since
+/// each is renamed into place.
+pub(super) fn watch_export(
+    stops: Option<Stops>,
+    interrupted: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(mut stops) = stops else {
+            return;
+        };
+        if !stops.next().await {
+            return;
+        }
+        interrupted.cancel();
+        if stops.next().await {
+            say!(
+                "\ntanto: interrupted again; exiting now: each file --out wrote is whole or as it was"
+            );
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    })
+}
