@@ -124,7 +124,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// A file operation failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {source}{}", full_disk(source))]
     Io {
         /// What we were doing.
         context: String,
@@ -210,6 +210,16 @@ impl std::fmt::Debug for Error {
         std::fmt::Display::fmt(self, f)
     }
 }
+/// What to do about an I/O error that a full disk caused; nothing for another.
+fn full_disk(source: &std::io::Error) -> &'static str {
+    match source.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            "; free space on that disk (`cache prune` shrinks tanto's store) and run again"
+        }
+        _ => "",
+    }
+}
+
 impl Error {
     /// An I/O error with what we were doing when it happened.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
@@ -292,6 +302,20 @@ from_std!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_says_what_to_do() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert_eq!(
+            Error::io("write /store/trees/ab", full).to_string(),
+            "write /store/trees/ab: no storage space; free space on that disk (`cache prune` shrinks tanto's store) and run again"
+        );
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            Error::io("write /x", denied).to_string(),
+            "write /x: permission denied"
+        );
+    }
 
     #[test]
     fn only_a_test_image_is_said_to_come_from_cargo_xtask_images() {

@@ -261,7 +261,7 @@ pub(crate) fn unpack_single(
             }
             continue;
         }
-        let unpacked = entry.unpack_in(dest).map_err(io)?;
+        let unpacked = entry.unpack_in(dest).map_err(unpack_failed)?;
         if unpacked && entry.header().entry_type().is_dir() {
             // A read-only folder could be neither filled nor emptied into the store. The
             // folder is found as `unpack_in` placed it: the entry's path without its root and
@@ -284,6 +284,20 @@ pub(crate) fn unpack_single(
         n => Err(Unpack::Failed(Error::Docker(format!(
             "expected one top-level entry in the archive from the container, found {n}"
         )))),
+    }
+}
+
+/// The error of an entry that could not be written: the archive reader's message names the
+/// entry, and the error under it says why (a full disk, say), which its message leaves out.
+fn unpack_failed(e: io::Error) -> Error {
+    let chain = std::iter::successors(std::error::Error::source(&e), |e| e.source());
+    let cause = chain.filter_map(|e| e.downcast_ref::<io::Error>()).last();
+    match cause {
+        Some(cause) => Error::io(
+            format!("unpack an archive from the container: {e}"),
+            io::Error::new(cause.kind(), cause.to_string()),
+        ),
+        None => Error::io("unpack an archive from the container", e),
     }
 }
 

@@ -206,3 +206,23 @@ fn unpack_returns_the_single_top_entry() {
     let mode = fs::metadata(top.join("x")).unwrap().permissions().mode();
     assert_eq!(mode & 0o111, 0o111);
 }
+
+#[test]
+fn an_entry_that_cannot_be_written_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A file, then an entry under it as if it were a folder: the second cannot be written.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = header(tar::EntryType::Regular, 0o644, 2, (0, 0));
+    b.append_data(&mut h, "top", &b"hi"[..]).unwrap();
+    let mut h = header(tar::EntryType::Regular, 0o644, 2, (0, 0));
+    b.append_data(&mut h, "top/under", &b"hi"[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let dest = tmp.path().join("dest");
+    let Err(Unpack::Failed(e)) = unpack_single(&tar[..], &dest, 1 << 20) else {
+        panic!("unpacked");
+    };
+    assert_eq!(
+        e.relocated(&dest, "/work").to_string(),
+        "unpack an archive from the container: failed to unpack `/work/top/under`: Not a directory (os error 20)"
+    );
+}
