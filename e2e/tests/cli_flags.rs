@@ -87,3 +87,59 @@ fn an_unknown_pipeline_exits_2_listing_the_pipelines() {
     }
     assert!(!cache.path().join("logs").exists(), "no run happened");
 }
+
+/// A read-only file system mounted at a folder, unmounted when dropped.
+struct ReadOnly(std::path::PathBuf);
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_store_that_cannot_be_written_is_a_usage_error_that_names_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let mount = |options: &str| {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&store)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mount -o {options} (the e2e tests run as root)"
+        );
+    };
+    mount("size=1m");
+    let _mounted = ReadOnly(store.clone());
+    // A store as a run leaves it, then made read-only.
+    for sub in ["tmp", "blobs", "trees", "checkouts", "ac", "last"] {
+        std::fs::create_dir(store.join(sub)).unwrap();
+    }
+    mount("remount,ro,size=1m");
+    let src = tempfile::tempdir().unwrap();
+    let why = format!(
+        "error: cache: the store at {0} cannot be written (Read-only file system (os error 30)): a run writes to it, `--plan` and `cache verify` or `prune` too (the lock file {0}/lease.lock); make it writable for this user, or set TANTO_CACHE_DIR to a folder of your own\n",
+        store.display()
+    );
+    for args in [
+        &["shared", "--pause", "0", "--plan", "--src"][..],
+        &["cache", "verify"],
+        &["cache", "prune", "--max-size", "1"],
+    ] {
+        let mut cmd = fixture(&store);
+        cmd.args(args);
+        if args[0] == "shared" {
+            cmd.arg(src.path());
+        }
+        let out = output(&mut cmd);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), why, "{args:?}");
+    }
+    // Looking only reads.
+    let stats = output(fixture(&store).args(["cache", "stats"]));
+    assert!(stats.status.success(), "{stats:?}");
+}

@@ -16,22 +16,29 @@ pub fn cache_command(m: &clap::ArgMatches, connect: Option<Connect>) -> u8 {
         say!("error: {}", shown_lines(&e.to_string()));
         return EXIT_USAGE;
     }
-    // Looking must not make a store: a missing one is an empty one.
+    // Looking must not make a store: a missing one is an empty one (one that cannot be looked
+    // at is an error).
     match Store::default_root() {
-        Ok(root) if !root.exists() => {
+        Ok(root) if matches!(root.try_exists(), Err(_) | Ok(true)) => {}
+        Ok(root) => {
             print(&format!(
                 "the cache at {} is empty: nothing has run with it yet\n",
                 root.display()
             ));
             return EXIT_OK;
         }
-        Ok(_) => {}
         Err(e) => {
             say!("error: {}", shown_lines(&e.to_string()));
             return EXIT_USAGE;
         }
     }
-    let store = match Store::open_default() {
+    // `verify` and `prune` change the store under its lock: a store this user cannot write
+    // is a configuration error, not a damaged one. `stats` only reads.
+    let changes = matches!(m.subcommand_name(), Some("verify" | "prune"));
+    let store = match Store::open_default().and_then(|s| match changes {
+        true => s.usable().map(|()| s),
+        false => Ok(s),
+    }) {
         Ok(s) => s,
         Err(e) => {
             say!("error: {}", shown_lines(&e.to_string()));

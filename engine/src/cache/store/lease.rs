@@ -124,8 +124,21 @@ impl Store {
                      its place, or set TANTO_CACHE_DIR to another folder",
                     path.display()
                 )),
+                Some(libc::EROFS | libc::EACCES | libc::EPERM) => Error::Store(format!(
+                    "the store at {} cannot be written ({e}): a run writes to it, `--plan` \
+                     and `cache verify` or `prune` too (the lock file {}); make it writable \
+                     for this user, or set TANTO_CACHE_DIR to a folder of your own",
+                    self.root.display(),
+                    path.display()
+                )),
                 _ => Error::io(format!("open {}", path.display()), e),
             })
+    }
+
+    /// Whether this process can use the store: its lock file opened (made when missing),
+    /// as every lease opens it; else the error that says why and what to do.
+    pub fn usable(&self) -> Result<()> {
+        self.open_lock().map(drop)
     }
 
     fn lock_error(&self, e: std::io::Error) -> Error {
