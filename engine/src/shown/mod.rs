@@ -37,7 +37,10 @@ pub(crate) fn shown(line: &str) -> String {
 /// but a tab written out as [`shown`] writes it, so that `cat`ing the file cannot clear the
 /// screen, retitle the terminal or hide text behind a carriage return.
 pub(crate) fn kept(line: &str) -> Cow<'_, str> {
-    if !line.chars().any(|c| (c.is_control() && c != '\t') || reorders(c)) {
+    if !line
+        .chars()
+        .any(|c| (c.is_control() && c != '\t') || reorders(c))
+    {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len());
