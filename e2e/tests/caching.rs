@@ -161,6 +161,14 @@ fn a_run_names_the_output_it_found_damaged() {
         "its cached result's file `out.txt` ({blob}) is no longer in the store (damaged or removed)"
     );
     assert_eq!(of_kind(&events, "step_started")[0]["reason"], *reason);
+
+    // A result another pipeline left: this step has no last key here, and the reason is
+    // still the output lost, not a first run.
+    damage(&blobs[0]);
+    std::fs::remove_dir_all(cache.path().join("last")).unwrap();
+    let (code, events) = run(cache.path(), &["stored", "--text", "hi"]);
+    assert_eq!(code, Some(0), "{events:?}");
+    assert_eq!(of_kind(&events, "step_started")[0]["reason"], *reason);
 }
 
 #[test]

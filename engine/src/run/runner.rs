@@ -264,8 +264,17 @@ impl StepRunner {
             let history = self.history_name(&node.label);
             let previous = store.last_key(&history)?;
             let reasons = explain(previous.as_ref(), &key, store);
+            let lost = || {
+                previous
+                    .is_none()
+                    .then(|| store.lost_output(&digest))
+                    .flatten()
+            };
             let reason = if let Some(stale) = stale {
                 stale
+            } else if let Some(lost) = lost() {
+                // A first run here, of a result another pipeline left: what it lost.
+                lost
             } else if !reasons.is_empty() {
                 reasons
                     .iter()

@@ -73,6 +73,17 @@ impl Store {
         if self.looking {
             return REMOVED.to_owned();
         }
+        self.lost_output(key).unwrap_or_else(|| REMOVED.to_owned())
+    }
+
+    /// Why key `key`, whose record the store still holds, found no result: the output of it
+    /// that is gone (damaged and discarded by the lookup, or removed by hand); `None` when
+    /// there is no such record. Whatever the step's last key was: a result another pipeline
+    /// made counts too.
+    pub fn lost_output(&self, key: &Digest) -> Option<String> {
+        if self.looking {
+            return None;
+        }
         let path = self.action_path(key);
         // Read as it is: a damaged record was discarded, with a warning, by the lookup.
         let record = read_sealed_or::<ActionResult>(&path, |_, _| {})
@@ -81,13 +92,12 @@ impl Store {
         let gone = record
             .filter(|r| r.key.digest() == *key)
             .and_then(|r| (r.outputs.into_iter()).find(|o| !self.has_output(o).unwrap_or(false)));
-        match gone {
-            Some(output) => format!(
+        gone.map(|output| {
+            format!(
                 "its cached result's {} is no longer in the store (damaged or removed)",
                 described(&output)
-            ),
-            None => REMOVED.to_owned(),
-        }
+            )
+        })
     }
 }
 
