@@ -26,6 +26,11 @@ fn blob_files(store: &Store) -> Vec<PathBuf> {
     out
 }
 
+/// Where the store keeps the object named `hex` of the kind `folder` (`ac`, `trees`).
+fn object(store: &Store, folder: &str, hex: &str) -> PathBuf {
+    store.root().join(folder).join(&hex[..2]).join(hex)
+}
+
 #[test]
 fn ingest_makes_a_read_only_checkout_with_the_same_digest() {
     let (_tmp, store) = store();
@@ -195,18 +200,14 @@ fn a_truncated_record_or_tree_is_a_miss() {
     let k = key("ci::build", b"1");
     record(&store, &k, &[Artifact::Value(serde_json::json!(1))]);
     let hex = k.digest().to_hex();
-    let path = store.root().join("ac").join(&hex[..2]).join(&hex);
+    let path = object(&store, "ac", &hex);
     let bytes = std::fs::read(&path).expect("read");
     std::fs::write(&path, &bytes[..bytes.len() - 7]).expect("truncate");
     assert!(store.lookup(&k.digest()).expect("lookup").is_none());
     assert!(!path.exists(), "the damaged record was discarded");
 
     let tree_hex = out.digest().to_hex();
-    let tree = store
-        .root()
-        .join("trees")
-        .join(&tree_hex[..2])
-        .join(&tree_hex);
+    let tree = object(&store, "trees", &tree_hex);
     std::fs::write(&tree, b"tanto-tree-1\n").expect("damage");
     assert!(store.tree(&out.digest()).expect("reads").is_none());
     assert!(!tree.exists());
@@ -217,7 +218,7 @@ fn a_record_or_tree_that_is_a_folder_or_huge_is_a_miss_and_discarded() {
     let (_tmp, store) = store();
     let k = key("ci::build", b"1");
     let hex = k.digest().to_hex();
-    let path = store.root().join("ac").join(&hex[..2]).join(&hex);
+    let path = object(&store, "ac", &hex);
     record(&store, &k, &[Artifact::Value(serde_json::json!(1))]);
     std::fs::remove_file(&path).expect("removes");
     std::fs::create_dir_all(path.join("inside")).expect("a folder in its place");
@@ -239,11 +240,7 @@ fn a_record_or_tree_that_is_a_folder_or_huge_is_a_miss_and_discarded() {
 
     let out = ingest(&store, &[("a.txt", b"a")]);
     let tree_hex = out.digest().to_hex();
-    let tree = store
-        .root()
-        .join("trees")
-        .join(&tree_hex[..2])
-        .join(&tree_hex);
+    let tree = object(&store, "trees", &tree_hex);
     std::fs::remove_file(&tree).expect("removes");
     std::fs::create_dir(&tree).expect("a folder in its place");
     assert!(store.tree(&out.digest()).expect("a miss").is_none());

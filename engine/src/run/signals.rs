@@ -88,12 +88,9 @@ pub(super) fn watch_signals(
     events: EventSink,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let Some(mut stops) = stops else {
+        let Some(mut stops) = first(stops).await else {
             return;
         };
-        if !stops.next().await {
-            return;
-        }
         // Through the views, so the live tree prints it between two frames.
         events.send(Event::RunNote {
             message:
@@ -123,12 +120,9 @@ pub(super) fn watch_export(
     interrupted: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let Some(mut stops) = stops else {
+        let Some(mut stops) = first(stops).await else {
             return;
         };
-        if !stops.next().await {
-            return;
-        }
         interrupted.cancel();
         if stops.next().await {
             say!(
@@ -137,4 +131,11 @@ pub(super) fn watch_export(
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
     })
+}
+
+/// Waits for the first signal `stops` watches, and returns them for the next; `None` when
+/// none can come (they are not watched, or cannot be any more).
+async fn first(stops: Option<Stops>) -> Option<Stops> {
+    let mut stops = stops?;
+    stops.next().await.then_some(stops)
 }
