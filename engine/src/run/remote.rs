@@ -333,7 +333,10 @@ impl StepRunner {
         let Some(remote) = self.run.remote.as_ref() else {
             return Err(None);
         };
-        let mut hit = match remote.lookup(digest).await {
+        let crate::graph::NodeKind::Step { info, .. } = &node.kind else {
+            return Err(None);
+        };
+        let mut hit = match remote.lookup(digest, &node.label, info.output).await {
             RemoteFound::Hit(hit) => *hit,
             RemoteFound::Unusable(why) => return Err(Some(why)),
             RemoteFound::Nothing => return Err(None),

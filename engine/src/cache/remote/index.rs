@@ -188,8 +188,10 @@ impl Remote {
         if known {
             return false;
         }
-        !matches!(self.ask(&action, key).await, Some(RemoteFound::Hit(_)))
-            && self.breaker.is_closed()
+        !matches!(
+            self.ask(&action, key, None).await,
+            Some(RemoteFound::Hit(_))
+        ) && self.breaker.is_closed()
     }
 
     /// Keeps `result`, which the server now holds for `action`, for this run's index.

@@ -3,20 +3,34 @@
 //! every output it names is in the CAS.
 
 use super::proto::re;
+use super::shape;
 use super::wire::{RECORD_TYPE, action_of, check_digest, output_path};
 use super::{Remote, RemoteFound};
 use crate::cache::key::ArtifactKind;
 use crate::cache::store::{ActionResult, OutputRecord};
 use crate::digest::Digest;
 
+/// The step a key is looked up for, as far as its result's shape goes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Expected<'a> {
+    /// The step's label, for warnings.
+    pub label: &'a str,
+    /// Its output type, as written ([`StepInfo::output`](crate::graph::StepInfo)):
+    /// what the outputs of a result must fit.
+    pub output: &'a str,
+}
+
 impl Remote {
-    /// What the server holds for the step key `key`: a sound result whose outputs are all in
-    /// its CAS, or one it cannot serve and why. Reads the action result only (from the
-    /// pipeline's index when it has one for the key); no output is fetched.
-    pub async fn lookup(&self, key: &Digest) -> RemoteFound {
+    /// What the server holds for the step key `key` of the step labelled `label`, whose
+    /// output type is `output` as written ([`StepInfo::output`](crate::graph::StepInfo)): a
+    /// sound result whose outputs fit that type and are all in its CAS, or one it cannot serve
+    /// and why. Reads the action result only (from the pipeline's index when it has one for
+    /// the key); no output is fetched.
+    pub async fn lookup(&self, key: &Digest, label: &str, output: &str) -> RemoteFound {
+        let step = &Expected { label, output };
         let action = action_of(key).digest;
         let indexed = match self.index.get(&action) {
-            Some(found) => self.accept(&action, found, key).await,
+            Some(found) => self.accept(&action, found, key, Some(step)).await,
             None => RemoteFound::Nothing,
         };
         if let RemoteFound::Hit(record) = indexed {
@@ -25,7 +39,7 @@ impl Remote {
         }
         // A server may answer NOT_FOUND for a result whose outputs left its CAS: what the
         // index found out is then the answer.
-        match self.ask(&action, key).await {
+        match self.ask(&action, key, Some(step)).await {
             Some(RemoteFound::Hit(record)) => {
                 self.count_hit(key, false);
                 RemoteFound::Hit(record)
@@ -35,9 +49,14 @@ impl Remote {
         }
     }
 
-    /// Asks the server for its result for `action`, of the step key `key`: none when it has
-    /// none or fails.
-    pub(super) async fn ask(&self, action: &re::Digest, key: &Digest) -> Option<RemoteFound> {
+    /// Asks the server for its result for `action`, of the step key `key` of `step` (when
+    /// known, its outputs must fit it): none when it has none or fails.
+    pub(super) async fn ask(
+        &self,
+        action: &re::Digest,
+        key: &Digest,
+        step: Option<&Expected<'_>>,
+    ) -> Option<RemoteFound> {
         let request = re::GetActionResultRequest {
             instance_name: self.config.instance.clone(),
             action_digest: Some(action.clone()),
@@ -47,23 +66,32 @@ impl Remote {
             .call(self.config.timeout, self.clients.get_action_result(request))
             .await
             .ok()??;
-        Some(self.accept(action, &found, key).await)
+        Some(self.accept(action, &found, key, step).await)
     }
 
     /// The record of `found`, the server's result for `action` of the step key `key`, when
-    /// it is sound and the outputs it names are all in the CAS; they become known to
-    /// [`fetch`](Self::fetch).
+    /// it is sound, its outputs fit `step` when it is known and the outputs it names are all
+    /// in the CAS; they
+    /// become known to [`fetch`](Self::fetch).
     async fn accept(
         &self,
         action: &re::Digest,
         found: &re::ActionResult,
         key: &Digest,
+        step: Option<&Expected<'_>>,
     ) -> RemoteFound {
-        let (record, wires) = match read_result(found, key, self.max_blob) {
+        let read = read_result(found, key, self.max_blob).and_then(|(record, wires)| {
+            if let Some(step) = step {
+                shape::fits(step.output, &record.outputs)?;
+            }
+            Ok((record, wires))
+        });
+        let (record, wires) = match read {
             Ok(read) => read,
             Err(why) => {
+                let label = step.map_or_else(String::new, |s| format!("step `{}`, ", s.label));
                 tracing::warn!(
-                    "ignoring the remote cache's result for key {}: {why}",
+                    "ignoring the remote cache's result for {label}key {}: {why}; the step runs here",
                     key.short()
                 );
                 return RemoteFound::Nothing;
@@ -103,6 +131,13 @@ pub(super) fn read_result(
     key: &Digest,
     max_blob: u64,
 ) -> std::result::Result<(ActionResult, Vec<(OutputRecord, re::Digest)>), String> {
+    // tanto shares only what succeeded; a failure is never a result to reuse.
+    if found.exit_code != 0 {
+        return Err(format!(
+            "it says its action failed (exit code {})",
+            found.exit_code
+        ));
+    }
     let any = found
         .execution_metadata
         .as_ref()

@@ -62,7 +62,7 @@ impl Remote {
     }
 
     /// Never called: there is no server.
-    pub async fn lookup(&self, _: &Digest) -> RemoteFound {
+    pub async fn lookup(&self, _: &Digest, _: &str, _: &str) -> RemoteFound {
         match self.never {}
     }
 

@@ -112,6 +112,9 @@ pub mod re {
         pub output_files: Vec<OutputFile>,
         #[prost(message, repeated, tag = "3")]
         pub output_directories: Vec<OutputDirectory>,
+        /// The action's exit code: tanto shares only results of steps that succeeded (0).
+        #[prost(int32, tag = "4")]
+        pub exit_code: i32,
         #[prost(message, optional, tag = "6")]
         pub stdout_digest: Option<Digest>,
         #[prost(message, optional, tag = "8")]

@@ -54,3 +54,16 @@ fn a_value_that_is_not_the_one_its_digest_names_is_refused() {
         Err("its record belongs to another key".to_owned())
     );
 }
+
+#[test]
+fn a_result_that_says_its_action_failed_is_refused() {
+    let value = Artifact::Value(serde_json::json!(1));
+    let result = ActionResult::new(KeyRecord::new("ci::n", "code"), &[value], Duration::ZERO);
+    let key = result.key.digest();
+    let mut failed = found(&result);
+    failed.exit_code = 1;
+    assert_eq!(
+        read_result(&failed, &key, 1 << 20).map(|_| ()),
+        Err("it says its action failed (exit code 1)".to_owned())
+    );
+}
