@@ -322,6 +322,49 @@ fn a_stalled_server_is_given_up_after_the_timeout_whatever_the_blob_size() {
     assert_eq!(staged(store_b.path()), Vec::<String>::new(), "{stderr}");
 }
 
+#[test]
+fn ctrl_c_while_out_fetches_from_a_stalled_server_ends_the_run_at_once() {
+    let (_server, url, pids) = stoppable();
+    upload(&url, "48");
+    let (store_b, src_b) = machine_b();
+    let out = tempfile::tempdir().expect("a temporary folder");
+    // Every step a hit; the server stops once `noise`'s result is read, so the fetch of its
+    // 48 MiB for `--out`, after the steps, stalls under a timeout that would hold the run a
+    // minute; Ctrl-C comes a second into it.
+    let mut stopped = None;
+    let mut interrupted = None;
+    let dest = out.path().display().to_string();
+    let (_, stderr, status) = follow(
+        (store_b.path(), src_b.path(), &url, "60"),
+        &["remade", "--mib", "48", "--wait", "0", "--out", &dest],
+        |events, pid| {
+            let read = of_kind(events, "step_cached")
+                .iter()
+                .any(|e| e["step"] == "noise");
+            if stopped.is_none() && read {
+                signal("-STOP", &pids);
+                stopped = Some(Stopped(pids.clone()));
+            }
+            if interrupted.is_none() && !of_kind(events, "run_finished").is_empty() {
+                std::thread::sleep(Duration::from_secs(1));
+                signal("-INT", &[pid]);
+                interrupted = Some(Instant::now());
+            }
+        },
+    );
+    let at = interrupted.unwrap_or_else(|| panic!("no Ctrl-C was sent: {stderr}"));
+    assert!(stopped.is_some(), "the server was never stopped: {stderr}");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        at.elapsed() < Duration::from_secs(5),
+        "the run went on {:?} after Ctrl-C: {stderr}",
+        at.elapsed()
+    );
+    let written = std::fs::read_dir(out.path()).expect("--out").count();
+    assert_eq!(written, 0, "{stderr}");
+    assert_eq!(staged(store_b.path()), Vec::<String>::new(), "{stderr}");
+}
+
 /// Starts the fixture on `store` with `args` and `--src src`, sharing with `url` under a
 /// `TANTO_REMOTE_TIMEOUT` of `timeout` seconds, and calls `on_event` with the events so far
 /// and its pid after each one: its events, its stderr and how it exited.

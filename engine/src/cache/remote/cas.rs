@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt as _;
 use super::Remote;
 use super::client::{Fault, call, seconds, watched};
 use super::progress::Progress;
-use super::proto::bytestream::{ReadRequest, WriteRequest};
+use super::proto::bytestream::{ReadRequest, ReadResponse, WriteRequest};
 use super::proto::re;
 use super::wire::{check_digest, short};
 
@@ -58,7 +58,8 @@ impl std::fmt::Display for FetchError {
 }
 
 impl Remote {
-    /// The blobs among `digests` the server does not have.
+    /// The blobs among `digests` the server does not have: only those asked about, each
+    /// once, whatever else its answer lists.
     pub(super) async fn find_missing(
         &self,
         digests: Vec<re::Digest>,
@@ -76,7 +77,8 @@ impl Remote {
                     self.clients.find_missing_blobs(request),
                 )
                 .await?;
-            missing.extend(answer.map(|a| a.missing_blob_digests).unwrap_or_default());
+            let said = answer.map(|a| a.missing_blob_digests).unwrap_or_default();
+            missing.extend(asked_only(chunk, said));
         }
         Ok(missing)
     }
@@ -290,10 +292,10 @@ impl Remote {
         let mut hasher = Sha256::new();
         let mut got = 0u64;
         loop {
-            let message = match tokio::time::timeout(timeout, stream.next()).await {
+            let message = match next_data(&mut stream, timeout).await {
                 Ok(Some(message)) => message,
                 Ok(None) => break,
-                Err(_) => {
+                Err(Stalled) => {
                     let why = format!(
                         "sent no part of blob {} for {}",
                         short(&d.hash),
@@ -319,6 +321,41 @@ impl Remote {
             file.write_all(&message.data).map_err(local)?;
         }
         verify(d, hasher, got)
+    }
+}
+
+/// Those of `asked` that the server `said` it lacks, in the order asked: a server cannot
+/// make a result lack more outputs than it has.
+pub(super) fn asked_only(asked: &[re::Digest], said: Vec<re::Digest>) -> Vec<re::Digest> {
+    let said: std::collections::HashSet<re::Digest> = said.into_iter().collect();
+    asked
+        .iter()
+        .filter(|d| said.contains(*d))
+        .cloned()
+        .collect()
+}
+
+/// A ByteStream read that sent no data for the time it was given.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Stalled;
+
+/// The next message of `stream` that carries data, an error, or `None` at its end; `Stalled`
+/// once `idle` passes without data. A message without data is no progress: a server that
+/// trickles empty messages is given up like one that sends nothing.
+pub(super) async fn next_data<S>(
+    stream: &mut S,
+    idle: std::time::Duration,
+) -> Result<Option<Result<ReadResponse, tonic::Status>>, Stalled>
+where
+    S: futures_util::Stream<Item = Result<ReadResponse, tonic::Status>> + Unpin,
+{
+    let deadline = tokio::time::Instant::now() + idle;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(message))) if message.data.is_empty() => {}
+            Ok(next) => return Ok(next),
+            Err(_) => return Err(Stalled),
+        }
     }
 }
 

@@ -362,8 +362,8 @@ fn describe(status: &tonic::Status, token: &Redactor) -> String {
         );
     }
     // A server that does not know the instance asked for (BuildGrid: "Invalid instance
-    // name"), whatever code it gives.
-    if message.to_ascii_lowercase().contains("instance") {
+    // name"), whatever code it gives; not one that merely names an instance of its own.
+    if message.to_ascii_lowercase().contains("instance name") {
         return format!("{what} ({message}): check TANTO_REMOTE_INSTANCE");
     }
     if message.is_empty() {
@@ -393,6 +393,12 @@ mod tests {
         assert_eq!(
             Breaker::new(None).describe(&status),
             "failed (Invalid instance name: [nope]): check TANTO_REMOTE_INSTANCE"
+        );
+        // A server's own instance, named in another error, is not the variable's.
+        let full = tonic::Status::internal("disk full on instance-3");
+        assert_eq!(
+            Breaker::new(None).describe(&full),
+            "failed (disk full on instance-3)"
         );
     }
 

@@ -68,7 +68,12 @@ impl StepRunner {
                 }
                 let fetched = match artifact {
                     Artifact::Image(image) => self.load_image(remote, image).await,
-                    _ => remote.fetch(&self.run.store, artifact).await,
+                    // Ctrl-C stops a fetch at once, however slowly the server sends.
+                    _ => tokio::select! {
+                        biased;
+                        () = self.run.cancel.cancelled() => return Err(Error::Cancelled),
+                        fetched = remote.fetch(&self.run.store, artifact) => fetched,
+                    },
                 };
                 match (fetched, producer) {
                     (Ok(()), _) => ready.push(artifact.clone()),
