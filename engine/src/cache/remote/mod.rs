@@ -13,15 +13,21 @@
 //! Faults never fail a run: the first failed, slow or refused call prints one warning and
 //! opens the run's breaker, and the run goes on with the local store.
 
+mod bound;
 mod cas;
 mod client;
 mod config;
+#[cfg(test)]
+mod fetch_tests;
 mod index;
 mod lookup;
 mod progress;
 mod proto;
 #[cfg(test)]
 mod read_tests;
+mod shape;
+#[cfg(test)]
+mod stream_tests;
 mod upload;
 mod wire;
 
@@ -38,9 +44,9 @@ use proto::re;
 pub use config::{RemoteConfig, RemoteFound, RemoteStats, StepLogs};
 
 use crate::artifact::Artifact;
-use crate::cache::blocking;
 use crate::cache::key::ArtifactKind;
 use crate::cache::store::{OutputRecord, Store};
+use crate::cache::{StatCache, blocking, hash_dir_with};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use cas::FetchError;
@@ -268,7 +274,8 @@ impl Remote {
                     .await
                     .map_err(failed)?;
                 let store = store.clone();
-                blocking(move || store.ingest_dir(&top)).await?.digest()
+                let expected = output.digest;
+                blocking(move || ingest_dir_checked(&store, &top, expected)).await?
             }
             _ => return Ok(()),
         };
@@ -335,8 +342,19 @@ impl Remote {
     ) -> std::result::Result<(), FetchError> {
         let local = |e: std::io::Error| FetchError::Local(e.to_string());
         let tree_file = staging.join("tree");
+        if d.size_bytes as u64 > bound::MAX_TREE_BYTES {
+            return Err(FetchError::Damaged(format!(
+                "tree {} takes {} bytes, more than the {} MiB a folder's tree may take ({} entries at most)",
+                short(&d.hash),
+                d.size_bytes,
+                bound::MAX_TREE_BYTES >> 20,
+                wire::MAX_TREE_ENTRIES
+            )));
+        }
         self.fetch_blob(d, &tree_file, staging).await?;
         let bytes = std::fs::read(&tree_file).map_err(local)?;
+        bound::check_tree_counts(&bytes)
+            .map_err(|why| FetchError::Damaged(format!("tree {}: {why}", short(&d.hash))))?;
         let tree = re::Tree::decode(bytes.as_slice()).map_err(|_| {
             FetchError::Damaged(format!("tree {} is not a REAPI Tree", short(&d.hash)))
         })?;
@@ -362,6 +380,18 @@ impl Remote {
         }
         Ok(())
     }
+}
+
+/// Ingests the fetched folder `top` when its digest is `expected`, and returns its digest:
+/// it is hashed first, so a folder that is not the one recorded leaves no blob, tree or
+/// checkout in the store.
+fn ingest_dir_checked(store: &Store, top: &Path, expected: Digest) -> Result<Digest> {
+    let select = &crate::artifact::DirSelect::ALL;
+    let staged = hash_dir_with(top, select, &StatCache::in_memory())?.digest;
+    if staged != expected {
+        return Ok(staged);
+    }
+    Ok(store.ingest_dir(top)?.digest())
 }
 
 fn mark_executable(path: &Path, executable: bool) {

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 pub(super) const RECORD_TYPE: &str = "tanto.dev/tanto.ActionResult.v1+json";
 
 /// At most this many entries in one fetched folder, all levels together.
-const MAX_TREE_ENTRIES: usize = 1_000_000;
+pub(super) const MAX_TREE_ENTRIES: usize = 1_000_000;
 
 /// The longest name of an entry (Linux's `NAME_MAX`), path (`PATH_MAX`) or link target a
 /// fetched tree may hold.
