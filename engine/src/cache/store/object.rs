@@ -2,6 +2,7 @@
 //! machine's store, a hand's edit or a crash may have left a folder, or a file of any size.
 
 use std::io::Read as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -21,12 +22,17 @@ pub(super) enum Found {
     Bytes(Vec<u8>),
 }
 
-/// Reads the object at `path`. A folder, a link to one or a file larger than [`MAX_OBJECT`] is
-/// [`Found::Damaged`] (and not read); an error reading a file, such as one this user may not
-/// read, is an error, since the entry may well be sound.
+/// Reads the object at `path`. A folder, a fifo, a link to either or a file larger than
+/// [`MAX_OBJECT`] is [`Found::Damaged`] (and not read); an error reading a file, such as one
+/// this user may not read, is an error, since the entry may well be sound.
 pub(super) fn read_object(path: &Path) -> Result<Found> {
     let io = |e| Error::io(format!("read {}", path.display()), e);
-    let file = match std::fs::File::open(path) {
+    // Not blocking: a fifo in an object's place would hold the open until a writer came.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path);
+    let file = match opened {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::None),
         Err(e) => return Err(io(e)),
@@ -64,6 +70,16 @@ mod tests {
         };
         assert_eq!(why, "it is not a file");
         std::fs::remove_dir(&path).expect("rmdir");
+        let fifo = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        #[allow(unsafe_code)]
+        // SAFETY: a NUL-terminated path that outlives the call.
+        let made = unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) };
+        assert_eq!(made, 0, "mkfifo");
+        assert!(
+            matches!(read_object(&path), Ok(Found::Damaged(_))),
+            "a fifo is damage"
+        );
+        std::fs::remove_file(&path).expect("removes the fifo");
         let file = std::fs::File::create(&path).expect("creates");
         file.set_len(50 << 30).expect("sparse");
         let Ok(Found::Damaged(why)) = read_object(&path) else {
